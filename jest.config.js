@@ -1,0 +1,27 @@
+// Two projects: `unit` runs without any service; `integration` (integration and e2e suites)
+// talks to the real Kafka, Redis, PostgreSQL and GSM emulator that scripts/services-up.sh starts.
+const { pathsToModuleNameMapper } = require('./tools/jest/paths');
+
+const shared = {
+  transform: { '^.+\\.ts$': ['@swc/jest', require('./tools/jest/swc.json')] },
+  moduleNameMapper: pathsToModuleNameMapper(),
+  testEnvironment: 'node',
+  rootDir: __dirname,
+};
+
+module.exports = {
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts', '<rootDir>/test/static/**/*.spec.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.int-spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      testTimeout: 60000,
+    },
+  ],
+};

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+import { parseDuration } from './duration';
+
+const name = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 label (lowercase letters, digits, -)');
+const duration = z.string().transform((text, context) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    context.addIssue({ code: 'custom', message: 'must be a duration such as 90s, 15m, 1h or 7d' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** Who may use a role or secret: exact names or globs (`*`, `?`) on namespace and service account. */
+const binding = z.object({
+  namespace: z.string().min(1),
+  serviceAccount: z.string().min(1),
+});
+
+const backend = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('opaque-token') }),
+  z.object({
+    kind: z.literal('postgres'),
+    /** Statements run after CREATE ROLE; `{{role}}` is replaced with the quoted role name. */
+    grants: z.array(z.string().min(1)).min(1),
+  }),
+  z.object({
+    kind: z.literal('redis-acl'),
+    /** ACL rules such as `+get`, `~orders:*`. */
+    rules: z.array(z.string().regex(/^[+\-~%&][^\s]+$|^allchannels$|^resetchannels$/, 'must be one ACL rule without spaces')).min(1),
+  }),
+]);
+
+const role = z
+  .object({
+    name,
+    owner: z.string().min(1),
+    backend,
+    bindings: z.array(binding).min(1),
+    ttl: duration,
+    maxTtl: duration,
+    quota: z
+      .object({
+        perWorkload: z.number().int().positive().default(50),
+        perRole: z.number().int().positive().default(1000),
+      })
+      .default({ perWorkload: 50, perRole: 1000 }),
+  })
+  .refine((r) => r.maxTtl >= r.ttl, { message: 'must not be shorter than ttl', path: ['maxTtl'] });
+
+const target = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('kubernetes-secret'), name, namespace: name, secretName: name, key: z.string().min(1).default('value'), repairDrift: z.boolean().default(false) }),
+  z.object({ kind: z.literal('file'), name, path: z.string().startsWith('/', 'must be an absolute path'), repairDrift: z.boolean().default(false) }),
+  z.object({ kind: z.literal('webhook'), name, url: z.url() }),
+]);
+
+const managedSecret = z.object({
+  name,
+  owner: z.string().min(1),
+  generator: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('random-bytes'), bytes: z.number().int().min(16).max(1024).default(32), encoding: z.enum(['base64url', 'hex']).default('base64url') }),
+    z.object({ kind: z.literal('password'), length: z.number().int().min(12).max(256).default(32) }),
+  ]),
+  rotationPeriod: duration,
+  gracePeriod: duration,
+  targets: z.array(target).default([]),
+  bindings: z.array(binding).default([]),
+  copies: z.enum(['report', 'remove']).default('report'),
+});
+
+export const CatalogSchema = z
+  .object({
+    roles: z.array(role).default([]),
+    managedSecrets: z.array(managedSecret).default([]),
+    policy: z.object({ maxTtlCeiling: duration.optional(), breakGlassMaxTtl: duration.optional() }).default({}),
+  })
+  .superRefine((catalog, context) => {
+    const seen = new Set<string>();
+    catalog.roles.forEach((r, index) => {
+      if (seen.has(r.name)) context.addIssue({ code: 'custom', message: `duplicate role name ${r.name}`, path: ['roles', index, 'name'] });
+      seen.add(r.name);
+    });
+    const secrets = new Set<string>();
+    catalog.managedSecrets.forEach((s, index) => {
+      if (secrets.has(s.name)) context.addIssue({ code: 'custom', message: `duplicate managed secret ${s.name}`, path: ['managedSecrets', index, 'name'] });
+      secrets.add(s.name);
+    });
+  });
+
+export type Catalog = z.infer<typeof CatalogSchema>;
+export type Role = Catalog['roles'][number];
+export type ManagedSecret = Catalog['managedSecrets'][number];
+export type Binding = Role['bindings'][number];
+export type Target = ManagedSecret['targets'][number];

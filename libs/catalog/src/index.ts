@@ -1,0 +1,4 @@
+export * from './bindings';
+export * from './catalog.schema';
+export * from './duration';
+export * from './load-catalog';

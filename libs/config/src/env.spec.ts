@@ -1,0 +1,46 @@
+import { ConfigError, EnvFragments, parseEnv } from './env';
+
+const errorOf = (fn: () => unknown): ConfigError => {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('parseEnv', () => {
+  it('applies defaults so a service runs locally with no variables set', () => {
+    const config = parseEnv({ ...EnvFragments.kafka, ...EnvFragments.redis }, {});
+    expect(config.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
+    expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('splits a broker list', () => {
+    expect(parseEnv(EnvFragments.kafka, { KAFKA_BROKERS: 'a:9092, b:9093' }).KAFKA_BROKERS).toEqual(['a:9092', 'b:9093']);
+  });
+
+  it('names the variable that is wrong', () => {
+    const error = errorOf(() => parseEnv(EnvFragments.redis, { REDIS_URL: 'http://x' }));
+    expect(error.problems).toEqual(['REDIS_URL: must be a redis or rediss URL']);
+  });
+
+  it('says a required secret is required without echoing anything', () => {
+    const error = errorOf(() => parseEnv(EnvFragments.keys.auditKey, {}));
+    expect(error.problems).toEqual(['ROTOR_AUDIT_KEY: is required']);
+  });
+
+  it('never echoes the value of a key that is too short', () => {
+    const error = errorOf(() => parseEnv(EnvFragments.keys.auditKey, { ROTOR_AUDIT_KEY: 'short-secret' }));
+    expect(error.message).toContain('ROTOR_AUDIT_KEY');
+    expect(error.message).not.toContain('short-secret');
+  });
+
+  it('reports every bad variable at once', () => {
+    const error = errorOf(() =>
+      parseEnv({ ...EnvFragments.kafka, ...EnvFragments.http(8080) }, { KAFKA_BROKERS: 'nohost', PORT: '99999' }),
+    );
+    expect(error.problems.map((problem) => problem.split(':')[0]).sort()).toEqual(['KAFKA_BROKERS', 'PORT']);
+  });
+});

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+/**
+ * Environment fragments each service composes into its own schema. Every variable is
+ * validated once at boot; a bad value stops the service with a message naming it.
+ */
+const hostPortList = z
+  .string()
+  .min(1)
+  .transform((value) => value.split(',').map((broker) => broker.trim()))
+  .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port[,host:port…]')).min(1));
+
+const url = (protocols: string[]) =>
+  z.url().refine((value) => protocols.includes(new URL(value).protocol), {
+    message: `must be a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL`,
+  });
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+/** A key given as at least 32 bytes of text (base64 or plain). */
+const key = z.string().min(32, 'must be at least 32 characters');
+
+export const EnvFragments = {
+  http: (defaultPort: number) => ({
+    PORT: port.default(defaultPort),
+    HOST: z.string().min(1).default('127.0.0.1'),
+  }),
+  logging: {
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  },
+  kafka: {
+    KAFKA_BROKERS: hostPortList.default(['127.0.0.1:9092']),
+    KAFKA_CLIENT_ID: z.string().min(1).optional(),
+    KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+    KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),
+  },
+  redis: {
+    REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  },
+  gsm: {
+    GSM_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id').default('rotor-local'),
+    SECRET_MANAGER_EMULATOR_HOST: z
+      .string()
+      .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
+      .optional(),
+  },
+  database: {
+    DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://rotor:rotor@127.0.0.1:5432/rotor'),
+  },
+  catalog: {
+    ROTOR_CATALOG: z.string().min(1).default('config/catalog.yaml'),
+  },
+  identity: {
+    ROTOR_JWKS: z.string().min(1).default('config/jwks.json'),
+    ROTOR_TOKEN_ISSUER: z.string().min(1).default('https://kubernetes.default.svc.cluster.local'),
+    ROTOR_TOKEN_AUDIENCE: z.string().min(1).default('rotor'),
+    ROTOR_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  },
+  keys: {
+    auditKey: { ROTOR_AUDIT_KEY: key },
+    tokenHashKey: { ROTOR_TOKEN_HASH_KEY: key },
+  },
+} as const;
+
+export class ConfigError extends Error {
+  readonly code = 'invalid-config';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+/**
+ * Validates `env` against a schema shape. Messages name the variable and never echo its
+ * value (a secret key may be the one that is wrong).
+ */
+export function parseEnv<Shape extends z.ZodRawShape>(
+  shape: Shape,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<z.ZodObject<Shape>> {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = z.object(shape).safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? '(env)');
+        return `${variable}: ${issue.code === 'invalid_type' && present[variable] === undefined ? 'is required' : issue.message}`;
+      }),
+    );
+  }
+  return result.data;
+}

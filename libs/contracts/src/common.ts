@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/** A Kubernetes workload identity, as proven by its service-account token. */
+export const WorkloadSchema = z.object({
+  namespace: z.string().min(1),
+  serviceAccount: z.string().min(1),
+  podName: z.string().min(1).optional(),
+  podUid: z.string().min(1).optional(),
+});
+export type Workload = z.infer<typeof WorkloadSchema>;
+
+/** Who acted: a workload, an operator (by token subject and groups), or a rotor service. */
+export const ActorSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('workload'), workload: WorkloadSchema }),
+  z.object({ kind: z.literal('operator'), subject: z.string().min(1), groups: z.array(z.string()) }),
+  z.object({ kind: z.literal('service'), service: z.string().min(1) }),
+]);
+export type Actor = z.infer<typeof ActorSchema>;
+
+export const BackendKindSchema = z.enum(['opaque-token', 'postgres', 'redis-acl']);
+export type BackendKind = z.infer<typeof BackendKindSchema>;
+
+/**
+ * What the revoker needs to revoke a lease at its backend. Names only: never a password or token.
+ */
+export const RevocationHandleSchema = z.discriminatedUnion('backend', [
+  z.object({ backend: z.literal('opaque-token') }),
+  z.object({ backend: z.literal('postgres'), roleName: z.string().min(1) }),
+  z.object({ backend: z.literal('redis-acl'), username: z.string().min(1) }),
+]);
+export type RevocationHandle = z.infer<typeof RevocationHandleSchema>;
+
+export const IsoTimeSchema = z.iso.datetime({ offset: true });
+
+/** `projects/P/secrets/S/versions/V`: a reference to a value in GSM, never the value. */
+export const GsmVersionNameSchema = z
+  .string()
+  .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/\d+$/, 'must be projects/P/secrets/S/versions/V');
+
+export const TargetRefSchema = z.object({
+  kind: z.enum(['kubernetes-secret', 'file', 'webhook']),
+  name: z.string().min(1),
+});
+export type TargetRef = z.infer<typeof TargetRefSchema>;
+
+/** A lowercase hex SHA-256 or HMAC-SHA256 digest. */
+export const DigestSchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex SHA-256 digest');

@@ -1,0 +1,187 @@
+import { z } from 'zod';
+
+import {
+  ActorSchema,
+  BackendKindSchema,
+  DigestSchema,
+  GsmVersionNameSchema,
+  IsoTimeSchema,
+  RevocationHandleSchema,
+  TargetRefSchema,
+  WorkloadSchema,
+} from './common';
+import { Topics, type TopicName } from './topics';
+
+/**
+ * The `data` of every rotor event, one schema per topic. None of them has a field for a
+ * secret value: events carry references (GSM version names), hashes and metadata only.
+ */
+const LeaseRef = {
+  leaseId: z.uuid(),
+  role: z.string().min(1),
+  owner: z.string().min(1),
+  backend: BackendKindSchema,
+  workload: WorkloadSchema,
+};
+
+export const EventDataSchemas = {
+  [Topics.leaseIssued]: z.object({
+    ...LeaseRef,
+    task: z.string().min(1).optional(),
+    issuedAt: IsoTimeSchema,
+    expiresAt: IsoTimeSchema,
+    maxExpiresAt: IsoTimeSchema,
+    revocationHandle: RevocationHandleSchema,
+  }),
+  [Topics.leaseRenewed]: z.object({
+    ...LeaseRef,
+    renewedAt: IsoTimeSchema,
+    expiresAt: IsoTimeSchema,
+    maxExpiresAt: IsoTimeSchema,
+  }),
+  [Topics.secretVersionCreated]: z.object({
+    secret: z.string().min(1),
+    owner: z.string().min(1),
+    version: z.number().int().positive(),
+    gsmVersion: GsmVersionNameSchema,
+    previousVersion: z.number().int().positive().optional(),
+    reason: z.enum(['scheduled', 'requested', 'emergency', 'breakglass', 'initial']),
+    createdAt: IsoTimeSchema,
+  }),
+  [Topics.deliveryCompleted]: z.object({
+    secret: z.string().min(1),
+    version: z.number().int().positive(),
+    target: TargetRefSchema,
+    locator: z.string().min(1),
+    contentHash: DigestSchema,
+    deliveredAt: IsoTimeSchema,
+  }),
+  [Topics.deliveryFailed]: z.object({
+    secret: z.string().min(1),
+    version: z.number().int().positive(),
+    target: TargetRefSchema,
+    reason: z.string().min(1),
+    attempt: z.number().int().positive(),
+  }),
+  [Topics.deliveryRemoved]: z.object({
+    secret: z.string().min(1),
+    version: z.number().int().positive(),
+    target: TargetRefSchema,
+    locator: z.string().min(1),
+    removedAt: IsoTimeSchema,
+  }),
+  [Topics.deliveryDriftDetected]: z.object({
+    target: TargetRefSchema,
+    locator: z.string().min(1),
+    drift: z.enum(['unaccounted', 'edited', 'retired-version']),
+    secret: z.string().min(1).optional(),
+    repaired: z.boolean(),
+  }),
+  [Topics.revocationRequested]: z.object({
+    subject: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('lease'), leaseId: z.uuid() }),
+      z.object({ kind: z.literal('secret-version'), secret: z.string().min(1), version: z.number().int().positive() }),
+    ]),
+    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended']),
+    requestedBy: ActorSchema,
+    emergencyId: z.string().min(1).optional(),
+  }),
+  [Topics.leaseRevoked]: z.object({
+    ...LeaseRef,
+    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended']),
+    revokedAt: IsoTimeSchema,
+  }),
+  [Topics.secretVersionRetired]: z.object({
+    secret: z.string().min(1),
+    version: z.number().int().positive(),
+    gsmVersion: GsmVersionNameSchema,
+    reason: z.enum(['superseded', 'grace-period-ended', 'emergency']),
+    retiredAt: IsoTimeSchema,
+  }),
+  [Topics.revocationFailed]: z.object({
+    leaseId: z.uuid(),
+    attempt: z.number().int().positive(),
+    error: z.string().min(1),
+    irrevocable: z.boolean(),
+    nextAttemptAt: IsoTimeSchema,
+  }),
+  [Topics.rotationRequested]: z.object({
+    secret: z.string().min(1),
+    reason: z.enum(['scheduled', 'requested', 'emergency', 'breakglass']),
+    requestedBy: ActorSchema,
+    emergencyId: z.string().min(1).optional(),
+  }),
+  [Topics.emergencyProgress]: z.object({
+    emergencyId: z.string().min(1),
+    state: z.enum(['running', 'completed', 'failed']),
+    matched: z.number().int().nonnegative(),
+    revoked: z.number().int().nonnegative(),
+    rotated: z.number().int().nonnegative(),
+    delivered: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+    quotaLimited: z.boolean(),
+  }),
+  [Topics.access]: z.object({
+    actor: ActorSchema,
+    action: z.enum(['read-secret', 'introspect', 'read-lease']),
+    secret: z.string().min(1).optional(),
+    version: z.number().int().positive().optional(),
+    leaseId: z.uuid().optional(),
+    at: IsoTimeSchema,
+  }),
+  [Topics.breakglassUsed]: z.object({
+    actor: ActorSchema,
+    leaseId: z.uuid(),
+    secrets: z.array(z.string().min(1)),
+    role: z.string().min(1).optional(),
+    reason: z.string().min(1),
+    ticket: z.string().min(1),
+    expiresAt: IsoTimeSchema,
+  }),
+  [Topics.copyDiscovered]: z.object({
+    secret: z.string().min(1),
+    version: z.number().int().positive(),
+    location: z.object({
+      kind: z.enum(['kubernetes-secret', 'kubernetes-configmap', 'file', 'ci-variable']),
+      namespace: z.string().optional(),
+      name: z.string().optional(),
+      key: z.string().optional(),
+      path: z.string().optional(),
+      line: z.number().int().positive().optional(),
+    }),
+    discoveredAt: IsoTimeSchema,
+  }),
+} as const satisfies Record<Exclude<TopicName, typeof Topics.auditLog | typeof Topics.deadLetter>, z.ZodType>;
+
+export type DomainTopic = keyof typeof EventDataSchemas;
+export type EventData<T extends DomainTopic> = z.infer<(typeof EventDataSchemas)[T]>;
+
+/** A hash-chained audit record (`rotor.audit.log.v1`). `event` is the original envelope, already value-free. */
+export const AuditRecordSchema = z.object({
+  seq: z.number().int().nonnegative(),
+  chain: z.string().min(1),
+  sourceTopic: z.string().min(1),
+  eventId: z.string().min(1),
+  eventType: z.string().min(1),
+  known: z.boolean(),
+  recordedAt: IsoTimeSchema,
+  event: z.record(z.string(), z.unknown()),
+  prev: z.string().regex(/^[0-9a-f]{64}$/),
+  hash: DigestSchema,
+});
+export type AuditRecord = z.infer<typeof AuditRecordSchema>;
+
+/** A message that could not be processed, with the reason and the original bytes (base64). */
+export const DeadLetterSchema = z.object({
+  sourceTopic: z.string().min(1),
+  partition: z.number().int().nonnegative(),
+  offset: z.string().min(1),
+  consumerGroup: z.string().min(1),
+  reason: z.string().min(1),
+  attempts: z.number().int().nonnegative(),
+  key: z.string().nullable(),
+  value: z.string().nullable(),
+  headers: z.record(z.string(), z.string()),
+  failedAt: IsoTimeSchema,
+});
+export type DeadLetter = z.infer<typeof DeadLetterSchema>;

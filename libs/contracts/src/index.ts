@@ -1,0 +1,5 @@
+export * from './common';
+export * from './envelope';
+export * from './events';
+export * from './json-schema';
+export * from './topics';

@@ -1,0 +1,73 @@
+import type { Kafka, Producer } from 'kafkajs';
+
+import type { DomainTopic, Envelope } from '@rotor/contracts';
+import { outgoingTraceparent } from '@rotor/telemetry';
+
+export interface PublishOptions {
+  /** Partition key; per-entity order (lease id, managed-secret name). Defaults to the event subject. */
+  key?: string;
+  /** Parent trace context, e.g. from the HTTP request or the consumed message. */
+  traceparent?: string;
+}
+
+export interface OutgoingMessage {
+  topic: string;
+  key: string | null;
+  value: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * An idempotent producer that waits for every in-sync replica: once `publish` resolves, the
+ * event is durable in Kafka.
+ */
+export class EventPublisher {
+  private readonly producer: Producer;
+  private connected = false;
+
+  constructor(kafka: Kafka) {
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  }
+
+  async connect(): Promise<void> {
+    if (this.connected) return;
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  async publish<T extends DomainTopic>(event: Envelope<T>, options: PublishOptions = {}): Promise<void> {
+    await this.send([
+      {
+        topic: event.type,
+        key: options.key ?? event.subject,
+        value: JSON.stringify(event),
+        headers: { 'content-type': 'application/cloudevents+json', 'ce-id': event.id },
+      },
+    ], options.traceparent);
+  }
+
+  /** Sends raw messages (audit records, dead letters) with the same durability. */
+  async send(messages: OutgoingMessage[], parentTraceparent?: string): Promise<void> {
+    const byTopic = new Map<string, OutgoingMessage[]>();
+    for (const message of messages) {
+      byTopic.set(message.topic, [...(byTopic.get(message.topic) ?? []), message]);
+    }
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, batch]) => ({
+        topic,
+        messages: batch.map((message) => ({
+          key: message.key,
+          value: message.value,
+          headers: { ...message.headers, traceparent: outgoingTraceparent(message.headers?.['traceparent'] ?? parentTraceparent) },
+        })),
+      })),
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.connected) return;
+    this.connected = false;
+    await this.producer.disconnect();
+  }
+}

@@ -1,0 +1,101 @@
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
+
+import { ALL_TOPICS } from '@rotor/contracts';
+import { ConsumerRunner, createKafka, ensureTopics, EventPublisher, type ConsumerRunnerOptions, type KafkaSettings } from '@rotor/kafka';
+import { LOGGER, ReadinessRegistry } from '@rotor/service-kit';
+import { Metrics, type Logger } from '@rotor/telemetry';
+
+export const KAFKA = Symbol('rotor.kafka');
+const KAFKA_SETTINGS = Symbol('rotor.kafka-settings');
+
+/**
+ * Owns the service's Kafka lifecycle: topics exist before anything runs, consumers start
+ * once every subscription is registered, and on shutdown consumers finish their in-flight
+ * messages before the producer closes.
+ */
+@Injectable()
+export class KafkaLifecycle implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly runners: ConsumerRunner[] = [];
+
+  constructor(
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(KAFKA_SETTINGS) private readonly settings: KafkaSettings,
+    private readonly publisher: EventPublisher,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    readiness: ReadinessRegistry,
+  ) {
+    readiness.register({ name: 'kafka', check: () => this.check() });
+  }
+
+  /** A consumer group for this service; add subscriptions before the application bootstraps. */
+  consumer(options: ConsumerRunnerOptions): ConsumerRunner {
+    const runner = new ConsumerRunner(this.kafka, this.publisher, this.logger.child({ consumerGroup: options.groupId }), this.metrics, options);
+    this.runners.push(runner);
+    return runner;
+  }
+
+  async onModuleInit(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const created = await ensureTopics(admin, ALL_TOPICS, this.settings);
+      if (created.length) this.logger.info({ topics: created }, 'created topics');
+    } finally {
+      await admin.disconnect();
+    }
+    await this.publisher.connect();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await Promise.all(this.runners.map((runner) => runner.start()));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.runners.map((runner) => runner.stop()));
+    await this.publisher.disconnect();
+  }
+
+  private async check(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await admin.describeCluster();
+    } finally {
+      await admin.disconnect();
+    }
+    const stopped = this.runners.filter((runner) => !runner.isRunning);
+    if (stopped.length) throw new Error(`${stopped.length} consumer(s) not running`);
+  }
+}
+
+@Global()
+@Module({})
+export class KafkaModule {
+  static forRoot(settings: KafkaSettings): DynamicModule {
+    return {
+      module: KafkaModule,
+      providers: [
+        { provide: KAFKA_SETTINGS, useValue: settings },
+        {
+          provide: KAFKA,
+          inject: [LOGGER],
+          useFactory: (logger: Logger) => createKafka(settings, logger),
+        },
+        { provide: EventPublisher, inject: [KAFKA], useFactory: (kafka: Kafka) => new EventPublisher(kafka) },
+        KafkaLifecycle,
+      ],
+      exports: [KAFKA, EventPublisher, KafkaLifecycle],
+    };
+  }
+}

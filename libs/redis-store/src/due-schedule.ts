@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+
+import type { Redis } from 'ioredis';
+
+/**
+ * Moves due members of one shard to its in-flight set with a visibility deadline, after
+ * first returning in-flight members whose deadline passed (a crashed claimer's work).
+ * KEYS: due, inflight. ARGV: now, limit, deadline.
+ */
+const CLAIM_DUE = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for _, member in ipairs(expired) do
+  redis.call('ZREM', KEYS[2], member)
+  redis.call('ZADD', KEYS[1], ARGV[1], member)
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('ZADD', KEYS[2], ARGV[3], member)
+end
+return due
+`;
+
+/**
+ * Finishes a claim only if the member is still ours (still in-flight); a rescheduled member
+ * (renewed lease) was moved back to due and stays there.
+ * KEYS: due, inflight. ARGV: member.
+ */
+const COMPLETE = `return redis.call('ZREM', KEYS[2], ARGV[1])`;
+
+/** Reschedules a member whatever its state; cancels any claim on it. KEYS: due, inflight. ARGV: member, dueAt. */
+const SCHEDULE = `
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+`;
+
+export interface DueScheduleOptions {
+  /** Key prefix owned by one service, e.g. `revoker:schedule:lease-expiry`. */
+  prefix: string;
+  /** Shards spread one schedule across Redis Cluster slots; keys of a shard share a hash tag. */
+  shards?: number;
+}
+
+/**
+ * A schedule of work by due time, in sorted sets: no timer per item, nothing to restore
+ * at start-up. Claims are atomic, so several replicas never take the same item, and a
+ * claim not completed by its deadline returns to the queue.
+ */
+export class DueSchedule {
+  private readonly shards: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: DueScheduleOptions,
+  ) {
+    this.shards = options.shards ?? 1;
+    if (!Number.isInteger(this.shards) || this.shards < 1) throw new Error('shards must be a positive integer');
+  }
+
+  async schedule(member: string, dueAtMs: number): Promise<void> {
+    const [due, inflight] = this.keysOf(member);
+    await this.redis.eval(SCHEDULE, 2, due, inflight, member, dueAtMs);
+  }
+
+  async cancel(member: string): Promise<void> {
+    const [due, inflight] = this.keysOf(member);
+    await this.redis.multi().zrem(due, member).zrem(inflight, member).exec();
+  }
+
+  /** Claims up to `limit` members due at `nowMs`, across shards; each must be completed within `visibilityMs`. */
+  async claimDue({ nowMs, limit, visibilityMs }: { nowMs: number; limit: number; visibilityMs: number }): Promise<string[]> {
+    const claimed: string[] = [];
+    for (let shard = 0; shard < this.shards && claimed.length < limit; shard++) {
+      const [due, inflight] = this.shardKeys(shard);
+      const members = (await this.redis.eval(CLAIM_DUE, 2, due, inflight, nowMs, limit - claimed.length, nowMs + visibilityMs)) as string[];
+      claimed.push(...members);
+    }
+    return claimed;
+  }
+
+  /** Marks a claimed member done. Returns false when the claim was lost (it expired or was rescheduled). */
+  async complete(member: string): Promise<boolean> {
+    const [due, inflight] = this.keysOf(member);
+    return (await this.redis.eval(COMPLETE, 2, due, inflight, member)) === 1;
+  }
+
+  async dueAt(member: string): Promise<number | null> {
+    const [due] = this.keysOf(member);
+    const score = await this.redis.zscore(due, member);
+    return score === null ? null : Number(score);
+  }
+
+  async size(): Promise<{ due: number; inflight: number }> {
+    let due = 0;
+    let inflight = 0;
+    for (let shard = 0; shard < this.shards; shard++) {
+      const [dueKey, inflightKey] = this.shardKeys(shard);
+      due += await this.redis.zcard(dueKey);
+      inflight += await this.redis.zcard(inflightKey);
+    }
+    return { due, inflight };
+  }
+
+  private keysOf(member: string): [string, string] {
+    return this.shardKeys(this.shardOf(member));
+  }
+
+  private shardOf(member: string): number {
+    return this.shards === 1 ? 0 : createHash('sha1').update(member).digest().readUInt32BE(0) % this.shards;
+  }
+
+  private shardKeys(shard: number): [string, string] {
+    const tag = `{${this.options.prefix}:s${shard}}`;
+    return [`${tag}:due`, `${tag}:inflight`];
+  }
+}

@@ -1,0 +1,2 @@
+export * from './due-schedule';
+export * from './redis-connection';

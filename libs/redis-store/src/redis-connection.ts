@@ -1,0 +1,22 @@
+import Redis from 'ioredis';
+
+/**
+ * One Redis client per service. Each service owns the keys under its own prefix
+ * (`issuer:`, `revoker:`, …) and never reads another's.
+ */
+export function createRedis(url: string, connectionName: string): Redis {
+  return new Redis(url, {
+    connectionName,
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    retryStrategy: (attempt) => Math.min(1_000, 50 * 2 ** attempt),
+  });
+}
+
+export type { Redis };
+
+export async function pingRedis(redis: Redis): Promise<void> {
+  const answer = await redis.ping();
+  if (answer !== 'PONG') throw new Error(`unexpected PING answer: ${answer}`);
+}

@@ -1,0 +1,137 @@
+import { credentials } from '@grpc/grpc-js';
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+
+import { DomainError } from '@rotor/errors';
+
+import { RateLimiter } from './rate-limiter';
+import { sleep } from './sleep';
+
+export interface GsmSettings {
+  project: string;
+  /** `host:port` of a plaintext gRPC emulator; unset means the real GSM with ambient credentials. */
+  emulatorHost?: string;
+  /** Default GSM quotas per project: 90,000 accesses/min and 600 writes/min. */
+  accessesPerMinute?: number;
+  writesPerMinute?: number;
+}
+
+const GRPC_RESOURCE_EXHAUSTED = 8;
+const GRPC_NOT_FOUND = 5;
+const GRPC_ALREADY_EXISTS = 6;
+const GRPC_FAILED_PRECONDITION = 9;
+const GRPC_UNAVAILABLE = 14;
+
+const grpcCode = (error: unknown): number | undefined =>
+  typeof error === 'object' && error !== null && 'code' in error ? Number((error as { code: unknown }).code) : undefined;
+
+/**
+ * The authoritative store of managed-secret values: one GSM secret per managed secret,
+ * one GSM version per rotor version. Values pass through here and nowhere else; errors
+ * never include them.
+ */
+export class GsmSecretStore {
+  private readonly client: SecretManagerServiceClient;
+  private readonly reads: RateLimiter;
+  private readonly writes: RateLimiter;
+
+  constructor(private readonly settings: GsmSettings) {
+    this.client = settings.emulatorHost
+      ? new SecretManagerServiceClient({
+          apiEndpoint: settings.emulatorHost.split(':')[0],
+          port: Number(settings.emulatorHost.split(':')[1]),
+          sslCreds: credentials.createInsecure(),
+          universeDomain: 'googleapis.com',
+        })
+      : new SecretManagerServiceClient();
+    this.reads = new RateLimiter(settings.accessesPerMinute ?? 90_000);
+    this.writes = new RateLimiter(settings.writesPerMinute ?? 600);
+  }
+
+  /** True while callers wait for quota: progress reports say so instead of looking stuck. */
+  get quotaLimited(): boolean {
+    return this.reads.queued > 0 || this.writes.queued > 0;
+  }
+
+  secretName(secret: string): string {
+    return `projects/${this.settings.project}/secrets/${secret}`;
+  }
+
+  async ping(): Promise<void> {
+    await this.call(this.reads, () => this.client.listSecrets({ parent: `projects/${this.settings.project}`, pageSize: 1 }, { autoPaginate: false }));
+  }
+
+  async ensureSecret(secret: string, labels: Record<string, string>): Promise<void> {
+    try {
+      await this.call(this.writes, () =>
+        this.client.createSecret({
+          parent: `projects/${this.settings.project}`,
+          secretId: secret,
+          secret: { replication: { automatic: {} }, labels },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'gsm-already-exists')) throw error;
+    }
+  }
+
+  /** Adds a version and returns its full name `projects/P/secrets/S/versions/V`. */
+  async addVersion(secret: string, value: Buffer): Promise<string> {
+    const [version] = await this.call(this.writes, () =>
+      this.client.addSecretVersion({ parent: this.secretName(secret), payload: { data: value } }),
+    );
+    if (!version.name) throw new DomainError('unavailable', 'gsm-bad-answer', 'GSM returned a version without a name');
+    return version.name;
+  }
+
+  async access(versionName: string): Promise<Buffer> {
+    const [response] = await this.call(this.reads, () => this.client.accessSecretVersion({ name: versionName }));
+    const data = response.payload?.data;
+    if (data === undefined || data === null) throw new DomainError('not-found', 'gsm-no-payload', `${versionName} has no payload`);
+    return Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array | string);
+  }
+
+  async disable(versionName: string): Promise<void> {
+    await this.call(this.writes, () => this.client.disableSecretVersion({ name: versionName }));
+  }
+
+  async destroy(versionName: string): Promise<void> {
+    await this.call(this.writes, () => this.client.destroySecretVersion({ name: versionName }));
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  /** Paces the call, retries RESOURCE_EXHAUSTED with backoff, and maps gRPC failures to domain errors. */
+  private async call<T>(limiter: RateLimiter, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await limiter.acquire();
+      try {
+        return await fn();
+      } catch (error) {
+        const code = grpcCode(error);
+        if (code === GRPC_RESOURCE_EXHAUSTED && attempt < 6) {
+          await sleep(Math.min(30_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2));
+          continue;
+        }
+        throw toDomainError(code);
+      }
+    }
+  }
+}
+
+const toDomainError = (code: number | undefined): DomainError => {
+  switch (code) {
+    case GRPC_NOT_FOUND:
+      return new DomainError('not-found', 'gsm-not-found', 'the secret or version does not exist in GSM');
+    case GRPC_ALREADY_EXISTS:
+      return new DomainError('conflict', 'gsm-already-exists', 'the secret already exists in GSM');
+    case GRPC_FAILED_PRECONDITION:
+      return new DomainError('conflict', 'gsm-version-disabled', 'the GSM version is disabled or destroyed');
+    case GRPC_RESOURCE_EXHAUSTED:
+      return new DomainError('unavailable', 'gsm-quota-exhausted', 'GSM quota exhausted', { retryAfterSeconds: 60 });
+    case GRPC_UNAVAILABLE:
+    default:
+      return new DomainError('unavailable', 'gsm-unavailable', `GSM call failed (gRPC code ${code ?? 'unknown'})`, { retryAfterSeconds: 5 });
+  }
+};

@@ -1,0 +1,2 @@
+export * from './gsm-secret-store';
+export * from './rate-limiter';

@@ -1,0 +1,48 @@
+import { sleep } from './sleep';
+
+/**
+ * A token bucket: `ratePerMinute` tokens refill continuously up to `burst`. GSM quotas are
+ * per minute per project, so rotor paces its own calls instead of discovering the quota.
+ */
+export class RateLimiter {
+  private tokens: number;
+  private last: number;
+  private waiting = 0;
+
+  constructor(
+    private readonly ratePerMinute: number,
+    private readonly burst: number = Math.max(1, Math.ceil(ratePerMinute / 60)),
+    private readonly now: () => number = Date.now,
+  ) {
+    if (ratePerMinute <= 0) throw new Error('ratePerMinute must be positive');
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** Callers waiting for a token right now: > 0 means the quota is what limits throughput. */
+  get queued(): number {
+    return this.waiting;
+  }
+
+  async acquire(): Promise<void> {
+    this.waiting++;
+    try {
+      for (;;) {
+        this.refill();
+        if (this.tokens >= 1) {
+          this.tokens -= 1;
+          return;
+        }
+        await sleep(Math.ceil(((1 - this.tokens) * 60_000) / this.ratePerMinute));
+      }
+    } finally {
+      this.waiting--;
+    }
+  }
+
+  private refill(): void {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.ratePerMinute) / 60_000);
+    this.last = now;
+  }
+}

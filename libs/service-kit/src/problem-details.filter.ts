@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+
+import { Catch, HttpException, HttpStatus, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Request, Response } from 'express';
+
+import { DomainError, type ErrorKind } from '@rotor/errors';
+import type { Logger } from '@rotor/telemetry';
+
+import { LOGGER } from './tokens';
+
+const STATUS: Record<ErrorKind, number> = {
+  invalid: HttpStatus.BAD_REQUEST,
+  unauthenticated: HttpStatus.UNAUTHORIZED,
+  forbidden: HttpStatus.FORBIDDEN,
+  'not-found': HttpStatus.NOT_FOUND,
+  conflict: HttpStatus.CONFLICT,
+  'rate-limited': HttpStatus.TOO_MANY_REQUESTS,
+  unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+};
+
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  code: string;
+  field?: string;
+  errorId?: string;
+}
+
+/**
+ * Every error leaves as RFC 7807 application/problem+json. Unexpected errors get an error
+ * id that is also logged, and no internals.
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<Request>();
+    const response = http.getResponse<Response>();
+    const problem = this.toProblem(exception, request);
+    if (exception instanceof DomainError && exception.retryAfterSeconds !== undefined) {
+      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    }
+    response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+  }
+
+  private toProblem(exception: unknown, request: Request): ProblemDetails {
+    const instance = request.path;
+    if (exception instanceof DomainError) {
+      const status = STATUS[exception.kind];
+      return {
+        type: `https://rotor.dev/problems/${exception.code}`,
+        title: titleOf(status),
+        status,
+        detail: exception.message,
+        instance,
+        code: exception.code,
+        ...(exception.field ? { field: exception.field } : {}),
+      };
+    }
+    const bodyError = bodyParserError(exception);
+    if (bodyError) {
+      return { type: 'about:blank', title: titleOf(bodyError.status), status: bodyError.status, detail: bodyError.detail, instance, code: codeOf(bodyError.status) };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      return {
+        type: 'about:blank',
+        title: titleOf(status),
+        status,
+        detail: describeHttpException(exception),
+        instance,
+        code: codeOf(status),
+      };
+    }
+    const errorId = randomUUID();
+    this.logger.error({ errorId, err: exception instanceof Error ? { name: exception.name, message: exception.message, stack: exception.stack } : 'non-error thrown', path: instance }, 'unexpected error');
+    return {
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'an unexpected error occurred; quote the error id when reporting it',
+      instance,
+      code: 'internal',
+      errorId,
+    };
+  }
+}
+
+const titleOf = (status: number): string =>
+  ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 503: 'Service Unavailable' })[status] ??
+  'Error';
+
+const codeOf = (status: number): string =>
+  ({ 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 405: 'method-not-allowed', 413: 'payload-too-large', 415: 'unsupported-media-type' })[status] ?? `http-${status}`;
+
+/** Nest's own messages (route not found, body not JSON) are safe; anything else is summarised. */
+const describeHttpException = (exception: HttpException): string => {
+  const body = exception.getResponse();
+  if (typeof body === 'string') return body;
+  const message = (body as { message?: unknown }).message;
+  return typeof message === 'string' ? message : exception.message;
+};
+
+/** body-parser's errors carry a status and a `type`; their messages may quote the body, so they are replaced. */
+const bodyParserError = (exception: unknown): { status: number; detail: string } | undefined => {
+  if (typeof exception !== 'object' || exception === null || !('type' in exception)) return undefined;
+  switch ((exception as { type: unknown }).type) {
+    case 'entity.parse.failed':
+      return { status: 400, detail: 'the request body is not valid JSON' };
+    case 'entity.too.large':
+      return { status: 413, detail: 'the request body is too large' };
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return { status: 415, detail: 'the request body encoding is not supported' };
+    default:
+      return undefined;
+  }
+};
