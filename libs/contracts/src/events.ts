@@ -161,6 +161,8 @@ export const AuditRecordSchema = z.object({
   seq: z.number().int().nonnegative(),
   chain: z.string().min(1),
   sourceTopic: z.string().min(1),
+  sourcePartition: z.number().int().nonnegative(),
+  sourceOffset: z.string().regex(/^\d+$/),
   eventId: z.string().min(1),
   eventType: z.string().min(1),
   known: z.boolean(),

@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 
 import type { DomainTopic, Envelope } from '@rotor/contracts';
 import { outgoingTraceparent } from '@rotor/telemetry';
@@ -26,7 +26,12 @@ export class EventPublisher {
   private connected = false;
 
   constructor(kafka: Kafka) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner, // murmur2, the same key→partition mapping as the Java client
+    });
   }
 
   async connect(): Promise<void> {

@@ -1,7 +1,8 @@
 import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 
 import { createRedis, pingRedis, type Redis } from '@rotor/redis-store';
-import { ReadinessRegistry } from '@rotor/service-kit';
+import { LOGGER, ReadinessRegistry } from '@rotor/service-kit';
+import type { Logger } from '@rotor/telemetry';
 
 export const REDIS = Symbol('rotor.redis');
 
@@ -30,7 +31,21 @@ export class RedisModule {
   static forRoot({ url, connectionName }: { url: string; connectionName: string }): DynamicModule {
     return {
       module: RedisModule,
-      providers: [{ provide: REDIS, useFactory: () => createRedis(url, connectionName) }, RedisLifecycle],
+      providers: [
+        {
+          provide: REDIS,
+          inject: [LOGGER],
+          useFactory: (logger: Logger) => {
+            let lastLogged = 0;
+            return createRedis(url, connectionName, (error) => {
+              if (Date.now() - lastLogged < 5_000) return; // one line per outage burst, not one per retry
+              lastLogged = Date.now();
+              logger.warn({ component: 'redis', err: error.message }, 'redis connection error');
+            });
+          },
+        },
+        RedisLifecycle,
+      ],
       exports: [REDIS],
     };
   }

@@ -4,14 +4,17 @@ import Redis from 'ioredis';
  * One Redis client per service. Each service owns the keys under its own prefix
  * (`issuer:`, `revoker:`, …) and never reads another's.
  */
-export function createRedis(url: string, connectionName: string): Redis {
-  return new Redis(url, {
+export function createRedis(url: string, connectionName: string, onError: (error: Error) => void = () => undefined): Redis {
+  const redis = new Redis(url, {
     connectionName,
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     retryStrategy: (attempt) => Math.min(1_000, 50 * 2 ** attempt),
   });
+  // Connection errors surface through commands and /readyz; the listener keeps them from crashing the process.
+  redis.on('error', onError);
+  return redis;
 }
 
 export type { Redis };

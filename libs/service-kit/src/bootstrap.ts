@@ -23,6 +23,7 @@ export async function createServiceApp({ module, service, description, logger }:
     bodyParser: false,
   });
   app.useBodyParser('json', { limit: '64kb', type: ['application/json', 'application/*+json'] });
+  app.useBodyParser('urlencoded', { limit: '64kb', extended: false }); // RFC 7662 introspection is form-encoded
   app.disable('x-powered-by');
   app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(

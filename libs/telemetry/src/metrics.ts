@@ -16,8 +16,18 @@ export class Metrics {
     return this.existing(name) ?? new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-    return this.existing(name) ?? new Gauge({ name, help, labelNames, registers: [this.registry] });
+  /** A gauge; `sample` is called at scrape time for values read from elsewhere (e.g. Redis). */
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], sample?: () => Promise<number>): Gauge<L> {
+    return (
+      this.existing(name) ??
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        ...(sample ? { async collect(this: Gauge<L>) { this.set(await sample()); } } : {}),
+      })
+    );
   }
 
   histogram<L extends string>(

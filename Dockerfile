@@ -1,0 +1,59 @@
+# syntax=docker/dockerfile:1
+#
+# One image for all four rotor services (and the operators' CLI).
+# The service to run is chosen at start-up by the SERVICE variable:
+#   docker run -e SERVICE=issuer -e PORT=8080 ... rotor
+#   docker run --rm rotor node dist/apps/cli/main.js --help
+#
+# Node 24 only: the same major as `engines` in package.json.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---------------------------------------------------------------------------
+# build: full dependency tree (dev included), then `npm run build`, which writes
+# dist/apps/<service>/main.js for every service and dist/apps/cli/main.js.
+# ---------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+# No Nx daemon or remote cache inside a one-shot image build.
+ENV NX_DAEMON=false \
+    NX_NO_CLOUD=true \
+    NX_SKIP_NX_CACHE=true
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build
+
+# ---------------------------------------------------------------------------
+# runtime: production dependencies only, compiled output, non-root user.
+# ---------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+
+# tini as PID 1 forwards SIGTERM to node and reaps zombies, so a rolling update
+# or `docker stop` shuts the consumers down cleanly instead of after a SIGKILL.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+
+# --ignore-scripts: no production dependency needs an install script to work
+# (protobufjs only prints a version warning; @scarf/scarf is telemetry the
+# project opts out of in package.json `allowScripts`).
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
+
+COPY --from=build /app/dist ./dist
+
+RUN groupadd --system --gid 10001 rotor \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin rotor
+# Numeric ids, so Kubernetes can verify runAsNonRoot without resolving names.
+USER 10001:10001
+
+# issuer 8080, revoker 8081, distributor 8082, auditor 8083 (set PORT to match).
+EXPOSE 8080 8081 8082 8083
+
+ENTRYPOINT ["/usr/bin/tini", "--"]
+# exec: node replaces the shell, so the signal tini forwards reaches it.
+CMD ["/bin/sh", "-c", "exec node \"dist/apps/${SERVICE:?set SERVICE to issuer, revoker, distributor or auditor}/main.js\""]

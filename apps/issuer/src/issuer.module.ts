@@ -1,0 +1,47 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+
+import { loadCatalog } from '@rotor/catalog';
+import { BackendRegistry, OpaqueTokenBackend } from '@rotor/credential-backends';
+import { TokenVerifier } from '@rotor/identity';
+import { KafkaModule } from '@rotor/nest-kafka';
+import { RedisModule } from '@rotor/nest-redis';
+import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
+import type { Logger, Metrics } from '@rotor/telemetry';
+
+import type { IssuerConfig } from './config';
+import { IntrospectionController } from './introspection/introspection.controller';
+import { IntrospectionService } from './introspection/introspection.service';
+import { TokenHasher } from './introspection/token-hasher';
+import { LeaseRevokedConsumer } from './leases/lease-revoked.consumer';
+import { LeaseRepository } from './leases/lease.repository';
+import { LeaseService } from './leases/lease.service';
+import { LeasesController } from './leases/leases.controller';
+import { CATALOG, ISSUER_CONFIG } from './platform/tokens';
+
+@Module({})
+export class IssuerModule {
+  static forRoot(config: IssuerConfig, telemetry: { logger: Logger; metrics: Metrics }): DynamicModule {
+    return {
+      module: IssuerModule,
+      imports: [
+        ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
+        KafkaModule.forRoot(config.kafka),
+        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-issuer' }),
+      ],
+      controllers: [LeasesController, IntrospectionController],
+      providers: [
+        { provide: ISSUER_CONFIG, useValue: config },
+        // The catalog is validated at boot: an invalid file stops the issuer before it serves.
+        { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
+        { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
+        { provide: TokenHasher, useFactory: () => new TokenHasher(config.tokenHashKey) },
+        { provide: BackendRegistry, useFactory: () => new BackendRegistry([new OpaqueTokenBackend()]) },
+        CallerGuard,
+        LeaseRepository,
+        LeaseService,
+        LeaseRevokedConsumer,
+        IntrospectionService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,125 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import { REDIS } from '@rotor/nest-redis';
+import type { Redis } from '@rotor/redis-store';
+
+import type { Lease } from './lease';
+
+const RETAIN_AFTER_END_MS = 7 * 86_400_000;
+
+const leaseKey = (id: string) => `issuer:lease:{${id}}`;
+const tokenKey = (tokenHash: string) => `issuer:token:${tokenHash}`;
+const workloadKey = (namespace: string, serviceAccount: string) => `issuer:active:workload:${namespace}/${serviceAccount}`;
+const roleKey = (role: string) => `issuer:active:role:${role}`;
+const idempotencyKey = (subject: string, key: string) => `issuer:idempotency:${subject}:${key}`;
+
+/**
+ * The issuer's lease records in its own Redis keys: what reads, renewals, quotas and
+ * introspection need. The token itself is never stored, only its keyed hash.
+ */
+@Injectable()
+export class LeaseRepository {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+
+  async create(lease: Lease, tokenHash?: string): Promise<void> {
+    const retainUntil = lease.maxExpiresAt.getTime() + RETAIN_AFTER_END_MS;
+    const tx = this.redis.multi().hset(leaseKey(lease.id), serialize(lease)).pexpireat(leaseKey(lease.id), retainUntil);
+    if (tokenHash) tx.set(tokenKey(tokenHash), lease.id, 'PXAT', retainUntil);
+    tx.zadd(workloadKey(lease.workload.namespace, lease.workload.serviceAccount), lease.expiresAt.getTime(), lease.id);
+    tx.zadd(roleKey(lease.role), lease.expiresAt.getTime(), lease.id);
+    await execOrThrow(tx);
+  }
+
+  /** Undoes `create` when the issuance cannot be completed. */
+  async remove(lease: Lease, tokenHash?: string): Promise<void> {
+    const tx = this.redis.multi().del(leaseKey(lease.id));
+    if (tokenHash) tx.del(tokenKey(tokenHash));
+    tx.zrem(workloadKey(lease.workload.namespace, lease.workload.serviceAccount), lease.id).zrem(roleKey(lease.role), lease.id);
+    await execOrThrow(tx);
+  }
+
+  async get(id: string): Promise<Lease | undefined> {
+    const fields = await this.redis.hgetall(leaseKey(id));
+    return fields['id'] ? deserialize(fields) : undefined;
+  }
+
+  async findByTokenHash(tokenHash: string): Promise<Lease | undefined> {
+    const id = await this.redis.get(tokenKey(tokenHash));
+    return id ? this.get(id) : undefined;
+  }
+
+  async updateExpiry(lease: Lease, expiresAt: Date): Promise<void> {
+    await execOrThrow(
+      this.redis
+        .multi()
+        .hset(leaseKey(lease.id), 'expiresAt', expiresAt.toISOString())
+        .zadd(workloadKey(lease.workload.namespace, lease.workload.serviceAccount), 'XX', expiresAt.getTime(), lease.id)
+        .zadd(roleKey(lease.role), 'XX', expiresAt.getTime(), lease.id),
+    );
+  }
+
+  /** Idempotent: a lease already revoked stays as it was. */
+  async markRevoked(lease: Lease, { at, reason }: { at: Date; reason: string }): Promise<void> {
+    await execOrThrow(
+      this.redis
+        .multi()
+        .hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString(), revocationReason: reason })
+        .zrem(workloadKey(lease.workload.namespace, lease.workload.serviceAccount), lease.id)
+        .zrem(roleKey(lease.role), lease.id),
+    );
+  }
+
+  /** Leases still active (not revoked, not expired) for a workload and for a role. */
+  async countActive({ namespace, serviceAccount, role, now }: { namespace: string; serviceAccount: string; role: string; now: Date }) {
+    const [workload, perRole] = await Promise.all([
+      this.redis.zcount(workloadKey(namespace, serviceAccount), `(${now.getTime()}`, '+inf'),
+      this.redis.zcount(roleKey(role), `(${now.getTime()}`, '+inf'),
+    ]);
+    return { workload, role: perRole };
+  }
+
+  /** Claims an Idempotency-Key for a caller; returns the lease id a previous request bound to it, if any. */
+  async claimIdempotencyKey(subject: string, key: string, leaseId: string, ttlMs: number): Promise<string | undefined> {
+    const claimed = await this.redis.set(idempotencyKey(subject, key), leaseId, 'PX', ttlMs, 'NX');
+    return claimed === 'OK' ? undefined : ((await this.redis.get(idempotencyKey(subject, key))) ?? undefined);
+  }
+
+  async releaseIdempotencyKey(subject: string, key: string): Promise<void> {
+    await this.redis.del(idempotencyKey(subject, key));
+  }
+}
+
+const execOrThrow = async (tx: ReturnType<Redis['multi']>): Promise<void> => {
+  const results = await tx.exec();
+  const failed = results?.find(([error]) => error);
+  if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
+};
+
+const serialize = (lease: Lease): Record<string, string> => ({
+  id: lease.id,
+  role: lease.role,
+  owner: lease.owner,
+  backend: lease.backend,
+  workload: JSON.stringify(lease.workload),
+  ...(lease.task ? { task: lease.task } : {}),
+  issuedAt: lease.issuedAt.toISOString(),
+  expiresAt: lease.expiresAt.toISOString(),
+  maxExpiresAt: lease.maxExpiresAt.toISOString(),
+  state: lease.state,
+  handle: JSON.stringify(lease.handle),
+});
+
+const deserialize = (fields: Record<string, string>): Lease => ({
+  id: fields['id']!,
+  role: fields['role']!,
+  owner: fields['owner']!,
+  backend: fields['backend'] as Lease['backend'],
+  workload: JSON.parse(fields['workload']!) as Lease['workload'],
+  ...(fields['task'] ? { task: fields['task'] } : {}),
+  issuedAt: new Date(fields['issuedAt']!),
+  expiresAt: new Date(fields['expiresAt']!),
+  maxExpiresAt: new Date(fields['maxExpiresAt']!),
+  state: fields['state'] as Lease['state'],
+  ...(fields['revokedAt'] ? { revokedAt: new Date(fields['revokedAt']), revocationReason: fields['revocationReason'] } : {}),
+  handle: JSON.parse(fields['handle']!) as Lease['handle'],
+});

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+
+import { Inject, Injectable } from '@nestjs/common';
+
+import { findRole, isBound, type Catalog } from '@rotor/catalog';
+import { createEvent, Topics, type Actor } from '@rotor/contracts';
+import { BackendRegistry } from '@rotor/credential-backends';
+import { DomainError } from '@rotor/errors';
+import type { WorkloadCaller } from '@rotor/identity';
+import { EventPublisher } from '@rotor/kafka';
+import { LOGGER } from '@rotor/service-kit';
+import type { Logger } from '@rotor/telemetry';
+
+import { TokenHasher } from '../introspection/token-hasher';
+import { CATALOG } from '../platform/tokens';
+
+import { expiryFor, isLive, sameWorkload, type Lease } from './lease';
+import { LeaseRepository } from './lease.repository';
+
+const SOURCE = '/rotor/issuer';
+const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+
+export interface IssueCommand {
+  caller: WorkloadCaller;
+  role: string;
+  ttlMs?: number;
+  task?: string;
+  idempotencyKey?: string;
+  traceparent?: string;
+}
+
+export interface IssuedLease {
+  lease: Lease;
+  /** The credential, returned to the caller once and kept nowhere. */
+  credential: Record<string, string>;
+}
+
+const actorOf = (caller: WorkloadCaller): Actor => ({ kind: 'workload', workload: caller.workload });
+
+/**
+ * Issues, reads, renews and ends dynamic leases. Rule: no credential exists that rotor
+ * does not track, so if anything after the backend call fails, the credential is revoked
+ * before the error is returned.
+ */
+@Injectable()
+export class LeaseService {
+  constructor(
+    @Inject(CATALOG) private readonly catalog: Catalog,
+    private readonly backends: BackendRegistry,
+    private readonly leases: LeaseRepository,
+    private readonly publisher: EventPublisher,
+    private readonly hasher: TokenHasher,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async issue(command: IssueCommand): Promise<IssuedLease> {
+    const { caller } = command;
+    const role = findRole(this.catalog, command.role);
+    if (!role || !isBound(role, caller.workload)) {
+      // The same answer for unknown and unbound roles: callers cannot probe the catalog.
+      throw new DomainError('forbidden', 'role-not-bound', `role ${command.role} is not bound to ${caller.workload.namespace}/${caller.workload.serviceAccount}`);
+    }
+    if (command.ttlMs !== undefined && command.ttlMs > role.maxTtl) {
+      throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, { field: 'ttl' });
+    }
+    const now = new Date();
+    const active = await this.leases.countActive({ ...caller.workload, role: role.name, now });
+    if (active.workload >= role.quota.perWorkload || active.role >= role.quota.perRole) {
+      throw new DomainError('rate-limited', 'lease-quota-reached', `active lease quota reached for role ${role.name}`, { retryAfterSeconds: 30 });
+    }
+
+    const leaseId = randomUUID();
+    if (command.idempotencyKey) {
+      const previous = await this.leases.claimIdempotencyKey(caller.subject, command.idempotencyKey, leaseId, IDEMPOTENCY_WINDOW_MS);
+      if (previous) {
+        throw new DomainError('conflict', 'idempotency-key-used', `this Idempotency-Key already issued lease ${previous}; its credential is returned only once`);
+      }
+    }
+
+    const maxExpiresAt = new Date(now.getTime() + role.maxTtl);
+    const expiresAt = expiryFor({ now, ttlMs: command.ttlMs ?? role.ttl, maxExpiresAt });
+    const backend = this.backends.get(role.backend.kind);
+    let issued;
+    try {
+      issued = await backend.issue({ leaseId, settings: role.backend, expiresAt });
+    } catch (error) {
+      if (command.idempotencyKey) await this.leases.releaseIdempotencyKey(caller.subject, command.idempotencyKey);
+      throw error;
+    }
+
+    const lease: Lease = {
+      id: leaseId,
+      role: role.name,
+      owner: role.owner,
+      backend: role.backend.kind,
+      workload: caller.workload,
+      ...(command.task ? { task: command.task } : {}),
+      issuedAt: now,
+      expiresAt,
+      maxExpiresAt,
+      state: 'active',
+      handle: issued.handle,
+    };
+    const tokenHash = issued.credential['token'] ? this.hasher.hash(issued.credential['token']) : undefined;
+    try {
+      await this.leases.create(lease, tokenHash);
+      await this.publisher.publish(
+        createEvent({
+          topic: Topics.leaseIssued,
+          source: SOURCE,
+          subject: lease.id,
+          data: { ...leaseRef(lease), ...(lease.task ? { task: lease.task } : {}), issuedAt: iso(now), expiresAt: iso(expiresAt), maxExpiresAt: iso(maxExpiresAt), revocationHandle: issued.handle },
+        }),
+        { traceparent: command.traceparent },
+      );
+    } catch (error) {
+      await this.undoIssue(lease, tokenHash, command);
+      throw new DomainError('unavailable', 'issuance-incomplete', 'the credential could not be recorded and was revoked; retry later', { retryAfterSeconds: 5, cause: error });
+    }
+    this.logger.info({ leaseId, role: role.name, workload: caller.workload, expiresAt }, 'lease issued');
+    return { lease, credential: issued.credential };
+  }
+
+  async get(caller: WorkloadCaller, leaseId: string): Promise<Lease> {
+    const lease = await this.leases.get(leaseId);
+    if (!lease) throw new DomainError('not-found', 'lease-not-found', `lease ${leaseId} does not exist`);
+    if (!sameWorkload(lease.workload, caller.workload)) {
+      throw new DomainError('forbidden', 'not-your-lease', `lease ${leaseId} belongs to another workload`);
+    }
+    return lease;
+  }
+
+  async renew(caller: WorkloadCaller, leaseId: string, ttlMs: number | undefined, traceparent?: string): Promise<Lease> {
+    const lease = await this.get(caller, leaseId);
+    const now = new Date();
+    if (!isLive(lease, now)) throw new DomainError('conflict', 'lease-ended', `lease ${leaseId} has ended and cannot be renewed`);
+    const role = findRole(this.catalog, lease.role);
+    const ttl = ttlMs ?? role?.ttl ?? lease.expiresAt.getTime() - lease.issuedAt.getTime();
+    const expiresAt = expiryFor({ now, ttlMs: ttl, maxExpiresAt: lease.maxExpiresAt });
+    await this.backends.get(lease.backend).renew(lease.handle, expiresAt);
+    await this.leases.updateExpiry(lease, expiresAt);
+    await this.publisher.publish(
+      createEvent({
+        topic: Topics.leaseRenewed,
+        source: SOURCE,
+        subject: lease.id,
+        data: { ...leaseRef(lease), renewedAt: iso(now), expiresAt: iso(expiresAt), maxExpiresAt: iso(lease.maxExpiresAt) },
+      }),
+      { traceparent },
+    );
+    return { ...lease, expiresAt };
+  }
+
+  /** Early revocation (e.g. at task end): the revoker does the work; this asks for it. */
+  async requestRevocation(caller: WorkloadCaller, leaseId: string, traceparent?: string): Promise<Lease> {
+    const lease = await this.get(caller, leaseId);
+    if (lease.state === 'revoked') return lease;
+    await this.publisher.publish(
+      createEvent({
+        topic: Topics.revocationRequested,
+        source: SOURCE,
+        subject: lease.id,
+        data: { subject: { kind: 'lease', leaseId: lease.id }, reason: 'requested', requestedBy: actorOf(caller) },
+      }),
+      { traceparent },
+    );
+    return lease;
+  }
+
+  /** Applies the revoker's verdict to the issuer's own records (idempotent). */
+  async recordRevoked(leaseId: string, revokedAt: Date, reason: string): Promise<void> {
+    const lease = await this.leases.get(leaseId);
+    if (!lease || lease.state === 'revoked') return;
+    await this.leases.markRevoked(lease, { at: revokedAt, reason });
+  }
+
+  private async undoIssue(lease: Lease, tokenHash: string | undefined, command: IssueCommand): Promise<void> {
+    try {
+      await this.backends.get(lease.backend).revoke(lease.handle);
+    } catch (error) {
+      this.logger.error({ leaseId: lease.id, err: (error as Error).message }, 'could not revoke an unrecorded credential');
+    }
+    await this.leases.remove(lease, tokenHash).catch(() => undefined);
+    if (command.idempotencyKey) await this.leases.releaseIdempotencyKey(command.caller.subject, command.idempotencyKey).catch(() => undefined);
+  }
+}
+
+const iso = (date: Date) => date.toISOString();
+
+const leaseRef = (lease: Lease) => ({
+  leaseId: lease.id,
+  role: lease.role,
+  owner: lease.owner,
+  backend: lease.backend,
+  workload: lease.workload,
+});

@@ -1,0 +1,16 @@
+import type { Lease } from './lease';
+
+/** The public shape of a lease; never includes the credential. */
+export const leaseView = (lease: Lease, now = new Date()) => ({
+  leaseId: lease.id,
+  role: lease.role,
+  owner: lease.owner,
+  backend: lease.backend,
+  workload: lease.workload,
+  ...(lease.task ? { task: lease.task } : {}),
+  state: lease.state === 'active' && lease.expiresAt <= now ? 'expired' : lease.state,
+  issuedAt: lease.issuedAt.toISOString(),
+  expiresAt: lease.expiresAt.toISOString(),
+  maxExpiresAt: lease.maxExpiresAt.toISOString(),
+  ...(lease.revokedAt ? { revokedAt: lease.revokedAt.toISOString(), revocationReason: lease.revocationReason } : {}),
+});

@@ -1,0 +1,78 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { z } from 'zod';
+
+import { DomainError } from '@rotor/errors';
+import type { Caller, WorkloadCaller } from '@rotor/identity';
+import { CallerGuard, CurrentCaller, ZodBodyPipe } from '@rotor/service-kit';
+
+import { IdempotencyKeyHeader, IssueCredentialBody, LeaseIdParam, RenewLeaseBody } from './lease.dto';
+import { LeaseService } from './lease.service';
+import { leaseView } from './lease.view';
+
+const asWorkload = (caller: Caller): WorkloadCaller => {
+  if (caller.kind !== 'workload') throw new DomainError('forbidden', 'workloads-only', 'credentials are issued to workloads only');
+  return caller;
+};
+
+const leaseId = (id: string): string => {
+  const parsed = LeaseIdParam.safeParse(id);
+  if (!parsed.success) throw new DomainError('invalid', 'invalid-lease-id', 'id: must be a lease id (UUID)', { field: 'id' });
+  return parsed.data;
+};
+
+const idempotencyKey = (value: string | undefined): string | undefined => {
+  if (value === undefined) return undefined;
+  const parsed = IdempotencyKeyHeader.safeParse(value);
+  if (!parsed.success) throw new DomainError('invalid', 'invalid-idempotency-key', `Idempotency-Key: ${parsed.error.issues[0]?.message}`, { field: 'Idempotency-Key' });
+  return parsed.data;
+};
+
+@ApiTags('leases')
+@ApiBearerAuth()
+@UseGuards(CallerGuard)
+@Controller('v1')
+export class LeasesController {
+  constructor(private readonly leases: LeaseService) {}
+
+  @Post('credentials')
+  async issue(
+    @CurrentCaller() caller: Caller,
+    @Body(new ZodBodyPipe(IssueCredentialBody)) body: z.infer<typeof IssueCredentialBody>,
+    @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
+    @Headers('traceparent') traceparent: string | undefined,
+  ) {
+    const { lease, credential } = await this.leases.issue({
+      caller: asWorkload(caller),
+      role: body.role,
+      ttlMs: body.ttl,
+      task: body.task,
+      idempotencyKey: idempotencyKey(idempotencyKeyHeader),
+      traceparent,
+    });
+    return { ...leaseView(lease), credential };
+  }
+
+  @Get('leases/:id')
+  async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    return leaseView(await this.leases.get(asWorkload(caller), leaseId(id)));
+  }
+
+  @Post('leases/:id/renew')
+  @HttpCode(200)
+  async renew(
+    @CurrentCaller() caller: Caller,
+    @Param('id') id: string,
+    @Body(new ZodBodyPipe(RenewLeaseBody)) body: z.infer<typeof RenewLeaseBody>,
+    @Headers('traceparent') traceparent: string | undefined,
+  ) {
+    return leaseView(await this.leases.renew(asWorkload(caller), leaseId(id), body.ttl, traceparent));
+  }
+
+  @Delete('leases/:id')
+  @HttpCode(202)
+  async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('traceparent') traceparent: string | undefined) {
+    const lease = await this.leases.requestRevocation(asWorkload(caller), leaseId(id), traceparent);
+    return { ...leaseView(lease), revocation: lease.state === 'revoked' ? 'done' : 'requested' };
+  }
+}

@@ -1,0 +1,3 @@
+/** Issuer-wide injection tokens. */
+export const ISSUER_CONFIG = Symbol('issuer.config');
+export const CATALOG = Symbol('issuer.catalog');

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+import { EnvFragments, parseEnv } from '@rotor/config';
+
+export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = parseEnv(
+    {
+      ...EnvFragments.http(8081),
+      ...EnvFragments.logging,
+      ...EnvFragments.kafka,
+      ...EnvFragments.redis,
+      ...EnvFragments.identity,
+      ROTOR_SCHEDULE_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
+      ROTOR_REVOKE_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+      ROTOR_REVOKE_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
+      ROTOR_REVOKE_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
+      ROTOR_REVOKE_VISIBILITY_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
+      ROTOR_REVOKE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(8),
+      ROTOR_IRREVOCABLE_RETRY_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+    },
+    env,
+  );
+  return {
+    service: 'revoker' as const,
+    http: { host: e.HOST, port: e.PORT },
+    logLevel: e.LOG_LEVEL,
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID ?? 'rotor-revoker', partitions: e.KAFKA_TOPIC_PARTITIONS, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
+    redis: { url: e.REDIS_URL },
+    identity: { jwks: e.ROTOR_JWKS, issuer: e.ROTOR_TOKEN_ISSUER, audience: e.ROTOR_TOKEN_AUDIENCE, clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS },
+    schedule: { shards: e.ROTOR_SCHEDULE_SHARDS },
+    revocation: {
+      pollMs: e.ROTOR_REVOKE_POLL_MS,
+      batch: e.ROTOR_REVOKE_BATCH,
+      concurrency: e.ROTOR_REVOKE_CONCURRENCY,
+      visibilityMs: e.ROTOR_REVOKE_VISIBILITY_MS,
+      maxAttempts: e.ROTOR_REVOKE_MAX_ATTEMPTS,
+      irrevocableRetryMs: e.ROTOR_IRREVOCABLE_RETRY_MS,
+    },
+  };
+}
+
+export type RevokerConfig = ReturnType<typeof loadRevokerConfig>;

@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+
+import { Topics } from '@rotor/contracts';
+import { onEvent } from '@rotor/kafka';
+import { KafkaLifecycle } from '@rotor/nest-kafka';
+
+import { LeaseClock } from './lease-clock';
+
+/**
+ * Builds the TTL clock from lease events. Each handler resolves once Redis has the
+ * schedule, so the offset is committed only after the expiry is durable.
+ */
+@Injectable()
+export class LeaseEventsConsumer {
+  constructor(kafka: KafkaLifecycle, clock: LeaseClock) {
+    kafka
+      .consumer({ groupId: 'rotor-revoker-clock' })
+      .subscribe(
+        onEvent(Topics.leaseIssued, async ({ data }) => {
+          await clock.track({ id: data.leaseId, role: data.role, owner: data.owner, backend: data.backend, workload: data.workload, handle: data.revocationHandle, expiresAt: new Date(data.expiresAt) });
+        }),
+      )
+      .subscribe(
+        onEvent(Topics.leaseRenewed, async ({ data }, context) => {
+          const lease = await clock.get(data.leaseId);
+          if (!lease) {
+            // Issued events share the lease's partition and come first; a renewal without one is an error upstream.
+            context.logger.warn({ leaseId: data.leaseId }, 'renewal for an unknown lease');
+            return;
+          }
+          await clock.track({ ...lease, expiresAt: new Date(data.expiresAt) });
+        }),
+      )
+      .subscribe(
+        onEvent(Topics.revocationRequested, async ({ data }, context) => {
+          if (data.subject.kind !== 'lease') return; // version retirement is handled by the rotation stage
+          const known = await clock.requestNow(data.subject.leaseId, data.reason);
+          if (!known) context.logger.warn({ leaseId: data.subject.leaseId }, 'revocation requested for an unknown lease');
+        }),
+      );
+  }
+}

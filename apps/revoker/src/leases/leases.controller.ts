@@ -1,0 +1,39 @@
+import { Controller, Get, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+
+import { DomainError } from '@rotor/errors';
+import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
+import { CallerGuard, CurrentCaller } from '@rotor/service-kit';
+
+import { LeaseClock } from './lease-clock';
+
+@ApiTags('leases')
+@ApiBearerAuth()
+@UseGuards(CallerGuard)
+@Controller('v1/leases')
+export class LeasesController {
+  constructor(private readonly clock: LeaseClock) {}
+
+  /** Leases the revoker could not end within its attempt limit; they stay here, retried, until it succeeds. */
+  @Get()
+  async list(@CurrentCaller() caller: Caller, @Query('state') state: string | undefined) {
+    if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
+      throw new DomainError('forbidden', 'missing-group', 'listing leases needs the rotor:sre or rotor:auditor group');
+    }
+    if (state !== 'irrevocable') throw new DomainError('invalid', 'unsupported-state', 'state: only "irrevocable" can be listed here', { field: 'state' });
+    const leases = await this.clock.listIrrevocable();
+    return {
+      items: leases.map((lease) => ({
+        leaseId: lease.id,
+        role: lease.role,
+        owner: lease.owner,
+        backend: lease.backend,
+        workload: lease.workload,
+        state: lease.state,
+        expiresAt: lease.expiresAt.toISOString(),
+        attempts: lease.attempts,
+        lastError: lease.lastError,
+      })),
+    };
+  }
+}

@@ -1,0 +1,31 @@
+import type { BackendKind, RevocationHandle, Workload } from '@rotor/contracts';
+
+/**
+ * The revoker's own record of a lease: what it needs to end it. `revoking` means due or
+ * asked for; `irrevocable` means the attempt limit was reached and it is still retried.
+ */
+export type TrackedLeaseState = 'active' | 'revoking' | 'revoked' | 'irrevocable';
+
+export type RevocationReason = 'expired' | 'requested' | 'emergency' | 'breakglass-ended';
+
+export interface TrackedLease {
+  id: string;
+  role: string;
+  owner: string;
+  backend: BackendKind;
+  workload: Workload;
+  handle: RevocationHandle;
+  expiresAt: Date;
+  state: TrackedLeaseState;
+  /** Set when revocation was asked for before expiry. */
+  requestedReason?: RevocationReason;
+  attempts: number;
+  lastError?: string;
+  revokedAt?: Date;
+}
+
+/** Why a claimed lease is to be revoked now, or undefined when it is not due (it was renewed). */
+export const revocationReason = (lease: TrackedLease, now: Date): RevocationReason | undefined => {
+  if (lease.requestedReason) return lease.requestedReason;
+  return lease.expiresAt <= now ? 'expired' : undefined;
+};

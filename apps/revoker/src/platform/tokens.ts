@@ -1,0 +1,1 @@
+export const REVOKER_CONFIG = Symbol('revoker.config');

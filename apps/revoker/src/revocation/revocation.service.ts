@@ -1,0 +1,104 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import { createEvent, Topics } from '@rotor/contracts';
+import { BackendRegistry } from '@rotor/credential-backends';
+import { backoffDelay, EventPublisher } from '@rotor/kafka';
+import { LOGGER } from '@rotor/service-kit';
+import { Metrics, type Logger } from '@rotor/telemetry';
+
+import type { RevokerConfig } from '../config';
+import { LeaseClock } from '../leases/lease-clock';
+import { revocationReason } from '../leases/tracked-lease';
+import { REVOKER_CONFIG } from '../platform/tokens';
+
+export type RevocationOutcome = 'revoked' | 'not-due' | 'already-revoked' | 'unknown' | 'failed';
+
+/**
+ * Ends one claimed lease: backend revoke → `lease.revoked` published → marked revoked →
+ * claim completed. A crash anywhere in between leaves the claim to expire and the lease to
+ * be claimed again; every step is idempotent, and the event id is derived from the lease
+ * so a repeated publish is deduplicated downstream.
+ */
+@Injectable()
+export class RevocationService {
+  private readonly revoked;
+  private readonly failures;
+  private readonly lagSeconds;
+
+  constructor(
+    private readonly clock: LeaseClock,
+    private readonly backends: BackendRegistry,
+    private readonly publisher: EventPublisher,
+    @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    metrics: Metrics,
+  ) {
+    this.revoked = metrics.counter('rotor_leases_revoked_total', 'Leases revoked, by reason and backend', ['reason', 'backend']);
+    this.failures = metrics.counter('rotor_revocation_failures_total', 'Failed revocation attempts, by backend', ['backend']);
+    this.lagSeconds = metrics.histogram('rotor_revocation_lag_seconds', 'Time from expiry to revocation', [], [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60]);
+    metrics.gauge('rotor_leases_irrevocable', 'Leases past the attempt limit, still retried', [], () => clock.countIrrevocable());
+  }
+
+  async revokeClaimed(leaseId: string): Promise<RevocationOutcome> {
+    const lease = await this.clock.get(leaseId);
+    if (!lease) {
+      await this.clock.schedule.complete(leaseId);
+      return 'unknown';
+    }
+    if (lease.state === 'revoked') {
+      await this.clock.schedule.complete(leaseId);
+      return 'already-revoked';
+    }
+    const now = new Date();
+    const reason = revocationReason(lease, now);
+    if (!reason) {
+      // Renewed after it was scheduled: put it back at its current expiry.
+      await this.clock.schedule.schedule(leaseId, lease.expiresAt.getTime());
+      return 'not-due';
+    }
+    try {
+      await this.backends.get(lease.backend).revoke(lease.handle);
+      const revokedAt = new Date();
+      await this.publisher.publish(
+        createEvent({
+          topic: Topics.leaseRevoked,
+          id: `${lease.id}:revoked`,
+          source: '/rotor/revoker',
+          subject: lease.id,
+          data: { leaseId: lease.id, role: lease.role, owner: lease.owner, backend: lease.backend, workload: lease.workload, reason, revokedAt: revokedAt.toISOString() },
+        }),
+      );
+      await this.clock.markRevoked(lease.id, revokedAt);
+      await this.clock.schedule.complete(lease.id);
+      this.revoked.inc({ reason, backend: lease.backend });
+      if (reason === 'expired') this.lagSeconds.observe((revokedAt.getTime() - lease.expiresAt.getTime()) / 1000);
+      this.logger.info({ leaseId: lease.id, reason, backend: lease.backend }, 'lease revoked');
+      return 'revoked';
+    } catch (error) {
+      await this.recordFailure(lease.id, lease.backend, lease.attempts + 1, error);
+      return 'failed';
+    }
+  }
+
+  private async recordFailure(leaseId: string, backend: string, attempts: number, error: unknown): Promise<void> {
+    const { maxAttempts, irrevocableRetryMs } = this.config.revocation;
+    const irrevocable = attempts >= maxAttempts;
+    const delay = irrevocable ? irrevocableRetryMs : Math.max(100, backoffDelay(attempts, { initialMs: 500, maxMs: 60_000, maxAttempts }));
+    const retryAt = new Date(Date.now() + delay);
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
+    this.failures.inc({ backend });
+    this.logger.warn({ leaseId, attempts, irrevocable, retryAt, err: message }, 'revocation failed');
+    await this.clock.recordFailure(leaseId, { attempts, error: message, retryAt, irrevocable });
+    await this.publisher
+      .publish(
+        createEvent({
+          topic: Topics.revocationFailed,
+          id: `${leaseId}:failed:${attempts}`,
+          source: '/rotor/revoker',
+          subject: leaseId,
+          data: { leaseId, attempt: attempts, error: message, irrevocable, nextAttemptAt: retryAt.toISOString() },
+        }),
+      )
+      .catch((publishError: unknown) => this.logger.error({ leaseId, err: (publishError as Error).message }, 'could not publish revocation.failed'));
+  }
+}

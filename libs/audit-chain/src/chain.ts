@@ -1,0 +1,88 @@
+import { createHmac } from 'node:crypto';
+
+import type { AuditRecord } from '@rotor/contracts';
+
+import { canonicalJson } from './canonical-json';
+
+export const GENESIS = '0'.repeat(64);
+
+export type UnsignedRecord = Omit<AuditRecord, 'hash'>;
+
+/** hash = HMAC-SHA256(key, prev ‖ canonical JSON of the record without its hash). */
+export const recordHash = (key: string, record: UnsignedRecord): string =>
+  createHmac('sha256', key).update(record.prev).update(canonicalJson(record)).digest('hex');
+
+export const sealRecord = (key: string, record: UnsignedRecord): AuditRecord => ({ ...record, hash: recordHash(key, record) });
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+export interface LocatedRecord {
+  record: AuditRecord;
+  partition: number;
+  offset: string;
+}
+
+export interface ChainBreak {
+  partition: number;
+  offset: string;
+  chain: string;
+  seq: number;
+  reason: string;
+}
+
+/**
+ * Verifies records in log order. Each chain (one per source topic-partition) must run
+ * seq 0, 1, 2… with every `prev` equal to the previous hash and every hash recomputing.
+ * A byte-identical repeat of the last record of a chain (an append retried after a
+ * crash) is skipped, not counted as a break.
+ */
+export class ChainVerifier {
+  private readonly heads = new Map<string, ChainHead>();
+  private checked = 0;
+  private duplicates = 0;
+  private firstBreak?: ChainBreak;
+
+  constructor(
+    private readonly key: string,
+    /** Heads to continue from when verifying a suffix of the log. */
+    startHeads: Map<string, ChainHead> = new Map(),
+  ) {
+    for (const [chain, head] of startHeads) this.heads.set(chain, head);
+  }
+
+  /** Returns false at the first break; later records are not checked. */
+  add({ record, partition, offset }: LocatedRecord): boolean {
+    if (this.firstBreak) return false;
+    const { hash, ...unsigned } = record;
+    const head = this.heads.get(record.chain);
+    const fail = (reason: string) => {
+      this.firstBreak = { partition, offset, chain: record.chain, seq: record.seq, reason };
+      return false;
+    };
+    if (head && record.seq === head.seq && hash === head.hash && recordHash(this.key, unsigned) === hash) {
+      this.duplicates++;
+      return true;
+    }
+    const expectedSeq = head ? head.seq + 1 : 0;
+    if (record.seq !== expectedSeq) return fail(`expected seq ${expectedSeq}, found ${record.seq}`);
+    const expectedPrev = head?.hash ?? GENESIS;
+    if (record.prev !== expectedPrev) return fail('prev does not match the previous record');
+    if (recordHash(this.key, unsigned) !== hash) return fail('hash does not match the record (altered, or another key)');
+    this.heads.set(record.chain, { seq: record.seq, hash });
+    this.checked++;
+    return true;
+  }
+
+  result() {
+    return {
+      ok: !this.firstBreak,
+      records: this.checked,
+      duplicatesSkipped: this.duplicates,
+      chains: this.heads.size,
+      ...(this.firstBreak ? { firstBreak: this.firstBreak } : {}),
+    };
+  }
+}

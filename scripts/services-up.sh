@@ -1,0 +1,534 @@
+#!/usr/bin/env bash
+# Starts rotor's backing services on loopback, without Docker, installing what is missing:
+#
+#   Kafka 3.9.1 (KRaft, one combined broker+controller)  127.0.0.1:9092 (controller :9093)
+#   Redis (Debian redis-server)                          127.0.0.1:6379
+#   PostgreSQL (Debian postgresql, cluster in .rotor/pg)  127.0.0.1:5432  rotor/rotor, db rotor
+#   GSM emulator (scripts/gsm-emulator.js, gRPC)         127.0.0.1:9090
+#
+# Idempotent: a service of ours that is already up (pid alive and answering) is left alone,
+# and a service named by KAFKA_BROKERS / REDIS_URL / DATABASE_URL /
+# SECRET_MANAGER_EMULATOR_HOST that answers is used instead of starting ours.
+# Writes .rotor/env (source it) and prints what runs where. Stop with services-down.sh.
+# State: .rotor/{kafka,redis,pg,logs,run} (git-ignored). See docs/infra.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$ROOT/.rotor"
+RUN="$STATE/run"
+LOGS="$STATE/logs"
+
+KAFKA_PORT=9092
+KAFKA_CONTROLLER_PORT=9093
+REDIS_PORT=6379
+PG_PORT=5432
+GSM_PORT=9090
+GSM_PROJECT=rotor-local
+
+KAFKA_HOME="$STATE/kafka"
+KAFKA_LIBS="$KAFKA_HOME/libs"
+KAFKA_DATA="$KAFKA_HOME/data"
+KAFKA_JAR="kafka_2.13-3.9.1.jar" # present in KAFKA_LIBS once the pom's jars are copied
+REDIS_DIR="$STATE/redis"
+PG_DATA_FILE="$STATE/pg.datadir" # remembers where the cluster lives, for services-down.sh
+
+# Our own values; what .rotor/env gets unless an external service is used.
+OWN_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+OWN_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+OWN_DATABASE_URL="postgres://rotor:rotor@127.0.0.1:$PG_PORT/rotor"
+OWN_GSM_HOST="127.0.0.1:$GSM_PORT"
+
+# Values handed in by the caller (possibly pointing at services someone else runs).
+IN_KAFKA_BROKERS="${KAFKA_BROKERS:-}"
+IN_REDIS_URL="${REDIS_URL:-}"
+IN_DATABASE_URL="${DATABASE_URL:-}"
+IN_GSM_HOST="${SECRET_MANAGER_EMULATOR_HOST:-}"
+
+NODE="$ROOT/node_modules/.bin/node"
+[[ -x "$NODE" ]] || NODE="$(command -v node || true)"
+
+# ---------------------------------------------------------------------------------------
+# helpers
+
+now_ms() { date +%s%3N; }
+secs_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+say() { printf '[%-5s] %s\n' "$1" "$2"; }
+
+declare -A SUMMARY_WHERE=() SUMMARY_HOW=() SUMMARY_TIME=()
+SETUP_NOTES=() # one-time installs done by this run, for the summary
+record() { SUMMARY_WHERE[$1]="$2"; SUMMARY_HOW[$1]="$3"; SUMMARY_TIME[$1]="$4"; }
+
+# fail SERVICE LOGFILE MESSAGE: print the message and the log's tail, exit 1.
+fail() {
+  local svc="$1" log="$2" msg="$3"
+  say "$svc" "FAILED: $msg" >&2
+  if [[ -n "$log" && -f "$log" ]]; then
+    echo "----- last 40 lines of $log -----" >&2
+    tail -n 40 "$log" >&2 || true
+    echo "-----" >&2
+  fi
+  exit 1
+}
+
+# pid_alive PIDFILE PATTERN: the pid in PIDFILE runs and its command line contains PATTERN.
+pid_alive() {
+  local file="$1" pattern="$2" pid
+  [[ -s "$file" ]] || return 1
+  pid="$(head -n 1 "$file" | tr -dc '0-9')"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern"
+}
+
+# port_busy PORT: something listens on 127.0.0.1/any address at PORT.
+port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+require_free_port() {
+  local svc="$1" port="$2" var="$3"
+  if port_busy "$port"; then
+    fail "$svc" "" "port $port is in use by a process we did not start ($(ss -Hltnp "sport = :$port" | head -n 1)). Stop it, or point $var at it if it is a usable $svc."
+  fi
+}
+
+# wait_for SVC PIDFILE PATTERN LOG CMD...: run the readiness CMD, but give up as soon as the
+# service's process dies (no point waiting out the timeout).
+wait_for() {
+  local svc="$1" pidfile="$2" pattern="$3" log="$4"
+  shift 4
+  local out="$RUN/$svc.wait.out"
+  "$@" >"$out" 2>&1 &
+  local waiter=$!
+  while kill -0 "$waiter" 2>/dev/null; do
+    if ! pid_alive "$pidfile" "$pattern"; then
+      kill "$waiter" 2>/dev/null || true
+      wait "$waiter" 2>/dev/null || true
+      fail "$svc" "$log" "the process exited while starting"
+    fi
+    sleep 0.2
+  done
+  if ! wait "$waiter"; then
+    cat "$out" >&2
+    rm -f "$out"
+    fail "$svc" "$log" "did not become ready"
+  fi
+  cat "$out"
+  rm -f "$out"
+}
+
+# ---------------------------------------------------------------------------------------
+# external services (handed in through the environment)
+
+node_check() { # node_check SCRIPT: runs a small readiness probe with a 5 s overall limit
+  timeout 8 "$NODE" -e "$1" >/dev/null 2>&1
+}
+# tcp_open HOST:PORT: something accepts TCP connections there (fails fast when refused).
+tcp_open() { timeout 2 bash -c ': </dev/tcp/${1%:*}/${1##*:}' 2>/dev/null; }
+external_kafka_ok() {
+  tcp_open "${1%%,*}" && timeout 10 "$NODE" "$ROOT/scripts/wait-for-kafka.js" 3 "$1" >/dev/null 2>&1
+}
+external_gsm_ok() {
+  tcp_open "$1" && timeout 10 "$NODE" "$ROOT/scripts/wait-for-gsm.js" 3 "$1" >/dev/null 2>&1
+}
+external_redis_ok() {
+  REDIS_URL_TO_CHECK="$1" node_check "
+    const Redis = require('ioredis');
+    const r = new Redis(process.env.REDIS_URL_TO_CHECK, { lazyConnect: true, connectTimeout: 2000,
+      maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.connect().then(() => r.ping()).then((p) => { r.disconnect(); process.exit(p === 'PONG' ? 0 : 1); },
+      () => process.exit(1));"
+}
+external_pg_ok() {
+  DATABASE_URL_TO_CHECK="$1" node_check "
+    const { Client } = require('pg');
+    const c = new Client({ connectionString: process.env.DATABASE_URL_TO_CHECK, connectionTimeoutMillis: 3000 });
+    c.connect().then(() => c.query('select 1')).then(() => c.end()).then(() => process.exit(0),
+      () => process.exit(1));"
+}
+
+# use_external SVC VAR VALUE CHECKFN: 0 when VALUE names a service that answers (it is then
+# used as is), 1 otherwise. Only asked when our own instance is not running, so a VALUE equal
+# to our default endpoint (a sourced .rotor/env) that answers is someone else's service.
+use_external() {
+  local svc="$1" var="$2" value="$3" check="$4" t0
+  [[ -n "$value" ]] || return 1
+  t0="$(now_ms)"
+  if "$check" "$value"; then
+    say "$svc" "using the service from $var=$value (answers; not starting ours)"
+    record "$svc" "$value" "external ($var)" "$(secs_since "$t0")"
+    return 0
+  fi
+  say "$svc" "$var=$value does not answer; starting our own instead"
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------
+# packages
+
+pg_bin_dir() { # newest installed Debian PostgreSQL server
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  [[ -n "$d" && -x "$d/postgres" ]] && echo "$d"
+}
+
+ensure_packages() { # ensure_packages NEED_REDIS NEED_PG NEED_KAFKA
+  local need_redis="$1" need_pg="$2" need_kafka="$3" t0 pkgs=() created_policy=0
+  [[ "$need_redis" == 1 ]] && ! command -v redis-server >/dev/null && pkgs+=(redis-server)
+  [[ "$need_pg" == 1 && -z "$(pg_bin_dir)" ]] && pkgs+=(postgresql)
+  if [[ "$need_kafka" == 1 && ! -f "$KAFKA_LIBS/$KAFKA_JAR" ]]; then
+    command -v java >/dev/null || pkgs+=(openjdk-17-jre-headless)
+    command -v mvn >/dev/null || pkgs+=(maven)
+  elif [[ "$need_kafka" == 1 ]]; then
+    command -v java >/dev/null || pkgs+=(openjdk-17-jre-headless)
+  fi
+  [[ -n "$NODE" ]] || fail setup "" "no node found (expected $ROOT/node_modules/.bin/node: run npm ci)"
+  ((${#pkgs[@]})) || return 0
+  t0="$(now_ms)"
+  say apt "installing ${pkgs[*]} (apt-get update first)"
+  # Debian's postinst scripts would start redis/postgres system services: forbid that
+  # (policy-rc.d exit 101) so that only the instances below, on our data dirs, run.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  local log="$LOGS/apt.log"
+  if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}"; } >"$log" 2>&1; then
+    [[ "$created_policy" == 1 ]] && rm -f /usr/sbin/policy-rc.d
+    fail apt "$log" "apt-get install ${pkgs[*]} failed"
+  fi
+  [[ "$created_policy" == 1 ]] && rm -f /usr/sbin/policy-rc.d
+  say apt "installed ${pkgs[*]} in $(secs_since "$t0") s"
+  SETUP_NOTES+=("apt-get install ${pkgs[*]}: $(secs_since "$t0") s")
+}
+
+# ---------------------------------------------------------------------------------------
+# Kafka (KRaft, combined node) from Maven Central jars
+
+KAFKA_PIDFILE="$RUN/kafka.pid"
+KAFKA_PATTERN="kafka.Kafka"
+KAFKA_LOG="$LOGS/kafka.log"
+KAFKA_T0=""
+
+kafka_fetch_jars() {
+  [[ -f "$KAFKA_LIBS/$KAFKA_JAR" ]] && return 0
+  local t0 log="$LOGS/kafka-mvn.log"
+  t0="$(now_ms)"
+  say kafka "copying Kafka 3.9.1 jars from Maven Central into .rotor/kafka/libs"
+  rm -rf "$KAFKA_LIBS"
+  mkdir -p "$KAFKA_LIBS"
+  if ! mvn -B -q -f "$ROOT/infra/kafka/pom.xml" \
+    org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+    -DoutputDirectory="$KAFKA_LIBS" >"$log" 2>&1 || [[ ! -f "$KAFKA_LIBS/$KAFKA_JAR" ]]; then
+    rm -rf "$KAFKA_LIBS"
+    fail kafka "$log" "mvn copy-dependencies failed"
+  fi
+  say kafka "jars ready ($(ls "$KAFKA_LIBS" | wc -l) files, $(du -sh "$KAFKA_LIBS" | cut -f1)) in $(secs_since "$t0") s"
+  SETUP_NOTES+=("Kafka jars (mvn copy-dependencies): $(secs_since "$t0") s")
+}
+
+kafka_write_config() {
+  local cluster_id
+  mkdir -p "$KAFKA_DATA"
+  if [[ -f "$KAFKA_DATA/meta.properties" ]]; then
+    cluster_id="$(sed -n 's/^cluster\.id=//p' "$KAFKA_DATA/meta.properties")"
+  elif [[ -s "$KAFKA_HOME/cluster.id" ]]; then
+    cluster_id="$(cat "$KAFKA_HOME/cluster.id")"
+  else # 16 random bytes, base64url without padding: Kafka's Uuid text form (22 chars)
+    cluster_id="$("$NODE" -e "process.stdout.write(require('crypto').randomBytes(16).toString('base64url'))")"
+  fi
+  echo "$cluster_id" >"$KAFKA_HOME/cluster.id"
+  cat >"$KAFKA_HOME/server.properties" <<EOF
+# Generated by scripts/services-up.sh; edits are overwritten on the next start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DATA
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+# the services create their own topics
+auto.create.topics.enable=false
+delete.topic.enable=true
+log.retention.hours=24
+log.segment.bytes=16777216
+EOF
+  KAFKA_CLUSTER_ID="$cluster_id"
+}
+
+kafka_format() {
+  [[ -f "$KAFKA_DATA/meta.properties" ]] && return 0
+  local t0
+  t0="$(now_ms)"
+  if ! java -Xmx256m -Dlog4j.configuration="file:$ROOT/infra/kafka/log4j.properties" \
+    -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
+    -t "$KAFKA_CLUSTER_ID" -c "$KAFKA_HOME/server.properties" --ignore-formatted >>"$KAFKA_LOG" 2>&1; then
+    fail kafka "$KAFKA_LOG" "kafka-storage format failed"
+  fi
+  say kafka "formatted $KAFKA_DATA (cluster $KAFKA_CLUSTER_ID) in $(secs_since "$t0") s"
+}
+
+# Phase 1: make sure it is running (may return before it is ready).
+kafka_start() {
+  KAFKA_T0="$(now_ms)"
+  KAFKA_MODE=""
+  if pid_alive "$KAFKA_PIDFILE" "$KAFKA_PATTERN"; then
+    KAFKA_MODE=ours-running
+    return 0
+  fi
+  if use_external kafka KAFKA_BROKERS "$IN_KAFKA_BROKERS" external_kafka_ok; then
+    KAFKA_MODE=external
+    KAFKA_ENV="$IN_KAFKA_BROKERS"
+    return 0
+  fi
+  require_free_port kafka "$KAFKA_PORT" KAFKA_BROKERS
+  require_free_port kafka "$KAFKA_CONTROLLER_PORT" KAFKA_BROKERS
+  kafka_fetch_jars
+  kafka_write_config
+  kafka_format
+  echo "===== $(date -Is) starting Kafka =====" >>"$KAFKA_LOG"
+  setsid nohup java -Xmx512m -Xms256m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:$ROOT/infra/kafka/log4j.properties" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_HOME/server.properties" \
+    >>"$KAFKA_LOG" 2>&1 </dev/null &
+  echo $! >"$KAFKA_PIDFILE"
+  KAFKA_MODE=started
+  say kafka "starting (pid $(cat "$KAFKA_PIDFILE")), log .rotor/logs/kafka.log"
+}
+
+# Phase 2: wait until it answers.
+kafka_ready() {
+  [[ "$KAFKA_MODE" == external ]] && return 0
+  local msg
+  msg="$(wait_for kafka "$KAFKA_PIDFILE" "$KAFKA_PATTERN" "$KAFKA_LOG" \
+    "$NODE" "$ROOT/scripts/wait-for-kafka.js" 90 "$OWN_KAFKA_BROKERS")"
+  KAFKA_ENV="$OWN_KAFKA_BROKERS"
+  if [[ "$KAFKA_MODE" == ours-running ]]; then
+    say kafka "already running (pid $(cat "$KAFKA_PIDFILE")), answers on $OWN_KAFKA_BROKERS"
+    record kafka "$OWN_KAFKA_BROKERS" "already running" "$(secs_since "$KAFKA_T0")"
+  else
+    say kafka "$msg"
+    record kafka "$OWN_KAFKA_BROKERS" "started (3.9.1, KRaft)" "$(secs_since "$KAFKA_T0")"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Redis
+
+REDIS_PIDFILE="$RUN/redis.pid"
+REDIS_PATTERN="redis-server"
+REDIS_LOG="$LOGS/redis.log"
+
+redis_ping() { [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; }
+
+redis_up() {
+  local t0 deadline
+  t0="$(now_ms)"
+  REDIS_ENV="$OWN_REDIS_URL"
+  if pid_alive "$REDIS_PIDFILE" "$REDIS_PATTERN" && redis_ping; then
+    say redis "already running (pid $(cat "$REDIS_PIDFILE")), PONG on 127.0.0.1:$REDIS_PORT"
+    record redis "$OWN_REDIS_URL" "already running" "$(secs_since "$t0")"
+    return 0
+  fi
+  require_free_port redis "$REDIS_PORT" REDIS_URL
+  mkdir -p "$REDIS_DIR"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --appendonly yes \
+    --dir "$REDIS_DIR" --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" \
+    || fail redis "$REDIS_LOG" "redis-server did not start"
+  deadline=$((SECONDS + 30))
+  until redis_ping; do
+    ((SECONDS < deadline)) || fail redis "$REDIS_LOG" "no PONG within 30 s"
+    sleep 0.1
+  done
+  say redis "ready: PONG on 127.0.0.1:$REDIS_PORT ($(redis-server --version | grep -o 'v=[0-9.]*'), pid $(cat "$REDIS_PIDFILE"))"
+  record redis "$OWN_REDIS_URL" "started" "$(secs_since "$t0")"
+}
+
+# ---------------------------------------------------------------------------------------
+# PostgreSQL: a private cluster owned by the postgres system user (postgres refuses to run
+# as root). Data in .rotor/pg/data when the postgres user can reach it, which it can when
+# every parent directory of the repo is world-searchable (true for /work/...). Otherwise
+# the data goes to /var/lib/rotor-pg/<hash of the repo path>; .rotor/pg.datadir records
+# which one is in use.
+
+PG_LOG="$LOGS/postgres.log"
+
+pg_locate() {
+  PG_BIN="$(pg_bin_dir)" || fail postgres "" "no PostgreSQL server under /usr/lib/postgresql"
+  if runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
+    PG_ROOT="$STATE/pg"
+  else
+    PG_ROOT="/var/lib/rotor-pg/$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+  fi
+  PGDATA="$PG_ROOT/data"
+  PG_SOCKDIR="$PG_ROOT/run"
+  # unix socket paths are limited to 107 bytes
+  if ((${#PG_SOCKDIR} > 90)); then
+    PG_SOCKDIR="/tmp/rotor-pg-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+  fi
+  echo "$PGDATA" >"$PG_DATA_FILE"
+}
+
+pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+pg_running_ours() {
+  [[ -f "$PGDATA/postmaster.pid" ]] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1
+}
+pg_psql_admin() { # SQL as the postgres superuser over the private unix socket
+  runuser -u postgres -- "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
+    -h "$PG_SOCKDIR" -p "$PG_PORT" -U postgres -d postgres "$@"
+}
+
+pg_up() {
+  local t0
+  t0="$(now_ms)"
+  pg_locate
+  PG_ENV="$OWN_DATABASE_URL"
+  if pg_running_ours && pg_ready; then
+    say postgres "already running (data $PGDATA), ready on 127.0.0.1:$PG_PORT"
+    record postgres "$OWN_DATABASE_URL" "already running" "$(secs_since "$t0")"
+    return 0
+  fi
+  require_free_port postgres "$PG_PORT" DATABASE_URL
+  mkdir -p "$PG_ROOT" "$PG_SOCKDIR"
+  chown postgres:postgres "$PG_ROOT" "$PG_SOCKDIR"
+  chmod 700 "$PG_ROOT"
+  touch "$PG_LOG"
+  chown postgres:postgres "$PG_LOG"
+  if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+    local t1
+    t1="$(now_ms)"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C \
+      --auth-local=peer --auth-host=scram-sha-256 --no-sync >>"$PG_LOG" 2>&1 \
+      || fail postgres "$PG_LOG" "initdb failed"
+    say postgres "initdb $PGDATA ($("$PG_BIN/postgres" --version)) in $(secs_since "$t1") s"
+  fi
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PG_LOG" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCKDIR" start >/dev/null \
+    || fail postgres "$PG_LOG" "pg_ctl start failed"
+  pg_ready || fail postgres "$PG_LOG" "pg_isready says no after pg_ctl start"
+  # role rotor (superuser: it creates the roles rotor hands out) and database rotor
+  pg_psql_admin <<'SQL' || fail postgres "$PG_LOG" "creating role/database rotor failed"
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rotor') THEN
+    CREATE ROLE rotor LOGIN SUPERUSER PASSWORD 'rotor';
+  END IF;
+END
+$$;
+SELECT 'CREATE DATABASE rotor OWNER rotor'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'rotor')\gexec
+SQL
+  say postgres "ready on 127.0.0.1:$PG_PORT (data $PGDATA, role/db rotor)"
+  record postgres "$OWN_DATABASE_URL" "started ($("$PG_BIN/postgres" --version | grep -oE '[0-9]+\.[0-9]+' | head -n 1))" "$(secs_since "$t0")"
+}
+
+# ---------------------------------------------------------------------------------------
+# GSM emulator (scripts/gsm-emulator.js)
+
+GSM_PIDFILE="$RUN/gsm.pid"
+GSM_PATTERN="gsm-emulator.js"
+GSM_LOG="$LOGS/gsm.log"
+
+gsm_up() {
+  local t0 msg
+  t0="$(now_ms)"
+  GSM_ENV="$OWN_GSM_HOST"
+  if pid_alive "$GSM_PIDFILE" "$GSM_PATTERN"; then
+    wait_for gsm "$GSM_PIDFILE" "$GSM_PATTERN" "$GSM_LOG" \
+      "$NODE" "$ROOT/scripts/wait-for-gsm.js" 30 "$OWN_GSM_HOST" >/dev/null
+    say gsm "already running (pid $(cat "$GSM_PIDFILE")), answers on $OWN_GSM_HOST"
+    record gsm "$OWN_GSM_HOST" "already running" "$(secs_since "$t0")"
+    return 0
+  fi
+  require_free_port gsm "$GSM_PORT" SECRET_MANAGER_EMULATOR_HOST
+  echo "===== $(date -Is) starting GSM emulator =====" >>"$GSM_LOG"
+  setsid nohup "$NODE" "$ROOT/scripts/gsm-emulator.js" --host 127.0.0.1 --port "$GSM_PORT" \
+    >>"$GSM_LOG" 2>&1 </dev/null &
+  echo $! >"$GSM_PIDFILE"
+  msg="$(wait_for gsm "$GSM_PIDFILE" "$GSM_PATTERN" "$GSM_LOG" \
+    "$NODE" "$ROOT/scripts/wait-for-gsm.js" 30 "$OWN_GSM_HOST")"
+  say gsm "$msg (pid $(cat "$GSM_PIDFILE"))"
+  record gsm "$OWN_GSM_HOST" "started" "$(secs_since "$t0")"
+}
+
+# ---------------------------------------------------------------------------------------
+
+write_env() {
+  local tmp="$STATE/env.tmp"
+  cat >"$tmp" <<EOF
+# Written by scripts/services-up.sh on $(date -Is). Source it: . .rotor/env
+export KAFKA_BROKERS=$KAFKA_ENV
+export REDIS_URL=$REDIS_ENV
+export DATABASE_URL=$PG_ENV
+export SECRET_MANAGER_EMULATOR_HOST=$GSM_ENV
+export GSM_PROJECT=$GSM_PROJECT
+export METADATA_SERVER_DETECTION=none
+EOF
+  mv "$tmp" "$STATE/env"
+}
+
+print_summary() {
+  local total="$1" svc
+  echo
+  echo "rotor services (total $total s):"
+  for svc in kafka redis postgres gsm; do
+    printf '  %-9s %-46s %-26s %6s s\n' "$svc" "${SUMMARY_WHERE[$svc]}" "${SUMMARY_HOW[$svc]}" "${SUMMARY_TIME[$svc]}"
+  done
+  local note
+  for note in "${SETUP_NOTES[@]}"; do echo "  setup:    $note (included above)"; done
+  echo "  env:      . .rotor/env   (logs in .rotor/logs, stop with scripts/services-down.sh)"
+}
+
+main() {
+  if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+  fi
+  local t0 need_redis=1 need_pg=1 need_kafka=1
+  t0="$(now_ms)"
+  mkdir -p "$RUN" "$LOGS" "$KAFKA_HOME"
+  cd "$ROOT"
+
+  # Decide what we must run ourselves before installing anything.
+  REDIS_EXTERNAL=0 PG_EXTERNAL=0 GSM_EXTERNAL=0
+  if ! pid_alive "$REDIS_PIDFILE" "$REDIS_PATTERN" &&
+    use_external redis REDIS_URL "$IN_REDIS_URL" external_redis_ok; then
+    REDIS_EXTERNAL=1 need_redis=0 REDIS_ENV="$IN_REDIS_URL"
+  fi
+  local pg_ours=0
+  if [[ -n "$(pg_bin_dir)" ]]; then
+    pg_locate
+    pg_running_ours && pg_ready && pg_ours=1
+  fi
+  if [[ "$pg_ours" == 0 ]] && use_external postgres DATABASE_URL "$IN_DATABASE_URL" external_pg_ok; then
+    PG_EXTERNAL=1 need_pg=0 PG_ENV="$IN_DATABASE_URL"
+  fi
+  if ! pid_alive "$GSM_PIDFILE" "$GSM_PATTERN" &&
+    use_external gsm SECRET_MANAGER_EMULATOR_HOST "$IN_GSM_HOST" external_gsm_ok; then
+    GSM_EXTERNAL=1 GSM_ENV="$IN_GSM_HOST"
+  fi
+  if pid_alive "$KAFKA_PIDFILE" "$KAFKA_PATTERN" || [[ -n "$IN_KAFKA_BROKERS" ]]; then
+    need_kafka=0 # running, or maybe external: kafka_start decides (it still fetches the jars)
+  fi
+  ensure_packages "$need_redis" "$need_pg" "$need_kafka"
+
+  kafka_start # Kafka boots in the background while the others start
+  [[ "$REDIS_EXTERNAL" == 1 ]] || redis_up
+  [[ "$PG_EXTERNAL" == 1 ]] || pg_up
+  [[ "$GSM_EXTERNAL" == 1 ]] || gsm_up
+  kafka_ready
+
+  write_env
+  print_summary "$(secs_since "$t0")"
+}
+
+main "$@"

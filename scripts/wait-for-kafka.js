@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * Waits until a Kafka cluster answers an admin describeCluster call.
+ *
+ *   node scripts/wait-for-kafka.js [timeoutSeconds=60] [brokers]
+ *
+ * brokers: comma-separated host:port list; defaults to $KAFKA_BROKERS, then 127.0.0.1:9092.
+ * After describeCluster it also asks for the group coordinator (admin describeGroups), which
+ * makes a fresh cluster create __consumer_offsets now rather than during the first test's
+ * consumer join (kafkajs otherwise logs "The group coordinator is not available" once).
+ * Exits 0 and prints the cluster id and broker list when the cluster answers;
+ * exits 1 with the last error when the timeout runs out.
+ */
+// kafkajs 2.2.4 arms setTimeout with a negative delay when its request queue is idle
+// (requestQueue scheduleCheckPendingRequests); Node >= 24 warns about it on every connection.
+// Harmless: drop just that warning so the output stays readable.
+const emitWarning = process.emitWarning;
+process.emitWarning = function (warning, ...rest) {
+  const type = typeof rest[0] === 'string' ? rest[0] : rest[0] && rest[0].type;
+  if (type === 'TimeoutNegativeWarning' || (warning && warning.name === 'TimeoutNegativeWarning')) return;
+  return emitWarning.call(process, warning, ...rest);
+};
+
+const { Kafka, logLevel } = require('kafkajs');
+
+const timeoutSec = Number(process.argv[2] || 60);
+const brokers = (process.argv[3] || process.env.KAFKA_BROKERS || '127.0.0.1:9092')
+  .split(',')
+  .map((b) => b.trim())
+  .filter(Boolean);
+
+if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) {
+  console.error(`wait-for-kafka: invalid timeout "${process.argv[2]}" (seconds expected)`);
+  process.exit(2);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function attempt() {
+  const kafka = new Kafka({
+    clientId: 'rotor-wait-for-kafka',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 3000,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const info = await admin.describeCluster();
+    await admin.describeGroups(['rotor-wait-for-kafka']);
+    return info;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+(async () => {
+  const started = Date.now();
+  const deadline = started + timeoutSec * 1000;
+  let lastError;
+  let tries = 0;
+  while (Date.now() < deadline) {
+    tries += 1;
+    try {
+      const info = await attempt();
+      const list = info.brokers.map((b) => `${b.nodeId}@${b.host}:${b.port}`).join(',');
+      console.log(
+        `kafka ready: cluster ${info.clusterId}, controller ${info.controller}, brokers ${list} ` +
+          `(${Date.now() - started} ms, ${tries} tries)`,
+      );
+      process.exit(0);
+    } catch (err) {
+      lastError = err;
+      await sleep(300);
+    }
+  }
+  console.error(
+    `wait-for-kafka: no answer from ${brokers.join(',')} within ${timeoutSec}s after ${tries} tries; ` +
+      `last error: ${lastError ? `${lastError.name}: ${lastError.message}` : 'none'}`,
+  );
+  process.exit(1);
+})();

@@ -1,0 +1,646 @@
+/**
+ * Static checks of the deployment files: the kustomize base and local overlay rendered by
+ * `kubectl kustomize`, docker-compose.yml and the Dockerfile. No cluster or Docker engine
+ * is needed; `kubectl` must be on the PATH.
+ *
+ * kubernetes-models validates types, enums and required fields but, like the API
+ * server's non-strict mode, accepts unknown fields: a misspelt `livenesProbe` would pass
+ * its schema. The property checks below are what catch such mistakes.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { parseCatalog } from '@rotor/catalog';
+import { parse, parseAllDocuments } from 'yaml';
+import { Deployment, IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import {
+  HorizontalPodAutoscaler,
+  IHorizontalPodAutoscaler,
+} from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { INetworkPolicy, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { IPodDisruptionBudget, PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { ConfigMap, IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { ISecret, Secret } from 'kubernetes-models/v1/Secret';
+import { IService, Service } from 'kubernetes-models/v1/Service';
+import { IServiceAccount, ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+
+const repoRoot = join(__dirname, '..', '..');
+const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'] as const;
+const ROTOR_NAMESPACE = 'rotor';
+const OUT_OF_BAND_SECRET = 'rotor-service-secrets';
+const CATALOG_PATH = '/etc/rotor/catalog.yaml';
+
+// ---------------------------------------------------------------------------------------
+// Rendering and model validation
+// ---------------------------------------------------------------------------------------
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+type ModelClass = { apiVersion: string; kind: string; new (data: never): { validate(): void } };
+
+/** Every kind the manifests may contain; anything else fails the validation test. */
+const MODELS = new Map<string, ModelClass>(
+  [
+    Namespace,
+    ServiceAccount,
+    ConfigMap,
+    Secret,
+    Service,
+    Deployment,
+    PodDisruptionBudget,
+    HorizontalPodAutoscaler,
+    NetworkPolicy,
+    Role,
+    RoleBinding,
+    ClusterRole,
+    ClusterRoleBinding,
+  ].map((model: ModelClass) => [`${model.apiVersion}/${model.kind}`, model]),
+);
+
+function kustomize(dir: string): Manifest[] {
+  let rendered: string;
+  try {
+    rendered = execFileSync('kubectl', ['kustomize', join(repoRoot, dir)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? '';
+    throw new Error(`kubectl kustomize ${dir} failed: ${(error as Error).message}\n${stderr}`);
+  }
+  return parseAllDocuments(rendered).map((document, index) => {
+    if (document.errors.length > 0) {
+      throw new Error(`document ${index} of ${dir} does not parse: ${document.errors[0]?.message}`);
+    }
+    return document.toJS() as Manifest;
+  });
+}
+
+const id = (manifest: Manifest) =>
+  `${manifest.kind} ${manifest.metadata.namespace ?? '(cluster)'}/${manifest.metadata.name}`;
+
+function validationErrors(manifests: Manifest[]): string[] {
+  return manifests.flatMap((manifest) => {
+    const model = MODELS.get(`${manifest.apiVersion}/${manifest.kind}`);
+    if (!model) return [`${id(manifest)}: ${manifest.apiVersion}/${manifest.kind} is not a kind this test knows`];
+    try {
+      new model(manifest as never).validate();
+      return [];
+    } catch (error) {
+      return [`${id(manifest)}: ${(error as Error).message}`];
+    }
+  });
+}
+
+function ofKind<T>(manifests: Manifest[], kind: string): (T & Manifest)[] {
+  return manifests.filter((manifest) => manifest.kind === kind) as (T & Manifest)[];
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers over the rendered objects
+// ---------------------------------------------------------------------------------------
+
+const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
+  selector !== undefined &&
+  Object.keys(selector).length > 0 &&
+  Object.entries(selector).every(([key, value]) => labels?.[key] === value);
+
+function podSpec(deployment: IDeployment) {
+  const spec = deployment.spec?.template.spec;
+  if (!spec) throw new Error(`Deployment ${deployment.metadata?.name} has no pod spec`);
+  return spec;
+}
+
+const podLabels = (deployment: IDeployment) => deployment.spec?.template.metadata?.labels;
+
+/** The container ports of a Deployment, by name and by number. */
+function containerPorts(deployment: IDeployment): Set<string | number> {
+  return new Set(
+    podSpec(deployment).containers.flatMap((container) =>
+      (container.ports ?? []).flatMap((port) => [port.containerPort, ...(port.name ? [port.name] : [])]),
+    ),
+  );
+}
+
+interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+}
+interface RoleLike extends Manifest {
+  rules?: PolicyRule[];
+}
+interface BindingLike extends Manifest {
+  roleRef: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+const SECRET_WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection', '*']);
+
+const canWriteSecrets = (role: RoleLike) =>
+  (role.rules ?? []).some(
+    (rule) =>
+      (rule.apiGroups ?? []).some((group) => group === '' || group === '*') &&
+      (rule.resources ?? []).some((resource) => resource === 'secrets' || resource === '*') &&
+      rule.verbs.some((verb) => SECRET_WRITE_VERBS.has(verb)),
+  );
+
+/**
+ * Every subject bound to a role that can write Secrets, with where the grant applies;
+ * bindings to roles the manifests do not define are reported, since they cannot be checked.
+ */
+function secretWriters(manifests: Manifest[]) {
+  const roles = new Map<string, RoleLike>();
+  for (const role of ofKind<RoleLike>(manifests, 'Role'))
+    roles.set(`Role/${role.metadata.namespace}/${role.metadata.name}`, role);
+  for (const role of ofKind<RoleLike>(manifests, 'ClusterRole')) roles.set(`ClusterRole/${role.metadata.name}`, role);
+
+  const writers: { subject: string; scope: string }[] = [];
+  const unresolved: string[] = [];
+  const bindings = [
+    ...ofKind<BindingLike>(manifests, 'RoleBinding'),
+    ...ofKind<BindingLike>(manifests, 'ClusterRoleBinding'),
+  ];
+  for (const binding of bindings) {
+    const key =
+      binding.roleRef.kind === 'ClusterRole'
+        ? `ClusterRole/${binding.roleRef.name}`
+        : `Role/${binding.metadata.namespace}/${binding.roleRef.name}`;
+    const role = roles.get(key);
+    if (!role) {
+      unresolved.push(`${id(binding)} -> ${key}`);
+      continue;
+    }
+    if (!canWriteSecrets(role)) continue;
+    for (const subject of binding.subjects ?? []) {
+      writers.push({
+        subject: `${subject.kind} ${subject.namespace ?? ''}/${subject.name}`,
+        scope: binding.kind === 'ClusterRoleBinding' ? '(cluster)' : (binding.metadata.namespace ?? ''),
+      });
+    }
+  }
+  return { writers, unresolved };
+}
+
+// ---------------------------------------------------------------------------------------
+// Kubernetes
+// ---------------------------------------------------------------------------------------
+
+describe.each([
+  ['the base', 'k8s/base'],
+  ['the local overlay', 'k8s/overlays/local'],
+])('Kubernetes manifests of %s', (_label, dir) => {
+  let manifests: Manifest[];
+  let deployments: (IDeployment & Manifest)[];
+
+  beforeAll(() => {
+    manifests = kustomize(dir);
+    deployments = ofKind<IDeployment>(manifests, 'Deployment');
+  });
+
+  it('contains only kinds with a known schema, and every object is valid against it', () => {
+    expect(manifests.length).toBeGreaterThan(0);
+    expect(validationErrors(manifests)).toEqual([]);
+  });
+
+  it('renders one Deployment per service, labelled with its name and as part of rotor, in the rotor namespace', () => {
+    expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual([...SERVICES]);
+    for (const deployment of deployments) {
+      expect(deployment.metadata.namespace).toBe(ROTOR_NAMESPACE);
+      expect(deployment.metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': deployment.metadata.name,
+        'app.kubernetes.io/part-of': 'rotor',
+      });
+      expect(selects(deployment.spec?.selector.matchLabels, podLabels(deployment))).toBe(true);
+    }
+  });
+
+  it('probes every container for liveness on /healthz and readiness on /readyz, on a port it declares', () => {
+    for (const deployment of deployments) {
+      const ports = containerPorts(deployment);
+      for (const container of podSpec(deployment).containers) {
+        const where = `${deployment.metadata.name}/${container.name}`;
+        expect({ where, path: container.livenessProbe?.httpGet?.path }).toEqual({ where, path: '/healthz' });
+        expect({ where, path: container.readinessProbe?.httpGet?.path }).toEqual({ where, path: '/readyz' });
+        for (const probe of [container.livenessProbe, container.readinessProbe]) {
+          const port = probe?.httpGet?.port;
+          expect({ where, declared: port !== undefined && ports.has(port) }).toEqual({ where, declared: true });
+        }
+      }
+    }
+  });
+
+  it('gives every container CPU and memory requests and limits', () => {
+    for (const deployment of deployments) {
+      for (const container of podSpec(deployment).containers) {
+        const { requests, limits } = container.resources ?? {};
+        expect({
+          where: `${deployment.metadata.name}/${container.name}`,
+          requests: Object.keys(requests ?? {}).sort(),
+          limits: Object.keys(limits ?? {}).sort(),
+        }).toEqual({
+          where: `${deployment.metadata.name}/${container.name}`,
+          requests: ['cpu', 'memory'],
+          limits: ['cpu', 'memory'],
+        });
+      }
+    }
+  });
+
+  it('runs every container as non-root, read-only, without privilege escalation or capabilities, under RuntimeDefault seccomp', () => {
+    for (const deployment of deployments) {
+      const pod = podSpec(deployment);
+      for (const container of pod.containers) {
+        const context = container.securityContext ?? {};
+        expect({
+          where: `${deployment.metadata.name}/${container.name}`,
+          runAsNonRoot: context.runAsNonRoot ?? pod.securityContext?.runAsNonRoot,
+          readOnlyRootFilesystem: context.readOnlyRootFilesystem,
+          allowPrivilegeEscalation: context.allowPrivilegeEscalation,
+          dropped: context.capabilities?.drop,
+          added: context.capabilities?.add ?? [],
+          seccomp: (context.seccompProfile ?? pod.securityContext?.seccompProfile)?.type,
+        }).toEqual({
+          where: `${deployment.metadata.name}/${container.name}`,
+          runAsNonRoot: true,
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          dropped: ['ALL'],
+          added: [],
+          seccomp: 'RuntimeDefault',
+        });
+      }
+    }
+  });
+
+  it('lets only the distributor mount a Kubernetes API token, each service under its own ServiceAccount', () => {
+    const accounts = new Map(
+      ofKind<IServiceAccount>(manifests, 'ServiceAccount').map((account) => [account.metadata.name, account]),
+    );
+    const mounting = deployments
+      .filter((deployment) => {
+        const pod = podSpec(deployment);
+        const account = accounts.get(pod.serviceAccountName ?? 'default');
+        return (pod.automountServiceAccountToken ?? account?.automountServiceAccountToken ?? true) !== false;
+      })
+      .map((deployment) => deployment.metadata.name);
+
+    expect(mounting).toEqual(['distributor']);
+    for (const deployment of deployments) {
+      expect(podSpec(deployment).serviceAccountName).toBe(deployment.metadata.name);
+      expect(accounts.has(deployment.metadata.name)).toBe(true);
+    }
+  });
+
+  it('covers every Deployment with a PodDisruptionBudget and a HorizontalPodAutoscaler on 70% CPU', () => {
+    const budgets = ofKind<IPodDisruptionBudget>(manifests, 'PodDisruptionBudget');
+    const autoscalers = ofKind<IHorizontalPodAutoscaler>(manifests, 'HorizontalPodAutoscaler');
+    for (const deployment of deployments) {
+      const name = deployment.metadata.name;
+      const budget = budgets.find(
+        (candidate) =>
+          candidate.metadata.namespace === deployment.metadata.namespace &&
+          selects(candidate.spec?.selector?.matchLabels, podLabels(deployment)),
+      );
+      expect({ name, budget: budget?.metadata.name }).toEqual({ name, budget: expect.any(String) });
+      expect(budget?.spec?.minAvailable ?? budget?.spec?.maxUnavailable).toBeDefined();
+
+      const autoscaler = autoscalers.find(
+        (candidate) =>
+          candidate.metadata.namespace === deployment.metadata.namespace &&
+          candidate.spec?.scaleTargetRef.kind === 'Deployment' &&
+          candidate.spec.scaleTargetRef.name === name,
+      );
+      expect({ name, autoscaler: autoscaler?.metadata.name }).toEqual({ name, autoscaler: expect.any(String) });
+      const cpu = autoscaler?.spec?.metrics?.find((metric) => metric.resource?.name === 'cpu')?.resource?.target;
+      expect({ name, cpu }).toEqual({ name, cpu: { type: 'Utilization', averageUtilization: 70 } });
+      expect(autoscaler?.spec?.minReplicas).toBeLessThanOrEqual(autoscaler?.spec?.maxReplicas ?? 0);
+    }
+  });
+
+  it('serves every Deployment through a Service whose target is its container port', () => {
+    const services = ofKind<IService>(manifests, 'Service');
+    for (const deployment of deployments) {
+      const service = services.find((candidate) => selects(candidate.spec?.selector, podLabels(deployment)));
+      const targets = (service?.spec?.ports ?? []).map((port) => port.targetPort ?? port.port);
+      expect({
+        name: deployment.metadata.name,
+        service: service?.metadata.name,
+        reachesContainer: targets.length > 0 && targets.every((target) => containerPorts(deployment).has(target)),
+      }).toEqual({ name: deployment.metadata.name, service: deployment.metadata.name, reachesContainer: true });
+    }
+  });
+
+  it('denies ingress in the rotor namespace by default and opens only each service port', () => {
+    const policies = ofKind<INetworkPolicy>(manifests, 'NetworkPolicy').filter(
+      (policy) => policy.metadata.namespace === ROTOR_NAMESPACE,
+    );
+    const defaultDeny = policies.filter(
+      (policy) =>
+        Object.keys(policy.spec?.podSelector.matchLabels ?? {}).length === 0 &&
+        (policy.spec?.podSelector.matchExpressions ?? []).length === 0 &&
+        (policy.spec?.policyTypes ?? []).includes('Ingress') &&
+        (policy.spec?.ingress ?? []).length === 0,
+    );
+    expect(defaultDeny).toHaveLength(1);
+
+    for (const deployment of deployments) {
+      const allowed = policies
+        .filter((policy) => selects(policy.spec?.podSelector.matchLabels, podLabels(deployment)))
+        .flatMap((policy) => policy.spec?.ingress ?? [])
+        .flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
+      expect({ name: deployment.metadata.name, allowed: allowed.length > 0 }).toEqual({
+        name: deployment.metadata.name,
+        allowed: true,
+      });
+      for (const port of allowed) {
+        expect({
+          name: deployment.metadata.name,
+          port,
+          declared: port !== undefined && containerPorts(deployment).has(port),
+        }).toEqual({ name: deployment.metadata.name, port, declared: true });
+      }
+    }
+  });
+
+  it('mounts the rotor-catalog ConfigMap at the path ROTOR_CATALOG names, in every service', () => {
+    const configMaps = ofKind<IConfigMap>(manifests, 'ConfigMap');
+    const catalog = configMaps.find((configMap) => configMap.metadata.name.startsWith('rotor-catalog'));
+    const config = configMaps.find((configMap) => configMap.metadata.name.startsWith('rotor-config'));
+    expect(catalog?.data?.['catalog.yaml']).toBeDefined();
+    expect(config?.data?.ROTOR_CATALOG).toBe(CATALOG_PATH);
+
+    for (const deployment of deployments) {
+      const pod = podSpec(deployment);
+      const volume = pod.volumes?.find((candidate) => candidate.configMap?.name === catalog?.metadata.name);
+      for (const container of pod.containers) {
+        const mount = container.volumeMounts?.find((candidate) => candidate.mountPath === CATALOG_PATH);
+        expect({
+          where: `${deployment.metadata.name}/${container.name}`,
+          volume: mount?.name,
+          subPath: mount?.subPath,
+        }).toEqual({
+          where: `${deployment.metadata.name}/${container.name}`,
+          volume: volume?.name ?? '(no rotor-catalog volume)',
+          subPath: 'catalog.yaml',
+        });
+        expect(container.envFrom?.map((source) => source.configMapRef?.name)).toContain(config?.metadata.name);
+      }
+    }
+  });
+
+  it("ships a catalog that the services' own catalog parser accepts", () => {
+    const catalog = ofKind<IConfigMap>(manifests, 'ConfigMap').find((configMap) =>
+      configMap.metadata.name.startsWith('rotor-catalog'),
+    );
+    const parsed = parseCatalog(catalog?.data?.['catalog.yaml'] ?? '', `${dir} rotor-catalog`);
+    expect(parsed.roles.length + parsed.managedSecrets.length).toBeGreaterThan(0);
+  });
+
+  it('refers only to ConfigMaps it renders', () => {
+    const rendered = new Set(ofKind<IConfigMap>(manifests, 'ConfigMap').map((configMap) => configMap.metadata.name));
+    const referenced = deployments.flatMap((deployment) => {
+      const pod = podSpec(deployment);
+      return [
+        ...(pod.volumes ?? []).flatMap((volume) => (volume.configMap ? [volume.configMap.name] : [])),
+        ...pod.containers.flatMap((container) => [
+          ...(container.envFrom ?? []).flatMap((source) => (source.configMapRef ? [source.configMapRef.name] : [])),
+          ...(container.env ?? []).flatMap((env) =>
+            env.valueFrom?.configMapKeyRef ? [env.valueFrom.configMapKeyRef.name] : [],
+          ),
+        ]),
+      ];
+    });
+    expect(referenced.length).toBeGreaterThan(0);
+    expect(referenced.filter((name) => name === undefined || !rendered.has(name))).toEqual([]);
+  });
+});
+
+/** [deployment, env var, secret name, key] for every secretKeyRef. */
+function secretRefs(deployments: IDeployment[]) {
+  return deployments.flatMap((deployment) =>
+    podSpec(deployment).containers.flatMap((container) =>
+      (container.env ?? []).flatMap((env) => {
+        const ref = env.valueFrom?.secretKeyRef;
+        return ref ? [{ deployment: deployment.metadata?.name, env: env.name, secret: ref.name, key: ref.key }] : [];
+      }),
+    ),
+  );
+}
+
+describe('Kubernetes base', () => {
+  let manifests: Manifest[];
+
+  beforeAll(() => {
+    manifests = kustomize('k8s/base');
+  });
+
+  it('ships no Secret, so credentials never come from a file in git', () => {
+    expect(ofKind<ISecret>(manifests, 'Secret').map(id)).toEqual([]);
+  });
+
+  it('reads secret values only from the out-of-band Secret rotor-service-secrets', () => {
+    const refs = secretRefs(ofKind<IDeployment>(manifests, 'Deployment'));
+    expect(refs.map((ref) => `${ref.deployment}:${ref.env}`).sort()).toEqual([
+      'auditor:ROTOR_AUDIT_KEY',
+      'issuer:DATABASE_URL',
+      'issuer:ROTOR_TOKEN_HASH_KEY',
+    ]);
+    expect(new Set(refs.map((ref) => ref.secret))).toEqual(new Set([OUT_OF_BAND_SECRET]));
+  });
+
+  it('grants no rotor identity write access to Secrets', () => {
+    const { writers, unresolved } = secretWriters(manifests);
+    expect(unresolved).toEqual([]);
+    expect(writers).toEqual([]);
+  });
+});
+
+describe('Kubernetes local overlay', () => {
+  let manifests: Manifest[];
+
+  beforeAll(() => {
+    manifests = kustomize('k8s/overlays/local');
+  });
+
+  it("binds a Role that can write Secrets to the distributor's ServiceAccount only, and only outside the rotor namespace", () => {
+    const { writers, unresolved } = secretWriters(manifests);
+    expect(unresolved).toEqual([]);
+    expect(writers.length).toBeGreaterThan(0);
+    expect([...new Set(writers.map((writer) => writer.subject))]).toEqual([
+      `ServiceAccount ${ROTOR_NAMESPACE}/distributor`,
+    ]);
+    expect(writers.map((writer) => writer.scope)).not.toContain(ROTOR_NAMESPACE);
+    expect(writers.map((writer) => writer.scope)).not.toContain('(cluster)');
+  });
+
+  it('generates a development Secret that holds every key the Deployments read', () => {
+    const secrets = ofKind<ISecret>(manifests, 'Secret');
+    const refs = secretRefs(ofKind<IDeployment>(manifests, 'Deployment'));
+    expect(refs.length).toBeGreaterThan(0);
+    const missing = refs.filter((ref) => {
+      const secret = secrets.find((candidate) => candidate.metadata.name === ref.secret);
+      return secret === undefined || (secret.data?.[ref.key] ?? secret.stringData?.[ref.key]) === undefined;
+    });
+    expect(missing).toEqual([]);
+  });
+
+  it('runs one replica of each service from the locally built image, and never autoscales below it', () => {
+    const deployments = ofKind<IDeployment>(manifests, 'Deployment');
+    for (const deployment of deployments) {
+      expect({ name: deployment.metadata.name, replicas: deployment.spec?.replicas }).toEqual({
+        name: deployment.metadata.name,
+        replicas: 1,
+      });
+      expect(podSpec(deployment).containers.map((container) => container.image)).toEqual(['rotor:local']);
+    }
+    for (const autoscaler of ofKind<IHorizontalPodAutoscaler>(manifests, 'HorizontalPodAutoscaler')) {
+      expect(autoscaler.spec?.minReplicas).toBe(1);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Docker
+// ---------------------------------------------------------------------------------------
+
+interface ComposeService {
+  image?: string;
+  build?: string | { context?: string; dockerfile?: string };
+  environment?: Record<string, string | number> | string[];
+  ports?: (string | { target: number })[];
+  depends_on?: Record<string, { condition?: string }> | string[];
+  healthcheck?: { test?: string | string[]; disable?: boolean };
+}
+
+describe('docker-compose.yml', () => {
+  // Compose honours YAML merge keys (`<<:`); so must the parser.
+  const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+  };
+  const INFRASTRUCTURE = ['kafka', 'redis', 'gsm-emulator'];
+
+  it('starts every rotor service only once Kafka, Redis and the GSM emulator report healthy', () => {
+    for (const name of SERVICES) {
+      const dependsOn = compose.services[name]?.depends_on;
+      expect(Array.isArray(dependsOn)).toBe(false);
+      const conditions = Object.fromEntries(
+        INFRASTRUCTURE.map((dependency) => [
+          dependency,
+          (dependsOn as Record<string, { condition?: string }> | undefined)?.[dependency]?.condition,
+        ]),
+      );
+      expect({ name, conditions }).toEqual({
+        name,
+        conditions: Object.fromEntries(INFRASTRUCTURE.map((dependency) => [dependency, 'service_healthy'])),
+      });
+    }
+  });
+
+  it('gives every service that something waits on a healthcheck', () => {
+    const awaited = new Set(
+      Object.values(compose.services).flatMap((service) =>
+        Object.entries(service.depends_on ?? {})
+          .filter(([, dependency]) => (dependency as { condition?: string }).condition === 'service_healthy')
+          .map(([dependency]) => dependency),
+      ),
+    );
+    expect([...awaited].sort()).toEqual(expect.arrayContaining(INFRASTRUCTURE));
+    for (const dependency of awaited) {
+      const healthcheck = compose.services[dependency]?.healthcheck;
+      expect({ dependency, test: healthcheck?.disable ? undefined : healthcheck?.test }).toEqual({
+        dependency,
+        test: expect.anything(),
+      });
+    }
+  });
+
+  it('builds each rotor service from the root Dockerfile, with SERVICE set to its own name and its port published', () => {
+    const ports: Record<(typeof SERVICES)[number], number> = {
+      issuer: 8080,
+      revoker: 8081,
+      distributor: 8082,
+      auditor: 8083,
+    };
+    for (const name of SERVICES) {
+      const service = compose.services[name];
+      const build = typeof service?.build === 'string' ? { context: service.build } : service?.build;
+      const environment = service?.environment;
+      expect(Array.isArray(environment)).toBe(false);
+      const env = (environment ?? {}) as Record<string, string | number>;
+      const published = (service?.ports ?? []).map((port) =>
+        typeof port === 'string' ? Number(port.split(':').pop()) : port.target,
+      );
+      expect({
+        name,
+        context: build?.context,
+        dockerfile: build?.dockerfile ?? 'Dockerfile',
+        SERVICE: env.SERVICE,
+        PORT: String(env.PORT),
+        published,
+      }).toEqual({
+        name,
+        context: '.',
+        dockerfile: 'Dockerfile',
+        SERVICE: name,
+        PORT: String(ports[name]),
+        published: [ports[name]],
+      });
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+  const instructions = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+
+  /** FROM images with `${ARG}` replaced by the ARG's default. */
+  function baseImages(): string[] {
+    const args = new Map<string, string>();
+    for (const line of instructions) {
+      const arg = /^ARG\s+(\w+)=(\S+)/i.exec(line);
+      if (arg?.[1] && arg[2]) args.set(arg[1], arg[2]);
+    }
+    return instructions
+      .filter((line) => /^FROM\s/i.test(line))
+      .map((line) =>
+        (line.split(/\s+/)[1] ?? '').replace(
+          /\$\{(\w+)\}|\$(\w+)/g,
+          (_m, a?: string, b?: string) => args.get(a ?? b ?? '') ?? '',
+        ),
+      );
+  }
+
+  it('builds and runs on the Node.js major that package.json engines allows', () => {
+    const engines = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } })
+      .engines.node;
+    const major = /^>=(\d+)\s+<(\d+)$/.exec(engines);
+    expect(major).not.toBeNull();
+    expect(Number(major?.[2])).toBe(Number(major?.[1]) + 1);
+    const images = baseImages();
+    expect(images).toHaveLength(2);
+    for (const image of images) expect(image).toMatch(new RegExp(`^node:${major?.[1]}-bookworm-slim$`));
+  });
+
+  it('runs as the non-root user 10001 with production dependencies only', () => {
+    const runtime = instructions.slice(instructions.findLastIndex((line) => /^FROM\s/i.test(line)));
+    expect(runtime.filter((line) => /^USER\s/i.test(line))).toEqual(['USER 10001:10001']);
+    expect(runtime.some((line) => /^RUN\s.*npm ci\b.*--omit=dev/.test(line))).toBe(true);
+    expect(runtime).toContain('ENV NODE_ENV=production');
+  });
+});
