@@ -4,7 +4,11 @@
  * Local, in-memory emulator of the Google Cloud Secret Manager v1 gRPC API.
  *
  *   node scripts/gsm-emulator.js [--host 127.0.0.1] [--port 9090] [--verbose]
- *   (or GSM_EMULATOR_HOST / GSM_EMULATOR_PORT)
+ *     [--writes-per-minute N] [--accesses-per-minute N] [--reads-per-minute N]
+ *     [--version-writes-per-second-per-secret N]
+ *   (or GSM_EMULATOR_HOST / GSM_EMULATOR_PORT / GSM_EMULATOR_WRITES_PER_MINUTE /
+ *    GSM_EMULATOR_ACCESSES_PER_MINUTE / GSM_EMULATOR_READS_PER_MINUTE /
+ *    GSM_EMULATOR_VERSION_WRITES_PER_SECOND_PER_SECRET; a flag wins over its variable)
  *
  * Why it exists: the Go emulator INFRA.md suggested
  * (github.com/blackwell-systems/gcp-secret-manager-emulator) is refused by the Go module
@@ -37,8 +41,27 @@
  *   - ListSecrets / ListSecretVersions: page_size, page_token, total_size, and a small
  *     filter subset: space/AND separated terms `labels.K=V`, `labels.K:*`, `labels.K:V`,
  *     `name:TEXT`, `state:ENABLED|DISABLED|DESTROYED` (other filters: INVALID_ARGUMENT).
- * Not implemented (UNIMPLEMENTED): IAM RPCs, EnableManagedRotation, RotateSecret, and the
- * quotas / rate limits of the real service.
+ * Not implemented (UNIMPLEMENTED): IAM RPCs, EnableManagedRotation, RotateSecret.
+ *
+ * Quota simulation (off by default: every limit is unlimited unless set; 0 also means
+ * unlimited). Like real GSM's per-project-per-minute quotas, each limit is a sliding
+ * one-minute window per project (the `projects/P` of the request's resource name; real GSM
+ * charges the caller's quota project, which the emulator cannot know):
+ *   writes   (--writes-per-minute; real default 600): CreateSecret, UpdateSecret,
+ *            DeleteSecret, AddSecretVersion, Enable/Disable/DestroySecretVersion;
+ *   accesses (--accesses-per-minute; real default 90,000): AccessSecretVersion;
+ *   reads    (--reads-per-minute; real default 600): GetSecret, ListSecrets,
+ *            GetSecretVersion, ListSecretVersions.
+ * --version-writes-per-second-per-secret limits AddSecretVersion per secret over a sliding
+ * one-second window (real GSM: about 2/s per global secret, soft-enforced, and it also
+ * counts UpdateSecret there; the emulator counts AddSecretVersion only).
+ * A request over a limit is answered RESOURCE_EXHAUSTED (8) with a message shaped like
+ * Google's ("Quota exceeded for quota metric 'Write requests' and limit ...") and a
+ * google.rpc.ErrorInfo detail (reason RATE_LIMIT_EXCEEDED); a refused request is not
+ * counted. The project quota is checked before anything else, so requests that then fail
+ * (NOT_FOUND, INVALID_ARGUMENT, the per-secret limit) still count, as at Google's front
+ * door. Note: the Node client itself retries AccessSecretVersion on RESOURCE_EXHAUSTED
+ * (2 s, doubling, for up to 10 min); the other RPCs are not retried by the client.
  */
 const path = require('node:path');
 const crypto = require('node:crypto');
@@ -54,6 +77,9 @@ function parseArgs(argv) {
     port: Number(process.env.GSM_EMULATOR_PORT || 9090),
     verbose: false,
   };
+  for (const [key, , env] of LIMIT_OPTIONS) {
+    opts[key] = parseLimit(process.env[env], env);
+  }
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
     const next = () => {
@@ -67,14 +93,42 @@ function parseArgs(argv) {
     else if (a.startsWith('--port=')) opts.port = Number(a.slice(7));
     else if (a === '--verbose' || a === '-v') opts.verbose = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: gsm-emulator.js [--host 127.0.0.1] [--port 9090] [--verbose]');
+      console.log(
+        'usage: gsm-emulator.js [--host 127.0.0.1] [--port 9090] [--verbose]\n' +
+          '         [--writes-per-minute N] [--accesses-per-minute N] [--reads-per-minute N]\n' +
+          '         [--version-writes-per-second-per-secret N]   (limits: unset or 0 = unlimited)',
+      );
       process.exit(0);
-    } else throw new Error(`unknown argument ${a}`);
+    } else {
+      const limit = LIMIT_OPTIONS.find(([, flag]) => a === flag || a.startsWith(`${flag}=`));
+      if (!limit) throw new Error(`unknown argument ${a}`);
+      const [key, flag] = limit;
+      opts[key] = parseLimit(a === flag ? next() : a.slice(flag.length + 1), flag);
+    }
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
     throw new Error(`invalid port ${opts.port}`);
   }
   return opts;
+}
+
+/** [option key, flag, environment variable] of every quota limit. */
+const LIMIT_OPTIONS = [
+  ['writesPerMinute', '--writes-per-minute', 'GSM_EMULATOR_WRITES_PER_MINUTE'],
+  ['accessesPerMinute', '--accesses-per-minute', 'GSM_EMULATOR_ACCESSES_PER_MINUTE'],
+  ['readsPerMinute', '--reads-per-minute', 'GSM_EMULATOR_READS_PER_MINUTE'],
+  [
+    'versionWritesPerSecondPerSecret',
+    '--version-writes-per-second-per-secret',
+    'GSM_EMULATOR_VERSION_WRITES_PER_SECOND_PER_SECRET',
+  ],
+];
+
+/** Unset, empty or 0: unlimited (0 is returned as 0 and means "no limit"). */
+function parseLimit(value, what) {
+  if (value === undefined || value === '') return 0;
+  if (!/^[0-9]+$/.test(value)) throw new Error(`${what}: expected a whole number >= 0, got "${value}"`);
+  return Number(value);
 }
 
 function loadService() {
@@ -216,6 +270,167 @@ function compileFilter(filter, kind) {
     return fail(S.INVALID_ARGUMENT, `Unsupported filter term "${term}" (emulator supports labels.K=V, labels.K:*, name:X, state:S).`);
   });
   return (obj) => preds.every((p) => p(obj));
+}
+
+// ---------------------------------------------------------------------------------------
+// Quotas
+
+/** Sliding-window counter: at most `limit` admissions per `windowMs` for each key. */
+class SlidingWindow {
+  constructor(limit, windowMs) {
+    this.limit = limit;
+    this.windowMs = windowMs;
+    /** key -> { times: number[], head: number } (admission times, oldest at head) */
+    this.keys = new Map();
+  }
+
+  /** Admits and counts the request, or returns false (and counts nothing). */
+  tryAdmit(key, now = Date.now()) {
+    let w = this.keys.get(key);
+    if (!w) {
+      w = { times: [], head: 0 };
+      this.keys.set(key, w);
+    }
+    while (w.head < w.times.length && w.times[w.head] <= now - this.windowMs) w.head += 1;
+    if (w.head > 1024 && w.head * 2 > w.times.length) {
+      w.times = w.times.slice(w.head);
+      w.head = 0;
+    }
+    if (w.times.length - w.head >= this.limit) return false;
+    w.times.push(now);
+    return true;
+  }
+}
+
+/** Which project quota each RPC is charged to (IAM and rotation RPCs are UNIMPLEMENTED). */
+const QUOTA_KIND = {
+  CreateSecret: 'write',
+  UpdateSecret: 'write',
+  DeleteSecret: 'write',
+  AddSecretVersion: 'write',
+  EnableSecretVersion: 'write',
+  DisableSecretVersion: 'write',
+  DestroySecretVersion: 'write',
+  AccessSecretVersion: 'access',
+  GetSecret: 'read',
+  ListSecrets: 'read',
+  GetSecretVersion: 'read',
+  ListSecretVersions: 'read',
+};
+const QUOTA_METRIC = {
+  write: { metric: 'Write requests', id: 'write_requests', limitId: 'WriteRequestsPerMinutePerProject' },
+  access: { metric: 'Access requests', id: 'access_requests', limitId: 'AccessRequestsPerMinutePerProject' },
+  read: { metric: 'Read requests', id: 'read_requests', limitId: 'ReadRequestsPerMinutePerProject' },
+};
+const SERVICE_NAME = 'secretmanager.googleapis.com';
+
+/** The resource name a request is about (its project decides the quota bucket). */
+function requestResource(req) {
+  return req.name || req.parent || (req.secret && req.secret.name) || '';
+}
+
+// Minimal protobuf writer for the google.rpc.Status that gRPC carries in the
+// `grpc-status-details-bin` trailer (what the Google client decodes into err.reason /
+// err.errorInfoMetadata).
+function pbVarint(n) {
+  const out = [];
+  let v = n >>> 0;
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+function pbBytes(field, buf) {
+  return Buffer.concat([pbVarint((field << 3) | 2), pbVarint(buf.length), buf]);
+}
+const pbString = (field, str) => pbBytes(field, Buffer.from(str, 'utf8'));
+function statusDetails(code, message, reason, metadata) {
+  const errorInfo = Buffer.concat([
+    pbString(1, reason),
+    pbString(2, 'googleapis.com'),
+    ...Object.entries(metadata).map(([k, v]) => pbBytes(3, Buffer.concat([pbString(1, k), pbString(2, v)]))),
+  ]);
+  const any = Buffer.concat([pbString(1, 'type.googleapis.com/google.rpc.ErrorInfo'), pbBytes(2, errorInfo)]);
+  return Buffer.concat([pbVarint(1 << 3), pbVarint(code), pbString(2, message), pbBytes(3, any)]);
+}
+
+class QuotaError extends RpcError {
+  constructor(message, metadata) {
+    super(S.RESOURCE_EXHAUSTED, message);
+    this.metadata = new grpc.Metadata();
+    this.metadata.set(
+      'grpc-status-details-bin',
+      statusDetails(S.RESOURCE_EXHAUSTED, message, 'RATE_LIMIT_EXCEEDED', metadata),
+    );
+  }
+}
+
+function makeQuotas(opts) {
+  const windows = {
+    write: opts.writesPerMinute > 0 ? new SlidingWindow(opts.writesPerMinute, 60_000) : undefined,
+    access: opts.accessesPerMinute > 0 ? new SlidingWindow(opts.accessesPerMinute, 60_000) : undefined,
+    read: opts.readsPerMinute > 0 ? new SlidingWindow(opts.readsPerMinute, 60_000) : undefined,
+  };
+  const perSecret =
+    opts.versionWritesPerSecondPerSecret > 0
+      ? new SlidingWindow(opts.versionWritesPerSecondPerSecret, 1000)
+      : undefined;
+
+  /** Throws QuotaError when the request is over a limit; otherwise counts it. */
+  function admit(method, req) {
+    const kind = QUOTA_KIND[method];
+    const window = kind && windows[kind];
+    const m = /^projects\/([^/]+)/.exec(requestResource(req));
+    if (window && m) {
+      const project = m[1];
+      if (!window.tryAdmit(project)) {
+        const q = QUOTA_METRIC[kind];
+        throw new QuotaError(
+          `Quota exceeded for quota metric '${q.metric}' and limit '${q.metric} per minute per project' ` +
+            `of service '${SERVICE_NAME}' for consumer 'project:${project}'.`,
+          {
+            consumer: `projects/${project}`,
+            quota_limit: q.limitId,
+            quota_limit_value: String(window.limit),
+            quota_location: 'global',
+            quota_metric: `${SERVICE_NAME}/${q.id}`,
+            service: SERVICE_NAME,
+          },
+        );
+      }
+    }
+    if (perSecret && method === 'AddSecretVersion' && req.parent) {
+      if (!perSecret.tryAdmit(req.parent)) {
+        throw new QuotaError(
+          `Quota exceeded for quota metric 'Secret version additions' and limit 'Secret version additions ` +
+            `per second per secret' of service '${SERVICE_NAME}' for secret '${req.parent}'.`,
+          {
+            consumer: m ? `projects/${m[1]}` : '',
+            quota_limit: 'VersionAdditionsPerSecondPerSecret',
+            quota_limit_value: String(perSecret.limit),
+            quota_metric: `${SERVICE_NAME}/secret_version_additions`,
+            secret: req.parent,
+            service: SERVICE_NAME,
+          },
+        );
+      }
+    }
+  }
+
+  const perProject = [
+    ['writes', opts.writesPerMinute],
+    ['accesses', opts.accessesPerMinute],
+    ['reads', opts.readsPerMinute],
+  ]
+    .filter(([, n]) => n > 0)
+    .map(([what, n]) => `${n} ${what}/min`);
+  const parts = [
+    ...(perProject.length ? [`per project ${perProject.join(', ')}`] : []),
+    ...(perSecret ? [`per secret ${perSecret.limit} version additions/s`] : []),
+  ];
+  return { admit, summary: parts.length ? `quotas: ${parts.join('; ')}` : 'no quotas' };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -472,6 +687,7 @@ function setState(req, state) {
 
 function main() {
   const opts = parseArgs(process.argv.slice(2));
+  const quotas = makeQuotas(opts);
   const serviceDef = loadService();
   const impl = {};
   for (const method of Object.keys(serviceDef)) {
@@ -484,6 +700,7 @@ function main() {
         return;
       }
       try {
+        quotas.admit(method, call.request);
         const res = fn(call.request);
         if (opts.verbose) console.log(`${new Date().toISOString()} ${method} OK ${Date.now() - started}ms`);
         callback(null, res);
@@ -492,7 +709,7 @@ function main() {
           if (opts.verbose || err.code !== S.NOT_FOUND) {
             console.log(`${new Date().toISOString()} ${method} -> ${S[err.code]}: ${err.message}`);
           }
-          callback({ code: err.code, details: err.message });
+          callback({ code: err.code, details: err.message, ...(err.metadata ? { metadata: err.metadata } : {}) });
         } else {
           console.error(`${new Date().toISOString()} ${method} -> INTERNAL`, err);
           callback({ code: S.INTERNAL, details: String(err && err.message) });
@@ -508,7 +725,10 @@ function main() {
       console.error(`gsm-emulator: cannot listen on ${opts.host}:${opts.port}: ${err.message}`);
       process.exit(1);
     }
-    console.log(`gsm-emulator: google.cloud.secretmanager.v1 listening on ${opts.host}:${port} (pid ${process.pid}, in-memory)`);
+    console.log(
+      `gsm-emulator: google.cloud.secretmanager.v1 listening on ${opts.host}:${port} ` +
+        `(pid ${process.pid}, in-memory, ${quotas.summary})`,
+    );
   });
 
   const stop = (sig) => {

@@ -3,6 +3,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { loadCatalog } from '@rotor/catalog';
 import { BackendRegistry, OpaqueTokenBackend } from '@rotor/credential-backends';
 import { TokenVerifier } from '@rotor/identity';
+import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
@@ -26,6 +27,7 @@ export class IssuerModule {
       imports: [
         ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
+        GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-issuer' }),
       ],
       controllers: [LeasesController, IntrospectionController],

@@ -43,7 +43,7 @@ export function loadCatalog(file: string): Catalog {
 /** The line of the deepest node on `path` that exists in the document (the parent when a field is missing). */
 function lineOf(document: ReturnType<typeof parseDocument>, lineCounter: LineCounter, path: (string | number)[]): number {
   for (let depth = path.length; depth >= 0; depth--) {
-    const node = document.getIn(path.slice(0, depth), true);
+    const node: unknown = document.getIn(path.slice(0, depth), true);
     if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
   }
   return 1;

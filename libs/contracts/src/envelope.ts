@@ -13,7 +13,7 @@ export const envelopeSchemaFor = <T extends DomainTopic>(topic: T) =>
     time: IsoTimeSchema,
     subject: z.string().min(1),
     datacontenttype: z.literal('application/json'),
-    data: EventDataSchemas[topic] as (typeof EventDataSchemas)[T],
+    data: EventDataSchemas[topic],
   });
 
 export interface Envelope<T extends DomainTopic> {

@@ -10,8 +10,8 @@ import type { CredentialBackend, IssuedCredential } from './credential-backend';
 export class OpaqueTokenBackend implements CredentialBackend {
   readonly kind = 'opaque-token' as const;
 
-  async issue(): Promise<IssuedCredential> {
-    return { credential: { token: randomBytes(32).toString('base64url') }, handle: { backend: 'opaque-token' } };
+  issue(): Promise<IssuedCredential> {
+    return Promise.resolve({ credential: { token: randomBytes(32).toString('base64url') }, handle: { backend: 'opaque-token' } });
   }
 
   async renew(): Promise<void> {}

@@ -86,7 +86,7 @@ export class ConsumerRunner {
   subscribe<T>(subscription: Subscription<T>): this {
     for (const topic of subscription.topics) {
       if (this.subscriptions.has(topic)) throw new Error(`${topic} already has a handler in ${this.options.groupId}`);
-      this.subscriptions.set(topic, subscription as Subscription<unknown>);
+      this.subscriptions.set(topic, subscription);
     }
     return this;
   }
@@ -106,7 +106,7 @@ export class ConsumerRunner {
       autoCommit: true,
       autoCommitInterval: 500,
       partitionsConsumedConcurrently: 4,
-      eachMessage: ({ topic, partition, message, heartbeat }) => this.process(topic, partition, message, heartbeat),
+      eachMessage: (payload) => this.process(payload.topic, payload.partition, payload.message, () => payload.heartbeat()),
     });
     this.running = true;
   }

@@ -3,3 +3,4 @@ export * from './consumer-runner';
 export * from './errors';
 export * from './event-publisher';
 export * from './kafka-connection';
+export * from './topic-reader';

@@ -20,6 +20,6 @@ export function createRedis(url: string, connectionName: string, onError: (error
 export type { Redis };
 
 export async function pingRedis(redis: Redis): Promise<void> {
-  const answer = await redis.ping();
+  const answer: string = await redis.ping();
   if (answer !== 'PONG') throw new Error(`unexpected PING answer: ${answer}`);
 }

@@ -22,7 +22,7 @@ const GRPC_FAILED_PRECONDITION = 9;
 const GRPC_UNAVAILABLE = 14;
 
 const grpcCode = (error: unknown): number | undefined =>
-  typeof error === 'object' && error !== null && 'code' in error ? Number((error as { code: unknown }).code) : undefined;
+  typeof error === 'object' && error !== null && 'code' in error ? Number(error.code) : undefined;
 
 /**
  * The authoritative store of managed-secret values: one GSM secret per managed secret,
@@ -87,7 +87,7 @@ export class GsmSecretStore {
     const [response] = await this.call(this.reads, () => this.client.accessSecretVersion({ name: versionName }));
     const data = response.payload?.data;
     if (data === undefined || data === null) throw new DomainError('not-found', 'gsm-no-payload', `${versionName} has no payload`);
-    return Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array | string);
+    return Buffer.isBuffer(data) ? data : Buffer.from(data);
   }
 
   async disable(versionName: string): Promise<void> {

@@ -109,7 +109,7 @@ const describeHttpException = (exception: HttpException): string => {
 /** body-parser's errors carry a status and a `type`; their messages may quote the body, so they are replaced. */
 const bodyParserError = (exception: unknown): { status: number; detail: string } | undefined => {
   if (typeof exception !== 'object' || exception === null || !('type' in exception)) return undefined;
-  switch ((exception as { type: unknown }).type) {
+  switch (exception.type) {
     case 'entity.parse.failed':
       return { status: 400, detail: 'the request body is not valid JSON' };
     case 'entity.too.large':

@@ -25,13 +25,13 @@ export class ReadinessRegistry {
 
   async report(): Promise<ReadinessReport> {
     const entries = await Promise.all(
-      [...this.checks.values()].map(async ({ name, check }) => {
+      [...this.checks.values()].map(async (dependency): Promise<[string, ReadinessReport['checks'][string]]> => {
         const started = Date.now();
         try {
-          await withTimeout(check(), CHECK_TIMEOUT_MS);
-          return [name, { ok: true, ms: Date.now() - started }] as const;
+          await withTimeout(dependency.check(), CHECK_TIMEOUT_MS);
+          return [dependency.name, { ok: true, ms: Date.now() - started }];
         } catch (error) {
-          return [name, { ok: false, error: error instanceof Error ? error.message : 'failed', ms: Date.now() - started }] as const;
+          return [dependency.name, { ok: false, error: error instanceof Error ? error.message : 'failed', ms: Date.now() - started }];
         }
       }),
     );

@@ -1,0 +1,51 @@
+import { Controller, Get, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+
+import { DomainError } from '@rotor/errors';
+import { OperatorGroups, type Caller } from '@rotor/identity';
+import { CallerGuard, CurrentCaller, requireGroup } from '@rotor/service-kit';
+
+import { AuditStore } from './audit-store';
+import { ChainVerificationService } from './chain-verification.service';
+
+const EventsQuery = z.strictObject({
+  lease: z.string().min(1).max(128).optional(),
+  workload: z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be <namespace>/<serviceAccount>').optional(),
+  secret: z.string().min(1).max(128).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+@ApiTags('audit')
+@ApiBearerAuth()
+@UseGuards(CallerGuard)
+@Controller('v1/audit')
+export class AuditController {
+  constructor(
+    private readonly store: AuditStore,
+    private readonly verification: ChainVerificationService,
+  ) {}
+
+  @Get('events')
+  async events(@CurrentCaller() caller: Caller, @Query() rawQuery: Record<string, unknown>) {
+    requireGroup(caller, OperatorGroups.auditor);
+    const parsed = EventsQuery.safeParse(rawQuery);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(',') : undefined);
+      throw new DomainError('invalid', 'invalid-query', `${field ?? 'query'}: ${issue?.message}`, { field });
+    }
+    const { from, to, ...rest } = parsed.data;
+    const page = await this.store.query({ ...rest, ...(from ? { from: new Date(from) } : {}), ...(to ? { to: new Date(to) } : {}) });
+    return { ...page, offset: rest.offset, limit: rest.limit };
+  }
+
+  @Get('verify')
+  async verify(@CurrentCaller() caller: Caller) {
+    requireGroup(caller, OperatorGroups.auditor);
+    return this.verification.verify();
+  }
+}

@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+
+import { AnyEnvelopeSchema, describeIssues, DOMAIN_TOPICS, InvalidEventError, isDomainTopic, parseEvent } from '@rotor/contracts';
+import { MalformedMessageError } from '@rotor/kafka';
+import { KafkaLifecycle } from '@rotor/nest-kafka';
+
+import { AuditAppender } from './audit-appender.service';
+
+/**
+ * Audits every domain topic. Fails closed: when it cannot append (Kafka or Redis down), it
+ * retries forever without committing, so nothing is lost and it catches up afterwards.
+ * A malformed event goes to the dead-letter topic; an unknown event type is recorded.
+ */
+@Injectable()
+export class DomainEventsConsumer {
+  constructor(kafka: KafkaLifecycle, appender: AuditAppender) {
+    kafka.consumer({ groupId: 'rotor-auditor', onExhausted: 'retry-forever' }).subscribe({
+      topics: DOMAIN_TOPICS,
+      parse: (json) => {
+        const envelope = AnyEnvelopeSchema.safeParse(json);
+        if (!envelope.success) throw new MalformedMessageError(`not a CloudEvents envelope: ${describeIssues(envelope.error).join('; ')}`);
+        if (isDomainTopic(envelope.data.type)) {
+          try {
+            parseEvent(envelope.data.type, envelope.data);
+          } catch (error) {
+            if (error instanceof InvalidEventError) throw new MalformedMessageError(error.message);
+            throw error;
+          }
+        }
+        return envelope.data;
+      },
+      handle: async (envelope, context) => {
+        const outcome = await appender.append(envelope, context);
+        context.logger.debug({ outcome, eventType: envelope.type }, 'audited');
+      },
+    });
+  }
+}

@@ -1,0 +1,39 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+
+import { TokenVerifier } from '@rotor/identity';
+import { KafkaModule } from '@rotor/nest-kafka';
+import { RedisModule } from '@rotor/nest-redis';
+import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
+import type { Logger, Metrics } from '@rotor/telemetry';
+
+import { AuditAppender } from './audit/audit-appender.service';
+import { AuditStore } from './audit/audit-store';
+import { AuditController } from './audit/audit.controller';
+import { ChainVerificationService } from './audit/chain-verification.service';
+import { DomainEventsConsumer } from './audit/domain-events.consumer';
+import type { AuditorConfig } from './config';
+import { AUDITOR_CONFIG } from './platform/tokens';
+
+@Module({})
+export class AuditorModule {
+  static forRoot(config: AuditorConfig, telemetry: { logger: Logger; metrics: Metrics }): DynamicModule {
+    return {
+      module: AuditorModule,
+      imports: [
+        ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
+        KafkaModule.forRoot(config.kafka),
+        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-auditor' }),
+      ],
+      controllers: [AuditController],
+      providers: [
+        { provide: AUDITOR_CONFIG, useValue: config },
+        { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
+        CallerGuard,
+        AuditStore,
+        AuditAppender,
+        ChainVerificationService,
+        DomainEventsConsumer,
+      ],
+    };
+  }
+}

@@ -1,0 +1,1 @@
+export const AUDITOR_CONFIG = Symbol('auditor.config');

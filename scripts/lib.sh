@@ -1,0 +1,40 @@
+# Shared by scripts/up.sh and scripts/test.sh: source it, don't run it.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Installs node_modules when missing or older than the lockfile. The project runs on the
+# Node.js 24 that `npm ci` puts in node_modules/.bin (package `node`), whatever the machine has.
+ensure_node_modules() {
+  if [[ ! -x "$ROOT/node_modules/.bin/node" || "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]]; then
+    echo "[deps ] npm ci (first run, or package-lock.json changed)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  export PATH="$ROOT/node_modules/.bin:$PATH"
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  if [[ "$major" != 24 ]]; then
+    echo "rotor supports Node.js 24 only (package.json engines); node_modules/.bin/node is $(node --version)" >&2
+    exit 1
+  fi
+}
+
+# Development keys (audit HMAC, token hash), generated once per checkout and kept in
+# .rotor/dev-keys.env so the audit chain written by one run verifies in the next.
+ensure_dev_keys() {
+  local file="$ROOT/.rotor/dev-keys.env"
+  if [[ ! -s "$file" ]]; then
+    mkdir -p "$ROOT/.rotor"
+    umask 077
+    {
+      echo "# Development-only keys for this checkout (never used outside it). Written by scripts/lib.sh."
+      echo "export ROTOR_AUDIT_KEY=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')"
+      echo "export ROTOR_TOKEN_HASH_KEY=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')"
+    } >"$file"
+  fi
+  # shellcheck disable=SC1090
+  . "$file"
+}
+
+load_services_env() {
+  # shellcheck disable=SC1091
+  . "$ROOT/.rotor/env"
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, type-check, unit, then integration and e2e against the real
+# Kafka, Redis, PostgreSQL and GSM emulator (started here if they are not up).
+#   npm test            everything
+#   npm test -- --unit  lint, type-check and unit tests only (no services needed)
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+UNIT_ONLY=0
+[[ "${1:-}" == --unit ]] && UNIT_ONLY=1
+
+ensure_node_modules
+export NX_DAEMON=false NX_NO_CLOUD=true KAFKAJS_NO_PARTITIONER_WARNING=1
+REPORTS="$ROOT/.rotor/test-reports"
+mkdir -p "$REPORTS"
+rm -f "$REPORTS"/*.json
+
+declare -a TIMINGS=()
+step() {
+  local name="$1" t0
+  shift
+  t0=$(date +%s%3N)
+  echo
+  echo "=== $name"
+  "$@"
+  TIMINGS+=("$(printf '%-12s %6.1f s' "$name" "$(awk -v a="$t0" -v b="$(date +%s%3N)" 'BEGIN { print (b - a) / 1000 }')")")
+}
+
+t_start=$(date +%s%3N)
+step lint eslint . --max-warnings=0
+step typecheck tsc -p tsconfig.json --noEmit
+step unit jest --selectProjects unit --ci --json --outputFile="$REPORTS/unit.json"
+if [[ "$UNIT_ONLY" == 0 ]]; then
+  step services bash scripts/services-up.sh
+  load_services_env
+  ensure_dev_keys
+  step integration jest --selectProjects integration --ci --runInBand --json --outputFile="$REPORTS/integration.json"
+fi
+
+echo
+echo "=== timings"
+printf '  %s\n' "${TIMINGS[@]}"
+printf '  %-12s %6.1f s\n' total "$(awk -v a="$t_start" -v b="$(date +%s%3N)" 'BEGIN { print (b - a) / 1000 }')"
+# One plain closing line with the counts of every Jest run (failures stop the script earlier).
+node -e '
+  const fs = require("fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of fs.readdirSync(process.argv[1])) {
+    const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + f, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  process.exit(failed > 0 ? 1 : 0);
+' "$REPORTS"
