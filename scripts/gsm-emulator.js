@@ -60,8 +60,10 @@
  * google.rpc.ErrorInfo detail (reason RATE_LIMIT_EXCEEDED); a refused request is not
  * counted. The project quota is checked before anything else, so requests that then fail
  * (NOT_FOUND, INVALID_ARGUMENT, the per-secret limit) still count, as at Google's front
- * door. Note: the Node client itself retries AccessSecretVersion on RESOURCE_EXHAUSTED
- * (2 s, doubling, for up to 10 min); the other RPCs are not retried by the client.
+ * door. Note: @google-cloud/secret-manager itself retries AccessSecretVersion on
+ * RESOURCE_EXHAUSTED (random delays up to 2 s, doubling) until its 60 s timeout, and then
+ * fails with DEADLINE_EXCEEDED (4), not 8; it does not retry the other RPCs. See
+ * docs/fakes.md.
  */
 const path = require('node:path');
 const crypto = require('node:crypto');
@@ -117,11 +119,7 @@ const LIMIT_OPTIONS = [
   ['writesPerMinute', '--writes-per-minute', 'GSM_EMULATOR_WRITES_PER_MINUTE'],
   ['accessesPerMinute', '--accesses-per-minute', 'GSM_EMULATOR_ACCESSES_PER_MINUTE'],
   ['readsPerMinute', '--reads-per-minute', 'GSM_EMULATOR_READS_PER_MINUTE'],
-  [
-    'versionWritesPerSecondPerSecret',
-    '--version-writes-per-second-per-secret',
-    'GSM_EMULATOR_VERSION_WRITES_PER_SECOND_PER_SECRET',
-  ],
+  ['versionWritesPerSecondPerSecret', '--version-writes-per-second-per-secret', 'GSM_EMULATOR_VERSION_WRITES_PER_SECOND_PER_SECRET'],
 ];
 
 /** Unset, empty or 0: unlimited (0 is returned as 0 and means "no limit"). */
@@ -132,14 +130,8 @@ function parseLimit(value, what) {
 }
 
 function loadService() {
-  const smDir = path.resolve(
-    path.dirname(require.resolve('@google-cloud/secret-manager')),
-    '../../build/protos',
-  );
-  const gaxDir = path.resolve(
-    path.dirname(require.resolve('google-gax', { paths: [smDir] })),
-    '../../build/protos',
-  );
+  const smDir = path.resolve(path.dirname(require.resolve('@google-cloud/secret-manager')), '../../build/protos');
+  const gaxDir = path.resolve(path.dirname(require.resolve('google-gax', { paths: [smDir] })), '../../build/protos');
   const def = protoLoader.loadSync('google/cloud/secretmanager/v1/service.proto', {
     includeDirs: [smDir, gaxDir],
     keepCase: false,
@@ -360,10 +352,7 @@ class QuotaError extends RpcError {
   constructor(message, metadata) {
     super(S.RESOURCE_EXHAUSTED, message);
     this.metadata = new grpc.Metadata();
-    this.metadata.set(
-      'grpc-status-details-bin',
-      statusDetails(S.RESOURCE_EXHAUSTED, message, 'RATE_LIMIT_EXCEEDED', metadata),
-    );
+    this.metadata.set('grpc-status-details-bin', statusDetails(S.RESOURCE_EXHAUSTED, message, 'RATE_LIMIT_EXCEEDED', metadata));
   }
 }
 
@@ -373,10 +362,7 @@ function makeQuotas(opts) {
     access: opts.accessesPerMinute > 0 ? new SlidingWindow(opts.accessesPerMinute, 60_000) : undefined,
     read: opts.readsPerMinute > 0 ? new SlidingWindow(opts.readsPerMinute, 60_000) : undefined,
   };
-  const perSecret =
-    opts.versionWritesPerSecondPerSecret > 0
-      ? new SlidingWindow(opts.versionWritesPerSecondPerSecret, 1000)
-      : undefined;
+  const perSecret = opts.versionWritesPerSecondPerSecret > 0 ? new SlidingWindow(opts.versionWritesPerSecondPerSecret, 1000) : undefined;
 
   /** Throws QuotaError when the request is over a limit; otherwise counts it. */
   function admit(method, req) {

@@ -13,22 +13,22 @@ import { join } from 'node:path';
 
 import { parseCatalog } from '@rotor/catalog';
 import { parse, parseAllDocuments } from 'yaml';
-import { Deployment, IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import {
   HorizontalPodAutoscaler,
-  IHorizontalPodAutoscaler,
+  type IHorizontalPodAutoscaler,
 } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
-import { INetworkPolicy, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { IPodDisruptionBudget, PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { type INetworkPolicy, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { type IPodDisruptionBudget, PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
-import { ConfigMap, IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { ISecret, Secret } from 'kubernetes-models/v1/Secret';
-import { IService, Service } from 'kubernetes-models/v1/Service';
-import { IServiceAccount, ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { type ISecret, Secret } from 'kubernetes-models/v1/Secret';
+import { type IService, Service } from 'kubernetes-models/v1/Service';
+import { type IServiceAccount, ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 
 const repoRoot = join(__dirname, '..', '..');
 const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'] as const;

@@ -53,6 +53,8 @@ export interface ConsumerRunnerOptions {
    */
   onExhausted?: 'dead-letter' | 'retry-forever';
   fromBeginning?: boolean;
+  /** How long the group waits before handing a silent member's partitions to another (kafkajs default 30 s). */
+  sessionTimeoutMs?: number;
 }
 
 /**
@@ -76,7 +78,11 @@ export class ConsumerRunner {
     metrics: Metrics,
     private readonly options: ConsumerRunnerOptions,
   ) {
-    this.consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 3) } : {}),
+    });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.processed = metrics.counter('rotor_kafka_messages_total', 'Messages consumed, by outcome', ['topic', 'outcome']);
     this.deadLettered = metrics.counter('rotor_kafka_dead_letters_total', 'Messages sent to rotor.dlq.v1', ['topic', 'reason']);

@@ -98,13 +98,18 @@ const titleOf = (status: number): string =>
 const codeOf = (status: number): string =>
   ({ 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 405: 'method-not-allowed', 413: 'payload-too-large', 415: 'unsupported-media-type' })[status] ?? `http-${status}`;
 
-/** Nest's own messages (route not found, body not JSON) are safe; anything else is summarised. */
-const describeHttpException = (exception: HttpException): string => {
-  const body = exception.getResponse();
-  if (typeof body === 'string') return body;
-  const message = (body as { message?: unknown }).message;
-  return typeof message === 'string' ? message : exception.message;
-};
+/**
+ * Nest's own errors (no route, a body that is not JSON, too large) get fixed wording: their
+ * messages can quote the request (a JSON parse error quotes the body), which may hold a secret.
+ */
+const describeHttpException = (exception: HttpException): string =>
+  ({
+    400: 'the request is malformed (is the body valid JSON?)',
+    404: 'there is no such resource',
+    405: 'this method is not allowed here',
+    413: 'the request body is too large',
+    415: 'the request body has an unsupported media type',
+  })[exception.getStatus()] ?? 'the request could not be processed';
 
 /** body-parser's errors carry a status and a `type`; their messages may quote the body, so they are replaced. */
 const bodyParserError = (exception: unknown): { status: number; detail: string } | undefined => {

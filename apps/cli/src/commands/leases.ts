@@ -1,0 +1,45 @@
+import type { CliContext } from '../context';
+import { request } from '../http-client';
+import { printResult } from '../output';
+
+interface LeaseView {
+  leaseId: string;
+  role: string;
+  state: string;
+  expiresAt: string;
+  workload: { namespace: string; serviceAccount: string };
+  attempts?: number;
+  lastError?: string;
+}
+
+const leaseRow = (lease: LeaseView) => [lease.leaseId, lease.role, `${lease.workload.namespace}/${lease.workload.serviceAccount}`, lease.state, lease.expiresAt];
+
+/** `rotor leases show|renew|revoke <id>` as the owning workload; `rotor leases list --state irrevocable` as an SRE. */
+export async function leasesCommand(context: CliContext, action: string | undefined, id: string | undefined, flags: Record<string, string | boolean | undefined>): Promise<void> {
+  const columns = ['lease', 'role', 'workload', 'state', 'expires'];
+  switch (action) {
+    case 'list': {
+      const state = typeof flags['state'] === 'string' ? flags['state'] : 'irrevocable';
+      const page = await request<{ items: LeaseView[] }>(`${context.urls.revoker}/v1/leases?state=${encodeURIComponent(state)}`, { token: await context.token(['rotor:sre']) });
+      printResult(context, page, { columns: [...columns, 'attempts', 'last error'], rows: page.items.map((lease) => [...leaseRow(lease), lease.attempts, lease.lastError]) });
+      return;
+    }
+    case 'show':
+    case 'renew':
+    case 'revoke': {
+      if (!id) throw new Error(`leases ${action} needs a lease id`);
+      const url = `${context.urls.issuer}/v1/leases/${encodeURIComponent(id)}`;
+      const token = await context.token([]);
+      const lease =
+        action === 'show'
+          ? await request<LeaseView>(url, { token })
+          : action === 'renew'
+            ? await request<LeaseView>(`${url}/renew`, { method: 'POST', token, body: typeof flags['ttl'] === 'string' ? { ttl: flags['ttl'] } : {} })
+            : await request<LeaseView>(url, { method: 'DELETE', token });
+      printResult(context, lease, { columns, rows: [leaseRow(lease)] });
+      return;
+    }
+    default:
+      throw new Error('usage: rotor leases list --state irrevocable | show <id> | renew <id> [--ttl 15m] | revoke <id>');
+  }
+}

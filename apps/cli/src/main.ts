@@ -1,0 +1,73 @@
+import { parseArgs } from 'node:util';
+
+import { auditCommand } from './commands/audit';
+import { issueCredentialCommand } from './commands/credentials';
+import { devTokenCommand } from './commands/dev';
+import { leasesCommand } from './commands/leases';
+import { createContext } from './context';
+import { ApiError } from './http-client';
+
+const USAGE = `rotor: the operators' command line
+
+  rotor credentials issue --role R [--ttl 15m] [--task T] [--idempotency-key K]
+  rotor leases show|renew|revoke <lease-id> [--ttl 15m]
+  rotor leases list --state irrevocable
+  rotor audit events [--lease ID] [--workload NS/SA] [--secret NAME] [--from ISO] [--to ISO]
+  rotor audit verify
+  rotor dev token (--namespace NS --service-account SA [--pod P] | --groups rotor:sre,rotor:auditor)
+
+Options: --json (machine-readable output), --token T (or ROTOR_TOKEN), --dev (mint a development
+operator token from config/dev-signing-key.jwk.json; local rotor only).
+Endpoints: ROTOR_ISSUER_URL, ROTOR_REVOKER_URL, ROTOR_DISTRIBUTOR_URL, ROTOR_AUDITOR_URL.`;
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean' },
+      dev: { type: 'boolean' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      role: { type: 'string' },
+      ttl: { type: 'string' },
+      task: { type: 'string' },
+      'idempotency-key': { type: 'string' },
+      state: { type: 'string' },
+      lease: { type: 'string' },
+      workload: { type: 'string' },
+      secret: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+      namespace: { type: 'string' },
+      'service-account': { type: 'string' },
+      pod: { type: 'string' },
+      groups: { type: 'string' },
+      subject: { type: 'string' },
+    },
+  });
+  const [group, action, argument] = positionals;
+  if (values.help || !group) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const context = createContext(values);
+  switch (`${group} ${action ?? ''}`.trim()) {
+    case 'credentials issue':
+      return issueCredentialCommand(context, values);
+    case 'dev token':
+      return devTokenCommand(context, values);
+    default:
+      if (group === 'leases') return leasesCommand(context, action, argument, values);
+      if (group === 'audit') return auditCommand(context, action, values);
+      throw new Error(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`rotor: ${error instanceof ApiError || error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,116 @@
+import { Writable } from 'node:stream';
+
+import { Body, Controller, Get, Module, Post, type INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { z } from 'zod';
+
+import { DomainError } from '@rotor/errors';
+import { createLogger, Metrics } from '@rotor/telemetry';
+
+import { createServiceApp } from './bootstrap';
+import { ReadinessRegistry } from './readiness';
+import { ServiceKitModule } from './service-kit.module';
+import { ZodBodyPipe } from './zod-body.pipe';
+
+const Echo = z.strictObject({ name: z.string().min(1) });
+
+@Controller()
+class ProbeController {
+  @Get('quota')
+  quota(): never {
+    throw new DomainError('rate-limited', 'lease-quota-reached', 'too many leases', { retryAfterSeconds: 30 });
+  }
+
+  @Get('boom')
+  boom(): never {
+    throw new Error('database password is hunter2');
+  }
+
+  @Post('echo')
+  echo(@Body(new ZodBodyPipe(Echo)) body: z.infer<typeof Echo>) {
+    return body;
+  }
+}
+
+describe('service kit (HTTP edge)', () => {
+  let app: INestApplication;
+  const logLines: string[] = [];
+  let dependencyUp = true;
+
+  beforeAll(async () => {
+    const logger = createLogger({
+      service: 'probe',
+      destination: new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          logLines.push(chunk.toString());
+          done();
+        },
+      }),
+    });
+    @Module({ imports: [ServiceKitModule.forRoot({ service: 'probe', logger, metrics: new Metrics('probe') })], controllers: [ProbeController] })
+    class ProbeModule {}
+    app = await createServiceApp({ module: ProbeModule, service: 'probe', description: 'test', logger });
+    app.get(ReadinessRegistry).register({
+      name: 'redis',
+      check: async () => {
+        if (!dependencyUp) throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      },
+    });
+    await app.init();
+  });
+
+  afterAll(() => app.close());
+
+  it('maps a domain error to problem+json with its status, code and Retry-After', async () => {
+    const response = await request(app.getHttpServer()).get('/quota');
+    expect(response.status).toBe(429);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.headers['retry-after']).toBe('30');
+    expect(JSON.parse(response.text)).toMatchObject({ status: 429, code: 'lease-quota-reached', title: 'Too Many Requests', instance: '/quota' });
+  });
+
+  it('answers an unexpected error with an error id and no internals, and logs the id', async () => {
+    const response = await request(app.getHttpServer()).get('/boom');
+    const problem = JSON.parse(response.text) as { errorId: string; detail: string };
+    expect(response.status).toBe(500);
+    expect(response.text).not.toContain('hunter2');
+    expect(logLines.join('')).toContain(problem.errorId);
+  });
+
+  it('names the bad field of an invalid body', async () => {
+    const response = await request(app.getHttpServer()).post('/echo').send({ name: '' });
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.text)).toMatchObject({ code: 'invalid-body', field: 'name' });
+  });
+
+  it('refuses a body that is not JSON without quoting it back', async () => {
+    const response = await request(app.getHttpServer()).post('/echo').set('content-type', 'application/json').send('{"name": canary-in-body');
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.text).not.toContain('canary');
+  });
+
+  it('answers unknown routes with problem+json', async () => {
+    const response = await request(app.getHttpServer()).get('/nowhere');
+    expect(response.status).toBe(404);
+    expect(JSON.parse(response.text)).toMatchObject({ status: 404, code: 'not-found' });
+  });
+
+  it('reports readiness per dependency and 503 naming the one that is down', async () => {
+    expect((await request(app.getHttpServer()).get('/readyz')).status).toBe(200);
+    dependencyUp = false;
+    const response = await request(app.getHttpServer()).get('/readyz');
+    dependencyUp = true;
+    expect(response.status).toBe(503);
+    expect(response.body).toMatchObject({ ready: false, checks: { redis: { ok: false, error: expect.stringContaining('ECONNREFUSED') } } });
+  });
+
+  it('serves liveness, Prometheus metrics and the OpenAPI document', async () => {
+    expect((await request(app.getHttpServer()).get('/healthz')).body).toEqual({ status: 'ok' });
+    const metrics = await request(app.getHttpServer()).get('/metrics');
+    expect(metrics.text).toContain('process_cpu_seconds_total');
+    const docs = await request(app.getHttpServer()).get('/docs/json');
+    expect(docs.body).toMatchObject({ openapi: expect.stringMatching(/^3\./), info: { title: 'rotor probe' } });
+    expect(Object.keys(docs.body.paths)).toContain('/echo');
+  });
+});

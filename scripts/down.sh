@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Stops the four rotor services started by scripts/up.sh, then the backing services.
+# `npm stop -- --purge` also deletes the services' data.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN="$ROOT/.rotor/run"
+for svc in issuer revoker distributor auditor; do
+  pidfile="$RUN/$svc.pid"
+  [[ -s "$pidfile" ]] || continue
+  pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null && [[ -d "/proc/$pid" ]]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do
+      [[ -d "/proc/$pid" ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || break
+      sleep 0.25
+    done
+    echo "[$svc] stopped"
+  fi
+  rm -f "$pidfile"
+done
+bash "$ROOT/scripts/services-down.sh" "$@"

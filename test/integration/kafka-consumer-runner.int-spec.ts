@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+
+import { Kafka, logLevel } from 'kafkajs';
+
+import { DeadLetterSchema, Topics, type DeadLetter } from '@rotor/contracts';
+import { ConsumerRunner, ensureTopics, EventPublisher, PermanentError, readTopicRange, type MessageContext } from '@rotor/kafka';
+import { createLogger, Metrics } from '@rotor/telemetry';
+
+import { eventually } from '../support/eventually';
+import { requiredEnv } from '../support/services-env';
+
+const kafka = new Kafka({ clientId: 'rotor-test-runner', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+const logger = createLogger({ service: 'test', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+const FAST_BACKOFF = { initialMs: 10, maxMs: 50, maxAttempts: 3 };
+
+interface Probe {
+  n: number;
+}
+
+describe('ConsumerRunner against a real broker', () => {
+  const publisher = new EventPublisher(kafka);
+  const runners: ConsumerRunner[] = [];
+  let topic: string;
+
+  const runner = (groupId: string, handle: (message: Probe, context: MessageContext) => Promise<void>) => {
+    const created = new ConsumerRunner(kafka, publisher, logger, new Metrics('test'), { groupId, backoff: FAST_BACKOFF, sessionTimeoutMs: 6_000 }).subscribe({
+      topics: [topic],
+      parse: (json) => {
+        if (typeof json !== 'object' || json === null || typeof (json as Probe).n !== 'number') throw new PermanentError('n must be a number');
+        return json as Probe;
+      },
+      handle,
+    });
+    runners.push(created);
+    return created;
+  };
+
+  const send = (value: string, headers: Record<string, string> = {}) => publisher.send([{ topic, key: 'k', value, headers }]);
+
+  const deadLettersFor = async (since: Date): Promise<DeadLetter[]> => {
+    const letters: DeadLetter[] = [];
+    await readTopicRange(kafka, {
+      topic: Topics.deadLetter,
+      fromTime: since,
+      onMessage: (message) => {
+        const letter = DeadLetterSchema.parse(JSON.parse(message.value!.toString()));
+        if (letter.sourceTopic === topic) letters.push(letter);
+      },
+    });
+    return letters;
+  };
+
+  beforeAll(async () => {
+    topic = `rotor-test.runner.${randomUUID()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, [topic, Topics.deadLetter], { partitions: 1, replicationFactor: 1 });
+    await admin.disconnect();
+    await publisher.connect();
+  });
+
+  afterEach(async () => {
+    await Promise.all(runners.splice(0).map((r) => r.stop().catch(() => undefined)));
+  });
+
+  afterAll(async () => {
+    await publisher.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('sends a malformed message to rotor.dlq.v1 with the reason and the original bytes, and goes on', async () => {
+    const since = new Date();
+    const handled: number[] = [];
+    const groupId = `g-${randomUUID()}`;
+    await runner(groupId, async (message) => void handled.push(message.n)).start();
+    await send('{not json');
+    await send(JSON.stringify({ n: 'one' }));
+    await send(JSON.stringify({ n: 2 }));
+    await eventually(async () => (handled.includes(2) ? true : undefined), { what: 'the good message to be handled' });
+    const letters = await eventually(async () => {
+      const found = await deadLettersFor(since);
+      return found.length >= 2 ? found : undefined;
+    }, { what: 'two dead letters' });
+    expect(letters.map((letter) => letter.reason)).toEqual(['message value is not valid JSON', 'n must be a number']);
+    expect(Buffer.from(letters[0]!.value!, 'base64').toString()).toBe('{not json');
+    expect(letters[0]).toMatchObject({ consumerGroup: groupId, attempts: 0, offset: '0' });
+  });
+
+  it('retries a failing handler with backoff, then dead-letters it with the attempt count', async () => {
+    const since = new Date();
+    let attempts = 0;
+    await runner(`g-${randomUUID()}`, async (message) => {
+      if (message.n === 13) {
+        attempts++;
+        throw new Error('downstream unavailable');
+      }
+    }).start();
+    await send(JSON.stringify({ n: 13 }));
+    const letters = await eventually(async () => {
+      const found = (await deadLettersFor(since)).filter((letter) => letter.reason.includes('downstream'));
+      return found.length ? found : undefined;
+    }, { what: 'the dead letter of the failing message' });
+    expect(attempts).toBe(3);
+    expect(letters[0]).toMatchObject({ attempts: 3, reason: 'Error: downstream unavailable' });
+  });
+
+  it('commits only handled messages: a crash mid-handler means redelivery, not loss', async () => {
+    const groupId = `g-${randomUUID()}`;
+    const firstRun: number[] = [];
+    let release = () => {};
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const first = runner(groupId, async (message) => {
+      if (message.n === 101) {
+        firstRun.push(101);
+        await stuck; // does not finish while the group moves on: as if the process had died here
+      }
+      firstRun.push(message.n);
+    });
+    await first.start();
+    await send(JSON.stringify({ n: 100 }));
+    await send(JSON.stringify({ n: 101 }));
+    await eventually(async () => (firstRun.includes(101) ? true : undefined), { what: 'the stuck handler to start' });
+    // Leave the group without finishing the stuck handler, as a killed process would.
+    const firstStopped = first.stop();
+    runners.splice(runners.indexOf(first), 1);
+
+    const secondRun: number[] = [];
+    await runner(groupId, async (message) => void secondRun.push(message.n)).start();
+    await eventually(async () => (secondRun.includes(101) ? true : undefined), { what: 'redelivery of the unfinished message', timeoutMs: 45_000 });
+    expect(firstRun).toContain(100);
+    expect(secondRun).not.toContain(100); // committed: not redelivered
+    release();
+    await firstStopped;
+  }, 60_000);
+
+  it('carries a W3C traceparent through: same trace, new span', async () => {
+    const seen: (string | undefined)[] = [];
+    await runner(`g-${randomUUID()}`, async (message, context) => {
+      if (message.n === 7) seen.push(context.traceparent);
+    }).start();
+    const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await publisher.send([{ topic, key: 'k', value: JSON.stringify({ n: 7 }) }], parent);
+    await eventually(async () => (seen.length ? true : undefined), { what: 'the traced message' });
+    expect(seen[0]).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+    expect(seen[0]).not.toBe(parent);
+  });
+
+  it('finishes the in-flight message before a graceful stop returns', async () => {
+    let finished = false;
+    let started = false;
+    const slow = runner(`g-${randomUUID()}`, async (message) => {
+      if (message.n !== 55) return;
+      started = true;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      finished = true;
+    });
+    await slow.start();
+    await send(JSON.stringify({ n: 55 }));
+    await eventually(async () => (started ? true : undefined), { what: 'the slow handler to start' });
+    await slow.stop();
+    expect(finished).toBe(true);
+  });
+});
