@@ -10,6 +10,8 @@ const shared = {
 };
 
 module.exports = {
+  // Per-project testTimeout is ignored by Jest; integration hooks stop real consumers, which can take seconds.
+  testTimeout: 60000,
   projects: [
     {
       ...shared,
@@ -21,7 +23,6 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.int-spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
-      testTimeout: 60000,
     },
   ],
 };

@@ -35,7 +35,7 @@ if [[ "$UNIT_ONLY" == 0 ]]; then
   step services bash scripts/services-up.sh
   load_services_env
   ensure_dev_keys
-  step integration jest --selectProjects integration --ci --runInBand --json --outputFile="$REPORTS/integration.json"
+  step integration jest --selectProjects integration --ci --runInBand --forceExit --json --outputFile="$REPORTS/integration.json"
 fi
 
 echo

@@ -110,32 +110,46 @@ describe('ConsumerRunner against a real broker', () => {
 
   it('commits only handled messages: a crash mid-handler means redelivery, not loss', async () => {
     const groupId = `g-${randomUUID()}`;
+    const marker = randomUUID();
     const firstRun: number[] = [];
     let release = () => {};
     const stuck = new Promise<void>((resolve) => (release = resolve));
-    const first = runner(groupId, async (message) => {
-      if (message.n === 101) {
-        firstRun.push(101);
-        await stuck; // does not finish while the group moves on: as if the process had died here
-      }
-      firstRun.push(message.n);
+    let stuckOffset: string | undefined;
+    const first = runner(groupId, async (message, context) => {
+      if (message.n !== 101 || (message as Probe & { marker?: string }).marker !== marker) return;
+      stuckOffset = context.offset;
+      firstRun.push(101);
+      await stuck; // does not finish while the group moves on: as if the process had died here
     });
-    await first.start();
-    await send(JSON.stringify({ n: 100 }));
-    await send(JSON.stringify({ n: 101 }));
-    await eventually(async () => (firstRun.includes(101) ? true : undefined), { what: 'the stuck handler to start' });
-    // Leave the group without finishing the stuck handler, as a killed process would.
-    const firstStopped = first.stop();
-    runners.splice(runners.indexOf(first), 1);
+    const firstStopped = (async () => {
+      await first.start();
+      await send(JSON.stringify({ n: 101, marker }));
+      await eventually(async () => (stuckOffset ? true : undefined), { what: 'the stuck handler to start' });
+      // Well past the auto-commit interval: nothing at or after the stuck message may be committed.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const admin = kafka.admin();
+      await admin.connect();
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      await admin.disconnect();
+      expect(BigInt(committed!.partitions[0]!.offset)).toBeLessThanOrEqual(BigInt(stuckOffset!));
+      // Leave the group without finishing the handler, as a killed process would.
+      const stopping = first.stop();
+      runners.splice(runners.indexOf(first), 1);
+      return stopping;
+    })();
 
-    const secondRun: number[] = [];
-    await runner(groupId, async (message) => void secondRun.push(message.n)).start();
-    await eventually(async () => (secondRun.includes(101) ? true : undefined), { what: 'redelivery of the unfinished message', timeoutMs: 45_000 });
-    expect(firstRun).toContain(100);
-    expect(secondRun).not.toContain(100); // committed: not redelivered
-    release();
-    await firstStopped;
-  }, 60_000);
+    try {
+      await eventually(async () => (firstRun.length ? true : undefined), { what: 'the first consumer to take the message', timeoutMs: 30_000 });
+      const secondRun: number[] = [];
+      await runner(groupId, async (message) => {
+        if ((message as Probe & { marker?: string }).marker === marker) secondRun.push(message.n);
+      }).start();
+      await eventually(async () => (secondRun.includes(101) ? true : undefined), { what: 'redelivery of the unfinished message', timeoutMs: 45_000 });
+    } finally {
+      release();
+      await firstStopped;
+    }
+  }, 90_000);
 
   it('carries a W3C traceparent through: same trace, new span', async () => {
     const seen: (string | undefined)[] = [];
