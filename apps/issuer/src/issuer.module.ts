@@ -1,11 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
 import { loadCatalog } from '@rotor/catalog';
-import { BackendRegistry, OpaqueTokenBackend } from '@rotor/credential-backends';
 import { TokenVerifier } from '@rotor/identity';
 import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
+import { BackendsShutdown, backendsProvider } from '@rotor/nest-backends';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
@@ -37,7 +37,8 @@ export class IssuerModule {
         { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
         { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
         { provide: TokenHasher, useFactory: () => new TokenHasher(config.tokenHashKey) },
-        { provide: BackendRegistry, useFactory: () => new BackendRegistry([new OpaqueTokenBackend()]) },
+        backendsProvider(config.backends),
+        BackendsShutdown,
         CallerGuard,
         LeaseRepository,
         LeaseService,

@@ -9,6 +9,7 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       ...EnvFragments.logging,
       ...EnvFragments.kafka,
       ...EnvFragments.redis,
+      ...EnvFragments.backends,
       ...EnvFragments.identity,
       ROTOR_SCHEDULE_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
       ROTOR_REVOKE_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
@@ -26,6 +27,7 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
     logLevel: e.LOG_LEVEL,
     kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID ?? 'rotor-revoker', partitions: e.KAFKA_TOPIC_PARTITIONS, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
     redis: { url: e.REDIS_URL },
+    backends: { databaseUrl: e.DATABASE_URL, redisAclUrl: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL },
     identity: { jwks: e.ROTOR_JWKS, issuer: e.ROTOR_TOKEN_ISSUER, audience: e.ROTOR_TOKEN_AUDIENCE, clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS },
     schedule: { shards: e.ROTOR_SCHEDULE_SHARDS },
     revocation: {

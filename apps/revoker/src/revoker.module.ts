@@ -1,9 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
-import { BackendRegistry, OpaqueTokenBackend } from '@rotor/credential-backends';
 import { TokenVerifier } from '@rotor/identity';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
+import { BackendsShutdown, backendsProvider } from '@rotor/nest-backends';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
@@ -29,7 +29,8 @@ export class RevokerModule {
       providers: [
         { provide: REVOKER_CONFIG, useValue: config },
         { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
-        { provide: BackendRegistry, useFactory: () => new BackendRegistry([new OpaqueTokenBackend()]) },
+        backendsProvider(config.backends),
+        BackendsShutdown,
         CallerGuard,
         LeaseClock,
         LeaseEventsConsumer,

@@ -44,8 +44,10 @@ export const EnvFragments = {
       .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
       .optional(),
   },
-  database: {
+  /** Where the dynamic-credential backends mint and revoke: PostgreSQL roles and Redis ACL users. */
+  backends: {
     DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://rotor:rotor@127.0.0.1:5432/rotor'),
+    ROTOR_REDIS_ACL_URL: url(['redis:', 'rediss:']).optional(),
   },
   catalog: {
     ROTOR_CATALOG: z.string().min(1).default('config/catalog.yaml'),

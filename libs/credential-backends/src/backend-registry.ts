@@ -2,6 +2,14 @@ import type { BackendKind } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 
 import type { CredentialBackend } from './credential-backend';
+import { OpaqueTokenBackend } from './opaque-token.backend';
+import { PostgresBackend } from './postgres.backend';
+import { RedisAclBackend } from './redis-acl.backend';
+
+export interface BackendSettings {
+  databaseUrl: string;
+  redisAclUrl: string;
+}
 
 /** The backends a service has configured, by kind. */
 export class BackendRegistry {
@@ -11,9 +19,22 @@ export class BackendRegistry {
     for (const backend of backends) this.backends.set(backend.kind, backend);
   }
 
+  /** Every backend rotor has, connected to the given PostgreSQL and Redis. */
+  static create(settings: BackendSettings): BackendRegistry {
+    return new BackendRegistry([
+      new OpaqueTokenBackend(),
+      new PostgresBackend({ databaseUrl: settings.databaseUrl }),
+      new RedisAclBackend({ url: settings.redisAclUrl }),
+    ]);
+  }
+
   get(kind: BackendKind): CredentialBackend {
     const backend = this.backends.get(kind);
     if (!backend) throw new DomainError('unavailable', 'backend-not-configured', `the ${kind} backend is not configured here`);
     return backend;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.backends.values()].map((backend) => backend.close?.()));
   }
 }

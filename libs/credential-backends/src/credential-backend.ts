@@ -22,4 +22,5 @@ export interface CredentialBackend {
   issue(request: IssueRequest): Promise<IssuedCredential>;
   renew(handle: RevocationHandle, expiresAt: Date): Promise<void>;
   revoke(handle: RevocationHandle): Promise<void>;
+  close?(): Promise<void>;
 }

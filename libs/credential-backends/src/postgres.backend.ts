@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+
+import { Pool, escapeIdentifier, escapeLiteral } from 'pg';
+
+import type { RevocationHandle } from '@rotor/contracts';
+import { DomainError } from '@rotor/errors';
+
+import type { CredentialBackend, IssuedCredential, IssueRequest } from './credential-backend';
+
+export interface PostgresBackendSettings {
+  /** Admin connection: a role with CREATEROLE and the grants it hands out. */
+  databaseUrl: string;
+}
+
+/** Role names are generated from the lease id only: nothing from a catalog or a request reaches them. */
+export const postgresRoleName = (leaseId: string): string => `rotor_${leaseId.replace(/-/g, '')}`;
+
+const ROLE_NAME = /^rotor_[0-9a-f]{32}$/;
+
+/**
+ * Real PostgreSQL roles: `CREATE ROLE … LOGIN PASSWORD … VALID UNTIL …` plus the role's
+ * grant template, in one transaction (all or nothing). Revocation terminates the role's
+ * sessions, drops what it owns and drops it.
+ */
+export class PostgresBackend implements CredentialBackend {
+  readonly kind = 'postgres' as const;
+  private readonly pool: Pool;
+  private readonly target: { host: string; port: number; database: string };
+
+  constructor(settings: PostgresBackendSettings) {
+    this.pool = new Pool({ connectionString: settings.databaseUrl, max: 8, connectionTimeoutMillis: 3_000 });
+    // Idle-client errors (server restart) surface on the next query; don't crash the process.
+    this.pool.on('error', () => undefined);
+    const url = new URL(settings.databaseUrl);
+    this.target = { host: url.hostname, port: Number(url.port || 5432), database: decodeURIComponent(url.pathname.slice(1)) };
+  }
+
+  async issue({ leaseId, settings, expiresAt }: IssueRequest): Promise<IssuedCredential> {
+    const grants = (settings as { grants?: string[] }).grants ?? [];
+    const role = postgresRoleName(leaseId);
+    const password = randomBytes(24).toString('base64url');
+    const quotedRole = escapeIdentifier(role);
+    await this.transaction(async (query) => {
+      await query(`CREATE ROLE ${quotedRole} LOGIN PASSWORD ${escapeLiteral(password)} VALID UNTIL ${escapeLiteral(expiresAt.toISOString())}`);
+      for (const grant of grants) await query(grant.replaceAll('{{role}}', quotedRole));
+    });
+    return {
+      credential: { username: role, password, host: this.target.host, port: String(this.target.port), database: this.target.database },
+      handle: { backend: 'postgres', roleName: role },
+    };
+  }
+
+  async renew(handle: RevocationHandle, expiresAt: Date): Promise<void> {
+    const role = roleOf(handle);
+    await this.run(`ALTER ROLE ${escapeIdentifier(role)} VALID UNTIL ${escapeLiteral(expiresAt.toISOString())}`);
+  }
+
+  /** Idempotent: a role that no longer exists is already revoked. */
+  async revoke(handle: RevocationHandle): Promise<void> {
+    const role = roleOf(handle);
+    const quotedRole = escapeIdentifier(role);
+    // NOLOGIN first, so no new session starts while the existing ones are terminated.
+    await this.transaction(async (query) => {
+      const exists = await query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      if (exists.rowCount === 0) return;
+      await query(`ALTER ROLE ${quotedRole} NOLOGIN`);
+    });
+    await this.run('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
+    await this.transaction(async (query) => {
+      const exists = await query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      if (exists.rowCount === 0) return;
+      await query(`DROP OWNED BY ${quotedRole}`);
+      await query(`DROP ROLE ${quotedRole}`);
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.run('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async run(sql: string, params: unknown[] = []): Promise<void> {
+    try {
+      await this.pool.query(sql, params);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  private async transaction(work: (query: (sql: string, params?: unknown[]) => Promise<{ rowCount: number | null }>) => Promise<void>): Promise<void> {
+    let client;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    try {
+      await client.query('BEGIN');
+      await work((sql, params) => client.query(sql, params));
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw unavailable(error);
+    } finally {
+      client.release();
+    }
+  }
+}
+
+const roleOf = (handle: RevocationHandle): string => {
+  if (handle.backend !== 'postgres' || !ROLE_NAME.test(handle.roleName)) {
+    throw new DomainError('invalid', 'bad-revocation-handle', 'not a rotor PostgreSQL role handle');
+  }
+  return handle.roleName;
+};
+
+/** PostgreSQL errors name the statement's objects, never the password literal; keep only the code and message. */
+const unavailable = (error: unknown): DomainError => {
+  const pgError = error as { code?: string; message?: string };
+  return new DomainError('unavailable', 'postgres-unavailable', `PostgreSQL failed${pgError.code ? ` (${pgError.code})` : ''}: ${(pgError.message ?? 'unknown error').replace(/PASSWORD\s+'[^']*'/gi, "PASSWORD '…'")}`, {
+    retryAfterSeconds: 5,
+    cause: error,
+  });
+};

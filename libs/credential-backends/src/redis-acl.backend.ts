@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+
+import Redis from 'ioredis';
+
+import type { RevocationHandle } from '@rotor/contracts';
+import { DomainError } from '@rotor/errors';
+
+import type { CredentialBackend, IssuedCredential, IssueRequest } from './credential-backend';
+
+export interface RedisAclBackendSettings {
+  /** The Redis whose ACL rotor manages, with an admin user allowed to run ACL and CLIENT. */
+  url: string;
+}
+
+export const redisAclUsername = (leaseId: string): string => `rotor-${leaseId}`;
+
+const USERNAME = /^rotor-[0-9a-f-]{36}$/;
+/** One ACL rule: a command (+get, -@all, +@read), key (~orders:*, %R~x) or channel (&x) pattern, no spaces. */
+const RULE = /^([+-]@?[a-z|]+|[%RW]*~\S+|&\S+|allchannels|resetchannels|allkeys|allcommands|nocommands)$/i;
+
+/**
+ * Real Redis ACL users: `ACL SETUSER` with a random password and the role's rules. Revoked
+ * by `ACL DELUSER` and killing the user's connections. Redis ACLs have no expiry of their
+ * own, so the revoker's TTL clock is what ends them.
+ */
+export class RedisAclBackend implements CredentialBackend {
+  readonly kind = 'redis-acl' as const;
+  private readonly redis: Redis;
+  private readonly target: { host: string; port: number };
+
+  constructor(settings: RedisAclBackendSettings) {
+    this.redis = new Redis(settings.url, { lazyConnect: false, maxRetriesPerRequest: 2, connectionName: 'rotor-acl-admin' });
+    this.redis.on('error', () => undefined); // surfaced by commands
+    const url = new URL(settings.url);
+    this.target = { host: url.hostname, port: Number(url.port || 6379) };
+  }
+
+  async issue({ leaseId, settings }: IssueRequest): Promise<IssuedCredential> {
+    const rules = (settings as { rules?: string[] }).rules ?? [];
+    const bad = rules.find((rule) => !RULE.test(rule));
+    if (bad !== undefined) throw new DomainError('invalid', 'bad-acl-rule', 'the role has an ACL rule rotor does not accept');
+    const username = redisAclUsername(leaseId);
+    const password = randomBytes(24).toString('base64url');
+    await this.call(() => this.redis.call('ACL', 'SETUSER', username, 'reset', 'on', `>${password}`, ...rules));
+    return {
+      credential: { username, password, host: this.target.host, port: String(this.target.port) },
+      handle: { backend: 'redis-acl', username },
+    };
+  }
+
+  /** Nothing to extend: the user lives until revoked. */
+  async renew(handle: RevocationHandle): Promise<void> {
+    usernameOf(handle);
+    return Promise.resolve();
+  }
+
+  /** Idempotent: DELUSER of a missing user and killing no clients both succeed. */
+  async revoke(handle: RevocationHandle): Promise<void> {
+    const username = usernameOf(handle);
+    await this.call(async () => {
+      await this.redis.call('ACL', 'SETUSER', username, 'off').catch(() => undefined); // no new AUTH while clients are killed
+      await this.redis.call('CLIENT', 'KILL', 'USER', username).catch((error: Error) => {
+        if (!/No such user/i.test(error.message)) throw error;
+      });
+      return this.redis.call('ACL', 'DELUSER', username);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Redis echoes ACL SETUSER arguments in some errors: never pass its message on. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw new DomainError('unavailable', 'redis-acl-unavailable', `Redis ACL command failed (${(error as Error).name})`, { retryAfterSeconds: 5, cause: error });
+    }
+  }
+}
+
+const usernameOf = (handle: RevocationHandle): string => {
+  if (handle.backend !== 'redis-acl' || !USERNAME.test(handle.username)) {
+    throw new DomainError('invalid', 'bad-revocation-handle', 'not a rotor Redis ACL handle');
+  }
+  return handle.username;
+};

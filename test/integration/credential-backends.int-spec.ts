@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+
+import Redis from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import { Client } from 'pg';
+
+import { parseCatalog } from '@rotor/catalog';
+import { BackendRegistry, postgresRoleName, PostgresBackend, RedisAclBackend } from '@rotor/credential-backends';
+import { DomainError } from '@rotor/errors';
+import { EventPublisher } from '@rotor/kafka';
+import { createRedis } from '@rotor/redis-store';
+import { createLogger } from '@rotor/telemetry';
+
+import { TokenHasher } from '../../apps/issuer/src/introspection/token-hasher';
+import { LeaseRepository } from '../../apps/issuer/src/leases/lease.repository';
+import { LeaseService } from '../../apps/issuer/src/leases/lease.service';
+import { requiredEnv } from '../support/services-env';
+
+const DATABASE_URL = requiredEnv('DATABASE_URL');
+const REDIS_URL = requiredEnv('REDIS_URL');
+const quietLogger = createLogger({ service: 'test', destination: new Writable({ write: (_c, _e, done) => done() }) });
+
+const connectAs = async (username: string, password: string) => {
+  const url = new URL(DATABASE_URL);
+  url.username = username;
+  url.password = password;
+  const client = new Client({ connectionString: url.toString(), connectionTimeoutMillis: 3_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+};
+
+const roleExists = async (admin: Client, role: string) => (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
+
+describe('postgres backend against a real PostgreSQL', () => {
+  const backend = new PostgresBackend({ databaseUrl: DATABASE_URL });
+  const admin = new Client({ connectionString: DATABASE_URL });
+  const table = `rotor_it_orders_${randomUUID().slice(0, 8)}`;
+  const hidden = `rotor_it_hidden_${randomUUID().slice(0, 8)}`;
+  const grants = [`GRANT SELECT ON ${table} TO {{role}}`];
+
+  beforeAll(async () => {
+    await admin.connect();
+    await admin.query(`CREATE TABLE ${table} (id int primary key, item text)`);
+    await admin.query(`INSERT INTO ${table} VALUES (1, 'book')`);
+    await admin.query(`CREATE TABLE ${hidden} (id int)`);
+  });
+
+  afterAll(async () => {
+    await admin.query(`DROP TABLE IF EXISTS ${table}, ${hidden}`);
+    await admin.end();
+    await backend.close();
+  });
+
+  it('issues a role that can run its granted query and nothing else, and that stops working once revoked', async () => {
+    const leaseId = randomUUID();
+    const { credential, handle } = await backend.issue({ leaseId, settings: { kind: 'postgres', grants }, expiresAt: new Date(Date.now() + 60_000) });
+    expect(handle).toEqual({ backend: 'postgres', roleName: postgresRoleName(leaseId) });
+
+    const session = await connectAs(credential['username']!, credential['password']!);
+    expect((await session.query(`SELECT item FROM ${table} WHERE id = 1`)).rows).toEqual([{ item: 'book' }]);
+    await expect(session.query(`INSERT INTO ${table} VALUES (2, 'pen')`)).rejects.toThrow(/permission denied/);
+    await expect(session.query(`SELECT * FROM ${hidden}`)).rejects.toThrow(/permission denied/);
+
+    await backend.revoke(handle);
+    // The open session was terminated, and no new one can start.
+    await expect(session.query('SELECT 1')).rejects.toThrow();
+    await expect(connectAs(credential['username']!, credential['password']!)).rejects.toThrow(/password authentication failed|does not exist/);
+    expect(await roleExists(admin, handle.backend === 'postgres' ? handle.roleName : '')).toBe(false);
+  });
+
+  it('sets VALID UNTIL, so PostgreSQL itself refuses the role after expiry even if rotor were gone', async () => {
+    const leaseId = randomUUID();
+    const expiresAt = new Date(Date.now() + 60_000);
+    const { handle } = await backend.issue({ leaseId, settings: { kind: 'postgres', grants }, expiresAt });
+    const { rows } = await admin.query<{ rolvaliduntil: Date }>('SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1', [postgresRoleName(leaseId)]);
+    expect(Math.abs(rows[0]!.rolvaliduntil.getTime() - expiresAt.getTime())).toBeLessThan(1_000);
+    const later = new Date(Date.now() + 120_000);
+    await backend.renew(handle, later);
+    const renewed = await admin.query<{ rolvaliduntil: Date }>('SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1', [postgresRoleName(leaseId)]);
+    expect(Math.abs(renewed.rows[0]!.rolvaliduntil.getTime() - later.getTime())).toBeLessThan(1_000);
+    await backend.revoke(handle);
+  });
+
+  it('treats revoking a role that is already gone as success', async () => {
+    const leaseId = randomUUID();
+    const { handle } = await backend.issue({ leaseId, settings: { kind: 'postgres', grants }, expiresAt: new Date(Date.now() + 60_000) });
+    await backend.revoke(handle);
+    await expect(backend.revoke(handle)).resolves.toBeUndefined();
+  });
+
+  it('creates nothing when a grant fails: role and grants are one transaction', async () => {
+    const leaseId = randomUUID();
+    await expect(backend.issue({ leaseId, settings: { kind: 'postgres', grants: [...grants, 'GRANT SELECT ON no_such_table TO {{role}}'] }, expiresAt: new Date(Date.now() + 60_000) })).rejects.toBeInstanceOf(DomainError);
+    expect(await roleExists(admin, postgresRoleName(leaseId))).toBe(false);
+  });
+
+  it('refuses a handle that is not a rotor role name, so a forged event cannot drop other roles', async () => {
+    await expect(backend.revoke({ backend: 'postgres', roleName: 'rotor' })).rejects.toMatchObject({ code: 'bad-revocation-handle' });
+    expect(await roleExists(admin, 'rotor')).toBe(true);
+  });
+});
+
+describe('redis-acl backend against a real Redis', () => {
+  const backend = new RedisAclBackend({ url: REDIS_URL });
+
+  afterAll(() => backend.close());
+
+  const connectAs = async (username: string, password: string) => {
+    const client = new Redis(REDIS_URL, { username, password, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+
+  it('issues a user that can run only its allowed commands on its keys, and whose AUTH fails once revoked', async () => {
+    const { credential, handle } = await backend.issue({
+      leaseId: randomUUID(),
+      settings: { kind: 'redis-acl', rules: ['+get', '+set', '~rotor-it:orders:*'] },
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    const session = await connectAs(credential['username']!, credential['password']!);
+    await session.set('rotor-it:orders:1', 'book');
+    expect(await session.get('rotor-it:orders:1')).toBe('book');
+    await expect(session.get('issuer:anything')).rejects.toThrow(/NOPERM/);
+    await expect(session.del('rotor-it:orders:1')).rejects.toThrow(/NOPERM/);
+
+    await backend.revoke(handle);
+    await expect(session.get('rotor-it:orders:1')).rejects.toThrow();
+    const probe = new Redis(REDIS_URL, { lazyConnect: true });
+    await probe.connect();
+    await expect(probe.auth(credential['username']!, credential['password']!)).rejects.toThrow(/WRONGPASS/);
+    probe.disconnect();
+    await expect(backend.revoke(handle)).resolves.toBeUndefined();
+  });
+});
+
+describe('issuance when Kafka is unreachable after the backend call', () => {
+  it('revokes the PostgreSQL role it just created and answers 503: no untracked credential survives', async () => {
+    const admin = new Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    const redis = createRedis(REDIS_URL, 'rotor-test');
+    await redis.connect();
+    const backends = BackendRegistry.create({ databaseUrl: DATABASE_URL, redisAclUrl: REDIS_URL });
+    const deadKafka = new Kafka({ clientId: 'rotor-test', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING, retry: { retries: 1, initialRetryTime: 50 } });
+    const catalog = parseCatalog(`
+roles:
+  - name: db-read
+    owner: team-test
+    backend: { kind: postgres, grants: ["GRANT CONNECT ON DATABASE rotor TO {{role}}"] }
+    bindings: [{ namespace: fi, serviceAccount: app }]
+    ttl: 1m
+    maxTtl: 5m
+`);
+    const createdRoles: string[] = [];
+    const postgres = backends.get('postgres');
+    const issue = postgres.issue.bind(postgres);
+    postgres.issue = async (request) => {
+      const issued = await issue(request);
+      createdRoles.push(issued.handle.backend === 'postgres' ? issued.handle.roleName : '');
+      return issued;
+    };
+    const service = new LeaseService(catalog, backends, new LeaseRepository(redis), new EventPublisher(deadKafka), new TokenHasher('k'.repeat(32)), quietLogger);
+    try {
+      const error = await service
+        .issue({ caller: { kind: 'workload', subject: 'system:serviceaccount:fi:app', workload: { namespace: 'fi', serviceAccount: 'app' } }, role: 'db-read' })
+        .catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ kind: 'unavailable', code: 'issuance-incomplete' });
+      expect(createdRoles).toHaveLength(1); // the backend did create the role…
+      expect(await roleExists(admin, createdRoles[0]!)).toBe(false); // …and it did not survive
+    } finally {
+      await backends.close();
+      redis.disconnect();
+      await admin.end();
+    }
+  });
+});
