@@ -35,6 +35,6 @@ export class BackendRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.backends.values()].map((backend) => backend.close?.()));
+    await Promise.all([...this.backends.values()].map((backend) => backend.close?.() ?? Promise.resolve()));
   }
 }
