@@ -14,6 +14,7 @@ export class ServiceProcess {
   private child?: ChildProcess;
   private output = '';
   private exited?: Promise<number | null>;
+  private closed?: Promise<number | null>;
 
   constructor(
     readonly name: ServiceName,
@@ -48,7 +49,22 @@ export class ServiceProcess {
     this.child.stderr?.on('data', keep);
     const child = this.child;
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    this.closed = new Promise((resolve) => child.on('close', (code) => resolve(code)));
     return this;
+  }
+
+  /** Waits for the process to end on its own (a boot failure) and for all its output; its exit code, null if a signal ended it. */
+  async exitCode(timeoutMs = 30_000): Promise<number | null> {
+    if (!this.closed) throw new Error(`${this.name} was never started`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.name} still running after ${timeoutMs} ms:\n${this.output.slice(-4000)}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.closed, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Waits for /readyz to answer 200 (every dependency reachable, consumers running). */

@@ -17,6 +17,11 @@ import { LeaseRevokedConsumer } from './leases/lease-revoked.consumer';
 import { LeaseRepository } from './leases/lease.repository';
 import { LeaseService } from './leases/lease.service';
 import { LeasesController } from './leases/leases.controller';
+import { RotationRequestedConsumer } from './managed-secrets/rotation-requested.consumer';
+import { RotationScheduler } from './managed-secrets/rotation-scheduler';
+import { RotationService } from './managed-secrets/rotation.service';
+import { SecretVersionRepository } from './managed-secrets/secret-version.repository';
+import { SecretsController } from './managed-secrets/secrets.controller';
 import { CATALOG, ISSUER_CONFIG } from './platform/tokens';
 
 @Module({})
@@ -30,7 +35,7 @@ export class IssuerModule {
         GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-issuer' }),
       ],
-      controllers: [LeasesController, IntrospectionController],
+      controllers: [LeasesController, IntrospectionController, SecretsController],
       providers: [
         { provide: ISSUER_CONFIG, useValue: config },
         // The catalog is validated at boot: an invalid file stops the issuer before it serves.
@@ -44,6 +49,10 @@ export class IssuerModule {
         LeaseService,
         LeaseRevokedConsumer,
         IntrospectionService,
+        SecretVersionRepository,
+        RotationService,
+        RotationScheduler,
+        RotationRequestedConsumer,
       ],
     };
   }

@@ -34,6 +34,12 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 `;
 
+/** Adds a member only if it is neither due nor in flight. KEYS: due, inflight. ARGV: member, dueAt. */
+const SCHEDULE_IF_ABSENT = `
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+return redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+`;
+
 export interface DueScheduleOptions {
   /** Key prefix owned by one service, e.g. `revoker:schedule:lease-expiry`. */
   prefix: string;
@@ -60,6 +66,12 @@ export class DueSchedule {
   async schedule(member: string, dueAtMs: number): Promise<void> {
     const [due, inflight] = this.keysOf(member);
     await this.redis.eval(SCHEDULE, 2, due, inflight, member, dueAtMs);
+  }
+
+  /** Schedules a member unless it is already scheduled or claimed; true when it was added. */
+  async scheduleIfAbsent(member: string, dueAtMs: number): Promise<boolean> {
+    const [due, inflight] = this.keysOf(member);
+    return (await this.redis.eval(SCHEDULE_IF_ABSENT, 2, due, inflight, member, dueAtMs)) === 1;
   }
 
   async cancel(member: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { credentials } from '@grpc/grpc-js';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import type { CallOptions } from 'google-gax';
 
 import { DomainError } from '@rotor/errors';
 
@@ -14,6 +15,12 @@ export interface GsmSettings {
   accessesPerMinute?: number;
   writesPerMinute?: number;
 }
+
+/**
+ * The client's own retry policy would retry RESOURCE_EXHAUSTED for up to a minute and then
+ * report DEADLINE_EXCEEDED; rotor paces and backs off itself, so it must see the code.
+ */
+const NO_CLIENT_RETRY = { retry: null } as unknown as CallOptions;
 
 const GRPC_RESOURCE_EXHAUSTED = 8;
 const GRPC_NOT_FOUND = 5;
@@ -57,7 +64,7 @@ export class GsmSecretStore {
   }
 
   async ping(): Promise<void> {
-    await this.call(this.reads, () => this.client.listSecrets({ parent: `projects/${this.settings.project}`, pageSize: 1 }, { autoPaginate: false }));
+    await this.call(this.reads, () => this.client.listSecrets({ parent: `projects/${this.settings.project}`, pageSize: 1 }, { ...NO_CLIENT_RETRY, autoPaginate: false }));
   }
 
   async ensureSecret(secret: string, labels: Record<string, string>): Promise<void> {
@@ -67,7 +74,7 @@ export class GsmSecretStore {
           parent: `projects/${this.settings.project}`,
           secretId: secret,
           secret: { replication: { automatic: {} }, labels },
-        }),
+        }, NO_CLIENT_RETRY),
       );
     } catch (error) {
       if (!(error instanceof DomainError && error.code === 'gsm-already-exists')) throw error;
@@ -77,25 +84,32 @@ export class GsmSecretStore {
   /** Adds a version and returns its full name `projects/P/secrets/S/versions/V`. */
   async addVersion(secret: string, value: Buffer): Promise<string> {
     const [version] = await this.call(this.writes, () =>
-      this.client.addSecretVersion({ parent: this.secretName(secret), payload: { data: value } }),
+      this.client.addSecretVersion({ parent: this.secretName(secret), payload: { data: value } }, NO_CLIENT_RETRY),
     );
     if (!version.name) throw new DomainError('unavailable', 'gsm-bad-answer', 'GSM returned a version without a name');
     return version.name;
   }
 
+  /** Sets labels on the GSM secret (owner, current rotor version). */
+  async setLabels(secret: string, labels: Record<string, string>): Promise<void> {
+    await this.call(this.writes, () =>
+      this.client.updateSecret({ secret: { name: this.secretName(secret), labels }, updateMask: { paths: ['labels'] } }, NO_CLIENT_RETRY),
+    );
+  }
+
   async access(versionName: string): Promise<Buffer> {
-    const [response] = await this.call(this.reads, () => this.client.accessSecretVersion({ name: versionName }));
+    const [response] = await this.call(this.reads, () => this.client.accessSecretVersion({ name: versionName }, NO_CLIENT_RETRY));
     const data = response.payload?.data;
     if (data === undefined || data === null) throw new DomainError('not-found', 'gsm-no-payload', `${versionName} has no payload`);
     return Buffer.isBuffer(data) ? data : Buffer.from(data);
   }
 
   async disable(versionName: string): Promise<void> {
-    await this.call(this.writes, () => this.client.disableSecretVersion({ name: versionName }));
+    await this.call(this.writes, () => this.client.disableSecretVersion({ name: versionName }, NO_CLIENT_RETRY));
   }
 
   async destroy(versionName: string): Promise<void> {
-    await this.call(this.writes, () => this.client.destroySecretVersion({ name: versionName }));
+    await this.call(this.writes, () => this.client.destroySecretVersion({ name: versionName }, NO_CLIENT_RETRY));
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,28 @@
+import { Injectable } from '@nestjs/common';
+
+import { Topics } from '@rotor/contracts';
+import { onEvent, PermanentError } from '@rotor/kafka';
+import { KafkaLifecycle } from '@rotor/nest-kafka';
+import { DomainError } from '@rotor/errors';
+
+import { RotationService } from './rotation.service';
+import { SecretVersionRepository } from './secret-version.repository';
+
+/** Mints a version when asked (emergency rotation, break-glass follow-up). Deduplicated by event id. */
+@Injectable()
+export class RotationRequestedConsumer {
+  constructor(kafka: KafkaLifecycle, rotation: RotationService, versions: SecretVersionRepository) {
+    kafka.consumer({ groupId: 'rotor-issuer-rotation' }).subscribe(
+      onEvent(Topics.rotationRequested, async (event, context) => {
+        if (await versions.wasHandled(event.id)) return;
+        try {
+          await rotation.rotate(event.data.secret, event.data.reason, context.traceparent);
+        } catch (error) {
+          if (error instanceof DomainError && error.code === 'unknown-managed-secret') throw new PermanentError(error.message);
+          throw error;
+        }
+        await versions.markHandled(event.id);
+      }),
+    );
+  }
+}

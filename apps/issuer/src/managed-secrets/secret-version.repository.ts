@@ -1,0 +1,51 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import { REDIS } from '@rotor/nest-redis';
+import { DueSchedule, type Redis } from '@rotor/redis-store';
+
+export interface CurrentVersion {
+  version: number;
+  gsmVersion: string;
+  createdAt: Date;
+}
+
+const currentKey = (secret: string) => `issuer:secret:${secret}`;
+const handledKey = (eventId: string) => `issuer:rotation-request:${eventId}`;
+
+/** The issuer's view of managed secrets: which version is current, and when each rotates next. */
+@Injectable()
+export class SecretVersionRepository {
+  readonly rotations: DueSchedule;
+
+  constructor(@Inject(REDIS) private readonly redis: Redis) {
+    this.rotations = new DueSchedule(redis, { prefix: 'issuer:schedule:rotation' });
+  }
+
+  async current(secret: string): Promise<CurrentVersion | undefined> {
+    const fields = await this.redis.hgetall(currentKey(secret));
+    if (!fields['gsmVersion']) return undefined;
+    return { version: Number(fields['version']), gsmVersion: fields['gsmVersion'], createdAt: new Date(fields['createdAt']!) };
+  }
+
+  /** Records a new current version; a lower version (a late, concurrent rotation) never replaces a higher one. */
+  async setCurrent(secret: string, current: CurrentVersion): Promise<void> {
+    await this.redis.eval(
+      `local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+       if tonumber(ARGV[1]) > v then redis.call('HSET', KEYS[1], 'version', ARGV[1], 'gsmVersion', ARGV[2], 'createdAt', ARGV[3]) end
+       return 1`,
+      1,
+      currentKey(secret),
+      current.version,
+      current.gsmVersion,
+      current.createdAt.toISOString(),
+    );
+  }
+
+  async wasHandled(eventId: string): Promise<boolean> {
+    return (await this.redis.exists(handledKey(eventId))) === 1;
+  }
+
+  async markHandled(eventId: string): Promise<void> {
+    await this.redis.set(handledKey(eventId), '1', 'EX', 7 * 86_400);
+  }
+}

@@ -1,0 +1,55 @@
+import { Controller, Get, Param, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+
+import { isBound } from '@rotor/catalog';
+import { createEvent, Topics } from '@rotor/contracts';
+import { DomainError } from '@rotor/errors';
+import type { Caller } from '@rotor/identity';
+import { EventPublisher } from '@rotor/kafka';
+import { GsmSecretStore } from '@rotor/secret-store';
+import { CallerGuard, CurrentCaller } from '@rotor/service-kit';
+
+import { RotationService } from './rotation.service';
+import { SecretVersionRepository } from './secret-version.repository';
+
+@ApiTags('secrets')
+@ApiBearerAuth()
+@UseGuards(CallerGuard)
+@Controller('v1/secrets')
+export class SecretsController {
+  constructor(
+    private readonly rotation: RotationService,
+    private readonly versions: SecretVersionRepository,
+    private readonly gsm: GsmSecretStore,
+    private readonly publisher: EventPublisher,
+  ) {}
+
+  /** Just-in-time read of the current version by a bound workload; every read is an `access` event. */
+  @Get(':name')
+  async read(@CurrentCaller() caller: Caller, @Param('name') name: string) {
+    if (caller.kind !== 'workload') throw new DomainError('forbidden', 'workloads-only', 'managed secrets are read by workloads (operators use break-glass)');
+    const secret = (() => {
+      try {
+        return this.rotation.secret(name);
+      } catch {
+        return undefined;
+      }
+    })();
+    if (!secret || !isBound(secret, caller.workload)) {
+      throw new DomainError('forbidden', 'secret-not-bound', `managed secret ${name} is not bound to ${caller.workload.namespace}/${caller.workload.serviceAccount}`);
+    }
+    const current = await this.versions.current(name);
+    if (!current) throw new DomainError('unavailable', 'no-version-yet', `managed secret ${name} has no version yet`, { retryAfterSeconds: 5 });
+    const value = await this.gsm.access(current.gsmVersion);
+    await this.publisher.publish(
+      createEvent({
+        topic: Topics.access,
+        source: '/rotor/issuer',
+        subject: name,
+        data: { actor: { kind: 'workload', workload: caller.workload }, action: 'read-secret', secret: name, version: current.version, at: new Date().toISOString() },
+      }),
+      { key: name },
+    );
+    return { secret: name, version: current.version, createdAt: current.createdAt.toISOString(), value: value.toString('utf8') };
+  }
+}
