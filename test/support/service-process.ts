@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -34,7 +34,8 @@ export class ServiceProcess {
   start(): this {
     const logDir = join(ROOT, '.rotor', 'logs', 'test');
     mkdirSync(logDir, { recursive: true });
-    const file = createWriteStream(join(logDir, `${this.name}-${this.port}.log`));
+    const file = join(logDir, `${this.name}-${this.port}.log`);
+    writeFileSync(file, '');
     this.output = '';
     this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', this.name, 'src', 'main.ts')], {
       cwd: ROOT,
@@ -43,7 +44,7 @@ export class ServiceProcess {
     });
     const keep = (chunk: Buffer) => {
       this.output += chunk.toString();
-      file.write(chunk);
+      appendFileSync(file, chunk); // synchronous: the file is complete even if the test process is killed
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
