@@ -88,6 +88,18 @@ export class ServiceProcess {
     throw new Error(`${this.name} not ready after ${timeoutMs} ms (last: ${last})\n${this.output.slice(-4000)}`);
   }
 
+  /** Waits for /healthz only: for a service expected to run while a dependency is down. */
+  async live(timeoutMs = 60_000): Promise<this> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`${this.name} exited with ${this.child.exitCode}:\n${this.output.slice(-4000)}`);
+      const ok = await fetch(`${this.url}/healthz`).then((response) => response.ok, () => false);
+      if (ok) return this;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(`${this.name} not live after ${timeoutMs} ms\n${this.output.slice(-4000)}`);
+  }
+
   /** SIGTERM and wait: the graceful path. */
   async stop(): Promise<void> {
     if (!this.child || this.child.exitCode !== null) return;

@@ -1,4 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -75,6 +77,32 @@ describe('TokenVerifier', () => {
 
   it('refuses a malformed token', async () => {
     expect(await rejectionCode('not.a.jwt')).toMatch(/malformed/);
+  });
+
+  it('fetches keys through OIDC discovery, as a cluster publishes them', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'cluster', alg: 'ES256', use: 'sig' }] };
+    const server = createServer((request, response) => {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      response.setHeader('content-type', 'application/json');
+      if (request.url === '/.well-known/openid-configuration') response.end(JSON.stringify({ issuer: ISSUER, jwks_uri: `${base}/openid/v1/jwks` }));
+      else if (request.url === '/openid/v1/jwks') response.end(JSON.stringify(jwks));
+      else response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const discovery = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/openid-configuration`;
+      const clusterVerifier = await TokenVerifier.create({ jwks: discovery, issuer: ISSUER, audience: AUDIENCE, clockSkewSeconds: 5 });
+      const token = await new SignJWT({ sub: 'system:serviceaccount:shop:orders' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'cluster' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setExpirationTime('5m')
+        .sign(privateKey);
+      await expect(clusterVerifier.verify(token)).resolves.toMatchObject({ workload: { namespace: 'shop', serviceAccount: 'orders' } });
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses a valid token whose subject is neither a service account nor an operator', async () => {

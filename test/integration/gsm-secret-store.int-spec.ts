@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+
+import { GsmSecretStore } from '@rotor/secret-store';
+
+import { eventually } from '../support/eventually';
+
+const PORT = 19290;
+
+/** The GSM emulator with GSM's per-secret version-write quota (about 2 per second) switched on. */
+describe('GSM secret store against the emulator with quotas', () => {
+  let emulator: ChildProcess;
+  const store = new GsmSecretStore({ project: 'rotor-quota', emulatorHost: `127.0.0.1:${PORT}` });
+
+  beforeAll(async () => {
+    emulator = spawn(
+      process.execPath,
+      [join(__dirname, '..', '..', 'scripts', 'gsm-emulator.js'), '--host', '127.0.0.1', '--port', String(PORT), '--version-writes-per-second-per-secret', '2'],
+      { stdio: 'ignore' },
+    );
+    await eventually(
+      () =>
+        new Promise<true | undefined>((resolve) => {
+          const socket = createConnection(PORT, '127.0.0.1', () => {
+            socket.end();
+            resolve(true);
+          });
+          socket.on('error', () => resolve(undefined));
+        }),
+      { what: 'the emulator to listen' },
+    );
+  });
+
+  afterAll(async () => {
+    await store.close();
+    emulator.kill('SIGKILL');
+  });
+
+  it('backs off on RESOURCE_EXHAUSTED and completes every write instead of failing', async () => {
+    const secret = `quota-${randomUUID().slice(0, 8)}`;
+    await store.ensureSecret(secret, { owner: 'test' });
+    const started = Date.now();
+    const versions: string[] = [];
+    for (let i = 0; i < 5; i++) versions.push(await store.addVersion(secret, Buffer.from(`value-${i}`)));
+    // 5 writes at 2/s cannot all fit in the first second: at least one was refused and retried.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(versions.map((name) => Number(name.split('/').pop()))).toEqual([1, 2, 3, 4, 5]);
+    expect((await store.access(versions[4]!)).toString()).toBe('value-4');
+  });
+
+  it('reports a disabled version as a conflict, never echoing its value', async () => {
+    const secret = `disabled-${randomUUID().slice(0, 8)}`;
+    await store.ensureSecret(secret, { owner: 'test' });
+    const version = await store.addVersion(secret, Buffer.from('canary-disabled-value'));
+    await store.disable(version);
+    const error = await store.access(version).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ kind: 'conflict', code: 'gsm-version-disabled' });
+    expect(String((error as Error).message)).not.toContain('canary');
+  });
+});
