@@ -25,6 +25,7 @@ export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
     gsm: { project: e.GSM_PROJECT, emulatorHost: e.SECRET_MANAGER_EMULATOR_HOST },
     catalogFile: e.ROTOR_CATALOG,
     identity: { jwks: e.ROTOR_JWKS, issuer: e.ROTOR_TOKEN_ISSUER, audience: e.ROTOR_TOKEN_AUDIENCE, clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS },
+    tokenReview: e.ROTOR_TOKEN_REVIEW ? { kubeconfig: e.KUBECONFIG } : undefined,
     tokenHashKey: e.ROTOR_TOKEN_HASH_KEY,
   };
 }

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 
 import { loadCatalog } from '@rotor/catalog';
 import { TokenVerifier } from '@rotor/identity';
+import { KubeTokenReviewer, loadKubeConfig } from '@rotor/kube-client';
 import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
@@ -40,7 +41,14 @@ export class IssuerModule {
         { provide: ISSUER_CONFIG, useValue: config },
         // The catalog is validated at boot: an invalid file stops the issuer before it serves.
         { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
-        { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
+        {
+          provide: TOKEN_VERIFIER,
+          useFactory: () =>
+            TokenVerifier.create(
+              config.identity,
+              config.tokenReview ? new KubeTokenReviewer(loadKubeConfig(config.tokenReview.kubeconfig), [config.identity.audience]) : undefined,
+            ),
+        },
         { provide: TokenHasher, useFactory: () => new TokenHasher(config.tokenHashKey) },
         backendsProvider(config.backends),
         BackendsShutdown,

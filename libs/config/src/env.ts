@@ -57,6 +57,10 @@ export const EnvFragments = {
     ROTOR_TOKEN_ISSUER: z.string().min(1).default('https://kubernetes.default.svc.cluster.local'),
     ROTOR_TOKEN_AUDIENCE: z.string().min(1).default('rotor'),
     ROTOR_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+    /** Also ask the API server (TokenReview) whether it still accepts each workload token. */
+    ROTOR_TOKEN_REVIEW: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+    /** A kubeconfig for the API server; unset means in-cluster configuration. */
+    KUBECONFIG: z.string().min(1).optional(),
   },
   keys: {
     auditKey: { ROTOR_AUDIT_KEY: key },

@@ -14,6 +14,11 @@ import { DomainError } from '@rotor/errors';
 
 import type { Caller } from './caller';
 
+/** A second opinion from the cluster: is this token still accepted (not revoked)? */
+export interface TokenReviewer {
+  review(token: string): Promise<boolean>;
+}
+
 export interface TokenVerifierSettings {
   /** A JWKS file path, a JWKS URL, or an OIDC issuer's discovery URL (`…/.well-known/openid-configuration`). */
   jwks: string;
@@ -34,10 +39,11 @@ export class TokenVerifier {
   private constructor(
     private readonly keys: JWTVerifyGetKey,
     private readonly settings: TokenVerifierSettings,
+    private readonly reviewer?: TokenReviewer,
   ) {}
 
-  static async create(settings: TokenVerifierSettings): Promise<TokenVerifier> {
-    return new TokenVerifier(await loadKeys(settings.jwks), settings);
+  static async create(settings: TokenVerifierSettings, reviewer?: TokenReviewer): Promise<TokenVerifier> {
+    return new TokenVerifier(await loadKeys(settings.jwks), settings, reviewer);
   }
 
   async verify(token: string | undefined): Promise<Caller> {
@@ -54,7 +60,19 @@ export class TokenVerifier {
     } catch (error) {
       throw unauthenticated('invalid-token', describeJoseError(error));
     }
-    return callerFrom(payload);
+    const caller = callerFrom(payload);
+    if (caller.kind === 'workload' && this.reviewer) await this.review(token);
+    return caller;
+  }
+
+  private async review(token: string): Promise<void> {
+    let accepted: boolean;
+    try {
+      accepted = await this.reviewer!.review(token);
+    } catch {
+      throw new DomainError('unavailable', 'token-review-unavailable', 'the Kubernetes API could not review the token', { retryAfterSeconds: 5 });
+    }
+    if (!accepted) throw unauthenticated('token-revoked', 'Kubernetes no longer accepts this token');
   }
 }
 

@@ -1,0 +1,2 @@
+export * from './kube-config';
+export * from './token-reviewer';

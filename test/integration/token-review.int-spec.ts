@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { FakeKubeApi } from '../support/fake-kube-api';
+import { ServiceProcess } from '../support/service-process';
+import { TestIdentity } from '../support/test-identity';
+
+describe('issuer with TokenReview against the (fake) Kubernetes API', () => {
+  const kube = new FakeKubeApi();
+  let identity: TestIdentity;
+  let issuer: ServiceProcess;
+
+  beforeAll(async () => {
+    await kube.start();
+    identity = await TestIdentity.create();
+    const catalog = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
+    writeFileSync(catalog, `
+roles:
+  - name: token
+    owner: team-test
+    backend: { kind: opaque-token }
+    bindings: [{ namespace: tr, serviceAccount: app }]
+    ttl: 1m
+    maxTtl: 5m
+`);
+    issuer = new ServiceProcess('issuer', 18780, {
+      ...identity.env,
+      ROTOR_CATALOG: catalog,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+      ROTOR_TOKEN_REVIEW: 'true',
+      KUBECONFIG: kube.writeKubeconfig(),
+    });
+    await issuer.start().ready();
+  }, 90_000);
+
+  afterAll(async () => {
+    await issuer?.stop();
+    await kube.stop();
+  });
+
+  const issue = async (token: string) =>
+    fetch(`${issuer.url}/v1/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'token' }),
+    });
+
+  it('issues to a token the API server still accepts, asking it with rotor\'s own credentials', async () => {
+    const token = await identity.serviceAccountToken('tr', 'app');
+    expect((await issue(token)).status).toBe(201);
+    expect(kube.requests).toContainEqual({ method: 'POST', path: '/apis/authentication.k8s.io/v1/tokenreviews', authorization: 'Bearer rotor-service-account-token' });
+  });
+
+  it('refuses a validly signed, unexpired token that Kubernetes has revoked', async () => {
+    const token = await identity.serviceAccountToken('tr', 'app', { name: 'deleted-pod', uid: 'gone' });
+    kube.revokedTokens.add(token);
+    const response = await issue(token);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ code: 'token-revoked' });
+  });
+});
