@@ -1,16 +1,12 @@
 import { z } from 'zod';
 
-import { EnvFragments, parseEnv } from '@rotor/config';
+import { backendSettings, EnvFragments, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 
 export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = parseEnv(
     {
-      ...EnvFragments.http(8081),
-      ...EnvFragments.logging,
-      ...EnvFragments.kafka,
-      ...EnvFragments.redis,
+      ...serviceEnvShape(8081),
       ...EnvFragments.backends,
-      ...EnvFragments.identity,
       ROTOR_SCHEDULE_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
       ROTOR_REVOKE_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
       ROTOR_REVOKE_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
@@ -22,13 +18,8 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
     env,
   );
   return {
-    service: 'revoker' as const,
-    http: { host: e.HOST, port: e.PORT },
-    logLevel: e.LOG_LEVEL,
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID ?? 'rotor-revoker', partitions: e.KAFKA_TOPIC_PARTITIONS, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
-    redis: { url: e.REDIS_URL },
-    backends: { databaseUrl: e.DATABASE_URL, redisAclUrl: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL },
-    identity: { jwks: e.ROTOR_JWKS, issuer: e.ROTOR_TOKEN_ISSUER, audience: e.ROTOR_TOKEN_AUDIENCE, clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS },
+    ...serviceSettings('revoker', e),
+    backends: backendSettings(e),
     schedule: { shards: e.ROTOR_SCHEDULE_SHARDS },
     revocation: {
       pollMs: e.ROTOR_REVOKE_POLL_MS,

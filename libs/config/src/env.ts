@@ -95,3 +95,32 @@ export function parseEnv<Shape extends z.ZodRawShape>(
   }
   return result.data;
 }
+
+/** The variables every rotor service reads: HTTP, logging, Kafka, Redis, token verification. */
+export const serviceEnvShape = (defaultPort: number) => ({
+  ...EnvFragments.http(defaultPort),
+  ...EnvFragments.logging,
+  ...EnvFragments.kafka,
+  ...EnvFragments.redis,
+  ...EnvFragments.identity,
+});
+
+type ServiceEnv = z.infer<z.ZodObject<ReturnType<typeof serviceEnvShape>>>;
+
+/** The settings every rotor service has, shaped for the libs that use them. */
+export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
+  return {
+    service,
+    http: { host: e.HOST, port: e.PORT },
+    logLevel: e.LOG_LEVEL,
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID ?? `rotor-${service}`, partitions: e.KAFKA_TOPIC_PARTITIONS, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
+    redis: { url: e.REDIS_URL },
+    identity: { jwks: e.ROTOR_JWKS, issuer: e.ROTOR_TOKEN_ISSUER, audience: e.ROTOR_TOKEN_AUDIENCE, clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS },
+  };
+}
+
+/** Where the credential backends connect; Redis ACL users live in REDIS_URL's server unless told otherwise. */
+export const backendSettings = (e: { DATABASE_URL: string; ROTOR_REDIS_ACL_URL?: string; REDIS_URL: string }) => ({
+  databaseUrl: e.DATABASE_URL,
+  redisAclUrl: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL,
+});

@@ -2,7 +2,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 
-import type { Logger } from '@rotor/telemetry';
+import type { DynamicModule } from '@nestjs/common';
+
+import { createLogger, Metrics, type Logger } from '@rotor/telemetry';
 
 import { NestLoggerAdapter } from './nest-logger';
 
@@ -38,4 +40,31 @@ export async function bootstrapService(options: ServiceBootstrap): Promise<void>
   const app = await createServiceApp(options);
   await app.listen(options.port, options.host);
   options.logger.info({ url: `http://${options.host}:${options.port}` }, `${options.service} listening`);
+}
+
+export interface ServiceDefinition<C extends { service: string; logLevel: string; http: { host: string; port: number } }> {
+  description: string;
+  /** Validates the environment; throws with a message naming each bad variable. */
+  loadConfig(): C;
+  module(config: C, telemetry: { logger: Logger; metrics: Metrics }): DynamicModule;
+}
+
+/** A service's whole `main`: config → telemetry → Nest app → listen; a bad start prints why and exits 1. */
+export function runService<C extends { service: string; logLevel: string; http: { host: string; port: number } }>(definition: ServiceDefinition<C>): void {
+  const start = async () => {
+    const config = definition.loadConfig();
+    const logger = createLogger({ service: config.service, level: config.logLevel });
+    await bootstrapService({
+      module: definition.module(config, { logger, metrics: new Metrics(config.service) }),
+      service: config.service,
+      description: definition.description,
+      ...config.http,
+      logger,
+    });
+  };
+  start().catch((error: unknown) => {
+    // Config and catalog errors name what is wrong; print them plainly and stop.
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
 }
