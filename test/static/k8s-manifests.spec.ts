@@ -8,8 +8,8 @@
  * its schema. The property checks below are what catch such mistakes.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 
 import { parseCatalog } from '@rotor/catalog';
 import { parse, parseAllDocuments } from 'yaml';
@@ -34,7 +34,29 @@ const repoRoot = join(__dirname, '..', '..');
 const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'] as const;
 const ROTOR_NAMESPACE = 'rotor';
 const OUT_OF_BAND_SECRET = 'rotor-service-secrets';
+/** rotor-service-secrets itself, or the overlay's generated copy with kustomize's hash suffix. */
+const isServiceSecret = (name: string | undefined) =>
+  name === OUT_OF_BAND_SECRET || new RegExp(`^${OUT_OF_BAND_SECRET}-[a-z0-9]{10}$`).test(name ?? '');
 const CATALOG_PATH = '/etc/rotor/catalog.yaml';
+
+/** Services whose config loader (apps/<service>/src/config.ts) reads ROTOR_CATALOG. */
+const CATALOG_READERS = ['issuer'];
+/** Services that run the credential backends (mint or revoke PostgreSQL roles): DATABASE_URL. */
+const BACKEND_SERVICES = ['issuer', 'revoker'];
+/** The keys each service reads from rotor-service-secrets, and nothing else. */
+const SECRET_KEYS: Record<(typeof SERVICES)[number], string[]> = {
+  auditor: ['ROTOR_AUDIT_KEY'],
+  distributor: [],
+  issuer: ['DATABASE_URL', 'ROTOR_TOKEN_HASH_KEY'],
+  revoker: ['DATABASE_URL'],
+};
+/**
+ * Services that mount a Kubernetes API token: the issuer for TokenReview, the distributor
+ * to write Secrets in the target namespaces.
+ */
+const API_TOKEN_SERVICES = ['distributor', 'issuer'];
+/** The only ClusterRole any rotor identity is bound to, and to whom. */
+const CLUSTER_ROLE_GRANTS = [`ClusterRoleBinding: ServiceAccount ${ROTOR_NAMESPACE}/issuer -> system:auth-delegator`];
 
 // ---------------------------------------------------------------------------------------
 // Rendering and model validation
@@ -124,6 +146,56 @@ function podSpec(deployment: IDeployment) {
 
 const podLabels = (deployment: IDeployment) => deployment.spec?.template.metadata?.labels;
 
+type Container = ReturnType<typeof podSpec>['containers'][number];
+
+/** Where a container's variable comes from, once Kubernetes has merged `envFrom` and `env`. */
+type EnvSource = { value: string } | { secret: string | undefined; key: string } | { other: true };
+
+/** A container's environment as Kubernetes resolves it: `env` entries override `envFrom`. */
+function containerEnv(manifests: Manifest[], namespace: string | undefined, container: Container) {
+  const env = new Map<string, EnvSource>();
+  for (const source of container.envFrom ?? []) {
+    const prefix = source.prefix ?? '';
+    if (source.configMapRef) {
+      const configMap = ofKind<IConfigMap>(manifests, 'ConfigMap').find(
+        (candidate) =>
+          candidate.metadata.name === source.configMapRef?.name && candidate.metadata.namespace === namespace,
+      );
+      for (const [key, value] of Object.entries(configMap?.data ?? {})) env.set(prefix + key, { value });
+    }
+    if (source.secretRef) {
+      const secret = ofKind<ISecret>(manifests, 'Secret').find(
+        (candidate) => candidate.metadata.name === source.secretRef?.name && candidate.metadata.namespace === namespace,
+      );
+      for (const key of Object.keys({ ...secret?.data, ...secret?.stringData }))
+        env.set(prefix + key, { secret: source.secretRef.name, key });
+    }
+  }
+  for (const variable of container.env ?? []) {
+    const ref = variable.valueFrom?.secretKeyRef;
+    if (ref) env.set(variable.name, { secret: ref.name, key: ref.key });
+    else if (variable.valueFrom) env.set(variable.name, { other: true });
+    else env.set(variable.name, { value: variable.value ?? '' });
+  }
+  return env;
+}
+
+/** A variable's plain value in a container, undefined when unset or drawn from a Secret. */
+function envValue(manifests: Manifest[], deployment: IDeployment & Manifest, container: Container, name: string) {
+  const source = containerEnv(manifests, deployment.metadata.namespace, container).get(name);
+  return source && 'value' in source ? source.value : undefined;
+}
+
+/** The ConfigMap volume and mount that put a file at `path` in a container, if any. */
+function mountedConfigMap(deployment: IDeployment, container: Container, path: string | undefined) {
+  const mount = container.volumeMounts?.find((candidate) => path !== undefined && candidate.mountPath === path);
+  const volume = podSpec(deployment).volumes?.find((candidate) => candidate.name === mount?.name);
+  return { configMap: volume?.configMap?.name, subPath: mount?.subPath };
+}
+
+const generated = (manifests: Manifest[], prefix: string) =>
+  ofKind<IConfigMap>(manifests, 'ConfigMap').find((configMap) => configMap.metadata.name.startsWith(prefix));
+
 /** The container ports of a Deployment, by name and by number. */
 function containerPorts(deployment: IDeployment): Set<string | number> {
   return new Set(
@@ -146,6 +218,17 @@ interface BindingLike extends Manifest {
   subjects?: { kind: string; name: string; namespace?: string }[];
 }
 
+/**
+ * Built-in ClusterRoles the manifests may bind to without defining them, with their rules
+ * as the API server bootstraps them (plugin/pkg/auth/authorizer/rbac/bootstrappolicy).
+ */
+const BUILT_IN_CLUSTER_ROLES: Record<string, PolicyRule[]> = {
+  'system:auth-delegator': [
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+  ],
+};
+
 const SECRET_WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection', '*']);
 
 const canWriteSecrets = (role: RoleLike) =>
@@ -162,6 +245,13 @@ const canWriteSecrets = (role: RoleLike) =>
  */
 function secretWriters(manifests: Manifest[]) {
   const roles = new Map<string, RoleLike>();
+  for (const [name, rules] of Object.entries(BUILT_IN_CLUSTER_ROLES))
+    roles.set(`ClusterRole/${name}`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name },
+      rules,
+    });
   for (const role of ofKind<RoleLike>(manifests, 'Role'))
     roles.set(`Role/${role.metadata.namespace}/${role.metadata.name}`, role);
   for (const role of ofKind<RoleLike>(manifests, 'ClusterRole')) roles.set(`ClusterRole/${role.metadata.name}`, role);
@@ -284,7 +374,7 @@ describe.each([
     }
   });
 
-  it('lets only the distributor mount a Kubernetes API token, each service under its own ServiceAccount', () => {
+  it('lets only the issuer (TokenReview) and the distributor (target Secrets) mount a Kubernetes API token, each service under its own ServiceAccount', () => {
     const accounts = new Map(
       ofKind<IServiceAccount>(manifests, 'ServiceAccount').map((account) => [account.metadata.name, account]),
     );
@@ -296,11 +386,62 @@ describe.each([
       })
       .map((deployment) => deployment.metadata.name);
 
-    expect(mounting).toEqual(['distributor']);
+    expect(mounting.sort()).toEqual(API_TOKEN_SERVICES);
     for (const deployment of deployments) {
       expect(podSpec(deployment).serviceAccountName).toBe(deployment.metadata.name);
       expect(accounts.has(deployment.metadata.name)).toBe(true);
     }
+  });
+
+  it('turns TokenReview on in the issuer only, with the in-cluster configuration', () => {
+    const reviewing = deployments.filter((deployment) =>
+      podSpec(deployment).containers.some(
+        (container) => envValue(manifests, deployment, container, 'ROTOR_TOKEN_REVIEW') === 'true',
+      ),
+    );
+    expect(reviewing.map((deployment) => deployment.metadata.name)).toEqual(['issuer']);
+    for (const container of reviewing.flatMap((deployment) => podSpec(deployment).containers)) {
+      expect(containerEnv(manifests, ROTOR_NAMESPACE, container).has('KUBECONFIG')).toBe(false);
+    }
+  });
+
+  it("binds the issuer's ServiceAccount to system:auth-delegator, and no other subject to any ClusterRole", () => {
+    const grants = [
+      ...ofKind<BindingLike>(manifests, 'RoleBinding'),
+      ...ofKind<BindingLike>(manifests, 'ClusterRoleBinding'),
+    ]
+      .filter((binding) => binding.roleRef.kind === 'ClusterRole')
+      .flatMap((binding) =>
+        (binding.subjects ?? []).map(
+          (subject) =>
+            `${binding.kind}: ${subject.kind} ${subject.namespace ?? ''}/${subject.name} -> ${binding.roleRef.name}`,
+        ),
+      );
+    expect(grants.sort()).toEqual(CLUSTER_ROLE_GRANTS);
+  });
+
+  it('reads from rotor-service-secrets exactly the keys each service needs, DATABASE_URL in the issuer and the revoker', () => {
+    for (const deployment of deployments) {
+      const name = deployment.metadata.name as (typeof SERVICES)[number];
+      for (const container of podSpec(deployment).containers) {
+        const fromSecret = [...containerEnv(manifests, deployment.metadata.namespace, container)]
+          .filter(([, source]) => 'secret' in source && isServiceSecret(source.secret))
+          .map(([variable, source]) => `${variable}=${'key' in source ? source.key : ''}`);
+        expect({ name, fromSecret: fromSecret.sort() }).toEqual({
+          name,
+          fromSecret: SECRET_KEYS[name].map((key) => `${key}=${key}`),
+        });
+      }
+    }
+    const databaseUrl = deployments
+      .filter((deployment) =>
+        podSpec(deployment).containers.every((container) => {
+          const source = containerEnv(manifests, deployment.metadata.namespace, container).get('DATABASE_URL');
+          return source !== undefined && 'secret' in source && isServiceSecret(source.secret);
+        }),
+      )
+      .map((deployment) => deployment.metadata.name);
+    expect(databaseUrl.sort()).toEqual(BACKEND_SERVICES);
   });
 
   it('covers every Deployment with a PodDisruptionBudget and a HorizontalPodAutoscaler on 70% CPU', () => {
@@ -374,28 +515,56 @@ describe.each([
     }
   });
 
-  it('mounts the rotor-catalog ConfigMap at the path ROTOR_CATALOG names, in every service', () => {
-    const configMaps = ofKind<IConfigMap>(manifests, 'ConfigMap');
-    const catalog = configMaps.find((configMap) => configMap.metadata.name.startsWith('rotor-catalog'));
-    const config = configMaps.find((configMap) => configMap.metadata.name.startsWith('rotor-config'));
-    expect(catalog?.data?.['catalog.yaml']).toBeDefined();
-    expect(config?.data?.ROTOR_CATALOG).toBe(CATALOG_PATH);
+  it('mounts the rotor-jwks ConfigMap at the path ROTOR_JWKS names, and sets the token issuer and audience, in every service', () => {
+    const jwks = generated(manifests, 'rotor-jwks');
+    const config = generated(manifests, 'rotor-config');
+    expect(JSON.parse(jwks?.data?.['jwks.json'] ?? 'null')).toEqual({ keys: expect.any(Array) });
 
     for (const deployment of deployments) {
-      const pod = podSpec(deployment);
-      const volume = pod.volumes?.find((candidate) => candidate.configMap?.name === catalog?.metadata.name);
-      for (const container of pod.containers) {
-        const mount = container.volumeMounts?.find((candidate) => candidate.mountPath === CATALOG_PATH);
+      for (const container of podSpec(deployment).containers) {
+        const where = `${deployment.metadata.name}/${container.name}`;
+        const value = (name: string) => envValue(manifests, deployment, container, name);
+        const path = value('ROTOR_JWKS');
         expect({
-          where: `${deployment.metadata.name}/${container.name}`,
-          volume: mount?.name,
-          subPath: mount?.subPath,
+          where,
+          absolute: path !== undefined && isAbsolute(path),
+          mounted: mountedConfigMap(deployment, container, path),
+          issuer: value('ROTOR_TOKEN_ISSUER'),
+          audience: value('ROTOR_TOKEN_AUDIENCE'),
         }).toEqual({
-          where: `${deployment.metadata.name}/${container.name}`,
-          volume: volume?.name ?? '(no rotor-catalog volume)',
-          subPath: 'catalog.yaml',
+          where,
+          absolute: true,
+          mounted: { configMap: jwks?.metadata.name ?? '(no rotor-jwks ConfigMap)', subPath: 'jwks.json' },
+          issuer: expect.stringMatching(/^https:\/\//),
+          audience: expect.stringMatching(/.+/),
         });
         expect(container.envFrom?.map((source) => source.configMapRef?.name)).toContain(config?.metadata.name);
+      }
+    }
+  });
+
+  it('mounts the rotor-catalog ConfigMap at the path ROTOR_CATALOG names, only in the services that read it', () => {
+    const catalog = generated(manifests, 'rotor-catalog');
+    expect(catalog?.data?.['catalog.yaml']).toBeDefined();
+
+    const mounting = deployments.filter((deployment) =>
+      (podSpec(deployment).volumes ?? []).some((volume) => volume.configMap?.name === catalog?.metadata.name),
+    );
+    expect(mounting.map((deployment) => deployment.metadata.name).sort()).toEqual(CATALOG_READERS);
+
+    for (const deployment of deployments) {
+      for (const container of podSpec(deployment).containers) {
+        const where = `${deployment.metadata.name}/${container.name}`;
+        const path = envValue(manifests, deployment, container, 'ROTOR_CATALOG');
+        if (!CATALOG_READERS.includes(deployment.metadata.name)) {
+          expect({ where, path }).toEqual({ where, path: undefined });
+          continue;
+        }
+        expect({ where, path, mounted: mountedConfigMap(deployment, container, path) }).toEqual({
+          where,
+          path: CATALOG_PATH,
+          mounted: { configMap: catalog?.metadata.name ?? '(no rotor-catalog ConfigMap)', subPath: 'catalog.yaml' },
+        });
       }
     }
   });
@@ -456,6 +625,7 @@ describe('Kubernetes base', () => {
       'auditor:ROTOR_AUDIT_KEY',
       'issuer:DATABASE_URL',
       'issuer:ROTOR_TOKEN_HASH_KEY',
+      'revoker:DATABASE_URL',
     ]);
     expect(new Set(refs.map((ref) => ref.secret))).toEqual(new Set([OUT_OF_BAND_SECRET]));
   });
@@ -522,6 +692,18 @@ interface ComposeService {
   ports?: (string | { target: number })[];
   depends_on?: Record<string, { condition?: string }> | string[];
   healthcheck?: { test?: string | string[]; disable?: boolean };
+  volumes?: (string | { type?: string; source?: string; target: string; read_only?: boolean })[];
+}
+
+/** Bind mounts of a compose service as {source, target, readOnly}; named volumes have a source without `./`. */
+function composeMounts(service: ComposeService | undefined) {
+  return (service?.volumes ?? []).map((volume) => {
+    if (typeof volume !== 'string') {
+      return { source: volume.source, target: volume.target, readOnly: volume.read_only === true };
+    }
+    const [source, target, mode] = volume.split(':');
+    return { source, target, readOnly: (mode ?? '').split(',').includes('ro') };
+  });
 }
 
 describe('docker-compose.yml', () => {
@@ -530,6 +712,79 @@ describe('docker-compose.yml', () => {
     services: Record<string, ComposeService>;
   };
   const INFRASTRUCTURE = ['kafka', 'redis', 'gsm-emulator'];
+
+  function environment(name: string): Record<string, string | number> {
+    const env = compose.services[name]?.environment;
+    expect(Array.isArray(env)).toBe(false);
+    return (env ?? {}) as Record<string, string | number>;
+  }
+
+  /** The repository file mounted read-only at `path` in a service, if any. */
+  function mountedFile(name: string, path: string | number | undefined) {
+    const mount = composeMounts(compose.services[name]).find((candidate) => candidate.target === String(path));
+    const source = mount?.source;
+    return source?.startsWith('./') && mount?.readOnly && existsSync(join(repoRoot, source)) ? source : undefined;
+  }
+
+  it('mounts the JWKS file ROTOR_JWKS names, and sets the token issuer and audience, in every rotor service', () => {
+    for (const name of SERVICES) {
+      const env = environment(name);
+      const source = mountedFile(name, env.ROTOR_JWKS);
+      expect({ name, jwks: env.ROTOR_JWKS, source }).toEqual({
+        name,
+        jwks: expect.stringMatching(/^\//),
+        source: expect.any(String),
+      });
+      const keySet = JSON.parse(readFileSync(join(repoRoot, source ?? ''), 'utf8')) as { keys?: unknown[] };
+      expect(keySet.keys?.length).toBeGreaterThan(0);
+      expect({ name, issuer: env.ROTOR_TOKEN_ISSUER, audience: env.ROTOR_TOKEN_AUDIENCE }).toEqual({
+        name,
+        issuer: expect.stringMatching(/.+/),
+        audience: expect.stringMatching(/.+/),
+      });
+    }
+  });
+
+  it('mounts the catalog ROTOR_CATALOG names only in the services that read it', () => {
+    for (const name of SERVICES) {
+      const env = environment(name);
+      const catalogMounted = composeMounts(compose.services[name]).some((mount) =>
+        mount.source?.endsWith('catalog.yaml'),
+      );
+      expect({
+        name,
+        catalog: env.ROTOR_CATALOG,
+        source: mountedFile(name, env.ROTOR_CATALOG),
+        catalogMounted,
+      }).toEqual(
+        CATALOG_READERS.includes(name)
+          ? { name, catalog: CATALOG_PATH, source: './config/catalog.yaml', catalogMounted: true }
+          : { name, catalog: undefined, source: undefined, catalogMounted: false },
+      );
+    }
+  });
+
+  it('keeps TokenReview off, since compose runs no Kubernetes API server', () => {
+    for (const name of SERVICES) {
+      expect({ name, review: environment(name).ROTOR_TOKEN_REVIEW ?? 'false' }).toEqual({ name, review: 'false' });
+    }
+  });
+
+  it('gives the services that run credential backends DATABASE_URL, and starts them only once PostgreSQL reports healthy', () => {
+    for (const name of SERVICES) {
+      const dependsOn = compose.services[name]?.depends_on as Record<string, { condition?: string }> | undefined;
+      const backend = BACKEND_SERVICES.includes(name);
+      expect({
+        name,
+        databaseUrl: environment(name).DATABASE_URL,
+        postgres: dependsOn?.postgres?.condition,
+      }).toEqual({
+        name,
+        databaseUrl: backend ? expect.stringMatching(/^postgres(ql)?:\/\/[^@]+@postgres:5432\//) : undefined,
+        postgres: backend ? 'service_healthy' : undefined,
+      });
+    }
+  });
 
   it('starts every rotor service only once Kafka, Redis and the GSM emulator report healthy', () => {
     for (const name of SERVICES) {
