@@ -83,6 +83,14 @@ describe('postgres backend against a real PostgreSQL', () => {
     await backend.revoke(handle);
   });
 
+  it('issues concurrently without PostgreSQL refusing concurrent grants', async () => {
+    const issued = await Promise.all(
+      Array.from({ length: 24 }, () => backend.issue({ leaseId: randomUUID(), settings: { kind: 'postgres', grants }, expiresAt: new Date(Date.now() + 60_000) })),
+    );
+    expect(issued).toHaveLength(24);
+    await Promise.all(issued.map(({ handle }) => backend.revoke(handle)));
+  });
+
   it('treats revoking a role that is already gone as success', async () => {
     const leaseId = randomUUID();
     const { handle } = await backend.issue({ leaseId, settings: { kind: 'postgres', grants }, expiresAt: new Date(Date.now() + 60_000) });
@@ -90,7 +98,7 @@ describe('postgres backend against a real PostgreSQL', () => {
     await expect(backend.revoke(handle)).resolves.toBeUndefined();
   });
 
-  it('creates nothing when a grant fails: role and grants are one transaction', async () => {
+  it('creates no lease role when the grant template fails, and no half-granted group', async () => {
     const leaseId = randomUUID();
     await expect(backend.issue({ leaseId, settings: { kind: 'postgres', grants: [...grants, 'GRANT SELECT ON no_such_table TO {{role}}'] }, expiresAt: new Date(Date.now() + 60_000) })).rejects.toBeInstanceOf(DomainError);
     expect(await roleExists(admin, postgresRoleName(leaseId))).toBe(false);

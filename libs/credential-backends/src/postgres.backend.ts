@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 import { Pool, escapeIdentifier, escapeLiteral } from 'pg';
 
@@ -15,6 +15,17 @@ export interface PostgresBackendSettings {
 /** Role names are generated from the lease id only: nothing from a catalog or a request reaches them. */
 export const postgresRoleName = (leaseId: string): string => `rotor_${leaseId.replace(/-/g, '')}`;
 
+/**
+ * The NOLOGIN group role holding one grant template's privileges, named by the template's
+ * hash: a changed template gets a new group. Leases join it instead of being granted
+ * privileges themselves, because concurrent GRANTs on one object fail in PostgreSQL
+ * ("tuple concurrently updated") while concurrent memberships do not.
+ */
+export const postgresGroupName = (grants: string[]): string => `rotor_grants_${createHash('sha256').update(JSON.stringify(grants)).digest('hex').slice(0, 16)}`;
+
+/** Serializes group creation across issuer replicas (pg_advisory_xact_lock key). */
+const GROUP_LOCK = 0x726f746f72; // "rotor"
+
 const ROLE_NAME = /^rotor_[0-9a-f]{32}$/;
 
 /**
@@ -26,28 +37,46 @@ export class PostgresBackend implements CredentialBackend {
   readonly kind = 'postgres' as const;
   private readonly pool: Pool;
   private readonly target: { host: string; port: number; database: string };
+  private readonly knownGroups = new Set<string>();
 
   constructor(settings: PostgresBackendSettings) {
     this.pool = new Pool({ connectionString: settings.databaseUrl, max: 8, connectionTimeoutMillis: 3_000 });
-    // Idle-client errors (server restart) surface on the next query; don't crash the process.
+    // A dropped connection surfaces as the failure of the query in flight (→ retried); its
+    // 'error' event, idle or checked out, must not crash the process.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     const url = new URL(settings.databaseUrl);
     this.target = { host: url.hostname, port: Number(url.port || 5432), database: decodeURIComponent(url.pathname.slice(1)) };
   }
 
   async issue({ leaseId, settings, expiresAt }: IssueRequest): Promise<IssuedCredential> {
     const grants = (settings as { grants?: string[] }).grants ?? [];
+    const group = await this.ensureGroup(grants);
     const role = postgresRoleName(leaseId);
     const password = randomBytes(24).toString('base64url');
-    const quotedRole = escapeIdentifier(role);
-    await this.transaction(async (query) => {
-      await query(`CREATE ROLE ${quotedRole} LOGIN PASSWORD ${escapeLiteral(password)} VALID UNTIL ${escapeLiteral(expiresAt.toISOString())}`);
-      for (const grant of grants) await query(grant.replaceAll('{{role}}', quotedRole));
-    });
+    await this.run(
+      `CREATE ROLE ${escapeIdentifier(role)} LOGIN PASSWORD ${escapeLiteral(password)} VALID UNTIL ${escapeLiteral(expiresAt.toISOString())} IN ROLE ${escapeIdentifier(group)}`,
+    );
     return {
       credential: { username: role, password, host: this.target.host, port: String(this.target.port), database: this.target.database },
       handle: { backend: 'postgres', roleName: role },
     };
+  }
+
+  /** Creates the template's group role once (all grants or none), under a lock shared by every replica. */
+  private async ensureGroup(grants: string[]): Promise<string> {
+    const group = postgresGroupName(grants);
+    if (this.knownGroups.has(group)) return group;
+    await this.transaction(async (query) => {
+      await query('SELECT pg_advisory_xact_lock($1)', [GROUP_LOCK]);
+      const exists = await query('SELECT 1 FROM pg_roles WHERE rolname = $1', [group]);
+      if (exists.rowCount === 1) return;
+      const quotedGroup = escapeIdentifier(group);
+      await query(`CREATE ROLE ${quotedGroup} NOLOGIN`);
+      for (const grant of grants) await query(grant.replaceAll('{{role}}', quotedGroup));
+    });
+    this.knownGroups.add(group);
+    return group;
   }
 
   async renew(handle: RevocationHandle, expiresAt: Date): Promise<void> {

@@ -113,8 +113,8 @@ const describeHttpException = (exception: HttpException): string =>
 
 /** body-parser's errors carry a status and a `type`; their messages may quote the body, so they are replaced. */
 const bodyParserError = (exception: unknown): { status: number; detail: string } | undefined => {
-  if (typeof exception !== 'object' || exception === null || !('type' in exception)) return undefined;
-  switch (exception.type) {
+  if (typeof exception !== 'object' || exception === null) return undefined;
+  switch ((exception as { type?: unknown }).type) {
     case 'entity.parse.failed':
       return { status: 400, detail: 'the request body is not valid JSON' };
     case 'entity.too.large':
@@ -122,7 +122,11 @@ const bodyParserError = (exception: unknown): { status: number; detail: string }
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return { status: 415, detail: 'the request body encoding is not supported' };
-    default:
-      return undefined;
+    default: {
+      // Any other client error raised while reading the body (bad Content-Encoding, aborted
+      // upload) carries a 4xx status marked safe to expose; its message is not passed on.
+      const { status, expose } = exception as { status?: unknown; expose?: unknown };
+      return typeof status === 'number' && status >= 400 && status < 500 && expose === true ? { status, detail: 'the request body could not be read' } : undefined;
+    }
   }
 };

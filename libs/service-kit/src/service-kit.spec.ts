@@ -90,6 +90,13 @@ describe('service kit (HTTP edge)', () => {
     expect(response.text).not.toContain('canary');
   });
 
+  it('refuses a body whose Content-Encoding does not match its bytes with a 400, not a 500', async () => {
+    const response = await request(app.getHttpServer()).post('/echo').set('content-type', 'application/json').set('content-encoding', 'gzip').send('{"name":"plain, not gzip"}');
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.text).not.toContain('plain, not gzip');
+  });
+
   it('answers unknown routes with problem+json', async () => {
     const response = await request(app.getHttpServer()).get('/nowhere');
     expect(response.status).toBe(404);
