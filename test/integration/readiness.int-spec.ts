@@ -36,8 +36,20 @@ const sparePort = (): Promise<number> =>
     });
   });
 
+/** Fails fast when something already listens on `port`: ready() would otherwise be answered by that process. */
+const ensurePortFree = (port: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error) =>
+      reject(new Error(`port ${port} is already in use (${error.message}): is another suite or a benchmark running?`)),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+
 const redisCli = (port: number, ...args: string[]): Promise<string> =>
-  new Promise((resolve) => execFile('redis-cli', ['-p', String(port), ...args], (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim())));
+  new Promise((resolve) =>
+    execFile('redis-cli', ['-p', String(port), ...args], (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim())),
+  );
 
 /** A throw-away redis-server on its own port, without persistence, that a test can stop and start again. */
 class PrivateRedis {
@@ -52,12 +64,19 @@ class PrivateRedis {
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
+      {
+        stdio: 'ignore',
+      },
+    );
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await eventually(async () => ((await redisCli(this.port, 'ping')) === 'PONG' ? true : undefined), { timeoutMs: 10_000, what: `redis-server on ${this.port}` });
+    await eventually(async () => ((await redisCli(this.port, 'ping')) === 'PONG' ? true : undefined), {
+      timeoutMs: 10_000,
+      what: `redis-server on ${this.port}`,
+    });
   }
 
   /** SHUTDOWN NOSAVE, the way an operator stops it; resolves once the server process is gone. */
@@ -102,6 +121,7 @@ describe('issuer readiness follows its dependencies', () => {
       REDIS_URL: redis.url,
       LOG_LEVEL: 'info',
     });
+    await ensurePortFree(issuer.port);
     await issuer.start().ready();
   }, 120_000);
 
@@ -134,7 +154,11 @@ describe('issuer readiness follows its dependencies', () => {
     expect(down.checks['kafka']).toMatchObject({ ok: true });
     expect(down.checks['gsm']).toMatchObject({ ok: true });
     // Only Redis is named: every other dependency still answers.
-    expect(Object.entries(down.checks).filter(([, check]) => !check.ok).map(([name]) => name)).toEqual(['redis']);
+    expect(
+      Object.entries(down.checks)
+        .filter(([, check]) => !check.ok)
+        .map(([name]) => name),
+    ).toEqual(['redis']);
 
     const health = await fetch(`${issuer.url}/healthz`);
     expect(health.status).toBe(200);

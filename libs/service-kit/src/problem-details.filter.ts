@@ -44,6 +44,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const problem = this.toProblem(exception, request);
     if (exception instanceof DomainError && exception.retryAfterSeconds !== undefined) {
       response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    } else if (problem.code === 'dependency-unavailable') {
+      response.setHeader('Retry-After', '5');
     }
     response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   }
@@ -76,6 +78,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         instance,
         code: codeOf(status),
       };
+    }
+    if (isTransientDependencyError(exception)) {
+      const errorId = randomUUID();
+      this.logger.warn({ errorId, err: { name: exception.name, message: exception.message }, path: instance }, 'dependency unavailable');
+      return { type: 'https://rotor.dev/problems/dependency-unavailable', title: 'Service Unavailable', status: 503, detail: 'a dependency is unavailable; retry later', instance, code: 'dependency-unavailable', errorId };
     }
     const errorId = randomUUID();
     this.logger.error({ errorId, err: exception instanceof Error ? { name: exception.name, message: exception.message, stack: exception.stack } : 'non-error thrown', path: instance }, 'unexpected error');
@@ -130,3 +137,20 @@ const bodyParserError = (exception: unknown): { status: number; detail: string }
     }
   }
 };
+
+/** Errors of a Redis, Kafka or network client that mean "down for now", not "bug": 503, not 500. */
+const TRANSIENT_ERROR_NAMES = new Set([
+  'MaxRetriesPerRequestError',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+]);
+const TRANSIENT_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+
+const isTransientDependencyError = (exception: unknown): exception is Error =>
+  exception instanceof Error &&
+  (TRANSIENT_ERROR_NAMES.has(exception.name) ||
+    TRANSIENT_ERROR_CODES.has(String((exception as { code?: unknown }).code)) ||
+    /^Connection is closed\.?$|^Stream isn't writeable/.test(exception.message));

@@ -26,6 +26,13 @@ class ProbeController {
     throw new Error('database password is hunter2');
   }
 
+  @Get('redis-down')
+  redisDown(): never {
+    const error = new Error('Reached the max retries per request limit (which is 2).');
+    error.name = 'MaxRetriesPerRequestError';
+    throw error;
+  }
+
   @Post('echo')
   echo(@Body(new ZodBodyPipe(Echo)) body: z.infer<typeof Echo>) {
     return body;
@@ -75,6 +82,13 @@ describe('service kit (HTTP edge)', () => {
     expect(response.status).toBe(500);
     expect(response.text).not.toContain('hunter2');
     expect(logLines.join('')).toContain(problem.errorId);
+  });
+
+  it('answers 503 with Retry-After when a dependency client gives up, not 500', async () => {
+    const response = await request(app.getHttpServer()).get('/redis-down');
+    expect(response.status).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(JSON.parse(response.text)).toMatchObject({ code: 'dependency-unavailable', errorId: expect.any(String) });
   });
 
   it('names the bad field of an invalid body', async () => {

@@ -135,6 +135,9 @@ export class LeaseService {
     const now = new Date();
     if (!isLive(lease, now)) throw new DomainError('conflict', 'lease-ended', `lease ${leaseId} has ended and cannot be renewed`);
     const role = findRole(this.catalog, lease.role);
+    if (ttlMs !== undefined && role && ttlMs > role.maxTtl) {
+      throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, { field: 'ttl' });
+    }
     const ttl = ttlMs ?? role?.ttl ?? lease.expiresAt.getTime() - lease.issuedAt.getTime();
     const expiresAt = expiryFor({ now, ttlMs: ttl, maxExpiresAt: lease.maxExpiresAt });
     await this.backends.get(lease.backend).renew(lease.handle, expiresAt);

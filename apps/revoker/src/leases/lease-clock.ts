@@ -10,6 +10,12 @@ import type { RevocationReason, TrackedLease, TrackedLeaseState } from './tracke
 
 const leaseKey = (id: string) => `revoker:lease:{${id}}`;
 const irrevocableKey = 'revoker:irrevocable';
+/**
+ * Renewals and revocation requests can be read before the lease's `issued` event: they come
+ * on other topics, consumed concurrently. They wait here until the lease is tracked.
+ */
+const earlyKey = (id: string) => `revoker:early:{${id}}`;
+const EARLY_TTL_SECONDS = 7 * 86_400;
 /** How long a revoked lease's record is kept (dedupes late events about it). */
 const KEEP_REVOKED_MS = 7 * 86_400_000;
 
@@ -29,9 +35,11 @@ export class LeaseClock {
   }
 
   /** Records an issued or renewed lease and (re)schedules its expiry. Idempotent; never revives a revoked lease. */
-  async track(lease: Omit<TrackedLease, 'state' | 'attempts'>): Promise<void> {
-    const existing = await this.get(lease.id);
+  async track(tracked: Omit<TrackedLease, 'state' | 'attempts'>): Promise<void> {
+    const existing = await this.get(tracked.id);
     if (existing && existing.state !== 'active') return;
+    const early = existing ? {} : await this.redis.hgetall(earlyKey(tracked.id));
+    const lease = early['expiresAt'] && new Date(early['expiresAt']) > tracked.expiresAt ? { ...tracked, expiresAt: new Date(early['expiresAt']) } : tracked;
     if (existing && existing.expiresAt.getTime() >= lease.expiresAt.getTime()) return; // an older event, replayed
     await this.redis.hset(leaseKey(lease.id), {
       id: lease.id,
@@ -44,13 +52,26 @@ export class LeaseClock {
       state: 'active',
       attempts: existing ? String(existing.attempts) : '0',
     });
-    await this.schedule.schedule(lease.id, lease.expiresAt.getTime());
+    const requested = early['requestedReason'] as RevocationReason | undefined;
+    if (requested) await this.redis.hset(leaseKey(lease.id), { requestedReason: requested, state: 'revoking' });
+    await this.schedule.schedule(lease.id, requested ? Date.now() : lease.expiresAt.getTime());
+    if (!existing) await this.redis.del(earlyKey(lease.id));
+  }
+
+  /** A renewal read before its lease's `issued` event: kept until the lease is tracked. */
+  async rememberEarlyRenewal(leaseId: string, expiresAt: Date): Promise<void> {
+    const previous = await this.redis.hget(earlyKey(leaseId), 'expiresAt');
+    if (previous && new Date(previous) >= expiresAt) return;
+    await this.redis.multi().hset(earlyKey(leaseId), 'expiresAt', expiresAt.toISOString()).expire(earlyKey(leaseId), EARLY_TTL_SECONDS).exec();
   }
 
   /** Asks for revocation now (early revocation, emergency). Unknown leases are remembered until their issue event arrives. */
   async requestNow(leaseId: string, reason: RevocationReason): Promise<boolean> {
     const existing = await this.get(leaseId);
-    if (!existing) return false;
+    if (!existing) {
+      await this.redis.multi().hset(earlyKey(leaseId), 'requestedReason', reason).expire(earlyKey(leaseId), EARLY_TTL_SECONDS).exec();
+      return false;
+    }
     if (existing.state === 'revoked') return true;
     await this.redis.hset(leaseKey(leaseId), { requestedReason: reason, state: existing.state === 'irrevocable' ? 'irrevocable' : 'revoking' });
     await this.schedule.schedule(leaseId, Date.now());

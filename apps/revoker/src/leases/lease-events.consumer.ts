@@ -24,8 +24,9 @@ export class LeaseEventsConsumer {
         onEvent(Topics.leaseRenewed, async ({ data }, context) => {
           const lease = await clock.get(data.leaseId);
           if (!lease) {
-            // Issued events share the lease's partition and come first; a renewal without one is an error upstream.
-            context.logger.warn({ leaseId: data.leaseId }, 'renewal for an unknown lease');
+            // Topics are consumed concurrently: the issued event may simply not be here yet.
+            await clock.rememberEarlyRenewal(data.leaseId, new Date(data.expiresAt));
+            context.logger.info({ leaseId: data.leaseId }, 'renewal before its issue event; kept until it arrives');
             return;
           }
           await clock.track({ ...lease, expiresAt: new Date(data.expiresAt) });
@@ -35,7 +36,7 @@ export class LeaseEventsConsumer {
         onEvent(Topics.revocationRequested, async ({ data }, context) => {
           if (data.subject.kind !== 'lease') return; // version retirement is handled by the rotation stage
           const known = await clock.requestNow(data.subject.leaseId, data.reason);
-          if (!known) context.logger.warn({ leaseId: data.subject.leaseId }, 'revocation requested for an unknown lease');
+          if (!known) context.logger.info({ leaseId: data.subject.leaseId }, 'revocation requested before its issue event; kept until it arrives');
         }),
       );
   }

@@ -1,0 +1,514 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
+
+import { eventually } from '../support/eventually';
+import { requiredEnv } from '../support/services-env';
+import { ServiceProcess } from '../support/service-process';
+import { TEST_AUDIENCE, TEST_ISSUER } from '../support/test-identity';
+
+const RUN = randomBytes(3).toString('hex');
+const NAMESPACE = `it-http-${RUN}`;
+const WORK_ROLE = `http-work-${RUN}`;
+const OTHER_ROLE = `http-other-${RUN}`;
+const LATE_ROLE = `http-late-${RUN}`;
+
+const CATALOG = `
+roles:
+  - name: ${WORK_ROLE}
+    owner: team-it
+    backend: { kind: opaque-token }
+    bindings:
+      - { namespace: ${NAMESPACE}, serviceAccount: "app-*" }
+    ttl: 1m
+    maxTtl: 5m
+    quota: { perWorkload: 2 }
+  - name: ${OTHER_ROLE}
+    owner: team-other
+    backend: { kind: opaque-token }
+    bindings:
+      - { namespace: ${NAMESPACE}, serviceAccount: owner-only }
+    ttl: 1m
+    maxTtl: 5m
+  - name: ${LATE_ROLE}
+    owner: team-it
+    backend: { kind: opaque-token }
+    bindings:
+      - { namespace: ${NAMESPACE}, serviceAccount: "late-*" }
+    ttl: 3s
+    maxTtl: 1m
+    quota: { perWorkload: 100 }
+`;
+
+const TRUSTED_KID = 'it-http';
+
+interface SignOptions {
+  key?: 'trusted' | 'rogue';
+  kid?: string;
+  issuer?: string;
+  audience?: string;
+  /** Seconds since the epoch. */
+  expiresAt?: number;
+}
+
+/**
+ * A token issuer whose public key the services trust through ROTOR_JWKS, plus a rogue key
+ * they do not trust: what the 401 cases (expired, wrong key, wrong audience or issuer) need.
+ */
+class LocalTokenIssuer {
+  private constructor(
+    private readonly trusted: KeyLike,
+    private readonly rogue: KeyLike,
+    readonly jwksFile: string,
+  ) {}
+
+  static async create(): Promise<LocalTokenIssuer> {
+    const trusted = await generateKeyPair('ES256');
+    const rogue = await generateKeyPair('ES256');
+    const jwksFile = join(mkdtempSync(join(tmpdir(), 'rotor-identity-')), 'jwks.json');
+    writeFileSync(
+      jwksFile,
+      JSON.stringify({ keys: [{ ...(await exportJWK(trusted.publicKey)), kid: TRUSTED_KID, alg: 'ES256', use: 'sig' }] }),
+    );
+    return new LocalTokenIssuer(trusted.privateKey, rogue.privateKey, jwksFile);
+  }
+
+  get env(): Record<string, string> {
+    return { ROTOR_JWKS: this.jwksFile, ROTOR_TOKEN_ISSUER: TEST_ISSUER, ROTOR_TOKEN_AUDIENCE: TEST_AUDIENCE };
+  }
+
+  workload(serviceAccount: string, options: SignOptions = {}): Promise<string> {
+    return this.sign(
+      {
+        sub: `system:serviceaccount:${NAMESPACE}:${serviceAccount}`,
+        'kubernetes.io': { namespace: NAMESPACE, serviceaccount: { name: serviceAccount, uid: 'sa-uid' } },
+      },
+      options,
+    );
+  }
+
+  operator(subject: string, groups: string[]): Promise<string> {
+    return this.sign({ sub: subject, groups }, {});
+  }
+
+  private sign(claims: Record<string, unknown>, options: SignOptions): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const expiresAt = options.expiresAt ?? now + 600;
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? TRUSTED_KID })
+      .setIssuer(options.issuer ?? TEST_ISSUER)
+      .setAudience(options.audience ?? TEST_AUDIENCE)
+      .setIssuedAt(Math.min(now, expiresAt - 600))
+      .setExpirationTime(expiresAt)
+      .sign(options.key === 'rogue' ? this.rogue : this.trusted);
+  }
+}
+
+/** Fails fast when something already listens on `port`: ready() would otherwise be answered by that process. */
+const ensurePortFree = (port: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error) =>
+      reject(new Error(`port ${port} is already in use (${error.message}): is another suite or a benchmark running?`)),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+
+interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  code: string;
+  field?: string;
+}
+
+interface LeaseView {
+  leaseId: string;
+  state: string;
+  issuedAt: string;
+  expiresAt: string;
+  maxExpiresAt: string;
+  revocationReason?: string;
+  revocation?: string;
+  credential?: { token: string };
+}
+
+interface Answer<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+describe('issuer HTTP API, run as real processes with the revoker and auditor', () => {
+  let tokens: LocalTokenIssuer;
+  let services: Record<'issuer' | 'revoker' | 'auditor', ServiceProcess>;
+
+  beforeAll(async () => {
+    tokens = await LocalTokenIssuer.create();
+    const catalogFile = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
+    writeFileSync(catalogFile, CATALOG);
+    const env = {
+      ...tokens.env,
+      ROTOR_CATALOG: catalogFile,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+      // The checkout's audit key: the audit topic outlives this test, and its chain must verify across runs.
+      ROTOR_AUDIT_KEY: requiredEnv('ROTOR_AUDIT_KEY'),
+      ROTOR_REVOKE_POLL_MS: '100',
+      LOG_LEVEL: 'info',
+    };
+    services = {
+      issuer: new ServiceProcess('issuer', 18280, env),
+      revoker: new ServiceProcess('revoker', 18281, env),
+      auditor: new ServiceProcess('auditor', 18283, env),
+    };
+    for (const service of Object.values(services)) await ensurePortFree(service.port);
+    await Promise.all(Object.values(services).map((service) => service.start().ready()));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(Object.values(services ?? {}).map((service) => service.stop()));
+  });
+
+  const call = async <T = unknown>(
+    method: string,
+    path: string,
+    { token, body, headers = {} }: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<Answer<T>> => {
+    const response = await fetch(`${services.issuer.url}${path}`, {
+      method,
+      headers: {
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as T };
+  };
+
+  const expectProblem = (answer: Answer, status: number, code: string, field?: string): Problem => {
+    const problem = answer.body as Problem;
+    const problemJson = /^application\/problem\+json/.test(answer.headers.get('content-type') ?? '');
+    expect({ httpStatus: answer.status, problemJson, status: problem.status, code: problem.code }).toEqual({
+      httpStatus: status,
+      problemJson: true,
+      status,
+      code,
+    });
+    if (field !== undefined) expect(problem.field).toBe(field);
+    return problem;
+  };
+
+  const issue = async (
+    serviceAccount: string,
+    body: Record<string, unknown> = { role: WORK_ROLE },
+    headers: Record<string, string> = {},
+  ) => {
+    const answer = await call<LeaseView>('POST', '/v1/credentials', { token: await tokens.workload(serviceAccount), body, headers });
+    expect(answer.status).toBe(201);
+    return answer.body;
+  };
+
+  const introspect = async (credential: string, serviceAccount = 'app-a') => {
+    const answer = await call<Record<string, unknown>>('POST', '/v1/introspect', {
+      token: await tokens.workload(serviceAccount),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: credential }).toString(),
+    });
+    expect(answer.status).toBe(200);
+    return answer.body;
+  };
+
+  const revokedState = async (serviceAccount: string, leaseId: string): Promise<LeaseView> => {
+    const token = await tokens.workload(serviceAccount);
+    return eventually(
+      async () => {
+        const answer = await call<LeaseView>('GET', `/v1/leases/${leaseId}`, { token });
+        return answer.body.state === 'revoked' ? answer.body : undefined;
+      },
+      // Normally well under a second; generous because a consumer-group rebalance (another issuer joining) can hold it up.
+      { timeoutMs: 45_000, what: `lease ${leaseId} to be revoked` },
+    );
+  };
+
+  describe('a workload reaches only its own leases', () => {
+    it('answers 403 not-your-lease to another workload reading, renewing or revoking a lease, and leaves the lease untouched', async () => {
+      const lease = await issue('app-a');
+      const otherToken = await tokens.workload('app-b');
+
+      expectProblem(await call('GET', `/v1/leases/${lease.leaseId}`, { token: otherToken }), 403, 'not-your-lease');
+      expectProblem(
+        await call('POST', `/v1/leases/${lease.leaseId}/renew`, { token: otherToken, body: { ttl: '2m' } }),
+        403,
+        'not-your-lease',
+      );
+      expectProblem(await call('DELETE', `/v1/leases/${lease.leaseId}`, { token: otherToken }), 403, 'not-your-lease');
+
+      const afterwards = await call<LeaseView>('GET', `/v1/leases/${lease.leaseId}`, { token: await tokens.workload('app-a') });
+      expect(afterwards.status).toBe(200);
+      expect(afterwards.body).toMatchObject({ leaseId: lease.leaseId, state: 'active', expiresAt: lease.expiresAt });
+    });
+
+    it('lets the owning workload read, renew and revoke its lease, after which the lease is revoked and introspection says inactive', async () => {
+      const lease = await issue('app-a');
+      const ownerToken = await tokens.workload('app-a');
+      const credential = lease.credential!.token;
+      expect(await introspect(credential)).toMatchObject({ active: true, lease_id: lease.leaseId });
+
+      const read = await call<LeaseView>('GET', `/v1/leases/${lease.leaseId}`, { token: ownerToken });
+      expect(read.status).toBe(200);
+      expect(read.body).toMatchObject({ leaseId: lease.leaseId, state: 'active' });
+      expect(read.body).not.toHaveProperty('credential');
+
+      const renewed = await call<LeaseView>('POST', `/v1/leases/${lease.leaseId}/renew`, { token: ownerToken, body: { ttl: '2m' } });
+      expect(renewed.status).toBe(200);
+      expect(new Date(renewed.body.expiresAt).getTime()).toBeGreaterThan(new Date(lease.expiresAt).getTime());
+
+      const revoked = await call<LeaseView>('DELETE', `/v1/leases/${lease.leaseId}`, { token: ownerToken });
+      expect(revoked.status).toBe(202);
+      expect(revoked.body).toMatchObject({ leaseId: lease.leaseId, revocation: 'requested' });
+
+      const final = await revokedState('app-a', lease.leaseId);
+      expect(final.revocationReason).toBe('requested');
+      expect(await introspect(credential)).toEqual({ active: false });
+    });
+  });
+
+  it('refuses credentials to an operator token with 403 workloads-only', async () => {
+    const token = await tokens.operator('sre@example.com', ['rotor:sre']);
+    expectProblem(await call('POST', '/v1/credentials', { token, body: { role: WORK_ROLE } }), 403, 'workloads-only');
+  });
+
+  describe('answers 401 problem+json to a caller it cannot authenticate', () => {
+    const now = () => Math.floor(Date.now() / 1000);
+    const cases: [string, () => Promise<Record<string, string>>, string, RegExp][] = [
+      ['no Authorization header', async () => ({}), 'missing-token', /bearer token is required/],
+      [
+        'a Basic Authorization header',
+        async () => ({ authorization: 'Basic YWxhZGRpbjpvcGVuc2VzYW1l' }),
+        'malformed-authorization',
+        /Bearer <token>/,
+      ],
+      ['"Bearer" without a token', async () => ({ authorization: 'Bearer' }), 'malformed-authorization', /Bearer <token>/],
+      ['a bearer value that is not a JWT', async () => ({ authorization: 'Bearer not-a-jwt' }), 'invalid-token', /malformed/],
+      [
+        'a token signed by a key it does not trust',
+        async () => ({ authorization: `Bearer ${await tokens.workload('app-a', { key: 'rogue' })}` }),
+        'invalid-token',
+        /signature/,
+      ],
+      [
+        'a token naming a key id it does not know',
+        async () => ({ authorization: `Bearer ${await tokens.workload('app-a', { key: 'rogue', kid: 'someone-else' })}` }),
+        'invalid-token',
+        /no trusted key/,
+      ],
+      [
+        'an expired token',
+        async () => ({ authorization: `Bearer ${await tokens.workload('app-a', { expiresAt: now() - 120 })}` }),
+        'invalid-token',
+        /expired/,
+      ],
+      [
+        'a token for another audience',
+        async () => ({ authorization: `Bearer ${await tokens.workload('app-a', { audience: 'not-rotor' })}` }),
+        'invalid-token',
+        /aud/,
+      ],
+      [
+        'a token from another issuer',
+        async () => ({ authorization: `Bearer ${await tokens.workload('app-a', { issuer: 'https://issuer.example.com' })}` }),
+        'invalid-token',
+        /iss/,
+      ],
+    ];
+
+    it.each(cases)('for %s', async (_name, headers, code, detail) => {
+      const answer = await call('POST', '/v1/credentials', { body: { role: WORK_ROLE }, headers: await headers() });
+      expect(expectProblem(answer, 401, code).detail).toMatch(detail);
+    });
+  });
+
+  it('gives the same 403 role-not-bound for an unknown role and for a role bound to another workload', async () => {
+    const token = await tokens.workload('app-a');
+    const unknownRole = `no-such-role-${RUN}`;
+    const unknown = expectProblem(await call('POST', '/v1/credentials', { token, body: { role: unknownRole } }), 403, 'role-not-bound');
+    const unbound = expectProblem(await call('POST', '/v1/credentials', { token, body: { role: OTHER_ROLE } }), 403, 'role-not-bound');
+    const { detail: unknownDetail, ...unknownRest } = unknown;
+    const { detail: unboundDetail, ...unboundRest } = unbound;
+    expect(unboundRest).toEqual(unknownRest);
+    // The wording differs only by the role name the caller sent: nothing tells the two apart.
+    expect(unboundDetail?.replace(OTHER_ROLE, '<role>')).toBe(unknownDetail?.replace(unknownRole, '<role>'));
+  });
+
+  describe('answers 400 naming what is wrong', () => {
+    it('names ttl when it is above the role maxTtl', async () => {
+      const answer = await call('POST', '/v1/credentials', {
+        token: await tokens.workload('app-v'),
+        body: { role: WORK_ROLE, ttl: '10m' },
+      });
+      expectProblem(answer, 400, 'ttl-above-max', 'ttl');
+    });
+
+    it('names ttl when it is not a duration', async () => {
+      const answer = await call('POST', '/v1/credentials', {
+        token: await tokens.workload('app-v'),
+        body: { role: WORK_ROLE, ttl: 'ten minutes' },
+      });
+      expectProblem(answer, 400, 'invalid-body', 'ttl');
+    });
+
+    it('names a body field it does not know', async () => {
+      const answer = await call('POST', '/v1/credentials', {
+        token: await tokens.workload('app-v'),
+        body: { role: WORK_ROLE, colour: 'red' },
+      });
+      expect(expectProblem(answer, 400, 'invalid-body').detail).toContain('colour');
+    });
+
+    it('names role when it is missing', async () => {
+      const answer = await call('POST', '/v1/credentials', { token: await tokens.workload('app-v'), body: { ttl: '1m' } });
+      expectProblem(answer, 400, 'invalid-body', 'role');
+    });
+
+    it('names Idempotency-Key when it contains spaces', async () => {
+      const answer = await call('POST', '/v1/credentials', {
+        token: await tokens.workload('app-v'),
+        body: { role: WORK_ROLE },
+        headers: { 'idempotency-key': 'a key with spaces' },
+      });
+      expectProblem(answer, 400, 'invalid-idempotency-key', 'Idempotency-Key');
+    });
+  });
+
+  it('answers 429 with Retry-After once the workload holds its quota of active leases, and issues again after one is revoked', async () => {
+    const first = await issue('app-quota');
+    await issue('app-quota');
+
+    const refused = await call('POST', '/v1/credentials', { token: await tokens.workload('app-quota'), body: { role: WORK_ROLE } });
+    expectProblem(refused, 429, 'lease-quota-reached');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    expect((await call('DELETE', `/v1/leases/${first.leaseId}`, { token: await tokens.workload('app-quota') })).status).toBe(202);
+    await revokedState('app-quota', first.leaseId);
+
+    await issue('app-quota');
+  });
+
+  it('answers a repeated Idempotency-Key with 409 naming the first lease, while another workload may use the same key', async () => {
+    const key = `order-${randomUUID()}`;
+    const first = await issue('app-idem', { role: WORK_ROLE }, { 'idempotency-key': key });
+
+    const replay = await call('POST', '/v1/credentials', {
+      token: await tokens.workload('app-idem'),
+      body: { role: WORK_ROLE },
+      headers: { 'idempotency-key': key },
+    });
+    expect(expectProblem(replay, 409, 'idempotency-key-used').detail).toContain(first.leaseId);
+
+    const other = await issue('app-idem-other', { role: WORK_ROLE }, { 'idempotency-key': key });
+    expect(other.leaseId).not.toBe(first.leaseId);
+  });
+
+  it('extends expiresAt on renewal but never past maxExpiresAt', async () => {
+    const token = await tokens.workload('app-renew');
+    const lease = await issue('app-renew', { role: WORK_ROLE, ttl: '1m' });
+
+    const longer = await call<LeaseView>('POST', `/v1/leases/${lease.leaseId}/renew`, { token, body: { ttl: '4m' } });
+    expect(longer.status).toBe(200);
+    const extended = new Date(longer.body.expiresAt).getTime();
+    expect(extended).toBeGreaterThan(new Date(lease.expiresAt).getTime());
+    expect(extended).toBeLessThan(new Date(lease.maxExpiresAt).getTime());
+    expect(longer.body.maxExpiresAt).toBe(lease.maxExpiresAt);
+
+    // maxTtl from now reaches beyond the lease's max: the expiry stops exactly there.
+    const capped = await call<LeaseView>('POST', `/v1/leases/${lease.leaseId}/renew`, { token, body: { ttl: 300 } });
+    expect(capped.status).toBe(200);
+    expect(capped.body.expiresAt).toBe(lease.maxExpiresAt);
+    expect(capped.body.maxExpiresAt).toBe(lease.maxExpiresAt);
+  });
+
+  it('answers a renewal asking for a ttl above the role maxTtl with 400 naming ttl, as issuance does', async () => {
+    const token = await tokens.workload('app-renew-max');
+    const lease = await issue('app-renew-max', { role: WORK_ROLE, ttl: '1m' });
+
+    const answer = await call('POST', `/v1/leases/${lease.leaseId}/renew`, { token, body: { ttl: '10m' } });
+    expectProblem(answer, 400, 'ttl-above-max', 'ttl');
+  });
+
+  describe('introspection', () => {
+    it('answers 401 problem+json without a bearer token', async () => {
+      const answer = await call('POST', '/v1/introspect', {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: randomBytes(32).toString('base64url') }).toString(),
+      });
+      expectProblem(answer, 401, 'missing-token');
+    });
+
+    it('answers exactly {"active": false} for a token it never issued', async () => {
+      expect(await introspect(randomBytes(32).toString('base64url'))).toEqual({ active: false });
+    });
+  });
+
+  // Last: it stops and restarts the revoker.
+  describe('while the revoker is behind', () => {
+    it('still honours a renewal and an early revocation made before the revoker has read the lease being issued', async () => {
+      await services.revoker.stop();
+      // A backlog of issue events ahead of the two leases, in every partition the revoker will read.
+      const bulkTokens = await Promise.all([0, 1, 2].map((index) => tokens.workload(`late-bulk-${index}`)));
+      for (let batch = 0; batch < 15; batch++) {
+        await Promise.all(
+          Array.from({ length: 16 }, async (_, index) => {
+            const answer = await call('POST', '/v1/credentials', {
+              token: bulkTokens[(batch * 16 + index) % 3],
+              body: { role: LATE_ROLE, ttl: 50 },
+            });
+            expect(answer.status).toBe(201);
+          }),
+        );
+      }
+      const renewed = await issue('late-renew', { role: LATE_ROLE, ttl: '3s' });
+      const renewal = await call<LeaseView>('POST', `/v1/leases/${renewed.leaseId}/renew`, {
+        token: await tokens.workload('late-renew'),
+        body: { ttl: '40s' },
+      });
+      expect(renewal.status).toBe(200);
+      const ended = await issue('late-revoke', { role: LATE_ROLE, ttl: '30s' });
+      expect((await call('DELETE', `/v1/leases/${ended.leaseId}`, { token: await tokens.workload('late-revoke') })).status).toBe(202);
+
+      await services.revoker.start().ready();
+
+      // The early revocation happens now, not when the 30 s TTL runs out.
+      const stateOf = async (serviceAccount: string, leaseId: string) => {
+        const { state, revocationReason } = (
+          await call<LeaseView>('GET', `/v1/leases/${leaseId}`, { token: await tokens.workload(serviceAccount) })
+        ).body;
+        return { state, revocationReason };
+      };
+      const endedState = await eventually(
+        async () => {
+          const current = await stateOf('late-revoke', ended.leaseId);
+          return current.state === 'revoked' ? current : undefined;
+        },
+        { timeoutMs: 15_000, what: 'the early revocation' },
+      ).catch(() => stateOf('late-revoke', ended.leaseId));
+
+      // The renewed lease outlives its original 3 s expiry (the revoker gets 3 s more to act on it).
+      const wait = new Date(renewed.expiresAt).getTime() + 3_000 - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const renewedState = await stateOf('late-renew', renewed.leaseId);
+
+      expect({ ended: endedState, renewed: renewedState }).toEqual({
+        ended: { state: 'revoked', revocationReason: 'requested' },
+        renewed: { state: 'active', revocationReason: undefined },
+      });
+      expect(await introspect(renewed.credential!.token, 'late-renew')).toMatchObject({ active: true, lease_id: renewed.leaseId });
+    }, 120_000);
+  });
+});
