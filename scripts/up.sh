@@ -50,6 +50,6 @@ rotor is up. A first request: a workload in namespace "demo" asks for a 15-minut
        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
        -d '{"role":"demo-token","ttl":"2m"}'
 
-Then follow it: `npm run -s rotor -- audit events --lease <leaseId>` (uses an auditor dev token),
+Then follow it: `npm run -s rotor -- audit events --lease <leaseId> --dev` (--dev mints an auditor dev token),
 and `npm stop` when done. Logs: .rotor/logs/apps/.
 EOT

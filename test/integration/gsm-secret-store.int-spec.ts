@@ -12,7 +12,8 @@ const PORT = 19290;
 /** The GSM emulator with GSM's per-secret version-write quota (about 2 per second) switched on. */
 describe('GSM secret store against the emulator with quotas', () => {
   let emulator: ChildProcess;
-  const store = new GsmSecretStore({ project: 'rotor-quota', emulatorHost: `127.0.0.1:${PORT}` });
+  // Client-side pacing per secret off, so the emulator's quota is what answers.
+  const store = new GsmSecretStore({ project: 'rotor-quota', emulatorHost: `127.0.0.1:${PORT}`, versionWritesPerSecondPerSecret: 1_000 });
 
   beforeAll(async () => {
     emulator = spawn(
@@ -48,6 +49,18 @@ describe('GSM secret store against the emulator with quotas', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
     expect(versions.map((name) => Number(name.split('/').pop()))).toEqual([1, 2, 3, 4, 5]);
     expect((await store.access(versions[4]!)).toString()).toBe('value-4');
+  });
+
+  it('paces version writes to one secret at its configured rate (GSM allows about 2/s)', async () => {
+    const paced = new GsmSecretStore({ project: 'rotor-quota', emulatorHost: `127.0.0.1:${PORT}`, versionWritesPerSecondPerSecret: 2 });
+    const secret = `paced-${randomUUID().slice(0, 8)}`;
+    await paced.ensureSecret(secret, { owner: 'test' });
+    const started = Date.now();
+    for (let i = 0; i < 5; i++) await paced.addVersion(secret, Buffer.from(`value-${i}`));
+    // 2 at once, then one every 500 ms: about 1.5 s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await paced.close();
   });
 
   it('reports a disabled version as a conflict, never echoing its value', async () => {

@@ -1,4 +1,4 @@
-import { backendSettings, EnvFragments, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
+import { backendSettings, EnvFragments, gsmSettings, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 
 export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = parseEnv(
@@ -8,7 +8,7 @@ export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
   return {
     ...serviceSettings('issuer', e),
     backends: backendSettings(e),
-    gsm: { project: e.GSM_PROJECT, emulatorHost: e.SECRET_MANAGER_EMULATOR_HOST },
+    gsm: gsmSettings(e),
     catalogFile: e.ROTOR_CATALOG,
     tokenReview: e.ROTOR_TOKEN_REVIEW ? { kubeconfig: e.KUBECONFIG } : undefined,
     tokenHashKey: e.ROTOR_TOKEN_HASH_KEY,

@@ -43,6 +43,10 @@ export const EnvFragments = {
       .string()
       .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
       .optional(),
+    /** Client-side pacing, sized to GSM's default per-project quotas; lower them to share a project. */
+    ROTOR_GSM_ACCESSES_PER_MINUTE: z.coerce.number().int().min(1).default(90_000),
+    ROTOR_GSM_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+    ROTOR_GSM_VERSION_WRITES_PER_SECOND_PER_SECRET: z.coerce.number().positive().default(2),
   },
   /** Where the dynamic-credential backends mint and revoke: PostgreSQL roles and Redis ACL users. */
   backends: {
@@ -123,4 +127,19 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
 export const backendSettings = (e: { DATABASE_URL: string; ROTOR_REDIS_ACL_URL?: string; REDIS_URL: string }) => ({
   databaseUrl: e.DATABASE_URL,
   redisAclUrl: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL,
+});
+
+/** GSM client settings, with its client-side pacing. */
+export const gsmSettings = (e: {
+  GSM_PROJECT: string;
+  SECRET_MANAGER_EMULATOR_HOST?: string;
+  ROTOR_GSM_ACCESSES_PER_MINUTE: number;
+  ROTOR_GSM_WRITES_PER_MINUTE: number;
+  ROTOR_GSM_VERSION_WRITES_PER_SECOND_PER_SECRET: number;
+}) => ({
+  project: e.GSM_PROJECT,
+  emulatorHost: e.SECRET_MANAGER_EMULATOR_HOST,
+  accessesPerMinute: e.ROTOR_GSM_ACCESSES_PER_MINUTE,
+  writesPerMinute: e.ROTOR_GSM_WRITES_PER_MINUTE,
+  versionWritesPerSecondPerSecret: e.ROTOR_GSM_VERSION_WRITES_PER_SECOND_PER_SECRET,
 });

@@ -14,6 +14,8 @@ export interface GsmSettings {
   /** Default GSM quotas per project: 90,000 accesses/min and 600 writes/min. */
   accessesPerMinute?: number;
   writesPerMinute?: number;
+  /** GSM allows about 2 version writes per second on one global secret. */
+  versionWritesPerSecondPerSecret?: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export class GsmSecretStore {
   private readonly client: SecretManagerServiceClient;
   private readonly reads: RateLimiter;
   private readonly writes: RateLimiter;
+  private readonly versionWrites = new Map<string, RateLimiter>();
 
   constructor(private readonly settings: GsmSettings) {
     this.client = settings.emulatorHost
@@ -56,7 +59,7 @@ export class GsmSecretStore {
 
   /** True while callers wait for quota: progress reports say so instead of looking stuck. */
   get quotaLimited(): boolean {
-    return this.reads.queued > 0 || this.writes.queued > 0;
+    return this.reads.queued > 0 || this.writes.queued > 0 || [...this.versionWrites.values()].some((limiter) => limiter.queued > 0);
   }
 
   secretName(secret: string): string {
@@ -83,6 +86,7 @@ export class GsmSecretStore {
 
   /** Adds a version and returns its full name `projects/P/secrets/S/versions/V`. */
   async addVersion(secret: string, value: Buffer): Promise<string> {
+    await this.versionWriteLimiter(secret).acquire();
     const [version] = await this.call(this.writes, () =>
       this.client.addSecretVersion({ parent: this.secretName(secret), payload: { data: value } }, NO_CLIENT_RETRY),
     );
@@ -110,6 +114,16 @@ export class GsmSecretStore {
 
   async destroy(versionName: string): Promise<void> {
     await this.call(this.writes, () => this.client.destroySecretVersion({ name: versionName }, NO_CLIENT_RETRY));
+  }
+
+  private versionWriteLimiter(secret: string): RateLimiter {
+    let limiter = this.versionWrites.get(secret);
+    if (!limiter) {
+      const perSecond = this.settings.versionWritesPerSecondPerSecret ?? 2;
+      limiter = new RateLimiter(perSecond * 60, Math.max(1, Math.floor(perSecond)));
+      this.versionWrites.set(secret, limiter);
+    }
+    return limiter;
   }
 
   async close(): Promise<void> {
