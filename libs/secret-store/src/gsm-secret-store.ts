@@ -120,7 +120,8 @@ export class GsmSecretStore {
     let limiter = this.versionWrites.get(secret);
     if (!limiter) {
       const perSecond = this.settings.versionWritesPerSecondPerSecret ?? 2;
-      limiter = new RateLimiter(perSecond * 60, Math.max(1, Math.floor(perSecond)));
+      // Burst 1: GSM counts over any one-second window, which a burst of 2 then 2/s would overrun.
+      limiter = new RateLimiter(perSecond * 60, 1);
       this.versionWrites.set(secret, limiter);
     }
     return limiter;
