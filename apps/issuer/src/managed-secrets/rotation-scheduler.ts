@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 
-import type { Catalog } from '@rotor/catalog';
+import { findManagedSecret, type Catalog } from '@rotor/catalog';
 import { sleep } from '@rotor/kafka';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
@@ -48,6 +48,12 @@ export class RotationScheduler implements OnApplicationBootstrap, OnApplicationS
       try {
         const due = await this.versions.rotations.claimDue({ nowMs: Date.now(), limit: 10, visibilityMs: VISIBILITY_MS });
         for (const name of due) {
+          if (!findManagedSecret(this.catalog, name)) {
+            // Removed from the catalog: nothing to rotate any more (replicas share one catalog).
+            await this.versions.rotations.cancel(name);
+            this.logger.info({ secret: name }, 'dropped the rotation schedule of a secret no longer in the catalog');
+            continue;
+          }
           const current = await this.versions.current(name);
           // rotate() reschedules the next one; a failure leaves the claim to return after its deadline.
           await this.rotation
