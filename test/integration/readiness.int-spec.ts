@@ -1,4 +1,3 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -7,6 +6,7 @@ import { join } from 'node:path';
 
 import { eventually } from '../support/eventually';
 import { ServiceProcess } from '../support/service-process';
+import { PrivateRedis } from '../support/private-redis';
 import { TestIdentity } from '../support/test-identity';
 
 const CATALOG = `
@@ -45,54 +45,6 @@ const ensurePortFree = (port: number): Promise<void> =>
     );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
-
-const redisCli = (port: number, ...args: string[]): Promise<string> =>
-  new Promise((resolve) =>
-    execFile('redis-cli', ['-p', String(port), ...args], (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim())),
-  );
-
-/** A throw-away redis-server on its own port, without persistence, that a test can stop and start again. */
-class PrivateRedis {
-  private child?: ChildProcess;
-  private exited?: Promise<void>;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'rotor-private-redis-'));
-
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
-      {
-        stdio: 'ignore',
-      },
-    );
-    this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await eventually(async () => ((await redisCli(this.port, 'ping')) === 'PONG' ? true : undefined), {
-      timeoutMs: 10_000,
-      what: `redis-server on ${this.port}`,
-    });
-  }
-
-  /** SHUTDOWN NOSAVE, the way an operator stops it; resolves once the server process is gone. */
-  async shutdown(): Promise<void> {
-    if (!this.child || this.child.exitCode !== null) return;
-    await redisCli(this.port, 'shutdown', 'nosave');
-    await this.exited;
-  }
-
-  /** Last resort for afterAll: the server we started, by its own process. */
-  async kill(): Promise<void> {
-    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
-  }
-}
 
 const readyz = async (service: ServiceProcess): Promise<{ status: number; report: ReadinessReport }> => {
   const response = await fetch(`${service.url}/readyz`);

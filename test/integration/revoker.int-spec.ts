@@ -8,6 +8,7 @@ import { PostgresBackend } from '@rotor/credential-backends';
 import { EventPublisher } from '@rotor/kafka';
 
 import { eventually } from '../support/eventually';
+import { PrivateRedis } from '../support/private-redis';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TcpSwitch } from '../support/tcp-switch';
@@ -77,6 +78,39 @@ describe('revoker', () => {
       expect(eventIds.length - ids.length).toBeLessThanOrEqual(4);
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
+    }
+  }, 90_000);
+
+  it('keeps its schedule across a Redis crash (SIGKILL, AOF replay) and still revokes every lease', async () => {
+    const started = new Date();
+    const namespace = `aof-${randomUUID().slice(0, 8)}`;
+    const redis = new PrivateRedis(16391, { appendonly: true });
+    await redis.start();
+    const revoker = new ServiceProcess('revoker', 18884, { ...identity.env, REDIS_URL: redis.url, ROTOR_REVOKE_POLL_MS: '100' });
+    try {
+      await revoker.start().ready();
+      const ids = Array.from({ length: 50 }, () => randomUUID());
+      for (const id of ids) await publishIssued(publisher, { id, namespace, expiresAt: new Date(Date.now() + 12_000) });
+      const { default: Redis } = await import('ioredis');
+      const probe = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+      probe.on('error', () => undefined);
+      await eventually(async () => ((await probe.zcard('{revoker:schedule:lease-expiry:s0}:due')) === ids.length ? true : undefined), { what: 'all leases scheduled' });
+      probe.disconnect();
+      // appendfsync everysec: wait past one fsync, then crash Redis without a chance to save.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await redis.kill();
+      await redis.start();
+
+      await eventually(
+        async () => {
+          const revoked = (await readRotorTopicsSince(started)).filter((m) => m.topic === Topics.leaseRevoked && m.value.includes(namespace));
+          return new Set(revoked.map((m) => (JSON.parse(m.value) as { data: { leaseId: string } }).data.leaseId)).size === ids.length ? true : undefined;
+        },
+        { what: 'every lease revoked after the Redis restart', timeoutMs: 40_000, intervalMs: 1_000 },
+      );
+    } finally {
+      await revoker.stop();
+      await redis.kill();
     }
   }, 90_000);
 
