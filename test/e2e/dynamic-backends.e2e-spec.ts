@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import Redis from 'ioredis';
 import { Client } from 'pg';
@@ -11,6 +8,7 @@ import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
+import { writeTempCatalog } from '../support/temp-files';
 
 const CATALOG = `
 roles:
@@ -48,8 +46,7 @@ describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker
     await admin.query('CREATE TABLE IF NOT EXISTS rotor_e2e_orders (id int primary key, item text)');
     await admin.query("INSERT INTO rotor_e2e_orders VALUES (1, 'book') ON CONFLICT DO NOTHING");
     identity = await TestIdentity.create();
-    const catalogFile = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
-    writeFileSync(catalogFile, CATALOG);
+    const catalogFile = writeTempCatalog(CATALOG);
     const env = { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'), ROTOR_REVOKE_POLL_MS: '100' };
     issuer = new ServiceProcess('issuer', 18480, env);
     revoker = new ServiceProcess('revoker', 18481, env);

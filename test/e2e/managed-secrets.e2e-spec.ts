@@ -1,7 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -14,6 +11,7 @@ import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
+import { writeTempCatalog } from '../support/temp-files';
 
 interface SecretRead {
   secret: string;
@@ -29,10 +27,7 @@ describe('managed secrets: versions in GSM, rotated on schedule and on request, 
 
   beforeAll(async () => {
     identity = await TestIdentity.create();
-    const catalogFile = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
-    writeFileSync(
-      catalogFile,
-      `
+    const catalogFile = writeTempCatalog(`
 managedSecrets:
   - name: ${name}
     owner: team-e2e

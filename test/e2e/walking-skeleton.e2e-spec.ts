@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import Redis from 'ioredis';
 
@@ -12,6 +9,7 @@ import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
+import { writeTempCatalog } from '../support/temp-files';
 
 const CATALOG = `
 roles:
@@ -35,8 +33,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
 
   beforeAll(async () => {
     identity = await TestIdentity.create();
-    const catalogFile = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
-    writeFileSync(catalogFile, CATALOG);
+    const catalogFile = writeTempCatalog(CATALOG);
     const env = {
       ...identity.env,
       ROTOR_CATALOG: catalogFile,

@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import Redis from 'ioredis';
@@ -13,12 +11,7 @@ import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
-
-const catalogFile = (text: string) => {
-  const file = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
-  writeFileSync(file, text);
-  return file;
-};
+import { writeTempCatalog } from '../support/temp-files';
 
 describe('issuer when a dependency is down', () => {
   let identity: TestIdentity;
@@ -34,7 +27,7 @@ describe('issuer when a dependency is down', () => {
       ...identity.env,
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
       DATABASE_URL: 'postgres://rotor:rotor@127.0.0.1:1/rotor', // nothing listens there
-      ROTOR_CATALOG: catalogFile(`
+      ROTOR_CATALOG: writeTempCatalog(`
 roles:
   - name: db
     owner: team-test
@@ -78,7 +71,7 @@ roles:
       ...identity.env,
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
       SECRET_MANAGER_EMULATOR_HOST: `127.0.0.1:${port}`,
-      ROTOR_CATALOG: catalogFile(`
+      ROTOR_CATALOG: writeTempCatalog(`
 managedSecrets:
   - name: ${name}
     owner: team-test

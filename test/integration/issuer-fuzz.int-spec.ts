@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
@@ -16,6 +15,7 @@ import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TEST_AUDIENCE, TEST_ISSUER } from '../support/test-identity';
 import { readRotorTopicsSince, type TappedMessage } from '../support/topic-tap';
+import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 
 /*
  * Property tests against a real issuer process: thousands of generated requests, every one
@@ -476,15 +476,6 @@ const countKeys = async (redis: Redis, pattern: string): Promise<number> => {
   return count;
 };
 
-/** Fails fast when something already listens on `port`: ready() would otherwise be answered by that process. */
-const ensurePortFree = (port: number): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (error) =>
-      reject(new Error(`port ${port} is already in use (${error.message}): is another suite or a benchmark running?`)),
-    );
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
-  });
 
 const issuedFor = (messages: TappedMessage[], namespace: string) =>
   messages.filter((message) => {
@@ -545,8 +536,7 @@ describe('issuer under generated requests (property tests against the real proce
     });
     fixedTokens['other-audience-bound'] = await sign(keys.trusted, serviceAccount(NAMESPACE, 'bound'), { audience: 'someone-else' });
 
-    const catalogFile = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
-    writeFileSync(catalogFile, CATALOG);
+    const catalogFile = writeTempCatalog(CATALOG);
     issuer = new ServiceProcess('issuer', PORT, {
       ROTOR_JWKS: keys.jwksFile,
       ROTOR_TOKEN_ISSUER: TEST_ISSUER,

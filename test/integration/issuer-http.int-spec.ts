@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,6 +9,7 @@ import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TEST_AUDIENCE, TEST_ISSUER } from '../support/test-identity';
+import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 
 const RUN = randomBytes(3).toString('hex');
 const NAMESPACE = `it-http-${RUN}`;
@@ -108,15 +108,6 @@ class LocalTokenIssuer {
   }
 }
 
-/** Fails fast when something already listens on `port`: ready() would otherwise be answered by that process. */
-const ensurePortFree = (port: number): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (error) =>
-      reject(new Error(`port ${port} is already in use (${error.message}): is another suite or a benchmark running?`)),
-    );
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
-  });
 
 interface Problem {
   type: string;
@@ -150,8 +141,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
 
   beforeAll(async () => {
     tokens = await LocalTokenIssuer.create();
-    const catalogFile = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
-    writeFileSync(catalogFile, CATALOG);
+    const catalogFile = writeTempCatalog(CATALOG);
     const env = {
       ...tokens.env,
       ROTOR_CATALOG: catalogFile,

@@ -1,13 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import { eventually } from '../support/eventually';
 import { ServiceProcess } from '../support/service-process';
 import { PrivateRedis } from '../support/private-redis';
 import { TestIdentity } from '../support/test-identity';
+import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 
 const CATALOG = `
 roles:
@@ -36,25 +34,10 @@ const sparePort = (): Promise<number> =>
     });
   });
 
-/** Fails fast when something already listens on `port`: ready() would otherwise be answered by that process. */
-const ensurePortFree = (port: number): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (error) =>
-      reject(new Error(`port ${port} is already in use (${error.message}): is another suite or a benchmark running?`)),
-    );
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
-  });
 
 const readyz = async (service: ServiceProcess): Promise<{ status: number; report: ReadinessReport }> => {
   const response = await fetch(`${service.url}/readyz`);
   return { status: response.status, report: (await response.json()) as ReadinessReport };
-};
-
-const writeCatalog = (text: string): string => {
-  const file = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
-  writeFileSync(file, text);
-  return file;
 };
 
 describe('issuer readiness follows its dependencies', () => {
@@ -68,7 +51,7 @@ describe('issuer readiness follows its dependencies', () => {
     await redis.start();
     issuer = new ServiceProcess('issuer', 18180, {
       ...identity.env,
-      ROTOR_CATALOG: writeCatalog(CATALOG),
+      ROTOR_CATALOG: writeTempCatalog(CATALOG),
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
       REDIS_URL: redis.url,
       LOG_LEVEL: 'info',
@@ -162,7 +145,7 @@ describe('issuer refuses to start with bad configuration', () => {
 
   beforeAll(async () => {
     identity = await TestIdentity.create();
-    catalogFile = writeCatalog(CATALOG);
+    catalogFile = writeTempCatalog(CATALOG);
   });
 
   afterAll(async () => {
@@ -198,7 +181,7 @@ describe('issuer refuses to start with bad configuration', () => {
   });
 
   it('stops with a message naming the line and field when the catalog has an invalid ttl', async () => {
-    const badCatalog = writeCatalog(
+    const badCatalog = writeTempCatalog(
       [
         'roles:', //                                      line 1
         '  - name: broken-token', //                      line 2

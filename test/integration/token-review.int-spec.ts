@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import { FakeKubeApi } from '../support/fake-kube-api';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
+import { writeTempCatalog } from '../support/temp-files';
 
 describe('issuer with TokenReview against the (fake) Kubernetes API', () => {
   const kube = new FakeKubeApi();
@@ -15,8 +13,7 @@ describe('issuer with TokenReview against the (fake) Kubernetes API', () => {
   beforeAll(async () => {
     await kube.start();
     identity = await TestIdentity.create();
-    const catalog = join(mkdtempSync(join(tmpdir(), 'rotor-catalog-')), 'catalog.yaml');
-    writeFileSync(catalog, `
+    const catalog = writeTempCatalog(`
 roles:
   - name: token
     owner: team-test
