@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { importJWK, SignJWT, type JWK } from 'jose';
 
 /** Where the services listen, and how the CLI authenticates. */
+/** Parsed command-line flags: strings, booleans, and lists for repeatable flags. */
+export type CliFlags = Record<string, string | boolean | string[] | undefined>;
+
 export interface CliContext {
   json: boolean;
   urls: { issuer: string; revoker: string; distributor: string; auditor: string };

@@ -47,6 +47,19 @@ async function main(argv: string[]): Promise<void> {
       pod: { type: 'string' },
       groups: { type: 'string' },
       subject: { type: 'string' },
+      // emergency rotate
+      selector: { type: 'string', multiple: true },
+      mode: { type: 'string' },
+      reason: { type: 'string' },
+      'request-id': { type: 'string' },
+      watch: { type: 'boolean' },
+      // audit replay / tail
+      verify: { type: 'boolean' },
+      rebuild: { type: 'boolean' },
+      out: { type: 'string' },
+      filter: { type: 'string', multiple: true },
+      // distributor
+      target: { type: 'string' },
     },
   });
   const [group, action, argument] = positionals;

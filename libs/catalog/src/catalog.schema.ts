@@ -52,7 +52,13 @@ const role = z
 const target = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('kubernetes-secret'), name, namespace: name, secretName: name, key: z.string().min(1).default('value'), repairDrift: z.boolean().default(false) }),
   z.object({ kind: z.literal('file'), name, path: z.string().startsWith('/', 'must be an absolute path'), repairDrift: z.boolean().default(false) }),
-  z.object({ kind: z.literal('webhook'), name, url: z.url() }),
+  z.object({
+    kind: z.literal('webhook'),
+    name,
+    url: z.url(),
+    /** The distributor's environment variable holding this receiver's HMAC key (one key per receiver is best). */
+    signingKeyEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an environment variable name').default('ROTOR_WEBHOOK_KEY'),
+  }),
 ]);
 
 const managedSecret = z.object({

@@ -46,6 +46,8 @@ export const EventDataSchemas = {
     gsmVersion: GsmVersionNameSchema,
     previousVersion: z.number().int().positive().optional(),
     reason: z.enum(['scheduled', 'requested', 'emergency', 'breakglass', 'initial']),
+    /** Set when an emergency rotation asked for this version, so its progress can count it. */
+    emergencyId: z.string().min(1).optional(),
     createdAt: IsoTimeSchema,
   }),
   [Topics.deliveryCompleted]: z.object({
@@ -68,12 +70,16 @@ export const EventDataSchemas = {
     version: z.number().int().positive(),
     target: TargetRefSchema,
     locator: z.string().min(1),
+    /** superseded: a newer version replaced it in place; retired: its version was retired; drift-repair: a reconcile removed it. */
+    reason: z.enum(['superseded', 'retired', 'drift-repair']).optional(),
     removedAt: IsoTimeSchema,
   }),
   [Topics.deliveryDriftDetected]: z.object({
     target: TargetRefSchema,
     locator: z.string().min(1),
-    drift: z.enum(['unaccounted', 'edited', 'retired-version']),
+    /** unaccounted: labelled as rotor's but no delivery made it; edited: content no longer matches; missing: deleted by hand. */
+    drift: z.enum(['unaccounted', 'edited', 'retired-version', 'missing']),
+    version: z.number().int().positive().optional(),
     secret: z.string().min(1).optional(),
     repaired: z.boolean(),
   }),
@@ -119,6 +125,7 @@ export const EventDataSchemas = {
     rotated: z.number().int().nonnegative(),
     delivered: z.number().int().nonnegative(),
     failed: z.number().int().nonnegative(),
+    retired: z.number().int().nonnegative().optional(),
     quotaLimited: z.boolean(),
   }),
   [Topics.access]: z.object({

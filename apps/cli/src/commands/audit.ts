@@ -1,4 +1,4 @@
-import type { CliContext } from '../context';
+import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
 
@@ -8,7 +8,7 @@ interface AuditPage {
 }
 
 /** `rotor audit events [--lease|--workload|--secret|--from|--to]` and `rotor audit verify`, as an auditor. */
-export async function auditCommand(context: CliContext, action: string | undefined, flags: Record<string, string | boolean | undefined>): Promise<void> {
+export async function auditCommand(context: CliContext, action: string | undefined, flags: CliFlags): Promise<void> {
   const token = await context.token(['rotor:auditor']);
   switch (action) {
     case 'events': {

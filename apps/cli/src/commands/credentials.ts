@@ -1,4 +1,4 @@
-import type { CliContext } from '../context';
+import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
 
@@ -10,7 +10,7 @@ interface IssuedCredential {
 }
 
 /** `rotor credentials issue --role R [--ttl 15m] [--task T]` as the workload whose token is given. */
-export async function issueCredentialCommand(context: CliContext, flags: Record<string, string | boolean | undefined>): Promise<void> {
+export async function issueCredentialCommand(context: CliContext, flags: CliFlags): Promise<void> {
   if (typeof flags['role'] !== 'string') throw new Error('credentials issue needs --role');
   const issued = await request<IssuedCredential>(`${context.urls.issuer}/v1/credentials`, {
     method: 'POST',

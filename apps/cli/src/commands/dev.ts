@@ -1,7 +1,7 @@
-import { devToken, type CliContext } from '../context';
+import { devToken, type CliContext, type CliFlags } from '../context';
 
 /** `rotor dev token`: a token signed by the checkout's development key, for local requests only. */
-export async function devTokenCommand(_context: CliContext, flags: Record<string, string | boolean | undefined>): Promise<void> {
+export async function devTokenCommand(_context: CliContext, flags: CliFlags): Promise<void> {
   const groups = typeof flags['groups'] === 'string' ? flags['groups'].split(',').map((group) => group.trim()) : undefined;
   let token: string;
   if (groups) {

@@ -1,4 +1,4 @@
-import type { CliContext } from '../context';
+import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
 
@@ -15,7 +15,7 @@ interface LeaseView {
 const leaseRow = (lease: LeaseView) => [lease.leaseId, lease.role, `${lease.workload.namespace}/${lease.workload.serviceAccount}`, lease.state, lease.expiresAt];
 
 /** `rotor leases show|renew|revoke <id>` as the owning workload; `rotor leases list --state irrevocable` as an SRE. */
-export async function leasesCommand(context: CliContext, action: string | undefined, id: string | undefined, flags: Record<string, string | boolean | undefined>): Promise<void> {
+export async function leasesCommand(context: CliContext, action: string | undefined, id: string | undefined, flags: CliFlags): Promise<void> {
   const columns = ['lease', 'role', 'workload', 'state', 'expires'];
   switch (action) {
     case 'list': {
