@@ -1,0 +1,5 @@
+export * from './notice';
+export * from './replay-guard';
+export * from './signature';
+export * from './webhook-receiver';
+export * from './webhook-request';

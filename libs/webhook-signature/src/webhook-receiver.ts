@@ -1,0 +1,146 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { WebhookNoticeSchema, type WebhookNotice } from './notice';
+import { InMemoryReplayGuard, type ReplayGuard } from './replay-guard';
+import { DELIVERY_ID_HEADER, SIGNATURE_HEADER, verifyWebhook, type WebhookFailureReason, type WebhookKey } from './signature';
+
+export interface WebhookReceiverOptions {
+  /** Every key currently accepted: during a rotation, the old and the new. */
+  keys: readonly WebhookKey[];
+  /** The effect, e.g. read the value from the issuer; a 2xx is sent only once it resolves. */
+  onNotice: (notice: WebhookNotice) => Promise<void> | void;
+  toleranceSeconds?: number;
+  /** Defaults to an in-memory guard; share one (e.g. Redis-backed) across replicas. */
+  replayGuard?: ReplayGuard;
+  /** Larger bodies are refused with 413 before anything else is done. Default 64 KiB. */
+  maxBodyBytes?: number;
+  /** Told why a notice was refused or failed (never the body); default: silent. */
+  onRejected?: (rejection: { status: number; code: string; error?: unknown }) => void;
+  clock?: () => Date;
+}
+
+export type WebhookRequestHandler = (request: IncomingMessage & { body?: unknown }, response: ServerResponse) => void;
+
+/**
+ * A Node request handler (for `http.createServer` or as Express middleware) for rotor's webhook
+ * deliveries. It verifies the raw body's signature, timestamp and delivery id, then validates the
+ * notice and calls `onNotice`: 401 for a forged, stale or replayed notice, 400 for a malformed
+ * one, 204 once `onNotice` resolves, 500 if it throws (the distributor then retries).
+ * With Express, mount it before `express.json()`, or behind `express.raw({ type: 'application/json' })`.
+ */
+export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookRequestHandler {
+  if (options.keys.length === 0) throw new Error('createWebhookReceiver needs at least one key');
+  const guard = options.replayGuard ?? new InMemoryReplayGuard();
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+  const clock = options.clock ?? (() => new Date());
+
+  const refuse = (response: ServerResponse, status: number, code: string, detail: string, error?: unknown) => {
+    options.onRejected?.({ status, code, error });
+    problem(response, status, code, detail);
+  };
+
+  const handle = async (request: IncomingMessage & { body?: unknown }, response: ServerResponse): Promise<void> => {
+    if (request.method !== 'POST') return refuse(response, 405, 'method-not-allowed', 'deliveries are POSTed');
+    const body = await rawBody(request, maxBodyBytes);
+    if (body === 'too-large') return refuse(response, 413, 'body-too-large', `the body exceeds ${maxBodyBytes} bytes`);
+    if (body === 'unavailable') {
+      return refuse(response, 500, 'raw-body-unavailable', 'the raw body was consumed by a JSON parser; mount the receiver before it');
+    }
+
+    const deliveryId = header(request, DELIVERY_ID_HEADER);
+    const verification = await verifyWebhook({
+      keys: options.keys,
+      body,
+      signatureHeader: header(request, SIGNATURE_HEADER),
+      deliveryId,
+      seen: guard,
+      now: clock(),
+      toleranceSeconds: options.toleranceSeconds,
+    });
+    if (!verification.ok) return refuse(response, 401, verification.reason, DETAILS[verification.reason]);
+
+    const notice = parseNotice(body);
+    if (!notice.success) {
+      await guard.forget(deliveryId!);
+      return refuse(response, 400, 'malformed-notice', notice.detail);
+    }
+    // The header is not signed, the body is: a genuine body under another delivery id is a replay.
+    if (notice.data.deliveryId !== deliveryId)
+      return refuse(response, 401, 'delivery-id-mismatch', 'the delivery id header differs from the signed body');
+
+    try {
+      await options.onNotice(notice.data);
+    } catch (error) {
+      // Not handled, so the distributor's retry of this very notice must be let in.
+      await guard.forget(deliveryId);
+      return refuse(response, 500, 'notice-not-handled', 'the receiver could not handle the notice; retry later', error);
+    }
+    response.writeHead(204).end();
+  };
+
+  return (request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) refuse(response, 500, 'internal', 'the receiver failed', error);
+      else response.destroy();
+    });
+  };
+}
+
+const DETAILS: Record<WebhookFailureReason, string> = {
+  'missing-signature': `no ${SIGNATURE_HEADER} header`,
+  'missing-delivery-id': `no ${DELIVERY_ID_HEADER} header`,
+  'malformed-signature': `the ${SIGNATURE_HEADER} header is not t=<seconds>,v1=<hex>`,
+  'bad-signature': 'the signature does not match the body with any accepted key',
+  'stale-timestamp': 'the signature timestamp is older than the tolerance',
+  'future-timestamp': 'the signature timestamp is ahead of this clock by more than the tolerance',
+  replayed: 'this delivery id was already accepted',
+};
+
+function parseNotice(body: Buffer): { success: true; data: WebhookNotice } | { success: false; detail: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { success: false, detail: 'the body is not JSON' };
+  }
+  const parsed = WebhookNoticeSchema.safeParse(json);
+  if (parsed.success) return { success: true, data: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { success: false, detail: issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid notice' };
+}
+
+const header = (request: IncomingMessage, name: string): string | undefined => {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/** The exact bytes sent: from the stream, or from a raw/text body parser that ran before us. */
+async function rawBody(request: IncomingMessage & { body?: unknown }, maxBytes: number): Promise<Buffer | 'too-large' | 'unavailable'> {
+  if (Buffer.isBuffer(request.body)) return request.body.length > maxBytes ? 'too-large' : request.body;
+  if (typeof request.body === 'string') return Buffer.byteLength(request.body) > maxBytes ? 'too-large' : Buffer.from(request.body);
+  if (request.readableEnded) return 'unavailable';
+  const declared = Number(request.headers['content-length']);
+  if (declared > maxBytes) return 'too-large';
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > maxBytes) return 'too-large';
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function problem(response: ServerResponse, status: number, code: string, detail: string): void {
+  const title = STATUS_TITLES[status] ?? 'Error';
+  response.writeHead(status, { 'content-type': 'application/problem+json' });
+  response.end(JSON.stringify({ type: 'about:blank', title, status, detail, code }));
+}
+
+const STATUS_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  405: 'Method Not Allowed',
+  413: 'Content Too Large',
+  500: 'Internal Server Error',
+};
