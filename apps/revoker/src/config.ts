@@ -1,12 +1,14 @@
 import { z } from 'zod';
 
-import { backendSettings, EnvFragments, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
+import { backendSettings, EnvFragments, gsmSettings, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 
 export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = parseEnv(
     {
       ...serviceEnvShape(8081),
       ...EnvFragments.backends,
+      ...EnvFragments.gsm,
+      ...EnvFragments.catalog,
       ROTOR_SCHEDULE_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
       ROTOR_REVOKE_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
       ROTOR_REVOKE_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
@@ -14,12 +16,18 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       ROTOR_REVOKE_VISIBILITY_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
       ROTOR_REVOKE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(8),
       ROTOR_IRREVOCABLE_RETRY_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+      /** Leases an emergency rotation snapshots or asks to revoke per checkpointed step. */
+      ROTOR_EMERGENCY_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+      /** How often a running emergency rotation is re-examined (and its progress published, at most). */
+      ROTOR_EMERGENCY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
     },
     env,
   );
   return {
     ...serviceSettings('revoker', e),
     backends: backendSettings(e),
+    gsm: gsmSettings(e),
+    catalogFile: e.ROTOR_CATALOG,
     schedule: { shards: e.ROTOR_SCHEDULE_SHARDS },
     revocation: {
       pollMs: e.ROTOR_REVOKE_POLL_MS,
@@ -28,6 +36,10 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       visibilityMs: e.ROTOR_REVOKE_VISIBILITY_MS,
       maxAttempts: e.ROTOR_REVOKE_MAX_ATTEMPTS,
       irrevocableRetryMs: e.ROTOR_IRREVOCABLE_RETRY_MS,
+    },
+    emergency: {
+      batch: e.ROTOR_EMERGENCY_BATCH,
+      pollMs: e.ROTOR_EMERGENCY_POLL_MS,
     },
   };
 }

@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
+import { loadCatalog } from '@rotor/catalog';
 import { TokenVerifier } from '@rotor/identity';
+import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
 import { BackendsShutdown, backendsProvider } from '@rotor/nest-backends';
@@ -8,10 +10,15 @@ import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-ki
 import type { Logger, Metrics } from '@rotor/telemetry';
 
 import type { RevokerConfig } from './config';
+import { EmergencyCounters } from './emergency/emergency-counters';
 import { LeaseClock } from './leases/lease-clock';
 import { LeaseEventsConsumer } from './leases/lease-events.consumer';
 import { LeasesController } from './leases/leases.controller';
-import { REVOKER_CONFIG } from './platform/tokens';
+import { CATALOG, REVOKER_CONFIG } from './platform/tokens';
+import { RetirementStore } from './retirement/retirement-store';
+import { RetirementWorker } from './retirement/retirement-worker';
+import { RetirementService } from './retirement/retirement.service';
+import { SecretEventsConsumer } from './retirement/secret-events.consumer';
 import { ExpiryWorker } from './revocation/expiry-worker';
 import { RevocationService } from './revocation/revocation.service';
 
@@ -23,11 +30,14 @@ export class RevokerModule {
       imports: [
         ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
+        GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-revoker' }),
       ],
       controllers: [LeasesController],
       providers: [
         { provide: REVOKER_CONFIG, useValue: config },
+        // The catalog is validated at boot: an invalid file stops the revoker before it serves.
+        { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
         { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
         backendsProvider(config.backends),
         BackendsShutdown,
@@ -36,6 +46,11 @@ export class RevokerModule {
         LeaseEventsConsumer,
         RevocationService,
         ExpiryWorker,
+        EmergencyCounters,
+        RetirementStore,
+        RetirementService,
+        RetirementWorker,
+        SecretEventsConsumer,
       ],
     };
   }

@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+
+import { Topics } from '@rotor/contracts';
+import { onEvent } from '@rotor/kafka';
+import { KafkaLifecycle } from '@rotor/nest-kafka';
+
+import { RetirementService } from './retirement.service';
+
+/**
+ * Follows managed-secret versions and their deliveries, in a consumer group of its own (the
+ * TTL clock's group is not slowed by them). Version-created and delivery.completed come on
+ * different topics and may be read in either order: confirmations are kept per target, so
+ * an early one counts when the version's retirement opens. Each handler resolves only once
+ * Redis holds its effect.
+ */
+@Injectable()
+export class SecretEventsConsumer {
+  constructor(kafka: KafkaLifecycle, retirement: RetirementService) {
+    kafka
+      .consumer({ groupId: 'rotor-revoker-versions' })
+      .subscribe(
+        onEvent(Topics.secretVersionCreated, async ({ data }, context) => {
+          const outcome = await retirement.onVersionCreated(data, false);
+          context.logger.debug({ secret: data.secret, version: data.version, outcome }, 'version created');
+        }),
+      )
+      .subscribe(
+        onEvent(Topics.deliveryCompleted, async ({ data }) => {
+          await retirement.onDeliveryCompleted(data.secret, data.target.name, data.version);
+        }),
+      )
+      .subscribe(
+        onEvent(Topics.revocationRequested, async ({ data }, context) => {
+          if (data.subject.kind !== 'secret-version') return; // leases are the TTL clock's
+          const reason = data.reason === 'emergency' ? 'emergency' : 'superseded';
+          const outcome = await retirement.retireNow(data.subject.secret, data.subject.version, reason, data.emergencyId);
+          context.logger.info({ secret: data.subject.secret, version: data.subject.version, outcome }, 'version retirement requested');
+        }),
+      );
+  }
+}
