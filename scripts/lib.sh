@@ -20,16 +20,15 @@ ensure_node_modules() {
 # Development keys (audit HMAC, token hash), generated once per checkout and kept in
 # .rotor/dev-keys.env so the audit chain written by one run verifies in the next.
 ensure_dev_keys() {
-  local file="$ROOT/.rotor/dev-keys.env"
-  if [[ ! -s "$file" ]]; then
-    mkdir -p "$ROOT/.rotor"
-    umask 077
-    {
-      echo "# Development-only keys for this checkout (never used outside it). Written by scripts/lib.sh."
-      echo "export ROTOR_AUDIT_KEY=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')"
-      echo "export ROTOR_TOKEN_HASH_KEY=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')"
-    } >"$file"
-  fi
+  local file="$ROOT/.rotor/dev-keys.env" name
+  mkdir -p "$ROOT/.rotor"
+  [[ -s "$file" ]] || echo "# Development-only keys for this checkout (never used outside it). Written by scripts/lib.sh." >"$file"
+  # Keys added in later versions are appended to an existing file; existing keys are kept.
+  for name in ROTOR_AUDIT_KEY ROTOR_TOKEN_HASH_KEY ROTOR_CONTENT_HASH_KEY ROTOR_WEBHOOK_KEY; do
+    grep -q "^export $name=" "$file" ||
+      (umask 077 && echo "export $name=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')" >>"$file")
+  done
+  chmod 600 "$file"
   # shellcheck disable=SC1090
   . "$file"
 }

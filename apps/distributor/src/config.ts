@@ -1,8 +1,51 @@
+import { z } from 'zod';
+
 import { EnvFragments, gsmSettings, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 
 export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
-  const e = parseEnv({ ...serviceEnvShape(8082), ...EnvFragments.gsm }, env);
-  return { ...serviceSettings('distributor', e), gsm: gsmSettings(e) };
+  const e = parseEnv(
+    {
+      ...serviceEnvShape(8082),
+      ...EnvFragments.gsm,
+      ...EnvFragments.catalog,
+      ...EnvFragments.keys.contentHashKey,
+      /** A kubeconfig for the API server that holds kubernetes-secret targets; unset means in-cluster. */
+      KUBECONFIG: z.string().min(1).optional(),
+      ROTOR_DELIVERY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+      ROTOR_DELIVERY_VISIBILITY_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
+      /** Copies written at once per target kind: a slow kind cannot starve the others. */
+      ROTOR_DELIVERY_CONCURRENCY_KUBERNETES: z.coerce.number().int().min(1).max(1_000).default(16),
+      ROTOR_DELIVERY_CONCURRENCY_FILE: z.coerce.number().int().min(1).max(1_000).default(16),
+      ROTOR_DELIVERY_CONCURRENCY_WEBHOOK: z.coerce.number().int().min(1).max(1_000).default(32),
+      ROTOR_DELIVERY_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+      ROTOR_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+      /** Where this distributor says webhook receivers can read values just in time. */
+      ROTOR_ISSUER_URL: z.url().default('http://127.0.0.1:8080'),
+      /** Period of the drift scan; 0 turns the periodic scan off (POST /v1/reconcile still works). */
+      ROTOR_DRIFT_SCAN_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+    },
+    env,
+  );
+  return {
+    ...serviceSettings('distributor', e),
+    gsm: gsmSettings(e),
+    catalogFile: e.ROTOR_CATALOG,
+    kubeconfig: e.KUBECONFIG,
+    contentHashKey: e.ROTOR_CONTENT_HASH_KEY,
+    issuerUrl: e.ROTOR_ISSUER_URL,
+    delivery: {
+      pollMs: e.ROTOR_DELIVERY_POLL_MS,
+      visibilityMs: e.ROTOR_DELIVERY_VISIBILITY_MS,
+      maxBackoffMs: e.ROTOR_DELIVERY_MAX_BACKOFF_MS,
+      concurrency: {
+        'kubernetes-secret': e.ROTOR_DELIVERY_CONCURRENCY_KUBERNETES,
+        file: e.ROTOR_DELIVERY_CONCURRENCY_FILE,
+        webhook: e.ROTOR_DELIVERY_CONCURRENCY_WEBHOOK,
+      },
+    },
+    webhook: { timeoutMs: e.ROTOR_WEBHOOK_TIMEOUT_MS },
+    driftScanMs: e.ROTOR_DRIFT_SCAN_MS,
+  };
 }
 
 export type DistributorConfig = ReturnType<typeof loadDistributorConfig>;

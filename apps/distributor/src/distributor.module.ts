@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
+import { loadCatalog, type Catalog } from '@rotor/catalog';
 import { TokenVerifier } from '@rotor/identity';
+import { loadKubeConfig } from '@rotor/kube-client';
 import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
@@ -8,8 +10,32 @@ import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-ki
 import type { Logger, Metrics } from '@rotor/telemetry';
 
 import type { DistributorConfig } from './config';
-import { DeliveriesController } from './deliveries/deliveries.controller';
-import { DeliveryLedger } from './deliveries/delivery-ledger';
+import { DeliveriesController } from './delivery/deliveries.controller';
+import { DeliveryLedger } from './delivery/delivery-ledger';
+import { DeliveryQueue } from './delivery/delivery-queue';
+import { DeliveryWorker } from './delivery/delivery-worker';
+import { DeliveryService } from './delivery/delivery.service';
+import { ValueReader } from './delivery/value-reader';
+import { VersionEventsConsumer } from './delivery/version-events.consumer';
+import { DriftSchedule } from './drift/drift-schedule';
+import { DriftScanner } from './drift/drift-scanner';
+import { ReconcileController } from './drift/reconcile.controller';
+import { CATALOG, DISTRIBUTOR_CONFIG } from './platform/tokens';
+import { FileTargetWriter } from './targets/file.writer';
+import { KubernetesSecretWriter } from './targets/kubernetes-secret.writer';
+import { TargetWriters } from './targets/target-writers';
+import { resolveWebhookKeys, WebhookWriter } from './targets/webhook.writer';
+
+/** Writers only for the target kinds the catalog uses: no cluster credentials are needed without Secret targets. */
+function createWriters(catalog: Catalog, config: DistributorConfig): TargetWriters {
+  const targets = catalog.managedSecrets.flatMap((secret) => secret.targets);
+  const uses = (kind: string) => targets.some((target) => target.kind === kind);
+  return new TargetWriters({
+    ...(uses('kubernetes-secret') ? { 'kubernetes-secret': new KubernetesSecretWriter(loadKubeConfig(config.kubeconfig)) } : {}),
+    ...(uses('file') ? { file: new FileTargetWriter() } : {}),
+    ...(uses('webhook') ? { webhook: new WebhookWriter({ keys: resolveWebhookKeys(targets, process.env), issuerUrl: config.issuerUrl, timeoutMs: config.webhook.timeoutMs }) } : {}),
+  });
+}
 
 @Module({})
 export class DistributorModule {
@@ -22,11 +48,22 @@ export class DistributorModule {
         GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-distributor' }),
       ],
-      controllers: [DeliveriesController],
+      controllers: [DeliveriesController, ReconcileController],
       providers: [
+        { provide: DISTRIBUTOR_CONFIG, useValue: config },
+        // The catalog is validated at boot: an invalid file stops the distributor before it delivers.
+        { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
+        { provide: TargetWriters, inject: [CATALOG], useFactory: (catalog: Catalog) => createWriters(catalog, config) },
         { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
         CallerGuard,
         DeliveryLedger,
+        DeliveryQueue,
+        ValueReader,
+        DeliveryService,
+        DeliveryWorker,
+        VersionEventsConsumer,
+        DriftScanner,
+        DriftSchedule,
       ],
     };
   }

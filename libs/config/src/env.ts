@@ -69,6 +69,8 @@ export const EnvFragments = {
   keys: {
     auditKey: { ROTOR_AUDIT_KEY: key },
     tokenHashKey: { ROTOR_TOKEN_HASH_KEY: key },
+    /** Keys the content hashes of delivered copies, so a hash never lets anyone test guesses of a value. */
+    contentHashKey: { ROTOR_CONTENT_HASH_KEY: key },
   },
 } as const;
 

@@ -5,7 +5,9 @@ import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
 import { CallerGuard, CurrentCaller } from '@rotor/service-kit';
 
-import { DeliveryLedger } from './delivery-ledger';
+import { DeliveryLedger, type DeliveredCopy } from './delivery-ledger';
+
+const STATES = new Set(['pending', 'delivered', 'failed', 'skipped', 'removal-failed', 'removed']);
 
 @ApiTags('deliveries')
 @ApiBearerAuth()
@@ -14,15 +16,33 @@ import { DeliveryLedger } from './delivery-ledger';
 export class DeliveriesController {
   constructor(private readonly ledger: DeliveryLedger) {}
 
-  /** Every copy of a managed secret the distributor made, and its state. */
+  /** Every copy of a managed secret the distributor made or tried to make, and its state. */
   @Get()
-  async list(@CurrentCaller() caller: Caller, @Query('secret') secret: string | undefined) {
+  async list(@CurrentCaller() caller: Caller, @Query('secret') secret: string | undefined, @Query('state') state: string | undefined) {
     if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
       throw new DomainError('forbidden', 'missing-group', 'listing deliveries needs the rotor:sre or rotor:auditor group');
     }
     if (!secret || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(secret)) {
       throw new DomainError('invalid', 'invalid-secret', 'secret: must name a managed secret', { field: 'secret' });
     }
-    return { secret, items: await this.ledger.copiesOf(secret) };
+    if (state !== undefined && !STATES.has(state)) {
+      throw new DomainError('invalid', 'invalid-state', `state: must be one of ${[...STATES].join(', ')}`, { field: 'state' });
+    }
+    const copies = await this.ledger.copiesOf(secret);
+    return { secret, items: copies.filter((copy) => !state || copy.state === state).map(view) };
   }
 }
+
+/** The public shape of a copy: the target by kind and name (its settings stay in the catalog). */
+const view = (copy: DeliveredCopy) => ({
+  secret: copy.secret,
+  version: copy.version,
+  gsmVersion: copy.gsmVersion,
+  target: { kind: copy.target.kind, name: copy.target.name },
+  locator: copy.locator ?? null,
+  state: copy.state,
+  contentHash: copy.contentHash ?? null,
+  attempts: copy.attempts,
+  lastError: copy.lastError ?? null,
+  updatedAt: copy.updatedAt,
+});

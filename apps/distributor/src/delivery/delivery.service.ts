@@ -1,0 +1,163 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import { createEvent, Topics } from '@rotor/contracts';
+import { backoffDelay, EventPublisher } from '@rotor/kafka';
+import { LOGGER } from '@rotor/service-kit';
+import { Metrics, type Logger } from '@rotor/telemetry';
+
+import type { DistributorConfig } from '../config';
+import { DISTRIBUTOR_CONFIG } from '../platform/tokens';
+import { TargetRefusedError } from '../targets/target-writer';
+import { TargetWriters } from '../targets/target-writers';
+
+import { DeliveryLedger } from './delivery-ledger';
+import { DeliveryQueue, jobId, type DeliveryJob } from './delivery-queue';
+import { describeFailure } from './describe-failure';
+import { ValueReader } from './value-reader';
+
+export type JobOutcome = 'delivered' | 'removed' | 'skipped' | 'busy' | 'failed' | 'gone';
+
+const source = '/rotor/distributor';
+
+/**
+ * Runs one claimed job. Delivery: read the value → conditional write → `delivery.completed`
+ * → ledger. Removal: conditional delete → `delivery.removed` → ledger. Event ids are derived
+ * from (secret, version, target), so a job repeated after a crash publishes nothing new
+ * downstream; the writes themselves are idempotent, so the effect is one delivery.
+ */
+@Injectable()
+export class DeliveryService {
+  private readonly outcomes;
+  private readonly copySeconds;
+
+  constructor(
+    private readonly queue: DeliveryQueue,
+    private readonly ledger: DeliveryLedger,
+    private readonly writers: TargetWriters,
+    private readonly values: ValueReader,
+    private readonly publisher: EventPublisher,
+    @Inject(DISTRIBUTOR_CONFIG) private readonly config: DistributorConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    metrics: Metrics,
+  ) {
+    this.outcomes = metrics.counter('rotor_delivery_jobs_total', 'Delivery jobs run, by target kind, operation and outcome', ['kind', 'op', 'outcome']);
+    this.copySeconds = metrics.histogram('rotor_delivery_copy_seconds', 'Time to write or remove one copy', ['kind', 'op'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10]);
+  }
+
+  async run(id: string): Promise<JobOutcome> {
+    const job = await this.queue.get(id);
+    if (!job) {
+      // Finished by another replica after our claim expired, or cancelled: nothing to do.
+      for (const schedule of Object.values(this.queue.schedules)) await schedule.complete(id);
+      return 'gone';
+    }
+    const unlock = await this.queue.lockTarget(job.secret, job.target.name, this.config.delivery.visibilityMs);
+    if (!unlock) {
+      await this.queue.retryLater(job, Date.now() + 250);
+      return 'busy';
+    }
+    const started = performance.now();
+    try {
+      const outcome = job.op === 'deliver' ? await this.deliver(job) : await this.remove(job);
+      await this.queue.finish(id, job.target.kind);
+      this.outcomes.inc({ kind: job.target.kind, op: job.op, outcome });
+      this.copySeconds.observe({ kind: job.target.kind, op: job.op }, (performance.now() - started) / 1000);
+      return outcome;
+    } catch (error) {
+      await this.recordFailure(job, error);
+      this.outcomes.inc({ kind: job.target.kind, op: job.op, outcome: 'failed' });
+      return 'failed';
+    } finally {
+      await unlock();
+    }
+  }
+
+  private async deliver(job: DeliveryJob): Promise<JobOutcome> {
+    if (await this.ledger.isRetired(job.secret, job.version)) {
+      await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', lastError: 'retired before delivery' });
+      return 'skipped';
+    }
+    const value = await this.values.read(job.secret, job.version, job.gsmVersion);
+    const contentHash = this.values.contentHash(value);
+    const writer = this.writers.for(job.target);
+    const outcome = await writer.write(job.target, { secret: job.secret, version: job.version, gsmVersion: job.gsmVersion, contentHash, value });
+    if (outcome.kind === 'superseded') {
+      await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', locator: outcome.locator });
+      return 'skipped';
+    }
+    const deliveredAt = new Date();
+    await this.publisher.publish(
+      createEvent({
+        topic: Topics.deliveryCompleted,
+        id: `${job.secret}:${job.version}:${job.target.name}:delivered`,
+        source,
+        subject: job.secret,
+        data: { secret: job.secret, version: job.version, target: { kind: job.target.kind, name: job.target.name }, locator: outcome.locator, contentHash, deliveredAt: deliveredAt.toISOString() },
+      }),
+      { key: job.secret },
+    );
+    const previous = await this.ledger.held(job.secret, job.target.name);
+    await this.ledger.setHeld(job.secret, job.target.name, { version: job.version, gsmVersion: job.gsmVersion, contentHash, locator: outcome.locator });
+    await this.ledger.update(job.secret, job.version, job.target.name, { state: 'delivered', locator: outcome.locator, contentHash });
+    if (previous && previous.version < job.version) await this.supersede(job, previous.version, outcome.locator);
+    this.logger.info({ secret: job.secret, version: job.version, target: job.target.name, kind: job.target.kind, outcome: outcome.kind }, 'copy delivered');
+    return 'delivered';
+  }
+
+  /** The target held an older version: writing the new one replaced it, so that copy is gone. */
+  private async supersede(job: DeliveryJob, oldVersion: number, locator: string): Promise<void> {
+    await this.publishRemoved(job.secret, oldVersion, job, locator, 'superseded');
+    await this.ledger.update(job.secret, oldVersion, job.target.name, { state: 'removed' });
+  }
+
+  private async remove(job: DeliveryJob): Promise<JobOutcome> {
+    const outcome = await this.writers.for(job.target).remove(job.target, { secret: job.secret, version: job.version, gsmVersion: job.gsmVersion });
+    const copy = await this.ledger.get(job.secret, job.version, job.target.name);
+    const wasAtTarget = outcome.kind === 'removed' || copy?.state === 'delivered' || copy?.state === 'removal-failed';
+    if (wasAtTarget) await this.publishRemoved(job.secret, job.version, job, outcome.locator, 'retired');
+    if (wasAtTarget) await this.ledger.update(job.secret, job.version, job.target.name, { state: 'removed' });
+    else if (copy?.state !== 'removed') await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', lastError: 'retired before delivery' });
+    await this.ledger.clearHeld(job.secret, job.target.name, job.version);
+    this.logger.info({ secret: job.secret, version: job.version, target: job.target.name, outcome: outcome.kind }, 'copy removed');
+    return 'removed';
+  }
+
+  private async publishRemoved(secret: string, version: number, job: DeliveryJob, locator: string, reason: 'superseded' | 'retired' | 'drift-repair'): Promise<void> {
+    await this.publisher.publish(
+      createEvent({
+        topic: Topics.deliveryRemoved,
+        id: `${secret}:${version}:${job.target.name}:removed`,
+        source,
+        subject: secret,
+        data: { secret, version, target: { kind: job.target.kind, name: job.target.name }, locator, reason, removedAt: new Date().toISOString() },
+      }),
+      { key: secret },
+    );
+  }
+
+  /** Every failure is retried with backoff and published; a copy is never given up on. */
+  private async recordFailure(job: DeliveryJob, error: unknown): Promise<void> {
+    const attempts = job.attempts + 1;
+    const reason = `${job.op === 'remove' ? 'remove: ' : ''}${describeFailure(error)}`;
+    const delay = Math.max(100, backoffDelay(attempts, { initialMs: 500, maxMs: this.config.delivery.maxBackoffMs, maxAttempts: Number.MAX_SAFE_INTEGER }));
+    try {
+      await this.queue.retryLater({ ...job, attempts }, Date.now() + delay);
+      await this.ledger.update(job.secret, job.version, job.target.name, { state: job.op === 'deliver' ? 'failed' : 'removal-failed', attempts, lastError: reason });
+      await this.publisher.publish(
+        createEvent({
+          topic: Topics.deliveryFailed,
+          id: `${jobId(job)}:failed:${attempts}`,
+          source,
+          subject: job.secret,
+          data: { secret: job.secret, version: job.version, target: { kind: job.target.kind, name: job.target.name }, reason, attempt: attempts },
+        }),
+        { key: job.secret },
+      );
+    } catch (recordError) {
+      // The claim stays in flight and returns to the queue at its deadline: still not lost.
+      this.logger.error({ secret: job.secret, target: job.target.name, err: describeFailure(recordError) }, 'could not record a delivery failure');
+    }
+    const log = error instanceof TargetRefusedError ? this.logger.error.bind(this.logger) : this.logger.warn.bind(this.logger);
+    log({ secret: job.secret, version: job.version, target: job.target.name, op: job.op, attempts, retryInMs: delay, reason }, 'copy failed; will retry');
+  }
+}

@@ -1,0 +1,54 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import { findManagedSecret, type Catalog } from '@rotor/catalog';
+import { Topics } from '@rotor/contracts';
+import { onEvent } from '@rotor/kafka';
+import { KafkaLifecycle } from '@rotor/nest-kafka';
+
+import { CATALOG } from '../platform/tokens';
+
+import { DeliveryLedger } from './delivery-ledger';
+import { DeliveryQueue } from './delivery-queue';
+
+/**
+ * Turns version events into durable delivery jobs. Each handler resolves once every job is
+ * in Redis, so the offset is committed only after the fan-out cannot be forgotten; handling
+ * an event twice enqueues nothing new.
+ */
+@Injectable()
+export class VersionEventsConsumer {
+  constructor(kafka: KafkaLifecycle, @Inject(CATALOG) catalog: Catalog, ledger: DeliveryLedger, queue: DeliveryQueue) {
+    kafka
+      .consumer({ groupId: 'rotor-distributor-delivery' })
+      .subscribe(
+        onEvent(Topics.secretVersionCreated, async ({ data }, context) => {
+          const secret = findManagedSecret(catalog, data.secret);
+          if (!secret) {
+            context.logger.warn({ secret: data.secret }, 'version of a secret this catalog does not declare; nothing to deliver');
+            return;
+          }
+          if (await ledger.isRetired(data.secret, data.version)) return; // a late replay of a retired version
+          for (const target of secret.targets) {
+            const copy = { secret: data.secret, version: data.version, gsmVersion: data.gsmVersion, target };
+            const isNew = await ledger.addPending(copy);
+            const existing = isNew ? undefined : await ledger.get(data.secret, data.version, target.name);
+            if (isNew || existing?.state === 'pending' || existing?.state === 'failed') await queue.enqueue({ op: 'deliver', ...copy });
+          }
+        }),
+      )
+      .subscribe(
+        onEvent(Topics.secretVersionRetired, async ({ data }) => {
+          await ledger.markRetired(data.secret, data.version, new Date(data.retiredAt));
+          // Every target the version may be at: the catalog's now, and any the ledger remembers.
+          const targets = new Map((findManagedSecret(catalog, data.secret)?.targets ?? []).map((target) => [target.name, target]));
+          for (const copy of await ledger.copiesOfVersion(data.secret, data.version)) if (!targets.has(copy.target.name)) targets.set(copy.target.name, copy.target);
+          for (const target of targets.values()) {
+            const copy = { secret: data.secret, version: data.version, gsmVersion: data.gsmVersion, target };
+            await queue.cancel({ op: 'deliver', ...copy });
+            await ledger.addPending(copy);
+            await queue.enqueue({ op: 'remove', ...copy });
+          }
+        }),
+      );
+  }
+}

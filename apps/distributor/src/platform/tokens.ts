@@ -1,0 +1,2 @@
+export const DISTRIBUTOR_CONFIG = Symbol('distributor.config');
+export const CATALOG = Symbol('distributor.catalog');

@@ -1,0 +1,50 @@
+import type { Target } from '@rotor/catalog';
+
+/** What a writer puts at a target: one version of one managed secret. */
+export interface VersionCopy {
+  secret: string;
+  version: number;
+  gsmVersion: string;
+  /** Keyed hash of the value, recorded next to the copy so edits by hand are detectable. */
+  contentHash: string;
+  /** The value, for targets that hold it (Secrets, files); webhooks never send it. */
+  value: Buffer;
+}
+
+export type WriteOutcome =
+  /** The target now holds this version. */
+  | { kind: 'written'; locator: string }
+  /** The target already held exactly this version and content (a repeated job). */
+  | { kind: 'unchanged'; locator: string }
+  /** The target holds a newer version: this copy is not needed any more. */
+  | { kind: 'superseded'; locator: string; heldVersion: number };
+
+export type RemoveOutcome =
+  | { kind: 'removed'; locator: string }
+  /** Nothing of that version is at the target (already removed, or never written). */
+  | { kind: 'absent'; locator: string }
+  /** The target holds another version now; that one is not ours to remove. */
+  | { kind: 'holds-other-version'; locator: string; heldVersion: number };
+
+/** What is at a target now, for drift detection. */
+export type Observation =
+  | { kind: 'missing'; locator: string }
+  | { kind: 'present'; locator: string; version?: number; recordedHash?: string; actualHash: string; managedByRotor: boolean };
+
+/**
+ * One kind of delivery target. Writes are idempotent and conditional (never a blind
+ * overwrite), so a job repeated after a crash has the effect of one delivery.
+ */
+export interface TargetWriter<T extends Target = Target> {
+  readonly kind: T['kind'];
+  locator(target: T): string;
+  write(target: T, copy: VersionCopy): Promise<WriteOutcome>;
+  remove(target: T, copy: { secret: string; version: number; gsmVersion: string }): Promise<RemoveOutcome>;
+  /** Undefined for targets whose content rotor cannot observe (webhooks). */
+  observe?(target: T, hashOf: (value: Buffer) => string): Promise<Observation>;
+}
+
+/** A failure that retrying will not fix until someone changes the target (e.g. a Secret rotor does not own). */
+export class TargetRefusedError extends Error {
+  override readonly name = 'TargetRefusedError';
+}
