@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
 import { auditCommand } from './commands/audit';
+import { deliveriesCommand } from './commands/deliveries';
 import { issueCredentialCommand } from './commands/credentials';
 import { devTokenCommand } from './commands/dev';
 import { leasesCommand } from './commands/leases';
@@ -14,6 +15,8 @@ const USAGE = `rotor: the operators' command line
   rotor leases list --state irrevocable
   rotor audit events [--lease ID] [--workload NS/SA] [--secret NAME] [--from ISO] [--to ISO]
   rotor audit verify
+  rotor deliveries list --secret NAME [--state delivered|failed|...]
+  rotor deliveries reconcile          (drift scan now; exit 3 when something is found)
   rotor dev token (--namespace NS --service-account SA [--pod P] | --groups rotor:sre,rotor:auditor)
 
 Options: --json (machine-readable output), --token T (or ROTOR_TOKEN), --dev (mint a development
@@ -76,6 +79,7 @@ async function main(argv: string[]): Promise<void> {
     default:
       if (group === 'leases') return leasesCommand(context, action, argument, values);
       if (group === 'audit') return auditCommand(context, action, values);
+      if (group === 'deliveries') return deliveriesCommand(context, action, values);
       throw new Error(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
   }
 }
