@@ -1,18 +1,24 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
+import { loadCatalog } from '@rotor/catalog';
 import { TokenVerifier } from '@rotor/identity';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
+import { AppendHealth } from './audit/append-health';
 import { AuditAppender } from './audit/audit-appender.service';
+import { AuditLagMetric } from './audit/audit-lag.metric';
 import { AuditStore } from './audit/audit-store';
 import { AuditController } from './audit/audit.controller';
 import { ChainVerificationService } from './audit/chain-verification.service';
 import { DomainEventsConsumer } from './audit/domain-events.consumer';
 import type { AuditorConfig } from './config';
-import { AUDITOR_CONFIG } from './platform/tokens';
+import { InventoryStore } from './inventory/inventory-store';
+import { InventoryController } from './inventory/inventory.controller';
+import { InventoryService } from './inventory/inventory.service';
+import { AUDITOR_CONFIG, CATALOG } from './platform/tokens';
 
 @Module({})
 export class AuditorModule {
@@ -24,13 +30,18 @@ export class AuditorModule {
         KafkaModule.forRoot(config.kafka),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-auditor' }),
       ],
-      controllers: [AuditController],
+      controllers: [AuditController, InventoryController],
       providers: [
         { provide: AUDITOR_CONFIG, useValue: config },
+        { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
         { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
         CallerGuard,
         AuditStore,
+        AppendHealth,
         AuditAppender,
+        AuditLagMetric,
+        InventoryStore,
+        InventoryService,
         ChainVerificationService,
         DomainEventsConsumer,
       ],

@@ -1,8 +1,25 @@
+import { z } from 'zod';
+
 import { EnvFragments, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
+import { Topics } from '@rotor/contracts';
+
+const auditorEnv = {
+  /** The audit log topic; another name only for an isolated installation or test. */
+  ROTOR_AUDIT_TOPIC: z.string().min(1).default(Topics.auditLog),
+  /** The consumer group of the auditor's replicas: one group per audit log. */
+  ROTOR_AUDITOR_GROUP: z.string().min(1).default('rotor-auditor'),
+};
 
 export function loadAuditorConfig(env: NodeJS.ProcessEnv = process.env) {
-  const e = parseEnv({ ...serviceEnvShape(8083), ...EnvFragments.keys.auditKey }, env);
-  return { ...serviceSettings('auditor', e), auditKey: e.ROTOR_AUDIT_KEY };
+  const e = parseEnv({ ...serviceEnvShape(8083), ...EnvFragments.catalog, ...EnvFragments.keys.auditKey, ...auditorEnv }, env);
+  return {
+    ...serviceSettings('auditor', e),
+    auditKey: e.ROTOR_AUDIT_KEY,
+    auditTopic: e.ROTOR_AUDIT_TOPIC,
+    consumerGroup: e.ROTOR_AUDITOR_GROUP,
+    /** Read for bindings only ("who may read this secret"); the inventory itself comes from the audit log. */
+    catalogFile: e.ROTOR_CATALOG,
+  };
 }
 
 export type AuditorConfig = ReturnType<typeof loadAuditorConfig>;

@@ -1,67 +1,84 @@
 import { Inject, Injectable } from '@nestjs/common';
 
-import type { ChainHead } from '@rotor/audit-chain';
+import { headCommand, projectRecord, ViewKeys, type ChainHead } from '@rotor/audit-chain';
 import type { AuditRecord } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
 import type { Redis } from '@rotor/redis-store';
 
-import type { AuditEntry } from './audit-entry';
-
-const SEEN_TTL_SECONDS = 30 * 86_400;
-
-const headKey = (chain: string) => `auditor:chain:${chain}`;
-const seenKey = (eventId: string) => `auditor:seen:${eventId}`;
-const recordKey = (ref: string) => `auditor:record:${ref}`;
-const indexKey = (kind: 'all' | 'lease' | 'workload' | 'secret', value = '') => (kind === 'all' ? 'auditor:idx:all' : `auditor:idx:${kind}:${value}`);
-
 export interface StoredHead extends ChainHead {
   sourceOffset: bigint;
+  /** A record reserved for the next seq whose append has not been confirmed yet (a crash, or in flight). */
+  pending?: { hash: string; sourceOffset: string };
 }
 
-interface StoredRecord {
-  record: AuditRecord;
-  index: AuditEntry['index'];
+export interface AppendState {
+  /** False when Redis lost the auditor's state (wiped): the chain heads must be rebuilt first. */
+  initialized: boolean;
+  head?: StoredHead;
+  seen: boolean;
 }
+
+export type Reservation = 'ok' | 'moved' | `pending:${string}`;
+
+/**
+ * Claims the next seq of a chain for one record before it is produced. Only a writer that saw the
+ * current head can claim it, so a replica that lost its partition (a zombie) cannot fork the chain;
+ * re-claiming with the identical record (the same message after a crash) is allowed.
+ */
+const RESERVE_SCRIPT = `
+local head = redis.call('HMGET', KEYS[1], 'hash', 'pendingHash', 'pendingOffset')
+if (head[1] or '') ~= ARGV[1] then return 'moved' end
+if head[2] and head[2] ~= ARGV[2] then return 'pending:' .. head[3] end
+redis.call('HSET', KEYS[1], 'pendingHash', ARGV[2], 'pendingOffset', ARGV[3])
+return 'ok'`;
 
 export interface EventQuery {
   lease?: string;
   workload?: string;
   secret?: string;
+  /** Already a pseudonym: operator subjects are stored hashed. */
+  actor?: string;
   from?: Date;
   to?: Date;
   offset: number;
   limit: number;
 }
 
-/** The auditor's Redis: chain heads, the dedupe set, and query views, all rebuildable from the audit topic. */
+/** The auditor's Redis: chain heads, the dedupe set, and the query views, all rebuildable from the audit topic. */
 @Injectable()
 export class AuditStore {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
-  async head(chain: string): Promise<StoredHead | undefined> {
-    const fields = await this.redis.hgetall(headKey(chain));
-    if (!fields['hash']) return undefined;
-    return { seq: Number(fields['seq']), hash: fields['hash'], sourceOffset: BigInt(fields['sourceOffset'] ?? '-1') };
+  async appendState(chain: string, eventId: string): Promise<AppendState> {
+    const results = await this.redis.multi().exists(ViewKeys.marker).hgetall(ViewKeys.head(chain)).exists(ViewKeys.seen(eventId)).exec();
+    if (!results) throw new Error('Redis transaction aborted');
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+    const fields = results[1]![1] as Record<string, string>;
+    const head: StoredHead | undefined = fields['hash']
+      ? {
+          seq: Number(fields['seq']),
+          hash: fields['hash'],
+          sourceOffset: BigInt(fields['sourceOffset'] ?? '-1'),
+          ...(fields['pendingHash'] ? { pending: { hash: fields['pendingHash'], sourceOffset: fields['pendingOffset'] ?? '' } } : {}),
+        }
+      : undefined;
+    return { initialized: results[0]![1] === 1, head, seen: results[2]![1] === 1 };
   }
 
-  async seen(eventId: string): Promise<boolean> {
-    return (await this.redis.exists(seenKey(eventId))) === 1;
+  /** Marks a fresh Redis as holding the auditor's state (only when the audit topic is empty too). */
+  async markInitialized(): Promise<void> {
+    await this.redis.set(ViewKeys.marker, new Date().toISOString(), 'NX');
   }
 
-  /** One transaction: the new head, the event marked seen, and the record in every view. */
-  async recordAppended(record: AuditRecord, entry: AuditEntry): Promise<void> {
-    const ref = `${record.chain}|${record.seq}`;
-    const score = entry.occurredAt.getTime();
-    const tx = this.redis
-      .multi()
-      .hset(headKey(record.chain), { seq: String(record.seq), hash: record.hash, sourceOffset: record.sourceOffset })
-      .set(seenKey(record.eventId), ref, 'EX', SEEN_TTL_SECONDS)
-      .set(recordKey(ref), JSON.stringify({ record, index: entry.index } satisfies StoredRecord))
-      .zadd(indexKey('all'), score, ref);
-    entry.index.leases.forEach((lease) => tx.zadd(indexKey('lease', lease), score, ref));
-    entry.index.workloads.forEach((workload) => tx.zadd(indexKey('workload', workload), score, ref));
-    entry.index.secrets.forEach((secret) => tx.zadd(indexKey('secret', secret), score, ref));
-    const results = await tx.exec();
+  async reserve(record: AuditRecord): Promise<Reservation> {
+    const expected = record.seq === 0 ? '' : record.prev;
+    return (await this.redis.eval(RESERVE_SCRIPT, 1, ViewKeys.head(record.chain), expected, record.hash, record.sourceOffset)) as Reservation;
+  }
+
+  /** One transaction: the record in every view, the event marked seen, and the chain head moved forward. */
+  async recordAppended(record: AuditRecord): Promise<void> {
+    const results = await this.redis.multi([...projectRecord(record), headCommand(record)]).exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
   }
@@ -69,27 +86,26 @@ export class AuditStore {
   async query(query: EventQuery): Promise<{ items: AuditRecord[]; total: number }> {
     // The most selective index first; the other filters are checked on the records it yields.
     const key = query.lease
-      ? indexKey('lease', query.lease)
+      ? ViewKeys.eventIndex('lease', query.lease)
       : query.secret
-        ? indexKey('secret', query.secret)
+        ? ViewKeys.eventIndex('secret', query.secret)
         : query.workload
-          ? indexKey('workload', query.workload)
-          : indexKey('all');
+          ? ViewKeys.eventIndex('workload', query.workload)
+          : query.actor
+            ? ViewKeys.eventIndex('actor', query.actor)
+            : ViewKeys.eventIndex('all');
     const min = query.from ? String(query.from.getTime()) : '-inf';
     const max = query.to ? String(query.to.getTime()) : '+inf';
-    const refs = await this.redis.zrangebyscore(key, min, max);
-    const stored = (await this.loadRecords(refs)).filter((entry) => matches(entry, query));
-    return { items: stored.slice(query.offset, query.offset + query.limit).map((entry) => entry.record), total: stored.length };
-  }
-
-  private async loadRecords(refs: string[]): Promise<StoredRecord[]> {
-    if (refs.length === 0) return [];
-    const values = await this.redis.mget(refs.map(recordKey));
-    return values.filter((value): value is string => !!value).map((value) => JSON.parse(value) as StoredRecord);
+    const candidates = await this.redis.zrangebyscore(key, min, max);
+    const others = (['lease', 'secret', 'workload', 'actor'] as const).filter((kind) => query[kind] && ViewKeys.eventIndex(kind, query[kind]) !== key);
+    let refs = candidates;
+    for (const kind of others) {
+      if (refs.length === 0) break;
+      const scores = await this.redis.zmscore(ViewKeys.eventIndex(kind, query[kind]), ...refs);
+      refs = refs.filter((_ref, index) => scores[index] !== null);
+    }
+    const page = refs.slice(query.offset, query.offset + query.limit);
+    const values = page.length ? await this.redis.mget(page.map(ViewKeys.record)) : [];
+    return { items: values.filter((value): value is string => !!value).map((value) => JSON.parse(value) as AuditRecord), total: refs.length };
   }
 }
-
-const matches = ({ index }: StoredRecord, query: EventQuery): boolean =>
-  (!query.lease || index.leases.includes(query.lease)) &&
-  (!query.secret || index.secrets.includes(query.secret)) &&
-  (!query.workload || index.workloads.includes(query.workload));

@@ -1,10 +1,14 @@
-import { Controller, Get, Query, UseGuards } from '@nestjs/common';
+import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 
+import { identifierKey, pseudonym } from '@rotor/audit-chain';
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
 import { CallerGuard, CurrentCaller, requireGroup } from '@rotor/service-kit';
+
+import type { AuditorConfig } from '../config';
+import { AUDITOR_CONFIG } from '../platform/tokens';
 
 import { AuditStore } from './audit-store';
 import { ChainVerificationService } from './chain-verification.service';
@@ -13,6 +17,8 @@ const EventsQuery = z.strictObject({
   lease: z.string().min(1).max(128).optional(),
   workload: z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be <namespace>/<serviceAccount>').optional(),
   secret: z.string().min(1).max(128).optional(),
+  /** An operator's token subject; matched by its keyed hash, which is all the log keeps. */
+  actor: z.string().min(1).max(256).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   offset: z.coerce.number().int().min(0).default(0),
@@ -24,10 +30,15 @@ const EventsQuery = z.strictObject({
 @UseGuards(CallerGuard)
 @Controller('v1/audit')
 export class AuditController {
+  private readonly identifierKey: Buffer;
+
   constructor(
     private readonly store: AuditStore,
     private readonly verification: ChainVerificationService,
-  ) {}
+    @Inject(AUDITOR_CONFIG) config: AuditorConfig,
+  ) {
+    this.identifierKey = identifierKey(config.auditKey);
+  }
 
   @Get('events')
   async events(@CurrentCaller() caller: Caller, @Query() rawQuery: Record<string, unknown>) {
@@ -38,8 +49,13 @@ export class AuditController {
       const field = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(',') : undefined);
       throw new DomainError('invalid', 'invalid-query', `${field ?? 'query'}: ${issue?.message}`, { field });
     }
-    const { from, to, ...rest } = parsed.data;
-    const page = await this.store.query({ ...rest, ...(from ? { from: new Date(from) } : {}), ...(to ? { to: new Date(to) } : {}) });
+    const { from, to, actor, ...rest } = parsed.data;
+    const page = await this.store.query({
+      ...rest,
+      ...(actor ? { actor: pseudonym(this.identifierKey, actor) } : {}),
+      ...(from ? { from: new Date(from) } : {}),
+      ...(to ? { to: new Date(to) } : {}),
+    });
     return { ...page, offset: rest.offset, limit: rest.limit };
   }
 

@@ -2,14 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 
 import { ChainVerifier } from '@rotor/audit-chain';
-import { AuditRecordSchema, Topics } from '@rotor/contracts';
+import { AuditRecordSchema } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
 
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
 
-/** Walks rotor.audit.log.v1 from its start and reports the first broken record by partition and offset. */
+/** Walks the audit topic from its start and reports the first broken record by partition and offset. */
 @Injectable()
 export class ChainVerificationService {
   constructor(
@@ -22,7 +22,7 @@ export class ChainVerificationService {
     const started = Date.now();
     let unreadable: { partition: number; offset: string } | undefined;
     await readTopicRange(this.kafka, {
-      topic: Topics.auditLog,
+      topic: this.config.auditTopic,
       onMessage: (message, partition) => {
         const parsed = AuditRecordSchema.safeParse(safeJson(message.value));
         if (!parsed.success) {

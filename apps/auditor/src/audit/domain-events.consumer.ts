@@ -1,8 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 
 import { AnyEnvelopeSchema, describeIssues, DOMAIN_TOPICS, InvalidEventError, isDomainTopic, parseEvent } from '@rotor/contracts';
 import { MalformedMessageError } from '@rotor/kafka';
 import { KafkaLifecycle } from '@rotor/nest-kafka';
+
+import type { AuditorConfig } from '../config';
+import { AUDITOR_CONFIG } from '../platform/tokens';
 
 import { AuditAppender } from './audit-appender.service';
 
@@ -13,8 +16,8 @@ import { AuditAppender } from './audit-appender.service';
  */
 @Injectable()
 export class DomainEventsConsumer {
-  constructor(kafka: KafkaLifecycle, appender: AuditAppender) {
-    kafka.consumer({ groupId: 'rotor-auditor', onExhausted: 'retry-forever' }).subscribe({
+  constructor(kafka: KafkaLifecycle, appender: AuditAppender, @Inject(AUDITOR_CONFIG) config: AuditorConfig) {
+    kafka.consumer({ groupId: config.consumerGroup, onExhausted: 'retry-forever' }).subscribe({
       topics: DOMAIN_TOPICS,
       parse: (json) => {
         const envelope = AnyEnvelopeSchema.safeParse(json);

@@ -1,0 +1,46 @@
+import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+
+import { DomainError } from '@rotor/errors';
+import { OperatorGroups, type Caller } from '@rotor/identity';
+import { CallerGuard, CurrentCaller, requireGroup } from '@rotor/service-kit';
+
+import { InventoryService } from './inventory.service';
+
+const Name = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a lowercase DNS name');
+const AtQuery = z.strictObject({ time: z.iso.datetime({ offset: true }) });
+
+const parse = <T>(schema: z.ZodType<T>, value: unknown, field: string): T => {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const at = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(',') : field);
+  throw new DomainError('invalid', 'invalid-query', `${at}: ${issue?.message}`, { field: at });
+};
+
+@ApiTags('inventory')
+@ApiBearerAuth()
+@UseGuards(CallerGuard)
+@Controller('v1/inventory')
+export class InventoryController {
+  constructor(private readonly inventory: InventoryService) {}
+
+  @Get('secrets/:name')
+  secret(@CurrentCaller() caller: Caller, @Param('name') name: string) {
+    requireGroup(caller, OperatorGroups.auditor);
+    return this.inventory.secret(parse(Name, name, 'name'));
+  }
+
+  @Get('workloads/:namespace/:serviceAccount')
+  workload(@CurrentCaller() caller: Caller, @Param('namespace') namespace: string, @Param('serviceAccount') serviceAccount: string) {
+    requireGroup(caller, OperatorGroups.auditor);
+    return this.inventory.workload(parse(Name, namespace, 'namespace'), parse(Name, serviceAccount, 'serviceAccount'));
+  }
+
+  @Get('at')
+  at(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>) {
+    requireGroup(caller, OperatorGroups.auditor);
+    return this.inventory.at(new Date(parse(AtQuery, query, 'time').time));
+  }
+}

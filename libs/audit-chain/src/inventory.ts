@@ -1,0 +1,178 @@
+/**
+ * Reads the inventory back out of the view hashes the projection wrote (field → string),
+ * and says what state each thing was in at a given time.
+ */
+export type HashFields = Record<string, string>;
+
+const time = (value: string | undefined): number | undefined => (value === undefined || value === '' ? undefined : Number(value));
+const iso = (value: number | undefined): string | undefined => (value === undefined ? undefined : new Date(value).toISOString());
+/** `latest` fields are stored as "<ms>|value". */
+const latestValue = (value: string | undefined): { at: number; value: string } | undefined => {
+  if (!value) return undefined;
+  const bar = value.indexOf('|');
+  return { at: Number(value.slice(0, bar)), value: value.slice(bar + 1) };
+};
+
+export type LeaseState = 'active' | 'expired' | 'revoked' | 'irrevocable';
+
+export interface LeaseView {
+  leaseId: string;
+  role?: string;
+  owner?: string;
+  backend?: string;
+  workload: { namespace?: string; serviceAccount?: string; podName?: string };
+  task?: string;
+  state: LeaseState;
+  issuedAt?: string;
+  expiresAt?: string;
+  maxExpiresAt?: string;
+  renewedAt?: string;
+  revokedAt?: string;
+  revokeReason?: string;
+  revocationAttempts?: number;
+  /** When it started to exist, and when it stopped (the earlier of revocation and expiry). */
+  from?: string;
+  to?: string;
+}
+
+export function leaseView(fields: HashFields, at: number): LeaseView {
+  const issuedAt = time(fields['issuedAt']);
+  const expiresAt = time(fields['expiresAt']);
+  const revokedAt = time(fields['revokedAt']);
+  const end = revokedAt !== undefined && expiresAt !== undefined ? Math.min(revokedAt, expiresAt) : (revokedAt ?? expiresAt);
+  const irrevocable = latestValue(fields['irrevocable'])?.value === 'true';
+  const state: LeaseState =
+    revokedAt !== undefined && revokedAt <= at ? 'revoked' : irrevocable && expiresAt !== undefined && expiresAt <= at ? 'irrevocable' : expiresAt !== undefined && expiresAt <= at ? 'expired' : 'active';
+  return {
+    leaseId: fields['leaseId'] ?? '',
+    role: fields['role'],
+    owner: fields['owner'],
+    backend: fields['backend'],
+    workload: { namespace: fields['namespace'], serviceAccount: fields['serviceAccount'], podName: fields['podName'] },
+    task: fields['task'],
+    state,
+    issuedAt: iso(issuedAt),
+    expiresAt: iso(expiresAt),
+    maxExpiresAt: iso(time(fields['maxExpiresAt'])),
+    renewedAt: iso(time(fields['renewedAt'])),
+    revokedAt: iso(revokedAt),
+    revokeReason: fields['revokeReason'],
+    revocationAttempts: time(fields['revocationAttempts']),
+    from: iso(issuedAt ?? time(fields['renewedAt'])),
+    to: iso(end),
+  };
+}
+
+/** Whether the lease existed (issued, neither revoked nor expired) at `at`; an irrevocable lease still exists. */
+export function leaseExistedAt(fields: HashFields, at: number): boolean {
+  const issuedAt = time(fields['issuedAt']) ?? time(fields['renewedAt']);
+  if (issuedAt === undefined || issuedAt > at) return false;
+  const state = leaseView(fields, at).state;
+  return state === 'active' || state === 'irrevocable';
+}
+
+export type VersionState = 'current' | 'previous' | 'retired';
+
+export interface VersionView {
+  secret: string;
+  version: number;
+  gsmVersion?: string;
+  owner?: string;
+  reason?: string;
+  state: VersionState;
+  createdAt?: string;
+  retiredAt?: string;
+  retireReason?: string;
+}
+
+/** A secret's versions at `at`: the newest one not retired is current, the others not retired are previous. */
+export function versionViews(versions: HashFields[], at: number): VersionView[] {
+  const existing = versions.filter((fields) => (time(fields['createdAt']) ?? time(fields['retiredAt']) ?? 0) <= at);
+  const live = existing.filter((fields) => !(time(fields['retiredAt']) !== undefined && time(fields['retiredAt'])! <= at)).map((fields) => Number(fields['version']));
+  const current = live.length ? Math.max(...live) : undefined;
+  return existing
+    .map((fields): VersionView => {
+      const version = Number(fields['version']);
+      const retiredAt = time(fields['retiredAt']);
+      return {
+        secret: fields['secret'] ?? '',
+        version,
+        gsmVersion: fields['gsmVersion'],
+        owner: fields['owner'],
+        reason: fields['reason'],
+        state: retiredAt !== undefined && retiredAt <= at ? 'retired' : version === current ? 'current' : 'previous',
+        createdAt: iso(time(fields['createdAt'])),
+        retiredAt: iso(retiredAt),
+        retireReason: fields['retireReason'],
+      };
+    })
+    .sort((a, b) => a.version - b.version);
+}
+
+export type CopyState = 'delivered' | 'removed' | 'failed' | 'drifted' | 'discovered';
+
+export interface CopyView {
+  id: string;
+  secret: string;
+  version?: number;
+  target: { kind: string; name: string };
+  locator: string;
+  origin: 'delivery' | 'discovered';
+  state: CopyState;
+  contentHash?: string;
+  deliveredAt?: string;
+  removedAt?: string;
+  removeReason?: string;
+  failure?: string;
+  drift?: string;
+  from?: string;
+  to?: string;
+}
+
+export function copyView(id: string, fields: HashFields, at: number): CopyView {
+  const deliveredAt = time(fields['deliveredAt']);
+  const lastDeliveredAt = time(fields['lastDeliveredAt']);
+  const discoveredAt = time(fields['discoveredAt']);
+  const removedAt = time(fields['removedAt']);
+  const failedAt = time(fields['failedAt']);
+  const drift = latestValue(fields['drift']);
+  const removed = removedAt !== undefined && removedAt <= at && (lastDeliveredAt === undefined || removedAt >= lastDeliveredAt);
+  const state: CopyState = removed
+    ? 'removed'
+    : drift && drift.at <= at && (lastDeliveredAt === undefined || drift.at > lastDeliveredAt)
+      ? 'drifted'
+      : deliveredAt !== undefined && deliveredAt <= at
+        ? 'delivered'
+        : discoveredAt !== undefined
+          ? 'discovered'
+          : failedAt !== undefined
+            ? 'failed'
+            : 'drifted';
+  const from = deliveredAt ?? discoveredAt ?? drift?.at;
+  return {
+    id,
+    secret: fields['secret'] ?? '',
+    version: fields['version'] ? Number(fields['version']) : undefined,
+    target: { kind: fields['targetKind'] ?? '', name: fields['targetName'] ?? '' },
+    locator: fields['locator'] ?? '',
+    origin: fields['origin'] === 'discovered' ? 'discovered' : 'delivery',
+    state,
+    contentHash: fields['contentHash'],
+    deliveredAt: iso(deliveredAt),
+    removedAt: iso(removedAt),
+    removeReason: latestValue(fields['removeReason'])?.value,
+    failure: latestValue(fields['failure'])?.value,
+    drift: drift?.value,
+    from: iso(from),
+    to: removed ? iso(removedAt) : undefined,
+  };
+}
+
+/** Whether a copy existed at `at`: written (or found) by then and not yet removed. A failed delivery is no copy. */
+export function copyExistedAt(fields: HashFields, at: number): boolean {
+  const start = time(fields['deliveredAt']) ?? time(fields['discoveredAt']) ?? latestValue(fields['drift'])?.at;
+  if (start === undefined || start > at) return false;
+  const removedAt = time(fields['removedAt']);
+  const lastDeliveredAt = time(fields['lastDeliveredAt']);
+  return !(removedAt !== undefined && removedAt <= at && (lastDeliveredAt === undefined || removedAt >= lastDeliveredAt || lastDeliveredAt > at));
+}

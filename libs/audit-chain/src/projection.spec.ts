@@ -1,0 +1,189 @@
+import { Topics, type AuditRecord } from '@rotor/contracts';
+
+import { sealRecord, GENESIS } from './chain';
+import { identifierKey, pseudonym, pseudonymize } from './identifiers';
+import { copyExistedAt, copyView, leaseExistedAt, leaseView, versionViews, type HashFields } from './inventory';
+import { HASH_MERGE_SCRIPT, HEAD_ADVANCE_SCRIPT, headCommand, projectRecord, type ViewCommand } from './projection';
+import { ViewKeys } from './view-keys';
+
+const KEY = 'audit-key-for-tests-0123456789abcdef';
+
+/** Just enough of Redis to run the projection's commands, so order and repetition can be tested without I/O. */
+class MemoryRedis {
+  readonly strings = new Map<string, string>();
+  readonly hashes = new Map<string, Map<string, string>>();
+  readonly zsets = new Map<string, Map<string, number>>();
+
+  run(commands: ViewCommand[]): void {
+    for (const [name, ...args] of commands) {
+      if (name === 'set') this.strings.set(String(args[0]), String(args[1]));
+      else if (name === 'zadd') this.zadd(args);
+      else if (name === 'eval') this.eval(String(args[0]), String(args[2]), args.slice(3).map(String));
+      else throw new Error(`unexpected command ${name}`);
+    }
+  }
+
+  hash(key: string): HashFields {
+    return Object.fromEntries(this.hashes.get(key) ?? []);
+  }
+
+  snapshot(): string {
+    const sorted = <V>(map: Map<string, V>) => [...map].sort(([a], [b]) => a.localeCompare(b));
+    return JSON.stringify([sorted(this.strings), sorted(this.hashes).map(([k, v]) => [k, sorted(v)]), sorted(this.zsets).map(([k, v]) => [k, sorted(v)])]);
+  }
+
+  private zadd(args: (string | number)[]): void {
+    const key = String(args[0]);
+    const lt = args[1] === 'LT';
+    const [score, member] = lt ? [Number(args[2]), String(args[3])] : [Number(args[1]), String(args[2])];
+    const zset = this.zsets.get(key) ?? new Map<string, number>();
+    const current = zset.get(member);
+    if (!lt || current === undefined || score < current) zset.set(member, score);
+    this.zsets.set(key, zset);
+  }
+
+  private eval(script: string, key: string, argv: string[]): void {
+    const hash = this.hashes.get(key) ?? new Map<string, string>();
+    this.hashes.set(key, hash);
+    if (script === HEAD_ADVANCE_SCRIPT) {
+      if (hash.has('seq') && Number(hash.get('seq')) >= Number(argv[0])) return;
+      hash.set('seq', argv[0]!).set('hash', argv[1]!).set('sourceOffset', argv[2]!);
+      return;
+    }
+    expect(script).toBe(HASH_MERGE_SCRIPT);
+    for (let i = 0; i < argv.length; i += 3) {
+      const [op, field, value] = [argv[i]!, argv[i + 1]!, argv[i + 2]!];
+      const current = hash.get(field);
+      const stamp = (v: string) => Number(v.slice(0, v.indexOf('|')));
+      const newer =
+        op === 'set' ||
+        current === undefined ||
+        (op === 'max' && Number(value) > Number(current)) ||
+        (op === 'min' && Number(value) < Number(current)) ||
+        (op === 'latest' && (stamp(value) > stamp(current) || (stamp(value) === stamp(current) && value > current)));
+      if (newer) hash.set(field, value);
+    }
+  }
+}
+
+const t = (second: number) => new Date(Date.UTC(2026, 10, 27, 12, 0, second)).toISOString();
+const LEASE = '6f1c2a4e-9d2b-4c1e-8f3a-2b7d9e0c1a55';
+const workload = { namespace: 'payments', serviceAccount: 'api', podName: 'api-7f9c' };
+const leaseRef = { leaseId: LEASE, role: 'db', owner: 'team-pay', backend: 'postgres', workload };
+
+let seq = 0;
+const record = (type: string, data: Record<string, unknown>, second: number, known = true): AuditRecord =>
+  sealRecord(KEY, {
+    seq: seq++,
+    chain: `${type}:0`,
+    sourceTopic: type,
+    sourcePartition: 0,
+    sourceOffset: String(seq),
+    eventId: `event-${seq}`,
+    eventType: type,
+    known,
+    recordedAt: t(second),
+    event: { id: `event-${seq}`, type, time: t(second), data },
+    prev: GENESIS,
+  });
+
+const leaseHistory = () => [
+  record(Topics.leaseIssued, { ...leaseRef, issuedAt: t(0), expiresAt: t(60), maxExpiresAt: t(300), revocationHandle: { backend: 'postgres', roleName: 'r' } }, 0),
+  record(Topics.leaseRenewed, { ...leaseRef, renewedAt: t(30), expiresAt: t(120), maxExpiresAt: t(300) }, 30),
+  record(Topics.leaseRevoked, { ...leaseRef, reason: 'requested', revokedAt: t(90) }, 90),
+];
+
+const deliveryHistory = () => {
+  const target = { kind: 'kubernetes-secret', name: 'payments-db' };
+  const gsm = (v: number) => `projects/p/secrets/db/versions/${v}`;
+  return [
+    record(Topics.secretVersionCreated, { secret: 'db', owner: 'team-pay', version: 1, gsmVersion: gsm(1), reason: 'initial', createdAt: t(0) }, 0),
+    record(Topics.deliveryCompleted, { secret: 'db', version: 1, target, locator: 'payments/db', contentHash: 'a'.repeat(64), deliveredAt: t(5) }, 5),
+    record(Topics.secretVersionCreated, { secret: 'db', owner: 'team-pay', version: 2, gsmVersion: gsm(2), reason: 'scheduled', createdAt: t(20) }, 20),
+    record(Topics.deliveryCompleted, { secret: 'db', version: 2, target, locator: 'payments/db', contentHash: 'b'.repeat(64), deliveredAt: t(25) }, 25),
+    record(Topics.deliveryRemoved, { secret: 'db', version: 1, target, locator: 'payments/db', reason: 'superseded', removedAt: t(25) }, 25),
+    record(Topics.secretVersionRetired, { secret: 'db', version: 1, gsmVersion: gsm(1), reason: 'superseded', retiredAt: t(40) }, 40),
+    record(Topics.copyDiscovered, { secret: 'db', version: 2, location: { kind: 'file', path: '/home/ci/.env', line: 3 }, discoveredAt: t(50) }, 50),
+  ];
+};
+
+const project = (records: AuditRecord[]) => {
+  const redis = new MemoryRedis();
+  records.forEach((r) => redis.run([...projectRecord(r), headCommand(r)]));
+  return redis;
+};
+
+describe('audit view projection', () => {
+  it('follows a lease from issue through renewal to revocation, and knows where it was at each time', () => {
+    const redis = project(leaseHistory());
+    const fields = redis.hash(ViewKeys.lease(LEASE));
+    expect(leaseView(fields, Date.parse(t(45)))).toMatchObject({ state: 'active', expiresAt: t(120), issuedAt: t(0), workload: { namespace: 'payments' } });
+    expect(leaseView(fields, Date.parse(t(100)))).toMatchObject({ state: 'revoked', revokeReason: 'requested', from: t(0), to: t(90) });
+    expect([-1, 0, 89, 90].map((s) => leaseExistedAt(fields, Date.parse(t(0)) + s * 1000))).toEqual([false, true, true, false]);
+    expect(redis.zsets.get(ViewKeys.workloadLeases('payments/api'))?.has(LEASE)).toBe(true);
+  });
+
+  it('builds the same views whatever the order records of different chains arrive in, and applying one twice changes nothing', () => {
+    const records = [...leaseHistory(), ...deliveryHistory()];
+    const inOrder = project(records).snapshot();
+    expect(project([...records].reverse()).snapshot()).toBe(inOrder);
+    expect(project([...records.slice(4), ...records.slice(0, 4)]).snapshot()).toBe(inOrder);
+    expect(project([...records, ...records]).snapshot()).toBe(inOrder);
+  });
+
+  it('tracks versions and copies of a managed secret, including a copy found outside the inventory', () => {
+    const redis = project(deliveryHistory());
+    const versions = [1, 2].map((v) => redis.hash(ViewKeys.version('db', v)));
+    expect(versionViews(versions, Date.parse(t(30))).map((v) => [v.version, v.state])).toEqual([[1, 'previous'], [2, 'current']]);
+    expect(versionViews(versions, Date.parse(t(45))).map((v) => [v.version, v.state])).toEqual([[1, 'retired'], [2, 'current']]);
+    expect(versionViews(versions, Date.parse(t(10))).map((v) => [v.version, v.state])).toEqual([[1, 'current']]);
+
+    const copyIds = [...(redis.zsets.get(ViewKeys.secretCopies('db'))?.keys() ?? [])];
+    const copies = copyIds.map((id) => copyView(id, redis.hash(ViewKeys.copy(id)), Date.parse(t(60))));
+    expect(copies.map((c) => [c.version, c.origin, c.state, c.locator]).sort()).toEqual([
+      [1, 'delivery', 'removed', 'payments/db'],
+      [2, 'delivery', 'delivered', 'payments/db'],
+      [2, 'discovered', 'discovered', 'path=/home/ci/.env,line=3'],
+    ]);
+    const v1 = copyIds.find((id) => redis.hash(ViewKeys.copy(id))['version'] === '1')!;
+    expect([4, 5, 24, 25].map((s) => copyExistedAt(redis.hash(ViewKeys.copy(v1)), Date.parse(t(s))))).toEqual([false, true, true, false]);
+  });
+
+  it('indexes an unknown event type on the timeline only', () => {
+    const unknown = record('rotor.future.thing.v1', { leaseId: LEASE }, 0, false);
+    const commands = projectRecord(unknown);
+    expect(commands.map(([name, key]) => `${name} ${String(key)}`)).toEqual([`set ${ViewKeys.seen(unknown.eventId)}`, `set ${ViewKeys.record('rotor.future.thing.v1:0|' + unknown.seq)}`, `zadd ${ViewKeys.eventIndex('all')}`]);
+  });
+
+  it('moves a chain head forward only', () => {
+    const [a, b] = leaseHistory();
+    const redis = new MemoryRedis();
+    redis.run([headCommand({ ...b!, chain: 'c' }), headCommand({ ...a!, chain: 'c' })]);
+    expect(redis.hash(ViewKeys.head('c'))).toMatchObject({ seq: String(b!.seq), hash: b!.hash });
+  });
+});
+
+describe('sensitive identifiers', () => {
+  const key = identifierKey(KEY);
+
+  it('replaces pod names, pod uids and operator subjects by keyed hashes, at any depth, and keeps the rest', () => {
+    const event = {
+      data: {
+        workload: { namespace: 'payments', serviceAccount: 'api', podName: 'api-7f9c', podUid: 'uid-1' },
+        actor: { kind: 'operator', subject: 'alice@example.com', groups: ['rotor:sre'] },
+        requestedBy: { kind: 'service', service: 'revoker' },
+      },
+    };
+    const out = pseudonymize(event, key);
+    expect(out.data.workload).toEqual({ namespace: 'payments', serviceAccount: 'api', podName: pseudonym(key, 'api-7f9c'), podUid: pseudonym(key, 'uid-1') });
+    expect(out.data.actor).toEqual({ kind: 'operator', subject: pseudonym(key, 'alice@example.com'), groups: ['rotor:sre'] });
+    expect(out.data.requestedBy).toEqual({ kind: 'service', service: 'revoker' });
+    expect(JSON.stringify(out)).not.toMatch(/alice|api-7f9c|uid-1/);
+  });
+
+  it('is stable per key, differs across keys, and is not applied twice', () => {
+    expect(pseudonym(key, 'x')).toBe(pseudonym(identifierKey(KEY), 'x'));
+    expect(pseudonym(key, 'x')).not.toBe(pseudonym(identifierKey(`${KEY}-other`), 'x'));
+    expect(pseudonym(key, pseudonym(key, 'x'))).toBe(pseudonym(key, 'x'));
+  });
+});
