@@ -4,6 +4,7 @@ import { auditCommand } from './commands/audit';
 import { deliveriesCommand } from './commands/deliveries';
 import { issueCredentialCommand } from './commands/credentials';
 import { devTokenCommand } from './commands/dev';
+import { inventoryCommand } from './commands/inventory';
 import { leasesCommand } from './commands/leases';
 import { createContext } from './context';
 import { ApiError } from './http-client';
@@ -15,6 +16,9 @@ const USAGE = `rotor: the operators' command line
   rotor leases list --state irrevocable
   rotor audit events [--lease ID] [--workload NS/SA] [--secret NAME] [--from ISO] [--to ISO]
   rotor audit verify
+  rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify] [--rebuild] [--out FILE.jsonl] [--filter type=|lease=|secret=|workload=|actor=…]
+  rotor audit tail [--from TIME] [--filter …]
+  rotor inventory secret NAME | inventory workload NS/SA | inventory at ISO-TIME
   rotor deliveries list --secret NAME [--state delivered|failed|...]
   rotor deliveries reconcile          (drift scan now; exit 3 when something is found)
   rotor dev token (--namespace NS --service-account SA [--pod P] | --groups rotor:sre,rotor:auditor)
@@ -79,6 +83,7 @@ async function main(argv: string[]): Promise<void> {
     default:
       if (group === 'leases') return leasesCommand(context, action, argument, values);
       if (group === 'audit') return auditCommand(context, action, values);
+      if (group === 'inventory') return inventoryCommand(context, action, argument);
       if (group === 'deliveries') return deliveriesCommand(context, action, values);
       throw new Error(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
   }

@@ -69,3 +69,23 @@ describe('audit chain', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: undefined } })).toBe('{"a":{"d":[1,{"e":3,"f":2}]},"b":1}');
   });
 });
+
+describe('verifying from a point in the log', () => {
+  it('anchors each chain at its first record seen, and still catches an altered record after it', () => {
+    const records = chainOf(6);
+    const suffix = records.slice(3);
+    const anchored = new ChainVerifier(KEY, new Map(), true);
+    suffix.forEach((record, index) => anchored.add({ record, partition: 0, offset: String(index + 3) }));
+    expect(anchored.result()).toMatchObject({ ok: true, records: 3, anchoredChains: 1 });
+
+    const tampered = [suffix[0]!, { ...suffix[1]!, eventId: 'forged' }, suffix[2]!];
+    const verifier = new ChainVerifier(KEY, new Map(), true);
+    expect(tampered.map((record, index) => verifier.add({ record, partition: 0, offset: String(index + 3) }))).toEqual(['ok', 'broken', 'broken']);
+    expect(verifier.result().firstBreak).toMatchObject({ offset: '4', seq: 4 });
+  });
+
+  it('without anchoring, a log that starts mid-chain is a break', () => {
+    const verifier = new ChainVerifier(KEY);
+    expect(verifier.add({ record: chainOf(3)[2]!, partition: 0, offset: '0' })).toBe('broken');
+  });
+});

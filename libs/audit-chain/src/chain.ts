@@ -42,6 +42,7 @@ export interface ChainBreak {
 export class ChainVerifier {
   private readonly heads = new Map<string, ChainHead>();
   private checked = 0;
+  private anchored = 0;
   private duplicates = 0;
   private firstBreak?: ChainBreak;
 
@@ -49,22 +50,34 @@ export class ChainVerifier {
     private readonly key: string,
     /** Heads to continue from when verifying a suffix of the log. */
     startHeads: Map<string, ChainHead> = new Map(),
+    /**
+     * Verifying from a point in the log rather than its start: the first record seen of a chain
+     * is taken as its anchor (its own hash must recompute; what came before it is not checked).
+     */
+    private readonly anchorUnknownChains = false,
   ) {
     for (const [chain, head] of startHeads) this.heads.set(chain, head);
   }
 
-  /** Returns false at the first break; later records are not checked. */
-  add({ record, partition, offset }: LocatedRecord): boolean {
-    if (this.firstBreak) return false;
+  /** 'broken' at the first break and after it (later records are not checked); 'duplicate' for a skipped repeat. */
+  add({ record, partition, offset }: LocatedRecord): 'ok' | 'duplicate' | 'broken' {
+    if (this.firstBreak) return 'broken';
     const { hash, ...unsigned } = record;
     const head = this.heads.get(record.chain);
     const fail = (reason: string) => {
       this.firstBreak = { partition, offset, chain: record.chain, seq: record.seq, reason };
-      return false;
+      return 'broken' as const;
     };
     if (head && record.seq === head.seq && hash === head.hash && recordHash(this.key, unsigned) === hash) {
       this.duplicates++;
-      return true;
+      return 'duplicate';
+    }
+    if (!head && this.anchorUnknownChains && record.seq > 0) {
+      if (recordHash(this.key, unsigned) !== hash) return fail('hash does not match the record (altered, or another key)');
+      this.heads.set(record.chain, { seq: record.seq, hash });
+      this.checked++;
+      this.anchored++;
+      return 'ok';
     }
     const expectedSeq = head ? head.seq + 1 : 0;
     if (record.seq !== expectedSeq) return fail(`expected seq ${expectedSeq}, found ${record.seq}`);
@@ -73,7 +86,7 @@ export class ChainVerifier {
     if (recordHash(this.key, unsigned) !== hash) return fail('hash does not match the record (altered, or another key)');
     this.heads.set(record.chain, { seq: record.seq, hash });
     this.checked++;
-    return true;
+    return 'ok';
   }
 
   result() {
@@ -82,6 +95,8 @@ export class ChainVerifier {
       records: this.checked,
       duplicatesSkipped: this.duplicates,
       chains: this.heads.size,
+      /** Chains whose verification started mid-chain (a replay from a time or offset). */
+      anchoredChains: this.anchored,
       ...(this.firstBreak ? { firstBreak: this.firstBreak } : {}),
     };
   }

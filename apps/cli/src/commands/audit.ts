@@ -2,19 +2,27 @@ import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
 
+import { auditReplayCommand } from './audit-replay';
+import { auditTailCommand } from './audit-tail';
+
 interface AuditPage {
   items: { seq: number; chain: string; eventType: string; eventId: string; recordedAt: string; event: { subject?: string } }[];
   total: number;
 }
 
-/** `rotor audit events [--lease|--workload|--secret|--from|--to]` and `rotor audit verify`, as an auditor. */
+/**
+ * `rotor audit events|verify` ask the auditor, as an auditor; `rotor audit replay|tail` read the
+ * audit topic from Kafka directly (KAFKA_BROKERS; ROTOR_AUDIT_KEY to verify; REDIS_URL to rebuild).
+ */
 export async function auditCommand(context: CliContext, action: string | undefined, flags: CliFlags): Promise<void> {
+  if (action === 'replay') return auditReplayCommand(context, flags);
+  if (action === 'tail') return auditTailCommand(context, flags);
   const token = await context.token(['rotor:auditor']);
   switch (action) {
     case 'events': {
       const query = new URLSearchParams();
-      for (const name of ['lease', 'workload', 'secret', 'from', 'to', 'limit', 'offset']) {
-        if (typeof flags[name] === 'string') query.set(name, flags[name]);
+      for (const name of ['lease', 'workload', 'secret', 'subject', 'from', 'to', 'limit', 'offset']) {
+        if (typeof flags[name] === 'string') query.set(name === 'subject' ? 'actor' : name, flags[name]);
       }
       const page = await request<AuditPage>(`${context.urls.auditor}/v1/audit/events?${query.toString()}`, { token });
       printResult(context, page, {
@@ -36,6 +44,9 @@ export async function auditCommand(context: CliContext, action: string | undefin
       return;
     }
     default:
-      throw new Error('usage: rotor audit events [--lease ID] [--workload NS/SA] [--secret NAME] [--from T] [--to T] | audit verify');
+      throw new Error(
+        'usage: rotor audit events [--lease ID] [--workload NS/SA] [--secret NAME] [--subject OPERATOR] [--from T] [--to T] | audit verify\n' +
+          '       rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify] [--rebuild] [--out FILE.jsonl] [--filter F=V]… | audit tail [--filter F=V]…',
+      );
   }
 }

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+
+import { AuditRecordSchema } from '@rotor/contracts';
+
+import type { CliContext, CliFlags } from '../context';
+import { renderTable } from '../output';
+
+import { parseFilters } from './audit-filter';
+import { auditLogSettings, cliKafka, parseLogPoint } from './audit-reader';
+
+/** `rotor audit tail [--from TIME] [--filter f=v]`: follows the audit topic live until interrupted. */
+export async function auditTailCommand(context: CliContext, flags: CliFlags, signal?: AbortSignal): Promise<void> {
+  const settings = auditLogSettings();
+  const filter = parseFilters(Array.isArray(flags['filter']) ? flags['filter'] : [], settings.auditKey);
+  const from = typeof flags['from'] === 'string' ? parseLogPoint(flags['from'], 'from') : undefined;
+  const kafka = cliKafka(settings.brokers);
+  const groupId = `rotor-cli-tail-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  const admin = kafka.admin();
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  signal?.addEventListener('abort', onSignal, { once: true });
+  await Promise.all([consumer.connect(), admin.connect()]);
+  try {
+    await consumer.subscribe({ topics: [settings.topic], fromBeginning: false });
+    if (!context.json) process.stdout.write(renderTable(['recorded', 'type', 'subject', 'chain', 'seq'], []).split('\n')[0] + '\n');
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const parsed = AuditRecordSchema.safeParse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
+        if (!parsed.success || !filter(parsed.data)) return;
+        const record = parsed.data;
+        const subject = typeof record.event['subject'] === 'string' ? record.event['subject'] : '';
+        process.stdout.write(context.json ? `${JSON.stringify(record)}\n` : `${record.recordedAt}  ${record.eventType}  ${subject}  ${record.chain}  ${record.seq}\n`);
+        await Promise.resolve();
+      },
+    });
+    if (from) {
+      const starts =
+        'time' in from
+          ? await admin.fetchTopicOffsetsByTimestamp(settings.topic, from.time.getTime())
+          : (await admin.fetchTopicOffsets(settings.topic)).map(({ partition }) => ({ partition, offset: String(from.offset) }));
+      for (const { partition, offset } of starts) if (Number(offset) >= 0) consumer.seek({ topic: settings.topic, partition, offset: String(offset) });
+    }
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  } finally {
+    process.off('SIGINT', onSignal);
+    await consumer.disconnect();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
