@@ -1,0 +1,72 @@
+import { KubeStatusError } from './kube-status';
+import { parseLabelSelector } from './label-selector';
+import { ObjectStore } from './object-store';
+
+const statusOf = (call: () => unknown) => {
+  try {
+    call();
+  } catch (error) {
+    if (error instanceof KubeStatusError) return `${error.code} ${error.reason}`;
+    throw error;
+  }
+  return 'ok';
+};
+
+describe('object store', () => {
+  it('folds stringData into base64 data and refuses data that is not base64', () => {
+    const store = new ObjectStore();
+    const secret = store.create('secrets', 'ns', { metadata: { name: 's' }, data: { a: 'YQ==' }, stringData: { b: 'plain' } });
+    expect(secret).toMatchObject({
+      kind: 'Secret',
+      apiVersion: 'v1',
+      type: 'Opaque',
+      data: { a: 'YQ==', b: Buffer.from('plain').toString('base64') },
+    });
+    expect(secret).not.toHaveProperty('stringData');
+    expect(statusOf(() => store.create('secrets', 'ns', { metadata: { name: 't' }, data: { a: 'not base64!' } }))).toBe('400 BadRequest');
+    expect(statusOf(() => store.create('secrets', 'ns', { metadata: { name: 'Bad_Name' } }))).toBe('422 Invalid');
+    expect(statusOf(() => store.create('secrets', 'ns', { metadata: { name: 'u', namespace: 'other' } }))).toBe('400 BadRequest');
+  });
+
+  it('keeps the resourceVersion of an update that changes nothing, and bumps generation only for content', () => {
+    const store = new ObjectStore();
+    const created = store.create('configmaps', 'ns', { metadata: { name: 'c' }, data: { k: 'v' } });
+    expect(store.replace('configmaps', 'ns', 'c', { metadata: { name: 'c' }, data: { k: 'v' } }).metadata.resourceVersion).toBe(
+      created.metadata.resourceVersion,
+    );
+    const labelled = store.patch('configmaps', 'ns', 'c', 'merge', { metadata: { labels: { a: 'b' } } });
+    expect(labelled.metadata).toMatchObject({ generation: 1, resourceVersion: String(Number(created.metadata.resourceVersion) + 1) });
+    expect(store.patch('configmaps', 'ns', 'c', 'merge', { data: { k: 'w' } }).metadata.generation).toBe(2);
+  });
+
+  it('refuses to change the data of an immutable Secret', () => {
+    const store = new ObjectStore();
+    store.create('secrets', 'ns', { metadata: { name: 's' }, immutable: true, stringData: { a: '1' } });
+    expect(statusOf(() => store.patch('secrets', 'ns', 's', 'merge', { stringData: { a: '2' } }))).toBe('422 Invalid');
+    expect(statusOf(() => store.patch('secrets', 'ns', 's', 'merge', { metadata: { labels: { x: 'y' } } }))).toBe('ok');
+  });
+
+  it('lists one namespace exactly, even when another namespace name extends it', () => {
+    const store = new ObjectStore();
+    for (const namespace of ['a', 'a-b', 'a.b', 'ab', 'b']) store.create('secrets', namespace, { metadata: { name: 'x' } });
+    const names = (namespace?: string) => store.list('secrets', { namespace, selector: [] }).items.map((item) => item.metadata.namespace);
+    expect(names('a')).toEqual(['a']);
+    expect(names('a-b')).toEqual(['a-b']);
+    // etcd's byte order of `<namespace>/<name>`: '-' and '.' sort before '/'.
+    expect(names()).toEqual(['a-b', 'a.b', 'a', 'ab', 'b']);
+  });
+
+  it('refuses a continue token it did not issue, and gives no token after the last match', () => {
+    const store = new ObjectStore();
+    for (const name of ['a', 'b', 'c'])
+      store.create('secrets', 'ns', { metadata: { name, labels: { keep: name === 'c' ? 'no' : 'yes' } } });
+    expect(statusOf(() => store.list('secrets', { selector: [], continueToken: 'garbage' }))).toBe('400 BadRequest');
+    const page = store.list('secrets', { selector: parseLabelSelector('keep=yes'), limit: 2 });
+    expect(page.items).toHaveLength(2);
+    expect(page.continueToken).toBeUndefined();
+    const first = store.list('secrets', { selector: [], limit: 2 });
+    expect(
+      store.list('secrets', { selector: [], limit: 2, continueToken: first.continueToken }).items.map((item) => item.metadata.name),
+    ).toEqual(['c']);
+  });
+});
