@@ -11,6 +11,11 @@ import type { Logger, Metrics } from '@rotor/telemetry';
 
 import type { RevokerConfig } from './config';
 import { EmergencyCounters } from './emergency/emergency-counters';
+import { EmergencyRotationService } from './emergency/emergency-rotation.service';
+import { EmergencyRotationsController } from './emergency/emergency-rotations.controller';
+import { EmergencyStore } from './emergency/emergency-store';
+import { EmergencyTracker } from './emergency/emergency-tracker';
+import { EmergencyWorker } from './emergency/emergency-worker';
 import { LeaseClock } from './leases/lease-clock';
 import { LeaseEventsConsumer } from './leases/lease-events.consumer';
 import { LeasesController } from './leases/leases.controller';
@@ -33,7 +38,7 @@ export class RevokerModule {
         GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-revoker' }),
       ],
-      controllers: [LeasesController],
+      controllers: [LeasesController, EmergencyRotationsController],
       providers: [
         { provide: REVOKER_CONFIG, useValue: config },
         // The catalog is validated at boot: an invalid file stops the revoker before it serves.
@@ -47,6 +52,10 @@ export class RevokerModule {
         RevocationService,
         ExpiryWorker,
         EmergencyCounters,
+        EmergencyStore,
+        EmergencyTracker,
+        EmergencyRotationService,
+        EmergencyWorker,
         RetirementStore,
         RetirementService,
         RetirementWorker,

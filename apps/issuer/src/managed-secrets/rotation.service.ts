@@ -39,7 +39,8 @@ export class RotationService {
     return secret;
   }
 
-  async rotate(name: string, reason: RotationReason, traceparent?: string): Promise<CurrentVersion> {
+  /** `emergencyId` (from an emergency's rotation request) is carried onto the event, so the emergency can count this version. */
+  async rotate(name: string, reason: RotationReason, traceparent?: string, emergencyId?: string): Promise<CurrentVersion> {
     const secret = this.secret(name);
     const previous = await this.versions.current(name);
     await this.gsm.ensureSecret(name, { 'managed-by': 'rotor', owner: label(secret.owner) });
@@ -59,6 +60,7 @@ export class RotationService {
           gsmVersion,
           ...(previous ? { previousVersion: previous.version } : {}),
           reason,
+          ...(emergencyId ? { emergencyId } : {}),
           createdAt: current.createdAt.toISOString(),
         },
       }),

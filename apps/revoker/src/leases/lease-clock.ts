@@ -9,6 +9,22 @@ import type { RevokerConfig } from '../config';
 import type { RevocationReason, TrackedLease, TrackedLeaseState } from './tracked-lease';
 
 const leaseKey = (id: string) => `revoker:lease:{${id}}`;
+
+/**
+ * Sets of unrevoked lease ids by workload, role and backend, for emergency rotations. Each
+ * set is its own hash tag (one slot on Redis Cluster); large ones are read with SSCAN.
+ * Maintained here, not in scripts spanning slots: added before the lease record is written
+ * (a crash in between is repaired by the redelivered event), removed once it is revoked.
+ */
+export type LeaseIndex = 'all' | `ns:${string}` | `sa:${string}/${string}` | `role:${string}` | `backend:${string}`;
+export const leaseIndexKey = (index: LeaseIndex) => `revoker:index:{${index}}`;
+const indexesOf = (lease: Pick<TrackedLease, 'role' | 'backend' | 'workload'>): LeaseIndex[] => [
+  'all',
+  `ns:${lease.workload.namespace}`,
+  `sa:${lease.workload.namespace}/${lease.workload.serviceAccount}`,
+  `role:${lease.role}`,
+  `backend:${lease.backend}`,
+];
 const irrevocableKey = 'revoker:irrevocable';
 /**
  * Renewals and revocation requests can be read before the lease's `issued` event: they come
@@ -40,7 +56,14 @@ export class LeaseClock {
     if (existing && existing.state !== 'active') return;
     const early = existing ? {} : await this.redis.hgetall(earlyKey(tracked.id));
     const lease = early['expiresAt'] && new Date(early['expiresAt']) > tracked.expiresAt ? { ...tracked, expiresAt: new Date(early['expiresAt']) } : tracked;
-    if (existing && existing.expiresAt.getTime() >= lease.expiresAt.getTime()) return; // an older event, replayed
+    if (existing && existing.expiresAt.getTime() >= lease.expiresAt.getTime()) {
+      // An older event, replayed, or this one redelivered after a crash cut it short: the
+      // record is there, make sure its expiry is too (a no-op when it is due or claimed).
+      await this.schedule.scheduleIfAbsent(lease.id, existing.expiresAt.getTime());
+      return;
+    }
+    if (!existing) await this.addToIndexes(lease);
+    const requested = early['requestedReason'] as RevocationReason | undefined;
     await this.redis.hset(leaseKey(lease.id), {
       id: lease.id,
       role: lease.role,
@@ -49,11 +72,11 @@ export class LeaseClock {
       workload: JSON.stringify(lease.workload),
       handle: JSON.stringify(lease.handle),
       expiresAt: lease.expiresAt.toISOString(),
-      state: 'active',
+      state: requested ? 'revoking' : 'active',
       attempts: existing ? String(existing.attempts) : '0',
+      ...(requested ? { requestedReason: requested } : {}),
+      ...(early['emergencyId'] ? { emergencyId: early['emergencyId'] } : {}),
     });
-    const requested = early['requestedReason'] as RevocationReason | undefined;
-    if (requested) await this.redis.hset(leaseKey(lease.id), { requestedReason: requested, state: 'revoking' });
     await this.schedule.schedule(lease.id, requested ? Date.now() : lease.expiresAt.getTime());
     if (!existing) await this.redis.del(earlyKey(lease.id));
   }
@@ -65,15 +88,20 @@ export class LeaseClock {
     await this.redis.multi().hset(earlyKey(leaseId), 'expiresAt', expiresAt.toISOString()).expire(earlyKey(leaseId), EARLY_TTL_SECONDS).exec();
   }
 
-  /** Asks for revocation now (early revocation, emergency). Unknown leases are remembered until their issue event arrives. */
-  async requestNow(leaseId: string, reason: RevocationReason): Promise<boolean> {
+  /**
+   * Asks for revocation now (early revocation, emergency). Unknown leases are remembered until
+   * their issue event arrives. `emergencyId` names the emergency rotation whose progress
+   * counts this lease once it is revoked (or becomes irrevocable).
+   */
+  async requestNow(leaseId: string, reason: RevocationReason, emergencyId?: string): Promise<boolean> {
+    const tagged = emergencyId ? { emergencyId } : {};
     const existing = await this.get(leaseId);
     if (!existing) {
-      await this.redis.multi().hset(earlyKey(leaseId), 'requestedReason', reason).expire(earlyKey(leaseId), EARLY_TTL_SECONDS).exec();
+      await this.redis.multi().hset(earlyKey(leaseId), { requestedReason: reason, ...tagged }).expire(earlyKey(leaseId), EARLY_TTL_SECONDS).exec();
       return false;
     }
     if (existing.state === 'revoked') return true;
-    await this.redis.hset(leaseKey(leaseId), { requestedReason: reason, state: existing.state === 'irrevocable' ? 'irrevocable' : 'revoking' });
+    await this.redis.hset(leaseKey(leaseId), { requestedReason: reason, state: existing.state === 'irrevocable' ? 'irrevocable' : 'revoking', ...tagged });
     await this.schedule.schedule(leaseId, Date.now());
     return true;
   }
@@ -94,17 +122,51 @@ export class LeaseClock {
       attempts: Number(fields['attempts'] ?? 0),
       ...(fields['lastError'] ? { lastError: fields['lastError'] } : {}),
       ...(fields['revokedAt'] ? { revokedAt: new Date(fields['revokedAt']) } : {}),
+      ...(fields['emergencyId'] ? { emergencyId: fields['emergencyId'] } : {}),
     };
   }
 
-  async markRevoked(id: string, at: Date): Promise<void> {
+  async markRevoked(lease: TrackedLease, at: Date): Promise<void> {
     await this.redis
       .multi()
-      .hset(leaseKey(id), { state: 'revoked', revokedAt: at.toISOString() })
-      .hdel(leaseKey(id), 'lastError')
-      .pexpire(leaseKey(id), KEEP_REVOKED_MS)
-      .zrem(irrevocableKey, id)
+      .hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString() })
+      .hdel(leaseKey(lease.id), 'lastError')
+      .pexpire(leaseKey(lease.id), KEEP_REVOKED_MS)
+      .zrem(irrevocableKey, lease.id)
       .exec();
+    await this.removeFromIndexes(lease);
+  }
+
+  /** Idempotent: also called for a lease found already revoked, in case a crash cut markRevoked short. */
+  async removeFromIndexes(lease: Pick<TrackedLease, 'id' | 'role' | 'backend' | 'workload'>): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const index of indexesOf(lease)) pipeline.srem(leaseIndexKey(index), lease.id);
+    await pipeline.exec();
+  }
+
+  private async addToIndexes(lease: Pick<TrackedLease, 'id' | 'role' | 'backend' | 'workload'>): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const index of indexesOf(lease)) pipeline.sadd(leaseIndexKey(index), lease.id);
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  /** One page of an index (SSCAN): resume with the returned cursor until it is '0'. */
+  async scanIndex(index: LeaseIndex, cursor: string, count: number): Promise<[string, string[]]> {
+    return this.redis.sscan(leaseIndexKey(index), cursor, 'COUNT', count);
+  }
+
+  /** What an emergency selector filters on, for many leases in one round trip; undefined for unknown ids. */
+  async matchFields(ids: string[]): Promise<(Pick<TrackedLease, 'role' | 'backend' | 'workload'> | undefined)[]> {
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(leaseKey(id), 'role', 'backend', 'workload', 'state');
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, value]) => {
+      const [role, backend, workload, state] = (value ?? []) as (string | null)[];
+      if (error || !role || !backend || !workload || state === 'revoked') return undefined;
+      return { role, backend: backend as TrackedLease['backend'], workload: JSON.parse(workload) as TrackedLease['workload'] };
+    });
   }
 
   /** Records a failed attempt and when to try again; past the limit the lease is listed as irrevocable. */

@@ -22,6 +22,8 @@ export interface TrackedLease {
   attempts: number;
   lastError?: string;
   revokedAt?: Date;
+  /** The emergency rotation that asked for its revocation: its progress counts this lease. */
+  emergencyId?: string;
 }
 
 /** Why a claimed lease is to be revoked now, or undefined when it is not due (it was renewed). */

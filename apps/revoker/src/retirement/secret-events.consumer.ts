@@ -4,6 +4,8 @@ import { Topics } from '@rotor/contracts';
 import { onEvent } from '@rotor/kafka';
 import { KafkaLifecycle } from '@rotor/nest-kafka';
 
+import { EmergencyTracker } from '../emergency/emergency-tracker';
+
 import { RetirementService } from './retirement.service';
 
 /**
@@ -15,18 +17,20 @@ import { RetirementService } from './retirement.service';
  */
 @Injectable()
 export class SecretEventsConsumer {
-  constructor(kafka: KafkaLifecycle, retirement: RetirementService) {
+  constructor(kafka: KafkaLifecycle, retirement: RetirementService, emergencies: EmergencyTracker) {
     kafka
       .consumer({ groupId: 'rotor-revoker-versions' })
       .subscribe(
         onEvent(Topics.secretVersionCreated, async ({ data }, context) => {
-          const outcome = await retirement.onVersionCreated(data, false);
+          const outcome = await retirement.onVersionCreated(data, await emergencies.isImmediate(data.emergencyId));
+          await emergencies.onVersionCreated(data, await retirement.confirmedTargets(data.secret));
           context.logger.debug({ secret: data.secret, version: data.version, outcome }, 'version created');
         }),
       )
       .subscribe(
         onEvent(Topics.deliveryCompleted, async ({ data }) => {
           await retirement.onDeliveryCompleted(data.secret, data.target.name, data.version);
+          await emergencies.onDeliveryCompleted(data);
         }),
       )
       .subscribe(

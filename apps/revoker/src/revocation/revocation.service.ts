@@ -7,6 +7,7 @@ import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
+import { EmergencyCounters } from '../emergency/emergency-counters';
 import { LeaseClock } from '../leases/lease-clock';
 import { revocationReason } from '../leases/tracked-lease';
 import { REVOKER_CONFIG } from '../platform/tokens';
@@ -29,6 +30,7 @@ export class RevocationService {
     private readonly clock: LeaseClock,
     private readonly backends: BackendRegistry,
     private readonly publisher: EventPublisher,
+    private readonly emergencies: EmergencyCounters,
     @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     metrics: Metrics,
@@ -46,6 +48,9 @@ export class RevocationService {
       return 'unknown';
     }
     if (lease.state === 'revoked') {
+      // A crash may have cut the last attempt short after the record was marked.
+      await this.clock.removeFromIndexes(lease);
+      if (lease.emergencyId) await this.emergencies.leaseRevoked(lease.emergencyId, lease.id);
       await this.clock.schedule.complete(leaseId);
       return 'already-revoked';
     }
@@ -68,21 +73,24 @@ export class RevocationService {
           data: { leaseId: lease.id, role: lease.role, owner: lease.owner, backend: lease.backend, workload: lease.workload, reason, revokedAt: revokedAt.toISOString() },
         }),
       );
-      await this.clock.markRevoked(lease.id, revokedAt);
+      // Counted before it is marked: a crash in between repeats the (idempotent) count.
+      if (lease.emergencyId) await this.emergencies.leaseRevoked(lease.emergencyId, lease.id);
+      await this.clock.markRevoked(lease, revokedAt);
       await this.clock.schedule.complete(lease.id);
       this.revoked.inc({ reason, backend: lease.backend });
       if (reason === 'expired') this.lagSeconds.observe((revokedAt.getTime() - lease.expiresAt.getTime()) / 1000);
       this.logger.info({ leaseId: lease.id, reason, backend: lease.backend }, 'lease revoked');
       return 'revoked';
     } catch (error) {
-      await this.recordFailure(lease.id, lease.backend, lease.attempts + 1, error);
+      await this.recordFailure(lease.id, lease.backend, lease.attempts + 1, error, lease.emergencyId);
       return 'failed';
     }
   }
 
-  private async recordFailure(leaseId: string, backend: string, attempts: number, error: unknown): Promise<void> {
+  private async recordFailure(leaseId: string, backend: string, attempts: number, error: unknown, emergencyId?: string): Promise<void> {
     const { maxAttempts, irrevocableRetryMs } = this.config.revocation;
     const irrevocable = attempts >= maxAttempts;
+    if (irrevocable && emergencyId) await this.emergencies.add(emergencyId, 'failed', leaseId);
     const delay = irrevocable ? irrevocableRetryMs : Math.max(100, backoffDelay(attempts, { initialMs: 500, maxMs: 60_000, maxAttempts }));
     const retryAt = new Date(Date.now() + delay);
     const message = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';

@@ -1,0 +1,53 @@
+import { Body, Controller, Get, Headers, Param, Post, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+
+import { DomainError } from '@rotor/errors';
+import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
+import { CallerGuard, CurrentCaller, ZodBodyPipe } from '@rotor/service-kit';
+
+import { EmergencyIdParam, RequestIdSchema, StartEmergencyRotationBody } from './emergency-rotation.dto';
+import { EmergencyRotationService } from './emergency-rotation.service';
+
+const sreOnly = (caller: Caller): OperatorCaller => {
+  if (caller.kind !== 'operator' || !hasGroup(caller, OperatorGroups.sre)) {
+    throw new DomainError('forbidden', 'missing-group', 'emergency rotation needs the rotor:sre group');
+  }
+  return caller;
+};
+
+const emergencyId = (id: string): string => {
+  if (!EmergencyIdParam.safeParse(id).success) throw new DomainError('invalid', 'invalid-emergency-id', 'id: must be an emergency rotation id (UUID)', { field: 'id' });
+  return id;
+};
+
+@ApiTags('emergency-rotations')
+@ApiBearerAuth()
+@UseGuards(CallerGuard)
+@Controller('v1/emergency-rotations')
+export class EmergencyRotationsController {
+  private readonly bodyPipe = new ZodBodyPipe(StartEmergencyRotationBody);
+
+  constructor(private readonly rotations: EmergencyRotationService) {}
+
+  /** 202 when started, 200 when this request id already started it. Authorization is checked before the body. */
+  @Post()
+  async start(@CurrentCaller() caller: Caller, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey: string | undefined, @Res({ passthrough: true }) response: Response) {
+    const sre = sreOnly(caller);
+    const request = this.bodyPipe.transform(body);
+    if (idempotencyKey !== undefined && !RequestIdSchema.safeParse(idempotencyKey).success) {
+      throw new DomainError('invalid', 'invalid-idempotency-key', 'Idempotency-Key: must be 1-128 printable ASCII characters without spaces', { field: 'Idempotency-Key' });
+    }
+    const { created, view } = await this.rotations.start(sre, request, idempotencyKey);
+    response.status(created ? 202 : 200);
+    return view;
+  }
+
+  @Get(':id')
+  async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
+      throw new DomainError('forbidden', 'missing-group', 'reading emergency rotations needs the rotor:sre or rotor:auditor group');
+    }
+    return this.rotations.view(emergencyId(id));
+  }
+}

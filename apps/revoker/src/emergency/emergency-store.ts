@@ -1,0 +1,142 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import { REDIS } from '@rotor/nest-redis';
+import { DueSchedule, type Redis } from '@rotor/redis-store';
+
+import { emergencyTag, KEEP_EMERGENCY_SECONDS } from './emergency-counters';
+import type { EmergencySelector } from './emergency-rotation.dto';
+
+export type EmergencyMode = 'immediate' | 'graceful';
+export type EmergencyState = 'running' | 'completed' | 'failed';
+/** Checkpointed steps: snapshot matching leases → list matching secrets → request revocations → request rotations → watch counts. */
+export type EmergencyPhase = 'match-leases' | 'match-secrets' | 'revoke' | 'rotate' | 'watch' | 'done';
+
+export interface EmergencyRotation {
+  id: string;
+  selector: EmergencySelector;
+  mode: EmergencyMode;
+  reason: string;
+  requestedBy: string;
+  requestId?: string;
+  state: EmergencyState;
+  phase: EmergencyPhase;
+  /** SSCAN cursor in the lease index while matching, then in the snapshot while revoking. */
+  cursor: string;
+  /** How many matched secrets have had their rotation requested. */
+  secretsRequested: number;
+  quotaLimited: boolean;
+  startedAt: string;
+  completedAt?: string;
+  lastProgressId?: string;
+  lastProgressAt: number;
+}
+
+const recordKey = (id: string) => emergencyTag(id);
+const leasesKey = (id: string) => `${emergencyTag(id)}:leases`;
+const secretsKey = (id: string) => `${emergencyTag(id)}:secrets`;
+/** Which emergency asked for a version, per secret: delivery confirmations of it count. */
+const versionsKey = (secret: string) => `revoker:emergency-versions:{${secret}}`;
+
+/** KEYS: record. ARGV: field, value, … Returns 1 when created, 0 when it existed. */
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;
+
+/** Emergency rotations: the record, the snapshot of matched leases and secrets, and the schedule the workers claim from. */
+@Injectable()
+export class EmergencyStore {
+  readonly schedule: DueSchedule;
+
+  constructor(@Inject(REDIS) private readonly redis: Redis) {
+    this.schedule = new DueSchedule(redis, { prefix: 'revoker:schedule:emergency' });
+  }
+
+  async create(rotation: EmergencyRotation): Promise<boolean> {
+    const fields = Object.entries(serialize(rotation)).flat();
+    return (await this.redis.eval(CREATE, 1, recordKey(rotation.id), ...fields)) === 1;
+  }
+
+  async get(id: string): Promise<EmergencyRotation | undefined> {
+    const fields = await this.redis.hgetall(recordKey(id));
+    if (!fields['id']) return undefined;
+    return {
+      id: fields['id'],
+      selector: JSON.parse(fields['selector']!) as EmergencySelector,
+      mode: fields['mode'] as EmergencyMode,
+      reason: fields['reason']!,
+      requestedBy: fields['requestedBy']!,
+      ...(fields['requestId'] ? { requestId: fields['requestId'] } : {}),
+      state: fields['state'] as EmergencyState,
+      phase: fields['phase'] as EmergencyPhase,
+      cursor: fields['cursor'] ?? '0',
+      secretsRequested: Number(fields['secretsRequested'] ?? 0),
+      quotaLimited: fields['quotaLimited'] === '1',
+      startedAt: fields['startedAt']!,
+      ...(fields['completedAt'] ? { completedAt: fields['completedAt'] } : {}),
+      ...(fields['lastProgressId'] ? { lastProgressId: fields['lastProgressId'] } : {}),
+      lastProgressAt: Number(fields['lastProgressAt'] ?? 0),
+    };
+  }
+
+  async mode(id: string): Promise<EmergencyMode | undefined> {
+    return ((await this.redis.hget(recordKey(id), 'mode')) ?? undefined) as EmergencyMode | undefined;
+  }
+
+  async update(id: string, changes: Partial<EmergencyRotation>): Promise<void> {
+    await this.redis.hset(recordKey(id), serialize(changes));
+  }
+
+  /** Ends it: the record and its sets are kept a week for GET, then expire. */
+  async finish(id: string, state: EmergencyState, at: Date): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(recordKey(id), { state, phase: 'done', completedAt: at.toISOString(), quotaLimited: '0' })
+      .expire(recordKey(id), KEEP_EMERGENCY_SECONDS)
+      .expire(leasesKey(id), KEEP_EMERGENCY_SECONDS)
+      .expire(secretsKey(id), KEEP_EMERGENCY_SECONDS)
+      .exec();
+  }
+
+  async addLeases(id: string, leaseIds: string[]): Promise<void> {
+    if (leaseIds.length) await this.redis.sadd(leasesKey(id), ...leaseIds);
+  }
+
+  /** One page of the matched-lease snapshot (SSCAN), resumed from `cursor`. */
+  async scanLeases(id: string, cursor: string, count: number): Promise<[string, string[]]> {
+    return this.redis.sscan(leasesKey(id), cursor, 'COUNT', count);
+  }
+
+  async setSecrets(id: string, names: string[]): Promise<void> {
+    if (names.length) await this.redis.sadd(secretsKey(id), ...names);
+  }
+
+  async secrets(id: string): Promise<string[]> {
+    return (await this.redis.smembers(secretsKey(id))).sort();
+  }
+
+  async matched(id: string): Promise<{ leases: number; secrets: number }> {
+    const [leases, secrets] = await Promise.all([this.redis.scard(leasesKey(id)), this.redis.scard(secretsKey(id))]);
+    return { leases, secrets };
+  }
+
+  async rememberVersion(secret: string, version: number, emergencyId: string): Promise<void> {
+    await this.redis.multi().hset(versionsKey(secret), String(version), emergencyId).expire(versionsKey(secret), KEEP_EMERGENCY_SECONDS).exec();
+  }
+
+  async emergencyOfVersion(secret: string, version: number): Promise<string | undefined> {
+    return (await this.redis.hget(versionsKey(secret), String(version))) ?? undefined;
+  }
+}
+
+function serialize(rotation: Partial<EmergencyRotation>): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(rotation) as [string, unknown][]) {
+    if (value === undefined) continue;
+    if (name === 'selector') fields[name] = JSON.stringify(value);
+    else if (typeof value === 'boolean') fields[name] = value ? '1' : '0';
+    else if (typeof value === 'string' || typeof value === 'number') fields[name] = String(value);
+  }
+  return fields;
+}

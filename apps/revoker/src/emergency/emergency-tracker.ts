@@ -1,0 +1,46 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import { findManagedSecret, type Catalog } from '@rotor/catalog';
+import type { EventData, Topics } from '@rotor/contracts';
+
+import { CATALOG } from '../platform/tokens';
+
+import { EmergencyCounters } from './emergency-counters';
+import { EmergencyStore } from './emergency-store';
+
+/**
+ * Counts what the other stages did for an emergency rotation: versions the issuer minted
+ * (tagged with the emergency id), and deliveries of those versions. Retirements are
+ * counted where they happen (RetirementService).
+ */
+@Injectable()
+export class EmergencyTracker {
+  constructor(
+    private readonly store: EmergencyStore,
+    private readonly counters: EmergencyCounters,
+    @Inject(CATALOG) private readonly catalog: Catalog,
+  ) {}
+
+  /** Immediate rotations retire the previous version as soon as the new one exists. */
+  async isImmediate(emergencyId: string | undefined): Promise<boolean> {
+    return emergencyId !== undefined && (await this.store.mode(emergencyId)) === 'immediate';
+  }
+
+  /** `confirmed`: the highest version each target already confirmed (confirmations can come first). */
+  async onVersionCreated(data: EventData<typeof Topics.secretVersionCreated>, confirmed: Record<string, number>): Promise<void> {
+    const emergencyId = data.emergencyId;
+    if (!emergencyId) return;
+    await this.store.rememberVersion(data.secret, data.version, emergencyId);
+    for (const target of findManagedSecret(this.catalog, data.secret)?.targets ?? []) {
+      if ((confirmed[target.name] ?? 0) >= data.version) await this.counters.add(emergencyId, 'delivered', `${data.secret}:${target.name}`);
+    }
+    // Nothing older to retire: the secret is as retired as it will get.
+    if (!data.previousVersion) await this.counters.add(emergencyId, 'retired', data.secret);
+    await this.counters.add(emergencyId, 'rotated', data.secret);
+  }
+
+  async onDeliveryCompleted(data: EventData<typeof Topics.deliveryCompleted>): Promise<void> {
+    const emergencyId = await this.store.emergencyOfVersion(data.secret, data.version);
+    if (emergencyId) await this.counters.add(emergencyId, 'delivered', `${data.secret}:${data.target.name}`);
+  }
+}

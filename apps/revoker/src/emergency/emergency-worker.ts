@@ -1,0 +1,212 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+
+import type { Catalog } from '@rotor/catalog';
+import { createEvent, Topics } from '@rotor/contracts';
+import { EventPublisher } from '@rotor/kafka';
+import { RateLimiter } from '@rotor/secret-store';
+import { LOGGER } from '@rotor/service-kit';
+import type { Logger } from '@rotor/telemetry';
+
+import type { RevokerConfig } from '../config';
+import { LeaseClock } from '../leases/lease-clock';
+import { forEachLimited, runClaimLoop } from '../platform/claim-loop';
+import { CATALOG, REVOKER_CONFIG } from '../platform/tokens';
+
+import { EmergencyCounters } from './emergency-counters';
+import { indexDecides, leaseMatches, matchSecrets, primaryLeaseIndex, selectsLeases } from './emergency-matcher';
+import { EmergencyRotationService } from './emergency-rotation.service';
+import { EmergencyStore, type EmergencyRotation } from './emergency-store';
+
+/**
+ * GSM writes one rotation of a managed secret costs: the issuer's create-secret (idempotent),
+ * add-version and set-labels, and the revoker's disable and destroy of the old version.
+ */
+export const GSM_WRITES_PER_ROTATION = 5;
+
+type StepResult = 'continue' | 'wait' | 'done';
+
+/**
+ * Runs emergency rotations in checkpointed steps from a claimed schedule entry: snapshot
+ * the matching leases (SSCAN of an index, cursor saved), list the matching secrets, ask for
+ * each snapshotted lease's revocation (cursor saved), request each secret's rotation
+ * (position saved), then watch the counts until everything is revoked, rotated and retired.
+ * Every step is idempotent, so a step cut short by a crash is simply done again by whichever
+ * replica claims the rotation after its visibility deadline.
+ */
+@Injectable()
+export class EmergencyWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly stopping = new AbortController();
+  private loop?: Promise<void>;
+  /**
+   * Paces rotation requests to what the GSM write quota can absorb (DESIGN §12): 600 writes
+   * per minute is 120 rotations per minute. Without it, an emergency over many secrets
+   * would queue thousands of writes at the issuer's limiter and GSM, and look stuck.
+   */
+  private readonly rotationRequests: RateLimiter;
+
+  constructor(
+    private readonly store: EmergencyStore,
+    private readonly counters: EmergencyCounters,
+    private readonly rotations: EmergencyRotationService,
+    private readonly clock: LeaseClock,
+    private readonly publisher: EventPublisher,
+    @Inject(CATALOG) private readonly catalog: Catalog,
+    @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.rotationRequests = new RateLimiter(Math.max(1, Math.floor(config.gsm.writesPerMinute / GSM_WRITES_PER_ROTATION)));
+  }
+
+  onApplicationBootstrap(): void {
+    this.loop = runClaimLoop({
+      what: 'emergency rotation',
+      schedule: this.store.schedule,
+      pollMs: Math.min(this.config.emergency.pollMs, this.config.revocation.pollMs),
+      batch: 16,
+      concurrency: 16,
+      visibilityMs: this.config.revocation.visibilityMs,
+      signal: this.stopping.signal,
+      logger: this.logger,
+      handle: (id) => this.advance(id),
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+  }
+
+  /** Runs steps of one claimed rotation for a third of the visibility window, then hands the claim back. */
+  private async advance(id: string): Promise<void> {
+    const deadline = Date.now() + this.config.revocation.visibilityMs / 3;
+    for (;;) {
+      const rotation = await this.store.get(id);
+      if (!rotation || rotation.state !== 'running') {
+        await this.store.schedule.complete(id);
+        return;
+      }
+      const next = await this.step(rotation, deadline);
+      if (next === 'done') {
+        await this.publishProgress(id, true);
+        await this.store.schedule.complete(id);
+        return;
+      }
+      await this.publishProgress(id, false);
+      if (next === 'wait' || Date.now() >= deadline || this.stopping.signal.aborted) {
+        await this.store.schedule.schedule(id, Date.now() + (next === 'wait' ? this.config.emergency.pollMs : 0));
+        return;
+      }
+    }
+  }
+
+  private async step(rotation: EmergencyRotation, deadline: number): Promise<StepResult> {
+    const { id, selector } = rotation;
+    const { batch } = this.config.emergency;
+    switch (rotation.phase) {
+      case 'match-leases': {
+        if (!selectsLeases(selector)) {
+          await this.store.update(id, { phase: 'match-secrets', cursor: '0' });
+          return 'continue';
+        }
+        const [cursor, ids] = await this.clock.scanIndex(primaryLeaseIndex(selector), rotation.cursor, batch);
+        let matching = ids;
+        if (!indexDecides(selector)) {
+          const fields = await this.clock.matchFields(ids);
+          matching = ids.filter((_, index) => fields[index] && leaseMatches(fields[index], selector));
+        }
+        await this.store.addLeases(id, matching);
+        await this.store.update(id, cursor === '0' ? { phase: 'match-secrets', cursor: '0' } : { cursor });
+        return 'continue';
+      }
+      case 'match-secrets':
+        await this.store.setSecrets(id, matchSecrets(this.catalog, selector));
+        await this.store.update(id, { phase: 'revoke', cursor: '0' });
+        return 'continue';
+      case 'revoke': {
+        const [cursor, ids] = await this.store.scanLeases(id, rotation.cursor, batch);
+        await forEachLimited(ids, 16, (leaseId) => this.requestRevocation(id, leaseId));
+        await this.store.update(id, cursor === '0' ? { phase: 'rotate', cursor: '0' } : { cursor });
+        return 'continue';
+      }
+      case 'rotate': {
+        const secrets = await this.store.secrets(id);
+        let next = rotation.secretsRequested;
+        while (next < secrets.length && Date.now() < deadline) {
+          await this.pacedForGsm(id);
+          const secret = secrets[next]!;
+          await this.publisher.publish(
+            createEvent({
+              topic: Topics.rotationRequested,
+              id: `${id}:${secret}`,
+              source: '/rotor/revoker',
+              subject: secret,
+              data: { secret, reason: 'emergency', requestedBy: { kind: 'operator', subject: rotation.requestedBy, groups: ['rotor:sre'] }, emergencyId: id },
+            }),
+            { key: secret },
+          );
+          next++;
+          await this.store.update(id, { secretsRequested: next });
+        }
+        if (next >= secrets.length) await this.store.update(id, { phase: 'watch', quotaLimited: false });
+        return 'continue';
+      }
+      case 'watch': {
+        const view = await this.rotations.view(id);
+        const leasesDone = view.revoked + view.failed >= view.matched.leases;
+        const secretsDone = view.rotated >= view.matched.secrets && view.retired >= view.matched.secrets;
+        if (!leasesDone || !secretsDone) return 'wait';
+        const state = view.failed > 0 ? 'failed' : 'completed';
+        await this.store.finish(id, state, new Date());
+        this.logger.warn({ emergencyId: id, state, matched: view.matched, revoked: view.revoked, failed: view.failed, rotated: view.rotated, retired: view.retired }, 'emergency rotation finished');
+        return 'done';
+      }
+      case 'done':
+        return 'done';
+    }
+  }
+
+  /** Tags the lease with this rotation and asks for its revocation now; a lease already ended is counted here. */
+  private async requestRevocation(emergencyId: string, leaseId: string): Promise<void> {
+    await this.clock.requestNow(leaseId, 'emergency', emergencyId);
+    const lease = await this.clock.get(leaseId);
+    if (lease?.state === 'revoked') await this.counters.leaseRevoked(emergencyId, leaseId);
+    else if (lease?.state === 'irrevocable') await this.counters.add(emergencyId, 'failed', leaseId);
+  }
+
+  /** Waits for the GSM pacing; while it has to wait, the rotation reports that quota is what limits it. */
+  private async pacedForGsm(id: string): Promise<void> {
+    const acquired = this.rotationRequests.acquire();
+    const waiting = await Promise.race([acquired.then(() => false), new Promise<boolean>((resolve) => setImmediate(() => resolve(true)))]);
+    if (!waiting) return;
+    await this.store.update(id, { quotaLimited: true });
+    await this.publishProgress(id, false);
+    await acquired;
+  }
+
+  /**
+   * Publishes `emergency.progress` when something changed, at most every poll interval, and
+   * always the final one. The id is derived from the counts, so a re-publish after a crash
+   * is deduplicated downstream.
+   */
+  private async publishProgress(id: string, final: boolean): Promise<void> {
+    const rotation = await this.store.get(id);
+    if (!rotation) return;
+    if (!final && Date.now() - rotation.lastProgressAt < this.config.emergency.pollMs) return;
+    const view = await this.rotations.view(id);
+    const data = {
+      emergencyId: id,
+      state: view.state,
+      matched: view.matched.leases + view.matched.secrets,
+      revoked: view.revoked,
+      rotated: view.rotated,
+      delivered: view.delivered,
+      failed: view.failed,
+      retired: view.retired,
+      quotaLimited: view.quotaLimited,
+    };
+    const progressId = `${id}:progress:${[data.state, data.matched, data.revoked, data.rotated, data.delivered, data.retired, data.failed, data.quotaLimited ? 'q' : '-'].join(':')}`;
+    if (progressId === rotation.lastProgressId) return;
+    await this.publisher.publish(createEvent({ topic: Topics.emergencyProgress, id: progressId, source: '/rotor/revoker', subject: id, data }), { key: id });
+    await this.store.update(id, { lastProgressId: progressId, lastProgressAt: Date.now() });
+  }
+}

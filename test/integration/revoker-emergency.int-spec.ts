@@ -1,0 +1,251 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+import Redis from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+
+import { createEvent, Topics } from '@rotor/contracts';
+import { EventPublisher, readTopicRange } from '@rotor/kafka';
+
+import { eventually } from '../support/eventually';
+import { requiredEnv } from '../support/services-env';
+import { ServiceProcess } from '../support/service-process';
+import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
+import { TestIdentity } from '../support/test-identity';
+
+const kafka = new Kafka({ clientId: 'rotor-test-emergency', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+
+interface RotationView {
+  id: string;
+  state: string;
+  matched: { leases: number; secrets: number };
+  revoked: number;
+  rotated: number;
+  delivered: number;
+  retired: number;
+  failed: number;
+  quotaLimited: boolean;
+  startedAt: string;
+  completedAt?: string;
+}
+
+interface Envelope {
+  id: string;
+  data: Record<string, unknown> & { leaseId?: string; secret?: string; emergencyId?: string; workload?: { namespace: string } };
+}
+
+/** Every event of one topic since `since` that `keep` accepts. */
+async function eventsOf(topic: string, since: Date, keep: (event: Envelope) => boolean): Promise<Envelope[]> {
+  const events: Envelope[] = [];
+  await readTopicRange(kafka, {
+    topic,
+    fromTime: since,
+    onMessage: (message) => {
+      const event = JSON.parse(message.value?.toString() ?? '{}') as Envelope;
+      if (keep(event)) events.push(event);
+    },
+  });
+  return events;
+}
+
+/** lease.issued as the issuer publishes it (opaque tokens: nothing to drop at a backend), sent in batches. */
+async function issueLeases(publisher: EventPublisher, namespace: string, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  const expiresAt = new Date(Date.now() + 3_600_000);
+  for (let start = 0; start < ids.length; start += 500) {
+    await publisher.send(
+      ids.slice(start, start + 500).map((id) => {
+        const event = createEvent({
+          topic: Topics.leaseIssued,
+          source: '/rotor/test',
+          subject: id,
+          data: {
+            leaseId: id,
+            role: 'token',
+            owner: 'team-test',
+            backend: 'opaque-token',
+            workload: { namespace, serviceAccount: 'app' },
+            issuedAt: new Date().toISOString(),
+            expiresAt: expiresAt.toISOString(),
+            maxExpiresAt: expiresAt.toISOString(),
+            revocationHandle: { backend: 'opaque-token' },
+          },
+        });
+        return { topic: Topics.leaseIssued, key: id, value: JSON.stringify(event), headers: { 'ce-id': event.id } };
+      }),
+    );
+  }
+  return ids;
+}
+
+describe('revoker: emergency rotations', () => {
+  const started = new Date();
+  const suffix = randomUUID().slice(0, 8);
+  const namespace = `em-${suffix}`;
+  const secret = `em-key-${suffix}`;
+  const otherSecret = `em-other-${suffix}`;
+  const publisher = new EventPublisher(kafka);
+  const redis = new Redis(requiredEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
+  let identity: TestIdentity;
+  let issuer: ServiceProcess;
+  let revoker: ServiceProcess;
+  let revokerEnv: Record<string, string>;
+  let sre: string;
+
+  const post = async (body: unknown, token = sre, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${revoker.url}/v1/emergency-rotations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as RotationView & { detail?: string; code?: string } };
+  };
+  const get = async (id: string) => {
+    const response = await fetch(`${revoker.url}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } });
+    if (!response.ok) throw new Error(`GET ${id}: ${response.status}`);
+    return (await response.json()) as RotationView;
+  };
+  const finished = (id: string, timeoutMs = 30_000) =>
+    eventually(async () => {
+      const view = await get(id);
+      return view.state === 'running' ? undefined : view;
+    }, { what: `emergency rotation ${id} to finish`, timeoutMs, intervalMs: 250 });
+  const tracked = (ns: string, count: number) =>
+    eventually(async () => ((await redis.scard(`revoker:index:{ns:${ns}}`)) === count ? true : undefined), { what: `${count} leases of ${ns} tracked`, timeoutMs: 60_000 });
+
+  beforeAll(async () => {
+    await Promise.all([ensurePortFree(19310), ensurePortFree(19311)]);
+    identity = await TestIdentity.create();
+    sre = await identity.operatorToken('sre@example.com', ['rotor:sre']);
+    const catalog = writeTempCatalog(`
+managedSecrets:
+  - name: ${secret}
+    owner: team-test
+    generator: { kind: random-bytes, bytes: 32 }
+    rotationPeriod: 1h
+    gracePeriod: 1h
+    bindings: [{ namespace: ${namespace}, serviceAccount: '*' }]
+  - name: ${otherSecret}
+    owner: team-test
+    generator: { kind: random-bytes, bytes: 32 }
+    rotationPeriod: 1h
+    gracePeriod: 1h
+    bindings: [{ namespace: elsewhere, serviceAccount: app }]
+`);
+    const env = { ...identity.env, ROTOR_CATALOG: catalog, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') };
+    // Small steps and a short visibility window: a killed revoker's rotation comes back quickly, and is mid-way when killed.
+    revokerEnv = { ...env, ROTOR_REVOKE_POLL_MS: '50', ROTOR_REVOKE_CONCURRENCY: '4', ROTOR_REVOKE_VISIBILITY_MS: '3000', ROTOR_EMERGENCY_BATCH: '25', ROTOR_EMERGENCY_POLL_MS: '200', LOG_LEVEL: 'info' };
+    issuer = new ServiceProcess('issuer', 19310, env);
+    revoker = new ServiceProcess('revoker', 19311, revokerEnv);
+    await Promise.all([issuer.start().ready(), revoker.start().ready()]);
+    await publisher.connect();
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all([issuer?.stop(), revoker?.stop()]);
+    await publisher.disconnect();
+    redis.disconnect();
+  });
+
+  it('answers 403 to a workload and to an auditor, and 400 naming a bad field, changing nothing', async () => {
+    const body = { selector: { namespace }, mode: 'graceful', reason: 'test' };
+    const workload = await post(body, await identity.serviceAccountToken(namespace, 'app'));
+    expect(workload).toMatchObject({ status: 403, body: { code: 'missing-group' } });
+    const auditor = await post(body, await identity.operatorToken('auditor@example.com', ['rotor:auditor']));
+    expect(auditor).toMatchObject({ status: 403, body: { code: 'missing-group' } });
+
+    const unknownField = await post({ ...body, selector: { namespace, colour: 'red' } });
+    expect(unknownField.status).toBe(400);
+    expect(unknownField.body.detail).toMatch(/selector.*colour/);
+    const empty = await post({ ...body, selector: {} });
+    expect(empty.status).toBe(400);
+    expect(empty.body.detail).toMatch(/^selector/);
+    const noReason = await post({ selector: { namespace }, mode: 'graceful' });
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.detail).toMatch(/^reason/);
+    const badMode = await post({ ...body, mode: 'now' });
+    expect(badMode.body.detail).toMatch(/^mode/);
+    expect(await redis.zcard('{revoker:schedule:emergency:s0}:due')).toBe(0);
+  });
+
+  it('completes a selector that matches nothing with zero counts', async () => {
+    const { status, body } = await post({ selector: { namespace: `nobody-${suffix}` }, mode: 'immediate', reason: 'zero match' });
+    expect(status).toBe(202);
+    const view = await finished(body.id);
+    expect(view).toMatchObject({ state: 'completed', matched: { leases: 0, secrets: 0 }, revoked: 0, rotated: 0, delivered: 0, retired: 0, failed: 0 });
+  });
+
+  it('revokes every lease of a namespace and rotates its managed secret, publishing progress', async () => {
+    const leaseIds = await issueLeases(publisher, namespace, 20);
+    await tracked(namespace, 20);
+    const initial = await eventually(async () => (await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.secret === secret))[0], { what: 'the initial version', timeoutMs: 30_000 });
+
+    const { status, body } = await post({ selector: { namespace }, mode: 'immediate', reason: 'namespace compromised' });
+    expect(status).toBe(202);
+    expect(body).toMatchObject({ id: expect.any(String), state: 'running' });
+    const view = await finished(body.id);
+    expect(view).toMatchObject({ state: 'completed', matched: { leases: 20, secrets: 1 }, revoked: 20, rotated: 1, retired: 1, failed: 0 });
+
+    const revoked = await eventsOf(Topics.leaseRevoked, started, (event) => event.data.workload?.namespace === namespace);
+    expect(new Set(revoked.map((event) => event.data.leaseId))).toEqual(new Set(leaseIds));
+    expect(revoked.every((event) => event.data['reason'] === 'emergency')).toBe(true);
+    const created = await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.emergencyId === body.id);
+    expect(created.map((event) => event.data)).toEqual([expect.objectContaining({ secret, reason: 'emergency', previousVersion: initial.data['version'] })]);
+    const retired = await eventsOf(Topics.secretVersionRetired, started, (event) => event.data.secret === secret);
+    expect(retired.map((event) => event.data)).toEqual([expect.objectContaining({ version: initial.data['version'], reason: 'emergency' })]);
+    // The secret bound elsewhere was not touched.
+    expect(await eventsOf(Topics.rotationRequested, started, (event) => event.data.secret === otherSecret)).toEqual([]);
+
+    const progress = await eventsOf(Topics.emergencyProgress, started, (event) => event.data.emergencyId === body.id);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.at(-1)?.data).toMatchObject({ state: 'completed', matched: 21, revoked: 20, rotated: 1, retired: 1 });
+  }, 90_000);
+
+  it('starts one rotation for one request id, whether sent in the body or as Idempotency-Key', async () => {
+    const requestId = `req-${suffix}`;
+    const body = { selector: { secret: otherSecret }, mode: 'graceful', reason: 'leaked in a ticket' };
+    const first = await post({ ...body, requestId });
+    const second = await post(body, sre, { 'idempotency-key': requestId });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(200);
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.body.startedAt).toBe(first.body.startedAt);
+
+    // Graceful, no targets: rotated now, the previous version retired only at the end of its 1h grace period.
+    const view = await eventually(async () => {
+      const current = await get(first.body.id);
+      return current.rotated === 1 ? current : undefined;
+    }, { what: 'the secret to be rotated', timeoutMs: 30_000 });
+    expect(view).toMatchObject({ state: 'running', matched: { leases: 0, secrets: 1 }, retired: 0 });
+    const requests = await eventsOf(Topics.rotationRequested, started, (event) => event.data.emergencyId === first.body.id);
+    expect(new Set(requests.map((event) => event.id))).toEqual(new Set([`${first.body.id}:${otherSecret}`]));
+  }, 60_000);
+
+  it('survives kill -9 of the revoker mid-rotation: after a restart every lease is revoked exactly once', async () => {
+    const killNamespace = `em-kill-${suffix}`;
+    const leaseIds = await issueLeases(publisher, killNamespace, 3_000);
+    await tracked(killNamespace, leaseIds.length);
+
+    const { body } = await post({ selector: { namespace: killNamespace }, mode: 'graceful', reason: 'crash test' });
+    const atKill = await eventually(async () => {
+      const view = await get(body.id);
+      return view.revoked >= 150 ? view : undefined;
+    }, { what: 'the rotation to be under way', timeoutMs: 30_000, intervalMs: 50 });
+    await revoker.kill();
+    expect(atKill.revoked).toBeLessThan(leaseIds.length);
+
+    revoker = new ServiceProcess('revoker', 19311, revokerEnv);
+    await revoker.start().ready();
+    const view = await finished(body.id, 120_000);
+    expect(view).toMatchObject({ state: 'completed', matched: { leases: leaseIds.length, secrets: 0 }, revoked: leaseIds.length, failed: 0 });
+
+    const revoked = await eventsOf(Topics.leaseRevoked, started, (event) => event.data.workload?.namespace === killNamespace);
+    const eventIdsByLease = new Map<string, Set<string>>();
+    for (const event of revoked) eventIdsByLease.set(event.data.leaseId!, (eventIdsByLease.get(event.data.leaseId!) ?? new Set()).add(event.id));
+    expect(eventIdsByLease.size).toBe(leaseIds.length);
+    // One revocation per lease: each has one event id. A publish the kill cut off before the
+    // lease was marked revoked is sent again with the same id (consumers deduplicate it);
+    // at most the revocations in flight at the kill.
+    expect([...eventIdsByLease.values()].filter((ids) => ids.size !== 1)).toEqual([]);
+    expect(revoked.length - leaseIds.length).toBeLessThanOrEqual(4);
+  }, 180_000);
+});
