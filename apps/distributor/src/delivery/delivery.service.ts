@@ -113,7 +113,8 @@ export class DeliveryService {
   private async remove(job: DeliveryJob): Promise<JobOutcome> {
     const outcome = await this.writers.for(job.target).remove(job.target, { secret: job.secret, version: job.version, gsmVersion: job.gsmVersion });
     const copy = await this.ledger.get(job.secret, job.version, job.target.name);
-    const wasAtTarget = outcome.kind === 'removed' || copy?.state === 'delivered' || copy?.state === 'removal-failed';
+    // A copy already superseded in place was reported removed then; it is not removed twice.
+    const wasAtTarget = copy?.state !== 'removed' && (outcome.kind === 'removed' || copy?.state === 'delivered' || copy?.state === 'removal-failed');
     if (wasAtTarget) await this.publishRemoved(job.secret, job.version, job, outcome.locator, 'retired');
     if (wasAtTarget) await this.ledger.update(job.secret, job.version, job.target.name, { state: 'removed' });
     else if (copy?.state !== 'removed') await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', lastError: 'retired before delivery' });
