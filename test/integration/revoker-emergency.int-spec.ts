@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 
 import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
@@ -11,6 +13,20 @@ import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** Runs the operators' CLI as a child process, as a person would. */
+function rotorCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 const kafka = new Kafka({ clientId: 'rotor-test-emergency', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
 
@@ -83,6 +99,8 @@ describe('revoker: emergency rotations', () => {
   const namespace = `em-${suffix}`;
   const secret = `em-key-${suffix}`;
   const otherSecret = `em-other-${suffix}`;
+  const cliNamespace = `em-cli-${suffix}`;
+  const cliSecret = `em-cli-key-${suffix}`;
   const publisher = new EventPublisher(kafka);
   const redis = new Redis(requiredEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
   let identity: TestIdentity;
@@ -90,6 +108,8 @@ describe('revoker: emergency rotations', () => {
   let revoker: ServiceProcess;
   let revokerEnv: Record<string, string>;
   let sre: string;
+  /** Rotations this suite started, removed afterwards (the graceful one would otherwise wait out its grace period). */
+  const startedIds = new Set<string>();
 
   const post = async (body: unknown, token = sre, headers: Record<string, string> = {}) => {
     const response = await fetch(`${revoker.url}/v1/emergency-rotations`, {
@@ -97,7 +117,9 @@ describe('revoker: emergency rotations', () => {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
     });
-    return { status: response.status, body: (await response.json()) as RotationView & { detail?: string; code?: string } };
+    const answer = (await response.json()) as RotationView & { detail?: string; code?: string };
+    if (answer.id) startedIds.add(answer.id);
+    return { status: response.status, body: answer };
   };
   const get = async (id: string) => {
     const response = await fetch(`${revoker.url}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } });
@@ -130,6 +152,12 @@ managedSecrets:
     rotationPeriod: 1h
     gracePeriod: 1h
     bindings: [{ namespace: elsewhere, serviceAccount: app }]
+  - name: ${cliSecret}
+    owner: team-test
+    generator: { kind: random-bytes, bytes: 32 }
+    rotationPeriod: 1h
+    gracePeriod: 1h
+    targets: [{ kind: kubernetes-secret, name: cluster-a, namespace: ${cliNamespace}, secretName: key }]
 `);
     const env = { ...identity.env, ROTOR_CATALOG: catalog, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') };
     // Small steps and a short visibility window: a killed revoker's rotation comes back quickly, and is mid-way when killed.
@@ -143,10 +171,18 @@ managedSecrets:
   afterAll(async () => {
     await Promise.all([issuer?.stop(), revoker?.stop()]);
     await publisher.disconnect();
+    for (const id of startedIds) {
+      const tag = `revoker:emergency:{${id}}`;
+      await redis.del(tag, ...['leases', 'secrets', 'revoked', 'failed', 'rotated', 'delivered', 'retired'].map((set) => `${tag}:${set}`));
+      await redis.zrem('{revoker:schedule:emergency:s0}:due', id);
+      await redis.zrem('{revoker:schedule:emergency:s0}:inflight', id);
+    }
     redis.disconnect();
   });
 
   it('answers 403 to a workload and to an auditor, and 400 naming a bad field, changing nothing', async () => {
+    const scheduled = async () => (await redis.zcard('{revoker:schedule:emergency:s0}:due')) + (await redis.zcard('{revoker:schedule:emergency:s0}:inflight'));
+    const before = await scheduled();
     const body = { selector: { namespace }, mode: 'graceful', reason: 'test' };
     const workload = await post(body, await identity.serviceAccountToken(namespace, 'app'));
     expect(workload).toMatchObject({ status: 403, body: { code: 'missing-group' } });
@@ -164,7 +200,8 @@ managedSecrets:
     expect(noReason.body.detail).toMatch(/^reason/);
     const badMode = await post({ ...body, mode: 'now' });
     expect(badMode.body.detail).toMatch(/^mode/);
-    expect(await redis.zcard('{revoker:schedule:emergency:s0}:due')).toBe(0);
+    expect(await scheduled()).toBe(before);
+    expect(startedIds.size).toBe(0);
   });
 
   it('completes a selector that matches nothing with zero counts', async () => {
@@ -219,6 +256,50 @@ managedSecrets:
     const requests = await eventsOf(Topics.rotationRequested, started, (event) => event.data.emergencyId === first.body.id);
     expect(new Set(requests.map((event) => event.id))).toEqual(new Set([`${first.body.id}:${otherSecret}`]));
   }, 60_000);
+
+  it('rotor emergency rotate --watch follows a graceful rotation to its end; show prints the summary', async () => {
+    const cliEnv = { ROTOR_REVOKER_URL: revoker.url, ROTOR_TOKEN: sre };
+    await issueLeases(publisher, cliNamespace, 5);
+    await tracked(cliNamespace, 5);
+    await eventually(async () => (await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.secret === cliSecret))[0], { what: 'the initial version', timeoutMs: 30_000 });
+
+    const watching = rotorCli(['emergency', 'rotate', '--selector', `namespace=${cliNamespace}`, '--mode', 'graceful', '--reason', 'cli test', '--request-id', `cli-${suffix}`, '--watch', '--json'], cliEnv);
+    // Graceful: the old version goes once the target confirmed the new one (the distributor's part, played here).
+    const created = await eventually(async () => (await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.secret === cliSecret && event.data.emergencyId !== undefined))[0], {
+      what: 'the emergency version',
+      timeoutMs: 30_000,
+    });
+    await publisher.publish(
+      createEvent({
+        topic: Topics.deliveryCompleted,
+        source: '/rotor/test',
+        subject: cliSecret,
+        data: { secret: cliSecret, version: created.data['version'] as number, target: { kind: 'kubernetes-secret', name: 'cluster-a' }, locator: `${cliNamespace}/key`, contentHash: 'b'.repeat(64), deliveredAt: new Date().toISOString() },
+      }),
+      { key: cliSecret },
+    );
+    const result = await watching;
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const final = JSON.parse(result.stdout) as RotationView;
+    startedIds.add(final.id);
+    expect(final).toMatchObject({ state: 'completed', matched: { leases: 5, secrets: 1 }, revoked: 5, rotated: 1, delivered: 1, retired: 1, failed: 0 });
+    const retired = await eventsOf(Topics.secretVersionRetired, started, (event) => event.data.secret === cliSecret);
+    expect(retired.map((event) => event.data['reason'])).toEqual(['superseded']);
+
+    const shown = await rotorCli(['emergency', 'show', final.id, '--watch'], cliEnv);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^state\s+completed$/m);
+    expect(shown.stdout).toMatch(/^revoked\s+5$/m);
+    // Not a terminal: plain progress lines on stderr instead of a bar.
+    expect(shown.stderr).toContain('completed: leases 5/5 (0 failed), secrets rotated 1/1, delivered 1, retired 1/1');
+
+    const badSelector = await rotorCli(['emergency', 'rotate', '--selector', 'colour=red', '--mode', 'graceful', '--reason', 'x'], cliEnv);
+    expect(badSelector.code).toBe(1);
+    expect(badSelector.stderr).toContain('unknown field "colour"');
+    const badMode = await rotorCli(['emergency', 'rotate', '--selector', `namespace=${cliNamespace}`, '--mode', 'now', '--reason', 'x'], cliEnv);
+    expect(badMode.code).toBe(1);
+    expect(badMode.stderr).toMatch(/400 .*mode/);
+  }, 90_000);
 
   it('survives kill -9 of the revoker mid-rotation: after a restart every lease is revoked exactly once', async () => {
     const killNamespace = `em-kill-${suffix}`;

@@ -4,6 +4,7 @@ import { auditCommand } from './commands/audit';
 import { deliveriesCommand } from './commands/deliveries';
 import { issueCredentialCommand } from './commands/credentials';
 import { devTokenCommand } from './commands/dev';
+import { emergencyCommand } from './commands/emergency';
 import { inventoryCommand } from './commands/inventory';
 import { leasesCommand } from './commands/leases';
 import { createContext } from './context';
@@ -16,6 +17,8 @@ const USAGE = `rotor: the operators' command line
   rotor leases list --state irrevocable
   rotor audit events [--lease ID] [--workload NS/SA] [--secret NAME] [--from ISO] [--to ISO]
   rotor audit verify
+  rotor emergency rotate --selector namespace=NS [--selector role=R …] --mode graceful|immediate --reason "…" [--request-id ID] [--watch]
+  rotor emergency show <id> [--watch]
   rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify] [--rebuild] [--out FILE.jsonl] [--filter type=|lease=|secret=|workload=|actor=…]
   rotor audit tail [--from TIME] [--filter …]
   rotor inventory secret NAME | inventory workload NS/SA | inventory at ISO-TIME
@@ -83,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
     default:
       if (group === 'leases') return leasesCommand(context, action, argument, values);
       if (group === 'audit') return auditCommand(context, action, values);
+      if (group === 'emergency') return emergencyCommand(context, action, argument, values);
       if (group === 'inventory') return inventoryCommand(context, action, argument);
       if (group === 'deliveries') return deliveriesCommand(context, action, values);
       throw new Error(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
