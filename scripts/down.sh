@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Stops the four rotor services started by scripts/up.sh, then the backing services.
+# Stops the four rotor services (and the fake API server) started by scripts/up.sh, then the backing services.
 # `npm stop -- --purge` also deletes the services' data.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="$ROOT/.rotor/run"
-for svc in issuer revoker distributor auditor; do
+for svc in issuer revoker distributor auditor kube-api; do
   pidfile="$RUN/$svc.pid"
   [[ -s "$pidfile" ]] || continue
   pid="$(cat "$pidfile")"

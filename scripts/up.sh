@@ -19,6 +19,19 @@ declare -A PORTS=([issuer]=8080 [revoker]=8081 [distributor]=8082 [auditor]=8083
 
 running() { [[ -s "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null && [[ -d "/proc/$(cat "$RUN/$1.pid")" ]]; }
 
+# No kube-apiserver can run here: unless KUBECONFIG points at a real cluster, the distributor's
+# kubernetes-secret targets go to the fake API server (tools/fake-kube-api, the one the tests use).
+if [[ -z "${KUBECONFIG:-}" ]]; then
+  export KUBECONFIG="$ROOT/.rotor/kubeconfig"
+  if ! running kube-api; then
+    setsid nohup node -r @swc-node/register tools/fake-kube-api/main.ts --port 6443 --kubeconfig-out "$KUBECONFIG" \
+      >>"$APP_LOGS/kube-api.log" 2>&1 </dev/null &
+    echo $! >"$RUN/kube-api.pid"
+    for _ in $(seq 1 60); do [[ -s "$KUBECONFIG" ]] && curl -fsS http://127.0.0.1:6443/healthz >/dev/null 2>&1 && break; sleep 0.25; done
+  fi
+  echo "[kube-api] fake API server on http://127.0.0.1:6443 (kubeconfig: .rotor/kubeconfig)"
+fi
+
 for svc in issuer revoker distributor auditor; do
   if running "$svc"; then
     echo "[$svc] already running (pid $(cat "$RUN/$svc.pid"))"
@@ -50,6 +63,8 @@ rotor is up. A first request: a workload in namespace "demo" asks for a 15-minut
        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
        -d '{"role":"demo-token","ttl":"2m"}'
 
-Then follow it: `npm run -s rotor -- audit events --lease <leaseId> --dev` (--dev mints an auditor dev token),
-and `npm stop` when done. Logs: .rotor/logs/apps/.
+Then follow it: `npm run -s rotor -- audit events --lease <leaseId> --dev` (--dev mints an auditor dev token).
+The managed secret demo-api-key is delivered to a Secret on the fake API server and to /tmp/rotor-local/demo-api-key:
+  npm run -s rotor -- deliveries list --secret demo-api-key --dev
+`npm stop` when done. Logs: .rotor/logs/apps/.
 EOT

@@ -40,13 +40,13 @@ const isServiceSecret = (name: string | undefined) =>
 const CATALOG_PATH = '/etc/rotor/catalog.yaml';
 
 /** Services whose config loader (apps/<service>/src/config.ts) reads ROTOR_CATALOG. */
-const CATALOG_READERS = ['issuer'];
+const CATALOG_READERS = ['distributor', 'issuer'];
 /** Services that run the credential backends (mint or revoke PostgreSQL roles): DATABASE_URL. */
 const BACKEND_SERVICES = ['issuer', 'revoker'];
 /** The keys each service reads from rotor-service-secrets, and nothing else. */
 const SECRET_KEYS: Record<(typeof SERVICES)[number], string[]> = {
   auditor: ['ROTOR_AUDIT_KEY'],
-  distributor: [],
+  distributor: ['ROTOR_CONTENT_HASH_KEY', 'ROTOR_WEBHOOK_KEY'],
   issuer: ['DATABASE_URL', 'ROTOR_TOKEN_HASH_KEY'],
   revoker: ['DATABASE_URL'],
 };
@@ -623,6 +623,8 @@ describe('Kubernetes base', () => {
     const refs = secretRefs(ofKind<IDeployment>(manifests, 'Deployment'));
     expect(refs.map((ref) => `${ref.deployment}:${ref.env}`).sort()).toEqual([
       'auditor:ROTOR_AUDIT_KEY',
+      'distributor:ROTOR_CONTENT_HASH_KEY',
+      'distributor:ROTOR_WEBHOOK_KEY',
       'issuer:DATABASE_URL',
       'issuer:ROTOR_TOKEN_HASH_KEY',
       'revoker:DATABASE_URL',

@@ -23,6 +23,7 @@ import { ReconcileController } from './drift/reconcile.controller';
 import { CATALOG, DISTRIBUTOR_CONFIG } from './platform/tokens';
 import { FileTargetWriter } from './targets/file.writer';
 import { KubernetesSecretWriter } from './targets/kubernetes-secret.writer';
+import { UnreachableTargetWriter, type TargetWriter } from './targets/target-writer';
 import { TargetWriters } from './targets/target-writers';
 import { resolveWebhookKeys, WebhookWriter } from './targets/webhook.writer';
 
@@ -31,10 +32,16 @@ function createWriters(catalog: Catalog, config: DistributorConfig): TargetWrite
   const targets = catalog.managedSecrets.flatMap((secret) => secret.targets);
   const uses = (kind: string) => targets.some((target) => target.kind === kind);
   return new TargetWriters({
-    ...(uses('kubernetes-secret') ? { 'kubernetes-secret': new KubernetesSecretWriter(loadKubeConfig(config.kubeconfig)) } : {}),
+    ...(uses('kubernetes-secret') ? { 'kubernetes-secret': kubernetesWriter(config) } : {}),
     ...(uses('file') ? { file: new FileTargetWriter() } : {}),
     ...(uses('webhook') ? { webhook: new WebhookWriter({ keys: resolveWebhookKeys(targets, process.env), issuerUrl: config.issuerUrl, timeoutMs: config.webhook.timeoutMs }) } : {}),
   });
+}
+
+/** Outside a cluster and without a kubeconfig there is no API to write to: every Secret target fails with that reason. */
+function kubernetesWriter(config: DistributorConfig): TargetWriter {
+  if (config.kubeconfig || process.env['KUBERNETES_SERVICE_HOST']) return new KubernetesSecretWriter(loadKubeConfig(config.kubeconfig));
+  return new UnreachableTargetWriter('kubernetes-secret', 'no Kubernetes API configured: set KUBECONFIG or run the distributor in a cluster');
 }
 
 @Module({})

@@ -48,3 +48,23 @@ export interface TargetWriter<T extends Target = Target> {
 export class TargetRefusedError extends Error {
   override readonly name = 'TargetRefusedError';
 }
+
+/** Stands in for a kind of target this distributor has no way to reach; every job fails with the reason and is retried. */
+export class UnreachableTargetWriter implements TargetWriter {
+  constructor(
+    readonly kind: Target['kind'],
+    private readonly reason: string,
+  ) {}
+
+  locator(target: Target): string {
+    return `${target.kind}:${target.name}`;
+  }
+
+  write(): Promise<WriteOutcome> {
+    return Promise.reject(new TargetRefusedError(this.reason));
+  }
+
+  remove(): Promise<RemoveOutcome> {
+    return Promise.reject(new TargetRefusedError(this.reason));
+  }
+}
