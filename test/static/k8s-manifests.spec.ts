@@ -40,7 +40,7 @@ const isServiceSecret = (name: string | undefined) =>
 const CATALOG_PATH = '/etc/rotor/catalog.yaml';
 
 /** Services whose config loader (apps/<service>/src/config.ts) reads ROTOR_CATALOG. */
-const CATALOG_READERS = ['distributor', 'issuer', 'revoker'];
+const CATALOG_READERS = ['auditor', 'distributor', 'issuer', 'revoker'];
 /** Services that run the credential backends (mint or revoke PostgreSQL roles): DATABASE_URL. */
 const BACKEND_SERVICES = ['issuer', 'revoker'];
 /** The keys each service reads from rotor-service-secrets, and nothing else. */

@@ -1,0 +1,339 @@
+/**
+ * Audit benchmark, two figures:
+ *  1. replay-and-verify throughput: `rotor audit replay --verify` (the operators' tool, as a
+ *     process) over N pre-sealed audit records on a topic of their own (default 1,000,000);
+ *  2. live ingest lag: a real auditor process appending events published at a fixed rate
+ *     (default 2,000 events/s); lag = the audit record's append time − the event's time.
+ *
+ *   npm run bench:audit -- [--records 1000000] [--runs 3] [--rate 2000] [--seconds 20] [--skip-replay] [--skip-live] [--json]
+ *
+ * Needs the local services (scripts/services-up.sh); reads .rotor/env. Uses its own audit topics,
+ * consumer group and a private redis-server (port 19490), deleted afterwards; the live part
+ * publishes real events on the shared rotor topics (lease.issued and access) that other
+ * consumers will see. Progress goes to stderr, results to stdout.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+
+import { GENESIS, sealRecord, type ChainHead } from '@rotor/audit-chain';
+import { AuditRecordSchema, createEvent, DOMAIN_TOPICS, Topics, type AuditRecord } from '@rotor/contracts';
+import { ensureTopics, EventPublisher, readTopicRange } from '@rotor/kafka';
+
+import { PrivateRedis } from '../test/support/private-redis';
+import { loadServicesEnv } from '../test/support/services-env';
+import { ServiceProcess } from '../test/support/service-process';
+import { TestIdentity } from '../test/support/test-identity';
+
+import { num, table, withSpread } from './lib/report';
+import { spread, summarizeLatencies, type Spread } from './lib/stats';
+
+loadServicesEnv();
+const ROOT = join(__dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    records: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '2000' },
+    seconds: { type: 'string', default: '20' },
+    'skip-replay': { type: 'boolean', default: false },
+    'skip-live': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+const RECORDS = Number(args.records);
+const RUNS = Number(args.runs);
+const RATE = Number(args.rate);
+const SECONDS = Number(args.seconds);
+const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
+const kafka = new Kafka({ clientId: 'rotor-bench-audit', brokers, logLevel: logLevel.NOTHING });
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** N sealed records over 96 chains (16 source topics × 6 partitions), each a lease.issued-sized event. */
+async function produceSealedRecords(topic: string, count: number, key: string): Promise<void> {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const heads = new Map<string, ChainHead>();
+  const chains = DOMAIN_TOPICS.flatMap((source) => [0, 1, 2, 3, 4, 5].map((partition) => ({ source, partition, chain: `${source}:${partition}` })));
+  const started = Date.now();
+  const BATCH = 5_000;
+  try {
+    for (let start = 0; start < count; start += BATCH) {
+      const messages = [];
+      for (let i = start; i < Math.min(count, start + BATCH); i++) {
+        const { source, partition, chain } = chains[i % chains.length]!;
+        const head = heads.get(chain);
+        const leaseId = randomUUID();
+        const time = new Date(started + i).toISOString();
+        const record = sealRecord(key, {
+          seq: head ? head.seq + 1 : 0,
+          chain,
+          sourceTopic: source,
+          sourcePartition: partition,
+          sourceOffset: String(head ? head.seq + 1 : 0),
+          eventId: leaseId,
+          eventType: Topics.leaseIssued,
+          known: true,
+          recordedAt: time,
+          event: {
+            specversion: '1.0',
+            id: leaseId,
+            source: '/rotor/issuer',
+            type: Topics.leaseIssued,
+            time,
+            subject: leaseId,
+            datacontenttype: 'application/json',
+            data: {
+              leaseId,
+              role: 'orders-db',
+              owner: 'team-orders',
+              backend: 'postgres',
+              workload: { namespace: 'orders', serviceAccount: 'api', podName: `hmac-sha256:${'ab'.repeat(32)}` },
+              issuedAt: time,
+              expiresAt: time,
+              maxExpiresAt: time,
+              revocationHandle: { backend: 'postgres', roleName: `rotor_${leaseId.replaceAll('-', '')}` },
+            },
+          },
+          prev: head?.hash ?? GENESIS,
+        });
+        heads.set(chain, { seq: record.seq, hash: record.hash });
+        messages.push({ key: chain, value: JSON.stringify(record) });
+      }
+      await producer.send({ topic, messages, acks: 1 });
+      if ((start / BATCH) % 20 === 0) log(`  produced ${(start + messages.length).toLocaleString('en-US')}/${count.toLocaleString('en-US')}`);
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  log(`  ${count.toLocaleString('en-US')} records produced in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+interface ReplayRun {
+  eventsPerSecond: number;
+  wallEventsPerSecond: number;
+  ok: boolean;
+  records: number;
+}
+
+function replayVerify(topic: string, key: string): Promise<ReplayRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), 'audit', 'replay', '--verify', '--json'],
+      { cwd: ROOT, env: { ...process.env, ROTOR_AUDIT_TOPIC: topic, ROTOR_AUDIT_KEY: key }, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error && error.code !== 2) return reject(new Error(`replay failed: ${stderr}`));
+        const summary = JSON.parse(stdout) as { read: number; eventsPerSecond: number; verify: { ok: boolean; records: number } };
+        resolve({ eventsPerSecond: summary.eventsPerSecond, wallEventsPerSecond: summary.read / ((Date.now() - started) / 1000), ok: summary.verify.ok, records: summary.verify.records });
+      },
+    );
+  });
+}
+
+async function benchReplay() {
+  const topic = `rotor.audit.bench-${randomUUID().slice(0, 8)}.v1`;
+  const key = randomBytes(32).toString('hex');
+  log(`replay-and-verify: ${RECORDS.toLocaleString('en-US')} records on ${topic}`);
+  await withAdmin((admin) => admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true }));
+  try {
+    await produceSealedRecords(topic, RECORDS, key);
+    const runs: ReplayRun[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const result = await replayVerify(topic, key);
+      if (!result.ok || result.records !== RECORDS) throw new Error(`run ${run}: verification said ok=${result.ok} over ${result.records} records`);
+      log(`  run ${run}: ${num(result.eventsPerSecond)} events/s (read+verify), ${num(result.wallEventsPerSecond)} events/s with process start`);
+      runs.push(result);
+    }
+    return { records: RECORDS, runs: RUNS, eventsPerSecond: spread(runs.map((r) => r.eventsPerSecond)), wallEventsPerSecond: spread(runs.map((r) => r.wallEventsPerSecond)) };
+  } finally {
+    await withAdmin((admin) => admin.deleteTopics({ topics: [topic] }).catch(() => undefined));
+  }
+}
+
+/** Commits the end of every rotor topic for a fresh group, so the bench's auditor audits only what the bench publishes. */
+async function startGroupAtEnd(groupId: string): Promise<void> {
+  const ends = await withAdmin(async (admin) => {
+    await ensureTopics(admin, [...DOMAIN_TOPICS, Topics.deadLetter], { partitions: 6, replicationFactor: 1 });
+    return Promise.all(DOMAIN_TOPICS.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }))));
+  });
+  const consumer = kafka.consumer({ groupId });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [...DOMAIN_TOPICS], fromBeginning: false });
+    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+    await consumer.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
+    await joined;
+    await consumer.commitOffsets(ends.flat());
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+interface LiveRun {
+  published: number;
+  achievedRate: number;
+  lagMs: { p50: number; p99: number; max: number };
+  drainSeconds: number;
+}
+
+async function liveRun(auditTopic: string, publisher: EventPublisher, runStarted: Date): Promise<LiveRun> {
+  const ids = new Set<string>();
+  const tick = 50;
+  const perTick = Math.round((RATE * tick) / 1000);
+  const started = Date.now();
+  for (let n = 0; Date.now() - started < SECONDS * 1000; n++) {
+    const due = started + n * tick;
+    if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    const messages = Array.from({ length: perTick }, (_v, i) => {
+      const leaseId = randomUUID();
+      const event =
+        i % 2 === 0
+          ? createEvent({
+              topic: Topics.leaseIssued,
+              source: '/rotor/bench',
+              subject: leaseId,
+              data: {
+                leaseId,
+                role: 'bench',
+                owner: 'team-bench',
+                backend: 'opaque-token',
+                workload: { namespace: 'bench', serviceAccount: 'load', podName: 'load-1' },
+                issuedAt: new Date().toISOString(),
+                expiresAt: new Date(Date.now() + 600_000).toISOString(),
+                maxExpiresAt: new Date(Date.now() + 600_000).toISOString(),
+                revocationHandle: { backend: 'opaque-token' },
+              },
+            })
+          : createEvent({
+              topic: Topics.access,
+              source: '/rotor/bench',
+              subject: 'bench-key',
+              data: { actor: { kind: 'workload', workload: { namespace: 'bench', serviceAccount: 'load' } }, action: 'read-secret', secret: 'bench-key', version: 1, at: new Date().toISOString() },
+            });
+      ids.add(event.id);
+      return { topic: event.type, key: event.subject, value: JSON.stringify(event), headers: { 'ce-id': event.id } };
+    });
+    await publisher.send(messages);
+  }
+  const achievedRate = ids.size / ((Date.now() - started) / 1000);
+  const publishedAt = Date.now();
+  log(`  published ${ids.size.toLocaleString('en-US')} events at ${num(achievedRate)} events/s; waiting for the auditor`);
+
+  const lags: number[] = [];
+  const seen = new Set<string>();
+  const deadline = Date.now() + 300_000;
+  while (seen.size < ids.size && Date.now() < deadline) {
+    lags.length = 0;
+    seen.clear();
+    await readTopicRange(kafka, {
+      topic: auditTopic,
+      fromTime: runStarted,
+      onMessage: (message) => {
+        const record: AuditRecord = AuditRecordSchema.parse(JSON.parse(message.value!.toString()));
+        if (!ids.has(record.eventId) || seen.has(record.eventId)) return;
+        seen.add(record.eventId);
+        lags.push(Number(message.timestamp) - Date.parse(String(record.event['time'])));
+      },
+    });
+    if (seen.size < ids.size) await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  if (seen.size < ids.size) throw new Error(`only ${seen.size}/${ids.size} events audited after 5 minutes`);
+  const summary = summarizeLatencies(lags);
+  return { published: ids.size, achievedRate, lagMs: { p50: summary.p50, p99: summary.p99, max: summary.max }, drainSeconds: (Date.now() - publishedAt) / 1000 };
+}
+
+async function benchLive() {
+  const redis = new PrivateRedis(19490);
+  const auditTopic = `rotor.audit.bench-live-${randomUUID().slice(0, 8)}.v1`;
+  const group = `rotor-auditor-bench-${randomUUID().slice(0, 8)}`;
+  const identity = await TestIdentity.create();
+  const publisher = new EventPublisher(kafka);
+  let auditor: ServiceProcess | undefined;
+  log(`live ingest: ${RATE} events/s for ${SECONDS} s, ${RUNS} runs, one auditor process`);
+  try {
+    await redis.start();
+    await startGroupAtEnd(group);
+    auditor = new ServiceProcess('auditor', 19491, {
+      ...identity.env,
+      REDIS_URL: redis.url,
+      ROTOR_AUDIT_TOPIC: auditTopic,
+      ROTOR_AUDITOR_GROUP: group,
+      ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'warn',
+    });
+    await auditor.start().ready();
+    await publisher.connect();
+    const runs: LiveRun[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const result = await liveRun(auditTopic, publisher, new Date());
+      log(`  run ${run}: lag p50 ${num(result.lagMs.p50)} ms, p99 ${num(result.lagMs.p99)} ms, max ${num(result.lagMs.max)} ms; drained ${num(result.drainSeconds)} s after the last publish`);
+      runs.push(result);
+    }
+    return {
+      rate: RATE,
+      seconds: SECONDS,
+      runs: RUNS,
+      achievedRate: spread(runs.map((r) => r.achievedRate)),
+      lagP50Ms: spread(runs.map((r) => r.lagMs.p50)),
+      lagP99Ms: spread(runs.map((r) => r.lagMs.p99)),
+      lagMaxMs: spread(runs.map((r) => r.lagMs.max)),
+      drainSeconds: spread(runs.map((r) => r.drainSeconds)),
+    };
+  } finally {
+    await publisher.disconnect();
+    await auditor?.stop();
+    await redis.kill();
+    await withAdmin(async (admin) => {
+      await admin.deleteGroups([group]).catch(() => undefined);
+      await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const results: { replay?: Awaited<ReturnType<typeof benchReplay>>; live?: Awaited<ReturnType<typeof benchLive>> } = {};
+  if (!args['skip-replay']) results.replay = await benchReplay();
+  if (!args['skip-live']) results.live = await benchLive();
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(results)}\n`);
+    return;
+  }
+  const s = (value: Spread) => withSpread(value);
+  if (results.replay) {
+    process.stdout.write(`\nreplay --verify over ${results.replay.records.toLocaleString('en-US')} audit records (median of ${results.replay.runs}, min–max)\n`);
+    process.stdout.write(`${table(['figure', 'events/s'], [['read + parse + verify', s(results.replay.eventsPerSecond)], ['incl. CLI start', s(results.replay.wallEventsPerSecond)]])}\n`);
+  }
+  if (results.live) {
+    const live = results.live;
+    process.stdout.write(`\nlive ingest at ${live.rate} events/s for ${live.seconds} s (median of ${live.runs}, min–max)\n`);
+    process.stdout.write(
+      `${table(['figure', 'value'], [
+        ['published events/s', s(live.achievedRate)],
+        ['lag p50 ms', s(live.lagP50Ms)],
+        ['lag p99 ms', s(live.lagP99Ms)],
+        ['lag max ms', s(live.lagMaxMs)],
+        ['drain after last publish s', s(live.drainSeconds)],
+      ])}\n`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
