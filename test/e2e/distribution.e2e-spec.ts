@@ -262,7 +262,20 @@ managedSecrets:
     kube.setNamespaceFault(namespace, undefined);
     await allDelivered(4);
     expect(kubeValue()).toBe(await gsmValue(4));
-  }, 60_000);
+
+    // A copy that cannot be removed stays listed as removal-failed and is retried until it goes.
+    kube.setNamespaceFault(namespace, { kind: 'unreachable' });
+    await retire(4);
+    await eventually(async () => {
+      const list = (await copies()).filter((copy) => copy.version === 4);
+      const cluster = list.find((copy) => copy.target.name === 'cluster');
+      return cluster?.state === 'removal-failed' && list.filter((copy) => copy.target.name !== 'cluster').every((copy) => copy.state === 'removed') ? true : undefined;
+    }, { what: 'the Secret removal failing while the other copies are removed', timeoutMs: 30_000 });
+    expect(kubeSecret()).toBeDefined();
+    kube.setNamespaceFault(namespace, undefined);
+    await eventually(async () => ((await copies()).find((copy) => copy.version === 4 && copy.target.name === 'cluster')?.state === 'removed' ? true : undefined), { what: 'the Secret removed once reachable', timeoutMs: 30_000 });
+    expect(kubeSecret()).toBeUndefined();
+  }, 90_000);
 
   it('refuses bad requests and keeps working after a malformed event', async () => {
     const workload = await identity.serviceAccountToken('team', 'app');
