@@ -82,6 +82,8 @@ export class EmergencyWorker implements OnApplicationBootstrap, OnApplicationShu
     for (;;) {
       const rotation = await this.store.get(id);
       if (!rotation || rotation.state !== 'running') {
+        // Finished by a claim that died before its final progress event; deduplicated if it was sent.
+        if (rotation) await this.publishProgress(id, true);
         await this.store.schedule.complete(id);
         return;
       }
