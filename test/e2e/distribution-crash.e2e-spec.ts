@@ -37,7 +37,7 @@ describe('distribution survives a kill -9 mid-fan-out: every target ends up deli
     await Promise.all([19003, 19004].map(ensurePortFree));
     identity = await TestIdentity.create();
     // A slow receiver (150 ms per notice), so the fan-out is still running when the distributor dies.
-    const receive = createWebhookReceiver({ keys: [key], onNotice: async (notice) => void (await new Promise((resolve) => setTimeout(resolve, 150))) });
+    const receive = createWebhookReceiver({ keys: [key], onNotice: async () => { await new Promise((resolve) => setTimeout(resolve, 150)); } });
     server = createServer((request, response) => {
       const path = request.url ?? '';
       response.on('finish', () => {
@@ -91,7 +91,7 @@ ${targets.join('\n')}
   it('finishes the fan-out after a SIGKILL, with no target written twice in effect', async () => {
     // Kill it once a part of the webhooks (the slow kind) has been confirmed.
     await eventually(async () => (notices.length >= 10 ? true : undefined), { what: 'the fan-out under way', timeoutMs: 60_000 });
-    distributor.kill();
+    await distributor.kill();
     const atKill = notices.length;
     expect(atKill).toBeLessThan(WEBHOOK_TARGETS);
 
