@@ -1,0 +1,521 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import Redis from 'ioredis';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+
+import { recordHash, sealRecord, ViewKeys } from '@rotor/audit-chain';
+import { createEvent, DOMAIN_TOPICS, Topics, type AuditRecord, type DeadLetter } from '@rotor/contracts';
+import { ensureTopics, EventPublisher } from '@rotor/kafka';
+
+import { eventually } from '../support/eventually';
+import { PrivateRedis } from '../support/private-redis';
+import { requiredEnv } from '../support/services-env';
+import { ServiceProcess } from '../support/service-process';
+import { TcpSwitch } from '../support/tcp-switch';
+import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
+import { TestIdentity } from '../support/test-identity';
+import { readRotorTopicsSince } from '../support/topic-tap';
+
+const ROOT = join(__dirname, '..', '..');
+const brokers = requiredEnv('KAFKA_BROKERS').split(',');
+const kafka = new Kafka({ clientId: 'rotor-test-auditor', brokers, logLevel: logLevel.NOTHING });
+
+const CATALOG = `
+roles:
+  - name: db
+    owner: team-pay
+    backend: { kind: opaque-token }
+    bindings: [{ namespace: payments, serviceAccount: api }]
+    ttl: 5m
+    maxTtl: 1h
+managedSecrets:
+  - name: pay-key
+    owner: team-pay
+    generator: { kind: random-bytes, bytes: 32 }
+    rotationPeriod: 30d
+    gracePeriod: 1h
+    bindings: [{ namespace: payments, serviceAccount: "*" }]
+`;
+
+/**
+ * Each auditor under test writes its own audit topic, with its own consumer group and a private
+ * Redis, so its chains never interleave with the shared audit log other suites verify. Its group
+ * starts at the current end of every rotor topic: it audits only what the test publishes.
+ */
+class IsolatedAuditor {
+  readonly topic = `rotor.audit.test-${randomUUID().slice(0, 8)}.v1`;
+  readonly group = `rotor-auditor-test-${randomUUID().slice(0, 8)}`;
+  readonly auditKey = randomBytes(32).toString('hex');
+  readonly redis: PrivateRedis;
+  process!: ServiceProcess;
+
+  constructor(
+    readonly port: number,
+    redisPort: number,
+    private readonly identity: TestIdentity,
+    private readonly redisUrl?: string,
+  ) {
+    this.redis = new PrivateRedis(redisPort);
+  }
+
+  get env(): Record<string, string> {
+    return {
+      ...this.identity.env,
+      REDIS_URL: this.redisUrl ?? this.redis.url,
+      ROTOR_AUDIT_TOPIC: this.topic,
+      ROTOR_AUDITOR_GROUP: this.group,
+      ROTOR_AUDIT_KEY: this.auditKey,
+      ROTOR_CATALOG: writeTempCatalog(CATALOG),
+      LOG_LEVEL: 'info',
+    };
+  }
+
+  async start(): Promise<this> {
+    await ensurePortFree(this.port);
+    await this.redis.start();
+    await this.startGroupAtEnd();
+    this.process = new ServiceProcess('auditor', this.port, this.env);
+    await this.process.start().ready();
+    return this;
+  }
+
+  /** Commits the end of every rotor topic for the group in one go (admin.setOffsets costs a group join per topic). */
+  private async startGroupAtEnd(): Promise<void> {
+    const ends = await withAdmin(async (admin) => {
+      await ensureTopics(admin, [...DOMAIN_TOPICS, Topics.deadLetter], { partitions: 6, replicationFactor: 1 });
+      return Promise.all(DOMAIN_TOPICS.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }))));
+    });
+    const consumer = kafka.consumer({ groupId: this.group });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [...DOMAIN_TOPICS], fromBeginning: false });
+      const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+      await consumer.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
+      await joined;
+      await consumer.commitOffsets(ends.flat());
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.process?.stop();
+    await this.redis.kill();
+    await withAdmin(async (admin) => {
+      await admin.deleteGroups([this.group]).catch(() => undefined);
+      await admin.deleteTopics({ topics: [this.topic] }).catch(() => undefined);
+    });
+  }
+
+  /** `rotor audit …` against this auditor's topic and Redis, as an operator would run it. */
+  cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return runCli(args, { KAFKA_BROKERS: brokers.join(','), REDIS_URL: this.redisUrl ?? this.redis.url, ROTOR_AUDIT_TOPIC: this.topic, ROTOR_AUDIT_KEY: this.auditKey });
+  }
+
+  async replay(...args: string[]): Promise<ReplaySummary & { records: AuditRecord[] }> {
+    const out = join(mkdtempSync(join(tmpdir(), 'rotor-audit-out-')), 'audit.jsonl');
+    const { code, stdout, stderr } = await this.cli('audit', 'replay', '--json', '--out', out, ...args);
+    if (code !== 0 && code !== 2) throw new Error(`rotor audit replay failed (${code}): ${stderr}`);
+    const records = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditRecord);
+    return { ...(JSON.parse(stdout) as ReplaySummary), records };
+  }
+}
+
+interface ReplaySummary {
+  read: number;
+  duplicatesSkipped: number;
+  verify?: { ok: boolean; records: number; firstBreak?: { partition: number; offset: string; seq: number; reason: string } };
+  rebuild?: { complete: boolean; recordsApplied: number };
+}
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const issued = (leaseId: string, extra: { podName?: string; namespace?: string } = {}) =>
+  createEvent({
+    topic: Topics.leaseIssued,
+    source: '/rotor/test',
+    subject: leaseId,
+    data: {
+      leaseId,
+      role: 'db',
+      owner: 'team-pay',
+      backend: 'opaque-token',
+      workload: { namespace: extra.namespace ?? 'payments', serviceAccount: 'api', ...(extra.podName ? { podName: extra.podName, podUid: `uid-${extra.podName}` } : {}) },
+      issuedAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 300_000).toISOString(),
+      maxExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      revocationHandle: { backend: 'opaque-token' },
+    },
+  });
+
+const auditedIds = (records: AuditRecord[]) => records.map((record) => record.eventId);
+
+/** Per chain, the seqs must run 0, 1, 2… with nothing missing and nothing twice. */
+const gapsAndRepeats = (records: AuditRecord[]) => {
+  const byChain = new Map<string, number[]>();
+  for (const record of records) byChain.set(record.chain, [...(byChain.get(record.chain) ?? []), record.seq]);
+  return [...byChain].filter(([, seqs]) => seqs.some((seq, index) => seq !== index)).map(([chain, seqs]) => `${chain}: ${seqs.join(',')}`);
+};
+
+describe('auditor: the chained audit log', () => {
+  const publisher = new EventPublisher(kafka);
+  let identity: TestIdentity;
+
+  beforeAll(async () => {
+    identity = await TestIdentity.create();
+    await publisher.connect();
+  });
+
+  afterAll(() => publisher.disconnect());
+
+  it('records each event once, records unknown types, dead-letters malformed ones, hashes sensitive identifiers, and verifies', async () => {
+    const auditor = new IsolatedAuditor(19401, 19410, identity);
+    const started = new Date();
+    try {
+      await auditor.start();
+      const leaseId = randomUUID();
+      const event = issued(leaseId, { podName: 'api-7f9c-secretive-host' });
+      await publisher.publish(event);
+      await publisher.publish(event); // redelivered: the same event id again
+      const operatorRead = createEvent({
+        topic: Topics.access,
+        source: '/rotor/test',
+        subject: 'pay-key',
+        data: { actor: { kind: 'operator', subject: 'alice@example.com', groups: ['rotor:sre'] }, action: 'read-secret', secret: 'pay-key', version: 1, at: new Date().toISOString() },
+      });
+      await publisher.publish(operatorRead);
+      const unknown = { ...issued(randomUUID()), id: randomUUID(), type: 'rotor.lease.issued.v9', data: { something: 'new' } };
+      const malformedId = randomUUID();
+      await publisher.send([
+        { topic: Topics.leaseIssued, key: 'x', value: JSON.stringify(unknown), headers: { 'ce-id': unknown.id } },
+        { topic: Topics.leaseIssued, key: 'x', value: JSON.stringify({ ...issued(randomUUID()), id: malformedId, data: { leaseId: 'not-a-uuid' } }), headers: { 'ce-id': malformedId } },
+      ]);
+      const after = issued(randomUUID());
+      await publisher.publish(after, { key: 'x' }); // behind the malformed one on the same partition
+
+      const { records, verify } = await eventually(
+        async () => {
+          const summary = await auditor.replay('--verify');
+          return auditedIds(summary.records).includes(after.id) ? summary : undefined;
+        },
+        { what: 'the event behind the malformed one to be audited', timeoutMs: 30_000, intervalMs: 1_000 },
+      );
+      expect(verify).toMatchObject({ ok: true });
+      expect(auditedIds(records).sort()).toEqual([event.id, operatorRead.id, unknown.id, after.id].sort());
+      expect(records.find((record) => record.eventId === unknown.id)).toMatchObject({ known: false, eventType: 'rotor.lease.issued.v9' });
+      const raw = JSON.stringify(records);
+      expect(raw).not.toContain('alice@example.com');
+      expect(raw).not.toContain('api-7f9c-secretive-host');
+
+      const deadLetters = (await readRotorTopicsSince(started)).filter((m) => m.topic === Topics.deadLetter).map((m) => JSON.parse(m.value) as DeadLetter);
+      expect(deadLetters.find((letter) => letter.consumerGroup === auditor.group)).toMatchObject({ sourceTopic: Topics.leaseIssued, reason: expect.stringContaining('data.leaseId') });
+
+      // The API finds events by the values an auditor knows: the lease, the operator (by its keyed hash).
+      const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
+      const query = async (q: string) => {
+        const response = await fetch(`${auditor.process.url}/v1/audit/events?${q}`, { headers: { authorization: `Bearer ${token}` } });
+        expect(response.status).toBe(200);
+        return ((await response.json()) as { items: AuditRecord[] }).items.map((item) => item.eventId);
+      };
+      expect(await query(`lease=${leaseId}`)).toEqual([event.id]);
+      expect(await query('actor=alice@example.com')).toEqual([operatorRead.id]);
+      expect(await query('actor=mallory@example.com')).toEqual([]);
+      const sre = await identity.operatorToken('sre@example.com', ['rotor:sre']);
+      expect((await fetch(`${auditor.process.url}/v1/audit/events`, { headers: { authorization: `Bearer ${sre}` } })).status).toBe(403);
+    } finally {
+      await auditor.stop();
+    }
+  }, 90_000);
+
+  it('after a SIGKILL while appending, the restarted auditor finishes the chains with no gap and no event twice', async () => {
+    const auditor = new IsolatedAuditor(19402, 19412, identity);
+    try {
+      await auditor.start();
+      const events = Array.from({ length: 600 }, () => issued(randomUUID()));
+      const sending = (async () => {
+        for (let i = 0; i < events.length; i += 50) await Promise.all(events.slice(i, i + 50).map((event) => publisher.publish(event)));
+      })();
+      const redis = new Redis(auditor.redis.url);
+      await eventually(async () => ((await redis.zcard(ViewKeys.eventIndex('all'))) >= 100 ? true : undefined), { what: '100 records appended', intervalMs: 20 });
+      redis.disconnect();
+      await auditor.process.kill();
+      await sending;
+      await auditor.process.start().ready();
+
+      const summary = await eventually(
+        async () => {
+          const replay = await auditor.replay('--verify');
+          return new Set(auditedIds(replay.records)).size === events.length ? replay : undefined;
+        },
+        { what: 'every event audited after the restart', timeoutMs: 60_000, intervalMs: 2_000 },
+      );
+      expect(summary.verify).toMatchObject({ ok: true, records: events.length });
+      expect(auditedIds(summary.records)).toHaveLength(events.length); // no event twice in the chains
+      expect(gapsAndRepeats(summary.records)).toEqual([]);
+    } finally {
+      await auditor.stop();
+    }
+  }, 120_000);
+
+  it('fails closed while Redis is unreachable: /readyz says why, nothing is committed, and it catches up once healed', async () => {
+    const redisSwitch = await new TcpSwitch({ host: '127.0.0.1', port: 19413 }, 19414).start();
+    const auditor = new IsolatedAuditor(19403, 19413, identity, 'redis://127.0.0.1:19414');
+    try {
+      await auditor.start();
+      const committed = () => withAdmin((admin) => admin.fetchOffsets({ groupId: auditor.group, topics: [Topics.leaseIssued] }));
+      const before = JSON.stringify(await committed());
+      redisSwitch.cut();
+      const events = Array.from({ length: 20 }, () => issued(randomUUID()));
+      await Promise.all(events.map((event) => publisher.publish(event)));
+
+      const readiness = await eventually(
+        async () => {
+          const response = await fetch(`${auditor.process.url}/readyz`);
+          const body = (await response.json()) as { checks: Record<string, { ok: boolean; error?: string }> };
+          return response.status === 503 && body.checks['audit-append']?.ok === false ? body : undefined;
+        },
+        { what: '/readyz to report the failing append', timeoutMs: 30_000 },
+      );
+      expect(readiness.checks['audit-append']?.error).toMatch(/cannot append for \d+s, input not committed/);
+      const lag = await (await fetch(`${auditor.process.url}/metrics`)).text();
+      expect(lag).toMatch(/rotor_audit_append_failing\{service="auditor"\} 1/);
+      expect(Number(/rotor_audit_lag_messages\{service="auditor"\} (\d+)/.exec(lag)?.[1])).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 2_000)); // past several auto-commit intervals
+      expect(JSON.stringify(await committed())).toBe(before);
+
+      redisSwitch.heal();
+      await auditor.process.ready(60_000);
+      const summary = await eventually(
+        async () => {
+          const replay = await auditor.replay('--verify');
+          return new Set(auditedIds(replay.records)).size === events.length ? replay : undefined;
+        },
+        { what: 'the auditor to catch up', timeoutMs: 60_000, intervalMs: 1_000 },
+      );
+      expect(summary.verify).toMatchObject({ ok: true });
+      expect(gapsAndRepeats(summary.records)).toEqual([]);
+      await eventually(async () => (/rotor_audit_lag_messages\{service="auditor"\} 0\b/.test(await (await fetch(`${auditor.process.url}/metrics`)).text()) ? true : undefined), {
+        what: 'audit lag back to 0',
+      });
+    } finally {
+      await auditor.stop();
+      await redisSwitch.stop();
+    }
+  }, 120_000);
+
+  it('reports a tampered record at its partition and offset: a rewritten record in a copy of the log, and a forged one appended to it', async () => {
+    const auditor = new IsolatedAuditor(19404, 19415, identity);
+    const copyTopic = `${auditor.topic}-tampered`;
+    try {
+      await auditor.start();
+      const events = Array.from({ length: 40 }, () => issued(randomUUID()));
+      await Promise.all(events.map((event) => publisher.publish(event)));
+      await eventually(async () => ((await auditor.replay()).records.length === events.length ? true : undefined), { what: 'all events audited', intervalMs: 500 });
+
+      // 1. An attacker who can rewrite the log (a copy of it here, since Kafka is append-only)
+      //    changes what one record says. Every other record is copied to the same partition and offset.
+      const original: { partition: number; offset: string; value: string }[] = [];
+      const victimIndex = 17;
+      await withAdmin(async (admin) => {
+        await admin.createTopics({ topics: [{ topic: copyTopic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
+      });
+      const source = await auditor.replay();
+      expect(source.records).toHaveLength(events.length);
+      const reader = kafka.consumer({ groupId: `rotor-test-copy-${randomUUID()}` });
+      await reader.connect();
+      await reader.subscribe({ topics: [auditor.topic], fromBeginning: true });
+      await new Promise<void>((resolve) => {
+        void reader.run({
+          eachMessage: async ({ partition, message }) => {
+            original.push({ partition, offset: message.offset, value: message.value!.toString() });
+            if (original.length === events.length) resolve();
+            await Promise.resolve();
+          },
+        });
+      });
+      await reader.disconnect();
+      original.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
+      const victim = original[victimIndex]!;
+      const producer = kafka.producer();
+      await producer.connect();
+      for (const message of original) {
+        const record = JSON.parse(message.value) as AuditRecord;
+        const value = message === victim ? JSON.stringify({ ...record, event: { ...record.event, subject: 'someone-else' } }) : message.value;
+        await producer.send({ topic: copyTopic, messages: [{ partition: message.partition, key: record.chain, value }] });
+      }
+      await producer.disconnect();
+      const rewritten = await runCli(['audit', 'replay', '--verify', '--json'], { KAFKA_BROKERS: brokers.join(','), ROTOR_AUDIT_TOPIC: copyTopic, ROTOR_AUDIT_KEY: auditor.auditKey });
+      expect(rewritten.code).toBe(2);
+      expect((JSON.parse(rewritten.stdout) as ReplaySummary).verify?.firstBreak).toMatchObject({ partition: victim.partition, offset: victim.offset, reason: expect.stringMatching(/hash/) });
+
+      // 2. An attacker with produce rights but without the key appends a record that claims to continue a chain.
+      const last = JSON.parse(original.filter((m) => m.partition === victim.partition).at(-1)!.value) as AuditRecord;
+      const forged = sealRecord('not-the-audit-key-0123456789abcdef', { ...last, seq: last.seq + 1, prev: last.hash, eventId: randomUUID(), sourceOffset: String(Number(last.sourceOffset) + 1) });
+      expect(forged.hash).not.toBe(recordHash(auditor.auditKey, { ...forged }));
+      const forger = kafka.producer();
+      await forger.connect();
+      const [written] = await forger.send({ topic: auditor.topic, messages: [{ partition: victim.partition, key: forged.chain, value: JSON.stringify(forged) }] });
+      await forger.disconnect();
+      const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
+      const verify = (await (await fetch(`${auditor.process.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })).json()) as ReplaySummary['verify'];
+      expect(verify).toMatchObject({ ok: false, firstBreak: { partition: victim.partition, offset: written!.baseOffset, seq: forged.seq } });
+    } finally {
+      await withAdmin((admin) => admin.deleteTopics({ topics: [copyTopic] }).catch(() => undefined));
+      await auditor.stop();
+    }
+  }, 120_000);
+});
+
+/** Every auditor key in a Redis, by type, except the state marker (a timestamp). */
+async function auditorKeys(url: string): Promise<Record<string, unknown>> {
+  const redis = new Redis(url);
+  const dump: Record<string, unknown> = {};
+  try {
+    const keys = (await redis.keys('auditor:*')).filter((key) => key !== ViewKeys.marker).sort();
+    for (const key of keys) {
+      const type = await redis.type(key);
+      dump[key] = type === 'string' ? await redis.get(key) : type === 'hash' ? await redis.hgetall(key) : type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES') : `(${type})`;
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return dump;
+}
+
+describe('auditor: inventory views built from the audit log', () => {
+  const publisher = new EventPublisher(kafka);
+  let identity: TestIdentity;
+
+  beforeAll(async () => {
+    identity = await TestIdentity.create();
+    await publisher.connect();
+  });
+
+  afterAll(() => publisher.disconnect());
+
+  it('answers inventory questions, and after Redis is wiped refuses to restart the chains until --rebuild restores views equal to the live ones', async () => {
+    const auditor = new IsolatedAuditor(19405, 19416, identity);
+    try {
+      await auditor.start();
+      const base = Date.now() - 3_600_000;
+      const at = (minutes: number) => new Date(base + minutes * 60_000).toISOString();
+      const lease = (leaseId: string) => ({ leaseId, role: 'db', owner: 'team-pay', backend: 'opaque-token' as const, workload: { namespace: 'payments', serviceAccount: 'api', podName: 'api-1' } });
+      const [kept, revoked] = [randomUUID(), randomUUID()];
+      const target = { kind: 'kubernetes-secret' as const, name: 'payments' };
+      const gsm = (v: number) => `projects/p/secrets/pay-key/versions/${v}`;
+      const history = [
+        createEvent({ topic: Topics.secretVersionCreated, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', owner: 'team-pay', version: 1, gsmVersion: gsm(1), reason: 'initial', createdAt: at(0) } }),
+        createEvent({ topic: Topics.deliveryCompleted, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 1, target, locator: 'payments/pay-key', contentHash: 'a'.repeat(64), deliveredAt: at(1) } }),
+        createEvent({ topic: Topics.leaseIssued, source: '/t', subject: kept, data: { ...lease(kept), issuedAt: at(2), expiresAt: new Date(Date.now() + 600_000).toISOString(), maxExpiresAt: new Date(Date.now() + 3_600_000).toISOString(), revocationHandle: { backend: 'opaque-token' } } }),
+        createEvent({ topic: Topics.leaseIssued, source: '/t', subject: revoked, data: { ...lease(revoked), issuedAt: at(3), expiresAt: at(30), maxExpiresAt: at(60), revocationHandle: { backend: 'opaque-token' } } }),
+        createEvent({ topic: Topics.leaseRevoked, source: '/t', subject: revoked, data: { ...lease(revoked), reason: 'requested', revokedAt: at(5) } }),
+        createEvent({ topic: Topics.secretVersionCreated, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', owner: 'team-pay', version: 2, gsmVersion: gsm(2), previousVersion: 1, reason: 'scheduled', createdAt: at(10) } }),
+        createEvent({ topic: Topics.deliveryCompleted, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 2, target, locator: 'payments/pay-key', contentHash: 'b'.repeat(64), deliveredAt: at(11) } }),
+        createEvent({ topic: Topics.deliveryRemoved, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 1, target, locator: 'payments/pay-key', reason: 'superseded', removedAt: at(11) } }),
+        createEvent({ topic: Topics.secretVersionRetired, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 1, gsmVersion: gsm(1), reason: 'superseded', retiredAt: at(20) } }),
+        createEvent({ topic: Topics.copyDiscovered, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 2, location: { kind: 'kubernetes-configmap', namespace: 'payments', name: 'legacy-config', key: 'API_KEY' }, discoveredAt: at(25) } }),
+      ];
+      for (const event of history) await publisher.publish(event);
+      const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
+      const get = async <T>(path: string): Promise<T> => {
+        const response = await fetch(`${auditor.process.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        expect(response.status).toBe(200);
+        return (await response.json()) as T;
+      };
+      await eventually(async () => ((await get<{ total: number }>('/v1/audit/events')).total === history.length ? true : undefined), { what: 'the history audited' });
+
+      type Secret = { currentVersion: number; versions: { version: number; state: string }[]; copies: { version: number; state: string; origin: string; locator: string }[]; boundReaders: unknown[] };
+      const secret = await get<Secret>('/v1/inventory/secrets/pay-key');
+      expect(secret.currentVersion).toBe(2);
+      expect(secret.versions.map((v) => [v.version, v.state])).toEqual([[1, 'retired'], [2, 'current']]);
+      expect(secret.copies.map((c) => [c.version, c.origin, c.state, c.locator]).sort()).toEqual([
+        [1, 'delivery', 'removed', 'payments/pay-key'],
+        [2, 'delivery', 'delivered', 'payments/pay-key'],
+        [2, 'discovered', 'discovered', 'namespace=payments,name=legacy-config,key=API_KEY'],
+      ]);
+      expect(secret.boundReaders).toEqual([{ namespace: 'payments', serviceAccount: '*' }]);
+
+      const workload = await get<{ leases: { leaseId: string; state: string; workload: { podName: string } }[]; secrets: unknown[]; roles: unknown[] }>('/v1/inventory/workloads/payments/api');
+      expect(workload.leases.map((l) => [l.leaseId, l.state])).toEqual([[kept, 'active']]);
+      expect(workload.leases[0]!.workload.podName).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+      expect(workload.secrets).toEqual([{ secret: 'pay-key', owner: 'team-pay', currentVersion: 2 }]);
+      expect(workload.roles).toEqual([{ role: 'db', owner: 'team-pay', backend: 'opaque-token' }]);
+
+      type At = { leases: { leaseId: string }[]; versions: { version: number; state: string }[]; copies: { version: number }[] };
+      const early = await get<At>(`/v1/inventory/at?time=${encodeURIComponent(at(4))}`);
+      expect(early.leases.map((l) => l.leaseId).sort()).toEqual([kept, revoked].sort());
+      expect(early.versions.map((v) => [v.version, v.state])).toEqual([[1, 'current']]);
+      expect(early.copies.map((c) => c.version)).toEqual([1]);
+      const later = await get<At>(`/v1/inventory/at?time=${encodeURIComponent(at(12))}`);
+      expect(later.leases.map((l) => l.leaseId)).toEqual([kept]);
+      expect(later.versions.map((v) => [v.version, v.state])).toEqual([[1, 'previous'], [2, 'current']]);
+      expect(later.copies.map((c) => c.version)).toEqual([2]);
+      const bad = await fetch(`${auditor.process.url}/v1/inventory/at?time=yesterday`, { headers: { authorization: `Bearer ${token}` } });
+      expect(bad.status).toBe(400);
+      expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
+
+      // Wipe Redis: --rebuild from the audit topic alone gives back exactly the live views.
+      const live = await auditorKeys(auditor.redis.url);
+      // The secret's inventory is "now": its `at` moves, the rest must not.
+      const answers = async () => [{ ...(await get<object>('/v1/inventory/secrets/pay-key')), at: 'now' }, await get(`/v1/inventory/at?time=${encodeURIComponent(at(12))}`), await get('/v1/audit/events')];
+      const liveAnswers = await answers();
+      expect(Object.keys(live).length).toBeGreaterThan(30);
+      const wipe = new Redis(auditor.redis.url);
+      await wipe.flushall(); // a private Redis for this auditor
+      expect(await auditorKeys(auditor.redis.url)).toEqual({});
+      const rebuilt = await auditor.replay('--rebuild');
+      expect(rebuilt.rebuild).toMatchObject({ complete: true, recordsApplied: history.length });
+      expect(await auditorKeys(auditor.redis.url)).toEqual(live);
+      expect(await answers()).toEqual(liveAnswers);
+
+      // Wiped again while events keep coming: the auditor does not restart its chains at seq 0; it waits for the rebuild.
+      await wipe.flushall();
+      wipe.disconnect();
+      // On the partition (so the chain) of an issue event already audited: the rebuilt head must continue it.
+      const late = issued(randomUUID());
+      await publisher.publish(late, { key: kept });
+      const refused = await eventually(
+        async () => {
+          const response = await fetch(`${auditor.process.url}/readyz`);
+          const body = (await response.json()) as { checks: Record<string, { ok: boolean; error?: string }> };
+          return response.status === 503 ? body.checks['audit-append']?.error : undefined;
+        },
+        { what: 'the auditor to refuse to append' },
+      );
+      expect(refused).toMatch(/Redis state is missing but .* holds 10 records: run `rotor audit replay --rebuild`/);
+      expect((await auditor.replay('--rebuild')).rebuild).toMatchObject({ complete: true, recordsApplied: history.length });
+      await auditor.process.ready();
+      const final = await eventually(
+        async () => {
+          const replay = await auditor.replay('--verify');
+          return auditedIds(replay.records).includes(late.id) ? replay : undefined;
+        },
+        { what: 'the late event appended after the rebuild' },
+      );
+      expect(final.verify).toMatchObject({ ok: true, records: history.length + 1 });
+      expect(gapsAndRepeats(final.records)).toEqual([]);
+    } finally {
+      await auditor.stop();
+    }
+  }, 120_000);
+});
