@@ -156,6 +156,12 @@ export const EventDataSchemas = {
       path: z.string().optional(),
       line: z.number().int().positive().optional(),
     }),
+    /** The managed secret's owner, from the catalog. */
+    owner: z.string().min(1).optional(),
+    /** How the value appeared: as itself, or base64-encoded (a manifest's `data:`). */
+    form: z.enum(['raw', 'base64']).optional(),
+    /** True when the distributor removed the copy because the catalog says `copies: remove`. */
+    removed: z.boolean().optional(),
     discoveredAt: IsoTimeSchema,
   }),
 } as const satisfies Record<Exclude<TopicName, typeof Topics.auditLog | typeof Topics.deadLetter>, z.ZodType>;
