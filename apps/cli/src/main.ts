@@ -7,6 +7,7 @@ import { devTokenCommand } from './commands/dev';
 import { emergencyCommand } from './commands/emergency';
 import { inventoryCommand } from './commands/inventory';
 import { leasesCommand } from './commands/leases';
+import { scanCommand } from './commands/scan';
 import { createContext } from './context';
 import { ApiError } from './http-client';
 
@@ -24,6 +25,8 @@ const USAGE = `rotor: the operators' command line
   rotor inventory secret NAME | inventory workload NS/SA | inventory at ISO-TIME
   rotor deliveries list --secret NAME [--state delivered|failed|...]
   rotor deliveries reconcile          (drift scan now; exit 3 when something is found)
+  rotor scan <path>… | - [--max-file-mb 50] [--report]   (manual copies of managed values in files or stdin;
+                      prints path:line, never values; exit 1 when something is found, 2 on errors)
   rotor dev token (--namespace NS --service-account SA [--pod P] | --groups rotor:sre,rotor:auditor)
 
 Options: --json (machine-readable output), --token T (or ROTOR_TOKEN), --dev (mint a development
@@ -70,6 +73,9 @@ async function main(argv: string[]): Promise<void> {
       filter: { type: 'string', multiple: true },
       // distributor
       target: { type: 'string' },
+      // scan
+      report: { type: 'boolean' },
+      'max-file-mb': { type: 'string' },
     },
   });
   const [group, action, argument] = positionals;
@@ -89,6 +95,7 @@ async function main(argv: string[]): Promise<void> {
       if (group === 'emergency') return emergencyCommand(context, action, argument, values);
       if (group === 'inventory') return inventoryCommand(context, action, argument);
       if (group === 'deliveries') return deliveriesCommand(context, action, values);
+      if (group === 'scan') return scanCommand(context, positionals.slice(1), values);
       throw new Error(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
   }
 }

@@ -23,6 +23,16 @@ export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
       ROTOR_ISSUER_URL: z.url().default('http://127.0.0.1:8080'),
       /** Period of the drift scan; 0 turns the periodic scan off (POST /v1/reconcile still works). */
       ROTOR_DRIFT_SCAN_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+      /** Namespaces scanned for manual copies (comma list); unset: the namespaces of the catalog's Secret targets. */
+      ROTOR_COPY_SCAN_NAMESPACES: z
+        .string()
+        .transform((text) => text.split(',').map((name) => name.trim()).filter(Boolean))
+        .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be namespace names separated by commas')))
+        .optional(),
+      /** Retired versions are looked for this many days after their retirement. */
+      ROTOR_COPY_SCAN_RETIRED_DAYS: z.coerce.number().int().min(0).max(3_650).default(30),
+      /** Period of the cluster scan for manual copies; 0 turns it off (POST /v1/copy-scan still works). */
+      ROTOR_COPY_SCAN_MS: z.coerce.number().int().min(0).max(86_400_000).default(900_000),
     },
     env,
   );
@@ -45,6 +55,7 @@ export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
     },
     webhook: { timeoutMs: e.ROTOR_WEBHOOK_TIMEOUT_MS },
     driftScanMs: e.ROTOR_DRIFT_SCAN_MS,
+    copyScan: { namespaces: e.ROTOR_COPY_SCAN_NAMESPACES, retiredDays: e.ROTOR_COPY_SCAN_RETIRED_DAYS, periodMs: e.ROTOR_COPY_SCAN_MS },
   };
 }
 

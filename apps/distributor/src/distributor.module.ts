@@ -10,6 +10,13 @@ import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-ki
 import type { Logger, Metrics } from '@rotor/telemetry';
 
 import type { DistributorConfig } from './config';
+import { ClusterCopyScanner } from './copies/cluster-copy-scanner';
+import { CLUSTER_OBJECTS, KubernetesClusterObjects } from './copies/cluster-objects';
+import { CopyFingerprints } from './copies/copy-fingerprints';
+import { CopyScanSchedule } from './copies/copy-scan-schedule';
+import { CopyScanController } from './copies/copy-scan.controller';
+import { ReportedCopiesService } from './copies/reported-copies';
+import { VersionRegistry } from './copies/version-registry';
 import { DeliveriesController } from './delivery/deliveries.controller';
 import { DeliveryLedger } from './delivery/delivery-ledger';
 import { DeliveryQueue } from './delivery/delivery-queue';
@@ -44,6 +51,12 @@ function kubernetesWriter(config: DistributorConfig): TargetWriter {
   return new UnreachableTargetWriter('kubernetes-secret', 'no Kubernetes API configured: set KUBECONFIG or run the distributor in a cluster');
 }
 
+/** The cluster copy discovery scans, when there is a cluster to reach; without one its scans report that. */
+function clusterObjectsProviders(config: DistributorConfig) {
+  if (!config.kubeconfig && !process.env['KUBERNETES_SERVICE_HOST']) return [];
+  return [{ provide: CLUSTER_OBJECTS, useFactory: () => new KubernetesClusterObjects(loadKubeConfig(config.kubeconfig)) }];
+}
+
 @Module({})
 export class DistributorModule {
   static forRoot(config: DistributorConfig, telemetry: { logger: Logger; metrics: Metrics }): DynamicModule {
@@ -55,7 +68,7 @@ export class DistributorModule {
         GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-distributor' }),
       ],
-      controllers: [DeliveriesController, ReconcileController],
+      controllers: [DeliveriesController, ReconcileController, CopyScanController],
       providers: [
         { provide: DISTRIBUTOR_CONFIG, useValue: config },
         // The catalog is validated at boot: an invalid file stops the distributor before it delivers.
@@ -71,6 +84,12 @@ export class DistributorModule {
         VersionEventsConsumer,
         DriftScanner,
         DriftSchedule,
+        ...clusterObjectsProviders(config),
+        VersionRegistry,
+        CopyFingerprints,
+        ClusterCopyScanner,
+        CopyScanSchedule,
+        ReportedCopiesService,
       ],
     };
   }

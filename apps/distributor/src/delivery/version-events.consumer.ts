@@ -5,6 +5,7 @@ import { Topics } from '@rotor/contracts';
 import { onEvent } from '@rotor/kafka';
 import { KafkaLifecycle } from '@rotor/nest-kafka';
 
+import { CopyFingerprints } from '../copies/copy-fingerprints';
 import { CATALOG } from '../platform/tokens';
 
 import { DeliveryLedger } from './delivery-ledger';
@@ -17,7 +18,7 @@ import { DeliveryQueue } from './delivery-queue';
  */
 @Injectable()
 export class VersionEventsConsumer {
-  constructor(kafka: KafkaLifecycle, @Inject(CATALOG) catalog: Catalog, ledger: DeliveryLedger, queue: DeliveryQueue) {
+  constructor(kafka: KafkaLifecycle, @Inject(CATALOG) catalog: Catalog, ledger: DeliveryLedger, queue: DeliveryQueue, copies: CopyFingerprints) {
     kafka
       .consumer({ groupId: 'rotor-distributor-delivery' })
       .subscribe(
@@ -34,11 +35,14 @@ export class VersionEventsConsumer {
             const existing = isNew ? undefined : await ledger.get(data.secret, data.version, target.name);
             if (isNew || existing?.state === 'pending' || existing?.state === 'failed') await queue.enqueue({ op: 'deliver', ...copy });
           }
+          // Fingerprinted now, while GSM still holds the value: copy discovery looks for it after retirement too.
+          await copies.versionCreated(data);
         }),
       )
       .subscribe(
         onEvent(Topics.secretVersionRetired, async ({ data }) => {
           await ledger.markRetired(data.secret, data.version, new Date(data.retiredAt));
+          await copies.versionRetired(data);
           // Every target the version may be at: the catalog's now, and any the ledger remembers.
           const targets = new Map((findManagedSecret(catalog, data.secret)?.targets ?? []).map((target) => [target.name, target]));
           for (const copy of await ledger.copiesOfVersion(data.secret, data.version)) if (!targets.has(copy.target.name)) targets.set(copy.target.name, copy.target);

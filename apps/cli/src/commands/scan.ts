@@ -1,0 +1,113 @@
+import { CopyMatcher, type Fingerprint, type LineMatch } from '@rotor/copy-fingerprint';
+
+import type { CliContext, CliFlags } from '../context';
+import { request } from '../http-client';
+import { FileScanner } from '../scan/file-scanner';
+import { walkPaths, type SkipNote } from '../scan/file-walker';
+import { mb, ScanProgress } from '../scan/scan-progress';
+
+const USAGE = 'usage: rotor scan <path>… | - [--json] [--report] [--max-file-mb 50]';
+const STDIN = '-';
+
+interface FingerprintResponse {
+  scanKey: string;
+  fingerprints: Fingerprint[];
+  unfingerprinted: { secret: string; version: number }[];
+}
+
+export interface ScanFinding {
+  path: string;
+  line: number;
+  secret: string;
+  version: number;
+  form: 'raw' | 'base64';
+}
+
+/** Exit codes pipelines can act on. */
+export const ScanExit = { clean: 0, found: 1, error: 2 } as const;
+
+/**
+ * `rotor scan <path>…`: finds copies of managed values in files, directories and stdin (`-`,
+ * for `env | rotor scan -`). The CLI never holds a value: it asks the distributor for keyed
+ * hashes (and the key), hashes candidate windows of each line, and reports `path:line` of each
+ * match. Exit 1 when something is found, 0 when clean, 2 on usage or connection errors.
+ */
+export async function scanCommand(context: CliContext, paths: string[], flags: CliFlags): Promise<void> {
+  try {
+    process.exitCode = await runScan(context, paths, flags);
+  } catch (error) {
+    process.stderr.write(`rotor scan: ${(error as Error).message}\n`);
+    process.exitCode = ScanExit.error;
+  }
+}
+
+async function runScan(context: CliContext, paths: string[], flags: CliFlags): Promise<number> {
+  if (paths.length === 0) throw new Error(USAGE);
+  const maxFileMb = flags['max-file-mb'] === undefined ? 50 : Number(flags['max-file-mb']);
+  if (!Number.isFinite(maxFileMb) || maxFileMb <= 0) throw new Error(`--max-file-mb must be a positive number of megabytes\n${USAGE}`);
+
+  const token = await context.token(['rotor:auditor']);
+  const response = await request<FingerprintResponse>(`${context.urls.distributor}/v1/copy-scan/fingerprints`, { method: 'POST', token });
+  const matcher = new CopyMatcher(response.scanKey, response.fingerprints);
+  for (const missing of response.unfingerprinted) process.stderr.write(`note: ${missing.secret} version ${missing.version} has no fingerprint (retired before the distributor saw it); it cannot be found\n`);
+
+  const scanner = new FileScanner(matcher, maxFileMb * 1048576);
+  const findings: ScanFinding[] = [];
+  const skipped: SkipNote[] = [];
+  const record = (path: string, matches: LineMatch[]) => {
+    for (const match of matches.sort((a, b) => a.line - b.line)) {
+      const finding = { path, line: match.line, secret: match.secret, version: match.version, form: match.form };
+      findings.push(finding);
+      if (!context.json) process.stdout.write(`${path}:${match.line}: secret ${match.secret} version ${match.version} (${match.form})\n`);
+    }
+  };
+
+  const filePaths = paths.filter((path) => path !== STDIN);
+  const walk = await walkPaths(filePaths);
+  const progress = new ScanProgress(walk.files.length, walk.files.reduce((sum, file) => sum + file.size, 0));
+  const skip = (note: SkipNote) => {
+    skipped.push(note);
+    progress.note(`skipped ${note.path}: ${note.reason}`);
+  };
+  walk.notes.forEach(skip);
+
+  if (paths.includes(STDIN)) {
+    const outcome = await scanner.scanStream(process.stdin);
+    if (outcome.kind === 'scanned') record(STDIN, outcome.matches);
+  }
+  for (const file of walk.files) {
+    const outcome = await scanner.scan(file.path, file.size, (bytes) => {
+      progress.bytes += bytes;
+      progress.update();
+    });
+    progress.files++;
+    if (outcome.kind === 'skipped') skip({ path: file.path, reason: outcome.reason });
+    else record(file.path, outcome.matches);
+    progress.update();
+  }
+  progress.finish();
+
+  const summary = {
+    files: walk.files.length,
+    scannedBytes: progress.bytes,
+    seconds: Number(progress.seconds.toFixed(3)),
+    mbPerSecond: Number((progress.bytes / 1048576 / progress.seconds).toFixed(1)),
+    findings: findings.length,
+    filesWithFindings: new Set(findings.map((finding) => finding.path)).size,
+    skipped: skipped.length,
+    versions: new Set(response.fingerprints.map((fingerprint) => `${fingerprint.secret}|${fingerprint.version}`)).size,
+  };
+  if (flags['report'] === true && findings.length > 0) {
+    const reported = findings.map((finding) => ({ ...finding, kind: finding.path === STDIN ? ('ci-variable' as const) : ('file' as const), path: finding.path === STDIN ? 'stdin' : finding.path }));
+    for (let at = 0; at < reported.length; at += 1000) {
+      await request(`${context.urls.distributor}/v1/copy-scan/findings`, { method: 'POST', token, body: { findings: reported.slice(at, at + 1000) } });
+    }
+  }
+  if (context.json) process.stdout.write(`${JSON.stringify({ findings, skipped, summary })}\n`);
+  process.stderr.write(
+    `scanned ${summary.files.toLocaleString('en-US')} files (${mb(summary.scannedBytes)} MB) in ${summary.seconds}s, ${summary.mbPerSecond} MB/s, against ${summary.versions} managed versions: ` +
+      `${summary.findings} match${summary.findings === 1 ? '' : 'es'} in ${summary.filesWithFindings} file${summary.filesWithFindings === 1 ? '' : 's'}, ${summary.skipped} skipped` +
+      `${flags['report'] === true && findings.length > 0 ? ', reported to the distributor' : ''}\n`,
+  );
+  return findings.length > 0 ? ScanExit.found : ScanExit.clean;
+}

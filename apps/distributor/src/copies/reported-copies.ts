@@ -1,0 +1,70 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { z } from 'zod';
+
+import { findManagedSecret, type Catalog } from '@rotor/catalog';
+import { createEvent, Topics } from '@rotor/contracts';
+import { DomainError } from '@rotor/errors';
+import { EventPublisher } from '@rotor/kafka';
+import { LOGGER } from '@rotor/service-kit';
+import type { Logger } from '@rotor/telemetry';
+
+import { CATALOG } from '../platform/tokens';
+
+import { VersionRegistry } from './version-registry';
+
+/** What `rotor scan --report` posts: locations only (a path and a line), never content. */
+export const ReportedCopiesBody = z.object({
+  findings: z
+    .array(
+      z.object({
+        secret: z.string().min(1).max(63),
+        version: z.number().int().positive(),
+        form: z.enum(['raw', 'base64']),
+        kind: z.enum(['file', 'ci-variable']),
+        path: z.string().min(1).max(4096),
+        line: z.number().int().positive(),
+      }),
+    )
+    .min(1)
+    .max(1000),
+});
+export type ReportedCopies = z.infer<typeof ReportedCopiesBody>;
+
+/**
+ * Publishes copies an operator's `rotor scan` found outside the cluster. Each must name a
+ * catalog secret and a version the distributor knows, so the topic cannot be filled with
+ * invented versions; who reported it is logged.
+ */
+@Injectable()
+export class ReportedCopiesService {
+  constructor(
+    @Inject(CATALOG) private readonly catalog: Catalog,
+    private readonly registry: VersionRegistry,
+    private readonly publisher: EventPublisher,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async publish(reportedBy: string, body: ReportedCopies): Promise<{ published: number }> {
+    for (const [index, finding] of body.findings.entries()) {
+      const secret = findManagedSecret(this.catalog, finding.secret);
+      if (!secret || !(await this.registry.get(finding.secret, finding.version))) {
+        throw new DomainError('invalid', 'unknown-version', `findings.${index}: ${finding.secret} version ${finding.version} is not a version this distributor knows`, { field: `findings.${index}` });
+      }
+    }
+    const discoveredAt = new Date().toISOString();
+    for (const finding of body.findings) {
+      const owner = findManagedSecret(this.catalog, finding.secret)!.owner;
+      await this.publisher.publish(
+        createEvent({
+          topic: Topics.copyDiscovered,
+          source: '/rotor/cli',
+          subject: finding.secret,
+          data: { secret: finding.secret, version: finding.version, location: { kind: finding.kind, path: finding.path, line: finding.line }, owner, form: finding.form, removed: false, discoveredAt },
+        }),
+        { key: finding.secret },
+      );
+    }
+    this.logger.warn({ reportedBy, findings: body.findings.length }, 'manual copies reported by rotor scan');
+    return { published: body.findings.length };
+  }
+}
