@@ -121,8 +121,8 @@ function progressLine(view: EmergencyView): string {
 
 function progressBar(view: EmergencyView, startedMs: number, startDone: number): string {
   const width = 30;
-  const all = Math.max(total(view), 1);
-  const fraction = Math.min(1, done(view) / all);
+  // Nothing matched: finished is all of it.
+  const fraction = total(view) === 0 ? (view.state === 'running' ? 0 : 1) : Math.min(1, done(view) / total(view));
   const filled = Math.round(fraction * width);
   const seconds = (Date.now() - startedMs) / 1000;
   const rate = seconds > 0 ? (done(view) - startDone) / seconds : 0;
