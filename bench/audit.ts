@@ -69,7 +69,7 @@ async function produceSealedRecords(topic: string, count: number, key: string): 
   const heads = new Map<string, ChainHead>();
   const chains = DOMAIN_TOPICS.flatMap((source) => [0, 1, 2, 3, 4, 5].map((partition) => ({ source, partition, chain: `${source}:${partition}` })));
   const started = Date.now();
-  const BATCH = 5_000;
+  const BATCH = 1_000; // ~1 KB records: under the broker's 1 MB batch limit per partition
   try {
     for (let start = 0; start < count; start += BATCH) {
       const messages = [];
@@ -114,7 +114,7 @@ async function produceSealedRecords(topic: string, count: number, key: string): 
         messages.push({ key: chain, value: JSON.stringify(record) });
       }
       await producer.send({ topic, messages, acks: 1 });
-      if ((start / BATCH) % 20 === 0) log(`  produced ${(start + messages.length).toLocaleString('en-US')}/${count.toLocaleString('en-US')}`);
+      if ((start / BATCH) % 100 === 0) log(`  produced ${(start + messages.length).toLocaleString('en-US')}/${count.toLocaleString('en-US')}`);
     }
   } finally {
     await producer.disconnect();

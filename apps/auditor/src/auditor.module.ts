@@ -10,6 +10,7 @@ import type { Logger, Metrics } from '@rotor/telemetry';
 import { AppendHealth } from './audit/append-health';
 import { AuditAppender } from './audit/audit-appender.service';
 import { AuditLagMetric } from './audit/audit-lag.metric';
+import { AuditLogProducer } from './audit/audit-log-producer';
 import { AuditStore } from './audit/audit-store';
 import { AuditController } from './audit/audit.controller';
 import { ChainVerificationService } from './audit/chain-verification.service';
@@ -38,6 +39,7 @@ export class AuditorModule {
         CallerGuard,
         AuditStore,
         AppendHealth,
+        AuditLogProducer,
         AuditAppender,
         AuditLagMetric,
         InventoryStore,

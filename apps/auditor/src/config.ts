@@ -8,6 +8,8 @@ const auditorEnv = {
   ROTOR_AUDIT_TOPIC: z.string().min(1).default(Topics.auditLog),
   /** The consumer group of the auditor's replicas: one group per audit log. */
   ROTOR_AUDITOR_GROUP: z.string().min(1).default('rotor-auditor'),
+  /** Group members per process (each appends up to 4 partitions at once). */
+  ROTOR_AUDITOR_CONSUMERS: z.coerce.number().int().min(1).max(16).default(1),
 };
 
 export function loadAuditorConfig(env: NodeJS.ProcessEnv = process.env) {
@@ -17,6 +19,7 @@ export function loadAuditorConfig(env: NodeJS.ProcessEnv = process.env) {
     auditKey: e.ROTOR_AUDIT_KEY,
     auditTopic: e.ROTOR_AUDIT_TOPIC,
     consumerGroup: e.ROTOR_AUDITOR_GROUP,
+    consumersPerProcess: e.ROTOR_AUDITOR_CONSUMERS,
     /** Read for bindings only ("who may read this secret"); the inventory itself comes from the audit log. */
     catalogFile: e.ROTOR_CATALOG,
   };

@@ -3,7 +3,7 @@ import { Topics, type AuditRecord } from '@rotor/contracts';
 import { sealRecord, GENESIS } from './chain';
 import { identifierKey, pseudonym, pseudonymize } from './identifiers';
 import { copyExistedAt, copyView, leaseExistedAt, leaseView, versionViews, type HashFields } from './inventory';
-import { HASH_MERGE_SCRIPT, HEAD_ADVANCE_SCRIPT, headCommand, projectRecord, type ViewCommand } from './projection';
+import { HASH_MERGE_SHA, HEAD_ADVANCE_SHA, headCommand, projectRecord, type ViewCommand } from './projection';
 import { ViewKeys } from './view-keys';
 
 const KEY = 'audit-key-for-tests-0123456789abcdef';
@@ -18,7 +18,7 @@ class MemoryRedis {
     for (const [name, ...args] of commands) {
       if (name === 'set') this.strings.set(String(args[0]), String(args[1]));
       else if (name === 'zadd') this.zadd(args);
-      else if (name === 'eval') this.eval(String(args[0]), String(args[2]), args.slice(3).map(String));
+      else if (name === 'evalsha') this.eval(String(args[0]), String(args[2]), args.slice(3).map(String));
       else throw new Error(`unexpected command ${name}`);
     }
   }
@@ -45,12 +45,12 @@ class MemoryRedis {
   private eval(script: string, key: string, argv: string[]): void {
     const hash = this.hashes.get(key) ?? new Map<string, string>();
     this.hashes.set(key, hash);
-    if (script === HEAD_ADVANCE_SCRIPT) {
+    if (script === HEAD_ADVANCE_SHA) {
       if (hash.has('seq') && Number(hash.get('seq')) >= Number(argv[0])) return;
       hash.set('seq', argv[0]!).set('hash', argv[1]!).set('sourceOffset', argv[2]!);
       return;
     }
-    expect(script).toBe(HASH_MERGE_SCRIPT);
+    expect(script).toBe(HASH_MERGE_SHA);
     for (let i = 0; i < argv.length; i += 3) {
       const [op, field, value] = [argv[i]!, argv[i + 1]!, argv[i + 2]!];
       const current = hash.get(field);

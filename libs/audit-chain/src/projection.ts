@@ -43,6 +43,16 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2], 'sourceOffset', ARG
 redis.call('HDEL', KEYS[1], 'pendingHash', 'pendingOffset')
 return 1`;
 
+/** The scripts by SHA-1: commands run them with EVALSHA (the body is ~0.5 KB per call otherwise); load them with {@link SCRIPT_LOADS} first. */
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+export const HASH_MERGE_SHA = sha1(HASH_MERGE_SCRIPT);
+export const HEAD_ADVANCE_SHA = sha1(HEAD_ADVANCE_SCRIPT);
+/** Run these before the commands (again after a NOSCRIPT error: a restarted Redis forgets scripts). */
+export const SCRIPT_LOADS: ViewCommand[] = [
+  ['script', 'load', HASH_MERGE_SCRIPT],
+  ['script', 'load', HEAD_ADVANCE_SCRIPT],
+];
+
 type MergeOp = 'set' | 'min' | 'max' | 'latest';
 type Fields = Record<string, [MergeOp, string | number] | undefined>;
 
@@ -51,7 +61,7 @@ const SEEN_TTL_SECONDS = 30 * 86_400;
 const merge = (key: string, fields: Fields): ViewCommand => {
   const args: (string | number)[] = [];
   for (const [field, rule] of Object.entries(fields)) if (rule) args.push(rule[0], field, String(rule[1]));
-  return ['eval', HASH_MERGE_SCRIPT, 1, key, ...args];
+  return ['evalsha', HASH_MERGE_SHA, 1, key, ...args];
 };
 /** ZADD LT: a member keeps its earliest score. */
 const indexEarliest = (key: string, score: number, member: string): ViewCommand => ['zadd', key, 'LT', score, member];
@@ -120,7 +130,7 @@ export function projectRecord(record: AuditRecord): ViewCommand[] {
 }
 
 /** Advances the record's chain head (also run by the rebuild, so a rebuilt Redis continues the chains). */
-export const headCommand = (record: AuditRecord): ViewCommand => ['eval', HEAD_ADVANCE_SCRIPT, 1, ViewKeys.head(record.chain), record.seq, record.hash, record.sourceOffset];
+export const headCommand = (record: AuditRecord): ViewCommand => ['evalsha', HEAD_ADVANCE_SHA, 1, ViewKeys.head(record.chain), record.seq, record.hash, record.sourceOffset];
 
 function inventoryCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
   switch (type) {

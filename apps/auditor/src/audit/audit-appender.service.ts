@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 
 import { GENESIS, identifierKey, sealRecord } from '@rotor/audit-chain';
 import type { AnyEnvelope, AuditRecord } from '@rotor/contracts';
-import { ensureTopics, EventPublisher, type MessageContext } from '@rotor/kafka';
+import { ensureTopics, type MessageContext } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
 import { Metrics } from '@rotor/telemetry';
 
@@ -12,6 +12,7 @@ import { AUDITOR_CONFIG } from '../platform/tokens';
 
 import { AppendHealth } from './append-health';
 import { auditEntryOf } from './audit-entry';
+import { AuditLogProducer } from './audit-log-producer';
 import { AuditStore } from './audit-store';
 
 export type AppendOutcome = 'appended' | 'duplicate-event' | 'already-appended';
@@ -36,7 +37,7 @@ export class AuditAppender implements OnModuleInit {
 
   constructor(
     private readonly store: AuditStore,
-    private readonly publisher: EventPublisher,
+    private readonly producer: AuditLogProducer,
     private readonly health: AppendHealth,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
@@ -97,18 +98,20 @@ export class AuditAppender implements OnModuleInit {
     if (reservation !== 'ok') {
       throw new Error(`chain ${chain} has an unconfirmed record for source offset ${reservation.slice('pending:'.length)}, not for ${context.offset}`);
     }
-    await this.publisher.send([{ topic: this.config.auditTopic, key: chain, value: JSON.stringify(record), headers: { 'ce-id': record.eventId } }], context.traceparent);
+    await this.producer.send(chain, { topic: this.config.auditTopic, key: chain, value: JSON.stringify(record), headers: { 'ce-id': record.eventId } }, context.traceparent);
     await this.store.recordAppended(record);
     this.lag.observe(Math.max(0, Date.now() - entry.occurredAt.getTime()) / 1000);
     return 'appended';
   }
 
   /**
-   * Redis holds no auditor state. On a first start (empty audit topic) that is fine; if the
-   * topic has records, Redis lost the chain heads, and appending would restart every chain at
-   * seq 0: refuse (fail closed) until an operator rebuilds the state from the topic.
+   * Redis holds no auditor state marker. State from before the marker, or a first start (empty
+   * audit topic), is fine; if the topic has records, Redis lost the chain heads, and appending
+   * would restart every chain at seq 0: refuse (fail closed) until an operator rebuilds the
+   * state from the topic.
    */
   private async initializeEmptyState(): Promise<void> {
+    if (await this.store.hasAnyChainHead()) return this.store.markInitialized(); // written before the marker existed
     const admin = this.kafka.admin();
     await admin.connect();
     try {

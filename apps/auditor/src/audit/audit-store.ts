@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 
-import { headCommand, projectRecord, ViewKeys, type ChainHead } from '@rotor/audit-chain';
+import { headCommand, projectRecord, SCRIPT_LOADS, ViewKeys, type ChainHead, type ViewCommand } from '@rotor/audit-chain';
 import type { AuditRecord } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
 import type { Redis } from '@rotor/redis-store';
@@ -47,7 +47,15 @@ export interface EventQuery {
 /** The auditor's Redis: chain heads, the dedupe set, and the query views, all rebuildable from the audit topic. */
 @Injectable()
 export class AuditStore {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  private scriptsLoaded = false;
+  private readonly reserveCommand: (key: string, expected: string, hash: string, sourceOffset: string) => Promise<Reservation>;
+
+  constructor(@Inject(REDIS) private readonly redis: Redis) {
+    // defineCommand runs it by EVALSHA, loading it when Redis does not know it.
+    redis.defineCommand('auditorReserve', { numberOfKeys: 1, lua: RESERVE_SCRIPT });
+    const withReserve = redis as Redis & { auditorReserve: AuditStore['reserveCommand'] };
+    this.reserveCommand = (...args) => withReserve.auditorReserve(...args);
+  }
 
   async appendState(chain: string, eventId: string): Promise<AppendState> {
     const results = await this.redis.multi().exists(ViewKeys.marker).hgetall(ViewKeys.head(chain)).exists(ViewKeys.seen(eventId)).exec();
@@ -66,19 +74,50 @@ export class AuditStore {
     return { initialized: results[0]![1] === 1, head, seen: results[2]![1] === 1 };
   }
 
-  /** Marks a fresh Redis as holding the auditor's state (only when the audit topic is empty too). */
+  /** Whether any chain head is stored: state written before the marker existed. */
+  async hasAnyChainHead(): Promise<boolean> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', ViewKeys.head('*'), 'COUNT', 1000);
+      if (keys.length) return true;
+      cursor = next;
+    } while (cursor !== '0');
+    return false;
+  }
+
+  /** Marks Redis as holding the auditor's state. */
   async markInitialized(): Promise<void> {
     await this.redis.set(ViewKeys.marker, new Date().toISOString(), 'NX');
   }
 
   async reserve(record: AuditRecord): Promise<Reservation> {
     const expected = record.seq === 0 ? '' : record.prev;
-    return (await this.redis.eval(RESERVE_SCRIPT, 1, ViewKeys.head(record.chain), expected, record.hash, record.sourceOffset)) as Reservation;
+    return this.reserveCommand(ViewKeys.head(record.chain), expected, record.hash, record.sourceOffset);
   }
 
-  /** One transaction: the record in every view, the event marked seen, and the chain head moved forward. */
+  /**
+   * One transaction: the record in every view, the event marked seen, and the chain head moved
+   * forward. Every command is idempotent, so after NOSCRIPT (a restarted Redis) it simply runs again.
+   */
   async recordAppended(record: AuditRecord): Promise<void> {
-    const results = await this.redis.multi([...projectRecord(record), headCommand(record)]).exec();
+    const commands = [...projectRecord(record), headCommand(record)];
+    if (!this.scriptsLoaded) await this.loadScripts();
+    try {
+      await this.exec(commands);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.includes('NOSCRIPT'))) throw error;
+      await this.loadScripts();
+      await this.exec(commands);
+    }
+  }
+
+  private async loadScripts(): Promise<void> {
+    await this.exec(SCRIPT_LOADS, false);
+    this.scriptsLoaded = true;
+  }
+
+  private async exec(commands: ViewCommand[], transaction = true): Promise<void> {
+    const results = await (transaction ? this.redis.multi(commands) : this.redis.pipeline(commands)).exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
   }

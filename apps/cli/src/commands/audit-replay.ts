@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 
 import Redis from 'ioredis';
 
-import { ChainVerifier, headCommand, projectRecord, VIEW_PREFIX, ViewKeys, type ViewCommand } from '@rotor/audit-chain';
+import { ChainVerifier, headCommand, projectRecord, SCRIPT_LOADS, VIEW_PREFIX, ViewKeys, type ViewCommand } from '@rotor/audit-chain';
 import { AuditRecordSchema, type AuditRecord } from '@rotor/contracts';
 
 import type { CliContext, CliFlags } from '../context';
@@ -54,6 +54,7 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   try {
     if (redis) {
       await redis.connect();
+      await redis.pipeline(SCRIPT_LOADS).exec();
       keysCleared = await clearAuditorKeys(redis);
     }
     const { read, total } = await readLogRange(kafka, {
