@@ -131,8 +131,9 @@ export interface CopyView {
 
 export function copyView(id: string, fields: HashFields, at: number): CopyView {
   const deliveredAt = time(fields['deliveredAt']);
-  const lastDeliveredAt = time(fields['lastDeliveredAt']);
   const discoveredAt = time(fields['discoveredAt']);
+  // The last time the copy was written or found: a removal before that is history.
+  const lastDeliveredAt = time(fields['lastDeliveredAt']) ?? time(fields['lastDiscoveredAt']);
   const removedAt = time(fields['removedAt']);
   const failedAt = time(fields['failedAt']);
   const drift = latestValue(fields['drift']);
@@ -173,6 +174,6 @@ export function copyExistedAt(fields: HashFields, at: number): boolean {
   const start = time(fields['deliveredAt']) ?? time(fields['discoveredAt']) ?? latestValue(fields['drift'])?.at;
   if (start === undefined || start > at) return false;
   const removedAt = time(fields['removedAt']);
-  const lastDeliveredAt = time(fields['lastDeliveredAt']);
+  const lastDeliveredAt = time(fields['lastDeliveredAt']) ?? time(fields['lastDiscoveredAt']);
   return !(removedAt !== undefined && removedAt <= at && (lastDeliveredAt === undefined || removedAt >= lastDeliveredAt || lastDeliveredAt > at));
 }

@@ -149,6 +149,14 @@ describe('audit view projection', () => {
     expect([4, 5, 24, 25].map((s) => copyExistedAt(redis.hash(ViewKeys.copy(v1)), Date.parse(t(s))))).toEqual([false, true, true, false]);
   });
 
+  it('shows a copy removed on discovery (catalog copies: remove) as removed, and as existing at no time after', () => {
+    const found = record(Topics.copyDiscovered, { secret: 'db', version: 2, location: { kind: 'kubernetes-configmap', namespace: 'ci', name: 'env' }, removed: true, discoveredAt: t(50) }, 50);
+    const redis = project([found]);
+    const [id] = [...(redis.zsets.get(ViewKeys.secretCopies('db'))?.keys() ?? [])];
+    expect(copyView(id!, redis.hash(ViewKeys.copy(id!)), Date.parse(t(60)))).toMatchObject({ origin: 'discovered', state: 'removed', removeReason: 'removed-on-discovery' });
+    expect(copyExistedAt(redis.hash(ViewKeys.copy(id!)), Date.parse(t(55)))).toBe(false);
+  });
+
   it('indexes an unknown event type on the timeline only', () => {
     const unknown = record('rotor.future.thing.v1', { leaseId: LEASE }, 0, false);
     const commands = projectRecord(unknown);

@@ -269,6 +269,9 @@ function discoveredCopyCommands(d: Record<string, unknown>, at: number): ViewCom
       origin: ['set', 'discovered'],
       discoveredAt: ['min', discoveredAt],
       lastDiscoveredAt: ['max', discoveredAt],
+      // `copies: remove` in the catalog: the distributor removed it when it found it.
+      removedAt: d['removed'] === true ? ['max', discoveredAt] : undefined,
+      removeReason: d['removed'] === true ? latest(discoveredAt, 'removed-on-discovery') : undefined,
     }),
     indexEarliest(ViewKeys.secretCopies(secret), discoveredAt, id),
     indexEarliest(ViewKeys.copies, discoveredAt, id),
