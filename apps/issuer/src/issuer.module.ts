@@ -10,6 +10,8 @@ import { BackendsShutdown, backendsProvider } from '@rotor/nest-backends';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
+import { BreakGlassController } from './break-glass/break-glass.controller';
+import { BreakGlassService } from './break-glass/break-glass.service';
 import type { IssuerConfig } from './config';
 import { IntrospectionController } from './introspection/introspection.controller';
 import { IntrospectionService } from './introspection/introspection.service';
@@ -36,7 +38,7 @@ export class IssuerModule {
         GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-issuer' }),
       ],
-      controllers: [LeasesController, IntrospectionController, SecretsController],
+      controllers: [LeasesController, IntrospectionController, SecretsController, BreakGlassController],
       providers: [
         { provide: ISSUER_CONFIG, useValue: config },
         // The catalog is validated at boot: an invalid file stops the issuer before it serves.
@@ -61,6 +63,7 @@ export class IssuerModule {
         RotationService,
         RotationScheduler,
         RotationRequestedConsumer,
+        BreakGlassService,
       ],
     };
   }

@@ -20,6 +20,8 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       ROTOR_EMERGENCY_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
       /** How often a running emergency rotation is re-examined (and its progress published, at most). */
       ROTOR_EMERGENCY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+      /** After a break-glass access ends, how long its follow-up rotations may take before they are requested again. */
+      ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
     },
     env,
   );
@@ -37,6 +39,7 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       maxAttempts: e.ROTOR_REVOKE_MAX_ATTEMPTS,
       irrevocableRetryMs: e.ROTOR_IRREVOCABLE_RETRY_MS,
     },
+    breakGlass: { followUpCheckMs: e.ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS },
     emergency: {
       batch: e.ROTOR_EMERGENCY_BATCH,
       pollMs: e.ROTOR_EMERGENCY_POLL_MS,

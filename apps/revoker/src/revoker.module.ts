@@ -9,6 +9,9 @@ import { BackendsShutdown, backendsProvider } from '@rotor/nest-backends';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
+import { BreakGlassFollowUp } from './break-glass/break-glass-follow-up';
+import { BreakGlassWorker } from './break-glass/break-glass-worker';
+import { BreakGlassConsumer } from './break-glass/break-glass.consumer';
 import type { RevokerConfig } from './config';
 import { EmergencyCounters } from './emergency/emergency-counters';
 import { EmergencyRotationService } from './emergency/emergency-rotation.service';
@@ -60,6 +63,9 @@ export class RevokerModule {
         RetirementService,
         RetirementWorker,
         SecretEventsConsumer,
+        BreakGlassFollowUp,
+        BreakGlassConsumer,
+        BreakGlassWorker,
       ],
     };
   }

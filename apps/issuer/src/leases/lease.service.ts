@@ -27,6 +27,8 @@ export interface IssueCommand {
   task?: string;
   idempotencyKey?: string;
   traceparent?: string;
+  /** Break-glass: an SRE takes the role outside its bindings, for at most `maxTtlMs`. */
+  breakGlass?: { maxTtlMs: number };
 }
 
 export interface IssuedLease {
@@ -56,7 +58,7 @@ export class LeaseService {
   async issue(command: IssueCommand): Promise<IssuedLease> {
     const { caller } = command;
     const role = findRole(this.catalog, command.role);
-    if (!role || !isBound(role, caller.workload)) {
+    if (!role || (!command.breakGlass && !isBound(role, caller.workload))) {
       // The same answer for unknown and unbound roles: callers cannot probe the catalog.
       throw new DomainError('forbidden', 'role-not-bound', `role ${command.role} is not bound to ${caller.workload.namespace}/${caller.workload.serviceAccount}`);
     }
@@ -77,7 +79,7 @@ export class LeaseService {
       }
     }
 
-    const maxExpiresAt = new Date(now.getTime() + role.maxTtl);
+    const maxExpiresAt = new Date(now.getTime() + Math.min(role.maxTtl, command.breakGlass?.maxTtlMs ?? Number.POSITIVE_INFINITY));
     const expiresAt = expiryFor({ now, ttlMs: command.ttlMs ?? role.ttl, maxExpiresAt });
     const backend = this.backends.get(role.backend.kind);
     let issued;

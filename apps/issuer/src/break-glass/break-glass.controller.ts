@@ -1,0 +1,39 @@
+import { Body, Controller, Delete, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+
+import { DomainError } from '@rotor/errors';
+import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
+import { CallerGuard, CurrentCaller, ZodBodyPipe } from '@rotor/service-kit';
+
+import { BreakGlassBody, type BreakGlassRequest } from './break-glass.dto';
+import { BreakGlassService } from './break-glass.service';
+
+const asSre = (caller: Caller): OperatorCaller => {
+  if (caller.kind !== 'operator' || !hasGroup(caller, OperatorGroups.sre)) throw new DomainError('forbidden', 'missing-group', 'break-glass access needs the rotor:sre group');
+  return caller;
+};
+
+@ApiTags('break-glass')
+@ApiBearerAuth()
+@UseGuards(CallerGuard)
+@Controller('v1/break-glass')
+export class BreakGlassController {
+  constructor(private readonly breakGlass: BreakGlassService) {}
+
+  /** Time-boxed access to managed secrets or a role outside the bindings; rotated when it ends. */
+  @Post()
+  @HttpCode(201)
+  async open(@CurrentCaller() caller: Caller, @Body(new ZodBodyPipe(BreakGlassBody)) body: BreakGlassRequest) {
+    const grant = await this.breakGlass.open(asSre(caller), body);
+    return { ...grant, expiresAt: grant.expiresAt.toISOString(), followUp: 'every managed secret listed is rotated when this access ends' };
+  }
+
+  /** Ends the access now. */
+  @Delete(':id')
+  async end(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    const sre = asSre(caller);
+    if (!z.uuid().safeParse(id).success) throw new DomainError('invalid', 'invalid-id', 'id: must be a break-glass id (UUID)', { field: 'id' });
+    return this.breakGlass.end(sre, id);
+  }
+}
