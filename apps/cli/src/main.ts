@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
 import { auditCommand } from './commands/audit';
+import { breakGlassCommand } from './commands/break-glass';
 import { deliveriesCommand } from './commands/deliveries';
 import { issueCredentialCommand } from './commands/credentials';
 import { devTokenCommand } from './commands/dev';
@@ -23,6 +24,7 @@ const USAGE = `rotor: the operators' command line
   rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify] [--rebuild] [--out FILE.jsonl] [--filter type=|lease=|secret=|workload=|actor=…]
   rotor audit tail [--from TIME] [--filter …]
   rotor inventory secret NAME | inventory workload NS/SA | inventory at ISO-TIME
+  rotor break-glass --secret A[,B] [--role R] --reason "…" --ticket T [--ttl 30m] | break-glass end <id>
   rotor deliveries list --secret NAME [--state delivered|failed|...]
   rotor deliveries reconcile          (drift scan now; exit 3 when something is found)
   rotor scan <path>… | - [--max-file-mb 50] [--report]   (manual copies of managed values in files or stdin;
@@ -73,6 +75,8 @@ async function main(argv: string[]): Promise<void> {
       filter: { type: 'string', multiple: true },
       // distributor
       target: { type: 'string' },
+      // break-glass
+      ticket: { type: 'string' },
       // scan
       report: { type: 'boolean' },
       'max-file-mb': { type: 'string' },
@@ -95,6 +99,7 @@ async function main(argv: string[]): Promise<void> {
       if (group === 'emergency') return emergencyCommand(context, action, argument, values);
       if (group === 'inventory') return inventoryCommand(context, action, argument);
       if (group === 'deliveries') return deliveriesCommand(context, action, values);
+      if (group === 'break-glass') return breakGlassCommand(context, action, argument, values);
       if (group === 'scan') return scanCommand(context, positionals.slice(1), values);
       throw new Error(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
   }
