@@ -49,6 +49,19 @@ interface Envelope {
   data: Record<string, unknown> & { leaseId?: string; secret?: string; emergencyId?: string; workload?: { namespace: string } };
 }
 
+/** Removes what the revoker keeps about these test secrets (retirement records, schedule entries). */
+async function forgetSecrets(redis: Redis, secrets: string[]): Promise<void> {
+  for (const name of secrets) {
+    const tag = `revoker:retirement:{${name}}`;
+    await redis.del(`${tag}:confirmed`, `${tag}:open`, ...[1, 2, 3, 4, 5].flatMap((version) => [`${tag}:v${version}`, `${tag}:v${version}:pending`]));
+    await redis.del(`revoker:emergency-versions:{${name}}`);
+    for (const version of [1, 2, 3, 4, 5]) {
+      await redis.zrem('{revoker:schedule:retirement:s0}:due', `${name}:${version}`);
+      await redis.zrem('{revoker:schedule:retirement:s0}:inflight', `${name}:${version}`);
+    }
+  }
+}
+
 /** Every event of one topic since `since` that `keep` accepts. */
 async function eventsOf(topic: string, since: Date, keep: (event: Envelope) => boolean): Promise<Envelope[]> {
   const events: Envelope[] = [];
@@ -177,6 +190,7 @@ managedSecrets:
       await redis.zrem('{revoker:schedule:emergency:s0}:due', id);
       await redis.zrem('{revoker:schedule:emergency:s0}:inflight', id);
     }
+    await forgetSecrets(redis, [secret, otherSecret, cliSecret]);
     redis.disconnect();
   });
 

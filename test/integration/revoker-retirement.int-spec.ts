@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
+import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 
 import { createEvent, Topics, type EventData } from '@rotor/contracts';
@@ -86,6 +87,14 @@ managedSecrets:
     await Promise.all([issuer?.stop(), revoker?.stop()]);
     await publisher.disconnect();
     await gsm.close();
+    // What the revoker keeps about these test secrets (per-secret hash tag {name}).
+    const redis = new Redis(requiredEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
+    for (const name of [confirmed, grace]) {
+      const tag = `revoker:retirement:{${name}}`;
+      await redis.del(`${tag}:confirmed`, `${tag}:open`, ...[1, 2, 3, 4, 5].flatMap((version) => [`${tag}:v${version}`, `${tag}:v${version}:pending`]));
+      for (const version of [1, 2, 3, 4]) await redis.zrem('{revoker:schedule:retirement:s0}:due', `${name}:${version}`);
+    }
+    redis.disconnect();
   });
 
   it('retires the previous version once both targets confirmed the new one: GSM version destroyed, the new one still reads', async () => {
