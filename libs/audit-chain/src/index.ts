@@ -4,3 +4,7 @@ export * from './identifiers';
 export * from './inventory';
 export * from './projection';
 export * from './view-keys';
+export * from './posture';
+export * from './posture-projection';
+export * from './posture-references';
+export * from './posture-views';

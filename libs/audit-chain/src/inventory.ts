@@ -119,6 +119,9 @@ export interface CopyView {
   locator: string;
   origin: 'delivery' | 'discovered';
   state: CopyState;
+  /** Discovered copies: the secret's owner and how the value appeared (raw or base64). */
+  owner?: string;
+  form?: string;
   contentHash?: string;
   deliveredAt?: string;
   removedAt?: string;
@@ -158,6 +161,8 @@ export function copyView(id: string, fields: HashFields, at: number): CopyView {
     locator: fields['locator'] ?? '',
     origin: fields['origin'] === 'discovered' ? 'discovered' : 'delivery',
     state,
+    owner: fields['owner'],
+    form: fields['form'],
     contentHash: fields['contentHash'],
     deliveredAt: iso(deliveredAt),
     removedAt: iso(removedAt),

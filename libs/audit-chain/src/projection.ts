@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { Topics, type AuditRecord } from '@rotor/contracts';
 
+import { postureCommands } from './posture-projection';
 import { ViewKeys } from './view-keys';
 
 /** A raw Redis command (`['zadd', key, …]`), so the projection stays pure and any client can run it. */
@@ -126,6 +127,7 @@ export function projectRecord(record: AuditRecord): ViewCommand[] {
   index.secrets.forEach((secret) => commands.push(['zadd', ViewKeys.eventIndex('secret', secret), at, ref]));
   index.actors.forEach((actor) => commands.push(['zadd', ViewKeys.eventIndex('actor', actor), at, ref]));
   if (record.known) commands.push(...inventoryCommands(record.eventType, obj(record.event['data']), at));
+  if (record.known) commands.push(...postureCommands(record.eventType, obj(record.event['data']), at, record.eventId));
   return commands;
 }
 
@@ -267,6 +269,8 @@ function discoveredCopyCommands(d: Record<string, unknown>, at: number): ViewCom
       locator: ['set', locator],
       version: ['set', version],
       origin: ['set', 'discovered'],
+      owner: opt('set', str(d['owner'])),
+      form: opt('set', str(d['form'])),
       discoveredAt: ['min', discoveredAt],
       lastDiscoveredAt: ['max', discoveredAt],
       // `copies: remove` in the catalog: the distributor removed it when it found it.
@@ -275,5 +279,6 @@ function discoveredCopyCommands(d: Record<string, unknown>, at: number): ViewCom
     }),
     indexEarliest(ViewKeys.secretCopies(secret), discoveredAt, id),
     indexEarliest(ViewKeys.copies, discoveredAt, id),
+    indexEarliest(ViewKeys.discoveredCopies, discoveredAt, id),
   ];
 }

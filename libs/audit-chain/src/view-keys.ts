@@ -26,6 +26,22 @@ export const ViewKeys = {
   secretCopies: (secret: string) => `auditor:copies:${secret}`,
   /** Every copy by first-seen time. */
   copies: 'auditor:copies',
+  /** Copies found outside the inventory (copy.discovered), by first-seen time. */
+  discoveredCopies: 'auditor:posture:discovered',
+  /** Leases ever reported irrevocable, by first report; the lease hash says whether it still is. */
+  irrevocableLeases: 'auditor:posture:irrevocable',
+  /** Drift at one locator: the latest finding and the latest write or removal there. */
+  drift: (locator: string) => `auditor:drift:${locator}`,
+  /** Every locator with a drift finding, by first finding. */
+  drifts: 'auditor:posture:drifts',
+  breakGlass: (id: string) => `auditor:breakglass:${id}`,
+  /** Every break-glass use, by time of use. */
+  breakGlasses: 'auditor:posture:breakglass',
+  /** One secret's versions created by a break-glass follow-up, scored by creation time. */
+  breakGlassVersions: (secret: string) => `auditor:breakglass-versions:${secret}`,
+  ownerLeases: (owner: string) => `auditor:owner:leases:${owner}`,
+  /** Secrets whose versions name this owner, by first version. */
+  ownerSecrets: (owner: string) => `auditor:owner:secrets:${owner}`,
 } as const;
 
 export type EventIndexKind = 'all' | 'lease' | 'workload' | 'secret' | 'actor';

@@ -1,0 +1,215 @@
+import { Topics, type AuditRecord } from '@rotor/contracts';
+
+import { GENESIS, sealRecord } from './chain';
+import { copyView, type HashFields } from './inventory';
+import { HASH_MERGE_SHA, projectRecord, type ViewCommand } from './projection';
+import { breakGlassUse, driftFinding, irrevocableLease } from './posture-views';
+import { ViewKeys } from './view-keys';
+
+/** Enough of Redis to run the projection's commands (strings, sorted sets, the merge script). */
+class MemoryRedis {
+  readonly hashes = new Map<string, Map<string, string>>();
+  readonly zsets = new Map<string, Map<string, number>>();
+  private readonly strings = new Map<string, string>();
+
+  run(commands: ViewCommand[]): void {
+    for (const [name, ...args] of commands) {
+      if (name === 'set') this.strings.set(String(args[0]), String(args[1]));
+      else if (name === 'zadd') this.zadd(args);
+      else if (name === 'evalsha') this.merge(String(args[0]), String(args[2]), args.slice(3).map(String));
+      else throw new Error(`unexpected command ${name}`);
+    }
+  }
+
+  hash(key: string): HashFields {
+    return Object.fromEntries(this.hashes.get(key) ?? []);
+  }
+
+  members(key: string): string[] {
+    return [...(this.zsets.get(key) ?? new Map<string, number>())].sort(([, a], [, b]) => a - b).map(([member]) => member);
+  }
+
+  snapshot(): string {
+    const sorted = <V>(map: Map<string, V>) => [...map].sort(([a], [b]) => a.localeCompare(b));
+    return JSON.stringify([sorted(this.strings), sorted(this.hashes).map(([k, v]) => [k, sorted(v)]), sorted(this.zsets).map(([k, v]) => [k, sorted(v)])]);
+  }
+
+  private zadd(args: (string | number)[]): void {
+    const key = String(args[0]);
+    const lt = args[1] === 'LT';
+    const [score, member] = lt ? [Number(args[2]), String(args[3])] : [Number(args[1]), String(args[2])];
+    const zset = this.zsets.get(key) ?? new Map<string, number>();
+    const current = zset.get(member);
+    if (!lt || current === undefined || score < current) zset.set(member, score);
+    this.zsets.set(key, zset);
+  }
+
+  private merge(script: string, key: string, argv: string[]): void {
+    if (script !== HASH_MERGE_SHA) return; // chain heads: not what these tests look at
+    const hash = this.hashes.get(key) ?? new Map<string, string>();
+    this.hashes.set(key, hash);
+    const stamp = (v: string) => Number(v.slice(0, v.indexOf('|')));
+    for (let i = 0; i < argv.length; i += 3) {
+      const [op, field, value] = [argv[i]!, argv[i + 1]!, argv[i + 2]!];
+      const current = hash.get(field);
+      const newer =
+        op === 'set' ||
+        current === undefined ||
+        (op === 'max' && Number(value) > Number(current)) ||
+        (op === 'min' && Number(value) < Number(current)) ||
+        (op === 'latest' && (stamp(value) > stamp(current) || (stamp(value) === stamp(current) && value > current)));
+      if (newer) hash.set(field, value);
+    }
+  }
+}
+
+const KEY = 'audit-key-for-tests-0123456789abcdef';
+const t = (second: number) => new Date(Date.UTC(2026, 10, 27, 12, 0, second)).toISOString();
+const ms = (second: number) => Date.parse(t(second));
+const BREAK_GLASS = '0b6a8f3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b';
+const LEASE = '6f1c2a4e-9d2b-4c1e-8f3a-2b7d9e0c1a55';
+const workload = { namespace: 'payments', serviceAccount: 'api' };
+const leaseRef = { leaseId: LEASE, role: 'db', owner: 'team-pay', backend: 'postgres', workload };
+const sre = { kind: 'operator', subject: 'hmac-sha256:ab12', groups: ['rotor:sre'] };
+const revoker = { kind: 'service', service: 'revoker' };
+
+let seq = 0;
+const record = (type: string, data: Record<string, unknown>, second: number, eventId = `event-${seq}`): AuditRecord =>
+  sealRecord(KEY, {
+    seq: seq++,
+    chain: `${type}:0`,
+    sourceTopic: type,
+    sourcePartition: 0,
+    sourceOffset: String(seq),
+    eventId,
+    eventType: type,
+    known: true,
+    recordedAt: t(second),
+    event: { id: eventId, type, time: t(second), data },
+    prev: GENESIS,
+  });
+
+const project = (records: AuditRecord[]) => {
+  const redis = new MemoryRedis();
+  records.forEach((r) => redis.run(projectRecord(r)));
+  return redis;
+};
+const sameWhateverTheOrder = (records: AuditRecord[]) => {
+  const inOrder = project(records).snapshot();
+  expect(project([...records].reverse()).snapshot()).toBe(inOrder);
+  expect(project([...records, ...records]).snapshot()).toBe(inOrder);
+};
+
+const followUp = (secret: string, attempt: number, second: number) =>
+  record(Topics.rotationRequested, { secret, reason: 'breakglass', requestedBy: revoker }, second, `${BREAK_GLASS}:${secret}:breakglass-rotation:${attempt}`);
+const version = (secret: string, v: number, reason: string, second: number) =>
+  record(Topics.secretVersionCreated, { secret, owner: 'team-pay', version: v, gsmVersion: `projects/p/secrets/${secret}/versions/${v}`, reason, createdAt: t(second) }, second);
+
+describe('posture projection: break-glass uses and their follow-up', () => {
+  const history = () => [
+    record(Topics.breakglassUsed, { actor: sre, leaseId: BREAK_GLASS, secrets: ['db', 'api-key'], reason: 'prod outage', ticket: 'INC-42', expiresAt: t(120) }, 0),
+    record(Topics.revocationRequested, { subject: { kind: 'lease', leaseId: BREAK_GLASS }, reason: 'breakglass-ended', requestedBy: sre }, 60),
+    followUp('db', 1, 61),
+    followUp('api-key', 1, 61),
+    followUp('api-key', 2, 90),
+    version('db', 3, 'breakglass', 62),
+    version('db', 2, 'scheduled', 30),
+  ];
+
+  it('records who, why, the ticket, the early end and each secret’s follow-up attempts', () => {
+    const redis = project(history());
+    expect(redis.members(ViewKeys.breakGlasses)).toEqual([BREAK_GLASS]);
+    expect(breakGlassUse(redis.hash(ViewKeys.breakGlass(BREAK_GLASS)))).toEqual({
+      id: BREAK_GLASS,
+      actor: 'operator hmac-sha256:ab12',
+      ticket: 'INC-42',
+      reason: 'prod outage',
+      role: undefined,
+      secrets: ['db', 'api-key'],
+      usedAt: ms(0),
+      expiresAt: ms(120),
+      endedAt: ms(60),
+      followUp: { db: { attempts: 1, requestedAt: ms(61), lastRequestedAt: ms(61) }, 'api-key': { attempts: 2, requestedAt: ms(61), lastRequestedAt: ms(90) } },
+    });
+    // Only follow-up versions count for completion, by creation time.
+    expect([...(redis.zsets.get(ViewKeys.breakGlassVersions('db')) ?? [])]).toEqual([['3', ms(62)]]);
+  });
+
+  it('ends in the same state whatever the order, and when records repeat', () => sameWhateverTheOrder(history()));
+
+  it('ignores rotations that are not a break-glass follow-up, and early ends of ordinary leases are never listed', () => {
+    const redis = project([
+      record(Topics.rotationRequested, { secret: 'db', reason: 'requested', requestedBy: sre }, 5, `${BREAK_GLASS}:db:breakglass-rotation:1`),
+      record(Topics.rotationRequested, { secret: 'db', reason: 'breakglass', requestedBy: revoker }, 5, 'not-a-follow-up-id'),
+      record(Topics.revocationRequested, { subject: { kind: 'lease', leaseId: LEASE }, reason: 'breakglass-ended', requestedBy: sre }, 6),
+    ]);
+    expect(redis.hashes.has(ViewKeys.breakGlass(BREAK_GLASS))).toBe(false);
+    expect(redis.members(ViewKeys.breakGlasses)).toEqual([]);
+    expect(breakGlassUse(redis.hash(ViewKeys.breakGlass(LEASE)))).toBeUndefined();
+  });
+});
+
+describe('posture projection: drift per locator', () => {
+  const target = { kind: 'kubernetes-secret', name: 'cluster' };
+  const drift = (second: number, kind: string, repaired = false) =>
+    record(Topics.deliveryDriftDetected, { target, locator: 'k8s:payments/secrets/db', drift: kind, secret: 'db', version: 2, repaired }, second);
+  const delivered = (second: number) =>
+    record(Topics.deliveryCompleted, { secret: 'db', version: 3, target, locator: 'k8s:payments/secrets/db', contentHash: 'c'.repeat(64), deliveredAt: t(second) }, second);
+  const read = (redis: MemoryRedis) => driftFinding(redis.hash(ViewKeys.drift('k8s:payments/secrets/db')));
+
+  it('keeps a finding open until something is written at its locator', () => {
+    expect(read(project([delivered(5), drift(10, 'edited')]))).toEqual({
+      locator: 'k8s:payments/secrets/db',
+      target,
+      drift: 'edited',
+      secret: 'db',
+      version: 2,
+      foundAt: ms(10),
+      open: true,
+    });
+    expect(read(project([drift(10, 'edited'), delivered(20)]))?.open).toBe(false);
+    expect(project([drift(10, 'edited')]).members(ViewKeys.drifts)).toEqual(['k8s:payments/secrets/db']);
+  });
+
+  it('closes a finding published as repaired, and reopens on a later one', () => {
+    expect(read(project([drift(10, 'edited', true)]))?.open).toBe(false);
+    expect(read(project([drift(10, 'edited', true), drift(30, 'missing')]))).toMatchObject({ drift: 'missing', open: true });
+  });
+
+  it('lists no drift for locators that were only ever delivered to', () => {
+    const redis = project([delivered(5)]);
+    expect(read(redis)).toBeUndefined();
+    expect(redis.members(ViewKeys.drifts)).toEqual([]);
+  });
+
+  it('ends in the same state whatever the order', () => sameWhateverTheOrder([delivered(5), drift(10, 'edited'), delivered(20), drift(30, 'unaccounted')]));
+});
+
+describe('posture projection: irrevocable leases and owners', () => {
+  const issued = record(Topics.leaseIssued, { ...leaseRef, issuedAt: t(0), expiresAt: t(60), maxExpiresAt: t(300), revocationHandle: { backend: 'postgres', roleName: 'r' } }, 0);
+  const failed = (second: number, attempt: number, irrevocable: boolean) =>
+    record(Topics.revocationFailed, { leaseId: LEASE, attempt, error: 'backend down', irrevocable, nextAttemptAt: t(second + 30) }, second);
+  const revoked = record(Topics.leaseRevoked, { ...leaseRef, reason: 'expired', revokedAt: t(200) }, 200);
+
+  it('lists a lease reported irrevocable until a revocation succeeds', () => {
+    const open = project([issued, failed(61, 1, false), failed(91, 5, true)]);
+    expect(open.members(ViewKeys.irrevocableLeases)).toEqual([LEASE]);
+    expect(irrevocableLease(open.hash(ViewKeys.lease(LEASE)))).toEqual({ leaseId: LEASE, role: 'db', owner: 'team-pay', workload, expiresAt: ms(60), revocationAttempts: 5, reportedAt: ms(91) });
+    expect(irrevocableLease(project([issued, failed(91, 5, true), revoked]).hash(ViewKeys.lease(LEASE)))).toBeUndefined();
+    expect(irrevocableLease(project([issued, failed(61, 1, false)]).hash(ViewKeys.lease(LEASE)))).toBeUndefined();
+    sameWhateverTheOrder([issued, failed(61, 1, false), failed(91, 5, true), revoked]);
+  });
+
+  it('indexes leases and secrets by owner, and gives discovered copies their owner and form', () => {
+    const found = record(
+      Topics.copyDiscovered,
+      { secret: 'db', version: 2, owner: 'team-pay', form: 'base64', location: { kind: 'file', path: '/repo/deploy/secret.yaml', line: 8 }, discoveredAt: t(50) },
+      50,
+    );
+    const redis = project([issued, version('db', 2, 'scheduled', 30), found]);
+    expect(redis.members(ViewKeys.ownerLeases('team-pay'))).toEqual([LEASE]);
+    expect(redis.members(ViewKeys.ownerSecrets('team-pay'))).toEqual(['db']);
+    const [id] = redis.members(ViewKeys.discoveredCopies);
+    expect(copyView(id!, redis.hash(ViewKeys.copy(id!)), ms(60))).toMatchObject({ secret: 'db', origin: 'discovered', owner: 'team-pay', form: 'base64', locator: 'path=/repo/deploy/secret.yaml,line=8' });
+  });
+});

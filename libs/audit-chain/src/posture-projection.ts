@@ -1,0 +1,128 @@
+import { Topics } from '@rotor/contracts';
+
+import { HASH_MERGE_SHA, type ViewCommand } from './projection';
+import { ViewKeys } from './view-keys';
+
+/**
+ * The part of the audit projection that keeps what the posture report and the owner views
+ * read: open drift per locator, irrevocable leases, break-glass uses with their follow-up,
+ * and owner indexes. Same rules as the rest of the projection: every command is idempotent
+ * and commutes with those of other records, so live views and `--rebuild` end up equal.
+ */
+
+/** The revoker's follow-up rotation ids: `<break-glass id>:<secret>:breakglass-rotation:<attempt>`. */
+const FOLLOW_UP_ID = /^([0-9a-f-]{36}):([^:]+):breakglass-rotation:(\d+)$/;
+
+const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
+const ms = (iso: unknown): number | undefined => (typeof iso === 'string' && !Number.isNaN(Date.parse(iso)) ? Date.parse(iso) : undefined);
+const obj = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
+
+type Rule = ['set' | 'min' | 'max' | 'latest', string | number];
+const merge = (key: string, fields: Record<string, Rule | undefined>): ViewCommand => {
+  const args: (string | number)[] = [];
+  for (const [field, rule] of Object.entries(fields)) if (rule) args.push(rule[0], field, String(rule[1]));
+  return ['evalsha', HASH_MERGE_SHA, 1, key, ...args];
+};
+const earliest = (key: string, score: number, member: string): ViewCommand => ['zadd', key, 'LT', score, member];
+
+/** Who acted, as recorded (an operator's subject is already a pseudonym in the audit record). */
+export const actorLabel = (actor: Record<string, unknown>): string => {
+  if (actor['kind'] === 'operator') return `operator ${str(actor['subject']) ?? '?'}`;
+  if (actor['kind'] === 'service') return `service ${str(actor['service']) ?? '?'}`;
+  const workload = obj(actor['workload']);
+  return `workload ${str(workload['namespace']) ?? '?'}/${str(workload['serviceAccount']) ?? '?'}`;
+};
+
+export function postureCommands(type: string, d: Record<string, unknown>, at: number, eventId: string): ViewCommand[] {
+  switch (type) {
+    case Topics.leaseIssued:
+    case Topics.leaseRenewed:
+    case Topics.leaseRevoked: {
+      const leaseId = str(d['leaseId']);
+      const owner = str(d['owner']);
+      return leaseId && owner ? [earliest(ViewKeys.ownerLeases(owner), ms(d['issuedAt']) ?? ms(d['renewedAt']) ?? ms(d['revokedAt']) ?? at, leaseId)] : [];
+    }
+    case Topics.revocationFailed: {
+      const leaseId = str(d['leaseId']);
+      return leaseId && d['irrevocable'] === true ? [earliest(ViewKeys.irrevocableLeases, at, leaseId)] : [];
+    }
+    case Topics.secretVersionCreated:
+      return versionCreated(d, at);
+    case Topics.deliveryDriftDetected:
+    case Topics.deliveryCompleted:
+    case Topics.deliveryRemoved:
+      return driftCommands(type, d, at);
+    case Topics.breakglassUsed:
+      return breakGlassUsed(d, at);
+    case Topics.revocationRequested: {
+      const subject = obj(d['subject']);
+      const id = str(subject['leaseId']);
+      // An early end of a break-glass access; for an ordinary lease the hash is never indexed, and unread.
+      return d['reason'] === 'breakglass-ended' && id ? [merge(ViewKeys.breakGlass(id), { id: ['set', id], endedAt: ['min', at] })] : [];
+    }
+    case Topics.rotationRequested: {
+      const match = d['reason'] === 'breakglass' ? FOLLOW_UP_ID.exec(eventId) : null;
+      if (!match) return [];
+      const [, id, secret, attempt] = match as unknown as [string, string, string, string];
+      return [merge(ViewKeys.breakGlass(id), { id: ['set', id], [`attempts:${secret}`]: ['max', Number(attempt)], [`requestedAt:${secret}`]: ['min', at], [`lastRequestedAt:${secret}`]: ['max', at] })];
+    }
+    default:
+      return [];
+  }
+}
+
+function versionCreated(d: Record<string, unknown>, at: number): ViewCommand[] {
+  const secret = str(d['secret']);
+  const version = num(d['version']);
+  if (!secret || version === undefined) return [];
+  const createdAt = ms(d['createdAt']) ?? at;
+  const commands: ViewCommand[] = [];
+  const owner = str(d['owner']);
+  if (owner) commands.push(earliest(ViewKeys.ownerSecrets(owner), createdAt, secret));
+  if (d['reason'] === 'breakglass') commands.push(['zadd', ViewKeys.breakGlassVersions(secret), createdAt, String(version)]);
+  return commands;
+}
+
+/**
+ * A drift finding stays open until a later write at its locator (a repair, or the next version)
+ * or a removal there; a finding published as repaired is closed from the start. Deliveries at
+ * locators that never drifted touch the hash only (the drift index lists only real findings).
+ */
+function driftCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
+  const locator = str(d['locator']);
+  if (!locator) return [];
+  const target = obj(d['target']);
+  if (type === Topics.deliveryCompleted) return [merge(ViewKeys.drift(locator), { writtenAt: ['max', ms(d['deliveredAt']) ?? at] })];
+  if (type === Topics.deliveryRemoved) return [merge(ViewKeys.drift(locator), { writtenAt: ['max', ms(d['removedAt']) ?? at] })];
+  const finding = JSON.stringify({ drift: str(d['drift']) ?? 'unknown', repaired: d['repaired'] === true, secret: str(d['secret']), version: num(d['version']) });
+  return [
+    merge(ViewKeys.drift(locator), {
+      locator: ['set', locator],
+      targetKind: ['set', str(target['kind']) ?? ''],
+      targetName: ['set', str(target['name']) ?? ''],
+      firstFoundAt: ['min', at],
+      finding: ['latest', `${at}|${finding}`],
+    }),
+    earliest(ViewKeys.drifts, at, locator),
+  ];
+}
+
+function breakGlassUsed(d: Record<string, unknown>, at: number): ViewCommand[] {
+  const id = str(d['leaseId']);
+  if (!id) return [];
+  const secrets = Array.isArray(d['secrets']) ? d['secrets'].filter((s): s is string => typeof s === 'string') : [];
+  return [
+    merge(ViewKeys.breakGlass(id), {
+      id: ['set', id],
+      actor: ['set', actorLabel(obj(d['actor']))],
+      ticket: ['set', str(d['ticket']) ?? ''],
+      reason: ['set', str(d['reason']) ?? ''],
+      role: str(d['role']) ? ['set', str(d['role'])!] : undefined,
+      secrets: ['set', JSON.stringify(secrets)],
+      usedAt: ['min', at],
+      expiresAt: ms(d['expiresAt']) !== undefined ? ['max', ms(d['expiresAt'])!] : undefined,
+    }),
+    earliest(ViewKeys.breakGlasses, at, id),
+  ];
+}
