@@ -19,7 +19,11 @@ import type { AuditorConfig } from './config';
 import { InventoryStore } from './inventory/inventory-store';
 import { InventoryController } from './inventory/inventory.controller';
 import { InventoryService } from './inventory/inventory.service';
+import { OwnerInventoryService } from './inventory/owner-inventory.service';
 import { AUDITOR_CONFIG, CATALOG } from './platform/tokens';
+import { PostureStore } from './reports/posture-store';
+import { PostureService } from './reports/posture.service';
+import { ReportsController } from './reports/reports.controller';
 
 @Module({})
 export class AuditorModule {
@@ -31,7 +35,7 @@ export class AuditorModule {
         KafkaModule.forRoot(config.kafka),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-auditor' }),
       ],
-      controllers: [AuditController, InventoryController],
+      controllers: [AuditController, InventoryController, ReportsController],
       providers: [
         { provide: AUDITOR_CONFIG, useValue: config },
         { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
@@ -44,6 +48,9 @@ export class AuditorModule {
         AuditLagMetric,
         InventoryStore,
         InventoryService,
+        OwnerInventoryService,
+        PostureStore,
+        PostureService,
         ChainVerificationService,
         DomainEventsConsumer,
       ],

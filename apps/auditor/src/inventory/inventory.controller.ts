@@ -7,8 +7,10 @@ import { OperatorGroups, type Caller } from '@rotor/identity';
 import { CallerGuard, CurrentCaller, requireGroup } from '@rotor/service-kit';
 
 import { InventoryService } from './inventory.service';
+import { OwnerInventoryService } from './owner-inventory.service';
 
 const Name = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a lowercase DNS name');
+const Owner = z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9._@]{0,127}$/, 'must be an owner name as written in the catalog');
 const AtQuery = z.strictObject({ time: z.iso.datetime({ offset: true }) });
 
 const parse = <T>(schema: z.ZodType<T>, value: unknown, field: string): T => {
@@ -24,7 +26,10 @@ const parse = <T>(schema: z.ZodType<T>, value: unknown, field: string): T => {
 @UseGuards(CallerGuard)
 @Controller('v1/inventory')
 export class InventoryController {
-  constructor(private readonly inventory: InventoryService) {}
+  constructor(
+    private readonly inventory: InventoryService,
+    private readonly owners: OwnerInventoryService,
+  ) {}
 
   @Get('secrets/:name')
   secret(@CurrentCaller() caller: Caller, @Param('name') name: string) {
@@ -36,6 +41,13 @@ export class InventoryController {
   workload(@CurrentCaller() caller: Caller, @Param('namespace') namespace: string, @Param('serviceAccount') serviceAccount: string) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.inventory.workload(parse(Name, namespace, 'namespace'), parse(Name, serviceAccount, 'serviceAccount'));
+  }
+
+  /** Roles and managed secrets of one owner (catalog), with their live leases, current versions and copies (audit views). */
+  @Get('owners/:owner')
+  owner(@CurrentCaller() caller: Caller, @Param('owner') owner: string) {
+    requireGroup(caller, OperatorGroups.auditor);
+    return this.owners.owner(parse(Owner, owner, 'owner'));
   }
 
   @Get('at')
