@@ -8,6 +8,7 @@ import { devTokenCommand } from './commands/dev';
 import { emergencyCommand } from './commands/emergency';
 import { inventoryCommand } from './commands/inventory';
 import { leasesCommand } from './commands/leases';
+import { reportCommand } from './commands/report';
 import { scanCommand } from './commands/scan';
 import { createContext } from './context';
 import { ApiError } from './http-client';
@@ -23,7 +24,9 @@ const USAGE = `rotor: the operators' command line
   rotor emergency show <id> [--watch]
   rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify] [--rebuild] [--out FILE.jsonl] [--filter type=|lease=|secret=|workload=|actor=…]
   rotor audit tail [--from TIME] [--filter …]
-  rotor inventory secret NAME | inventory workload NS/SA | inventory at ISO-TIME
+  rotor inventory secret NAME | inventory workload NS/SA | inventory owner NAME | inventory at ISO-TIME
+  rotor report [--html FILE] [--fail-on high|medium|low]   (posture: overdue rotations, irrevocable leases,
+                      copies outside the inventory, break-glass follow-ups, TTLs above the ceiling)
   rotor break-glass --secret A[,B] [--role R] --reason "…" --ticket T [--ttl 30m] | break-glass end <id>
   rotor deliveries list --secret NAME [--state delivered|failed|...]
   rotor deliveries reconcile          (drift scan now; exit 3 when something is found)
@@ -80,6 +83,9 @@ async function main(argv: string[]): Promise<void> {
       // scan
       report: { type: 'boolean' },
       'max-file-mb': { type: 'string' },
+      // report
+      html: { type: 'string' },
+      'fail-on': { type: 'string' },
     },
   });
   const [group, action, argument] = positionals;
@@ -101,6 +107,7 @@ async function main(argv: string[]): Promise<void> {
       if (group === 'deliveries') return deliveriesCommand(context, action, values);
       if (group === 'break-glass') return breakGlassCommand(context, action, argument, values);
       if (group === 'scan') return scanCommand(context, positionals.slice(1), values);
+      if (group === 'report') return reportCommand(context, values);
       throw new Error(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
   }
 }

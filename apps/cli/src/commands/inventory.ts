@@ -19,7 +19,7 @@ interface Lease {
   workload: { namespace?: string; serviceAccount?: string };
 }
 
-/** `rotor inventory secret NAME | workload NS/SA | at TIME`, as an auditor. */
+/** `rotor inventory secret NAME | workload NS/SA | owner NAME | at TIME`, as an auditor. */
 export async function inventoryCommand(context: CliContext, action: string | undefined, argument: string | undefined): Promise<void> {
   const token = await context.token(['rotor:auditor']);
   const base = `${context.urls.auditor}/v1/inventory`;
@@ -57,6 +57,24 @@ export async function inventoryCommand(context: CliContext, action: string | und
       });
       return;
     }
+    case 'owner': {
+      if (!argument) break;
+      const inventory = await request<{
+        roles: { role: string; backend: string }[];
+        secrets: { secret: string; inCatalog: boolean; currentVersion?: number; currentSince?: string; copies: Copy[] }[];
+        leases: Lease[];
+      }>(`${base}/owners/${encodeURIComponent(argument)}`, { token });
+      printResult(context, inventory, {
+        columns: ['kind', 'name', 'state', 'detail'],
+        rows: [
+          ...inventory.roles.map((r) => ['role', r.role, 'catalog', r.backend]),
+          ...inventory.secrets.map((s) => ['secret', s.secret, s.inCatalog ? 'catalog' : 'not in catalog', s.currentVersion ? `current version ${s.currentVersion} since ${s.currentSince ?? '?'}, ${s.copies.length} copies` : 'no version yet']),
+          ...inventory.secrets.flatMap((s) => s.copies.map((c) => ['copy', `${s.secret} v${c.version ?? '?'}`, c.state, `${c.target.kind}/${c.target.name} ${c.locator}`.trim()])),
+          ...inventory.leases.map((l) => ['lease', l.leaseId, l.state, `${l.role ?? ''} ${l.workload.namespace ?? ''}/${l.workload.serviceAccount ?? ''} until ${l.expiresAt ?? '?'}`]),
+        ],
+      });
+      return;
+    }
     case 'at': {
       if (!argument) break;
       const inventory = await request<{ leases: Lease[]; versions: { secret: string; version: number; state: string }[]; copies: (Copy & { secret: string })[] }>(
@@ -76,5 +94,5 @@ export async function inventoryCommand(context: CliContext, action: string | und
     default:
       break;
   }
-  throw new Error('usage: rotor inventory secret NAME | inventory workload NS/SA | inventory at ISO-TIME');
+  throw new Error('usage: rotor inventory secret NAME | inventory workload NS/SA | inventory owner NAME | inventory at ISO-TIME');
 }
