@@ -9,7 +9,7 @@ const auditorEnv = {
   /** The consumer group of the auditor's replicas: one group per audit log. */
   ROTOR_AUDITOR_GROUP: z.string().min(1).default('rotor-auditor'),
   /** Group members per process (each appends up to 4 partitions at once). */
-  ROTOR_AUDITOR_CONSUMERS: z.coerce.number().int().min(1).max(16).default(1),
+  ROTOR_AUDITOR_CONSUMERS: z.coerce.number().int().min(1).max(16).default(4),
 };
 
 export function loadAuditorConfig(env: NodeJS.ProcessEnv = process.env) {

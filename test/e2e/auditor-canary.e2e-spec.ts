@@ -1,0 +1,159 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Kafka, logLevel } from 'kafkajs';
+
+import { createEvent, DOMAIN_TOPICS, Topics, type AuditRecord } from '@rotor/contracts';
+import { ensureTopics, EventPublisher, readTopicRange } from '@rotor/kafka';
+
+import { eventually } from '../support/eventually';
+import { PrivateRedis } from '../support/private-redis';
+import { requiredEnv } from '../support/services-env';
+import { ServiceProcess } from '../support/service-process';
+import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
+import { TestIdentity } from '../support/test-identity';
+
+const kafka = new Kafka({ clientId: 'rotor-test-audit-canary', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+
+/** The auditor's group starts at the end of every rotor topic: it audits this run, not the shared backlog. */
+async function startGroupAtEnd(groupId: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await (async () => {
+    try {
+      await ensureTopics(admin, [...DOMAIN_TOPICS, Topics.deadLetter], { partitions: 6, replicationFactor: 1 });
+      return await Promise.all(DOMAIN_TOPICS.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }))));
+    } finally {
+      await admin.disconnect();
+    }
+  })();
+  const consumer = kafka.consumer({ groupId });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [...DOMAIN_TOPICS], fromBeginning: false });
+    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+    await consumer.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
+    await joined;
+    await consumer.commitOffsets(ends.flat());
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+describe('audit canary: credentials issued, delivered, rotated and revoked leave no value in any audit record', () => {
+  const name = `canary-${randomUUID().slice(0, 8)}`;
+  const fileDir = join(mkdtempSync(join(tmpdir(), 'rotor-canary-target-')), 'app');
+  const auditTopic = `rotor.audit.canary-${randomUUID().slice(0, 8)}.v1`;
+  const group = `rotor-auditor-canary-${randomUUID().slice(0, 8)}`;
+  const redis = new PrivateRedis(19424);
+  let identity: TestIdentity;
+  let services: ServiceProcess[] = [];
+  let issuer: ServiceProcess;
+  let auditor: ServiceProcess;
+
+  beforeAll(async () => {
+    await Promise.all([19420, 19421, 19422, 19423].map(ensurePortFree));
+    identity = await TestIdentity.create();
+    const catalogFile = writeTempCatalog(`
+roles:
+  - name: canary-token
+    owner: team-canary
+    backend: { kind: opaque-token }
+    bindings: [{ namespace: canary, serviceAccount: worker }]
+    ttl: 10m
+    maxTtl: 1h
+managedSecrets:
+  - name: ${name}
+    owner: team-canary
+    generator: { kind: random-bytes, bytes: 32 }
+    rotationPeriod: 1h
+    gracePeriod: 1h
+    bindings: [{ namespace: canary, serviceAccount: "*" }]
+    targets:
+      - { kind: file, name: node-agent, path: ${fileDir} }
+`);
+    await redis.start();
+    await startGroupAtEnd(group);
+    const common = { ...identity.env, ROTOR_CATALOG: catalogFile, LOG_LEVEL: 'info' };
+    auditor = new ServiceProcess('auditor', 19423, { ...common, REDIS_URL: redis.url, ROTOR_AUDIT_TOPIC: auditTopic, ROTOR_AUDITOR_GROUP: group, ROTOR_AUDIT_KEY: randomBytes(32).toString('hex') });
+    await auditor.start().ready();
+    issuer = new ServiceProcess('issuer', 19420, { ...common, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });
+    services = [
+      auditor,
+      issuer,
+      new ServiceProcess('revoker', 19421, { ...common, ROTOR_REVOKE_POLL_MS: '100' }),
+      new ServiceProcess('distributor', 19422, { ...common, ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'), ROTOR_DRIFT_SCAN_MS: '0', ROTOR_COPY_SCAN_MS: '0', ROTOR_ISSUER_URL: 'http://127.0.0.1:19420' }),
+    ];
+    await Promise.all(services.slice(1).map((service) => service.start().ready()));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(services.map((service) => service.stop()));
+    await redis.kill();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([group]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('audits every step, the chain verifies, and none of the values is in the audit log', async () => {
+    const canaries: string[] = [];
+    const worker = { authorization: `Bearer ${await identity.serviceAccountToken('canary', 'worker', { name: 'worker-1', uid: 'pod-uid-1' })}`, 'content-type': 'application/json' };
+
+    // Issue: a dynamic lease whose token is returned once.
+    const issued = (await (await fetch(`${issuer.url}/v1/credentials`, { method: 'POST', headers: worker, body: JSON.stringify({ role: 'canary-token' }) })).json()) as { leaseId: string; credential: { token: string } };
+    canaries.push(issued.credential.token);
+
+    // Deliver: the initial version reaches the file target; read it just in time as well.
+    const delivered = (version: number) =>
+      eventually(async () => {
+        const value = readFileSync(join(fileDir, 'value'), 'utf8');
+        const read = (await (await fetch(`${issuer.url}/v1/secrets/${name}`, { headers: worker })).json()) as { version: number; value: string };
+        return read.version === version && read.value === value ? value : undefined;
+      }, { what: `version ${version} delivered`, timeoutMs: 30_000 });
+    canaries.push(await delivered(1));
+
+    // Rotate: an operator asks for a new version, which replaces the copy.
+    const publisher = new EventPublisher(kafka);
+    await publisher.connect();
+    await publisher.publish(createEvent({ topic: Topics.rotationRequested, source: '/rotor/test', subject: name, data: { secret: name, reason: 'requested', requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] } } }));
+    await publisher.disconnect();
+    canaries.push(await delivered(2));
+
+    // Revoke: the workload ends its lease early.
+    expect((await fetch(`${issuer.url}/v1/leases/${issued.leaseId}`, { method: 'DELETE', headers: worker })).status).toBeLessThan(300);
+
+    const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
+    const types = async (query: string) =>
+      ((await (await fetch(`${auditor.url}/v1/audit/events?${query}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { items: AuditRecord[] }).items.map((item) => item.eventType);
+    await eventually(async () => ((await types(`lease=${issued.leaseId}`)).includes(Topics.revocationRequested) ? true : undefined), { what: 'the revocation request audited' });
+    // The revoker works through its shared group's backlog first (other suites' and benches' leases): allow it time.
+    await eventually(async () => ((await types(`lease=${issued.leaseId}`)).includes(Topics.leaseRevoked) ? true : undefined), { what: 'the revocation audited', timeoutMs: 120_000, intervalMs: 1_000 });
+    await eventually(
+      async () => {
+        const seen = await types(`secret=${name}`);
+        return [Topics.secretVersionCreated, Topics.deliveryCompleted, Topics.deliveryRemoved, Topics.access].every((type) => seen.includes(type)) ? true : undefined;
+      },
+      { what: 'versions, deliveries, the replaced copy and the reads audited', timeoutMs: 30_000 },
+    );
+    const inventory = (await (await fetch(`${auditor.url}/v1/inventory/secrets/${name}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { currentVersion: number; copies: { version: number; state: string }[] };
+    expect(inventory.currentVersion).toBe(2);
+    expect(inventory.copies.map((copy) => [copy.version, copy.state]).sort()).toEqual([[1, 'removed'], [2, 'delivered']]);
+    const verify = (await (await fetch(`${auditor.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })).json()) as { ok: boolean; records: number };
+    expect(verify.ok).toBe(true);
+
+    // The canary: no value (nor its base64/hex spelling) in any audit record, key or header; nor the pod name.
+    const records: string[] = [];
+    await readTopicRange(kafka, { topic: auditTopic, onMessage: (message) => void records.push(`${message.key?.toString()} ${message.value?.toString()} ${JSON.stringify(message.headers)}`) });
+    expect(records.length).toBe(verify.records);
+    expect(records.join('\n')).toContain(issued.leaseId);
+    expect(canaries).toHaveLength(3); // the lease token and the two versions
+    const spellings = canaries.flatMap((value) => [value, Buffer.from(value).toString('base64'), Buffer.from(value).toString('hex')]);
+    expect(spellings.filter((spelling) => records.some((record) => record.includes(spelling)))).toEqual([]);
+    expect(records.some((record) => record.includes('worker-1') || record.includes('pod-uid-1'))).toBe(false);
+    expect(canaries.some((value) => auditor.logs.includes(value))).toBe(false);
+  }, 240_000);
+});
