@@ -1,5 +1,5 @@
 import type { CopyView, VersionView } from './inventory';
-import { assessPosture, type PostureInput } from './posture';
+import { assessPosture, humanDuration, type PostureInput } from './posture';
 import type { BreakGlassUse } from './posture-views';
 
 const NOW = Date.parse('2026-11-27T12:00:00.000Z');
@@ -68,7 +68,7 @@ describe('posture assessment', () => {
       expect(kinds(assessPosture(input({ versions: { db: [version('db', 3, DAY + 30 * MIN)] } })))).toEqual([]); // within 10% (max 1h)
       const report = assessPosture(input({ versions: { db: [version('db', 2, 3 * DAY, 'previous'), version('db', 3, DAY + 2 * HOUR)] } }));
       expect(report.findings).toEqual([
-        expect.objectContaining({ kind: 'rotation-overdue', severity: 'medium', subject: 'db', owner: 'team-pay', message: 'secret db version 3 is 26h old; its rotation period is 24h' }),
+        expect.objectContaining({ kind: 'rotation-overdue', severity: 'medium', subject: 'db', owner: 'team-pay', message: 'secret db version 3 is 26h old; its rotation period is 1d' }),
       ]);
       expect(ids(report.findings[0]!)).toEqual(['NHI7:2025', 'PR.AA-01']);
       expect(report.charts.rotationAge[0]).toMatchObject({ ageDays: 1.08, overdue: true });
@@ -77,7 +77,7 @@ describe('posture assessment', () => {
     it('is high past twice the period, and flags a secret with no version at all', () => {
       expect(assessPosture(input({ versions: { db: [version('db', 3, 3 * DAY)] } })).findings[0]).toMatchObject({ severity: 'high' });
       const none = assessPosture(input({ versions: { db: [version('db', 1, 3 * DAY, 'retired')] } }));
-      expect(none.findings[0]).toMatchObject({ kind: 'rotation-overdue', severity: 'medium', message: 'secret db has no current version (rotation period 24h)' });
+      expect(none.findings[0]).toMatchObject({ kind: 'rotation-overdue', severity: 'medium', message: 'secret db has no current version (rotation period 1d)' });
       expect(none.charts.rotationAge[0]).toMatchObject({ ageDays: undefined, overdue: true });
     });
 
@@ -96,7 +96,7 @@ describe('posture assessment', () => {
     ];
     const report = assessPosture(input({ catalog: { roles, managedSecrets: [], maxTtlCeilingMs: 4 * HOUR } }));
     expect(report.findings.map((finding) => [finding.subject, finding.owner, finding.message])).toEqual([
-      ['both', 'c', 'role both: ttl 5h and maxTtl 24h above the policy ceiling of 4h'],
+      ['both', 'c', 'role both: ttl 5h and maxTtl 1d above the policy ceiling of 4h'],
       ['max-only', 'b', 'role max-only: maxTtl 8h above the policy ceiling of 4h'],
     ]);
     expect(ids(report.findings[0]!)).toEqual(['NHI7:2025', 'PR.AA-05']);
@@ -126,14 +126,17 @@ describe('posture assessment', () => {
     const found = copy('db', 'discovered', 'discovered', { owner: 'team-pay', form: 'raw', from: ago(HOUR) });
     const removed = copy('db', 'discovered', 'removed', { locator: 'path=/repo/.env,line=3', target: { kind: 'discovered:file', name: '' }, from: ago(HOUR), removedAt: ago(HOUR) });
     const old = copy('db', 'discovered', 'removed', { locator: 'path=/old,line=1', from: ago(40 * DAY), removedAt: ago(40 * DAY) });
-    const report = assessPosture(input({ discoveredCopies: [found, removed, old], copies: { db: [copy('db', 'delivery', 'delivered'), found, removed] } }));
+    const stray = copy('db', 'delivery', 'drifted', { locator: 'k8s:app/secrets/stray' });
+    const edited = copy('db', 'delivery', 'drifted', { locator: 'k8s:app/secrets/edited', deliveredAt: ago(DAY) });
+    const report = assessPosture(input({ discoveredCopies: [found, removed, old], copies: { db: [copy('db', 'delivery', 'delivered'), edited, stray, found, removed] } }));
     expect(report.findings.map((finding) => [finding.severity, finding.message])).toEqual([
       ['high', 'a copy of secret db version 1 outside the inventory at kubernetes-configmap namespace=app,name=cfg,key=DATABASE_URL'],
       ['low', 'a copy of secret db version 1 outside the inventory at file path=/repo/.env,line=3 (removed)'],
     ]);
     expect(report.findings[1]).toMatchObject({ owner: 'team-pay', details: { removed: true, kind: 'file', locator: 'path=/repo/.env,line=3' } });
     expect(ids(report.findings[0]!)).toEqual(['NHI2:2025', 'ID.AM-07', 'PR.DS-01']);
-    expect(report.charts.copies).toEqual([{ secret: 'db', delivered: 1, outside: 1 }]);
+    // Delivered: the target and an edited delivered copy; outside: the found copy and a drift nobody delivered.
+    expect(report.charts.copies).toEqual([{ secret: 'db', delivered: 2, outside: 2 }]);
   });
 
   describe('break-glass follow-up', () => {
@@ -178,6 +181,10 @@ describe('posture assessment', () => {
       const old = use({ usedAt: NOW - 40 * DAY, expiresAt: NOW - 39 * DAY });
       expect(assessPosture(input({ breakGlass: [old], breakGlassVersions: { db: [NOW - 39 * DAY + 1000] } })).findings).toEqual([]);
     });
+  });
+
+  it('writes catalog durations as written and other durations rounded', () => {
+    expect([HOUR, 30 * DAY, 2000, 90 * MIN, 61_500, 26 * HOUR + 1, 3.5 * DAY + 1].map(humanDuration)).toEqual(['1h', '30d', '2s', '90m', '62s', '26h', '3.5d']);
   });
 
   it('orders findings by severity, then kind, and counts them', () => {

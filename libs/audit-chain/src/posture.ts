@@ -73,9 +73,18 @@ const SEVERITY_ORDER: Record<Severity, number> = { high: 0, medium: 1, low: 2 };
 const KINDS: FindingKind[] = ['rotation-overdue', 'irrevocable-lease', 'drift', 'manual-copy', 'break-glass', 'ttl-above-ceiling'];
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 const days = (ms: number) => Math.round((ms / DAY) * 100) / 100;
-/** A duration for people: 90s, 15m, 2h, 3.5d. */
-export const humanDuration = (ms: number): string =>
-  ms < 120_000 ? `${Math.round(ms / 1000)}s` : ms < 2 * 3_600_000 ? `${Math.round(ms / 60_000)}m` : ms < 2 * DAY ? `${Math.round((ms / 3_600_000) * 10) / 10}h` : `${days(ms)}d`;
+const EXACT_UNITS: [number, string][] = [
+  [DAY, 'd'],
+  [3_600_000, 'h'],
+  [60_000, 'm'],
+  [1000, 's'],
+];
+/** A duration for people: a catalog duration as written (1h, 30d), anything else rounded (61s, 26h, 3.5d). */
+export const humanDuration = (ms: number): string => {
+  const exact = EXACT_UNITS.find(([unit]) => ms > 0 && ms % unit === 0);
+  if (exact) return `${ms / exact[0]}${exact[1]}`;
+  return ms < 120_000 ? `${Math.round(ms / 1000)}s` : ms < 2 * 3_600_000 ? `${Math.round(ms / 60_000)}m` : ms < 2 * DAY ? `${Math.round((ms / 3_600_000) * 10) / 10}h` : `${days(ms)}d`;
+};
 
 export function assessPosture(input: PostureInput): PostureReport {
   const owners = new Map(input.catalog.managedSecrets.map((secret) => [secret.name, secret.owner]));
@@ -145,7 +154,9 @@ export function assessPosture(input: PostureInput): PostureReport {
       rotationAge,
       copies: secrets.map((secret) => {
         const live = (input.copies[secret] ?? []).filter((copy) => copy.state !== 'removed' && copy.state !== 'failed');
-        return { secret, delivered: live.filter((copy) => copy.origin === 'delivery').length, outside: live.filter((copy) => copy.origin === 'discovered').length };
+        // A drift finding where rotor never delivered (unaccounted) is a copy outside the inventory too.
+        const outside = live.filter((copy) => copy.origin === 'discovered' || (copy.state === 'drifted' && copy.deliveredAt === undefined)).length;
+        return { secret, delivered: live.length - outside, outside };
       }),
     },
   };
