@@ -90,7 +90,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
     };
 
     // 2. The auditor records the issuance.
-    await eventually(async () => ((await auditedTypes()).includes(Topics.leaseIssued) ? true : undefined), { what: 'lease.issued in the audit log' });
+    await eventually(async () => ((await auditedTypes()).includes(Topics.leaseIssued) ? true : undefined), { what: 'lease.issued in the audit log', timeoutMs: 120_000 }); // the shared auditor group may first catch up on earlier suites' events
 
     // 3. The revoker revokes it when the TTL runs out, and introspection follows.
     await eventually(async () => ((await introspect()).active === false ? true : undefined), { what: 'introspection to say inactive' });
@@ -108,7 +108,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
     expect(lagMs).toBeLessThan(5_000);
 
     // 4. The revocation is audited too, and the chain verifies.
-    await eventually(async () => ((await auditedTypes()).includes(Topics.leaseRevoked) ? true : undefined), { what: 'lease.revoked in the audit log' });
+    await eventually(async () => ((await auditedTypes()).includes(Topics.leaseRevoked) ? true : undefined), { what: 'lease.revoked in the audit log', timeoutMs: 60_000 });
     const verify = await fetch(`${services.auditor.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${auditorToken}` } });
     expect(await verify.json()).toMatchObject({ ok: true });
 
@@ -123,7 +123,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
       expect({ service: service.name, leaks: service.logs.includes(canary) }).toEqual({ service: service.name, leaks: false });
     }
     expect(await redisValuesContaining(canary)).toEqual([]);
-  });
+  }, 240_000);
 });
 
 /** Keys of string and hash values in Redis that contain `needle`. */
