@@ -1,44 +1,60 @@
 import { randomUUID } from 'node:crypto';
 
-import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+
+/** A point in a topic: a time (Kafka's offsets-for-times) or an offset applied to every partition. */
+export type LogPoint = { time: Date } | { offset: bigint };
 
 export interface ReadRangeOptions {
   topic: string;
-  /** Start at this time (Kafka's offsets-for-times); the beginning of the topic by default. */
+  /** Start here; the beginning of the topic by default. */
+  from?: LogPoint;
+  /** Shorthand for `from: { time }`. */
   fromTime?: Date;
+  /** Exclusive; the end of each partition when the read starts by default. */
+  to?: LogPoint;
   /** Called in offset order within each partition. */
   onMessage(message: KafkaMessage, partition: number): Promise<void> | void;
   /** Called with messages read so far and the total to read, for progress bars. */
   onProgress?(read: number, total: number): void;
+  /** How many messages between progress calls (default 1000). */
+  progressEvery?: number;
   signal?: AbortSignal;
 }
 
+export interface ReadRangeResult {
+  read: number;
+  total: number;
+  partitions: number;
+}
+
 /**
- * Reads a topic from a point up to the end offsets it has when the read starts, with a
- * throw-away consumer group (kafkajs can only read through groups), then deletes the group.
+ * Reads a range of a topic, partition by partition in offset order, with a throw-away
+ * consumer group (kafkajs can only read through groups), then deletes the group.
  */
-export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): Promise<{ read: number }> {
+export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): Promise<ReadRangeResult> {
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `rotor-reader-${randomUUID()}`;
   try {
-    const ends = await admin.fetchTopicOffsets(options.topic);
-    const starts = options.fromTime
-      ? await admin.fetchTopicOffsetsByTimestamp(options.topic, options.fromTime.getTime())
-      : ends.map(({ partition, low }) => ({ partition, offset: low }));
+    const watermarks = await admin.fetchTopicOffsets(options.topic);
+    const from = options.from ?? (options.fromTime ? { time: options.fromTime } : undefined);
+    const starts = await offsetsAt(admin, options.topic, watermarks, from, 'low');
+    const ends = await offsetsAt(admin, options.topic, watermarks, options.to, 'high');
     const remaining = new Map<number, bigint>();
     let total = 0;
-    for (const { partition, high, low } of ends) {
-      const start = BigInt(starts.find((s) => s.partition === partition)?.offset ?? low);
-      const effectiveStart = start < 0n ? BigInt(high) : start; // -1: nothing at or after that time
-      if (BigInt(high) > effectiveStart) {
-        remaining.set(partition, BigInt(high));
-        total += Number(BigInt(high) - effectiveStart);
+    for (const [partition, end] of ends) {
+      const start = starts.get(partition) ?? end;
+      if (end > start) {
+        remaining.set(partition, end);
+        total += Number(end - start);
       }
     }
-    if (remaining.size === 0) return { read: 0 };
+    options.onProgress?.(0, total);
+    if (remaining.size === 0) return { read: 0, total, partitions: watermarks.length };
 
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    const progressEvery = options.progressEvery ?? 1000;
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 });
     await consumer.connect();
     let read = 0;
     try {
@@ -52,24 +68,27 @@ export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): P
             eachBatchAutoResolve: true,
             eachBatch: async ({ batch }) => {
               const end = remaining.get(batch.partition);
+              const start = starts.get(batch.partition) ?? 0n;
               if (end === undefined) return;
               for (const message of batch.messages) {
-                if (BigInt(message.offset) >= end) break;
+                const offset = BigInt(message.offset);
+                if (offset < start) continue;
+                if (offset >= end) break;
                 await options.onMessage(message, batch.partition);
                 read++;
-                if (read % 1000 === 0) options.onProgress?.(read, total);
-                if (BigInt(message.offset) + 1n >= end) remaining.delete(batch.partition);
+                if (read % progressEvery === 0) options.onProgress?.(read, total);
+                if (offset + 1n >= end) remaining.delete(batch.partition);
               }
               if (remaining.size === 0) resolve();
             },
           })
           .catch(reject);
-        for (const { partition, offset } of starts) {
-          if (remaining.has(partition) && Number(offset) >= 0) consumer.seek({ topic: options.topic, partition, offset: String(offset) });
+        for (const [partition, offset] of starts) {
+          if (remaining.has(partition)) consumer.seek({ topic: options.topic, partition, offset: String(offset) });
         }
       });
       options.onProgress?.(read, total);
-      return { read };
+      return { read, total, partitions: watermarks.length };
     } finally {
       await consumer.disconnect();
       await admin.deleteGroups([groupId]).catch(() => undefined);
@@ -77,4 +96,27 @@ export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): P
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Each partition's offset at a point, clamped to what the partition holds. */
+async function offsetsAt(
+  admin: Admin,
+  topic: string,
+  watermarks: { partition: number; low: string; high: string }[],
+  point: LogPoint | undefined,
+  fallback: 'low' | 'high',
+): Promise<Map<number, bigint>> {
+  const byTime = point && 'time' in point ? await admin.fetchTopicOffsetsByTimestamp(topic, point.time.getTime()) : [];
+  const offsets = new Map<number, bigint>();
+  for (const { partition, low, high } of watermarks) {
+    let offset: bigint;
+    if (!point) offset = BigInt(fallback === 'low' ? low : high);
+    else if ('offset' in point) offset = point.offset;
+    else {
+      const found = BigInt(byTime.find((entry) => entry.partition === partition)?.offset ?? '-1');
+      offset = found < 0n ? BigInt(high) : found; // -1: nothing at or after that time
+    }
+    offsets.set(partition, offset < BigInt(low) ? BigInt(low) : offset > BigInt(high) ? BigInt(high) : offset);
+  }
+  return offsets;
 }

@@ -4,13 +4,14 @@ import Redis from 'ioredis';
 
 import { ChainVerifier, headCommand, projectRecord, SCRIPT_LOADS, VIEW_PREFIX, ViewKeys, type ViewCommand } from '@rotor/audit-chain';
 import { AuditRecordSchema, type AuditRecord } from '@rotor/contracts';
+import { readTopicRange } from '@rotor/kafka';
 
 import type { CliContext, CliFlags } from '../context';
 import { printResult } from '../output';
 
 import { parseFilters } from './audit-filter';
 import { ProgressReporter } from './audit-progress';
-import { auditLogSettings, cliKafka, parseLogPoint, readLogRange } from './audit-reader';
+import { auditLogSettings, cliKafka, parseLogPoint } from './audit-reader';
 
 const REBUILD_BATCH = 4_000;
 
@@ -57,10 +58,11 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
       await redis.pipeline(SCRIPT_LOADS).exec();
       keysCleared = await clearAuditorKeys(redis);
     }
-    const { read, total } = await readLogRange(kafka, {
+    const { read, total } = await readTopicRange(kafka, {
       topic: settings.topic,
       from,
       to,
+      progressEvery: 5000,
       onProgress: (done, all) => progress.update(done, all),
       onMessage: async (message, partition) => {
         const parsed = AuditRecordSchema.safeParse(safeJson(message.value));
