@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 
 import type { Catalog } from '@rotor/catalog';
 import { createEvent, Topics } from '@rotor/contracts';
@@ -9,7 +9,7 @@ import type { Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
 import { LeaseClock } from '../leases/lease-clock';
-import { forEachLimited, runClaimLoop } from '../platform/claim-loop';
+import { ClaimLoopWorker, forEachLimited } from '../platform/claim-loop';
 import { CATALOG, REVOKER_CONFIG } from '../platform/tokens';
 
 import { EmergencyCounters } from './emergency-counters';
@@ -34,9 +34,7 @@ type StepResult = 'continue' | 'wait' | 'done';
  * replica claims the rotation after its visibility deadline.
  */
 @Injectable()
-export class EmergencyWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly stopping = new AbortController();
-  private loop?: Promise<void>;
+export class EmergencyWorker extends ClaimLoopWorker {
   /**
    * Paces rotation requests to what the GSM write quota can absorb (DESIGN §12): 600 writes
    * per minute is 120 rotations per minute. Without it, an emergency over many secrets
@@ -54,26 +52,21 @@ export class EmergencyWorker implements OnApplicationBootstrap, OnApplicationShu
     @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
+    super();
     this.rotationRequests = new RateLimiter(Math.max(1, Math.floor(config.gsm.writesPerMinute / GSM_WRITES_PER_ROTATION)));
   }
 
-  onApplicationBootstrap(): void {
-    this.loop = runClaimLoop({
+  protected claimLoop() {
+    return {
       what: 'emergency rotation',
       schedule: this.store.schedule,
       pollMs: Math.min(this.config.emergency.pollMs, this.config.revocation.pollMs),
       batch: 16,
       concurrency: 16,
       visibilityMs: this.config.revocation.visibilityMs,
-      signal: this.stopping.signal,
       logger: this.logger,
-      handle: (id) => this.advance(id),
-    });
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    await this.loop;
+      handle: (id: string) => this.advance(id),
+    };
   }
 
   /** Runs steps of one claimed rotation for a third of the visibility window, then hands the claim back. */

@@ -1,3 +1,5 @@
+import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+
 import { sleep } from '@rotor/kafka';
 import type { DueSchedule } from '@rotor/redis-store';
 import type { Logger } from '@rotor/telemetry';
@@ -45,4 +47,25 @@ export async function forEachLimited<T>(items: T[], limit: number, fn: (item: T)
     while (next < items.length) await fn(items[next++]!);
   });
   await Promise.all(workers);
+}
+
+/**
+ * A Nest provider that runs one claim loop from bootstrap to shutdown. At shutdown it lets
+ * the batch in hand finish; unfinished claims return to the queue at their deadline anyway.
+ */
+export abstract class ClaimLoopWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+  /** Aborted at shutdown; long handlers check it to hand their claim back early. */
+  protected readonly stopping = new AbortController();
+  private loop?: Promise<void>;
+
+  protected abstract claimLoop(): Omit<ClaimLoopOptions, 'signal'>;
+
+  onApplicationBootstrap(): void {
+    this.loop = runClaimLoop({ ...this.claimLoop(), signal: this.stopping.signal });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+  }
 }

@@ -1,10 +1,10 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
-import { runClaimLoop } from '../platform/claim-loop';
+import { ClaimLoopWorker } from '../platform/claim-loop';
 import { REVOKER_CONFIG } from '../platform/tokens';
 
 import { RetirementStore } from './retirement-store';
@@ -12,20 +12,19 @@ import { RetirementService } from './retirement.service';
 
 /** Claims due retirements (grace ends, fully confirmed versions) and runs them; any replica may. */
 @Injectable()
-export class RetirementWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly stopping = new AbortController();
-  private loop?: Promise<void>;
-
+export class RetirementWorker extends ClaimLoopWorker {
   constructor(
     private readonly store: RetirementStore,
     private readonly retirement: RetirementService,
     @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
-  onApplicationBootstrap(): void {
+  protected claimLoop() {
     const { pollMs, visibilityMs } = this.config.revocation;
-    this.loop = runClaimLoop({
+    return {
       what: 'retirement',
       schedule: this.store.schedule,
       pollMs,
@@ -33,14 +32,8 @@ export class RetirementWorker implements OnApplicationBootstrap, OnApplicationSh
       // GSM writes are paced by the store's limiter; a few at a time keep claims short.
       concurrency: 4,
       visibilityMs,
-      signal: this.stopping.signal,
       logger: this.logger,
-      handle: (member) => this.retirement.retireClaimed(member),
-    });
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    await this.loop;
+      handle: (member: string) => this.retirement.retireClaimed(member),
+    };
   }
 }
