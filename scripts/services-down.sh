@@ -102,7 +102,7 @@ stop_postgres() {
     pgbin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
     t0="$(now_ms)"
     if runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
-      runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop >/dev/null
+      (cd / && runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop >/dev/null)
       say postgres "stopped ($pgdata) in $(secs_since "$t0") s"
     else
       say postgres "not running (stale postmaster.pid left for postgres to clean up)"

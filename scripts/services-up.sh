@@ -370,6 +370,12 @@ pg_locate() {
     PG_ROOT="/var/lib/rotor-pg/$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
   fi
   PGDATA="$PG_ROOT/data"
+  # The server writes its own log as the postgres user: next to its data when it cannot
+  # reach the repo (a checkout in a 0700 directory), linked from .rotor/logs.
+  if [[ "$PG_ROOT" != "$STATE/pg" ]]; then
+    PG_LOG="$PG_ROOT/postgres.log"
+    ln -sfn "$PG_LOG" "$LOGS/postgres.log"
+  fi
   PG_SOCKDIR="$PG_ROOT/run"
   # unix socket paths are limited to 107 bytes
   if ((${#PG_SOCKDIR} > 90)); then
@@ -406,13 +412,13 @@ pg_up() {
   if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
     local t1
     t1="$(now_ms)"
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C \
-      --auth-local=peer --auth-host=scram-sha-256 --no-sync >>"$PG_LOG" 2>&1 \
+    (cd / && runuser -u postgres -- "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C \
+      --auth-local=peer --auth-host=scram-sha-256 --no-sync) >>"$PG_LOG" 2>&1 \
       || fail postgres "$PG_LOG" "initdb failed"
     say postgres "initdb $PGDATA ($("$PG_BIN/postgres" --version)) in $(secs_since "$t1") s"
   fi
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PG_LOG" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCKDIR" start >/dev/null \
+  (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PG_LOG" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCKDIR" start >/dev/null) \
     || fail postgres "$PG_LOG" "pg_ctl start failed"
   pg_ready || fail postgres "$PG_LOG" "pg_isready says no after pg_ctl start"
   # role rotor (superuser: it creates the roles rotor hands out) and database rotor
