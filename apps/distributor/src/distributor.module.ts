@@ -13,7 +13,6 @@ import type { DistributorConfig } from './config';
 import { ClusterCopyScanner } from './copies/cluster-copy-scanner';
 import { CLUSTER_OBJECTS, KubernetesClusterObjects } from './copies/cluster-objects';
 import { CopyFingerprints } from './copies/copy-fingerprints';
-import { CopyScanSchedule } from './copies/copy-scan-schedule';
 import { CopyScanController } from './copies/copy-scan.controller';
 import { ReportedCopiesService } from './copies/reported-copies';
 import { VersionRegistry } from './copies/version-registry';
@@ -24,9 +23,9 @@ import { DeliveryWorker } from './delivery/delivery-worker';
 import { DeliveryService } from './delivery/delivery.service';
 import { ValueReader } from './delivery/value-reader';
 import { VersionEventsConsumer } from './delivery/version-events.consumer';
-import { DriftSchedule } from './drift/drift-schedule';
 import { DriftScanner } from './drift/drift-scanner';
 import { ReconcileController } from './drift/reconcile.controller';
+import { PeriodicScans } from './platform/periodic-scans';
 import { CATALOG, DISTRIBUTOR_CONFIG } from './platform/tokens';
 import { FileTargetWriter } from './targets/file.writer';
 import { KubernetesSecretWriter } from './targets/kubernetes-secret.writer';
@@ -83,12 +82,11 @@ export class DistributorModule {
         DeliveryWorker,
         VersionEventsConsumer,
         DriftScanner,
-        DriftSchedule,
         ...clusterObjectsProviders(config),
         VersionRegistry,
         CopyFingerprints,
         ClusterCopyScanner,
-        CopyScanSchedule,
+        PeriodicScans,
         ReportedCopiesService,
       ],
     };

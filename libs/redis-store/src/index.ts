@@ -1,2 +1,3 @@
 export * from './due-schedule';
 export * from './redis-connection';
+export * from './redis-lock';

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 import { Inject, Injectable, Optional } from '@nestjs/common';
 
@@ -7,7 +7,7 @@ import { createEvent, Topics } from '@rotor/contracts';
 import { CopyMatcher, type FingerprintForm } from '@rotor/copy-fingerprint';
 import { EventPublisher } from '@rotor/kafka';
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { withLock, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
@@ -83,13 +83,7 @@ export class ClusterCopyScanner {
 
   /** Runs one scan unless another replica is scanning; undefined when it was skipped. */
   async scanExclusive(timeoutMs = 600_000): Promise<CopyScanReport | undefined> {
-    const token = randomUUID();
-    if (!(await this.redis.set(SCAN_LOCK, token, 'PX', timeoutMs, 'NX'))) return undefined;
-    try {
-      return await this.scan();
-    } finally {
-      await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, SCAN_LOCK, token);
-    }
+    return withLock(this.redis, SCAN_LOCK, timeoutMs, () => this.scan());
   }
 
   async scan(): Promise<CopyScanReport> {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import type { Target } from '@rotor/catalog';
 import { REDIS } from '@rotor/nest-redis';
-import { DueSchedule, type Redis } from '@rotor/redis-store';
+import { acquireLock, DueSchedule, type Redis } from '@rotor/redis-store';
 
 export type TargetKind = Target['kind'];
 export const TARGET_KINDS: readonly TargetKind[] = ['kubernetes-secret', 'file', 'webhook'];
@@ -71,13 +71,8 @@ export class DeliveryQueue {
    * One writer per target at a time, across replicas: jobs for the same target (a retry of
    * version 3 and the first try of version 4) must not interleave their reads and writes.
    */
-  async lockTarget(secret: string, targetName: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
-    const token = `${process.pid}:${Math.random().toString(36).slice(2)}`;
-    const acquired = await this.redis.set(lockKey(secret, targetName), token, 'PX', ttlMs, 'NX');
-    if (!acquired) return undefined;
-    return async () => {
-      await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, lockKey(secret, targetName), token);
-    };
+  lockTarget(secret: string, targetName: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+    return acquireLock(this.redis, lockKey(secret, targetName), ttlMs);
   }
 
   async depth(): Promise<Record<TargetKind, number>> {

@@ -1,12 +1,10 @@
-import { randomUUID } from 'node:crypto';
-
 import { Inject, Injectable } from '@nestjs/common';
 
 import type { Catalog, Target } from '@rotor/catalog';
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { withLock, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
@@ -65,13 +63,7 @@ export class DriftScanner {
 
   /** Runs one scan unless another replica is scanning; undefined when it was skipped. */
   async scanExclusive(timeoutMs = 300_000): Promise<ScanReport | undefined> {
-    const token = randomUUID();
-    if (!(await this.redis.set(SCAN_LOCK, token, 'PX', timeoutMs, 'NX'))) return undefined;
-    try {
-      return await this.scan();
-    } finally {
-      await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, SCAN_LOCK, token);
-    }
+    return withLock(this.redis, SCAN_LOCK, timeoutMs, () => this.scan());
   }
 
   async scan(): Promise<ScanReport> {
