@@ -21,8 +21,9 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 
 import { GENESIS, sealRecord, type ChainHead } from '@rotor/audit-chain';
 import { AuditRecordSchema, createEvent, DOMAIN_TOPICS, Topics, type AuditRecord } from '@rotor/contracts';
-import { ensureTopics, EventPublisher, readTopicRange } from '@rotor/kafka';
+import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
+import { startGroupAtEnd } from '../test/support/kafka-groups';
 import { PrivateRedis } from '../test/support/private-redis';
 import { loadServicesEnv } from '../test/support/services-env';
 import { ServiceProcess } from '../test/support/service-process';
@@ -165,25 +166,6 @@ async function benchReplay() {
   }
 }
 
-/** Commits the end of every rotor topic for a fresh group, so the bench's auditor audits only what the bench publishes. */
-async function startGroupAtEnd(groupId: string): Promise<void> {
-  const ends = await withAdmin(async (admin) => {
-    await ensureTopics(admin, [...DOMAIN_TOPICS, Topics.deadLetter], { partitions: 6, replicationFactor: 1 });
-    return Promise.all(DOMAIN_TOPICS.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }))));
-  });
-  const consumer = kafka.consumer({ groupId });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [...DOMAIN_TOPICS], fromBeginning: false });
-    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-    await consumer.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
-    await joined;
-    await consumer.commitOffsets(ends.flat());
-  } finally {
-    await consumer.disconnect();
-  }
-}
-
 interface LiveRun {
   published: number;
   achievedRate: number;
@@ -276,7 +258,7 @@ async function benchLive() {
   log(`live ingest: ${RATE} events/s for ${SECONDS} s, ${RUNS} runs, one auditor process`);
   try {
     await redis.start();
-    await startGroupAtEnd(group);
+    await startGroupAtEnd(kafka, group);
     auditor = new ServiceProcess('auditor', 19491, {
       ...identity.env,
       REDIS_URL: redis.url,

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 
 import { Kafka, logLevel } from 'kafkajs';
 
-import { createEvent, DOMAIN_TOPICS, Topics, type AuditRecord } from '@rotor/contracts';
-import { ensureTopics, EventPublisher, readTopicRange } from '@rotor/kafka';
+import { createEvent, Topics, type AuditRecord } from '@rotor/contracts';
+import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
 import { eventually } from '../support/eventually';
+import { startGroupAtEnd } from '../support/kafka-groups';
 import { PrivateRedis } from '../support/private-redis';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
@@ -16,31 +17,6 @@ import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 
 const kafka = new Kafka({ clientId: 'rotor-test-audit-canary', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
-
-/** The auditor's group starts at the end of every rotor topic: it audits this run, not the shared backlog. */
-async function startGroupAtEnd(groupId: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await (async () => {
-    try {
-      await ensureTopics(admin, [...DOMAIN_TOPICS, Topics.deadLetter], { partitions: 6, replicationFactor: 1 });
-      return await Promise.all(DOMAIN_TOPICS.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }))));
-    } finally {
-      await admin.disconnect();
-    }
-  })();
-  const consumer = kafka.consumer({ groupId });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [...DOMAIN_TOPICS], fromBeginning: false });
-    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-    await consumer.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
-    await joined;
-    await consumer.commitOffsets(ends.flat());
-  } finally {
-    await consumer.disconnect();
-  }
-}
 
 describe('audit canary: credentials issued, delivered, rotated and revoked leave no value in any audit record', () => {
   const name = `canary-${randomUUID().slice(0, 8)}`;
@@ -75,7 +51,7 @@ managedSecrets:
       - { kind: file, name: node-agent, path: ${fileDir} }
 `);
     await redis.start();
-    await startGroupAtEnd(group);
+    await startGroupAtEnd(kafka, group);
     const common = { ...identity.env, ROTOR_CATALOG: catalogFile, LOG_LEVEL: 'info' };
     auditor = new ServiceProcess('auditor', 19423, { ...common, REDIS_URL: redis.url, ROTOR_AUDIT_TOPIC: auditTopic, ROTOR_AUDITOR_GROUP: group, ROTOR_AUDIT_KEY: randomBytes(32).toString('hex') });
     await auditor.start().ready();

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 
 import { Kafka, logLevel } from 'kafkajs';
 
-import { createEvent, DOMAIN_TOPICS, Topics } from '@rotor/contracts';
-import { ensureTopics, EventPublisher } from '@rotor/kafka';
+import { createEvent, Topics } from '@rotor/contracts';
+import { EventPublisher } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
 
 import { eventually } from '../support/eventually';
 import { FakeKubeApi } from '../support/fake-kube-api';
+import { startGroupAtEnd } from '../support/kafka-groups';
 import { PrivateRedis } from '../support/private-redis';
 import { ServiceProcess } from '../support/service-process';
 import { requiredEnv } from '../support/services-env';
@@ -39,31 +40,6 @@ interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-/** The auditor's group starts at the end of every rotor topic: it audits this run, not the shared backlog. */
-async function startGroupAtEnd(groupId: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await (async () => {
-    try {
-      await ensureTopics(admin, [...DOMAIN_TOPICS, Topics.deadLetter], { partitions: 6, replicationFactor: 1 });
-      return await Promise.all(DOMAIN_TOPICS.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }))));
-    } finally {
-      await admin.disconnect();
-    }
-  })();
-  const consumer = kafka.consumer({ groupId });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [...DOMAIN_TOPICS], fromBeginning: false });
-    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-    await consumer.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
-    await joined;
-    await consumer.commitOffsets(ends.flat());
-  } finally {
-    await consumer.disconnect();
-  }
 }
 
 function rotor(args: string[], env: Record<string, string>): Promise<CliRun> {
@@ -159,7 +135,7 @@ managedSecrets:${serviceSecrets}
     gracePeriod: 1s
 `);
     await redis.start();
-    await startGroupAtEnd(group);
+    await startGroupAtEnd(kafka, group);
     gsm = new GsmSecretStore({ project, emulatorHost: requiredEnv('SECRET_MANAGER_EMULATOR_HOST') });
     publisher = new EventPublisher(kafka);
     await publisher.connect();

@@ -8,10 +8,11 @@ import Redis from 'ioredis';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 
 import { recordHash, sealRecord, ViewKeys } from '@rotor/audit-chain';
-import { createEvent, DOMAIN_TOPICS, Topics, type AuditRecord, type DeadLetter } from '@rotor/contracts';
-import { ensureTopics, EventPublisher } from '@rotor/kafka';
+import { createEvent, Topics, type AuditRecord, type DeadLetter } from '@rotor/contracts';
+import { EventPublisher } from '@rotor/kafka';
 
 import { eventually } from '../support/eventually';
+import { startGroupAtEnd } from '../support/kafka-groups';
 import { PrivateRedis } from '../support/private-redis';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
@@ -77,29 +78,10 @@ class IsolatedAuditor {
   async start(): Promise<this> {
     await ensurePortFree(this.port);
     await this.redis.start();
-    await this.startGroupAtEnd();
+    await startGroupAtEnd(kafka, this.group);
     this.process = new ServiceProcess('auditor', this.port, this.env);
     await this.process.start().ready();
     return this;
-  }
-
-  /** Commits the end of every rotor topic for the group in one go (admin.setOffsets costs a group join per topic). */
-  private async startGroupAtEnd(): Promise<void> {
-    const ends = await withAdmin(async (admin) => {
-      await ensureTopics(admin, [...DOMAIN_TOPICS, Topics.deadLetter], { partitions: 6, replicationFactor: 1 });
-      return Promise.all(DOMAIN_TOPICS.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }))));
-    });
-    const consumer = kafka.consumer({ groupId: this.group });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [...DOMAIN_TOPICS], fromBeginning: false });
-      const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-      await consumer.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
-      await joined;
-      await consumer.commitOffsets(ends.flat());
-    } finally {
-      await consumer.disconnect();
-    }
   }
 
   async stop(): Promise<void> {

@@ -23,3 +23,14 @@ export async function pingRedis(redis: Redis): Promise<void> {
   const answer: string = await redis.ping();
   if (answer !== 'PONG') throw new Error(`unexpected PING answer: ${answer}`);
 }
+
+/** Reads many hashes in one round trip (a pipeline of HGETALL); a missing key reads as `{}`. */
+export async function readHashes(redis: Redis, keys: readonly string[]): Promise<Record<string, string>[]> {
+  if (keys.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const key of keys) pipeline.hgetall(key);
+  return ((await pipeline.exec()) ?? []).map(([error, value]) => {
+    if (error) throw error;
+    return value as Record<string, string>;
+  });
+}

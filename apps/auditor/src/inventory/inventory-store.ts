@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { copyExistedAt, copyView, leaseExistedAt, leaseView, versionViews, ViewKeys, type CopyView, type HashFields, type LeaseView, type VersionView } from '@rotor/audit-chain';
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { readHashes, type Redis } from '@rotor/redis-store';
 
 /** Reads the inventory views the audit projection wrote (libs/audit-chain projection.ts). */
 @Injectable()
@@ -51,14 +51,7 @@ export class InventoryStore {
     };
   }
 
-  private async hashes(keys: string[]): Promise<HashFields[]> {
-    if (keys.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    keys.forEach((key) => pipeline.hgetall(key));
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([error, value]) => {
-      if (error) throw error;
-      return value as HashFields;
-    });
+  private hashes(keys: string[]): Promise<HashFields[]> {
+    return readHashes(this.redis, keys);
   }
 }

@@ -4,7 +4,7 @@ import { leaseExistedAt, leaseView, ViewKeys, type HashFields } from '@rotor/aud
 import type { Catalog } from '@rotor/catalog';
 import { DomainError } from '@rotor/errors';
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { readHashes, type Redis } from '@rotor/redis-store';
 
 import { CATALOG } from '../platform/tokens';
 
@@ -54,13 +54,7 @@ export class OwnerInventoryService {
     };
   }
 
-  private async leaseHashes(ids: string[]): Promise<HashFields[]> {
-    if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    ids.forEach((id) => pipeline.hgetall(ViewKeys.lease(id)));
-    return ((await pipeline.exec()) ?? []).map(([error, value]) => {
-      if (error) throw error;
-      return value as HashFields;
-    });
+  private leaseHashes(ids: string[]): Promise<HashFields[]> {
+    return readHashes(this.redis, ids.map(ViewKeys.lease));
   }
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { breakGlassUse, copyView, driftFinding, irrevocableLease, ViewKeys, type BreakGlassUse, type CopyView, type DriftFinding, type HashFields, type IrrevocableLease } from '@rotor/audit-chain';
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { readHashes, type Redis } from '@rotor/redis-store';
 
 /** Reads the posture state the audit projection keeps (libs/audit-chain posture-projection.ts). */
 @Injectable()
@@ -34,14 +34,7 @@ export class PostureStore {
     return { uses, versions };
   }
 
-  private async hashes(keys: string[]): Promise<HashFields[]> {
-    if (keys.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    keys.forEach((key) => pipeline.hgetall(key));
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([error, value]) => {
-      if (error) throw error;
-      return value as HashFields;
-    });
+  private hashes(keys: string[]): Promise<HashFields[]> {
+    return readHashes(this.redis, keys);
   }
 }
