@@ -486,7 +486,8 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
           const current = await stateOf('late-revoke', ended.leaseId);
           return current.state === 'revoked' ? current : undefined;
         },
-        { timeoutMs: 15_000, what: 'the early revocation' },
+        // Under the 30 s TTL, so a revocation at expiry cannot pass for the early one (its reason would say so anyway).
+        { timeoutMs: 25_000, what: 'the early revocation' },
       ).catch(() => stateOf('late-revoke', ended.leaseId));
 
       // The renewed lease outlives its original 3 s expiry (the revoker gets 3 s more to act on it).
