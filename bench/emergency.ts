@@ -33,6 +33,7 @@ import { loadServicesEnv } from '../test/support/services-env';
 import { writeTempCatalog } from '../test/support/temp-files';
 import { TestIdentity } from '../test/support/test-identity';
 
+import { publishOpaqueLeases } from './lib/lease-events';
 import { median } from './lib/stats';
 
 const { values: args } = parseArgs({
@@ -98,31 +99,8 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 async function publishLeases(publisher: EventPublisher, namespace: string): Promise<void> {
-  const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-  for (let start = 0; start < LEASES; start += 500) {
-    await publisher.send(
-      Array.from({ length: Math.min(500, LEASES - start) }, () => {
-        const id = randomUUID();
-        const event = createEvent({
-          topic: Topics.leaseIssued,
-          source: '/rotor/bench',
-          subject: id,
-          data: {
-            leaseId: id,
-            role: 'bench-token',
-            owner: 'team-bench',
-            backend: 'opaque-token',
-            workload: { namespace, serviceAccount: 'app' },
-            issuedAt: new Date().toISOString(),
-            expiresAt,
-            maxExpiresAt: expiresAt,
-            revocationHandle: { backend: 'opaque-token' },
-          },
-        });
-        return { topic: Topics.leaseIssued, key: id, value: JSON.stringify(event), headers: { 'ce-id': event.id } };
-      }),
-    );
-  }
+  const expiresAt = Date.now() + 3_600_000;
+  await publishOpaqueLeases(publisher, { count: LEASES, namespace, serviceAccount: 'app', expiryOf: () => expiresAt });
 }
 
 /** Stands in for the distributor: confirms every target of each new version as soon as it is created. */

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 
-import { createEvent, Topics } from '@rotor/contracts';
+import { Topics } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
 import { PrivateRedis } from '../test/support/private-redis';
@@ -25,6 +25,7 @@ import { ServiceProcess } from '../test/support/service-process';
 import { loadServicesEnv } from '../test/support/services-env';
 import { TestIdentity } from '../test/support/test-identity';
 
+import { publishOpaqueLeases } from './lib/lease-events';
 import { median, percentile } from './lib/stats';
 
 const { values: args } = parseArgs({
@@ -80,36 +81,8 @@ async function waitCaughtUp(admin: Admin, what: string): Promise<void> {
   }
 }
 
-async function publishLeases(publisher: EventPublisher, namespace: string, firstExpiry: number): Promise<Map<string, number>> {
-  const expiries = new Map<string, number>();
-  const batch = 500;
-  for (let start = 0; start < LEASES; start += batch) {
-    const messages = [];
-    for (let i = start; i < Math.min(LEASES, start + batch); i++) {
-      const id = randomUUID();
-      const expiresAt = firstExpiry + Math.floor((i * SPREAD_MS) / LEASES);
-      expiries.set(id, expiresAt);
-      const event = createEvent({
-        topic: Topics.leaseIssued,
-        source: '/rotor/bench',
-        subject: id,
-        data: {
-          leaseId: id,
-          role: 'bench-token',
-          owner: 'team-bench',
-          backend: 'opaque-token',
-          workload: { namespace, serviceAccount: 'bench' },
-          issuedAt: new Date().toISOString(),
-          expiresAt: new Date(expiresAt).toISOString(),
-          maxExpiresAt: new Date(expiresAt).toISOString(),
-          revocationHandle: { backend: 'opaque-token' },
-        },
-      });
-      messages.push({ topic: Topics.leaseIssued, key: id, value: JSON.stringify(event), headers: { 'ce-id': event.id } });
-    }
-    await publisher.send(messages);
-  }
-  return expiries;
+function publishLeases(publisher: EventPublisher, namespace: string, firstExpiry: number): Promise<Map<string, number>> {
+  return publishOpaqueLeases(publisher, { count: LEASES, namespace, serviceAccount: 'bench', expiryOf: (index) => firstExpiry + Math.floor((index * SPREAD_MS) / LEASES) });
 }
 
 async function run(index: number, kafka: Kafka, admin: Admin, identity: TestIdentity): Promise<RunResult> {
