@@ -1,5 +1,5 @@
 import { DOMAIN_TOPICS, Topics } from '@rotor/contracts';
-import { ensureTopics } from '@rotor/kafka';
+import { ensureTopics, retryRetriable } from '@rotor/kafka';
 import type { Kafka } from 'kafkajs';
 
 /**
@@ -13,7 +13,7 @@ export async function startGroupAtEnd(kafka: Kafka, groupId: string): Promise<vo
   let ends;
   try {
     await ensureTopics(admin, [...DOMAIN_TOPICS, Topics.deadLetter], { partitions: 6, replicationFactor: 1 });
-    ends = await Promise.all(DOMAIN_TOPICS.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }))));
+    ends = await Promise.all(DOMAIN_TOPICS.map(async (topic) => (await retryRetriable(() => admin.fetchTopicOffsets(topic))).map(({ partition, high }) => ({ topic, partition, offset: high }))));
   } finally {
     await admin.disconnect();
   }

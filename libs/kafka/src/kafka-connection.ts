@@ -2,8 +2,6 @@ import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'k
 
 import type { Logger } from '@rotor/telemetry';
 
-import { sleep } from './backoff';
-
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
@@ -48,31 +46,12 @@ export async function ensureTopics(
   const missing: ITopicConfig[] = topics
     .filter((topic) => !existing.has(topic))
     .map((topic) => ({ topic, numPartitions: settings.partitions, replicationFactor: settings.replicationFactor }));
-  if (missing.length > 0) {
-    try {
-      await admin.createTopics({ topics: missing, waitForLeaders: true });
-    } catch (error) {
-      // Another replica may have created them between our list and create.
-      if (!(error instanceof Error && /already exists/i.test(error.message))) throw error;
-    }
+  if (missing.length === 0) return [];
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (error) {
+    // Another replica may have created them between our list and create.
+    if (!(error instanceof Error && /already exists/i.test(error.message))) throw error;
   }
-  await waitForLeaders(admin, topics);
   return missing.map((topic) => topic.topic);
-}
-
-/**
- * A topic another client created a moment ago may not have partition leaders yet, and
- * requests to it then fail with "not the leader": wait until every partition has one.
- */
-async function waitForLeaders(admin: Admin, topics: readonly string[], timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const led = await admin
-      .fetchTopicMetadata({ topics: [...topics] })
-      .then(({ topics: found }) => found.length === topics.length && found.every((topic) => topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0)))
-      .catch(() => false);
-    if (led) return;
-    if (Date.now() > deadline) throw new Error(`topics have no partition leaders after ${timeoutMs} ms: ${topics.join(', ')}`);
-    await sleep(200);
-  }
 }

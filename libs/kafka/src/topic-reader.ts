@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 
+import { retryRetriable } from './backoff';
+
 /** A point in a topic: a time (Kafka's offsets-for-times) or an offset applied to every partition. */
 export type LogPoint = { time: Date } | { offset: bigint };
 
@@ -37,7 +39,7 @@ export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): P
   await admin.connect();
   const groupId = `rotor-reader-${randomUUID()}`;
   try {
-    const watermarks = await admin.fetchTopicOffsets(options.topic);
+    const watermarks = await retryRetriable(() => admin.fetchTopicOffsets(options.topic));
     const from = options.from ?? (options.fromTime ? { time: options.fromTime } : undefined);
     const starts = await offsetsAt(admin, options.topic, watermarks, from, 'low');
     const ends = await offsetsAt(admin, options.topic, watermarks, options.to, 'high');
@@ -106,7 +108,7 @@ async function offsetsAt(
   point: LogPoint | undefined,
   fallback: 'low' | 'high',
 ): Promise<Map<number, bigint>> {
-  const byTime = point && 'time' in point ? await admin.fetchTopicOffsetsByTimestamp(topic, point.time.getTime()) : [];
+  const byTime = point && 'time' in point ? await retryRetriable(() => admin.fetchTopicOffsetsByTimestamp(topic, point.time.getTime())) : [];
   const offsets = new Map<number, bigint>();
   for (const { partition, low, high } of watermarks) {
     let offset: bigint;
