@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -35,7 +35,8 @@ export class ServiceProcess {
     const logDir = join(ROOT, '.rotor', 'logs', 'test');
     mkdirSync(logDir, { recursive: true });
     const file = join(logDir, `${this.name}-${this.port}.log`);
-    writeFileSync(file, '');
+    // Appended, not truncated: a restarted service keeps its earlier run's log for diagnosis.
+    appendFileSync(file, `\n===== start ${new Date().toISOString()} =====\n`);
     this.output = '';
     this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', this.name, 'src', 'main.ts')], {
       cwd: ROOT,

@@ -2,6 +2,8 @@ import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'k
 
 import type { Logger } from '@rotor/telemetry';
 
+import { retryRetriable } from './backoff';
+
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
@@ -46,12 +48,17 @@ export async function ensureTopics(
   const missing: ITopicConfig[] = topics
     .filter((topic) => !existing.has(topic))
     .map((topic) => ({ topic, numPartitions: settings.partitions, replicationFactor: settings.replicationFactor }));
-  if (missing.length === 0) return [];
-  try {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
-  } catch (error) {
-    // Another replica may have created them between our list and create.
-    if (!(error instanceof Error && /already exists/i.test(error.message))) throw error;
+  if (missing.length > 0) {
+    try {
+      await admin.createTopics({ topics: missing, waitForLeaders: true });
+    } catch (error) {
+      // Another replica may have created them between our list and create.
+      if (!(error instanceof Error && /already exists/i.test(error.message))) throw error;
+    }
   }
+  // A topic created a moment ago (by us or by another service starting alongside) can still
+  // answer "not the leader"; kafkajs consumers that start then stall for tens of seconds.
+  // Serving offsets for every partition is the sign the broker is ready for them.
+  await Promise.all(topics.map((topic) => retryRetriable(() => admin.fetchTopicOffsets(topic), 120, 250)));
   return missing.map((topic) => topic.topic);
 }
