@@ -226,14 +226,18 @@ kafka_fetch_jars() {
 }
 
 kafka_write_config() {
-  local cluster_id
+  local cluster_id=""
   mkdir -p "$KAFKA_DATA"
   if [[ -f "$KAFKA_DATA/meta.properties" ]]; then
     cluster_id="$(sed -n 's/^cluster\.id=//p' "$KAFKA_DATA/meta.properties")"
   elif [[ -s "$KAFKA_HOME/cluster.id" ]]; then
     cluster_id="$(cat "$KAFKA_HOME/cluster.id")"
-  else # 16 random bytes, base64url without padding: Kafka's Uuid text form (22 chars)
+  fi
+  # None yet (or an unreadable leftover of a broker stopped mid-write): a new one, 16 random
+  # bytes in base64url without padding, Kafka's Uuid text form (22 chars).
+  if [[ ! "$cluster_id" =~ ^[A-Za-z0-9_-]{22}$ ]]; then
     cluster_id="$("$NODE" -e "process.stdout.write(require('crypto').randomBytes(16).toString('base64url'))")"
+    rm -f "$KAFKA_DATA/meta.properties"
   fi
   echo "$cluster_id" >"$KAFKA_HOME/cluster.id"
   cat >"$KAFKA_HOME/server.properties" <<EOF
