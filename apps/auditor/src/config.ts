@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { REPEAT_WINDOW } from '@rotor/audit-chain';
 import { EnvFragments, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 import { Topics } from '@rotor/contracts';
 
@@ -10,6 +11,8 @@ const auditorEnv = {
   ROTOR_AUDITOR_GROUP: z.string().min(1).default('rotor-auditor'),
   /** Group members per process (each appends up to 4 partitions at once). */
   ROTOR_AUDITOR_CONSUMERS: z.coerce.number().int().min(1).max(16).default(4),
+  /** Most events of one partition appended in one run; verifiers recognize a repeated run up to REPEAT_WINDOW records. */
+  ROTOR_AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(REPEAT_WINDOW).default(200),
 };
 
 export function loadAuditorConfig(env: NodeJS.ProcessEnv = process.env) {
@@ -20,6 +23,7 @@ export function loadAuditorConfig(env: NodeJS.ProcessEnv = process.env) {
     auditTopic: e.ROTOR_AUDIT_TOPIC,
     consumerGroup: e.ROTOR_AUDITOR_GROUP,
     consumersPerProcess: e.ROTOR_AUDITOR_CONSUMERS,
+    batchSize: e.ROTOR_AUDIT_BATCH_SIZE,
     /** Read for bindings only ("who may read this secret"); the inventory itself comes from the audit log. */
     catalogFile: e.ROTOR_CATALOG,
   };

@@ -1,7 +1,7 @@
 import type { AuditRecord } from '@rotor/contracts';
 
 import { canonicalJson } from './canonical-json';
-import { ChainVerifier, GENESIS, sealRecord } from './chain';
+import { ChainVerifier, GENESIS, REPEAT_WINDOW, sealRecord } from './chain';
 
 const KEY = 'audit-key-for-tests-0123456789abcdef';
 
@@ -57,6 +57,24 @@ describe('audit chain', () => {
   it('skips a byte-identical retry of the last record rather than calling it a break', () => {
     const records = chainOf(3);
     expect(verify([records[0]!, records[1]!, records[1]!, records[2]!])).toMatchObject({ ok: true, records: 3, duplicatesSkipped: 1 });
+  });
+
+  it('skips a batch appended again after a crash, whole or in part, then goes on from the head', () => {
+    const records = chainOf(7);
+    const log = [...records.slice(0, 5), ...records.slice(2, 5), ...records.slice(2, 4), ...records.slice(5)];
+    expect(verify(log)).toMatchObject({ ok: true, records: 7, duplicatesSkipped: 5 });
+  });
+
+  it('calls an earlier seq with another record a break: a fork, not a repeat', () => {
+    const records = chainOf(4);
+    const fork = sealRecord(KEY, { ...records[2]!, eventId: 'forked', hash: undefined } as never);
+    expect(verify([...records, fork])).toMatchObject({ ok: false, firstBreak: { offset: '4', seq: 2, reason: 'expected seq 4, found 2' } });
+  });
+
+  it('calls a repeat a break once it is further back than the repeat window', () => {
+    const records = chainOf(REPEAT_WINDOW + 2);
+    expect(verify([...records, records[1]!])).toMatchObject({ ok: false, firstBreak: { seq: 1 } });
+    expect(verify([...records, records[2]!])).toMatchObject({ ok: true, duplicatesSkipped: 1 });
   });
 
   it('keeps chains of different partitions apart', () => {

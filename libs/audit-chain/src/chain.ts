@@ -34,13 +34,24 @@ export interface ChainBreak {
 }
 
 /**
+ * How far back a repeated record is recognized: the auditor appends up to a batch at a time,
+ * and after a crash it produces the unconfirmed batch again, so at most one batch repeats.
+ */
+export const REPEAT_WINDOW = 1024;
+
+/** A chain's head and the hashes of its last REPEAT_WINDOW records (by seq modulo the window). */
+interface VerifiedChain extends ChainHead {
+  recent: string[];
+}
+
+/**
  * Verifies records in log order. Each chain (one per source topic-partition) must run
  * seq 0, 1, 2… with every `prev` equal to the previous hash and every hash recomputing.
- * A byte-identical repeat of the last record of a chain (an append retried after a
- * crash) is skipped, not counted as a break.
+ * A byte-identical repeat of one of a chain's last {@link REPEAT_WINDOW} records (a batch
+ * appended again after a crash) is skipped, not counted as a break.
  */
 export class ChainVerifier {
-  private readonly heads = new Map<string, ChainHead>();
+  private readonly heads = new Map<string, VerifiedChain>();
   private checked = 0;
   private anchored = 0;
   private duplicates = 0;
@@ -56,7 +67,7 @@ export class ChainVerifier {
      */
     private readonly anchorUnknownChains = false,
   ) {
-    for (const [chain, head] of startHeads) this.heads.set(chain, head);
+    for (const [chain, head] of startHeads) this.advance(chain, head);
   }
 
   /** 'broken' at the first break and after it (later records are not checked); 'duplicate' for a skipped repeat. */
@@ -68,13 +79,13 @@ export class ChainVerifier {
       this.firstBreak = { partition, offset, chain: record.chain, seq: record.seq, reason };
       return 'broken' as const;
     };
-    if (head && record.seq === head.seq && hash === head.hash && recordHash(this.key, unsigned) === hash) {
+    if (head && this.isRepeat(head, record) && recordHash(this.key, unsigned) === hash) {
       this.duplicates++;
       return 'duplicate';
     }
     if (!head && this.anchorUnknownChains && record.seq > 0) {
       if (recordHash(this.key, unsigned) !== hash) return fail('hash does not match the record (altered, or another key)');
-      this.heads.set(record.chain, { seq: record.seq, hash });
+      this.advance(record.chain, { seq: record.seq, hash });
       this.checked++;
       this.anchored++;
       return 'ok';
@@ -84,9 +95,21 @@ export class ChainVerifier {
     const expectedPrev = head?.hash ?? GENESIS;
     if (record.prev !== expectedPrev) return fail('prev does not match the previous record');
     if (recordHash(this.key, unsigned) !== hash) return fail('hash does not match the record (altered, or another key)');
-    this.heads.set(record.chain, { seq: record.seq, hash });
+    this.advance(record.chain, { seq: record.seq, hash });
     this.checked++;
     return 'ok';
+  }
+
+  private isRepeat(head: VerifiedChain, record: AuditRecord): boolean {
+    return record.seq <= head.seq && record.seq > head.seq - REPEAT_WINDOW && head.recent[record.seq % REPEAT_WINDOW] === record.hash;
+  }
+
+  private advance(chain: string, { seq, hash }: ChainHead): void {
+    const verified = this.heads.get(chain) ?? { seq, hash, recent: [] };
+    verified.seq = seq;
+    verified.hash = hash;
+    verified.recent[seq % REPEAT_WINDOW] = hash;
+    this.heads.set(chain, verified);
   }
 
   result() {

@@ -37,11 +37,11 @@ return 1`;
 export const HEAD_ADVANCE_SCRIPT = `
 local seq = redis.call('HGET', KEYS[1], 'seq')
 if seq and tonumber(seq) >= tonumber(ARGV[1]) then
-  if redis.call('HGET', KEYS[1], 'pendingHash') == ARGV[2] then redis.call('HDEL', KEYS[1], 'pendingHash', 'pendingOffset') end
+  if redis.call('HGET', KEYS[1], 'pendingHash') == ARGV[2] then redis.call('HDEL', KEYS[1], 'pendingFirst', 'pendingHash', 'pendingOffset') end
   return 0
 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2], 'sourceOffset', ARGV[3])
-redis.call('HDEL', KEYS[1], 'pendingHash', 'pendingOffset')
+redis.call('HDEL', KEYS[1], 'pendingFirst', 'pendingHash', 'pendingOffset')
 return 1`;
 
 /** The scripts by SHA-1: commands run them with EVALSHA (the body is ~0.5 KB per call otherwise); load them with {@link SCRIPT_LOADS} first. */

@@ -1,4 +1,4 @@
-import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 
 import { InvalidEventError, parseEvent, Topics, type DeadLetter, type DomainTopic, type Envelope } from '@rotor/contracts';
 import type { Logger, Metrics } from '@rotor/telemetry';
@@ -24,6 +24,26 @@ export interface Subscription<T> {
   parse(json: unknown, topic: string): T;
   /** Resolves only once its effect is durable: the offset is committed after that. Must be idempotent. */
   handle(message: T, context: MessageContext): Promise<void>;
+}
+
+export interface BatchItem<T> {
+  message: T;
+  context: MessageContext;
+}
+
+/**
+ * A subscription that takes consecutive messages of one partition at once, for consumers whose
+ * cost is round trips per message (one Redis transaction and one produce for many messages).
+ */
+export interface BatchSubscription<T> {
+  topics: readonly string[];
+  /** As {@link Subscription.parse}: a message it refuses is dead-lettered and left out of the batch. */
+  parse(json: unknown, topic: string): T;
+  /**
+   * Handles the items in offset order; resolves only once the effect of every one is durable.
+   * Must be idempotent: after a crash it gets the same messages again, perhaps batched differently.
+   */
+  handleBatch(items: readonly BatchItem<T>[]): Promise<void>;
 }
 
 /** A subscription to one domain topic, validated against its contract. */
@@ -55,21 +75,37 @@ export interface ConsumerRunnerOptions {
   fromBeginning?: boolean;
   /** How long the group waits before handing a silent member's partitions to another (kafkajs default 30 s). */
   sessionTimeoutMs?: number;
+  /** Most messages handed to one {@link BatchSubscription.handleBatch} call (default 200). */
+  maxBatchSize?: number;
+}
+
+type Registered =
+  | { kind: 'message'; subscription: Subscription<unknown> }
+  | { kind: 'batch'; subscription: BatchSubscription<unknown> };
+
+/** How a handler that kept failing ended: it gave up (dead-letter it) rather than retrying forever. */
+interface GaveUp {
+  error: unknown;
+  attempts: number;
 }
 
 /**
  * Runs subscriptions in one consumer group: parse → validate → handle → commit. Offsets are
  * committed only for messages whose handler resolved or that were durably dead-lettered.
+ * A runner with a batch subscription fetches batches for all its topics; one with only
+ * per-message subscriptions hands them over one at a time.
  */
 export class ConsumerRunner {
   private readonly consumer: Consumer;
-  private readonly subscriptions = new Map<string, Subscription<unknown>>();
+  private readonly subscriptions = new Map<string, Registered>();
   private readonly stopping = new AbortController();
   private readonly backoff: BackoffPolicy;
+  private readonly maxBatchSize: number;
   private running = false;
   private readonly processed;
   private readonly deadLettered;
   private readonly handleSeconds;
+  private readonly batchSize;
 
   constructor(
     kafka: Kafka,
@@ -84,15 +120,20 @@ export class ConsumerRunner {
       ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 3) } : {}),
     });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.maxBatchSize = options.maxBatchSize ?? 200;
     this.processed = metrics.counter('rotor_kafka_messages_total', 'Messages consumed, by outcome', ['topic', 'outcome']);
     this.deadLettered = metrics.counter('rotor_kafka_dead_letters_total', 'Messages sent to rotor.dlq.v1', ['topic', 'reason']);
-    this.handleSeconds = metrics.histogram('rotor_kafka_handle_seconds', 'Handler time per message', ['topic']);
+    this.handleSeconds = metrics.histogram('rotor_kafka_handle_seconds', 'Handler time per call (one message, or one batch)', ['topic']);
+    this.batchSize = metrics.histogram('rotor_kafka_batch_messages', 'Messages per handled batch', ['topic'], [1, 5, 20, 50, 100, 200, 500, 1000]);
   }
 
-  subscribe<T>(subscription: Subscription<T>): this {
+  subscribe<T>(subscription: Subscription<T> | BatchSubscription<T>): this {
+    const registered = ('handleBatch' in subscription
+      ? { kind: 'batch', subscription }
+      : { kind: 'message', subscription }) as Registered;
     for (const topic of subscription.topics) {
       if (this.subscriptions.has(topic)) throw new Error(`${topic} already has a handler in ${this.options.groupId}`);
-      this.subscriptions.set(topic, subscription);
+      this.subscriptions.set(topic, registered);
     }
     return this;
   }
@@ -108,11 +149,14 @@ export class ConsumerRunner {
   async start(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.topics, fromBeginning: this.options.fromBeginning ?? true });
+    const batched = [...this.subscriptions.values()].some(({ kind }) => kind === 'batch');
     await this.consumer.run({
       autoCommit: true,
       autoCommitInterval: 500,
       partitionsConsumedConcurrently: 4,
-      eachMessage: (payload) => this.process(payload.topic, payload.partition, payload.message, () => payload.heartbeat()),
+      ...(batched
+        ? { eachBatchAutoResolve: false, eachBatch: (payload: EachBatchPayload) => this.processBatch(payload) }
+        : { eachMessage: (payload) => this.process(payload.topic, payload.partition, payload.message, () => payload.heartbeat()) }),
     });
     this.running = true;
   }
@@ -124,15 +168,113 @@ export class ConsumerRunner {
     await this.consumer.disconnect();
   }
 
-  private async process(
+  private async process(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+    const registered = this.registered(topic);
+    if (registered.kind !== 'message') throw new Error(`${topic} has a batch handler: it is consumed in batches`);
+    const { subscription } = registered;
+    const context = this.contextOf(topic, partition, message);
+    let input: unknown;
+    try {
+      input = subscription.parse(decodeJson(message.value), topic);
+    } catch (error) {
+      return this.deadLetter(message, context, error, 0);
+    }
+    const gaveUp = await this.withRetries(topic, 1, context.logger, heartbeat, () => subscription.handle(input, context));
+    if (gaveUp) await this.deadLetter(message, context, gaveUp.error, gaveUp.attempts);
+  }
+
+  /**
+   * A fetched batch of one partition, in slices of at most maxBatchSize. Each slice's offsets
+   * are resolved only after its handler resolved, so a crash redelivers from the first slice
+   * that was not finished.
+   */
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { topic, partition, messages } = payload.batch;
+    const registered = this.registered(topic);
+    const heartbeat = () => payload.heartbeat();
+    for (let start = 0; start < messages.length; start += this.maxBatchSize) {
+      if (!payload.isRunning() || payload.isStale()) return;
+      const slice = messages.slice(start, start + this.maxBatchSize);
+      if (registered.kind === 'message') {
+        for (const message of slice) {
+          await this.process(topic, partition, message, heartbeat);
+          payload.resolveOffset(message.offset);
+        }
+      } else {
+        await this.processSlice(registered.subscription, topic, partition, slice, heartbeat);
+        payload.resolveOffset(slice[slice.length - 1]!.offset);
+      }
+      await payload.commitOffsetsIfNecessary();
+      await payload.heartbeat();
+    }
+  }
+
+  private async processSlice(
+    subscription: BatchSubscription<unknown>,
     topic: string,
     partition: number,
-    message: KafkaMessage,
+    messages: KafkaMessage[],
     heartbeat: () => Promise<void>,
   ): Promise<void> {
-    const subscription = this.subscriptions.get(topic);
+    const items: (BatchItem<unknown> & { raw: KafkaMessage })[] = [];
+    for (const message of messages) {
+      const context = this.contextOf(topic, partition, message);
+      try {
+        items.push({ message: subscription.parse(decodeJson(message.value), topic), context, raw: message });
+      } catch (error) {
+        await this.deadLetter(message, context, error, 0);
+      }
+    }
+    if (items.length === 0) return;
+    this.batchSize.observe({ topic }, items.length);
+    const logger = this.logger.child({ topic, partition, fromOffset: items[0]!.context.offset, toOffset: items[items.length - 1]!.context.offset });
+    const gaveUp = await this.withRetries(topic, items.length, logger, heartbeat, () => subscription.handleBatch(items));
+    if (!gaveUp) return;
+    // One message may be what fails the batch: handle them one by one, so only the failing ones are dead-lettered.
+    logger.warn({ err: errorSummary(gaveUp.error) }, 'batch failed; handling its messages one at a time');
+    for (const item of items) {
+      const failed = await this.withRetries(topic, 1, item.context.logger, heartbeat, () => subscription.handleBatch([item]));
+      if (failed) await this.deadLetter(item.raw, item.context, failed.error, failed.attempts);
+    }
+  }
+
+  /**
+   * Runs a handler until it resolves, with backoff between attempts. Returns how it gave up
+   * (a PermanentError, or attempts exhausted unless retrying forever); throws when stopping,
+   * so nothing is committed and the messages come back after a restart.
+   */
+  private async withRetries(topic: string, messages: number, logger: Logger, heartbeat: () => Promise<void>, handle: () => Promise<void>): Promise<GaveUp | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const timer = this.handleSeconds.startTimer({ topic });
+      try {
+        await handle();
+        timer();
+        this.processed.inc({ topic, outcome: 'handled' }, messages);
+        return undefined;
+      } catch (error) {
+        timer();
+        if (error instanceof PermanentError) return { error, attempts: attempt };
+        const exhausted = attempt >= this.backoff.maxAttempts;
+        if (this.stopping.signal.aborted) throw error; // not committed: redelivered after restart
+        if (exhausted && this.options.onExhausted !== 'retry-forever') return { error, attempts: attempt };
+        this.processed.inc({ topic, outcome: 'retried' }, messages);
+        const delay = backoffDelay(Math.min(attempt, this.backoff.maxAttempts), this.backoff);
+        logger.warn({ attempt, delayMs: delay, err: errorSummary(error) }, 'handler failed; retrying');
+        await sleep(delay, this.stopping.signal);
+        await heartbeat(); // long retries must not cost the group membership
+      }
+    }
+  }
+
+  private registered(topic: string): Registered {
+    const registered = this.subscriptions.get(topic);
+    if (!registered) throw new Error(`no handler for ${topic}`);
+    return registered;
+  }
+
+  private contextOf(topic: string, partition: number, message: KafkaMessage): MessageContext {
     const headers = decodeHeaders(message.headers);
-    const context: MessageContext = {
+    return {
       topic,
       partition,
       offset: message.offset,
@@ -142,37 +284,6 @@ export class ConsumerRunner {
       headers,
       logger: this.logger.child({ topic, partition, offset: message.offset, eventId: headers['ce-id'] }),
     };
-    if (!subscription) throw new Error(`no handler for ${topic}`);
-
-    let input: unknown;
-    try {
-      input = subscription.parse(decodeJson(message.value), topic);
-    } catch (error) {
-      return this.deadLetter(message, context, error, 0);
-    }
-
-    for (let attempt = 1; ; attempt++) {
-      const timer = this.handleSeconds.startTimer({ topic });
-      try {
-        await subscription.handle(input, context);
-        timer();
-        this.processed.inc({ topic, outcome: 'handled' });
-        return;
-      } catch (error) {
-        timer();
-        if (error instanceof PermanentError) return this.deadLetter(message, context, error, attempt);
-        const exhausted = attempt >= this.backoff.maxAttempts;
-        if (this.stopping.signal.aborted) throw error; // not committed: redelivered after restart
-        if (exhausted && this.options.onExhausted !== 'retry-forever') {
-          return this.deadLetter(message, context, error, attempt);
-        }
-        this.processed.inc({ topic, outcome: 'retried' });
-        const delay = backoffDelay(Math.min(attempt, this.backoff.maxAttempts), this.backoff);
-        context.logger.warn({ attempt, delayMs: delay, err: errorSummary(error) }, 'handler failed; retrying');
-        await sleep(delay, this.stopping.signal);
-        await heartbeat(); // long retries must not cost the group membership
-      }
-    }
   }
 
   private async deadLetter(message: KafkaMessage, context: MessageContext, error: unknown, attempts: number): Promise<void> {

@@ -55,7 +55,9 @@ export class EventPublisher {
   async send(messages: OutgoingMessage[], parentTraceparent?: string): Promise<void> {
     const byTopic = new Map<string, OutgoingMessage[]>();
     for (const message of messages) {
-      byTopic.set(message.topic, [...(byTopic.get(message.topic) ?? []), message]);
+      const batch = byTopic.get(message.topic);
+      if (batch) batch.push(message);
+      else byTopic.set(message.topic, [message]);
     }
     await this.producer.sendBatch({
       acks: -1,

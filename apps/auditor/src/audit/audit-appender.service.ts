@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 
-import { GENESIS, identifierKey, sealRecord } from '@rotor/audit-chain';
+import { GENESIS, identifierKey, sealRecord, type ChainHead } from '@rotor/audit-chain';
 import type { AnyEnvelope, AuditRecord } from '@rotor/contracts';
-import { ensureTopics, type MessageContext } from '@rotor/kafka';
+import { ensureTopics, type BatchItem, type OutgoingMessage } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
 import { Metrics } from '@rotor/telemetry';
 
@@ -17,17 +17,23 @@ import { AuditStore } from './audit-store';
 
 export type AppendOutcome = 'appended' | 'duplicate-event' | 'already-appended';
 
+/** Most bytes of audit records in one produce request, well under the broker's 1 MiB message.max.bytes. */
+const MAX_PRODUCE_BYTES = 512 * 1024;
+
 /**
  * Appends one hash-chained record per event to the audit topic. There is one chain per
  * source topic-partition: a partition has one consumer at a time, so each chain has one
- * writer, in order, whatever the number of auditor replicas; the seq is reserved in Redis
- * before the record is produced, so a replica that lost its partition cannot fork a chain.
+ * writer, in order, whatever the number of auditor replicas; the seqs are reserved in Redis
+ * before the records are produced, so a replica that lost its partition cannot fork a chain.
  *
- * Crash safety: the record is built only from the message (its time is the source message's
- * timestamp) and the chain head, so an append retried after a crash between produce and the
- * Redis update produces a byte-identical record, which verifiers, replay and rebuild skip.
+ * Events come in runs of one partition (one chain): a run costs one Redis read, one
+ * reservation, one produce and one Redis transaction, whatever its length.
+ *
+ * Crash safety: a record is built only from its message (its time is the source message's
+ * timestamp) and the chain head, so a run appended again after a crash between produce and
+ * the Redis update produces byte-identical records, which verifiers, replay and rebuild skip.
  * A message at or below the chain head's source offset was appended already and is skipped.
- * After the record is durable in Kafka, the same projection the rebuild uses updates the views.
+ * After the records are durable in Kafka, the same projection the rebuild uses updates the views.
  */
 @Injectable()
 export class AuditAppender implements OnModuleInit {
@@ -59,49 +65,82 @@ export class AuditAppender implements OnModuleInit {
     }
   }
 
-  async append(envelope: AnyEnvelope, context: MessageContext): Promise<AppendOutcome> {
+  /** Appends consecutive events of one source partition, in offset order; returns each one's outcome. */
+  async append(items: readonly BatchItem<AnyEnvelope>[]): Promise<AppendOutcome[]> {
     try {
-      const outcome = await this.appendOnce(envelope, context);
+      const outcomes = await this.appendRun(items);
       this.health.succeeded();
-      this.appended.inc({ outcome });
-      return outcome;
+      for (const outcome of outcomes) this.appended.inc({ outcome });
+      return outcomes;
     } catch (error) {
       this.health.failed(error);
       throw error;
     }
   }
 
-  private async appendOnce(envelope: AnyEnvelope, context: MessageContext): Promise<AppendOutcome> {
-    const chain = `${context.topic}:${context.partition}`;
-    const state = await this.store.appendState(chain, envelope.id);
-    if (!state.initialized) await this.initializeEmptyState();
-    if (state.seen) return 'duplicate-event';
-    const head = state.head;
-    if (head && BigInt(context.offset) <= head.sourceOffset) return 'already-appended';
-
-    const entry = auditEntryOf(envelope, this.identifierKey);
-    const record: AuditRecord = sealRecord(this.config.auditKey, {
-      seq: head ? head.seq + 1 : 0,
-      chain,
-      sourceTopic: context.topic,
-      sourcePartition: context.partition,
-      sourceOffset: context.offset,
-      eventId: entry.eventId,
-      eventType: entry.eventType,
-      known: entry.known,
-      recordedAt: new Date(Number(context.timestamp)).toISOString(),
-      event: entry.event,
-      prev: head?.hash ?? GENESIS,
-    });
-    const reservation = await this.store.reserve(record);
-    if (reservation === 'moved') throw new Error(`chain ${chain} moved while appending offset ${context.offset}; retrying from its new head`);
-    if (reservation !== 'ok') {
-      throw new Error(`chain ${chain} has an unconfirmed record for source offset ${reservation.slice('pending:'.length)}, not for ${context.offset}`);
+  private async appendRun(items: readonly BatchItem<AnyEnvelope>[]): Promise<AppendOutcome[]> {
+    if (items.length === 0) return [];
+    const { topic, partition } = items[0]!.context;
+    if (items.some(({ context }) => context.topic !== topic || context.partition !== partition)) {
+      throw new Error('a run of audited events must come from one topic-partition');
     }
-    await this.producer.send(chain, { topic: this.config.auditTopic, key: chain, value: JSON.stringify(record), headers: { 'ce-id': record.eventId } }, context.traceparent);
-    await this.store.recordAppended(record);
-    this.lag.observe(Math.max(0, Date.now() - entry.occurredAt.getTime()) / 1000);
-    return 'appended';
+    const chain = `${topic}:${partition}`;
+    const state = await this.store.appendState(chain, items.map(({ message }) => message.id));
+    if (!state.initialized) await this.initializeEmptyState();
+
+    const outcomes: AppendOutcome[] = [];
+    const records: AuditRecord[] = [];
+    const messages: OutgoingMessage[] = [];
+    const occurredAt: Date[] = [];
+    const seen = new Set(state.seen);
+    let head: ChainHead | undefined = state.head;
+    for (const { message: envelope, context } of items) {
+      if (state.head && BigInt(context.offset) <= state.head.sourceOffset) {
+        outcomes.push('already-appended');
+        continue;
+      }
+      if (seen.has(envelope.id)) {
+        outcomes.push('duplicate-event');
+        continue;
+      }
+      seen.add(envelope.id);
+      const entry = auditEntryOf(envelope, this.identifierKey);
+      const record: AuditRecord = sealRecord(this.config.auditKey, {
+        seq: head ? head.seq + 1 : 0,
+        chain,
+        sourceTopic: topic,
+        sourcePartition: partition,
+        sourceOffset: context.offset,
+        eventId: entry.eventId,
+        eventType: entry.eventType,
+        known: entry.known,
+        recordedAt: new Date(Number(context.timestamp)).toISOString(),
+        event: entry.event,
+        prev: head?.hash ?? GENESIS,
+      });
+      records.push(record);
+      messages.push({
+        topic: this.config.auditTopic,
+        key: chain,
+        value: JSON.stringify(record),
+        headers: { 'ce-id': record.eventId, ...(context.traceparent ? { traceparent: context.traceparent } : {}) },
+      });
+      occurredAt.push(entry.occurredAt);
+      head = record;
+      outcomes.push('appended');
+    }
+    if (records.length === 0) return outcomes;
+
+    const reservation = await this.store.reserve(records);
+    if (reservation === 'moved') throw new Error(`chain ${chain} moved while appending from offset ${records[0]!.sourceOffset}; retrying from its new head`);
+    if (reservation !== 'ok') {
+      throw new Error(`chain ${chain} has an unconfirmed run up to source offset ${reservation.slice('pending:'.length)} that does not start with offset ${records[0]!.sourceOffset}`);
+    }
+    for (const slice of byteSlices(messages)) await this.producer.send(chain, slice);
+    await this.store.recordAppended(records);
+    const now = Date.now();
+    for (const time of occurredAt) this.lag.observe(Math.max(0, now - time.getTime()) / 1000);
+    return outcomes;
   }
 
   /**
@@ -127,4 +166,21 @@ export class AuditAppender implements OnModuleInit {
       await admin.disconnect();
     }
   }
+}
+
+/** Splits messages into runs that each fit one produce request. */
+function* byteSlices(messages: OutgoingMessage[]): Generator<OutgoingMessage[]> {
+  let slice: OutgoingMessage[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = Buffer.byteLength(message.value);
+    if (slice.length && bytes + size > MAX_PRODUCE_BYTES) {
+      yield slice;
+      slice = [];
+      bytes = 0;
+    }
+    slice.push(message);
+    bytes += size;
+  }
+  if (slice.length) yield slice;
 }

@@ -29,8 +29,9 @@ export class AuditLogProducer implements OnModuleInit, OnApplicationShutdown {
     await Promise.all(this.producers.map((producer) => producer.disconnect()));
   }
 
-  send(chain: string, message: OutgoingMessage, traceparent?: string): Promise<void> {
-    return this.producers[chainSlot(chain)]!.send([message], traceparent);
+  /** Sends one chain's records, in order, in one request (the caller keeps it under the broker's size limit). */
+  send(chain: string, messages: OutgoingMessage[]): Promise<void> {
+    return this.producers[chainSlot(chain)]!.send(messages);
   }
 }
 

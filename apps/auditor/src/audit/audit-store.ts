@@ -7,29 +7,32 @@ import type { Redis } from '@rotor/redis-store';
 
 export interface StoredHead extends ChainHead {
   sourceOffset: bigint;
-  /** A record reserved for the next seq whose append has not been confirmed yet (a crash, or in flight). */
-  pending?: { hash: string; sourceOffset: string };
 }
 
 export interface AppendState {
   /** False when Redis lost the auditor's state (wiped): the chain heads must be rebuilt first. */
   initialized: boolean;
   head?: StoredHead;
-  seen: boolean;
+  /** The event ids, of those asked about, that already have a record. */
+  seen: Set<string>;
 }
 
 export type Reservation = 'ok' | 'moved' | `pending:${string}`;
 
 /**
- * Claims the next seq of a chain for one record before it is produced. Only a writer that saw the
- * current head can claim it, so a replica that lost its partition (a zombie) cannot fork the chain;
- * re-claiming with the identical record (the same message after a crash) is allowed.
+ * Claims the next seqs of a chain for a run of records before they are produced. Only a writer
+ * that saw the current head can claim them, so a replica that lost its partition (a zombie)
+ * cannot fork the chain. A run that starts with the same record as an unconfirmed one (the
+ * same messages after a crash, perhaps batched differently) may claim again: records are built
+ * only from the messages and the head, so the two runs agree where they overlap.
+ * A claim from before batches has no pendingFirst: its one record was first and last.
  */
 const RESERVE_SCRIPT = `
-local head = redis.call('HMGET', KEYS[1], 'hash', 'pendingHash', 'pendingOffset')
+local head = redis.call('HMGET', KEYS[1], 'hash', 'pendingHash', 'pendingOffset', 'pendingFirst')
 if (head[1] or '') ~= ARGV[1] then return 'moved' end
-if head[2] and head[2] ~= ARGV[2] then return 'pending:' .. head[3] end
-redis.call('HSET', KEYS[1], 'pendingHash', ARGV[2], 'pendingOffset', ARGV[3])
+local pendingFirst = head[4] or head[2]
+if pendingFirst and pendingFirst ~= ARGV[2] then return 'pending:' .. head[3] end
+redis.call('HSET', KEYS[1], 'pendingFirst', ARGV[2], 'pendingHash', ARGV[3], 'pendingOffset', ARGV[4])
 return 'ok'`;
 
 export interface EventQuery {
@@ -48,7 +51,7 @@ export interface EventQuery {
 @Injectable()
 export class AuditStore {
   private scriptsLoaded = false;
-  private readonly reserveCommand: (key: string, expected: string, hash: string, sourceOffset: string) => Promise<Reservation>;
+  private readonly reserveCommand: (key: string, expected: string, firstHash: string, lastHash: string, lastSourceOffset: string) => Promise<Reservation>;
 
   constructor(@Inject(REDIS) private readonly redis: Redis) {
     // defineCommand runs it by EVALSHA, loading it when Redis does not know it.
@@ -57,21 +60,20 @@ export class AuditStore {
     this.reserveCommand = (...args) => withReserve.auditorReserve(...args);
   }
 
-  async appendState(chain: string, eventId: string): Promise<AppendState> {
-    const results = await this.redis.multi().exists(ViewKeys.marker).hgetall(ViewKeys.head(chain)).exists(ViewKeys.seen(eventId)).exec();
+  /** One snapshot: the state marker, the chain's head, and which of these events were recorded already. */
+  async appendState(chain: string, eventIds: readonly string[]): Promise<AppendState> {
+    const transaction = this.redis.multi().exists(ViewKeys.marker).hgetall(ViewKeys.head(chain));
+    for (const eventId of eventIds) transaction.exists(ViewKeys.seen(eventId));
+    const results = await transaction.exec();
     if (!results) throw new Error('Redis transaction aborted');
     const failed = results.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
     const fields = results[1]![1] as Record<string, string>;
     const head: StoredHead | undefined = fields['hash']
-      ? {
-          seq: Number(fields['seq']),
-          hash: fields['hash'],
-          sourceOffset: BigInt(fields['sourceOffset'] ?? '-1'),
-          ...(fields['pendingHash'] ? { pending: { hash: fields['pendingHash'], sourceOffset: fields['pendingOffset'] ?? '' } } : {}),
-        }
+      ? { seq: Number(fields['seq']), hash: fields['hash'], sourceOffset: BigInt(fields['sourceOffset'] ?? '-1') }
       : undefined;
-    return { initialized: results[0]![1] === 1, head, seen: results[2]![1] === 1 };
+    const seen = new Set(eventIds.filter((_id, index) => results[index + 2]![1] === 1));
+    return { initialized: results[0]![1] === 1, head, seen };
   }
 
   /** Whether any chain head is stored: state written before the marker existed. */
@@ -90,17 +92,21 @@ export class AuditStore {
     await this.redis.set(ViewKeys.marker, new Date().toISOString(), 'NX');
   }
 
-  async reserve(record: AuditRecord): Promise<Reservation> {
-    const expected = record.seq === 0 ? '' : record.prev;
-    return this.reserveCommand(ViewKeys.head(record.chain), expected, record.hash, record.sourceOffset);
+  /** Claims the seqs of consecutive records of one chain, `records[0]` continuing the current head. */
+  async reserve(records: readonly AuditRecord[]): Promise<Reservation> {
+    const first = records[0]!;
+    const last = records[records.length - 1]!;
+    const expected = first.seq === 0 ? '' : first.prev;
+    return this.reserveCommand(ViewKeys.head(first.chain), expected, first.hash, last.hash, last.sourceOffset);
   }
 
   /**
-   * One transaction: the record in every view, the event marked seen, and the chain head moved
-   * forward. Every command is idempotent, so after NOSCRIPT (a restarted Redis) it simply runs again.
+   * One transaction: the records in every view, their events marked seen, and the chain head
+   * moved to the last. Every command is idempotent, so after NOSCRIPT (a restarted Redis) it
+   * simply runs again.
    */
-  async recordAppended(record: AuditRecord): Promise<void> {
-    const commands = [...projectRecord(record), headCommand(record)];
+  async recordAppended(records: readonly AuditRecord[]): Promise<void> {
+    const commands = [...records.flatMap((record) => projectRecord(record)), headCommand(records[records.length - 1]!)];
     if (!this.scriptsLoaded) await this.loadScripts();
     try {
       await this.exec(commands);

@@ -17,16 +17,17 @@ import { AuditAppender } from './audit-appender.service';
 @Injectable()
 export class DomainEventsConsumer {
   constructor(kafka: KafkaLifecycle, appender: AuditAppender, @Inject(AUDITOR_CONFIG) config: AuditorConfig) {
-    // Several members of the group in one process: each handles a few partitions at once, and
-    // an append mostly waits on Redis and Kafka round trips, so more lanes mean more throughput.
-    // A partition still has exactly one member, so each chain keeps a single writer.
+    // Events come in runs of one partition, appended at a cost of a few round trips per run.
+    // Several members of the group in one process: each appends a few partitions at once, as
+    // an append mostly waits on Redis and Kafka. A partition still has exactly one member, so
+    // each chain keeps a single writer.
     for (let member = 0; member < config.consumersPerProcess; member++) {
-      kafka.consumer({ groupId: config.consumerGroup, onExhausted: 'retry-forever' }).subscribe({
+      kafka.consumer({ groupId: config.consumerGroup, onExhausted: 'retry-forever', maxBatchSize: config.batchSize }).subscribe({
         topics: DOMAIN_TOPICS,
         parse: parseAnyEvent,
-        handle: async (envelope, context) => {
-          const outcome = await appender.append(envelope, context);
-          context.logger.debug({ outcome, eventType: envelope.type }, 'audited');
+        handleBatch: async (items) => {
+          const outcomes = await appender.append(items);
+          items.forEach(({ message, context }, index) => context.logger.debug({ outcome: outcomes[index], eventType: message.type }, 'audited'));
         },
       });
     }
