@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 
 import { DeadLetterSchema, Topics, type DeadLetter } from '@rotor/contracts';
-import { ConsumerRunner, ensureTopics, EventPublisher, PermanentError, readTopicRange, type MessageContext } from '@rotor/kafka';
+import { ConsumerRunner, ensureTopics, EventPublisher, PermanentError, readTopicRange, type BatchItem, type ConsumerRunnerOptions, type MessageContext } from '@rotor/kafka';
 import { createLogger, Metrics } from '@rotor/telemetry';
 
 import { eventually } from '../support/eventually';
@@ -177,5 +177,153 @@ describe('ConsumerRunner against a real broker', () => {
     await eventually(async () => (started ? true : undefined), { what: 'the slow handler to start' });
     await slow.stop();
     expect(finished).toBe(true);
+  });
+});
+
+describe('ConsumerRunner with a batch subscription, against a real broker', () => {
+  const publisher = new EventPublisher(kafka);
+  const runners: ConsumerRunner[] = [];
+  const topics: string[] = [];
+
+  /** A topic of its own per test, filled before the runner starts, so the first fetch holds a real batch. */
+  const filledTopic = async (values: string[]): Promise<string> => {
+    const topic = `rotor-test.batch.${randomUUID()}`;
+    topics.push(topic);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, [topic, Topics.deadLetter], { partitions: 1, replicationFactor: 1 });
+    await admin.disconnect();
+    await publisher.send(values.map((value) => ({ topic, key: 'k', value })));
+    return topic;
+  };
+
+  const batchRunner = (
+    groupId: string,
+    topic: string,
+    handleBatch: (items: readonly BatchItem<Probe>[]) => Promise<void>,
+    options: Partial<ConsumerRunnerOptions> = {},
+  ) => {
+    const created = new ConsumerRunner(kafka, publisher, logger, new Metrics('test'), { groupId, backoff: FAST_BACKOFF, sessionTimeoutMs: 6_000, maxBatchSize: 10, ...options }).subscribe({
+      topics: [topic],
+      parse: (json) => {
+        if (typeof json !== 'object' || json === null || typeof (json as Probe).n !== 'number') throw new PermanentError('n must be a number');
+        return json as Probe;
+      },
+      handleBatch,
+    });
+    runners.push(created);
+    return created;
+  };
+
+  const committedOffset = async (groupId: string, topic: string): Promise<string | undefined> => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return committed?.partitions[0]?.offset;
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  const deadLettersFor = async (topic: string, since: Date): Promise<DeadLetter[]> => {
+    const letters: DeadLetter[] = [];
+    await readTopicRange(kafka, {
+      topic: Topics.deadLetter,
+      fromTime: since,
+      onMessage: (message) => {
+        const letter = DeadLetterSchema.parse(JSON.parse(message.value!.toString()));
+        if (letter.sourceTopic === topic) letters.push(letter);
+      },
+    });
+    return letters;
+  };
+
+  beforeAll(() => publisher.connect());
+
+  afterEach(async () => {
+    await Promise.all(runners.splice(0).map((r) => r.stop().catch(() => undefined)));
+  });
+
+  afterAll(async () => {
+    await publisher.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('hands over consecutive messages in offset order, at most maxBatchSize at a time, leaves malformed ones out (dead-lettered), and commits after', async () => {
+    const since = new Date();
+    const values = Array.from({ length: 25 }, (_, n) => (n === 4 ? '{not json' : n === 17 ? JSON.stringify({ n: 'seventeen' }) : JSON.stringify({ n })));
+    const topic = await filledTopic(values);
+    const groupId = `g-${randomUUID()}`;
+    const batches: { ns: number[]; offsets: string[] }[] = [];
+    await batchRunner(groupId, topic, async (items) => void batches.push({ ns: items.map((item) => item.message.n), offsets: items.map((item) => item.context.offset) })).start();
+
+    await eventually(async () => ((await committedOffset(groupId, topic)) === '25' ? true : undefined), { what: 'every offset committed' });
+    const expected = Array.from({ length: 25 }, (_, n) => n).filter((n) => n !== 4 && n !== 17);
+    expect(batches.flatMap((batch) => batch.ns)).toEqual(expected);
+    expect(batches.flatMap((batch) => batch.offsets)).toEqual(expected.map(String));
+    expect(Math.max(...batches.map((batch) => batch.ns.length))).toBeGreaterThan(1); // batched, not one by one
+    expect(batches.every((batch) => batch.ns.length <= 10)).toBe(true);
+    const letters = await eventually(async () => {
+      const found = await deadLettersFor(topic, since);
+      return found.length >= 2 ? found : undefined;
+    }, { what: 'two dead letters' });
+    expect(letters.map((letter) => [letter.offset, letter.attempts, letter.reason])).toEqual([
+      ['4', 0, 'message value is not valid JSON'],
+      ['17', 0, 'n must be a number'],
+    ]);
+  });
+
+  it('when a batch keeps failing, handles its messages one by one and dead-letters only the one that fails', async () => {
+    const since = new Date();
+    const topic = await filledTopic([1, 2, 3, 4, 5].map((n) => JSON.stringify({ n })));
+    const groupId = `g-${randomUUID()}`;
+    const handled: number[] = [];
+    let poisonAttempts = 0;
+    await batchRunner(groupId, topic, async (items) => {
+      if (items.some((item) => item.message.n === 3)) {
+        poisonAttempts++;
+        throw new Error('cannot store 3');
+      }
+      handled.push(...items.map((item) => item.message.n));
+    }).start();
+
+    await eventually(async () => ((await committedOffset(groupId, topic)) === '5' ? true : undefined), { what: 'every offset committed' });
+    expect(handled).toEqual([1, 2, 4, 5]);
+    const letters = await eventually(async () => {
+      const found = await deadLettersFor(topic, since);
+      return found.length ? found : undefined;
+    }, { what: 'the dead letter of 3' });
+    expect(letters).toEqual([expect.objectContaining({ offset: '2', attempts: 3, reason: 'Error: cannot store 3' })]);
+    expect(poisonAttempts).toBeGreaterThanOrEqual(4); // retried as a batch, then alone
+  });
+
+  it('retrying forever, commits nothing of a batch whose handler has not resolved: a stopped runner leaves it to the next', async () => {
+    const topic = await filledTopic([1, 2, 3].map((n) => JSON.stringify({ n })));
+    const groupId = `g-${randomUUID()}`;
+    let calls = 0;
+    const first = batchRunner(
+      groupId,
+      topic,
+      async () => {
+        calls++;
+        throw new Error('store unavailable');
+      },
+      { onExhausted: 'retry-forever' },
+    );
+    await first.start();
+    await eventually(async () => (calls > FAST_BACKOFF.maxAttempts ? true : undefined), { what: 'the handler to be retried past its attempts' });
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // past the auto-commit interval
+    expect(await committedOffset(groupId, topic)).toBe('-1');
+    await first.stop();
+    runners.splice(runners.indexOf(first), 1);
+
+    const handled: number[] = [];
+    await batchRunner(groupId, topic, async (items) => void handled.push(...items.map((item) => item.message.n))).start();
+    await eventually(async () => ((await committedOffset(groupId, topic)) === '3' ? true : undefined), { what: 'the batch handled by the next runner' });
+    expect(handled).toEqual([1, 2, 3]);
   });
 });

@@ -102,6 +102,18 @@ describe('verifying from a point in the log', () => {
     expect(verifier.result().firstBreak).toMatchObject({ offset: '4', seq: 4 });
   });
 
+  it('starting inside a run that was appended again, skips the repeat of records before the anchor', () => {
+    const records = chainOf(7);
+    const log = [...records.slice(0, 5), ...records.slice(2, 5), ...records.slice(5)];
+    const verifier = new ChainVerifier(KEY, new Map(), true);
+    log.slice(3).forEach((record, index) => verifier.add({ record, partition: 0, offset: String(index + 3) }));
+    expect(verifier.result()).toMatchObject({ ok: true, records: 4, duplicatesSkipped: 3, anchoredChains: 1 });
+
+    const forged = { ...records[2]!, eventId: 'forged' };
+    const strict = new ChainVerifier(KEY, new Map(), true);
+    expect([records[3]!, records[4]!, forged].map((record, index) => strict.add({ record, partition: 0, offset: String(index) }))).toEqual(['ok', 'ok', 'broken']);
+  });
+
   it('without anchoring, a log that starts mid-chain is a break', () => {
     const verifier = new ChainVerifier(KEY);
     expect(verifier.add({ record: chainOf(3)[2]!, partition: 0, offset: '0' })).toBe('broken');

@@ -42,6 +42,8 @@ export const REPEAT_WINDOW = 1024;
 /** A chain's head and the hashes of its last REPEAT_WINDOW records (by seq modulo the window). */
 interface VerifiedChain extends ChainHead {
   recent: string[];
+  /** The first seq verified (an anchor or a start head); records before it are unknown here. */
+  floor: number;
 }
 
 /**
@@ -100,12 +102,17 @@ export class ChainVerifier {
     return 'ok';
   }
 
+  /**
+   * A record the chain already has. Verifying from mid-log, a repeated run may start before the
+   * anchor: a sealed record from just before it is taken as a repeat, as it cannot be compared.
+   */
   private isRepeat(head: VerifiedChain, record: AuditRecord): boolean {
+    if (record.seq < head.floor) return record.seq > head.floor - REPEAT_WINDOW;
     return record.seq <= head.seq && record.seq > head.seq - REPEAT_WINDOW && head.recent[record.seq % REPEAT_WINDOW] === record.hash;
   }
 
   private advance(chain: string, { seq, hash }: ChainHead): void {
-    const verified = this.heads.get(chain) ?? { seq, hash, recent: [] };
+    const verified = this.heads.get(chain) ?? { seq, hash, recent: [], floor: seq };
     verified.seq = seq;
     verified.hash = hash;
     verified.recent[seq % REPEAT_WINDOW] = hash;

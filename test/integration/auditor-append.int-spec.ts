@@ -1,0 +1,168 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+
+import Redis from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+
+import { ChainVerifier, ViewKeys } from '@rotor/audit-chain';
+import { AuditRecordSchema, createEvent, Topics, type AnyEnvelope, type AuditRecord } from '@rotor/contracts';
+import { readTopicRange, type BatchItem } from '@rotor/kafka';
+import { ReadinessRegistry } from '@rotor/service-kit';
+import { createLogger, Metrics } from '@rotor/telemetry';
+
+import { AppendHealth } from '../../apps/auditor/src/audit/append-health';
+import { AuditAppender } from '../../apps/auditor/src/audit/audit-appender.service';
+import { AuditLogProducer } from '../../apps/auditor/src/audit/audit-log-producer';
+import { AuditStore } from '../../apps/auditor/src/audit/audit-store';
+import type { AuditorConfig } from '../../apps/auditor/src/config';
+import { PrivateRedis } from '../support/private-redis';
+import { requiredEnv } from '../support/services-env';
+
+const kafka = new Kafka({ clientId: 'rotor-test-audit-append', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+const logger = createLogger({ service: 'test', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+const CHAIN = `${Topics.leaseIssued}:0`;
+
+/** As if the process died after the records were produced, before Redis recorded them. */
+class StoreThatDiesAfterProduce extends AuditStore {
+  override recordAppended(): Promise<void> {
+    return Promise.reject(new Error('killed between produce and the Redis update'));
+  }
+}
+
+/** Reads the chain head, then waits: a replica that stalls while another takes its partition over. */
+class StalledStore extends AuditStore {
+  release!: () => void;
+  private headRead!: () => void;
+  readonly stalled = new Promise<void>((resolve) => (this.release = resolve));
+  readonly readHead = new Promise<void>((resolve) => (this.headRead = resolve));
+
+  override async appendState(chain: string, eventIds: readonly string[]) {
+    const state = await super.appendState(chain, eventIds);
+    this.headRead();
+    await this.stalled;
+    return state;
+  }
+}
+
+const leaseIssued = (leaseId: string): AnyEnvelope =>
+  createEvent({
+    topic: Topics.leaseIssued,
+    source: '/rotor/test',
+    subject: leaseId,
+    data: {
+      leaseId,
+      role: 'db',
+      owner: 'team-pay',
+      backend: 'opaque-token',
+      workload: { namespace: 'payments', serviceAccount: 'api' },
+      issuedAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 300_000).toISOString(),
+      maxExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      revocationHandle: { backend: 'opaque-token' },
+    },
+  });
+
+/** Events as consumed from partition 0 of lease.issued at offsets 0, 1, 2… */
+const consumed = (events: AnyEnvelope[]): BatchItem<AnyEnvelope>[] =>
+  events.map((message, offset) => ({
+    message,
+    context: { topic: Topics.leaseIssued, partition: 0, offset: String(offset), key: null, timestamp: String(Date.now()), headers: {}, logger },
+  }));
+
+/**
+ * The appender's crash and fencing guarantees, against real Kafka and Redis, with the crash or
+ * the stall placed exactly where it matters (the process-level SIGKILL test is in auditor-chain).
+ */
+describe('auditor: appending runs of events', () => {
+  const redisServer = new PrivateRedis(19430);
+  const auditKey = randomBytes(32).toString('hex');
+  let redis: Redis;
+  let producer: AuditLogProducer;
+  let config: AuditorConfig;
+
+  const appenderWith = (store: AuditStore) =>
+    new AuditAppender(store, producer, new AppendHealth(new ReadinessRegistry(), new Metrics('test')), kafka, config, new Metrics('test'));
+
+  const auditLog = async (): Promise<AuditRecord[]> => {
+    const records: AuditRecord[] = [];
+    await readTopicRange(kafka, { topic: config.auditTopic, onMessage: (message) => void records.push(AuditRecordSchema.parse(JSON.parse(message.value!.toString()))) });
+    return records;
+  };
+
+  const verify = (records: AuditRecord[]) => {
+    const verifier = new ChainVerifier(auditKey);
+    records.forEach((record, offset) => verifier.add({ record, partition: 0, offset: String(offset) }));
+    return verifier.result();
+  };
+
+  beforeAll(async () => {
+    await redisServer.start();
+    redis = new Redis(redisServer.url);
+    producer = new AuditLogProducer(kafka);
+    await producer.onModuleInit();
+  });
+
+  beforeEach(async () => {
+    await redis.flushall();
+    config = { auditKey, auditTopic: `rotor.audit.append-test-${randomUUID().slice(0, 8)}.v1`, kafka: { partitions: 1, replicationFactor: 1 } } as AuditorConfig;
+    await appenderWith(new AuditStore(redis)).onModuleInit(); // creates this test's audit topic
+  });
+
+  afterAll(async () => {
+    await producer.onApplicationShutdown();
+    redis.disconnect();
+    await redisServer.kill();
+  });
+
+  it('a run appended again after a crash between produce and the Redis update, split differently, leaves only repeats the verifier skips', async () => {
+    const items = consumed(Array.from({ length: 10 }, () => leaseIssued(randomUUID())));
+    await expect(appenderWith(new StoreThatDiesAfterProduce(redis)).append(items)).rejects.toThrow('killed between produce');
+
+    const restarted = appenderWith(new AuditStore(redis));
+    expect(await restarted.append(items.slice(0, 4))).toEqual(Array(4).fill('appended'));
+    expect(await restarted.append(items.slice(2))).toEqual([...Array(2).fill('already-appended'), ...Array(6).fill('appended')]);
+
+    const log = await auditLog();
+    expect(log).toHaveLength(20); // the lost run, then the same records again
+    expect(verify(log)).toMatchObject({ ok: true, records: 10, duplicatesSkipped: 10 });
+    expect(await redis.zcard(ViewKeys.eventIndex('all'))).toBe(10);
+    expect(await redis.hgetall(ViewKeys.head(CHAIN))).toEqual({ seq: '9', hash: log[9]!.hash, sourceOffset: '9' });
+  });
+
+  it('records an event redelivered within a run, or after it, once', async () => {
+    const events = Array.from({ length: 3 }, () => leaseIssued(randomUUID()));
+    const appender = appenderWith(new AuditStore(redis));
+    expect(await appender.append(consumed([events[0]!, events[1]!, events[0]!]))).toEqual(['appended', 'appended', 'duplicate-event']);
+    const later = consumed([events[0]!, events[1]!, events[0]!, events[1]!, events[2]!]).slice(3);
+    expect(await appender.append(later)).toEqual(['duplicate-event', 'appended']);
+    expect((await auditLog()).map((record) => record.eventId)).toEqual(events.map((event) => event.id));
+  });
+
+  it('refuses a different run for seqs an unconfirmed run holds, so the chain cannot fork; the original run still completes', async () => {
+    const original = consumed(Array.from({ length: 5 }, () => leaseIssued(randomUUID())));
+    await expect(appenderWith(new StoreThatDiesAfterProduce(redis)).append(original)).rejects.toThrow('killed');
+
+    const other = consumed(Array.from({ length: 5 }, () => leaseIssued(randomUUID())));
+    await expect(appenderWith(new AuditStore(redis)).append(other)).rejects.toThrow(`chain ${CHAIN} has an unconfirmed run up to source offset 4`);
+    expect(await auditLog()).toHaveLength(5); // nothing of the other run was produced
+
+    expect(await appenderWith(new AuditStore(redis)).append(original)).toEqual(Array(5).fill('appended'));
+    expect(verify(await auditLog())).toMatchObject({ ok: true, records: 5, duplicatesSkipped: 5 });
+  });
+
+  it('a replica that read the head before another moved it cannot append over it', async () => {
+    const items = consumed(Array.from({ length: 8 }, () => leaseIssued(randomUUID())));
+    await appenderWith(new AuditStore(redis)).append(items.slice(0, 3));
+
+    const stalledStore = new StalledStore(redis);
+    const zombie = appenderWith(stalledStore).append(items.slice(3));
+    await stalledStore.readHead;
+    await appenderWith(new AuditStore(redis)).append(items.slice(3, 6)); // the partition's new owner
+    stalledStore.release();
+    await expect(zombie).rejects.toThrow(`chain ${CHAIN} moved while appending from offset 3`);
+
+    const log = await auditLog();
+    expect(log.map((record) => record.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(verify(log)).toMatchObject({ ok: true, records: 6, duplicatesSkipped: 0 });
+  });
+});
