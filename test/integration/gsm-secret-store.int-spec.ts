@@ -3,9 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 
-import { GsmSecretStore } from '@rotor/secret-store';
+import { sharedGsmPacers } from '@rotor/nest-gsm';
+import { createRedis } from '@rotor/redis-store';
+import { GsmSecretStore, processPacers } from '@rotor/secret-store';
 
 import { eventually } from '../support/eventually';
+import { requiredEnv } from '../support/services-env';
 
 const PORT = 19290;
 
@@ -61,6 +64,32 @@ describe('GSM secret store against the emulator with quotas', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
     expect(Date.now() - started).toBeLessThan(4_000);
     await paced.close();
+  });
+
+  it('paces the writes of replicas sharing Redis to the project quota together, not each to all of it', async () => {
+    const secret = `shared-${randomUUID().slice(0, 8)}`;
+    await store.ensureSecret(secret, { owner: 'test' });
+    const redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-gsm-quota');
+    // 120 writes/min is 2/s with a burst of 2; the buckets are named as for a project of their own, so they start full.
+    const settings = { project: 'rotor-quota', emulatorHost: `127.0.0.1:${PORT}`, writesPerMinute: 120 };
+    const bucketProject = `rotor-quota-${randomUUID().slice(0, 8)}`;
+    const sixWrites = async (replicas: GsmSecretStore[]) => {
+      const started = Date.now();
+      await Promise.all(replicas.map((replica) => Promise.all([1, 2, 3].map((n) => replica.setLabels(secret, { owner: 'test', n: String(n) })))));
+      await Promise.all(replicas.map((replica) => replica.close()));
+      return Date.now() - started;
+    };
+    try {
+      // Two buckets of their own: 2 at once each, then one more after 500 ms.
+      const alone = await sixWrites([new GsmSecretStore(settings, processPacers), new GsmSecretStore(settings, processPacers)]);
+      // One shared bucket: 2 at once, then 4 more at 500 ms each.
+      const shared = await sixWrites([new GsmSecretStore(settings, sharedGsmPacers(redis, bucketProject)), new GsmSecretStore(settings, sharedGsmPacers(redis, bucketProject))]);
+      expect(alone).toBeLessThan(1_500);
+      expect(shared).toBeGreaterThanOrEqual(1_900);
+      expect(shared).toBeLessThan(4_000);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('reports a disabled version as a conflict, never echoing its value', async () => {

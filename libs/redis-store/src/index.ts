@@ -1,3 +1,4 @@
 export * from './due-schedule';
 export * from './redis-connection';
 export * from './redis-lock';
+export * from './shared-rate-limiter';

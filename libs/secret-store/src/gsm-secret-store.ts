@@ -18,6 +18,23 @@ export interface GsmSettings {
   versionWritesPerSecondPerSecret?: number;
 }
 
+/** Paces one kind of call; {@link RateLimiter} paces one process, a shared limiter every replica. */
+export interface Pacer {
+  /** Takes a token, waiting for one if needed; `onWait` runs once, before the first wait. */
+  acquire(onWait?: () => Promise<void> | void): Promise<void>;
+  /** Callers waiting right now. */
+  readonly queued: number;
+}
+
+/**
+ * Makes the pacer for one GSM quota. `quota` names it within the project (`accesses`, `writes`,
+ * `version-writes:<secret>`), so pacers of the same quota in other processes can share a bucket.
+ */
+export type PacerFactory = (quota: string, ratePerMinute: number, burst?: number) => Pacer;
+
+/** Each process paces itself: right for one replica, or when nothing shared is at hand. */
+export const processPacers: PacerFactory = (_quota, ratePerMinute, burst) => new RateLimiter(ratePerMinute, burst);
+
 /**
  * The client's own retry policy would retry RESOURCE_EXHAUSTED for up to a minute and then
  * report DEADLINE_EXCEEDED; rotor paces and backs off itself, so it must see the code.
@@ -40,11 +57,14 @@ const grpcCode = (error: unknown): number | undefined =>
  */
 export class GsmSecretStore {
   private readonly client: SecretManagerServiceClient;
-  private readonly reads: RateLimiter;
-  private readonly writes: RateLimiter;
-  private readonly versionWrites = new Map<string, RateLimiter>();
+  private readonly reads: Pacer;
+  private readonly writes: Pacer;
+  private readonly versionWrites = new Map<string, Pacer>();
 
-  constructor(private readonly settings: GsmSettings) {
+  constructor(
+    private readonly settings: GsmSettings,
+    private readonly pacers: PacerFactory = processPacers,
+  ) {
     this.client = settings.emulatorHost
       ? new SecretManagerServiceClient({
           apiEndpoint: settings.emulatorHost.split(':')[0],
@@ -53,8 +73,8 @@ export class GsmSecretStore {
           universeDomain: 'googleapis.com',
         })
       : new SecretManagerServiceClient();
-    this.reads = new RateLimiter(settings.accessesPerMinute ?? 90_000);
-    this.writes = new RateLimiter(settings.writesPerMinute ?? 600);
+    this.reads = pacers('accesses', settings.accessesPerMinute ?? 90_000);
+    this.writes = pacers('writes', settings.writesPerMinute ?? 600);
   }
 
   /** True while callers wait for quota: progress reports say so instead of looking stuck. */
@@ -116,12 +136,12 @@ export class GsmSecretStore {
     await this.call(this.writes, () => this.client.destroySecretVersion({ name: versionName }, NO_CLIENT_RETRY));
   }
 
-  private versionWriteLimiter(secret: string): RateLimiter {
+  private versionWriteLimiter(secret: string): Pacer {
     let limiter = this.versionWrites.get(secret);
     if (!limiter) {
       const perSecond = this.settings.versionWritesPerSecondPerSecret ?? 2;
       // Burst 1: GSM counts over any one-second window, which a burst of 2 then 2/s would overrun.
-      limiter = new RateLimiter(perSecond * 60, 1);
+      limiter = this.pacers(`version-writes:${secret}`, perSecond * 60, 1);
       this.versionWrites.set(secret, limiter);
     }
     return limiter;
@@ -132,7 +152,7 @@ export class GsmSecretStore {
   }
 
   /** Paces the call, retries RESOURCE_EXHAUSTED with backoff, and maps gRPC failures to domain errors. */
-  private async call<T>(limiter: RateLimiter, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(limiter: Pacer, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       await limiter.acquire();
       try {

@@ -19,4 +19,13 @@ describe('RateLimiter', () => {
     await waiting;
     expect(limiter.queued).toBe(0);
   });
+
+  it('says once, before it first waits, that the rate is what holds a caller', async () => {
+    const limiter = new RateLimiter(600, 1); // 10 per second
+    const waits: number[] = [];
+    await limiter.acquire(() => void waits.push(1));
+    expect(waits).toEqual([]);
+    await limiter.acquire(() => void waits.push(2));
+    expect(waits).toEqual([2]);
+  });
 });

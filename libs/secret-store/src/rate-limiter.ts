@@ -24,8 +24,10 @@ export class RateLimiter {
     return this.waiting;
   }
 
-  async acquire(): Promise<void> {
+  /** Takes a token, waiting for one if needed; `onWait` runs once, before the first wait. */
+  async acquire(onWait?: () => Promise<void> | void): Promise<void> {
     this.waiting++;
+    let waited = false;
     try {
       for (;;) {
         this.refill();
@@ -33,6 +35,8 @@ export class RateLimiter {
           this.tokens -= 1;
           return;
         }
+        if (!waited) await onWait?.();
+        waited = true;
         await sleep(Math.ceil(((1 - this.tokens) * 60_000) / this.ratePerMinute));
       }
     } finally {

@@ -3,7 +3,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Catalog } from '@rotor/catalog';
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
-import { RateLimiter } from '@rotor/secret-store';
+import { sharedGsmPacers } from '@rotor/nest-gsm';
+import { REDIS } from '@rotor/nest-redis';
+import type { Redis } from '@rotor/redis-store';
+import type { Pacer } from '@rotor/secret-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -38,9 +41,10 @@ export class EmergencyWorker extends ClaimLoopWorker {
   /**
    * Paces rotation requests to what the GSM write quota can absorb (DESIGN §12): 600 writes
    * per minute is 120 rotations per minute. Without it, an emergency over many secrets
-   * would queue thousands of writes at the issuer's limiter and GSM, and look stuck.
+   * would queue thousands of writes at the issuer's limiter and GSM, and look stuck. The
+   * bucket is shared by the revoker's replicas, as the quota is the project's.
    */
-  private readonly rotationRequests: RateLimiter;
+  private readonly rotationRequests: Pacer;
 
   constructor(
     private readonly store: EmergencyStore,
@@ -51,9 +55,11 @@ export class EmergencyWorker extends ClaimLoopWorker {
     @Inject(CATALOG) private readonly catalog: Catalog,
     @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(REDIS) redis: Redis,
   ) {
     super();
-    this.rotationRequests = new RateLimiter(Math.max(1, Math.floor(config.gsm.writesPerMinute / GSM_WRITES_PER_ROTATION)));
+    const rotationsPerMinute = Math.max(1, Math.floor(config.gsm.writesPerMinute / GSM_WRITES_PER_ROTATION));
+    this.rotationRequests = sharedGsmPacers(redis, config.gsm.project, logger)('emergency-rotation-requests', rotationsPerMinute);
   }
 
   protected claimLoop() {
@@ -170,12 +176,10 @@ export class EmergencyWorker extends ClaimLoopWorker {
 
   /** Waits for the GSM pacing; while it has to wait, the rotation reports that quota is what limits it. */
   private async pacedForGsm(id: string): Promise<void> {
-    const acquired = this.rotationRequests.acquire();
-    const waiting = await Promise.race([acquired.then(() => false), new Promise<boolean>((resolve) => setImmediate(() => resolve(true)))]);
-    if (!waiting) return;
-    await this.store.update(id, { quotaLimited: true });
-    await this.publishProgress(id, false);
-    await acquired;
+    await this.rotationRequests.acquire(async () => {
+      await this.store.update(id, { quotaLimited: true });
+      await this.publishProgress(id, false);
+    });
   }
 
   /**
