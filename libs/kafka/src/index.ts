@@ -1,6 +1,10 @@
+// First: fixes kafkajs before any client is made (see the file).
+import './kafkajs-idle-timer-fix';
+
 export * from './backoff';
 export * from './consumer-runner';
 export * from './errors';
 export * from './event-publisher';
 export * from './kafka-connection';
 export * from './topic-reader';
+export { applyKafkajsIdleTimerFix } from './kafkajs-idle-timer-fix';
