@@ -21,7 +21,10 @@ const PASSWORD_ALPHABET_SIZE = 67;
 
 export interface ScannableFingerprints {
   fingerprints: Fingerprint[];
-  /** Versions in the window whose fingerprints were never taken (retired, so unreadable, before the distributor saw them). */
+  /**
+   * Versions in the window without fingerprints under the current scan key: retired (so
+   * unreadable) before the distributor saw them, or before ROTOR_CONTENT_HASH_KEY was rotated.
+   */
   unfingerprinted: { secret: string; version: number }[];
 }
 
@@ -30,11 +33,15 @@ export interface ScannableFingerprints {
  * value is still in GSM (at version-created, or at the first scan after it), under the
  * installation's scan key: derived from the content-hash key, so it is stable across replicas
  * and restarts without a new secret to manage, and reveals nothing of the content-hash key.
+ * Each version's fingerprints name the key that took them: after the content-hash key is
+ * rotated, live versions are fingerprinted again from GSM; retired ones cannot be.
  */
 @Injectable()
 export class CopyFingerprints {
   readonly scanKeyHex: string;
   readonly scanKey: ScanKey;
+  /** Names the scan key in the registry without revealing it. */
+  private readonly scanKeyId: string;
 
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
@@ -45,6 +52,7 @@ export class CopyFingerprints {
   ) {
     this.scanKeyHex = createHmac('sha256', config.contentHashKey).update('rotor/copy-scan/v1').digest('hex');
     this.scanKey = scanKeyFrom(this.scanKeyHex);
+    this.scanKeyId = createHmac('sha256', this.scanKeyHex).update('rotor/copy-scan/key-id').digest('hex').slice(0, 16);
   }
 
   /** Records a new version and takes its fingerprints now; a failure is logged and retried by the next scan. */
@@ -65,7 +73,8 @@ export class CopyFingerprints {
     const result: ScannableFingerprints = { fingerprints: [], unfingerprinted: [] };
     for (const secret of this.catalog.managedSecrets) {
       for (const known of await this.registry.scannable(secret.name, since)) {
-        let fingerprints = known.fingerprints;
+        // Fingerprints taken under another key (before a rotation) would never match: take them again while GSM has the value.
+        let fingerprints = known.scanKeyId === this.scanKeyId ? known.fingerprints : undefined;
         if (!fingerprints && known.retiredAt === undefined) fingerprints = await this.fingerprint(known).catch(() => undefined);
         if (fingerprints) result.fingerprints.push(...fingerprints);
         else result.unfingerprinted.push({ secret: known.secret, version: known.version });
@@ -87,7 +96,7 @@ export class CopyFingerprints {
   private async fingerprint(version: { secret: string; version: number; gsmVersion: string }): Promise<Fingerprint[]> {
     const value = await this.values.read(version.secret, version.version, version.gsmVersion);
     const fingerprints = fingerprintsOf(this.scanKey, version, value);
-    await this.registry.fingerprinted(version.secret, version.version, fingerprints);
+    await this.registry.fingerprinted(version.secret, version.version, fingerprints, this.scanKeyId);
     return fingerprints;
   }
 }

@@ -13,6 +13,8 @@ export interface KnownVersion {
   retiredAt?: string;
   /** Keyed hashes under the installation's scan key, taken while the value was still readable in GSM. */
   fingerprints?: Fingerprint[];
+  /** Which scan key took them (a keyed digest, not the key): after a key rotation they no longer match anything. */
+  scanKeyId?: string;
 }
 
 const versionsKey = (secret: string) => `distributor:versions:{${secret}}`;
@@ -36,8 +38,8 @@ export class VersionRegistry {
     await this.merge(version.secret, version.version, { retiredAt }, 'overwrite');
   }
 
-  async fingerprinted(secret: string, version: number, fingerprints: Fingerprint[]): Promise<void> {
-    await this.merge(secret, version, { fingerprints }, 'existing');
+  async fingerprinted(secret: string, version: number, fingerprints: Fingerprint[], scanKeyId: string): Promise<void> {
+    await this.merge(secret, version, { fingerprints, scanKeyId }, 'existing');
   }
 
   async get(secret: string, version: number): Promise<KnownVersion | undefined> {
