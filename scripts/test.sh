@@ -28,6 +28,9 @@ step() {
 }
 
 t_start=$(date +%s%3N)
+# @nx/enforce-module-boundaries reads Nx's cached project graph and silently skips itself
+# without one (a fresh clone): compute it first, so CI enforces the boundaries too.
+step graph env NX_DAEMON=false nx show projects --json >/dev/null
 step lint eslint . --max-warnings=0
 step typecheck tsc -p tsconfig.json --noEmit
 step unit jest --selectProjects unit --ci --json --outputFile="$REPORTS/unit.json"
