@@ -277,6 +277,15 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
     ]);
   });
 
+  it('refuses per-message and batch subscriptions in one runner (kafkajs runs one kind per consumer)', () => {
+    const mixed = new ConsumerRunner(kafka, publisher, logger, new Metrics('test'), { groupId: `g-${randomUUID()}` }).subscribe({
+      topics: ['rotor-test.a'],
+      parse: (json) => json,
+      handleBatch: async () => undefined,
+    });
+    expect(() => mixed.subscribe({ topics: ['rotor-test.b'], parse: (json) => json, handle: async () => undefined })).toThrow('mixes per-message and batch subscriptions');
+  });
+
   it('when a batch keeps failing, handles its messages one by one and dead-letters only the one that fails', async () => {
     const since = new Date();
     const topic = await filledTopic([1, 2, 3, 4, 5].map((n) => JSON.stringify({ n })));

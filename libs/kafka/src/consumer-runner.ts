@@ -92,8 +92,7 @@ interface GaveUp {
 /**
  * Runs subscriptions in one consumer group: parse → validate → handle → commit. Offsets are
  * committed only for messages whose handler resolved or that were durably dead-lettered.
- * A runner with a batch subscription fetches batches for all its topics; one with only
- * per-message subscriptions hands them over one at a time.
+ * Its subscriptions are all per message or all in batches.
  */
 export class ConsumerRunner {
   private readonly consumer: Consumer;
@@ -131,6 +130,9 @@ export class ConsumerRunner {
     const registered = ('handleBatch' in subscription
       ? { kind: 'batch', subscription }
       : { kind: 'message', subscription }) as Registered;
+    // kafkajs runs a consumer either per message or per batch: one runner, one kind.
+    const other = this.subscriptions.values().next().value;
+    if (other && other.kind !== registered.kind) throw new Error(`${this.options.groupId} mixes per-message and batch subscriptions: use two runners`);
     for (const topic of subscription.topics) {
       if (this.subscriptions.has(topic)) throw new Error(`${topic} already has a handler in ${this.options.groupId}`);
       this.subscriptions.set(topic, registered);
@@ -149,7 +151,7 @@ export class ConsumerRunner {
   async start(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.topics, fromBeginning: this.options.fromBeginning ?? true });
-    const batched = [...this.subscriptions.values()].some(({ kind }) => kind === 'batch');
+    const batched = this.subscriptions.values().next().value?.kind === 'batch';
     await this.consumer.run({
       autoCommit: true,
       autoCommitInterval: 500,
@@ -191,19 +193,12 @@ export class ConsumerRunner {
   private async processBatch(payload: EachBatchPayload): Promise<void> {
     const { topic, partition, messages } = payload.batch;
     const registered = this.registered(topic);
-    const heartbeat = () => payload.heartbeat();
+    if (registered.kind !== 'batch') throw new Error(`${topic} has a per-message handler`);
     for (let start = 0; start < messages.length; start += this.maxBatchSize) {
       if (!payload.isRunning() || payload.isStale()) return;
       const slice = messages.slice(start, start + this.maxBatchSize);
-      if (registered.kind === 'message') {
-        for (const message of slice) {
-          await this.process(topic, partition, message, heartbeat);
-          payload.resolveOffset(message.offset);
-        }
-      } else {
-        await this.processSlice(registered.subscription, topic, partition, slice, heartbeat);
-        payload.resolveOffset(slice[slice.length - 1]!.offset);
-      }
+      await this.processSlice(registered.subscription, topic, partition, slice, () => payload.heartbeat());
+      payload.resolveOffset(slice[slice.length - 1]!.offset);
       await payload.commitOffsetsIfNecessary();
       await payload.heartbeat();
     }
