@@ -4,6 +4,7 @@ import { Topics } from '@rotor/contracts';
 import { parseFilters } from './audit-filter';
 import { ProgressReporter } from './audit-progress';
 import { parseLogPoint } from './audit-reader';
+import { ShownRecords } from './audit-tail';
 
 const KEY = 'audit-key-for-tests-0123456789abcdef';
 const record = sealRecord(KEY, {
@@ -56,5 +57,15 @@ describe('rotor audit replay', () => {
     expect(plain.written).toHaveLength(2);
     expect(plain.written.join('')).not.toContain('\r');
     expect(plain.written.at(-1)).toMatch(/^100% {2}1,000\/1,000 records/);
+  });
+});
+
+describe('audit tail', () => {
+  it('skips a record it printed already (a repeated run), but not another record at an old seq', () => {
+    const shown = new ShownRecords();
+    const record = (seq: number, hash: string) => ({ chain: 'rotor.lease.issued.v1:0', seq, hash });
+    expect([record(0, 'a'), record(1, 'b'), record(0, 'a'), record(1, 'b'), record(2, 'c')].map((r) => shown.isRepeat(r))).toEqual([false, false, true, true, false]);
+    expect(shown.isRepeat(record(1, 'forked'))).toBe(false);
+    expect(shown.isRepeat({ ...record(0, 'a'), chain: 'rotor.access.v1:0' })).toBe(false);
   });
 });

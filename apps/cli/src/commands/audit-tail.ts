@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
-import { AuditRecordSchema } from '@rotor/contracts';
+import { REPEAT_WINDOW } from '@rotor/audit-chain';
+import { AuditRecordSchema, type AuditRecord } from '@rotor/contracts';
 
 import type { CliContext, CliFlags } from '../context';
 import { renderTable } from '../output';
@@ -25,11 +26,13 @@ export async function auditTailCommand(context: CliContext, flags: CliFlags, sig
   try {
     await consumer.subscribe({ topics: [settings.topic], fromBeginning: false });
     if (!context.json) process.stdout.write(renderTable(['recorded', 'type', 'subject', 'chain', 'seq'], []).split('\n')[0] + '\n');
+    const shown = new ShownRecords();
     await consumer.run({
       eachMessage: async ({ message }) => {
         const parsed = AuditRecordSchema.safeParse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
         if (!parsed.success || !filter(parsed.data)) return;
         const record = parsed.data;
+        if (shown.isRepeat(record)) return; // a run the auditor appended again after a crash
         const subject = typeof record.event['subject'] === 'string' ? record.event['subject'] : '';
         process.stdout.write(context.json ? `${JSON.stringify(record)}\n` : `${record.recordedAt}  ${record.eventType}  ${subject}  ${record.chain}  ${record.seq}\n`);
         await Promise.resolve();
@@ -48,5 +51,22 @@ export async function auditTailCommand(context: CliContext, flags: CliFlags, sig
     await consumer.disconnect();
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect();
+  }
+}
+
+/**
+ * What the tail has printed, per chain, for the last REPEAT_WINDOW seqs: a record identical to
+ * one already printed (same chain, seq and hash) is a repeat, not news. A different record at
+ * an old seq is printed: only `audit replay --verify` can say whether it breaks the chain.
+ */
+export class ShownRecords {
+  private readonly chains = new Map<string, string[]>();
+
+  isRepeat(record: Pick<AuditRecord, 'chain' | 'seq' | 'hash'>): boolean {
+    let recent = this.chains.get(record.chain);
+    if (!recent) this.chains.set(record.chain, (recent = []));
+    if (recent[record.seq % REPEAT_WINDOW] === `${record.seq}:${record.hash}`) return true;
+    recent[record.seq % REPEAT_WINDOW] = `${record.seq}:${record.hash}`;
+    return false;
   }
 }
