@@ -40,7 +40,7 @@ roles:
     bindings:
       - { namespace: ${NAMESPACE}, serviceAccount: "late-*" }
     ttl: 3s
-    maxTtl: 1m
+    maxTtl: 2m
     quota: { perWorkload: 100 }
 `;
 
@@ -469,7 +469,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
         body: { ttl: '40s' },
       });
       expect(renewal.status).toBe(200);
-      const ended = await issue('late-revoke', { role: LATE_ROLE, ttl: '30s' });
+      const ended = await issue('late-revoke', { role: LATE_ROLE, ttl: '60s' });
       expect((await call('DELETE', `/v1/leases/${ended.leaseId}`, { token: await tokens.workload('late-revoke') })).status).toBe(202);
 
       await services.revoker.start().ready();
@@ -486,8 +486,9 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
           const current = await stateOf('late-revoke', ended.leaseId);
           return current.state === 'revoked' ? current : undefined;
         },
-        // Under the 30 s TTL, so a revocation at expiry cannot pass for the early one (its reason would say so anyway).
-        { timeoutMs: 25_000, what: 'the early revocation' },
+        // Under the 60 s TTL, so a revocation at expiry cannot pass for the early one (its reason would say so
+        // anyway); long enough for the restarted revoker to rejoin its groups even after a member that did not leave.
+        { timeoutMs: 45_000, what: 'the early revocation' },
       ).catch(() => stateOf('late-revoke', ended.leaseId));
 
       // The renewed lease outlives its original 3 s expiry (the revoker gets 3 s more to act on it).
