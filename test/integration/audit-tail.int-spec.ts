@@ -6,10 +6,11 @@ import { Kafka, logLevel } from 'kafkajs';
 
 import { GENESIS, sealRecord } from '@rotor/audit-chain';
 import { Topics, type AuditRecord } from '@rotor/contracts';
-import { ensureTopics, EventPublisher } from '@rotor/kafka';
+import { EventPublisher } from '@rotor/kafka';
 
 import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
+import { createTestTopics, deleteTestTopics } from '../support/test-topics';
 
 const ROOT = join(__dirname, '..', '..');
 const brokers = requiredEnv('KAFKA_BROKERS');
@@ -42,19 +43,13 @@ describe('rotor audit tail (the CLI process, real Kafka)', () => {
   const publisher = new EventPublisher(kafka);
 
   beforeAll(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [topic], { partitions: 1, replicationFactor: 1 });
-    await admin.disconnect();
+    await createTestTopics(kafka, [topic]);
     await publisher.connect();
   });
 
   afterAll(async () => {
     await publisher.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTestTopics(kafka, [topic]);
   });
 
   it('prints from an offset, then follows live; filters; skips a repeated run', async () => {

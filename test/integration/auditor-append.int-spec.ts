@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 
 import { ChainVerifier, ViewKeys } from '@rotor/audit-chain';
-import { AuditRecordSchema, createEvent, Topics, type AnyEnvelope, type AuditRecord } from '@rotor/contracts';
+import { AuditRecordSchema, Topics, type AnyEnvelope, type AuditRecord } from '@rotor/contracts';
 import { readTopicRange, type BatchItem } from '@rotor/kafka';
 import { ReadinessRegistry } from '@rotor/service-kit';
 import { createLogger, Metrics } from '@rotor/telemetry';
@@ -15,6 +15,7 @@ import { AuditAppender } from '../../apps/auditor/src/audit/audit-appender.servi
 import { AuditLogProducer } from '../../apps/auditor/src/audit/audit-log-producer';
 import { AuditStore } from '../../apps/auditor/src/audit/audit-store';
 import type { AuditorConfig } from '../../apps/auditor/src/config';
+import { leaseIssuedEvent } from '../support/lease-events';
 import { PrivateRedis } from '../support/private-redis';
 import { requiredEnv } from '../support/services-env';
 
@@ -44,23 +45,7 @@ class StalledStore extends AuditStore {
   }
 }
 
-const leaseIssued = (leaseId: string): AnyEnvelope =>
-  createEvent({
-    topic: Topics.leaseIssued,
-    source: '/rotor/test',
-    subject: leaseId,
-    data: {
-      leaseId,
-      role: 'db',
-      owner: 'team-pay',
-      backend: 'opaque-token',
-      workload: { namespace: 'payments', serviceAccount: 'api' },
-      issuedAt: new Date().toISOString(),
-      expiresAt: new Date(Date.now() + 300_000).toISOString(),
-      maxExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-      revocationHandle: { backend: 'opaque-token' },
-    },
-  });
+const leaseIssued = (leaseId: string): AnyEnvelope => leaseIssuedEvent(leaseId);
 
 /** Events as consumed from partition 0 of lease.issued at offsets 0, 1, 2… */
 const consumed = (events: AnyEnvelope[]): BatchItem<AnyEnvelope>[] =>

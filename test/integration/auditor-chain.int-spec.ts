@@ -19,6 +19,7 @@ import { ServiceProcess } from '../support/service-process';
 import { TcpSwitch } from '../support/tcp-switch';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
+import { leaseIssuedEvent } from '../support/lease-events';
 import { readRotorTopicsSince } from '../support/topic-tap';
 
 const ROOT = join(__dirname, '..', '..');
@@ -132,23 +133,7 @@ async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
   }
 }
 
-const issued = (leaseId: string, extra: { podName?: string; namespace?: string } = {}) =>
-  createEvent({
-    topic: Topics.leaseIssued,
-    source: '/rotor/test',
-    subject: leaseId,
-    data: {
-      leaseId,
-      role: 'db',
-      owner: 'team-pay',
-      backend: 'opaque-token',
-      workload: { namespace: extra.namespace ?? 'payments', serviceAccount: 'api', ...(extra.podName ? { podName: extra.podName, podUid: `uid-${extra.podName}` } : {}) },
-      issuedAt: new Date().toISOString(),
-      expiresAt: new Date(Date.now() + 300_000).toISOString(),
-      maxExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-      revocationHandle: { backend: 'opaque-token' },
-    },
-  });
+const issued = leaseIssuedEvent;
 
 const auditedIds = (records: AuditRecord[]) => records.map((record) => record.eventId);
 

@@ -4,11 +4,12 @@ import { Writable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 
 import { DeadLetterSchema, Topics, type DeadLetter } from '@rotor/contracts';
-import { ConsumerRunner, ensureTopics, EventPublisher, PermanentError, readTopicRange, type BatchItem, type ConsumerRunnerOptions, type MessageContext } from '@rotor/kafka';
+import { ConsumerRunner, EventPublisher, PermanentError, readTopicRange, type BatchItem, type ConsumerRunnerOptions, type MessageContext } from '@rotor/kafka';
 import { createLogger, Metrics } from '@rotor/telemetry';
 
 import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
+import { createTestTopics, deleteTestTopics } from '../support/test-topics';
 
 const kafka = new Kafka({ clientId: 'rotor-test-runner', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
 const logger = createLogger({ service: 'test', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
@@ -18,6 +19,37 @@ interface Probe {
   n: number;
 }
 
+const parseProbe = (json: unknown): Probe => {
+  if (typeof json !== 'object' || json === null || typeof (json as Probe).n !== 'number') throw new PermanentError('n must be a number');
+  return json as Probe;
+};
+
+/** The group's committed offset in a one-partition topic ('-1' before any commit). */
+const committedOffset = async (groupId: string, topic: string): Promise<string | undefined> => {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return committed?.partitions[0]?.offset;
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+/** Dead letters of one source topic published since `since`. */
+const deadLettersFor = async (topic: string, since: Date): Promise<DeadLetter[]> => {
+  const letters: DeadLetter[] = [];
+  await readTopicRange(kafka, {
+    topic: Topics.deadLetter,
+    fromTime: since,
+    onMessage: (message) => {
+      const letter = DeadLetterSchema.parse(JSON.parse(message.value!.toString()));
+      if (letter.sourceTopic === topic) letters.push(letter);
+    },
+  });
+  return letters;
+};
+
 describe('ConsumerRunner against a real broker', () => {
   const publisher = new EventPublisher(kafka);
   const runners: ConsumerRunner[] = [];
@@ -26,10 +58,7 @@ describe('ConsumerRunner against a real broker', () => {
   const runner = (groupId: string, handle: (message: Probe, context: MessageContext) => Promise<void>) => {
     const created = new ConsumerRunner(kafka, publisher, logger, new Metrics('test'), { groupId, backoff: FAST_BACKOFF, sessionTimeoutMs: 6_000 }).subscribe({
       topics: [topic],
-      parse: (json) => {
-        if (typeof json !== 'object' || json === null || typeof (json as Probe).n !== 'number') throw new PermanentError('n must be a number');
-        return json as Probe;
-      },
+      parse: parseProbe,
       handle,
     });
     runners.push(created);
@@ -38,25 +67,9 @@ describe('ConsumerRunner against a real broker', () => {
 
   const send = (value: string, headers: Record<string, string> = {}) => publisher.send([{ topic, key: 'k', value, headers }]);
 
-  const deadLettersFor = async (since: Date): Promise<DeadLetter[]> => {
-    const letters: DeadLetter[] = [];
-    await readTopicRange(kafka, {
-      topic: Topics.deadLetter,
-      fromTime: since,
-      onMessage: (message) => {
-        const letter = DeadLetterSchema.parse(JSON.parse(message.value!.toString()));
-        if (letter.sourceTopic === topic) letters.push(letter);
-      },
-    });
-    return letters;
-  };
-
   beforeAll(async () => {
     topic = `rotor-test.runner.${randomUUID()}`;
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [topic, Topics.deadLetter], { partitions: 1, replicationFactor: 1 });
-    await admin.disconnect();
+    await createTestTopics(kafka, [topic, Topics.deadLetter]);
     await publisher.connect();
   });
 
@@ -66,10 +79,7 @@ describe('ConsumerRunner against a real broker', () => {
 
   afterAll(async () => {
     await publisher.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTestTopics(kafka, [topic]);
   });
 
   it('sends a malformed message to rotor.dlq.v1 with the reason and the original bytes, and goes on', async () => {
@@ -82,7 +92,7 @@ describe('ConsumerRunner against a real broker', () => {
     await send(JSON.stringify({ n: 2 }));
     await eventually(async () => (handled.includes(2) ? true : undefined), { what: 'the good message to be handled' });
     const letters = await eventually(async () => {
-      const found = await deadLettersFor(since);
+      const found = await deadLettersFor(topic, since);
       return found.length >= 2 ? found : undefined;
     }, { what: 'two dead letters' });
     expect(letters.map((letter) => letter.reason)).toEqual(['message value is not valid JSON', 'n must be a number']);
@@ -101,7 +111,7 @@ describe('ConsumerRunner against a real broker', () => {
     }).start();
     await send(JSON.stringify({ n: 13 }));
     const letters = await eventually(async () => {
-      const found = (await deadLettersFor(since)).filter((letter) => letter.reason.includes('downstream'));
+      const found = (await deadLettersFor(topic, since)).filter((letter) => letter.reason.includes('downstream'));
       return found.length ? found : undefined;
     }, { what: 'the dead letter of the failing message' });
     expect(attempts).toBe(3);
@@ -127,11 +137,7 @@ describe('ConsumerRunner against a real broker', () => {
       await eventually(async () => (stuckOffset ? true : undefined), { what: 'the stuck handler to start' });
       // Well past the auto-commit interval: nothing at or after the stuck message may be committed.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
-      const admin = kafka.admin();
-      await admin.connect();
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      await admin.disconnect();
-      expect(BigInt(committed!.partitions[0]!.offset)).toBeLessThanOrEqual(BigInt(stuckOffset!));
+      expect(BigInt((await committedOffset(groupId, topic))!)).toBeLessThanOrEqual(BigInt(stuckOffset!));
       // Leave the group without finishing the handler, as a killed process would.
       const stopping = first.stop();
       runners.splice(runners.indexOf(first), 1);
@@ -189,10 +195,7 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
   const filledTopic = async (values: string[]): Promise<string> => {
     const topic = `rotor-test.batch.${randomUUID()}`;
     topics.push(topic);
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [topic, Topics.deadLetter], { partitions: 1, replicationFactor: 1 });
-    await admin.disconnect();
+    await createTestTopics(kafka, [topic, Topics.deadLetter]);
     await publisher.send(values.map((value) => ({ topic, key: 'k', value })));
     return topic;
   };
@@ -205,38 +208,11 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
   ) => {
     const created = new ConsumerRunner(kafka, publisher, logger, new Metrics('test'), { groupId, backoff: FAST_BACKOFF, sessionTimeoutMs: 6_000, maxBatchSize: 10, ...options }).subscribe({
       topics: [topic],
-      parse: (json) => {
-        if (typeof json !== 'object' || json === null || typeof (json as Probe).n !== 'number') throw new PermanentError('n must be a number');
-        return json as Probe;
-      },
+      parse: parseProbe,
       handleBatch,
     });
     runners.push(created);
     return created;
-  };
-
-  const committedOffset = async (groupId: string, topic: string): Promise<string | undefined> => {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return committed?.partitions[0]?.offset;
-    } finally {
-      await admin.disconnect();
-    }
-  };
-
-  const deadLettersFor = async (topic: string, since: Date): Promise<DeadLetter[]> => {
-    const letters: DeadLetter[] = [];
-    await readTopicRange(kafka, {
-      topic: Topics.deadLetter,
-      fromTime: since,
-      onMessage: (message) => {
-        const letter = DeadLetterSchema.parse(JSON.parse(message.value!.toString()));
-        if (letter.sourceTopic === topic) letters.push(letter);
-      },
-    });
-    return letters;
   };
 
   beforeAll(() => publisher.connect());
@@ -247,10 +223,7 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
 
   afterAll(async () => {
     await publisher.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTestTopics(kafka, topics);
   });
 
   it('hands over consecutive messages in offset order, at most maxBatchSize at a time, leaves malformed ones out (dead-lettered), and commits after', async () => {

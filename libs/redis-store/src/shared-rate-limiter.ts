@@ -48,7 +48,8 @@ export class SharedRateLimiter {
   ) {
     if (options.ratePerMinute <= 0) throw new Error('ratePerMinute must be positive');
     this.burst = options.burst ?? Math.max(1, Math.ceil(options.ratePerMinute / 60));
-    redis.defineCommand('rotorTakeToken', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    // One definition per client, however many buckets (one per secret for version writes).
+    if (!('rotorTakeToken' in redis)) redis.defineCommand('rotorTakeToken', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   }
 
   /** Callers of this process waiting for a token right now: > 0 means the rate is what limits them. */
