@@ -17,7 +17,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { type Admin } from 'kafkajs';
 
 import { GENESIS, sealRecord, type ChainHead } from '@rotor/audit-chain';
 import { AuditRecordSchema, createEvent, DOMAIN_TOPICS, Topics, type AuditRecord } from '@rotor/contracts';
@@ -30,6 +30,7 @@ import { ServiceProcess } from '../test/support/service-process';
 import { TestIdentity } from '../test/support/test-identity';
 
 import { num, table, withSpread } from './lib/report';
+import { kafkaFromEnv } from '../tools/security/env-clients';
 import { spread, summarizeLatencies, type Spread } from './lib/stats';
 
 loadServicesEnv();
@@ -49,8 +50,7 @@ const RECORDS = Number(args.records);
 const RUNS = Number(args.runs);
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
-const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
-const kafka = new Kafka({ clientId: 'rotor-bench-audit', brokers, logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-bench-audit');
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
 async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {

@@ -21,8 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import Redis from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
+import { type Kafka } from 'kafkajs';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
@@ -35,6 +34,7 @@ import { TestIdentity } from '../test/support/test-identity';
 
 import { publishOpaqueLeases } from './lib/lease-events';
 import { median } from './lib/stats';
+import { kafkaFromEnv, redisFromEnv } from '../tools/security/env-clients';
 
 const { values: args } = parseArgs({
   options: {
@@ -152,7 +152,7 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
 `);
   const redisServer = new PrivateRedis(PORTS.redis);
   await redisServer.start();
-  const redis = new Redis(redisServer.url);
+  const redis = redisFromEnv(redisServer.url);
   const env = {
     ...identity.env,
     REDIS_URL: redisServer.url,
@@ -191,7 +191,7 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
       await publishLeases(publisher, runNamespace);
       await waitFor(`run ${run}: ${LEASES} leases tracked`, async () => ((await redis.scard(`revoker:index:{ns:${runNamespace}}`)) >= LEASES ? true : undefined));
       const started = Date.now();
-      const response = await fetch(`http://127.0.0.1:${PORTS.revoker}/v1/emergency-rotations`, {
+      const response = await fetch(`https://127.0.0.1:${PORTS.revoker}/v1/emergency-rotations`, {
         method: 'POST',
         headers: { authorization: `Bearer ${sre}`, 'content-type': 'application/json' },
         body: JSON.stringify({ selector: { namespace: runNamespace }, mode: 'graceful', reason: `benchmark run ${run}` }),
@@ -202,7 +202,7 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
       let quotaLimitedSeen = false;
       let lastLine = 0;
       const final = await waitFor(`run ${run}: completion`, async () => {
-        const view = (await (await fetch(`http://127.0.0.1:${PORTS.revoker}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } })).json()) as View;
+        const view = (await (await fetch(`https://127.0.0.1:${PORTS.revoker}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } })).json()) as View;
         const elapsed = Date.now() - started;
         quotaLimitedSeen ||= view.quotaLimited;
         if (Number.isNaN(leasesRevokedMs) && view.matched.leases === LEASES && view.revoked + view.failed >= LEASES) leasesRevokedMs = elapsed;
@@ -230,7 +230,7 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
 
 async function main(): Promise<void> {
   loadServicesEnv();
-  const kafka = new Kafka({ clientId: 'rotor-bench-emergency', brokers: (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
+  const kafka = kafkaFromEnv('rotor-bench-emergency');
   const identity = await TestIdentity.create();
   const byMode: Record<string, RunResult[]> = {};
   for (const mode of MODES) byMode[mode] = await runMode(mode, kafka, identity);

@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { Kafka, logLevel } from 'kafkajs';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
@@ -32,6 +31,7 @@ import { TestIdentity } from '../test/support/test-identity';
 
 import { num, table, withSpread } from './lib/report';
 import { percentile, spread } from './lib/stats';
+import { kafkaFromEnv } from '../tools/security/env-clients';
 
 const { values: args } = parseArgs({
   options: { targets: { type: 'string', default: '500' }, runs: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, help: { type: 'boolean' } },
@@ -94,7 +94,7 @@ ${targets.join('\n')}
   });
   const issuer = new ServiceProcess('issuer', 18590, { ...identity.env, ROTOR_CATALOG: catalogFile, LOG_LEVEL: 'warn' });
 
-  const kafka = new Kafka({ clientId: 'rotor-bench-fanout', brokers: (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
+  const kafka = kafkaFromEnv('rotor-bench-fanout');
   const created = new Map<number, number>();
   const delivered = new Map<number, number[]>();
   const removed = new Map<number, number[]>();

@@ -14,8 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
-import Redis from 'ioredis';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { type Kafka, type Admin } from 'kafkajs';
 
 import { Topics } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
@@ -27,6 +26,7 @@ import { TestIdentity } from '../test/support/test-identity';
 
 import { publishOpaqueLeases } from './lib/lease-events';
 import { median, percentile } from './lib/stats';
+import { kafkaFromEnv, redisFromEnv } from '../tools/security/env-clients';
 
 const { values: args } = parseArgs({
   options: {
@@ -89,7 +89,7 @@ async function run(index: number, kafka: Kafka, admin: Admin, identity: TestIden
   const namespace = `bench-lag-${randomUUID().slice(0, 8)}`;
   const redis = new PrivateRedis(REDIS_PORT);
   await redis.start();
-  const probe = new Redis(redis.url);
+  const probe = redisFromEnv(redis.url);
   const replicas = REVOKER_PORTS.slice(0, REPLICAS).map((port) => new ServiceProcess('revoker', port, { ...identity.env, REDIS_URL: redis.url, LOG_LEVEL: 'warn' }));
   const publisher = new EventPublisher(kafka);
   try {
@@ -155,7 +155,7 @@ async function run(index: number, kafka: Kafka, admin: Admin, identity: TestIden
 async function main(): Promise<void> {
   if (![1, 2].includes(REPLICAS)) throw new Error('--replicas must be 1 or 2');
   loadServicesEnv();
-  const kafka = new Kafka({ clientId: 'rotor-bench-lag', brokers: (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
+  const kafka = kafkaFromEnv('rotor-bench-lag');
   const admin = kafka.admin();
   await admin.connect();
   const identity = await TestIdentity.create();

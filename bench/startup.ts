@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 
 import { PrivateRedis } from '../test/support/private-redis';
 import { ServiceProcess } from '../test/support/service-process';
@@ -22,6 +22,7 @@ import { loadServicesEnv } from '../test/support/services-env';
 import { TestIdentity } from '../test/support/test-identity';
 
 import { median } from './lib/stats';
+import { redisFromEnv } from '../tools/security/env-clients';
 
 const { values: args } = parseArgs({
   options: {
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   const identity = await TestIdentity.create();
   const redisServer = new PrivateRedis(REDIS_PORT);
   await redisServer.start();
-  const redis = new Redis(redisServer.url);
+  const redis = redisFromEnv(redisServer.url);
   const results: { leases: number; readyMs: number[]; medianMs: number; usedMemory: string }[] = [];
   try {
     for (const size of SIZES) {

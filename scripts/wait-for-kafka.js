@@ -37,6 +37,18 @@ if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The secured local stack: TLS against KAFKA_SSL_CA_FILE and SCRAM as KAFKA_SASL_USERNAME.
+function security() {
+  const env = process.env;
+  if (!env.KAFKA_SASL_USERNAME) return {};
+  const fs = require('fs');
+  const password = env.KAFKA_SASL_PASSWORD_FILE ? fs.readFileSync(env.KAFKA_SASL_PASSWORD_FILE, 'utf8').trim() : env.KAFKA_SASL_PASSWORD;
+  return {
+    ssl: env.KAFKA_SSL_CA_FILE ? { ca: [fs.readFileSync(env.KAFKA_SSL_CA_FILE, 'utf8')] } : true,
+    sasl: { mechanism: env.KAFKA_SASL_MECHANISM || 'scram-sha-512', username: env.KAFKA_SASL_USERNAME, password },
+  };
+}
+
 async function attempt() {
   const kafka = new Kafka({
     clientId: 'rotor-wait-for-kafka',
@@ -45,6 +57,7 @@ async function attempt() {
     connectionTimeout: 1000,
     requestTimeout: 3000,
     retry: { retries: 0 },
+    ...security(),
   });
   const admin = kafka.admin();
   try {

@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
-import Redis from 'ioredis';
-import { Kafka, logLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import type Redis from 'ioredis';
+import { logLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
 import { escapeIdentifier, escapeLiteral, Pool } from 'pg';
 
 import { describeError, type Outcome } from './closed-loop';
+import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
 
 export interface BareIoSettings {
   kafkaBrokers: string[];
@@ -51,12 +52,10 @@ export class BareIo {
   }
 
   static async connect(settings: BareIoSettings): Promise<BareIo> {
-    const redis = new Redis(settings.redisUrl, { connectionName: 'rotor-bench-baseline', maxRetriesPerRequest: 2, lazyConnect: true });
+    const redis = redisFromEnv(settings.redisUrl, { connectionName: 'rotor-bench-baseline', maxRetriesPerRequest: 2, lazyConnect: true });
     redis.on('error', () => undefined);
     await redis.connect();
-    const kafka = new Kafka({
-      clientId: 'rotor-bench-baseline',
-      brokers: settings.kafkaBrokers,
+    const kafka = kafkaFromEnv('rotor-bench-baseline', { ...process.env, KAFKA_BROKERS: settings.kafkaBrokers.join(',') }, {
       logLevel: logLevel.WARN,
       logCreator: stderrLogCreator,
       retry: { initialRetryTime: 200, retries: 8 },

@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Kafka, logLevel } from 'kafkajs';
 
 import { createEvent, Topics, type AuditRecord } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
@@ -11,12 +10,13 @@ import { EventPublisher, readTopicRange } from '@rotor/kafka';
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
 import { PrivateRedis } from '../support/private-redis';
-import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
+import { serviceScheme } from '../support/principals';
 
-const kafka = new Kafka({ clientId: 'rotor-test-audit-canary', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-test-audit-canary');
 
 describe('audit canary: credentials issued, delivered, rotated and revoked leave no value in any audit record', () => {
   const name = `canary-${randomUUID().slice(0, 8)}`;
@@ -60,7 +60,7 @@ managedSecrets:
       auditor,
       issuer,
       new ServiceProcess('revoker', 19421, { ...common, ROTOR_REVOKE_POLL_MS: '100' }),
-      new ServiceProcess('distributor', 19422, { ...common, ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'), ROTOR_DRIFT_SCAN_MS: '0', ROTOR_COPY_SCAN_MS: '0', ROTOR_ISSUER_URL: 'http://127.0.0.1:19420' }),
+      new ServiceProcess('distributor', 19422, { ...common, ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'), ROTOR_DRIFT_SCAN_MS: '0', ROTOR_COPY_SCAN_MS: '0', ROTOR_ISSUER_URL: `${serviceScheme()}://127.0.0.1:19420` }),
     ];
     await Promise.all(services.slice(1).map((service) => service.start().ready()));
   }, 120_000);

@@ -4,7 +4,6 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Kafka, logLevel } from 'kafkajs';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
@@ -17,6 +16,8 @@ import { requiredEnv } from '../support/services-env';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
+import { principalEnv } from '../support/principals';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -42,7 +43,7 @@ interface CliRun {
 /** `rotor …` as a child process, as an operator or a pipeline runs it. */
 function rotor(args: string[], env: Record<string, string>, stdin?: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...principalEnv('cli'), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -117,7 +118,7 @@ managedSecrets:
       - { kind: kubernetes-secret, name: cluster, namespace: ${namespace}, secretName: removed-credentials, key: password }
 `);
     gsm = new GsmSecretStore({ project, emulatorHost: requiredEnv('SECRET_MANAGER_EMULATOR_HOST') });
-    const kafka = new Kafka({ clientId: 'rotor-test', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+    const kafka = kafkaFromEnv('rotor-test');
     publisher = new EventPublisher(kafka);
     await publisher.connect();
     issuer = new ServiceProcess('issuer', 19601, { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });

@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Kafka, logLevel } from 'kafkajs';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
@@ -19,6 +18,7 @@ import { requiredEnv } from '../support/services-env';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
 
 interface CopyView {
   version: number;
@@ -129,7 +129,7 @@ managedSecrets:
       - { kind: webhook, name: billing, url: "${receiver.url('/rotor')}", signingKeyEnv: ROTOR_WEBHOOK_KEY_BILLING }
 `);
     gsm = new GsmSecretStore({ project, emulatorHost: requiredEnv('SECRET_MANAGER_EMULATOR_HOST') });
-    const kafka = new Kafka({ clientId: 'rotor-test', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+    const kafka = kafkaFromEnv('rotor-test');
     publisher = new EventPublisher(kafka);
     await publisher.connect();
     issuer = new ServiceProcess('issuer', 19001, { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });
@@ -284,7 +284,7 @@ managedSecrets:
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toContain('application/problem+json');
 
-    const kafka = new Kafka({ clientId: 'rotor-test-raw', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+    const kafka = kafkaFromEnv('rotor-test-raw');
     const producer = kafka.producer();
     await producer.connect();
     const marker = randomUUID();

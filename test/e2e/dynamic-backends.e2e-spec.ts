@@ -9,6 +9,7 @@ import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
 import { writeTempCatalog } from '../support/temp-files';
+import { redisFromEnv } from '../../tools/security/env-clients';
 
 const CATALOG = `
 roles:
@@ -111,7 +112,7 @@ describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker
     await expect(session.get('issuer:x')).rejects.toThrow(/NOPERM/);
 
     await revokedByIssuer(leaseId);
-    const probe = new Redis(requiredEnv('REDIS_URL'));
+    const probe = redisFromEnv(requiredEnv('REDIS_URL'));
     await expect(probe.auth(credential['username']!, credential['password']!)).rejects.toThrow(/WRONGPASS/);
     probe.disconnect();
     session.disconnect();

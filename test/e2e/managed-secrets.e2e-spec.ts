@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import { Kafka, logLevel } from 'kafkajs';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
@@ -12,6 +11,7 @@ import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
 import { writeTempCatalog } from '../support/temp-files';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
 
 interface SecretRead {
   secret: string;
@@ -70,7 +70,7 @@ managedSecrets:
     expect(second.value).not.toBe(first.value);
 
     // A rotation.requested event mints another one at once.
-    const kafka = new Kafka({ clientId: 'rotor-test', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+    const kafka = kafkaFromEnv('rotor-test');
     const publisher = new EventPublisher(kafka);
     await publisher.connect();
     await publisher.publish(

@@ -4,7 +4,6 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Kafka, logLevel } from 'kafkajs';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
@@ -18,9 +17,11 @@ import { ServiceProcess } from '../support/service-process';
 import { requiredEnv } from '../support/services-env';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
+import { principalEnv } from '../support/principals';
 
 const ROOT = join(__dirname, '..', '..');
-const kafka = new Kafka({ clientId: 'rotor-test-posture', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-test-posture');
 
 interface Finding {
   kind: string;
@@ -44,7 +45,7 @@ interface CliRun {
 
 function rotor(args: string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...principalEnv('cli'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

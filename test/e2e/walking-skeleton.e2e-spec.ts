@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 
-import Redis from 'ioredis';
 
 import { Topics } from '@rotor/contracts';
 
@@ -10,6 +9,7 @@ import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
 import { writeTempCatalog } from '../support/temp-files';
+import { redisFromEnv } from '../../tools/security/env-clients';
 
 const CATALOG = `
 roles:
@@ -128,7 +128,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
 
 /** Keys of string and hash values in Redis that contain `needle`. */
 async function redisValuesContaining(needle: string): Promise<string[]> {
-  const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+  const redis = redisFromEnv(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
   const hits: string[] = [];
   try {
     let cursor = '0';

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
-import { Kafka, logLevel } from 'kafkajs';
 
 import { GENESIS, sealRecord } from '@rotor/audit-chain';
 import { Topics, type AuditRecord } from '@rotor/contracts';
@@ -11,10 +10,12 @@ import { EventPublisher } from '@rotor/kafka';
 import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
 import { createTestTopics, deleteTestTopics } from '../support/test-topics';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
+import { principalEnv } from '../support/principals';
 
 const ROOT = join(__dirname, '..', '..');
 const brokers = requiredEnv('KAFKA_BROKERS');
-const kafka = new Kafka({ clientId: 'rotor-test-audit-tail', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-test-audit-tail');
 
 const chainOf = (key: string, types: string[]): AuditRecord[] => {
   const records: AuditRecord[] = [];
@@ -59,7 +60,7 @@ describe('rotor audit tail (the CLI process, real Kafka)', () => {
 
     const tail = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), 'audit', 'tail', '--json', '--from', '0', '--filter', `type=${Topics.access}`], {
       cwd: ROOT,
-      env: { ...process.env, KAFKA_BROKERS: brokers, ROTOR_AUDIT_TOPIC: topic },
+      env: { ...process.env, ...principalEnv('cli'), KAFKA_BROKERS: brokers, ROTOR_AUDIT_TOPIC: topic },
     });
     let stdout = '';
     tail.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,8 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 
-import Redis from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
+import type Redis from 'ioredis';
 
 import { ChainVerifier, ViewKeys } from '@rotor/audit-chain';
 import { AuditRecordSchema, Topics, type AnyEnvelope, type AuditRecord } from '@rotor/contracts';
@@ -17,9 +16,9 @@ import { AuditStore } from '../../apps/auditor/src/audit/audit-store';
 import type { AuditorConfig } from '../../apps/auditor/src/config';
 import { leaseIssuedEvent } from '../support/lease-events';
 import { PrivateRedis } from '../support/private-redis';
-import { requiredEnv } from '../support/services-env';
+import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
 
-const kafka = new Kafka({ clientId: 'rotor-test-audit-append', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-test-audit-append');
 const logger = createLogger({ service: 'test', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
 const CHAIN = `${Topics.leaseIssued}:0`;
 
@@ -82,7 +81,7 @@ describe('auditor: appending runs of events', () => {
 
   beforeAll(async () => {
     await redisServer.start();
-    redis = new Redis(redisServer.url);
+    redis = redisFromEnv(redisServer.url);
     producer = new AuditLogProducer(kafka);
     await producer.onModuleInit();
   });

@@ -4,8 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import Redis from 'ioredis';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { type Admin } from 'kafkajs';
 
 import { recordHash, sealRecord, ViewKeys } from '@rotor/audit-chain';
 import { createEvent, Topics, type AuditRecord, type DeadLetter } from '@rotor/contracts';
@@ -21,10 +20,12 @@ import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { leaseIssuedEvent } from '../support/lease-events';
 import { readRotorTopicsSince } from '../support/topic-tap';
+import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
+import { insecureStack, principalEnv } from '../support/principals';
 
 const ROOT = join(__dirname, '..', '..');
 const brokers = requiredEnv('KAFKA_BROKERS').split(',');
-const kafka = new Kafka({ clientId: 'rotor-test-auditor', brokers, logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-test-auditor');
 
 const CATALOG = `
 roles:
@@ -117,7 +118,7 @@ interface ReplaySummary {
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+    execFile(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...principalEnv('cli'), ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
   });
@@ -222,7 +223,7 @@ describe('auditor: the chained audit log', () => {
       const sending = (async () => {
         for (let i = 0; i < events.length; i += 50) await Promise.all(events.slice(i, i + 50).map((event) => publisher.publish(event)));
       })();
-      const redis = new Redis(auditor.redis.url);
+      const redis = redisFromEnv(auditor.redis.url);
       await eventually(async () => ((await redis.zcard(ViewKeys.eventIndex('all'))) >= 100 ? true : undefined), { what: '100 records appended', intervalMs: 20 });
       redis.disconnect();
       await auditor.process.kill();
@@ -246,7 +247,7 @@ describe('auditor: the chained audit log', () => {
 
   it('fails closed while Redis is unreachable: /readyz says why, nothing is committed, and it catches up once healed', async () => {
     const redisSwitch = await new TcpSwitch({ host: '127.0.0.1', port: 19413 }, 19414).start();
-    const auditor = new IsolatedAuditor(19403, 19413, identity, 'redis://127.0.0.1:19414');
+    const auditor = new IsolatedAuditor(19403, 19413, identity, `${insecureStack() ? 'redis' : 'rediss'}://127.0.0.1:19414`);
     try {
       await auditor.start();
       const committed = () => withAdmin((admin) => admin.fetchOffsets({ groupId: auditor.group, topics: [Topics.leaseIssued] }));
@@ -258,12 +259,12 @@ describe('auditor: the chained audit log', () => {
       const readiness = await eventually(
         async () => {
           const response = await fetch(`${auditor.process.url}/readyz`);
-          const body = (await response.json()) as { checks: Record<string, { ok: boolean; error?: string }> };
+          const body = (await response.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
           return response.status === 503 && body.checks['audit-append']?.ok === false ? body : undefined;
         },
         { what: '/readyz to report the failing append', timeoutMs: 30_000 },
       );
-      expect(readiness.checks['audit-append']?.error).toMatch(/cannot append for \d+s, input not committed/);
+      expect(readiness.checks['audit-append']?.detail).toMatch(/cannot append for \d+s, input not committed/);
       const lag = await (await fetch(`${auditor.process.url}/metrics`)).text();
       expect(lag).toMatch(/rotor_audit_append_failing\{service="auditor"\} 1/);
       expect(Number(/rotor_audit_lag_messages\{service="auditor"\} (\d+)/.exec(lag)?.[1])).toBeGreaterThan(0);
@@ -355,7 +356,7 @@ describe('auditor: the chained audit log', () => {
 
 /** Every auditor key in a Redis, by type, except the state marker (a timestamp). */
 async function auditorKeys(url: string): Promise<Record<string, unknown>> {
-  const redis = new Redis(url);
+  const redis = redisFromEnv(url);
   const dump: Record<string, unknown> = {};
   try {
     const keys = (await redis.keys('auditor:*')).filter((key) => key !== ViewKeys.marker).sort();
@@ -447,7 +448,7 @@ describe('auditor: inventory views built from the audit log', () => {
       const answers = async () => [{ ...(await get<object>('/v1/inventory/secrets/pay-key')), at: 'now' }, await get(`/v1/inventory/at?time=${encodeURIComponent(at(12))}`), await get('/v1/audit/events')];
       const liveAnswers = await answers();
       expect(Object.keys(live).length).toBeGreaterThan(30);
-      const wipe = new Redis(auditor.redis.url);
+      const wipe = redisFromEnv(auditor.redis.url);
       await wipe.flushall(); // a private Redis for this auditor
       expect(await auditorKeys(auditor.redis.url)).toEqual({});
       const rebuilt = await auditor.replay('--rebuild');
@@ -464,8 +465,8 @@ describe('auditor: inventory views built from the audit log', () => {
       const refused = await eventually(
         async () => {
           const response = await fetch(`${auditor.process.url}/readyz`);
-          const body = (await response.json()) as { checks: Record<string, { ok: boolean; error?: string }> };
-          return response.status === 503 ? body.checks['audit-append']?.error : undefined;
+          const body = (await response.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
+          return response.status === 503 ? body.checks['audit-append']?.detail : undefined;
         },
         { what: 'the auditor to refuse to append' },
       );

@@ -10,6 +10,7 @@ import { VersionRegistry } from '../../apps/distributor/src/copies/version-regis
 import type { DistributorConfig } from '../../apps/distributor/src/config';
 import type { ValueReader } from '../../apps/distributor/src/delivery/value-reader';
 import { requiredEnv } from '../support/services-env';
+import { redisLinkFromEnv } from '../../tools/security/env-clients';
 
 const logger = createLogger({ service: 'test', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
 
@@ -45,7 +46,7 @@ managedSecrets:
     new CopyFingerprints(catalog, new VersionRegistry(redis), reader, { contentHashKey, copyScan: { retiredDays: 30 } } as DistributorConfig, logger);
 
   beforeAll(() => {
-    redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-fingerprints');
+    redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-fingerprints', undefined, redisLinkFromEnv(requiredEnv('REDIS_URL')));
   });
 
   afterAll(async () => {

@@ -16,6 +16,7 @@ import { TokenHasher } from '../../apps/issuer/src/introspection/token-hasher';
 import { LeaseRepository } from '../../apps/issuer/src/leases/lease.repository';
 import { LeaseService } from '../../apps/issuer/src/leases/lease.service';
 import { requiredEnv } from '../support/services-env';
+import { redisFromEnv, redisLinkFromEnv } from '../../tools/security/env-clients';
 
 const DATABASE_URL = requiredEnv('DATABASE_URL');
 const REDIS_URL = requiredEnv('REDIS_URL');
@@ -111,7 +112,7 @@ describe('postgres backend against a real PostgreSQL', () => {
 });
 
 describe('redis-acl backend against a real Redis', () => {
-  const backend = new RedisAclBackend({ url: REDIS_URL });
+  const backend = new RedisAclBackend({ url: REDIS_URL, security: redisLinkFromEnv(REDIS_URL) });
 
   afterAll(() => backend.close());
 
@@ -136,7 +137,7 @@ describe('redis-acl backend against a real Redis', () => {
 
     await backend.revoke(handle);
     await expect(session.get('rotor-it:orders:1')).rejects.toThrow();
-    const probe = new Redis(REDIS_URL, { lazyConnect: true });
+    const probe = redisFromEnv(REDIS_URL, { lazyConnect: true });
     await probe.connect();
     await expect(probe.auth(credential['username']!, credential['password']!)).rejects.toThrow(/WRONGPASS/);
     probe.disconnect();
@@ -148,9 +149,9 @@ describe('issuance when Kafka is unreachable after the backend call', () => {
   it('revokes the PostgreSQL role it just created and answers 503: no untracked credential survives', async () => {
     const admin = new Client({ connectionString: DATABASE_URL });
     await admin.connect();
-    const redis = createRedis(REDIS_URL, 'rotor-test');
+    const redis = createRedis(REDIS_URL, 'rotor-test', undefined, redisLinkFromEnv(REDIS_URL));
     await redis.connect();
-    const backends = BackendRegistry.create({ databaseUrl: DATABASE_URL, redisAclUrl: REDIS_URL });
+    const backends = BackendRegistry.create({ databaseUrl: DATABASE_URL, redisAclUrl: REDIS_URL, redisAclSecurity: redisLinkFromEnv(REDIS_URL) });
     const deadKafka = new Kafka({ clientId: 'rotor-test', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING, retry: { retries: 1, initialRetryTime: 50 } });
     const catalog = parseCatalog(`
 roles:

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
-import Redis from 'ioredis';
 
 import { Topics } from '@rotor/contracts';
 
@@ -12,6 +11,7 @@ import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
 import { writeTempCatalog } from '../support/temp-files';
+import { redisFromEnv } from '../../tools/security/env-clients';
 
 describe('issuer when a dependency is down', () => {
   let identity: TestIdentity;
@@ -53,7 +53,7 @@ roles:
       expect(response.headers.get('retry-after')).toBeTruthy();
       expect(await response.json()).toMatchObject({ code: 'postgres-unavailable' });
 
-      const redis = new Redis(requiredEnv('REDIS_URL'));
+      const redis = redisFromEnv(requiredEnv('REDIS_URL'));
       expect(await redis.zcard(`issuer:active:workload:${namespace}/app`)).toBe(0);
       redis.disconnect();
       const issued = (await readRotorTopicsSince(started)).filter((m) => m.topic === Topics.leaseIssued && m.value.includes(namespace));

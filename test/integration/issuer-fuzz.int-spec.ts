@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
 
 import fc from 'fast-check';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 
 import { parseDuration } from '@rotor/catalog';
@@ -16,6 +16,7 @@ import { ServiceProcess } from '../support/service-process';
 import { TEST_AUDIENCE, TEST_ISSUER } from '../support/test-identity';
 import { readRotorTopicsSince, type TappedMessage } from '../support/topic-tap';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
+import { redisFromEnv } from '../../tools/security/env-clients';
 
 /*
  * Property tests against a real issuer process: thousands of generated requests, every one
@@ -486,7 +487,7 @@ const issuedFor = (messages: TappedMessage[], namespace: string) =>
 
 describe('issuer under generated requests (property tests against the real process)', () => {
   const started = new Date();
-  const redis = new Redis(requiredEnv('REDIS_URL'), { lazyConnect: true });
+  const redis = redisFromEnv(requiredEnv('REDIS_URL'), { lazyConnect: true });
   let keys: Keys;
   let issuer: ServiceProcess;
   const fixedTokens = {} as Record<'unbound' | 'operator' | 'rogue-bound' | 'expired-bound' | 'other-audience-bound' | 'bound', string>;

@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 
-import { Kafka, logLevel } from 'kafkajs';
 
 import { DeadLetterSchema, Topics, type DeadLetter } from '@rotor/contracts';
 import { ConsumerRunner, EventPublisher, PermanentError, readTopicRange, type BatchItem, type ConsumerRunnerOptions, type MessageContext } from '@rotor/kafka';
 import { createLogger, Metrics } from '@rotor/telemetry';
 
 import { eventually } from '../support/eventually';
-import { requiredEnv } from '../support/services-env';
 import { createTestTopics, deleteTestTopics } from '../support/test-topics';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
 
-const kafka = new Kafka({ clientId: 'rotor-test-runner', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-test-runner');
 const logger = createLogger({ service: 'test', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
 const FAST_BACKOFF = { initialMs: 10, maxMs: 50, maxAttempts: 3 };
 

@@ -3,13 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { acquireLock, createRedis, withLock, type Redis } from '@rotor/redis-store';
 
 import { requiredEnv } from '../support/services-env';
+import { redisLinkFromEnv } from '../../tools/security/env-clients';
 
 describe('Redis locks (real Redis)', () => {
   let redis: Redis;
   const key = `test:lock:${randomUUID()}`;
 
   beforeAll(() => {
-    redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-lock');
+    redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-lock', undefined, redisLinkFromEnv(requiredEnv('REDIS_URL')));
   });
 
   afterAll(async () => {

@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
-import Redis from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
+import type Redis from 'ioredis';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
@@ -13,13 +12,15 @@ import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
+import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
+import { principalEnv } from '../support/principals';
 
 const ROOT = join(__dirname, '..', '..');
 
 /** Runs the operators' CLI as a child process, as a person would. */
 function rotorCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...principalEnv('cli'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -28,7 +29,7 @@ function rotorCli(args: string[], env: Record<string, string>): Promise<{ code: 
   });
 }
 
-const kafka = new Kafka({ clientId: 'rotor-test-emergency', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-test-emergency');
 
 interface RotationView {
   id: string;
@@ -115,7 +116,7 @@ describe('revoker: emergency rotations', () => {
   const cliNamespace = `em-cli-${suffix}`;
   const cliSecret = `em-cli-key-${suffix}`;
   const publisher = new EventPublisher(kafka);
-  const redis = new Redis(requiredEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
+  const redis = redisFromEnv(requiredEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
   let identity: TestIdentity;
   let issuer: ServiceProcess;
   let revoker: ServiceProcess;

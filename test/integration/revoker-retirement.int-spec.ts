@@ -1,7 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import Redis from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
 
 import { createEvent, Topics, type EventData } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
@@ -12,8 +10,9 @@ import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
+import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
 
-const kafka = new Kafka({ clientId: 'rotor-test-retirement', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-test-retirement');
 
 /** The events of one topic since `since` whose data names `secret`. */
 async function eventsOf<T extends typeof Topics.secretVersionCreated | typeof Topics.secretVersionRetired>(topic: T, since: Date, secret: string) {
@@ -88,7 +87,7 @@ managedSecrets:
     await publisher.disconnect();
     await gsm.close();
     // What the revoker keeps about these test secrets (per-secret hash tag {name}).
-    const redis = new Redis(requiredEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
+    const redis = redisFromEnv(requiredEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
     for (const name of [confirmed, grace]) {
       const tag = `revoker:retirement:{${name}}`;
       await redis.del(`${tag}:confirmed`, `${tag}:open`, ...[1, 2, 3, 4, 5].flatMap((version) => [`${tag}:v${version}`, `${tag}:v${version}:pending`]));

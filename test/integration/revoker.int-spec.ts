@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 
 import { createEvent, Topics } from '@rotor/contracts';
@@ -14,8 +13,9 @@ import { ServiceProcess } from '../support/service-process';
 import { TcpSwitch } from '../support/tcp-switch';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
+import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
 
-const kafka = new Kafka({ clientId: 'rotor-test-revoker', brokers: requiredEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+const kafka = kafkaFromEnv('rotor-test-revoker');
 
 /** Publishes lease.issued as the issuer would, for an opaque token or a real PostgreSQL role. */
 async function publishIssued(publisher: EventPublisher, lease: { id: string; namespace: string; expiresAt: Date; roleName?: string }) {
@@ -91,8 +91,7 @@ describe('revoker', () => {
       await revoker.start().ready();
       const ids = Array.from({ length: 50 }, () => randomUUID());
       for (const id of ids) await publishIssued(publisher, { id, namespace, expiresAt: new Date(Date.now() + 12_000) });
-      const { default: Redis } = await import('ioredis');
-      const probe = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+      const probe = redisFromEnv(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
       probe.on('error', () => undefined);
       await eventually(async () => ((await probe.zcard('{revoker:schedule:lease-expiry:s0}:due')) === ids.length ? true : undefined), { what: 'all leases scheduled' });
       probe.disconnect();

@@ -5,6 +5,7 @@ import { RateLimiter } from '@rotor/secret-store';
 
 import { PrivateRedis } from '../support/private-redis';
 import { requiredEnv } from '../support/services-env';
+import { redisLinkFromEnv } from '../../tools/security/env-clients';
 
 const timed = async (work: () => Promise<unknown>): Promise<number> => {
   const started = Date.now();
@@ -16,7 +17,7 @@ describe('SharedRateLimiter (real Redis)', () => {
   let redis: Redis;
 
   beforeAll(() => {
-    redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-rate');
+    redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-rate', undefined, redisLinkFromEnv(requiredEnv('REDIS_URL')));
   });
 
   afterAll(() => redis.disconnect());
@@ -52,7 +53,7 @@ describe('SharedRateLimiter (real Redis)', () => {
   it('falls back to pacing this process alone while Redis is unreachable', async () => {
     const down = new PrivateRedis(19432);
     await down.start();
-    const connection = createRedis(down.url, 'rotor-test-rate-down');
+    const connection = createRedis(down.url, 'rotor-test-rate-down', undefined, redisLinkFromEnv(down.url));
     await connection.connect();
     const errors: unknown[] = [];
     const fallback = new RateLimiter(600, 1);

@@ -1,14 +1,25 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { eventually } from './eventually';
+import { insecureStack } from './principals';
 
+const STATE = join(__dirname, '..', '..', '.rotor');
+const TLS = join(STATE, 'tls');
+/** The stack's ACL file (docs/access-policy.md's users): a private Redis has the same users as the shared one. */
+const ACL_FILE = join(STATE, 'redis', 'users.acl');
+
+const secure = () => !insecureStack() && existsSync(ACL_FILE);
+
+/** redis-cli against a local Redis, as admin over TLS on the secure stack. */
 export const redisCli = (port: number, ...args: string[]): Promise<string> =>
-  new Promise((resolve) =>
-    execFile('redis-cli', ['-p', String(port), ...args], (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim())),
-  );
+  new Promise((resolve) => {
+    const tls = secure() ? ['--tls', '--cacert', join(TLS, 'ca.crt'), '--user', 'admin'] : [];
+    const env = secure() ? { ...process.env, REDISCLI_AUTH: readFileSync(join(STATE, 'secrets', 'redis-admin.password'), 'utf8').trim() } : process.env;
+    execFile('redis-cli', [...tls, '-p', String(port), ...args], { env }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim()));
+  });
 
 /**
  * A throw-away redis-server on its own port that a test can stop, kill and start again;
@@ -25,13 +36,18 @@ export class PrivateRedis {
   ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${secure() ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', this.options.appendonly ? 'yes' : 'no', '--dir', this.dir],
+      [
+        ...(secure()
+          ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', join(TLS, 'server.crt'), '--tls-key-file', join(TLS, 'server.key'), '--tls-ca-cert-file', join(TLS, 'ca.crt'), '--tls-auth-clients', 'optional', '--aclfile', ACL_FILE]
+          : ['--port', String(this.port)]),
+        ...['--bind', '127.0.0.1', '--save', '', '--appendonly', this.options.appendonly ? 'yes' : 'no', '--dir', this.dir],
+      ],
       {
         stdio: 'ignore',
       },

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { principalEnv, serviceScheme } from './principals';
+
 const ROOT = join(__dirname, '..', '..');
 
 export type ServiceName = 'issuer' | 'revoker' | 'distributor' | 'auditor';
@@ -23,7 +25,7 @@ export class ServiceProcess {
   ) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${serviceScheme()}://127.0.0.1:${this.port}`;
   }
 
   /** All the service wrote so far. */
@@ -40,7 +42,8 @@ export class ServiceProcess {
     this.output = '';
     this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', this.name, 'src', 'main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: this.env['LOG_LEVEL'] ?? 'debug' },
+      // Its own principals over the admin ones of .rotor/env; what the test passes wins.
+      env: { ...process.env, ...principalEnv(this.name), ...this.env, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: this.env['LOG_LEVEL'] ?? 'debug' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk: Buffer) => {

@@ -1,7 +1,7 @@
-import { Kafka, logLevel } from 'kafkajs';
 
 import { ALL_TOPICS } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
 
 export interface TappedMessage {
   topic: string;
@@ -14,7 +14,7 @@ export interface TappedMessage {
 
 /** Every message on every rotor topic since `since`: what a canary check must search. */
 export async function readRotorTopicsSince(since: Date): Promise<TappedMessage[]> {
-  const kafka = new Kafka({ clientId: 'rotor-test-tap', brokers: (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
+  const kafka = kafkaFromEnv('rotor-test-tap');
   const messages: TappedMessage[] = [];
   for (const topic of ALL_TOPICS) {
     await readTopicRange(kafka, {

@@ -33,7 +33,7 @@ export class AuditorModule {
       imports: [
         ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
-        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-auditor' }),
+        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-auditor', security: config.redis.security }),
       ],
       controllers: [AuditController, InventoryController, ReportsController],
       providers: [

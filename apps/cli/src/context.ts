@@ -20,10 +20,11 @@ export function createContext(flags: { json?: boolean; token?: string; dev?: boo
   return {
     json: flags.json ?? false,
     urls: {
-      issuer: env['ROTOR_ISSUER_URL'] ?? 'http://127.0.0.1:8080',
-      revoker: env['ROTOR_REVOKER_URL'] ?? 'http://127.0.0.1:8081',
-      distributor: env['ROTOR_DISTRIBUTOR_URL'] ?? 'http://127.0.0.1:8082',
-      auditor: env['ROTOR_AUDITOR_URL'] ?? 'http://127.0.0.1:8083',
+      // HTTPS like the services; ROTOR_CA_FILE names the CA to trust (http-client.ts).
+      issuer: env['ROTOR_ISSUER_URL'] ?? 'https://127.0.0.1:8080',
+      revoker: env['ROTOR_REVOKER_URL'] ?? 'https://127.0.0.1:8081',
+      distributor: env['ROTOR_DISTRIBUTOR_URL'] ?? 'https://127.0.0.1:8082',
+      auditor: env['ROTOR_AUDITOR_URL'] ?? 'https://127.0.0.1:8083',
     },
     token: async (groups) => {
       const token = flags.token ?? env['ROTOR_TOKEN'];

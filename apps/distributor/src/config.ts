@@ -20,7 +20,7 @@ export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
       ROTOR_DELIVERY_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
       ROTOR_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
       /** Where this distributor says webhook receivers can read values just in time. */
-      ROTOR_ISSUER_URL: z.url().default('http://127.0.0.1:8080'),
+      ROTOR_ISSUER_URL: z.url().default('https://127.0.0.1:8080'),
       /** Period of the drift scan; 0 turns the periodic scan off (POST /v1/reconcile still works). */
       ROTOR_DRIFT_SCAN_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
       /** Namespaces scanned for manual copies (comma list); unset: the namespaces of the catalog's Secret targets. */

@@ -65,7 +65,7 @@ export class DistributorModule {
         ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         GsmModule.forRoot(config.gsm),
-        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-distributor' }),
+        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-distributor', security: config.redis.security }),
       ],
       controllers: [DeliveriesController, ReconcileController, CopyScanController],
       providers: [

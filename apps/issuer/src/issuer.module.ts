@@ -36,7 +36,7 @@ export class IssuerModule {
         ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         GsmModule.forRoot(config.gsm),
-        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-issuer' }),
+        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-issuer', security: config.redis.security }),
       ],
       controllers: [LeasesController, IntrospectionController, SecretsController, BreakGlassController],
       providers: [

@@ -7,6 +7,7 @@ import { RevokerModule } from './revoker.module';
 
 runService({
   description: 'Revokes leases when their TTL runs out, on request, and in emergency rotations.',
+  operatorRoutes: ['/v1/emergency-rotations', '/v1/leases'],
   loadConfig: loadRevokerConfig,
   module: (config, telemetry) => RevokerModule.forRoot(config, telemetry),
 });

@@ -39,7 +39,7 @@ export class RevokerModule {
         ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         GsmModule.forRoot(config.gsm),
-        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-revoker' }),
+        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-revoker', security: config.redis.security }),
       ],
       controllers: [LeasesController, EmergencyRotationsController],
       providers: [

@@ -14,7 +14,7 @@ describe('parseEnv', () => {
   it('applies defaults so a service runs locally with no variables set', () => {
     const config = parseEnv({ ...EnvFragments.kafka, ...EnvFragments.redis }, {});
     expect(config.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
-    expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(config.REDIS_URL).toBe('rediss://127.0.0.1:6379');
   });
 
   it('splits a broker list', () => {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
 
+import { ConfigError } from './config-error';
+import { httpSettings } from './http-settings';
+import { kafkaSecurity, redisSecurity, requireVerifiedPostgres, TransportEnvFragments } from './transport-security';
+
+export { ConfigError };
+
 /**
  * Environment fragments each service composes into its own schema. Every variable is
  * validated once at boot; a bad value stops the service with a message naming it.
@@ -24,6 +30,13 @@ export const EnvFragments = {
   http: (defaultPort: number) => ({
     PORT: port.default(defaultPort),
     HOST: z.string().min(1).default('127.0.0.1'),
+    /** A second listener for operator routes and /metrics, so NetworkPolicies can tell them apart. */
+    ROTOR_OPERATOR_PORT: port.optional(),
+    /** PEM files, re-read when they change; required unless ROTOR_INSECURE_LOCAL=1. */
+    ROTOR_TLS_CERT_FILE: z.string().min(1).optional(),
+    ROTOR_TLS_KEY_FILE: z.string().min(1).optional(),
+    /** When set, clients must present a certificate signed by this CA (mTLS). */
+    ROTOR_TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
   }),
   logging: {
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -33,9 +46,11 @@ export const EnvFragments = {
     KAFKA_CLIENT_ID: z.string().min(1).optional(),
     KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
     KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),
+    ...TransportEnvFragments.kafka,
   },
   redis: {
-    REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+    REDIS_URL: url(['redis:', 'rediss:']).default('rediss://127.0.0.1:6379'),
+    ...TransportEnvFragments.redis,
   },
   gsm: {
     GSM_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id').default('rotor-local'),
@@ -52,6 +67,10 @@ export const EnvFragments = {
   backends: {
     DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://rotor:rotor@127.0.0.1:5432/rotor'),
     ROTOR_REDIS_ACL_URL: url(['redis:', 'rediss:']).optional(),
+    /** The redis-acl backend's own user (ACL SETUSER/DELUSER); the service's Redis user when unset. */
+    ROTOR_REDIS_ACL_USERNAME: z.string().min(1).optional(),
+    ROTOR_REDIS_ACL_PASSWORD: z.string().min(1).optional(),
+    ROTOR_REDIS_ACL_PASSWORD_FILE: z.string().min(1).optional(),
   },
   catalog: {
     ROTOR_CATALOG: z.string().min(1).default('config/catalog.yaml'),
@@ -74,12 +93,6 @@ export const EnvFragments = {
   },
 } as const;
 
-export class ConfigError extends Error {
-  readonly code = 'invalid-config';
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-  }
-}
 
 /**
  * Validates `env` against a schema shape. Messages name the variable and never echo its
@@ -106,6 +119,7 @@ export function parseEnv<Shape extends z.ZodRawShape>(
 export const serviceEnvShape = (defaultPort: number) => ({
   ...EnvFragments.http(defaultPort),
   ...EnvFragments.logging,
+  ...TransportEnvFragments.insecure,
   ...EnvFragments.kafka,
   ...EnvFragments.redis,
   ...EnvFragments.identity,
@@ -117,18 +131,46 @@ type ServiceEnv = z.infer<z.ZodObject<ReturnType<typeof serviceEnvShape>>>;
 export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
   return {
     service,
-    http: { host: e.HOST, port: e.PORT },
+    http: httpSettings(e),
     logLevel: e.LOG_LEVEL,
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID ?? `rotor-${service}`, partitions: e.KAFKA_TOPIC_PARTITIONS, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
-    redis: { url: e.REDIS_URL },
+    kafka: {
+      service,
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID ?? `rotor-${service}`,
+      partitions: e.KAFKA_TOPIC_PARTITIONS,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      security: kafkaSecurity(e),
+    },
+    redis: { url: e.REDIS_URL, security: redisSecurity(e) },
+    insecureLocal: e.ROTOR_INSECURE_LOCAL,
     identity: { jwks: e.ROTOR_JWKS, issuer: e.ROTOR_TOKEN_ISSUER, audience: e.ROTOR_TOKEN_AUDIENCE, clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS },
   };
 }
 
 /** Where the credential backends connect; Redis ACL users live in REDIS_URL's server unless told otherwise. */
-export const backendSettings = (e: { DATABASE_URL: string; ROTOR_REDIS_ACL_URL?: string; REDIS_URL: string }) => ({
+export const backendSettings = (e: {
+  DATABASE_URL: string;
+  ROTOR_REDIS_ACL_URL?: string;
+  ROTOR_REDIS_ACL_USERNAME?: string;
+  ROTOR_REDIS_ACL_PASSWORD?: string;
+  ROTOR_REDIS_ACL_PASSWORD_FILE?: string;
+  REDIS_URL: string;
+  REDIS_USERNAME?: string;
+  REDIS_PASSWORD?: string;
+  REDIS_PASSWORD_FILE?: string;
+  REDIS_CA_FILE?: string;
+  ROTOR_INSECURE_LOCAL: boolean;
+}) => ({
   databaseUrl: e.DATABASE_URL,
+  databaseInsecure: requireVerifiedPostgres('DATABASE_URL', e.DATABASE_URL, e.ROTOR_INSECURE_LOCAL).insecure,
   redisAclUrl: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL,
+  // Its own user when one is configured, else the service's (a single local Redis in tests).
+  redisAclSecurity: e.ROTOR_REDIS_ACL_USERNAME
+    ? redisSecurity(
+        { ...e, REDIS_URL: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL },
+        { url: 'ROTOR_REDIS_ACL_URL', username: 'ROTOR_REDIS_ACL_USERNAME', password: 'ROTOR_REDIS_ACL_PASSWORD', passwordFile: 'ROTOR_REDIS_ACL_PASSWORD_FILE' },
+      )
+    : redisSecurity({ ...e, REDIS_URL: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL }),
 });
 
 /** GSM client settings, with its client-side pacing. */

@@ -1,1 +1,3 @@
 export * from './env';
+export * from './transport-security';
+export * from './http-settings';

@@ -3,3 +3,4 @@ export * from './envelope';
 export * from './events';
 export * from './json-schema';
 export * from './topics';
+export * from './access-policy';

@@ -4,11 +4,12 @@ import { DomainError } from '@rotor/errors';
 import type { CredentialBackend } from './credential-backend';
 import { OpaqueTokenBackend } from './opaque-token.backend';
 import { PostgresBackend } from './postgres.backend';
-import { RedisAclBackend } from './redis-acl.backend';
+import { RedisAclBackend, type RedisAclBackendSettings } from './redis-acl.backend';
 
 export interface BackendSettings {
   databaseUrl: string;
   redisAclUrl: string;
+  redisAclSecurity?: RedisAclBackendSettings['security'];
 }
 
 /** The backends a service has configured, by kind. */
@@ -24,7 +25,7 @@ export class BackendRegistry {
     return new BackendRegistry([
       new OpaqueTokenBackend(),
       new PostgresBackend({ databaseUrl: settings.databaseUrl }),
-      new RedisAclBackend({ url: settings.redisAclUrl }),
+      new RedisAclBackend({ url: settings.redisAclUrl, ...(settings.redisAclSecurity ? { security: settings.redisAclSecurity } : {}) }),
     ]);
   }
 

@@ -10,6 +10,8 @@ import type { CredentialBackend, IssuedCredential, IssueRequest } from './creden
 export interface RedisAclBackendSettings {
   /** The Redis whose ACL rotor manages, with an admin user allowed to run ACL and CLIENT. */
   url: string;
+  /** Its own ACL user and TLS trust (the `acl-admin` user of docs/access-policy.md). */
+  security?: { username?: string; password?: string; tls?: { ca?: string } };
 }
 
 export const redisAclUsername = (leaseId: string): string => `rotor-${leaseId}`;
@@ -29,7 +31,14 @@ export class RedisAclBackend implements CredentialBackend {
   private readonly target: { host: string; port: number };
 
   constructor(settings: RedisAclBackendSettings) {
-    this.redis = new Redis(settings.url, { lazyConnect: false, maxRetriesPerRequest: 2, connectionName: 'rotor-acl-admin' });
+    this.redis = new Redis(settings.url, {
+      lazyConnect: false,
+      maxRetriesPerRequest: 2,
+      connectionName: 'rotor-acl-admin',
+      ...(settings.security?.username ? { username: settings.security.username } : {}),
+      ...(settings.security?.password ? { password: settings.security.password } : {}),
+      ...(settings.security?.tls ? { tls: { ...settings.security.tls, rejectUnauthorized: true } } : {}),
+    });
     this.redis.on('error', () => undefined); // surfaced by commands
     const url = new URL(settings.url);
     this.target = { host: url.hostname, port: Number(url.port || 6379) };

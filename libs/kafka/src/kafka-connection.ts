@@ -1,11 +1,21 @@
-import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ITopicConfig, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 
 import type { Logger } from '@rotor/telemetry';
 
 import { retryRetriable } from './backoff';
 
+/** TLS and SASL for the broker link (rotor's services use SASL_SSL; see libs/config). */
+export interface KafkaLinkSecurity {
+  ssl: false | { ca?: string; cert?: string; key?: string };
+  sasl?: { mechanism: 'scram-sha-512' | 'scram-sha-256' | 'plain'; username: string; password: string };
+  insecure?: boolean;
+}
+
 export interface KafkaSettings {
+  /** The service this client belongs to: its topics and ACLs come from libs/contracts' access policy. */
+  service?: string;
   brokers: string[];
+  security?: KafkaLinkSecurity;
   clientId: string;
   /** Partitions for topics rotor creates at start-up. */
   partitions: number;
@@ -25,10 +35,22 @@ const kafkajsLogCreator = (logger: Logger) => () => (entry: LogEntry) => {
   logger[levelName[entry.level] ?? 'info']({ kafkajs: entry.namespace, ...extra }, message);
 };
 
+/** kafkajs' ssl/sasl options for a link's security (shared by services, the CLI, tests and benches). */
+export function kafkaSecurityOptions(security: KafkaLinkSecurity | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  if (!security) return {};
+  const ssl = security.ssl === false ? false : { ...security.ssl, rejectUnauthorized: true };
+  // kafkajs types SASL as a union keyed by mechanism; ours is one of the three it supports.
+  return { ssl, ...(security.sasl ? { sasl: security.sasl as SASLOptions } : {}) };
+}
+
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+  if (settings.security?.insecure) {
+    logger.warn({ component: 'kafka', ssl: settings.security.ssl !== false, sasl: Boolean(settings.security.sasl) }, 'INSECURE: Kafka link without TLS or authentication (ROTOR_INSECURE_LOCAL=1); never run this way outside a laptop');
+  }
   return new Kafka({
     clientId: settings.clientId,
     brokers: settings.brokers,
+    ...kafkaSecurityOptions(settings.security),
     logLevel: logLevel.WARN,
     logCreator: kafkajsLogCreator(logger.child({ component: 'kafkajs' })),
     retry: { initialRetryTime: 200, retries: 8 },

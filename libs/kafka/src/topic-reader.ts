@@ -22,6 +22,8 @@ export interface ReadRangeOptions {
   /** How many messages between progress calls (default 1000). */
   progressEvery?: number;
   signal?: AbortSignal;
+  /** Prefix of the throw-away group: the reader's principal may join only its own groups (docs/access-policy.md). */
+  groupPrefix?: string;
 }
 
 export interface ReadRangeResult {
@@ -37,7 +39,7 @@ export interface ReadRangeResult {
 export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): Promise<ReadRangeResult> {
   const admin = kafka.admin();
   await admin.connect();
-  const groupId = `rotor-reader-${randomUUID()}`;
+  const groupId = `${options.groupPrefix ?? 'rotor-reader'}-${randomUUID()}`;
   try {
     const watermarks = await retryRetriable(() => admin.fetchTopicOffsets(options.topic));
     const from = options.from ?? (options.fromTime ? { time: options.fromTime } : undefined);

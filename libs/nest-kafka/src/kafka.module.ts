@@ -10,7 +10,7 @@ import {
 } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 
-import { ALL_TOPICS } from '@rotor/contracts';
+import { ALL_TOPICS, KAFKA_PRINCIPALS, topicsOf, type KafkaPrincipal } from '@rotor/contracts';
 import { ConsumerRunner, createKafka, ensureTopics, EventPublisher, type ConsumerRunnerOptions, type KafkaSettings } from '@rotor/kafka';
 import { LOGGER, ReadinessRegistry } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
@@ -49,7 +49,10 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationBootstrap, OnA
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const created = await ensureTopics(admin, ALL_TOPICS, this.settings);
+      // Only its own topics: under the broker's ACLs a service cannot see, let alone create, the others.
+      const service = this.settings.service as KafkaPrincipal | undefined;
+      const topics = service && KAFKA_PRINCIPALS.includes(service) ? topicsOf(service) : ALL_TOPICS;
+      const created = await ensureTopics(admin, topics, this.settings);
       if (created.length) this.logger.info({ topics: created }, 'created topics');
     } finally {
       await admin.disconnect();

@@ -4,8 +4,23 @@ import Redis from 'ioredis';
  * One Redis client per service. Each service owns the keys under its own prefix
  * (`issuer:`, `revoker:`, …) and never reads another's.
  */
-export function createRedis(url: string, connectionName: string, onError: (error: Error) => void = () => undefined): Redis {
+/** Who the client is and how it trusts the server (libs/config's redisSecurity). */
+export interface RedisLinkSecurity {
+  username?: string;
+  password?: string;
+  tls?: { ca?: string };
+}
+
+/** ioredis options for a link: an explicit user, password and CA override anything in the URL. */
+export const redisSecurityOptions = (security: RedisLinkSecurity | undefined) => ({
+  ...(security?.username ? { username: security.username } : {}),
+  ...(security?.password ? { password: security.password } : {}),
+  ...(security?.tls ? { tls: { ...security.tls, rejectUnauthorized: true } } : {}),
+});
+
+export function createRedis(url: string, connectionName: string, onError: (error: Error) => void = () => undefined, security?: RedisLinkSecurity): Redis {
   const redis = new Redis(url, {
+    ...redisSecurityOptions(security),
     connectionName,
     lazyConnect: true,
     maxRetriesPerRequest: 2,

@@ -1,29 +1,45 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { RequestHandler } from 'express';
 
 import type { DynamicModule } from '@nestjs/common';
 
+import type { HttpSettings } from '@rotor/config';
 import { createLogger, Metrics, type Logger } from '@rotor/telemetry';
 
+import { splitRoutesByListener } from './listener-routes';
+import { ServiceListeners, type ListenerUrls } from './listeners';
 import { NestLoggerAdapter } from './nest-logger';
 
-export interface ServiceBootstrap {
+export interface ServiceApp {
   module: Parameters<typeof NestFactory.create>[0];
   service: string;
   description: string;
-  host: string;
-  port: number;
   logger: Logger;
+  /** Runs before body parsing and every route (the listener split). */
+  firstMiddleware?: RequestHandler;
+}
+
+export interface ServiceBootstrap extends Omit<ServiceApp, 'firstMiddleware'> {
+  http: HttpSettings;
+  /** Path prefixes served only on the operator port, when there is one. */
+  operatorRoutes: readonly string[];
+}
+
+export interface RunningService {
+  app: NestExpressApplication;
+  urls: ListenerUrls;
 }
 
 /** Configures a Nest app the rotor way (body limits, OpenAPI at /docs, shutdown hooks). */
-export async function createServiceApp({ module, service, description, logger }: Omit<ServiceBootstrap, 'host' | 'port'>) {
+export async function createServiceApp({ module, service, description, logger, firstMiddleware }: ServiceApp) {
   const app = await NestFactory.create<NestExpressApplication>(module, {
     logger: new NestLoggerAdapter(logger.child({ component: 'nest' })),
     bufferLogs: false,
     bodyParser: false,
   });
+  if (firstMiddleware) app.use(firstMiddleware);
   app.useBodyParser('json', { limit: '64kb', type: ['application/json', 'application/*+json'] });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false }); // RFC 7662 introspection is form-encoded
   app.disable('x-powered-by');
@@ -36,21 +52,51 @@ export async function createServiceApp({ module, service, description, logger }:
   return app;
 }
 
-export async function bootstrapService(options: ServiceBootstrap): Promise<void> {
-  const app = await createServiceApp(options);
-  await app.listen(options.port, options.host);
-  options.logger.info({ url: `http://${options.host}:${options.port}` }, `${options.service} listening`);
+/** Starts a service on its own HTTPS listeners (Nest's built-in server stays unused). */
+export async function bootstrapService({ http, operatorRoutes, ...options }: ServiceBootstrap): Promise<RunningService> {
+  const listeners = new ServiceListeners(http, options.logger);
+  const firstMiddleware =
+    http.operatorPort === undefined
+      ? undefined
+      : splitRoutesByListener({ operatorRoutes, isOperatorPort: (port) => port !== undefined && port === listeners.operatorPort });
+  const app = await createServiceApp({ ...options, firstMiddleware });
+  closeWithApp(app, listeners);
+  await app.init();
+  const urls = await listeners.listen(app.getHttpAdapter().getInstance());
+  if (http.transport.scheme === 'http') {
+    options.logger.warn(
+      { urls },
+      'INSECURE: plain HTTP (ROTOR_INSECURE_LOCAL=1): bearer tokens and credentials cross the network unencrypted; for a local stack only',
+    );
+  }
+  options.logger.info({ url: urls.workload, ...(urls.operator ? { operatorUrl: urls.operator } : {}) }, `${options.service} listening`);
+  return { app, urls };
 }
 
-export interface ServiceDefinition<C extends { service: string; logLevel: string; http: { host: string; port: number } }> {
+/**
+ * Nest closes its HTTP adapter both on app.close() and on a shutdown signal
+ * (enableShutdownHooks); our listeners close at that same point, so SIGTERM still drains them.
+ */
+function closeWithApp(app: NestExpressApplication, listeners: ServiceListeners): void {
+  const adapter = app.getHttpAdapter();
+  const closeAdapter = adapter.close.bind(adapter) as () => Promise<void>;
+  adapter.close = async () => {
+    await listeners.close();
+    await closeAdapter();
+  };
+}
+
+export interface ServiceDefinition<C extends { service: string; logLevel: string; http: HttpSettings }> {
   description: string;
+  /** Path prefixes of the operator routes: on ROTOR_OPERATOR_PORT only, when it is set. */
+  operatorRoutes: readonly string[];
   /** Validates the environment; throws with a message naming each bad variable. */
   loadConfig(): C;
   module(config: C, telemetry: { logger: Logger; metrics: Metrics }): DynamicModule;
 }
 
 /** A service's whole `main`: config → telemetry → Nest app → listen; a bad start prints why and exits 1. */
-export function runService<C extends { service: string; logLevel: string; http: { host: string; port: number } }>(definition: ServiceDefinition<C>): void {
+export function runService<C extends { service: string; logLevel: string; http: HttpSettings }>(definition: ServiceDefinition<C>): void {
   const start = async () => {
     const config = definition.loadConfig();
     const logger = createLogger({ service: config.service, level: config.logLevel });
@@ -58,7 +104,8 @@ export function runService<C extends { service: string; logLevel: string; http: 
       module: definition.module(config, { logger, metrics: new Metrics(config.service) }),
       service: config.service,
       description: definition.description,
-      ...config.http,
+      http: config.http,
+      operatorRoutes: definition.operatorRoutes,
       logger,
     });
   };

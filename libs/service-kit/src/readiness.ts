@@ -1,4 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+
+import type { Logger } from '@rotor/telemetry';
+
+import { classifyDependencyFailure, type DependencyFailure } from './dependency-failure';
+import { LOGGER } from './tokens';
 
 export interface ReadinessCheck {
   /** The dependency's name as /readyz reports it: `kafka`, `redis`, `gsm`, `postgres`. */
@@ -9,7 +14,19 @@ export interface ReadinessCheck {
 
 export interface ReadinessReport {
   ready: boolean;
-  checks: Record<string, { ok: boolean; error?: string; ms: number }>;
+  /** A failed check names only a reason class; the error itself goes to the log. */
+  checks: Record<string, { ok: boolean; reason?: DependencyFailure; detail?: string; ms: number }>;
+}
+
+/** A check's own words, written by rotor and safe to show on /readyz (unlike a driver's error text). */
+export class NotReady extends Error {
+  constructor(
+    message: string,
+    readonly reason: DependencyFailure = 'unavailable',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -18,6 +35,8 @@ const CHECK_TIMEOUT_MS = 2_000;
 @Injectable()
 export class ReadinessRegistry {
   private readonly checks = new Map<string, ReadinessCheck>();
+
+  constructor(@Optional() @Inject(LOGGER) private readonly logger?: Logger) {}
 
   register(check: ReadinessCheck): void {
     this.checks.set(check.name, check);
@@ -31,7 +50,10 @@ export class ReadinessRegistry {
           await withTimeout(dependency.check(), CHECK_TIMEOUT_MS);
           return [dependency.name, { ok: true, ms: Date.now() - started }];
         } catch (error) {
-          return [dependency.name, { ok: false, error: error instanceof Error ? error.message : 'failed', ms: Date.now() - started }];
+          const reason = error instanceof NotReady ? error.reason : classifyDependencyFailure(error);
+          const cause = error instanceof NotReady ? error.cause : error;
+          this.logger?.warn({ dependency: dependency.name, reason, err: cause instanceof Error ? cause.message : String(cause) }, 'readiness check failed');
+          return [dependency.name, { ok: false, reason, ...(error instanceof NotReady ? { detail: error.message } : {}), ms: Date.now() - started }];
         }
       }),
     );

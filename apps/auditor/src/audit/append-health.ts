@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 
-import { ReadinessRegistry } from '@rotor/service-kit';
+import { NotReady, ReadinessRegistry } from '@rotor/service-kit';
 import { Metrics } from '@rotor/telemetry';
 
 /**
@@ -34,6 +34,6 @@ export class AppendHealth {
   private check(): Promise<void> {
     if (!this.failure) return Promise.resolve();
     const seconds = Math.round((Date.now() - this.failure.since) / 1000);
-    return Promise.reject(new Error(`cannot append for ${seconds}s, input not committed: ${this.failure.reason}`));
+    return Promise.reject(new NotReady(`cannot append for ${seconds}s, input not committed`, 'unavailable', { cause: new Error(this.failure.reason) }));
   }
 }

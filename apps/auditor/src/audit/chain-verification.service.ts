@@ -22,6 +22,7 @@ export class ChainVerificationService {
     const started = Date.now();
     let unreadable: { partition: number; offset: string } | undefined;
     await readTopicRange(this.kafka, {
+      groupPrefix: 'rotor-auditor-verify',
       topic: this.config.auditTopic,
       onMessage: (message, partition) => {
         const parsed = AuditRecordSchema.safeParse(safeJson(message.value));

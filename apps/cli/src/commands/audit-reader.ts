@@ -1,19 +1,29 @@
 import { Kafka, logLevel } from 'kafkajs';
 
+import { kafkaSecurity, parseEnv, redisSecurity, TransportEnvFragments } from '@rotor/config';
 import { Topics } from '@rotor/contracts';
-import type { LogPoint } from '@rotor/kafka';
+import { kafkaSecurityOptions, type KafkaLinkSecurity, type LogPoint } from '@rotor/kafka';
 
-/** Where the CLI finds the audit log: the same variables the services read. */
+/**
+ * Where the CLI finds the audit log: the same variables the services read, secure by default
+ * (the operators' principal is `cli-audit`, which may only read audit topics).
+ */
 export function auditLogSettings(env: NodeJS.ProcessEnv = process.env) {
+  const e = parseEnv({ ...TransportEnvFragments.insecure, ...TransportEnvFragments.kafka, ...TransportEnvFragments.redis }, env);
+  const redisUrl = env['REDIS_URL'] ?? 'rediss://127.0.0.1:6379';
   return {
     brokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',').map((broker) => broker.trim()),
+    kafkaSecurity: kafkaSecurity(e),
     topic: env['ROTOR_AUDIT_TOPIC'] ?? Topics.auditLog,
-    redisUrl: env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    redisUrl,
+    /** Only `--rebuild` uses Redis, so its settings are checked only then. */
+    redisSecurity: () => redisSecurity({ ...e, REDIS_URL: redisUrl }),
     auditKey: env['ROTOR_AUDIT_KEY'],
   };
 }
 
-export const cliKafka = (brokers: string[]) => new Kafka({ clientId: 'rotor-cli', brokers, logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+export const cliKafka = (brokers: string[], security?: KafkaLinkSecurity) =>
+  new Kafka({ clientId: 'rotor-cli', brokers, ...kafkaSecurityOptions(security), logLevel: logLevel.NOTHING, retry: { retries: 5 } });
 
 /** A point in the log from a flag: an ISO time or an offset applied to every partition. */
 export function parseLogPoint(text: string, flag: string): LogPoint {

@@ -5,6 +5,7 @@ import Redis from 'ioredis';
 import { ChainVerifier, headCommand, projectRecord, SCRIPT_LOADS, VIEW_PREFIX, ViewKeys, type ViewCommand } from '@rotor/audit-chain';
 import { AuditRecordSchema, type AuditRecord } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
+import { redisSecurityOptions } from '@rotor/redis-store';
 
 import type { CliContext, CliFlags } from '../context';
 import { printResult } from '../output';
@@ -32,10 +33,10 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   if (verify && !settings.auditKey) throw new Error('ROTOR_AUDIT_KEY is needed to verify the chain (and to rebuild, which verifies)');
   if (rebuild && (!fromStart || to || filterSpecs.length)) throw new Error('--rebuild reads the whole audit topic: use it without --to and --filter, and with no --from or --from 0');
 
-  const kafka = cliKafka(settings.brokers);
+  const kafka = cliKafka(settings.brokers, settings.kafkaSecurity);
   const verifier = verify ? new ChainVerifier(settings.auditKey!, new Map(), !fromStart) : undefined;
   const out: WriteStream | undefined = typeof flags['out'] === 'string' ? createWriteStream(flags['out']) : undefined;
-  const redis = rebuild ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true }) : undefined;
+  const redis = rebuild ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true, ...redisSecurityOptions(settings.redisSecurity()) }) : undefined;
   const progress = new ProgressReporter('records');
   const started = Date.now();
   let matched = 0;
@@ -59,6 +60,7 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
       keysCleared = await clearAuditorKeys(redis);
     }
     const { read, total } = await readTopicRange(kafka, {
+      groupPrefix: 'rotor-cli-replay',
       topic: settings.topic,
       from,
       to,
