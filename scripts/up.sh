@@ -17,6 +17,13 @@ RUN="$ROOT/.rotor/run"
 mkdir -p "$APP_LOGS" "$RUN"
 declare -A PORTS=([issuer]=8080 [revoker]=8081 [distributor]=8082 [auditor]=8083)
 
+SCHEME=https
+CURL=(curl -fsS --cacert "$ROOT/.rotor/tls/ca.crt")
+if [[ "${ROTOR_INSECURE_LOCAL:-}" == 1 ]]; then
+  SCHEME=http CURL=(curl -fsS)
+  echo "[warn ] ROTOR_INSECURE_LOCAL=1: the services run WITHOUT TLS, Kafka/Redis authentication or ACLs" >&2
+fi
+
 running() { [[ -s "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null && [[ -d "/proc/$(cat "$RUN/$1.pid")" ]]; }
 
 # No kube-apiserver can run here: unless KUBECONFIG points at a real cluster, the distributor's
@@ -37,13 +44,18 @@ for svc in issuer revoker distributor auditor; do
     echo "[$svc] already running (pid $(cat "$RUN/$svc.pid"))"
     continue
   fi
-  PORT="${PORTS[$svc]}" setsid nohup node -r @swc-node/register "apps/$svc/src/main.ts" >>"$APP_LOGS/$svc.log" 2>&1 </dev/null &
+  # Each service as its own Kafka and Redis principal (.rotor/service-env/<svc>.env).
+  (
+    # shellcheck disable=SC1090
+    [[ -f "$ROOT/.rotor/service-env/$svc.env" ]] && . "$ROOT/.rotor/service-env/$svc.env"
+    PORT="${PORTS[$svc]}" exec setsid nohup node -r @swc-node/register "apps/$svc/src/main.ts" >>"$APP_LOGS/$svc.log" 2>&1 </dev/null
+  ) &
   echo $! >"$RUN/$svc.pid"
 done
 
 for svc in issuer revoker distributor auditor; do
   deadline=$((SECONDS + 90))
-  until curl -fsS "http://127.0.0.1:${PORTS[$svc]}/readyz" >/dev/null 2>&1; do
+  until "${CURL[@]}" "$SCHEME://127.0.0.1:${PORTS[$svc]}/readyz" >/dev/null 2>&1; do
     if ! running "$svc" || ((SECONDS > deadline)); then
       echo "[$svc] did not become ready; last log lines:" >&2
       tail -n 30 "$APP_LOGS/$svc.log" >&2
@@ -51,15 +63,18 @@ for svc in issuer revoker distributor auditor; do
     fi
     sleep 0.5
   done
-  echo "[$svc] ready on http://127.0.0.1:${PORTS[$svc]}  (OpenAPI: /docs, metrics: /metrics)"
+  echo "[$svc] ready on $SCHEME://127.0.0.1:${PORTS[$svc]}  (OpenAPI: /docs, metrics: /metrics)"
 done
 
 cat <<'EOT'
 
-rotor is up. A first request: a workload in namespace "demo" asks for a 15-minute token.
+rotor is up, secure by default: HTTPS with certificates from the local CA (.rotor/tls/ca.crt),
+Kafka over SASL_SSL with one principal per service, Redis and PostgreSQL over TLS with users.
+A first request: a workload in namespace "demo" asks for a 2-minute token.
 
+  . .rotor/env   # ROTOR_CA_FILE and friends, for the CLI
   TOKEN=$(npm run -s rotor -- dev token --namespace demo --service-account app)
-  curl -s -X POST http://127.0.0.1:8080/v1/credentials \
+  curl -s --cacert .rotor/tls/ca.crt -X POST https://127.0.0.1:8080/v1/credentials \
        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
        -d '{"role":"demo-token","ttl":"2m"}'
 

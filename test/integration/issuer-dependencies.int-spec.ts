@@ -26,7 +26,8 @@ describe('issuer when a dependency is down', () => {
     const issuer = new ServiceProcess('issuer', 18680, {
       ...identity.env,
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-      DATABASE_URL: 'postgres://rotor:rotor@127.0.0.1:1/rotor', // nothing listens there
+      // Nothing listens there; verify-full as on the secure stack, so only reachability is wrong.
+      DATABASE_URL: 'postgres://rotor:rotor@127.0.0.1:1/rotor?sslmode=verify-full',
       ROTOR_CATALOG: writeTempCatalog(`
 roles:
   - name: db

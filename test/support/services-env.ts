@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import tls from 'node:tls';
 
 const STATE = join(__dirname, '..', '..', '.rotor');
 
@@ -17,6 +18,19 @@ export function loadServicesEnv(): void {
       }
     }
   }
+  trustLocalCa();
+}
+
+/**
+ * Trusts the secure stack's local CA (ROTOR_CA_FILE) in this process, for fetch and every TLS
+ * client, as NODE_EXTRA_CA_CERTS does for processes started with it (scripts/test.sh).
+ */
+export function trustLocalCa(): void {
+  const file = process.env['ROTOR_CA_FILE'];
+  if (!file || !existsSync(file)) return;
+  const ca = readFileSync(file, 'utf8');
+  const current = tls.getCACertificates('default');
+  if (!current.includes(ca)) tls.setDefaultCACertificates([...current, ca]);
 }
 
 /** A variable the integration suites need; scripts/test.sh provides them all. */

@@ -9,7 +9,9 @@ import { readConfigFile } from '@rotor/config';
  */
 export function clientTlsOptions(env: NodeJS.ProcessEnv = process.env): Pick<ConnectionOptions, 'ca' | 'cert' | 'key'> {
   const { ROTOR_CA_FILE: ca, ROTOR_CLIENT_CERT_FILE: cert, ROTOR_CLIENT_KEY_FILE: key } = env;
-  if (Boolean(cert) !== Boolean(key)) throw new Error(`${cert ? 'ROTOR_CLIENT_KEY_FILE' : 'ROTOR_CLIENT_CERT_FILE'} is required with its pair for mTLS`);
+  if (Boolean(cert) !== Boolean(key)) {
+    throw new Error(`${cert ? 'ROTOR_CLIENT_KEY_FILE' : 'ROTOR_CLIENT_CERT_FILE'} is required with its pair for mTLS`);
+  }
   return {
     ...(ca ? { ca: readConfigFile('ROTOR_CA_FILE', ca) } : {}),
     ...(cert && key ? { cert: readConfigFile('ROTOR_CLIENT_CERT_FILE', cert), key: readConfigFile('ROTOR_CLIENT_KEY_FILE', key) } : {}),
@@ -27,13 +29,8 @@ const UNTRUSTED = new Set([
   'CERT_SIGNATURE_FAILURE',
 ]);
 
-/** Alerts a server sends when it wanted a client certificate and got none, or one it does not trust. */
-const CLIENT_CERT_REFUSED = new Set([
-  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
-  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
-  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
-  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
-]);
+/** A server that wanted a client certificate and got none, or one it does not trust (TLS 1.3 code, or 1.2 alert text). */
+const CLIENT_CERT_REFUSED = /CERTIFICATE_REQUIRED|alert bad certificate|alert unknown ca/i;
 
 /**
  * What went wrong before any HTTP answer, said so an operator knows what to change.
@@ -48,9 +45,12 @@ export function describeConnectionFailure(origin: string, error: NodeJS.ErrnoExc
   }
   if (code === 'CERT_NOT_YET_VALID') return `certificate of ${origin} is not valid yet (CERT_NOT_YET_VALID): check the clocks`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `certificate of ${origin} is not issued for that host name (${code})`;
-  if (CLIENT_CERT_REFUSED.has(code)) {
+  const reason = `${code} ${error.message}`;
+  if (CLIENT_CERT_REFUSED.test(reason)) {
     return `${origin} refused this client's certificate or wanted one (${code}): set ROTOR_CLIENT_CERT_FILE and ROTOR_CLIENT_KEY_FILE`;
   }
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') return `cannot reach ${origin}: it does not speak HTTPS (a ROTOR_INSECURE_LOCAL stack serves http://)`;
+  if (/wrong version number/.test(reason)) {
+    return `cannot reach ${origin}: it does not speak HTTPS (a ROTOR_INSECURE_LOCAL stack serves http://)`;
+  }
   return `cannot reach ${origin}: ${error.message}`;
 }

@@ -34,8 +34,8 @@ export interface HttpExchange {
 export function send(url: string, { method = 'GET', headers = {}, body }: HttpExchange = {}, env: NodeJS.ProcessEnv = process.env) {
   const target = new URL(url);
   const secure = target.protocol === 'https:';
-  const options: NodeRequestOptions = { method, headers, ...(secure ? clientTlsOptions(env) : {}) };
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const options: NodeRequestOptions = { method, headers, ...(secure ? clientTlsOptions(env) : {}) }; // a throw here rejects
     let peerNotAfter: string | undefined;
     const onResponse: Parameters<typeof httpRequest>[2] = (response) => {
       const chunks: Buffer[] = [];
@@ -46,7 +46,7 @@ export function send(url: string, { method = 'GET', headers = {}, body }: HttpEx
     const outgoing: ClientRequest = secure ? httpsRequest(target, options, onResponse) : httpRequest(target, options, onResponse);
     outgoing.on('socket', (socket) => {
       // Ahead of Node's own check, which destroys the socket: an expired certificate's date is read here.
-      if (socket instanceof TLSSocket) socket.prependOnceListener('secure', () => (peerNotAfter = socket.getPeerCertificate().valid_to));
+      if (socket instanceof TLSSocket) socket.prependOnceListener('secure', () => (peerNotAfter = socket.getPeerCertificate()?.valid_to));
     });
     outgoing.on('error', (error) => reject(new Error(describeConnectionFailure(target.origin, error, peerNotAfter))));
     outgoing.end(body);
@@ -64,6 +64,6 @@ export async function request<T>(url: string, { method = 'GET', token, body, hea
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const parsed = response.text ? (JSON.parse(response.text) as unknown) : undefined;
-  if (response.status < 200 || response.status > 299) throw new ApiError(response.status, (parsed ?? {}) as ApiError['problem']);
+  if (response.status < 200 || response.status > 299) throw new ApiError(response.status, parsed ?? {});
   return parsed as T;
 }

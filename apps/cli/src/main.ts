@@ -36,7 +36,10 @@ const USAGE = `rotor: the operators' command line
 
 Options: --json (machine-readable output), --token T (or ROTOR_TOKEN), --dev (mint a development
 operator token from config/dev-signing-key.jwk.json; local rotor only).
-Endpoints: ROTOR_ISSUER_URL, ROTOR_REVOKER_URL, ROTOR_DISTRIBUTOR_URL, ROTOR_AUDITOR_URL.`;
+Endpoints: ROTOR_ISSUER_URL, ROTOR_REVOKER_URL, ROTOR_DISTRIBUTOR_URL, ROTOR_AUDITOR_URL (https://127.0.0.1:8080..8083).
+TLS: ROTOR_CA_FILE (the CA to trust; the local stack's is .rotor/tls/ca.crt), ROTOR_CLIENT_CERT_FILE and
+ROTOR_CLIENT_KEY_FILE (mTLS). \`rotor audit\` reads Kafka as KAFKA_SASL_USERNAME (cli-audit) with
+KAFKA_SASL_PASSWORD_FILE over TLS (KAFKA_SSL_CA_FILE); see README, Security.`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -3,6 +3,8 @@ import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { DomainTopic, Envelope } from '@rotor/contracts';
 import { outgoingTraceparent } from '@rotor/telemetry';
 
+import { isKafkaAuthorizationFailure, KafkaAuthorizationError } from './errors';
+
 export interface PublishOptions {
   /** Partition key; per-entity order (lease id, managed-secret name). Defaults to the event subject. */
   key?: string;
@@ -25,7 +27,11 @@ export class EventPublisher {
   private readonly producer: Producer;
   private connected = false;
 
-  constructor(kafka: Kafka) {
+  /** `onRefused` counts the broker's authorization refusals (a metric in the services). */
+  constructor(
+    kafka: Kafka,
+    private readonly onRefused: (topic: string) => void = () => undefined,
+  ) {
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -59,17 +65,22 @@ export class EventPublisher {
       if (batch) batch.push(message);
       else byTopic.set(message.topic, [message]);
     }
-    await this.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, batch]) => ({
+    const topicMessages = [...byTopic].map(([topic, batch]) => ({
         topic,
         messages: batch.map((message) => ({
           key: message.key,
           value: message.value,
           headers: { ...message.headers, traceparent: outgoingTraceparent(message.headers?.['traceparent'] ?? parentTraceparent) },
         })),
-      })),
-    });
+    }));
+    try {
+      await this.producer.sendBatch({ acks: -1, topicMessages });
+    } catch (error) {
+      if (!isKafkaAuthorizationFailure(error)) throw error;
+      const topics = [...byTopic.keys()];
+      for (const topic of topics) this.onRefused(topic);
+      throw new KafkaAuthorizationError(topics, { cause: error });
+    }
   }
 
   async disconnect(): Promise<void> {

@@ -95,7 +95,14 @@ export class KafkaModule {
           inject: [LOGGER],
           useFactory: (logger: Logger) => createKafka(settings, logger),
         },
-        { provide: EventPublisher, inject: [KAFKA], useFactory: (kafka: Kafka) => new EventPublisher(kafka) },
+        {
+          provide: EventPublisher,
+          inject: [KAFKA, Metrics],
+          useFactory: (kafka: Kafka, metrics: Metrics) => {
+            const refused = metrics.counter('rotor_kafka_authorization_failures_total', 'Sends the broker refused for lack of an ACL (TOPIC_AUTHORIZATION_FAILED), by topic', ['topic']);
+            return new EventPublisher(kafka, (topic) => refused.inc({ topic }));
+          },
+        },
         KafkaLifecycle,
       ],
       exports: [KAFKA, EventPublisher, KafkaLifecycle],

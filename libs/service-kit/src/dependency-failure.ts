@@ -14,15 +14,17 @@ const RULES: readonly [DependencyFailure, RegExp][] = [
 
 export function classifyDependencyFailure(error: unknown): DependencyFailure {
   const parts: string[] = [];
+  const text = (value: unknown) => (typeof value === 'string' || typeof value === 'number' ? String(value) : '');
   for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
     if (current instanceof Error) {
-      parts.push(current.name, current.message, String((current as { code?: unknown }).code ?? ''), String((current as { type?: unknown }).type ?? ''));
+      const { code, type } = current as { code?: unknown; type?: unknown };
+      parts.push(current.name, current.message, text(code), text(type));
       current = (current as { cause?: unknown; originalError?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
     } else {
-      parts.push(String(current));
+      parts.push(text(current));
       break;
     }
   }
-  const text = parts.join(' ');
-  return RULES.find(([, pattern]) => pattern.test(text))?.[0] ?? 'unavailable';
+  const joined = parts.join(' ');
+  return RULES.find(([, pattern]) => pattern.test(joined))?.[0] ?? 'unavailable';
 }

@@ -6,7 +6,7 @@ export interface ListenerRoutes {
   /** Path prefixes served only on the operator listener, e.g. `/v1/break-glass`. */
   operatorRoutes: readonly string[];
   /** Whether a request's socket was accepted by the operator listener. */
-  isOperatorPort(localPort: number | undefined): boolean;
+  isOperatorPort: (localPort: number | undefined) => boolean;
 }
 
 /** Every service's operator-only path, besides its own operator routes. */

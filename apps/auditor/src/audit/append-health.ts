@@ -9,7 +9,7 @@ import { Metrics } from '@rotor/telemetry';
  */
 @Injectable()
 export class AppendHealth {
-  private failure?: { since: number; reason: string };
+  private failure?: { since: number; reason: string; operatorMessage?: string };
   private readonly failing;
 
   constructor(readiness: ReadinessRegistry, metrics: Metrics) {
@@ -22,7 +22,7 @@ export class AppendHealth {
 
   failed(error: unknown): void {
     const reason = error instanceof Error ? error.message : 'unknown error';
-    this.failure = { since: this.failure?.since ?? Date.now(), reason };
+    this.failure = { since: this.failure?.since ?? Date.now(), reason, ...(error instanceof NotReady ? { operatorMessage: error.message } : {}) };
     this.failing.set(1);
   }
 
@@ -34,6 +34,8 @@ export class AppendHealth {
   private check(): Promise<void> {
     if (!this.failure) return Promise.resolve();
     const seconds = Math.round((Date.now() - this.failure.since) / 1000);
-    return Promise.reject(new NotReady(`cannot append for ${seconds}s, input not committed`, 'unavailable', { cause: new Error(this.failure.reason) }));
+    // Only rotor's own words for operators reach /readyz; a driver's text goes to the log.
+    const detail = `cannot append for ${seconds}s, input not committed${this.failure.operatorMessage ? `: ${this.failure.operatorMessage}` : ''}`;
+    return Promise.reject(new NotReady(detail, 'unavailable', { cause: new Error(this.failure.reason) }));
   }
 }

@@ -5,6 +5,7 @@ import { GENESIS, identifierKey, sealRecord, type ChainHead } from '@rotor/audit
 import type { AnyEnvelope, AuditRecord } from '@rotor/contracts';
 import { ensureTopics, type BatchItem, type OutgoingMessage } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
+import { NotReady } from '@rotor/service-kit';
 import { Metrics } from '@rotor/telemetry';
 
 import type { AuditorConfig } from '../config';
@@ -157,7 +158,8 @@ export class AuditAppender implements OnModuleInit {
       const offsets = await admin.fetchTopicOffsets(this.config.auditTopic);
       const records = offsets.reduce((sum, { high, low }) => sum + (BigInt(high) - BigInt(low)), 0n);
       if (records > 0n) {
-        throw new Error(
+        // Written for operators, so /readyz may show it (a driver's error text it never shows).
+        throw new NotReady(
           `the auditor's Redis state is missing but ${this.config.auditTopic} holds ${records} records: run \`rotor audit replay --rebuild\` to restore it`,
         );
       }

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 
 import type { CliContext, CliFlags } from '../context';
-import { ApiError, request } from '../http-client';
+import { ApiError, request, send } from '../http-client';
 import { renderTable } from '../output';
 
 interface Finding {
@@ -22,23 +22,18 @@ const SEVERITIES = ['low', 'medium', 'high'] as const;
 
 /** The page as the auditor renders it (`?format=html`); the CLI only saves it. */
 async function fetchHtml(url: string, token: string): Promise<string> {
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  } catch (error) {
-    throw new Error(`cannot reach ${new URL(url).origin}: ${(error as Error).message}`);
-  }
-  const text = await response.text();
-  if (!response.ok) {
+  // send() trusts ROTOR_CA_FILE and names an unreachable or untrusted server.
+  const response = await send(url, { headers: { authorization: `Bearer ${token}` } });
+  if (response.status < 200 || response.status > 299) {
     let problem: ApiError['problem'] = {};
     try {
-      problem = JSON.parse(text) as ApiError['problem'];
+      problem = JSON.parse(response.text) as ApiError['problem'];
     } catch {
       // not a problem document: the status says enough
     }
     throw new ApiError(response.status, problem);
   }
-  return text;
+  return response.text;
 }
 
 /**
