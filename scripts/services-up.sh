@@ -207,6 +207,7 @@ pg_bin_dir() { # newest installed Debian PostgreSQL server
 ensure_packages() { # ensure_packages NEED_REDIS NEED_PG NEED_KAFKA
   local need_redis="$1" need_pg="$2" need_kafka="$3" t0 pkgs=() created_policy=0
   [[ "$need_redis" == 1 ]] && ! command -v redis-server >/dev/null && pkgs+=(redis-server)
+  ((INSECURE)) || command -v openssl >/dev/null || pkgs+=(openssl) # the local CA and certificates
   [[ "$need_pg" == 1 && -z "$(pg_bin_dir)" ]] && pkgs+=(postgresql)
   if [[ "$need_kafka" == 1 && ! -f "$KAFKA_LIBS/$KAFKA_JAR" ]]; then
     command -v java >/dev/null || pkgs+=(openjdk-17-jre-headless)
