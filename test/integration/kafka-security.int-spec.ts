@@ -38,8 +38,11 @@ async function connectAdmin(kafka: Kafka): Promise<string[]> {
   }
 }
 
+/** Topics the publisher reported refused (what the services count in rotor_kafka_authorization_failures_total). */
+const refusedTopics: string[] = [];
+
 async function produce(kafka: Kafka, topic: string): Promise<void> {
-  const publisher = new EventPublisher(kafka);
+  const publisher = new EventPublisher(kafka, (refused) => refusedTopics.push(refused));
   await publisher.connect();
   try {
     await publisher.send([{ topic, key: 'kafka-security-test', value: JSON.stringify({ probe: randomUUID() }) }]);
@@ -87,10 +90,12 @@ describe('Kafka: SASL_SSL, one principal per service, ACLs from the access table
 
   it('lets the revoker announce a revocation, and refuses the distributor the same topic', async () => {
     await produce(asPrincipal('revoker'), Topics.leaseRevoked);
+    refusedTopics.length = 0;
     const refused = await produce(asPrincipal('distributor'), Topics.leaseRevoked).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(KafkaAuthorizationError);
     expect((refused as Error).message).toMatch(/rotor\.lease\.revoked\.v1 \(TOPIC_AUTHORIZATION_FAILED\)/);
     expect(isKafkaAuthorizationFailure((refused as Error).cause)).toBe(true);
+    expect(refusedTopics).toEqual([Topics.leaseRevoked]); // counted once, by topic
   }, 60_000);
 
   it('lets only the auditor write the audit log', async () => {

@@ -7,28 +7,21 @@
  * server's non-strict mode, accepts unknown fields: a misspelt `livenesProbe` would pass
  * its schema. The property checks below are what catch such mistakes.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 
 import { parseCatalog } from '@rotor/catalog';
-import { parse, parseAllDocuments } from 'yaml';
-import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
-import {
-  HorizontalPodAutoscaler,
-  type IHorizontalPodAutoscaler,
-} from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
-import { type INetworkPolicy, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { type IPodDisruptionBudget, PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
-import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
-import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
-import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
-import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { type ISecret, Secret } from 'kubernetes-models/v1/Secret';
-import { type IService, Service } from 'kubernetes-models/v1/Service';
-import { type IServiceAccount, ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { parse } from 'yaml';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { ISecret } from 'kubernetes-models/v1/Secret';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+
+import { type Manifest, manifestId as id, ofKind, renderKustomize, validationErrors } from '../support/kustomize';
 
 const repoRoot = join(__dirname, '..', '..');
 const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'] as const;
@@ -57,77 +50,6 @@ const SECRET_KEYS: Record<(typeof SERVICES)[number], string[]> = {
 const API_TOKEN_SERVICES = ['distributor', 'issuer'];
 /** The only ClusterRole any rotor identity is bound to, and to whom. */
 const CLUSTER_ROLE_GRANTS = [`ClusterRoleBinding: ServiceAccount ${ROTOR_NAMESPACE}/issuer -> system:auth-delegator`];
-
-// ---------------------------------------------------------------------------------------
-// Rendering and model validation
-// ---------------------------------------------------------------------------------------
-
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [field: string]: unknown;
-}
-
-type ModelClass = { apiVersion: string; kind: string; new (data: never): { validate(): void } };
-
-/** Every kind the manifests may contain; anything else fails the validation test. */
-const MODELS = new Map<string, ModelClass>(
-  [
-    Namespace,
-    ServiceAccount,
-    ConfigMap,
-    Secret,
-    Service,
-    Deployment,
-    PodDisruptionBudget,
-    HorizontalPodAutoscaler,
-    NetworkPolicy,
-    Role,
-    RoleBinding,
-    ClusterRole,
-    ClusterRoleBinding,
-  ].map((model: ModelClass) => [`${model.apiVersion}/${model.kind}`, model]),
-);
-
-function kustomize(dir: string): Manifest[] {
-  let rendered: string;
-  try {
-    rendered = execFileSync('kubectl', ['kustomize', join(repoRoot, dir)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new Error(`kubectl kustomize ${dir} failed: ${(error as Error).message}\n${stderr}`);
-  }
-  return parseAllDocuments(rendered).map((document, index) => {
-    if (document.errors.length > 0) {
-      throw new Error(`document ${index} of ${dir} does not parse: ${document.errors[0]?.message}`);
-    }
-    return document.toJS() as Manifest;
-  });
-}
-
-const id = (manifest: Manifest) =>
-  `${manifest.kind} ${manifest.metadata.namespace ?? '(cluster)'}/${manifest.metadata.name}`;
-
-function validationErrors(manifests: Manifest[]): string[] {
-  return manifests.flatMap((manifest) => {
-    const model = MODELS.get(`${manifest.apiVersion}/${manifest.kind}`);
-    if (!model) return [`${id(manifest)}: ${manifest.apiVersion}/${manifest.kind} is not a kind this test knows`];
-    try {
-      new model(manifest as never).validate();
-      return [];
-    } catch (error) {
-      return [`${id(manifest)}: ${(error as Error).message}`];
-    }
-  });
-}
-
-function ofKind<T>(manifests: Manifest[], kind: string): (T & Manifest)[] {
-  return manifests.filter((manifest) => manifest.kind === kind) as (T & Manifest)[];
-}
 
 // ---------------------------------------------------------------------------------------
 // Helpers over the rendered objects
@@ -295,7 +217,7 @@ describe.each([
   let deployments: (IDeployment & Manifest)[];
 
   beforeAll(() => {
-    manifests = kustomize(dir);
+    manifests = renderKustomize(dir).manifests;
     deployments = ofKind<IDeployment>(manifests, 'Deployment');
   });
 
@@ -612,7 +534,7 @@ describe('Kubernetes base', () => {
   let manifests: Manifest[];
 
   beforeAll(() => {
-    manifests = kustomize('k8s/base');
+    manifests = renderKustomize('k8s/base').manifests;
   });
 
   it('ships no Secret, so credentials never come from a file in git', () => {
@@ -643,7 +565,7 @@ describe('Kubernetes local overlay', () => {
   let manifests: Manifest[];
 
   beforeAll(() => {
-    manifests = kustomize('k8s/overlays/local');
+    manifests = renderKustomize('k8s/overlays/local').manifests;
   });
 
   it("binds a Role that can write Secrets to the distributor's ServiceAccount only, and only outside the rotor namespace", () => {

@@ -9,28 +9,16 @@
  * Certificate or ExternalSecret that writes it, a NetworkPolicy port name to the
  * container port of every pod the policy selects.
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-
 import { KAFKA_PRINCIPALS, REDIS_ACCESS, REDIS_ACL_ADMIN } from '@rotor/contracts';
-import { parseAllDocuments } from 'yaml';
-import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
-import { type INetworkPolicy, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
-import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
-import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
-import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
-import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { Secret } from 'kubernetes-models/v1/Secret';
-import { type IService, Service } from 'kubernetes-models/v1/Service';
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IService } from 'kubernetes-models/v1/Service';
 
-const repoRoot = join(__dirname, '..', '..');
+import { type Manifest, manifestId as id, ofKind, renderKustomize, typeOf, validationErrors } from '../support/kustomize';
+
 const OVERLAY = 'k8s/overlays/production';
 const NAMESPACE = 'rotor';
 const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'];
@@ -41,67 +29,9 @@ const GSM_SERVICES = ['distributor', 'issuer', 'revoker'];
 const PORTS = { https: 8443, operator: 9443 };
 const CLUSTER_ISSUER = 'rotor-ca-issuer';
 const CERTIFICATE_KEYS = ['ca.crt', 'tls.crt', 'tls.key'];
-
-// ---------------------------------------------------------------------------------------
-// Rendering and validation (as in k8s-manifests.spec.ts)
-// ---------------------------------------------------------------------------------------
-
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [field: string]: unknown;
-}
-
-type ModelClass = { apiVersion: string; kind: string; new (data: never): { validate(): void } };
-
-const MODELS = new Map<string, ModelClass>(
-  [
-    Namespace,
-    ServiceAccount,
-    ConfigMap,
-    Secret,
-    Service,
-    Deployment,
-    PodDisruptionBudget,
-    HorizontalPodAutoscaler,
-    NetworkPolicy,
-    Role,
-    RoleBinding,
-    ClusterRole,
-    ClusterRoleBinding,
-  ].map((model: ModelClass) => [`${model.apiVersion}/${model.kind}`, model]),
-);
 /** Custom resources: no schema in kubernetes-models, checked field by field below. */
 const CERTIFICATE = 'cert-manager.io/v1/Certificate';
 const EXTERNAL_SECRET = 'external-secrets.io/v1/ExternalSecret';
-
-function kustomize(dir: string): { text: string; manifests: Manifest[] } {
-  let text: string;
-  try {
-    text = execFileSync('kubectl', ['kustomize', join(repoRoot, dir)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new Error(`kubectl kustomize ${dir} failed: ${(error as Error).message}\n${stderr}`);
-  }
-  const manifests = parseAllDocuments(text).map((document, index) => {
-    if (document.errors.length > 0) {
-      throw new Error(`document ${index} of ${dir} does not parse: ${document.errors[0]?.message}`);
-    }
-    return document.toJS() as Manifest;
-  });
-  return { text, manifests };
-}
-
-const id = (manifest: Manifest) => `${manifest.kind} ${manifest.metadata.namespace ?? '(cluster)'}/${manifest.metadata.name}`;
-const typeOf = (manifest: Manifest) => `${manifest.apiVersion}/${manifest.kind}`;
-
-function ofKind<T>(manifests: Manifest[], kind: string): (T & Manifest)[] {
-  return manifests.filter((manifest) => manifest.kind === kind) as (T & Manifest)[];
-}
 
 // ---------------------------------------------------------------------------------------
 // Pods: environment, mounts, ports
@@ -349,7 +279,7 @@ describe('Kubernetes production overlay', () => {
   let policies: Policy[];
 
   beforeAll(() => {
-    ({ text, manifests } = kustomize(OVERLAY));
+    ({ text, manifests } = renderKustomize(OVERLAY));
     deployments = ofKind<IDeployment>(manifests, 'Deployment');
     policies = ofKind<INetworkPolicy>(manifests, 'NetworkPolicy').filter((policy) => policy.metadata.namespace === NAMESPACE);
   });
@@ -362,17 +292,7 @@ describe('Kubernetes production overlay', () => {
 
   it('contains only known kinds, and every object with a kubernetes-models schema is valid against it', () => {
     expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual(SERVICES);
-    const errors = manifests.flatMap((manifest) => {
-      if (typeOf(manifest) === CERTIFICATE || typeOf(manifest) === EXTERNAL_SECRET) return [];
-      const model = MODELS.get(typeOf(manifest));
-      if (!model) return [`${id(manifest)}: ${typeOf(manifest)} is not a kind this test knows`];
-      try {
-        new model(manifest as never).validate();
-        return [];
-      } catch (error) {
-        return [`${id(manifest)}: ${(error as Error).message}`];
-      }
-    });
+    const errors = validationErrors(manifests, [CERTIFICATE, EXTERNAL_SECRET]);
     expect(errors).toEqual([]);
   });
 
