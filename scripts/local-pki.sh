@@ -13,7 +13,7 @@
 PKI="$STATE/tls"
 SECRETS="$STATE/secrets"
 KAFKA_USERS=(admin issuer revoker distributor auditor cli-audit)
-REDIS_USERS=(admin issuer revoker distributor auditor acl-admin)
+REDIS_USERS=(default admin issuer revoker distributor auditor acl-admin) # default: see tools/security/redis-acl-file.ts
 SERVER_SANS="IP:127.0.0.1,DNS:localhost,DNS:issuer,DNS:revoker,DNS:distributor,DNS:auditor,DNS:kafka,DNS:redis,DNS:postgres"
 
 # issue_cert NAME SUBJECT SANS: a P-256 key and a CA-signed certificate for server and client auth.

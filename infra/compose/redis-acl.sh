@@ -30,7 +30,9 @@ line() {
 }
 
 {
-  echo 'user default off resetkeys resetchannels -@all'
+  # Not `off`: Redis 7.0 replays MULTI/EXEC from the AOF as the default user (see
+  # tools/security/redis-acl-file.ts); a password nobody is given keeps clients out.
+  echo "user default on #$(hash default) ~* &* +@all"
   echo "user admin on #$(hash admin) ~* &* +@all"
   line issuer "issuer:* {issuer:* $QUOTA" "$DATA"
   line revoker "revoker:* {revoker:* $QUOTA" "$DATA"

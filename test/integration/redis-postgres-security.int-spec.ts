@@ -11,6 +11,7 @@ import { Client } from 'pg';
 
 import { redisFromEnv } from '../../tools/security/env-clients';
 import { principalEnv } from '../support/principals';
+import { PrivateRedis } from '../support/private-redis';
 import { requiredEnv } from '../support/services-env';
 
 const REDIS_URL = requiredEnv('REDIS_URL');
@@ -102,6 +103,36 @@ describe('Redis: TLS and one ACL user per service', () => {
     expect(await refused({ username: 'distributor', password: 'whatever' }, `redis://${url.host}`)).not.toBe('ok');
     expect(await refused({ tls: { ca: [] as string[] }, username: 'distributor', password: 'whatever' })).toMatch(/certificate|self[- ]signed|unable/i);
   });
+});
+
+describe('Redis with the ACL file: durable across a restart', () => {
+  // Redis 7.0 replays MULTI/EXEC from the append-only file as the default user; with that user
+  // `off -@all` every transaction was dropped on restart (the auditor lost confirmed runs).
+  it("keeps a service user's MULTI/EXEC writes after the server restarts from its AOF", async () => {
+    const server = new PrivateRedis(19433, { appendonly: true });
+    await server.start();
+    const env = { ...process.env, ...principalEnv('auditor') };
+    const key = `auditor:test:durable:${randomUUID()}`;
+    const write = redisFromEnv(server.url, { maxRetriesPerRequest: 1 }, env);
+    try {
+      await write.multi().hset(key, 'seq', '7').set(`${key}:head`, 'abc').exec();
+      await write.incr(`${key}:plain`);
+    } finally {
+      write.disconnect();
+    }
+    await server.shutdown();
+    await server.start();
+    const read = redisFromEnv(server.url, { maxRetriesPerRequest: 1 }, env);
+    try {
+      expect(await read.incr(`${key}:plain`)).toBe(2); // a plain write survived: the AOF was read
+      expect(await read.hget(key, 'seq')).toBe('7');
+      expect(await read.get(`${key}:head`)).toBe('abc');
+    } finally {
+      read.disconnect();
+      await server.shutdown().catch(() => undefined);
+      await server.kill();
+    }
+  }, 60_000);
 });
 
 describe('PostgreSQL: TLS with scram-sha-256, nothing else', () => {

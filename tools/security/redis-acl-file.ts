@@ -3,7 +3,13 @@
  *   redis-acl-file.ts <secrets dir> <out file>
  * Each user's password is read from <secrets dir>/redis-<user>.password and stored as its
  * SHA-256 (Redis ACL `#<hash>`), so the ACL file holds no password. `admin` (scripts, tests)
- * may do everything; the `default` user is off.
+ * may do everything.
+ *
+ * The `default` user is not `off`: Redis 7.0 replays MULTI/EXEC blocks from the append-only
+ * file as the default user, and with `off -@all` it drops every one of them on restart
+ * ("NOPERM ACLs rules changed between the moment the transaction was accumulated and the
+ * EXEC call"), silently losing those writes (seen here: the auditor's confirmed runs). It gets
+ * all commands and a password given to no one, so an unauthenticated client still gets NOAUTH.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -19,7 +25,7 @@ if (!secretsDir || !out) {
 const hashOf = (user: string) => createHash('sha256').update(readFileSync(join(secretsDir, `redis-${user}.password`), 'utf8').trim()).digest('hex');
 
 const lines = [
-  'user default off resetkeys resetchannels -@all',
+  `user default on #${hashOf('default')} ~* &* +@all`,
   `user admin on #${hashOf('admin')} ~* &* +@all`,
   ...Object.entries(REDIS_ACCESS).map(([user, access]) => redisAclLine(user, access, hashOf(user))),
   redisAclLine(REDIS_ACL_ADMIN.user, REDIS_ACL_ADMIN, hashOf(REDIS_ACL_ADMIN.user)),
