@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 
 import { Topics } from '@rotor/contracts';
-import { EventPublisher, isKafkaAuthorizationFailure, KafkaAuthorizationError } from '@rotor/kafka';
+import { EventPublisher, isKafkaAuthorizationFailure, KafkaAuthorizationError, kafkaSecurityOptions } from '@rotor/kafka';
 
 import { kafkaFromEnv } from '../../tools/security/env-clients';
 import { principalEnv } from '../support/principals';
@@ -86,6 +86,16 @@ describe('Kafka: SASL_SSL, one principal per service, ACLs from the access table
     const error = await connectAdmin(client({ ssl: { ca: [] as string[] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: adminPassword } })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect(String((error as Error).message)).toMatch(/certificate|self[- ]signed|closed|Connection/i);
+  });
+
+  it('passes a client certificate for mTLS listeners (the broker-internal one requires it)', async () => {
+    const pki = join(__dirname, '..', '..', '.rotor', 'tls');
+    const internal = { brokers: ['127.0.0.1:9094'] };
+    // Without a certificate the handshake fails; with one the CA signed (here the broker's own,
+    // the only super user on that listener) the same client is let in.
+    await expect(connectAdmin(client({ ...internal, ssl: { ca: [ca] } }))).rejects.toThrow();
+    const withCertificate = kafkaSecurityOptions({ ssl: { ca, cert: readFileSync(join(pki, 'kafka-broker.crt'), 'utf8'), key: readFileSync(join(pki, 'kafka-broker.key'), 'utf8') } });
+    expect(await connectAdmin(client({ ...internal, ...withCertificate }))).toContain(Topics.leaseIssued);
   });
 
   it('lets the revoker announce a revocation, and refuses the distributor the same topic', async () => {
