@@ -1,8 +1,15 @@
+import { z } from 'zod';
+
 import { backendSettings, EnvFragments, gsmSettings, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
+
+const issuerEnv = {
+  /** How long issuance waits for Kafka before it gives up, undoes the credential and answers 503. */
+  ROTOR_DEPENDENCY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(1_500),
+};
 
 export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = parseEnv(
-    { ...serviceEnvShape(8080), ...EnvFragments.backends, ...EnvFragments.gsm, ...EnvFragments.catalog, ...EnvFragments.keys.tokenHashKey },
+    { ...serviceEnvShape(8080), ...EnvFragments.backends, ...EnvFragments.gsm, ...EnvFragments.catalog, ...EnvFragments.keys.tokenHashKey, ...issuerEnv },
     env,
   );
   return {
@@ -12,6 +19,7 @@ export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
     catalogFile: e.ROTOR_CATALOG,
     tokenReview: e.ROTOR_TOKEN_REVIEW ? { kubeconfig: e.KUBECONFIG } : undefined,
     tokenHashKey: e.ROTOR_TOKEN_HASH_KEY,
+    dependencyTimeoutMs: e.ROTOR_DEPENDENCY_TIMEOUT_MS,
   };
 }
 

@@ -25,7 +25,7 @@ import { RotationScheduler } from './managed-secrets/rotation-scheduler';
 import { RotationService } from './managed-secrets/rotation.service';
 import { SecretVersionRepository } from './managed-secrets/secret-version.repository';
 import { SecretsController } from './managed-secrets/secrets.controller';
-import { CATALOG, ISSUER_CONFIG } from './platform/tokens';
+import { CATALOG, DEPENDENCY_TIMEOUT_MS, ISSUER_CONFIG } from './platform/tokens';
 
 @Module({})
 export class IssuerModule {
@@ -41,6 +41,7 @@ export class IssuerModule {
       controllers: [LeasesController, IntrospectionController, SecretsController, BreakGlassController],
       providers: [
         { provide: ISSUER_CONFIG, useValue: config },
+        { provide: DEPENDENCY_TIMEOUT_MS, useValue: config.dependencyTimeoutMs },
         // The catalog is validated at boot: an invalid file stops the issuer before it serves.
         { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
         {

@@ -10,6 +10,16 @@ export interface PublishOptions {
   key?: string;
   /** Parent trace context, e.g. from the HTTP request or the consumed message. */
   traceparent?: string;
+  /**
+   * Give up after this long (a request path that must fail fast while the broker hangs). The
+   * send may still land later; callers treat the timeout as "not published" and undo.
+   */
+  timeoutMs?: number;
+}
+
+/** A bounded send did not finish in time. */
+export class PublishTimeoutError extends Error {
+  readonly code = 'publish-timeout';
 }
 
 export interface OutgoingMessage {
@@ -47,7 +57,7 @@ export class EventPublisher {
   }
 
   async publish<T extends DomainTopic>(event: Envelope<T>, options: PublishOptions = {}): Promise<void> {
-    await this.send([
+    const sending = this.send([
       {
         topic: event.type,
         key: options.key ?? event.subject,
@@ -55,6 +65,17 @@ export class EventPublisher {
         headers: { 'content-type': 'application/cloudevents+json', 'ce-id': event.id },
       },
     ], options.traceparent);
+    if (options.timeoutMs === undefined) return sending;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new PublishTimeoutError(`${event.type} not acknowledged within ${options.timeoutMs} ms`)), options.timeoutMs);
+    });
+    sending.catch(() => undefined); // a late failure after the timeout is already answered
+    try {
+      await Promise.race([sending, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Sends raw messages (audit records, dead letters) with the same durability. */

@@ -6,3 +6,4 @@ export * from './readiness';
 export * from './service-kit.module';
 export * from './tokens';
 export * from './zod-body.pipe';
+export * from './dependency-gate';

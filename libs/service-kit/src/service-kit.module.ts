@@ -5,6 +5,7 @@ import { Metrics, type Logger } from '@rotor/telemetry';
 
 import { HealthController } from './health.controller';
 import { ProblemDetailsFilter } from './problem-details.filter';
+import { DependencyGate } from './dependency-gate';
 import { ReadinessRegistry } from './readiness';
 import { LOGGER, SERVICE_NAME } from './tokens';
 
@@ -27,9 +28,10 @@ export class ServiceKitModule {
         { provide: LOGGER, useValue: logger },
         { provide: Metrics, useValue: metrics },
         ReadinessRegistry,
+        DependencyGate,
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
       ],
-      exports: [SERVICE_NAME, LOGGER, Metrics, ReadinessRegistry],
+      exports: [SERVICE_NAME, LOGGER, Metrics, ReadinessRegistry, DependencyGate],
     };
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 
 import { findRole, isBound, type Catalog } from '@rotor/catalog';
 import { createEvent, Topics, type Actor } from '@rotor/contracts';
@@ -8,11 +8,11 @@ import { BackendRegistry } from '@rotor/credential-backends';
 import { DomainError } from '@rotor/errors';
 import type { WorkloadCaller } from '@rotor/identity';
 import { EventPublisher } from '@rotor/kafka';
-import { LOGGER } from '@rotor/service-kit';
+import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { TokenHasher } from '../introspection/token-hasher';
-import { CATALOG } from '../platform/tokens';
+import { CATALOG, DEPENDENCY_TIMEOUT_MS } from '../platform/tokens';
 
 import { expiryFor, isLive, sameWorkload, type Lease } from './lease';
 import { LeaseRepository } from './lease.repository';
@@ -53,6 +53,8 @@ export class LeaseService {
     private readonly publisher: EventPublisher,
     private readonly hasher: TokenHasher,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() private readonly gate?: DependencyGate,
+    @Optional() @Inject(DEPENDENCY_TIMEOUT_MS) private readonly dependencyTimeoutMs?: number,
   ) {}
 
   async issue(command: IssueCommand): Promise<IssuedLease> {
@@ -62,6 +64,8 @@ export class LeaseService {
       // The same answer for unknown and unbound roles: callers cannot probe the catalog.
       throw new DomainError('forbidden', 'role-not-bound', `role ${command.role} is not bound to ${caller.workload.namespace}/${caller.workload.serviceAccount}`);
     }
+    // Nothing is minted while a dependency the lease needs is known to be down.
+    this.gate?.assertAvailable(['kafka', 'redis', ...(role.backend.kind === 'postgres' ? ['postgres'] : [])]);
     if (command.ttlMs !== undefined && command.ttlMs > role.maxTtl) {
       throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, { field: 'ttl' });
     }
@@ -113,7 +117,7 @@ export class LeaseService {
           subject: lease.id,
           data: { ...leaseRef(lease), ...(lease.task ? { task: lease.task } : {}), issuedAt: iso(now), expiresAt: iso(expiresAt), maxExpiresAt: iso(maxExpiresAt), revocationHandle: issued.handle },
         }),
-        { traceparent: command.traceparent },
+        { traceparent: command.traceparent, ...(this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {}) },
       );
     } catch (error) {
       await this.undoIssue(lease, tokenHash, command);
