@@ -21,6 +21,19 @@ describe('issuance while Kafka hangs', () => {
   let identity: TestIdentity;
   let issuer: ServiceProcess;
   let kafkaPid: number;
+  let leaseId: string;
+
+  /** Renew or revoke the control lease early: both need Kafka. */
+  const onLease = async (method: 'POST' | 'DELETE') => {
+    const started = Date.now();
+    const response = await fetch(`${issuer.url}/v1/leases/${leaseId}${method === 'POST' ? '/renew' : ''}`, {
+      method,
+      headers: { authorization: `Bearer ${await identity.serviceAccountToken(namespace, 'app')}`, 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: '{}' } : {}),
+      signal: AbortSignal.timeout(30_000),
+    });
+    return { status: response.status, code: ((await response.json()) as { code?: string }).code, ms: Date.now() - started };
+  };
 
   const request = async () => {
     const started = Date.now();
@@ -31,7 +44,7 @@ describe('issuance while Kafka hangs', () => {
       signal: AbortSignal.timeout(30_000),
     });
     const body = (await response.json()) as { code?: string; leaseId?: string };
-    return { status: response.status, retryAfter: response.headers.get('retry-after'), code: body.code, ms: Date.now() - started };
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), code: body.code, leaseId: body.leaseId, ms: Date.now() - started };
   };
 
   beforeAll(async () => {
@@ -53,11 +66,13 @@ roles:
 `),
     });
     await issuer.start().ready();
-    expect((await request()).status).toBe(201); // the control: it issues while Kafka answers
+    const control = await request(); // it issues while Kafka answers
+    expect(control.status).toBe(201);
+    leaseId = control.leaseId!;
   }, 90_000);
 
   afterAll(async () => {
-    execFileSync('kill', ['-CONT', String(kafkaPid)]);
+    if (kafkaPid) execFileSync('kill', ['-CONT', String(kafkaPid)]);
     await issuer?.stop();
   });
 
@@ -78,6 +93,11 @@ roles:
       for (const answer of answers) {
         expect(answer).toMatchObject({ status: 503, code: 'kafka-unavailable' }); // refused before anything was minted
         expect(answer.retryAfter).toBeTruthy();
+        expect(answer.ms).toBeLessThan(2_000);
+      }
+      for (const method of ['POST', 'DELETE'] as const) {
+        const answer = await onLease(method);
+        expect(answer).toMatchObject({ status: 503, code: 'kafka-unavailable' });
         expect(answer.ms).toBeLessThan(2_000);
       }
     } finally {

@@ -7,7 +7,7 @@ import { createEvent, Topics, type Actor } from '@rotor/contracts';
 import { BackendRegistry } from '@rotor/credential-backends';
 import { DomainError } from '@rotor/errors';
 import type { WorkloadCaller } from '@rotor/identity';
-import { EventPublisher } from '@rotor/kafka';
+import { EventPublisher, PublishTimeoutError } from '@rotor/kafka';
 import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -144,6 +144,8 @@ export class LeaseService {
     if (ttlMs !== undefined && role && ttlMs > role.maxTtl) {
       throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, { field: 'ttl' });
     }
+    // Checked before the backend extends anything: a renewal the revoker never hears of would end early.
+    this.gate?.assertAvailable(['kafka', 'redis', ...(lease.backend === 'postgres' ? ['postgres'] : [])]);
     const ttl = ttlMs ?? role?.ttl ?? lease.expiresAt.getTime() - lease.issuedAt.getTime();
     const expiresAt = expiryFor({ now, ttlMs: ttl, maxExpiresAt: lease.maxExpiresAt });
     await this.backends.get(lease.backend).renew(lease.handle, expiresAt);
@@ -164,15 +166,22 @@ export class LeaseService {
   async requestRevocation(caller: WorkloadCaller, leaseId: string, traceparent?: string): Promise<Lease> {
     const lease = await this.get(caller, leaseId);
     if (lease.state === 'revoked') return lease;
-    await this.publisher.publish(
-      createEvent({
-        topic: Topics.revocationRequested,
-        source: SOURCE,
-        subject: lease.id,
-        data: { subject: { kind: 'lease', leaseId: lease.id }, reason: 'requested', requestedBy: actorOf(caller) },
-      }),
-      { traceparent },
-    );
+    this.gate?.assertAvailable(['kafka']);
+    try {
+      // Bounded: nothing changed yet, so a timeout only asks the caller to retry (a late send still revokes).
+      await this.publisher.publish(
+        createEvent({
+          topic: Topics.revocationRequested,
+          source: SOURCE,
+          subject: lease.id,
+          data: { subject: { kind: 'lease', leaseId: lease.id }, reason: 'requested', requestedBy: actorOf(caller) },
+        }),
+        { traceparent, ...(this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {}) },
+      );
+    } catch (error) {
+      if (!(error instanceof PublishTimeoutError)) throw error;
+      throw new DomainError('unavailable', 'kafka-unavailable', 'the revocation request could not be recorded; retry', { retryAfterSeconds: 5, cause: error });
+    }
     return lease;
   }
 
