@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 
 import { eventually } from '../support/eventually';
-import { insecureStack } from '../support/principals';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
@@ -43,7 +42,7 @@ function rotateCertificate(dir: string): void {
   renameSync(join(work, 'cert.pem'), join(dir, 'tls.crt'));
 }
 
-(insecureStack() ? describe.skip : describe)('HTTPS listeners of a real service', () => {
+describe('HTTPS listeners of a real service', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-issuer-tls-'));
   const ca = readFileSync(join(PKI, 'ca.crt'), 'utf8');
   let issuer: ServiceProcess;

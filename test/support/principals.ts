@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+import { readEnvFile } from './services-env';
 
 const STATE = join(__dirname, '..', '..', '.rotor');
 
@@ -9,14 +10,7 @@ const STATE = join(__dirname, '..', '..', '.rotor');
  * itself, never as admin, so a missing ACL fails here as it would in production.
  */
 export function principalEnv(name: 'issuer' | 'revoker' | 'distributor' | 'auditor' | 'cli'): Record<string, string> {
-  const file = join(STATE, 'service-env', `${name}.env`);
-  if (!existsSync(file)) return {};
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const match = /^(?:export\s+)?([A-Z0-9_]+)=["']?(.*?)["']?$/.exec(line.trim());
-    if (match?.[1]) env[match[1]] = match[2] ?? '';
-  }
-  return env;
+  return readEnvFile(join(STATE, 'service-env', `${name}.env`));
 }
 
 /** True on the stack ROTOR_INSECURE_LOCAL=1 started (plain HTTP, no users). */

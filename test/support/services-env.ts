@@ -10,15 +10,22 @@ const STATE = join(__dirname, '..', '..', '.rotor');
  */
 export function loadServicesEnv(): void {
   for (const file of [join(STATE, 'env'), join(STATE, 'dev-keys.env')]) {
-    if (!existsSync(file)) continue;
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const match = /^(?:export\s+)?([A-Z0-9_]+)=["']?(.*?)["']?$/.exec(line.trim());
-      if (match?.[1] && process.env[match[1]] === undefined) {
-        process.env[match[1]] = match[2];
-      }
+    for (const [name, value] of Object.entries(readEnvFile(file))) {
+      if (process.env[name] === undefined) process.env[name] = value;
     }
   }
   trustLocalCa();
+}
+
+/** The `export NAME=value` lines of a file the scripts wrote; `{}` when it does not exist. */
+export function readEnvFile(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = /^(?:export\s+)?([A-Z0-9_]+)=["']?(.*?)["']?$/.exec(line.trim());
+    if (match?.[1]) env[match[1]] = match[2] ?? '';
+  }
+  return env;
 }
 
 /**

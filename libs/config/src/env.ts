@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 import { ConfigError } from './config-error';
 import { httpSettings } from './http-settings';
-import { kafkaSecurity, redisSecurity, requireVerifiedPostgres, TransportEnvFragments } from './transport-security';
+import { kafkaSecurity, redisSecurity, requireVerifiedPostgres, TransportEnvFragments, type KafkaSecurity, type RedisSecurity } from './transport-security';
 
 export { ConfigError };
 
@@ -187,3 +187,11 @@ export const gsmSettings = (e: {
   writesPerMinute: e.ROTOR_GSM_WRITES_PER_MINUTE,
   versionWritesPerSecondPerSecret: e.ROTOR_GSM_VERSION_WRITES_PER_SECOND_PER_SECRET,
 });
+
+/** Kafka link security straight from an environment (the CLI, scripts, tests). */
+export const kafkaSecurityFromEnv = (env: NodeJS.ProcessEnv): KafkaSecurity =>
+  kafkaSecurity(parseEnv({ ...TransportEnvFragments.insecure, ...TransportEnvFragments.kafka }, env));
+
+/** Redis link security for `url` straight from an environment (the CLI, scripts, tests). */
+export const redisSecurityFromEnv = (env: NodeJS.ProcessEnv, url: string): RedisSecurity =>
+  redisSecurity({ ...parseEnv({ ...TransportEnvFragments.insecure, ...TransportEnvFragments.redis }, env), REDIS_URL: url });

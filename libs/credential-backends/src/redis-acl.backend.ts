@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 
 import type { RevocationHandle } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
+import { redisSecurityOptions, type RedisLinkSecurity } from '@rotor/redis-store';
 
 import type { CredentialBackend, IssuedCredential, IssueRequest } from './credential-backend';
 
@@ -11,7 +12,7 @@ export interface RedisAclBackendSettings {
   /** The Redis whose ACL rotor manages, with an admin user allowed to run ACL and CLIENT. */
   url: string;
   /** Its own ACL user and TLS trust (the `acl-admin` user of docs/access-policy.md). */
-  security?: { username?: string; password?: string; tls?: { ca?: string } };
+  security?: RedisLinkSecurity;
 }
 
 export const redisAclUsername = (leaseId: string): string => `rotor-${leaseId}`;
@@ -35,9 +36,7 @@ export class RedisAclBackend implements CredentialBackend {
       lazyConnect: false,
       maxRetriesPerRequest: 2,
       connectionName: 'rotor-acl-admin',
-      ...(settings.security?.username ? { username: settings.security.username } : {}),
-      ...(settings.security?.password ? { password: settings.security.password } : {}),
-      ...(settings.security?.tls ? { tls: { ...settings.security.tls, rejectUnauthorized: true } } : {}),
+      ...redisSecurityOptions(settings.security),
     });
     this.redis.on('error', () => undefined); // surfaced by commands
     const url = new URL(settings.url);

@@ -35,6 +35,8 @@ const CHECK_TIMEOUT_MS = 2_000;
 @Injectable()
 export class ReadinessRegistry {
   private readonly checks = new Map<string, ReadinessCheck>();
+  /** Each dependency's last failure class, so the log says when it changes, not on every probe. */
+  private readonly failing = new Map<string, DependencyFailure>();
 
   constructor(@Optional() @Inject(LOGGER) private readonly logger?: Logger) {}
 
@@ -48,11 +50,15 @@ export class ReadinessRegistry {
         const started = Date.now();
         try {
           await withTimeout(dependency.check(), CHECK_TIMEOUT_MS);
+          if (this.failing.delete(dependency.name)) this.logger?.info({ dependency: dependency.name }, 'readiness check passes again');
           return [dependency.name, { ok: true, ms: Date.now() - started }];
         } catch (error) {
           const reason = error instanceof NotReady ? error.reason : classifyDependencyFailure(error);
           const cause = error instanceof NotReady ? error.cause : error;
-          this.logger?.warn({ dependency: dependency.name, reason, err: cause instanceof Error ? cause.message : String(cause) }, 'readiness check failed');
+          if (this.failing.get(dependency.name) !== reason) {
+            this.failing.set(dependency.name, reason);
+            this.logger?.warn({ dependency: dependency.name, reason, err: cause instanceof Error ? cause.message : String(cause) }, 'readiness check failed');
+          }
           return [dependency.name, { ok: false, reason, ...(error instanceof NotReady ? { detail: error.message } : {}), ms: Date.now() - started }];
         }
       }),

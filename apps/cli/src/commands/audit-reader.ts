@@ -1,6 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 
-import { kafkaSecurity, parseEnv, redisSecurity, TransportEnvFragments } from '@rotor/config';
+import { kafkaSecurityFromEnv, redisSecurityFromEnv } from '@rotor/config';
 import { Topics } from '@rotor/contracts';
 import { kafkaSecurityOptions, type KafkaLinkSecurity, type LogPoint } from '@rotor/kafka';
 
@@ -9,15 +9,14 @@ import { kafkaSecurityOptions, type KafkaLinkSecurity, type LogPoint } from '@ro
  * (the operators' principal is `cli-audit`, which may only read audit topics).
  */
 export function auditLogSettings(env: NodeJS.ProcessEnv = process.env) {
-  const e = parseEnv({ ...TransportEnvFragments.insecure, ...TransportEnvFragments.kafka, ...TransportEnvFragments.redis }, env);
   const redisUrl = env['REDIS_URL'] ?? 'rediss://127.0.0.1:6379';
   return {
     brokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',').map((broker) => broker.trim()),
-    kafkaSecurity: kafkaSecurity(e),
+    kafkaSecurity: kafkaSecurityFromEnv(env),
     topic: env['ROTOR_AUDIT_TOPIC'] ?? Topics.auditLog,
     redisUrl,
     /** Only `--rebuild` uses Redis, so its settings are checked only then. */
-    redisSecurity: () => redisSecurity({ ...e, REDIS_URL: redisUrl }),
+    redisSecurity: () => redisSecurityFromEnv(env, redisUrl),
     auditKey: env['ROTOR_AUDIT_KEY'],
   };
 }
