@@ -68,7 +68,9 @@ async function produceSealedRecords(topic: string, count: number, key: string): 
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const heads = new Map<string, ChainHead>();
-  const chains = DOMAIN_TOPICS.flatMap((source) => [0, 1, 2, 3, 4, 5].map((partition) => ({ source, partition, chain: `${source}:${partition}` })));
+  const chains = DOMAIN_TOPICS.flatMap((source) =>
+    [0, 1, 2, 3, 4, 5].map((partition) => ({ source, partition, chain: `${source}:${partition}` })),
+  );
   const started = Date.now();
   const BATCH = 1_000; // ~1 KB records: under the broker's 1 MB batch limit per partition
   try {
@@ -115,7 +117,8 @@ async function produceSealedRecords(topic: string, count: number, key: string): 
         messages.push({ key: chain, value: JSON.stringify(record) });
       }
       await producer.send({ topic, messages, acks: 1 });
-      if ((start / BATCH) % 100 === 0) log(`  produced ${(start + messages.length).toLocaleString('en-US')}/${count.toLocaleString('en-US')}`);
+      if ((start / BATCH) % 100 === 0)
+        log(`  produced ${(start + messages.length).toLocaleString('en-US')}/${count.toLocaleString('en-US')}`);
     }
   } finally {
     await producer.disconnect();
@@ -140,7 +143,12 @@ function replayVerify(topic: string, key: string): Promise<ReplayRun> {
       (error, stdout, stderr) => {
         if (error && error.code !== 2) return reject(new Error(`replay failed: ${stderr}`));
         const summary = JSON.parse(stdout) as { read: number; eventsPerSecond: number; verify: { ok: boolean; records: number } };
-        resolve({ eventsPerSecond: summary.eventsPerSecond, wallEventsPerSecond: summary.read / ((Date.now() - started) / 1000), ok: summary.verify.ok, records: summary.verify.records });
+        resolve({
+          eventsPerSecond: summary.eventsPerSecond,
+          wallEventsPerSecond: summary.read / ((Date.now() - started) / 1000),
+          ok: summary.verify.ok,
+          records: summary.verify.records,
+        });
       },
     );
   });
@@ -156,11 +164,19 @@ async function benchReplay() {
     const runs: ReplayRun[] = [];
     for (let run = 1; run <= RUNS; run++) {
       const result = await replayVerify(topic, key);
-      if (!result.ok || result.records !== RECORDS) throw new Error(`run ${run}: verification said ok=${result.ok} over ${result.records} records`);
-      log(`  run ${run}: ${num(result.eventsPerSecond)} events/s (read+verify), ${num(result.wallEventsPerSecond)} events/s with process start`);
+      if (!result.ok || result.records !== RECORDS)
+        throw new Error(`run ${run}: verification said ok=${result.ok} over ${result.records} records`);
+      log(
+        `  run ${run}: ${num(result.eventsPerSecond)} events/s (read+verify), ${num(result.wallEventsPerSecond)} events/s with process start`,
+      );
       runs.push(result);
     }
-    return { records: RECORDS, runs: RUNS, eventsPerSecond: spread(runs.map((r) => r.eventsPerSecond)), wallEventsPerSecond: spread(runs.map((r) => r.wallEventsPerSecond)) };
+    return {
+      records: RECORDS,
+      runs: RUNS,
+      eventsPerSecond: spread(runs.map((r) => r.eventsPerSecond)),
+      wallEventsPerSecond: spread(runs.map((r) => r.wallEventsPerSecond)),
+    };
   } finally {
     await withAdmin((admin) => admin.deleteTopics({ topics: [topic] }).catch(() => undefined));
   }
@@ -212,7 +228,13 @@ async function liveRun(auditTopic: string, auditorUrl: string, publisher: EventP
               topic: Topics.access,
               source: '/rotor/bench',
               subject: 'bench-key',
-              data: { actor: { kind: 'workload', workload: { namespace: 'bench', serviceAccount: 'load' } }, action: 'read-secret', secret: 'bench-key', version: 1, at: new Date().toISOString() },
+              data: {
+                actor: { kind: 'workload', workload: { namespace: 'bench', serviceAccount: 'load' } },
+                action: 'read-secret',
+                secret: 'bench-key',
+                version: 1,
+                at: new Date().toISOString(),
+              },
             });
       ids.add(event.id);
       return { topic: event.type, key: event.subject, value: JSON.stringify(event), headers: { 'ce-id': event.id } };
@@ -224,7 +246,8 @@ async function liveRun(auditTopic: string, auditorUrl: string, publisher: EventP
   log(`  published ${ids.size.toLocaleString('en-US')} events at ${num(achievedRate)} events/s; waiting for the auditor`);
 
   const deadline = Date.now() + 300_000;
-  while ((await appendedSoFar(auditorUrl)) - baseline < ids.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+  while ((await appendedSoFar(auditorUrl)) - baseline < ids.size && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 200));
   const drainSeconds = (Date.now() - publishedAt) / 1000;
   const lags: number[] = [];
   const seen = new Set<string>();
@@ -272,7 +295,9 @@ async function benchLive() {
     const runs: LiveRun[] = [];
     for (let run = 1; run <= RUNS; run++) {
       const result = await liveRun(auditTopic, auditor.url, publisher, new Date());
-      log(`  run ${run}: lag p50 ${num(result.lagMs.p50)} ms, p99 ${num(result.lagMs.p99)} ms, max ${num(result.lagMs.max)} ms; drained ${num(result.drainSeconds)} s after the last publish`);
+      log(
+        `  run ${run}: lag p50 ${num(result.lagMs.p50)} ms, p99 ${num(result.lagMs.p99)} ms, max ${num(result.lagMs.max)} ms; drained ${num(result.drainSeconds)} s after the last publish`,
+      );
       runs.push(result);
     }
     return {
@@ -306,20 +331,33 @@ async function main(): Promise<void> {
   }
   const s = (value: Spread) => withSpread(value);
   if (results.replay) {
-    process.stdout.write(`\nreplay --verify over ${results.replay.records.toLocaleString('en-US')} audit records (median of ${results.replay.runs}, min–max)\n`);
-    process.stdout.write(`${table(['figure', 'events/s'], [['read + parse + verify', s(results.replay.eventsPerSecond)], ['incl. CLI start', s(results.replay.wallEventsPerSecond)]])}\n`);
+    process.stdout.write(
+      `\nreplay --verify over ${results.replay.records.toLocaleString('en-US')} audit records (median of ${results.replay.runs}, min–max)\n`,
+    );
+    process.stdout.write(
+      `${table(
+        ['figure', 'events/s'],
+        [
+          ['read + parse + verify', s(results.replay.eventsPerSecond)],
+          ['incl. CLI start', s(results.replay.wallEventsPerSecond)],
+        ],
+      )}\n`,
+    );
   }
   if (results.live) {
     const live = results.live;
     process.stdout.write(`\nlive ingest at ${live.rate} events/s for ${live.seconds} s (median of ${live.runs}, min–max)\n`);
     process.stdout.write(
-      `${table(['figure', 'value'], [
-        ['published events/s', s(live.achievedRate)],
-        ['lag p50 ms', s(live.lagP50Ms)],
-        ['lag p99 ms', s(live.lagP99Ms)],
-        ['lag max ms', s(live.lagMaxMs)],
-        ['drain after last publish s', s(live.drainSeconds)],
-      ])}\n`,
+      `${table(
+        ['figure', 'value'],
+        [
+          ['published events/s', s(live.achievedRate)],
+          ['lag p50 ms', s(live.lagP50Ms)],
+          ['lag p99 ms', s(live.lagP99Ms)],
+          ['lag max ms', s(live.lagMaxMs)],
+          ['drain after last publish s', s(live.drainSeconds)],
+        ],
+      )}\n`,
     );
   }
 }

@@ -49,7 +49,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('Usage: npm run bench:emergency -- [--leases 10000] [--secrets 100] [--targets 3] [--runs 3] [--modes off,on] [--fake-delivery] [--json]\n');
+  process.stdout.write(
+    'Usage: npm run bench:emergency -- [--leases 10000] [--secrets 100] [--targets 3] [--runs 3] [--modes off,on] [--fake-delivery] [--json]\n',
+  );
   process.exit(0);
 }
 const LEASES = Number(args.leases);
@@ -119,7 +121,14 @@ async function fakeDeliveries(kafka: Kafka, publisher: EventPublisher, secrets: 
             topic: Topics.deliveryCompleted,
             source: '/rotor/bench',
             subject: secret,
-            data: { secret, version, target: { kind: 'file', name: `t${t}` }, locator: `bench:${secret}:t${t}`, contentHash: 'c'.repeat(64), deliveredAt: new Date().toISOString() },
+            data: {
+              secret,
+              version,
+              target: { kind: 'file', name: `t${t}` },
+              locator: `bench:${secret}:t${t}`,
+              contentHash: 'c'.repeat(64),
+              deliveredAt: new Date().toISOString(),
+            },
           }),
           { key: secret },
         );
@@ -189,7 +198,9 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
     for (let run = 1; run <= RUNS; run++) {
       const runNamespace = `${namespace}`;
       await publishLeases(publisher, runNamespace);
-      await waitFor(`run ${run}: ${LEASES} leases tracked`, async () => ((await redis.scard(`revoker:index:{ns:${runNamespace}}`)) >= LEASES ? true : undefined));
+      await waitFor(`run ${run}: ${LEASES} leases tracked`, async () =>
+        (await redis.scard(`revoker:index:{ns:${runNamespace}}`)) >= LEASES ? true : undefined,
+      );
       const started = Date.now();
       const response = await fetch(`https://127.0.0.1:${PORTS.revoker}/v1/emergency-rotations`, {
         method: 'POST',
@@ -202,19 +213,26 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
       let quotaLimitedSeen = false;
       let lastLine = 0;
       const final = await waitFor(`run ${run}: completion`, async () => {
-        const view = (await (await fetch(`https://127.0.0.1:${PORTS.revoker}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } })).json()) as View;
+        const view = (await (
+          await fetch(`https://127.0.0.1:${PORTS.revoker}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } })
+        ).json()) as View;
         const elapsed = Date.now() - started;
         quotaLimitedSeen ||= view.quotaLimited;
-        if (Number.isNaN(leasesRevokedMs) && view.matched.leases === LEASES && view.revoked + view.failed >= LEASES) leasesRevokedMs = elapsed;
+        if (Number.isNaN(leasesRevokedMs) && view.matched.leases === LEASES && view.revoked + view.failed >= LEASES)
+          leasesRevokedMs = elapsed;
         if (Number.isNaN(secretsRotatedMs) && view.matched.secrets === SECRETS && view.rotated >= SECRETS) secretsRotatedMs = elapsed;
         if (Date.now() - lastLine > 2_000) {
           lastLine = Date.now();
-          progress(`  run ${run} +${(elapsed / 1000).toFixed(1)}s: revoked ${view.revoked}/${view.matched.leases}, rotated ${view.rotated}, delivered ${view.delivered}, retired ${view.retired}/${view.matched.secrets}${view.quotaLimited ? ' (quota-limited)' : ''}`);
+          progress(
+            `  run ${run} +${(elapsed / 1000).toFixed(1)}s: revoked ${view.revoked}/${view.matched.leases}, rotated ${view.rotated}, delivered ${view.delivered}, retired ${view.retired}/${view.matched.secrets}${view.quotaLimited ? ' (quota-limited)' : ''}`,
+          );
         }
         return view.state === 'running' ? undefined : view;
       });
       const result = { completedMs: Date.now() - started, leasesRevokedMs, secretsRotatedMs, quotaLimitedSeen, final };
-      progress(`run ${run} (pacing ${mode}): ${final.state} in ${(result.completedMs / 1000).toFixed(1)}s; leases revoked at ${(leasesRevokedMs / 1000).toFixed(1)}s, secrets rotated at ${(secretsRotatedMs / 1000).toFixed(1)}s`);
+      progress(
+        `run ${run} (pacing ${mode}): ${final.state} in ${(result.completedMs / 1000).toFixed(1)}s; leases revoked at ${(leasesRevokedMs / 1000).toFixed(1)}s, secrets rotated at ${(secretsRotatedMs / 1000).toFixed(1)}s`,
+      );
       results.push(result);
     }
   } finally {
@@ -243,7 +261,15 @@ async function main(): Promise<void> {
       Object.entries(byMode).map(([mode, runs]) => [
         mode,
         {
-          runs: runs.map(({ final, ...rest }) => ({ ...rest, state: final.state, revoked: final.revoked, rotated: final.rotated, delivered: final.delivered, retired: final.retired, failed: final.failed })),
+          runs: runs.map(({ final, ...rest }) => ({
+            ...rest,
+            state: final.state,
+            revoked: final.revoked,
+            rotated: final.rotated,
+            delivered: final.delivered,
+            retired: final.retired,
+            failed: final.failed,
+          })),
           medianCompletedMs: median(runs.map((r) => r.completedMs)),
           medianLeasesRevokedMs: median(runs.map((r) => r.leasesRevokedMs)),
           medianSecretsRotatedMs: median(runs.map((r) => r.secretsRotatedMs)),
@@ -255,7 +281,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
   }
-  process.stdout.write(`emergency rotation: ${LEASES} leases + ${SECRETS} secrets × ${TARGETS} targets, graceful; delivery: ${summary.delivery}\n`);
+  process.stdout.write(
+    `emergency rotation: ${LEASES} leases + ${SECRETS} secrets × ${TARGETS} targets, graceful; delivery: ${summary.delivery}\n`,
+  );
   for (const [mode, figures] of Object.entries(summary.modes)) {
     process.stdout.write(
       `  GSM pacing ${mode}: completed in ${(figures.medianCompletedMs / 1000).toFixed(1)} s (median of ${figures.runs.length}); leases revoked by ${(figures.medianLeasesRevokedMs / 1000).toFixed(1)} s, secrets rotated by ${(figures.medianSecretsRotatedMs / 1000).toFixed(1)} s; quota-limited reported: ${figures.runs.some((r) => r.quotaLimitedSeen)}\n`,

@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { createWebhookReceiver } from '@rotor/webhook-signature';
@@ -34,7 +33,12 @@ import { percentile, spread } from './lib/stats';
 import { kafkaFromEnv } from '../tools/security/env-clients';
 
 const { values: args } = parseArgs({
-  options: { targets: { type: 'string', default: '500' }, runs: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, help: { type: 'boolean' } },
+  options: {
+    targets: { type: 'string', default: '500' },
+    runs: { type: 'string', default: '3' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean' },
+  },
 });
 if (args.help) {
   process.stdout.write('Usage: npm run bench:fanout -- [--targets 500] [--runs 3] [--json]\n');
@@ -100,16 +104,24 @@ ${targets.join('\n')}
   const removed = new Map<number, number[]>();
   const consumer = kafka.consumer({ groupId: `rotor-bench-fanout-${randomUUID()}` });
   await consumer.connect();
-  await consumer.subscribe({ topics: [Topics.secretVersionCreated, Topics.deliveryCompleted, Topics.deliveryRemoved], fromBeginning: false });
+  await consumer.subscribe({
+    topics: [Topics.secretVersionCreated, Topics.deliveryCompleted, Topics.deliveryRemoved],
+    fromBeginning: false,
+  });
   const seen = new Set<string>();
   await consumer.run({
     eachMessage: async ({ topic, message }) => {
-      const event = JSON.parse(message.value?.toString() ?? '{}') as { id: string; data: { secret: string; version: number; createdAt?: string; deliveredAt?: string; removedAt?: string; reason?: string } };
+      const event = JSON.parse(message.value?.toString() ?? '{}') as {
+        id: string;
+        data: { secret: string; version: number; createdAt?: string; deliveredAt?: string; removedAt?: string; reason?: string };
+      };
       if (event.data?.secret !== secret || seen.has(event.id)) return;
       seen.add(event.id);
       if (topic === Topics.secretVersionCreated) created.set(event.data.version, Date.parse(event.data.createdAt!));
-      if (topic === Topics.deliveryCompleted) delivered.set(event.data.version, [...(delivered.get(event.data.version) ?? []), Date.parse(event.data.deliveredAt!)]);
-      if (topic === Topics.deliveryRemoved && event.data.reason === 'retired') removed.set(event.data.version, [...(removed.get(event.data.version) ?? []), Date.parse(event.data.removedAt!)]);
+      if (topic === Topics.deliveryCompleted)
+        delivered.set(event.data.version, [...(delivered.get(event.data.version) ?? []), Date.parse(event.data.deliveredAt!)]);
+      if (topic === Topics.deliveryRemoved && event.data.reason === 'retired')
+        removed.set(event.data.version, [...(removed.get(event.data.version) ?? []), Date.parse(event.data.removedAt!)]);
     },
   });
   // Let the group join before anything is published.
@@ -138,12 +150,25 @@ ${targets.join('\n')}
     await waitFor('warm-up deliveries', () => (delivered.get(1)?.length ?? 0) >= TARGETS);
     let held = 1;
     for (let run = 1; run <= RUNS; run++) {
-      await publisher.publish(createEvent({ topic: Topics.rotationRequested, source: '/rotor/bench', subject: secret, data: { secret, reason: 'requested', requestedBy: { kind: 'service', service: 'bench' } } }));
+      await publisher.publish(
+        createEvent({
+          topic: Topics.rotationRequested,
+          source: '/rotor/bench',
+          subject: secret,
+          data: { secret, reason: 'requested', requestedBy: { kind: 'service', service: 'bench' } },
+        }),
+      );
       const version = held + 1;
       await waitFor(`run ${run}: version ${version} created`, () => created.has(version));
-      await waitFor(`run ${run}: deliveries of version ${version} (${delivered.get(version)?.length ?? 0}/${TARGETS})`, () => (delivered.get(version)?.length ?? 0) >= TARGETS);
+      await waitFor(
+        `run ${run}: deliveries of version ${version} (${delivered.get(version)?.length ?? 0}/${TARGETS})`,
+        () => (delivered.get(version)?.length ?? 0) >= TARGETS,
+      );
       const t0 = created.get(version)!;
-      const latencies = delivered.get(version)!.map((at) => at - t0).sort((a, b) => a - b);
+      const latencies = delivered
+        .get(version)!
+        .map((at) => at - t0)
+        .sort((a, b) => a - b);
       // Retire the version every target holds: every copy must be deleted or withdrawn.
       const retiredAt = Date.now();
       await publisher.publish(
@@ -151,10 +176,19 @@ ${targets.join('\n')}
           topic: Topics.secretVersionRetired,
           source: '/rotor/bench',
           subject: secret,
-          data: { secret, version, gsmVersion: `projects/${process.env['GSM_PROJECT'] ?? 'rotor-local'}/secrets/${secret}/versions/${version}`, reason: 'superseded', retiredAt: new Date(retiredAt).toISOString() },
+          data: {
+            secret,
+            version,
+            gsmVersion: `projects/${process.env['GSM_PROJECT'] ?? 'rotor-local'}/secrets/${secret}/versions/${version}`,
+            reason: 'superseded',
+            retiredAt: new Date(retiredAt).toISOString(),
+          },
         }),
       );
-      await waitFor(`run ${run}: removals of version ${version} (${removed.get(version)?.length ?? 0}/${TARGETS})`, () => (removed.get(version)?.length ?? 0) >= TARGETS);
+      await waitFor(
+        `run ${run}: removals of version ${version} (${removed.get(version)?.length ?? 0}/${TARGETS})`,
+        () => (removed.get(version)?.length ?? 0) >= TARGETS,
+      );
       const result: Run = {
         copies: latencies.length,
         p50Ms: percentile(latencies, 50),
@@ -163,7 +197,9 @@ ${targets.join('\n')}
         removalMs: Math.max(...removed.get(version)!) - retiredAt,
       };
       runs.push(result);
-      progress(`run ${run}: last confirmation ${num(result.lastConfirmationMs)} ms, p50 ${num(result.p50Ms)} ms, p99 ${num(result.p99Ms)} ms, removal ${num(result.removalMs)} ms`);
+      progress(
+        `run ${run}: last confirmation ${num(result.lastConfirmationMs)} ms, p50 ${num(result.p50Ms)} ms, p99 ${num(result.p99Ms)} ms, removal ${num(result.removalMs)} ms`,
+      );
       held = version;
     }
   } finally {
@@ -177,7 +213,11 @@ ${targets.join('\n')}
 
   const summary = {
     targets: TARGETS,
-    mix: { kubernetesSecret: kinds.filter((k) => k === 'k8s').length, file: kinds.filter((k) => k === 'file').length, webhook: kinds.filter((k) => k === 'hook').length },
+    mix: {
+      kubernetesSecret: kinds.filter((k) => k === 'k8s').length,
+      file: kinds.filter((k) => k === 'file').length,
+      webhook: kinds.filter((k) => k === 'hook').length,
+    },
     runs,
     median: {
       p50Ms: spread(runs.map((r) => r.p50Ms)),

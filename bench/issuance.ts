@@ -226,7 +226,9 @@ async function main(): Promise<number> {
   let stopRequested = false;
   const onSignal = (signal: string) => {
     if (stopRequested) {
-      log(`${signal} again: exiting without cleanup; this run's PostgreSQL roles are left (rotor_<lease id> of namespace ${namespace}, bench_<hex> of the baseline)`);
+      log(
+        `${signal} again: exiting without cleanup; this run's PostgreSQL roles are left (rotor_<lease id> of namespace ${namespace}, bench_<hex> of the baseline)`,
+      );
       process.exit(130);
     }
     stopRequested = true;
@@ -242,7 +244,10 @@ async function main(): Promise<number> {
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
     os: `${os.type()} ${os.release()} ${os.arch()}`,
-    loadAverageAtStart: os.loadavg().map((load) => load.toFixed(2)).join(' '),
+    loadAverageAtStart: os
+      .loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' '),
     git: gitRevision(),
     kafkaBrokers: kafkaBrokers.join(','),
   };
@@ -274,9 +279,12 @@ async function main(): Promise<number> {
     bare = await BareIo.connect({ kafkaBrokers, redisUrl, databaseUrl, runId, mirrorTopic: Topics.leaseIssued, grants });
     const redisInfo = await bare.redisClient.info('server');
     environment['redis'] = /redis_version:(\S+)/.exec(redisInfo)?.[1] ?? 'unknown';
-    environment['postgres'] = (await bare.pool.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? 'unknown';
-    environment['postgresPasswordEncryption'] = (await bare.pool.query<{ password_encryption: string }>('SHOW password_encryption')).rows[0]?.password_encryption ?? 'unknown';
-    environment['baselineTopic'] = `${bare.topic} (${bare.topicShape.partitions} partitions, RF ${bare.topicShape.replicationFactor}, like ${Topics.leaseIssued})`;
+    environment['postgres'] =
+      (await bare.pool.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? 'unknown';
+    environment['postgresPasswordEncryption'] =
+      (await bare.pool.query<{ password_encryption: string }>('SHOW password_encryption')).rows[0]?.password_encryption ?? 'unknown';
+    environment['baselineTopic'] =
+      `${bare.topic} (${bare.topicShape.partitions} partitions, RF ${bare.topicShape.replicationFactor}, like ${Topics.leaseIssued})`;
     environment['baselineEventBytes'] = bare.eventBytes;
     if (!options.json) process.stdout.write(`${environmentText(environment, settings)}\n\n`);
 
@@ -288,8 +296,24 @@ async function main(): Promise<number> {
       catalogFile,
       YAML.stringify({
         roles: [
-          { name: roleName.opaque, owner: 'team-bench', backend: { kind: 'opaque-token' }, bindings: [{ namespace, serviceAccount: 'opaque-*' }], ttl: '10m', maxTtl: '1h', quota },
-          { name: roleName.postgres, owner: 'team-bench', backend: { kind: 'postgres', grants }, bindings: [{ namespace, serviceAccount: 'pg-*' }], ttl: '10m', maxTtl: '1h', quota },
+          {
+            name: roleName.opaque,
+            owner: 'team-bench',
+            backend: { kind: 'opaque-token' },
+            bindings: [{ namespace, serviceAccount: 'opaque-*' }],
+            ttl: '10m',
+            maxTtl: '1h',
+            quota,
+          },
+          {
+            name: roleName.postgres,
+            owner: 'team-bench',
+            backend: { kind: 'postgres', grants },
+            bindings: [{ namespace, serviceAccount: 'pg-*' }],
+            ttl: '10m',
+            maxTtl: '1h',
+            quota,
+          },
         ],
       }),
     );
@@ -304,7 +328,11 @@ async function main(): Promise<number> {
     const issuerUrl = `${issuer.url}/v1/credentials`;
 
     const signTokens = (backend: Backend) =>
-      Promise.all(Array.from({ length: options.workloads }, (_v, k) => identity.serviceAccountToken(namespace, `${serviceAccountPrefix[backend]}-${k}`)));
+      Promise.all(
+        Array.from({ length: options.workloads }, (_v, k) =>
+          identity.serviceAccountToken(namespace, `${serviceAccountPrefix[backend]}-${k}`),
+        ),
+      );
 
     const issueOp = (backend: Backend, tokens: string[]) => {
       const body = JSON.stringify({ role: roleName[backend] });
@@ -325,9 +353,15 @@ async function main(): Promise<number> {
         return { ok: true };
       };
     };
-    const bareOp = (backend: Backend, io: BareIo) => (backend === 'opaque' ? (index: number) => io.opaque(index) : (index: number) => io.postgres(index));
+    const bareOp = (backend: Backend, io: BareIo) =>
+      backend === 'opaque' ? (index: number) => io.opaque(index) : (index: number) => io.postgres(index);
 
-    const measure = async (label: string, total: number, concurrency: number, op: (index: number) => Promise<Outcome>): Promise<MeasuredRun> => {
+    const measure = async (
+      label: string,
+      total: number,
+      concurrency: number,
+      op: (index: number) => Promise<Outcome>,
+    ): Promise<MeasuredRun> => {
       let last = 0;
       const cpu = process.cpuUsage();
       const result = await closedLoop({
@@ -345,7 +379,9 @@ async function main(): Promise<number> {
       });
       const used = process.cpuUsage(cpu);
       const run = { ...result, clientCpuPercent: (100 * (used.user + used.system)) / 1000 / result.elapsedMs };
-      log(`${label} done: ${num(run.throughput)} req/s, p50 ${num(run.latencyMs.p50)} ms, p99 ${num(run.latencyMs.p99)} ms${run.failed ? `, ${run.failed} failed` : ''}`);
+      log(
+        `${label} done: ${num(run.throughput)} req/s, p50 ${num(run.latencyMs.p50)} ms, p99 ${num(run.latencyMs.p99)} ms${run.failed ? `, ${run.failed} failed` : ''}`,
+      );
       return run;
     };
 
@@ -370,7 +406,9 @@ async function main(): Promise<number> {
               const result = await measure(`${label} issuer]`, total, concurrency, issueOp(backend, tokens));
               issuerRuns.push(result);
               if (result.ok === 0 && result.requests > 0) {
-                throw new Error(`every issuer request failed (${Object.keys(result.errors).join('; ')}); issuer log tail:\n${issuer.logs.slice(-3000)}`);
+                throw new Error(
+                  `every issuer request failed (${Object.keys(result.errors).join('; ')}); issuer log tail:\n${issuer.logs.slice(-3000)}`,
+                );
               }
             } else {
               bareRuns.push(await measure(`${label} bare]`, total, concurrency, bareOp(backend, bare)));
@@ -411,7 +449,11 @@ async function main(): Promise<number> {
         // workloads (a response lost to an interruption): exactly this run's roles, nothing else.
         const fromResponses = issuedRoles.size;
         for (let k = 0; k < options.workloads; k++) {
-          const leaseIds = await bare.redisClient.zrange(`issuer:active:workload:${namespace}/${serviceAccountPrefix.postgres}-${k}`, 0, -1);
+          const leaseIds = await bare.redisClient.zrange(
+            `issuer:active:workload:${namespace}/${serviceAccountPrefix.postgres}-${k}`,
+            0,
+            -1,
+          );
           for (const id of leaseIds) issuedRoles.add(`rotor_${id.replace(/-/g, '')}`);
         }
         const issuerRoles: DropReport = await dropRoles(bare.pool, [...issuedRoles]);
@@ -430,11 +472,18 @@ async function main(): Promise<number> {
     if (catalogDir) rmSync(catalogDir, { recursive: true, force: true });
   }
 
-  environment['loadAverageAtEnd'] = os.loadavg().map((load) => load.toFixed(2)).join(' ');
+  environment['loadAverageAtEnd'] = os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ environment, settings, results: cells, issuerLog: logProblems, portSharedWithAnotherProcess: foreign.length > 0, cleanup, interrupted: stopRequested, error: failure?.message ?? null }, jsonNumbers, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ environment, settings, results: cells, issuerLog: logProblems, portSharedWithAnotherProcess: foreign.length > 0, cleanup, interrupted: stopRequested, error: failure?.message ?? null }, jsonNumbers, 2)}\n`,
+    );
   } else {
-    process.stdout.write(`${resultsText(cells, options)}\n\n${problemsText(cells, logProblems)}\n${interferenceText(foreign, options.port)}\n${cleanupText(cleanup)}\nload average at end: ${environment['loadAverageAtEnd']}\n`);
+    process.stdout.write(
+      `${resultsText(cells, options)}\n\n${problemsText(cells, logProblems)}\n${interferenceText(foreign, options.port)}\n${cleanupText(cleanup)}\nload average at end: ${environment['loadAverageAtEnd']}\n`,
+    );
   }
   if (failure) {
     log(`benchmark failed: ${failure.stack ?? failure.message}`);
@@ -445,9 +494,21 @@ async function main(): Promise<number> {
 }
 
 /** NaN and Infinity are not JSON: null, and round long fractions. */
-const jsonNumbers = (_key: string, value: unknown) => (typeof value === 'number' ? (Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null) : value);
+const jsonNumbers = (_key: string, value: unknown) =>
+  typeof value === 'number' ? (Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null) : value;
 
-function environmentText(environment: Record<string, string | number>, settings: { runs: number; concurrency: number[]; requestsPerRun: Record<Backend, number>; warmup: Record<Backend, number>; workloadsPerBackend: number; namespace: string; issuer: { port: number } }): string {
+function environmentText(
+  environment: Record<string, string | number>,
+  settings: {
+    runs: number;
+    concurrency: number[];
+    requestsPerRun: Record<Backend, number>;
+    warmup: Record<Backend, number>;
+    workloadsPerBackend: number;
+    namespace: string;
+    issuer: { port: number };
+  },
+): string {
   return [
     'rotor issuance benchmark',
     `date ${environment['date']} · node ${environment['node']} · ${environment['cpus']} CPUs (${environment['cpuModel']}) · ${environment['memoryGiB']} GiB · ${environment['os']}`,
@@ -465,12 +526,32 @@ function resultsText(cells: Cell[], options: Options): string {
       ['issuer', cell.issuer],
       ['bare', cell.bare],
     ] as const) {
-      rows.push([cell.backend, String(cell.concurrency), side, `${agg.ok}/${agg.requests}`, withSpread(agg.throughput), withSpread(agg.p50), num(agg.p95.median), withSpread(agg.p99)]);
+      rows.push([
+        cell.backend,
+        String(cell.concurrency),
+        side,
+        `${agg.ok}/${agg.requests}`,
+        withSpread(agg.throughput),
+        withSpread(agg.p50),
+        num(agg.p95.median),
+        withSpread(agg.p99),
+      ]);
     }
   }
-  const ratios = cells.map((cell) => [cell.backend, String(cell.concurrency), `${num(cell.ratio.p50)}x`, num(cell.ratio.p50OverheadMs), `${num(cell.ratio.throughput)}x`]);
+  const ratios = cells.map((cell) => [
+    cell.backend,
+    String(cell.concurrency),
+    `${num(cell.ratio.p50)}x`,
+    num(cell.ratio.p50OverheadMs),
+    `${num(cell.ratio.throughput)}x`,
+  ]);
   const stepNames = [...new Set(cells.flatMap((cell) => Object.keys(cell.bare.stepsP50)))];
-  const steps = cells.map((cell) => [cell.backend, String(cell.concurrency), ...stepNames.map((step) => num(cell.bare.stepsP50[step]?.median ?? Number.NaN)), num(cell.bare.p50.median)]);
+  const steps = cells.map((cell) => [
+    cell.backend,
+    String(cell.concurrency),
+    ...stepNames.map((step) => num(cell.bare.stepsP50[step]?.median ?? Number.NaN)),
+    num(cell.bare.p50.median),
+  ]);
   return [
     `Results: median of ${options.runs} runs (min–max across runs); latency of successful requests; ok/requests summed over runs`,
     table(['backend', 'conc', 'side', 'ok/requests', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms'], rows),
@@ -490,10 +571,13 @@ function problemsText(cells: Cell[], logProblems: ReturnType<typeof issuerLogPro
       ['issuer', cell.issuer],
       ['bare', cell.bare],
     ] as const) {
-      for (const [error, count] of Object.entries(agg.errors)) lines.push(`  ${cell.backend} c=${cell.concurrency} ${side}: ${count}× ${error}`);
+      for (const [error, count] of Object.entries(agg.errors))
+        lines.push(`  ${cell.backend} c=${cell.concurrency} ${side}: ${count}× ${error}`);
     }
   }
-  const logLines = logProblems.slice(0, 10).map((group) => `  ${group.count}× [${group.level}] ${group.message}\n      e.g. ${group.sample}`);
+  const logLines = logProblems
+    .slice(0, 10)
+    .map((group) => `  ${group.count}× [${group.level}] ${group.message}\n      e.g. ${group.sample}`);
   return [
     lines.length ? `Failed requests (all runs):\n${lines.join('\n')}` : 'Failed requests: none',
     logLines.length ? `Issuer log warnings/errors (LOG_LEVEL=warn):\n${logLines.join('\n')}` : 'Issuer log: no warnings or errors',

@@ -40,7 +40,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('Usage: npm run bench:revocation-lag -- [--leases 10000] [--replicas 1|2] [--spread 60] [--runs 3] [--lead SECONDS] [--json]\n');
+  process.stdout.write(
+    'Usage: npm run bench:revocation-lag -- [--leases 10000] [--replicas 1|2] [--spread 60] [--runs 3] [--lead SECONDS] [--json]\n',
+  );
   process.exit(0);
 }
 const LEASES = Number(args.leases);
@@ -82,7 +84,12 @@ async function waitCaughtUp(admin: Admin, what: string): Promise<void> {
 }
 
 function publishLeases(publisher: EventPublisher, namespace: string, firstExpiry: number): Promise<Map<string, number>> {
-  return publishOpaqueLeases(publisher, { count: LEASES, namespace, serviceAccount: 'bench', expiryOf: (index) => firstExpiry + Math.floor((index * SPREAD_MS) / LEASES) });
+  return publishOpaqueLeases(publisher, {
+    count: LEASES,
+    namespace,
+    serviceAccount: 'bench',
+    expiryOf: (index) => firstExpiry + Math.floor((index * SPREAD_MS) / LEASES),
+  });
 }
 
 async function run(index: number, kafka: Kafka, admin: Admin, identity: TestIdentity): Promise<RunResult> {
@@ -90,7 +97,9 @@ async function run(index: number, kafka: Kafka, admin: Admin, identity: TestIden
   const redis = new PrivateRedis(REDIS_PORT);
   await redis.start();
   const probe = redisFromEnv(redis.url);
-  const replicas = REVOKER_PORTS.slice(0, REPLICAS).map((port) => new ServiceProcess('revoker', port, { ...identity.env, REDIS_URL: redis.url, LOG_LEVEL: 'warn' }));
+  const replicas = REVOKER_PORTS.slice(0, REPLICAS).map(
+    (port) => new ServiceProcess('revoker', port, { ...identity.env, REDIS_URL: redis.url, LOG_LEVEL: 'warn' }),
+  );
   const publisher = new EventPublisher(kafka);
   try {
     await Promise.all(replicas.map((replica) => replica.start().ready()));
@@ -98,7 +107,9 @@ async function run(index: number, kafka: Kafka, admin: Admin, identity: TestIden
     // Whatever lease events other runs left unread are read (and their expired leases revoked) first.
     await waitCaughtUp(admin, `run ${index}: backlog`);
     for (;;) {
-      const pending = (await probe.zcount('{revoker:schedule:lease-expiry:s0}:due', '-inf', Date.now())) + (await probe.zcard('{revoker:schedule:lease-expiry:s0}:inflight'));
+      const pending =
+        (await probe.zcount('{revoker:schedule:lease-expiry:s0}:due', '-inf', Date.now())) +
+        (await probe.zcard('{revoker:schedule:lease-expiry:s0}:inflight'));
       if (pending === 0) break;
       progress(`  run ${index}: ${pending} backlog leases still to revoke`);
       await sleep(1_000);
@@ -107,7 +118,9 @@ async function run(index: number, kafka: Kafka, admin: Admin, identity: TestIden
 
     const runStarted = new Date();
     const firstExpiry = Date.now() + LEAD_MS;
-    progress(`run ${index}: publishing ${LEASES} leases of ${namespace}, expiring over ${SPREAD_MS / 1000}s from +${LEAD_MS / 1000}s, ${REPLICAS} replica(s)`);
+    progress(
+      `run ${index}: publishing ${LEASES} leases of ${namespace}, expiring over ${SPREAD_MS / 1000}s from +${LEAD_MS / 1000}s, ${REPLICAS} replica(s)`,
+    );
     const expiries = await publishLeases(publisher, namespace, firstExpiry);
     progress(`  published in ${((Date.now() - runStarted.getTime()) / 1000).toFixed(1)}s`);
     await waitCaughtUp(admin, `run ${index}: reading`);
@@ -119,7 +132,9 @@ async function run(index: number, kafka: Kafka, admin: Admin, identity: TestIden
         probe.zcard('{revoker:schedule:lease-expiry:s0}:inflight'),
       ]);
       if (active === 0 && due + inflight === 0) break;
-      progress(`  run ${index}: ${active} leases active, ${due + inflight} scheduled, last expiry in ${Math.max(0, Math.round((lastExpiry - Date.now()) / 1000))}s`);
+      progress(
+        `  run ${index}: ${active} leases active, ${due + inflight} scheduled, last expiry in ${Math.max(0, Math.round((lastExpiry - Date.now()) / 1000))}s`,
+      );
       await sleep(2_000);
     }
 
@@ -142,7 +157,9 @@ async function run(index: number, kafka: Kafka, admin: Admin, identity: TestIden
       maxMs: lags.at(-1) ?? Number.NaN,
       lastRevokedAfterLastExpiryMs: Math.max(...revokedAt.values()) - lastExpiry,
     };
-    progress(`  run ${index}: ${result.revoked}/${LEASES} revoked, lag p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms`);
+    progress(
+      `  run ${index}: ${result.revoked}/${LEASES} revoked, lag p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms`,
+    );
     return result;
   } finally {
     await publisher.disconnect();
@@ -183,7 +200,9 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `revocation lag, ${LEASES} opaque-token leases expiring over ${SPREAD_MS / 1000}s, ${REPLICAS} revoker replica(s), ${RUNS} run(s)\n` +
-      runs.map((r, i) => `  run ${i + 1}: revoked ${r.revoked}/${r.leases}  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  max ${r.maxMs} ms\n`).join('') +
+      runs
+        .map((r, i) => `  run ${i + 1}: revoked ${r.revoked}/${r.leases}  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  max ${r.maxMs} ms\n`)
+        .join('') +
       `  median: p50 ${summary.median.p50Ms} ms  p99 ${summary.median.p99Ms} ms  max ${summary.median.maxMs} ms\n`,
   );
   if (!summary.allRevoked) process.exitCode = 1;

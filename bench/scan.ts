@@ -56,7 +56,9 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Lines like those in a repository: manifests, prose, checksums, base64 blobs, env files. */
 function linePool(): string[] {
-  const words = 'the service reads its configuration from the mounted volume and retries with backoff when the broker is unavailable'.split(' ');
+  const words = 'the service reads its configuration from the mounted volume and retries with backoff when the broker is unavailable'.split(
+    ' ',
+  );
   const lines: string[] = [];
   for (let i = 0; i < 4000; i++) {
     switch (i % 10) {
@@ -88,7 +90,7 @@ function generateTree(dir: string, planted: string[]): { bytes: number; plantedP
   for (let index = 0; index < FILES; index++) {
     const sub = join(dir, `d${index % 100}`, `e${Math.floor(index / 100) % 10}`);
     if (index < 1000) mkdirSync(sub, { recursive: true });
-    const target = Math.round(average * (0.2 + 1.6 * ((index * 7919) % 1000) / 1000));
+    const target = Math.round(average * (0.2 + (1.6 * ((index * 7919) % 1000)) / 1000));
     const parts: string[] = [];
     let size = 0;
     let at = (index * 131) % pool.length;
@@ -121,7 +123,11 @@ async function stubDistributor(response: { scanKey: string; fingerprints: Finger
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; wallMs: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.on('error', reject);
@@ -139,7 +145,9 @@ async function benchFiles() {
   const key = randomBytes(32).toString('hex');
   const scanKey = scanKeyFrom(key);
   const values = Array.from({ length: 40 }, () => randomBytes(32).toString('base64url'));
-  const fingerprints = values.flatMap((value, index) => fingerprintsOf(scanKey, { secret: `bench-${index % 20}`, version: 1 + Math.floor(index / 20) }, Buffer.from(value)));
+  const fingerprints = values.flatMap((value, index) =>
+    fingerprintsOf(scanKey, { secret: `bench-${index % 20}`, version: 1 + Math.floor(index / 20) }, Buffer.from(value)),
+  );
   const dir = mkdtempSync(join(tmpdir(), 'rotor-bench-scan-'));
   try {
     progress(`generating ${FILES.toLocaleString('en-US')} files, ~${args.mb} MB in ${dir}`);
@@ -148,7 +156,11 @@ async function benchFiles() {
     progress(`generated ${(tree.bytes / 1048576).toFixed(0)} MB, ${tree.plantedPaths.length} planted values`);
     const variants = [
       { name: 'with prefilter', fingerprints, runs: RUNS },
-      { name: 'without prefilter (every window HMAC)', fingerprints: fingerprints.map(({ prefilter: _prefilter, ...rest }) => rest), runs: 1 },
+      {
+        name: 'without prefilter (every window HMAC)',
+        fingerprints: fingerprints.map(({ prefilter: _prefilter, ...rest }) => rest),
+        runs: 1,
+      },
     ];
     const results = [];
     for (const variant of variants) {
@@ -159,7 +171,8 @@ async function benchFiles() {
       for (let run = 1; run <= variant.runs; run++) {
         const result = await runCli(['scan', dir, '--json'], env);
         const summary = (JSON.parse(result.stdout) as { summary: CliSummary }).summary;
-        if (result.code !== 1 || summary.findings !== planted.length) throw new Error(`run ${run} (${variant.name}): exit ${result.code}, ${summary.findings} findings, expected ${planted.length}`);
+        if (result.code !== 1 || summary.findings !== planted.length)
+          throw new Error(`run ${run} (${variant.name}): exit ${result.code}, ${summary.findings} findings, expected ${planted.length}`);
         mbps.push(summary.mbPerSecond);
         wallMbps.push(summary.scannedBytes / 1048576 / (result.wallMs / 1000));
         progress(`  ${variant.name} run ${run}: ${summary.mbPerSecond} MB/s scanning, ${num(wallMbps.at(-1)!)} MB/s including start-up`);
@@ -220,14 +233,29 @@ ${secrets
     for (let index = 0; index < OBJECTS; index++) {
       const namespace = namespaces[index % namespaces.length]!;
       const text = (offset: number) => pool.slice((index * 3 + offset) % 3900, ((index * 3 + offset) % 3900) + 4).join('\n');
-      const plant = index % Math.floor(OBJECTS / planted) === 0 && index / Math.floor(OBJECTS / planted) < planted ? Buffer.from(values[index % values.length]!, 'base64').toString() : undefined;
+      const plant =
+        index % Math.floor(OBJECTS / planted) === 0 && index / Math.floor(OBJECTS / planted) < planted
+          ? Buffer.from(values[index % values.length]!, 'base64').toString()
+          : undefined;
       if (index % 2 === 0) {
-        kube.putSecret({ metadata: { name: `obj-${index}`, namespace }, data: { config: Buffer.from(text(0)).toString('base64'), token: Buffer.from(plant ?? randomBytes(32).toString('base64url')).toString('base64'), notes: Buffer.from(text(1)).toString('base64') } });
+        kube.putSecret({
+          metadata: { name: `obj-${index}`, namespace },
+          data: {
+            config: Buffer.from(text(0)).toString('base64'),
+            token: Buffer.from(plant ?? randomBytes(32).toString('base64url')).toString('base64'),
+            notes: Buffer.from(text(1)).toString('base64'),
+          },
+        });
       } else {
-        kube.putConfigMap({ metadata: { name: `obj-${index}`, namespace }, data: { 'app.yaml': text(0), DATABASE_URL: `postgres://app:${plant ?? 'not-a-secret'}@db:5432/app`, notes: text(2) } });
+        kube.putConfigMap({
+          metadata: { name: `obj-${index}`, namespace },
+          data: { 'app.yaml': text(0), DATABASE_URL: `postgres://app:${plant ?? 'not-a-secret'}@db:5432/app`, notes: text(2) },
+        });
       }
     }
-    progress(`seeded ${OBJECTS.toLocaleString('en-US')} Secrets and ConfigMaps in ${namespaces.length} namespaces, ${planted} planted copies`);
+    progress(
+      `seeded ${OBJECTS.toLocaleString('en-US')} Secrets and ConfigMaps in ${namespaces.length} namespaces, ${planted} planted copies`,
+    );
     const seconds: number[] = [];
     for (let run = 1; run <= RUNS; run++) {
       const started = performance.now();
@@ -235,12 +263,20 @@ ${secrets
       const report = (await response.json()) as { scannedObjects: number; findings: unknown[]; errors: unknown[] };
       const elapsed = (performance.now() - started) / 1000;
       if (response.status !== 200 || report.findings.length !== planted || report.errors.length > 0 || report.scannedObjects !== OBJECTS) {
-        throw new Error(`run ${run}: HTTP ${response.status}, ${report.scannedObjects} objects, ${report.findings.length} findings (expected ${planted}), ${report.errors.length} errors`);
+        throw new Error(
+          `run ${run}: HTTP ${response.status}, ${report.scannedObjects} objects, ${report.findings.length} findings (expected ${planted}), ${report.errors.length} errors`,
+        );
       }
       seconds.push(elapsed);
       progress(`  cluster scan run ${run}: ${elapsed.toFixed(2)} s for ${report.scannedObjects} objects`);
     }
-    return { objects: OBJECTS, namespaces: namespaces.length, planted, seconds: spread(seconds), objectsPerSecond: spread(seconds.map((s) => OBJECTS / s)) };
+    return {
+      objects: OBJECTS,
+      namespaces: namespaces.length,
+      planted,
+      seconds: spread(seconds),
+      objectsPerSecond: spread(seconds.map((s) => OBJECTS / s)),
+    };
   } finally {
     await Promise.all([issuer.stop(), distributor.stop()]);
     await kube.stop();
@@ -254,15 +290,29 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ files, cluster })}\n`);
     return;
   }
-  process.stdout.write(`rotor scan: ${files.files.toLocaleString('en-US')} files, ${files.megabytes} MB, ${files.planted} planted values, 40 managed versions\n`);
+  process.stdout.write(
+    `rotor scan: ${files.files.toLocaleString('en-US')} files, ${files.megabytes} MB, ${files.planted} planted values, 40 managed versions\n`,
+  );
   process.stdout.write(
     table(
       ['matcher', 'runs', 'MB/s scanning (median, min–max)', 'MB/s incl. start-up'],
-      files.results.map((result) => [result.variant, String(result.runs), withSpread(result.mbPerSecond), withSpread(result.wallMbPerSecond)]),
+      files.results.map((result) => [
+        result.variant,
+        String(result.runs),
+        withSpread(result.mbPerSecond),
+        withSpread(result.wallMbPerSecond),
+      ]),
     ),
   );
-  process.stdout.write(`\ncluster scan: ${cluster.objects.toLocaleString('en-US')} Secrets and ConfigMaps in ${cluster.namespaces} namespaces (fake API), ${cluster.planted} planted copies\n`);
-  process.stdout.write(table(['runs', 'seconds (median, min–max)', 'objects/s'], [[String(RUNS), withSpread(cluster.seconds), withSpread(cluster.objectsPerSecond)]]));
+  process.stdout.write(
+    `\ncluster scan: ${cluster.objects.toLocaleString('en-US')} Secrets and ConfigMaps in ${cluster.namespaces} namespaces (fake API), ${cluster.planted} planted copies\n`,
+  );
+  process.stdout.write(
+    table(
+      ['runs', 'seconds (median, min–max)', 'objects/s'],
+      [[String(RUNS), withSpread(cluster.seconds), withSpread(cluster.objectsPerSecond)]],
+    ),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -67,7 +67,8 @@ async function fill(redis: Redis, count: number): Promise<number> {
         attempts: '0',
       });
       pipeline.zadd('{revoker:schedule:lease-expiry:s0}:due', expiresAt + i, id);
-      for (const index of ['all', `ns:${namespace}`, `sa:${namespace}/app`, 'role:bench-token', 'backend:opaque-token']) pipeline.sadd(`revoker:index:{${index}}`, id);
+      for (const index of ['all', `ns:${namespace}`, `sa:${namespace}/app`, 'role:bench-token', 'backend:opaque-token'])
+        pipeline.sadd(`revoker:index:{${index}}`, id);
     }
     await pipeline.exec();
     if ((start / chunk) % 40 === 0) progress(`  ${Math.min(count, start + chunk)}/${count} leases written`);
@@ -81,7 +82,10 @@ async function timeToReady(env: Record<string, string>): Promise<number> {
   revoker.start();
   try {
     for (;;) {
-      const ok = await fetch(`${revoker.url}/readyz`).then((response) => response.ok, () => false);
+      const ok = await fetch(`${revoker.url}/readyz`).then(
+        (response) => response.ok,
+        () => false,
+      );
       if (ok) return performance.now() - started;
       if (performance.now() - started > 120_000) throw new Error(`revoker not ready after 120 s:\n${revoker.logs.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 20));

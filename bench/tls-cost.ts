@@ -68,12 +68,32 @@ function issuance(mode: Mode): Cell[] {
   delete env['ROTOR_INSECURE_LOCAL']; // .rotor/env of that mode says it
   const result = spawnSync(
     process.execPath,
-    ['-r', '@swc-node/register', join(ROOT, 'bench', 'issuance.ts'), '--json', '--backends', 'opaque', '--runs', '1', '--requests', String(values.requests), '--concurrency', String(values.concurrency)],
+    [
+      '-r',
+      '@swc-node/register',
+      join(ROOT, 'bench', 'issuance.ts'),
+      '--json',
+      '--backends',
+      'opaque',
+      '--runs',
+      '1',
+      '--requests',
+      String(values.requests),
+      '--concurrency',
+      String(values.concurrency),
+    ],
     { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
   );
   if (result.status !== 0) throw new Error(`bench/issuance.ts (${mode}) exited ${result.status}`);
-  const report = JSON.parse(result.stdout) as { results: { concurrency: number; issuer: { throughput: { median: number }; p50: { median: number }; p99: { median: number } } }[] };
-  return report.results.map((cell) => ({ concurrency: cell.concurrency, throughput: cell.issuer.throughput.median, p50: cell.issuer.p50.median, p99: cell.issuer.p99.median }));
+  const report = JSON.parse(result.stdout) as {
+    results: { concurrency: number; issuer: { throughput: { median: number }; p50: { median: number }; p99: { median: number } } }[];
+  };
+  return report.results.map((cell) => ({
+    concurrency: cell.concurrency,
+    throughput: cell.issuer.throughput.median,
+    p50: cell.issuer.p50.median,
+    p99: cell.issuer.p99.median,
+  }));
 }
 
 function main(): void {
@@ -91,10 +111,16 @@ function main(): void {
   }
   const concurrencies = String(values.concurrency).split(',').map(Number);
   const summary = concurrencies.map((concurrency) => {
-    const pick = (mode: Mode, figure: keyof Omit<Cell, 'concurrency'>) => median(measured[mode].map((cells) => cells.find((cell) => cell.concurrency === concurrency)?.[figure] ?? Number.NaN));
+    const pick = (mode: Mode, figure: keyof Omit<Cell, 'concurrency'>) =>
+      median(measured[mode].map((cells) => cells.find((cell) => cell.concurrency === concurrency)?.[figure] ?? Number.NaN));
     const secure = { throughput: pick('secure', 'throughput'), p50: pick('secure', 'p50'), p99: pick('secure', 'p99') };
     const insecure = { throughput: pick('insecure', 'throughput'), p50: pick('insecure', 'p50'), p99: pick('insecure', 'p99') };
-    return { concurrency, secure, insecure, secureOverInsecure: { throughput: secure.throughput / insecure.throughput, p99: secure.p99 / insecure.p99 } };
+    return {
+      concurrency,
+      secure,
+      insecure,
+      secureOverInsecure: { throughput: secure.throughput / insecure.throughput, p99: secure.p99 / insecure.p99 },
+    };
   });
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ rounds, requests: Number(values.requests), summary }, null, 2)}\n`);

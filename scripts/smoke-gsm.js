@@ -72,10 +72,7 @@ async function expectCode(promise, code) {
       assert.equal(secret.labels.app, 'rotor-smoke');
     });
     await check('createSecret again -> ALREADY_EXISTS', () =>
-      expectCode(
-        client.createSecret({ parent, secretId, secret: { replication: { automatic: {} } } }),
-        grpc.status.ALREADY_EXISTS,
-      ),
+      expectCode(client.createSecret({ parent, secretId, secret: { replication: { automatic: {} } } }), grpc.status.ALREADY_EXISTS),
     );
     await check('addSecretVersion v1', async () => {
       const [version] = await client.addSecretVersion({ parent: name, payload: { data: v1Data } });
@@ -101,10 +98,7 @@ async function expectCode(promise, code) {
     await check('disableSecretVersion v1 -> access FAILED_PRECONDITION', async () => {
       const [v] = await client.disableSecretVersion({ name: `${name}/versions/1` });
       assert.equal(v.state, 'DISABLED');
-      await expectCode(
-        client.accessSecretVersion({ name: `${name}/versions/1` }),
-        grpc.status.FAILED_PRECONDITION,
-      );
+      await expectCode(client.accessSecretVersion({ name: `${name}/versions/1` }), grpc.status.FAILED_PRECONDITION);
     });
     await check('listSecretVersions', async () => {
       const [versions] = await client.listSecretVersions({ parent: name });
@@ -118,7 +112,10 @@ async function expectCode(promise, code) {
     });
     await check('listSecrets sees the secret', async () => {
       const [secrets] = await client.listSecrets({ parent });
-      assert.ok(secrets.some((s) => s.name === name), 'secret missing from listSecrets');
+      assert.ok(
+        secrets.some((s) => s.name === name),
+        'secret missing from listSecrets',
+      );
     });
     await check('deleteSecret, then get -> NOT_FOUND', async () => {
       await client.deleteSecret({ name });

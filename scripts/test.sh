@@ -32,6 +32,7 @@ t_start=$(date +%s%3N)
 # without one (a fresh clone): compute it first, so CI enforces the boundaries too.
 step graph env NX_DAEMON=false nx show projects --json >/dev/null
 step lint eslint . --max-warnings=0
+step format prettier --check . --log-level warn
 step typecheck tsc -p tsconfig.json --noEmit
 step unit jest --selectProjects unit --ci --json --outputFile="$REPORTS/unit.json"
 if [[ "$UNIT_ONLY" == 0 ]]; then

@@ -46,10 +46,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
       universeDomain: 'googleapis.com',
     });
     try {
-      const [secrets] = await client.listSecrets(
-        { parent: `projects/${project}` },
-        { timeout: 2000 },
-      );
+      const [secrets] = await client.listSecrets({ parent: `projects/${project}` }, { timeout: 2000 });
       console.log(
         `gsm ready: ${host}:${port} listed ${secrets.length} secret(s) in projects/${project} ` +
           `(${Date.now() - started} ms, ${tries} tries)`,

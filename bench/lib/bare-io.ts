@@ -55,14 +55,23 @@ export class BareIo {
     const redis = redisFromEnv(settings.redisUrl, { connectionName: 'rotor-bench-baseline', maxRetriesPerRequest: 2, lazyConnect: true });
     redis.on('error', () => undefined);
     await redis.connect();
-    const kafka = kafkaFromEnv('rotor-bench-baseline', { ...process.env, KAFKA_BROKERS: settings.kafkaBrokers.join(',') }, {
-      logLevel: logLevel.WARN,
-      logCreator: stderrLogCreator,
-      retry: { initialRetryTime: 200, retries: 8 },
-    });
+    const kafka = kafkaFromEnv(
+      'rotor-bench-baseline',
+      { ...process.env, KAFKA_BROKERS: settings.kafkaBrokers.join(',') },
+      {
+        logLevel: logLevel.WARN,
+        logCreator: stderrLogCreator,
+        retry: { initialRetryTime: 200, retries: 8 },
+      },
+    );
     const admin = kafka.admin();
     await admin.connect();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     const pool = new Pool({ connectionString: settings.databaseUrl, max: 8, connectionTimeoutMillis: 3_000 });
     pool.on('error', () => undefined);
@@ -78,7 +87,10 @@ export class BareIo {
     const metadata = await this.admin.fetchTopicMetadata({ topics: [this.settings.mirrorTopic] });
     const partitions = metadata.topics[0]?.partitions ?? [];
     this.topicShape = { partitions: partitions.length || 6, replicationFactor: partitions[0]?.replicas.length || 1 };
-    await this.admin.createTopics({ topics: [{ topic: this.topic, numPartitions: this.topicShape.partitions, replicationFactor: this.topicShape.replicationFactor }], waitForLeaders: true });
+    await this.admin.createTopics({
+      topics: [{ topic: this.topic, numPartitions: this.topicShape.partitions, replicationFactor: this.topicShape.replicationFactor }],
+      waitForLeaders: true,
+    });
     this.topicCreated = true;
   }
 
@@ -129,7 +141,13 @@ export class BareIo {
       return { ok: true, stepsMs: steps };
     } catch (error) {
       const pgError = error as { code?: string; message?: string };
-      return { ok: false, error: step === 'postgres' ? `postgres (${pgError.code ?? '?'}): ${pgError.message ?? String(error)}` : `${step}: ${describeError(error)}` };
+      return {
+        ok: false,
+        error:
+          step === 'postgres'
+            ? `postgres (${pgError.code ?? '?'}): ${pgError.message ?? String(error)}`
+            : `${step}: ${describeError(error)}`,
+      };
     }
   }
 
@@ -138,7 +156,9 @@ export class BareIo {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query(`CREATE ROLE ${quoted} LOGIN PASSWORD ${escapeLiteral(randomBytes(24).toString('base64url'))} VALID UNTIL ${escapeLiteral(validUntil.toISOString())}`);
+      await client.query(
+        `CREATE ROLE ${quoted} LOGIN PASSWORD ${escapeLiteral(randomBytes(24).toString('base64url'))} VALID UNTIL ${escapeLiteral(validUntil.toISOString())}`,
+      );
       for (const grant of this.settings.grants) await client.query(grant.replaceAll('{{role}}', quoted));
       await client.query('COMMIT');
     } catch (error) {
@@ -183,7 +203,11 @@ export class BareIo {
         {
           key: leaseId,
           value: this.event(leaseId, now, backend, handle, id),
-          headers: { 'content-type': 'application/cloudevents+json', 'ce-id': id, traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` },
+          headers: {
+            'content-type': 'application/cloudevents+json',
+            'ce-id': id,
+            traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
+          },
         },
       ],
     });

@@ -12,7 +12,11 @@ export interface DropReport {
 }
 
 const existing = async (pool: Pool, names: readonly string[]): Promise<string[]> =>
-  names.length === 0 ? [] : (await pool.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [names])).rows.map((row) => row.rolname);
+  names.length === 0
+    ? []
+    : (await pool.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [names])).rows.map(
+        (row) => row.rolname,
+      );
 
 /**
  * Drops exactly the named roles that exist: `DROP OWNED BY` (which also revokes their

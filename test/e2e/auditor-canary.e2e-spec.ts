@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-
 import { createEvent, Topics, type AuditRecord } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
@@ -53,14 +52,26 @@ managedSecrets:
     await redis.start();
     await startGroupAtEnd(kafka, group);
     const common = { ...identity.env, ROTOR_CATALOG: catalogFile, LOG_LEVEL: 'info' };
-    auditor = new ServiceProcess('auditor', 19423, { ...common, REDIS_URL: redis.url, ROTOR_AUDIT_TOPIC: auditTopic, ROTOR_AUDITOR_GROUP: group, ROTOR_AUDIT_KEY: randomBytes(32).toString('hex') });
+    auditor = new ServiceProcess('auditor', 19423, {
+      ...common,
+      REDIS_URL: redis.url,
+      ROTOR_AUDIT_TOPIC: auditTopic,
+      ROTOR_AUDITOR_GROUP: group,
+      ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
+    });
     await auditor.start().ready();
     issuer = new ServiceProcess('issuer', 19420, { ...common, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });
     services = [
       auditor,
       issuer,
       new ServiceProcess('revoker', 19421, { ...common, ROTOR_REVOKE_POLL_MS: '100' }),
-      new ServiceProcess('distributor', 19422, { ...common, ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'), ROTOR_DRIFT_SCAN_MS: '0', ROTOR_COPY_SCAN_MS: '0', ROTOR_ISSUER_URL: `${serviceScheme()}://127.0.0.1:19420` }),
+      new ServiceProcess('distributor', 19422, {
+        ...common,
+        ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'),
+        ROTOR_DRIFT_SCAN_MS: '0',
+        ROTOR_COPY_SCAN_MS: '0',
+        ROTOR_ISSUER_URL: `${serviceScheme()}://127.0.0.1:19420`,
+      }),
     ];
     await Promise.all(services.slice(1).map((service) => service.start().ready()));
   }, 120_000);
@@ -77,25 +88,43 @@ managedSecrets:
 
   it('audits every step, the chain verifies, and none of the values is in the audit log', async () => {
     const canaries: string[] = [];
-    const worker = { authorization: `Bearer ${await identity.serviceAccountToken('canary', 'worker', { name: 'worker-1', uid: 'pod-uid-1' })}`, 'content-type': 'application/json' };
+    const worker = {
+      authorization: `Bearer ${await identity.serviceAccountToken('canary', 'worker', { name: 'worker-1', uid: 'pod-uid-1' })}`,
+      'content-type': 'application/json',
+    };
 
     // Issue: a dynamic lease whose token is returned once.
-    const issued = (await (await fetch(`${issuer.url}/v1/credentials`, { method: 'POST', headers: worker, body: JSON.stringify({ role: 'canary-token' }) })).json()) as { leaseId: string; credential: { token: string } };
+    const issued = (await (
+      await fetch(`${issuer.url}/v1/credentials`, { method: 'POST', headers: worker, body: JSON.stringify({ role: 'canary-token' }) })
+    ).json()) as { leaseId: string; credential: { token: string } };
     canaries.push(issued.credential.token);
 
     // Deliver: the initial version reaches the file target; read it just in time as well.
     const delivered = (version: number) =>
-      eventually(async () => {
-        const value = readFileSync(join(fileDir, 'value'), 'utf8');
-        const read = (await (await fetch(`${issuer.url}/v1/secrets/${name}`, { headers: worker })).json()) as { version: number; value: string };
-        return read.version === version && read.value === value ? value : undefined;
-      }, { what: `version ${version} delivered`, timeoutMs: 30_000 });
+      eventually(
+        async () => {
+          const value = readFileSync(join(fileDir, 'value'), 'utf8');
+          const read = (await (await fetch(`${issuer.url}/v1/secrets/${name}`, { headers: worker })).json()) as {
+            version: number;
+            value: string;
+          };
+          return read.version === version && read.value === value ? value : undefined;
+        },
+        { what: `version ${version} delivered`, timeoutMs: 30_000 },
+      );
     canaries.push(await delivered(1));
 
     // Rotate: an operator asks for a new version, which replaces the copy.
     const publisher = new EventPublisher(kafka);
     await publisher.connect();
-    await publisher.publish(createEvent({ topic: Topics.rotationRequested, source: '/rotor/test', subject: name, data: { secret: name, reason: 'requested', requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] } } }));
+    await publisher.publish(
+      createEvent({
+        topic: Topics.rotationRequested,
+        source: '/rotor/test',
+        subject: name,
+        data: { secret: name, reason: 'requested', requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] } },
+      }),
+    );
     await publisher.disconnect();
     canaries.push(await delivered(2));
 
@@ -104,26 +133,52 @@ managedSecrets:
 
     const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
     const types = async (query: string) =>
-      ((await (await fetch(`${auditor.url}/v1/audit/events?${query}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { items: AuditRecord[] }).items.map((item) => item.eventType);
-    await eventually(async () => ((await types(`lease=${issued.leaseId}`)).includes(Topics.revocationRequested) ? true : undefined), { what: 'the revocation request audited' });
+      (
+        (await (await fetch(`${auditor.url}/v1/audit/events?${query}`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+          items: AuditRecord[];
+        }
+      ).items.map((item) => item.eventType);
+    await eventually(async () => ((await types(`lease=${issued.leaseId}`)).includes(Topics.revocationRequested) ? true : undefined), {
+      what: 'the revocation request audited',
+    });
     // The revoker works through its shared group's backlog first (other suites' and benches' leases): allow it time.
-    await eventually(async () => ((await types(`lease=${issued.leaseId}`)).includes(Topics.leaseRevoked) ? true : undefined), { what: 'the revocation audited', timeoutMs: 120_000, intervalMs: 1_000 });
+    await eventually(async () => ((await types(`lease=${issued.leaseId}`)).includes(Topics.leaseRevoked) ? true : undefined), {
+      what: 'the revocation audited',
+      timeoutMs: 120_000,
+      intervalMs: 1_000,
+    });
     await eventually(
       async () => {
         const seen = await types(`secret=${name}`);
-        return [Topics.secretVersionCreated, Topics.deliveryCompleted, Topics.deliveryRemoved, Topics.access].every((type) => seen.includes(type)) ? true : undefined;
+        return [Topics.secretVersionCreated, Topics.deliveryCompleted, Topics.deliveryRemoved, Topics.access].every((type) =>
+          seen.includes(type),
+        )
+          ? true
+          : undefined;
       },
       { what: 'versions, deliveries, the replaced copy and the reads audited', timeoutMs: 30_000 },
     );
-    const inventory = (await (await fetch(`${auditor.url}/v1/inventory/secrets/${name}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { currentVersion: number; copies: { version: number; state: string }[] };
+    const inventory = (await (
+      await fetch(`${auditor.url}/v1/inventory/secrets/${name}`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { currentVersion: number; copies: { version: number; state: string }[] };
     expect(inventory.currentVersion).toBe(2);
-    expect(inventory.copies.map((copy) => [copy.version, copy.state]).sort()).toEqual([[1, 'removed'], [2, 'delivered']]);
-    const verify = (await (await fetch(`${auditor.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })).json()) as { ok: boolean; records: number };
+    expect(inventory.copies.map((copy) => [copy.version, copy.state]).sort()).toEqual([
+      [1, 'removed'],
+      [2, 'delivered'],
+    ]);
+    const verify = (await (await fetch(`${auditor.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      ok: boolean;
+      records: number;
+    };
     expect(verify.ok).toBe(true);
 
     // The canary: no value (nor its base64/hex spelling) in any audit record, key or header; nor the pod name.
     const records: string[] = [];
-    await readTopicRange(kafka, { topic: auditTopic, onMessage: (message) => void records.push(`${message.key?.toString()} ${message.value?.toString()} ${JSON.stringify(message.headers)}`) });
+    await readTopicRange(kafka, {
+      topic: auditTopic,
+      onMessage: (message) =>
+        void records.push(`${message.key?.toString()} ${message.value?.toString()} ${JSON.stringify(message.headers)}`),
+    });
     expect(records.length).toBe(verify.records);
     expect(records.join('\n')).toContain(issued.leaseId);
     expect(canaries).toHaveLength(3); // the lease token and the two versions

@@ -35,12 +35,25 @@ describe('break-glass: time-boxed, logged before anything is shown, rotated righ
   let sre: string;
 
   const open = async (body: Record<string, unknown>, token = sre) => {
-    const response = await fetch(`${issuer.url}/v1/break-glass`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: response.status, type: response.headers.get('content-type') ?? '', body: (await response.json()) as Grant & { code?: string; detail?: string } };
+    const response = await fetch(`${issuer.url}/v1/break-glass`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return {
+      status: response.status,
+      type: response.headers.get('content-type') ?? '',
+      body: (await response.json()) as Grant & { code?: string; detail?: string },
+    };
   };
   const events = async (topic: string): Promise<(TappedMessage & { event: { id: string; data: Record<string, unknown> } })[]> =>
-    (await readRotorTopicsSince(started)).filter((m) => m.topic === topic).map((m) => ({ ...m, event: JSON.parse(m.value) as { id: string; data: Record<string, unknown> } }));
-  const versionsMinted = async (reason: string) => (await events(Topics.secretVersionCreated)).filter((m) => m.event.data['secret'] === secret && m.event.data['reason'] === reason).map((m) => m.event.data['version'] as number);
+    (await readRotorTopicsSince(started))
+      .filter((m) => m.topic === topic)
+      .map((m) => ({ ...m, event: JSON.parse(m.value) as { id: string; data: Record<string, unknown> } }));
+  const versionsMinted = async (reason: string) =>
+    (await events(Topics.secretVersionCreated))
+      .filter((m) => m.event.data['secret'] === secret && m.event.data['reason'] === reason)
+      .map((m) => m.event.data['version'] as number);
 
   beforeAll(async () => {
     await Promise.all([19010, 19011].map(ensurePortFree));
@@ -64,8 +77,16 @@ managedSecrets:
     bindings: [{ namespace: payments, serviceAccount: api }]
 `);
     gsm = new GsmSecretStore({ project, emulatorHost: requiredEnv('SECRET_MANAGER_EMULATOR_HOST') });
-    issuer = new ServiceProcess('issuer', 19010, { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });
-    revoker = new ServiceProcess('revoker', 19011, { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS: '3000' });
+    issuer = new ServiceProcess('issuer', 19010, {
+      ...identity.env,
+      ROTOR_CATALOG: catalogFile,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+    });
+    revoker = new ServiceProcess('revoker', 19011, {
+      ...identity.env,
+      ROTOR_CATALOG: catalogFile,
+      ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS: '3000',
+    });
     await Promise.all([issuer.start().ready(), revoker.start().ready()]);
     await eventually(async () => ((await versionsMinted('initial')).length === 1 ? true : undefined), { what: 'the initial version' });
   }, 120_000);
@@ -91,20 +112,51 @@ managedSecrets:
   });
 
   it('gives the current value and a role credential under a short TTL, then rotates the secret and revokes the role when it ends', async () => {
-    const opened = await open({ secrets: [secret], role, reason: 'database failover needs the key by hand', ticket: 'INC-4242', ttl: '3s' });
+    const opened = await open({
+      secrets: [secret],
+      role,
+      reason: 'database failover needs the key by hand',
+      ticket: 'INC-4242',
+      ttl: '3s',
+    });
     expect(opened.status).toBe(201);
     const grant = opened.body;
-    expect(grant.secrets).toEqual([{ secret, version: 1, value: (await gsm.access(`projects/${project}/secrets/${secret}/versions/1`)).toString() }]);
+    expect(grant.secrets).toEqual([
+      { secret, version: 1, value: (await gsm.access(`projects/${project}/secrets/${secret}/versions/1`)).toString() },
+    ]);
     expect(grant.role?.credential['token']).toMatch(/.{20,}/);
     expect(Date.parse(grant.expiresAt) - Date.now()).toBeLessThanOrEqual(3_000);
 
     const used = (await events(Topics.breakglassUsed)).map((m) => m.event);
-    expect(used).toEqual([expect.objectContaining({ id: grant.id, data: expect.objectContaining({ leaseId: grant.id, secrets: [secret], role, ticket: 'INC-4242', actor: { kind: 'operator', subject: 'oncall@example.com', groups: ['rotor:sre'] } }) })]);
+    expect(used).toEqual([
+      expect.objectContaining({
+        id: grant.id,
+        data: expect.objectContaining({
+          leaseId: grant.id,
+          secrets: [secret],
+          role,
+          ticket: 'INC-4242',
+          actor: { kind: 'operator', subject: 'oncall@example.com', groups: ['rotor:sre'] },
+        }),
+      }),
+    ]);
 
     // When it ends: a new version minted for the follow-up, the role's lease revoked, the exposed version retired.
-    await eventually(async () => ((await versionsMinted('breakglass')).includes(2) ? true : undefined), { what: 'the follow-up rotation', timeoutMs: 30_000 });
-    await eventually(async () => ((await events(Topics.leaseRevoked)).some((m) => m.event.data['leaseId'] === grant.role!.leaseId) ? true : undefined), { what: "the role's lease revoked", timeoutMs: 30_000 });
-    await eventually(async () => ((await events(Topics.secretVersionRetired)).some((m) => m.event.data['secret'] === secret && m.event.data['version'] === 1) ? true : undefined), { what: 'the exposed version retired', timeoutMs: 30_000 });
+    await eventually(async () => ((await versionsMinted('breakglass')).includes(2) ? true : undefined), {
+      what: 'the follow-up rotation',
+      timeoutMs: 30_000,
+    });
+    await eventually(
+      async () => ((await events(Topics.leaseRevoked)).some((m) => m.event.data['leaseId'] === grant.role!.leaseId) ? true : undefined),
+      { what: "the role's lease revoked", timeoutMs: 30_000 },
+    );
+    await eventually(
+      async () =>
+        (await events(Topics.secretVersionRetired)).some((m) => m.event.data['secret'] === secret && m.event.data['version'] === 1)
+          ? true
+          : undefined,
+      { what: 'the exposed version retired', timeoutMs: 30_000 },
+    );
     await expect(gsm.access(`projects/${project}/secrets/${secret}/versions/1`)).rejects.toThrow();
 
     // The exposed values appear nowhere but in the response.
@@ -117,8 +169,21 @@ managedSecrets:
 
   it('ends early from the CLI, and the follow-up rotation starts at once', async () => {
     const cli = (...args: string[]) =>
-      run(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps/cli/src/main.ts'), ...args, '--json', '--token', sre], { cwd: ROOT, env: { ...process.env, ROTOR_ISSUER_URL: issuer.url } });
-    const { stdout } = await cli('break-glass', '--secret', secret, '--reason', 'hotfix needs the key by hand', '--ticket', 'CHG-77', '--ttl', '10m');
+      run(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps/cli/src/main.ts'), ...args, '--json', '--token', sre], {
+        cwd: ROOT,
+        env: { ...process.env, ROTOR_ISSUER_URL: issuer.url },
+      });
+    const { stdout } = await cli(
+      'break-glass',
+      '--secret',
+      secret,
+      '--reason',
+      'hotfix needs the key by hand',
+      '--ticket',
+      'CHG-77',
+      '--ttl',
+      '10m',
+    );
     const grant = JSON.parse(stdout) as Grant;
     const exposed = grant.secrets[0]!.version;
     expect(grant.secrets[0]).toMatchObject({ secret });
@@ -126,7 +191,10 @@ managedSecrets:
 
     const ended = JSON.parse((await cli('break-glass', 'end', grant.id)).stdout) as { state: string };
     expect(ended.state).toBe('ending');
-    await eventually(async () => ((await versionsMinted('breakglass')).some((version) => version > exposed) ? true : undefined), { what: 'the follow-up rotation after the early end', timeoutMs: 20_000 });
+    await eventually(async () => ((await versionsMinted('breakglass')).some((version) => version > exposed) ? true : undefined), {
+      what: 'the follow-up rotation after the early end',
+      timeoutMs: 20_000,
+    });
   }, 60_000);
 
   it('requests a follow-up rotation again until it is done, counting it as overdue', async () => {
@@ -135,12 +203,21 @@ managedSecrets:
     const exposed = opened.body.secrets[0]!.version;
     await issuer.stop(); // nobody can mint the follow-up version now
 
-    const requests = async () => (await events(Topics.rotationRequested)).filter((m) => m.event.id.startsWith(`${opened.body.id}:${secret}:breakglass-rotation:`)).map((m) => m.event.id);
-    await eventually(async () => ((await requests()).length >= 2 ? true : undefined), { what: 'the follow-up requested a second time', timeoutMs: 30_000 });
+    const requests = async () =>
+      (await events(Topics.rotationRequested))
+        .filter((m) => m.event.id.startsWith(`${opened.body.id}:${secret}:breakglass-rotation:`))
+        .map((m) => m.event.id);
+    await eventually(async () => ((await requests()).length >= 2 ? true : undefined), {
+      what: 'the follow-up requested a second time',
+      timeoutMs: 30_000,
+    });
     const metrics = await (await fetch(`${revoker.url}/metrics`)).text();
     expect(Number(/^rotor_breakglass_followups_overdue_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
 
     await issuer.start().ready();
-    await eventually(async () => ((await versionsMinted('breakglass')).some((version) => version > exposed) ? true : undefined), { what: 'the follow-up rotation once the issuer is back', timeoutMs: 30_000 });
+    await eventually(async () => ((await versionsMinted('breakglass')).some((version) => version > exposed) ? true : undefined), {
+      what: 'the follow-up rotation once the issuer is back',
+      timeoutMs: 30_000,
+    });
   }, 90_000);
 });

@@ -4,7 +4,6 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
@@ -43,7 +42,11 @@ interface CliRun {
 /** `rotor …` as a child process, as an operator or a pipeline runs it. */
 function rotor(args: string[], env: Record<string, string>, stdin?: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...principalEnv('cli'), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...principalEnv('cli'), ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -74,7 +77,8 @@ describe('copy discovery: manual copies of managed values found by keyed hash, i
   let removedValue: string;
   let cliEnv: Record<string, string>;
 
-  const gsmValue = async (secret: string, version: number) => (await gsm.access(`projects/${project}/secrets/${secret}/versions/${version}`)).toString();
+  const gsmValue = async (secret: string, version: number) =>
+    (await gsm.access(`projects/${project}/secrets/${secret}/versions/${version}`)).toString();
   const copyScan = async (): Promise<CopyScanReport> => {
     const response = await fetch(`${distributor.url}/v1/copy-scan`, { method: 'POST', headers: { authorization: `Bearer ${sre}` } });
     expect(response.status).toBe(200);
@@ -121,7 +125,11 @@ managedSecrets:
     const kafka = kafkaFromEnv('rotor-test');
     publisher = new EventPublisher(kafka);
     await publisher.connect();
-    issuer = new ServiceProcess('issuer', 19601, { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });
+    issuer = new ServiceProcess('issuer', 19601, {
+      ...identity.env,
+      ROTOR_CATALOG: catalogFile,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+    });
     distributor = new ServiceProcess('distributor', 19602, {
       ...identity.env,
       ROTOR_CATALOG: catalogFile,
@@ -132,7 +140,10 @@ managedSecrets:
     });
     await Promise.all([distributor.start().ready(), issuer.start().ready()]);
     // Both initial versions delivered: the targets themselves hold the values and must never count as copies.
-    await eventually(async () => (kube.secret(namespace, 'reported-credentials') && kube.secret(namespace, 'removed-credentials') ? true : undefined), { what: 'initial versions delivered', timeoutMs: 30_000 });
+    await eventually(
+      async () => (kube.secret(namespace, 'reported-credentials') && kube.secret(namespace, 'removed-credentials') ? true : undefined),
+      { what: 'initial versions delivered', timeoutMs: 30_000 },
+    );
     reportedValue = await gsmValue(reported, 1);
     removedValue = await gsmValue(removed, 1);
     cliEnv = { ROTOR_DISTRIBUTOR_URL: distributor.url, ROTOR_TOKEN: sre };
@@ -146,30 +157,61 @@ managedSecrets:
 
   it('finds a value in an unlabelled Secret and inside a connection string in a ConfigMap, and publishes each location once', async () => {
     kube.putSecret({ metadata: { name: 'hand-made', namespace }, data: { 'api-key': b64(reportedValue), user: b64('app') } });
-    kube.putConfigMap({ metadata: { name: 'app-config', namespace }, data: { DATABASE_URL: `postgres://app:${reportedValue}@db.internal:5432/app`, LOG_LEVEL: 'info' } });
-    kube.putConfigMap({ metadata: { name: 'innocent', namespace }, data: { NOT_IT: reportedValue.slice(0, -1) + (reportedValue.endsWith('A') ? 'B' : 'A') } });
+    kube.putConfigMap({
+      metadata: { name: 'app-config', namespace },
+      data: { DATABASE_URL: `postgres://app:${reportedValue}@db.internal:5432/app`, LOG_LEVEL: 'info' },
+    });
+    kube.putConfigMap({
+      metadata: { name: 'innocent', namespace },
+      data: { NOT_IT: reportedValue.slice(0, -1) + (reportedValue.endsWith('A') ? 'B' : 'A') },
+    });
 
     const report = await copyScan();
     expect(report.errors).toEqual([]);
     expect(report.skippedManaged).toBe(2);
     expect(report.findings).toEqual(
       expect.arrayContaining([
-        { secret: reported, version: 1, form: 'raw', location: { kind: 'kubernetes-secret', namespace, name: 'hand-made', key: 'api-key' }, removed: false },
-        { secret: reported, version: 1, form: 'raw', location: { kind: 'kubernetes-configmap', namespace, name: 'app-config', key: 'DATABASE_URL' }, removed: false },
+        {
+          secret: reported,
+          version: 1,
+          form: 'raw',
+          location: { kind: 'kubernetes-secret', namespace, name: 'hand-made', key: 'api-key' },
+          removed: false,
+        },
+        {
+          secret: reported,
+          version: 1,
+          form: 'raw',
+          location: { kind: 'kubernetes-configmap', namespace, name: 'app-config', key: 'DATABASE_URL' },
+          removed: false,
+        },
       ]),
     );
     expect(report.findings).toHaveLength(2);
     // Reported, not removed: the catalog says copies: report.
     expect(kube.secret(namespace, 'hand-made')?.data?.['api-key']).toBe(b64(reportedValue));
 
-    const events = await eventually(async () => {
-      const found = await copyEvents();
-      return found.length >= 2 ? found : undefined;
-    }, { what: 'copy.discovered events' });
+    const events = await eventually(
+      async () => {
+        const found = await copyEvents();
+        return found.length >= 2 ? found : undefined;
+      },
+      { what: 'copy.discovered events' },
+    );
     expect(events).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ secret: reported, version: 1, owner: 'team-copies', removed: false, location: { kind: 'kubernetes-secret', namespace, name: 'hand-made', key: 'api-key' } }),
-        expect.objectContaining({ secret: reported, version: 1, location: { kind: 'kubernetes-configmap', namespace, name: 'app-config', key: 'DATABASE_URL' } }),
+        expect.objectContaining({
+          secret: reported,
+          version: 1,
+          owner: 'team-copies',
+          removed: false,
+          location: { kind: 'kubernetes-secret', namespace, name: 'hand-made', key: 'api-key' },
+        }),
+        expect.objectContaining({
+          secret: reported,
+          version: 1,
+          location: { kind: 'kubernetes-configmap', namespace, name: 'app-config', key: 'DATABASE_URL' },
+        }),
       ]),
     );
 
@@ -188,7 +230,10 @@ managedSecrets:
     expect(report.findings.filter((finding) => finding.secret === removed)).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ location: { kind: 'kubernetes-secret', namespace, name: 'db-login', key: 'password' }, removed: true }),
-        expect.objectContaining({ location: { kind: 'kubernetes-secret', namespace, name: 'db-password-only', key: 'password' }, removed: true }),
+        expect.objectContaining({
+          location: { kind: 'kubernetes-secret', namespace, name: 'db-password-only', key: 'password' },
+          removed: true,
+        }),
       ]),
     );
     expect(kube.secret(namespace, 'db-login')?.data).toEqual({ username: b64('app') });
@@ -196,24 +241,56 @@ managedSecrets:
     // The delivered copy (labelled as rotor's) is untouched.
     expect(Buffer.from(kube.secret(namespace, 'removed-credentials')?.data?.['password'] ?? '', 'base64').toString()).toBe(removedValue);
 
-    await eventually(async () => ((await copyEvents()).filter((event) => event.secret === removed && event.removed === true).length === 2 ? true : undefined), { what: 'removal events' });
+    await eventually(
+      async () =>
+        (await copyEvents()).filter((event) => event.secret === removed && event.removed === true).length === 2 ? true : undefined,
+      { what: 'removal events' },
+    );
     await neverLeaked(reportedValue, removedValue);
   }, 60_000);
 
   it('still finds a retired version after GSM destroyed it, from the fingerprints taken while it was live', async () => {
-    await publisher.publish(createEvent({ topic: Topics.rotationRequested, source: '/rotor/test', subject: reported, data: { secret: reported, reason: 'requested', requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] } } }));
-    await eventually(async () => (kube.secret(namespace, 'reported-credentials')?.metadata?.annotations?.['rotor.dev/version'] === '2' ? true : undefined), { what: 'version 2 delivered', timeoutMs: 30_000 });
+    await publisher.publish(
+      createEvent({
+        topic: Topics.rotationRequested,
+        source: '/rotor/test',
+        subject: reported,
+        data: {
+          secret: reported,
+          reason: 'requested',
+          requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] },
+        },
+      }),
+    );
+    await eventually(
+      async () => (kube.secret(namespace, 'reported-credentials')?.metadata?.annotations?.['rotor.dev/version'] === '2' ? true : undefined),
+      { what: 'version 2 delivered', timeoutMs: 30_000 },
+    );
     const gsmVersion = `projects/${project}/secrets/${reported}/versions/1`;
     await gsm.disable(gsmVersion);
     await gsm.destroy(gsmVersion);
-    await publisher.publish(createEvent({ topic: Topics.secretVersionRetired, source: '/rotor/test', subject: reported, data: { secret: reported, version: 1, gsmVersion, reason: 'superseded', retiredAt: new Date().toISOString() } }));
+    await publisher.publish(
+      createEvent({
+        topic: Topics.secretVersionRetired,
+        source: '/rotor/test',
+        subject: reported,
+        data: { secret: reported, version: 1, gsmVersion, reason: 'superseded', retiredAt: new Date().toISOString() },
+      }),
+    );
     kube.putSecret({ metadata: { name: 'late-copy', namespace }, data: { token: b64(reportedValue) } });
 
-    const report = await eventually(async () => {
-      const scan = await copyScan();
-      return scan.findings.some((finding) => finding.location.name === 'late-copy') ? scan : undefined;
-    }, { what: 'the retired version found' });
-    expect(report.findings).toEqual(expect.arrayContaining([expect.objectContaining({ secret: reported, version: 1, location: expect.objectContaining({ name: 'late-copy', key: 'token' }) })]));
+    const report = await eventually(
+      async () => {
+        const scan = await copyScan();
+        return scan.findings.some((finding) => finding.location.name === 'late-copy') ? scan : undefined;
+      },
+      { what: 'the retired version found' },
+    );
+    expect(report.findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ secret: reported, version: 1, location: expect.objectContaining({ name: 'late-copy', key: 'token' }) }),
+      ]),
+    );
   }, 60_000);
 
   it('rotor scan finds values in an .env file and a YAML manifest at the right lines, prints no value, and exits 1', async () => {
@@ -222,7 +299,18 @@ managedSecrets:
     mkdirSync(join(dir, 'deploy'));
     writeFileSync(
       join(dir, 'deploy', 'secret.yaml'),
-      ['apiVersion: v1', 'kind: Secret', 'metadata:', '  name: db', '  namespace: app', 'type: Opaque', 'data:', `  password: ${b64(removedValue)}`, `  username: ${b64('app')}`, ''].join('\n'),
+      [
+        'apiVersion: v1',
+        'kind: Secret',
+        'metadata:',
+        '  name: db',
+        '  namespace: app',
+        'type: Opaque',
+        'data:',
+        `  password: ${b64(removedValue)}`,
+        `  username: ${b64('app')}`,
+        '',
+      ].join('\n'),
     );
     writeFileSync(join(dir, 'deploy', 'README.md'), 'Nothing to see here.\n'.repeat(100));
     writeFileSync(join(dir, 'image.bin'), Buffer.concat([Buffer.from([0x89, 0x50, 0x00, 0x01]), Buffer.from(reportedValue)]));
@@ -232,7 +320,10 @@ managedSecrets:
 
     const json = await rotor(['scan', dir, missing, '--json', '--max-file-mb', '1'], cliEnv);
     expect(json.code).toBe(1);
-    const result = JSON.parse(json.stdout) as { findings: { path: string; line: number; secret: string; version: number; form: string }[]; skipped: { path: string; reason: string }[] };
+    const result = JSON.parse(json.stdout) as {
+      findings: { path: string; line: number; secret: string; version: number; form: string }[];
+      skipped: { path: string; reason: string }[];
+    };
     expect(result.findings).toEqual([
       { path: join(dir, '.env'), line: 3, secret: reported, version: 1, form: 'raw' },
       { path: join(dir, 'deploy', 'secret.yaml'), line: 8, secret: removed, version: 1, form: 'base64' },
@@ -248,10 +339,13 @@ managedSecrets:
 
     const plain = await rotor(['scan', dir], cliEnv);
     expect(plain.code).toBe(1);
-    expect(plain.stdout).toBe(`${join(dir, '.env')}:3: secret ${reported} version 1 (raw)\n${join(dir, 'deploy', 'secret.yaml')}:8: secret ${removed} version 1 (base64)\n`);
+    expect(plain.stdout).toBe(
+      `${join(dir, '.env')}:3: secret ${reported} version 1 (raw)\n${join(dir, 'deploy', 'secret.yaml')}:8: secret ${removed} version 1 (base64)\n`,
+    );
     expect(plain.stderr).toContain('skipped');
     for (const run of [json, plain]) {
-      for (const form of [reportedValue, removedValue, b64(reportedValue), b64(removedValue)]) expect(run.stdout + run.stderr).not.toContain(form);
+      for (const form of [reportedValue, removedValue, b64(reportedValue), b64(removedValue)])
+        expect(run.stdout + run.stderr).not.toContain(form);
     }
   }, 60_000);
 
@@ -272,7 +366,12 @@ managedSecrets:
     expect(ci.stdout).toBe(`-:3: secret ${reported} version 1 (raw)\n`);
     expect(ci.stdout + ci.stderr).not.toContain(reportedValue);
     await eventually(
-      async () => ((await copyEvents()).some((event) => event.location.kind === 'ci-variable' && event.location['line'] === 3 && event.location['path'] === 'stdin') ? true : undefined),
+      async () =>
+        (await copyEvents()).some(
+          (event) => event.location.kind === 'ci-variable' && event.location['line'] === 3 && event.location['path'] === 'stdin',
+        )
+          ? true
+          : undefined,
       { what: 'the reported CI variable on the topic' },
     );
     await neverLeaked(reportedValue, removedValue);
@@ -280,9 +379,14 @@ managedSecrets:
 
   it('answers fingerprints and reports only to operators, and refuses findings of versions it does not know', async () => {
     const workload = await identity.serviceAccountToken(namespace, 'app');
-    expect((await fetch(`${distributor.url}/v1/copy-scan/fingerprints`, { method: 'POST', headers: { authorization: `Bearer ${workload}` } })).status).toBe(403);
+    expect(
+      (await fetch(`${distributor.url}/v1/copy-scan/fingerprints`, { method: 'POST', headers: { authorization: `Bearer ${workload}` } }))
+        .status,
+    ).toBe(403);
     const auditor = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
-    expect((await fetch(`${distributor.url}/v1/copy-scan`, { method: 'POST', headers: { authorization: `Bearer ${auditor}` } })).status).toBe(403);
+    expect(
+      (await fetch(`${distributor.url}/v1/copy-scan`, { method: 'POST', headers: { authorization: `Bearer ${auditor}` } })).status,
+    ).toBe(403);
     const bogus = await fetch(`${distributor.url}/v1/copy-scan/findings`, {
       method: 'POST',
       headers: { authorization: `Bearer ${auditor}`, 'content-type': 'application/json' },
@@ -291,7 +395,10 @@ managedSecrets:
     expect(bogus.status).toBe(400);
     expect(((await bogus.json()) as { code: string }).code).toBe('unknown-version');
 
-    const response = await fetch(`${distributor.url}/v1/copy-scan/fingerprints`, { method: 'POST', headers: { authorization: `Bearer ${auditor}` } });
+    const response = await fetch(`${distributor.url}/v1/copy-scan/fingerprints`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${auditor}` },
+    });
     expect(response.status).toBe(200);
     const text = await response.text();
     for (const form of [reportedValue, removedValue, b64(reportedValue), b64(removedValue)]) expect(text).not.toContain(form);

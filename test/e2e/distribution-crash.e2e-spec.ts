@@ -37,7 +37,12 @@ describe('distribution survives a kill -9 mid-fan-out: every target ends up deli
     await Promise.all([19003, 19004].map(ensurePortFree));
     identity = await TestIdentity.create();
     // A slow receiver (150 ms per notice), so the fan-out is still running when the distributor dies.
-    const receive = createWebhookReceiver({ keys: [key], onNotice: async () => { await new Promise((resolve) => setTimeout(resolve, 150)); } });
+    const receive = createWebhookReceiver({
+      keys: [key],
+      onNotice: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      },
+    });
     server = createServer((request, response) => {
       const path = request.url ?? '';
       response.on('finish', () => {
@@ -53,7 +58,10 @@ describe('distribution survives a kill -9 mid-fan-out: every target ends up deli
     const port = (server.address() as AddressInfo).port;
     const targets = [
       ...Array.from({ length: FILE_TARGETS }, (_, i) => `      - { kind: file, name: file-${i}, path: ${join(root, `t${i}`)} }`),
-      ...Array.from({ length: WEBHOOK_TARGETS }, (_, i) => `      - { kind: webhook, name: hook-${i}, url: "http://127.0.0.1:${port}/hook-${i}" }`),
+      ...Array.from(
+        { length: WEBHOOK_TARGETS },
+        (_, i) => `      - { kind: webhook, name: hook-${i}, url: "http://127.0.0.1:${port}/hook-${i}" }`,
+      ),
     ];
     const catalogFile = writeTempCatalog(`
 managedSecrets:
@@ -79,7 +87,11 @@ ${targets.join('\n')}
     };
     distributor = new ServiceProcess('distributor', 19004, distributorEnv);
     await distributor.start().ready();
-    issuer = new ServiceProcess('issuer', 19003, { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });
+    issuer = new ServiceProcess('issuer', 19003, {
+      ...identity.env,
+      ROTOR_CATALOG: catalogFile,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+    });
     await issuer.start().ready();
   }, 120_000);
 
@@ -98,11 +110,14 @@ ${targets.join('\n')}
     distributor = new ServiceProcess('distributor', 19004, distributorEnv);
     await distributor.start().ready();
     const sre = await identity.operatorToken('sre@example.com', ['rotor:sre']);
-    const copies = await eventually(async () => {
-      const response = await fetch(`${distributor.url}/v1/deliveries?secret=${name}`, { headers: { authorization: `Bearer ${sre}` } });
-      const items = ((await response.json()) as { items: { target: { name: string }; state: string }[] }).items;
-      return items.length === FILE_TARGETS + WEBHOOK_TARGETS && items.every((copy) => copy.state === 'delivered') ? items : undefined;
-    }, { what: 'every copy delivered after the restart', timeoutMs: 90_000 });
+    const copies = await eventually(
+      async () => {
+        const response = await fetch(`${distributor.url}/v1/deliveries?secret=${name}`, { headers: { authorization: `Bearer ${sre}` } });
+        const items = ((await response.json()) as { items: { target: { name: string }; state: string }[] }).items;
+        return items.length === FILE_TARGETS + WEBHOOK_TARGETS && items.every((copy) => copy.state === 'delivered') ? items : undefined;
+      },
+      { what: 'every copy delivered after the restart', timeoutMs: 90_000 },
+    );
     expect(new Set(copies.map((copy) => copy.target.name)).size).toBe(FILE_TARGETS + WEBHOOK_TARGETS);
 
     // Every directory holds the version's value, written atomically.
@@ -125,7 +140,8 @@ ${targets.join('\n')}
       .filter((m) => m.topic === Topics.deliveryCompleted && m.value.includes(`"secret":"${name}"`))
       .map((m) => JSON.parse(m.value) as { id: string; data: { target: { name: string } } });
     const idsPerTarget = new Map<string, Set<string>>();
-    for (const event of completed) idsPerTarget.set(event.data.target.name, (idsPerTarget.get(event.data.target.name) ?? new Set()).add(event.id));
+    for (const event of completed)
+      idsPerTarget.set(event.data.target.name, (idsPerTarget.get(event.data.target.name) ?? new Set()).add(event.id));
     expect(idsPerTarget.size).toBe(FILE_TARGETS + WEBHOOK_TARGETS);
     expect([...idsPerTarget.values()].every((ids) => ids.size === 1)).toBe(true);
   }, 180_000);

@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
@@ -93,21 +92,37 @@ describe('distribution: every copy written, recorded, superseded, removed on ret
   const kubeSecret = () => kube.secrets(namespace).find((secret) => secret.metadata?.name === 'app-credentials');
   const kubeValue = () => Buffer.from(kubeSecret()?.data?.['api-key'] ?? '', 'base64').toString();
   const rotate = async () =>
-    publisher.publish(createEvent({ topic: Topics.rotationRequested, source: '/rotor/test', subject: name, data: { secret: name, reason: 'requested', requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] } } }));
+    publisher.publish(
+      createEvent({
+        topic: Topics.rotationRequested,
+        source: '/rotor/test',
+        subject: name,
+        data: { secret: name, reason: 'requested', requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] } },
+      }),
+    );
   const retire = async (version: number) =>
     publisher.publish(
       createEvent({
         topic: Topics.secretVersionRetired,
         source: '/rotor/test',
         subject: name,
-        data: { secret: name, version, gsmVersion: `projects/${project}/secrets/${name}/versions/${version}`, reason: 'superseded', retiredAt: new Date().toISOString() },
+        data: {
+          secret: name,
+          version,
+          gsmVersion: `projects/${project}/secrets/${name}/versions/${version}`,
+          reason: 'superseded',
+          retiredAt: new Date().toISOString(),
+        },
       }),
     );
   const allDelivered = (version: number) =>
-    eventually(async () => {
-      const list = (await copies()).filter((copy) => copy.version === version);
-      return list.length === 3 && list.every((copy) => copy.state === 'delivered') ? list : undefined;
-    }, { what: `version ${version} delivered to all three targets`, timeoutMs: 30_000 });
+    eventually(
+      async () => {
+        const list = (await copies()).filter((copy) => copy.version === version);
+        return list.length === 3 && list.every((copy) => copy.state === 'delivered') ? list : undefined;
+      },
+      { what: `version ${version} delivered to all three targets`, timeoutMs: 30_000 },
+    );
 
   beforeAll(async () => {
     await Promise.all([19001, 19002].map(ensurePortFree));
@@ -132,7 +147,11 @@ managedSecrets:
     const kafka = kafkaFromEnv('rotor-test');
     publisher = new EventPublisher(kafka);
     await publisher.connect();
-    issuer = new ServiceProcess('issuer', 19001, { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });
+    issuer = new ServiceProcess('issuer', 19001, {
+      ...identity.env,
+      ROTOR_CATALOG: catalogFile,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+    });
     distributor = new ServiceProcess('distributor', 19002, {
       ...identity.env,
       ROTOR_CATALOG: catalogFile,
@@ -158,7 +177,10 @@ managedSecrets:
     const secret = kubeSecret()!;
     expect(kubeValue()).toBe(value);
     expect(secret.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'rotor', 'rotor.dev/secret': name });
-    expect(secret.metadata?.annotations).toMatchObject({ 'rotor.dev/version': '1', 'rotor.dev/gsm-version': `projects/${project}/secrets/${name}/versions/1` });
+    expect(secret.metadata?.annotations).toMatchObject({
+      'rotor.dev/version': '1',
+      'rotor.dev/gsm-version': `projects/${project}/secrets/${name}/versions/1`,
+    });
     expect(secret.metadata?.annotations?.['rotor.dev/content-hash']).toMatch(/^[0-9a-f]{64}$/);
 
     expect(readFileSync(join(fileDir, 'value'), 'utf8')).toBe(value);
@@ -170,7 +192,9 @@ managedSecrets:
     expect(receiver.notices).toEqual([expect.objectContaining({ type: 'rotor.secret.version-ready', secret: name, version: 1 })]);
     expect(delivered.find((copy) => copy.target.name === 'billing')?.attempts).toBe(2);
     const messages = await readRotorTopicsSince(started);
-    const failed = messages.filter((m) => m.topic === Topics.deliveryFailed && m.value.includes(name)).map((m) => JSON.parse(m.value) as { data: { attempt: number; reason: string } });
+    const failed = messages
+      .filter((m) => m.topic === Topics.deliveryFailed && m.value.includes(name))
+      .map((m) => JSON.parse(m.value) as { data: { attempt: number; reason: string } });
     expect(failed.map((event) => event.data.attempt)).toEqual([1, 2]);
     expect(failed[0]!.data.reason).toBe('receiver answered HTTP 500');
     const completed = messages.filter((m) => m.topic === Topics.deliveryCompleted && m.value.includes(name));
@@ -188,23 +212,41 @@ managedSecrets:
     expect((await copies()).filter((copy) => copy.version === 1).map((copy) => copy.state)).toEqual(['removed', 'removed', 'removed']);
 
     await retire(1);
-    await eventually(async () => receiver.notices.some((notice) => notice.type === 'rotor.secret.version-retired' && notice.version === 1) || undefined, { what: 'the retirement notice' });
+    await eventually(
+      async () => receiver.notices.some((notice) => notice.type === 'rotor.secret.version-retired' && notice.version === 1) || undefined,
+      { what: 'the retirement notice' },
+    );
     // Targets hold version 2: retiring version 1 touched none of them.
     expect(kubeValue()).toBe(value);
     expect(readFileSync(join(fileDir, 'value'), 'utf8')).toBe(value);
 
     // Retiring the version a target holds (an immediate emergency rotation does this) deletes the copy itself.
     await retire(2);
-    await eventually(async () => ((await copies()).filter((copy) => copy.version === 2).every((copy) => copy.state === 'removed') ? true : undefined), { what: 'version 2 removed everywhere' });
+    await eventually(
+      async () => ((await copies()).filter((copy) => copy.version === 2).every((copy) => copy.state === 'removed') ? true : undefined),
+      { what: 'version 2 removed everywhere' },
+    );
     expect(kubeSecret()).toBeUndefined();
     expect(existsSync(join(fileDir, 'value'))).toBe(false);
     expect(existsSync(join(fileDir, '..data'))).toBe(false);
 
     const messages = await readRotorTopicsSince(started);
-    const removed = messages.filter((m) => m.topic === Topics.deliveryRemoved && m.value.includes(name)).map((m) => JSON.parse(m.value) as { id: string; data: { version: number; reason: string; target: { name: string } } });
+    const removed = messages
+      .filter((m) => m.topic === Topics.deliveryRemoved && m.value.includes(name))
+      .map((m) => JSON.parse(m.value) as { id: string; data: { version: number; reason: string; target: { name: string } } });
     const byId = new Map(removed.map((event) => [event.id, event.data]));
-    expect([...byId.values()].filter((data) => data.version === 1).map((data) => data.reason).sort()).toEqual(['superseded', 'superseded', 'superseded']);
-    expect([...byId.values()].filter((data) => data.version === 2).map((data) => data.reason).sort()).toEqual(['retired', 'retired', 'retired']);
+    expect(
+      [...byId.values()]
+        .filter((data) => data.version === 1)
+        .map((data) => data.reason)
+        .sort(),
+    ).toEqual(['superseded', 'superseded', 'superseded']);
+    expect(
+      [...byId.values()]
+        .filter((data) => data.version === 2)
+        .map((data) => data.reason)
+        .sort(),
+    ).toEqual(['retired', 'retired', 'retired']);
   }, 90_000);
 
   it('finds hand edits, deletions and Secrets nobody accounts for; repairs where the catalog says so', async () => {
@@ -235,27 +277,43 @@ managedSecrets:
     expect(readFileSync(join(fileDir, 'value'), 'utf8')).toBe('also-edited');
 
     // A second scan reports what is still wrong, but publishes no duplicate event for it.
-    const again = (await (await fetch(`${distributor.url}/v1/reconcile`, { method: 'POST', headers: { authorization: `Bearer ${sre}` } })).json()) as typeof report;
+    const again = (await (
+      await fetch(`${distributor.url}/v1/reconcile`, { method: 'POST', headers: { authorization: `Bearer ${sre}` } })
+    ).json()) as typeof report;
     expect(again.findings.map((finding) => finding.drift).sort()).toEqual(['edited', 'unaccounted']);
-    const drift = (await readRotorTopicsSince(started)).filter((m) => m.topic === Topics.deliveryDriftDetected && (m.value.includes(name) || m.value.includes(namespace)));
+    const drift = (await readRotorTopicsSince(started)).filter(
+      (m) => m.topic === Topics.deliveryDriftDetected && (m.value.includes(name) || m.value.includes(namespace)),
+    );
     expect(drift.length).toBe(3);
 
     // Deleting a copy by hand is drift too.
     kube.deleteSecret(namespace, 'app-credentials');
-    const third = (await (await fetch(`${distributor.url}/v1/reconcile`, { method: 'POST', headers: { authorization: `Bearer ${sre}` } })).json()) as typeof report;
-    expect(third.findings).toEqual(expect.arrayContaining([expect.objectContaining({ drift: 'missing', target: 'cluster', repaired: true })]));
+    const third = (await (
+      await fetch(`${distributor.url}/v1/reconcile`, { method: 'POST', headers: { authorization: `Bearer ${sre}` } })
+    ).json()) as typeof report;
+    expect(third.findings).toEqual(
+      expect.arrayContaining([expect.objectContaining({ drift: 'missing', target: 'cluster', repaired: true })]),
+    );
     await eventually(async () => (kubeValue() === value ? true : undefined), { what: 'the deleted Secret re-created' });
   }, 90_000);
 
   it('keeps delivering to the other targets while one cannot be reached, and catches up when it heals', async () => {
     kube.setNamespaceFault(namespace, { kind: 'unreachable' });
     await rotate();
-    const failing = await eventually(async () => {
-      const list = (await copies()).filter((copy) => copy.version === 4);
-      const cluster = list.find((copy) => copy.target.name === 'cluster');
-      const others = list.filter((copy) => copy.target.name !== 'cluster');
-      return cluster?.state === 'failed' && cluster.attempts >= 2 && others.length === 2 && others.every((copy) => copy.state === 'delivered') ? cluster : undefined;
-    }, { what: 'the Secret failing while the file and webhook are delivered', timeoutMs: 30_000 });
+    const failing = await eventually(
+      async () => {
+        const list = (await copies()).filter((copy) => copy.version === 4);
+        const cluster = list.find((copy) => copy.target.name === 'cluster');
+        const others = list.filter((copy) => copy.target.name !== 'cluster');
+        return cluster?.state === 'failed' &&
+          cluster.attempts >= 2 &&
+          others.length === 2 &&
+          others.every((copy) => copy.state === 'delivered')
+          ? cluster
+          : undefined;
+      },
+      { what: 'the Secret failing while the file and webhook are delivered', timeoutMs: 30_000 },
+    );
     expect(failing.lastError).toMatch(/ECONNRESET|ECONNREFUSED|socket|fetch failed|kubernetes API answered 5\d\d/i);
     expect((await fetch(`${distributor.url}/healthz`)).status).toBe(200);
 
@@ -266,20 +324,32 @@ managedSecrets:
     // A copy that cannot be removed stays listed as removal-failed and is retried until it goes.
     kube.setNamespaceFault(namespace, { kind: 'unreachable' });
     await retire(4);
-    await eventually(async () => {
-      const list = (await copies()).filter((copy) => copy.version === 4);
-      const cluster = list.find((copy) => copy.target.name === 'cluster');
-      return cluster?.state === 'removal-failed' && list.filter((copy) => copy.target.name !== 'cluster').every((copy) => copy.state === 'removed') ? true : undefined;
-    }, { what: 'the Secret removal failing while the other copies are removed', timeoutMs: 30_000 });
+    await eventually(
+      async () => {
+        const list = (await copies()).filter((copy) => copy.version === 4);
+        const cluster = list.find((copy) => copy.target.name === 'cluster');
+        return cluster?.state === 'removal-failed' &&
+          list.filter((copy) => copy.target.name !== 'cluster').every((copy) => copy.state === 'removed')
+          ? true
+          : undefined;
+      },
+      { what: 'the Secret removal failing while the other copies are removed', timeoutMs: 30_000 },
+    );
     expect(kubeSecret()).toBeDefined();
     kube.setNamespaceFault(namespace, undefined);
-    await eventually(async () => ((await copies()).find((copy) => copy.version === 4 && copy.target.name === 'cluster')?.state === 'removed' ? true : undefined), { what: 'the Secret removed once reachable', timeoutMs: 30_000 });
+    await eventually(
+      async () =>
+        (await copies()).find((copy) => copy.version === 4 && copy.target.name === 'cluster')?.state === 'removed' ? true : undefined,
+      { what: 'the Secret removed once reachable', timeoutMs: 30_000 },
+    );
     expect(kubeSecret()).toBeUndefined();
   }, 90_000);
 
   it('refuses bad requests and keeps working after a malformed event', async () => {
     const workload = await identity.serviceAccountToken('team', 'app');
-    expect((await fetch(`${distributor.url}/v1/reconcile`, { method: 'POST', headers: { authorization: `Bearer ${workload}` } })).status).toBe(403);
+    expect(
+      (await fetch(`${distributor.url}/v1/reconcile`, { method: 'POST', headers: { authorization: `Bearer ${workload}` } })).status,
+    ).toBe(403);
     const bad = await fetch(`${distributor.url}/v1/deliveries?secret=Not_A_Name`, { headers: { authorization: `Bearer ${sre}` } });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toContain('application/problem+json');
@@ -288,12 +358,26 @@ managedSecrets:
     const producer = kafka.producer();
     await producer.connect();
     const marker = randomUUID();
-    await producer.send({ topic: Topics.secretVersionCreated, messages: [{ key: name, value: JSON.stringify({ id: marker, type: Topics.secretVersionCreated, data: { secret: name } }) }] });
+    await producer.send({
+      topic: Topics.secretVersionCreated,
+      messages: [{ key: name, value: JSON.stringify({ id: marker, type: Topics.secretVersionCreated, data: { secret: name } }) }],
+    });
     await producer.disconnect();
-    await eventually(async () => {
-      const dlq = (await readRotorTopicsSince(started)).filter((m) => m.topic === Topics.deadLetter);
-      return dlq.some((m) => m.value.includes('rotor-distributor-delivery') && Buffer.from((JSON.parse(m.value) as { value: string }).value, 'base64').toString().includes(marker)) || undefined;
-    }, { what: 'the malformed event in the DLQ', timeoutMs: 30_000 });
+    await eventually(
+      async () => {
+        const dlq = (await readRotorTopicsSince(started)).filter((m) => m.topic === Topics.deadLetter);
+        return (
+          dlq.some(
+            (m) =>
+              m.value.includes('rotor-distributor-delivery') &&
+              Buffer.from((JSON.parse(m.value) as { value: string }).value, 'base64')
+                .toString()
+                .includes(marker),
+          ) || undefined
+        );
+      },
+      { what: 'the malformed event in the DLQ', timeoutMs: 30_000 },
+    );
     await rotate();
     await allDelivered(5);
   }, 90_000);
@@ -302,7 +386,11 @@ managedSecrets:
     const values = await Promise.all([1, 2, 3, 4, 5].map(async (version) => gsmValue(version).catch(() => undefined)));
     const messages = await readRotorTopicsSince(started);
     for (const value of values.filter((v): v is string => !!v)) {
-      expect(messages.filter((m) => m.value.includes(value) || m.value.includes(Buffer.from(value).toString('base64'))).map((m) => `${m.topic}@${m.partition}:${m.offset}`)).toEqual([]);
+      expect(
+        messages
+          .filter((m) => m.value.includes(value) || m.value.includes(Buffer.from(value).toString('base64')))
+          .map((m) => `${m.topic}@${m.partition}:${m.offset}`),
+      ).toEqual([]);
       expect(distributor.logs.includes(value)).toBe(false);
       expect(distributor.logs.includes(Buffer.from(value).toString('base64'))).toBe(false);
     }

@@ -48,7 +48,12 @@ describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker
     await admin.query("INSERT INTO rotor_e2e_orders VALUES (1, 'book') ON CONFLICT DO NOTHING");
     identity = await TestIdentity.create();
     const catalogFile = writeTempCatalog(CATALOG);
-    const env = { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'), ROTOR_REVOKE_POLL_MS: '100' };
+    const env = {
+      ...identity.env,
+      ROTOR_CATALOG: catalogFile,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+      ROTOR_REVOKE_POLL_MS: '100',
+    };
     issuer = new ServiceProcess('issuer', 18480, env);
     revoker = new ServiceProcess('revoker', 18481, env);
     await Promise.all([issuer.start().ready(), revoker.start().ready()]);
@@ -74,7 +79,9 @@ describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker
     const token = await identity.serviceAccountToken('shop', 'orders');
     return eventually(
       async () => {
-        const lease = (await (await fetch(`${issuer.url}/v1/leases/${leaseId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { state: string };
+        const lease = (await (
+          await fetch(`${issuer.url}/v1/leases/${leaseId}`, { headers: { authorization: `Bearer ${token}` } })
+        ).json()) as { state: string };
         return lease.state === 'revoked' ? lease : undefined;
       },
       { what: `lease ${leaseId} to be revoked`, timeoutMs: 20_000 },
@@ -106,7 +113,13 @@ describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker
 
   it('a Redis ACL user runs its allowed commands until its TTL, then AUTH fails', async () => {
     const { leaseId, credential } = await issue('orders-cache');
-    const session = new Redis(requiredEnv('REDIS_URL'), { username: credential['username'], password: credential['password'], enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const session = new Redis(requiredEnv('REDIS_URL'), {
+      username: credential['username'],
+      password: credential['password'],
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     session.on('error', () => undefined);
     await session.set('e2e:orders:1', 'book');
     await expect(session.get('issuer:x')).rejects.toThrow(/NOPERM/);

@@ -34,9 +34,40 @@ const servedSerial = (port: number, ca: string | string[]): Promise<string> =>
 function rotateCertificate(dir: string): void {
   const work = mkdtempSync(join(tmpdir(), 'rotor-rotate-'));
   const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(work, 'key.pem'), '-out', join(work, 'csr.pem'), '-subj', '/CN=rotor rotated']);
+  openssl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    join(work, 'key.pem'),
+    '-out',
+    join(work, 'csr.pem'),
+    '-subj',
+    '/CN=rotor rotated',
+  ]);
   writeFileSync(join(work, 'ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  openssl(['x509', '-req', '-in', join(work, 'csr.pem'), '-CA', join(PKI, 'ca.crt'), '-CAkey', join(PKI, 'ca.key'), '-CAcreateserial', '-CAserial', join(work, 'ca.srl'), '-out', join(work, 'cert.pem'), '-days', '2', '-extfile', join(work, 'ext')]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    join(work, 'csr.pem'),
+    '-CA',
+    join(PKI, 'ca.crt'),
+    '-CAkey',
+    join(PKI, 'ca.key'),
+    '-CAcreateserial',
+    '-CAserial',
+    join(work, 'ca.srl'),
+    '-out',
+    join(work, 'cert.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    join(work, 'ext'),
+  ]);
   // Renamed into place, as kubelet's atomic writer and cert-manager do: never a half-written file.
   renameSync(join(work, 'key.pem'), join(dir, 'tls.key'));
   renameSync(join(work, 'cert.pem'), join(dir, 'tls.crt'));
@@ -79,11 +110,17 @@ describe('HTTPS listeners of a real service', () => {
     const before = await servedSerial(WORKLOAD_PORT, ca);
     const logsBefore = issuer.logs.length;
     rotateCertificate(dir);
-    const expected = execFileSync('openssl', ['x509', '-noout', '-serial', '-in', join(dir, 'tls.crt')]).toString().trim().replace(/^serial=/, '');
-    const after = await eventually(async () => {
-      const serial = await servedSerial(WORKLOAD_PORT, ca);
-      return serial !== before ? serial : undefined;
-    }, { timeoutMs: 15_000, what: 'the rotated certificate to be served' });
+    const expected = execFileSync('openssl', ['x509', '-noout', '-serial', '-in', join(dir, 'tls.crt')])
+      .toString()
+      .trim()
+      .replace(/^serial=/, '');
+    const after = await eventually(
+      async () => {
+        const serial = await servedSerial(WORKLOAD_PORT, ca);
+        return serial !== before ? serial : undefined;
+      },
+      { timeoutMs: 15_000, what: 'the rotated certificate to be served' },
+    );
     expect(after.toUpperCase()).toBe(expected.toUpperCase());
     expect(await servedSerial(OPERATOR_PORT, ca)).toBe(after); // both listeners
     expect(issuer.logs.slice(logsBefore)).not.toMatch(/listening/); // the same process, not a restart

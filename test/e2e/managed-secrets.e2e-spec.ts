@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
@@ -35,9 +34,12 @@ managedSecrets:
     rotationPeriod: 4s
     gracePeriod: 1m
     bindings: [{ namespace: e2e, serviceAccount: reader }]
-`,
-    );
-    issuer = new ServiceProcess('issuer', 18380, { ...identity.env, ROTOR_CATALOG: catalogFile, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });
+`);
+    issuer = new ServiceProcess('issuer', 18380, {
+      ...identity.env,
+      ROTOR_CATALOG: catalogFile,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+    });
     await issuer.start().ready();
   }, 90_000);
 
@@ -51,10 +53,13 @@ managedSecrets:
     };
 
     // The first version is minted at start-up.
-    const first = await eventually(async () => {
-      const { status, body } = await read();
-      return status === 200 ? body : undefined;
-    }, { what: 'the initial version' });
+    const first = await eventually(
+      async () => {
+        const { status, body } = await read();
+        return status === 200 ? body : undefined;
+      },
+      { what: 'the initial version' },
+    );
     expect(first.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     // GSM holds exactly that value under that version.
@@ -63,10 +68,13 @@ managedSecrets:
     expect((await gsm.access(gsmVersion)).toString()).toBe(first.value);
 
     // The schedule rotates it after its rotationPeriod.
-    const second = await eventually(async () => {
-      const { body } = await read();
-      return body.version > first.version ? body : undefined;
-    }, { what: 'a scheduled rotation', timeoutMs: 20_000 });
+    const second = await eventually(
+      async () => {
+        const { body } = await read();
+        return body.version > first.version ? body : undefined;
+      },
+      { what: 'a scheduled rotation', timeoutMs: 20_000 },
+    );
     expect(second.value).not.toBe(first.value);
 
     // A rotation.requested event mints another one at once.
@@ -74,13 +82,21 @@ managedSecrets:
     const publisher = new EventPublisher(kafka);
     await publisher.connect();
     await publisher.publish(
-      createEvent({ topic: Topics.rotationRequested, source: '/rotor/test', subject: name, data: { secret: name, reason: 'requested', requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] } } }),
+      createEvent({
+        topic: Topics.rotationRequested,
+        source: '/rotor/test',
+        subject: name,
+        data: { secret: name, reason: 'requested', requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] } },
+      }),
     );
     await publisher.disconnect();
-    const third = await eventually(async () => {
-      const { body } = await read();
-      return body.version > second.version ? body : undefined;
-    }, { what: 'the requested rotation' });
+    const third = await eventually(
+      async () => {
+        const { body } = await read();
+        return body.version > second.version ? body : undefined;
+      },
+      { what: 'the requested rotation' },
+    );
 
     // Only bound workloads may read it.
     const stranger = await read(await identity.serviceAccountToken('e2e', 'someone-else'));
@@ -94,7 +110,9 @@ managedSecrets:
       .filter((message) => message.topic === Topics.secretVersionCreated && message.value.includes(`"secret":"${name}"`))
       .map((message) => JSON.parse(message.value) as { data: { reason: string; gsmVersion: string } });
     expect(created.map((event) => event.data.reason)).toEqual(expect.arrayContaining(['initial', 'scheduled', 'requested']));
-    expect(created.every((event) => event.data.gsmVersion.startsWith(`projects/${requiredEnv('GSM_PROJECT')}/secrets/${name}/versions/`))).toBe(true);
+    expect(
+      created.every((event) => event.data.gsmVersion.startsWith(`projects/${requiredEnv('GSM_PROJECT')}/secrets/${name}/versions/`)),
+    ).toBe(true);
     expect(messages.some((message) => message.topic === Topics.access && message.value.includes(`"secret":"${name}"`))).toBe(true);
     for (const value of [first.value, second.value, third.value]) {
       expect(messages.filter((message) => message.value.includes(value)).map((message) => message.topic)).toEqual([]);

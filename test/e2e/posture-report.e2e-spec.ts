@@ -4,7 +4,6 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
@@ -35,7 +34,10 @@ interface Finding {
 interface Report {
   summary: { findings: number; bySeverity: Record<string, number>; byKind: Record<string, number> };
   findings: Finding[];
-  charts: { rotationAge: { secret: string; ageDays?: number; overdue: boolean }[]; copies: { secret: string; delivered: number; outside: number }[] };
+  charts: {
+    rotationAge: { secret: string; ageDays?: number; overdue: boolean }[];
+    copies: { secret: string; delivered: number; outside: number }[];
+  };
 }
 interface CliRun {
   code: number | null;
@@ -45,7 +47,11 @@ interface CliRun {
 
 function rotor(args: string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...principalEnv('cli'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...principalEnv('cli'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -98,7 +104,8 @@ describe('posture report: what needs attention, with owners and OWASP NHI / NIST
     rotationPeriod: 30d
     gracePeriod: 2s
 `;
-  const report = async (token = auditorToken, query = ''): Promise<Response> => fetch(`${auditor.url}/v1/reports/posture${query}`, { headers: { authorization: `Bearer ${token}` } });
+  const report = async (token = auditorToken, query = ''): Promise<Response> =>
+    fetch(`${auditor.url}/v1/reports/posture${query}`, { headers: { authorization: `Bearer ${token}` } });
   const cliEnv = () => ({ ROTOR_AUDITOR_URL: auditor.url, ROTOR_DISTRIBUTOR_URL: distributor.url, ROTOR_TOKEN: auditorToken });
   const noValueIn = (text: string) => {
     for (const value of values) for (const form of [value, b64(value)]) expect(text).not.toContain(form);
@@ -140,10 +147,25 @@ managedSecrets:${serviceSecrets}
     gsm = new GsmSecretStore({ project, emulatorHost: requiredEnv('SECRET_MANAGER_EMULATOR_HOST') });
     publisher = new EventPublisher(kafka);
     await publisher.connect();
-    auditor = new ServiceProcess('auditor', 19703, { ...identity.env, ROTOR_CATALOG: auditorCatalog, REDIS_URL: redis.url, ROTOR_AUDIT_TOPIC: auditTopic, ROTOR_AUDITOR_GROUP: group, ROTOR_AUDIT_KEY: randomBytes(32).toString('hex') });
+    auditor = new ServiceProcess('auditor', 19703, {
+      ...identity.env,
+      ROTOR_CATALOG: auditorCatalog,
+      REDIS_URL: redis.url,
+      ROTOR_AUDIT_TOPIC: auditTopic,
+      ROTOR_AUDITOR_GROUP: group,
+      ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
+    });
     await auditor.start().ready();
-    issuer = new ServiceProcess('issuer', 19700, { ...identity.env, ROTOR_CATALOG: serviceCatalog, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') });
-    revoker = new ServiceProcess('revoker', 19701, { ...identity.env, ROTOR_CATALOG: serviceCatalog, ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS: '2000' });
+    issuer = new ServiceProcess('issuer', 19700, {
+      ...identity.env,
+      ROTOR_CATALOG: serviceCatalog,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+    });
+    revoker = new ServiceProcess('revoker', 19701, {
+      ...identity.env,
+      ROTOR_CATALOG: serviceCatalog,
+      ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS: '2000',
+    });
     distributor = new ServiceProcess('distributor', 19702, {
       ...identity.env,
       ROTOR_CATALOG: serviceCatalog,
@@ -153,7 +175,10 @@ managedSecrets:${serviceSecrets}
       ROTOR_COPY_SCAN_MS: '0',
     });
     await Promise.all([issuer.start().ready(), revoker.start().ready(), distributor.start().ready()]);
-    await eventually(async () => (kube.secret(namespace, 'delivered') ? true : undefined), { what: 'the initial version delivered', timeoutMs: 30_000 });
+    await eventually(async () => (kube.secret(namespace, 'delivered') ? true : undefined), {
+      what: 'the initial version delivered',
+      timeoutMs: 30_000,
+    });
     values.push((await gsm.access(`projects/${project}/secrets/${copied}/versions/1`)).toString());
   }, 180_000);
 
@@ -174,17 +199,25 @@ managedSecrets:${serviceSecrets}
     const dir = mkdtempSync(join(tmpdir(), 'rotor-posture-scan-'));
     writeFileSync(join(dir, '.env'), `LOG_LEVEL=debug\nAPI_KEY=${value}\n`);
     mkdirSync(join(dir, 'deploy'));
-    writeFileSync(join(dir, 'deploy', 'secret.yaml'), ['apiVersion: v1', 'kind: Secret', 'metadata:', '  name: app', 'data:', `  token: ${b64(value)}`, ''].join('\n'));
+    writeFileSync(
+      join(dir, 'deploy', 'secret.yaml'),
+      ['apiVersion: v1', 'kind: Secret', 'metadata:', '  name: app', 'data:', `  token: ${b64(value)}`, ''].join('\n'),
+    );
     const scanned = await rotor(['scan', dir, '--report'], cliEnv());
     expect(scanned.code).toBe(1);
-    expect(scanned.stdout).toBe(`${join(dir, '.env')}:2: secret ${copied} version 1 (raw)\n${join(dir, 'deploy', 'secret.yaml')}:6: secret ${copied} version 1 (base64)\n`);
+    expect(scanned.stdout).toBe(
+      `${join(dir, '.env')}:2: secret ${copied} version 1 (raw)\n${join(dir, 'deploy', 'secret.yaml')}:6: secret ${copied} version 1 (base64)\n`,
+    );
     noValueIn(scanned.stdout + scanned.stderr);
 
-    const copies = await eventually(async () => {
-      const body = (await (await report()).json()) as Report;
-      const found = body.findings.filter((finding) => finding.kind === 'manual-copy' && finding.subject === copied);
-      return found.length === 4 ? found : undefined;
-    }, { what: 'four manual copies in the report', timeoutMs: 30_000 });
+    const copies = await eventually(
+      async () => {
+        const body = (await (await report()).json()) as Report;
+        const found = body.findings.filter((finding) => finding.kind === 'manual-copy' && finding.subject === copied);
+        return found.length === 4 ? found : undefined;
+      },
+      { what: 'four manual copies in the report', timeoutMs: 30_000 },
+    );
     expect(copies.map((finding) => finding.details['location']).sort()).toEqual(
       [
         `file path=${join(dir, '.env')},line=2`,
@@ -208,7 +241,9 @@ managedSecrets:${serviceSecrets}
     expect(open.status).toBe(201);
     const grant = (await open.json()) as { id: string; secrets: { value: string }[] };
     values.push(...grant.secrets.map((secret) => secret.value));
-    expect((await fetch(`${issuer.url}/v1/break-glass/${grant.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${sre}` } })).ok).toBe(true);
+    expect(
+      (await fetch(`${issuer.url}/v1/break-glass/${grant.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${sre}` } })).ok,
+    ).toBe(true);
 
     // A use on a secret the issuer does not manage: its follow-up rotation is dead-lettered, so the revoker asks again.
     const stuckId = randomUUID();
@@ -217,22 +252,45 @@ managedSecrets:${serviceSecrets}
         topic: Topics.breakglassUsed,
         source: '/rotor/test',
         subject: stuckId,
-        data: { actor: { kind: 'operator', subject: 'oncall@example.com', groups: ['rotor:sre'] }, leaseId: stuckId, secrets: [stuck], reason: 'vendor outage', ticket: 'INC-7002', expiresAt: new Date(Date.now() + 1000).toISOString() },
+        data: {
+          actor: { kind: 'operator', subject: 'oncall@example.com', groups: ['rotor:sre'] },
+          leaseId: stuckId,
+          secrets: [stuck],
+          reason: 'vendor outage',
+          ticket: 'INC-7002',
+          expiresAt: new Date(Date.now() + 1000).toISOString(),
+        },
       }),
     );
 
-    const findings = await eventually(async () => {
-      const body = (await (await report()).json()) as Report;
-      const done = body.findings.find((finding) => finding.subject === grant.id);
-      const late = body.findings.find((finding) => finding.subject === stuckId);
-      return done?.details['followUp'] === 'completed' && late?.details['followUp'] === 'overdue' ? { done, late } : undefined;
-    }, { what: 'one follow-up completed and one overdue', timeoutMs: 45_000 });
-    expect(findings.done).toMatchObject({ kind: 'break-glass', severity: 'low', owner: 'team-glass', details: { ticket: 'INC-7001', reason: 'failover needs the key by hand', perSecret: [{ secret: glass, state: 'rotated', attempts: 1 }] } });
+    const findings = await eventually(
+      async () => {
+        const body = (await (await report()).json()) as Report;
+        const done = body.findings.find((finding) => finding.subject === grant.id);
+        const late = body.findings.find((finding) => finding.subject === stuckId);
+        return done?.details['followUp'] === 'completed' && late?.details['followUp'] === 'overdue' ? { done, late } : undefined;
+      },
+      { what: 'one follow-up completed and one overdue', timeoutMs: 45_000 },
+    );
+    expect(findings.done).toMatchObject({
+      kind: 'break-glass',
+      severity: 'low',
+      owner: 'team-glass',
+      details: {
+        ticket: 'INC-7001',
+        reason: 'failover needs the key by hand',
+        perSecret: [{ secret: glass, state: 'rotated', attempts: 1 }],
+      },
+    });
     expect(findings.done.details['endedEarlyAt']).toEqual(expect.any(String));
     // Operator subjects are pseudonymized in the audit log, so the report names the pseudonym.
     expect(findings.done.details['actor']).toMatch(/^operator hmac-sha256:[0-9a-f]{64}$/);
     expect(ids(findings.done)).toEqual(['NHI10:2025', 'DE.CM-03', 'PR.AA-05']);
-    expect(findings.late).toMatchObject({ severity: 'high', owner: 'team-stuck', details: { ticket: 'INC-7002', perSecret: [{ secret: stuck, state: 'overdue', attempts: expect.any(Number) }] } });
+    expect(findings.late).toMatchObject({
+      severity: 'high',
+      owner: 'team-stuck',
+      details: { ticket: 'INC-7002', perSecret: [{ secret: stuck, state: 'overdue', attempts: expect.any(Number) }] },
+    });
     expect((findings.late.details['perSecret'] as { attempts: number }[])[0]!.attempts).toBeGreaterThanOrEqual(2);
     expect(ids(findings.late)).toEqual(['NHI10:2025', 'DE.CM-03', 'PR.AA-05', 'NHI7:2025', 'PR.AA-01']);
   }, 90_000);
@@ -241,14 +299,32 @@ managedSecrets:${serviceSecrets}
     const createdAt = new Date(Date.now() - 60_000).toISOString();
     const workload = { namespace, serviceAccount: 'api' };
     await publisher.publish(
-      createEvent({ topic: Topics.secretVersionCreated, source: '/rotor/test', subject: stale, data: { secret: stale, owner: 'team-stale', version: 1, gsmVersion: `projects/${project}/secrets/${stale}/versions/1`, reason: 'initial', createdAt } }),
+      createEvent({
+        topic: Topics.secretVersionCreated,
+        source: '/rotor/test',
+        subject: stale,
+        data: {
+          secret: stale,
+          owner: 'team-stale',
+          version: 1,
+          gsmVersion: `projects/${project}/secrets/${stale}/versions/1`,
+          reason: 'initial',
+          createdAt,
+        },
+      }),
     );
     await publisher.publish(
       createEvent({
         topic: Topics.revocationFailed,
         source: '/rotor/test',
         subject: irrevocableLease,
-        data: { leaseId: irrevocableLease, attempt: 8, error: 'backend unreachable', irrevocable: true, nextAttemptAt: new Date(Date.now() + 60_000).toISOString() },
+        data: {
+          leaseId: irrevocableLease,
+          attempt: 8,
+          error: 'backend unreachable',
+          irrevocable: true,
+          nextAttemptAt: new Date(Date.now() + 60_000).toISOString(),
+        },
       }),
     );
     // The lease's own facts, as the issuer would have published them (published after the failure: order must not matter).
@@ -257,7 +333,16 @@ managedSecrets:${serviceSecrets}
         topic: Topics.leaseRenewed,
         source: '/rotor/test',
         subject: irrevocableLease,
-        data: { leaseId: irrevocableLease, role: longRole, owner: 'team-roles', backend: 'opaque-token', workload, renewedAt: createdAt, expiresAt: createdAt, maxExpiresAt: createdAt },
+        data: {
+          leaseId: irrevocableLease,
+          role: longRole,
+          owner: 'team-roles',
+          backend: 'opaque-token',
+          workload,
+          renewedAt: createdAt,
+          expiresAt: createdAt,
+          maxExpiresAt: createdAt,
+        },
       }),
     );
     await publisher.publish(
@@ -265,28 +350,62 @@ managedSecrets:${serviceSecrets}
         topic: Topics.deliveryDriftDetected,
         source: '/rotor/test',
         subject: copied,
-        data: { target: { kind: 'kubernetes-secret', name: 'cluster' }, locator: `k8s:${namespace}/secrets/stray-${suffix}`, drift: 'unaccounted', secret: copied, version: 1, repaired: false },
+        data: {
+          target: { kind: 'kubernetes-secret', name: 'cluster' },
+          locator: `k8s:${namespace}/secrets/stray-${suffix}`,
+          drift: 'unaccounted',
+          secret: copied,
+          version: 1,
+          repaired: false,
+        },
       }),
     );
 
-    const body = await eventually(async () => {
-      const current = (await (await report()).json()) as Report;
-      const kinds = new Set(current.findings.map((finding) => finding.kind));
-      return ['rotation-overdue', 'irrevocable-lease', 'drift', 'ttl-above-ceiling'].every((kind) => kinds.has(kind)) ? current : undefined;
-    }, { what: 'the remaining findings', timeoutMs: 30_000 });
+    const body = await eventually(
+      async () => {
+        const current = (await (await report()).json()) as Report;
+        const kinds = new Set(current.findings.map((finding) => finding.kind));
+        return ['rotation-overdue', 'irrevocable-lease', 'drift', 'ttl-above-ceiling'].every((kind) => kinds.has(kind))
+          ? current
+          : undefined;
+      },
+      { what: 'the remaining findings', timeoutMs: 30_000 },
+    );
     const find = (kind: string, subject: string) => body.findings.find((finding) => finding.kind === kind && finding.subject === subject);
-    expect(find('rotation-overdue', stale)).toMatchObject({ severity: 'high', owner: 'team-stale', details: { version: 1, rotationPeriodMs: 2000 } });
+    expect(find('rotation-overdue', stale)).toMatchObject({
+      severity: 'high',
+      owner: 'team-stale',
+      details: { version: 1, rotationPeriodMs: 2000 },
+    });
     expect(ids(find('rotation-overdue', stale))).toEqual(['NHI7:2025', 'PR.AA-01']);
-    expect(find('rotation-overdue', stuck)).toMatchObject({ owner: 'team-stuck', message: `secret ${stuck} has no current version (rotation period 30d)` });
-    expect(find('irrevocable-lease', irrevocableLease)).toMatchObject({ severity: 'high', owner: 'team-roles', details: { role: longRole, revocationAttempts: 8 } });
+    expect(find('rotation-overdue', stuck)).toMatchObject({
+      owner: 'team-stuck',
+      message: `secret ${stuck} has no current version (rotation period 30d)`,
+    });
+    expect(find('irrevocable-lease', irrevocableLease)).toMatchObject({
+      severity: 'high',
+      owner: 'team-roles',
+      details: { role: longRole, revocationAttempts: 8 },
+    });
     expect(ids(find('irrevocable-lease', irrevocableLease))).toEqual(['NHI1:2025', 'NHI7:2025', 'PR.AA-01']);
-    expect(find('drift', `k8s:${namespace}/secrets/stray-${suffix}`)).toMatchObject({ severity: 'high', owner: 'team-copies', details: { drift: 'unaccounted' } });
+    expect(find('drift', `k8s:${namespace}/secrets/stray-${suffix}`)).toMatchObject({
+      severity: 'high',
+      owner: 'team-copies',
+      details: { drift: 'unaccounted' },
+    });
     expect(ids(find('drift', `k8s:${namespace}/secrets/stray-${suffix}`))).toEqual(['NHI2:2025', 'DE.CM-09', 'PR.DS-01']);
-    expect(find('ttl-above-ceiling', longRole)).toMatchObject({ severity: 'medium', owner: 'team-roles', message: `role ${longRole}: ttl 2h and maxTtl 8h above the policy ceiling of 1h` });
+    expect(find('ttl-above-ceiling', longRole)).toMatchObject({
+      severity: 'medium',
+      owner: 'team-roles',
+      message: `role ${longRole}: ttl 2h and maxTtl 8h above the policy ceiling of 1h`,
+    });
     expect(ids(find('ttl-above-ceiling', longRole))).toEqual(['NHI7:2025', 'PR.AA-05']);
     // Healthy things are not findings, and every finding has both frameworks.
     expect(body.findings.find((finding) => finding.kind === 'rotation-overdue' && finding.subject === copied)).toBeUndefined();
-    for (const finding of body.findings) expect(new Set(finding.references.map((reference) => reference.framework))).toEqual(new Set(['OWASP NHI Top 10 (2025)', 'NIST CSF 2.0']));
+    for (const finding of body.findings)
+      expect(new Set(finding.references.map((reference) => reference.framework))).toEqual(
+        new Set(['OWASP NHI Top 10 (2025)', 'NIST CSF 2.0']),
+      );
     expect(body.charts.rotationAge.find((row) => row.secret === stale)).toMatchObject({ overdue: true });
     // The four planted copies and the unaccounted Secret found by the drift scan.
     expect(body.charts.copies.find((row) => row.secret === copied)).toEqual({ secret: copied, delivered: 1, outside: 5 });
@@ -337,9 +456,14 @@ managedSecrets:${serviceSecrets}
   }, 60_000);
 
   it('lists an owner’s roles, secrets, copies and leases, from the API and rotor inventory owner', async () => {
-    const response = await fetch(`${auditor.url}/v1/inventory/owners/team-copies`, { headers: { authorization: `Bearer ${auditorToken}` } });
+    const response = await fetch(`${auditor.url}/v1/inventory/owners/team-copies`, {
+      headers: { authorization: `Bearer ${auditorToken}` },
+    });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { secrets: { secret: string; currentVersion?: number; copies: { origin: string; owner?: string }[] }[]; roles: unknown[] };
+    const body = (await response.json()) as {
+      secrets: { secret: string; currentVersion?: number; copies: { origin: string; owner?: string }[] }[];
+      roles: unknown[];
+    };
     expect(body.secrets).toEqual([expect.objectContaining({ secret: copied, currentVersion: 1 })]);
     expect(body.secrets[0]!.copies.filter((copy) => copy.origin === 'discovered')).toHaveLength(4);
     expect(body.secrets[0]!.copies.filter((copy) => copy.origin === 'discovered').every((copy) => copy.owner === 'team-copies')).toBe(true);
@@ -349,8 +473,12 @@ managedSecrets:${serviceSecrets}
     expect(JSON.parse(roles.stdout)).toMatchObject({ owner: 'team-roles', roles: [{ role: longRole, backend: 'opaque-token' }] });
     const table = await rotor(['inventory', 'owner', 'team-copies'], cliEnv());
     expect(table.stdout).toContain(`secret  ${copied}`);
-    expect((await fetch(`${auditor.url}/v1/inventory/owners/nobody-${suffix}`, { headers: { authorization: `Bearer ${auditorToken}` } })).status).toBe(404);
-    expect((await fetch(`${auditor.url}/v1/inventory/owners/team-copies`, { headers: { authorization: `Bearer ${sre}` } })).status).toBe(403);
+    expect(
+      (await fetch(`${auditor.url}/v1/inventory/owners/nobody-${suffix}`, { headers: { authorization: `Bearer ${auditorToken}` } })).status,
+    ).toBe(404);
+    expect((await fetch(`${auditor.url}/v1/inventory/owners/team-copies`, { headers: { authorization: `Bearer ${sre}` } })).status).toBe(
+      403,
+    );
     noValueIn(JSON.stringify(body) + table.stdout);
   }, 30_000);
 });

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 
-
 import { Topics } from '@rotor/contracts';
 
 import { eventually } from '../support/eventually';
@@ -67,7 +66,12 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
       body: JSON.stringify({ role: 'skeleton-token', ttl: 2 }),
     });
     expect(issuedResponse.status).toBe(201);
-    const issued = (await issuedResponse.json()) as { leaseId: string; expiresAt: string; credential: { token: string }; workload: unknown };
+    const issued = (await issuedResponse.json()) as {
+      leaseId: string;
+      expiresAt: string;
+      credential: { token: string };
+      workload: unknown;
+    };
     const canary = issued.credential.token;
     expect(canary).toMatch(/^[A-Za-z0-9_-]{43}$/); // 256 random bits, base64url
     expect(issued.workload).toEqual({ namespace: 'e2e', serviceAccount: 'worker', podName: 'worker-7f9c', podUid: 'pod-uid-1' });
@@ -84,13 +88,18 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
     expect(await introspect()).toMatchObject({ active: true, lease_id: issued.leaseId });
 
     const auditedTypes = async () => {
-      const response = await fetch(`${services.auditor.url}/v1/audit/events?lease=${issued.leaseId}`, { headers: { authorization: `Bearer ${auditorToken}` } });
+      const response = await fetch(`${services.auditor.url}/v1/audit/events?lease=${issued.leaseId}`, {
+        headers: { authorization: `Bearer ${auditorToken}` },
+      });
       expect(response.status).toBe(200);
       return ((await response.json()) as AuditPage).items.map((item) => item.eventType);
     };
 
     // 2. The auditor records the issuance.
-    await eventually(async () => ((await auditedTypes()).includes(Topics.leaseIssued) ? true : undefined), { what: 'lease.issued in the audit log', timeoutMs: 120_000 }); // the shared auditor group may first catch up on earlier suites' events
+    await eventually(async () => ((await auditedTypes()).includes(Topics.leaseIssued) ? true : undefined), {
+      what: 'lease.issued in the audit log',
+      timeoutMs: 120_000,
+    }); // the shared auditor group may first catch up on earlier suites' events
 
     // 3. The revoker revokes it when the TTL runs out, and introspection follows.
     await eventually(async () => ((await introspect()).active === false ? true : undefined), { what: 'introspection to say inactive' });
@@ -108,7 +117,10 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
     expect(lagMs).toBeLessThan(5_000);
 
     // 4. The revocation is audited too, and the chain verifies.
-    await eventually(async () => ((await auditedTypes()).includes(Topics.leaseRevoked) ? true : undefined), { what: 'lease.revoked in the audit log', timeoutMs: 60_000 });
+    await eventually(async () => ((await auditedTypes()).includes(Topics.leaseRevoked) ? true : undefined), {
+      what: 'lease.revoked in the audit log',
+      timeoutMs: 60_000,
+    });
     const verify = await fetch(`${services.auditor.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${auditorToken}` } });
     expect(await verify.json()).toMatchObject({ ok: true });
 
@@ -116,7 +128,9 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
     const messages = await readRotorTopicsSince(started);
     expect(messages.some((message) => message.topic === Topics.leaseIssued && message.value.includes(issued.leaseId))).toBe(true);
     expect(messages.some((message) => message.topic === Topics.auditLog && message.value.includes(issued.leaseId))).toBe(true);
-    const leakingMessages = messages.filter((message) => `${message.key} ${message.value} ${JSON.stringify(message.headers)}`.includes(canary));
+    const leakingMessages = messages.filter((message) =>
+      `${message.key} ${message.value} ${JSON.stringify(message.headers)}`.includes(canary),
+    );
     expect(leakingMessages.map((message) => `${message.topic}@${message.partition}:${message.offset}`)).toEqual([]);
     for (const service of Object.values(services)) {
       expect(service.logs).toContain(service.name === 'issuer' ? 'lease issued' : `${service.name} listening`);

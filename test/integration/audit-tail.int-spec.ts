@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
-
 import { GENESIS, sealRecord } from '@rotor/audit-chain';
 import { Topics, type AuditRecord } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
@@ -54,19 +53,48 @@ describe('rotor audit tail (the CLI process, real Kafka)', () => {
   });
 
   it('prints from an offset, then follows live; filters; skips a repeated run', async () => {
-    const records = chainOf(randomBytes(32).toString('hex'), [Topics.access, Topics.leaseIssued, Topics.access, Topics.access, Topics.access]);
-    const send = (batch: AuditRecord[]) => publisher.send(batch.map((record) => ({ topic, key: record.chain, value: JSON.stringify(record) })));
+    const records = chainOf(randomBytes(32).toString('hex'), [
+      Topics.access,
+      Topics.leaseIssued,
+      Topics.access,
+      Topics.access,
+      Topics.access,
+    ]);
+    const send = (batch: AuditRecord[]) =>
+      publisher.send(batch.map((record) => ({ topic, key: record.chain, value: JSON.stringify(record) })));
     await send(records.slice(0, 3));
 
-    const tail = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), 'audit', 'tail', '--json', '--from', '0', '--filter', `type=${Topics.access}`], {
-      cwd: ROOT,
-      env: { ...process.env, ...principalEnv('cli'), KAFKA_BROKERS: brokers, ROTOR_AUDIT_TOPIC: topic },
-    });
+    const tail = spawn(
+      process.execPath,
+      [
+        '-r',
+        '@swc-node/register',
+        join(ROOT, 'apps', 'cli', 'src', 'main.ts'),
+        'audit',
+        'tail',
+        '--json',
+        '--from',
+        '0',
+        '--filter',
+        `type=${Topics.access}`,
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...principalEnv('cli'), KAFKA_BROKERS: brokers, ROTOR_AUDIT_TOPIC: topic },
+      },
+    );
     let stdout = '';
     tail.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const printed = () => stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as AuditRecord).seq);
+    const printed = () =>
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as AuditRecord).seq);
     try {
-      await eventually(async () => (printed().length >= 2 ? true : undefined), { what: 'the records before the tail started', timeoutMs: 45_000 });
+      await eventually(async () => (printed().length >= 2 ? true : undefined), {
+        what: 'the records before the tail started',
+        timeoutMs: 45_000,
+      });
       await send([records[1]!, records[2]!, records[3]!]); // seq 1-2 appended again after a crash, then 3
       await send([records[4]!]);
       await eventually(async () => (printed().includes(4) ? true : undefined), { what: 'the live records', timeoutMs: 30_000 });

@@ -50,7 +50,15 @@ const leaseIssued = (leaseId: string): AnyEnvelope => leaseIssuedEvent(leaseId);
 const consumed = (events: AnyEnvelope[]): BatchItem<AnyEnvelope>[] =>
   events.map((message, offset) => ({
     message,
-    context: { topic: Topics.leaseIssued, partition: 0, offset: String(offset), key: null, timestamp: String(Date.now()), headers: {}, logger },
+    context: {
+      topic: Topics.leaseIssued,
+      partition: 0,
+      offset: String(offset),
+      key: null,
+      timestamp: String(Date.now()),
+      headers: {},
+      logger,
+    },
   }));
 
 /**
@@ -69,7 +77,10 @@ describe('auditor: appending runs of events', () => {
 
   const auditLog = async (): Promise<AuditRecord[]> => {
     const records: AuditRecord[] = [];
-    await readTopicRange(kafka, { topic: config.auditTopic, onMessage: (message) => void records.push(AuditRecordSchema.parse(JSON.parse(message.value!.toString()))) });
+    await readTopicRange(kafka, {
+      topic: config.auditTopic,
+      onMessage: (message) => void records.push(AuditRecordSchema.parse(JSON.parse(message.value!.toString()))),
+    });
     return records;
   };
 
@@ -88,7 +99,11 @@ describe('auditor: appending runs of events', () => {
 
   beforeEach(async () => {
     await redis.flushall();
-    config = { auditKey, auditTopic: `rotor.audit.append-test-${randomUUID().slice(0, 8)}.v1`, kafka: { partitions: 1, replicationFactor: 1 } } as AuditorConfig;
+    config = {
+      auditKey,
+      auditTopic: `rotor.audit.append-test-${randomUUID().slice(0, 8)}.v1`,
+      kafka: { partitions: 1, replicationFactor: 1 },
+    } as AuditorConfig;
     await appenderWith(new AuditStore(redis)).onModuleInit(); // creates this test's audit topic
   });
 
@@ -127,7 +142,9 @@ describe('auditor: appending runs of events', () => {
     await expect(appenderWith(new StoreThatDiesAfterProduce(redis)).append(original)).rejects.toThrow('killed');
 
     const other = consumed(Array.from({ length: 5 }, () => leaseIssued(randomUUID())));
-    await expect(appenderWith(new AuditStore(redis)).append(other)).rejects.toThrow(`chain ${CHAIN} has an unconfirmed run up to source offset 4`);
+    await expect(appenderWith(new AuditStore(redis)).append(other)).rejects.toThrow(
+      `chain ${CHAIN} has an unconfirmed run up to source offset 4`,
+    );
     expect(await auditLog()).toHaveLength(5); // nothing of the other run was produced
 
     expect(await appenderWith(new AuditStore(redis)).append(original)).toEqual(Array(5).fill('appended'));

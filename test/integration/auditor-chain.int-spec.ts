@@ -97,14 +97,22 @@ class IsolatedAuditor {
 
   /** `rotor audit …` against this auditor's topic and Redis, as an operator would run it. */
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return runCli(args, { KAFKA_BROKERS: brokers.join(','), REDIS_URL: this.redisUrl ?? this.redis.url, ROTOR_AUDIT_TOPIC: this.topic, ROTOR_AUDIT_KEY: this.auditKey });
+    return runCli(args, {
+      KAFKA_BROKERS: brokers.join(','),
+      REDIS_URL: this.redisUrl ?? this.redis.url,
+      ROTOR_AUDIT_TOPIC: this.topic,
+      ROTOR_AUDIT_KEY: this.auditKey,
+    });
   }
 
   async replay(...args: string[]): Promise<ReplaySummary & { records: AuditRecord[] }> {
     const out = join(mkdtempSync(join(tmpdir(), 'rotor-audit-out-')), 'audit.jsonl');
     const { code, stdout, stderr } = await this.cli('audit', 'replay', '--json', '--out', out, ...args);
     if (code !== 0 && code !== 2) throw new Error(`rotor audit replay failed (${code}): ${stderr}`);
-    const records = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditRecord);
+    const records = readFileSync(out, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as AuditRecord);
     return { ...(JSON.parse(stdout) as ReplaySummary), records };
   }
 }
@@ -118,8 +126,11 @@ interface ReplaySummary {
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...principalEnv('cli'), ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args],
+      { cwd: ROOT, env: { ...process.env, ...principalEnv('cli'), ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -169,14 +180,25 @@ describe('auditor: the chained audit log', () => {
         topic: Topics.access,
         source: '/rotor/test',
         subject: 'pay-key',
-        data: { actor: { kind: 'operator', subject: 'alice@example.com', groups: ['rotor:sre'] }, action: 'read-secret', secret: 'pay-key', version: 1, at: new Date().toISOString() },
+        data: {
+          actor: { kind: 'operator', subject: 'alice@example.com', groups: ['rotor:sre'] },
+          action: 'read-secret',
+          secret: 'pay-key',
+          version: 1,
+          at: new Date().toISOString(),
+        },
       });
       await publisher.publish(operatorRead);
       const unknown = { ...issued(randomUUID()), id: randomUUID(), type: 'rotor.lease.issued.v9', data: { something: 'new' } };
       const malformedId = randomUUID();
       await publisher.send([
         { topic: Topics.leaseIssued, key: 'x', value: JSON.stringify(unknown), headers: { 'ce-id': unknown.id } },
-        { topic: Topics.leaseIssued, key: 'x', value: JSON.stringify({ ...issued(randomUUID()), id: malformedId, data: { leaseId: 'not-a-uuid' } }), headers: { 'ce-id': malformedId } },
+        {
+          topic: Topics.leaseIssued,
+          key: 'x',
+          value: JSON.stringify({ ...issued(randomUUID()), id: malformedId, data: { leaseId: 'not-a-uuid' } }),
+          headers: { 'ce-id': malformedId },
+        },
       ]);
       const after = issued(randomUUID());
       await publisher.publish(after, { key: 'x' }); // behind the malformed one on the same partition
@@ -195,8 +217,13 @@ describe('auditor: the chained audit log', () => {
       expect(raw).not.toContain('alice@example.com');
       expect(raw).not.toContain('api-7f9c-secretive-host');
 
-      const deadLetters = (await readRotorTopicsSince(started)).filter((m) => m.topic === Topics.deadLetter).map((m) => JSON.parse(m.value) as DeadLetter);
-      expect(deadLetters.find((letter) => letter.consumerGroup === auditor.group)).toMatchObject({ sourceTopic: Topics.leaseIssued, reason: expect.stringContaining('data.leaseId') });
+      const deadLetters = (await readRotorTopicsSince(started))
+        .filter((m) => m.topic === Topics.deadLetter)
+        .map((m) => JSON.parse(m.value) as DeadLetter);
+      expect(deadLetters.find((letter) => letter.consumerGroup === auditor.group)).toMatchObject({
+        sourceTopic: Topics.leaseIssued,
+        reason: expect.stringContaining('data.leaseId'),
+      });
 
       // The API finds events by the values an auditor knows: the lease, the operator (by its keyed hash).
       const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
@@ -224,7 +251,10 @@ describe('auditor: the chained audit log', () => {
         for (let i = 0; i < events.length; i += 50) await Promise.all(events.slice(i, i + 50).map((event) => publisher.publish(event)));
       })();
       const redis = redisFromEnv(auditor.redis.url);
-      await eventually(async () => ((await redis.zcard(ViewKeys.eventIndex('all'))) >= 100 ? true : undefined), { what: '100 records appended', intervalMs: 20 });
+      await eventually(async () => ((await redis.zcard(ViewKeys.eventIndex('all'))) >= 100 ? true : undefined), {
+        what: '100 records appended',
+        intervalMs: 20,
+      });
       redis.disconnect();
       await auditor.process.kill();
       await sending;
@@ -282,9 +312,15 @@ describe('auditor: the chained audit log', () => {
       );
       expect(summary.verify).toMatchObject({ ok: true });
       expect(gapsAndRepeats(summary.records)).toEqual([]);
-      await eventually(async () => (/rotor_audit_lag_messages\{service="auditor"\} 0\b/.test(await (await fetch(`${auditor.process.url}/metrics`)).text()) ? true : undefined), {
-        what: 'audit lag back to 0',
-      });
+      await eventually(
+        async () =>
+          /rotor_audit_lag_messages\{service="auditor"\} 0\b/.test(await (await fetch(`${auditor.process.url}/metrics`)).text())
+            ? true
+            : undefined,
+        {
+          what: 'audit lag back to 0',
+        },
+      );
     } finally {
       await auditor.stop();
       await redisSwitch.stop();
@@ -298,7 +334,10 @@ describe('auditor: the chained audit log', () => {
       await auditor.start();
       const events = Array.from({ length: 40 }, () => issued(randomUUID()));
       await Promise.all(events.map((event) => publisher.publish(event)));
-      await eventually(async () => ((await auditor.replay()).records.length === events.length ? true : undefined), { what: 'all events audited', intervalMs: 500 });
+      await eventually(async () => ((await auditor.replay()).records.length === events.length ? true : undefined), {
+        what: 'all events audited',
+        intervalMs: 500,
+      });
 
       // 1. An attacker who can rewrite the log (a copy of it here, since Kafka is append-only)
       //    changes what one record says. Every other record is copied to the same partition and offset.
@@ -328,25 +367,48 @@ describe('auditor: the chained audit log', () => {
       await producer.connect();
       for (const message of original) {
         const record = JSON.parse(message.value) as AuditRecord;
-        const value = message === victim ? JSON.stringify({ ...record, event: { ...record.event, subject: 'someone-else' } }) : message.value;
+        const value =
+          message === victim ? JSON.stringify({ ...record, event: { ...record.event, subject: 'someone-else' } }) : message.value;
         await producer.send({ topic: copyTopic, messages: [{ partition: message.partition, key: record.chain, value }] });
       }
       await producer.disconnect();
-      const rewritten = await runCli(['audit', 'replay', '--verify', '--json'], { KAFKA_BROKERS: brokers.join(','), ROTOR_AUDIT_TOPIC: copyTopic, ROTOR_AUDIT_KEY: auditor.auditKey });
+      const rewritten = await runCli(['audit', 'replay', '--verify', '--json'], {
+        KAFKA_BROKERS: brokers.join(','),
+        ROTOR_AUDIT_TOPIC: copyTopic,
+        ROTOR_AUDIT_KEY: auditor.auditKey,
+      });
       expect(rewritten.code).toBe(2);
-      expect((JSON.parse(rewritten.stdout) as ReplaySummary).verify?.firstBreak).toMatchObject({ partition: victim.partition, offset: victim.offset, reason: expect.stringMatching(/hash/) });
+      expect((JSON.parse(rewritten.stdout) as ReplaySummary).verify?.firstBreak).toMatchObject({
+        partition: victim.partition,
+        offset: victim.offset,
+        reason: expect.stringMatching(/hash/),
+      });
 
       // 2. An attacker with produce rights but without the key appends a record that claims to continue a chain.
       const last = JSON.parse(original.filter((m) => m.partition === victim.partition).at(-1)!.value) as AuditRecord;
-      const forged = sealRecord('not-the-audit-key-0123456789abcdef', { ...last, seq: last.seq + 1, prev: last.hash, eventId: randomUUID(), sourceOffset: String(Number(last.sourceOffset) + 1) });
+      const forged = sealRecord('not-the-audit-key-0123456789abcdef', {
+        ...last,
+        seq: last.seq + 1,
+        prev: last.hash,
+        eventId: randomUUID(),
+        sourceOffset: String(Number(last.sourceOffset) + 1),
+      });
       expect(forged.hash).not.toBe(recordHash(auditor.auditKey, { ...forged }));
       const forger = kafka.producer();
       await forger.connect();
-      const [written] = await forger.send({ topic: auditor.topic, messages: [{ partition: victim.partition, key: forged.chain, value: JSON.stringify(forged) }] });
+      const [written] = await forger.send({
+        topic: auditor.topic,
+        messages: [{ partition: victim.partition, key: forged.chain, value: JSON.stringify(forged) }],
+      });
       await forger.disconnect();
       const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
-      const verify = (await (await fetch(`${auditor.process.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })).json()) as ReplaySummary['verify'];
-      expect(verify).toMatchObject({ ok: false, firstBreak: { partition: victim.partition, offset: written!.baseOffset, seq: forged.seq } });
+      const verify = (await (
+        await fetch(`${auditor.process.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as ReplaySummary['verify'];
+      expect(verify).toMatchObject({
+        ok: false,
+        firstBreak: { partition: victim.partition, offset: written!.baseOffset, seq: forged.seq },
+      });
     } finally {
       await withAdmin((admin) => admin.deleteTopics({ topics: [copyTopic] }).catch(() => undefined));
       await auditor.stop();
@@ -362,7 +424,14 @@ async function auditorKeys(url: string): Promise<Record<string, unknown>> {
     const keys = (await redis.keys('auditor:*')).filter((key) => key !== ViewKeys.marker).sort();
     for (const key of keys) {
       const type = await redis.type(key);
-      dump[key] = type === 'string' ? await redis.get(key) : type === 'hash' ? await redis.hgetall(key) : type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES') : `(${type})`;
+      dump[key] =
+        type === 'string'
+          ? await redis.get(key)
+          : type === 'hash'
+            ? await redis.hgetall(key)
+            : type === 'zset'
+              ? await redis.zrange(key, 0, -1, 'WITHSCORES')
+              : `(${type})`;
     }
   } finally {
     redis.disconnect();
@@ -387,21 +456,102 @@ describe('auditor: inventory views built from the audit log', () => {
       await auditor.start();
       const base = Date.now() - 3_600_000;
       const at = (minutes: number) => new Date(base + minutes * 60_000).toISOString();
-      const lease = (leaseId: string) => ({ leaseId, role: 'db', owner: 'team-pay', backend: 'opaque-token' as const, workload: { namespace: 'payments', serviceAccount: 'api', podName: 'api-1' } });
+      const lease = (leaseId: string) => ({
+        leaseId,
+        role: 'db',
+        owner: 'team-pay',
+        backend: 'opaque-token' as const,
+        workload: { namespace: 'payments', serviceAccount: 'api', podName: 'api-1' },
+      });
       const [kept, revoked] = [randomUUID(), randomUUID()];
       const target = { kind: 'kubernetes-secret' as const, name: 'payments' };
       const gsm = (v: number) => `projects/p/secrets/pay-key/versions/${v}`;
       const history = [
-        createEvent({ topic: Topics.secretVersionCreated, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', owner: 'team-pay', version: 1, gsmVersion: gsm(1), reason: 'initial', createdAt: at(0) } }),
-        createEvent({ topic: Topics.deliveryCompleted, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 1, target, locator: 'payments/pay-key', contentHash: 'a'.repeat(64), deliveredAt: at(1) } }),
-        createEvent({ topic: Topics.leaseIssued, source: '/t', subject: kept, data: { ...lease(kept), issuedAt: at(2), expiresAt: new Date(Date.now() + 600_000).toISOString(), maxExpiresAt: new Date(Date.now() + 3_600_000).toISOString(), revocationHandle: { backend: 'opaque-token' } } }),
-        createEvent({ topic: Topics.leaseIssued, source: '/t', subject: revoked, data: { ...lease(revoked), issuedAt: at(3), expiresAt: at(30), maxExpiresAt: at(60), revocationHandle: { backend: 'opaque-token' } } }),
-        createEvent({ topic: Topics.leaseRevoked, source: '/t', subject: revoked, data: { ...lease(revoked), reason: 'requested', revokedAt: at(5) } }),
-        createEvent({ topic: Topics.secretVersionCreated, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', owner: 'team-pay', version: 2, gsmVersion: gsm(2), previousVersion: 1, reason: 'scheduled', createdAt: at(10) } }),
-        createEvent({ topic: Topics.deliveryCompleted, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 2, target, locator: 'payments/pay-key', contentHash: 'b'.repeat(64), deliveredAt: at(11) } }),
-        createEvent({ topic: Topics.deliveryRemoved, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 1, target, locator: 'payments/pay-key', reason: 'superseded', removedAt: at(11) } }),
-        createEvent({ topic: Topics.secretVersionRetired, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 1, gsmVersion: gsm(1), reason: 'superseded', retiredAt: at(20) } }),
-        createEvent({ topic: Topics.copyDiscovered, source: '/t', subject: 'pay-key', data: { secret: 'pay-key', version: 2, location: { kind: 'kubernetes-configmap', namespace: 'payments', name: 'legacy-config', key: 'API_KEY' }, discoveredAt: at(25) } }),
+        createEvent({
+          topic: Topics.secretVersionCreated,
+          source: '/t',
+          subject: 'pay-key',
+          data: { secret: 'pay-key', owner: 'team-pay', version: 1, gsmVersion: gsm(1), reason: 'initial', createdAt: at(0) },
+        }),
+        createEvent({
+          topic: Topics.deliveryCompleted,
+          source: '/t',
+          subject: 'pay-key',
+          data: { secret: 'pay-key', version: 1, target, locator: 'payments/pay-key', contentHash: 'a'.repeat(64), deliveredAt: at(1) },
+        }),
+        createEvent({
+          topic: Topics.leaseIssued,
+          source: '/t',
+          subject: kept,
+          data: {
+            ...lease(kept),
+            issuedAt: at(2),
+            expiresAt: new Date(Date.now() + 600_000).toISOString(),
+            maxExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+            revocationHandle: { backend: 'opaque-token' },
+          },
+        }),
+        createEvent({
+          topic: Topics.leaseIssued,
+          source: '/t',
+          subject: revoked,
+          data: {
+            ...lease(revoked),
+            issuedAt: at(3),
+            expiresAt: at(30),
+            maxExpiresAt: at(60),
+            revocationHandle: { backend: 'opaque-token' },
+          },
+        }),
+        createEvent({
+          topic: Topics.leaseRevoked,
+          source: '/t',
+          subject: revoked,
+          data: { ...lease(revoked), reason: 'requested', revokedAt: at(5) },
+        }),
+        createEvent({
+          topic: Topics.secretVersionCreated,
+          source: '/t',
+          subject: 'pay-key',
+          data: {
+            secret: 'pay-key',
+            owner: 'team-pay',
+            version: 2,
+            gsmVersion: gsm(2),
+            previousVersion: 1,
+            reason: 'scheduled',
+            createdAt: at(10),
+          },
+        }),
+        createEvent({
+          topic: Topics.deliveryCompleted,
+          source: '/t',
+          subject: 'pay-key',
+          data: { secret: 'pay-key', version: 2, target, locator: 'payments/pay-key', contentHash: 'b'.repeat(64), deliveredAt: at(11) },
+        }),
+        createEvent({
+          topic: Topics.deliveryRemoved,
+          source: '/t',
+          subject: 'pay-key',
+          data: { secret: 'pay-key', version: 1, target, locator: 'payments/pay-key', reason: 'superseded', removedAt: at(11) },
+        }),
+        createEvent({
+          topic: Topics.secretVersionRetired,
+          source: '/t',
+          subject: 'pay-key',
+          data: { secret: 'pay-key', version: 1, gsmVersion: gsm(1), reason: 'superseded', retiredAt: at(20) },
+        }),
+        createEvent({
+          topic: Topics.copyDiscovered,
+          source: '/t',
+          subject: 'pay-key',
+          data: {
+            secret: 'pay-key',
+            version: 2,
+            location: { kind: 'kubernetes-configmap', namespace: 'payments', name: 'legacy-config', key: 'API_KEY' },
+            discoveredAt: at(25),
+          },
+        }),
       ];
       for (const event of history) await publisher.publish(event);
       const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
@@ -410,12 +560,22 @@ describe('auditor: inventory views built from the audit log', () => {
         expect(response.status).toBe(200);
         return (await response.json()) as T;
       };
-      await eventually(async () => ((await get<{ total: number }>('/v1/audit/events')).total === history.length ? true : undefined), { what: 'the history audited' });
+      await eventually(async () => ((await get<{ total: number }>('/v1/audit/events')).total === history.length ? true : undefined), {
+        what: 'the history audited',
+      });
 
-      type Secret = { currentVersion: number; versions: { version: number; state: string }[]; copies: { version: number; state: string; origin: string; locator: string }[]; boundReaders: unknown[] };
+      type Secret = {
+        currentVersion: number;
+        versions: { version: number; state: string }[];
+        copies: { version: number; state: string; origin: string; locator: string }[];
+        boundReaders: unknown[];
+      };
       const secret = await get<Secret>('/v1/inventory/secrets/pay-key');
       expect(secret.currentVersion).toBe(2);
-      expect(secret.versions.map((v) => [v.version, v.state])).toEqual([[1, 'retired'], [2, 'current']]);
+      expect(secret.versions.map((v) => [v.version, v.state])).toEqual([
+        [1, 'retired'],
+        [2, 'current'],
+      ]);
       expect(secret.copies.map((c) => [c.version, c.origin, c.state, c.locator]).sort()).toEqual([
         [1, 'delivery', 'removed', 'payments/pay-key'],
         [2, 'delivery', 'delivered', 'payments/pay-key'],
@@ -423,7 +583,11 @@ describe('auditor: inventory views built from the audit log', () => {
       ]);
       expect(secret.boundReaders).toEqual([{ namespace: 'payments', serviceAccount: '*' }]);
 
-      const workload = await get<{ leases: { leaseId: string; state: string; workload: { podName: string } }[]; secrets: unknown[]; roles: unknown[] }>('/v1/inventory/workloads/payments/api');
+      const workload = await get<{
+        leases: { leaseId: string; state: string; workload: { podName: string } }[];
+        secrets: unknown[];
+        roles: unknown[];
+      }>('/v1/inventory/workloads/payments/api');
       expect(workload.leases.map((l) => [l.leaseId, l.state])).toEqual([[kept, 'active']]);
       expect(workload.leases[0]!.workload.podName).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
       expect(workload.secrets).toEqual([{ secret: 'pay-key', owner: 'team-pay', currentVersion: 2 }]);
@@ -436,7 +600,10 @@ describe('auditor: inventory views built from the audit log', () => {
       expect(early.copies.map((c) => c.version)).toEqual([1]);
       const later = await get<At>(`/v1/inventory/at?time=${encodeURIComponent(at(12))}`);
       expect(later.leases.map((l) => l.leaseId)).toEqual([kept]);
-      expect(later.versions.map((v) => [v.version, v.state])).toEqual([[1, 'previous'], [2, 'current']]);
+      expect(later.versions.map((v) => [v.version, v.state])).toEqual([
+        [1, 'previous'],
+        [2, 'current'],
+      ]);
       expect(later.copies.map((c) => c.version)).toEqual([2]);
       const bad = await fetch(`${auditor.process.url}/v1/inventory/at?time=yesterday`, { headers: { authorization: `Bearer ${token}` } });
       expect(bad.status).toBe(400);
@@ -445,7 +612,11 @@ describe('auditor: inventory views built from the audit log', () => {
       // Wipe Redis: --rebuild from the audit topic alone gives back exactly the live views.
       const live = await auditorKeys(auditor.redis.url);
       // The secret's inventory is "now": its `at` moves, the rest must not.
-      const answers = async () => [{ ...(await get<object>('/v1/inventory/secrets/pay-key')), at: 'now' }, await get(`/v1/inventory/at?time=${encodeURIComponent(at(12))}`), await get('/v1/audit/events')];
+      const answers = async () => [
+        { ...(await get<object>('/v1/inventory/secrets/pay-key')), at: 'now' },
+        await get(`/v1/inventory/at?time=${encodeURIComponent(at(12))}`),
+        await get('/v1/audit/events'),
+      ];
       const liveAnswers = await answers();
       expect(Object.keys(live).length).toBeGreaterThan(30);
       const wipe = redisFromEnv(auditor.redis.url);

@@ -43,7 +43,13 @@ managedSecrets:
   let redis: Redis;
 
   const fingerprintsUnder = (contentHashKey: string) =>
-    new CopyFingerprints(catalog, new VersionRegistry(redis), reader, { contentHashKey, copyScan: { retiredDays: 30 } } as DistributorConfig, logger);
+    new CopyFingerprints(
+      catalog,
+      new VersionRegistry(redis),
+      reader,
+      { contentHashKey, copyScan: { retiredDays: 30 } } as DistributorConfig,
+      logger,
+    );
 
   beforeAll(() => {
     redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-fingerprints', undefined, redisLinkFromEnv(requiredEnv('REDIS_URL')));

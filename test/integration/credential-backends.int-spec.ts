@@ -32,7 +32,8 @@ const connectAs = async (username: string, password: string) => {
   return client;
 };
 
-const roleExists = async (admin: Client, role: string) => (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
+const roleExists = async (admin: Client, role: string) =>
+  (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
 
 describe('postgres backend against a real PostgreSQL', () => {
   const backend = new PostgresBackend({ databaseUrl: DATABASE_URL });
@@ -56,7 +57,11 @@ describe('postgres backend against a real PostgreSQL', () => {
 
   it('issues a role that can run its granted query and nothing else, and that stops working once revoked', async () => {
     const leaseId = randomUUID();
-    const { credential, handle } = await backend.issue({ leaseId, settings: { kind: 'postgres', grants }, expiresAt: new Date(Date.now() + 60_000) });
+    const { credential, handle } = await backend.issue({
+      leaseId,
+      settings: { kind: 'postgres', grants },
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     expect(handle).toEqual({ backend: 'postgres', roleName: postgresRoleName(leaseId) });
 
     const session = await connectAs(credential['username']!, credential['password']!);
@@ -67,7 +72,9 @@ describe('postgres backend against a real PostgreSQL', () => {
     await backend.revoke(handle);
     // The open session was terminated, and no new one can start.
     await expect(session.query('SELECT 1')).rejects.toThrow();
-    await expect(connectAs(credential['username']!, credential['password']!)).rejects.toThrow(/password authentication failed|does not exist/);
+    await expect(connectAs(credential['username']!, credential['password']!)).rejects.toThrow(
+      /password authentication failed|does not exist/,
+    );
     expect(await roleExists(admin, handle.backend === 'postgres' ? handle.roleName : '')).toBe(false);
   });
 
@@ -75,18 +82,24 @@ describe('postgres backend against a real PostgreSQL', () => {
     const leaseId = randomUUID();
     const expiresAt = new Date(Date.now() + 60_000);
     const { handle } = await backend.issue({ leaseId, settings: { kind: 'postgres', grants }, expiresAt });
-    const { rows } = await admin.query<{ rolvaliduntil: Date }>('SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1', [postgresRoleName(leaseId)]);
+    const { rows } = await admin.query<{ rolvaliduntil: Date }>('SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1', [
+      postgresRoleName(leaseId),
+    ]);
     expect(Math.abs(rows[0]!.rolvaliduntil.getTime() - expiresAt.getTime())).toBeLessThan(1_000);
     const later = new Date(Date.now() + 120_000);
     await backend.renew(handle, later);
-    const renewed = await admin.query<{ rolvaliduntil: Date }>('SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1', [postgresRoleName(leaseId)]);
+    const renewed = await admin.query<{ rolvaliduntil: Date }>('SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1', [
+      postgresRoleName(leaseId),
+    ]);
     expect(Math.abs(renewed.rows[0]!.rolvaliduntil.getTime() - later.getTime())).toBeLessThan(1_000);
     await backend.revoke(handle);
   });
 
   it('issues concurrently without PostgreSQL refusing concurrent grants', async () => {
     const issued = await Promise.all(
-      Array.from({ length: 24 }, () => backend.issue({ leaseId: randomUUID(), settings: { kind: 'postgres', grants }, expiresAt: new Date(Date.now() + 60_000) })),
+      Array.from({ length: 24 }, () =>
+        backend.issue({ leaseId: randomUUID(), settings: { kind: 'postgres', grants }, expiresAt: new Date(Date.now() + 60_000) }),
+      ),
     );
     expect(issued).toHaveLength(24);
     await Promise.all(issued.map(({ handle }) => backend.revoke(handle)));
@@ -101,7 +114,13 @@ describe('postgres backend against a real PostgreSQL', () => {
 
   it('creates no lease role when the grant template fails, and no half-granted group', async () => {
     const leaseId = randomUUID();
-    await expect(backend.issue({ leaseId, settings: { kind: 'postgres', grants: [...grants, 'GRANT SELECT ON no_such_table TO {{role}}'] }, expiresAt: new Date(Date.now() + 60_000) })).rejects.toBeInstanceOf(DomainError);
+    await expect(
+      backend.issue({
+        leaseId,
+        settings: { kind: 'postgres', grants: [...grants, 'GRANT SELECT ON no_such_table TO {{role}}'] },
+        expiresAt: new Date(Date.now() + 60_000),
+      }),
+    ).rejects.toBeInstanceOf(DomainError);
     expect(await roleExists(admin, postgresRoleName(leaseId))).toBe(false);
   });
 
@@ -117,7 +136,14 @@ describe('redis-acl backend against a real Redis', () => {
   afterAll(() => backend.close());
 
   const connectAs = async (username: string, password: string) => {
-    const client = new Redis(REDIS_URL, { username, password, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis(REDIS_URL, {
+      username,
+      password,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     client.on('error', () => undefined);
     await client.connect();
     return client;
@@ -151,8 +177,17 @@ describe('issuance when Kafka is unreachable after the backend call', () => {
     await admin.connect();
     const redis = createRedis(REDIS_URL, 'rotor-test', undefined, redisLinkFromEnv(REDIS_URL));
     await redis.connect();
-    const backends = BackendRegistry.create({ databaseUrl: DATABASE_URL, redisAclUrl: REDIS_URL, redisAclSecurity: redisLinkFromEnv(REDIS_URL) });
-    const deadKafka = new Kafka({ clientId: 'rotor-test', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING, retry: { retries: 1, initialRetryTime: 50 } });
+    const backends = BackendRegistry.create({
+      databaseUrl: DATABASE_URL,
+      redisAclUrl: REDIS_URL,
+      redisAclSecurity: redisLinkFromEnv(REDIS_URL),
+    });
+    const deadKafka = new Kafka({
+      clientId: 'rotor-test',
+      brokers: ['127.0.0.1:1'],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 1, initialRetryTime: 50 },
+    });
     const catalog = parseCatalog(`
 roles:
   - name: db-read
@@ -170,10 +205,20 @@ roles:
       createdRoles.push(issued.handle.backend === 'postgres' ? issued.handle.roleName : '');
       return issued;
     };
-    const service = new LeaseService(catalog, backends, new LeaseRepository(redis), new EventPublisher(deadKafka), new TokenHasher('k'.repeat(32)), quietLogger);
+    const service = new LeaseService(
+      catalog,
+      backends,
+      new LeaseRepository(redis),
+      new EventPublisher(deadKafka),
+      new TokenHasher('k'.repeat(32)),
+      quietLogger,
+    );
     try {
       const error = await service
-        .issue({ caller: { kind: 'workload', subject: 'system:serviceaccount:fi:app', workload: { namespace: 'fi', serviceAccount: 'app' } }, role: 'db-read' })
+        .issue({
+          caller: { kind: 'workload', subject: 'system:serviceaccount:fi:app', workload: { namespace: 'fi', serviceAccount: 'app' } },
+          role: 'db-read',
+        })
         .catch((caught: unknown) => caught);
       expect(error).toMatchObject({ kind: 'unavailable', code: 'issuance-incomplete' });
       expect(createdRoles).toHaveLength(1); // the backend did create the role…

@@ -22,7 +22,15 @@ describe('GSM secret store against the emulator with quotas', () => {
   beforeAll(async () => {
     emulator = spawn(
       process.execPath,
-      [join(__dirname, '..', '..', 'scripts', 'gsm-emulator.js'), '--host', '127.0.0.1', '--port', String(PORT), '--version-writes-per-second-per-secret', '2'],
+      [
+        join(__dirname, '..', '..', 'scripts', 'gsm-emulator.js'),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(PORT),
+        '--version-writes-per-second-per-secret',
+        '2',
+      ],
       { stdio: 'ignore' },
     );
     await eventually(
@@ -76,7 +84,9 @@ describe('GSM secret store against the emulator with quotas', () => {
     const bucketProject = `rotor-quota-${randomUUID().slice(0, 8)}`;
     const sixWrites = async (replicas: GsmSecretStore[]) => {
       const started = Date.now();
-      await Promise.all(replicas.map((replica) => Promise.all([1, 2, 3].map((n) => replica.setLabels(secret, { owner: 'test', n: String(n) })))));
+      await Promise.all(
+        replicas.map((replica) => Promise.all([1, 2, 3].map((n) => replica.setLabels(secret, { owner: 'test', n: String(n) })))),
+      );
       await Promise.all(replicas.map((replica) => replica.close()));
       return Date.now() - started;
     };
@@ -84,7 +94,10 @@ describe('GSM secret store against the emulator with quotas', () => {
       // Two buckets of their own: 2 at once each, then one more after 500 ms.
       const alone = await sixWrites([new GsmSecretStore(settings, processPacers), new GsmSecretStore(settings, processPacers)]);
       // One shared bucket: 2 at once, then 4 more at 500 ms each.
-      const shared = await sixWrites([new GsmSecretStore(settings, sharedGsmPacers(redis, bucketProject)), new GsmSecretStore(settings, sharedGsmPacers(redis, bucketProject))]);
+      const shared = await sixWrites([
+        new GsmSecretStore(settings, sharedGsmPacers(redis, bucketProject)),
+        new GsmSecretStore(settings, sharedGsmPacers(redis, bucketProject)),
+      ]);
       expect(alone).toBeLessThan(1_500);
       expect(shared).toBeGreaterThanOrEqual(1_900);
       expect(shared).toBeLessThan(4_000);

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
-
 import { Topics } from '@rotor/contracts';
 
 import { eventually } from '../support/eventually';
@@ -66,7 +65,11 @@ roles:
 
   it('answers 503 for a managed secret when GSM is unreachable, and /readyz names gsm', async () => {
     const port = 19190;
-    const emulator = spawn(process.execPath, [join(__dirname, '..', '..', 'scripts', 'gsm-emulator.js'), '--host', '127.0.0.1', '--port', String(port)], { stdio: 'ignore' });
+    const emulator = spawn(
+      process.execPath,
+      [join(__dirname, '..', '..', 'scripts', 'gsm-emulator.js'), '--host', '127.0.0.1', '--port', String(port)],
+      { stdio: 'ignore' },
+    );
     const name = `gsmdown-${randomUUID().slice(0, 8)}`;
     const issuer = new ServiceProcess('issuer', 18681, {
       ...identity.env,

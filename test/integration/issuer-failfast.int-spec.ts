@@ -44,7 +44,13 @@ describe('issuance while Kafka hangs', () => {
       signal: AbortSignal.timeout(30_000),
     });
     const body = (await response.json()) as { code?: string; leaseId?: string };
-    return { status: response.status, retryAfter: response.headers.get('retry-after'), code: body.code, leaseId: body.leaseId, ms: Date.now() - started };
+    return {
+      status: response.status,
+      retryAfter: response.headers.get('retry-after'),
+      code: body.code,
+      leaseId: body.leaseId,
+      ms: Date.now() - started,
+    };
   };
 
   beforeAll(async () => {
@@ -84,10 +90,13 @@ roles:
       expect(early).toMatchObject({ status: 503 });
       expect(early.ms).toBeLessThan(2_500);
 
-      await eventually(async () => {
-        const body = (await (await fetch(`${issuer.url}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
-        return body.checks['kafka']?.ok === false ? true : undefined;
-      }, { timeoutMs: 15_000, what: '/readyz to report Kafka down' });
+      await eventually(
+        async () => {
+          const body = (await (await fetch(`${issuer.url}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
+          return body.checks['kafka']?.ok === false ? true : undefined;
+        },
+        { timeoutMs: 15_000, what: '/readyz to report Kafka down' },
+      );
 
       const answers = await Promise.all(Array.from({ length: 50 }, () => request()));
       for (const answer of answers) {
@@ -103,7 +112,10 @@ roles:
     } finally {
       execFileSync('kill', ['-CONT', String(kafkaPid)]);
     }
-    await eventually(async () => ((await request()).status === 201 ? true : undefined), { timeoutMs: 60_000, what: 'issuance to work again' });
+    await eventually(async () => ((await request()).status === 201 ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'issuance to work again',
+    });
     expect(issuer.logs).toMatch(/"leaseId":"[^"]+".*"msg":"lease issued"/);
   }, 120_000);
 });

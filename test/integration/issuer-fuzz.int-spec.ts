@@ -477,7 +477,6 @@ const countKeys = async (redis: Redis, pattern: string): Promise<number> => {
   return count;
 };
 
-
 const issuedFor = (messages: TappedMessage[], namespace: string) =>
   messages.filter((message) => {
     if (message.topic !== Topics.leaseIssued) return false;

@@ -110,7 +110,6 @@ class LocalTokenIssuer {
   }
 }
 
-
 interface Problem {
   type: string;
   title: string;

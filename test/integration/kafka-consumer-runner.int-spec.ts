@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 
-
 import { DeadLetterSchema, Topics, type DeadLetter } from '@rotor/contracts';
-import { ConsumerRunner, EventPublisher, PermanentError, readTopicRange, type BatchItem, type ConsumerRunnerOptions, type MessageContext } from '@rotor/kafka';
+import {
+  ConsumerRunner,
+  EventPublisher,
+  PermanentError,
+  readTopicRange,
+  type BatchItem,
+  type ConsumerRunnerOptions,
+  type MessageContext,
+} from '@rotor/kafka';
 import { createLogger, Metrics } from '@rotor/telemetry';
 
 import { eventually } from '../support/eventually';
@@ -55,7 +62,11 @@ describe('ConsumerRunner against a real broker', () => {
   let topic: string;
 
   const runner = (groupId: string, handle: (message: Probe, context: MessageContext) => Promise<void>) => {
-    const created = new ConsumerRunner(kafka, publisher, logger, new Metrics('test'), { groupId, backoff: FAST_BACKOFF, sessionTimeoutMs: 6_000 }).subscribe({
+    const created = new ConsumerRunner(kafka, publisher, logger, new Metrics('test'), {
+      groupId,
+      backoff: FAST_BACKOFF,
+      sessionTimeoutMs: 6_000,
+    }).subscribe({
       topics: [topic],
       parse: parseProbe,
       handle,
@@ -90,10 +101,13 @@ describe('ConsumerRunner against a real broker', () => {
     await send(JSON.stringify({ n: 'one' }));
     await send(JSON.stringify({ n: 2 }));
     await eventually(async () => (handled.includes(2) ? true : undefined), { what: 'the good message to be handled' });
-    const letters = await eventually(async () => {
-      const found = await deadLettersFor(topic, since);
-      return found.length >= 2 ? found : undefined;
-    }, { what: 'two dead letters' });
+    const letters = await eventually(
+      async () => {
+        const found = await deadLettersFor(topic, since);
+        return found.length >= 2 ? found : undefined;
+      },
+      { what: 'two dead letters' },
+    );
     expect(letters.map((letter) => letter.reason)).toEqual(['message value is not valid JSON', 'n must be a number']);
     expect(Buffer.from(letters[0]!.value!, 'base64').toString()).toBe('{not json');
     expect(letters[0]).toMatchObject({ consumerGroup: groupId, attempts: 0, offset: '0' });
@@ -109,10 +123,13 @@ describe('ConsumerRunner against a real broker', () => {
       }
     }).start();
     await send(JSON.stringify({ n: 13 }));
-    const letters = await eventually(async () => {
-      const found = (await deadLettersFor(topic, since)).filter((letter) => letter.reason.includes('downstream'));
-      return found.length ? found : undefined;
-    }, { what: 'the dead letter of the failing message' });
+    const letters = await eventually(
+      async () => {
+        const found = (await deadLettersFor(topic, since)).filter((letter) => letter.reason.includes('downstream'));
+        return found.length ? found : undefined;
+      },
+      { what: 'the dead letter of the failing message' },
+    );
     expect(attempts).toBe(3);
     expect(letters[0]).toMatchObject({ attempts: 3, reason: 'Error: downstream unavailable' });
   });
@@ -144,12 +161,18 @@ describe('ConsumerRunner against a real broker', () => {
     })();
 
     try {
-      await eventually(async () => (firstRun.length ? true : undefined), { what: 'the first consumer to take the message', timeoutMs: 30_000 });
+      await eventually(async () => (firstRun.length ? true : undefined), {
+        what: 'the first consumer to take the message',
+        timeoutMs: 30_000,
+      });
       const secondRun: number[] = [];
       await runner(groupId, async (message) => {
         if ((message as Probe & { marker?: string }).marker === marker) secondRun.push(message.n);
       }).start();
-      await eventually(async () => (secondRun.includes(101) ? true : undefined), { what: 'redelivery of the unfinished message', timeoutMs: 45_000 });
+      await eventually(async () => (secondRun.includes(101) ? true : undefined), {
+        what: 'redelivery of the unfinished message',
+        timeoutMs: 45_000,
+      });
     } finally {
       release();
       await firstStopped;
@@ -205,7 +228,13 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
     handleBatch: (items: readonly BatchItem<Probe>[]) => Promise<void>,
     options: Partial<ConsumerRunnerOptions> = {},
   ) => {
-    const created = new ConsumerRunner(kafka, publisher, logger, new Metrics('test'), { groupId, backoff: FAST_BACKOFF, sessionTimeoutMs: 6_000, maxBatchSize: 10, ...options }).subscribe({
+    const created = new ConsumerRunner(kafka, publisher, logger, new Metrics('test'), {
+      groupId,
+      backoff: FAST_BACKOFF,
+      sessionTimeoutMs: 6_000,
+      maxBatchSize: 10,
+      ...options,
+    }).subscribe({
       topics: [topic],
       parse: parseProbe,
       handleBatch,
@@ -227,11 +256,17 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
 
   it('hands over consecutive messages in offset order, at most maxBatchSize at a time, leaves malformed ones out (dead-lettered), and commits after', async () => {
     const since = new Date();
-    const values = Array.from({ length: 25 }, (_, n) => (n === 4 ? '{not json' : n === 17 ? JSON.stringify({ n: 'seventeen' }) : JSON.stringify({ n })));
+    const values = Array.from({ length: 25 }, (_, n) =>
+      n === 4 ? '{not json' : n === 17 ? JSON.stringify({ n: 'seventeen' }) : JSON.stringify({ n }),
+    );
     const topic = await filledTopic(values);
     const groupId = `g-${randomUUID()}`;
     const batches: { ns: number[]; offsets: string[] }[] = [];
-    await batchRunner(groupId, topic, async (items) => void batches.push({ ns: items.map((item) => item.message.n), offsets: items.map((item) => item.context.offset) })).start();
+    await batchRunner(
+      groupId,
+      topic,
+      async (items) => void batches.push({ ns: items.map((item) => item.message.n), offsets: items.map((item) => item.context.offset) }),
+    ).start();
 
     await eventually(async () => ((await committedOffset(groupId, topic)) === '25' ? true : undefined), { what: 'every offset committed' });
     const expected = Array.from({ length: 25 }, (_, n) => n).filter((n) => n !== 4 && n !== 17);
@@ -239,10 +274,13 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
     expect(batches.flatMap((batch) => batch.offsets)).toEqual(expected.map(String));
     expect(Math.max(...batches.map((batch) => batch.ns.length))).toBeGreaterThan(1); // batched, not one by one
     expect(batches.every((batch) => batch.ns.length <= 10)).toBe(true);
-    const letters = await eventually(async () => {
-      const found = await deadLettersFor(topic, since);
-      return found.length >= 2 ? found : undefined;
-    }, { what: 'two dead letters' });
+    const letters = await eventually(
+      async () => {
+        const found = await deadLettersFor(topic, since);
+        return found.length >= 2 ? found : undefined;
+      },
+      { what: 'two dead letters' },
+    );
     expect(letters.map((letter) => [letter.offset, letter.attempts, letter.reason])).toEqual([
       ['4', 0, 'message value is not valid JSON'],
       ['17', 0, 'n must be a number'],
@@ -255,7 +293,9 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
       parse: (json) => json,
       handleBatch: async () => undefined,
     });
-    expect(() => mixed.subscribe({ topics: ['rotor-test.b'], parse: (json) => json, handle: async () => undefined })).toThrow('mixes per-message and batch subscriptions');
+    expect(() => mixed.subscribe({ topics: ['rotor-test.b'], parse: (json) => json, handle: async () => undefined })).toThrow(
+      'mixes per-message and batch subscriptions',
+    );
   });
 
   it('when a batch keeps failing, handles its messages one by one and dead-letters only the one that fails', async () => {
@@ -274,10 +314,13 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
 
     await eventually(async () => ((await committedOffset(groupId, topic)) === '5' ? true : undefined), { what: 'every offset committed' });
     expect(handled).toEqual([1, 2, 4, 5]);
-    const letters = await eventually(async () => {
-      const found = await deadLettersFor(topic, since);
-      return found.length ? found : undefined;
-    }, { what: 'the dead letter of 3' });
+    const letters = await eventually(
+      async () => {
+        const found = await deadLettersFor(topic, since);
+        return found.length ? found : undefined;
+      },
+      { what: 'the dead letter of 3' },
+    );
     expect(letters).toEqual([expect.objectContaining({ offset: '2', attempts: 3, reason: 'Error: cannot store 3' })]);
     expect(poisonAttempts).toBeGreaterThanOrEqual(4); // retried as a batch, then alone
   });
@@ -296,7 +339,9 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
       { onExhausted: 'retry-forever' },
     );
     await first.start();
-    await eventually(async () => (calls > FAST_BACKOFF.maxAttempts ? true : undefined), { what: 'the handler to be retried past its attempts' });
+    await eventually(async () => (calls > FAST_BACKOFF.maxAttempts ? true : undefined), {
+      what: 'the handler to be retried past its attempts',
+    });
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // past the auto-commit interval
     expect(await committedOffset(groupId, topic)).toBe('-1');
     await first.stop();
@@ -304,7 +349,9 @@ describe('ConsumerRunner with a batch subscription, against a real broker', () =
 
     const handled: number[] = [];
     await batchRunner(groupId, topic, async (items) => void handled.push(...items.map((item) => item.message.n))).start();
-    await eventually(async () => ((await committedOffset(groupId, topic)) === '3' ? true : undefined), { what: 'the batch handled by the next runner' });
+    await eventually(async () => ((await committedOffset(groupId, topic)) === '3' ? true : undefined), {
+      what: 'the batch handled by the next runner',
+    });
     expect(handled).toEqual([1, 2, 3]);
   });
 });

@@ -23,10 +23,18 @@ const ca = readFileSync(requiredEnv('KAFKA_SSL_CA_FILE'), 'utf8');
 const SECRETS = join(__dirname, '..', '..', '.rotor', 'secrets');
 
 const client = (overrides: Partial<KafkaConfig>): Kafka =>
-  new Kafka({ clientId: 'rotor-test-kafka-security', brokers, logLevel: logLevel.NOTHING, connectionTimeout: 3_000, retry: { retries: 0 }, ...overrides });
+  new Kafka({
+    clientId: 'rotor-test-kafka-security',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3_000,
+    retry: { retries: 0 },
+    ...overrides,
+  });
 
 /** A service's own principal, exactly as the service connects. */
-const asPrincipal = (name: 'issuer' | 'revoker' | 'distributor' | 'auditor' | 'cli') => kafkaFromEnv(`rotor-test-as-${name}`, { ...process.env, ...principalEnv(name) }, { retry: { retries: 2, initialRetryTime: 100 } });
+const asPrincipal = (name: 'issuer' | 'revoker' | 'distributor' | 'auditor' | 'cli') =>
+  kafkaFromEnv(`rotor-test-as-${name}`, { ...process.env, ...principalEnv(name) }, { retry: { retries: 2, initialRetryTime: 100 } });
 
 async function connectAdmin(kafka: Kafka): Promise<string[]> {
   const admin = kafka.admin();
@@ -70,20 +78,28 @@ describe('Kafka: SASL_SSL, one principal per service, ACLs from the access table
   const adminPassword = readFileSync(join(SECRETS, 'kafka-admin.password'), 'utf8').trim();
 
   it('lets the admin principal in over TLS with its password (the control for the refusals below)', async () => {
-    const topics = await connectAdmin(client({ ssl: { ca: [ca] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: adminPassword } }));
+    const topics = await connectAdmin(
+      client({ ssl: { ca: [ca] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: adminPassword } }),
+    );
     expect(topics).toContain(Topics.leaseRevoked);
   });
 
   it('refuses a wrong password, a client without credentials, and plaintext', async () => {
-    await expect(connectAdmin(client({ ssl: { ca: [ca] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: `${adminPassword}x` } }))).rejects.toThrow(/authentication failed/i);
+    await expect(
+      connectAdmin(client({ ssl: { ca: [ca] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: `${adminPassword}x` } })),
+    ).rejects.toThrow(/authentication failed/i);
     await expect(connectAdmin(client({ ssl: { ca: [ca] } }))).rejects.toThrow();
-    await expect(connectAdmin(client({ sasl: { mechanism: 'scram-sha-512', username: 'admin', password: adminPassword } }))).rejects.toThrow();
+    await expect(
+      connectAdmin(client({ sasl: { mechanism: 'scram-sha-512', username: 'admin', password: adminPassword } })),
+    ).rejects.toThrow();
     await expect(connectAdmin(client({}))).rejects.toThrow();
   });
 
   it('refuses a broker certificate it does not trust', async () => {
     // Node's default roots only: the local CA is not among them.
-    const error = await connectAdmin(client({ ssl: { ca: [] as string[] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: adminPassword } })).catch((e: unknown) => e);
+    const error = await connectAdmin(
+      client({ ssl: { ca: [] as string[] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: adminPassword } }),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect(String((error as Error).message)).toMatch(/certificate|self[- ]signed|closed|Connection/i);
   });
@@ -94,7 +110,9 @@ describe('Kafka: SASL_SSL, one principal per service, ACLs from the access table
     // Without a certificate the handshake fails; with one the CA signed (here the broker's own,
     // the only super user on that listener) the same client is let in.
     await expect(connectAdmin(client({ ...internal, ssl: { ca: [ca] } }))).rejects.toThrow();
-    const withCertificate = kafkaSecurityOptions({ ssl: { ca, cert: readFileSync(join(pki, 'kafka-broker.crt'), 'utf8'), key: readFileSync(join(pki, 'kafka-broker.key'), 'utf8') } });
+    const withCertificate = kafkaSecurityOptions({
+      ssl: { ca, cert: readFileSync(join(pki, 'kafka-broker.crt'), 'utf8'), key: readFileSync(join(pki, 'kafka-broker.key'), 'utf8') },
+    });
     expect(await connectAdmin(client({ ...internal, ...withCertificate }))).toContain(Topics.leaseIssued);
   });
 

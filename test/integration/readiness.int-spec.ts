@@ -34,7 +34,6 @@ const sparePort = (): Promise<number> =>
     });
   });
 
-
 const readyz = async (service: ServiceProcess): Promise<{ status: number; report: ReadinessReport }> => {
   const response = await fetch(`${service.url}/readyz`);
   return { status: response.status, report: (await response.json()) as ReadinessReport };

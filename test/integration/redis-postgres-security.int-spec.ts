@@ -49,7 +49,7 @@ describe('Redis: TLS and one ACL user per service', () => {
     distributor.disconnect();
   });
 
-  it("lets the revoker use its hash-tagged schedule, and refuses the distributor reading or deleting it", async () => {
+  it('lets the revoker use its hash-tagged schedule, and refuses the distributor reading or deleting it', async () => {
     await revoker.zadd(schedule, Date.now(), 'lease-1');
     expect(await revoker.zcard(schedule)).toBe(1);
 
@@ -84,7 +84,13 @@ describe('Redis: TLS and one ACL user per service', () => {
   it('refuses a client without a password, with a wrong one, or speaking plaintext', async () => {
     const url = new URL(REDIS_URL);
     const refused = async (options: RedisOptions, target = REDIS_URL) => {
-      const client = new Redis(target, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, ...options });
+      const client = new Redis(target, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        enableReadyCheck: false,
+        ...options,
+      });
       // A refused AUTH ends the connection; the reason arrives as an 'error' event first.
       let first: string | undefined;
       client.on('error', (error: Error) => (first ??= error.message));
@@ -101,7 +107,9 @@ describe('Redis: TLS and one ACL user per service', () => {
     expect(await refused({ tls: { ca } })).toMatch(/NOAUTH|WRONGPASS|NOPERM/); // the default user is off
     expect(await refused({ tls: { ca }, username: 'distributor', password: 'not-the-password' })).toMatch(/WRONGPASS/);
     expect(await refused({ username: 'distributor', password: 'whatever' }, `redis://${url.host}`)).not.toBe('ok');
-    expect(await refused({ tls: { ca: [] as string[] }, username: 'distributor', password: 'whatever' })).toMatch(/certificate|self[- ]signed|unable/i);
+    expect(await refused({ tls: { ca: [] as string[] }, username: 'distributor', password: 'whatever' })).toMatch(
+      /certificate|self[- ]signed|unable/i,
+    );
   });
 });
 
@@ -142,7 +150,9 @@ describe('PostgreSQL: TLS with scram-sha-256, nothing else', () => {
     const client = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
     try {
       await client.connect();
-      return (await client.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]?.ssl ? 'tls' : 'plain';
+      return (await client.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]?.ssl
+        ? 'tls'
+        : 'plain';
     } catch (error) {
       return (error as Error).message;
     } finally {

@@ -20,7 +20,11 @@ const ROOT = join(__dirname, '..', '..');
 /** Runs the operators' CLI as a child process, as a person would. */
 function rotorCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...principalEnv('cli'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...principalEnv('cli'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -54,7 +58,11 @@ interface Envelope {
 async function forgetSecrets(redis: Redis, secrets: string[]): Promise<void> {
   for (const name of secrets) {
     const tag = `revoker:retirement:{${name}}`;
-    await redis.del(`${tag}:confirmed`, `${tag}:open`, ...[1, 2, 3, 4, 5].flatMap((version) => [`${tag}:v${version}`, `${tag}:v${version}:pending`]));
+    await redis.del(
+      `${tag}:confirmed`,
+      `${tag}:open`,
+      ...[1, 2, 3, 4, 5].flatMap((version) => [`${tag}:v${version}`, `${tag}:v${version}:pending`]),
+    );
     await redis.del(`revoker:emergency-versions:{${name}}`);
     for (const version of [1, 2, 3, 4, 5]) {
       await redis.zrem('{revoker:schedule:retirement:s0}:due', `${name}:${version}`);
@@ -141,12 +149,18 @@ describe('revoker: emergency rotations', () => {
     return (await response.json()) as RotationView;
   };
   const finished = (id: string, timeoutMs = 30_000) =>
-    eventually(async () => {
-      const view = await get(id);
-      return view.state === 'running' ? undefined : view;
-    }, { what: `emergency rotation ${id} to finish`, timeoutMs, intervalMs: 250 });
+    eventually(
+      async () => {
+        const view = await get(id);
+        return view.state === 'running' ? undefined : view;
+      },
+      { what: `emergency rotation ${id} to finish`, timeoutMs, intervalMs: 250 },
+    );
   const tracked = (ns: string, count: number) =>
-    eventually(async () => ((await redis.scard(`revoker:index:{ns:${ns}}`)) === count ? true : undefined), { what: `${count} leases of ${ns} tracked`, timeoutMs: 60_000 });
+    eventually(async () => ((await redis.scard(`revoker:index:{ns:${ns}}`)) === count ? true : undefined), {
+      what: `${count} leases of ${ns} tracked`,
+      timeoutMs: 60_000,
+    });
 
   beforeAll(async () => {
     await Promise.all([ensurePortFree(19310), ensurePortFree(19311)]);
@@ -175,7 +189,15 @@ managedSecrets:
 `);
     const env = { ...identity.env, ROTOR_CATALOG: catalog, ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') };
     // Small steps and a short visibility window: a killed revoker's rotation comes back quickly, and is mid-way when killed.
-    revokerEnv = { ...env, ROTOR_REVOKE_POLL_MS: '50', ROTOR_REVOKE_CONCURRENCY: '4', ROTOR_REVOKE_VISIBILITY_MS: '3000', ROTOR_EMERGENCY_BATCH: '25', ROTOR_EMERGENCY_POLL_MS: '200', LOG_LEVEL: 'info' };
+    revokerEnv = {
+      ...env,
+      ROTOR_REVOKE_POLL_MS: '50',
+      ROTOR_REVOKE_CONCURRENCY: '4',
+      ROTOR_REVOKE_VISIBILITY_MS: '3000',
+      ROTOR_EMERGENCY_BATCH: '25',
+      ROTOR_EMERGENCY_POLL_MS: '200',
+      LOG_LEVEL: 'info',
+    };
     issuer = new ServiceProcess('issuer', 19310, env);
     revoker = new ServiceProcess('revoker', 19311, revokerEnv);
     await Promise.all([issuer.start().ready(), revoker.start().ready()]);
@@ -196,7 +218,8 @@ managedSecrets:
   });
 
   it('answers 403 to a workload and to an auditor, and 400 naming a bad field, changing nothing', async () => {
-    const scheduled = async () => (await redis.zcard('{revoker:schedule:emergency:s0}:due')) + (await redis.zcard('{revoker:schedule:emergency:s0}:inflight'));
+    const scheduled = async () =>
+      (await redis.zcard('{revoker:schedule:emergency:s0}:due')) + (await redis.zcard('{revoker:schedule:emergency:s0}:inflight'));
     const before = await scheduled();
     const body = { selector: { namespace }, mode: 'graceful', reason: 'test' };
     const workload = await post(body, await identity.serviceAccountToken(namespace, 'app'));
@@ -223,13 +246,24 @@ managedSecrets:
     const { status, body } = await post({ selector: { namespace: `nobody-${suffix}` }, mode: 'immediate', reason: 'zero match' });
     expect(status).toBe(202);
     const view = await finished(body.id);
-    expect(view).toMatchObject({ state: 'completed', matched: { leases: 0, secrets: 0 }, revoked: 0, rotated: 0, delivered: 0, retired: 0, failed: 0 });
+    expect(view).toMatchObject({
+      state: 'completed',
+      matched: { leases: 0, secrets: 0 },
+      revoked: 0,
+      rotated: 0,
+      delivered: 0,
+      retired: 0,
+      failed: 0,
+    });
   });
 
   it('revokes every lease of a namespace and rotates its managed secret, publishing progress', async () => {
     const leaseIds = await issueLeases(publisher, namespace, 20);
     await tracked(namespace, 20);
-    const initial = await eventually(async () => (await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.secret === secret))[0], { what: 'the initial version', timeoutMs: 30_000 });
+    const initial = await eventually(
+      async () => (await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.secret === secret))[0],
+      { what: 'the initial version', timeoutMs: 30_000 },
+    );
 
     const { status, body } = await post({ selector: { namespace }, mode: 'immediate', reason: 'namespace compromised' });
     expect(status).toBe(202);
@@ -241,9 +275,13 @@ managedSecrets:
     expect(new Set(revoked.map((event) => event.data.leaseId))).toEqual(new Set(leaseIds));
     expect(revoked.every((event) => event.data['reason'] === 'emergency')).toBe(true);
     const created = await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.emergencyId === body.id);
-    expect(created.map((event) => event.data)).toEqual([expect.objectContaining({ secret, reason: 'emergency', previousVersion: initial.data['version'] })]);
+    expect(created.map((event) => event.data)).toEqual([
+      expect.objectContaining({ secret, reason: 'emergency', previousVersion: initial.data['version'] }),
+    ]);
     const retired = await eventsOf(Topics.secretVersionRetired, started, (event) => event.data.secret === secret);
-    expect(retired.map((event) => event.data)).toEqual([expect.objectContaining({ version: initial.data['version'], reason: 'emergency' })]);
+    expect(retired.map((event) => event.data)).toEqual([
+      expect.objectContaining({ version: initial.data['version'], reason: 'emergency' }),
+    ]);
     // The secret bound elsewhere was not touched.
     expect(await eventsOf(Topics.rotationRequested, started, (event) => event.data.secret === otherSecret)).toEqual([]);
 
@@ -263,10 +301,13 @@ managedSecrets:
     expect(second.body.startedAt).toBe(first.body.startedAt);
 
     // Graceful, no targets: rotated now, the previous version retired only at the end of its 1h grace period.
-    const view = await eventually(async () => {
-      const current = await get(first.body.id);
-      return current.rotated === 1 ? current : undefined;
-    }, { what: 'the secret to be rotated', timeoutMs: 30_000 });
+    const view = await eventually(
+      async () => {
+        const current = await get(first.body.id);
+        return current.rotated === 1 ? current : undefined;
+      },
+      { what: 'the secret to be rotated', timeoutMs: 30_000 },
+    );
     expect(view).toMatchObject({ state: 'running', matched: { leases: 0, secrets: 1 }, retired: 0 });
     const requests = await eventsOf(Topics.rotationRequested, started, (event) => event.data.emergencyId === first.body.id);
     expect(new Set(requests.map((event) => event.id))).toEqual(new Set([`${first.body.id}:${otherSecret}`]));
@@ -276,20 +317,56 @@ managedSecrets:
     const cliEnv = { ROTOR_REVOKER_URL: revoker.url, ROTOR_TOKEN: sre };
     await issueLeases(publisher, cliNamespace, 5);
     await tracked(cliNamespace, 5);
-    await eventually(async () => (await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.secret === cliSecret))[0], { what: 'the initial version', timeoutMs: 30_000 });
-
-    const watching = rotorCli(['emergency', 'rotate', '--selector', `namespace=${cliNamespace}`, '--mode', 'graceful', '--reason', 'cli test', '--request-id', `cli-${suffix}`, '--watch', '--json'], cliEnv);
-    // Graceful: the old version goes once the target confirmed the new one (the distributor's part, played here).
-    const created = await eventually(async () => (await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.secret === cliSecret && event.data.emergencyId !== undefined))[0], {
-      what: 'the emergency version',
+    await eventually(async () => (await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.secret === cliSecret))[0], {
+      what: 'the initial version',
       timeoutMs: 30_000,
     });
+
+    const watching = rotorCli(
+      [
+        'emergency',
+        'rotate',
+        '--selector',
+        `namespace=${cliNamespace}`,
+        '--mode',
+        'graceful',
+        '--reason',
+        'cli test',
+        '--request-id',
+        `cli-${suffix}`,
+        '--watch',
+        '--json',
+      ],
+      cliEnv,
+    );
+    // Graceful: the old version goes once the target confirmed the new one (the distributor's part, played here).
+    const created = await eventually(
+      async () =>
+        (
+          await eventsOf(
+            Topics.secretVersionCreated,
+            started,
+            (event) => event.data.secret === cliSecret && event.data.emergencyId !== undefined,
+          )
+        )[0],
+      {
+        what: 'the emergency version',
+        timeoutMs: 30_000,
+      },
+    );
     await publisher.publish(
       createEvent({
         topic: Topics.deliveryCompleted,
         source: '/rotor/test',
         subject: cliSecret,
-        data: { secret: cliSecret, version: created.data['version'] as number, target: { kind: 'kubernetes-secret', name: 'cluster-a' }, locator: `${cliNamespace}/key`, contentHash: 'b'.repeat(64), deliveredAt: new Date().toISOString() },
+        data: {
+          secret: cliSecret,
+          version: created.data['version'] as number,
+          target: { kind: 'kubernetes-secret', name: 'cluster-a' },
+          locator: `${cliNamespace}/key`,
+          contentHash: 'b'.repeat(64),
+          deliveredAt: new Date().toISOString(),
+        },
       }),
       { key: cliSecret },
     );
@@ -297,7 +374,15 @@ managedSecrets:
     expect(result).toMatchObject({ code: 0, stderr: '' });
     const final = JSON.parse(result.stdout) as RotationView;
     startedIds.add(final.id);
-    expect(final).toMatchObject({ state: 'completed', matched: { leases: 5, secrets: 1 }, revoked: 5, rotated: 1, delivered: 1, retired: 1, failed: 0 });
+    expect(final).toMatchObject({
+      state: 'completed',
+      matched: { leases: 5, secrets: 1 },
+      revoked: 5,
+      rotated: 1,
+      delivered: 1,
+      retired: 1,
+      failed: 0,
+    });
     const retired = await eventsOf(Topics.secretVersionRetired, started, (event) => event.data.secret === cliSecret);
     expect(retired.map((event) => event.data['reason'])).toEqual(['superseded']);
 
@@ -311,7 +396,10 @@ managedSecrets:
     const badSelector = await rotorCli(['emergency', 'rotate', '--selector', 'colour=red', '--mode', 'graceful', '--reason', 'x'], cliEnv);
     expect(badSelector.code).toBe(1);
     expect(badSelector.stderr).toContain('unknown field "colour"');
-    const badMode = await rotorCli(['emergency', 'rotate', '--selector', `namespace=${cliNamespace}`, '--mode', 'now', '--reason', 'x'], cliEnv);
+    const badMode = await rotorCli(
+      ['emergency', 'rotate', '--selector', `namespace=${cliNamespace}`, '--mode', 'now', '--reason', 'x'],
+      cliEnv,
+    );
     expect(badMode.code).toBe(1);
     expect(badMode.stderr).toMatch(/400 .*mode/);
   }, 90_000);
@@ -322,21 +410,30 @@ managedSecrets:
     await tracked(killNamespace, leaseIds.length);
 
     const { body } = await post({ selector: { namespace: killNamespace }, mode: 'graceful', reason: 'crash test' });
-    const atKill = await eventually(async () => {
-      const view = await get(body.id);
-      return view.revoked >= 150 ? view : undefined;
-    }, { what: 'the rotation to be under way', timeoutMs: 30_000, intervalMs: 50 });
+    const atKill = await eventually(
+      async () => {
+        const view = await get(body.id);
+        return view.revoked >= 150 ? view : undefined;
+      },
+      { what: 'the rotation to be under way', timeoutMs: 30_000, intervalMs: 50 },
+    );
     await revoker.kill();
     expect(atKill.revoked).toBeLessThan(leaseIds.length);
 
     revoker = new ServiceProcess('revoker', 19311, revokerEnv);
     await revoker.start().ready();
     const view = await finished(body.id, 120_000);
-    expect(view).toMatchObject({ state: 'completed', matched: { leases: leaseIds.length, secrets: 0 }, revoked: leaseIds.length, failed: 0 });
+    expect(view).toMatchObject({
+      state: 'completed',
+      matched: { leases: leaseIds.length, secrets: 0 },
+      revoked: leaseIds.length,
+      failed: 0,
+    });
 
     const revoked = await eventsOf(Topics.leaseRevoked, started, (event) => event.data.workload?.namespace === killNamespace);
     const eventIdsByLease = new Map<string, Set<string>>();
-    for (const event of revoked) eventIdsByLease.set(event.data.leaseId!, (eventIdsByLease.get(event.data.leaseId!) ?? new Set()).add(event.id));
+    for (const event of revoked)
+      eventIdsByLease.set(event.data.leaseId!, (eventIdsByLease.get(event.data.leaseId!) ?? new Set()).add(event.id));
     expect(eventIdsByLease.size).toBe(leaseIds.length);
     // One revocation per lease: each has one event id. A publish the kill cut off before the
     // lease was marked revoked is sent again with the same id (consumers deduplicate it);

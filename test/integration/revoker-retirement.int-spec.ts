@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-
 import { createEvent, Topics, type EventData } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
@@ -15,7 +14,11 @@ import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
 const kafka = kafkaFromEnv('rotor-test-retirement');
 
 /** The events of one topic since `since` whose data names `secret`. */
-async function eventsOf<T extends typeof Topics.secretVersionCreated | typeof Topics.secretVersionRetired>(topic: T, since: Date, secret: string) {
+async function eventsOf<T extends typeof Topics.secretVersionCreated | typeof Topics.secretVersionRetired>(
+  topic: T,
+  since: Date,
+  secret: string,
+) {
   const events: { id: string; data: EventData<T> }[] = [];
   await readTopicRange(kafka, {
     topic,
@@ -40,19 +43,37 @@ describe('revoker: retiring superseded managed-secret versions', () => {
 
   const operator = { kind: 'operator' as const, subject: 'sre@example.com', groups: ['rotor:sre'] };
   const requestRotation = (secret: string) =>
-    publisher.publish(createEvent({ topic: Topics.rotationRequested, source: '/rotor/test', subject: secret, data: { secret, reason: 'requested', requestedBy: operator } }));
+    publisher.publish(
+      createEvent({
+        topic: Topics.rotationRequested,
+        source: '/rotor/test',
+        subject: secret,
+        data: { secret, reason: 'requested', requestedBy: operator },
+      }),
+    );
   const confirmDelivery = (secret: string, version: number, target: { kind: 'file' | 'webhook'; name: string }) =>
     publisher.publish(
       createEvent({
         topic: Topics.deliveryCompleted,
         source: '/rotor/test',
         subject: secret,
-        data: { secret, version, target, locator: `${target.kind}:${target.name}`, contentHash: 'a'.repeat(64), deliveredAt: new Date().toISOString() },
+        data: {
+          secret,
+          version,
+          target,
+          locator: `${target.kind}:${target.name}`,
+          contentHash: 'a'.repeat(64),
+          deliveredAt: new Date().toISOString(),
+        },
       }),
       { key: secret },
     );
   const versionCreated = (secret: string, predicate: (data: EventData<typeof Topics.secretVersionCreated>) => boolean, what: string) =>
-    eventually(async () => (await eventsOf(Topics.secretVersionCreated, started, secret)).map((event) => event.data).find(predicate), { what, timeoutMs: 30_000, intervalMs: 500 });
+    eventually(async () => (await eventsOf(Topics.secretVersionCreated, started, secret)).map((event) => event.data).find(predicate), {
+      what,
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
   const retiredEvents = (secret: string) => eventsOf(Topics.secretVersionRetired, started, secret);
 
   beforeAll(async () => {
@@ -75,7 +96,12 @@ managedSecrets:
     rotationPeriod: 1h
     gracePeriod: 3s${targets}
 `);
-    const env = { ...identity.env, ROTOR_CATALOG: catalog, ROTOR_REVOKE_POLL_MS: '100', ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex') };
+    const env = {
+      ...identity.env,
+      ROTOR_CATALOG: catalog,
+      ROTOR_REVOKE_POLL_MS: '100',
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+    };
     issuer = new ServiceProcess('issuer', 19300, env);
     revoker = new ServiceProcess('revoker', 19301, env);
     await Promise.all([issuer.start().ready(), revoker.start().ready()]);
@@ -90,7 +116,11 @@ managedSecrets:
     const redis = redisFromEnv(requiredEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
     for (const name of [confirmed, grace]) {
       const tag = `revoker:retirement:{${name}}`;
-      await redis.del(`${tag}:confirmed`, `${tag}:open`, ...[1, 2, 3, 4, 5].flatMap((version) => [`${tag}:v${version}`, `${tag}:v${version}:pending`]));
+      await redis.del(
+        `${tag}:confirmed`,
+        `${tag}:open`,
+        ...[1, 2, 3, 4, 5].flatMap((version) => [`${tag}:v${version}`, `${tag}:v${version}:pending`]),
+      );
       for (const version of [1, 2, 3, 4]) await redis.zrem('{revoker:schedule:retirement:s0}:due', `${name}:${version}`);
     }
     redis.disconnect();
@@ -110,12 +140,18 @@ managedSecrets:
     await expect(gsm.access(initial.gsmVersion)).resolves.toBeInstanceOf(Buffer);
 
     await confirmDelivery(confirmed, next.version, { kind: 'file', name: 'node-a' });
-    const [retired, ...more] = await eventually(async () => {
-      const events = await retiredEvents(confirmed);
-      return events.length > 0 ? events : undefined;
-    }, { what: 'version-retired', timeoutMs: 20_000, intervalMs: 500 });
+    const [retired, ...more] = await eventually(
+      async () => {
+        const events = await retiredEvents(confirmed);
+        return events.length > 0 ? events : undefined;
+      },
+      { what: 'version-retired', timeoutMs: 20_000, intervalMs: 500 },
+    );
     expect(more).toEqual([]);
-    expect(retired).toMatchObject({ id: `${confirmed}:${initial.version}:retired`, data: { version: initial.version, gsmVersion: initial.gsmVersion, reason: 'superseded' } });
+    expect(retired).toMatchObject({
+      id: `${confirmed}:${initial.version}:retired`,
+      data: { version: initial.version, gsmVersion: initial.gsmVersion, reason: 'superseded' },
+    });
     await expect(gsm.access(initial.gsmVersion)).rejects.toMatchObject({ code: 'gsm-version-disabled' });
     await expect(gsm.access(next.gsmVersion)).resolves.toBeInstanceOf(Buffer);
   }, 90_000);
@@ -126,7 +162,11 @@ managedSecrets:
     const next = await versionCreated(grace, (data) => data.previousVersion === initial.version, 'the requested version');
     await confirmDelivery(grace, next.version, { kind: 'file', name: 'node-a' });
 
-    const retired = await eventually(async () => (await retiredEvents(grace))[0], { what: 'version-retired at the grace end', timeoutMs: 20_000, intervalMs: 500 });
+    const retired = await eventually(async () => (await retiredEvents(grace))[0], {
+      what: 'version-retired at the grace end',
+      timeoutMs: 20_000,
+      intervalMs: 500,
+    });
     expect(retired.data).toMatchObject({ version: initial.version, reason: 'grace-period-ended' });
     expect(Date.parse(retired.data.retiredAt)).toBeGreaterThanOrEqual(Date.parse(next.createdAt) + 3_000);
     await expect(gsm.access(initial.gsmVersion)).rejects.toMatchObject({ code: 'gsm-version-disabled' });
@@ -143,17 +183,27 @@ managedSecrets:
           topic: Topics.revocationRequested,
           source: '/rotor/test',
           subject: grace,
-          data: { subject: { kind: 'secret-version', secret: grace, version: current.version }, reason: 'emergency', requestedBy: operator },
+          data: {
+            subject: { kind: 'secret-version', secret: grace, version: current.version },
+            reason: 'emergency',
+            requestedBy: operator,
+          },
         }),
         { key: grace },
       );
     }
-    const retired = await eventually(async () => (await retiredEvents(grace)).find((event) => event.data.version === current.version), { what: 'the requested retirement', timeoutMs: 15_000, intervalMs: 500 });
+    const retired = await eventually(async () => (await retiredEvents(grace)).find((event) => event.data.version === current.version), {
+      what: 'the requested retirement',
+      timeoutMs: 15_000,
+      intervalMs: 500,
+    });
     expect(retired.data.reason).toBe('emergency');
     // Well before its 3 s grace period would have ended it.
     expect(Date.parse(retired.data.retiredAt)).toBeLessThan(Date.parse(newest.createdAt) + 3_000);
     await expect(gsm.access(current.gsmVersion)).rejects.toMatchObject({ code: 'gsm-version-disabled' });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect((await retiredEvents(grace)).filter((event) => event.data.version === current.version).map((event) => event.id)).toEqual([`${grace}:${current.version}:retired`]);
+    expect((await retiredEvents(grace)).filter((event) => event.data.version === current.version).map((event) => event.id)).toEqual([
+      `${grace}:${current.version}:retired`,
+    ]);
   }, 60_000);
 });

@@ -53,7 +53,13 @@ describe('revoker', () => {
   it('with two replicas, one killed with SIGKILL while holding claims, revokes every lease once', async () => {
     const started = new Date();
     const namespace = `kill-${randomUUID().slice(0, 8)}`;
-    const env = { ...identity.env, ROTOR_REVOKE_POLL_MS: '50', ROTOR_REVOKE_VISIBILITY_MS: '3000', ROTOR_REVOKE_CONCURRENCY: '4', LOG_LEVEL: 'info' };
+    const env = {
+      ...identity.env,
+      ROTOR_REVOKE_POLL_MS: '50',
+      ROTOR_REVOKE_VISIBILITY_MS: '3000',
+      ROTOR_REVOKE_CONCURRENCY: '4',
+      LOG_LEVEL: 'info',
+    };
     const replicas = [new ServiceProcess('revoker', 18881, env), new ServiceProcess('revoker', 18882, env)];
     await Promise.all(replicas.map((replica) => replica.start().ready()));
     try {
@@ -61,12 +67,18 @@ describe('revoker', () => {
       const expiresAt = new Date(Date.now() + 3_000);
       for (const id of ids) await publishIssued(publisher, { id, namespace, expiresAt });
       // Kill one replica while it is revoking: its claims must come back after their deadline.
-      await eventually(async () => (replicas[0]!.logs.includes('lease revoked') ? true : undefined), { what: 'replica 0 to start revoking', timeoutMs: 20_000, intervalMs: 20 });
+      await eventually(async () => (replicas[0]!.logs.includes('lease revoked') ? true : undefined), {
+        what: 'replica 0 to start revoking',
+        timeoutMs: 20_000,
+        intervalMs: 20,
+      });
       await replicas[0]!.kill();
 
       const revoked = await eventually(
         async () => {
-          const messages = (await readRotorTopicsSince(started)).filter((m) => m.topic === Topics.leaseRevoked && m.value.includes(namespace));
+          const messages = (await readRotorTopicsSince(started)).filter(
+            (m) => m.topic === Topics.leaseRevoked && m.value.includes(namespace),
+          );
           const leases = new Set(messages.map((m) => (JSON.parse(m.value) as { data: { leaseId: string } }).data.leaseId));
           return leases.size === ids.length ? messages : undefined;
         },
@@ -93,7 +105,9 @@ describe('revoker', () => {
       for (const id of ids) await publishIssued(publisher, { id, namespace, expiresAt: new Date(Date.now() + 12_000) });
       const probe = redisFromEnv(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
       probe.on('error', () => undefined);
-      await eventually(async () => ((await probe.zcard('{revoker:schedule:lease-expiry:s0}:due')) === ids.length ? true : undefined), { what: 'all leases scheduled' });
+      await eventually(async () => ((await probe.zcard('{revoker:schedule:lease-expiry:s0}:due')) === ids.length ? true : undefined), {
+        what: 'all leases scheduled',
+      });
       probe.disconnect();
       // appendfsync everysec: wait past one fsync, then crash Redis without a chance to save.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -102,8 +116,12 @@ describe('revoker', () => {
 
       await eventually(
         async () => {
-          const revoked = (await readRotorTopicsSince(started)).filter((m) => m.topic === Topics.leaseRevoked && m.value.includes(namespace));
-          return new Set(revoked.map((m) => (JSON.parse(m.value) as { data: { leaseId: string } }).data.leaseId)).size === ids.length ? true : undefined;
+          const revoked = (await readRotorTopicsSince(started)).filter(
+            (m) => m.topic === Topics.leaseRevoked && m.value.includes(namespace),
+          );
+          return new Set(revoked.map((m) => (JSON.parse(m.value) as { data: { leaseId: string } }).data.leaseId)).size === ids.length
+            ? true
+            : undefined;
         },
         { what: 'every lease revoked after the Redis restart', timeoutMs: 40_000, intervalMs: 1_000 },
       );
@@ -121,7 +139,11 @@ describe('revoker', () => {
     viaSwitch.port = '15432';
     const backend = new PostgresBackend({ databaseUrl: requiredEnv('DATABASE_URL') });
     const leaseId = randomUUID();
-    const { handle } = await backend.issue({ leaseId, settings: { kind: 'postgres', grants: ['GRANT CONNECT ON DATABASE rotor TO {{role}}'] }, expiresAt: new Date(Date.now() + 60_000) });
+    const { handle } = await backend.issue({
+      leaseId,
+      settings: { kind: 'postgres', grants: ['GRANT CONNECT ON DATABASE rotor TO {{role}}'] },
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     const roleName = handle.backend === 'postgres' ? handle.roleName : '';
     const revoker = new ServiceProcess('revoker', 18883, {
       ...identity.env,
@@ -141,7 +163,9 @@ describe('revoker', () => {
       const sre = await identity.operatorToken('sre@example.com', ['rotor:sre']);
       const listed = await eventually(
         async () => {
-          const page = (await (await fetch(`${revoker.url}/v1/leases?state=irrevocable`, { headers: { authorization: `Bearer ${sre}` } })).json()) as {
+          const page = (await (
+            await fetch(`${revoker.url}/v1/leases?state=irrevocable`, { headers: { authorization: `Bearer ${sre}` } })
+          ).json()) as {
             items: { leaseId: string; attempts: number; lastError?: string; state: string }[];
           };
           return page.items.find((item) => item.leaseId === leaseId);
@@ -162,13 +186,18 @@ describe('revoker', () => {
       expect(await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [roleName])).toMatchObject({ rowCount: 1 });
 
       pgSwitch.heal();
-      await eventually(async () => ((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [roleName])).rowCount === 0 ? true : undefined), {
-        what: 'the role to be dropped after PostgreSQL heals',
-        timeoutMs: 20_000,
-      });
+      await eventually(
+        async () => ((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [roleName])).rowCount === 0 ? true : undefined),
+        {
+          what: 'the role to be dropped after PostgreSQL heals',
+          timeoutMs: 20_000,
+        },
+      );
       await eventually(
         async () => {
-          const page = (await (await fetch(`${revoker.url}/v1/leases?state=irrevocable`, { headers: { authorization: `Bearer ${sre}` } })).json()) as { items: { leaseId: string }[] };
+          const page = (await (
+            await fetch(`${revoker.url}/v1/leases?state=irrevocable`, { headers: { authorization: `Bearer ${sre}` } })
+          ).json()) as { items: { leaseId: string }[] };
           return page.items.some((item) => item.leaseId === leaseId) ? undefined : true;
         },
         { what: 'the lease to leave the irrevocable list' },

@@ -23,7 +23,12 @@ describe('secure boot', () => {
   writeFileSync(wrongPasswordFile, `${WRONG}\n`);
 
   const bootFails = async (service: 'issuer' | 'revoker' | 'auditor', env: Record<string, string>) => {
-    const process = new ServiceProcess(service, nextPort++, { ...identity.env, ROTOR_AUDIT_KEY: 'a'.repeat(64), ROTOR_TOKEN_HASH_KEY: 'b'.repeat(64), ...env }).start();
+    const process = new ServiceProcess(service, nextPort++, {
+      ...identity.env,
+      ROTOR_AUDIT_KEY: 'a'.repeat(64),
+      ROTOR_TOKEN_HASH_KEY: 'b'.repeat(64),
+      ...env,
+    }).start();
     const code = await process.exitCode(60_000);
     return { code, logs: process.logs };
   };
@@ -55,15 +60,27 @@ describe('secure boot', () => {
   it('reports kafka: authentication on /readyz, and nothing of the error, once its password stops working', async () => {
     const STATE = join(__dirname, '..', '..', '.rotor');
     const setPassword = (password: string) =>
-      execFileSync('java', [
-        '-Xmx128m',
-        `-Dlog4j.configuration=file:${join(__dirname, '..', '..', 'infra', 'kafka', 'log4j.properties')}`,
-        '-cp',
-        `${join(STATE, 'kafka', 'libs')}/*`,
-        'kafka.admin.ConfigCommand',
-        ...['--bootstrap-server', '127.0.0.1:9094', '--command-config', join(STATE, 'kafka', 'internal-client.properties')],
-        ...['--alter', '--entity-type', 'users', '--entity-name', 'revoker', '--add-config', `SCRAM-SHA-512=[iterations=8192,password=${password}]`],
-      ], { stdio: 'ignore' });
+      execFileSync(
+        'java',
+        [
+          '-Xmx128m',
+          `-Dlog4j.configuration=file:${join(__dirname, '..', '..', 'infra', 'kafka', 'log4j.properties')}`,
+          '-cp',
+          `${join(STATE, 'kafka', 'libs')}/*`,
+          'kafka.admin.ConfigCommand',
+          ...['--bootstrap-server', '127.0.0.1:9094', '--command-config', join(STATE, 'kafka', 'internal-client.properties')],
+          ...[
+            '--alter',
+            '--entity-type',
+            'users',
+            '--entity-name',
+            'revoker',
+            '--add-config',
+            `SCRAM-SHA-512=[iterations=8192,password=${password}]`,
+          ],
+        ],
+        { stdio: 'ignore' },
+      );
     const revoker = new ServiceProcess('revoker', nextPort++, { ...identity.env, LOG_LEVEL: 'info' }).start();
     try {
       await revoker.ready();

@@ -57,7 +57,13 @@ describe('SharedRateLimiter (real Redis)', () => {
     await connection.connect();
     const errors: unknown[] = [];
     const fallback = new RateLimiter(600, 1);
-    const shared = new SharedRateLimiter(connection, { key: 'test:rate:down', ratePerMinute: 600, burst: 1, fallback, onRedisError: (error) => errors.push(error) });
+    const shared = new SharedRateLimiter(connection, {
+      key: 'test:rate:down',
+      ratePerMinute: 600,
+      burst: 1,
+      fallback,
+      onRedisError: (error) => errors.push(error),
+    });
     await shared.acquire();
     expect(errors).toHaveLength(0);
     await down.kill();

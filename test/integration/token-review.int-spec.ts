@@ -44,10 +44,14 @@ roles:
       body: JSON.stringify({ role: 'token' }),
     });
 
-  it('issues to a token the API server still accepts, asking it with rotor\'s own credentials', async () => {
+  it("issues to a token the API server still accepts, asking it with rotor's own credentials", async () => {
     const token = await identity.serviceAccountToken('tr', 'app');
     expect((await issue(token)).status).toBe(201);
-    expect(kube.requests).toContainEqual({ method: 'POST', path: '/apis/authentication.k8s.io/v1/tokenreviews', authorization: 'Bearer rotor-service-account-token' });
+    expect(kube.requests).toContainEqual({
+      method: 'POST',
+      path: '/apis/authentication.k8s.io/v1/tokenreviews',
+      authorization: 'Bearer rotor-service-account-token',
+    });
   });
 
   it('refuses a validly signed, unexpired token that Kubernetes has revoked', async () => {

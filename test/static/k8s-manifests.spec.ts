@@ -56,9 +56,7 @@ const CLUSTER_ROLE_GRANTS = [`ClusterRoleBinding: ServiceAccount ${ROTOR_NAMESPA
 // ---------------------------------------------------------------------------------------
 
 const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
-  selector !== undefined &&
-  Object.keys(selector).length > 0 &&
-  Object.entries(selector).every(([key, value]) => labels?.[key] === value);
+  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([key, value]) => labels?.[key] === value);
 
 function podSpec(deployment: IDeployment) {
   const spec = deployment.spec?.template.spec;
@@ -80,8 +78,7 @@ function containerEnv(manifests: Manifest[], namespace: string | undefined, cont
     const prefix = source.prefix ?? '';
     if (source.configMapRef) {
       const configMap = ofKind<IConfigMap>(manifests, 'ConfigMap').find(
-        (candidate) =>
-          candidate.metadata.name === source.configMapRef?.name && candidate.metadata.namespace === namespace,
+        (candidate) => candidate.metadata.name === source.configMapRef?.name && candidate.metadata.namespace === namespace,
       );
       for (const [key, value] of Object.entries(configMap?.data ?? {})) env.set(prefix + key, { value });
     }
@@ -174,16 +171,12 @@ function secretWriters(manifests: Manifest[]) {
       metadata: { name },
       rules,
     });
-  for (const role of ofKind<RoleLike>(manifests, 'Role'))
-    roles.set(`Role/${role.metadata.namespace}/${role.metadata.name}`, role);
+  for (const role of ofKind<RoleLike>(manifests, 'Role')) roles.set(`Role/${role.metadata.namespace}/${role.metadata.name}`, role);
   for (const role of ofKind<RoleLike>(manifests, 'ClusterRole')) roles.set(`ClusterRole/${role.metadata.name}`, role);
 
   const writers: { subject: string; scope: string }[] = [];
   const unresolved: string[] = [];
-  const bindings = [
-    ...ofKind<BindingLike>(manifests, 'RoleBinding'),
-    ...ofKind<BindingLike>(manifests, 'ClusterRoleBinding'),
-  ];
+  const bindings = [...ofKind<BindingLike>(manifests, 'RoleBinding'), ...ofKind<BindingLike>(manifests, 'ClusterRoleBinding')];
   for (const binding of bindings) {
     const key =
       binding.roleRef.kind === 'ClusterRole'
@@ -297,9 +290,7 @@ describe.each([
   });
 
   it('lets only the issuer (TokenReview) and the distributor (target Secrets) mount a Kubernetes API token, each service under its own ServiceAccount', () => {
-    const accounts = new Map(
-      ofKind<IServiceAccount>(manifests, 'ServiceAccount').map((account) => [account.metadata.name, account]),
-    );
+    const accounts = new Map(ofKind<IServiceAccount>(manifests, 'ServiceAccount').map((account) => [account.metadata.name, account]));
     const mounting = deployments
       .filter((deployment) => {
         const pod = podSpec(deployment);
@@ -317,9 +308,7 @@ describe.each([
 
   it('turns TokenReview on in the issuer only, with the in-cluster configuration', () => {
     const reviewing = deployments.filter((deployment) =>
-      podSpec(deployment).containers.some(
-        (container) => envValue(manifests, deployment, container, 'ROTOR_TOKEN_REVIEW') === 'true',
-      ),
+      podSpec(deployment).containers.some((container) => envValue(manifests, deployment, container, 'ROTOR_TOKEN_REVIEW') === 'true'),
     );
     expect(reviewing.map((deployment) => deployment.metadata.name)).toEqual(['issuer']);
     for (const container of reviewing.flatMap((deployment) => podSpec(deployment).containers)) {
@@ -328,15 +317,11 @@ describe.each([
   });
 
   it("binds the issuer's ServiceAccount to system:auth-delegator, and no other subject to any ClusterRole", () => {
-    const grants = [
-      ...ofKind<BindingLike>(manifests, 'RoleBinding'),
-      ...ofKind<BindingLike>(manifests, 'ClusterRoleBinding'),
-    ]
+    const grants = [...ofKind<BindingLike>(manifests, 'RoleBinding'), ...ofKind<BindingLike>(manifests, 'ClusterRoleBinding')]
       .filter((binding) => binding.roleRef.kind === 'ClusterRole')
       .flatMap((binding) =>
         (binding.subjects ?? []).map(
-          (subject) =>
-            `${binding.kind}: ${subject.kind} ${subject.namespace ?? ''}/${subject.name} -> ${binding.roleRef.name}`,
+          (subject) => `${binding.kind}: ${subject.kind} ${subject.namespace ?? ''}/${subject.name} -> ${binding.roleRef.name}`,
         ),
       );
     expect(grants.sort()).toEqual(CLUSTER_ROLE_GRANTS);
@@ -406,9 +391,7 @@ describe.each([
   });
 
   it('denies ingress in the rotor namespace by default and opens only each service port', () => {
-    const policies = ofKind<INetworkPolicy>(manifests, 'NetworkPolicy').filter(
-      (policy) => policy.metadata.namespace === ROTOR_NAMESPACE,
-    );
+    const policies = ofKind<INetworkPolicy>(manifests, 'NetworkPolicy').filter((policy) => policy.metadata.namespace === ROTOR_NAMESPACE);
     const defaultDeny = policies.filter(
       (policy) =>
         Object.keys(policy.spec?.podSelector.matchLabels ?? {}).length === 0 &&
@@ -492,9 +475,7 @@ describe.each([
   });
 
   it("ships a catalog that the services' own catalog parser accepts", () => {
-    const catalog = ofKind<IConfigMap>(manifests, 'ConfigMap').find((configMap) =>
-      configMap.metadata.name.startsWith('rotor-catalog'),
-    );
+    const catalog = ofKind<IConfigMap>(manifests, 'ConfigMap').find((configMap) => configMap.metadata.name.startsWith('rotor-catalog'));
     const parsed = parseCatalog(catalog?.data?.['catalog.yaml'] ?? '', `${dir} rotor-catalog`);
     expect(parsed.roles.length + parsed.managedSecrets.length).toBeGreaterThan(0);
   });
@@ -507,9 +488,7 @@ describe.each([
         ...(pod.volumes ?? []).flatMap((volume) => (volume.configMap ? [volume.configMap.name] : [])),
         ...pod.containers.flatMap((container) => [
           ...(container.envFrom ?? []).flatMap((source) => (source.configMapRef ? [source.configMapRef.name] : [])),
-          ...(container.env ?? []).flatMap((env) =>
-            env.valueFrom?.configMapKeyRef ? [env.valueFrom.configMapKeyRef.name] : [],
-          ),
+          ...(container.env ?? []).flatMap((env) => (env.valueFrom?.configMapKeyRef ? [env.valueFrom.configMapKeyRef.name] : [])),
         ]),
       ];
     });
@@ -572,9 +551,7 @@ describe('Kubernetes local overlay', () => {
     const { writers, unresolved } = secretWriters(manifests);
     expect(unresolved).toEqual([]);
     expect(writers.length).toBeGreaterThan(0);
-    expect([...new Set(writers.map((writer) => writer.subject))]).toEqual([
-      `ServiceAccount ${ROTOR_NAMESPACE}/distributor`,
-    ]);
+    expect([...new Set(writers.map((writer) => writer.subject))]).toEqual([`ServiceAccount ${ROTOR_NAMESPACE}/distributor`]);
     expect(writers.map((writer) => writer.scope)).not.toContain(ROTOR_NAMESPACE);
     expect(writers.map((writer) => writer.scope)).not.toContain('(cluster)');
   });
@@ -672,9 +649,7 @@ describe('docker-compose.yml', () => {
   it('mounts the catalog ROTOR_CATALOG names only in the services that read it', () => {
     for (const name of SERVICES) {
       const env = environment(name);
-      const catalogMounted = composeMounts(compose.services[name]).some((mount) =>
-        mount.source?.endsWith('catalog.yaml'),
-      );
+      const catalogMounted = composeMounts(compose.services[name]).some((mount) => mount.source?.endsWith('catalog.yaml'));
       expect({
         name,
         catalog: env.ROTOR_CATALOG,
@@ -763,9 +738,7 @@ describe('docker-compose.yml', () => {
       const environment = service?.environment;
       expect(Array.isArray(environment)).toBe(false);
       const env = (environment ?? {}) as Record<string, string | number>;
-      const published = (service?.ports ?? []).map((port) =>
-        typeof port === 'string' ? Number(port.split(':').pop()) : port.target,
-      );
+      const published = (service?.ports ?? []).map((port) => (typeof port === 'string' ? Number(port.split(':').pop()) : port.target));
       expect({
         name,
         context: build?.context,
@@ -803,16 +776,12 @@ describe('Dockerfile', () => {
     return instructions
       .filter((line) => /^FROM\s/i.test(line))
       .map((line) =>
-        (line.split(/\s+/)[1] ?? '').replace(
-          /\$\{(\w+)\}|\$(\w+)/g,
-          (_m, a?: string, b?: string) => args.get(a ?? b ?? '') ?? '',
-        ),
+        (line.split(/\s+/)[1] ?? '').replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a?: string, b?: string) => args.get(a ?? b ?? '') ?? ''),
       );
   }
 
   it('builds and runs on the Node.js major that package.json engines allows', () => {
-    const engines = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } })
-      .engines.node;
+    const engines = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
     const major = /^>=(\d+)\s+<(\d+)$/.exec(engines);
     expect(major).not.toBeNull();
     expect(Number(major?.[2])).toBe(Number(major?.[1]) + 1);

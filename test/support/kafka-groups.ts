@@ -13,7 +13,11 @@ export async function startGroupAtEnd(kafka: Kafka, groupId: string): Promise<vo
   let ends;
   try {
     await ensureTopics(admin, [...DOMAIN_TOPICS, Topics.deadLetter], { partitions: 6, replicationFactor: 1 });
-    ends = await Promise.all(DOMAIN_TOPICS.map(async (topic) => (await retryRetriable(() => admin.fetchTopicOffsets(topic))).map(({ partition, high }) => ({ topic, partition, offset: high }))));
+    ends = await Promise.all(
+      DOMAIN_TOPICS.map(async (topic) =>
+        (await retryRetriable(() => admin.fetchTopicOffsets(topic))).map(({ partition, high }) => ({ topic, partition, offset: high })),
+      ),
+    );
   } finally {
     await admin.disconnect();
   }

@@ -11,7 +11,11 @@ export const leaseIssuedEvent = (leaseId: string, extra: { podName?: string; nam
       role: 'db',
       owner: 'team-pay',
       backend: 'opaque-token',
-      workload: { namespace: extra.namespace ?? 'payments', serviceAccount: 'api', ...(extra.podName ? { podName: extra.podName, podUid: `uid-${extra.podName}` } : {}) },
+      workload: {
+        namespace: extra.namespace ?? 'payments',
+        serviceAccount: 'api',
+        ...(extra.podName ? { podName: extra.podName, podUid: `uid-${extra.podName}` } : {}),
+      },
       issuedAt: new Date().toISOString(),
       expiresAt: new Date(Date.now() + 300_000).toISOString(),
       maxExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),

@@ -17,7 +17,9 @@ const secure = () => !insecureStack() && existsSync(ACL_FILE);
 export const redisCli = (port: number, ...args: string[]): Promise<string> =>
   new Promise((resolve) => {
     const tls = secure() ? ['--tls', '--cacert', join(TLS, 'ca.crt'), '--user', 'admin'] : [];
-    const env = secure() ? { ...process.env, REDISCLI_AUTH: readFileSync(join(STATE, 'secrets', 'redis-admin.password'), 'utf8').trim() } : process.env;
+    const env = secure()
+      ? { ...process.env, REDISCLI_AUTH: readFileSync(join(STATE, 'secrets', 'redis-admin.password'), 'utf8').trim() }
+      : process.env;
     execFile('redis-cli', [...tls, '-p', String(port), ...args], { env }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim()));
   });
 
@@ -44,7 +46,22 @@ export class PrivateRedis {
       'redis-server',
       [
         ...(secure()
-          ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', join(TLS, 'server.crt'), '--tls-key-file', join(TLS, 'server.key'), '--tls-ca-cert-file', join(TLS, 'ca.crt'), '--tls-auth-clients', 'optional', '--aclfile', ACL_FILE]
+          ? [
+              '--port',
+              '0',
+              '--tls-port',
+              String(this.port),
+              '--tls-cert-file',
+              join(TLS, 'server.crt'),
+              '--tls-key-file',
+              join(TLS, 'server.key'),
+              '--tls-ca-cert-file',
+              join(TLS, 'ca.crt'),
+              '--tls-auth-clients',
+              'optional',
+              '--aclfile',
+              ACL_FILE,
+            ]
           : ['--port', String(this.port)]),
         ...['--bind', '127.0.0.1', '--save', '', '--appendonly', this.options.appendonly ? 'yes' : 'no', '--dir', this.dir],
       ],
@@ -74,4 +91,3 @@ export class PrivateRedis {
     await this.exited;
   }
 }
-

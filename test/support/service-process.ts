@@ -43,7 +43,14 @@ export class ServiceProcess {
     this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', this.name, 'src', 'main.ts')], {
       cwd: ROOT,
       // Its own principals over the admin ones of .rotor/env; what the test passes wins.
-      env: { ...process.env, ...principalEnv(this.name), ...this.env, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: this.env['LOG_LEVEL'] ?? 'debug' },
+      env: {
+        ...process.env,
+        ...principalEnv(this.name),
+        ...this.env,
+        PORT: String(this.port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: this.env['LOG_LEVEL'] ?? 'debug',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk: Buffer) => {
@@ -63,7 +70,10 @@ export class ServiceProcess {
     if (!this.closed) throw new Error(`${this.name} was never started`);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.name} still running after ${timeoutMs} ms:\n${this.output.slice(-4000)}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${this.name} still running after ${timeoutMs} ms:\n${this.output.slice(-4000)}`)),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([this.closed, timeout]);
@@ -96,8 +106,12 @@ export class ServiceProcess {
   async live(timeoutMs = 60_000): Promise<this> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`${this.name} exited with ${this.child.exitCode}:\n${this.output.slice(-4000)}`);
-      const ok = await fetch(`${this.url}/healthz`).then((response) => response.ok, () => false);
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined)
+        throw new Error(`${this.name} exited with ${this.child.exitCode}:\n${this.output.slice(-4000)}`);
+      const ok = await fetch(`${this.url}/healthz`).then(
+        (response) => response.ok,
+        () => false,
+      );
       if (ok) return this;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

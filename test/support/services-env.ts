@@ -43,6 +43,9 @@ export function trustLocalCa(): void {
 /** A variable the integration suites need; scripts/test.sh provides them all. */
 export function requiredEnv(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the suites through \`npm test\` (scripts/test.sh), which starts the services and writes .rotor/env`);
+  if (!value)
+    throw new Error(
+      `${name} is not set: run the suites through \`npm test\` (scripts/test.sh), which starts the services and writes .rotor/env`,
+    );
   return value;
 }

@@ -1,4 +1,3 @@
-
 import { ALL_TOPICS } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 import { kafkaFromEnv } from '../../tools/security/env-clients';

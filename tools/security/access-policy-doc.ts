@@ -17,7 +17,7 @@ export function renderAccessPolicyDoc(): string {
     'Each principal gets WRITE (and CREATE) on what it writes, READ on what it reads (both imply',
     'DESCRIBE), and READ on consumer groups starting with its prefix. Nothing else: a topic not listed',
     "is invisible to it, and producing to another stage's topic is `TOPIC_AUTHORIZATION_FAILED`.",
-    '`admin` (the scripts, the tests) and the broker\'s own certificate are the only super users.',
+    "`admin` (the scripts, the tests) and the broker's own certificate are the only super users.",
     '',
     '| principal | role | writes | reads | consumer groups |',
     '| --- | --- | --- | --- | --- |',
@@ -34,7 +34,9 @@ export function renderAccessPolicyDoc(): string {
     '',
     '| user | keys | commands |',
     '| --- | --- | --- |',
-    ...Object.entries(REDIS_ACCESS).map(([user, access]) => `| \`${user}\` | ${access.keys.map((key) => `\`${key}\``).join(' ')} | \`${access.commands.join(' ')}\` |`),
+    ...Object.entries(REDIS_ACCESS).map(
+      ([user, access]) => `| \`${user}\` | ${access.keys.map((key) => `\`${key}\``).join(' ')} | \`${access.commands.join(' ')}\` |`,
+    ),
     `| \`${REDIS_ACL_ADMIN.user}\` | (none) | \`${REDIS_ACL_ADMIN.commands.join(' ')}\` |`,
     '',
     `Shared on purpose: ${Object.entries(SHARED_REDIS_PREFIXES)

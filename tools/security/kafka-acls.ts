@@ -3,9 +3,16 @@ import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatter
 import { KAFKA_ACCESS, KAFKA_PRINCIPALS, type KafkaPrincipal, type TopicPattern } from '@rotor/contracts';
 
 /** One ACL binding in kafkajs' shape, for one of rotor's principals. */
-export type RotorAcl = Required<Pick<AclEntry, 'resourceType' | 'resourceName' | 'resourcePatternType' | 'principal' | 'host' | 'operation' | 'permissionType'>>;
+export type RotorAcl = Required<
+  Pick<AclEntry, 'resourceType' | 'resourceName' | 'resourcePatternType' | 'principal' | 'host' | 'operation' | 'permissionType'>
+>;
 
-const allow = (principal: KafkaPrincipal, resourceType: AclResourceTypes, pattern: { name: string; prefixed: boolean }, operation: AclOperationTypes): RotorAcl => ({
+const allow = (
+  principal: KafkaPrincipal,
+  resourceType: AclResourceTypes,
+  pattern: { name: string; prefixed: boolean },
+  operation: AclOperationTypes,
+): RotorAcl => ({
   resourceType,
   resourceName: pattern.name,
   resourcePatternType: pattern.prefixed ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
@@ -15,7 +22,8 @@ const allow = (principal: KafkaPrincipal, resourceType: AclResourceTypes, patter
   permissionType: AclPermissionTypes.ALLOW,
 });
 
-const topicResource = (pattern: TopicPattern) => ('topic' in pattern ? { name: pattern.topic, prefixed: false } : { name: pattern.prefix, prefixed: true });
+const topicResource = (pattern: TopicPattern) =>
+  'topic' in pattern ? { name: pattern.topic, prefixed: false } : { name: pattern.prefix, prefixed: true };
 
 /**
  * The broker ACLs for the access table: WRITE and CREATE on what a principal writes, READ on
@@ -31,12 +39,18 @@ export function desiredAcls(): RotorAcl[] {
         allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.CREATE),
       ]),
       ...access.reads.map((pattern) => allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.READ)),
-      ...(access.reads.length ? [allow(principal, AclResourceTypes.GROUP, group, AclOperationTypes.READ), allow(principal, AclResourceTypes.GROUP, group, AclOperationTypes.DELETE)] : []),
+      ...(access.reads.length
+        ? [
+            allow(principal, AclResourceTypes.GROUP, group, AclOperationTypes.READ),
+            allow(principal, AclResourceTypes.GROUP, group, AclOperationTypes.DELETE),
+          ]
+        : []),
     ];
   });
 }
 
-const aclKey = (acl: RotorAcl) => [acl.principal, acl.resourceType, acl.resourcePatternType, acl.resourceName, acl.operation, acl.permissionType, acl.host].join('|');
+const aclKey = (acl: RotorAcl) =>
+  [acl.principal, acl.resourceType, acl.resourcePatternType, acl.resourceName, acl.operation, acl.permissionType, acl.host].join('|');
 
 /**
  * Makes the broker's ACLs for rotor's principals exactly the table's: missing bindings are

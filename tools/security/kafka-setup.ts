@@ -14,9 +14,14 @@ async function main(): Promise<void> {
   await admin.connect();
   try {
     const partitions = Number(process.env['KAFKA_TOPIC_PARTITIONS'] ?? 6);
-    const created = await ensureTopics(admin, ALL_TOPICS, { partitions, replicationFactor: Number(process.env['KAFKA_REPLICATION_FACTOR'] ?? 1) });
+    const created = await ensureTopics(admin, ALL_TOPICS, {
+      partitions,
+      replicationFactor: Number(process.env['KAFKA_REPLICATION_FACTOR'] ?? 1),
+    });
     const acls = await applyAcls(admin);
-    console.log(`topics: ${ALL_TOPICS.length} (${created.length} created); ACLs: ${acls.total} (${acls.created} added, ${acls.deleted} removed)`);
+    console.log(
+      `topics: ${ALL_TOPICS.length} (${created.length} created); ACLs: ${acls.total} (${acls.created} added, ${acls.deleted} removed)`,
+    );
   } finally {
     await admin.disconnect();
   }

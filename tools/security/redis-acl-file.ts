@@ -22,7 +22,10 @@ if (!secretsDir || !out) {
   console.error('usage: redis-acl-file.ts <secrets dir> <out file>');
   process.exit(2);
 }
-const hashOf = (user: string) => createHash('sha256').update(readFileSync(join(secretsDir, `redis-${user}.password`), 'utf8').trim()).digest('hex');
+const hashOf = (user: string) =>
+  createHash('sha256')
+    .update(readFileSync(join(secretsDir, `redis-${user}.password`), 'utf8').trim())
+    .digest('hex');
 
 const lines = [
   `user default on #${hashOf('default')} ~* &* +@all`,

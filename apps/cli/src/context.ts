@@ -39,7 +39,10 @@ export function createContext(flags: { json?: boolean; token?: string; dev?: boo
  * Signs a token with the checkout's development key (config/dev-signing-key.jwk.json), which
  * only the local rotor (config/jwks.json) trusts.
  */
-export async function devToken(claims: { subject: string; groups?: string[]; kubernetes?: Record<string, unknown> }, ttlSeconds = 3600): Promise<string> {
+export async function devToken(
+  claims: { subject: string; groups?: string[]; kubernetes?: Record<string, unknown> },
+  ttlSeconds = 3600,
+): Promise<string> {
   let jwk: JWK;
   try {
     jwk = JSON.parse(readFileSync(DEV_KEY, 'utf8')) as JWK;
@@ -47,7 +50,10 @@ export async function devToken(claims: { subject: string; groups?: string[]; kub
     throw new Error(`no development signing key at ${DEV_KEY}: dev tokens work only in a rotor checkout`);
   }
   const key = await importJWK(jwk, 'ES256');
-  return new SignJWT({ ...(claims.groups ? { groups: claims.groups } : {}), ...(claims.kubernetes ? { 'kubernetes.io': claims.kubernetes } : {}) })
+  return new SignJWT({
+    ...(claims.groups ? { groups: claims.groups } : {}),
+    ...(claims.kubernetes ? { 'kubernetes.io': claims.kubernetes } : {}),
+  })
     .setProtectedHeader({ alg: 'ES256', kid: String(jwk['kid']) })
     .setIssuer(process.env['ROTOR_TOKEN_ISSUER'] ?? 'https://kubernetes.default.svc.cluster.local')
     .setAudience(process.env['ROTOR_TOKEN_AUDIENCE'] ?? 'rotor')

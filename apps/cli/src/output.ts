@@ -14,6 +14,10 @@ export function printResult(output: Output, value: unknown, table?: { columns: s
 export function renderTable(columns: string[], rows: (string | number | undefined)[][]): string {
   const cells = rows.map((row) => row.map((cell) => (cell === undefined ? '' : String(cell))));
   const widths = columns.map((column, index) => Math.max(column.length, ...cells.map((row) => row[index]?.length ?? 0)));
-  const line = (row: string[]) => `${row.map((cell, index) => cell.padEnd(widths[index]!)).join('  ').trimEnd()}\n`;
+  const line = (row: string[]) =>
+    `${row
+      .map((cell, index) => cell.padEnd(widths[index]!))
+      .join('  ')
+      .trimEnd()}\n`;
   return line(columns.map((column) => column.toUpperCase())) + cells.map(line).join('') + (rows.length === 0 ? '(none)\n' : '');
 }

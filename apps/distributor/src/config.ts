@@ -26,7 +26,12 @@ export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
       /** Namespaces scanned for manual copies (comma list); unset: the namespaces of the catalog's Secret targets. */
       ROTOR_COPY_SCAN_NAMESPACES: z
         .string()
-        .transform((text) => text.split(',').map((name) => name.trim()).filter(Boolean))
+        .transform((text) =>
+          text
+            .split(',')
+            .map((name) => name.trim())
+            .filter(Boolean),
+        )
         .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be namespace names separated by commas')))
         .optional(),
       /** Retired versions are looked for this many days after their retirement. */

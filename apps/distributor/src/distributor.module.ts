@@ -40,14 +40,25 @@ function createWriters(catalog: Catalog, config: DistributorConfig): TargetWrite
   return new TargetWriters({
     ...(uses('kubernetes-secret') ? { 'kubernetes-secret': kubernetesWriter(config) } : {}),
     ...(uses('file') ? { file: new FileTargetWriter() } : {}),
-    ...(uses('webhook') ? { webhook: new WebhookWriter({ keys: resolveWebhookKeys(targets, process.env), issuerUrl: config.issuerUrl, timeoutMs: config.webhook.timeoutMs }) } : {}),
+    ...(uses('webhook')
+      ? {
+          webhook: new WebhookWriter({
+            keys: resolveWebhookKeys(targets, process.env),
+            issuerUrl: config.issuerUrl,
+            timeoutMs: config.webhook.timeoutMs,
+          }),
+        }
+      : {}),
   });
 }
 
 /** Outside a cluster and without a kubeconfig there is no API to write to: every Secret target fails with that reason. */
 function kubernetesWriter(config: DistributorConfig): TargetWriter {
   if (config.kubeconfig || process.env['KUBERNETES_SERVICE_HOST']) return new KubernetesSecretWriter(loadKubeConfig(config.kubeconfig));
-  return new UnreachableTargetWriter('kubernetes-secret', 'no Kubernetes API configured: set KUBECONFIG or run the distributor in a cluster');
+  return new UnreachableTargetWriter(
+    'kubernetes-secret',
+    'no Kubernetes API configured: set KUBECONFIG or run the distributor in a cluster',
+  );
 }
 
 /** The cluster copy discovery scans, when there is a cluster to reach; without one its scans report that. */

@@ -9,7 +9,14 @@ const issuerEnv = {
 
 export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = parseEnv(
-    { ...serviceEnvShape(8080), ...EnvFragments.backends, ...EnvFragments.gsm, ...EnvFragments.catalog, ...EnvFragments.keys.tokenHashKey, ...issuerEnv },
+    {
+      ...serviceEnvShape(8080),
+      ...EnvFragments.backends,
+      ...EnvFragments.gsm,
+      ...EnvFragments.catalog,
+      ...EnvFragments.keys.tokenHashKey,
+      ...issuerEnv,
+    },
     env,
   );
   return {

@@ -49,7 +49,9 @@ export class IssuerModule {
           useFactory: () =>
             TokenVerifier.create(
               config.identity,
-              config.tokenReview ? new KubeTokenReviewer(loadKubeConfig(config.tokenReview.kubeconfig), [config.identity.audience]) : undefined,
+              config.tokenReview
+                ? new KubeTokenReviewer(loadKubeConfig(config.tokenReview.kubeconfig), [config.identity.audience])
+                : undefined,
             ),
         },
         { provide: TokenHasher, useFactory: () => new TokenHasher(config.tokenHashKey) },

@@ -98,7 +98,11 @@ describe('verifying from a point in the log', () => {
 
     const tampered = [suffix[0]!, { ...suffix[1]!, eventId: 'forged' }, suffix[2]!];
     const verifier = new ChainVerifier(KEY, new Map(), true);
-    expect(tampered.map((record, index) => verifier.add({ record, partition: 0, offset: String(index + 3) }))).toEqual(['ok', 'broken', 'broken']);
+    expect(tampered.map((record, index) => verifier.add({ record, partition: 0, offset: String(index + 3) }))).toEqual([
+      'ok',
+      'broken',
+      'broken',
+    ]);
     expect(verifier.result().firstBreak).toMatchObject({ offset: '4', seq: 4 });
   });
 
@@ -111,7 +115,11 @@ describe('verifying from a point in the log', () => {
 
     const forged = { ...records[2]!, eventId: 'forged' };
     const strict = new ChainVerifier(KEY, new Map(), true);
-    expect([records[3]!, records[4]!, forged].map((record, index) => strict.add({ record, partition: 0, offset: String(index) }))).toEqual(['ok', 'ok', 'broken']);
+    expect([records[3]!, records[4]!, forged].map((record, index) => strict.add({ record, partition: 0, offset: String(index) }))).toEqual([
+      'ok',
+      'ok',
+      'broken',
+    ]);
   });
 
   it('without anchoring, a log that starts mid-chain is a break', () => {

@@ -42,7 +42,13 @@ export function leaseView(fields: HashFields, at: number): LeaseView {
   const end = revokedAt !== undefined && expiresAt !== undefined ? Math.min(revokedAt, expiresAt) : (revokedAt ?? expiresAt);
   const irrevocable = latestValue(fields['irrevocable'])?.value === 'true';
   const state: LeaseState =
-    revokedAt !== undefined && revokedAt <= at ? 'revoked' : irrevocable && expiresAt !== undefined && expiresAt <= at ? 'irrevocable' : expiresAt !== undefined && expiresAt <= at ? 'expired' : 'active';
+    revokedAt !== undefined && revokedAt <= at
+      ? 'revoked'
+      : irrevocable && expiresAt !== undefined && expiresAt <= at
+        ? 'irrevocable'
+        : expiresAt !== undefined && expiresAt <= at
+          ? 'expired'
+          : 'active';
   return {
     leaseId: fields['leaseId'] ?? '',
     role: fields['role'],
@@ -88,7 +94,9 @@ export interface VersionView {
 /** A secret's versions at `at`: the newest one not retired is current, the others not retired are previous. */
 export function versionViews(versions: HashFields[], at: number): VersionView[] {
   const existing = versions.filter((fields) => (time(fields['createdAt']) ?? time(fields['retiredAt']) ?? 0) <= at);
-  const live = existing.filter((fields) => !(time(fields['retiredAt']) !== undefined && time(fields['retiredAt'])! <= at)).map((fields) => Number(fields['version']));
+  const live = existing
+    .filter((fields) => !(time(fields['retiredAt']) !== undefined && time(fields['retiredAt'])! <= at))
+    .map((fields) => Number(fields['version']));
   const current = live.length ? Math.max(...live) : undefined;
   return existing
     .map((fields): VersionView => {
@@ -180,5 +188,9 @@ export function copyExistedAt(fields: HashFields, at: number): boolean {
   if (start === undefined || start > at) return false;
   const removedAt = time(fields['removedAt']);
   const lastDeliveredAt = time(fields['lastDeliveredAt']) ?? time(fields['lastDiscoveredAt']);
-  return !(removedAt !== undefined && removedAt <= at && (lastDeliveredAt === undefined || removedAt >= lastDeliveredAt || lastDeliveredAt > at));
+  return !(
+    removedAt !== undefined &&
+    removedAt <= at &&
+    (lastDeliveredAt === undefined || removedAt >= lastDeliveredAt || lastDeliveredAt > at)
+  );
 }

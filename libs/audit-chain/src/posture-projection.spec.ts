@@ -31,7 +31,11 @@ class MemoryRedis {
 
   snapshot(): string {
     const sorted = <V>(map: Map<string, V>) => [...map].sort(([a], [b]) => a.localeCompare(b));
-    return JSON.stringify([sorted(this.strings), sorted(this.hashes).map(([k, v]) => [k, sorted(v)]), sorted(this.zsets).map(([k, v]) => [k, sorted(v)])]);
+    return JSON.stringify([
+      sorted(this.strings),
+      sorted(this.hashes).map(([k, v]) => [k, sorted(v)]),
+      sorted(this.zsets).map(([k, v]) => [k, sorted(v)]),
+    ]);
   }
 
   private zadd(args: (string | number)[]): void {
@@ -101,14 +105,31 @@ const sameWhateverTheOrder = (records: AuditRecord[]) => {
 };
 
 const followUp = (secret: string, attempt: number, second: number) =>
-  record(Topics.rotationRequested, { secret, reason: 'breakglass', requestedBy: revoker }, second, `${BREAK_GLASS}:${secret}:breakglass-rotation:${attempt}`);
+  record(
+    Topics.rotationRequested,
+    { secret, reason: 'breakglass', requestedBy: revoker },
+    second,
+    `${BREAK_GLASS}:${secret}:breakglass-rotation:${attempt}`,
+  );
 const version = (secret: string, v: number, reason: string, second: number) =>
-  record(Topics.secretVersionCreated, { secret, owner: 'team-pay', version: v, gsmVersion: `projects/p/secrets/${secret}/versions/${v}`, reason, createdAt: t(second) }, second);
+  record(
+    Topics.secretVersionCreated,
+    { secret, owner: 'team-pay', version: v, gsmVersion: `projects/p/secrets/${secret}/versions/${v}`, reason, createdAt: t(second) },
+    second,
+  );
 
 describe('posture projection: break-glass uses and their follow-up', () => {
   const history = () => [
-    record(Topics.breakglassUsed, { actor: sre, leaseId: BREAK_GLASS, secrets: ['db', 'api-key'], reason: 'prod outage', ticket: 'INC-42', expiresAt: t(120) }, 0),
-    record(Topics.revocationRequested, { subject: { kind: 'lease', leaseId: BREAK_GLASS }, reason: 'breakglass-ended', requestedBy: sre }, 60),
+    record(
+      Topics.breakglassUsed,
+      { actor: sre, leaseId: BREAK_GLASS, secrets: ['db', 'api-key'], reason: 'prod outage', ticket: 'INC-42', expiresAt: t(120) },
+      0,
+    ),
+    record(
+      Topics.revocationRequested,
+      { subject: { kind: 'lease', leaseId: BREAK_GLASS }, reason: 'breakglass-ended', requestedBy: sre },
+      60,
+    ),
     followUp('db', 1, 61),
     followUp('api-key', 1, 61),
     followUp('api-key', 2, 90),
@@ -129,7 +150,10 @@ describe('posture projection: break-glass uses and their follow-up', () => {
       usedAt: ms(0),
       expiresAt: ms(120),
       endedAt: ms(60),
-      followUp: { db: { attempts: 1, requestedAt: ms(61), lastRequestedAt: ms(61) }, 'api-key': { attempts: 2, requestedAt: ms(61), lastRequestedAt: ms(90) } },
+      followUp: {
+        db: { attempts: 1, requestedAt: ms(61), lastRequestedAt: ms(61) },
+        'api-key': { attempts: 2, requestedAt: ms(61), lastRequestedAt: ms(90) },
+      },
     });
     // Only follow-up versions count for completion, by creation time.
     expect([...(redis.zsets.get(ViewKeys.breakGlassVersions('db')) ?? [])]).toEqual([['3', ms(62)]]);
@@ -139,7 +163,12 @@ describe('posture projection: break-glass uses and their follow-up', () => {
 
   it('ignores rotations that are not a break-glass follow-up, and early ends of ordinary leases are never listed', () => {
     const redis = project([
-      record(Topics.rotationRequested, { secret: 'db', reason: 'requested', requestedBy: sre }, 5, `${BREAK_GLASS}:db:breakglass-rotation:1`),
+      record(
+        Topics.rotationRequested,
+        { secret: 'db', reason: 'requested', requestedBy: sre },
+        5,
+        `${BREAK_GLASS}:db:breakglass-rotation:1`,
+      ),
       record(Topics.rotationRequested, { secret: 'db', reason: 'breakglass', requestedBy: revoker }, 5, 'not-a-follow-up-id'),
       record(Topics.revocationRequested, { subject: { kind: 'lease', leaseId: LEASE }, reason: 'breakglass-ended', requestedBy: sre }, 6),
     ]);
@@ -152,9 +181,17 @@ describe('posture projection: break-glass uses and their follow-up', () => {
 describe('posture projection: drift per locator', () => {
   const target = { kind: 'kubernetes-secret', name: 'cluster' };
   const drift = (second: number, kind: string, repaired = false) =>
-    record(Topics.deliveryDriftDetected, { target, locator: 'k8s:payments/secrets/db', drift: kind, secret: 'db', version: 2, repaired }, second);
+    record(
+      Topics.deliveryDriftDetected,
+      { target, locator: 'k8s:payments/secrets/db', drift: kind, secret: 'db', version: 2, repaired },
+      second,
+    );
   const delivered = (second: number) =>
-    record(Topics.deliveryCompleted, { secret: 'db', version: 3, target, locator: 'k8s:payments/secrets/db', contentHash: 'c'.repeat(64), deliveredAt: t(second) }, second);
+    record(
+      Topics.deliveryCompleted,
+      { secret: 'db', version: 3, target, locator: 'k8s:payments/secrets/db', contentHash: 'c'.repeat(64), deliveredAt: t(second) },
+      second,
+    );
   const read = (redis: MemoryRedis) => driftFinding(redis.hash(ViewKeys.drift('k8s:payments/secrets/db')));
 
   it('keeps a finding open until something is written at its locator', () => {
@@ -182,11 +219,16 @@ describe('posture projection: drift per locator', () => {
     expect(redis.members(ViewKeys.drifts)).toEqual([]);
   });
 
-  it('ends in the same state whatever the order', () => sameWhateverTheOrder([delivered(5), drift(10, 'edited'), delivered(20), drift(30, 'unaccounted')]));
+  it('ends in the same state whatever the order', () =>
+    sameWhateverTheOrder([delivered(5), drift(10, 'edited'), delivered(20), drift(30, 'unaccounted')]));
 });
 
 describe('posture projection: irrevocable leases and owners', () => {
-  const issued = record(Topics.leaseIssued, { ...leaseRef, issuedAt: t(0), expiresAt: t(60), maxExpiresAt: t(300), revocationHandle: { backend: 'postgres', roleName: 'r' } }, 0);
+  const issued = record(
+    Topics.leaseIssued,
+    { ...leaseRef, issuedAt: t(0), expiresAt: t(60), maxExpiresAt: t(300), revocationHandle: { backend: 'postgres', roleName: 'r' } },
+    0,
+  );
   const failed = (second: number, attempt: number, irrevocable: boolean) =>
     record(Topics.revocationFailed, { leaseId: LEASE, attempt, error: 'backend down', irrevocable, nextAttemptAt: t(second + 30) }, second);
   const revoked = record(Topics.leaseRevoked, { ...leaseRef, reason: 'expired', revokedAt: t(200) }, 200);
@@ -194,7 +236,15 @@ describe('posture projection: irrevocable leases and owners', () => {
   it('lists a lease reported irrevocable until a revocation succeeds', () => {
     const open = project([issued, failed(61, 1, false), failed(91, 5, true)]);
     expect(open.members(ViewKeys.irrevocableLeases)).toEqual([LEASE]);
-    expect(irrevocableLease(open.hash(ViewKeys.lease(LEASE)))).toEqual({ leaseId: LEASE, role: 'db', owner: 'team-pay', workload, expiresAt: ms(60), revocationAttempts: 5, reportedAt: ms(91) });
+    expect(irrevocableLease(open.hash(ViewKeys.lease(LEASE)))).toEqual({
+      leaseId: LEASE,
+      role: 'db',
+      owner: 'team-pay',
+      workload,
+      expiresAt: ms(60),
+      revocationAttempts: 5,
+      reportedAt: ms(91),
+    });
     expect(irrevocableLease(project([issued, failed(91, 5, true), revoked]).hash(ViewKeys.lease(LEASE)))).toBeUndefined();
     expect(irrevocableLease(project([issued, failed(61, 1, false)]).hash(ViewKeys.lease(LEASE)))).toBeUndefined();
     sameWhateverTheOrder([issued, failed(61, 1, false), failed(91, 5, true), revoked]);
@@ -203,13 +253,26 @@ describe('posture projection: irrevocable leases and owners', () => {
   it('indexes leases and secrets by owner, and gives discovered copies their owner and form', () => {
     const found = record(
       Topics.copyDiscovered,
-      { secret: 'db', version: 2, owner: 'team-pay', form: 'base64', location: { kind: 'file', path: '/repo/deploy/secret.yaml', line: 8 }, discoveredAt: t(50) },
+      {
+        secret: 'db',
+        version: 2,
+        owner: 'team-pay',
+        form: 'base64',
+        location: { kind: 'file', path: '/repo/deploy/secret.yaml', line: 8 },
+        discoveredAt: t(50),
+      },
       50,
     );
     const redis = project([issued, version('db', 2, 'scheduled', 30), found]);
     expect(redis.members(ViewKeys.ownerLeases('team-pay'))).toEqual([LEASE]);
     expect(redis.members(ViewKeys.ownerSecrets('team-pay'))).toEqual(['db']);
     const [id] = redis.members(ViewKeys.discoveredCopies);
-    expect(copyView(id!, redis.hash(ViewKeys.copy(id!)), ms(60))).toMatchObject({ secret: 'db', origin: 'discovered', owner: 'team-pay', form: 'base64', locator: 'path=/repo/deploy/secret.yaml,line=8' });
+    expect(copyView(id!, redis.hash(ViewKeys.copy(id!)), ms(60))).toMatchObject({
+      secret: 'db',
+      origin: 'discovered',
+      owner: 'team-pay',
+      form: 'base64',
+      locator: 'path=/repo/deploy/secret.yaml,line=8',
+    });
   });
 });

@@ -16,7 +16,8 @@ const FOLLOW_UP_ID = /^([0-9a-f-]{36}):([^:]+):breakglass-rotation:(\d+)$/;
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
 const ms = (iso: unknown): number | undefined => (typeof iso === 'string' && !Number.isNaN(Date.parse(iso)) ? Date.parse(iso) : undefined);
-const obj = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
+const obj = (value: unknown): Record<string, unknown> =>
+  typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
 
 type Rule = ['set' | 'min' | 'max' | 'latest', string | number];
 const merge = (key: string, fields: Record<string, Rule | undefined>): ViewCommand => {
@@ -41,7 +42,9 @@ export function postureCommands(type: string, d: Record<string, unknown>, at: nu
     case Topics.leaseRevoked: {
       const leaseId = str(d['leaseId']);
       const owner = str(d['owner']);
-      return leaseId && owner ? [earliest(ViewKeys.ownerLeases(owner), ms(d['issuedAt']) ?? ms(d['renewedAt']) ?? ms(d['revokedAt']) ?? at, leaseId)] : [];
+      return leaseId && owner
+        ? [earliest(ViewKeys.ownerLeases(owner), ms(d['issuedAt']) ?? ms(d['renewedAt']) ?? ms(d['revokedAt']) ?? at, leaseId)]
+        : [];
     }
     case Topics.revocationFailed: {
       const leaseId = str(d['leaseId']);
@@ -65,7 +68,14 @@ export function postureCommands(type: string, d: Record<string, unknown>, at: nu
       const match = d['reason'] === 'breakglass' ? FOLLOW_UP_ID.exec(eventId) : null;
       if (!match) return [];
       const [, id, secret, attempt] = match as unknown as [string, string, string, string];
-      return [merge(ViewKeys.breakGlass(id), { id: ['set', id], [`attempts:${secret}`]: ['max', Number(attempt)], [`requestedAt:${secret}`]: ['min', at], [`lastRequestedAt:${secret}`]: ['max', at] })];
+      return [
+        merge(ViewKeys.breakGlass(id), {
+          id: ['set', id],
+          [`attempts:${secret}`]: ['max', Number(attempt)],
+          [`requestedAt:${secret}`]: ['min', at],
+          [`lastRequestedAt:${secret}`]: ['max', at],
+        }),
+      ];
     }
     default:
       return [];
@@ -95,7 +105,12 @@ function driftCommands(type: string, d: Record<string, unknown>, at: number): Vi
   const target = obj(d['target']);
   if (type === Topics.deliveryCompleted) return [merge(ViewKeys.drift(locator), { writtenAt: ['max', ms(d['deliveredAt']) ?? at] })];
   if (type === Topics.deliveryRemoved) return [merge(ViewKeys.drift(locator), { writtenAt: ['max', ms(d['removedAt']) ?? at] })];
-  const finding = JSON.stringify({ drift: str(d['drift']) ?? 'unknown', repaired: d['repaired'] === true, secret: str(d['secret']), version: num(d['version']) });
+  const finding = JSON.stringify({
+    drift: str(d['drift']) ?? 'unknown',
+    repaired: d['repaired'] === true,
+    secret: str(d['secret']),
+    version: num(d['version']),
+  });
   return [
     merge(ViewKeys.drift(locator), {
       locator: ['set', locator],

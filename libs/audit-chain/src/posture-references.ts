@@ -19,7 +19,10 @@ export const References = {
   longLivedSecrets: owasp('NHI7:2025', 'Long-Lived Secrets'),
   humanUse: owasp('NHI10:2025', 'Human Use of NHI'),
 
-  identitiesManaged: csf('PR.AA-01', 'Identities and credentials for authorized users, services, and hardware are managed by the organization'),
+  identitiesManaged: csf(
+    'PR.AA-01',
+    'Identities and credentials for authorized users, services, and hardware are managed by the organization',
+  ),
   accessPolicy: csf(
     'PR.AA-05',
     'Access permissions, entitlements, and authorizations are defined in a policy, managed, enforced, and reviewed, and incorporate the principles of least privilege and separation of duties',
@@ -27,7 +30,10 @@ export const References = {
   dataAtRest: csf('PR.DS-01', 'The confidentiality, integrity, and availability of data-at-rest are protected'),
   dataInventory: csf('ID.AM-07', 'Inventories of data and corresponding metadata for designated data types are maintained'),
   personnelActivity: csf('DE.CM-03', 'Personnel activity and technology usage are monitored to find potentially adverse events'),
-  runtimeMonitored: csf('DE.CM-09', 'Computing hardware and software, runtime environments, and their data are monitored to find potentially adverse events'),
+  runtimeMonitored: csf(
+    'DE.CM-09',
+    'Computing hardware and software, runtime environments, and their data are monitored to find potentially adverse events',
+  ),
 } as const;
 
 /** Which references each kind of finding carries (a break-glass whose follow-up is not done adds the long-lived-secret ones). */

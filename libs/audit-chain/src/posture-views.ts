@@ -96,7 +96,11 @@ export function breakGlassUse(fields: HashFields): BreakGlassUse | undefined {
     followUp: Object.fromEntries(
       secrets.map((secret) => [
         secret,
-        { attempts: time(fields[`attempts:${secret}`]), requestedAt: time(fields[`requestedAt:${secret}`]), lastRequestedAt: time(fields[`lastRequestedAt:${secret}`]) },
+        {
+          attempts: time(fields[`attempts:${secret}`]),
+          requestedAt: time(fields[`requestedAt:${secret}`]),
+          lastRequestedAt: time(fields[`lastRequestedAt:${secret}`]),
+        },
       ]),
     ),
   };

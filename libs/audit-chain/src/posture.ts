@@ -83,14 +83,21 @@ const EXACT_UNITS: [number, string][] = [
 export const humanDuration = (ms: number): string => {
   const exact = EXACT_UNITS.find(([unit]) => ms > 0 && ms % unit === 0);
   if (exact) return `${ms / exact[0]}${exact[1]}`;
-  return ms < 120_000 ? `${Math.round(ms / 1000)}s` : ms < 2 * 3_600_000 ? `${Math.round(ms / 60_000)}m` : ms < 2 * DAY ? `${Math.round((ms / 3_600_000) * 10) / 10}h` : `${days(ms)}d`;
+  return ms < 120_000
+    ? `${Math.round(ms / 1000)}s`
+    : ms < 2 * 3_600_000
+      ? `${Math.round(ms / 60_000)}m`
+      : ms < 2 * DAY
+        ? `${Math.round((ms / 3_600_000) * 10) / 10}h`
+        : `${days(ms)}d`;
 };
 
 export function assessPosture(input: PostureInput): PostureReport {
   const owners = new Map(input.catalog.managedSecrets.map((secret) => [secret.name, secret.owner]));
   const roleOwners = new Map(input.catalog.roles.map((role) => [role.name, role.owner]));
   const findings: Finding[] = [];
-  const add = (finding: Omit<Finding, 'references'> & { references?: Reference[] }) => findings.push({ ...finding, references: finding.references ?? [...FindingReferences[finding.kind]] });
+  const add = (finding: Omit<Finding, 'references'> & { references?: Reference[] }) =>
+    findings.push({ ...finding, references: finding.references ?? [...FindingReferences[finding.kind]] });
   const historyFrom = input.now - (input.options?.historyMs ?? 30 * DAY);
 
   const rotationAge = rotation(input, add);
@@ -104,20 +111,35 @@ export function assessPosture(input: PostureInput): PostureReport {
       subject: lease.leaseId,
       owner: lease.owner ?? (lease.role ? roleOwners.get(lease.role) : undefined),
       message: `lease ${lease.leaseId} (role ${lease.role ?? '?'}, ${workload}) could not be revoked at its backend after ${lease.revocationAttempts ?? '?'} attempts: the credential may still work`,
-      details: { leaseId: lease.leaseId, role: lease.role, workload: lease.workload, expiresAt: iso(lease.expiresAt), revocationAttempts: lease.revocationAttempts, reportedAt: iso(lease.reportedAt) },
+      details: {
+        leaseId: lease.leaseId,
+        role: lease.role,
+        workload: lease.workload,
+        expiresAt: iso(lease.expiresAt),
+        revocationAttempts: lease.revocationAttempts,
+        reportedAt: iso(lease.reportedAt),
+      },
     });
   }
 
   for (const drift of input.drifts.filter((finding) => finding.open)) {
     // A retired value still in place, or a copy nobody accounts for, is a live leak; an edit or a deletion is not.
-    const severity: Severity = drift.drift === 'retired-version' || drift.drift === 'unaccounted' ? 'high' : drift.drift === 'edited' ? 'medium' : 'low';
+    const severity: Severity =
+      drift.drift === 'retired-version' || drift.drift === 'unaccounted' ? 'high' : drift.drift === 'edited' ? 'medium' : 'low';
     add({
       kind: 'drift',
       severity,
       subject: drift.locator,
       owner: drift.secret ? owners.get(drift.secret) : undefined,
       message: `${drift.drift} at ${drift.locator} (${drift.target.kind} ${drift.target.name})${drift.secret ? ` for secret ${drift.secret}${drift.version ? ` version ${drift.version}` : ''}` : ''}, open since ${iso(drift.foundAt)}`,
-      details: { locator: drift.locator, target: drift.target, drift: drift.drift, secret: drift.secret, version: drift.version, foundAt: iso(drift.foundAt) },
+      details: {
+        locator: drift.locator,
+        target: drift.target,
+        drift: drift.drift,
+        secret: drift.secret,
+        version: drift.version,
+        foundAt: iso(drift.foundAt),
+      },
     });
   }
 
@@ -132,13 +154,28 @@ export function assessPosture(input: PostureInput): PostureReport {
       subject: copy.secret,
       owner: copy.owner ?? owners.get(copy.secret),
       message: `a copy of secret ${copy.secret} version ${copy.version ?? '?'} outside the inventory at ${location}${removed ? ' (removed)' : ''}`,
-      details: { secret: copy.secret, version: copy.version, location, kind: copy.target.kind.replace(/^discovered:/, ''), locator: copy.locator, form: copy.form, removed, discoveredAt: copy.from, removedAt: copy.removedAt },
+      details: {
+        secret: copy.secret,
+        version: copy.version,
+        location,
+        kind: copy.target.kind.replace(/^discovered:/, ''),
+        locator: copy.locator,
+        form: copy.form,
+        removed,
+        discoveredAt: copy.from,
+        removedAt: copy.removedAt,
+      },
     });
   }
 
   for (const use of input.breakGlass) breakGlass(input, use, owners, historyFrom, add);
 
-  findings.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || a.subject.localeCompare(b.subject));
+  findings.sort(
+    (a, b) =>
+      SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+      KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) ||
+      a.subject.localeCompare(b.subject),
+  );
   const bySeverity: Record<Severity, number> = { high: 0, medium: 0, low: 0 };
   const byKind = Object.fromEntries(KINDS.map((kind) => [kind, 0])) as Record<FindingKind, number>;
   for (const finding of findings) {
@@ -155,7 +192,9 @@ export function assessPosture(input: PostureInput): PostureReport {
       copies: secrets.map((secret) => {
         const live = (input.copies[secret] ?? []).filter((copy) => copy.state !== 'removed' && copy.state !== 'failed');
         // A drift finding where rotor never delivered (unaccounted) is a copy outside the inventory too.
-        const outside = live.filter((copy) => copy.origin === 'discovered' || (copy.state === 'drifted' && copy.deliveredAt === undefined)).length;
+        const outside = live.filter(
+          (copy) => copy.origin === 'discovered' || (copy.state === 'drifted' && copy.deliveredAt === undefined),
+        ).length;
         return { secret, delivered: live.length - outside, outside };
       }),
     },
@@ -181,10 +220,22 @@ function rotation(input: PostureInput, add: Add): PostureReport['charts']['rotat
           age === undefined
             ? `secret ${secret.name} has no current version (rotation period ${humanDuration(secret.rotationPeriodMs)})`
             : `secret ${secret.name} version ${current!.version} is ${humanDuration(age)} old; its rotation period is ${humanDuration(secret.rotationPeriodMs)}`,
-        details: { secret: secret.name, version: current?.version, createdAt: current?.createdAt, ageMs: age, rotationPeriodMs: secret.rotationPeriodMs },
+        details: {
+          secret: secret.name,
+          version: current?.version,
+          createdAt: current?.createdAt,
+          ageMs: age,
+          rotationPeriodMs: secret.rotationPeriodMs,
+        },
       });
     }
-    return { secret: secret.name, owner: secret.owner, ageDays: age === undefined ? undefined : days(age), periodDays: days(secret.rotationPeriodMs), overdue };
+    return {
+      secret: secret.name,
+      owner: secret.owner,
+      ageDays: age === undefined ? undefined : days(age),
+      periodDays: days(secret.rotationPeriodMs),
+      overdue,
+    };
   });
 }
 
@@ -192,7 +243,10 @@ function ttlAboveCeiling(input: PostureInput, add: Add): void {
   const ceiling = input.catalog.maxTtlCeilingMs;
   if (ceiling === undefined) return;
   for (const role of input.catalog.roles) {
-    const above = [role.ttlMs > ceiling ? `ttl ${humanDuration(role.ttlMs)}` : undefined, role.maxTtlMs > ceiling ? `maxTtl ${humanDuration(role.maxTtlMs)}` : undefined].filter(Boolean);
+    const above = [
+      role.ttlMs > ceiling ? `ttl ${humanDuration(role.ttlMs)}` : undefined,
+      role.maxTtlMs > ceiling ? `maxTtl ${humanDuration(role.maxTtlMs)}` : undefined,
+    ].filter(Boolean);
     if (above.length === 0) continue;
     add({
       kind: 'ttl-above-ceiling',
@@ -214,7 +268,17 @@ function breakGlass(input: PostureInput, use: BreakGlassUse, owners: Map<string,
     const rotatedAt = ended ? (input.breakGlassVersions[secret] ?? []).filter((at) => at >= end).sort((a, b) => a - b)[0] : undefined;
     const attempts = followUp.attempts ?? 0;
     const state: BreakGlassSecretFollowUp['state'] =
-      rotatedAt !== undefined ? 'rotated' : !ended ? 'not-yet-due' : attempts > 1 ? 'overdue' : attempts === 1 ? 'pending' : input.now > end + grace ? 'never-requested' : 'pending';
+      rotatedAt !== undefined
+        ? 'rotated'
+        : !ended
+          ? 'not-yet-due'
+          : attempts > 1
+            ? 'overdue'
+            : attempts === 1
+              ? 'pending'
+              : input.now > end + grace
+                ? 'never-requested'
+                : 'pending';
     return { secret, state, attempts, rotatedAt: iso(rotatedAt) };
   });
   const states = new Set(perSecret.map((secret) => secret.state));
@@ -256,6 +320,9 @@ function breakGlass(input: PostureInput, use: BreakGlassUse, owners: Map<string,
       followUp: state,
       perSecret,
     },
-    references: state === 'completed' || state === 'active' ? undefined : [...FindingReferences['break-glass'], References.longLivedSecrets, References.identitiesManaged],
+    references:
+      state === 'completed' || state === 'active'
+        ? undefined
+        : [...FindingReferences['break-glass'], References.longLivedSecrets, References.identitiesManaged],
   });
 }

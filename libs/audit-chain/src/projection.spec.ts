@@ -29,7 +29,11 @@ class MemoryRedis {
 
   snapshot(): string {
     const sorted = <V>(map: Map<string, V>) => [...map].sort(([a], [b]) => a.localeCompare(b));
-    return JSON.stringify([sorted(this.strings), sorted(this.hashes).map(([k, v]) => [k, sorted(v)]), sorted(this.zsets).map(([k, v]) => [k, sorted(v)])]);
+    return JSON.stringify([
+      sorted(this.strings),
+      sorted(this.hashes).map(([k, v]) => [k, sorted(v)]),
+      sorted(this.zsets).map(([k, v]) => [k, sorted(v)]),
+    ]);
   }
 
   private zadd(args: (string | number)[]): void {
@@ -88,7 +92,11 @@ const record = (type: string, data: Record<string, unknown>, second: number, kno
   });
 
 const leaseHistory = () => [
-  record(Topics.leaseIssued, { ...leaseRef, issuedAt: t(0), expiresAt: t(60), maxExpiresAt: t(300), revocationHandle: { backend: 'postgres', roleName: 'r' } }, 0),
+  record(
+    Topics.leaseIssued,
+    { ...leaseRef, issuedAt: t(0), expiresAt: t(60), maxExpiresAt: t(300), revocationHandle: { backend: 'postgres', roleName: 'r' } },
+    0,
+  ),
   record(Topics.leaseRenewed, { ...leaseRef, renewedAt: t(30), expiresAt: t(120), maxExpiresAt: t(300) }, 30),
   record(Topics.leaseRevoked, { ...leaseRef, reason: 'requested', revokedAt: t(90) }, 90),
 ];
@@ -97,13 +105,37 @@ const deliveryHistory = () => {
   const target = { kind: 'kubernetes-secret', name: 'payments-db' };
   const gsm = (v: number) => `projects/p/secrets/db/versions/${v}`;
   return [
-    record(Topics.secretVersionCreated, { secret: 'db', owner: 'team-pay', version: 1, gsmVersion: gsm(1), reason: 'initial', createdAt: t(0) }, 0),
-    record(Topics.deliveryCompleted, { secret: 'db', version: 1, target, locator: 'payments/db', contentHash: 'a'.repeat(64), deliveredAt: t(5) }, 5),
-    record(Topics.secretVersionCreated, { secret: 'db', owner: 'team-pay', version: 2, gsmVersion: gsm(2), reason: 'scheduled', createdAt: t(20) }, 20),
-    record(Topics.deliveryCompleted, { secret: 'db', version: 2, target, locator: 'payments/db', contentHash: 'b'.repeat(64), deliveredAt: t(25) }, 25),
-    record(Topics.deliveryRemoved, { secret: 'db', version: 1, target, locator: 'payments/db', reason: 'superseded', removedAt: t(25) }, 25),
+    record(
+      Topics.secretVersionCreated,
+      { secret: 'db', owner: 'team-pay', version: 1, gsmVersion: gsm(1), reason: 'initial', createdAt: t(0) },
+      0,
+    ),
+    record(
+      Topics.deliveryCompleted,
+      { secret: 'db', version: 1, target, locator: 'payments/db', contentHash: 'a'.repeat(64), deliveredAt: t(5) },
+      5,
+    ),
+    record(
+      Topics.secretVersionCreated,
+      { secret: 'db', owner: 'team-pay', version: 2, gsmVersion: gsm(2), reason: 'scheduled', createdAt: t(20) },
+      20,
+    ),
+    record(
+      Topics.deliveryCompleted,
+      { secret: 'db', version: 2, target, locator: 'payments/db', contentHash: 'b'.repeat(64), deliveredAt: t(25) },
+      25,
+    ),
+    record(
+      Topics.deliveryRemoved,
+      { secret: 'db', version: 1, target, locator: 'payments/db', reason: 'superseded', removedAt: t(25) },
+      25,
+    ),
     record(Topics.secretVersionRetired, { secret: 'db', version: 1, gsmVersion: gsm(1), reason: 'superseded', retiredAt: t(40) }, 40),
-    record(Topics.copyDiscovered, { secret: 'db', version: 2, location: { kind: 'file', path: '/home/ci/.env', line: 3 }, discoveredAt: t(50) }, 50),
+    record(
+      Topics.copyDiscovered,
+      { secret: 'db', version: 2, location: { kind: 'file', path: '/home/ci/.env', line: 3 }, discoveredAt: t(50) },
+      50,
+    ),
   ];
 };
 
@@ -117,7 +149,12 @@ describe('audit view projection', () => {
   it('follows a lease from issue through renewal to revocation, and knows where it was at each time', () => {
     const redis = project(leaseHistory());
     const fields = redis.hash(ViewKeys.lease(LEASE));
-    expect(leaseView(fields, Date.parse(t(45)))).toMatchObject({ state: 'active', expiresAt: t(120), issuedAt: t(0), workload: { namespace: 'payments' } });
+    expect(leaseView(fields, Date.parse(t(45)))).toMatchObject({
+      state: 'active',
+      expiresAt: t(120),
+      issuedAt: t(0),
+      workload: { namespace: 'payments' },
+    });
     expect(leaseView(fields, Date.parse(t(100)))).toMatchObject({ state: 'revoked', revokeReason: 'requested', from: t(0), to: t(90) });
     expect([-1, 0, 89, 90].map((s) => leaseExistedAt(fields, Date.parse(t(0)) + s * 1000))).toEqual([false, true, true, false]);
     expect(redis.zsets.get(ViewKeys.workloadLeases('payments/api'))?.has(LEASE)).toBe(true);
@@ -134,8 +171,14 @@ describe('audit view projection', () => {
   it('tracks versions and copies of a managed secret, including a copy found outside the inventory', () => {
     const redis = project(deliveryHistory());
     const versions = [1, 2].map((v) => redis.hash(ViewKeys.version('db', v)));
-    expect(versionViews(versions, Date.parse(t(30))).map((v) => [v.version, v.state])).toEqual([[1, 'previous'], [2, 'current']]);
-    expect(versionViews(versions, Date.parse(t(45))).map((v) => [v.version, v.state])).toEqual([[1, 'retired'], [2, 'current']]);
+    expect(versionViews(versions, Date.parse(t(30))).map((v) => [v.version, v.state])).toEqual([
+      [1, 'previous'],
+      [2, 'current'],
+    ]);
+    expect(versionViews(versions, Date.parse(t(45))).map((v) => [v.version, v.state])).toEqual([
+      [1, 'retired'],
+      [2, 'current'],
+    ]);
     expect(versionViews(versions, Date.parse(t(10))).map((v) => [v.version, v.state])).toEqual([[1, 'current']]);
 
     const copyIds = [...(redis.zsets.get(ViewKeys.secretCopies('db'))?.keys() ?? [])];
@@ -150,17 +193,35 @@ describe('audit view projection', () => {
   });
 
   it('shows a copy removed on discovery (catalog copies: remove) as removed, and as existing at no time after', () => {
-    const found = record(Topics.copyDiscovered, { secret: 'db', version: 2, location: { kind: 'kubernetes-configmap', namespace: 'ci', name: 'env' }, removed: true, discoveredAt: t(50) }, 50);
+    const found = record(
+      Topics.copyDiscovered,
+      {
+        secret: 'db',
+        version: 2,
+        location: { kind: 'kubernetes-configmap', namespace: 'ci', name: 'env' },
+        removed: true,
+        discoveredAt: t(50),
+      },
+      50,
+    );
     const redis = project([found]);
     const [id] = [...(redis.zsets.get(ViewKeys.secretCopies('db'))?.keys() ?? [])];
-    expect(copyView(id!, redis.hash(ViewKeys.copy(id!)), Date.parse(t(60)))).toMatchObject({ origin: 'discovered', state: 'removed', removeReason: 'removed-on-discovery' });
+    expect(copyView(id!, redis.hash(ViewKeys.copy(id!)), Date.parse(t(60)))).toMatchObject({
+      origin: 'discovered',
+      state: 'removed',
+      removeReason: 'removed-on-discovery',
+    });
     expect(copyExistedAt(redis.hash(ViewKeys.copy(id!)), Date.parse(t(55)))).toBe(false);
   });
 
   it('indexes an unknown event type on the timeline only', () => {
     const unknown = record('rotor.future.thing.v1', { leaseId: LEASE }, 0, false);
     const commands = projectRecord(unknown);
-    expect(commands.map(([name, key]) => `${name} ${String(key)}`)).toEqual([`set ${ViewKeys.seen(unknown.eventId)}`, `set ${ViewKeys.record('rotor.future.thing.v1:0|' + unknown.seq)}`, `zadd ${ViewKeys.eventIndex('all')}`]);
+    expect(commands.map(([name, key]) => `${name} ${String(key)}`)).toEqual([
+      `set ${ViewKeys.seen(unknown.eventId)}`,
+      `set ${ViewKeys.record('rotor.future.thing.v1:0|' + unknown.seq)}`,
+      `zadd ${ViewKeys.eventIndex('all')}`,
+    ]);
   });
 
   it('moves a chain head forward only', () => {
@@ -183,7 +244,12 @@ describe('sensitive identifiers', () => {
       },
     };
     const out = pseudonymize(event, key);
-    expect(out.data.workload).toEqual({ namespace: 'payments', serviceAccount: 'api', podName: pseudonym(key, 'api-7f9c'), podUid: pseudonym(key, 'uid-1') });
+    expect(out.data.workload).toEqual({
+      namespace: 'payments',
+      serviceAccount: 'api',
+      podName: pseudonym(key, 'api-7f9c'),
+      podUid: pseudonym(key, 'uid-1'),
+    });
     expect(out.data.actor).toEqual({ kind: 'operator', subject: pseudonym(key, 'alice@example.com'), groups: ['rotor:sre'] });
     expect(out.data.requestedBy).toEqual({ kind: 'service', service: 'revoker' });
     expect(JSON.stringify(out)).not.toMatch(/alice|api-7f9c|uid-1/);

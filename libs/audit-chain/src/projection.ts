@@ -68,17 +68,29 @@ const merge = (key: string, fields: Fields): ViewCommand => {
 const indexEarliest = (key: string, score: number, member: string): ViewCommand => ['zadd', key, 'LT', score, member];
 
 const ms = (iso: unknown): number | undefined => (typeof iso === 'string' && !Number.isNaN(Date.parse(iso)) ? Date.parse(iso) : undefined);
-const opt = (op: MergeOp, value: string | number | undefined): [MergeOp, string | number] | undefined => (value === undefined ? undefined : [op, value]);
-const latest = (at: number, value: string | undefined): [MergeOp, string] | undefined => (value === undefined ? undefined : ['latest', `${at}|${value}`]);
+const opt = (op: MergeOp, value: string | number | undefined): [MergeOp, string | number] | undefined =>
+  value === undefined ? undefined : [op, value];
+const latest = (at: number, value: string | undefined): [MergeOp, string] | undefined =>
+  value === undefined ? undefined : ['latest', `${at}|${value}`];
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
-const obj = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
+const obj = (value: unknown): Record<string, unknown> =>
+  typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
 
 export const recordRef = (record: Pick<AuditRecord, 'chain' | 'seq'>): string => `${record.chain}|${record.seq}`;
 
 /** A copy is one (secret, target, locator, version): a version written in place over another is a new copy. */
-export const copyId = (identity: { secret: string; targetKind: string; targetName: string; locator: string; version: number | string }): string =>
-  createHash('sha256').update(JSON.stringify([identity.secret, identity.targetKind, identity.targetName, identity.locator, String(identity.version)])).digest('hex').slice(0, 32);
+export const copyId = (identity: {
+  secret: string;
+  targetKind: string;
+  targetName: string;
+  locator: string;
+  version: number | string;
+}): string =>
+  createHash('sha256')
+    .update(JSON.stringify([identity.secret, identity.targetKind, identity.targetName, identity.locator, String(identity.version)]))
+    .digest('hex')
+    .slice(0, 32);
 
 /** What an audit record indexes the event timeline by. */
 export function eventIndexKeys(record: AuditRecord): { leases: string[]; workloads: string[]; secrets: string[]; actors: string[] } {
@@ -90,7 +102,8 @@ export function eventIndexKeys(record: AuditRecord): { leases: string[]; workloa
     const data = obj(record.event['data']);
     const addWorkload = (value: unknown) => {
       const w = obj(value);
-      if (typeof w['namespace'] === 'string' && typeof w['serviceAccount'] === 'string') workloads.add(`${w['namespace']}/${w['serviceAccount']}`);
+      if (typeof w['namespace'] === 'string' && typeof w['serviceAccount'] === 'string')
+        workloads.add(`${w['namespace']}/${w['serviceAccount']}`);
     };
     const addActor = (value: unknown) => {
       const actor = obj(value);
@@ -132,7 +145,15 @@ export function projectRecord(record: AuditRecord): ViewCommand[] {
 }
 
 /** Advances the record's chain head (also run by the rebuild, so a rebuilt Redis continues the chains). */
-export const headCommand = (record: AuditRecord): ViewCommand => ['evalsha', HEAD_ADVANCE_SHA, 1, ViewKeys.head(record.chain), record.seq, record.hash, record.sourceOffset];
+export const headCommand = (record: AuditRecord): ViewCommand => [
+  'evalsha',
+  HEAD_ADVANCE_SHA,
+  1,
+  ViewKeys.head(record.chain),
+  record.seq,
+  record.hash,
+  record.sourceOffset,
+];
 
 function inventoryCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
   switch (type) {
@@ -143,7 +164,13 @@ function inventoryCommands(type: string, d: Record<string, unknown>, at: number)
     case Topics.revocationFailed: {
       const leaseId = str(d['leaseId']);
       if (!leaseId) return [];
-      return [merge(ViewKeys.lease(leaseId), { leaseId: ['set', leaseId], revocationAttempts: opt('max', num(d['attempt'])), irrevocable: latest(at, String(d['irrevocable'])) })];
+      return [
+        merge(ViewKeys.lease(leaseId), {
+          leaseId: ['set', leaseId],
+          revocationAttempts: opt('max', num(d['attempt'])),
+          irrevocable: latest(at, String(d['irrevocable'])),
+        }),
+      ];
     }
     case Topics.secretVersionCreated:
     case Topics.secretVersionRetired:
@@ -185,7 +212,11 @@ function leaseCommands(type: string, d: Record<string, unknown>, at: number): Vi
     fields['revokedAt'] = opt('min', ms(d['revokedAt']));
     fields['revokeReason'] = opt('set', str(d['reason']));
   }
-  return [merge(ViewKeys.lease(leaseId), fields), indexEarliest(ViewKeys.leases, start, leaseId), indexEarliest(ViewKeys.workloadLeases(workloadKey), start, leaseId)];
+  return [
+    merge(ViewKeys.lease(leaseId), fields),
+    indexEarliest(ViewKeys.leases, start, leaseId),
+    indexEarliest(ViewKeys.workloadLeases(workloadKey), start, leaseId),
+  ];
 }
 
 function versionCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
@@ -246,7 +277,11 @@ function copyCommands(type: string, d: Record<string, unknown>, at: number): Vie
     fields['driftAt'] = ['max', at];
     fields['drift'] = latest(at, `${str(d['drift']) ?? 'unknown'}${d['repaired'] === true ? ' (repaired)' : ''}`);
   }
-  return [merge(ViewKeys.copy(id), fields), indexEarliest(ViewKeys.secretCopies(secret), start, id), indexEarliest(ViewKeys.copies, start, id)];
+  return [
+    merge(ViewKeys.copy(id), fields),
+    indexEarliest(ViewKeys.secretCopies(secret), start, id),
+    indexEarliest(ViewKeys.copies, start, id),
+  ];
 }
 
 function discoveredCopyCommands(d: Record<string, unknown>, at: number): ViewCommand[] {

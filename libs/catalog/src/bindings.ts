@@ -3,7 +3,12 @@ import type { Workload } from '@rotor/contracts';
 import type { Binding, Catalog, ManagedSecret, Role } from './catalog.schema';
 
 const globToRegExp = (glob: string): RegExp =>
-  new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
 
 export const bindingMatches = (binding: Binding, workload: Pick<Workload, 'namespace' | 'serviceAccount'>): boolean =>
   globToRegExp(binding.namespace).test(workload.namespace) && globToRegExp(binding.serviceAccount).test(workload.serviceAccount);

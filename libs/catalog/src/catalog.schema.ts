@@ -50,14 +50,29 @@ const role = z
   .refine((r) => r.maxTtl >= r.ttl, { message: 'must not be shorter than ttl', path: ['maxTtl'] });
 
 const target = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('kubernetes-secret'), name, namespace: name, secretName: name, key: z.string().min(1).default('value'), repairDrift: z.boolean().default(false) }),
-  z.object({ kind: z.literal('file'), name, path: z.string().startsWith('/', 'must be an absolute path'), repairDrift: z.boolean().default(false) }),
+  z.object({
+    kind: z.literal('kubernetes-secret'),
+    name,
+    namespace: name,
+    secretName: name,
+    key: z.string().min(1).default('value'),
+    repairDrift: z.boolean().default(false),
+  }),
+  z.object({
+    kind: z.literal('file'),
+    name,
+    path: z.string().startsWith('/', 'must be an absolute path'),
+    repairDrift: z.boolean().default(false),
+  }),
   z.object({
     kind: z.literal('webhook'),
     name,
     url: z.url(),
     /** The distributor's environment variable holding this receiver's HMAC key (one key per receiver is best). */
-    signingKeyEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an environment variable name').default('ROTOR_WEBHOOK_KEY'),
+    signingKeyEnv: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]*$/, 'must be an environment variable name')
+      .default('ROTOR_WEBHOOK_KEY'),
   }),
 ]);
 
@@ -65,7 +80,11 @@ const managedSecret = z.object({
   name,
   owner: z.string().min(1),
   generator: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('random-bytes'), bytes: z.number().int().min(16).max(1024).default(32), encoding: z.enum(['base64url', 'hex']).default('base64url') }),
+    z.object({
+      kind: z.literal('random-bytes'),
+      bytes: z.number().int().min(16).max(1024).default(32),
+      encoding: z.enum(['base64url', 'hex']).default('base64url'),
+    }),
     z.object({ kind: z.literal('password'), length: z.number().int().min(12).max(256).default(32) }),
   ]),
   rotationPeriod: duration,
@@ -89,7 +108,8 @@ export const CatalogSchema = z
     });
     const secrets = new Set<string>();
     catalog.managedSecrets.forEach((s, index) => {
-      if (secrets.has(s.name)) context.addIssue({ code: 'custom', message: `duplicate managed secret ${s.name}`, path: ['managedSecrets', index, 'name'] });
+      if (secrets.has(s.name))
+        context.addIssue({ code: 'custom', message: `duplicate managed secret ${s.name}`, path: ['managedSecrets', index, 'name'] });
       secrets.add(s.name);
     });
   });

@@ -36,7 +36,9 @@ describe('catalog', () => {
   });
 
   it('names the line and field of a bad value', () => {
-    expect(problemsOf(VALID.replace('ttl: 15m', 'ttl: soon'))).toEqual(['line 9: roles[0].ttl: must be a duration such as 90s, 15m, 1h or 7d']);
+    expect(problemsOf(VALID.replace('ttl: 15m', 'ttl: soon'))).toEqual([
+      'line 9: roles[0].ttl: must be a duration such as 90s, 15m, 1h or 7d',
+    ]);
   });
 
   it('names the parent line of a missing field', () => {

@@ -2,7 +2,14 @@ import { z } from 'zod';
 
 import { ConfigError } from './config-error';
 import { httpSettings } from './http-settings';
-import { kafkaSecurity, redisSecurity, requireVerifiedPostgres, TransportEnvFragments, type KafkaSecurity, type RedisSecurity } from './transport-security';
+import {
+  kafkaSecurity,
+  redisSecurity,
+  requireVerifiedPostgres,
+  TransportEnvFragments,
+  type KafkaSecurity,
+  type RedisSecurity,
+} from './transport-security';
 
 export { ConfigError };
 
@@ -53,7 +60,10 @@ export const EnvFragments = {
     ...TransportEnvFragments.redis,
   },
   gsm: {
-    GSM_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id').default('rotor-local'),
+    GSM_PROJECT: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id')
+      .default('rotor-local'),
     SECRET_MANAGER_EMULATOR_HOST: z
       .string()
       .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
@@ -81,7 +91,10 @@ export const EnvFragments = {
     ROTOR_TOKEN_AUDIENCE: z.string().min(1).default('rotor'),
     ROTOR_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
     /** Also ask the API server (TokenReview) whether it still accepts each workload token. */
-    ROTOR_TOKEN_REVIEW: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+    ROTOR_TOKEN_REVIEW: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((value) => value === 'true'),
     /** A kubeconfig for the API server; unset means in-cluster configuration. */
     KUBECONFIG: z.string().min(1).optional(),
   },
@@ -93,15 +106,11 @@ export const EnvFragments = {
   },
 } as const;
 
-
 /**
  * Validates `env` against a schema shape. Messages name the variable and never echo its
  * value (a secret key may be the one that is wrong).
  */
-export function parseEnv<Shape extends z.ZodRawShape>(
-  shape: Shape,
-  env: NodeJS.ProcessEnv = process.env,
-): z.infer<z.ZodObject<Shape>> {
+export function parseEnv<Shape extends z.ZodRawShape>(shape: Shape, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<Shape>> {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const result = z.object(shape).safeParse(present);
   if (!result.success) {
@@ -143,7 +152,12 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
     },
     redis: { url: e.REDIS_URL, security: redisSecurity(e) },
     insecureLocal: e.ROTOR_INSECURE_LOCAL,
-    identity: { jwks: e.ROTOR_JWKS, issuer: e.ROTOR_TOKEN_ISSUER, audience: e.ROTOR_TOKEN_AUDIENCE, clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS },
+    identity: {
+      jwks: e.ROTOR_JWKS,
+      issuer: e.ROTOR_TOKEN_ISSUER,
+      audience: e.ROTOR_TOKEN_AUDIENCE,
+      clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS,
+    },
   };
 }
 
@@ -168,7 +182,12 @@ export const backendSettings = (e: {
   redisAclSecurity: e.ROTOR_REDIS_ACL_USERNAME
     ? redisSecurity(
         { ...e, REDIS_URL: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL },
-        { url: 'ROTOR_REDIS_ACL_URL', username: 'ROTOR_REDIS_ACL_USERNAME', password: 'ROTOR_REDIS_ACL_PASSWORD', passwordFile: 'ROTOR_REDIS_ACL_PASSWORD_FILE' },
+        {
+          url: 'ROTOR_REDIS_ACL_URL',
+          username: 'ROTOR_REDIS_ACL_USERNAME',
+          password: 'ROTOR_REDIS_ACL_PASSWORD',
+          passwordFile: 'ROTOR_REDIS_ACL_PASSWORD_FILE',
+        },
       )
     : redisSecurity({ ...e, REDIS_URL: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL }),
 });

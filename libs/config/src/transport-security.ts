@@ -17,7 +17,10 @@ const file = z.string().min(1);
 
 export const TransportEnvFragments = {
   insecure: {
-    ROTOR_INSECURE_LOCAL: z.enum(['0', '1', 'true', 'false']).default('0').transform((value) => value === '1' || value === 'true'),
+    ROTOR_INSECURE_LOCAL: z
+      .enum(['0', '1', 'true', 'false'])
+      .default('0')
+      .transform((value) => value === '1' || value === 'true'),
   },
   kafka: {
     /** TLS to the brokers; `false` only with ROTOR_INSECURE_LOCAL. */
@@ -54,7 +57,6 @@ export interface RedisSecurity {
   insecure: boolean;
 }
 
-
 /** Reads a PEM or password file named by `variable`; the error names the variable and the path, never content. */
 export function readConfigFile(variable: string, path: string): string {
   try {
@@ -78,9 +80,11 @@ export function kafkaSecurity(e: KafkaEnv): KafkaSecurity {
   if (!e.ROTOR_INSECURE_LOCAL) {
     if (sslOff) problems.push(`KAFKA_SSL: rotor refuses plaintext Kafka (${INSECURE_HINT})`);
     if (!e.KAFKA_SASL_USERNAME) problems.push(`KAFKA_SASL_USERNAME: is required: rotor refuses unauthenticated Kafka (${INSECURE_HINT})`);
-    if (!password) problems.push(`KAFKA_SASL_PASSWORD_FILE: is required (or KAFKA_SASL_PASSWORD for local use): rotor refuses unauthenticated Kafka`);
+    if (!password)
+      problems.push(`KAFKA_SASL_PASSWORD_FILE: is required (or KAFKA_SASL_PASSWORD for local use): rotor refuses unauthenticated Kafka`);
   }
-  if (Boolean(e.KAFKA_SSL_CERT_FILE) !== Boolean(e.KAFKA_SSL_KEY_FILE)) problems.push(`${e.KAFKA_SSL_CERT_FILE ? 'KAFKA_SSL_KEY_FILE' : 'KAFKA_SSL_CERT_FILE'}: is required with its pair for mTLS`);
+  if (Boolean(e.KAFKA_SSL_CERT_FILE) !== Boolean(e.KAFKA_SSL_KEY_FILE))
+    problems.push(`${e.KAFKA_SSL_CERT_FILE ? 'KAFKA_SSL_KEY_FILE' : 'KAFKA_SSL_CERT_FILE'}: is required with its pair for mTLS`);
   if (e.KAFKA_SASL_USERNAME && !password) problems.push('KAFKA_SASL_PASSWORD_FILE: is required with KAFKA_SASL_USERNAME');
   if (problems.length) throw new ConfigError(problems);
   const ssl = sslOff
@@ -90,14 +94,24 @@ export function kafkaSecurity(e: KafkaEnv): KafkaSecurity {
         ...(e.KAFKA_SSL_CERT_FILE ? { cert: readConfigFile('KAFKA_SSL_CERT_FILE', e.KAFKA_SSL_CERT_FILE) } : {}),
         ...(e.KAFKA_SSL_KEY_FILE ? { key: readConfigFile('KAFKA_SSL_KEY_FILE', e.KAFKA_SSL_KEY_FILE) } : {}),
       };
-  const sasl = e.KAFKA_SASL_USERNAME && password ? { mechanism: (e.KAFKA_SASL_MECHANISM ?? 'scram-sha-512') as NonNullable<KafkaSecurity['sasl']>['mechanism'], username: e.KAFKA_SASL_USERNAME, password } : undefined;
+  const sasl =
+    e.KAFKA_SASL_USERNAME && password
+      ? {
+          mechanism: (e.KAFKA_SASL_MECHANISM ?? 'scram-sha-512') as NonNullable<KafkaSecurity['sasl']>['mechanism'],
+          username: e.KAFKA_SASL_USERNAME,
+          password,
+        }
+      : undefined;
   return { ssl, ...(sasl ? { sasl } : {}), insecure: ssl === false || !sasl };
 }
 
 type RedisEnv = { ROTOR_INSECURE_LOCAL: boolean; REDIS_URL: string } & Partial<Record<keyof typeof TransportEnvFragments.redis, string>>;
 
 /** `variable` names the URL in errors (REDIS_URL, ROTOR_REDIS_ACL_URL). */
-export function redisSecurity(e: RedisEnv, names = { url: 'REDIS_URL', username: 'REDIS_USERNAME', password: 'REDIS_PASSWORD', passwordFile: 'REDIS_PASSWORD_FILE' }): RedisSecurity {
+export function redisSecurity(
+  e: RedisEnv,
+  names = { url: 'REDIS_URL', username: 'REDIS_USERNAME', password: 'REDIS_PASSWORD', passwordFile: 'REDIS_PASSWORD_FILE' },
+): RedisSecurity {
   const problems: string[] = [];
   const env = e as unknown as Record<string, string | undefined>;
   const url = new URL(e.REDIS_URL);
@@ -106,7 +120,10 @@ export function redisSecurity(e: RedisEnv, names = { url: 'REDIS_URL', username:
   const tls = url.protocol === 'rediss:';
   if (!e.ROTOR_INSECURE_LOCAL) {
     if (!tls) problems.push(`${names.url}: must be a rediss:// URL: rotor refuses Redis without TLS (${INSECURE_HINT})`);
-    if (!username || !password) problems.push(`${names.username}: and ${names.passwordFile} are required: rotor refuses Redis without authentication (${INSECURE_HINT})`);
+    if (!username || !password)
+      problems.push(
+        `${names.username}: and ${names.passwordFile} are required: rotor refuses Redis without authentication (${INSECURE_HINT})`,
+      );
   }
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -122,5 +139,7 @@ export function requireVerifiedPostgres(variable: string, databaseUrl: string, i
   const mode = new URL(databaseUrl).searchParams.get('sslmode');
   if (mode === 'verify-full') return { insecure: false };
   if (insecureAllowed) return { insecure: true };
-  throw new ConfigError([`${variable}: must set sslmode=verify-full (and sslrootcert): rotor refuses PostgreSQL without verified TLS (${INSECURE_HINT})`]);
+  throw new ConfigError([
+    `${variable}: must set sslmode=verify-full (and sslrootcert): rotor refuses PostgreSQL without verified TLS (${INSECURE_HINT})`,
+  ]);
 }

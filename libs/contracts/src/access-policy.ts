@@ -36,7 +36,15 @@ export const KAFKA_ACCESS: Readonly<Record<KafkaPrincipal, KafkaAccess>> = {
   issuer: {
     role: 'mints leases and managed-secret versions; keeps lease state for reads and introspection',
     writes: [
-      ...topics(Topics.leaseIssued, Topics.leaseRenewed, Topics.secretVersionCreated, Topics.revocationRequested, Topics.rotationRequested, Topics.access, Topics.breakglassUsed),
+      ...topics(
+        Topics.leaseIssued,
+        Topics.leaseRenewed,
+        Topics.secretVersionCreated,
+        Topics.revocationRequested,
+        Topics.rotationRequested,
+        Topics.access,
+        Topics.breakglassUsed,
+      ),
       ...DEAD_LETTER,
     ],
     reads: topics(Topics.leaseRevoked, Topics.rotationRequested),
@@ -45,16 +53,37 @@ export const KAFKA_ACCESS: Readonly<Record<KafkaPrincipal, KafkaAccess>> = {
   revoker: {
     role: 'the TTL clock: revokes leases, retires versions, runs emergency rotations and break-glass follow-up',
     writes: [
-      ...topics(Topics.revocationRequested, Topics.leaseRevoked, Topics.secretVersionRetired, Topics.revocationFailed, Topics.rotationRequested, Topics.emergencyProgress),
+      ...topics(
+        Topics.revocationRequested,
+        Topics.leaseRevoked,
+        Topics.secretVersionRetired,
+        Topics.revocationFailed,
+        Topics.rotationRequested,
+        Topics.emergencyProgress,
+      ),
       ...DEAD_LETTER,
     ],
-    reads: topics(Topics.leaseIssued, Topics.leaseRenewed, Topics.revocationRequested, Topics.secretVersionCreated, Topics.deliveryCompleted, Topics.breakglassUsed),
+    reads: topics(
+      Topics.leaseIssued,
+      Topics.leaseRenewed,
+      Topics.revocationRequested,
+      Topics.secretVersionCreated,
+      Topics.deliveryCompleted,
+      Topics.breakglassUsed,
+    ),
     groupPrefix: 'rotor-revoker',
   },
   distributor: {
     role: 'delivers versions to targets, removes retired copies, reports drift and manual copies',
     writes: [
-      ...topics(Topics.deliveryCompleted, Topics.deliveryFailed, Topics.deliveryRemoved, Topics.deliveryDriftDetected, Topics.access, Topics.copyDiscovered),
+      ...topics(
+        Topics.deliveryCompleted,
+        Topics.deliveryFailed,
+        Topics.deliveryRemoved,
+        Topics.deliveryDriftDetected,
+        Topics.access,
+        Topics.copyDiscovered,
+      ),
       ...DEAD_LETTER,
     ],
     reads: topics(Topics.secretVersionCreated, Topics.secretVersionRetired),
@@ -78,7 +107,9 @@ export const KAFKA_PRINCIPALS = Object.keys(KAFKA_ACCESS) as KafkaPrincipal[];
 
 /** The named topics a service uses (what it creates if missing and waits for at start-up). */
 export const topicsOf = (principal: KafkaPrincipal): TopicName[] => [
-  ...new Set([...KAFKA_ACCESS[principal].writes, ...KAFKA_ACCESS[principal].reads].flatMap((pattern) => ('topic' in pattern ? [pattern.topic] : []))),
+  ...new Set(
+    [...KAFKA_ACCESS[principal].writes, ...KAFKA_ACCESS[principal].reads].flatMap((pattern) => ('topic' in pattern ? [pattern.topic] : [])),
+  ),
 ];
 
 /** Whether a topic name falls under a pattern. */
@@ -115,10 +146,32 @@ export const REDIS_ACCESS: Readonly<Record<ServicePrincipal, RedisAccess>> = {
 export const REDIS_ACL_ADMIN: RedisAccess & { user: string } = {
   user: 'acl-admin',
   keys: [],
-  commands: ['+acl|setuser', '+acl|deluser', '+acl|getuser', '+acl|users', '+client|kill', '+client|list', '+client|setname', '+ping', '+info', '+hello', '+auth'],
+  commands: [
+    '+acl|setuser',
+    '+acl|deluser',
+    '+acl|getuser',
+    '+acl|users',
+    '+client|kill',
+    '+client|list',
+    '+client|setname',
+    '+ping',
+    '+info',
+    '+hello',
+    '+auth',
+  ],
 };
 
 /** One line of a Redis ACL file for a user whose password hash is given (never the password). */
 export function redisAclLine(user: string, access: RedisAccess, passwordSha256: string): string {
-  return ['user', user, 'on', `#${passwordSha256}`, 'resetkeys', ...access.keys.map((key) => `~${key}`), 'resetchannels', '-@all', ...access.commands].join(' ');
+  return [
+    'user',
+    user,
+    'on',
+    `#${passwordSha256}`,
+    'resetkeys',
+    ...access.keys.map((key) => `~${key}`),
+    'resetchannels',
+    '-@all',
+    ...access.commands,
+  ].join(' ');
 }

@@ -1,16 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import {
-  ALL_TOPICS,
-  createEvent,
-  DOMAIN_TOPICS,
-  EventDataSchemas,
-  InvalidEventError,
-  jsonSchemas,
-  parseEvent,
-  Topics,
-} from './index';
+import { ALL_TOPICS, createEvent, DOMAIN_TOPICS, EventDataSchemas, InvalidEventError, jsonSchemas, parseEvent, Topics } from './index';
 
 const issuedData = {
   leaseId: '5b2f7c1e-8f7a-4c2e-9a51-3f3c1e2d4b6a',

@@ -28,6 +28,4 @@ export type TopicName = (typeof Topics)[keyof typeof Topics];
 export const ALL_TOPICS: readonly TopicName[] = Object.values(Topics);
 
 /** Topics that carry domain events (everything the auditor chains), i.e. all but its own log and the DLQ. */
-export const DOMAIN_TOPICS: readonly TopicName[] = ALL_TOPICS.filter(
-  (topic) => topic !== Topics.auditLog && topic !== Topics.deadLetter,
-);
+export const DOMAIN_TOPICS: readonly TopicName[] = ALL_TOPICS.filter((topic) => topic !== Topics.auditLog && topic !== Topics.deadLetter);

@@ -7,7 +7,10 @@ import { LineScanner, type LineMatch } from './line-scanner';
 const key = scanKeyFrom(randomBytes(32));
 const value = Buffer.from(randomBytes(32).toString('base64url')); // 43 characters, as the issuer generates them
 const password = Buffer.from('Kx7#pQ2-mZ9_vR4~'); // password alphabet, 16 characters
-const matcher = new CopyMatcher(key, [...fingerprintsOf(key, { secret: 'api-key', version: 3 }, value), ...fingerprintsOf(key, { secret: 'db-password', version: 1 }, password)]);
+const matcher = new CopyMatcher(key, [
+  ...fingerprintsOf(key, { secret: 'api-key', version: 3 }, value),
+  ...fingerprintsOf(key, { secret: 'db-password', version: 1 }, password),
+]);
 const text = (...parts: (string | Buffer)[]) => Buffer.from(parts.map(String).join(''));
 
 describe('CopyMatcher', () => {
@@ -16,7 +19,9 @@ describe('CopyMatcher', () => {
   });
 
   it('finds a value embedded in a connection string, an .env line and a YAML line', () => {
-    expect(matcher.findAll(text('postgres://app:', password, '@db.internal:5432/app'))).toEqual([{ secret: 'db-password', version: 1, form: 'raw' }]);
+    expect(matcher.findAll(text('postgres://app:', password, '@db.internal:5432/app'))).toEqual([
+      { secret: 'db-password', version: 1, form: 'raw' },
+    ]);
     expect(matcher.findAll(text('API_KEY=', value, '\n'))).toEqual([{ secret: 'api-key', version: 3, form: 'raw' }]);
     expect(matcher.findAll(text('  apiKey: "', value, '"'))).toEqual([{ secret: 'api-key', version: 3, form: 'raw' }]);
   });
@@ -65,7 +70,9 @@ describe('CopyMatcher', () => {
 
   it('keeps only base64 characters that come from the value alone, whatever bytes surround it', () => {
     const secret = Buffer.from('0123456789abcdef');
-    const cores = fingerprintTexts(secret).filter((t) => t.form === 'base64').map((t) => t.text.toString());
+    const cores = fingerprintTexts(secret)
+      .filter((t) => t.form === 'base64')
+      .map((t) => t.text.toString());
     expect(cores).toHaveLength(3);
     for (let prefixLength = 0; prefixLength < 6; prefixLength++) {
       for (let trial = 0; trial < 20; trial++) {

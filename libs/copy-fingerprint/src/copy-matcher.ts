@@ -92,7 +92,14 @@ export class CopyMatcher {
     return newlines;
   }
 
-  private matchRun(text: Uint8Array, start: number, end: number, form: FormGroups, newlines: number, onMatch: (match: CopyMatch, newlinesBefore: number) => void): void {
+  private matchRun(
+    text: Uint8Array,
+    start: number,
+    end: number,
+    form: FormGroups,
+    newlines: number,
+    onMatch: (match: CopyMatch, newlinesBefore: number) => void,
+  ): void {
     const base = this.key.base;
     for (const group of form.groups) {
       const length = group.length;
@@ -107,7 +114,8 @@ export class CopyMatcher {
         }
         if (at + length >= end) break;
         // Slide: drop text[at], take text[at + length]; kept non-negative before the modulo.
-        hash = ((hash - ((text[at]! * group.leadingPower) % ROLLING_MODULUS) + ROLLING_MODULUS) * base + text[at + length]!) % ROLLING_MODULUS;
+        hash =
+          ((hash - ((text[at]! * group.leadingPower) % ROLLING_MODULUS) + ROLLING_MODULUS) * base + text[at + length]!) % ROLLING_MODULUS;
       }
     }
   }
@@ -120,7 +128,13 @@ export class CopyMatcher {
       if (!group) {
         let leadingPower = 1;
         for (let index = 1; index < fingerprint.length; index++) leadingPower = (leadingPower * this.key.base) % ROLLING_MODULUS;
-        group = { length: fingerprint.length, byHmac: new Map(), prefilter: new Uint8Array(PREFILTER_MASK + 1), hashEveryWindow: false, leadingPower };
+        group = {
+          length: fingerprint.length,
+          byHmac: new Map(),
+          prefilter: new Uint8Array(PREFILTER_MASK + 1),
+          hashEveryWindow: false,
+          leadingPower,
+        };
         byLength.set(fingerprint.length, group);
       }
       const list = group.byHmac.get(fingerprint.hmac) ?? [];

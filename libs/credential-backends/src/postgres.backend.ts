@@ -21,7 +21,8 @@ export const postgresRoleName = (leaseId: string): string => `rotor_${leaseId.re
  * privileges themselves, because concurrent GRANTs on one object fail in PostgreSQL
  * ("tuple concurrently updated") while concurrent memberships do not.
  */
-export const postgresGroupName = (grants: string[]): string => `rotor_grants_${createHash('sha256').update(JSON.stringify(grants)).digest('hex').slice(0, 16)}`;
+export const postgresGroupName = (grants: string[]): string =>
+  `rotor_grants_${createHash('sha256').update(JSON.stringify(grants)).digest('hex').slice(0, 16)}`;
 
 /** Serializes group creation across issuer replicas (pg_advisory_xact_lock key). */
 const GROUP_LOCK = 0x726f746f72; // "rotor"
@@ -119,7 +120,9 @@ export class PostgresBackend implements CredentialBackend {
     }
   }
 
-  private async transaction(work: (query: (sql: string, params?: unknown[]) => Promise<{ rowCount: number | null }>) => Promise<void>): Promise<void> {
+  private async transaction(
+    work: (query: (sql: string, params?: unknown[]) => Promise<{ rowCount: number | null }>) => Promise<void>,
+  ): Promise<void> {
     let client;
     try {
       client = await this.pool.connect();
@@ -149,8 +152,13 @@ const roleOf = (handle: RevocationHandle): string => {
 /** PostgreSQL errors name the statement's objects, never the password literal; keep only the code and message. */
 const unavailable = (error: unknown): DomainError => {
   const pgError = error as { code?: string; message?: string };
-  return new DomainError('unavailable', 'postgres-unavailable', `PostgreSQL failed${pgError.code ? ` (${pgError.code})` : ''}: ${(pgError.message ?? 'unknown error').replace(/PASSWORD\s+'[^']*'/gi, "PASSWORD '…'")}`, {
-    retryAfterSeconds: 5,
-    cause: error,
-  });
+  return new DomainError(
+    'unavailable',
+    'postgres-unavailable',
+    `PostgreSQL failed${pgError.code ? ` (${pgError.code})` : ''}: ${(pgError.message ?? 'unknown error').replace(/PASSWORD\s+'[^']*'/gi, "PASSWORD '…'")}`,
+    {
+      retryAfterSeconds: 5,
+      cause: error,
+    },
+  );
 };

@@ -83,7 +83,10 @@ export class RedisAclBackend implements CredentialBackend {
     try {
       return await fn();
     } catch (error) {
-      throw new DomainError('unavailable', 'redis-acl-unavailable', `Redis ACL command failed (${(error as Error).name})`, { retryAfterSeconds: 5, cause: error });
+      throw new DomainError('unavailable', 'redis-acl-unavailable', `Redis ACL command failed (${(error as Error).name})`, {
+        retryAfterSeconds: 5,
+        cause: error,
+      });
     }
   }
 }

@@ -2,14 +2,7 @@
  * What went wrong, in terms a caller can act on. HTTP status and problem+json are chosen
  * from the kind at the edge (service-kit), so domain code never throws HTTP errors.
  */
-export type ErrorKind =
-  | 'invalid'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not-found'
-  | 'conflict'
-  | 'rate-limited'
-  | 'unavailable';
+export type ErrorKind = 'invalid' | 'unauthenticated' | 'forbidden' | 'not-found' | 'conflict' | 'rate-limited' | 'unavailable';
 
 export interface DomainErrorOptions {
   /** Which input field was wrong, e.g. `ttl`. */

@@ -21,5 +21,4 @@ export const OperatorGroups = {
   auditor: 'rotor:auditor',
 } as const;
 
-export const hasGroup = (caller: Caller, group: string): boolean =>
-  caller.kind === 'operator' && caller.groups.includes(group);
+export const hasGroup = (caller: Caller, group: string): boolean => caller.kind === 'operator' && caller.groups.includes(group);

@@ -64,7 +64,9 @@ describe('TokenVerifier', () => {
   });
 
   it('refuses an expired token', async () => {
-    expect(await rejectionCode(await sign({ sub: 'system:serviceaccount:a:b' }, { expiresIn: Math.floor(Date.now() / 1000) - 60 }))).toMatch(/expired/);
+    expect(
+      await rejectionCode(await sign({ sub: 'system:serviceaccount:a:b' }, { expiresIn: Math.floor(Date.now() / 1000) - 60 })),
+    ).toMatch(/expired/);
   });
 
   it('refuses a token for another audience', async () => {
@@ -85,7 +87,8 @@ describe('TokenVerifier', () => {
     const server = createServer((request, response) => {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       response.setHeader('content-type', 'application/json');
-      if (request.url === '/.well-known/openid-configuration') response.end(JSON.stringify({ issuer: ISSUER, jwks_uri: `${base}/openid/v1/jwks` }));
+      if (request.url === '/.well-known/openid-configuration')
+        response.end(JSON.stringify({ issuer: ISSUER, jwks_uri: `${base}/openid/v1/jwks` }));
       else if (request.url === '/openid/v1/jwks') response.end(JSON.stringify(jwks));
       else response.writeHead(404).end();
     });

@@ -70,7 +70,9 @@ export class TokenVerifier {
     try {
       accepted = await this.reviewer!.review(token);
     } catch {
-      throw new DomainError('unavailable', 'token-review-unavailable', 'the Kubernetes API could not review the token', { retryAfterSeconds: 5 });
+      throw new DomainError('unavailable', 'token-review-unavailable', 'the Kubernetes API could not review the token', {
+        retryAfterSeconds: 5,
+      });
     }
     if (!accepted) throw unauthenticated('token-revoked', 'Kubernetes no longer accepts this token');
   }

@@ -79,9 +79,7 @@ export interface ConsumerRunnerOptions {
   maxBatchSize?: number;
 }
 
-type Registered =
-  | { kind: 'message'; subscription: Subscription<unknown> }
-  | { kind: 'batch'; subscription: BatchSubscription<unknown> };
+type Registered = { kind: 'message'; subscription: Subscription<unknown> } | { kind: 'batch'; subscription: BatchSubscription<unknown> };
 
 /** How a handler that kept failing ended: it gave up (dead-letter it) rather than retrying forever. */
 interface GaveUp {
@@ -116,23 +114,29 @@ export class ConsumerRunner {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
-      ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 3) } : {}),
+      ...(options.sessionTimeoutMs
+        ? { sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 3) }
+        : {}),
     });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.maxBatchSize = options.maxBatchSize ?? 200;
     this.processed = metrics.counter('rotor_kafka_messages_total', 'Messages consumed, by outcome', ['topic', 'outcome']);
     this.deadLettered = metrics.counter('rotor_kafka_dead_letters_total', 'Messages sent to rotor.dlq.v1', ['topic', 'reason']);
     this.handleSeconds = metrics.histogram('rotor_kafka_handle_seconds', 'Handler time per call (one message, or one batch)', ['topic']);
-    this.batchSize = metrics.histogram('rotor_kafka_batch_messages', 'Messages per handled batch', ['topic'], [1, 5, 20, 50, 100, 200, 500, 1000]);
+    this.batchSize = metrics.histogram(
+      'rotor_kafka_batch_messages',
+      'Messages per handled batch',
+      ['topic'],
+      [1, 5, 20, 50, 100, 200, 500, 1000],
+    );
   }
 
   subscribe<T>(subscription: Subscription<T> | BatchSubscription<T>): this {
-    const registered = ('handleBatch' in subscription
-      ? { kind: 'batch', subscription }
-      : { kind: 'message', subscription }) as Registered;
+    const registered = ('handleBatch' in subscription ? { kind: 'batch', subscription } : { kind: 'message', subscription }) as Registered;
     // kafkajs runs a consumer either per message or per batch: one runner, one kind.
     const other = this.subscriptions.values().next().value;
-    if (other && other.kind !== registered.kind) throw new Error(`${this.options.groupId} mixes per-message and batch subscriptions: use two runners`);
+    if (other && other.kind !== registered.kind)
+      throw new Error(`${this.options.groupId} mixes per-message and batch subscriptions: use two runners`);
     for (const topic of subscription.topics) {
       if (this.subscriptions.has(topic)) throw new Error(`${topic} already has a handler in ${this.options.groupId}`);
       this.subscriptions.set(topic, registered);
@@ -222,7 +226,12 @@ export class ConsumerRunner {
     }
     if (items.length === 0) return;
     this.batchSize.observe({ topic }, items.length);
-    const logger = this.logger.child({ topic, partition, fromOffset: items[0]!.context.offset, toOffset: items[items.length - 1]!.context.offset });
+    const logger = this.logger.child({
+      topic,
+      partition,
+      fromOffset: items[0]!.context.offset,
+      toOffset: items[items.length - 1]!.context.offset,
+    });
     const gaveUp = await this.withRetries(topic, items.length, logger, heartbeat, () => subscription.handleBatch(items));
     if (!gaveUp) return;
     // One message may be what fails the batch: handle them one by one, so only the failing ones are dead-lettered.
@@ -238,7 +247,13 @@ export class ConsumerRunner {
    * (a PermanentError, or attempts exhausted unless retrying forever); throws when stopping,
    * so nothing is committed and the messages come back after a restart.
    */
-  private async withRetries(topic: string, messages: number, logger: Logger, heartbeat: () => Promise<void>, handle: () => Promise<void>): Promise<GaveUp | undefined> {
+  private async withRetries(
+    topic: string,
+    messages: number,
+    logger: Logger,
+    heartbeat: () => Promise<void>,
+    handle: () => Promise<void>,
+  ): Promise<GaveUp | undefined> {
     for (let attempt = 1; ; attempt++) {
       const timer = this.handleSeconds.startTimer({ topic });
       try {
@@ -296,7 +311,9 @@ export class ConsumerRunner {
       failedAt: new Date().toISOString(),
     };
     // If this send fails the handler throws, the offset is not committed, and the message comes back.
-    await this.publisher.send([{ topic: Topics.deadLetter, key: context.key, value: JSON.stringify(record), headers: { traceparent: context.traceparent ?? '' } }]);
+    await this.publisher.send([
+      { topic: Topics.deadLetter, key: context.key, value: JSON.stringify(record), headers: { traceparent: context.traceparent ?? '' } },
+    ]);
     this.deadLettered.inc({ topic: context.topic, reason: reason.code });
     this.processed.inc({ topic: context.topic, outcome: 'dead-lettered' });
     context.logger.error({ attempts, reason: reason.message }, 'message dead-lettered');

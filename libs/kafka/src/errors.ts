@@ -24,7 +24,10 @@ export class KafkaAuthorizationError extends PermanentError {
     readonly topics: string[],
     options?: ErrorOptions,
   ) {
-    super(`Kafka refused access to ${topics.join(', ')} (TOPIC_AUTHORIZATION_FAILED): this principal may not use it; see docs/access-policy.md`, options);
+    super(
+      `Kafka refused access to ${topics.join(', ')} (TOPIC_AUTHORIZATION_FAILED): this principal may not use it; see docs/access-policy.md`,
+      options,
+    );
   }
 }
 
@@ -32,7 +35,12 @@ export class KafkaAuthorizationError extends PermanentError {
 export function isKafkaAuthorizationFailure(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth++) {
     const type = (current as { type?: unknown }).type;
-    if (type === 'TOPIC_AUTHORIZATION_FAILED' || type === 'GROUP_AUTHORIZATION_FAILED' || /not authorized to access|authorization failed/i.test(current.message)) return true;
+    if (
+      type === 'TOPIC_AUTHORIZATION_FAILED' ||
+      type === 'GROUP_AUTHORIZATION_FAILED' ||
+      /not authorized to access|authorization failed/i.test(current.message)
+    )
+      return true;
     current = (current as { cause?: unknown; originalError?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
   }
   return false;

@@ -57,18 +57,24 @@ export class EventPublisher {
   }
 
   async publish<T extends DomainTopic>(event: Envelope<T>, options: PublishOptions = {}): Promise<void> {
-    const sending = this.send([
-      {
-        topic: event.type,
-        key: options.key ?? event.subject,
-        value: JSON.stringify(event),
-        headers: { 'content-type': 'application/cloudevents+json', 'ce-id': event.id },
-      },
-    ], options.traceparent);
+    const sending = this.send(
+      [
+        {
+          topic: event.type,
+          key: options.key ?? event.subject,
+          value: JSON.stringify(event),
+          headers: { 'content-type': 'application/cloudevents+json', 'ce-id': event.id },
+        },
+      ],
+      options.traceparent,
+    );
     if (options.timeoutMs === undefined) return sending;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new PublishTimeoutError(`${event.type} not acknowledged within ${options.timeoutMs} ms`)), options.timeoutMs);
+      timer = setTimeout(
+        () => reject(new PublishTimeoutError(`${event.type} not acknowledged within ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      );
     });
     sending.catch(() => undefined); // a late failure after the timeout is already answered
     try {
@@ -87,12 +93,12 @@ export class EventPublisher {
       else byTopic.set(message.topic, [message]);
     }
     const topicMessages = [...byTopic].map(([topic, batch]) => ({
-        topic,
-        messages: batch.map((message) => ({
-          key: message.key,
-          value: message.value,
-          headers: { ...message.headers, traceparent: outgoingTraceparent(message.headers?.['traceparent'] ?? parentTraceparent) },
-        })),
+      topic,
+      messages: batch.map((message) => ({
+        key: message.key,
+        value: message.value,
+        headers: { ...message.headers, traceparent: outgoingTraceparent(message.headers?.['traceparent'] ?? parentTraceparent) },
+      })),
     }));
     try {
       await this.producer.sendBatch({ acks: -1, topicMessages });

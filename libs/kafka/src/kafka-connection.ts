@@ -45,7 +45,10 @@ export function kafkaSecurityOptions(security: KafkaLinkSecurity | undefined): P
 
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   if (settings.security?.insecure) {
-    logger.warn({ component: 'kafka', ssl: settings.security.ssl !== false, sasl: Boolean(settings.security.sasl) }, 'INSECURE: Kafka link without TLS or authentication (ROTOR_INSECURE_LOCAL=1); never run this way outside a laptop');
+    logger.warn(
+      { component: 'kafka', ssl: settings.security.ssl !== false, sasl: Boolean(settings.security.sasl) },
+      'INSECURE: Kafka link without TLS or authentication (ROTOR_INSECURE_LOCAL=1); never run this way outside a laptop',
+    );
   }
   return new Kafka({
     clientId: settings.clientId,

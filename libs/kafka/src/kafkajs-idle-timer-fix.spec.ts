@@ -12,7 +12,11 @@ interface QueueState {
 const RequestQueue = require('kafkajs/src/network/requestQueue') as { prototype: QueueState };
 
 const queue = (state: Partial<QueueState>): QueueState =>
-  Object.assign(Object.create(RequestQueue.prototype) as QueueState, { pending: [], throttledUntil: -1, throttleCheckTimeoutId: null, checkPendingRequests: () => undefined }, state);
+  Object.assign(
+    Object.create(RequestQueue.prototype) as QueueState,
+    { pending: [], throttledUntil: -1, throttleCheckTimeoutId: null, checkPendingRequests: () => undefined },
+    state,
+  );
 
 describe('the kafkajs idle timer fix', () => {
   it('applies to the installed kafkajs', () => {

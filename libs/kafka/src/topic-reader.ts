@@ -58,7 +58,12 @@ export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): P
     if (remaining.size === 0) return { read: 0, total, partitions: watermarks.length };
 
     const progressEvery = options.progressEvery ?? 1000;
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 });
+    const consumer = kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+      maxBytes: 32 * 1024 * 1024,
+    });
     await consumer.connect();
     let read = 0;
     try {
@@ -110,7 +115,8 @@ async function offsetsAt(
   point: LogPoint | undefined,
   fallback: 'low' | 'high',
 ): Promise<Map<number, bigint>> {
-  const byTime = point && 'time' in point ? await retryRetriable(() => admin.fetchTopicOffsetsByTimestamp(topic, point.time.getTime())) : [];
+  const byTime =
+    point && 'time' in point ? await retryRetriable(() => admin.fetchTopicOffsetsByTimestamp(topic, point.time.getTime())) : [];
   const offsets = new Map<number, bigint>();
   for (const { partition, low, high } of watermarks) {
     let offset: bigint;

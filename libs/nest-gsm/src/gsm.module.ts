@@ -22,7 +22,10 @@ export const sharedGsmPacers = (redis: Redis, project: string, logger?: Logger):
       onRedisError: (error) => {
         if (Date.now() - warned < 60_000) return;
         warned = Date.now();
-        logger?.warn({ quota, err: error instanceof Error ? error.message : 'unknown error' }, 'GSM pacing falls back to this process alone: Redis did not answer');
+        logger?.warn(
+          { quota, err: error instanceof Error ? error.message : 'unknown error' },
+          'GSM pacing falls back to this process alone: Redis did not answer',
+        );
       },
     });
 };

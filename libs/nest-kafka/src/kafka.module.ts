@@ -40,7 +40,13 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationBootstrap, OnA
 
   /** A consumer group for this service; add subscriptions before the application bootstraps. */
   consumer(options: ConsumerRunnerOptions): ConsumerRunner {
-    const runner = new ConsumerRunner(this.kafka, this.publisher, this.logger.child({ consumerGroup: options.groupId }), this.metrics, options);
+    const runner = new ConsumerRunner(
+      this.kafka,
+      this.publisher,
+      this.logger.child({ consumerGroup: options.groupId }),
+      this.metrics,
+      options,
+    );
     this.runners.push(runner);
     return runner;
   }
@@ -99,7 +105,11 @@ export class KafkaModule {
           provide: EventPublisher,
           inject: [KAFKA, Metrics],
           useFactory: (kafka: Kafka, metrics: Metrics) => {
-            const refused = metrics.counter('rotor_kafka_authorization_failures_total', 'Sends the broker refused for lack of an ACL (TOPIC_AUTHORIZATION_FAILED), by topic', ['topic']);
+            const refused = metrics.counter(
+              'rotor_kafka_authorization_failures_total',
+              'Sends the broker refused for lack of an ACL (TOPIC_AUTHORIZATION_FAILED), by topic',
+              ['topic'],
+            );
             return new EventPublisher(kafka, (topic) => refused.inc({ topic }));
           },
         },

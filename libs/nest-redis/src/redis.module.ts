@@ -28,7 +28,15 @@ class RedisLifecycle implements OnModuleInit, OnApplicationShutdown {
 @Global()
 @Module({})
 export class RedisModule {
-  static forRoot({ url, connectionName, security }: { url: string; connectionName: string; security?: RedisLinkSecurity & { insecure?: boolean } }): DynamicModule {
+  static forRoot({
+    url,
+    connectionName,
+    security,
+  }: {
+    url: string;
+    connectionName: string;
+    security?: RedisLinkSecurity & { insecure?: boolean };
+  }): DynamicModule {
     return {
       module: RedisModule,
       providers: [
@@ -37,12 +45,21 @@ export class RedisModule {
           inject: [LOGGER],
           useFactory: (logger: Logger) => {
             let lastLogged = 0;
-            if (security?.insecure) logger.warn({ component: 'redis' }, 'INSECURE: Redis link without TLS or authentication (ROTOR_INSECURE_LOCAL=1); never run this way outside a laptop');
-            return createRedis(url, connectionName, (error) => {
-              if (Date.now() - lastLogged < 5_000) return; // one line per outage burst, not one per retry
-              lastLogged = Date.now();
-              logger.warn({ component: 'redis', err: error.message }, 'redis connection error');
-            }, security);
+            if (security?.insecure)
+              logger.warn(
+                { component: 'redis' },
+                'INSECURE: Redis link without TLS or authentication (ROTOR_INSECURE_LOCAL=1); never run this way outside a laptop',
+              );
+            return createRedis(
+              url,
+              connectionName,
+              (error) => {
+                if (Date.now() - lastLogged < 5_000) return; // one line per outage burst, not one per retry
+                lastLogged = Date.now();
+                logger.warn({ component: 'redis', err: error.message }, 'redis connection error');
+              },
+              security,
+            );
           },
         },
         RedisLifecycle,

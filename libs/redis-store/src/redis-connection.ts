@@ -18,7 +18,12 @@ export const redisSecurityOptions = (security: RedisLinkSecurity | undefined) =>
   ...(security?.tls ? { tls: { ...security.tls, rejectUnauthorized: true } } : {}),
 });
 
-export function createRedis(url: string, connectionName: string, onError: (error: Error) => void = () => undefined, security?: RedisLinkSecurity): Redis {
+export function createRedis(
+  url: string,
+  connectionName: string,
+  onError: (error: Error) => void = () => undefined,
+  security?: RedisLinkSecurity,
+): Redis {
   const redis = new Redis(url, {
     ...redisSecurityOptions(security),
     connectionName,

@@ -87,17 +87,22 @@ export class GsmSecretStore {
   }
 
   async ping(): Promise<void> {
-    await this.call(this.reads, () => this.client.listSecrets({ parent: `projects/${this.settings.project}`, pageSize: 1 }, { ...NO_CLIENT_RETRY, autoPaginate: false }));
+    await this.call(this.reads, () =>
+      this.client.listSecrets({ parent: `projects/${this.settings.project}`, pageSize: 1 }, { ...NO_CLIENT_RETRY, autoPaginate: false }),
+    );
   }
 
   async ensureSecret(secret: string, labels: Record<string, string>): Promise<void> {
     try {
       await this.call(this.writes, () =>
-        this.client.createSecret({
-          parent: `projects/${this.settings.project}`,
-          secretId: secret,
-          secret: { replication: { automatic: {} }, labels },
-        }, NO_CLIENT_RETRY),
+        this.client.createSecret(
+          {
+            parent: `projects/${this.settings.project}`,
+            secretId: secret,
+            secret: { replication: { automatic: {} }, labels },
+          },
+          NO_CLIENT_RETRY,
+        ),
       );
     } catch (error) {
       if (!(error instanceof DomainError && error.code === 'gsm-already-exists')) throw error;
@@ -181,6 +186,8 @@ const toDomainError = (code: number | undefined): DomainError => {
       return new DomainError('unavailable', 'gsm-quota-exhausted', 'GSM quota exhausted', { retryAfterSeconds: 60 });
     case GRPC_UNAVAILABLE:
     default:
-      return new DomainError('unavailable', 'gsm-unavailable', `GSM call failed (gRPC code ${code ?? 'unknown'})`, { retryAfterSeconds: 5 });
+      return new DomainError('unavailable', 'gsm-unavailable', `GSM call failed (gRPC code ${code ?? 'unknown'})`, {
+        retryAfterSeconds: 5,
+      });
   }
 };

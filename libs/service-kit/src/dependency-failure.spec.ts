@@ -4,7 +4,10 @@ const withCode = (message: string, code: string) => Object.assign(new Error(mess
 
 describe('classifyDependencyFailure', () => {
   it.each([
-    [new Error('SASL SCRAM SHA512 authentication failed: Authentication failed during authentication due to invalid credentials'), 'authentication'],
+    [
+      new Error('SASL SCRAM SHA512 authentication failed: Authentication failed during authentication due to invalid credentials'),
+      'authentication',
+    ],
     [new Error('WRONGPASS invalid username-password pair or user is disabled.'), 'authentication'],
     [new Error('Not authorized to access topics: [Topic authorization failed]'), 'authorization'],
     [withCode('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'), 'tls'],
@@ -17,6 +20,8 @@ describe('classifyDependencyFailure', () => {
   });
 
   it('looks through a wrapped cause', () => {
-    expect(classifyDependencyFailure(new Error('Connection error', { cause: new Error('SASL authentication failed') }))).toBe('authentication');
+    expect(classifyDependencyFailure(new Error('Connection error', { cause: new Error('SASL authentication failed') }))).toBe(
+      'authentication',
+    );
   });
 });

@@ -5,11 +5,17 @@
 export type DependencyFailure = 'authentication' | 'authorization' | 'tls' | 'timeout' | 'unreachable' | 'unavailable';
 
 const RULES: readonly [DependencyFailure, RegExp][] = [
-  ['authentication', /SASL|authentication failed|invalid credentials|NOAUTH|WRONGPASS|password authentication|Unauthenticated|invalid username-password/i],
+  [
+    'authentication',
+    /SASL|authentication failed|invalid credentials|NOAUTH|WRONGPASS|password authentication|Unauthenticated|invalid username-password/i,
+  ],
   ['authorization', /not authorized|NOPERM|authorization failed|permission denied|PERMISSION_DENIED/i],
   ['tls', /certificate|self[- ]signed|\bSSL\b|\bTLS\b|UNABLE_TO_VERIFY|CERT_|ERR_SSL|handshake|alert/i],
   ['timeout', /no answer within|timed? ?out|ETIMEDOUT|DEADLINE_EXCEEDED/i],
-  ['unreachable', /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN|Connection is closed|closed connection|connect|UNAVAILABLE|socket/i],
+  [
+    'unreachable',
+    /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN|Connection is closed|closed connection|connect|UNAVAILABLE|socket/i,
+  ],
 ];
 
 export function classifyDependencyFailure(error: unknown): DependencyFailure {

@@ -23,7 +23,11 @@ export class DependencyGate implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     const probe = async () => {
       const report = await this.readiness.report();
-      this.down = new Set(Object.entries(report.checks).filter(([, check]) => !check.ok).map(([name]) => name));
+      this.down = new Set(
+        Object.entries(report.checks)
+          .filter(([, check]) => !check.ok)
+          .map(([name]) => name),
+      );
       if (!this.stopped) this.timer = setTimeout(() => void probe(), PROBE_INTERVAL_MS).unref();
     };
     // The first probe runs once the app is up; until then nothing is known to be down.
@@ -40,7 +44,12 @@ export class DependencyGate implements OnModuleInit, OnApplicationShutdown {
   assertAvailable(needed: readonly string[]): void {
     const missing = needed.filter((name) => this.down.has(name));
     if (missing.length > 0) {
-      throw new DomainError('unavailable', `${missing[0]}-unavailable`, `${missing.join(', ')} unavailable; nothing was issued, retry later`, { retryAfterSeconds: 5 });
+      throw new DomainError(
+        'unavailable',
+        `${missing[0]}-unavailable`,
+        `${missing.join(', ')} unavailable; nothing was issued, retry later`,
+        { retryAfterSeconds: 5 },
+      );
     }
   }
 }

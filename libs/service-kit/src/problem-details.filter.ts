@@ -66,7 +66,14 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     const bodyError = bodyParserError(exception);
     if (bodyError) {
-      return { type: 'about:blank', title: titleOf(bodyError.status), status: bodyError.status, detail: bodyError.detail, instance, code: codeOf(bodyError.status) };
+      return {
+        type: 'about:blank',
+        title: titleOf(bodyError.status),
+        status: bodyError.status,
+        detail: bodyError.detail,
+        instance,
+        code: codeOf(bodyError.status),
+      };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
@@ -82,10 +89,25 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (isTransientDependencyError(exception)) {
       const errorId = randomUUID();
       this.logger.warn({ errorId, err: { name: exception.name, message: exception.message }, path: instance }, 'dependency unavailable');
-      return { type: 'https://rotor.dev/problems/dependency-unavailable', title: 'Service Unavailable', status: 503, detail: 'a dependency is unavailable; retry later', instance, code: 'dependency-unavailable', errorId };
+      return {
+        type: 'https://rotor.dev/problems/dependency-unavailable',
+        title: 'Service Unavailable',
+        status: 503,
+        detail: 'a dependency is unavailable; retry later',
+        instance,
+        code: 'dependency-unavailable',
+        errorId,
+      };
     }
     const errorId = randomUUID();
-    this.logger.error({ errorId, err: exception instanceof Error ? { name: exception.name, message: exception.message, stack: exception.stack } : 'non-error thrown', path: instance }, 'unexpected error');
+    this.logger.error(
+      {
+        errorId,
+        err: exception instanceof Error ? { name: exception.name, message: exception.message, stack: exception.stack } : 'non-error thrown',
+        path: instance,
+      },
+      'unexpected error',
+    );
     return {
       type: 'about:blank',
       title: 'Internal Server Error',
@@ -99,11 +121,28 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 }
 
 const titleOf = (status: number): string =>
-  ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 503: 'Service Unavailable' })[status] ??
-  'Error';
+  ({
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    409: 'Conflict',
+    413: 'Payload Too Large',
+    415: 'Unsupported Media Type',
+    429: 'Too Many Requests',
+    503: 'Service Unavailable',
+  })[status] ?? 'Error';
 
 const codeOf = (status: number): string =>
-  ({ 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 405: 'method-not-allowed', 413: 'payload-too-large', 415: 'unsupported-media-type' })[status] ?? `http-${status}`;
+  ({
+    400: 'bad-request',
+    401: 'unauthenticated',
+    403: 'forbidden',
+    404: 'not-found',
+    405: 'method-not-allowed',
+    413: 'payload-too-large',
+    415: 'unsupported-media-type',
+  })[status] ?? `http-${status}`;
 
 /**
  * Nest's own errors (no route, a body that is not JSON, too large) get fixed wording: their
@@ -133,7 +172,9 @@ const bodyParserError = (exception: unknown): { status: number; detail: string }
       // Any other client error raised while reading the body (bad Content-Encoding, aborted
       // upload) carries a 4xx status marked safe to expose; its message is not passed on.
       const { status, expose } = exception as { status?: unknown; expose?: unknown };
-      return typeof status === 'number' && status >= 400 && status < 500 && expose === true ? { status, detail: 'the request body could not be read' } : undefined;
+      return typeof status === 'number' && status >= 400 && status < 500 && expose === true
+        ? { status, detail: 'the request body could not be read' }
+        : undefined;
     }
   }
 };

@@ -57,9 +57,15 @@ export class ReadinessRegistry {
           const cause = error instanceof NotReady ? error.cause : error;
           if (this.failing.get(dependency.name) !== reason) {
             this.failing.set(dependency.name, reason);
-            this.logger?.warn({ dependency: dependency.name, reason, err: cause instanceof Error ? cause.message : String(cause) }, 'readiness check failed');
+            this.logger?.warn(
+              { dependency: dependency.name, reason, err: cause instanceof Error ? cause.message : String(cause) },
+              'readiness check failed',
+            );
           }
-          return [dependency.name, { ok: false, reason, ...(error instanceof NotReady ? { detail: error.message } : {}), ms: Date.now() - started }];
+          return [
+            dependency.name,
+            { ok: false, reason, ...(error instanceof NotReady ? { detail: error.message } : {}), ms: Date.now() - started },
+          ];
         }
       }),
     );

@@ -54,7 +54,10 @@ describe('service kit (HTTP edge)', () => {
         },
       }),
     });
-    @Module({ imports: [ServiceKitModule.forRoot({ service: 'probe', logger, metrics: new Metrics('probe') })], controllers: [ProbeController] })
+    @Module({
+      imports: [ServiceKitModule.forRoot({ service: 'probe', logger, metrics: new Metrics('probe') })],
+      controllers: [ProbeController],
+    })
     class ProbeModule {}
     app = await createServiceApp({ module: ProbeModule, service: 'probe', description: 'test', logger });
     app.get(ReadinessRegistry).register({
@@ -73,7 +76,12 @@ describe('service kit (HTTP edge)', () => {
     expect(response.status).toBe(429);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.headers['retry-after']).toBe('30');
-    expect(JSON.parse(response.text)).toMatchObject({ status: 429, code: 'lease-quota-reached', title: 'Too Many Requests', instance: '/quota' });
+    expect(JSON.parse(response.text)).toMatchObject({
+      status: 429,
+      code: 'lease-quota-reached',
+      title: 'Too Many Requests',
+      instance: '/quota',
+    });
   });
 
   it('answers an unexpected error with an error id and no internals, and logs the id', async () => {
@@ -98,14 +106,21 @@ describe('service kit (HTTP edge)', () => {
   });
 
   it('refuses a body that is not JSON without quoting it back', async () => {
-    const response = await request(app.getHttpServer()).post('/echo').set('content-type', 'application/json').send('{"name": canary-in-body');
+    const response = await request(app.getHttpServer())
+      .post('/echo')
+      .set('content-type', 'application/json')
+      .send('{"name": canary-in-body');
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.text).not.toContain('canary');
   });
 
   it('refuses a body whose Content-Encoding does not match its bytes with a 400, not a 500', async () => {
-    const response = await request(app.getHttpServer()).post('/echo').set('content-type', 'application/json').set('content-encoding', 'gzip').send('{"name":"plain, not gzip"}');
+    const response = await request(app.getHttpServer())
+      .post('/echo')
+      .set('content-type', 'application/json')
+      .set('content-encoding', 'gzip')
+      .send('{"name":"plain, not gzip"}');
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.text).not.toContain('plain, not gzip');

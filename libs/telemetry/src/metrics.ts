@@ -25,7 +25,13 @@ export class Metrics {
         help,
         labelNames,
         registers: [this.registry],
-        ...(sample ? { async collect(this: Gauge<L>) { this.set(await sample()); } } : {}),
+        ...(sample
+          ? {
+              async collect(this: Gauge<L>) {
+                this.set(await sample());
+              },
+            }
+          : {}),
       })
     );
   }

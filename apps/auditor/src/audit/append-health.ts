@@ -22,7 +22,11 @@ export class AppendHealth {
 
   failed(error: unknown): void {
     const reason = error instanceof Error ? error.message : 'unknown error';
-    this.failure = { since: this.failure?.since ?? Date.now(), reason, ...(error instanceof NotReady ? { operatorMessage: error.message } : {}) };
+    this.failure = {
+      since: this.failure?.since ?? Date.now(),
+      reason,
+      ...(error instanceof NotReady ? { operatorMessage: error.message } : {}),
+    };
     this.failing.set(1);
   }
 

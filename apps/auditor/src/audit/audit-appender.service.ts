@@ -52,7 +52,12 @@ export class AuditAppender implements OnModuleInit {
   ) {
     this.identifierKey = identifierKey(config.auditKey);
     this.appended = metrics.counter('rotor_audit_records_total', 'Audit records appended, by outcome', ['outcome']);
-    this.lag = metrics.histogram('rotor_audit_lag_seconds', 'Time from an event to its audit record', [], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60]);
+    this.lag = metrics.histogram(
+      'rotor_audit_lag_seconds',
+      'Time from an event to its audit record',
+      [],
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    );
   }
 
   /** The default audit topic is created with every rotor topic; another one (an isolated installation) here. */
@@ -86,7 +91,10 @@ export class AuditAppender implements OnModuleInit {
       throw new Error('a run of audited events must come from one topic-partition');
     }
     const chain = `${topic}:${partition}`;
-    const state = await this.store.appendState(chain, items.map(({ message }) => message.id));
+    const state = await this.store.appendState(
+      chain,
+      items.map(({ message }) => message.id),
+    );
     if (!state.initialized) await this.initializeEmptyState();
 
     const outcomes: AppendOutcome[] = [];
@@ -133,9 +141,12 @@ export class AuditAppender implements OnModuleInit {
     if (records.length === 0) return outcomes;
 
     const reservation = await this.store.reserve(records);
-    if (reservation === 'moved') throw new Error(`chain ${chain} moved while appending from offset ${records[0]!.sourceOffset}; retrying from its new head`);
+    if (reservation === 'moved')
+      throw new Error(`chain ${chain} moved while appending from offset ${records[0]!.sourceOffset}; retrying from its new head`);
     if (reservation !== 'ok') {
-      throw new Error(`chain ${chain} has an unconfirmed run up to source offset ${reservation.slice('pending:'.length)} that does not start with offset ${records[0]!.sourceOffset}`);
+      throw new Error(
+        `chain ${chain} has an unconfirmed run up to source offset ${reservation.slice('pending:'.length)} that does not start with offset ${records[0]!.sourceOffset}`,
+      );
     }
     for (const slice of byteSlices(messages)) await this.producer.send(chain, slice);
     await this.store.recordAppended(records);

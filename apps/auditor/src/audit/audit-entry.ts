@@ -31,7 +31,9 @@ export function auditEntryOf(envelope: AnyEnvelope, identifierKey: Buffer): Audi
         type: envelope.type,
         time: envelope.time,
         subject: envelope.subject,
-        dataHmac: createHmac('sha256', identifierKey).update(JSON.stringify(envelope.data ?? null)).digest('hex'),
+        dataHmac: createHmac('sha256', identifierKey)
+          .update(JSON.stringify(envelope.data ?? null))
+          .digest('hex'),
       };
   return { eventId: envelope.id, eventType: envelope.type, known, event, occurredAt: new Date(envelope.time) };
 }

@@ -51,7 +51,13 @@ export interface EventQuery {
 @Injectable()
 export class AuditStore {
   private scriptsLoaded = false;
-  private readonly reserveCommand: (key: string, expected: string, firstHash: string, lastHash: string, lastSourceOffset: string) => Promise<Reservation>;
+  private readonly reserveCommand: (
+    key: string,
+    expected: string,
+    firstHash: string,
+    lastHash: string,
+    lastSourceOffset: string,
+  ) => Promise<Reservation>;
 
   constructor(@Inject(REDIS) private readonly redis: Redis) {
     // defineCommand runs it by EVALSHA, loading it when Redis does not know it.
@@ -142,7 +148,9 @@ export class AuditStore {
     const min = query.from ? String(query.from.getTime()) : '-inf';
     const max = query.to ? String(query.to.getTime()) : '+inf';
     const candidates = await this.redis.zrangebyscore(key, min, max);
-    const others = (['lease', 'secret', 'workload', 'actor'] as const).filter((kind) => query[kind] && ViewKeys.eventIndex(kind, query[kind]) !== key);
+    const others = (['lease', 'secret', 'workload', 'actor'] as const).filter(
+      (kind) => query[kind] && ViewKeys.eventIndex(kind, query[kind]) !== key,
+    );
     let refs = candidates;
     for (const kind of others) {
       if (refs.length === 0) break;
@@ -151,6 +159,9 @@ export class AuditStore {
     }
     const page = refs.slice(query.offset, query.offset + query.limit);
     const values = page.length ? await this.redis.mget(page.map(ViewKeys.record)) : [];
-    return { items: values.filter((value): value is string => !!value).map((value) => JSON.parse(value) as AuditRecord), total: refs.length };
+    return {
+      items: values.filter((value): value is string => !!value).map((value) => JSON.parse(value) as AuditRecord),
+      total: refs.length,
+    };
   }
 }

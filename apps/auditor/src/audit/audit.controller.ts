@@ -15,7 +15,10 @@ import { ChainVerificationService } from './chain-verification.service';
 
 const EventsQuery = z.strictObject({
   lease: z.string().min(1).max(128).optional(),
-  workload: z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be <namespace>/<serviceAccount>').optional(),
+  workload: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be <namespace>/<serviceAccount>')
+    .optional(),
   secret: z.string().min(1).max(128).optional(),
   /** An operator's token subject; matched by its keyed hash, which is all the log keeps. */
   actor: z.string().min(1).max(256).optional(),

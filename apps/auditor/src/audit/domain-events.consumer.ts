@@ -1,6 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 
-import { AnyEnvelopeSchema, describeIssues, DOMAIN_TOPICS, InvalidEventError, isDomainTopic, parseEvent, type AnyEnvelope } from '@rotor/contracts';
+import {
+  AnyEnvelopeSchema,
+  describeIssues,
+  DOMAIN_TOPICS,
+  InvalidEventError,
+  isDomainTopic,
+  parseEvent,
+  type AnyEnvelope,
+} from '@rotor/contracts';
 import { MalformedMessageError } from '@rotor/kafka';
 import { KafkaLifecycle } from '@rotor/nest-kafka';
 
@@ -27,7 +35,9 @@ export class DomainEventsConsumer {
         parse: parseAnyEvent,
         handleBatch: async (items) => {
           const outcomes = await appender.append(items);
-          items.forEach(({ message, context }, index) => context.logger.debug({ outcome: outcomes[index], eventType: message.type }, 'audited'));
+          items.forEach(({ message, context }, index) =>
+            context.logger.debug({ outcome: outcomes[index], eventType: message.type }, 'audited'),
+          );
         },
       });
     }

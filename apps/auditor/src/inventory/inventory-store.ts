@@ -1,6 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 
-import { copyExistedAt, copyView, leaseExistedAt, leaseView, versionViews, ViewKeys, type CopyView, type HashFields, type LeaseView, type VersionView } from '@rotor/audit-chain';
+import {
+  copyExistedAt,
+  copyView,
+  leaseExistedAt,
+  leaseView,
+  versionViews,
+  ViewKeys,
+  type CopyView,
+  type HashFields,
+  type LeaseView,
+  type VersionView,
+} from '@rotor/audit-chain';
 import { REDIS } from '@rotor/nest-redis';
 import { readHashes, type Redis } from '@rotor/redis-store';
 

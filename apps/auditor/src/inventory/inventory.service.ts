@@ -22,7 +22,8 @@ export class InventoryService {
   async secret(name: string, at = Date.now()) {
     const [versions, copies] = await Promise.all([this.store.secretVersions(name, at), this.store.secretCopies(name, at)]);
     const managed = findManagedSecret(this.catalog, name);
-    if (!managed && versions.length === 0 && copies.length === 0) throw new DomainError('not-found', 'secret-not-found', `no managed secret named ${name} in the catalog or the audit log`);
+    if (!managed && versions.length === 0 && copies.length === 0)
+      throw new DomainError('not-found', 'secret-not-found', `no managed secret named ${name} in the catalog or the audit log`);
     return {
       secret: name,
       owner: managed?.owner ?? versions.find((version) => version.owner)?.owner,
@@ -42,14 +43,20 @@ export class InventoryService {
     const secrets = await Promise.all(
       boundSecrets.map(async (secret) => {
         const versions = await this.store.secretVersions(secret.name, at);
-        return { secret: secret.name, owner: secret.owner, currentVersion: versions.find((version) => version.state === 'current')?.version };
+        return {
+          secret: secret.name,
+          owner: secret.owner,
+          currentVersion: versions.find((version) => version.state === 'current')?.version,
+        };
       }),
     );
     return {
       workload,
       leases,
       secrets,
-      roles: this.catalog.roles.filter((role) => isBound(role, workload)).map((role) => ({ role: role.name, owner: role.owner, backend: role.backend.kind })),
+      roles: this.catalog.roles
+        .filter((role) => isBound(role, workload))
+        .map((role) => ({ role: role.name, owner: role.owner, backend: role.backend.kind })),
       at: new Date(at).toISOString(),
     };
   }

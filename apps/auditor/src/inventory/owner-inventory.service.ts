@@ -26,9 +26,17 @@ export class OwnerInventoryService {
   async owner(owner: string, at = Date.now()) {
     const roles = this.catalog.roles.filter((role) => role.owner === owner);
     const managed = this.catalog.managedSecrets.filter((secret) => secret.owner === owner);
-    const [leaseIds, loggedSecrets] = await Promise.all([this.redis.zrangebyscore(ViewKeys.ownerLeases(owner), '-inf', String(at)), this.redis.zrangebyscore(ViewKeys.ownerSecrets(owner), '-inf', String(at))]);
+    const [leaseIds, loggedSecrets] = await Promise.all([
+      this.redis.zrangebyscore(ViewKeys.ownerLeases(owner), '-inf', String(at)),
+      this.redis.zrangebyscore(ViewKeys.ownerSecrets(owner), '-inf', String(at)),
+    ]);
     const names = [...new Set([...managed.map((secret) => secret.name), ...loggedSecrets])];
-    if (roles.length === 0 && names.length === 0 && leaseIds.length === 0) throw new DomainError('not-found', 'owner-not-found', `no role, managed secret or lease of owner ${owner} in the catalog or the audit log`);
+    if (roles.length === 0 && names.length === 0 && leaseIds.length === 0)
+      throw new DomainError(
+        'not-found',
+        'owner-not-found',
+        `no role, managed secret or lease of owner ${owner} in the catalog or the audit log`,
+      );
     const leases = await this.leaseHashes(leaseIds);
     const secrets = await Promise.all(
       names.map(async (name) => {
@@ -47,7 +55,13 @@ export class OwnerInventoryService {
     );
     return {
       owner,
-      roles: roles.map((role) => ({ role: role.name, backend: role.backend.kind, ttlMs: role.ttl, maxTtlMs: role.maxTtl, bindings: role.bindings })),
+      roles: roles.map((role) => ({
+        role: role.name,
+        backend: role.backend.kind,
+        ttlMs: role.ttl,
+        maxTtlMs: role.maxTtl,
+        bindings: role.bindings,
+      })),
       secrets,
       leases: leases.filter((lease) => leaseExistedAt(lease, at)).map((lease) => leaseView(lease, at)),
       at: new Date(at).toISOString(),

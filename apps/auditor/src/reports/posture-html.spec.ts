@@ -8,7 +8,17 @@ const report = assessPosture({
   catalog: { roles: [], managedSecrets: [{ name: 'db', owner: '<script>alert(1)</script>', rotationPeriodMs: 86_400_000 }] },
   versions: { db: [{ secret: 'db', version: 1, state: 'current', createdAt: new Date(NOW - 3 * 86_400_000).toISOString() }] },
   copies: {},
-  discoveredCopies: [{ id: 'c', secret: 'db', version: 1, target: { kind: 'discovered:file', name: '' }, locator: 'path=/repo/"x"&<y>.env,line=3', origin: 'discovered', state: 'discovered' }],
+  discoveredCopies: [
+    {
+      id: 'c',
+      secret: 'db',
+      version: 1,
+      target: { kind: 'discovered:file', name: '' },
+      locator: 'path=/repo/"x"&<y>.env,line=3',
+      origin: 'discovered',
+      state: 'discovered',
+    },
+  ],
   drifts: [],
   irrevocableLeases: [],
   breakGlass: [],

@@ -9,7 +9,15 @@ import type { PostureReport } from '@rotor/audit-chain';
 const escape = (text: string | number | undefined): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-const COLORS = { high: '#c62828', medium: '#ef6c00', low: '#607d8b', bar: '#1565c0', over: '#c62828', outside: '#c62828', delivered: '#2e7d32' } as const;
+const COLORS = {
+  high: '#c62828',
+  medium: '#ef6c00',
+  low: '#607d8b',
+  bar: '#1565c0',
+  over: '#c62828',
+  outside: '#c62828',
+  delivered: '#2e7d32',
+} as const;
 const ROW = 22;
 const LABEL = 190;
 const WIDTH = 720;

@@ -1,6 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 
-import { breakGlassUse, copyView, driftFinding, irrevocableLease, ViewKeys, type BreakGlassUse, type CopyView, type DriftFinding, type HashFields, type IrrevocableLease } from '@rotor/audit-chain';
+import {
+  breakGlassUse,
+  copyView,
+  driftFinding,
+  irrevocableLease,
+  ViewKeys,
+  type BreakGlassUse,
+  type CopyView,
+  type DriftFinding,
+  type HashFields,
+  type IrrevocableLease,
+} from '@rotor/audit-chain';
 import { REDIS } from '@rotor/nest-redis';
 import { readHashes, type Redis } from '@rotor/redis-store';
 

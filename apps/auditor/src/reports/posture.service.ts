@@ -24,7 +24,9 @@ export class PostureService {
       this.posture.irrevocableLeases(),
       this.posture.breakGlass(),
     ]);
-    const secrets = [...new Set([...this.catalog.managedSecrets.map((secret) => secret.name), ...discoveredCopies.map((copy) => copy.secret)])];
+    const secrets = [
+      ...new Set([...this.catalog.managedSecrets.map((secret) => secret.name), ...discoveredCopies.map((copy) => copy.secret)]),
+    ];
     const [versions, copies] = await Promise.all([
       Promise.all(secrets.map((secret) => this.inventory.secretVersions(secret, now))),
       Promise.all(secrets.map((secret) => this.inventory.secretCopies(secret, now))),
@@ -33,7 +35,11 @@ export class PostureService {
       now,
       catalog: {
         roles: this.catalog.roles.map((role) => ({ name: role.name, owner: role.owner, ttlMs: role.ttl, maxTtlMs: role.maxTtl })),
-        managedSecrets: this.catalog.managedSecrets.map((secret) => ({ name: secret.name, owner: secret.owner, rotationPeriodMs: secret.rotationPeriod })),
+        managedSecrets: this.catalog.managedSecrets.map((secret) => ({
+          name: secret.name,
+          owner: secret.owner,
+          rotationPeriodMs: secret.rotationPeriod,
+        })),
         maxTtlCeilingMs: this.catalog.policy.maxTtlCeiling,
       },
       versions: Object.fromEntries(secrets.map((secret, index) => [secret, versions[index]!])),

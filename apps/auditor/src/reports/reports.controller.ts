@@ -21,9 +21,17 @@ export class ReportsController {
 
   /** Auditors and SREs: what needs attention, with owners and OWASP NHI / NIST CSF references. `?format=html` gives a self-contained page. */
   @Get('posture')
-  async postureReport(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>, @Res({ passthrough: true }) response: Response) {
+  async postureReport(
+    @CurrentCaller() caller: Caller,
+    @Query() query: Record<string, unknown>,
+    @Res({ passthrough: true }) response: Response,
+  ) {
     if (!hasGroup(caller, OperatorGroups.auditor) && !hasGroup(caller, OperatorGroups.sre)) {
-      throw new DomainError('forbidden', 'missing-group', `this operation needs the ${OperatorGroups.auditor} or ${OperatorGroups.sre} group`);
+      throw new DomainError(
+        'forbidden',
+        'missing-group',
+        `this operation needs the ${OperatorGroups.auditor} or ${OperatorGroups.sre} group`,
+      );
     }
     const parsed = PostureQuery.safeParse(query);
     if (!parsed.success) {

@@ -14,7 +14,8 @@ export function parseFilters(specs: string[], auditKey: string | undefined): Rec
     const eq = spec.indexOf('=');
     const field = spec.slice(0, eq) as (typeof FIELDS)[number];
     const value = spec.slice(eq + 1);
-    if (eq < 1 || !FIELDS.includes(field) || !value) throw new Error(`--filter ${spec}: expected one of ${FIELDS.map((f) => `${f}=…`).join(', ')}`);
+    if (eq < 1 || !FIELDS.includes(field) || !value)
+      throw new Error(`--filter ${spec}: expected one of ${FIELDS.map((f) => `${f}=…`).join(', ')}`);
     switch (field) {
       case 'type':
         return (record) => record.eventType === value;

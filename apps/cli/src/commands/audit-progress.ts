@@ -38,4 +38,5 @@ export class ProgressReporter {
   }
 }
 
-const formatSeconds = (seconds: number): string => (seconds < 60 ? `${Math.ceil(seconds)}s` : `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`);
+const formatSeconds = (seconds: number): string =>
+  seconds < 60 ? `${Math.ceil(seconds)}s` : `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`;

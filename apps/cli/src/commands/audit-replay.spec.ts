@@ -17,7 +17,13 @@ const record = sealRecord(KEY, {
   eventType: Topics.access,
   known: true,
   recordedAt: '2026-11-27T10:00:00.000Z',
-  event: { data: { actor: { kind: 'operator', subject: pseudonym(identifierKey(KEY), 'alice@example.com'), groups: [] }, secret: 'pay-key', action: 'read-secret' } },
+  event: {
+    data: {
+      actor: { kind: 'operator', subject: pseudonym(identifierKey(KEY), 'alice@example.com'), groups: [] },
+      secret: 'pay-key',
+      action: 'read-secret',
+    },
+  },
   prev: GENESIS,
 });
 
@@ -64,7 +70,13 @@ describe('audit tail', () => {
   it('skips a record it printed already (a repeated run), but not another record at an old seq', () => {
     const shown = new ShownRecords();
     const record = (seq: number, hash: string) => ({ chain: 'rotor.lease.issued.v1:0', seq, hash });
-    expect([record(0, 'a'), record(1, 'b'), record(0, 'a'), record(1, 'b'), record(2, 'c')].map((r) => shown.isRepeat(r))).toEqual([false, false, true, true, false]);
+    expect([record(0, 'a'), record(1, 'b'), record(0, 'a'), record(1, 'b'), record(2, 'c')].map((r) => shown.isRepeat(r))).toEqual([
+      false,
+      false,
+      true,
+      true,
+      false,
+    ]);
     expect(shown.isRepeat(record(1, 'forked'))).toBe(false);
     expect(shown.isRepeat({ ...record(0, 'a'), chain: 'rotor.access.v1:0' })).toBe(false);
   });

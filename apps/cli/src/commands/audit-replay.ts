@@ -31,12 +31,15 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   const verify = flags['verify'] === true || rebuild;
   const fromStart = !from || ('offset' in from && from.offset === 0n);
   if (verify && !settings.auditKey) throw new Error('ROTOR_AUDIT_KEY is needed to verify the chain (and to rebuild, which verifies)');
-  if (rebuild && (!fromStart || to || filterSpecs.length)) throw new Error('--rebuild reads the whole audit topic: use it without --to and --filter, and with no --from or --from 0');
+  if (rebuild && (!fromStart || to || filterSpecs.length))
+    throw new Error('--rebuild reads the whole audit topic: use it without --to and --filter, and with no --from or --from 0');
 
   const kafka = cliKafka(settings.brokers, settings.kafkaSecurity);
   const verifier = verify ? new ChainVerifier(settings.auditKey!, new Map(), !fromStart) : undefined;
   const out: WriteStream | undefined = typeof flags['out'] === 'string' ? createWriteStream(flags['out']) : undefined;
-  const redis = rebuild ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true, ...redisSecurityOptions(settings.redisSecurity()) }) : undefined;
+  const redis = rebuild
+    ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true, ...redisSecurityOptions(settings.redisSecurity()) })
+    : undefined;
   const progress = new ProgressReporter('records');
   const started = Date.now();
   let matched = 0;

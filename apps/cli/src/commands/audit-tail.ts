@@ -34,7 +34,11 @@ export async function auditTailCommand(context: CliContext, flags: CliFlags, sig
         const record = parsed.data;
         if (shown.isRepeat(record)) return; // a run the auditor appended again after a crash
         const subject = typeof record.event['subject'] === 'string' ? record.event['subject'] : '';
-        process.stdout.write(context.json ? `${JSON.stringify(record)}\n` : `${record.recordedAt}  ${record.eventType}  ${subject}  ${record.chain}  ${record.seq}\n`);
+        process.stdout.write(
+          context.json
+            ? `${JSON.stringify(record)}\n`
+            : `${record.recordedAt}  ${record.eventType}  ${subject}  ${record.chain}  ${record.seq}\n`,
+        );
         await Promise.resolve();
       },
     });
@@ -43,7 +47,8 @@ export async function auditTailCommand(context: CliContext, flags: CliFlags, sig
         'time' in from
           ? await admin.fetchTopicOffsetsByTimestamp(settings.topic, from.time.getTime())
           : (await admin.fetchTopicOffsets(settings.topic)).map(({ partition }) => ({ partition, offset: String(from.offset) }));
-      for (const { partition, offset } of starts) if (Number(offset) >= 0) consumer.seek({ topic: settings.topic, partition, offset: String(offset) });
+      for (const { partition, offset } of starts)
+        if (Number(offset) >= 0) consumer.seek({ topic: settings.topic, partition, offset: String(offset) });
     }
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   } finally {

@@ -32,13 +32,24 @@ export async function auditCommand(context: CliContext, action: string | undefin
       return;
     }
     case 'verify': {
-      const result = await request<{ ok: boolean; records: number; chains: number; firstBreak?: { partition: number; offset: string; reason: string } }>(
-        `${context.urls.auditor}/v1/audit/verify`,
-        { token },
-      );
+      const result = await request<{
+        ok: boolean;
+        records: number;
+        chains: number;
+        firstBreak?: { partition: number; offset: string; reason: string };
+      }>(`${context.urls.auditor}/v1/audit/verify`, { token });
       printResult(context, result, {
         columns: ['ok', 'records', 'chains', 'first break'],
-        rows: [[String(result.ok), result.records, result.chains, result.firstBreak ? `partition ${result.firstBreak.partition} offset ${result.firstBreak.offset}: ${result.firstBreak.reason}` : '']],
+        rows: [
+          [
+            String(result.ok),
+            result.records,
+            result.chains,
+            result.firstBreak
+              ? `partition ${result.firstBreak.partition} offset ${result.firstBreak.offset}: ${result.firstBreak.reason}`
+              : '',
+          ],
+        ],
       });
       if (!result.ok) process.exitCode = 2;
       return;

@@ -14,16 +14,31 @@ interface BreakGlassGrant {
  * `rotor break-glass end <id>`, as an SRE. The values are printed once, to the person who
  * asked; the access is logged before they are shown and rotated when it ends.
  */
-export async function breakGlassCommand(context: CliContext, action: string | undefined, id: string | undefined, flags: CliFlags): Promise<void> {
+export async function breakGlassCommand(
+  context: CliContext,
+  action: string | undefined,
+  id: string | undefined,
+  flags: CliFlags,
+): Promise<void> {
   const token = await context.token(['rotor:sre']);
   if (action === 'end') {
     if (!id) throw new Error('break-glass end needs the access id');
-    const ended = await request<{ id: string; state: string }>(`${context.urls.issuer}/v1/break-glass/${encodeURIComponent(id)}`, { method: 'DELETE', token });
+    const ended = await request<{ id: string; state: string }>(`${context.urls.issuer}/v1/break-glass/${encodeURIComponent(id)}`, {
+      method: 'DELETE',
+      token,
+    });
     printResult(context, ended, { columns: ['id', 'state'], rows: [[ended.id, ended.state]] });
     return;
   }
-  if (action !== undefined) throw new Error('usage: rotor break-glass --secret A[,B] [--role R] --reason "…" --ticket T [--ttl 30m] | break-glass end <id>');
-  const secrets = typeof flags['secret'] === 'string' ? flags['secret'].split(',').map((name) => name.trim()).filter(Boolean) : undefined;
+  if (action !== undefined)
+    throw new Error('usage: rotor break-glass --secret A[,B] [--role R] --reason "…" --ticket T [--ttl 30m] | break-glass end <id>');
+  const secrets =
+    typeof flags['secret'] === 'string'
+      ? flags['secret']
+          .split(',')
+          .map((name) => name.trim())
+          .filter(Boolean)
+      : undefined;
   const grant = await request<BreakGlassGrant>(`${context.urls.issuer}/v1/break-glass`, {
     method: 'POST',
     token,
@@ -36,13 +51,17 @@ export async function breakGlassCommand(context: CliContext, action: string | un
     },
   });
   if (!context.json) {
-    process.stderr.write(`break-glass ${grant.id}: logged, expires ${grant.expiresAt}; every secret below is rotated when it ends (\`rotor break-glass end ${grant.id}\` to end it now)\n`);
+    process.stderr.write(
+      `break-glass ${grant.id}: logged, expires ${grant.expiresAt}; every secret below is rotated when it ends (\`rotor break-glass end ${grant.id}\` to end it now)\n`,
+    );
   }
   printResult(context, grant, {
     columns: ['secret or role', 'version or lease', 'value'],
     rows: [
       ...grant.secrets.map((secret) => [secret.secret, secret.version, secret.value]),
-      ...(grant.role ? Object.entries(grant.role.credential).map(([field, value]) => [`${grant.role!.name}.${field}`, grant.role!.leaseId, value]) : []),
+      ...(grant.role
+        ? Object.entries(grant.role.credential).map(([field, value]) => [`${grant.role!.name}.${field}`, grant.role!.leaseId, value])
+        : []),
     ],
   });
 }

@@ -15,7 +15,11 @@ export async function issueCredentialCommand(context: CliContext, flags: CliFlag
   const issued = await request<IssuedCredential>(`${context.urls.issuer}/v1/credentials`, {
     method: 'POST',
     token: await context.token([]),
-    body: { role: flags['role'], ...(typeof flags['ttl'] === 'string' ? { ttl: flags['ttl'] } : {}), ...(typeof flags['task'] === 'string' ? { task: flags['task'] } : {}) },
+    body: {
+      role: flags['role'],
+      ...(typeof flags['ttl'] === 'string' ? { ttl: flags['ttl'] } : {}),
+      ...(typeof flags['task'] === 'string' ? { task: flags['task'] } : {}),
+    },
     ...(typeof flags['idempotency-key'] === 'string' ? { headers: { 'idempotency-key': flags['idempotency-key'] } } : {}),
   });
   // The credential is shown once, to whoever asked for it; rotor keeps no copy.

@@ -25,19 +25,40 @@ export async function deliveriesCommand(context: CliContext, action: string | un
       if (typeof flags['secret'] !== 'string') throw new Error('deliveries list needs --secret NAME');
       const query = new URLSearchParams({ secret: flags['secret'] });
       if (typeof flags['state'] === 'string') query.set('state', flags['state']);
-      const page = await request<{ items: CopyView[] }>(`${context.urls.distributor}/v1/deliveries?${query.toString()}`, { token: await context.token(['rotor:auditor']) });
+      const page = await request<{ items: CopyView[] }>(`${context.urls.distributor}/v1/deliveries?${query.toString()}`, {
+        token: await context.token(['rotor:auditor']),
+      });
       printResult(context, page, {
         columns: ['version', 'target', 'kind', 'state', 'locator', 'attempts', 'last error', 'updated'],
-        rows: page.items.map((copy) => [copy.version, copy.target.name, copy.target.kind, copy.state, copy.locator ?? '', copy.attempts, copy.lastError ?? '', copy.updatedAt]),
+        rows: page.items.map((copy) => [
+          copy.version,
+          copy.target.name,
+          copy.target.kind,
+          copy.state,
+          copy.locator ?? '',
+          copy.attempts,
+          copy.lastError ?? '',
+          copy.updatedAt,
+        ]),
       });
       return;
     }
     case 'reconcile': {
-      const report = await request<ReconcileReport>(`${context.urls.distributor}/v1/reconcile`, { method: 'POST', token: await context.token(['rotor:sre']) });
+      const report = await request<ReconcileReport>(`${context.urls.distributor}/v1/reconcile`, {
+        method: 'POST',
+        token: await context.token(['rotor:sre']),
+      });
       printResult(context, report, {
         columns: ['drift', 'secret', 'target', 'version', 'locator', 'repaired'],
         rows: [
-          ...report.findings.map((finding) => [finding.drift, finding.secret, finding.target, finding.version, finding.locator, finding.repaired ? 'yes' : 'no']),
+          ...report.findings.map((finding) => [
+            finding.drift,
+            finding.secret,
+            finding.target,
+            finding.version,
+            finding.locator,
+            finding.repaired ? 'yes' : 'no',
+          ]),
           ...report.errors.map((error) => ['scan-error', undefined, error.target, undefined, error.reason, undefined]),
         ],
       });

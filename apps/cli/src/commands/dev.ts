@@ -14,7 +14,11 @@ export async function devTokenCommand(_context: CliContext, flags: CliFlags): Pr
     }
     token = await devToken({
       subject: `system:serviceaccount:${namespace}:${serviceAccount}`,
-      kubernetes: { namespace, serviceaccount: { name: serviceAccount }, ...(typeof flags['pod'] === 'string' ? { pod: { name: flags['pod'], uid: 'dev' } } : {}) },
+      kubernetes: {
+        namespace,
+        serviceaccount: { name: serviceAccount },
+        ...(typeof flags['pod'] === 'string' ? { pod: { name: flags['pod'], uid: 'dev' } } : {}),
+      },
     });
   }
   process.stdout.write(`${token}\n`);

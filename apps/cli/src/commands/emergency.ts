@@ -53,14 +53,20 @@ export function parseSelector(values: string[]): Record<string, string | boolean
 }
 
 /** `rotor emergency rotate …` and `rotor emergency show <id>`, as an SRE. */
-export async function emergencyCommand(context: CliContext, action: string | undefined, id: string | undefined, flags: CliFlags): Promise<void> {
+export async function emergencyCommand(
+  context: CliContext,
+  action: string | undefined,
+  id: string | undefined,
+  flags: CliFlags,
+): Promise<void> {
   const token = await context.token(['rotor:sre']);
   const base = `${context.urls.revoker}/v1/emergency-rotations`;
   let view: EmergencyView;
   switch (action) {
     case 'rotate': {
       const selectors = Array.isArray(flags['selector']) ? flags['selector'] : [];
-      if (typeof flags['mode'] !== 'string' || typeof flags['reason'] !== 'string') throw new Error(`--mode and --reason are required\n${USAGE}`);
+      if (typeof flags['mode'] !== 'string' || typeof flags['reason'] !== 'string')
+        throw new Error(`--mode and --reason are required\n${USAGE}`);
       view = await request<EmergencyView>(base, {
         method: 'POST',
         token,
@@ -131,14 +137,20 @@ function progressBar(view: EmergencyView, startedMs: number, startDone: number):
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${done(view)}/${total(view)}  ${rate.toFixed(1)}/s  ${eta}  ${progressLine(view)}`;
 }
 
-const formatDuration = (seconds: number) => (seconds < 90 ? `${Math.ceil(seconds)}s` : `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`);
+const formatDuration = (seconds: number) =>
+  seconds < 90 ? `${Math.ceil(seconds)}s` : `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`;
 
 function summaryRows(view: EmergencyView): (string | number)[][] {
   return [
     ['id', view.id],
     ['state', view.state],
     ['mode', view.mode],
-    ['selector', Object.entries(view.selector).map(([key, value]) => (value === true ? key : `${key}=${String(value)}`)).join(' ')],
+    [
+      'selector',
+      Object.entries(view.selector)
+        .map(([key, value]) => (value === true ? key : `${key}=${String(value)}`))
+        .join(' '),
+    ],
     ['reason', view.reason],
     ['matched leases', view.matched.leases],
     ['matched secrets', view.matched.secrets],

@@ -26,15 +26,23 @@ export async function inventoryCommand(context: CliContext, action: string | und
   switch (action) {
     case 'secret': {
       if (!argument) break;
-      const inventory = await request<{ versions: { version: number; state: string; createdAt?: string; retiredAt?: string }[]; copies: Copy[]; boundReaders: { namespace: string; serviceAccount: string }[] }>(
-        `${base}/secrets/${encodeURIComponent(argument)}`,
-        { token },
-      );
+      const inventory = await request<{
+        versions: { version: number; state: string; createdAt?: string; retiredAt?: string }[];
+        copies: Copy[];
+        boundReaders: { namespace: string; serviceAccount: string }[];
+      }>(`${base}/secrets/${encodeURIComponent(argument)}`, { token });
       printResult(context, inventory, {
         columns: ['what', 'version', 'state', 'where', 'since', 'until'],
         rows: [
           ...inventory.versions.map((v) => ['version', v.version, v.state, '', v.createdAt, v.retiredAt]),
-          ...inventory.copies.map((c) => ['copy', c.version, c.state, `${c.target.kind}/${c.target.name} ${c.locator}`.trim(), c.from, c.to]),
+          ...inventory.copies.map((c) => [
+            'copy',
+            c.version,
+            c.state,
+            `${c.target.kind}/${c.target.name} ${c.locator}`.trim(),
+            c.from,
+            c.to,
+          ]),
           ...inventory.boundReaders.map((b) => ['reader', undefined, 'bound', `${b.namespace}/${b.serviceAccount}`, undefined, undefined]),
         ],
       });
@@ -43,15 +51,21 @@ export async function inventoryCommand(context: CliContext, action: string | und
     case 'workload': {
       const [namespace, serviceAccount] = (argument ?? '').split('/');
       if (!namespace || !serviceAccount) break;
-      const inventory = await request<{ leases: Lease[]; secrets: { secret: string; currentVersion?: number }[]; roles: { role: string; backend: string }[] }>(
-        `${base}/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(serviceAccount)}`,
-        { token },
-      );
+      const inventory = await request<{
+        leases: Lease[];
+        secrets: { secret: string; currentVersion?: number }[];
+        roles: { role: string; backend: string }[];
+      }>(`${base}/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(serviceAccount)}`, { token });
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'detail'],
         rows: [
           ...inventory.leases.map((l) => ['lease', l.leaseId, l.state, `${l.role ?? ''} (${l.backend ?? ''}) until ${l.expiresAt ?? '?'}`]),
-          ...inventory.secrets.map((s) => ['secret', s.secret, 'bound', s.currentVersion ? `current version ${s.currentVersion}` : 'no version yet']),
+          ...inventory.secrets.map((s) => [
+            'secret',
+            s.secret,
+            'bound',
+            s.currentVersion ? `current version ${s.currentVersion}` : 'no version yet',
+          ]),
           ...inventory.roles.map((r) => ['role', r.role, 'bound', r.backend]),
         ],
       });
@@ -68,25 +82,50 @@ export async function inventoryCommand(context: CliContext, action: string | und
         columns: ['kind', 'name', 'state', 'detail'],
         rows: [
           ...inventory.roles.map((r) => ['role', r.role, 'catalog', r.backend]),
-          ...inventory.secrets.map((s) => ['secret', s.secret, s.inCatalog ? 'catalog' : 'not in catalog', s.currentVersion ? `current version ${s.currentVersion} since ${s.currentSince ?? '?'}, ${s.copies.length} copies` : 'no version yet']),
-          ...inventory.secrets.flatMap((s) => s.copies.map((c) => ['copy', `${s.secret} v${c.version ?? '?'}`, c.state, `${c.target.kind}/${c.target.name} ${c.locator}`.trim()])),
-          ...inventory.leases.map((l) => ['lease', l.leaseId, l.state, `${l.role ?? ''} ${l.workload.namespace ?? ''}/${l.workload.serviceAccount ?? ''} until ${l.expiresAt ?? '?'}`]),
+          ...inventory.secrets.map((s) => [
+            'secret',
+            s.secret,
+            s.inCatalog ? 'catalog' : 'not in catalog',
+            s.currentVersion
+              ? `current version ${s.currentVersion} since ${s.currentSince ?? '?'}, ${s.copies.length} copies`
+              : 'no version yet',
+          ]),
+          ...inventory.secrets.flatMap((s) =>
+            s.copies.map((c) => [
+              'copy',
+              `${s.secret} v${c.version ?? '?'}`,
+              c.state,
+              `${c.target.kind}/${c.target.name} ${c.locator}`.trim(),
+            ]),
+          ),
+          ...inventory.leases.map((l) => [
+            'lease',
+            l.leaseId,
+            l.state,
+            `${l.role ?? ''} ${l.workload.namespace ?? ''}/${l.workload.serviceAccount ?? ''} until ${l.expiresAt ?? '?'}`,
+          ]),
         ],
       });
       return;
     }
     case 'at': {
       if (!argument) break;
-      const inventory = await request<{ leases: Lease[]; versions: { secret: string; version: number; state: string }[]; copies: (Copy & { secret: string })[] }>(
-        `${base}/at?time=${encodeURIComponent(argument)}`,
-        { token },
-      );
+      const inventory = await request<{
+        leases: Lease[];
+        versions: { secret: string; version: number; state: string }[];
+        copies: (Copy & { secret: string })[];
+      }>(`${base}/at?time=${encodeURIComponent(argument)}`, { token });
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'where'],
         rows: [
           ...inventory.leases.map((l) => ['lease', l.leaseId, l.state, `${l.workload.namespace ?? ''}/${l.workload.serviceAccount ?? ''}`]),
           ...inventory.versions.map((v) => ['version', `${v.secret} v${v.version}`, v.state, '']),
-          ...inventory.copies.map((c) => ['copy', `${c.secret} v${c.version ?? '?'}`, c.state, `${c.target.kind}/${c.target.name} ${c.locator}`.trim()]),
+          ...inventory.copies.map((c) => [
+            'copy',
+            `${c.secret} v${c.version ?? '?'}`,
+            c.state,
+            `${c.target.kind}/${c.target.name} ${c.locator}`.trim(),
+          ]),
         ],
       });
       return;

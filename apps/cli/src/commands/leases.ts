@@ -12,16 +12,32 @@ interface LeaseView {
   lastError?: string;
 }
 
-const leaseRow = (lease: LeaseView) => [lease.leaseId, lease.role, `${lease.workload.namespace}/${lease.workload.serviceAccount}`, lease.state, lease.expiresAt];
+const leaseRow = (lease: LeaseView) => [
+  lease.leaseId,
+  lease.role,
+  `${lease.workload.namespace}/${lease.workload.serviceAccount}`,
+  lease.state,
+  lease.expiresAt,
+];
 
 /** `rotor leases show|renew|revoke <id>` as the owning workload; `rotor leases list --state irrevocable` as an SRE. */
-export async function leasesCommand(context: CliContext, action: string | undefined, id: string | undefined, flags: CliFlags): Promise<void> {
+export async function leasesCommand(
+  context: CliContext,
+  action: string | undefined,
+  id: string | undefined,
+  flags: CliFlags,
+): Promise<void> {
   const columns = ['lease', 'role', 'workload', 'state', 'expires'];
   switch (action) {
     case 'list': {
       const state = typeof flags['state'] === 'string' ? flags['state'] : 'irrevocable';
-      const page = await request<{ items: LeaseView[] }>(`${context.urls.revoker}/v1/leases?state=${encodeURIComponent(state)}`, { token: await context.token(['rotor:sre']) });
-      printResult(context, page, { columns: [...columns, 'attempts', 'last error'], rows: page.items.map((lease) => [...leaseRow(lease), lease.attempts, lease.lastError]) });
+      const page = await request<{ items: LeaseView[] }>(`${context.urls.revoker}/v1/leases?state=${encodeURIComponent(state)}`, {
+        token: await context.token(['rotor:sre']),
+      });
+      printResult(context, page, {
+        columns: [...columns, 'attempts', 'last error'],
+        rows: page.items.map((lease) => [...leaseRow(lease), lease.attempts, lease.lastError]),
+      });
       return;
     }
     case 'show':
@@ -34,7 +50,11 @@ export async function leasesCommand(context: CliContext, action: string | undefi
         action === 'show'
           ? await request<LeaseView>(url, { token })
           : action === 'renew'
-            ? await request<LeaseView>(`${url}/renew`, { method: 'POST', token, body: typeof flags['ttl'] === 'string' ? { ttl: flags['ttl'] } : {} })
+            ? await request<LeaseView>(`${url}/renew`, {
+                method: 'POST',
+                token,
+                body: typeof flags['ttl'] === 'string' ? { ttl: flags['ttl'] } : {},
+              })
             : await request<LeaseView>(url, { method: 'DELETE', token });
       printResult(context, lease, { columns, rows: [leaseRow(lease)] });
       return;

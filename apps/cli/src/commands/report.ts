@@ -43,7 +43,8 @@ async function fetchHtml(url: string, token: string): Promise<string> {
  */
 export async function reportCommand(context: CliContext, flags: CliFlags): Promise<void> {
   const failOn = flags['fail-on'];
-  if (failOn !== undefined && !SEVERITIES.includes(failOn as (typeof SEVERITIES)[number])) throw new Error('--fail-on must be high, medium or low');
+  if (failOn !== undefined && !SEVERITIES.includes(failOn as (typeof SEVERITIES)[number]))
+    throw new Error('--fail-on must be high, medium or low');
   const token = await context.token(['rotor:auditor']);
   const url = `${context.urls.auditor}/v1/reports/posture`;
   const report = await request<PostureReport>(url, { token });
@@ -58,7 +59,13 @@ export async function reportCommand(context: CliContext, flags: CliFlags): Promi
     process.stdout.write(
       renderTable(
         ['severity', 'kind', 'owner', 'finding', 'references'],
-        report.findings.map((finding) => [finding.severity, finding.kind, finding.owner, finding.message, finding.references.map((reference) => reference.id).join(' ')]),
+        report.findings.map((finding) => [
+          finding.severity,
+          finding.kind,
+          finding.owner,
+          finding.message,
+          finding.references.map((reference) => reference.id).join(' '),
+        ]),
       ),
     );
     const { high, medium, low } = report.summary.bySeverity;

@@ -49,7 +49,10 @@ async function runScan(context: CliContext, paths: string[], flags: CliFlags): P
   const token = await context.token(['rotor:auditor']);
   const response = await request<FingerprintResponse>(`${context.urls.distributor}/v1/copy-scan/fingerprints`, { method: 'POST', token });
   const matcher = new CopyMatcher(response.scanKey, response.fingerprints);
-  for (const missing of response.unfingerprinted) process.stderr.write(`note: ${missing.secret} version ${missing.version} has no fingerprint (retired before the distributor saw it); it cannot be found\n`);
+  for (const missing of response.unfingerprinted)
+    process.stderr.write(
+      `note: ${missing.secret} version ${missing.version} has no fingerprint (retired before the distributor saw it); it cannot be found\n`,
+    );
 
   const scanner = new FileScanner(matcher, maxFileMb * 1048576);
   const findings: ScanFinding[] = [];
@@ -64,7 +67,10 @@ async function runScan(context: CliContext, paths: string[], flags: CliFlags): P
 
   const filePaths = paths.filter((path) => path !== STDIN);
   const walk = await walkPaths(filePaths);
-  const progress = new ScanProgress(walk.files.length, walk.files.reduce((sum, file) => sum + file.size, 0));
+  const progress = new ScanProgress(
+    walk.files.length,
+    walk.files.reduce((sum, file) => sum + file.size, 0),
+  );
   const skip = (note: SkipNote) => {
     skipped.push(note);
     progress.note(`skipped ${note.path}: ${note.reason}`);
@@ -98,9 +104,17 @@ async function runScan(context: CliContext, paths: string[], flags: CliFlags): P
     versions: new Set(response.fingerprints.map((fingerprint) => `${fingerprint.secret}|${fingerprint.version}`)).size,
   };
   if (flags['report'] === true && findings.length > 0) {
-    const reported = findings.map((finding) => ({ ...finding, kind: finding.path === STDIN ? ('ci-variable' as const) : ('file' as const), path: finding.path === STDIN ? 'stdin' : finding.path }));
+    const reported = findings.map((finding) => ({
+      ...finding,
+      kind: finding.path === STDIN ? ('ci-variable' as const) : ('file' as const),
+      path: finding.path === STDIN ? 'stdin' : finding.path,
+    }));
     for (let at = 0; at < reported.length; at += 1000) {
-      await request(`${context.urls.distributor}/v1/copy-scan/findings`, { method: 'POST', token, body: { findings: reported.slice(at, at + 1000) } });
+      await request(`${context.urls.distributor}/v1/copy-scan/findings`, {
+        method: 'POST',
+        token,
+        body: { findings: reported.slice(at, at + 1000) },
+      });
     }
   }
   if (context.json) process.stdout.write(`${JSON.stringify({ findings, skipped, summary })}\n`);

@@ -2,9 +2,7 @@ import { open } from 'node:fs/promises';
 
 import { LineScanner, type CopyMatcher, type LineMatch } from '@rotor/copy-fingerprint';
 
-export type FileOutcome =
-  | { kind: 'scanned'; bytes: number; matches: LineMatch[] }
-  | { kind: 'skipped'; reason: string; bytes: number };
+export type FileOutcome = { kind: 'scanned'; bytes: number; matches: LineMatch[] } | { kind: 'skipped'; reason: string; bytes: number };
 
 const CHUNK_BYTES = 1024 * 1024;
 /** As git and grep do: a NUL byte near the start means binary. */
@@ -23,7 +21,8 @@ export class FileScanner {
   ) {}
 
   async scan(path: string, size: number, onBytes: (bytes: number) => void = () => undefined): Promise<FileOutcome> {
-    if (size > this.maxBytes) return { kind: 'skipped', reason: `larger than ${Math.round(this.maxBytes / 1048576)} MB (--max-file-mb)`, bytes: size };
+    if (size > this.maxBytes)
+      return { kind: 'skipped', reason: `larger than ${Math.round(this.maxBytes / 1048576)} MB (--max-file-mb)`, bytes: size };
     let handle;
     try {
       handle = await open(path, 'r');
@@ -37,7 +36,8 @@ export class FileScanner {
       for (let first = true; ; first = false) {
         const { bytesRead } = await handle.read(this.buffer, 0, CHUNK_BYTES, null);
         if (bytesRead === 0) break;
-        if (first && this.buffer.subarray(0, Math.min(bytesRead, BINARY_SNIFF_BYTES)).includes(0)) return { kind: 'skipped', reason: 'binary file', bytes: size };
+        if (first && this.buffer.subarray(0, Math.min(bytesRead, BINARY_SNIFF_BYTES)).includes(0))
+          return { kind: 'skipped', reason: 'binary file', bytes: size };
         total += bytesRead;
         // Stop at the size seen when walking: a file still being written (a log) is not read forever.
         if (total > this.maxBytes) return { kind: 'skipped', reason: 'grew past --max-file-mb while being read', bytes: size };

@@ -27,7 +27,8 @@ const isGitObjects = (directory: string) => basename(directory) === 'objects' &&
 export async function walkPaths(paths: readonly string[]): Promise<WalkResult> {
   const result: WalkResult = { files: [], notes: [] };
   const roots = await Promise.all(paths.map((path) => realpath(path).catch(() => path)));
-  const insideTree = (target: string) => roots.some((root) => !relative(root, target).startsWith('..') && !relative(root, target).startsWith(sep));
+  const insideTree = (target: string) =>
+    roots.some((root) => !relative(root, target).startsWith('..') && !relative(root, target).startsWith(sep));
 
   const visit = async (path: string): Promise<void> => {
     let stats;

@@ -36,7 +36,9 @@ export class ScanProgress {
     if (tty) {
       const width = 30;
       const filled = Math.round(fraction * width);
-      this.stream.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${counts}\u001b[K`);
+      this.stream.write(
+        `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${counts}\u001b[K`,
+      );
       this.drawn = true;
     } else {
       this.stream.write(`scan: ${(fraction * 100).toFixed(0)}%  ${counts}\n`);

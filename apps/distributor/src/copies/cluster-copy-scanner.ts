@@ -46,7 +46,10 @@ const KINDS: readonly ObjectKind[] = ['kubernetes-secret', 'kubernetes-configmap
 
 const findingId = (finding: Pick<CopyFinding, 'secret' | 'version' | 'location'>) => {
   const { kind, namespace, name, key } = finding.location;
-  return createHash('sha256').update(JSON.stringify([kind, namespace, name, key, finding.secret, finding.version])).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(JSON.stringify([kind, namespace, name, key, finding.secret, finding.version]))
+    .digest('hex')
+    .slice(0, 32);
 };
 
 /**
@@ -70,14 +73,25 @@ export class ClusterCopyScanner {
     metrics: Metrics,
     @Optional() @Inject(CLUSTER_OBJECTS) private readonly objects?: ClusterObjects,
   ) {
-    this.findingsTotal = metrics.counter('rotor_copy_findings_total', 'Manual copies of managed values published, by object kind and whether they were removed', ['kind', 'removed']);
-    this.scanSeconds = metrics.histogram('rotor_copy_scan_seconds', 'Duration of a cluster scan for manual copies', [], [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300]);
+    this.findingsTotal = metrics.counter(
+      'rotor_copy_findings_total',
+      'Manual copies of managed values published, by object kind and whether they were removed',
+      ['kind', 'removed'],
+    );
+    this.scanSeconds = metrics.histogram(
+      'rotor_copy_scan_seconds',
+      'Duration of a cluster scan for manual copies',
+      [],
+      [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    );
   }
 
   /** The namespaces scanned: configured, or those of the catalog's Secret targets. */
   get namespaces(): string[] {
     if (this.config.copyScan.namespaces) return this.config.copyScan.namespaces;
-    const namespaces = this.catalog.managedSecrets.flatMap((secret) => secret.targets.flatMap((target) => (target.kind === 'kubernetes-secret' ? [target.namespace] : [])));
+    const namespaces = this.catalog.managedSecrets.flatMap((secret) =>
+      secret.targets.flatMap((target) => (target.kind === 'kubernetes-secret' ? [target.namespace] : [])),
+    );
     return [...new Set(namespaces)].sort();
   }
 
@@ -90,7 +104,16 @@ export class ClusterCopyScanner {
     const started = performance.now();
     const namespaces = this.namespaces;
     const { fingerprints, unfingerprinted } = await this.fingerprints.scannable();
-    const report: CopyScanReport = { namespaces, scannedObjects: 0, skippedManaged: 0, versions: new Set(fingerprints.map((f) => `${f.secret}|${f.version}`)).size, unfingerprinted, findings: [], errors: [], durationMs: 0 };
+    const report: CopyScanReport = {
+      namespaces,
+      scannedObjects: 0,
+      skippedManaged: 0,
+      versions: new Set(fingerprints.map((f) => `${f.secret}|${f.version}`)).size,
+      unfingerprinted,
+      findings: [],
+      errors: [],
+      durationMs: 0,
+    };
     if (!this.objects) {
       report.errors.push({ target: 'cluster', reason: 'no Kubernetes API configured: set KUBECONFIG or run the distributor in a cluster' });
     } else if (fingerprints.length > 0) {
@@ -99,7 +122,16 @@ export class ClusterCopyScanner {
     }
     report.durationMs = Math.round(performance.now() - started);
     this.scanSeconds.observe({}, report.durationMs / 1000);
-    this.logger.info({ namespaces: namespaces.length, scanned: report.scannedObjects, findings: report.findings.length, errors: report.errors.length, durationMs: report.durationMs }, 'copy scan finished');
+    this.logger.info(
+      {
+        namespaces: namespaces.length,
+        scanned: report.scannedObjects,
+        findings: report.findings.length,
+        errors: report.errors.length,
+        durationMs: report.durationMs,
+      },
+      'copy scan finished',
+    );
     return report;
   }
 
@@ -135,19 +167,29 @@ export class ClusterCopyScanner {
     if (complete) await this.closeFindingsNotSeen(namespace, seen);
   }
 
-  private async scanObject(objects: ClusterObjects, matcher: CopyMatcher, object: ClusterObject, report: CopyScanReport): Promise<CopyFinding[]> {
+  private async scanObject(
+    objects: ClusterObjects,
+    matcher: CopyMatcher,
+    object: ClusterObject,
+    report: CopyScanReport,
+  ): Promise<CopyFinding[]> {
     const found: Omit<CopyFinding, 'removed'>[] = [];
     for (const entry of object.entries) {
       const versions = new Map<string, Omit<CopyFinding, 'removed'>>();
       for (const match of matcher.findAll(entry.value)) {
         const id = `${match.secret}|${match.version}`;
         // One finding per version per key; the raw form wins over its base64 encoding.
-        if (!versions.has(id) || match.form === 'raw') versions.set(id, { ...match, location: { kind: object.kind, namespace: object.namespace, name: object.name, key: entry.key } });
+        if (!versions.has(id) || match.form === 'raw')
+          versions.set(id, { ...match, location: { kind: object.kind, namespace: object.namespace, name: object.name, key: entry.key } });
       }
       found.push(...versions.values());
     }
     if (found.length === 0) return [];
-    const toRemove = new Set(found.filter((finding) => findManagedSecret(this.catalog, finding.secret)?.copies === 'remove').map((finding) => finding.location.key));
+    const toRemove = new Set(
+      found
+        .filter((finding) => findManagedSecret(this.catalog, finding.secret)?.copies === 'remove')
+        .map((finding) => finding.location.key),
+    );
     let removed = false;
     if (toRemove.size > 0) {
       try {
@@ -194,12 +236,25 @@ export class ClusterCopyScanner {
       { key: finding.secret },
     );
     this.findingsTotal.inc({ kind: finding.location.kind, removed: String(finding.removed) });
-    this.logger.warn({ secret: finding.secret, version: finding.version, kind: finding.location.kind, namespace: finding.location.namespace, name: finding.location.name, key: finding.location.key, removed: finding.removed }, 'manual copy of a managed value found');
+    this.logger.warn(
+      {
+        secret: finding.secret,
+        version: finding.version,
+        kind: finding.location.kind,
+        namespace: finding.location.namespace,
+        name: finding.location.name,
+        key: finding.location.key,
+        removed: finding.removed,
+      },
+      'manual copy of a managed value found',
+    );
   }
 
   private async closeFindingsNotSeen(namespace: string, seen: Set<string>): Promise<void> {
     const open = await this.redis.hgetall(OPEN_FINDINGS);
-    const stale = Object.entries(open).filter(([id, ns]) => ns === namespace && !seen.has(id)).map(([id]) => id);
+    const stale = Object.entries(open)
+      .filter(([id, ns]) => ns === namespace && !seen.has(id))
+      .map(([id]) => id);
     if (stale.length > 0) await this.redis.hdel(OPEN_FINDINGS, ...stale);
   }
 }

@@ -40,20 +40,28 @@ export class KubernetesClusterObjects implements ClusterObjects {
 
   async list(kind: ObjectKind, namespace: string, continueToken?: string): Promise<{ items: ClusterObject[]; continueToken?: string }> {
     const request = { namespace, limit: PAGE_SIZE, ...(continueToken ? { _continue: continueToken } : {}) };
-    const page = kind === 'kubernetes-secret' ? await this.api.listNamespacedSecret(request) : await this.api.listNamespacedConfigMap(request);
+    const page =
+      kind === 'kubernetes-secret' ? await this.api.listNamespacedSecret(request) : await this.api.listNamespacedConfigMap(request);
     const items = (page.items as (V1Secret | V1ConfigMap)[]).map((item) => toClusterObject(kind, namespace, item));
     return { items, ...(page.metadata?._continue ? { continueToken: page.metadata._continue } : {}) };
   }
 
   async removeKeys(object: ClusterObject, keys: ClusterObject['entries']): Promise<void> {
-    const body = [{ op: 'test', path: '/metadata/resourceVersion', value: object.resourceVersion }, ...keys.map((entry) => ({ op: 'remove', path: pointer(entry.field, entry.key) }))];
+    const body = [
+      { op: 'test', path: '/metadata/resourceVersion', value: object.resourceVersion },
+      ...keys.map((entry) => ({ op: 'remove', path: pointer(entry.field, entry.key) })),
+    ];
     // The client sends a JSON patch (application/json-patch+json) when the body is an array of operations.
     if (object.kind === 'kubernetes-secret') await this.api.patchNamespacedSecret({ name: object.name, namespace: object.namespace, body });
     else await this.api.patchNamespacedConfigMap({ name: object.name, namespace: object.namespace, body });
   }
 
   async delete(object: ClusterObject): Promise<void> {
-    const request = { name: object.name, namespace: object.namespace, body: { preconditions: { resourceVersion: object.resourceVersion } } };
+    const request = {
+      name: object.name,
+      namespace: object.namespace,
+      body: { preconditions: { resourceVersion: object.resourceVersion } },
+    };
     try {
       if (object.kind === 'kubernetes-secret') await this.api.deleteNamespacedSecret(request);
       else await this.api.deleteNamespacedConfigMap(request);
@@ -68,7 +76,8 @@ function toClusterObject(kind: ObjectKind, namespace: string, item: V1Secret | V
   for (const [key, text] of Object.entries(item.data ?? {})) {
     entries.push({ key, field: 'data', value: kind === 'kubernetes-secret' ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8') });
   }
-  for (const [key, text] of Object.entries((item as V1ConfigMap).binaryData ?? {})) entries.push({ key, field: 'binaryData', value: Buffer.from(text, 'base64') });
+  for (const [key, text] of Object.entries((item as V1ConfigMap).binaryData ?? {}))
+    entries.push({ key, field: 'binaryData', value: Buffer.from(text, 'base64') });
   return {
     kind,
     namespace,

@@ -57,9 +57,17 @@ export class CopyFingerprints {
 
   /** Records a new version and takes its fingerprints now; a failure is logged and retried by the next scan. */
   async versionCreated(version: { secret: string; version: number; gsmVersion: string; createdAt: string }): Promise<void> {
-    await this.registry.created({ secret: version.secret, version: version.version, gsmVersion: version.gsmVersion, createdAt: version.createdAt });
+    await this.registry.created({
+      secret: version.secret,
+      version: version.version,
+      gsmVersion: version.gsmVersion,
+      createdAt: version.createdAt,
+    });
     await this.fingerprint(version).catch((error: unknown) =>
-      this.logger.warn({ secret: version.secret, version: version.version, err: describeFailure(error) }, 'could not fingerprint a new version; the next copy scan will'),
+      this.logger.warn(
+        { secret: version.secret, version: version.version, err: describeFailure(error) },
+        'could not fingerprint a new version; the next copy scan will',
+      ),
     );
   }
 

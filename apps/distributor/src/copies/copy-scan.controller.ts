@@ -34,7 +34,8 @@ export class CopyScanController {
   async scan(@CurrentCaller() caller: Caller) {
     requireGroup(caller, OperatorGroups.sre);
     const report = await this.scanner.scanExclusive();
-    if (!report) throw new DomainError('conflict', 'scan-in-progress', 'a copy scan is already running; try again shortly', { retryAfterSeconds: 5 });
+    if (!report)
+      throw new DomainError('conflict', 'scan-in-progress', 'a copy scan is already running; try again shortly', { retryAfterSeconds: 5 });
     return report;
   }
 

@@ -48,7 +48,12 @@ export class ReportedCopiesService {
     for (const [index, finding] of body.findings.entries()) {
       const secret = findManagedSecret(this.catalog, finding.secret);
       if (!secret || !(await this.registry.get(finding.secret, finding.version))) {
-        throw new DomainError('invalid', 'unknown-version', `findings.${index}: ${finding.secret} version ${finding.version} is not a version this distributor knows`, { field: `findings.${index}` });
+        throw new DomainError(
+          'invalid',
+          'unknown-version',
+          `findings.${index}: ${finding.secret} version ${finding.version} is not a version this distributor knows`,
+          { field: `findings.${index}` },
+        );
       }
     }
     const discoveredAt = new Date().toISOString();
@@ -59,7 +64,15 @@ export class ReportedCopiesService {
           topic: Topics.copyDiscovered,
           source: '/rotor/cli',
           subject: finding.secret,
-          data: { secret: finding.secret, version: finding.version, location: { kind: finding.kind, path: finding.path, line: finding.line }, owner, form: finding.form, removed: false, discoveredAt },
+          data: {
+            secret: finding.secret,
+            version: finding.version,
+            location: { kind: finding.kind, path: finding.path, line: finding.line },
+            owner,
+            form: finding.form,
+            removed: false,
+            discoveredAt,
+          },
         }),
         { key: finding.secret },
       );

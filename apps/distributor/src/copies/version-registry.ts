@@ -60,7 +60,12 @@ export class VersionRegistry {
    * landing at once both stay. fill: only fields not yet set; overwrite: these fields win;
    * existing: overwrite, but only a version already known.
    */
-  private async merge(secret: string, version: number, fields: Partial<KnownVersion>, mode: 'fill' | 'overwrite' | 'existing'): Promise<void> {
+  private async merge(
+    secret: string,
+    version: number,
+    fields: Partial<KnownVersion>,
+    mode: 'fill' | 'overwrite' | 'existing',
+  ): Promise<void> {
     await this.redis.eval(
       `local current = redis.call('HGET', KEYS[1], ARGV[1])
        if not current and ARGV[3] == 'existing' then return 0 end

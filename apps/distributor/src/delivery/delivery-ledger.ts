@@ -54,7 +54,12 @@ export class DeliveryLedger {
     return (await this.redis.hsetnx(copiesKey(copy.secret), copyField(copy.version, copy.target.name), JSON.stringify(record))) === 1;
   }
 
-  async update(secret: string, version: number, targetName: string, change: Partial<Omit<DeliveredCopy, 'secret' | 'version'>>): Promise<DeliveredCopy | undefined> {
+  async update(
+    secret: string,
+    version: number,
+    targetName: string,
+    change: Partial<Omit<DeliveredCopy, 'secret' | 'version'>>,
+  ): Promise<DeliveredCopy | undefined> {
     const existing = await this.get(secret, version, targetName);
     if (!existing) return undefined;
     const next: DeliveredCopy = { ...existing, ...change, updatedAt: new Date().toISOString() };
@@ -65,7 +70,9 @@ export class DeliveryLedger {
 
   async copiesOf(secret: string): Promise<DeliveredCopy[]> {
     const values = await this.redis.hvals(copiesKey(secret));
-    return values.map((value) => JSON.parse(value) as DeliveredCopy).sort((a, b) => b.version - a.version || a.target.name.localeCompare(b.target.name));
+    return values
+      .map((value) => JSON.parse(value) as DeliveredCopy)
+      .sort((a, b) => b.version - a.version || a.target.name.localeCompare(b.target.name));
   }
 
   async copiesOfVersion(secret: string, version: number): Promise<DeliveredCopy[]> {

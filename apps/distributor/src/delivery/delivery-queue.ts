@@ -18,7 +18,8 @@ export interface DeliveryJob {
   attempts: number;
 }
 
-export const jobId = (job: Pick<DeliveryJob, 'op' | 'secret' | 'version' | 'target'>) => `${job.op}|${job.secret}|${job.version}|${job.target.name}`;
+export const jobId = (job: Pick<DeliveryJob, 'op' | 'secret' | 'version' | 'target'>) =>
+  `${job.op}|${job.secret}|${job.version}|${job.target.name}`;
 const jobKey = (id: string) => `distributor:job:{${id}}`;
 const lockKey = (secret: string, targetName: string) => `distributor:lock:{${secret}|${targetName}}`;
 
@@ -76,10 +77,12 @@ export class DeliveryQueue {
   }
 
   async depth(): Promise<Record<TargetKind, number>> {
-    const sizes = await Promise.all(TARGET_KINDS.map(async (kind) => {
-      const size = await this.schedules[kind].size();
-      return [kind, size.due + size.inflight] as const;
-    }));
+    const sizes = await Promise.all(
+      TARGET_KINDS.map(async (kind) => {
+        const size = await this.schedules[kind].size();
+        return [kind, size.due + size.inflight] as const;
+      }),
+    );
     return Object.fromEntries(sizes) as Record<TargetKind, number>;
   }
 }

@@ -40,8 +40,17 @@ export class DeliveryService {
     @Inject(LOGGER) private readonly logger: Logger,
     metrics: Metrics,
   ) {
-    this.outcomes = metrics.counter('rotor_delivery_jobs_total', 'Delivery jobs run, by target kind, operation and outcome', ['kind', 'op', 'outcome']);
-    this.copySeconds = metrics.histogram('rotor_delivery_copy_seconds', 'Time to write or remove one copy', ['kind', 'op'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10]);
+    this.outcomes = metrics.counter('rotor_delivery_jobs_total', 'Delivery jobs run, by target kind, operation and outcome', [
+      'kind',
+      'op',
+      'outcome',
+    ]);
+    this.copySeconds = metrics.histogram(
+      'rotor_delivery_copy_seconds',
+      'Time to write or remove one copy',
+      ['kind', 'op'],
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    );
   }
 
   async run(id: string): Promise<JobOutcome> {
@@ -80,7 +89,13 @@ export class DeliveryService {
     const value = await this.values.read(job.secret, job.version, job.gsmVersion);
     const contentHash = this.values.contentHash(value);
     const writer = this.writers.for(job.target);
-    const outcome = await writer.write(job.target, { secret: job.secret, version: job.version, gsmVersion: job.gsmVersion, contentHash, value });
+    const outcome = await writer.write(job.target, {
+      secret: job.secret,
+      version: job.version,
+      gsmVersion: job.gsmVersion,
+      contentHash,
+      value,
+    });
     if (outcome.kind === 'superseded') {
       await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', locator: outcome.locator });
       return 'skipped';
@@ -92,15 +107,30 @@ export class DeliveryService {
         id: `${job.secret}:${job.version}:${job.target.name}:delivered`,
         source,
         subject: job.secret,
-        data: { secret: job.secret, version: job.version, target: { kind: job.target.kind, name: job.target.name }, locator: outcome.locator, contentHash, deliveredAt: deliveredAt.toISOString() },
+        data: {
+          secret: job.secret,
+          version: job.version,
+          target: { kind: job.target.kind, name: job.target.name },
+          locator: outcome.locator,
+          contentHash,
+          deliveredAt: deliveredAt.toISOString(),
+        },
       }),
       { key: job.secret },
     );
     const previous = await this.ledger.held(job.secret, job.target.name);
-    await this.ledger.setHeld(job.secret, job.target.name, { version: job.version, gsmVersion: job.gsmVersion, contentHash, locator: outcome.locator });
+    await this.ledger.setHeld(job.secret, job.target.name, {
+      version: job.version,
+      gsmVersion: job.gsmVersion,
+      contentHash,
+      locator: outcome.locator,
+    });
     await this.ledger.update(job.secret, job.version, job.target.name, { state: 'delivered', locator: outcome.locator, contentHash });
     if (previous && previous.version < job.version) await this.supersede(job, previous.version, outcome.locator);
-    this.logger.info({ secret: job.secret, version: job.version, target: job.target.name, kind: job.target.kind, outcome: outcome.kind }, 'copy delivered');
+    this.logger.info(
+      { secret: job.secret, version: job.version, target: job.target.name, kind: job.target.kind, outcome: outcome.kind },
+      'copy delivered',
+    );
     return 'delivered';
   }
 
@@ -111,26 +141,43 @@ export class DeliveryService {
   }
 
   private async remove(job: DeliveryJob): Promise<JobOutcome> {
-    const outcome = await this.writers.for(job.target).remove(job.target, { secret: job.secret, version: job.version, gsmVersion: job.gsmVersion });
+    const outcome = await this.writers
+      .for(job.target)
+      .remove(job.target, { secret: job.secret, version: job.version, gsmVersion: job.gsmVersion });
     const copy = await this.ledger.get(job.secret, job.version, job.target.name);
     // A copy already superseded in place was reported removed then; it is not removed twice.
-    const wasAtTarget = copy?.state !== 'removed' && (outcome.kind === 'removed' || copy?.state === 'delivered' || copy?.state === 'removal-failed');
+    const wasAtTarget =
+      copy?.state !== 'removed' && (outcome.kind === 'removed' || copy?.state === 'delivered' || copy?.state === 'removal-failed');
     if (wasAtTarget) await this.publishRemoved(job.secret, job.version, job, outcome.locator, 'retired');
     if (wasAtTarget) await this.ledger.update(job.secret, job.version, job.target.name, { state: 'removed' });
-    else if (copy?.state !== 'removed') await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', lastError: 'retired before delivery' });
+    else if (copy?.state !== 'removed')
+      await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', lastError: 'retired before delivery' });
     await this.ledger.clearHeld(job.secret, job.target.name, job.version);
     this.logger.info({ secret: job.secret, version: job.version, target: job.target.name, outcome: outcome.kind }, 'copy removed');
     return 'removed';
   }
 
-  private async publishRemoved(secret: string, version: number, job: DeliveryJob, locator: string, reason: 'superseded' | 'retired' | 'drift-repair'): Promise<void> {
+  private async publishRemoved(
+    secret: string,
+    version: number,
+    job: DeliveryJob,
+    locator: string,
+    reason: 'superseded' | 'retired' | 'drift-repair',
+  ): Promise<void> {
     await this.publisher.publish(
       createEvent({
         topic: Topics.deliveryRemoved,
         id: `${secret}:${version}:${job.target.name}:removed`,
         source,
         subject: secret,
-        data: { secret, version, target: { kind: job.target.kind, name: job.target.name }, locator, reason, removedAt: new Date().toISOString() },
+        data: {
+          secret,
+          version,
+          target: { kind: job.target.kind, name: job.target.name },
+          locator,
+          reason,
+          removedAt: new Date().toISOString(),
+        },
       }),
       { key: secret },
     );
@@ -140,25 +187,44 @@ export class DeliveryService {
   private async recordFailure(job: DeliveryJob, error: unknown): Promise<void> {
     const attempts = job.attempts + 1;
     const reason = `${job.op === 'remove' ? 'remove: ' : ''}${describeFailure(error)}`;
-    const delay = Math.max(100, backoffDelay(attempts, { initialMs: 500, maxMs: this.config.delivery.maxBackoffMs, maxAttempts: Number.MAX_SAFE_INTEGER }));
+    const delay = Math.max(
+      100,
+      backoffDelay(attempts, { initialMs: 500, maxMs: this.config.delivery.maxBackoffMs, maxAttempts: Number.MAX_SAFE_INTEGER }),
+    );
     try {
       await this.queue.retryLater({ ...job, attempts }, Date.now() + delay);
-      await this.ledger.update(job.secret, job.version, job.target.name, { state: job.op === 'deliver' ? 'failed' : 'removal-failed', attempts, lastError: reason });
+      await this.ledger.update(job.secret, job.version, job.target.name, {
+        state: job.op === 'deliver' ? 'failed' : 'removal-failed',
+        attempts,
+        lastError: reason,
+      });
       await this.publisher.publish(
         createEvent({
           topic: Topics.deliveryFailed,
           id: `${jobId(job)}:failed:${attempts}`,
           source,
           subject: job.secret,
-          data: { secret: job.secret, version: job.version, target: { kind: job.target.kind, name: job.target.name }, reason, attempt: attempts },
+          data: {
+            secret: job.secret,
+            version: job.version,
+            target: { kind: job.target.kind, name: job.target.name },
+            reason,
+            attempt: attempts,
+          },
         }),
         { key: job.secret },
       );
     } catch (recordError) {
       // The claim stays in flight and returns to the queue at its deadline: still not lost.
-      this.logger.error({ secret: job.secret, target: job.target.name, err: describeFailure(recordError) }, 'could not record a delivery failure');
+      this.logger.error(
+        { secret: job.secret, target: job.target.name, err: describeFailure(recordError) },
+        'could not record a delivery failure',
+      );
     }
     const log = error instanceof TargetRefusedError ? this.logger.error.bind(this.logger) : this.logger.warn.bind(this.logger);
-    log({ secret: job.secret, version: job.version, target: job.target.name, op: job.op, attempts, retryInMs: delay, reason }, 'copy failed; will retry');
+    log(
+      { secret: job.secret, version: job.version, target: job.target.name, op: job.op, attempts, retryInMs: delay, reason },
+      'copy failed; will retry',
+    );
   }
 }

@@ -17,7 +17,13 @@ export function describeFailure(error: unknown): string {
   if (cause && typeof cause.code === 'string') return `${error.name}: ${cause.code}`;
   if (typeof status === 'string' && /^E[A-Z]+$/.test(status)) return `${error.name}: ${status}`;
   // Our own errors carry messages written to be safe (they name targets and statuses only).
-  if (error.name === 'TargetRefusedError' || error.message.startsWith('receiver answered') || error.message.startsWith('no signing key') || error.message.startsWith('no writer')) return error.message;
+  if (
+    error.name === 'TargetRefusedError' ||
+    error.message.startsWith('receiver answered') ||
+    error.message.startsWith('no signing key') ||
+    error.message.startsWith('no writer')
+  )
+    return error.message;
   return error.name;
 }
 

@@ -18,7 +18,13 @@ import { DeliveryQueue } from './delivery-queue';
  */
 @Injectable()
 export class VersionEventsConsumer {
-  constructor(kafka: KafkaLifecycle, @Inject(CATALOG) catalog: Catalog, ledger: DeliveryLedger, queue: DeliveryQueue, copies: CopyFingerprints) {
+  constructor(
+    kafka: KafkaLifecycle,
+    @Inject(CATALOG) catalog: Catalog,
+    ledger: DeliveryLedger,
+    queue: DeliveryQueue,
+    copies: CopyFingerprints,
+  ) {
     kafka
       .consumer({ groupId: 'rotor-distributor-delivery' })
       .subscribe(
@@ -45,7 +51,8 @@ export class VersionEventsConsumer {
           await copies.versionRetired(data);
           // Every target the version may be at: the catalog's now, and any the ledger remembers.
           const targets = new Map((findManagedSecret(catalog, data.secret)?.targets ?? []).map((target) => [target.name, target]));
-          for (const copy of await ledger.copiesOfVersion(data.secret, data.version)) if (!targets.has(copy.target.name)) targets.set(copy.target.name, copy.target);
+          for (const copy of await ledger.copiesOfVersion(data.secret, data.version))
+            if (!targets.has(copy.target.name)) targets.set(copy.target.name, copy.target);
           for (const target of targets.values()) {
             const copy = { secret: data.secret, version: data.version, gsmVersion: data.gsmVersion, target };
             await queue.cancel({ op: 'deliver', ...copy });

@@ -15,7 +15,11 @@ export interface Expected {
  * retired-version; rotor-labelled content rotor has no record of is unaccounted. Content
  * that is not rotor's (no label) is never called drift: rotor refuses to write there.
  */
-export function classifyDrift(expected: Expected | undefined, observed: Observation, isRetired: (version: number) => boolean): DriftKind | undefined {
+export function classifyDrift(
+  expected: Expected | undefined,
+  observed: Observation,
+  isRetired: (version: number) => boolean,
+): DriftKind | undefined {
   if (observed.kind === 'missing') return expected ? 'missing' : undefined;
   if (!observed.managedByRotor) return undefined;
   if (observed.version !== undefined && isRetired(observed.version)) return 'retired-version';

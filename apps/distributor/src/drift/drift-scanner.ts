@@ -77,7 +77,8 @@ export class DriftScanner {
         try {
           const observed = await writer.observe(target, hashOf);
           const held = await this.ledger.held(secret.name, target.name);
-          const retired = observed.kind === 'present' && observed.version !== undefined && (await this.ledger.isRetired(secret.name, observed.version));
+          const retired =
+            observed.kind === 'present' && observed.version !== undefined && (await this.ledger.isRetired(secret.name, observed.version));
           const drift = classifyDrift(held, observed, () => retired);
           const locator = writer.locator(target);
           if (!drift) {
@@ -86,14 +87,21 @@ export class DriftScanner {
           }
           const version = observed.kind === 'present' ? observed.version : held?.version;
           const repaired = 'repairDrift' in target && target.repairDrift ? await this.repair(secret.name, target, held) : false;
-          await this.report(report, { drift, locator, secret: secret.name, target: target.name, ...(version !== undefined ? { version } : {}), repaired }, target);
+          await this.report(
+            report,
+            { drift, locator, secret: secret.name, target: target.name, ...(version !== undefined ? { version } : {}), repaired },
+            target,
+          );
         } catch (error) {
           report.errors.push({ target: target.name, reason: describeFailure(error) });
         }
       }
     }
     await this.findUnaccountedSecrets(report);
-    this.logger.info({ scanned: report.scannedTargets, findings: report.findings.length, errors: report.errors.length }, 'drift scan finished');
+    this.logger.info(
+      { scanned: report.scannedTargets, findings: report.findings.length, errors: report.errors.length },
+      'drift scan finished',
+    );
     return report;
   }
 
@@ -115,7 +123,17 @@ export class DriftScanner {
         for (const found of await kube.listManaged(namespace)) {
           if (declared.has(`${namespace}/${found.name}`)) continue;
           const locator = `k8s:${namespace}/secrets/${found.name}`;
-          await this.report(report, { drift: 'unaccounted', locator, ...(found.secret ? { secret: found.secret } : {}), ...(found.version !== undefined ? { version: found.version } : {}), repaired: false }, { kind: 'kubernetes-secret', name: found.target ?? found.name });
+          await this.report(
+            report,
+            {
+              drift: 'unaccounted',
+              locator,
+              ...(found.secret ? { secret: found.secret } : {}),
+              ...(found.version !== undefined ? { version: found.version } : {}),
+              repaired: false,
+            },
+            { kind: 'kubernetes-secret', name: found.target ?? found.name },
+          );
         }
       } catch (error) {
         report.errors.push({ target: `namespace ${namespace}`, reason: describeFailure(error) });

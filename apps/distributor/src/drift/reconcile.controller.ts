@@ -20,7 +20,8 @@ export class ReconcileController {
   async reconcile(@CurrentCaller() caller: Caller) {
     requireGroup(caller, OperatorGroups.sre);
     const report = await this.scanner.scanExclusive();
-    if (!report) throw new DomainError('conflict', 'scan-in-progress', 'a drift scan is already running; try again shortly', { retryAfterSeconds: 5 });
+    if (!report)
+      throw new DomainError('conflict', 'scan-in-progress', 'a drift scan is already running; try again shortly', { retryAfterSeconds: 5 });
     return report;
   }
 }

@@ -49,7 +49,12 @@ export class FileTargetWriter implements TargetWriter<FileTarget> {
     const dir = join(target.path, dirName);
     await mkdir(dir, { mode: 0o700 });
     await writeSynced(join(dir, VALUE_FILE), copy.value);
-    const metadata: CopyMetadata = { secret: copy.secret, version: copy.version, gsmVersion: copy.gsmVersion, contentHash: copy.contentHash };
+    const metadata: CopyMetadata = {
+      secret: copy.secret,
+      version: copy.version,
+      gsmVersion: copy.gsmVersion,
+      contentHash: copy.contentHash,
+    };
     await writeSynced(join(dir, META_FILE), Buffer.from(JSON.stringify(metadata)));
     await syncDir(dir);
 

@@ -2,7 +2,14 @@ import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-no
 
 import type { Target } from '@rotor/catalog';
 
-import { TargetRefusedError, type Observation, type RemoveOutcome, type TargetWriter, type VersionCopy, type WriteOutcome } from './target-writer';
+import {
+  TargetRefusedError,
+  type Observation,
+  type RemoveOutcome,
+  type TargetWriter,
+  type VersionCopy,
+  type WriteOutcome,
+} from './target-writer';
 
 type KubernetesSecretTarget = Extract<Target, { kind: 'kubernetes-secret' }>;
 
@@ -62,7 +69,11 @@ export class KubernetesSecretWriter implements TargetWriter<KubernetesSecretTarg
     const held = heldVersion(existing);
     if (held !== undefined && held > copy.version) return { kind: 'superseded', locator, heldVersion: held };
     const currentValue = existing.data?.[target.key];
-    if (held === copy.version && existing.metadata?.annotations?.[ROTOR_ANNOTATIONS.contentHash] === copy.contentHash && currentValue === body.data![target.key]) {
+    if (
+      held === copy.version &&
+      existing.metadata?.annotations?.[ROTOR_ANNOTATIONS.contentHash] === copy.contentHash &&
+      currentValue === body.data![target.key]
+    ) {
       return { kind: 'unchanged', locator };
     }
     body.metadata!.resourceVersion = existing.metadata!.resourceVersion;
@@ -111,14 +122,21 @@ export class KubernetesSecretWriter implements TargetWriter<KubernetesSecretTarg
     const found: { name: string; secret?: string; version?: number; target?: string }[] = [];
     let token: string | undefined;
     do {
-      const page = await this.api.listNamespacedSecret({ namespace, labelSelector: MANAGED_BY_ROTOR, limit: 500, ...(token ? { _continue: token } : {}) });
+      const page = await this.api.listNamespacedSecret({
+        namespace,
+        labelSelector: MANAGED_BY_ROTOR,
+        limit: 500,
+        ...(token ? { _continue: token } : {}),
+      });
       for (const item of page.items) {
         const version = heldVersion(item);
         found.push({
           name: item.metadata!.name!,
           ...(item.metadata?.labels?.[ROTOR_LABELS.secret] ? { secret: item.metadata.labels[ROTOR_LABELS.secret] } : {}),
           ...(version !== undefined ? { version } : {}),
-          ...(item.metadata?.annotations?.[ROTOR_ANNOTATIONS.target] ? { target: item.metadata.annotations[ROTOR_ANNOTATIONS.target] } : {}),
+          ...(item.metadata?.annotations?.[ROTOR_ANNOTATIONS.target]
+            ? { target: item.metadata.annotations[ROTOR_ANNOTATIONS.target] }
+            : {}),
         });
       }
       token = page.metadata?._continue || undefined;
@@ -146,7 +164,9 @@ const isManagedByRotor = (secret: V1Secret) => secret.metadata?.labels?.[ROTOR_L
 
 function assertManagedByRotor(secret: V1Secret, target: KubernetesSecretTarget): void {
   if (!isManagedByRotor(secret)) {
-    throw new TargetRefusedError(`Secret ${target.namespace}/${target.secretName} exists and is not managed by rotor; rotor will not overwrite it`);
+    throw new TargetRefusedError(
+      `Secret ${target.namespace}/${target.secretName} exists and is not managed by rotor; rotor will not overwrite it`,
+    );
   }
 }
 

@@ -29,12 +29,22 @@ export class WebhookWriter implements TargetWriter<WebhookTarget> {
   }
 
   async write(target: WebhookTarget, copy: VersionCopy): Promise<WriteOutcome> {
-    await this.post(target, { type: 'rotor.secret.version-ready', secret: copy.secret, version: copy.version, gsmVersion: copy.gsmVersion });
+    await this.post(target, {
+      type: 'rotor.secret.version-ready',
+      secret: copy.secret,
+      version: copy.version,
+      gsmVersion: copy.gsmVersion,
+    });
     return { kind: 'written', locator: this.locator(target) };
   }
 
   async remove(target: WebhookTarget, copy: { secret: string; version: number; gsmVersion: string }): Promise<RemoveOutcome> {
-    await this.post(target, { type: 'rotor.secret.version-retired', secret: copy.secret, version: copy.version, gsmVersion: copy.gsmVersion });
+    await this.post(target, {
+      type: 'rotor.secret.version-retired',
+      secret: copy.secret,
+      version: copy.version,
+      gsmVersion: copy.gsmVersion,
+    });
     return { kind: 'removed', locator: this.locator(target) };
   }
 

@@ -10,7 +10,8 @@ import { BreakGlassBody, type BreakGlassRequest } from './break-glass.dto';
 import { BreakGlassService } from './break-glass.service';
 
 const asSre = (caller: Caller): OperatorCaller => {
-  if (caller.kind !== 'operator' || !hasGroup(caller, OperatorGroups.sre)) throw new DomainError('forbidden', 'missing-group', 'break-glass access needs the rotor:sre group');
+  if (caller.kind !== 'operator' || !hasGroup(caller, OperatorGroups.sre))
+    throw new DomainError('forbidden', 'missing-group', 'break-glass access needs the rotor:sre group');
   return caller;
 };
 
@@ -33,7 +34,8 @@ export class BreakGlassController {
   @Delete(':id')
   async end(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     const sre = asSre(caller);
-    if (!z.uuid().safeParse(id).success) throw new DomainError('invalid', 'invalid-id', 'id: must be a break-glass id (UUID)', { field: 'id' });
+    if (!z.uuid().safeParse(id).success)
+      throw new DomainError('invalid', 'invalid-id', 'id: must be a break-glass id (UUID)', { field: 'id' });
     return this.breakGlass.end(sre, id);
   }
 }

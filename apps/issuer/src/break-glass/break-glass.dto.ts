@@ -11,7 +11,12 @@ export const BreakGlassBody = z
     /** Why manual access is unavoidable: mandatory, and recorded on the event. */
     reason: z.string().trim().min(10, 'must say why (at least 10 characters)').max(500),
     /** The incident or change ticket this access belongs to. */
-    ticket: z.string().trim().min(1).max(100).regex(/^[\w.:#/-]+$/, 'may contain letters, digits and . _ : # / -'),
+    ticket: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(/^[\w.:#/-]+$/, 'may contain letters, digits and . _ : # / -'),
     ttl: z
       .string()
       .max(16)
@@ -25,6 +30,9 @@ export const BreakGlassBody = z
       })
       .optional(),
   })
-  .refine((body) => body.secrets !== undefined || body.role !== undefined, { message: 'name the managed secrets or the role to open', path: ['secrets'] });
+  .refine((body) => body.secrets !== undefined || body.role !== undefined, {
+    message: 'name the managed secrets or the role to open',
+    path: ['secrets'],
+  });
 
 export type BreakGlassRequest = z.infer<typeof BreakGlassBody>;

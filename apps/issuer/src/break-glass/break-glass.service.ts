@@ -56,9 +56,13 @@ export class BreakGlassService {
     }
     const secrets = request.secrets ?? [];
     for (const [index, secret] of secrets.entries()) {
-      if (!findManagedSecret(this.catalog, secret)) throw new DomainError('invalid', 'unknown-managed-secret', `secrets[${index}]: ${secret} is not a managed secret in the catalog`, { field: `secrets[${index}]` });
+      if (!findManagedSecret(this.catalog, secret))
+        throw new DomainError('invalid', 'unknown-managed-secret', `secrets[${index}]: ${secret} is not a managed secret in the catalog`, {
+          field: `secrets[${index}]`,
+        });
     }
-    if (request.role && !findRole(this.catalog, request.role)) throw new DomainError('invalid', 'unknown-role', `role: ${request.role} is not in the catalog`, { field: 'role' });
+    if (request.role && !findRole(this.catalog, request.role))
+      throw new DomainError('invalid', 'unknown-role', `role: ${request.role} is not in the catalog`, { field: 'role' });
 
     const id = randomUUID();
     const ttlMs = request.ttl ?? maxTtlMs;
@@ -71,7 +75,15 @@ export class BreakGlassService {
         id,
         source: SOURCE,
         subject: id,
-        data: { actor, leaseId: id, secrets, ...(request.role ? { role: request.role } : {}), reason: request.reason, ticket: request.ticket, expiresAt: expiresAt.toISOString() },
+        data: {
+          actor,
+          leaseId: id,
+          secrets,
+          ...(request.role ? { role: request.role } : {}),
+          reason: request.reason,
+          ticket: request.ticket,
+          expiresAt: expiresAt.toISOString(),
+        },
       }),
       { key: id },
     );
@@ -80,28 +92,45 @@ export class BreakGlassService {
     let role: BreakGlassGrant['role'];
     if (request.role) {
       const issued = await this.leases.issue({
-        caller: { kind: 'workload', subject: caller.subject, workload: { namespace: 'rotor-break-glass', serviceAccount: serviceAccountLabel(caller.subject) } },
+        caller: {
+          kind: 'workload',
+          subject: caller.subject,
+          workload: { namespace: 'rotor-break-glass', serviceAccount: serviceAccountLabel(caller.subject) },
+        },
         role: request.role,
         ttlMs,
         task: `break-glass:${id}`,
         breakGlass: { maxTtlMs: ttlMs },
       });
       role = { name: request.role, leaseId: issued.lease.id, credential: issued.credential };
-      await this.redis.set(recordKey(id), JSON.stringify({ expiresAt: expiresAt.toISOString(), secrets, roleLeaseId: issued.lease.id }), 'KEEPTTL');
+      await this.redis.set(
+        recordKey(id),
+        JSON.stringify({ expiresAt: expiresAt.toISOString(), secrets, roleLeaseId: issued.lease.id }),
+        'KEEPTTL',
+      );
     }
 
     const values = [];
     for (const secret of secrets) {
       const current = await this.versions.current(secret);
-      if (!current) throw new DomainError('unavailable', 'no-version-yet', `managed secret ${secret} has no version yet`, { retryAfterSeconds: 5 });
+      if (!current)
+        throw new DomainError('unavailable', 'no-version-yet', `managed secret ${secret} has no version yet`, { retryAfterSeconds: 5 });
       const value = await this.gsm.access(current.gsmVersion);
       await this.publisher.publish(
-        createEvent({ topic: Topics.access, source: SOURCE, subject: secret, data: { actor, action: 'read-secret', secret, version: current.version, at: new Date().toISOString() } }),
+        createEvent({
+          topic: Topics.access,
+          source: SOURCE,
+          subject: secret,
+          data: { actor, action: 'read-secret', secret, version: current.version, at: new Date().toISOString() },
+        }),
         { key: secret },
       );
       values.push({ secret, version: current.version, value: value.toString('utf8') });
     }
-    this.logger.warn({ breakGlassId: id, operator: caller.subject, secrets, role: request.role, ticket: request.ticket, expiresAt }, 'break-glass access granted');
+    this.logger.warn(
+      { breakGlassId: id, operator: caller.subject, secrets, role: request.role, ticket: request.ticket, expiresAt },
+      'break-glass access granted',
+    );
     return { id, expiresAt, secrets: values, ...(role ? { role } : {}) };
   }
 
@@ -128,4 +157,9 @@ export class BreakGlassService {
 }
 
 /** A DNS-label-shaped stand-in for the operator in lease records (the subject itself is on the events). */
-const serviceAccountLabel = (subject: string) => subject.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'operator';
+const serviceAccountLabel = (subject: string) =>
+  subject
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63) || 'operator';

@@ -14,7 +14,9 @@ export type IntrospectionResult =
   | { active: true; sub: string; scope: string; exp: number; iat: number; token_type: 'opaque-token'; lease_id: string; owner: string };
 
 const actorOf = (caller: Caller): Actor =>
-  caller.kind === 'workload' ? { kind: 'workload', workload: caller.workload } : { kind: 'operator', subject: caller.subject, groups: caller.groups };
+  caller.kind === 'workload'
+    ? { kind: 'workload', workload: caller.workload }
+    : { kind: 'operator', subject: caller.subject, groups: caller.groups };
 
 @Injectable()
 export class IntrospectionService {

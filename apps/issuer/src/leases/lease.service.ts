@@ -62,24 +62,36 @@ export class LeaseService {
     const role = findRole(this.catalog, command.role);
     if (!role || (!command.breakGlass && !isBound(role, caller.workload))) {
       // The same answer for unknown and unbound roles: callers cannot probe the catalog.
-      throw new DomainError('forbidden', 'role-not-bound', `role ${command.role} is not bound to ${caller.workload.namespace}/${caller.workload.serviceAccount}`);
+      throw new DomainError(
+        'forbidden',
+        'role-not-bound',
+        `role ${command.role} is not bound to ${caller.workload.namespace}/${caller.workload.serviceAccount}`,
+      );
     }
     // Nothing is minted while a dependency the lease needs is known to be down.
     this.gate?.assertAvailable(['kafka', 'redis', ...(role.backend.kind === 'postgres' ? ['postgres'] : [])]);
     if (command.ttlMs !== undefined && command.ttlMs > role.maxTtl) {
-      throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, { field: 'ttl' });
+      throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, {
+        field: 'ttl',
+      });
     }
     const now = new Date();
     const active = await this.leases.countActive({ ...caller.workload, role: role.name, now });
     if (active.workload >= role.quota.perWorkload || active.role >= role.quota.perRole) {
-      throw new DomainError('rate-limited', 'lease-quota-reached', `active lease quota reached for role ${role.name}`, { retryAfterSeconds: 30 });
+      throw new DomainError('rate-limited', 'lease-quota-reached', `active lease quota reached for role ${role.name}`, {
+        retryAfterSeconds: 30,
+      });
     }
 
     const leaseId = randomUUID();
     if (command.idempotencyKey) {
       const previous = await this.leases.claimIdempotencyKey(caller.subject, command.idempotencyKey, leaseId, IDEMPOTENCY_WINDOW_MS);
       if (previous) {
-        throw new DomainError('conflict', 'idempotency-key-used', `this Idempotency-Key already issued lease ${previous}; its credential is returned only once`);
+        throw new DomainError(
+          'conflict',
+          'idempotency-key-used',
+          `this Idempotency-Key already issued lease ${previous}; its credential is returned only once`,
+        );
       }
     }
 
@@ -115,13 +127,23 @@ export class LeaseService {
           topic: Topics.leaseIssued,
           source: SOURCE,
           subject: lease.id,
-          data: { ...leaseRef(lease), ...(lease.task ? { task: lease.task } : {}), issuedAt: iso(now), expiresAt: iso(expiresAt), maxExpiresAt: iso(maxExpiresAt), revocationHandle: issued.handle },
+          data: {
+            ...leaseRef(lease),
+            ...(lease.task ? { task: lease.task } : {}),
+            issuedAt: iso(now),
+            expiresAt: iso(expiresAt),
+            maxExpiresAt: iso(maxExpiresAt),
+            revocationHandle: issued.handle,
+          },
         }),
         { traceparent: command.traceparent, ...(this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {}) },
       );
     } catch (error) {
       await this.undoIssue(lease, tokenHash, command);
-      throw new DomainError('unavailable', 'issuance-incomplete', 'the credential could not be recorded and was revoked; retry later', { retryAfterSeconds: 5, cause: error });
+      throw new DomainError('unavailable', 'issuance-incomplete', 'the credential could not be recorded and was revoked; retry later', {
+        retryAfterSeconds: 5,
+        cause: error,
+      });
     }
     this.logger.info({ leaseId, role: role.name, workload: caller.workload, expiresAt }, 'lease issued');
     return { lease, credential: issued.credential };
@@ -142,7 +164,9 @@ export class LeaseService {
     if (!isLive(lease, now)) throw new DomainError('conflict', 'lease-ended', `lease ${leaseId} has ended and cannot be renewed`);
     const role = findRole(this.catalog, lease.role);
     if (ttlMs !== undefined && role && ttlMs > role.maxTtl) {
-      throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, { field: 'ttl' });
+      throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, {
+        field: 'ttl',
+      });
     }
     // Checked before the backend extends anything: a renewal the revoker never hears of would end early.
     this.gate?.assertAvailable(['kafka', 'redis', ...(lease.backend === 'postgres' ? ['postgres'] : [])]);
@@ -180,7 +204,10 @@ export class LeaseService {
       );
     } catch (error) {
       if (!(error instanceof PublishTimeoutError)) throw error;
-      throw new DomainError('unavailable', 'kafka-unavailable', 'the revocation request could not be recorded; retry', { retryAfterSeconds: 5, cause: error });
+      throw new DomainError('unavailable', 'kafka-unavailable', 'the revocation request could not be recorded; retry', {
+        retryAfterSeconds: 5,
+        cause: error,
+      });
     }
     return lease;
   }
@@ -199,7 +226,8 @@ export class LeaseService {
       this.logger.error({ leaseId: lease.id, err: (error as Error).message }, 'could not revoke an unrecorded credential');
     }
     await this.leases.remove(lease, tokenHash).catch(() => undefined);
-    if (command.idempotencyKey) await this.leases.releaseIdempotencyKey(command.caller.subject, command.idempotencyKey).catch(() => undefined);
+    if (command.idempotencyKey)
+      await this.leases.releaseIdempotencyKey(command.caller.subject, command.idempotencyKey).catch(() => undefined);
   }
 }
 

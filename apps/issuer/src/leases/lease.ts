@@ -22,8 +22,10 @@ export interface Lease {
 /** A lease is usable while it is active and its TTL has not run out, even before the revoker acts. */
 export const isLive = (lease: Lease, now: Date): boolean => lease.state === 'active' && lease.expiresAt > now;
 
-export const sameWorkload = (a: Pick<Workload, 'namespace' | 'serviceAccount'>, b: Pick<Workload, 'namespace' | 'serviceAccount'>): boolean =>
-  a.namespace === b.namespace && a.serviceAccount === b.serviceAccount;
+export const sameWorkload = (
+  a: Pick<Workload, 'namespace' | 'serviceAccount'>,
+  b: Pick<Workload, 'namespace' | 'serviceAccount'>,
+): boolean => a.namespace === b.namespace && a.serviceAccount === b.serviceAccount;
 
 /** The expiry for a requested TTL: the role's ttl by default, never beyond the lease's max. */
 export const expiryFor = ({ now, ttlMs, maxExpiresAt }: { now: Date; ttlMs: number; maxExpiresAt: Date }): Date =>

@@ -24,7 +24,10 @@ const leaseId = (id: string): string => {
 const idempotencyKey = (value: string | undefined): string | undefined => {
   if (value === undefined) return undefined;
   const parsed = IdempotencyKeyHeader.safeParse(value);
-  if (!parsed.success) throw new DomainError('invalid', 'invalid-idempotency-key', `Idempotency-Key: ${parsed.error.issues[0]?.message}`, { field: 'Idempotency-Key' });
+  if (!parsed.success)
+    throw new DomainError('invalid', 'invalid-idempotency-key', `Idempotency-Key: ${parsed.error.issues[0]?.message}`, {
+      field: 'Idempotency-Key',
+    });
   return parsed.data;
 };
 

@@ -33,7 +33,10 @@ export class RotationScheduler implements OnApplicationBootstrap, OnApplicationS
   async onApplicationBootstrap(): Promise<void> {
     for (const secret of this.catalog.managedSecrets) {
       const current = await this.versions.current(secret.name);
-      await this.versions.rotations.scheduleIfAbsent(secret.name, current ? current.createdAt.getTime() + secret.rotationPeriod : Date.now());
+      await this.versions.rotations.scheduleIfAbsent(
+        secret.name,
+        current ? current.createdAt.getTime() + secret.rotationPeriod : Date.now(),
+      );
     }
     this.loop = this.run();
   }
@@ -58,7 +61,9 @@ export class RotationScheduler implements OnApplicationBootstrap, OnApplicationS
           // rotate() reschedules the next one; a failure leaves the claim to return after its deadline.
           await this.rotation
             .rotate(name, current ? 'scheduled' : 'initial')
-            .catch((error: unknown) => this.logger.error({ secret: name, err: (error as Error).message }, 'scheduled rotation failed; will retry'));
+            .catch((error: unknown) =>
+              this.logger.error({ secret: name, err: (error as Error).message }, 'scheduled rotation failed; will retry'),
+            );
         }
       } catch (error) {
         this.logger.error({ err: (error as Error).message }, 'could not claim due rotations');

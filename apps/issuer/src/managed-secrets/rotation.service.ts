@@ -16,7 +16,11 @@ import { SecretVersionRepository, type CurrentVersion } from './secret-version.r
 export type RotationReason = EventData<typeof Topics.secretVersionCreated>['reason'];
 
 /** GSM labels: lowercase letters, digits, `_` and `-`, at most 63 characters. */
-const label = (value: string) => value.toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 63);
+const label = (value: string) =>
+  value
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '-')
+    .slice(0, 63);
 
 /**
  * Mints new versions of managed secrets: generate → add a GSM version → record it as

@@ -27,7 +27,8 @@ export class SecretsController {
   /** Just-in-time read of the current version by a bound workload; every read is an `access` event. */
   @Get(':name')
   async read(@CurrentCaller() caller: Caller, @Param('name') name: string) {
-    if (caller.kind !== 'workload') throw new DomainError('forbidden', 'workloads-only', 'managed secrets are read by workloads (operators use break-glass)');
+    if (caller.kind !== 'workload')
+      throw new DomainError('forbidden', 'workloads-only', 'managed secrets are read by workloads (operators use break-glass)');
     const secret = (() => {
       try {
         return this.rotation.secret(name);
@@ -36,17 +37,28 @@ export class SecretsController {
       }
     })();
     if (!secret || !isBound(secret, caller.workload)) {
-      throw new DomainError('forbidden', 'secret-not-bound', `managed secret ${name} is not bound to ${caller.workload.namespace}/${caller.workload.serviceAccount}`);
+      throw new DomainError(
+        'forbidden',
+        'secret-not-bound',
+        `managed secret ${name} is not bound to ${caller.workload.namespace}/${caller.workload.serviceAccount}`,
+      );
     }
     const current = await this.versions.current(name);
-    if (!current) throw new DomainError('unavailable', 'no-version-yet', `managed secret ${name} has no version yet`, { retryAfterSeconds: 5 });
+    if (!current)
+      throw new DomainError('unavailable', 'no-version-yet', `managed secret ${name} has no version yet`, { retryAfterSeconds: 5 });
     const value = await this.gsm.access(current.gsmVersion);
     await this.publisher.publish(
       createEvent({
         topic: Topics.access,
         source: '/rotor/issuer',
         subject: name,
-        data: { actor: { kind: 'workload', workload: caller.workload }, action: 'read-secret', secret: name, version: current.version, at: new Date().toISOString() },
+        data: {
+          actor: { kind: 'workload', workload: caller.workload },
+          action: 'read-secret',
+          secret: name,
+          version: current.version,
+          at: new Date().toISOString(),
+        },
       }),
       { key: name },
     );

@@ -52,11 +52,21 @@ export class BreakGlassFollowUp {
     metrics: Metrics,
   ) {
     this.schedule = new DueSchedule(redis, { prefix: 'revoker:schedule:breakglass' });
-    this.overdue = metrics.counter('rotor_breakglass_followups_overdue_total', 'Break-glass follow-up rotations not done by their check and requested again');
+    this.overdue = metrics.counter(
+      'rotor_breakglass_followups_overdue_total',
+      'Break-glass follow-up rotations not done by their check and requested again',
+    );
   }
 
   async opened(data: { leaseId: string; secrets: string[]; expiresAt: string }): Promise<void> {
-    const record: BreakGlassRecord = { id: data.leaseId, secrets: data.secrets, expiresAt: data.expiresAt, state: 'active', attempts: 0, rotated: {} };
+    const record: BreakGlassRecord = {
+      id: data.leaseId,
+      secrets: data.secrets,
+      expiresAt: data.expiresAt,
+      state: 'active',
+      attempts: 0,
+      rotated: {},
+    };
     const created = await this.redis.set(recordKey(data.leaseId), JSON.stringify(record), 'PX', KEEP_MS, 'NX');
     if (!created) return; // a redelivered event
     const endedEarly = (await this.redis.exists(endedEarlyKey(data.leaseId))) === 1;
@@ -104,7 +114,10 @@ export class BreakGlassFollowUp {
     }
     if (record.state === 'rotating') {
       this.overdue.inc();
-      this.logger.warn({ breakGlassId: id, pending, attempts: record.attempts }, 'break-glass follow-up rotation not done yet; requesting it again');
+      this.logger.warn(
+        { breakGlassId: id, pending, attempts: record.attempts },
+        'break-glass follow-up rotation not done yet; requesting it again',
+      );
     }
     const attempt = record.attempts + 1;
     const next: BreakGlassRecord = { ...record, state: 'rotating', attempts: attempt, endedAt: record.endedAt ?? new Date().toISOString() };

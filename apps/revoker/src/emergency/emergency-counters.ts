@@ -39,6 +39,9 @@ export class EmergencyCounters {
     const tx = this.redis.multi();
     for (const counter of COUNTERS) tx.scard(counterKey(id, counter));
     const results = (await tx.exec()) ?? [];
-    return Object.fromEntries(COUNTERS.map((counter, index) => [counter, Number(results[index]?.[1] ?? 0)])) as Record<EmergencyCounter, number>;
+    return Object.fromEntries(COUNTERS.map((counter, index) => [counter, Number(results[index]?.[1] ?? 0)])) as Record<
+      EmergencyCounter,
+      number
+    >;
   }
 }

@@ -36,7 +36,10 @@ const lease = { role: 'orders-db', backend: 'postgres' as const, workload: { nam
 describe('emergency selectors', () => {
   it('rejects an empty selector, an unknown field, all combined with others, and a service account without namespace', () => {
     expect(EmergencySelectorSchema.safeParse({}).success).toBe(false);
-    expect(EmergencySelectorSchema.safeParse({ namespace: 'a', colour: 'red' }).error?.issues[0]).toMatchObject({ code: 'unrecognized_keys', keys: ['colour'] });
+    expect(EmergencySelectorSchema.safeParse({ namespace: 'a', colour: 'red' }).error?.issues[0]).toMatchObject({
+      code: 'unrecognized_keys',
+      keys: ['colour'],
+    });
     expect(EmergencySelectorSchema.safeParse({ all: true, role: 'x' }).success).toBe(false);
     expect(EmergencySelectorSchema.safeParse({ serviceAccount: 'api' }).success).toBe(false);
     expect(EmergencySelectorSchema.safeParse({ all: true }).success).toBe(true);

@@ -42,7 +42,12 @@ export function leaseMatches(lease: Pick<TrackedLease, 'role' | 'backend' | 'wor
 export function matchSecrets(catalog: Catalog, selector: EmergencySelector): string[] {
   if (selector.role !== undefined || selector.backend !== undefined) return [];
   return catalog.managedSecrets
-    .filter((secret) => selector.all || ((selector.secret === undefined || secret.name === selector.secret) && (selector.namespace === undefined || usedIn(secret, selector.namespace, selector.serviceAccount))))
+    .filter(
+      (secret) =>
+        selector.all ||
+        ((selector.secret === undefined || secret.name === selector.secret) &&
+          (selector.namespace === undefined || usedIn(secret, selector.namespace, selector.serviceAccount))),
+    )
     .map((secret) => secret.name)
     .sort();
 }

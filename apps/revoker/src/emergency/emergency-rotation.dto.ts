@@ -25,7 +25,11 @@ export const EmergencySelectorSchema = z
   .refine((selector) => !selector.serviceAccount || selector.namespace, { message: 'needs namespace as well', path: ['serviceAccount'] });
 export type EmergencySelector = z.infer<typeof EmergencySelectorSchema>;
 
-export const RequestIdSchema = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+export const RequestIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
 export const StartEmergencyRotationBody = z.strictObject({
   selector: EmergencySelectorSchema,

@@ -45,7 +45,11 @@ export class EmergencyRotationService {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async start(caller: OperatorCaller, request: StartEmergencyRotation, idempotencyKey?: string): Promise<{ created: boolean; view: EmergencyRotationView }> {
+  async start(
+    caller: OperatorCaller,
+    request: StartEmergencyRotation,
+    idempotencyKey?: string,
+  ): Promise<{ created: boolean; view: EmergencyRotationView }> {
     const requestId = request.requestId ?? idempotencyKey;
     const id = requestId ? emergencyIdFor(caller.subject, requestId) : randomUUID();
     const created = await this.store.create({
@@ -66,7 +70,11 @@ export class EmergencyRotationService {
     const view = await this.view(id);
     // Also on a repeat: a crash between storing and scheduling must not strand it.
     if (view.state === 'running') await this.store.schedule.scheduleIfAbsent(id, Date.now());
-    if (created) this.logger.warn({ emergencyId: id, selector: request.selector, mode: request.mode, reason: request.reason, requestedBy: caller.subject }, 'emergency rotation started');
+    if (created)
+      this.logger.warn(
+        { emergencyId: id, selector: request.selector, mode: request.mode, reason: request.reason, requestedBy: caller.subject },
+        'emergency rotation started',
+      );
     return { created, view };
   }
 

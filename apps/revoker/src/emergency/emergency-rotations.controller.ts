@@ -17,7 +17,8 @@ const sreOnly = (caller: Caller): OperatorCaller => {
 };
 
 const emergencyId = (id: string): string => {
-  if (!EmergencyIdParam.safeParse(id).success) throw new DomainError('invalid', 'invalid-emergency-id', 'id: must be an emergency rotation id (UUID)', { field: 'id' });
+  if (!EmergencyIdParam.safeParse(id).success)
+    throw new DomainError('invalid', 'invalid-emergency-id', 'id: must be an emergency rotation id (UUID)', { field: 'id' });
   return id;
 };
 
@@ -32,11 +33,21 @@ export class EmergencyRotationsController {
 
   /** 202 when started, 200 when this request id already started it. Authorization is checked before the body. */
   @Post()
-  async start(@CurrentCaller() caller: Caller, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey: string | undefined, @Res({ passthrough: true }) response: Response) {
+  async start(
+    @CurrentCaller() caller: Caller,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ) {
     const sre = sreOnly(caller);
     const request = this.bodyPipe.transform(body);
     if (idempotencyKey !== undefined && !RequestIdSchema.safeParse(idempotencyKey).success) {
-      throw new DomainError('invalid', 'invalid-idempotency-key', 'Idempotency-Key: must be 1-128 printable ASCII characters without spaces', { field: 'Idempotency-Key' });
+      throw new DomainError(
+        'invalid',
+        'invalid-idempotency-key',
+        'Idempotency-Key: must be 1-128 printable ASCII characters without spaces',
+        { field: 'Idempotency-Key' },
+      );
     }
     const { created, view } = await this.rotations.start(sre, request, idempotencyKey);
     response.status(created ? 202 : 200);

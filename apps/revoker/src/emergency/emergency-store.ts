@@ -122,7 +122,11 @@ export class EmergencyStore {
   }
 
   async rememberVersion(secret: string, version: number, emergencyId: string): Promise<void> {
-    await this.redis.multi().hset(versionsKey(secret), String(version), emergencyId).expire(versionsKey(secret), KEEP_EMERGENCY_SECONDS).exec();
+    await this.redis
+      .multi()
+      .hset(versionsKey(secret), String(version), emergencyId)
+      .expire(versionsKey(secret), KEEP_EMERGENCY_SECONDS)
+      .exec();
   }
 
   async emergencyOfVersion(secret: string, version: number): Promise<string | undefined> {

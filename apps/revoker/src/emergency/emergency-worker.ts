@@ -141,7 +141,12 @@ export class EmergencyWorker extends ClaimLoopWorker {
               id: `${id}:${secret}`,
               source: '/rotor/revoker',
               subject: secret,
-              data: { secret, reason: 'emergency', requestedBy: { kind: 'operator', subject: rotation.requestedBy, groups: ['rotor:sre'] }, emergencyId: id },
+              data: {
+                secret,
+                reason: 'emergency',
+                requestedBy: { kind: 'operator', subject: rotation.requestedBy, groups: ['rotor:sre'] },
+                emergencyId: id,
+              },
             }),
             { key: secret },
           );
@@ -158,7 +163,18 @@ export class EmergencyWorker extends ClaimLoopWorker {
         if (!leasesDone || !secretsDone) return 'wait';
         const state = view.failed > 0 ? 'failed' : 'completed';
         await this.store.finish(id, state, new Date());
-        this.logger.warn({ emergencyId: id, state, matched: view.matched, revoked: view.revoked, failed: view.failed, rotated: view.rotated, retired: view.retired }, 'emergency rotation finished');
+        this.logger.warn(
+          {
+            emergencyId: id,
+            state,
+            matched: view.matched,
+            revoked: view.revoked,
+            failed: view.failed,
+            rotated: view.rotated,
+            retired: view.retired,
+          },
+          'emergency rotation finished',
+        );
         return 'done';
       }
       case 'done':
@@ -205,7 +221,10 @@ export class EmergencyWorker extends ClaimLoopWorker {
     };
     const progressId = `${id}:progress:${[data.state, data.matched, data.revoked, data.rotated, data.delivered, data.retired, data.failed, data.quotaLimited ? 'q' : '-'].join(':')}`;
     if (progressId === rotation.lastProgressId) return;
-    await this.publisher.publish(createEvent({ topic: Topics.emergencyProgress, id: progressId, source: '/rotor/revoker', subject: id, data }), { key: id });
+    await this.publisher.publish(
+      createEvent({ topic: Topics.emergencyProgress, id: progressId, source: '/rotor/revoker', subject: id, data }),
+      { key: id },
+    );
     await this.store.update(id, { lastProgressId: progressId, lastProgressAt: Date.now() });
   }
 }

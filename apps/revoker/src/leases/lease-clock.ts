@@ -55,7 +55,10 @@ export class LeaseClock {
     const existing = await this.get(tracked.id);
     if (existing && existing.state !== 'active') return;
     const early = existing ? {} : await this.redis.hgetall(earlyKey(tracked.id));
-    const lease = early['expiresAt'] && new Date(early['expiresAt']) > tracked.expiresAt ? { ...tracked, expiresAt: new Date(early['expiresAt']) } : tracked;
+    const lease =
+      early['expiresAt'] && new Date(early['expiresAt']) > tracked.expiresAt
+        ? { ...tracked, expiresAt: new Date(early['expiresAt']) }
+        : tracked;
     if (existing && existing.expiresAt.getTime() >= lease.expiresAt.getTime()) {
       // An older event, replayed, or this one redelivered after a crash cut it short: the
       // record is there, make sure its expiry is too (a no-op when it is due or claimed).
@@ -85,7 +88,11 @@ export class LeaseClock {
   async rememberEarlyRenewal(leaseId: string, expiresAt: Date): Promise<void> {
     const previous = await this.redis.hget(earlyKey(leaseId), 'expiresAt');
     if (previous && new Date(previous) >= expiresAt) return;
-    await this.redis.multi().hset(earlyKey(leaseId), 'expiresAt', expiresAt.toISOString()).expire(earlyKey(leaseId), EARLY_TTL_SECONDS).exec();
+    await this.redis
+      .multi()
+      .hset(earlyKey(leaseId), 'expiresAt', expiresAt.toISOString())
+      .expire(earlyKey(leaseId), EARLY_TTL_SECONDS)
+      .exec();
   }
 
   /**
@@ -97,11 +104,19 @@ export class LeaseClock {
     const tagged = emergencyId ? { emergencyId } : {};
     const existing = await this.get(leaseId);
     if (!existing) {
-      await this.redis.multi().hset(earlyKey(leaseId), { requestedReason: reason, ...tagged }).expire(earlyKey(leaseId), EARLY_TTL_SECONDS).exec();
+      await this.redis
+        .multi()
+        .hset(earlyKey(leaseId), { requestedReason: reason, ...tagged })
+        .expire(earlyKey(leaseId), EARLY_TTL_SECONDS)
+        .exec();
       return false;
     }
     if (existing.state === 'revoked') return true;
-    await this.redis.hset(leaseKey(leaseId), { requestedReason: reason, state: existing.state === 'irrevocable' ? 'irrevocable' : 'revoking', ...tagged });
+    await this.redis.hset(leaseKey(leaseId), {
+      requestedReason: reason,
+      state: existing.state === 'irrevocable' ? 'irrevocable' : 'revoking',
+      ...tagged,
+    });
     await this.schedule.schedule(leaseId, Date.now());
     return true;
   }
@@ -170,8 +185,13 @@ export class LeaseClock {
   }
 
   /** Records a failed attempt and when to try again; past the limit the lease is listed as irrevocable. */
-  async recordFailure(id: string, { attempts, error, retryAt, irrevocable }: { attempts: number; error: string; retryAt: Date; irrevocable: boolean }): Promise<void> {
-    const tx = this.redis.multi().hset(leaseKey(id), { attempts: String(attempts), lastError: error, state: irrevocable ? 'irrevocable' : 'revoking' });
+  async recordFailure(
+    id: string,
+    { attempts, error, retryAt, irrevocable }: { attempts: number; error: string; retryAt: Date; irrevocable: boolean },
+  ): Promise<void> {
+    const tx = this.redis
+      .multi()
+      .hset(leaseKey(id), { attempts: String(attempts), lastError: error, state: irrevocable ? 'irrevocable' : 'revoking' });
     if (irrevocable) tx.zadd(irrevocableKey, Date.now(), id);
     await tx.exec();
     await this.schedule.schedule(id, retryAt.getTime());

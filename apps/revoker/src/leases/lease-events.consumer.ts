@@ -19,7 +19,15 @@ export class LeaseEventsConsumer {
       .consumer({ groupId: 'rotor-revoker-clock', sessionTimeoutMs: 10_000 })
       .subscribe(
         onEvent(Topics.leaseIssued, async ({ data }) => {
-          await clock.track({ id: data.leaseId, role: data.role, owner: data.owner, backend: data.backend, workload: data.workload, handle: data.revocationHandle, expiresAt: new Date(data.expiresAt) });
+          await clock.track({
+            id: data.leaseId,
+            role: data.role,
+            owner: data.owner,
+            backend: data.backend,
+            workload: data.workload,
+            handle: data.revocationHandle,
+            expiresAt: new Date(data.expiresAt),
+          });
         }),
       )
       .subscribe(
@@ -38,7 +46,8 @@ export class LeaseEventsConsumer {
         onEvent(Topics.revocationRequested, async ({ data }, context) => {
           if (data.subject.kind !== 'lease') return; // version retirement is handled by the rotation stage
           const known = await clock.requestNow(data.subject.leaseId, data.reason);
-          if (!known) context.logger.info({ leaseId: data.subject.leaseId }, 'revocation requested before its issue event; kept until it arrives');
+          if (!known)
+            context.logger.info({ leaseId: data.subject.leaseId }, 'revocation requested before its issue event; kept until it arrives');
         }),
       );
   }

@@ -20,7 +20,8 @@ export class LeasesController {
     if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
       throw new DomainError('forbidden', 'missing-group', 'listing leases needs the rotor:sre or rotor:auditor group');
     }
-    if (state !== 'irrevocable') throw new DomainError('invalid', 'unsupported-state', 'state: only "irrevocable" can be listed here', { field: 'state' });
+    if (state !== 'irrevocable')
+      throw new DomainError('invalid', 'unsupported-state', 'state: only "irrevocable" can be listed here', { field: 'state' });
     const leases = await this.clock.listIrrevocable();
     return {
       items: leases.map((lease) => ({

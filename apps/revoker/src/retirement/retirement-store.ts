@@ -156,7 +156,10 @@ export class RetirementStore {
   }
 
   async get(secret: string, version: number): Promise<Retirement | undefined> {
-    const [fields, pending] = await Promise.all([this.redis.hgetall(recordKey(secret, version)), this.redis.smembers(pendingKey(secret, version))]);
+    const [fields, pending] = await Promise.all([
+      this.redis.hgetall(recordKey(secret, version)),
+      this.redis.smembers(pendingKey(secret, version)),
+    ]);
     if (!fields['gsmVersion']) return undefined;
     return {
       secret,

@@ -15,7 +15,9 @@ const pending = (changes: Partial<Retirement>): Retirement => ({
 
 describe('version retirement', () => {
   it('names the old GSM version next to the new one', () => {
-    expect(siblingVersionName('projects/rotor-local/secrets/api-key/versions/12', 11)).toBe('projects/rotor-local/secrets/api-key/versions/11');
+    expect(siblingVersionName('projects/rotor-local/secrets/api-key/versions/12', 11)).toBe(
+      'projects/rotor-local/secrets/api-key/versions/11',
+    );
   });
 
   it('retires when every target confirmed, at the grace end otherwise, and at once when forced', () => {

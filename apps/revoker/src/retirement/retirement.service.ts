@@ -16,7 +16,8 @@ import { RetirementStore, type Retirement, type RetirementReason } from './retir
 type VersionCreated = EventData<typeof Topics.secretVersionCreated>;
 
 /** `projects/P/secrets/S/versions/N` of an older version of the same GSM secret. */
-export const siblingVersionName = (gsmVersion: string, version: number): string => gsmVersion.replace(/\/versions\/\d+$/, `/versions/${version}`);
+export const siblingVersionName = (gsmVersion: string, version: number): string =>
+  gsmVersion.replace(/\/versions\/\d+$/, `/versions/${version}`);
 
 /** GSM answers for a version that is already gone: retiring it again is success. */
 const alreadyGone = (error: unknown): void => {
@@ -55,7 +56,10 @@ export class RetirementService {
   }
 
   /** Opens the retirement of the version this one supersedes; `immediate` retires it without waiting. */
-  async onVersionCreated(data: VersionCreated, immediate: boolean): Promise<'untracked' | 'nothing-to-retire' | 'scheduled' | 'already-retired'> {
+  async onVersionCreated(
+    data: VersionCreated,
+    immediate: boolean,
+  ): Promise<'untracked' | 'nothing-to-retire' | 'scheduled' | 'already-retired'> {
     const secret = findManagedSecret(this.catalog, data.secret);
     if (!secret) return 'untracked';
     if (!data.previousVersion) return 'nothing-to-retire';
@@ -92,7 +96,12 @@ export class RetirementService {
   }
 
   /** Retires one version now (revocation.requested for a secret version, emergency rotation). */
-  async retireNow(secret: string, version: number, reason: RetirementReason, emergencyId?: string): Promise<'untracked' | 'scheduled' | 'already-retired'> {
+  async retireNow(
+    secret: string,
+    version: number,
+    reason: RetirementReason,
+    emergencyId?: string,
+  ): Promise<'untracked' | 'scheduled' | 'already-retired'> {
     if (!findManagedSecret(this.catalog, secret)) return 'untracked';
     const existing = await this.store.get(secret, version);
     if (existing?.state === 'retired') return 'already-retired';

@@ -37,7 +37,12 @@ export class RevocationService {
   ) {
     this.revoked = metrics.counter('rotor_leases_revoked_total', 'Leases revoked, by reason and backend', ['reason', 'backend']);
     this.failures = metrics.counter('rotor_revocation_failures_total', 'Failed revocation attempts, by backend', ['backend']);
-    this.lagSeconds = metrics.histogram('rotor_revocation_lag_seconds', 'Time from expiry to revocation', [], [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60]);
+    this.lagSeconds = metrics.histogram(
+      'rotor_revocation_lag_seconds',
+      'Time from expiry to revocation',
+      [],
+      [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    );
     metrics.gauge('rotor_leases_irrevocable', 'Leases past the attempt limit, still retried', [], () => clock.countIrrevocable());
   }
 
@@ -70,7 +75,15 @@ export class RevocationService {
           id: `${lease.id}:revoked`,
           source: '/rotor/revoker',
           subject: lease.id,
-          data: { leaseId: lease.id, role: lease.role, owner: lease.owner, backend: lease.backend, workload: lease.workload, reason, revokedAt: revokedAt.toISOString() },
+          data: {
+            leaseId: lease.id,
+            role: lease.role,
+            owner: lease.owner,
+            backend: lease.backend,
+            workload: lease.workload,
+            reason,
+            revokedAt: revokedAt.toISOString(),
+          },
         }),
       );
       // Counted before it is marked: a crash in between repeats the (idempotent) count.
@@ -107,6 +120,8 @@ export class RevocationService {
           data: { leaseId, attempt: attempts, error: message, irrevocable, nextAttemptAt: retryAt.toISOString() },
         }),
       )
-      .catch((publishError: unknown) => this.logger.error({ leaseId, err: (publishError as Error).message }, 'could not publish revocation.failed'));
+      .catch((publishError: unknown) =>
+        this.logger.error({ leaseId, err: (publishError as Error).message }, 'could not publish revocation.failed'),
+      );
   }
 }
