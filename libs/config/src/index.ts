@@ -1,3 +1,4 @@
 export * from './env';
 export * from './transport-security';
 export * from './http-settings';
+export * from './keyring';
