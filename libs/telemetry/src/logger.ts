@@ -1,28 +1,8 @@
 import pino, { type Logger } from 'pino';
 
+import { redactSecrets, redactText } from './redaction';
+
 export type { Logger } from 'pino';
-
-/**
- * Field names whose values are never written to a log, wherever they appear (two levels
- * deep). The first defence is not to log values at all; this catches mistakes.
- */
-export const REDACTED_FIELDS = [
-  'token',
-  'password',
-  'value',
-  'secret',
-  'credential',
-  'credentials',
-  'authorization',
-  'cookie',
-  'payload',
-  'plaintext',
-] as const;
-
-const redactPaths = REDACTED_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]).concat([
-  'req.headers.authorization',
-  'req.headers.cookie',
-]);
 
 export interface LoggerOptions {
   service: string;
@@ -32,14 +12,28 @@ export interface LoggerOptions {
 }
 
 export function createLogger({ service, level = 'info', destination }: LoggerOptions): Logger {
-  return pino(
+  const logger = pino(
     {
       level,
       base: { service },
-      redact: { paths: redactPaths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      // By field name at any depth (pino's redact paths are fixed depths).
+      formatters: { level: (label) => ({ level: label }), log: redactSecrets },
+      // A message built from a connection string or an Authorization header loses the secret part.
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((arg) => (typeof arg === 'string' ? redactText(arg) : arg)) as Parameters<typeof method>);
+        },
+      },
     },
     destination,
   );
+  // pino resets the bindings formatter for children, so child bindings are redacted here; every
+  // descendant inherits this method from the root, and calls it on itself.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- re-bound to each caller below
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, redactSecrets(bindings), options);
+  } as typeof child;
+  return logger;
 }

@@ -30,6 +30,55 @@ describe('logger redaction', () => {
   });
 });
 
+describe('logger redaction at any depth', () => {
+  const CANARY = 'canary-7f3a';
+  const logged = (write: (logger: ReturnType<typeof createLogger>) => void) => {
+    const { lines, destination } = captured();
+    write(createLogger({ service: 'test', level: 'trace', destination }));
+    return lines.join('');
+  };
+
+  it('redacts secret-shaped fields six levels deep, through arrays', () => {
+    const output = logged((logger) =>
+      logger.info(
+        { l1: { l2: [{ l3: { l4: [{ l5: { l6: { password: CANARY, clientSecret: CANARY, apiKey: CANARY, name: 'kept' } } }] } }] } },
+        'deep',
+      ),
+    );
+    expect(output).not.toContain(CANARY);
+    expect(output).toContain('"name":"kept"');
+    expect(output).toContain('"password":"[redacted]"');
+  });
+
+  it('redacts inside an error, its cause and child-logger bindings, and keeps the error type', () => {
+    const error = Object.assign(new TypeError('boom'), { config: { sasl: { password: CANARY } } });
+    const output = logged((logger) =>
+      logger.child({ link: { auth: { token: CANARY } } }).error({ err: Object.assign(new Error('outer', { cause: error })) }, 'failed'),
+    );
+    expect(output).not.toContain(CANARY);
+    expect(output).toContain('"type":"Error"');
+    expect(output).toContain('outer');
+  });
+
+  it('never writes binary content, a password in a connection string, or a bearer token in a message', () => {
+    const output = logged((logger) =>
+      logger.warn({ body: Buffer.from(CANARY), url: `postgres://admin:${CANARY}@db:5432/rotor` }, `connecting with Bearer ${CANARY}`),
+    );
+    expect(output).not.toContain(CANARY);
+    expect(output).toContain('postgres://admin:[redacted]@db:5432/rotor');
+  });
+
+  it('keeps identifiers that only look related (tokenHash, keyId, secretName) and survives cycles', () => {
+    const cyclic: Record<string, unknown> = { tokenHash: 'h1', keyId: 'k1', secretName: 'db' };
+    cyclic['self'] = cyclic;
+    const output = logged((logger) => logger.info({ cyclic }, 'ids'));
+    expect(output).toContain('"tokenHash":"h1"');
+    expect(output).toContain('"keyId":"k1"');
+    expect(output).toContain('"secretName":"db"');
+    expect(output).toContain('[circular]');
+  });
+});
+
 describe('trace context', () => {
   it('continues the parent trace with a new span id', () => {
     const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
