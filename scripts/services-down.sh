@@ -2,7 +2,7 @@
 # Stops the services scripts/services-up.sh started (found through .rotor/run/*.pid and the
 # PostgreSQL data dir recorded in .rotor/pg.datadir). Never touches services it did not
 # start. Idempotent. Data stays in place unless --purge is given, which also deletes
-# .rotor/kafka/data, .rotor/redis and the PostgreSQL cluster (downloaded jars stay).
+# .rotor/kafka/data, .rotor/redis, .rotor/redis-acl and the PostgreSQL cluster (downloaded jars stay).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -75,18 +75,19 @@ stop_by_pidfile() { # SVC PIDFILE PATTERN GRACE
   rm -f "$file"
 }
 
-stop_redis() {
-  local file="$RUN/redis.pid" pid t0 deadline
+stop_redis() { # stop_redis [NAME]: redis (rotor's own) or redis-acl (the redis-acl backend's)
+  local name="${1:-redis}" file pid t0 deadline
+  file="$RUN/$name.pid"
   if pid="$(live_pid "$file" redis-server)"; then
     t0="$(now_ms)"
     # SIGTERM is Redis's SHUTDOWN (the append-only file is flushed), and needs no TLS or ACL user.
     kill -TERM "$pid" 2>/dev/null || true
     deadline=$((SECONDS + 20))
     while running "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-    running "$pid" && stop_pid redis "$pid" 5
-    say redis "stopped (pid $pid) in $(secs_since "$t0") s"
+    running "$pid" && stop_pid "$name" "$pid" 5
+    say "$name" "stopped (pid $pid) in $(secs_since "$t0") s"
   else
-    say redis "not running"
+    say "$name" "not running"
   fi
   rm -f "$file"
 }
@@ -115,7 +116,7 @@ stop_postgres() {
 purge() {
   local pgdata=""
   [[ -s "$STATE/pg.datadir" ]] && pgdata="$(cat "$STATE/pg.datadir")"
-  rm -rf "$STATE/kafka/data" "$STATE/kafka/cluster.id" "$STATE/redis"
+  rm -rf "$STATE/kafka/data" "$STATE/kafka/cluster.id" "$STATE/redis" "$STATE/redis-acl"
   if [[ -n "$pgdata" ]]; then
     rm -rf "$(dirname "$pgdata")" # the pg root: data/ and run/
     rm -f "$STATE/pg.datadir"
@@ -134,6 +135,7 @@ main() {
   stop_by_pidfile gsm "$RUN/gsm.pid" gsm-emulator.js 5
   stop_by_pidfile kafka "$RUN/kafka.pid" kafka.Kafka 45
   stop_redis
+  stop_redis redis-acl
   stop_postgres
   ((PURGE)) && purge
   say all "done in $(secs_since "$t0") s"

@@ -3,6 +3,7 @@
 #
 #   Kafka 3.9.1 (KRaft, one combined broker+controller)  127.0.0.1:9092 (controller :9093)
 #   Redis (Debian redis-server)                          127.0.0.1:6379
+#   a second Redis for the redis-acl backend's users      127.0.0.1:6380  (ROTOR_REDIS_ACL_URL)
 #   PostgreSQL (Debian postgresql, cluster in .rotor/pg)  127.0.0.1:5432  rotor/rotor, db rotor
 #   GSM emulator (scripts/gsm-emulator.js, gRPC)         127.0.0.1:9090
 #
@@ -21,6 +22,7 @@ LOGS="$STATE/logs"
 KAFKA_PORT=9092
 KAFKA_CONTROLLER_PORT=9093
 REDIS_PORT=6379
+REDIS_ACL_PORT=6380 # the redis-acl backend's Redis: never the one holding rotor's own keys
 PG_PORT=5432
 GSM_PORT=9090
 GSM_PROJECT=rotor-local
@@ -49,15 +51,18 @@ OWN_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 OWN_GSM_HOST="127.0.0.1:$GSM_PORT"
 if ((INSECURE)); then
   OWN_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  OWN_REDIS_ACL_URL="redis://127.0.0.1:$REDIS_ACL_PORT"
   OWN_DATABASE_URL="postgres://rotor:rotor@127.0.0.1:$PG_PORT/rotor"
 else
   OWN_REDIS_URL="rediss://127.0.0.1:$REDIS_PORT"
+  OWN_REDIS_ACL_URL="rediss://127.0.0.1:$REDIS_ACL_PORT"
   OWN_DATABASE_URL="" # set in main once the password exists (ensure_pki)
 fi
 
 # Values handed in by the caller (possibly pointing at services someone else runs).
 IN_KAFKA_BROKERS="${KAFKA_BROKERS:-}"
 IN_REDIS_URL="${REDIS_URL:-}"
+IN_REDIS_ACL_URL="${ROTOR_REDIS_ACL_URL:-}"
 IN_DATABASE_URL="${DATABASE_URL:-}"
 IN_GSM_HOST="${SECRET_MANAGER_EMULATOR_HOST:-}"
 
@@ -506,6 +511,68 @@ redis_up() {
 }
 
 # ---------------------------------------------------------------------------------------
+# The redis-acl backend's Redis: a second redis-server, TLS + ACL like the first, holding
+# only the ACL users rotor mints for leases. A lease's rules can then never reach rotor's own
+# keys. No persistence: ACL users are not written to RDB/AOF anyway, and a restart that drops
+# them fails closed (the lease stops working; the revoker's DELUSER of a missing user succeeds).
+
+REDIS_ACL_PIDFILE="$RUN/redis-acl.pid"
+REDIS_ACL_LOG="$LOGS/redis-acl.log"
+REDIS_ACL_DIR="$STATE/redis-acl"
+REDIS_ACL_USERS_FILE="$REDIS_ACL_DIR/users.acl"
+
+redis_acl_cli() {
+  if ((INSECURE)); then
+    redis-cli -h 127.0.0.1 -p "$REDIS_ACL_PORT" "$@"
+  else
+    REDISCLI_AUTH="$(secret redis-admin)" redis-cli --tls --cacert "$PKI/ca.crt" --user admin -h 127.0.0.1 -p "$REDIS_ACL_PORT" "$@"
+  fi
+}
+redis_acl_ping() { [[ "$(redis_acl_cli ping 2>/dev/null)" == PONG ]]; }
+
+# The file's users, applied with ACL SETUSER: ACL LOAD would delete the lease users minted since.
+redis_acl_apply_users() {
+  local line
+  while read -r -a line; do
+    [[ "${line[0]:-}" == user ]] || continue
+    redis_acl_cli acl setuser "${line[1]}" reset "${line[@]:2}" >/dev/null || return 1
+  done <"$REDIS_ACL_USERS_FILE"
+}
+
+redis_acl_up() {
+  local t0 deadline
+  t0="$(now_ms)"
+  REDIS_ACL_ENV="$OWN_REDIS_ACL_URL"
+  mkdir -p "$REDIS_ACL_DIR"
+  ((INSECURE)) || (cd "$ROOT" && "$NODE" -r @swc-node/register tools/security/redis-acl-file.ts "$SECRETS" "$REDIS_ACL_USERS_FILE" --credential-backend) ||
+    fail redis-acl "" "could not write the ACL file of the redis-acl backend's Redis"
+  stop_other_mode redis-acl "$REDIS_ACL_PIDFILE" "$REDIS_PATTERN" "$REDIS_ACL_PORT"
+  if pid_alive "$REDIS_ACL_PIDFILE" "$REDIS_PATTERN" && redis_acl_ping; then
+    ((INSECURE)) || redis_acl_apply_users || fail redis-acl "$REDIS_ACL_LOG" "could not update its users"
+    say redis-acl "already running (pid $(cat "$REDIS_ACL_PIDFILE")), PONG on 127.0.0.1:$REDIS_ACL_PORT"
+    record redis-acl "$OWN_REDIS_ACL_URL" "already running" "$(secs_since "$t0")"
+    return 0
+  fi
+  require_free_port redis-acl "$REDIS_ACL_PORT" ROTOR_REDIS_ACL_URL
+  local listen=(--port "$REDIS_ACL_PORT")
+  if ((!INSECURE)); then
+    listen=(--port 0 --tls-port "$REDIS_ACL_PORT" --tls-cert-file "$PKI/server.crt" --tls-key-file "$PKI/server.key"
+      --tls-ca-cert-file "$PKI/ca.crt" --tls-auth-clients optional --aclfile "$REDIS_ACL_USERS_FILE")
+  fi
+  redis-server --daemonize yes --bind 127.0.0.1 "${listen[@]}" --save '' --appendonly no \
+    --dir "$REDIS_ACL_DIR" --pidfile "$REDIS_ACL_PIDFILE" --logfile "$REDIS_ACL_LOG" \
+    || fail redis-acl "$REDIS_ACL_LOG" "redis-server did not start"
+  echo "$MODE" >"$RUN/redis-acl.mode"
+  deadline=$((SECONDS + 30))
+  until redis_acl_ping; do
+    ((SECONDS < deadline)) || fail redis-acl "$REDIS_ACL_LOG" "no PONG within 30 s"
+    sleep 0.1
+  done
+  say redis-acl "ready: PONG on 127.0.0.1:$REDIS_ACL_PORT (pid $(cat "$REDIS_ACL_PIDFILE"))"
+  record redis-acl "$OWN_REDIS_ACL_URL" "started" "$(secs_since "$t0")"
+}
+
+# ---------------------------------------------------------------------------------------
 # PostgreSQL: a private cluster owned by the postgres system user (postgres refuses to run
 # as root). Data in .rotor/pg/data when the postgres user can reach it, which it can when
 # every parent directory of the repo is world-searchable (true for /work/...). Otherwise
@@ -671,6 +738,7 @@ write_env() {
 # principals from .rotor/service-env/<service>.env on top of this.
 export KAFKA_BROKERS=$KAFKA_ENV
 export REDIS_URL=$REDIS_ENV
+export ROTOR_REDIS_ACL_URL=$REDIS_ACL_ENV
 export DATABASE_URL='$PG_ENV'
 export SECRET_MANAGER_EMULATOR_HOST=$GSM_ENV
 export GSM_PROJECT=$GSM_PROJECT
@@ -705,7 +773,7 @@ print_summary() {
   local total="$1" svc
   echo
   echo "rotor services (total $total s):"
-  for svc in kafka redis postgres gsm; do
+  for svc in kafka redis redis-acl postgres gsm; do
     printf '  %-9s %-46s %-26s %6s s\n' "$svc" "${SUMMARY_WHERE[$svc]}" "${SUMMARY_HOW[$svc]}" "${SUMMARY_TIME[$svc]}"
   done
   local note
@@ -724,11 +792,16 @@ main() {
   cd "$ROOT"
 
   # Decide what we must run ourselves before installing anything.
-  REDIS_EXTERNAL=0 PG_EXTERNAL=0 GSM_EXTERNAL=0
+  REDIS_EXTERNAL=0 REDIS_ACL_EXTERNAL=0 PG_EXTERNAL=0 GSM_EXTERNAL=0
   if ! pid_alive "$REDIS_PIDFILE" "$REDIS_PATTERN" &&
     use_external redis REDIS_URL "$IN_REDIS_URL" external_redis_ok; then
     REDIS_EXTERNAL=1 need_redis=0 REDIS_ENV="$IN_REDIS_URL"
   fi
+  if ! pid_alive "$REDIS_ACL_PIDFILE" "$REDIS_PATTERN" &&
+    use_external redis-acl ROTOR_REDIS_ACL_URL "$IN_REDIS_ACL_URL" external_redis_ok; then
+    REDIS_ACL_EXTERNAL=1 REDIS_ACL_ENV="$IN_REDIS_ACL_URL"
+  fi
+  ((REDIS_EXTERNAL && REDIS_ACL_EXTERNAL)) || need_redis=1
   local pg_ours=0
   if [[ -n "$(pg_bin_dir)" ]]; then
     pg_locate
@@ -754,6 +827,7 @@ main() {
 
   kafka_start # Kafka boots in the background while the others start
   [[ "$REDIS_EXTERNAL" == 1 ]] || redis_up
+  [[ "$REDIS_ACL_EXTERNAL" == 1 ]] || redis_acl_up
   [[ "$PG_EXTERNAL" == 1 ]] || pg_up
   [[ "$GSM_EXTERNAL" == 1 ]] || gsm_up
   kafka_ready

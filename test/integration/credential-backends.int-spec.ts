@@ -13,6 +13,7 @@ import { createRedis } from '@rotor/redis-store';
 import { createLogger } from '@rotor/telemetry';
 
 import { TokenHasher } from '../../apps/issuer/src/introspection/token-hasher';
+import { ActiveLeases } from '../../apps/issuer/src/leases/active-leases';
 import { LeaseRepository } from '../../apps/issuer/src/leases/lease.repository';
 import { LeaseService } from '../../apps/issuer/src/leases/lease.service';
 import { requiredEnv } from '../support/services-env';
@@ -20,6 +21,8 @@ import { redisFromEnv, redisLinkFromEnv } from '../../tools/security/env-clients
 
 const DATABASE_URL = requiredEnv('DATABASE_URL');
 const REDIS_URL = requiredEnv('REDIS_URL');
+/** The redis-acl backend's own Redis (scripts/services-up.sh starts it next to rotor's). */
+const REDIS_ACL_URL = requiredEnv('ROTOR_REDIS_ACL_URL');
 const quietLogger = createLogger({ service: 'test', destination: new Writable({ write: (_c, _e, done) => done() }) });
 
 const connectAs = async (username: string, password: string) => {
@@ -131,12 +134,18 @@ describe('postgres backend against a real PostgreSQL', () => {
 });
 
 describe('redis-acl backend against a real Redis', () => {
-  const backend = new RedisAclBackend({ url: REDIS_URL, security: redisLinkFromEnv(REDIS_URL) });
+  const backend = new RedisAclBackend({ url: REDIS_ACL_URL, security: redisLinkFromEnv(REDIS_ACL_URL) });
+  const rotorRedis = redisFromEnv(REDIS_URL);
+  const aclRedis = redisFromEnv(REDIS_ACL_URL);
 
-  afterAll(() => backend.close());
+  afterAll(async () => {
+    await backend.close();
+    rotorRedis.disconnect();
+    aclRedis.disconnect();
+  });
 
   const connectAs = async (username: string, password: string) => {
-    const client = new Redis(REDIS_URL, {
+    const client = new Redis(REDIS_ACL_URL, {
       username,
       password,
       lazyConnect: true,
@@ -163,11 +172,44 @@ describe('redis-acl backend against a real Redis', () => {
 
     await backend.revoke(handle);
     await expect(session.get('rotor-it:orders:1')).rejects.toThrow();
-    const probe = redisFromEnv(REDIS_URL, { lazyConnect: true });
+    const probe = redisFromEnv(REDIS_ACL_URL, { lazyConnect: true });
     await probe.connect();
     await expect(probe.auth(credential['username']!, credential['password']!)).rejects.toThrow(/WRONGPASS/);
     probe.disconnect();
     await expect(backend.revoke(handle)).resolves.toBeUndefined();
+  });
+
+  it("mints users on its own Redis, never on the one holding rotor's keys", async () => {
+    const { credential, handle } = await backend.issue({
+      leaseId: randomUUID(),
+      settings: { kind: 'redis-acl', rules: ['+get', '~rotor-it:orders:*'] },
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    const username = credential['username']!;
+    expect(await aclRedis.call('ACL', 'GETUSER', username)).not.toBeNull();
+    expect(await rotorRedis.call('ACL', 'GETUSER', username)).toBeNull();
+    const runIds = await Promise.all([rotorRedis, aclRedis].map(async (client) => /run_id:(\w+)/.exec(await client.info('server'))?.[1]));
+    expect(runIds[0]).toBeDefined();
+    expect(runIds[0]).not.toBe(runIds[1]);
+    await backend.revoke(handle);
+  });
+
+  it('never hands out admin or dangerous commands, even through a category that includes them', async () => {
+    const { credential, handle } = await backend.issue({
+      leaseId: randomUUID(),
+      settings: { kind: 'redis-acl', rules: ['+@write', '+@read', '+@connection', '~rotor-it:cart:*'] },
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    const session = await connectAs(credential['username']!, credential['password']!);
+    try {
+      await session.set('rotor-it:cart:1', 'x');
+      await expect(session.flushall()).rejects.toThrow(/NOPERM/);
+      await expect(session.call('CLIENT', 'KILL', 'USER', 'acl-admin')).rejects.toThrow(/NOPERM/);
+      await expect(session.keys('*')).rejects.toThrow(/NOPERM/);
+    } finally {
+      session.disconnect();
+      await backend.revoke(handle);
+    }
   });
 });
 
@@ -179,8 +221,8 @@ describe('issuance when Kafka is unreachable after the backend call', () => {
     await redis.connect();
     const backends = BackendRegistry.create({
       databaseUrl: DATABASE_URL,
-      redisAclUrl: REDIS_URL,
-      redisAclSecurity: redisLinkFromEnv(REDIS_URL),
+      redisAclUrl: REDIS_ACL_URL,
+      redisAclSecurity: redisLinkFromEnv(REDIS_ACL_URL),
     });
     const deadKafka = new Kafka({
       clientId: 'rotor-test',
@@ -209,6 +251,7 @@ roles:
       catalog,
       backends,
       new LeaseRepository(redis),
+      new ActiveLeases(redis),
       new EventPublisher(deadKafka),
       new TokenHasher('k'.repeat(32)),
       quietLogger,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { parseDuration } from './duration';
+import { unsafeRedisAclRule } from './redis-acl-rules';
 
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 label (lowercase letters, digits, -)');
 const duration = z.string().transform((text, context) => {
@@ -27,8 +28,12 @@ const backend = z.discriminatedUnion('kind', [
   }),
   z.object({
     kind: z.literal('redis-acl'),
-    /** ACL rules such as `+get`, `~orders:*`. */
-    rules: z.array(z.string().regex(/^[+\-~%&][^\s]+$|^allchannels$|^resetchannels$/, 'must be one ACL rule without spaces')).min(1),
+    /** ACL rules such as `+get`, `~orders:*`; never admin/dangerous commands or every key (redis-acl-rules.ts). */
+    rules: z
+      .array(
+        z.string().regex(/^[+\-~%&][^\s]+$|^allchannels$|^resetchannels$|^allkeys$|^allcommands$/, 'must be one ACL rule without spaces'),
+      )
+      .min(1),
   }),
 ]);
 
@@ -47,7 +52,14 @@ const role = z
       })
       .default({ perWorkload: 50, perRole: 1000 }),
   })
-  .refine((r) => r.maxTtl >= r.ttl, { message: 'must not be shorter than ttl', path: ['maxTtl'] });
+  .refine((r) => r.maxTtl >= r.ttl, { message: 'must not be shorter than ttl', path: ['maxTtl'] })
+  .superRefine((r, context) => {
+    if (r.backend.kind !== 'redis-acl') return;
+    r.backend.rules.forEach((rule, index) => {
+      const unsafe = unsafeRedisAclRule(rule);
+      if (unsafe) context.addIssue({ code: 'custom', message: `role ${r.name}: ${unsafe}`, path: ['backend', 'rules', index] });
+    });
+  });
 
 const target = z.discriminatedUnion('kind', [
   z.object({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { ConfigError } from './config-error';
 import { httpSettings } from './http-settings';
+import { redisServerIdentity, sameRedisServer } from './redis-server-identity';
 import {
   kafkaSecurity,
   redisSecurity,
@@ -76,6 +77,7 @@ export const EnvFragments = {
   /** Where the dynamic-credential backends mint and revoke: PostgreSQL roles and Redis ACL users. */
   backends: {
     DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://rotor:rotor@127.0.0.1:5432/rotor'),
+    /** The Redis whose ACL users the redis-acl backend mints; required, and never REDIS_URL's server. */
     ROTOR_REDIS_ACL_URL: url(['redis:', 'rediss:']).optional(),
     /** The redis-acl backend's own user (ACL SETUSER/DELUSER); the service's Redis user when unset. */
     ROTOR_REDIS_ACL_USERNAME: z.string().min(1).optional(),
@@ -161,7 +163,12 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
   };
 }
 
-/** Where the credential backends connect; Redis ACL users live in REDIS_URL's server unless told otherwise. */
+/**
+ * Where the credential backends connect. The redis-acl backend needs a Redis of its own
+ * (ROTOR_REDIS_ACL_URL): on the server holding rotor's own keys, a catalog line could grant
+ * a lease the TTL clock itself. Same host and port in another spelling or database counts as
+ * the same server (ACL users are server-wide).
+ */
 export const backendSettings = (e: {
   DATABASE_URL: string;
   ROTOR_REDIS_ACL_URL?: string;
@@ -174,23 +181,38 @@ export const backendSettings = (e: {
   REDIS_PASSWORD_FILE?: string;
   REDIS_CA_FILE?: string;
   ROTOR_INSECURE_LOCAL: boolean;
-}) => ({
-  databaseUrl: e.DATABASE_URL,
-  databaseInsecure: requireVerifiedPostgres('DATABASE_URL', e.DATABASE_URL, e.ROTOR_INSECURE_LOCAL).insecure,
-  redisAclUrl: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL,
-  // Its own user when one is configured, else the service's (a single local Redis in tests).
-  redisAclSecurity: e.ROTOR_REDIS_ACL_USERNAME
-    ? redisSecurity(
-        { ...e, REDIS_URL: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL },
-        {
-          url: 'ROTOR_REDIS_ACL_URL',
-          username: 'ROTOR_REDIS_ACL_USERNAME',
-          password: 'ROTOR_REDIS_ACL_PASSWORD',
-          passwordFile: 'ROTOR_REDIS_ACL_PASSWORD_FILE',
-        },
-      )
-    : redisSecurity({ ...e, REDIS_URL: e.ROTOR_REDIS_ACL_URL ?? e.REDIS_URL }),
-});
+}) => {
+  const redisAclUrl = e.ROTOR_REDIS_ACL_URL;
+  if (!redisAclUrl)
+    throw new ConfigError([
+      "ROTOR_REDIS_ACL_URL: is required: the redis-acl backend mints its users on a Redis of its own, never on REDIS_URL's",
+    ]);
+  if (sameRedisServer(redisAclUrl, e.REDIS_URL))
+    throw new ConfigError([
+      `ROTOR_REDIS_ACL_URL: names the same Redis server as REDIS_URL (${redisServerIdentity(redisAclUrl)}): ` +
+        "the redis-acl backend must not mint users on the Redis holding rotor's own keys",
+    ]);
+  return {
+    databaseUrl: e.DATABASE_URL,
+    databaseInsecure: requireVerifiedPostgres('DATABASE_URL', e.DATABASE_URL, e.ROTOR_INSECURE_LOCAL).insecure,
+    redisAclUrl,
+    // Its own user when one is configured, else the service's (REDIS_USERNAME/REDIS_PASSWORD_FILE).
+    redisAclSecurity: e.ROTOR_REDIS_ACL_USERNAME
+      ? redisSecurity(
+          { ...e, REDIS_URL: redisAclUrl },
+          {
+            url: 'ROTOR_REDIS_ACL_URL',
+            username: 'ROTOR_REDIS_ACL_USERNAME',
+            password: 'ROTOR_REDIS_ACL_PASSWORD',
+            passwordFile: 'ROTOR_REDIS_ACL_PASSWORD_FILE',
+          },
+        )
+      : redisSecurity(
+          { ...e, REDIS_URL: redisAclUrl },
+          { url: 'ROTOR_REDIS_ACL_URL', username: 'REDIS_USERNAME', password: 'REDIS_PASSWORD', passwordFile: 'REDIS_PASSWORD_FILE' },
+        ),
+  };
+};
 
 /** GSM client settings, with its client-side pacing. */
 export const gsmSettings = (e: {

@@ -2,3 +2,4 @@ export * from './env';
 export * from './transport-security';
 export * from './http-settings';
 export * from './keyring';
+export * from './redis-server-identity';

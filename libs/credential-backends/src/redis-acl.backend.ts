@@ -9,7 +9,7 @@ import { redisSecurityOptions, type RedisLinkSecurity } from '@rotor/redis-store
 import type { CredentialBackend, IssuedCredential, IssueRequest } from './credential-backend';
 
 export interface RedisAclBackendSettings {
-  /** The Redis whose ACL rotor manages, with an admin user allowed to run ACL and CLIENT. */
+  /** The Redis whose ACL rotor manages (never the one holding rotor's own keys), with an admin user allowed to run ACL and CLIENT. */
   url: string;
   /** Its own ACL user and TLS trust (the `acl-admin` user of docs/access-policy.md). */
   security?: RedisLinkSecurity;
@@ -18,6 +18,12 @@ export interface RedisAclBackendSettings {
 export const redisAclUsername = (leaseId: string): string => `rotor-${leaseId}`;
 
 const USERNAME = /^rotor-[0-9a-f-]{36}$/;
+/**
+ * Applied after the role's rules: whatever its categories grant (`+@write` includes FLUSHALL,
+ * `+@connection` CLIENT KILL), a lease never gets admin or dangerous commands. The catalog
+ * refuses such rules by name; this keeps a category from bringing them back.
+ */
+const NEVER_GRANTED = ['-@admin', '-@dangerous'];
 /** One ACL rule: a command (+get, -@all, +@read), key (~orders:*, %R~x) or channel (&x) pattern, no spaces. */
 const RULE = /^([+-]@?[a-z|]+|[%RW]*~\S+|&\S+|allchannels|resetchannels|allkeys|allcommands|nocommands)$/i;
 
@@ -49,7 +55,7 @@ export class RedisAclBackend implements CredentialBackend {
     if (bad !== undefined) throw new DomainError('invalid', 'bad-acl-rule', 'the role has an ACL rule rotor does not accept');
     const username = redisAclUsername(leaseId);
     const password = randomBytes(24).toString('base64url');
-    await this.call(() => this.redis.call('ACL', 'SETUSER', username, 'reset', 'on', `>${password}`, ...rules));
+    await this.call(() => this.redis.call('ACL', 'SETUSER', username, 'reset', 'on', `>${password}`, ...rules, ...NEVER_GRANTED));
     return {
       credential: { username, password, host: this.target.host, port: String(this.target.port) },
       handle: { backend: 'redis-acl', username },
