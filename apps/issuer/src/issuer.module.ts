@@ -16,6 +16,8 @@ import type { IssuerConfig } from './config';
 import { IntrospectionController } from './introspection/introspection.controller';
 import { IntrospectionService } from './introspection/introspection.service';
 import { TokenHasher } from './introspection/token-hasher';
+import { ActiveLeases } from './leases/active-leases';
+import { ActiveLeasesMigration } from './leases/active-leases.migration';
 import { LeaseRevokedConsumer } from './leases/lease-revoked.consumer';
 import { LeaseRepository } from './leases/lease.repository';
 import { LeaseService } from './leases/lease.service';
@@ -59,6 +61,8 @@ export class IssuerModule {
         BackendsShutdown,
         CallerGuard,
         LeaseRepository,
+        ActiveLeases,
+        ActiveLeasesMigration,
         LeaseService,
         LeaseRevokedConsumer,
         IntrospectionService,

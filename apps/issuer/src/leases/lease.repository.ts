@@ -3,19 +3,19 @@ import { Inject, Injectable } from '@nestjs/common';
 import { REDIS } from '@rotor/nest-redis';
 import type { Redis } from '@rotor/redis-store';
 
+import { execOrThrow } from '../platform/redis-exec';
+
 import type { Lease } from './lease';
 
 const RETAIN_AFTER_END_MS = 7 * 86_400_000;
 
 const leaseKey = (id: string) => `issuer:lease:{${id}}`;
 const tokenKey = (tokenHash: string) => `issuer:token:${tokenHash}`;
-const workloadKey = (namespace: string, serviceAccount: string) => `issuer:active:workload:${namespace}/${serviceAccount}`;
-const roleKey = (role: string) => `issuer:active:role:${role}`;
 const idempotencyKey = (subject: string, key: string) => `issuer:idempotency:${subject}:${key}`;
 
 /**
- * The issuer's lease records in its own Redis keys: what reads, renewals, quotas and
- * introspection need. The token itself is never stored, only its keyed hash.
+ * The issuer's lease records in its own Redis keys: what reads, renewals and introspection
+ * need (the quotas' counts are ActiveLeases). The token itself is never stored, only its keyed hash.
  */
 @Injectable()
 export class LeaseRepository {
@@ -25,8 +25,6 @@ export class LeaseRepository {
     const retainUntil = lease.maxExpiresAt.getTime() + RETAIN_AFTER_END_MS;
     const tx = this.redis.multi().hset(leaseKey(lease.id), serialize(lease)).pexpireat(leaseKey(lease.id), retainUntil);
     if (tokenHash) tx.set(tokenKey(tokenHash), lease.id, 'PXAT', retainUntil);
-    tx.zadd(workloadKey(lease.workload.namespace, lease.workload.serviceAccount), lease.expiresAt.getTime(), lease.id);
-    tx.zadd(roleKey(lease.role), lease.expiresAt.getTime(), lease.id);
     await execOrThrow(tx);
   }
 
@@ -34,7 +32,6 @@ export class LeaseRepository {
   async remove(lease: Lease, tokenHash?: string): Promise<void> {
     const tx = this.redis.multi().del(leaseKey(lease.id));
     if (tokenHash) tx.del(tokenKey(tokenHash));
-    tx.zrem(workloadKey(lease.workload.namespace, lease.workload.serviceAccount), lease.id).zrem(roleKey(lease.role), lease.id);
     await execOrThrow(tx);
   }
 
@@ -49,33 +46,12 @@ export class LeaseRepository {
   }
 
   async updateExpiry(lease: Lease, expiresAt: Date): Promise<void> {
-    await execOrThrow(
-      this.redis
-        .multi()
-        .hset(leaseKey(lease.id), 'expiresAt', expiresAt.toISOString())
-        .zadd(workloadKey(lease.workload.namespace, lease.workload.serviceAccount), 'XX', expiresAt.getTime(), lease.id)
-        .zadd(roleKey(lease.role), 'XX', expiresAt.getTime(), lease.id),
-    );
+    await this.redis.hset(leaseKey(lease.id), 'expiresAt', expiresAt.toISOString());
   }
 
   /** Idempotent: a lease already revoked stays as it was. */
   async markRevoked(lease: Lease, { at, reason }: { at: Date; reason: string }): Promise<void> {
-    await execOrThrow(
-      this.redis
-        .multi()
-        .hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString(), revocationReason: reason })
-        .zrem(workloadKey(lease.workload.namespace, lease.workload.serviceAccount), lease.id)
-        .zrem(roleKey(lease.role), lease.id),
-    );
-  }
-
-  /** Leases still active (not revoked, not expired) for a workload and for a role. */
-  async countActive({ namespace, serviceAccount, role, now }: { namespace: string; serviceAccount: string; role: string; now: Date }) {
-    const [workload, perRole] = await Promise.all([
-      this.redis.zcount(workloadKey(namespace, serviceAccount), `(${now.getTime()}`, '+inf'),
-      this.redis.zcount(roleKey(role), `(${now.getTime()}`, '+inf'),
-    ]);
-    return { workload, role: perRole };
+    await this.redis.hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString(), revocationReason: reason });
   }
 
   /** Claims an Idempotency-Key for a caller; returns the lease id a previous request bound to it, if any. */
@@ -88,12 +64,6 @@ export class LeaseRepository {
     await this.redis.del(idempotencyKey(subject, key));
   }
 }
-
-const execOrThrow = async (tx: ReturnType<Redis['multi']>): Promise<void> => {
-  const results = await tx.exec();
-  const failed = results?.find(([error]) => error);
-  if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
-};
 
 const serialize = (lease: Lease): Record<string, string> => ({
   id: lease.id,

@@ -14,6 +14,7 @@ import type { Logger } from '@rotor/telemetry';
 import { TokenHasher } from '../introspection/token-hasher';
 import { CATALOG, DEPENDENCY_TIMEOUT_MS } from '../platform/tokens';
 
+import { ActiveLeases } from './active-leases';
 import { expiryFor, isLive, sameWorkload, type Lease } from './lease';
 import { LeaseRepository } from './lease.repository';
 
@@ -50,6 +51,7 @@ export class LeaseService {
     @Inject(CATALOG) private readonly catalog: Catalog,
     private readonly backends: BackendRegistry,
     private readonly leases: LeaseRepository,
+    private readonly activeLeases: ActiveLeases,
     private readonly publisher: EventPublisher,
     private readonly hasher: TokenHasher,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -76,33 +78,36 @@ export class LeaseService {
       });
     }
     const now = new Date();
-    const active = await this.leases.countActive({ ...caller.workload, role: role.name, now });
-    if (active.workload >= role.quota.perWorkload || active.role >= role.quota.perRole) {
+    const leaseId = randomUUID();
+    const maxExpiresAt = new Date(now.getTime() + Math.min(role.maxTtl, command.breakGlass?.maxTtlMs ?? Number.POSITIVE_INFINITY));
+    const expiresAt = expiryFor({ now, ttlMs: command.ttlMs ?? role.ttl, maxExpiresAt });
+    // Counted from here on: the check and the reservation are one step, so concurrent requests cannot overshoot.
+    const counted = { id: leaseId, role: role.name, workload: caller.workload, expiresAt };
+    const reservation = await this.activeLeases.reserve(counted, role.quota, now);
+    if (reservation !== 'reserved') {
       throw new DomainError('rate-limited', 'lease-quota-reached', `active lease quota reached for role ${role.name}`, {
         retryAfterSeconds: 30,
       });
     }
 
-    const leaseId = randomUUID();
-    if (command.idempotencyKey) {
-      const previous = await this.leases.claimIdempotencyKey(caller.subject, command.idempotencyKey, leaseId, IDEMPOTENCY_WINDOW_MS);
-      if (previous) {
-        throw new DomainError(
-          'conflict',
-          'idempotency-key-used',
-          `this Idempotency-Key already issued lease ${previous}; its credential is returned only once`,
-        );
-      }
-    }
-
-    const maxExpiresAt = new Date(now.getTime() + Math.min(role.maxTtl, command.breakGlass?.maxTtlMs ?? Number.POSITIVE_INFINITY));
-    const expiresAt = expiryFor({ now, ttlMs: command.ttlMs ?? role.ttl, maxExpiresAt });
-    const backend = this.backends.get(role.backend.kind);
+    let idempotencyKeyClaimed = false;
     let issued;
     try {
-      issued = await backend.issue({ leaseId, settings: role.backend, expiresAt });
+      if (command.idempotencyKey) {
+        const previous = await this.leases.claimIdempotencyKey(caller.subject, command.idempotencyKey, leaseId, IDEMPOTENCY_WINDOW_MS);
+        if (previous) {
+          throw new DomainError(
+            'conflict',
+            'idempotency-key-used',
+            `this Idempotency-Key already issued lease ${previous}; its credential is returned only once`,
+          );
+        }
+        idempotencyKeyClaimed = true;
+      }
+      issued = await this.backends.get(role.backend.kind).issue({ leaseId, settings: role.backend, expiresAt });
     } catch (error) {
-      if (command.idempotencyKey) await this.leases.releaseIdempotencyKey(caller.subject, command.idempotencyKey);
+      if (idempotencyKeyClaimed) await this.leases.releaseIdempotencyKey(caller.subject, command.idempotencyKey!).catch(() => undefined);
+      await this.activeLeases.release(counted).catch(() => undefined);
       throw error;
     }
 
@@ -174,6 +179,7 @@ export class LeaseService {
     const expiresAt = expiryFor({ now, ttlMs: ttl, maxExpiresAt: lease.maxExpiresAt });
     await this.backends.get(lease.backend).renew(lease.handle, expiresAt);
     await this.leases.updateExpiry(lease, expiresAt);
+    await this.activeLeases.extend(lease, expiresAt);
     await this.publisher.publish(
       createEvent({
         topic: Topics.leaseRenewed,
@@ -216,6 +222,8 @@ export class LeaseService {
   async recordRevoked(leaseId: string, revokedAt: Date, reason: string): Promise<void> {
     const lease = await this.leases.get(leaseId);
     if (!lease || lease.state === 'revoked') return;
+    // Uncounted first: a redelivered event after a crash between the two still finds the lease active.
+    await this.activeLeases.release(lease);
     await this.leases.markRevoked(lease, { at: revokedAt, reason });
   }
 
@@ -226,6 +234,7 @@ export class LeaseService {
       this.logger.error({ leaseId: lease.id, err: (error as Error).message }, 'could not revoke an unrecorded credential');
     }
     await this.leases.remove(lease, tokenHash).catch(() => undefined);
+    await this.activeLeases.release(lease).catch(() => undefined);
     if (command.idempotencyKey)
       await this.leases.releaseIdempotencyKey(command.caller.subject, command.idempotencyKey).catch(() => undefined);
   }
