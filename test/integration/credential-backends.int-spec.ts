@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { openSync, readSync, closeSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import Redis from 'ioredis';
@@ -6,7 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 
 import { parseCatalog } from '@rotor/catalog';
-import { BackendRegistry, postgresRoleName, PostgresBackend, RedisAclBackend } from '@rotor/credential-backends';
+import { BackendRegistry, postgresRoleName, PostgresBackend, RedisAclBackend, type PostgresFailure } from '@rotor/credential-backends';
 import { DomainError } from '@rotor/errors';
 import { EventPublisher } from '@rotor/kafka';
 import { createRedis } from '@rotor/redis-store';
@@ -16,6 +18,7 @@ import { TokenHasher } from '../../apps/issuer/src/introspection/token-hasher';
 import { ActiveLeases } from '../../apps/issuer/src/leases/active-leases';
 import { LeaseRepository } from '../../apps/issuer/src/leases/lease.repository';
 import { LeaseService } from '../../apps/issuer/src/leases/lease.service';
+import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
 import { redisFromEnv, redisLinkFromEnv } from '../../tools/security/env-clients';
 
@@ -33,6 +36,28 @@ const connectAs = async (username: string, password: string) => {
   client.on('error', () => undefined);
   await client.connect();
   return client;
+};
+
+/** The real server log scripts/services-up.sh starts PostgreSQL with (pg_ctl -l; a link when it lives elsewhere). */
+const POSTGRES_LOG = join(__dirname, '..', '..', '.rotor', 'logs', 'postgres.log');
+const readFrom = (file: string, offset: number): string => {
+  const length = statSync(file).size - offset;
+  if (length <= 0) return '';
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buffer, 0, length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  return buffer.toString('utf8');
+};
+
+/** DATABASE_URL with session settings for the backend's connections (libpq `options`). */
+const withSessionOptions = (databaseUrl: string, options: string): string => {
+  const url = new URL(databaseUrl);
+  url.searchParams.set('options', options);
+  return url.toString();
 };
 
 const roleExists = async (admin: Client, role: string) =>
@@ -125,6 +150,65 @@ describe('postgres backend against a real PostgreSQL', () => {
       }),
     ).rejects.toBeInstanceOf(DomainError);
     expect(await roleExists(admin, postgresRoleName(leaseId))).toBe(false);
+  });
+
+  it('never sends the password: with log_statement=ddl the server log shows CREATE ROLE with a SCRAM verifier, and the role logs in', async () => {
+    // Every DDL statement of this backend's sessions goes to the server log, as an operator might configure it.
+    const logged = new PostgresBackend({ databaseUrl: withSessionOptions(DATABASE_URL, '-c log_statement=ddl') });
+    const logStart = statSync(POSTGRES_LOG).size;
+    const leaseId = randomUUID();
+    try {
+      const { credential, handle } = await logged.issue({
+        leaseId,
+        settings: { kind: 'postgres', grants },
+        expiresAt: new Date(Date.now() + 60_000),
+      });
+      const password = credential['password']!;
+      const session = await connectAs(credential['username']!, password);
+      expect((await session.query(`SELECT item FROM ${table} WHERE id = 1`)).rows).toEqual([{ item: 'book' }]);
+      await session.end();
+
+      const role = postgresRoleName(leaseId);
+      const log = await eventually(
+        async () => {
+          const text = readFrom(POSTGRES_LOG, logStart);
+          return text.includes(`CREATE ROLE "${role}"`) ? text : undefined;
+        },
+        { what: `the CREATE ROLE of ${role} in ${POSTGRES_LOG}` },
+      );
+      expect(log).toContain(`CREATE ROLE "${role}" LOGIN PASSWORD 'SCRAM-SHA-256$4096:`);
+      expect(log).not.toContain(password);
+      const { rows } = await admin.query<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
+      expect(rows[0]!.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
+      await logged.revoke(handle);
+    } finally {
+      await logged.close();
+    }
+  });
+
+  it('answers a generic problem when PostgreSQL refuses, and logs its SQLSTATE and message with the quoted values masked', async () => {
+    const failures: PostgresFailure[] = [];
+    const reporting = new PostgresBackend({ databaseUrl: DATABASE_URL, onFailure: (failure) => failures.push(failure) });
+    const canary = `canary-${randomUUID().slice(0, 8)}`;
+    try {
+      const error = await reporting
+        .issue({
+          leaseId: randomUUID(),
+          settings: { kind: 'postgres', grants: [`GRANT SELECT ON ${table} TO {{role}}`, `SELECT '${canary}'::int`] },
+          expiresAt: new Date(Date.now() + 60_000),
+        })
+        .catch((caught: unknown) => caught);
+      expect(error).toMatchObject({
+        kind: 'unavailable',
+        code: 'postgres-unavailable',
+        message: 'the postgres backend failed (group); retry later',
+      });
+      expect(JSON.stringify(error)).not.toContain(canary);
+      expect((error as Error).cause).toBeUndefined();
+      expect(failures).toEqual([{ operation: 'group', code: '22P02', message: 'invalid input syntax for type integer: "…"' }]);
+    } finally {
+      await reporting.close();
+    }
   });
 
   it('refuses a handle that is not a rotor role name, so a forged event cannot drop other roles', async () => {

@@ -50,6 +50,15 @@ describe('secure boot', () => {
     expect(pg.logs).not.toContain('canary-pg-secret');
   });
 
+  it('refuses a redis-acl backend on rotor’s own Redis, however its URL is spelled, and without ROTOR_REDIS_ACL_URL', async () => {
+    const issuer = await bootFails('issuer', { ROTOR_REDIS_ACL_URL: 'rediss://LOCALHOST:6379/2' });
+    expect(issuer.code).toBe(1);
+    expect(issuer.logs).toMatch(/ROTOR_REDIS_ACL_URL: names the same Redis server as REDIS_URL/);
+    const revoker = await bootFails('revoker', { ROTOR_REDIS_ACL_URL: '' });
+    expect(revoker.code).toBe(1);
+    expect(revoker.logs).toMatch(/ROTOR_REDIS_ACL_URL: is required/);
+  });
+
   it('stops on a wrong Kafka password with the broker’s refusal, never the password', async () => {
     const { code, logs } = await bootFails('revoker', { ...principalEnv('revoker'), KAFKA_SASL_PASSWORD_FILE: wrongPasswordFile });
     expect(code).toBe(1);

@@ -3,13 +3,15 @@ import { DomainError } from '@rotor/errors';
 
 import type { CredentialBackend } from './credential-backend';
 import { OpaqueTokenBackend } from './opaque-token.backend';
-import { PostgresBackend } from './postgres.backend';
+import { PostgresBackend, type PostgresBackendSettings } from './postgres.backend';
 import { RedisAclBackend, type RedisAclBackendSettings } from './redis-acl.backend';
 
 export interface BackendSettings {
   databaseUrl: string;
   redisAclUrl: string;
   redisAclSecurity?: RedisAclBackendSettings['security'];
+  /** Where the detail of a PostgreSQL failure goes (the service's log); callers get a generic problem. */
+  onPostgresFailure?: PostgresBackendSettings['onFailure'];
 }
 
 /** The backends a service has configured, by kind. */
@@ -24,7 +26,10 @@ export class BackendRegistry {
   static create(settings: BackendSettings): BackendRegistry {
     return new BackendRegistry([
       new OpaqueTokenBackend(),
-      new PostgresBackend({ databaseUrl: settings.databaseUrl }),
+      new PostgresBackend({
+        databaseUrl: settings.databaseUrl,
+        ...(settings.onPostgresFailure ? { onFailure: settings.onPostgresFailure } : {}),
+      }),
       new RedisAclBackend({ url: settings.redisAclUrl, ...(settings.redisAclSecurity ? { security: settings.redisAclSecurity } : {}) }),
     ]);
   }

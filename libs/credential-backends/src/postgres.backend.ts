@@ -6,10 +6,20 @@ import type { RevocationHandle } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 
 import type { CredentialBackend, IssuedCredential, IssueRequest } from './credential-backend';
+import { scramSha256Verifier } from './scram-verifier';
+
+/** What went wrong in PostgreSQL, for the operators' log: SQLSTATE and message with every quoted literal masked. */
+export interface PostgresFailure {
+  operation: 'issue' | 'renew' | 'revoke' | 'ping' | 'group';
+  code?: string;
+  message: string;
+}
 
 export interface PostgresBackendSettings {
   /** Admin connection: a role with CREATEROLE and the grants it hands out. */
   databaseUrl: string;
+  /** Told every PostgreSQL failure: callers get a generic problem, the detail goes to the log. */
+  onFailure?: (failure: PostgresFailure) => void;
 }
 
 /** Role names are generated from the lease id only: nothing from a catalog or a request reaches them. */
@@ -30,7 +40,7 @@ const GROUP_LOCK = 0x726f746f72; // "rotor"
 const ROLE_NAME = /^rotor_[0-9a-f]{32}$/;
 
 /**
- * Real PostgreSQL roles: `CREATE ROLE … LOGIN PASSWORD … VALID UNTIL …` plus the role's
+ * Real PostgreSQL roles: `CREATE ROLE … LOGIN PASSWORD '<SCRAM verifier>' VALID UNTIL …` plus the role's
  * grant template, in one transaction (all or nothing). Revocation terminates the role's
  * sessions, drops what it owns and drops it.
  */
@@ -39,8 +49,10 @@ export class PostgresBackend implements CredentialBackend {
   private readonly pool: Pool;
   private readonly target: { host: string; port: number; database: string };
   private readonly knownGroups = new Set<string>();
+  private readonly onFailure: (failure: PostgresFailure) => void;
 
   constructor(settings: PostgresBackendSettings) {
+    this.onFailure = settings.onFailure ?? (() => undefined);
     this.pool = new Pool({ connectionString: settings.databaseUrl, max: 8, connectionTimeoutMillis: 3_000 });
     // A dropped connection surfaces as the failure of the query in flight (→ retried); its
     // 'error' event, idle or checked out, must not crash the process.
@@ -55,8 +67,12 @@ export class PostgresBackend implements CredentialBackend {
     const group = await this.ensureGroup(grants);
     const role = postgresRoleName(leaseId);
     const password = randomBytes(24).toString('base64url');
+    // The verifier, never the password: DDL text can land in the server log (log_statement)
+    // and pg_stat_activity, and PostgreSQL stores a SCRAM verifier as it is given.
+    const verifier = await scramSha256Verifier(password);
     await this.run(
-      `CREATE ROLE ${escapeIdentifier(role)} LOGIN PASSWORD ${escapeLiteral(password)} VALID UNTIL ${escapeLiteral(expiresAt.toISOString())} IN ROLE ${escapeIdentifier(group)}`,
+      'issue',
+      `CREATE ROLE ${escapeIdentifier(role)} LOGIN PASSWORD ${escapeLiteral(verifier)} VALID UNTIL ${escapeLiteral(expiresAt.toISOString())} IN ROLE ${escapeIdentifier(group)}`,
     );
     return {
       credential: { username: role, password, host: this.target.host, port: String(this.target.port), database: this.target.database },
@@ -68,7 +84,7 @@ export class PostgresBackend implements CredentialBackend {
   private async ensureGroup(grants: string[]): Promise<string> {
     const group = postgresGroupName(grants);
     if (this.knownGroups.has(group)) return group;
-    await this.transaction(async (query) => {
+    await this.transaction('group', async (query) => {
       await query('SELECT pg_advisory_xact_lock($1)', [GROUP_LOCK]);
       const exists = await query('SELECT 1 FROM pg_roles WHERE rolname = $1', [group]);
       if (exists.rowCount === 1) return;
@@ -82,7 +98,7 @@ export class PostgresBackend implements CredentialBackend {
 
   async renew(handle: RevocationHandle, expiresAt: Date): Promise<void> {
     const role = roleOf(handle);
-    await this.run(`ALTER ROLE ${escapeIdentifier(role)} VALID UNTIL ${escapeLiteral(expiresAt.toISOString())}`);
+    await this.run('renew', `ALTER ROLE ${escapeIdentifier(role)} VALID UNTIL ${escapeLiteral(expiresAt.toISOString())}`);
   }
 
   /** Idempotent: a role that no longer exists is already revoked. */
@@ -90,13 +106,13 @@ export class PostgresBackend implements CredentialBackend {
     const role = roleOf(handle);
     const quotedRole = escapeIdentifier(role);
     // NOLOGIN first, so no new session starts while the existing ones are terminated.
-    await this.transaction(async (query) => {
+    await this.transaction('revoke', async (query) => {
       const exists = await query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
       if (exists.rowCount === 0) return;
       await query(`ALTER ROLE ${quotedRole} NOLOGIN`);
     });
-    await this.run('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
-    await this.transaction(async (query) => {
+    await this.run('revoke', 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
+    await this.transaction('revoke', async (query) => {
       const exists = await query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
       if (exists.rowCount === 0) return;
       await query(`DROP OWNED BY ${quotedRole}`);
@@ -105,29 +121,39 @@ export class PostgresBackend implements CredentialBackend {
   }
 
   async ping(): Promise<void> {
-    await this.run('SELECT 1');
+    await this.run('ping', 'SELECT 1');
   }
 
   async close(): Promise<void> {
     await this.pool.end();
   }
 
-  private async run(sql: string, params: unknown[] = []): Promise<void> {
+  /** Logs the detail and gives the caller nothing PostgreSQL said. */
+  private failed(operation: PostgresFailure['operation'], error: unknown): DomainError {
+    const failure = failureOf(operation, error);
+    this.onFailure(failure);
+    return new DomainError('unavailable', 'postgres-unavailable', `the postgres backend failed (${operation}); retry later`, {
+      retryAfterSeconds: 5,
+    });
+  }
+
+  private async run(operation: PostgresFailure['operation'], sql: string, params: unknown[] = []): Promise<void> {
     try {
       await this.pool.query(sql, params);
     } catch (error) {
-      throw unavailable(error);
+      throw this.failed(operation, error);
     }
   }
 
   private async transaction(
+    operation: PostgresFailure['operation'],
     work: (query: (sql: string, params?: unknown[]) => Promise<{ rowCount: number | null }>) => Promise<void>,
   ): Promise<void> {
     let client;
     try {
       client = await this.pool.connect();
     } catch (error) {
-      throw unavailable(error);
+      throw this.failed(operation, error);
     }
     try {
       await client.query('BEGIN');
@@ -135,7 +161,7 @@ export class PostgresBackend implements CredentialBackend {
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw unavailable(error);
+      throw this.failed(operation, error);
     } finally {
       client.release();
     }
@@ -149,16 +175,17 @@ const roleOf = (handle: RevocationHandle): string => {
   return handle.roleName;
 };
 
-/** PostgreSQL errors name the statement's objects, never the password literal; keep only the code and message. */
-const unavailable = (error: unknown): DomainError => {
-  const pgError = error as { code?: string; message?: string };
-  return new DomainError(
-    'unavailable',
-    'postgres-unavailable',
-    `PostgreSQL failed${pgError.code ? ` (${pgError.code})` : ''}: ${(pgError.message ?? 'unknown error').replace(/PASSWORD\s+'[^']*'/gi, "PASSWORD '…'")}`,
-    {
-      retryAfterSeconds: 5,
-      cause: error,
-    },
-  );
+/**
+ * PostgreSQL's error text can quote what it was given (a grant template's names, a literal);
+ * the caller gets a generic problem, the log the SQLSTATE and the message with everything
+ * quoted masked. The pg error itself is not attached: it travels into logs and events.
+ */
+const failureOf = (operation: PostgresFailure['operation'], error: unknown): PostgresFailure => {
+  const pgError = error as { code?: unknown; message?: unknown };
+  const code = typeof pgError.code === 'string' && /^[0-9A-Z]{5}$/.test(pgError.code) ? pgError.code : undefined;
+  // Both quote kinds: PostgreSQL shows rejected values in double quotes too (invalid input syntax for type integer: "…").
+  const message = (typeof pgError.message === 'string' ? pgError.message : 'unknown error')
+    .replace(/'(?:[^']|'')*'?/g, "'…'")
+    .replace(/"(?:[^"]|"")*"?/g, '"…"');
+  return { operation, ...(code ? { code } : {}), message };
 };
