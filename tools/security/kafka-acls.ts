@@ -26,7 +26,7 @@ const topicResource = (pattern: TopicPattern) =>
   'topic' in pattern ? { name: pattern.topic, prefixed: false } : { name: pattern.prefix, prefixed: true };
 
 /**
- * The broker ACLs for the access table: WRITE and CREATE on what a principal writes, READ on
+ * The broker ACLs for the access table: WRITE, CREATE and DESCRIBE_CONFIGS on what a principal writes, READ on
  * what it reads, READ and DELETE on its own consumer groups (throw-away readers delete theirs).
  */
 export function desiredAcls(): RotorAcl[] {
@@ -37,6 +37,8 @@ export function desiredAcls(): RotorAcl[] {
       ...access.writes.flatMap((pattern) => [
         allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.WRITE),
         allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.CREATE),
+        // To check at start-up that its topics keep their records; changing them stays admin's.
+        allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.DESCRIBE_CONFIGS),
       ]),
       ...access.reads.map((pattern) => allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.READ)),
       ...(access.reads.length

@@ -6,7 +6,13 @@ import { Topics } from '@rotor/contracts';
 
 const auditorEnv = {
   /** The audit log topic; another name only for an isolated installation or test. */
-  ROTOR_AUDIT_TOPIC: z.string().min(1).default(Topics.auditLog),
+  ROTOR_AUDIT_TOPIC: z
+    .string()
+    .regex(
+      /^rotor\.audit\.[a-z0-9.-]+$/,
+      'must be rotor.audit.<name> (the prefix the broker ACLs and the never-delete retention rule know)',
+    )
+    .default(Topics.auditLog),
   /** The consumer group of the auditor's replicas: one group per audit log. */
   ROTOR_AUDITOR_GROUP: z.string().min(1).default('rotor-auditor'),
   /** Group members per process (each appends up to 4 partitions at once). */

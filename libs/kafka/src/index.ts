@@ -7,4 +7,5 @@ export * from './errors';
 export * from './event-publisher';
 export * from './kafka-connection';
 export * from './topic-reader';
+export * from './topic-retention';
 export { applyKafkajsIdleTimerFix } from './kafkajs-idle-timer-fix';

@@ -3,6 +3,7 @@ import { Kafka, logLevel, type Admin, type ITopicConfig, type KafkaConfig, type 
 import type { Logger } from '@rotor/telemetry';
 
 import { retryRetriable } from './backoff';
+import { DEFAULT_RETENTION_MS, topicRetentionConfig } from './topic-retention';
 
 /** TLS and SASL for the broker link (rotor's services use SASL_SSL; see libs/config). */
 export interface KafkaLinkSecurity {
@@ -20,6 +21,8 @@ export interface KafkaSettings {
   /** Partitions for topics rotor creates at start-up. */
   partitions: number;
   replicationFactor: number;
+  /** Retention of the topics rotor creates, but the audit log (never deleted); DEFAULT_RETENTION_MS when unset. */
+  retentionMs?: number;
 }
 
 const levelName: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -67,12 +70,19 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
 export async function ensureTopics(
   admin: Admin,
   topics: readonly string[],
-  settings: Pick<KafkaSettings, 'partitions' | 'replicationFactor'>,
+  settings: Pick<KafkaSettings, 'partitions' | 'replicationFactor' | 'retentionMs'>,
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
+  const retention = { retentionMs: settings.retentionMs ?? DEFAULT_RETENTION_MS };
+  // Retention is set explicitly, never left to the broker's default (24 h locally): see topic-retention.ts.
   const missing: ITopicConfig[] = topics
     .filter((topic) => !existing.has(topic))
-    .map((topic) => ({ topic, numPartitions: settings.partitions, replicationFactor: settings.replicationFactor }));
+    .map((topic) => ({
+      topic,
+      numPartitions: settings.partitions,
+      replicationFactor: settings.replicationFactor,
+      configEntries: Object.entries(topicRetentionConfig(topic, retention)).map(([name, value]) => ({ name, value })),
+    }));
   if (missing.length > 0) {
     try {
       await admin.createTopics({ topics: missing, waitForLeaders: true });

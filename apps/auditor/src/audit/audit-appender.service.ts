@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 
 import { GENESIS, identifierKey, sealRecord, type ChainHead } from '@rotor/audit-chain';
 import type { AnyEnvelope, AuditRecord } from '@rotor/contracts';
-import { ensureTopics, type BatchItem, type OutgoingMessage } from '@rotor/kafka';
+import { assertTopicRetention, DEFAULT_RETENTION_MS, ensureTopics, type BatchItem, type OutgoingMessage } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
 import { NotReady } from '@rotor/service-kit';
 import { Metrics } from '@rotor/telemetry';
@@ -60,12 +60,14 @@ export class AuditAppender implements OnModuleInit {
     );
   }
 
-  /** The default audit topic is created with every rotor topic; another one (an isolated installation) here. */
+  /** The default audit topic is created with every rotor topic; another one (an isolated installation) here. Either must never delete. */
   async onModuleInit(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
       await ensureTopics(admin, [this.config.auditTopic], this.config.kafka);
+      // Refuses to start, naming the setting, when the broker would delete audit records.
+      await assertTopicRetention(admin, [this.config.auditTopic], { retentionMs: DEFAULT_RETENTION_MS });
     } finally {
       await admin.disconnect();
     }
