@@ -19,6 +19,9 @@ roles:
       - { namespace: e2e, serviceAccount: worker }
     ttl: 2s
     maxTtl: 10s
+introspection:
+  # The worker checks its own token here, standing in for the resource server it would hand it to.
+  allowed: [{ namespace: e2e, serviceAccount: worker }]
 `;
 
 interface AuditPage {

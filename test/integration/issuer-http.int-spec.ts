@@ -44,6 +44,10 @@ roles:
     ttl: 3s
     maxTtl: 2m
     quota: { perWorkload: 100 }
+introspection:
+  allowed:
+    - { namespace: ${NAMESPACE}, serviceAccount: app-a }
+    - { namespace: ${NAMESPACE}, serviceAccount: late-renew }
 `;
 
 const TRUSTED_KID = 'it-http';

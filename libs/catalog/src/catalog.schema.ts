@@ -13,6 +13,10 @@ const duration = z.string().transform((text, context) => {
   return ms;
 });
 
+const serviceAccountName = z
+  .string()
+  .regex(/^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/, 'must be a Kubernetes service account name (lowercase letters, digits, - and .)');
+
 /** Who may use a role or secret: exact names or globs (`*`, `?`) on namespace and service account. */
 const binding = z.object({
   namespace: z.string().min(1),
@@ -111,6 +115,13 @@ export const CatalogSchema = z
     roles: z.array(role).default([]),
     managedSecrets: z.array(managedSecret).default([]),
     policy: z.object({ maxTtlCeiling: duration.optional(), breakGlassMaxTtl: duration.optional() }).default({}),
+    /**
+     * Resource servers allowed to call POST /v1/introspect, by exact namespace and service
+     * account (no globs: each one is a deliberate grant). Operators need rotor:introspect.
+     */
+    introspection: z
+      .object({ allowed: z.array(z.strictObject({ namespace: name, serviceAccount: serviceAccountName })).default([]) })
+      .default({ allowed: [] }),
   })
   .superRefine((catalog, context) => {
     const seen = new Set<string>();

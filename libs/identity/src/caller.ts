@@ -19,6 +19,8 @@ export type Caller = WorkloadCaller | OperatorCaller;
 export const OperatorGroups = {
   sre: 'rotor:sre',
   auditor: 'rotor:auditor',
+  /** Resource servers run by people, or their tooling: may call token introspection. */
+  introspect: 'rotor:introspect',
 } as const;
 
 export const hasGroup = (caller: Caller, group: string): boolean => caller.kind === 'operator' && caller.groups.includes(group);

@@ -38,6 +38,37 @@ export interface SharedRateLimiterOptions {
   onRedisError?: (error: unknown) => void;
 }
 
+type TakeToken = { rotorTakeToken(key: string, rate: number, burst: number): Promise<number> };
+
+const defineTakeToken = (redis: Redis): Redis & TakeToken => {
+  // One definition per client, however many buckets (one per secret for version writes, one per caller for requests).
+  if (!('rotorTakeToken' in redis)) redis.defineCommand('rotorTakeToken', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+  return redis as Redis & TakeToken;
+};
+
+/**
+ * One bucket per key under a prefix (one per caller), that refuses instead of waiting: for
+ * request rates answered with 429. A Redis failure is thrown, not paced around.
+ */
+export class KeyedRateLimiter {
+  private readonly redis: Redis & TakeToken;
+  private readonly burst: number;
+
+  constructor(
+    redis: Redis,
+    private readonly options: { prefix: string; ratePerMinute: number; burst?: number },
+  ) {
+    if (options.ratePerMinute <= 0) throw new Error('ratePerMinute must be positive');
+    this.redis = defineTakeToken(redis);
+    this.burst = options.burst ?? Math.max(1, Math.ceil(options.ratePerMinute / 60));
+  }
+
+  /** Takes a token from `key`'s bucket: 0 when taken, else the ms until one is available (nothing taken). */
+  async take(key: string): Promise<number> {
+    return this.redis.rotorTakeToken(`${this.options.prefix}${key}`, this.options.ratePerMinute, this.burst);
+  }
+}
+
 export class SharedRateLimiter {
   private waiting = 0;
   private readonly burst: number;
@@ -48,8 +79,7 @@ export class SharedRateLimiter {
   ) {
     if (options.ratePerMinute <= 0) throw new Error('ratePerMinute must be positive');
     this.burst = options.burst ?? Math.max(1, Math.ceil(options.ratePerMinute / 60));
-    // One definition per client, however many buckets (one per secret for version writes).
-    if (!('rotorTakeToken' in redis)) redis.defineCommand('rotorTakeToken', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    defineTakeToken(redis);
   }
 
   /** Callers of this process waiting for a token right now: > 0 means the rate is what limits them. */
@@ -65,11 +95,7 @@ export class SharedRateLimiter {
       for (;;) {
         let wait: number;
         try {
-          wait = await (this.redis as Redis & { rotorTakeToken(key: string, rate: number, burst: number): Promise<number> }).rotorTakeToken(
-            this.options.key,
-            this.options.ratePerMinute,
-            this.burst,
-          );
+          wait = await (this.redis as Redis & TakeToken).rotorTakeToken(this.options.key, this.options.ratePerMinute, this.burst);
         } catch (error) {
           this.options.onRedisError?.(error);
           return await this.options.fallback.acquire(waited ? undefined : onWait);
