@@ -168,7 +168,7 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
     ROTOR_CATALOG: catalog,
     ROTOR_GSM_WRITES_PER_MINUTE: WRITES_PER_MINUTE[mode],
     ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-    ROTOR_WEBHOOK_KEY: randomBytes(32).toString('hex'),
+    ROTOR_FILE_TARGET_ROOTS: root,
     ROTOR_DRIFT_SCAN_MS: '0',
     LOG_LEVEL: 'warn',
   };

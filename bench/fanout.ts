@@ -61,9 +61,9 @@ async function main(): Promise<void> {
   const secret = `bench-fanout-${randomUUID().slice(0, 8)}`;
   const namespace = `bench-${randomUUID().slice(0, 6)}`;
   const root = mkdtempSync(join(tmpdir(), 'rotor-bench-fanout-'));
-  const key = randomBytes(32).toString('hex');
+  const key = { id: 'bench', key: randomBytes(32).toString('hex') };
   const kube = await new FakeKubeApi().start();
-  const receive = createWebhookReceiver({ keys: [key], onNotice: () => undefined });
+  const receive = createWebhookReceiver({ keyring: [key], onNotice: () => undefined });
   const receiver = createServer((request, response) => receive(request, response));
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hookPort = (receiver.address() as AddressInfo).port;
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       ? `      - { kind: kubernetes-secret, name: t${i}, namespace: ${namespace}, secretName: s${i} }`
       : kind === 'file'
         ? `      - { kind: file, name: t${i}, path: ${join(root, `t${i}`)} }`
-        : `      - { kind: webhook, name: t${i}, url: "http://127.0.0.1:${hookPort}/t${i}" }`,
+        : `      - { kind: webhook, name: t${i}, url: "http://127.0.0.1:${hookPort}/hooks?t=${i}", signingKeyEnv: ROTOR_WEBHOOK_KEY_BENCH }`,
   );
   const catalogFile = writeTempCatalog(`
 managedSecrets:
@@ -92,7 +92,8 @@ ${targets.join('\n')}
     ...identity.env,
     ROTOR_CATALOG: catalogFile,
     KUBECONFIG: kube.writeKubeconfig(),
-    ROTOR_WEBHOOK_KEY: key,
+    ROTOR_WEBHOOK_KEY_BENCH: `${key.id}:${key.key}`,
+    ROTOR_FILE_TARGET_ROOTS: root,
     ROTOR_DRIFT_SCAN_MS: '0',
     LOG_LEVEL: 'warn',
   });

@@ -24,7 +24,8 @@ ensure_dev_keys() {
   mkdir -p "$ROOT/.rotor"
   [[ -s "$file" ]] || echo "# Development-only keys for this checkout (never used outside it). Written by scripts/lib.sh." >"$file"
   # Keys added in later versions are appended to an existing file; existing keys are kept.
-  for name in ROTOR_AUDIT_KEY ROTOR_TOKEN_HASH_KEY ROTOR_CONTENT_HASH_KEY ROTOR_WEBHOOK_KEY; do
+  # No webhook key: each webhook target names a keyring of its own (ROTOR_WEBHOOK_KEY_<RECEIVER>).
+  for name in ROTOR_AUDIT_KEY ROTOR_TOKEN_HASH_KEY ROTOR_CONTENT_HASH_KEY; do
     grep -q "^export $name=" "$file" ||
       (umask 077 && echo "export $name=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')" >>"$file")
   done

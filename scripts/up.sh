@@ -11,6 +11,8 @@ bash scripts/services-up.sh
 load_services_env
 ensure_dev_keys
 export ROTOR_CATALOG="${ROTOR_CATALOG:-$ROOT/config/catalog.yaml}" ROTOR_JWKS="${ROTOR_JWKS:-$ROOT/config/jwks.json}" KAFKAJS_NO_PARTITIONER_WARNING=1
+# The example catalog's file target is under /tmp/rotor-local; the distributor writes nowhere else.
+export ROTOR_FILE_TARGET_ROOTS="${ROTOR_FILE_TARGET_ROOTS:-/tmp/rotor-local}"
 
 APP_LOGS="$ROOT/.rotor/logs/apps"
 RUN="$ROOT/.rotor/run"

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { createEvent, Topics, type AuditRecord } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
@@ -13,7 +13,6 @@ import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { kafkaFromEnv } from '../../tools/security/env-clients';
-import { serviceScheme } from '../support/principals';
 
 const kafka = kafkaFromEnv('rotor-test-audit-canary');
 
@@ -70,7 +69,7 @@ managedSecrets:
         ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'),
         ROTOR_DRIFT_SCAN_MS: '0',
         ROTOR_COPY_SCAN_MS: '0',
-        ROTOR_ISSUER_URL: `${serviceScheme()}://127.0.0.1:19420`,
+        ROTOR_FILE_TARGET_ROOTS: dirname(fileDir),
       }),
     ];
     await Promise.all(services.slice(1).map((service) => service.start().ready()));

@@ -25,7 +25,7 @@ describe('distribution survives a kill -9 mid-fan-out: every target ends up deli
   const project = requiredEnv('GSM_PROJECT');
   const name = `fanout-${randomUUID().slice(0, 8)}`;
   const root = mkdtempSync(join(tmpdir(), 'rotor-fanout-'));
-  const key = randomBytes(32).toString('hex');
+  const key = { id: 'k1', key: randomBytes(32).toString('hex') };
   const notices: (WebhookNotice & { path: string })[] = [];
   let server: Server;
   let identity: TestIdentity;
@@ -38,7 +38,7 @@ describe('distribution survives a kill -9 mid-fan-out: every target ends up deli
     identity = await TestIdentity.create();
     // A slow receiver (150 ms per notice), so the fan-out is still running when the distributor dies.
     const receive = createWebhookReceiver({
-      keys: [key],
+      keyring: [key],
       onNotice: async () => {
         await new Promise((resolve) => setTimeout(resolve, 150));
       },
@@ -60,7 +60,9 @@ describe('distribution survives a kill -9 mid-fan-out: every target ends up deli
       ...Array.from({ length: FILE_TARGETS }, (_, i) => `      - { kind: file, name: file-${i}, path: ${join(root, `t${i}`)} }`),
       ...Array.from(
         { length: WEBHOOK_TARGETS },
-        (_, i) => `      - { kind: webhook, name: hook-${i}, url: "http://127.0.0.1:${port}/hook-${i}" }`,
+        // One receiver (one URL path, so one key) told apart by the query string.
+        (_, i) =>
+          `      - { kind: webhook, name: hook-${i}, url: "http://127.0.0.1:${port}/hooks?hook=${i}", signingKeyEnv: ROTOR_WEBHOOK_KEY_FANOUT }`,
       ),
     ];
     const catalogFile = writeTempCatalog(`
@@ -77,7 +79,8 @@ ${targets.join('\n')}
       ...identity.env,
       ROTOR_CATALOG: catalogFile,
       ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'),
-      ROTOR_WEBHOOK_KEY: key,
+      ROTOR_WEBHOOK_KEY_FANOUT: `${key.id}:${key.key}`,
+      ROTOR_FILE_TARGET_ROOTS: root,
       ROTOR_DRIFT_SCAN_MS: '0',
       ROTOR_DELIVERY_CONCURRENCY_FILE: String(CONCURRENCY),
       ROTOR_DELIVERY_CONCURRENCY_WEBHOOK: String(CONCURRENCY),

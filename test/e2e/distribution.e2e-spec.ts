@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync, chmod
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
-import { createWebhookReceiver, type WebhookNotice } from '@rotor/webhook-signature';
+import { createWebhookReceiver, type WebhookNotice, type WebhookSigningKey } from '@rotor/webhook-signature';
 
 import { eventually } from '../support/eventually';
 import { FakeKubeApi } from '../support/fake-kube-api';
@@ -36,11 +36,11 @@ class TestReceiver {
   requests = 0;
   private server?: Server;
 
-  constructor(private readonly key: string) {}
+  constructor(private readonly key: WebhookSigningKey) {}
 
   async start(): Promise<this> {
     const handler = createWebhookReceiver({
-      keys: [this.key],
+      keyring: [this.key],
       onNotice: (notice) => {
         if (this.failuresLeft > 0) {
           this.failuresLeft--;
@@ -72,7 +72,7 @@ describe('distribution: every copy written, recorded, superseded, removed on ret
   const project = requiredEnv('GSM_PROJECT');
   const name = `dist-${randomUUID().slice(0, 8)}`;
   const namespace = `ns-${randomUUID().slice(0, 6)}`;
-  const webhookKey = randomBytes(32).toString('hex');
+  const webhookKey = { id: 'billing-1', key: randomBytes(32).toString('hex') };
   const fileDir = join(mkdtempSync(join(tmpdir(), 'rotor-file-target-')), 'app');
   let identity: TestIdentity;
   let kube: FakeKubeApi;
@@ -157,7 +157,8 @@ managedSecrets:
       ROTOR_CATALOG: catalogFile,
       KUBECONFIG: kube.writeKubeconfig(),
       ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'),
-      ROTOR_WEBHOOK_KEY_BILLING: webhookKey,
+      ROTOR_WEBHOOK_KEY_BILLING: `${webhookKey.id}:${webhookKey.key}`,
+      ROTOR_FILE_TARGET_ROOTS: dirname(fileDir),
       ROTOR_DRIFT_SCAN_MS: '0',
       ROTOR_DELIVERY_MAX_BACKOFF_MS: '1000',
     });

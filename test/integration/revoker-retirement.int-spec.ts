@@ -82,7 +82,7 @@ describe('revoker: retiring superseded managed-secret versions', () => {
     const targets = `
     targets:
       - { kind: file, name: node-a, path: /var/run/rotor/${suffix} }
-      - { kind: webhook, name: hook-b, url: 'http://127.0.0.1:9/hook' }`;
+      - { kind: webhook, name: hook-b, url: 'http://127.0.0.1:9/hook', signingKeyEnv: ROTOR_WEBHOOK_KEY_HOOK_B }`;
     const catalog = writeTempCatalog(`
 managedSecrets:
   - name: ${confirmed}

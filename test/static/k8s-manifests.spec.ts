@@ -39,7 +39,7 @@ const BACKEND_SERVICES = ['issuer', 'revoker'];
 /** The keys each service reads from rotor-service-secrets, and nothing else. */
 const SECRET_KEYS: Record<(typeof SERVICES)[number], string[]> = {
   auditor: ['ROTOR_AUDIT_KEY'],
-  distributor: ['ROTOR_CONTENT_HASH_KEY', 'ROTOR_WEBHOOK_KEY'],
+  distributor: ['ROTOR_CONTENT_HASH_KEY'],
   issuer: ['DATABASE_URL', 'ROTOR_TOKEN_HASH_KEY'],
   revoker: ['DATABASE_URL'],
 };
@@ -525,7 +525,6 @@ describe('Kubernetes base', () => {
     expect(refs.map((ref) => `${ref.deployment}:${ref.env}`).sort()).toEqual([
       'auditor:ROTOR_AUDIT_KEY',
       'distributor:ROTOR_CONTENT_HASH_KEY',
-      'distributor:ROTOR_WEBHOOK_KEY',
       'issuer:DATABASE_URL',
       'issuer:ROTOR_TOKEN_HASH_KEY',
       'revoker:DATABASE_URL',

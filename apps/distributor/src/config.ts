@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { fileTargetPathProblem } from '@rotor/catalog';
 import { EnvFragments, gsmSettings, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 
 export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
@@ -19,8 +20,26 @@ export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
       ROTOR_DELIVERY_CONCURRENCY_WEBHOOK: z.coerce.number().int().min(1).max(1_000).default(32),
       ROTOR_DELIVERY_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
       ROTOR_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-      /** Where this distributor says webhook receivers can read values just in time. */
-      ROTOR_ISSUER_URL: z.url().default('https://127.0.0.1:8080'),
+      /** Directories file targets may be written under (comma list); unset: no file targets. */
+      ROTOR_FILE_TARGET_ROOTS: z
+        .string()
+        .transform((text) =>
+          text
+            .split(',')
+            .map((root) => root.trim())
+            .filter(Boolean),
+        )
+        .pipe(
+          z.array(
+            z
+              .string()
+              .refine(
+                (root) => root === '/' || !fileTargetPathProblem(root),
+                'must be absolute normalised directories separated by commas',
+              ),
+          ),
+        )
+        .default([]),
       /** Period of the drift scan; 0 turns the periodic scan off (POST /v1/reconcile still works). */
       ROTOR_DRIFT_SCAN_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
       /** Namespaces scanned for manual copies (comma list); unset: the namespaces of the catalog's Secret targets. */
@@ -47,7 +66,7 @@ export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
     catalogFile: e.ROTOR_CATALOG,
     kubeconfig: e.KUBECONFIG,
     contentHashKey: e.ROTOR_CONTENT_HASH_KEY,
-    issuerUrl: e.ROTOR_ISSUER_URL,
+    fileTargetRoots: e.ROTOR_FILE_TARGET_ROOTS,
     delivery: {
       pollMs: e.ROTOR_DELIVERY_POLL_MS,
       visibilityMs: e.ROTOR_DELIVERY_VISIBILITY_MS,

@@ -31,7 +31,8 @@ import { FileTargetWriter } from './targets/file.writer';
 import { KubernetesSecretWriter } from './targets/kubernetes-secret.writer';
 import { UnreachableTargetWriter, type TargetWriter } from './targets/target-writer';
 import { TargetWriters } from './targets/target-writers';
-import { resolveWebhookKeys, WebhookWriter } from './targets/webhook.writer';
+import { WebhookKeyrings } from './targets/webhook-keys';
+import { WebhookWriter } from './targets/webhook.writer';
 
 /** Writers only for the target kinds the catalog uses: no cluster credentials are needed without Secret targets. */
 function createWriters(catalog: Catalog, config: DistributorConfig): TargetWriters {
@@ -39,12 +40,11 @@ function createWriters(catalog: Catalog, config: DistributorConfig): TargetWrite
   const uses = (kind: string) => targets.some((target) => target.kind === kind);
   return new TargetWriters({
     ...(uses('kubernetes-secret') ? { 'kubernetes-secret': kubernetesWriter(config) } : {}),
-    ...(uses('file') ? { file: new FileTargetWriter() } : {}),
+    ...(uses('file') ? { file: new FileTargetWriter(config.fileTargetRoots) } : {}),
     ...(uses('webhook')
       ? {
           webhook: new WebhookWriter({
-            keys: resolveWebhookKeys(targets, process.env),
-            issuerUrl: config.issuerUrl,
+            keyrings: WebhookKeyrings.fromEnvironment(targets, process.env),
             timeoutMs: config.webhook.timeoutMs,
           }),
         }
@@ -82,7 +82,7 @@ export class DistributorModule {
       providers: [
         { provide: DISTRIBUTOR_CONFIG, useValue: config },
         // The catalog is validated at boot: an invalid file stops the distributor before it delivers.
-        { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
+        { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile, { fileTargetRoots: config.fileTargetRoots }) },
         { provide: TargetWriters, inject: [CATALOG], useFactory: (catalog: Catalog) => createWriters(catalog, config) },
         { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
         CallerGuard,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { parseDuration } from './duration';
 import { unsafeRedisAclRule } from './redis-acl-rules';
+import { fileTargetPathProblem, isWebhookKeyEnv, WEBHOOK_KEY_ENV_MESSAGE, webhookReceiverOf } from './target-rules';
 
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 label (lowercase letters, digits, -)');
 const duration = z.string().transform((text, context) => {
@@ -77,18 +78,22 @@ const target = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('file'),
     name,
-    path: z.string().startsWith('/', 'must be an absolute path'),
+    /** A directory under one of the distributor's ROTOR_FILE_TARGET_ROOTS, in normal form. */
+    path: z.string().superRefine((path, context) => {
+      const problem = fileTargetPathProblem(path);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    }),
     repairDrift: z.boolean().default(false),
   }),
   z.object({
     kind: z.literal('webhook'),
     name,
     url: z.url(),
-    /** The distributor's environment variable holding this receiver's HMAC key (one key per receiver is best). */
-    signingKeyEnv: z
-      .string()
-      .regex(/^[A-Z][A-Z0-9_]*$/, 'must be an environment variable name')
-      .default('ROTOR_WEBHOOK_KEY'),
+    /**
+     * The distributor's variable holding this receiver's keyring (`<variable>_FILE`: a file). One
+     * per receiver: a receiver holding another's key could forge notices to it.
+     */
+    signingKeyEnv: z.string().refine(isWebhookKeyEnv, WEBHOOK_KEY_ENV_MESSAGE),
   }),
 ]);
 
@@ -135,7 +140,27 @@ export const CatalogSchema = z
         context.addIssue({ code: 'custom', message: `duplicate managed secret ${s.name}`, path: ['managedSecrets', index, 'name'] });
       secrets.add(s.name);
     });
+    refuseSharedWebhookKeys(catalog.managedSecrets, context);
   });
+
+/** Two receivers never share a key variable; targets naming the same receiver URL may. */
+function refuseSharedWebhookKeys(secrets: z.infer<typeof managedSecret>[], context: z.RefinementCtx): void {
+  const firstUse = new Map<string, { receiver: string; label: string }>();
+  secrets.forEach((secret, secretIndex) =>
+    secret.targets.forEach((target, targetIndex) => {
+      if (target.kind !== 'webhook') return;
+      const label = `${secret.name}/${target.name} (${webhookReceiverOf(target.url)})`;
+      const first = firstUse.get(target.signingKeyEnv);
+      if (!first) return void firstUse.set(target.signingKeyEnv, { receiver: webhookReceiverOf(target.url), label });
+      if (first.receiver === webhookReceiverOf(target.url)) return;
+      context.addIssue({
+        code: 'custom',
+        message: `webhook targets ${first.label} and ${label} share ${target.signingKeyEnv}: each receiver needs a key of its own`,
+        path: ['managedSecrets', secretIndex, 'targets', targetIndex, 'signingKeyEnv'],
+      });
+    }),
+  );
+}
 
 export type Catalog = z.infer<typeof CatalogSchema>;
 export type Role = Catalog['roles'][number];

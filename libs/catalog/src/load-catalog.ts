@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 
 import { CatalogSchema, type Catalog } from './catalog.schema';
+import { isInsideRoots } from './target-rules';
 
 export class CatalogError extends Error {
   readonly code = 'invalid-catalog';
@@ -14,8 +15,16 @@ export class CatalogError extends Error {
   }
 }
 
+export interface CatalogOptions {
+  /**
+   * Directories file targets may be written under (the distributor's ROTOR_FILE_TARGET_ROOTS);
+   * when given, a file target outside them is refused. Services that write no files omit it.
+   */
+  fileTargetRoots?: readonly string[];
+}
+
 /** Parses and validates catalog YAML. Every problem names its line and field: `line 12: roles[0].ttl: …`. */
-export function parseCatalog(text: string, file = 'catalog'): Catalog {
+export function parseCatalog(text: string, file = 'catalog', options: CatalogOptions = {}): Catalog {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
   if (document.errors.length) {
@@ -24,20 +33,45 @@ export function parseCatalog(text: string, file = 'catalog'): Catalog {
       document.errors.map((error) => `line ${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`),
     );
   }
+  const problem = (path: (string | number)[], message: string) => {
+    const field = path.map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index ? '.' : ''}${part}`)).join('') || '(root)';
+    return `line ${lineOf(document, lineCounter, path)}: ${field}: ${message}`;
+  };
   const result = CatalogSchema.safeParse(document.toJS() ?? {});
-  if (result.success) return result.data;
-  throw new CatalogError(
-    file,
-    result.error.issues.map((issue) => {
-      const path = issue.path as (string | number)[];
-      const field = path.map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index ? '.' : ''}${part}`)).join('') || '(root)';
-      return `line ${lineOf(document, lineCounter, path)}: ${field}: ${issue.message}`;
-    }),
-  );
+  if (!result.success)
+    throw new CatalogError(
+      file,
+      result.error.issues.map((issue) => problem(issue.path as (string | number)[], issue.message)),
+    );
+  if (options.fileTargetRoots) {
+    const outside = fileTargetsOutside(result.data, options.fileTargetRoots);
+    if (outside.length)
+      throw new CatalogError(
+        file,
+        outside.map(({ path, message }) => problem(path, message)),
+      );
+  }
+  return result.data;
 }
 
-export function loadCatalog(file: string): Catalog {
-  return parseCatalog(readFileSync(file, 'utf8'), file);
+export function loadCatalog(file: string, options: CatalogOptions = {}): Catalog {
+  return parseCatalog(readFileSync(file, 'utf8'), file, options);
+}
+
+function fileTargetsOutside(catalog: Catalog, roots: readonly string[]): { path: (string | number)[]; message: string }[] {
+  const where = roots.length ? roots.join(', ') : 'none: set ROTOR_FILE_TARGET_ROOTS';
+  return catalog.managedSecrets.flatMap((secret, secretIndex) =>
+    secret.targets.flatMap((target, targetIndex) =>
+      target.kind === 'file' && !isInsideRoots(target.path, roots)
+        ? [
+            {
+              path: ['managedSecrets', secretIndex, 'targets', targetIndex, 'path'],
+              message: `is outside the file target roots (${where})`,
+            },
+          ]
+        : [],
+    ),
+  );
 }
 
 /** The line of the deepest node on `path` that exists in the document (the parent when a field is missing). */

@@ -1,14 +1,15 @@
 import { createWebhookNotice, WebhookNoticeSchema } from './notice';
 import { signedWebhookRequest } from './webhook-request';
-import { signWebhook, verifyWebhook } from './signature';
+import { signWebhook } from './signature';
+import { verifyWebhook } from './verify-webhook';
 
 const notice = {
   type: 'rotor.secret.version-ready' as const,
   secret: 'payments-api-key',
   version: 3,
   gsmVersion: 'projects/rotor-dev/secrets/payments-api-key/versions/3',
-  issuerUrl: 'http://issuer.rotor.svc:8080',
 };
+const KEY = { id: 'k1', key: 'receiver-key-0123456789abcdef0123' };
 
 describe('webhook notice', () => {
   it('gets a fresh delivery id and sentAt', () => {
@@ -26,7 +27,7 @@ describe('webhook notice', () => {
     const read = WebhookNoticeSchema.parse({ ...built, value: 's3cr3t-canary', data: { value: 'x' } });
     expect(read).toEqual(built);
     expect(
-      JSON.stringify(signedWebhookRequest({ key: 'k', notice: { ...built, value: 's3cr3t-canary' } as typeof built }).body),
+      JSON.stringify(signedWebhookRequest({ key: KEY, notice: { ...built, value: 's3cr3t-canary' } as typeof built }).body),
     ).not.toContain('canary');
   });
 
@@ -40,20 +41,28 @@ describe('webhook notice', () => {
 
   it('is sent as signed headers over the exact body', async () => {
     const built = createWebhookNotice(notice);
-    const request = signedWebhookRequest({ key: 'k', notice: built, timestamp: new Date('2026-11-27T10:00:00Z') });
+    const request = signedWebhookRequest({ key: KEY, notice: built, timestamp: new Date('2026-11-27T10:00:00Z') });
     expect(request.headers).toEqual({
       'content-type': 'application/json',
-      'Rotor-Signature': signWebhook({ key: 'k', body: request.body, timestamp: new Date('2026-11-27T10:00:00Z') }),
+      'Rotor-Signature': signWebhook({ key: KEY, body: request.body, timestamp: new Date('2026-11-27T10:00:00Z') }),
       'Rotor-Delivery-Id': built.deliveryId,
     });
     await expect(
       verifyWebhook({
-        key: 'k',
+        keyring: [KEY],
         body: request.body,
         signatureHeader: request.headers['Rotor-Signature'],
         deliveryId: built.deliveryId,
         now: new Date('2026-11-27T10:01:00Z'),
       }),
-    ).resolves.toMatchObject({ ok: true });
+    ).resolves.toMatchObject({ ok: true, notice: built, keyId: 'k1' });
+  });
+
+  it('never says where to read the value: an issuerUrl, even from an older sender, is dropped', () => {
+    const built = createWebhookNotice({ ...notice, issuerUrl: 'https://attacker.example' } as typeof notice);
+    expect(built).not.toHaveProperty('issuerUrl');
+    const read = WebhookNoticeSchema.parse({ ...built, issuerUrl: 'https://attacker.example' });
+    expect(read).not.toHaveProperty('issuerUrl');
+    expect(signedWebhookRequest({ key: KEY, notice: read }).body).not.toContain('attacker');
   });
 });

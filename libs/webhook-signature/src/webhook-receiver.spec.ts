@@ -1,22 +1,24 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import type { WebhookKeyring } from './keyring';
 import { createWebhookNotice, type WebhookNotice } from './notice';
 import { signWebhook } from './signature';
 import { createWebhookReceiver, type WebhookReceiverOptions } from './webhook-receiver';
 import { signedWebhookRequest } from './webhook-request';
 
-const KEY = 'receiver-key-0123456789abcdef0123';
-const OLD_KEY = 'receiver-key-old-fedcba9876543210';
+const KEY = { id: 'new', key: 'receiver-key-0123456789abcdef0123' };
+const OLD_KEY = { id: 'old', key: 'receiver-key-old-fedcba9876543210' };
 
 describe('webhook receiver over HTTP', () => {
   let server: Server;
   let url: string;
   let received: WebhookNotice[];
   let onNotice: WebhookReceiverOptions['onNotice'];
+  let keyring: WebhookKeyring = [KEY, OLD_KEY];
 
   beforeAll(async () => {
-    server = createServer(createWebhookReceiver({ keys: [KEY, OLD_KEY], onNotice: (notice) => onNotice(notice) }));
+    server = createServer(createWebhookReceiver({ keyring: () => keyring, onNotice: (notice) => onNotice(notice) }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/rotor`;
   });
@@ -26,6 +28,7 @@ describe('webhook receiver over HTTP', () => {
   });
 
   beforeEach(() => {
+    keyring = [KEY, OLD_KEY];
     received = [];
     onNotice = async (notice) => {
       received.push(notice);
@@ -50,8 +53,16 @@ describe('webhook receiver over HTTP', () => {
     expect((await send(notice(), OLD_KEY)).status).toBe(204);
   });
 
+  it('refuses notices signed with the old key once it is retired from the keyring', async () => {
+    keyring = [KEY];
+    const response = await send(notice(), OLD_KEY);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ code: 'unknown-key-id' });
+    expect((await send(notice(), KEY)).status).toBe(204);
+  });
+
   it('refuses a forged notice with 401 problem+json naming the reason, without calling onNotice', async () => {
-    const response = await send(notice(), 'a-guessed-key');
+    const response = await send(notice(), { id: KEY.id, key: 'a-guessed-key-0123456789abcdef0123' });
     expect(response.status).toBe(401);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
     expect(await response.json()).toMatchObject({ status: 401, code: 'bad-signature' });
@@ -83,6 +94,15 @@ describe('webhook receiver over HTTP', () => {
     const response = await post(request.body, { ...request.headers, 'Rotor-Delivery-Id': 'fresh-id' });
     expect(await response.json()).toMatchObject({ code: 'delivery-id-mismatch' });
     expect(received).toHaveLength(1);
+  });
+
+  it('does not let a captured body under a forged delivery id header block the notice that owns that id', async () => {
+    const captured = signedWebhookRequest({ key: KEY, notice: notice() });
+    const pending = signedWebhookRequest({ key: KEY, notice: notice() });
+    const forged = await post(captured.body, { ...captured.headers, 'Rotor-Delivery-Id': pending.headers['Rotor-Delivery-Id']! });
+    expect(forged.status).toBe(401);
+    expect((await post(pending.body, pending.headers)).status).toBe(204);
+    expect(received.map((n) => n.deliveryId)).toEqual([JSON.parse(pending.body).deliveryId]);
   });
 
   it('answers 400 for a genuinely signed body that is not a notice', async () => {

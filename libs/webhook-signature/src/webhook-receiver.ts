@@ -1,12 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { WebhookNoticeSchema, type WebhookNotice } from './notice';
+import type { WebhookKeyring } from './keyring';
+import type { WebhookNotice } from './notice';
 import { InMemoryReplayGuard, type ReplayGuard } from './replay-guard';
-import { DELIVERY_ID_HEADER, SIGNATURE_HEADER, verifyWebhook, type WebhookFailureReason, type WebhookKey } from './signature';
+import { DELIVERY_ID_HEADER, SIGNATURE_HEADER } from './signature';
+import { verifyWebhook, type WebhookFailureReason } from './verify-webhook';
 
 export interface WebhookReceiverOptions {
-  /** Every key currently accepted: during a rotation, the old and the new. */
-  keys: readonly WebhookKey[];
+  /**
+   * This receiver's own keys (never shared with another receiver), newest first. During a
+   * rotation, list the new and the old; remove the old one to retire it. A function is asked
+   * on every request, so a keyring read from a mounted file can change without a restart.
+   */
+  keyring: WebhookKeyring | (() => WebhookKeyring);
   /** The effect, e.g. read the value from the issuer; a 2xx is sent only once it resolves. */
   onNotice: (notice: WebhookNotice) => Promise<void> | void;
   toleranceSeconds?: number;
@@ -23,13 +29,16 @@ export type WebhookRequestHandler = (request: IncomingMessage & { body?: unknown
 
 /**
  * A Node request handler (for `http.createServer` or as Express middleware) for rotor's webhook
- * deliveries. It verifies the raw body's signature, timestamp and delivery id, then validates the
- * notice and calls `onNotice`: 401 for a forged, stale or replayed notice, 400 for a malformed
- * one, 204 once `onNotice` resolves, 500 if it throws (the distributor then retries).
+ * deliveries. It verifies the raw body's signature, key id and timestamp, validates the notice,
+ * checks its signed delivery id is new, and calls `onNotice`: 401 for a forged, stale or
+ * replayed notice, 400 for a malformed one, 204 once `onNotice` resolves, 500 if it throws
+ * (the distributor then retries).
  * With Express, mount it before `express.json()`, or behind `express.raw({ type: 'application/json' })`.
  */
 export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookRequestHandler {
-  if (options.keys.length === 0) throw new Error('createWebhookReceiver needs at least one key');
+  const { keyring } = options;
+  if (typeof keyring !== 'function' && keyring.length === 0) throw new Error('createWebhookReceiver needs at least one key');
+  const keyringNow = typeof keyring === 'function' ? keyring : () => keyring;
   const guard = options.replayGuard ?? new InMemoryReplayGuard();
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   const clock = options.clock ?? (() => new Date());
@@ -47,32 +56,26 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
       return refuse(response, 500, 'raw-body-unavailable', 'the raw body was consumed by a JSON parser; mount the receiver before it');
     }
 
-    const deliveryId = header(request, DELIVERY_ID_HEADER);
     const verification = await verifyWebhook({
-      keys: options.keys,
+      keyring: keyringNow(),
       body,
       signatureHeader: header(request, SIGNATURE_HEADER),
-      deliveryId,
+      deliveryId: header(request, DELIVERY_ID_HEADER),
       seen: guard,
       now: clock(),
       toleranceSeconds: options.toleranceSeconds,
     });
-    if (!verification.ok) return refuse(response, 401, verification.reason, DETAILS[verification.reason]);
-
-    const notice = parseNotice(body);
-    if (!notice.success) {
-      await guard.forget(deliveryId!);
-      return refuse(response, 400, 'malformed-notice', notice.detail);
+    if (!verification.ok) {
+      const status = verification.reason === 'malformed-notice' ? 400 : 401;
+      return refuse(response, status, verification.reason, verification.detail ?? DETAILS[verification.reason]);
     }
-    // The header is not signed, the body is: a genuine body under another delivery id is a replay.
-    if (notice.data.deliveryId !== deliveryId)
-      return refuse(response, 401, 'delivery-id-mismatch', 'the delivery id header differs from the signed body');
+    const notice = verification.notice;
 
     try {
-      await options.onNotice(notice.data);
+      await options.onNotice(notice);
     } catch (error) {
       // Not handled, so the distributor's retry of this very notice must be let in.
-      await guard.forget(deliveryId);
+      await guard.forget(notice.deliveryId);
       return refuse(response, 500, 'notice-not-handled', 'the receiver could not handle the notice; retry later', error);
     }
     response.writeHead(204).end();
@@ -89,25 +92,15 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
 const DETAILS: Record<WebhookFailureReason, string> = {
   'missing-signature': `no ${SIGNATURE_HEADER} header`,
   'missing-delivery-id': `no ${DELIVERY_ID_HEADER} header`,
-  'malformed-signature': `the ${SIGNATURE_HEADER} header is not t=<seconds>,v1=<hex>`,
+  'malformed-signature': `the ${SIGNATURE_HEADER} header is not t=<seconds>,kid=<key id>,v1=<hex>`,
+  'unknown-key-id': 'the signature names a key this receiver does not accept (unknown or retired)',
   'bad-signature': 'the signature does not match the body with any accepted key',
   'stale-timestamp': 'the signature timestamp is older than the tolerance',
   'future-timestamp': 'the signature timestamp is ahead of this clock by more than the tolerance',
+  'malformed-notice': 'the signed body is not a notice',
+  'delivery-id-mismatch': 'the delivery id header differs from the signed body',
   replayed: 'this delivery id was already accepted',
 };
-
-function parseNotice(body: Buffer): { success: true; data: WebhookNotice } | { success: false; detail: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { success: false, detail: 'the body is not JSON' };
-  }
-  const parsed = WebhookNoticeSchema.safeParse(json);
-  if (parsed.success) return { success: true, data: parsed.data };
-  const issue = parsed.error.issues[0];
-  return { success: false, detail: issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid notice' };
-}
 
 const header = (request: IncomingMessage, name: string): string | undefined => {
   const value = request.headers[name.toLowerCase()];

@@ -1,8 +1,9 @@
+import type { WebhookSigningKey } from './keyring';
 import { WebhookNoticeSchema, type WebhookNotice } from './notice';
-import { DELIVERY_ID_HEADER, SIGNATURE_HEADER, signWebhook, type WebhookKey } from './signature';
+import { DELIVERY_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './signature';
 
 /** Body and headers of one signed delivery: POST them as they are (the body must not be re-serialised). */
-export function signedWebhookRequest(input: { key: WebhookKey; notice: WebhookNotice; timestamp?: Date | number }): {
+export function signedWebhookRequest(input: { key: WebhookSigningKey; notice: WebhookNotice; timestamp?: Date | number }): {
   body: string;
   headers: Record<string, string>;
 } {

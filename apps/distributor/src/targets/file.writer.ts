@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, symlink, unlink } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
 
-import type { Target } from '@rotor/catalog';
+import { fileTargetPathProblem, isInsideRoots, type Target } from '@rotor/catalog';
 
-import type { Observation, RemoveOutcome, TargetWriter, VersionCopy, WriteOutcome } from './target-writer';
+import {
+  TargetRefusedError,
+  type Observation,
+  type RemoveOutcome,
+  type TargetWriter,
+  type VersionCopy,
+  type WriteOutcome,
+} from './target-writer';
 
 type FileTarget = Extract<Target, { kind: 'file' }>;
 
@@ -26,9 +33,15 @@ interface CopyMetadata {
  * Writes a version into a directory atomically: a new version directory is written and
  * synced, then the `..data` symlink is swapped with one rename, so a reader sees either the
  * old value or the new one, never a mix. Files are 0400 in a 0700 directory.
+ *
+ * Only under the configured roots: the catalog is checked at load, and every operation checks
+ * again on the real file system (a symlink planted after start-up must not lead outside).
  */
 export class FileTargetWriter implements TargetWriter<FileTarget> {
   readonly kind = 'file' as const;
+
+  /** `roots`: ROTOR_FILE_TARGET_ROOTS, normalised absolute directories. */
+  constructor(private readonly roots: readonly string[]) {}
 
   locator(target: FileTarget): string {
     return `file:${target.path}`;
@@ -36,17 +49,17 @@ export class FileTargetWriter implements TargetWriter<FileTarget> {
 
   async write(target: FileTarget, copy: VersionCopy): Promise<WriteOutcome> {
     const locator = this.locator(target);
-    await mkdir(target.path, { recursive: true, mode: 0o700 });
-    const current = await this.current(target.path);
+    const path = (await this.directory(target, 'create'))!;
+    const current = await this.current(path);
     if (current && current.version > copy.version) return { kind: 'superseded', locator, heldVersion: current.version };
     if (current && current.version === copy.version && current.contentHash === copy.contentHash) {
       // Same version recorded, but the file itself may have been edited by hand: compare the bytes.
-      const held = await readFile(join(target.path, VALUE_FILE)).catch(ifMissing(undefined));
+      const held = await readFile(join(path, VALUE_FILE)).catch(ifMissing(undefined));
       if (held?.equals(copy.value)) return { kind: 'unchanged', locator };
     }
 
     const dirName = `..v${copy.version}_${new Date().toISOString().replace(/[-:.]/g, '')}_${randomBytes(3).toString('hex')}`;
-    const dir = join(target.path, dirName);
+    const dir = join(path, dirName);
     await mkdir(dir, { mode: 0o700 });
     await writeSynced(join(dir, VALUE_FILE), copy.value);
     const metadata: CopyMetadata = {
@@ -58,28 +71,30 @@ export class FileTargetWriter implements TargetWriter<FileTarget> {
     await writeSynced(join(dir, META_FILE), Buffer.from(JSON.stringify(metadata)));
     await syncDir(dir);
 
-    await swapLink(target.path, DATA_LINK, dirName);
-    for (const file of [VALUE_FILE, META_FILE]) await ensureLink(target.path, file, join(DATA_LINK, file));
-    await syncDir(target.path);
+    await swapLink(path, DATA_LINK, dirName);
+    for (const file of [VALUE_FILE, META_FILE]) await ensureLink(path, file, join(DATA_LINK, file));
+    await syncDir(path);
     // Older version directories are unreachable now; keeping them would keep old values on disk.
-    for (const entry of await readdir(target.path)) {
-      if (versionDirPattern.test(entry) && entry !== dirName) await rm(join(target.path, entry), { recursive: true, force: true });
+    for (const entry of await readdir(path)) {
+      if (versionDirPattern.test(entry) && entry !== dirName) await rm(join(path, entry), { recursive: true, force: true });
     }
     return { kind: 'written', locator };
   }
 
   async remove(target: FileTarget, copy: { version: number }): Promise<RemoveOutcome> {
     const locator = this.locator(target);
-    const entries = await readdir(target.path).catch(ifMissing([] as string[]));
-    const current = await this.current(target.path);
+    const path = await this.directory(target, 'existing');
+    if (!path) return { kind: 'absent', locator };
+    const entries = await readdir(path).catch(ifMissing([] as string[]));
+    const current = await this.current(path);
     let removed = false;
     if (current?.version === copy.version) {
-      for (const link of [VALUE_FILE, META_FILE, DATA_LINK]) await unlink(join(target.path, link)).catch(ifMissing(undefined));
+      for (const link of [VALUE_FILE, META_FILE, DATA_LINK]) await unlink(join(path, link)).catch(ifMissing(undefined));
       removed = true;
     }
     for (const entry of entries) {
       if (versionDirPattern.exec(entry)?.[1] === String(copy.version)) {
-        await rm(join(target.path, entry), { recursive: true, force: true });
+        await rm(join(path, entry), { recursive: true, force: true });
         removed = true;
       }
     }
@@ -89,9 +104,11 @@ export class FileTargetWriter implements TargetWriter<FileTarget> {
 
   async observe(target: FileTarget, hashOf: (value: Buffer) => string): Promise<Observation> {
     const locator = this.locator(target);
-    const value = await readFile(join(target.path, VALUE_FILE)).catch(ifMissing(undefined));
+    const path = await this.directory(target, 'existing');
+    if (!path) return { kind: 'missing', locator };
+    const value = await readFile(join(path, VALUE_FILE)).catch(ifMissing(undefined));
     if (!value) return { kind: 'missing', locator };
-    const metadata = await this.current(target.path);
+    const metadata = await this.current(path);
     return {
       kind: 'present',
       locator,
@@ -99,6 +116,43 @@ export class FileTargetWriter implements TargetWriter<FileTarget> {
       managedByRotor: !!metadata,
       ...(metadata ? { version: metadata.version, recordedHash: metadata.contentHash } : {}),
     };
+  }
+
+  /**
+   * The target's directory, resolved on disk and checked: inside a root after every symlink is
+   * followed, itself a real directory (not a link), 0700. Missing directories are created one
+   * level at a time, each checked before the next is made, so nothing is created outside a root.
+   * With `existing`, undefined when the directory is not there.
+   */
+  private async directory(target: FileTarget, mode: 'create' | 'existing'): Promise<string | undefined> {
+    const refuse = (why: string) => new TargetRefusedError(`file target ${target.name}: ${target.path} ${why}`);
+    const problem = fileTargetPathProblem(target.path);
+    if (problem) throw refuse(problem);
+    const root = this.roots.find((candidate) => isInsideRoots(target.path, [candidate]));
+    if (!root) throw refuse(`is outside the file target roots (${this.roots.join(', ') || 'none configured'})`);
+    if (mode === 'create') await mkdir(root, { recursive: true, mode: 0o700 });
+    const realRoot = await realpath(root).catch(ifMissing(undefined));
+    if (!realRoot) return undefined;
+
+    let parent = realRoot;
+    for (const part of relative(root, dirname(target.path)).split(sep).filter(Boolean)) {
+      const next = join(parent, part);
+      if (mode === 'create') await mkdir(next, { mode: 0o700 }).catch(ifExists);
+      const real = await realpath(next).catch(ifMissing(undefined));
+      if (!real) return undefined;
+      if (real !== realRoot && !real.startsWith(realRoot + sep)) throw refuse(`leads outside its root ${root} (through ${next})`);
+      parent = real;
+    }
+
+    const path = join(parent, basename(target.path));
+    if (mode === 'create') await mkdir(path, { mode: 0o700 }).catch(ifExists);
+    const stats = await lstat(path).catch(ifMissing(undefined));
+    if (!stats) return undefined;
+    if (stats.isSymbolicLink()) throw refuse('is a symbolic link; rotor writes only into a directory of its own');
+    if (!stats.isDirectory()) throw refuse('is not a directory');
+    // A directory made by someone else (or before this check existed) may let others read the values.
+    if ((stats.mode & 0o077) !== 0 && mode === 'create') await chmod(path, 0o700);
+    return path;
   }
 
   private async current(path: string): Promise<CopyMetadata | undefined> {
@@ -138,6 +192,10 @@ async function swapLink(dir: string, name: string, destination: string): Promise
 async function ensureLink(dir: string, name: string, destination: string): Promise<void> {
   const existing = await readlink(join(dir, name)).catch(ifMissing(undefined));
   if (existing !== destination) await swapLink(dir, name, destination);
+}
+
+function ifExists(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EEXIST') throw error;
 }
 
 function ifMissing<T>(fallback: T): (error: NodeJS.ErrnoException) => T {

@@ -2,19 +2,19 @@ import type { Target } from '@rotor/catalog';
 import { createWebhookNotice, signedWebhookRequest, type WebhookNotice } from '@rotor/webhook-signature';
 
 import type { RemoveOutcome, TargetWriter, VersionCopy, WriteOutcome } from './target-writer';
+import type { WebhookKeyrings } from './webhook-keys';
 
 type WebhookTarget = Extract<Target, { kind: 'webhook' }>;
 
 export interface WebhookWriterOptions {
-  /** Signing keys by environment variable name; the catalog names one per receiver. */
-  keys: ReadonlyMap<string, string>;
-  issuerUrl: string;
+  /** Each receiver's own keyring, by the variable its target names; the newest key signs. */
+  keyrings: WebhookKeyrings;
   timeoutMs: number;
 }
 
 /**
- * Announces versions to a receiver with an HMAC-signed POST. The notice names the version
- * and where to read it just in time; it never carries the value. A 2xx is the confirmation.
+ * Announces versions to a receiver with an HMAC-signed POST. The notice names the version,
+ * never the value nor where to read it (the receiver knows its issuer). A 2xx is the confirmation.
  * Each attempt is a new signed request (fresh delivery id), so a receiver that refuses
  * replays still accepts the distributor's retries.
  */
@@ -49,9 +49,8 @@ export class WebhookWriter implements TargetWriter<WebhookTarget> {
   }
 
   private async post(target: WebhookTarget, notice: Pick<WebhookNotice, 'type' | 'secret' | 'version' | 'gsmVersion'>): Promise<void> {
-    const key = this.options.keys.get(target.signingKeyEnv);
-    if (!key) throw new Error(`no signing key: ${target.signingKeyEnv} is not set on the distributor`);
-    const { body, headers } = signedWebhookRequest({ key, notice: createWebhookNotice({ ...notice, issuerUrl: this.options.issuerUrl }) });
+    const key = await this.options.keyrings.signingKey(target.signingKeyEnv);
+    const { body, headers } = signedWebhookRequest({ key, notice: createWebhookNotice(notice) });
     const response = await fetch(target.url, {
       method: 'POST',
       headers,
@@ -63,18 +62,4 @@ export class WebhookWriter implements TargetWriter<WebhookTarget> {
     await response.arrayBuffer().catch(() => undefined);
     if (!response.ok) throw new Error(`receiver answered HTTP ${response.status}`);
   }
-}
-
-/** The signing keys every webhook target in the catalog needs, read from the environment at boot. */
-export function resolveWebhookKeys(targets: readonly Target[], env: NodeJS.ProcessEnv): Map<string, string> {
-  const keys = new Map<string, string>();
-  for (const target of targets) {
-    if (target.kind !== 'webhook') continue;
-    const value = env[target.signingKeyEnv];
-    if (!value || value.length < 32) {
-      throw new Error(`webhook target ${target.name}: ${target.signingKeyEnv} must be set to a key of at least 32 characters`);
-    }
-    keys.set(target.signingKeyEnv, value);
-  }
-  return keys;
 }
