@@ -8,6 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 
 import { parseCatalog } from '@rotor/catalog';
+import { keyringFrom } from '@rotor/config';
 import { BackendRegistry, postgresRoleName, PostgresBackend, RedisAclBackend, type PostgresFailure } from '@rotor/credential-backends';
 import { DomainError } from '@rotor/errors';
 import { EventPublisher } from '@rotor/kafka';
@@ -337,7 +338,7 @@ roles:
       new LeaseRepository(redis),
       new ActiveLeases(redis),
       new EventPublisher(deadKafka),
-      new TokenHasher('k'.repeat(32)),
+      new TokenHasher(keyringFrom('ROTOR_TOKEN_HASH_KEY', { ROTOR_TOKEN_HASH_KEY: 'k'.repeat(32) })),
       quietLogger,
     );
     try {

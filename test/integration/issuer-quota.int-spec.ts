@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 
 import { parseCatalog } from '@rotor/catalog';
+import { keyringFrom } from '@rotor/config';
 import { BackendRegistry } from '@rotor/credential-backends';
 import { EventPublisher } from '@rotor/kafka';
 import type { Redis } from '@rotor/redis-store';
@@ -194,7 +195,7 @@ roles:
       new LeaseRepository(redis),
       activeLeases,
       new EventPublisher(deadKafka),
-      new TokenHasher('k'.repeat(32)),
+      new TokenHasher(keyringFrom('ROTOR_TOKEN_HASH_KEY', { ROTOR_TOKEN_HASH_KEY: 'k'.repeat(32) })),
       createLogger({ service: 'test', destination: new Writable({ write: (_c, _e, done) => done() }) }),
     );
     const workload = { namespace: 'undo', serviceAccount: 'app' };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { backendSettings, EnvFragments, gsmSettings, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
+import { backendSettings, EnvFragments, gsmSettings, keyringFrom, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 
 const issuerEnv = {
   /** How long issuance waits for Kafka before it gives up, undoes the credential and answers 503. */
@@ -29,7 +29,7 @@ export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
     gsm: gsmSettings(e),
     catalogFile: e.ROTOR_CATALOG,
     tokenReview: e.ROTOR_TOKEN_REVIEW ? { kubeconfig: e.KUBECONFIG } : undefined,
-    tokenHashKey: e.ROTOR_TOKEN_HASH_KEY,
+    tokenHashKeys: keyringFrom('ROTOR_TOKEN_HASH_KEY', e),
     dependencyTimeoutMs: e.ROTOR_DEPENDENCY_TIMEOUT_MS,
     introspectionRate: { ratePerMinute: e.ROTOR_INTROSPECTION_RATE_PER_MINUTE, burst: e.ROTOR_INTROSPECTION_BURST },
   };

@@ -56,7 +56,7 @@ export class IssuerModule {
                 : undefined,
             ),
         },
-        { provide: TokenHasher, useFactory: () => new TokenHasher(config.tokenHashKey) },
+        { provide: TokenHasher, useFactory: () => new TokenHasher(config.tokenHashKeys) },
         backendsProvider(config.backends),
         BackendsShutdown,
         CallerGuard,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { ConfigError } from './config-error';
 import { httpSettings } from './http-settings';
+import { keyringEnv } from './keyring';
 import { redisServerIdentity, sameRedisServer } from './redis-server-identity';
 import {
   kafkaSecurity,
@@ -102,7 +103,8 @@ export const EnvFragments = {
   },
   keys: {
     auditKey: { ROTOR_AUDIT_KEY: key },
-    tokenHashKey: { ROTOR_TOKEN_HASH_KEY: key },
+    /** A keyring (ROTOR_TOKEN_HASH_KEY, _KEYS or _KEY_FILE): see keyring.ts. */
+    tokenHashKey: keyringEnv('ROTOR_TOKEN_HASH_KEY'),
     /** Keys the content hashes of delivered copies, so a hash never lets anyone test guesses of a value. */
     contentHashKey: { ROTOR_CONTENT_HASH_KEY: key },
   },
@@ -159,6 +161,8 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
       issuer: e.ROTOR_TOKEN_ISSUER,
       audience: e.ROTOR_TOKEN_AUDIENCE,
       clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS,
+      // Plain-http key sets only on loopback, and only on a local stack.
+      insecureLocal: e.ROTOR_INSECURE_LOCAL,
     },
   };
 }

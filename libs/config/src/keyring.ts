@@ -62,7 +62,7 @@ export function keyringEnv<N extends string>(name: N): KeyringEnvShape<N> {
 export interface KeyringOptions {
   /** How often a key file is checked for changes. */
   pollIntervalMs?: number;
-  /** Called when a changed key file cannot be used; the previous keys stay in force. */
+  /** Called when a changed key file cannot be used; the previous keys stay in force. Default: a process warning. */
   onReloadError?: (error: ConfigError) => void;
   /** Called after a changed key file was loaded. */
   onReload?: (ids: string[]) => void;
@@ -145,7 +145,10 @@ class FileKeyring extends StaticKeyring {
       this.keys = readKeyFile(this.variable, this.path);
       this.options.onReload?.(this.keys.map((key) => key.id));
     } catch (error) {
-      this.options.onReloadError?.(error instanceof ConfigError ? error : new ConfigError([`${this.variable}: cannot be read`]));
+      const problem = error instanceof ConfigError ? error : new ConfigError([`${this.variable}: cannot be read`]);
+      // Without a handler it still reaches stderr (a Node warning), naming the variable and never a key.
+      if (this.options.onReloadError) this.options.onReloadError(problem);
+      else process.emitWarning(problem.message, 'RotorKeyringWarning');
     }
   }
 

@@ -72,7 +72,7 @@ export class IntrospectionService {
         retryAfterSeconds: Math.ceil(waitMs / 1000),
       });
     }
-    const lease = await this.leases.findByTokenHash(this.hasher.hash(token));
+    const lease = await this.leases.findByTokenHash(this.hasher.candidates(token));
     const now = new Date();
     if (!lease || !isLive(lease, now)) return { active: false };
     await this.publisher.publish(

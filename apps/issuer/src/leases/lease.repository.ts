@@ -40,9 +40,14 @@ export class LeaseRepository {
     return fields['id'] ? deserialize(fields) : undefined;
   }
 
-  async findByTokenHash(tokenHash: string): Promise<Lease | undefined> {
-    const id = await this.redis.get(tokenKey(tokenHash));
-    return id ? this.get(id) : undefined;
+  /** The lease of the first stored hash among `candidates` (a token's hash under each live key). */
+  async findByTokenHash(candidates: readonly string[]): Promise<Lease | undefined> {
+    // One GET at a time, not MGET: the keys hash to different cluster slots, and the first usually hits.
+    for (const tokenHash of candidates) {
+      const id = await this.redis.get(tokenKey(tokenHash));
+      if (id) return this.get(id);
+    }
+    return undefined;
   }
 
   async updateExpiry(lease: Lease, expiresAt: Date): Promise<void> {
