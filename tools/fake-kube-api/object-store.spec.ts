@@ -39,6 +39,24 @@ describe('object store', () => {
     expect(store.patch('configmaps', 'ns', 'c', 'merge', { data: { k: 'w' } }).metadata.generation).toBe(2);
   });
 
+  it('deletes only when every precondition present matches, as the API server does (409 Conflict otherwise)', () => {
+    const store = new ObjectStore();
+    const inspected = store.create('secrets', 'ns', { metadata: { name: 's' }, stringData: { k: 'v1' } });
+    const changed = store.patch('secrets', 'ns', 's', 'merge', { stringData: { k: 'v2' } });
+    const attempt = (preconditions: { resourceVersion?: string | null; uid?: string | null }) =>
+      statusOf(() => store.delete('secrets', 'ns', 's', preconditions));
+    expect(attempt({ resourceVersion: inspected.metadata.resourceVersion })).toBe('409 Conflict');
+    // Present but empty is still a precondition: the API server compares it (and nothing matches '').
+    expect(attempt({ resourceVersion: '' })).toBe('409 Conflict');
+    expect(attempt({ uid: '' })).toBe('409 Conflict');
+    expect(attempt({ uid: 'another-uid' })).toBe('409 Conflict');
+    expect(store.find('secrets', 'ns', 's')).toBeDefined();
+    expect(attempt({ resourceVersion: changed.metadata.resourceVersion, uid: changed.metadata.uid })).toBe('ok');
+    expect(attempt({})).toBe('404 NotFound');
+    store.create('secrets', 'ns', { metadata: { name: 's' } });
+    expect(attempt({ resourceVersion: null })).toBe('ok');
+  });
+
   it('refuses to change the data of an immutable Secret', () => {
     const store = new ObjectStore();
     store.create('secrets', 'ns', { metadata: { name: 's' }, immutable: true, stringData: { a: '1' } });

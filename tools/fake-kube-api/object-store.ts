@@ -141,16 +141,26 @@ export class ObjectStore {
     return this.update(resource, current, input, meta);
   }
 
-  delete(resource: Resource, namespace: string, name: string, preconditions: { resourceVersion?: string; uid?: string } = {}): KubeObject {
+  /**
+   * Deletes, honouring DeleteOptions preconditions as the API server does: a precondition that
+   * is present is compared, even an empty string (it never matches, so nothing is deleted);
+   * only an absent (or null) one is skipped.
+   */
+  delete(
+    resource: Resource,
+    namespace: string,
+    name: string,
+    preconditions: { resourceVersion?: string | null; uid?: string | null } = {},
+  ): KubeObject {
     const current = this.get(resource, namespace, name);
-    if (preconditions.uid && preconditions.uid !== current.metadata.uid) {
+    if (preconditions.uid != null && preconditions.uid !== current.metadata.uid) {
       throw conflict(
         resource,
         name,
         `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${current.metadata.uid}`,
       );
     }
-    if (preconditions.resourceVersion && preconditions.resourceVersion !== current.metadata.resourceVersion) {
+    if (preconditions.resourceVersion != null && preconditions.resourceVersion !== current.metadata.resourceVersion) {
       throw conflict(
         resource,
         name,

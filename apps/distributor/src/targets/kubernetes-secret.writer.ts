@@ -22,6 +22,17 @@ export const ROTOR_ANNOTATIONS = {
 } as const;
 export const MANAGED_BY_ROTOR = `${ROTOR_LABELS.managedBy}=rotor`;
 
+/** A Secret labelled as rotor's, as a scan saw it. */
+export interface ManagedSecretFound {
+  namespace: string;
+  name: string;
+  /** What was inspected: a delete is conditional on it. */
+  resourceVersion: string;
+  secret?: string;
+  version?: number;
+  target?: string;
+}
+
 /**
  * Writes Kubernetes Secrets through the real client. Updates carry the resourceVersion that
  * was read, so a concurrent change (another replica, a person) makes the write fail with a
@@ -118,8 +129,8 @@ export class KubernetesSecretWriter implements TargetWriter<KubernetesSecretTarg
   }
 
   /** Every Secret labelled as rotor's in a namespace, for finding copies nobody accounts for. */
-  async listManaged(namespace: string): Promise<{ name: string; secret?: string; version?: number; target?: string }[]> {
-    const found: { name: string; secret?: string; version?: number; target?: string }[] = [];
+  async listManaged(namespace: string): Promise<ManagedSecretFound[]> {
+    const found: ManagedSecretFound[] = [];
     let token: string | undefined;
     do {
       const page = await this.api.listNamespacedSecret({
@@ -131,7 +142,9 @@ export class KubernetesSecretWriter implements TargetWriter<KubernetesSecretTarg
       for (const item of page.items) {
         const version = heldVersion(item);
         found.push({
+          namespace,
           name: item.metadata!.name!,
+          resourceVersion: item.metadata?.resourceVersion ?? '',
           ...(item.metadata?.labels?.[ROTOR_LABELS.secret] ? { secret: item.metadata.labels[ROTOR_LABELS.secret] } : {}),
           ...(version !== undefined ? { version } : {}),
           ...(item.metadata?.annotations?.[ROTOR_ANNOTATIONS.target]
@@ -144,10 +157,28 @@ export class KubernetesSecretWriter implements TargetWriter<KubernetesSecretTarg
     return found;
   }
 
-  async deleteUnaccounted(namespace: string, name: string): Promise<void> {
-    await this.api.deleteNamespacedSecret({ name, namespace }).catch((error: unknown) => {
-      if (statusOf(error) !== 404) throw error;
-    });
+  /**
+   * Deletes a Secret nobody accounts for, only as it was inspected: the delete carries the
+   * listed resourceVersion as a precondition, so a Secret someone changed (or re-created)
+   * since then is left alone (409 from the API server) and looked at again by the next scan.
+   */
+  async deleteUnaccounted(
+    found: Pick<ManagedSecretFound, 'namespace' | 'name' | 'resourceVersion'>,
+  ): Promise<'deleted' | 'changed' | 'absent'> {
+    // The API server compares even an empty precondition, but say why here rather than through a 409.
+    if (!found.resourceVersion) throw new Error(`Secret ${found.namespace}/${found.name}: no resourceVersion was inspected; not deleting`);
+    try {
+      await this.api.deleteNamespacedSecret({
+        name: found.name,
+        namespace: found.namespace,
+        body: { preconditions: { resourceVersion: found.resourceVersion } },
+      });
+      return 'deleted';
+    } catch (error) {
+      if (statusOf(error) === 404) return 'absent';
+      if (statusOf(error) === 409) return 'changed';
+      throw error;
+    }
   }
 
   private async read(target: KubernetesSecretTarget): Promise<V1Secret | undefined> {
