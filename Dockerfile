@@ -32,8 +32,13 @@ WORKDIR /app
 
 # tini as PID 1 forwards SIGTERM to node and reaps zombies, so a rolling update
 # or `docker stop` shuts the consumers down cleanly instead of after a SIGKILL.
+# Pinned to one Debian bookworm build: apt checks it against the signed archive's
+# SHA-256, and a build fails rather than take another version. Raise it on purpose
+# (`apt-cache policy tini` in the base image) when the base image moves.
+ARG TINI_VERSION=0.19.0-1+b3
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && apt-get install -y --no-install-recommends "tini=${TINI_VERSION}" \
+ && test "$(dpkg-query -W -f='${Version}' tini)" = "${TINI_VERSION}" \
  && rm -rf /var/lib/apt/lists/*
 
 # --ignore-scripts: no production dependency needs an install script to work
