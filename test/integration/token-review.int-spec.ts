@@ -54,6 +54,14 @@ roles:
     });
   });
 
+  it('refuses a token the API server accepts as another user than the token says', async () => {
+    const token = await identity.serviceAccountToken('tr', 'app', { name: 'app-1', uid: 'app-uid' });
+    kube.tokenUsers.set(token, 'system:serviceaccount:kube-system:replicaset-controller');
+    const response = await issue(token);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ code: 'token-subject-mismatch' });
+  });
+
   it('refuses a validly signed, unexpired token that Kubernetes has revoked', async () => {
     const token = await identity.serviceAccountToken('tr', 'app', { name: 'deleted-pod', uid: 'gone' });
     kube.revokedTokens.add(token);

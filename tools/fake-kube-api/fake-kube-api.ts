@@ -72,6 +72,8 @@ const REASONS: Record<number, string> = {
 export class FakeKubeApi {
   /** Tokens the "cluster" has revoked; TokenReview says unauthenticated for them. */
   readonly revokedTokens = new Set<string>();
+  /** Tokens the "cluster" knows as another user than their `sub` (a test hook); others are reviewed as their `sub`. */
+  readonly tokenUsers = new Map<string, string>();
   readonly requests: RecordedRequest[] = [];
   readonly store = new ObjectStore();
   private readonly failures: FailureRule[] = [];
@@ -349,12 +351,14 @@ export class FakeKubeApi {
   private tokenReview(body: unknown) {
     const review = body as { spec: { token: string; audiences?: string[] } };
     const authenticated = !this.revokedTokens.has(review.spec.token);
+    // As the API server does, it names the user it authenticated: a service account's token as that service account.
+    const username = this.tokenUsers.get(review.spec.token) ?? unverifiedSubject(review.spec.token);
     return {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',
       spec: review.spec,
       status: authenticated
-        ? { authenticated: true, audiences: review.spec.audiences ?? [] }
+        ? { authenticated: true, audiences: review.spec.audiences ?? [], ...(username ? { user: { username } } : {}) }
         : { authenticated: false, error: 'token has been invalidated' },
     };
   }
@@ -376,6 +380,16 @@ function patchType(contentType: string | undefined): PatchType {
 }
 
 const cloneOrUndefined = (object: KubeObject | undefined) => (object ? structuredClone(object) : undefined);
+
+/** The `sub` of a JWT, read without checking the signature (the fake trusts every token it has not revoked). */
+function unverifiedSubject(token: string): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
+    return typeof payload.sub === 'string' ? payload.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function parseJson(body: string): unknown {
   try {

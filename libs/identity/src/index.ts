@@ -1,2 +1,3 @@
 export * from './caller';
 export * from './token-verifier';
+export * from './key-set';

@@ -8,7 +8,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWTPayload, type KeyLike } fr
 
 import { DomainError } from '@rotor/errors';
 
-import { TokenVerifier } from './token-verifier';
+import { TokenVerifier, type TokenReview, type TokenReviewer } from './token-verifier';
 
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const AUDIENCE = 'rotor';
@@ -95,7 +95,13 @@ describe('TokenVerifier', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const discovery = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/openid-configuration`;
-      const clusterVerifier = await TokenVerifier.create({ jwks: discovery, issuer: ISSUER, audience: AUDIENCE, clockSkewSeconds: 5 });
+      const clusterVerifier = await TokenVerifier.create({
+        jwks: discovery,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        clockSkewSeconds: 5,
+        insecureLocal: true, // plain http on loopback, as a local stack may serve it
+      });
       const token = await new SignJWT({ sub: 'system:serviceaccount:shop:orders' })
         .setProtectedHeader({ alg: 'ES256', kid: 'cluster' })
         .setIssuer(ISSUER)
@@ -110,5 +116,87 @@ describe('TokenVerifier', () => {
 
   it('refuses a valid token whose subject is neither a service account nor an operator', async () => {
     expect(await rejectionCode(await sign({ sub: 'someone', groups: ['eng'] }))).toMatch(/neither/);
+  });
+
+  it('refuses to start with a key set it would fetch over plain http', async () => {
+    await expect(
+      TokenVerifier.create({ jwks: 'http://oidc.example.com/openid/v1/jwks', issuer: ISSUER, audience: AUDIENCE, clockSkewSeconds: 5 }),
+    ).rejects.toThrow(/must be an https URL/);
+  });
+
+  it('gives up on an OIDC discovery endpoint that never answers', async () => {
+    const hung = createServer(() => undefined);
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const discovery = `http://127.0.0.1:${(hung.address() as AddressInfo).port}/.well-known/openid-configuration`;
+      const settings = { jwks: discovery, issuer: ISSUER, audience: AUDIENCE, clockSkewSeconds: 5, insecureLocal: true };
+      await expect(TokenVerifier.create({ ...settings, keyRefresh: { timeoutMs: 300 } })).rejects.toThrow(/OIDC discovery/);
+    } finally {
+      hung.closeAllConnections();
+      hung.close();
+    }
+  }, 5_000);
+
+  describe('a workload token never carries operator rights, whatever its claims', () => {
+    it('reads a service-account token with a groups claim as the workload, without its groups', async () => {
+      const token = await sign({ sub: 'system:serviceaccount:shop:orders', groups: ['rotor:sre'] });
+      await expect(verifier.verify(token)).resolves.toEqual({
+        kind: 'workload',
+        subject: 'system:serviceaccount:shop:orders',
+        workload: { namespace: 'shop', serviceAccount: 'orders' },
+      });
+    });
+
+    it.each([
+      ['a malformed service-account subject', { sub: 'system:serviceaccount:Shop:orders', groups: ['rotor:sre'] }],
+      ['another Kubernetes subject', { sub: 'system:admin', groups: ['rotor:sre'] }],
+      [
+        'a kubernetes.io claim with a person-like subject',
+        { sub: 'alice@example.com', groups: ['rotor:sre'], 'kubernetes.io': { namespace: 'shop' } },
+      ],
+      [
+        'a kubernetes.io claim naming another namespace than its subject',
+        { sub: 'system:serviceaccount:shop:orders', 'kubernetes.io': { namespace: 'payments' } },
+      ],
+    ])('refuses %s: never an operator, never another workload', async (_case, claims) => {
+      expect(await rejectionCode(await sign(claims))).toMatch(/not a valid service-account token/);
+    });
+  });
+
+  describe('TokenReview', () => {
+    const reviewed = async (review: TokenReview | Error) => {
+      const reviewer: TokenReviewer = { review: () => (review instanceof Error ? Promise.reject(review) : Promise.resolve(review)) };
+      const dir = mkdtempSync(join(tmpdir(), 'rotor-jwks-'));
+      const { publicKey, privateKey } = await generateKeyPair('ES256');
+      writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k', alg: 'ES256' }] }));
+      const reviewing = await TokenVerifier.create(
+        { jwks: join(dir, 'jwks.json'), issuer: ISSUER, audience: AUDIENCE, clockSkewSeconds: 5 },
+        reviewer,
+      );
+      const token = await new SignJWT({ sub: 'system:serviceaccount:shop:orders' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setExpirationTime('5m')
+        .sign(privateKey);
+      return reviewing.verify(token).catch((error: DomainError) => ({ code: error.code }));
+    };
+
+    it('accepts a token the cluster knows as its own subject', async () => {
+      await expect(reviewed({ authenticated: true, username: 'system:serviceaccount:shop:orders' })).resolves.toMatchObject({
+        kind: 'workload',
+      });
+    });
+
+    it.each([
+      ['another user', { authenticated: true, username: 'system:serviceaccount:kube-system:admin' }],
+      ['no user at all', { authenticated: true }],
+    ])('refuses a token the cluster accepts as %s', async (_case, review) => {
+      await expect(reviewed(review)).resolves.toEqual({ code: 'token-subject-mismatch' });
+    });
+
+    it('refuses a token the cluster no longer accepts', async () => {
+      await expect(reviewed({ authenticated: false })).resolves.toEqual({ code: 'token-revoked' });
+    });
   });
 });

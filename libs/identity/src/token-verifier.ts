@@ -1,28 +1,22 @@
-import { readFile } from 'node:fs/promises';
-
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors as joseErrors,
-  jwtVerify,
-  type JSONWebKeySet,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 
 import { DomainError } from '@rotor/errors';
 
-import type { Caller } from './caller';
+import type { Caller, WorkloadCaller } from './caller';
+import { RefreshingKeySet, type KeySource } from './key-set';
 
-/** A second opinion from the cluster: is this token still accepted (not revoked)? */
-export interface TokenReviewer {
-  review(token: string): Promise<boolean>;
+/** What the cluster says of a token (TokenReview): still accepted, and as which user. */
+export interface TokenReview {
+  authenticated: boolean;
+  username?: string;
 }
 
-export interface TokenVerifierSettings {
-  /** A JWKS file path, a JWKS URL, or an OIDC issuer's discovery URL (`…/.well-known/openid-configuration`). */
-  jwks: string;
-  issuer: string;
+/** A second opinion from the cluster: is this token still accepted (not revoked), and whose is it? */
+export interface TokenReviewer {
+  review(token: string): Promise<TokenReview>;
+}
+
+export interface TokenVerifierSettings extends KeySource {
   audience: string;
   clockSkewSeconds: number;
 }
@@ -43,7 +37,7 @@ export class TokenVerifier {
   ) {}
 
   static async create(settings: TokenVerifierSettings, reviewer?: TokenReviewer): Promise<TokenVerifier> {
-    return new TokenVerifier(await loadKeys(settings.jwks), settings, reviewer);
+    return new TokenVerifier((await RefreshingKeySet.create(settings)).getKey, settings, reviewer);
   }
 
   async verify(token: string | undefined): Promise<Caller> {
@@ -61,39 +55,35 @@ export class TokenVerifier {
       throw unauthenticated('invalid-token', describeJoseError(error));
     }
     const caller = callerFrom(payload);
-    if (caller.kind === 'workload' && this.reviewer) await this.review(token);
+    if (caller.kind === 'workload' && this.reviewer) await this.review(token, caller);
     return caller;
   }
 
-  private async review(token: string): Promise<void> {
-    let accepted: boolean;
+  private async review(token: string, caller: WorkloadCaller): Promise<void> {
+    let review: TokenReview;
     try {
-      accepted = await this.reviewer!.review(token);
+      review = await this.reviewer!.review(token);
     } catch {
       throw new DomainError('unavailable', 'token-review-unavailable', 'the Kubernetes API could not review the token', {
         retryAfterSeconds: 5,
       });
     }
-    if (!accepted) throw unauthenticated('token-revoked', 'Kubernetes no longer accepts this token');
+    if (!review.authenticated) throw unauthenticated('token-revoked', 'Kubernetes no longer accepts this token');
+    // The cluster's word on whose token this is must be the token's own: anything else is not this workload.
+    if (review.username !== caller.subject)
+      throw unauthenticated('token-subject-mismatch', 'Kubernetes knows this token as another user than its subject');
   }
 }
 
+/**
+ * Who a verified token speaks for. A Kubernetes token (a `system:` subject or a
+ * `kubernetes.io` claim) is a workload's or nothing: whatever else it claims, a `groups`
+ * claim included, it never carries operator rights.
+ */
 export function callerFrom(payload: JWTPayload): Caller {
   const subject = payload.sub ?? '';
-  const match = SERVICE_ACCOUNT_SUBJECT.exec(subject);
-  if (match?.[1] && match[3]) {
-    const pod = (payload['kubernetes.io'] as { pod?: { name?: unknown; uid?: unknown } } | undefined)?.pod;
-    return {
-      kind: 'workload',
-      subject,
-      workload: {
-        namespace: match[1],
-        serviceAccount: match[3],
-        ...(typeof pod?.name === 'string' && pod.name ? { podName: pod.name } : {}),
-        ...(typeof pod?.uid === 'string' && pod.uid ? { podUid: pod.uid } : {}),
-      },
-    };
-  }
+  const kubernetes = payload['kubernetes.io'] as { namespace?: unknown; pod?: { name?: unknown; uid?: unknown } } | undefined;
+  if (subject.startsWith('system:') || kubernetes !== undefined) return workloadFrom(subject, kubernetes);
   const groups = payload['groups'];
   if (Array.isArray(groups) && groups.every((group) => typeof group === 'string')) {
     const rotorGroups = groups.filter((group) => group.startsWith('rotor:'));
@@ -102,19 +92,24 @@ export function callerFrom(payload: JWTPayload): Caller {
   throw unauthenticated('unknown-subject', 'the token is neither a service-account token nor a rotor operator token');
 }
 
-async function loadKeys(source: string): Promise<JWTVerifyGetKey> {
-  if (!/^https?:\/\//.test(source)) {
-    const jwks = JSON.parse(await readFile(source, 'utf8')) as JSONWebKeySet;
-    return createLocalJWKSet(jwks);
-  }
-  if (source.endsWith('/.well-known/openid-configuration')) {
-    const response = await fetch(source);
-    if (!response.ok) throw new Error(`OIDC discovery at ${source} answered ${response.status}`);
-    const { jwks_uri: jwksUri } = (await response.json()) as { jwks_uri?: string };
-    if (!jwksUri) throw new Error(`OIDC discovery at ${source} has no jwks_uri`);
-    return createRemoteJWKSet(new URL(jwksUri));
-  }
-  return createRemoteJWKSet(new URL(source));
+function workloadFrom(
+  subject: string,
+  kubernetes: { namespace?: unknown; pod?: { name?: unknown; uid?: unknown } } | undefined,
+): WorkloadCaller {
+  const match = SERVICE_ACCOUNT_SUBJECT.exec(subject);
+  if (!match?.[1] || !match[3] || (kubernetes?.namespace !== undefined && kubernetes.namespace !== match[1]))
+    throw unauthenticated('unknown-subject', 'the token is a Kubernetes token but not a valid service-account token');
+  const pod = kubernetes?.pod;
+  return {
+    kind: 'workload',
+    subject,
+    workload: {
+      namespace: match[1],
+      serviceAccount: match[3],
+      ...(typeof pod?.name === 'string' && pod.name ? { podName: pod.name } : {}),
+      ...(typeof pod?.uid === 'string' && pod.uid ? { podUid: pod.uid } : {}),
+    },
+  };
 }
 
 function describeJoseError(error: unknown): string {

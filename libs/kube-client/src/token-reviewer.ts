@@ -1,11 +1,11 @@
 import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
 
-import type { TokenReviewer } from '@rotor/identity';
+import type { TokenReview, TokenReviewer } from '@rotor/identity';
 
 /**
  * Asks the API server whether it still accepts a service-account token (TokenReview), so a
  * token Kubernetes revoked (its pod deleted, its service account removed) is refused even
- * though its signature and expiry are fine.
+ * though its signature and expiry are fine, and as which user it knows the token.
  */
 export class KubeTokenReviewer implements TokenReviewer {
   private readonly api: AuthenticationV1Api;
@@ -17,10 +17,11 @@ export class KubeTokenReviewer implements TokenReviewer {
     this.api = config.makeApiClient(AuthenticationV1Api);
   }
 
-  async review(token: string): Promise<boolean> {
+  async review(token: string): Promise<TokenReview> {
     const review = await this.api.createTokenReview({
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: this.audiences } },
     });
-    return review.status?.authenticated === true;
+    const username = review.status?.user?.username;
+    return { authenticated: review.status?.authenticated === true, ...(username ? { username } : {}) };
   }
 }
