@@ -182,7 +182,7 @@ managedSecrets:
       'rotor.dev/version': '1',
       'rotor.dev/gsm-version': `projects/${project}/secrets/${name}/versions/1`,
     });
-    expect(secret.metadata?.annotations?.['rotor.dev/content-hash']).toMatch(/^[0-9a-f]{64}$/);
+    expect(secret.metadata?.annotations?.['rotor.dev/content-hash']).toMatch(/^[A-Za-z0-9._-]+:[0-9a-f]{64}$/); // <keyId>:<hmac>
 
     expect(readFileSync(join(fileDir, 'value'), 'utf8')).toBe(value);
     expect(readlinkSync(join(fileDir, '..data'))).toMatch(/^\.\.v1_/);

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 
 import { parseCatalog } from '@rotor/catalog';
+import { keyringFrom } from '@rotor/config';
 import { createRedis, type Redis } from '@rotor/redis-store';
 import { createLogger } from '@rotor/telemetry';
 
@@ -47,7 +48,10 @@ managedSecrets:
       catalog,
       new VersionRegistry(redis),
       reader,
-      { contentHashKey, copyScan: { retiredDays: 30 } } as DistributorConfig,
+      {
+        contentHashKeys: keyringFrom('ROTOR_CONTENT_HASH_KEY', { ROTOR_CONTENT_HASH_KEY: contentHashKey }),
+        copyScan: { retiredDays: 30 },
+      } as DistributorConfig,
       logger,
     );
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { fileTargetPathProblem } from '@rotor/catalog';
-import { EnvFragments, gsmSettings, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
+import { EnvFragments, gsmSettings, keyringFrom, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 
 export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = parseEnv(
@@ -65,7 +65,7 @@ export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
     gsm: gsmSettings(e),
     catalogFile: e.ROTOR_CATALOG,
     kubeconfig: e.KUBECONFIG,
-    contentHashKey: e.ROTOR_CONTENT_HASH_KEY,
+    contentHashKeys: keyringFrom('ROTOR_CONTENT_HASH_KEY', e),
     fileTargetRoots: e.ROTOR_FILE_TARGET_ROOTS,
     delivery: {
       pollMs: e.ROTOR_DELIVERY_POLL_MS,

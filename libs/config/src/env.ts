@@ -106,7 +106,7 @@ export const EnvFragments = {
     /** A keyring (ROTOR_TOKEN_HASH_KEY, _KEYS or _KEY_FILE): see keyring.ts. */
     tokenHashKey: keyringEnv('ROTOR_TOKEN_HASH_KEY'),
     /** Keys the content hashes of delivered copies, so a hash never lets anyone test guesses of a value. */
-    contentHashKey: { ROTOR_CONTENT_HASH_KEY: key },
+    contentHashKey: keyringEnv('ROTOR_CONTENT_HASH_KEY'),
   },
 } as const;
 

@@ -50,7 +50,7 @@ export class CopyFingerprints {
     @Inject(DISTRIBUTOR_CONFIG) private readonly config: DistributorConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.scanKeyHex = createHmac('sha256', config.contentHashKey).update('rotor/copy-scan/v1').digest('hex');
+    this.scanKeyHex = createHmac('sha256', config.contentHashKeys.current().secret).update('rotor/copy-scan/v1').digest('hex');
     this.scanKey = scanKeyFrom(this.scanKeyHex);
     this.scanKeyId = createHmac('sha256', this.scanKeyHex).update('rotor/copy-scan/key-id').digest('hex').slice(0, 16);
   }

@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 import { Inject, Injectable } from '@nestjs/common';
 
@@ -8,6 +8,8 @@ import { GsmSecretStore } from '@rotor/secret-store';
 
 import type { DistributorConfig } from '../config';
 import { DISTRIBUTOR_CONFIG } from '../platform/tokens';
+
+import { ContentHasher } from './content-hasher';
 
 /** How long a value read for one fan-out is kept in memory, so 500 targets cost one GSM access. */
 const VALUE_TTL_MS = 30_000;
@@ -38,8 +40,14 @@ export class ValueReader {
     return value;
   }
 
+  /** `<keyId>:<hex>` under the newest ROTOR_CONTENT_HASH_KEY: what is recorded with a new copy. */
   contentHash(value: Buffer): string {
-    return createHmac('sha256', this.config.contentHashKey).update(value).digest('hex');
+    return new ContentHasher(this.config.contentHashKeys).hash(value);
+  }
+
+  /** The hash of `value` comparable with `recorded` across a key rotation (see ContentHasher.hashLike). */
+  contentHashLike(value: Buffer, recorded: string | undefined): string {
+    return new ContentHasher(this.config.contentHashKeys).hashLike(value, recorded);
   }
 
   private async access(secret: string, version: number, gsmVersion: string): Promise<Buffer> {

@@ -68,15 +68,15 @@ export class DriftScanner {
 
   async scan(): Promise<ScanReport> {
     const report: ScanReport = { scannedTargets: 0, findings: [], errors: [] };
-    const hashOf = (value: Buffer) => this.values.contentHash(value);
     for (const secret of this.catalog.managedSecrets) {
       for (const target of secret.targets) {
         const writer = this.writers.for(target);
         if (!writer.observe) continue;
         report.scannedTargets++;
         try {
-          const observed = await writer.observe(target, hashOf);
           const held = await this.ledger.held(secret.name, target.name);
+          // Hashed under the key the recorded hash names, so a ROTOR_CONTENT_HASH_KEY rotation is not an edit.
+          const observed = await writer.observe(target, (value) => this.values.contentHashLike(value, held?.contentHash));
           const retired =
             observed.kind === 'present' && observed.version !== undefined && (await this.ledger.isRetired(secret.name, observed.version));
           const drift = classifyDrift(held, observed, () => retired);
