@@ -1,7 +1,11 @@
 /**
  * Audit benchmark, two figures:
  *  1. replay-and-verify throughput: `rotor audit replay --verify` (the operators' tool, as a
- *     process) over N pre-sealed audit records on a topic of their own (default 1,000,000);
+ *     process) over N pre-sealed audit records on a topic of their own (default 1,000,000), in
+ *     three forms verified in turn in each run: HMAC links checked with ROTOR_AUDIT_KEY (the log
+ *     before signed checkpoints), SHA-256 links with one checkpoint at the end, and SHA-256 links
+ *     with a signed checkpoint every --checkpoint-records (10,000, as the auditor writes them),
+ *     the last two checked with the public key alone;
  *  2. live ingest lag: a real auditor process appending events published at a fixed rate
  *     (default 2,000 events/s); lag = the audit record's append time − the event's time.
  *
@@ -13,14 +17,16 @@
  * consumers will see. Progress goes to stderr, results to stdout.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { type Admin } from 'kafkajs';
+import { Partitioners, type Admin } from 'kafkajs';
 
-import { GENESIS, sealRecord, type ChainHead } from '@rotor/audit-chain';
-import { AuditRecordSchema, createEvent, DOMAIN_TOPICS, Topics, type AuditRecord } from '@rotor/contracts';
+import { AuditKeyring, auditKeyId, GENESIS, sealLegacyRecord, sealRecord, signCheckpoint, type ChainHead } from '@rotor/audit-chain';
+import { AuditLogMessageSchema, createEvent, DOMAIN_TOPICS, Topics, type AuditRecord } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
 import { startGroupAtEnd } from '../test/support/kafka-groups';
@@ -43,6 +49,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '20' },
     'skip-replay': { type: 'boolean', default: false },
     'skip-live': { type: 'boolean', default: false },
+    'checkpoint-records': { type: 'string', default: '10000' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -50,6 +57,7 @@ const RECORDS = Number(args.records);
 const RUNS = Number(args.runs);
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
+const CHECKPOINT_RECORDS = Number(args['checkpoint-records']);
 const kafka = kafkaFromEnv('rotor-bench-audit');
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -63,8 +71,36 @@ async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
   }
 }
 
-/** N sealed records over 96 chains (16 source topics × 6 partitions), each a lease.issued-sized event. */
-async function produceSealedRecords(topic: string, count: number, key: string): Promise<void> {
+/** How a benchmark log is sealed: its links, and how often a signed checkpoint vouches for its chain heads. */
+interface LogForm {
+  name: string;
+  /** HMAC links need ROTOR_AUDIT_KEY to verify; SHA-256 links only the public key. */
+  legacyKey?: string;
+  /** A checkpoint after every this many records, and one at the end. */
+  checkpointEvery: number;
+}
+
+const signer = (() => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { privateKey, publicKey, keyId: auditKeyId(publicKey) };
+})();
+const PARTITIONS = 6;
+const keyPartitioner = Partitioners.DefaultPartitioner();
+const partitionOf = (topic: string, chain: string) =>
+  keyPartitioner({
+    topic,
+    partitionMetadata: Array.from({ length: PARTITIONS }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+    })),
+    message: { key: chain, value: null },
+  });
+
+/** N sealed records over 96 chains (16 source topics × 6 partitions), each a lease.issued-sized event, with the form's checkpoints. */
+async function produceSealedRecords(topic: string, count: number, form: LogForm): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const heads = new Map<string, ChainHead>();
@@ -72,6 +108,7 @@ async function produceSealedRecords(topic: string, count: number, key: string): 
     [0, 1, 2, 3, 4, 5].map((partition) => ({ source, partition, chain: `${source}:${partition}` })),
   );
   const started = Date.now();
+  let checkpoints = 0;
   const BATCH = 1_000; // ~1 KB records: under the broker's 1 MB batch limit per partition
   try {
     for (let start = 0; start < count; start += BATCH) {
@@ -81,7 +118,7 @@ async function produceSealedRecords(topic: string, count: number, key: string): 
         const head = heads.get(chain);
         const leaseId = randomUUID();
         const time = new Date(started + i).toISOString();
-        const record = sealRecord(key, {
+        const fields = {
           seq: head ? head.seq + 1 : 0,
           chain,
           sourceTopic: source,
@@ -112,18 +149,43 @@ async function produceSealedRecords(topic: string, count: number, key: string): 
             },
           },
           prev: head?.hash ?? GENESIS,
-        });
+        };
+        const record = form.legacyKey ? sealLegacyRecord(form.legacyKey, fields) : sealRecord(fields);
         heads.set(chain, { seq: record.seq, hash: record.hash });
         messages.push({ key: chain, value: JSON.stringify(record) });
       }
       await producer.send({ topic, messages, acks: 1 });
+      const produced = start + messages.length;
+      if (produced === count || Math.floor(produced / form.checkpointEvery) > Math.floor(start / form.checkpointEvery)) {
+        // After the records it vouches for, in every partition: as the auditor writes them.
+        checkpoints++;
+        const checkpoint = signCheckpoint(
+          {
+            kind: 'checkpoint',
+            number: checkpoints,
+            issuedAt: new Date().toISOString(),
+            intervalMs: 3_600_000, // the runs below take minutes: not stale meanwhile
+            partitions: PARTITIONS,
+            heads: [...heads].map(([chain, head]) => ({ chain, ...head, partition: partitionOf(topic, chain) })),
+          },
+          signer,
+        );
+        const value = JSON.stringify(checkpoint);
+        await producer.send({
+          topic,
+          acks: 1,
+          messages: Array.from({ length: PARTITIONS }, (_, partition) => ({ partition, key: 'checkpoint', value })),
+        });
+      }
       if ((start / BATCH) % 100 === 0)
         log(`  produced ${(start + messages.length).toLocaleString('en-US')}/${count.toLocaleString('en-US')}`);
     }
   } finally {
     await producer.disconnect();
   }
-  log(`  ${count.toLocaleString('en-US')} records produced in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `  ${count.toLocaleString('en-US')} records and ${checkpoints} checkpoints produced in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 interface ReplayRun {
@@ -133,13 +195,26 @@ interface ReplayRun {
   records: number;
 }
 
-function replayVerify(topic: string, key: string): Promise<ReplayRun> {
+function replayVerify(topic: string, form: LogForm, keyFile: string): Promise<ReplayRun> {
   const started = Date.now();
+  const env: NodeJS.ProcessEnv = { ...process.env, ROTOR_AUDIT_TOPIC: topic };
+  delete env['ROTOR_AUDIT_KEY'];
+  if (form.legacyKey) env['ROTOR_AUDIT_KEY'] = form.legacyKey;
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), 'audit', 'replay', '--verify', '--json'],
-      { cwd: ROOT, env: { ...process.env, ROTOR_AUDIT_TOPIC: topic, ROTOR_AUDIT_KEY: key }, maxBuffer: 16 * 1024 * 1024 },
+      [
+        '-r',
+        '@swc-node/register',
+        join(ROOT, 'apps', 'cli', 'src', 'main.ts'),
+        'audit',
+        'replay',
+        '--verify',
+        '--json',
+        '--public-key',
+        keyFile,
+      ],
+      { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         if (error && error.code !== 2) return reject(new Error(`replay failed: ${stderr}`));
         const summary = JSON.parse(stdout) as { read: number; eventsPerSecond: number; verify: { ok: boolean; records: number } };
@@ -155,30 +230,52 @@ function replayVerify(topic: string, key: string): Promise<ReplayRun> {
 }
 
 async function benchReplay() {
-  const topic = `rotor.audit.bench-${randomUUID().slice(0, 8)}.v1`;
-  const key = randomBytes(32).toString('hex');
-  log(`replay-and-verify: ${RECORDS.toLocaleString('en-US')} records on ${topic}`);
-  await withAdmin((admin) => admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true }));
+  const forms: LogForm[] = [
+    { name: 'HMAC links, ROTOR_AUDIT_KEY (before)', legacyKey: randomBytes(32).toString('hex'), checkpointEvery: Infinity },
+    { name: 'SHA-256 links, one checkpoint at the end, public key', checkpointEvery: Infinity },
+    {
+      name: `SHA-256 links, checkpoint every ${CHECKPOINT_RECORDS.toLocaleString('en-US')} records, public key`,
+      checkpointEvery: CHECKPOINT_RECORDS,
+    },
+  ];
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'rotor-bench-keys-')), 'keys.json');
+  writeFileSync(keyFile, JSON.stringify(new AuditKeyring([signer.publicKey]).jwks()));
+  const topics = forms.map(() => `rotor.audit.bench-${randomUUID().slice(0, 8)}.v1`);
+  log(`replay-and-verify: ${RECORDS.toLocaleString('en-US')} records in each of ${forms.length} forms`);
+  await withAdmin((admin) =>
+    admin.createTopics({
+      topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+      waitForLeaders: true,
+    }),
+  );
   try {
-    await produceSealedRecords(topic, RECORDS, key);
-    const runs: ReplayRun[] = [];
+    for (const [index, form] of forms.entries()) {
+      log(`  ${form.name}: ${topics[index]}`);
+      await produceSealedRecords(topics[index]!, RECORDS, form);
+    }
+    const runs: ReplayRun[][] = forms.map(() => []);
     for (let run = 1; run <= RUNS; run++) {
-      const result = await replayVerify(topic, key);
-      if (!result.ok || result.records !== RECORDS)
-        throw new Error(`run ${run}: verification said ok=${result.ok} over ${result.records} records`);
-      log(
-        `  run ${run}: ${num(result.eventsPerSecond)} events/s (read+verify), ${num(result.wallEventsPerSecond)} events/s with process start`,
-      );
-      runs.push(result);
+      for (const [index, form] of forms.entries()) {
+        const result = await replayVerify(topics[index]!, form, keyFile);
+        if (!result.ok || result.records !== RECORDS)
+          throw new Error(`run ${run}, ${form.name}: verification said ok=${result.ok} over ${result.records} records`);
+        log(
+          `  run ${run}, ${form.name}: ${num(result.eventsPerSecond)} events/s (read+verify), ${num(result.wallEventsPerSecond)} events/s with process start`,
+        );
+        runs[index]!.push(result);
+      }
     }
     return {
       records: RECORDS,
       runs: RUNS,
-      eventsPerSecond: spread(runs.map((r) => r.eventsPerSecond)),
-      wallEventsPerSecond: spread(runs.map((r) => r.wallEventsPerSecond)),
+      forms: forms.map((form, index) => ({
+        name: form.name,
+        eventsPerSecond: spread(runs[index]!.map((r) => r.eventsPerSecond)),
+        wallEventsPerSecond: spread(runs[index]!.map((r) => r.wallEventsPerSecond)),
+      })),
     };
   } finally {
-    await withAdmin((admin) => admin.deleteTopics({ topics: [topic] }).catch(() => undefined));
+    await withAdmin((admin) => admin.deleteTopics({ topics }).catch(() => undefined));
   }
 }
 
@@ -258,7 +355,9 @@ async function liveRun(auditTopic: string, auditorUrl: string, publisher: EventP
       topic: auditTopic,
       fromTime: runStarted,
       onMessage: (message) => {
-        const record: AuditRecord = AuditRecordSchema.parse(JSON.parse(message.value!.toString()));
+        const parsed = AuditLogMessageSchema.parse(JSON.parse(message.value!.toString()));
+        if ('kind' in parsed) return; // a checkpoint
+        const record: AuditRecord = parsed;
         if (!ids.has(record.eventId) || seen.has(record.eventId)) return;
         seen.add(record.eventId);
         lags.push(Number(message.timestamp) - Date.parse(String(record.event['time'])));
@@ -336,11 +435,8 @@ async function main(): Promise<void> {
     );
     process.stdout.write(
       `${table(
-        ['figure', 'events/s'],
-        [
-          ['read + parse + verify', s(results.replay.eventsPerSecond)],
-          ['incl. CLI start', s(results.replay.wallEventsPerSecond)],
-        ],
+        ['log', 'read + parse + verify, events/s', 'incl. CLI start, events/s'],
+        results.replay.forms.map((form) => [form.name, s(form.eventsPerSecond), s(form.wallEventsPerSecond)]),
       )}\n`,
     );
   }

@@ -29,6 +29,21 @@ ensure_dev_keys() {
     grep -q "^export $name=" "$file" ||
       (umask 077 && echo "export $name=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')" >>"$file")
   done
+  # The audit checkpoint signing key (Ed25519, PKCS#8 PEM) and its public half (JWKS), for verifiers.
+  local signing="$ROOT/.rotor/audit-signing-key.pem" public="$ROOT/.rotor/audit-public-keys.json"
+  if [[ ! -s "$signing" ]]; then
+    (umask 077 && node -e '
+      const { generateKeyPairSync } = require("crypto");
+      const { privateKey } = generateKeyPairSync("ed25519");
+      process.stdout.write(privateKey.export({ type: "pkcs8", format: "pem" }));' >"$signing")
+  fi
+  node -e '
+    const crypto = require("crypto");
+    const jwk = crypto.createPublicKey(require("fs").readFileSync(process.argv[1], "utf8")).export({ format: "jwk" });
+    const kid = crypto.createHash("sha256").update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x })).digest("base64url");
+    process.stdout.write(JSON.stringify({ keys: [{ ...jwk, kid, use: "sig", alg: "EdDSA" }] }, null, 2) + "\n");' "$signing" >"$public"
+  grep -q "^export ROTOR_AUDIT_SIGNING_KEY_FILE=" "$file" || echo "export ROTOR_AUDIT_SIGNING_KEY_FILE=$signing" >>"$file"
+  grep -q "^export ROTOR_AUDIT_PUBLIC_KEYS_FILE=" "$file" || echo "export ROTOR_AUDIT_PUBLIC_KEYS_FILE=$public" >>"$file"
   chmod 600 "$file"
   # shellcheck disable=SC1090
   . "$file"

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 
 import { type Admin } from 'kafkajs';
 
-import { recordHash, sealRecord, ViewKeys } from '@rotor/audit-chain';
+import { sealRecord, ViewKeys } from '@rotor/audit-chain';
 import { createEvent, Topics, type AuditRecord, type DeadLetter } from '@rotor/contracts';
-import { EventPublisher } from '@rotor/kafka';
+import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
@@ -327,7 +327,7 @@ describe('auditor: the chained audit log', () => {
     }
   }, 120_000);
 
-  it('reports a tampered record at its partition and offset: a rewritten record in a copy of the log, and a forged one appended to it', async () => {
+  it("reports a tampered record at its partition and offset: a rewritten record in a copy of the log; a record forged onto a chain stays unanchored until the auditor's next record exposes the fork", async () => {
     const auditor = new IsolatedAuditor(19404, 19415, identity);
     const copyTopic = `${auditor.topic}-tampered`;
     try {
@@ -340,42 +340,36 @@ describe('auditor: the chained audit log', () => {
       });
 
       // 1. An attacker who can rewrite the log (a copy of it here, since Kafka is append-only)
-      //    changes what one record says. Every other record is copied to the same partition and offset.
-      const original: { partition: number; offset: string; value: string }[] = [];
-      const victimIndex = 17;
+      //    changes what one record says. Every other message, checkpoints included, is copied to the same partition and offset.
+      const original: { partition: number; offset: string; key: string; value: string }[] = [];
       await withAdmin(async (admin) => {
         await admin.createTopics({ topics: [{ topic: copyTopic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
       });
-      const source = await auditor.replay();
-      expect(source.records).toHaveLength(events.length);
-      const reader = kafka.consumer({ groupId: `rotor-test-copy-${randomUUID()}` });
-      await reader.connect();
-      await reader.subscribe({ topics: [auditor.topic], fromBeginning: true });
-      await new Promise<void>((resolve) => {
-        void reader.run({
-          eachMessage: async ({ partition, message }) => {
-            original.push({ partition, offset: message.offset, value: message.value!.toString() });
-            if (original.length === events.length) resolve();
-            await Promise.resolve();
-          },
-        });
+      await readTopicRange(kafka, {
+        topic: auditor.topic,
+        onMessage: (message, partition) =>
+          void original.push({ partition, offset: message.offset, key: message.key!.toString(), value: message.value!.toString() }),
       });
-      await reader.disconnect();
       original.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
-      const victim = original[victimIndex]!;
+      const records = original.filter((message) => message.key !== 'checkpoint');
+      expect(records).toHaveLength(events.length);
+      const victim = records[17]!;
       const producer = kafka.producer();
       await producer.connect();
       for (const message of original) {
-        const record = JSON.parse(message.value) as AuditRecord;
         const value =
-          message === victim ? JSON.stringify({ ...record, event: { ...record.event, subject: 'someone-else' } }) : message.value;
-        await producer.send({ topic: copyTopic, messages: [{ partition: message.partition, key: record.chain, value }] });
+          message === victim
+            ? (() => {
+                const record = JSON.parse(message.value) as AuditRecord;
+                return JSON.stringify({ ...record, event: { ...record.event, subject: 'someone-else' } });
+              })()
+            : message.value;
+        await producer.send({ topic: copyTopic, messages: [{ partition: message.partition, key: message.key, value }] });
       }
       await producer.disconnect();
       const rewritten = await runCli(['audit', 'replay', '--verify', '--json'], {
         KAFKA_BROKERS: brokers.join(','),
         ROTOR_AUDIT_TOPIC: copyTopic,
-        ROTOR_AUDIT_KEY: auditor.auditKey,
       });
       expect(rewritten.code).toBe(2);
       expect((JSON.parse(rewritten.stdout) as ReplaySummary).verify?.firstBreak).toMatchObject({
@@ -384,31 +378,49 @@ describe('auditor: the chained audit log', () => {
         reason: expect.stringMatching(/hash/),
       });
 
-      // 2. An attacker with produce rights but without the key appends a record that claims to continue a chain.
-      const last = JSON.parse(original.filter((m) => m.partition === victim.partition).at(-1)!.value) as AuditRecord;
-      const forged = sealRecord('not-the-audit-key-0123456789abcdef', {
-        ...last,
+      // 2. An attacker with produce rights but without the signing key appends a record that continues
+      //    a chain, its hash recomputed: no checkpoint vouches for it, and the auditor's real next record forks from it.
+      const last = JSON.parse(records.filter((m) => m.partition === victim.partition).at(-1)!.value) as AuditRecord;
+      const { hash: _hash, link: _link, ...lastFields } = last;
+      const forged = sealRecord({
+        ...lastFields,
         seq: last.seq + 1,
         prev: last.hash,
         eventId: randomUUID(),
         sourceOffset: String(Number(last.sourceOffset) + 1),
       });
-      expect(forged.hash).not.toBe(recordHash(auditor.auditKey, { ...forged }));
       const forger = kafka.producer();
       await forger.connect();
       const [written] = await forger.send({
         topic: auditor.topic,
         messages: [{ partition: victim.partition, key: forged.chain, value: JSON.stringify(forged) }],
       });
-      await forger.disconnect();
       const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
-      const verify = (await (
-        await fetch(`${auditor.process.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })
-      ).json()) as ReplaySummary['verify'];
-      expect(verify).toMatchObject({
-        ok: false,
-        firstBreak: { partition: victim.partition, offset: written!.baseOffset, seq: forged.seq },
+      const verify = async () =>
+        (await (
+          await fetch(`${auditor.process.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })
+        ).json()) as NonNullable<ReplaySummary['verify']> & { checkpoints: { unanchoredTail: number } };
+      const unanchored = await verify();
+      expect(unanchored).toMatchObject({ ok: true });
+      expect(unanchored.checkpoints.unanchoredTail).toBeGreaterThanOrEqual(1);
+
+      const genuine = issued(randomUUID());
+      await forger.send({
+        topic: last.sourceTopic,
+        messages: [
+          { partition: last.sourcePartition, key: genuine.subject, value: JSON.stringify(genuine), headers: { 'ce-id': genuine.id } },
+        ],
       });
+      await forger.disconnect();
+      const exposed = await eventually(
+        async () => {
+          const result = await verify();
+          return result.ok ? undefined : result;
+        },
+        { what: "the fork to show once the auditor appends the chain's next record" },
+      );
+      expect(exposed.firstBreak).toMatchObject({ partition: victim.partition, seq: forged.seq, reason: expect.stringMatching(/fork/) });
+      expect(Number(exposed.firstBreak!.offset)).toBeGreaterThan(Number(written!.baseOffset));
     } finally {
       await withAdmin((admin) => admin.deleteTopics({ topics: [copyTopic] }).catch(() => undefined));
       await auditor.stop();
@@ -416,12 +428,12 @@ describe('auditor: the chained audit log', () => {
   }, 120_000);
 });
 
-/** Every auditor key in a Redis, by type, except the state marker (a timestamp). */
+/** Every auditor key in a Redis, by type, except the state marker (a timestamp) and the checkpointer's bookkeeping (times, counters). */
 async function auditorKeys(url: string): Promise<Record<string, unknown>> {
   const redis = redisFromEnv(url);
   const dump: Record<string, unknown> = {};
   try {
-    const keys = (await redis.keys('auditor:*')).filter((key) => key !== ViewKeys.marker).sort();
+    const keys = (await redis.keys('auditor:*')).filter((key) => key !== ViewKeys.marker && !key.startsWith(ViewKeys.checkpoint)).sort();
     for (const key of keys) {
       const type = await redis.type(key);
       dump[key] =
@@ -641,7 +653,7 @@ describe('auditor: inventory views built from the audit log', () => {
         },
         { what: 'the auditor to refuse to append' },
       );
-      expect(refused).toMatch(/Redis state is missing but .* holds 10 records: run `rotor audit replay --rebuild`/);
+      expect(refused).toMatch(/Redis state is missing but .* holds \d+ messages: run `rotor audit replay --rebuild`/);
       expect((await auditor.replay('--rebuild')).rebuild).toMatchObject({ complete: true, recordsApplied: history.length });
       await auditor.process.ready();
       const final = await eventually(

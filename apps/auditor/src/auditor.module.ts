@@ -11,9 +11,14 @@ import { AppendHealth } from './audit/append-health';
 import { AuditAppender } from './audit/audit-appender.service';
 import { AuditLagMetric } from './audit/audit-lag.metric';
 import { AuditLogProducer } from './audit/audit-log-producer';
+import { AuditKeysController } from './audit/audit-keys.controller';
+import { AuditSigningKeys } from './audit/audit-signing-keys';
 import { AuditStore } from './audit/audit-store';
 import { AuditController } from './audit/audit.controller';
 import { ChainVerificationService } from './audit/chain-verification.service';
+import { CheckpointArchive } from './audit/checkpoint-archive';
+import { CheckpointStore } from './audit/checkpoint-store';
+import { CheckpointService } from './audit/checkpoint.service';
 import { DomainEventsConsumer } from './audit/domain-events.consumer';
 import type { AuditorConfig } from './config';
 import { InventoryStore } from './inventory/inventory-store';
@@ -35,7 +40,7 @@ export class AuditorModule {
         KafkaModule.forRoot(config.kafka),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-auditor', security: config.redis.security }),
       ],
-      controllers: [AuditController, InventoryController, ReportsController],
+      controllers: [AuditController, AuditKeysController, InventoryController, ReportsController],
       providers: [
         { provide: AUDITOR_CONFIG, useValue: config },
         { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
@@ -44,6 +49,10 @@ export class AuditorModule {
         AuditStore,
         AppendHealth,
         AuditLogProducer,
+        { provide: AuditSigningKeys, useFactory: () => AuditSigningKeys.load(config.checkpoints) },
+        CheckpointStore,
+        CheckpointArchive,
+        CheckpointService,
         AuditAppender,
         AuditLagMetric,
         InventoryStore,

@@ -22,7 +22,10 @@ const USAGE = `rotor: the operators' command line
   rotor audit verify
   rotor emergency rotate --selector namespace=NS [--selector role=R …] --mode graceful|immediate --reason "…" [--request-id ID] [--watch]
   rotor emergency show <id> [--watch]
-  rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify] [--rebuild] [--out FILE.jsonl] [--filter type=|lease=|secret=|workload=|actor=…]
+  rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify [--public-key FILE]] [--rebuild] [--out FILE.jsonl] [--filter type=|lease=|secret=|workload=|actor=…]
+                      (--verify needs only the auditor's public keys: --public-key or ROTOR_AUDIT_PUBLIC_KEYS_FILE;
+                      with GSM_PROJECT set it also compares the checkpoint kept in GSM)
+  rotor audit keys [--out FILE]       (the public keys that verify the audit checkpoints, as JWKS)
   rotor audit tail [--from TIME] [--filter …]
   rotor inventory secret NAME | inventory workload NS/SA | inventory owner NAME | inventory at ISO-TIME
   rotor report [--html FILE] [--fail-on high|medium|low]   (posture: overdue rotations, irrevocable leases,
@@ -79,6 +82,7 @@ async function main(argv: string[]): Promise<void> {
       rebuild: { type: 'boolean' },
       out: { type: 'string' },
       filter: { type: 'string', multiple: true },
+      'public-key': { type: 'string' },
       // distributor
       target: { type: 'string' },
       // break-glass

@@ -1,5 +1,7 @@
 export * from './canonical-json';
 export * from './chain';
+export * from './chain-verifier';
+export * from './checkpoint';
 export * from './identifiers';
 export * from './inventory';
 export * from './projection';

@@ -67,7 +67,6 @@ class MemoryRedis {
   }
 }
 
-const KEY = 'audit-key-for-tests-0123456789abcdef';
 const t = (second: number) => new Date(Date.UTC(2026, 10, 27, 12, 0, second)).toISOString();
 const ms = (second: number) => Date.parse(t(second));
 const BREAK_GLASS = '0b6a8f3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b';
@@ -79,7 +78,7 @@ const revoker = { kind: 'service', service: 'revoker' };
 
 let seq = 0;
 const record = (type: string, data: Record<string, unknown>, second: number, eventId = `event-${seq}`): AuditRecord =>
-  sealRecord(KEY, {
+  sealRecord({
     seq: seq++,
     chain: `${type}:0`,
     sourceTopic: type,

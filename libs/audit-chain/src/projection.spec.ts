@@ -77,7 +77,7 @@ const leaseRef = { leaseId: LEASE, role: 'db', owner: 'team-pay', backend: 'post
 
 let seq = 0;
 const record = (type: string, data: Record<string, unknown>, second: number, known = true): AuditRecord =>
-  sealRecord(KEY, {
+  sealRecord({
     seq: seq++,
     chain: `${type}:0`,
     sourceTopic: type,

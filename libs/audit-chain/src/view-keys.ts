@@ -8,6 +8,10 @@ export const ViewKeys = {
   /** Set once the state below has been built; its absence with a non-empty audit topic means Redis lost it. */
   marker: 'auditor:state',
   head: (chain: string) => `auditor:chain:${chain}`,
+  /** The last checkpoint's number and time (hash), records appended since (counter), and who is signing (lock). */
+  checkpoint: 'auditor:checkpoint',
+  checkpointAppended: 'auditor:checkpoint:appended',
+  checkpointLock: 'auditor:checkpoint:lock',
   seen: (eventId: string) => `auditor:seen:${eventId}`,
   record: (ref: string) => `auditor:record:${ref}`,
   eventIndex: (kind: EventIndexKind, value = '') => (kind === 'all' ? 'auditor:idx:all' : `auditor:idx:${kind}:${value}`),

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ActorSchema,
   BackendKindSchema,
+  CopyReporterSchema,
   DigestSchema,
   GsmVersionNameSchema,
   IsoTimeSchema,
@@ -94,7 +95,8 @@ export const EventDataSchemas = {
   }),
   [Topics.leaseRevoked]: z.object({
     ...LeaseRef,
-    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended']),
+    /** catalog-withdrawn: the catalog no longer has its role, or no longer binds its workload, past the grace. */
+    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended', 'catalog-withdrawn']),
     revokedAt: IsoTimeSchema,
   }),
   [Topics.secretVersionRetired]: z.object({
@@ -110,6 +112,22 @@ export const EventDataSchemas = {
     error: z.string().min(1),
     irrevocable: z.boolean(),
     nextAttemptAt: IsoTimeSchema,
+  }),
+  /**
+   * The revoker's reconciliation sweep found a credential rotor minted at a backend (by its
+   * name: a `rotor_<lease id>` role, a `rotor-<lease id>` ACL user) with no live lease, for
+   * longer than the safety margin, and revoked it: what a lost or restored Redis forgot.
+   */
+  [Topics.credentialOrphanRevoked]: z.object({
+    backend: BackendKindSchema,
+    /** The lease id the credential's name carries; no lease with it is live. */
+    leaseId: z.uuid(),
+    revocationHandle: RevocationHandleSchema,
+    /** untracked: the revoker has no record of the lease; revoked-lease: its record says revoked, yet the credential was there. */
+    reason: z.enum(['untracked', 'revoked-lease']),
+    /** When the sweep first saw it without a live lease (its creation was earlier still). */
+    firstSeenAt: IsoTimeSchema,
+    revokedAt: IsoTimeSchema,
   }),
   [Topics.rotationRequested]: z.object({
     secret: z.string().min(1),
@@ -162,6 +180,10 @@ export const EventDataSchemas = {
     form: z.enum(['raw', 'base64']).optional(),
     /** True when the distributor removed the copy because the catalog says `copies: remove`. */
     removed: z.boolean().optional(),
+    /** Who reported it; events from before this field read as `unknown` (an upcast, not a new version). */
+    reportedBy: CopyReporterSchema.default({ kind: 'unknown' }),
+    /** Which scan found it: the distributor's cluster scan or an operator's `rotor scan --report`. */
+    scanner: z.enum(['cluster-scan', 'cli-scan', 'unknown']).default('unknown'),
     discoveredAt: IsoTimeSchema,
   }),
 } as const satisfies Record<Exclude<TopicName, typeof Topics.auditLog | typeof Topics.deadLetter>, z.ZodType>;
@@ -169,7 +191,11 @@ export const EventDataSchemas = {
 export type DomainTopic = keyof typeof EventDataSchemas;
 export type EventData<T extends DomainTopic> = z.infer<(typeof EventDataSchemas)[T]>;
 
-/** A hash-chained audit record (`rotor.audit.log.v1`). `event` is the original envelope, already value-free. */
+/**
+ * A hash-chained audit record (`rotor.audit.log.v1`). `event` is the original envelope, already value-free.
+ * `link: 'sha256'`: hash = SHA-256(prev ‖ canonical JSON of the record without its hash), checkable by anyone.
+ * Absent (records written before checkpoints existed): HMAC-SHA256 with ROTOR_AUDIT_KEY, checkable only with that key.
+ */
 export const AuditRecordSchema = z.object({
   seq: z.number().int().nonnegative(),
   chain: z.string().min(1),
@@ -182,9 +208,42 @@ export const AuditRecordSchema = z.object({
   recordedAt: IsoTimeSchema,
   event: z.record(z.string(), z.unknown()),
   prev: z.string().regex(/^[0-9a-f]{64}$/),
+  link: z.literal('sha256').optional(),
   hash: DigestSchema,
 });
 export type AuditRecord = z.infer<typeof AuditRecordSchema>;
+
+/**
+ * A signed checkpoint on the audit topic: the head of every chain, signed (Ed25519) by the
+ * auditor, written to every partition of the audit topic and kept outside Kafka (GSM) too.
+ * `signature` (base64url) covers the canonical JSON of every other member.
+ */
+export const AuditCheckpointSchema = z.object({
+  kind: z.literal('checkpoint'),
+  number: z.number().int().positive(),
+  issuedAt: IsoTimeSchema,
+  /** The auditor's checkpoint interval: a verifier fails when the last checkpoint is older than two. */
+  intervalMs: z.number().int().positive(),
+  /** Partitions of the audit topic, each of which holds a copy of this checkpoint. */
+  partitions: z.number().int().positive(),
+  heads: z.array(
+    z.object({
+      chain: z.string().min(1),
+      seq: z.number().int().nonnegative(),
+      hash: DigestSchema,
+      /** The audit topic partition holding the chain. */
+      partition: z.number().int().nonnegative(),
+    }),
+  ),
+  /** RFC 7638 thumbprint of the signing public key. */
+  keyId: z.string().min(1),
+  signature: z.string().regex(/^[A-Za-z0-9_-]+$/),
+});
+export type AuditCheckpoint = z.infer<typeof AuditCheckpointSchema>;
+
+/** Any message of the audit topic: a record, or a checkpoint. */
+export const AuditLogMessageSchema = z.union([AuditCheckpointSchema, AuditRecordSchema]);
+export type AuditLogMessage = z.infer<typeof AuditLogMessageSchema>;
 
 /** A message that could not be processed, with the reason and the original bytes (base64). */
 export const DeadLetterSchema = z.object({

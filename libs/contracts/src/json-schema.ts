@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { AuditRecordSchema, DeadLetterSchema, EventDataSchemas, type DomainTopic } from './events';
+import { AuditLogMessageSchema, DeadLetterSchema, EventDataSchemas, type DomainTopic } from './events';
 import { envelopeSchema } from './envelope';
 import { Topics } from './topics';
 
@@ -10,7 +10,7 @@ export const jsonSchemas = (): Record<string, unknown> => {
   for (const topic of Object.keys(EventDataSchemas) as DomainTopic[]) {
     schemas[topic] = z.toJSONSchema(envelopeSchema(topic), { io: 'input' });
   }
-  schemas[Topics.auditLog] = z.toJSONSchema(AuditRecordSchema, { io: 'input' });
+  schemas[Topics.auditLog] = z.toJSONSchema(AuditLogMessageSchema, { io: 'input' });
   schemas[Topics.deadLetter] = z.toJSONSchema(DeadLetterSchema, { io: 'input' });
   return schemas;
 };

@@ -25,6 +25,8 @@ export class PublishTimeoutError extends Error {
 export interface OutgoingMessage {
   topic: string;
   key: string | null;
+  /** A partition chosen by the caller instead of the key's (the audit log's checkpoint copies). */
+  partition?: number;
   value: string;
   headers?: Record<string, string>;
 }
@@ -96,6 +98,7 @@ export class EventPublisher {
       topic,
       messages: batch.map((message) => ({
         key: message.key,
+        ...(message.partition === undefined ? {} : { partition: message.partition }),
         value: message.value,
         headers: { ...message.headers, traceparent: outgoingTraceparent(message.headers?.['traceparent'] ?? parentTraceparent) },
       })),

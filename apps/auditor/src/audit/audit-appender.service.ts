@@ -15,6 +15,7 @@ import { AppendHealth } from './append-health';
 import { auditEntryOf } from './audit-entry';
 import { AuditLogProducer } from './audit-log-producer';
 import { AuditStore } from './audit-store';
+import { CheckpointService } from './checkpoint.service';
 
 export type AppendOutcome = 'appended' | 'duplicate-event' | 'already-appended';
 
@@ -22,7 +23,8 @@ export type AppendOutcome = 'appended' | 'duplicate-event' | 'already-appended';
 const MAX_PRODUCE_BYTES = 512 * 1024;
 
 /**
- * Appends one hash-chained record per event to the audit topic. There is one chain per
+ * Appends one hash-chained record per event to the audit topic (SHA-256 links, vouched for by
+ * the signed checkpoints of {@link CheckpointService}). There is one chain per
  * source topic-partition: a partition has one consumer at a time, so each chain has one
  * writer, in order, whatever the number of auditor replicas; the seqs are reserved in Redis
  * before the records are produced, so a replica that lost its partition cannot fork a chain.
@@ -46,6 +48,7 @@ export class AuditAppender implements OnModuleInit {
     private readonly store: AuditStore,
     private readonly producer: AuditLogProducer,
     private readonly health: AppendHealth,
+    private readonly checkpoints: CheckpointService,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
     metrics: Metrics,
@@ -98,6 +101,8 @@ export class AuditAppender implements OnModuleInit {
       items.map(({ message }) => message.id),
     );
     if (!state.initialized) await this.initializeEmptyState();
+    // Chains the previous auditor linked with HMACs move to SHA-256 only after a signed checkpoint over their heads.
+    await this.checkpoints.ensureStarted();
 
     const outcomes: AppendOutcome[] = [];
     const records: AuditRecord[] = [];
@@ -116,7 +121,7 @@ export class AuditAppender implements OnModuleInit {
       }
       seen.add(envelope.id);
       const entry = auditEntryOf(envelope, this.identifierKey);
-      const record: AuditRecord = sealRecord(this.config.auditKey, {
+      const record: AuditRecord = sealRecord({
         seq: head ? head.seq + 1 : 0,
         chain,
         sourceTopic: topic,
@@ -173,7 +178,7 @@ export class AuditAppender implements OnModuleInit {
       if (records > 0n) {
         // Written for operators, so /readyz may show it (a driver's error text it never shows).
         throw new NotReady(
-          `the auditor's Redis state is missing but ${this.config.auditTopic} holds ${records} records: run \`rotor audit replay --rebuild\` to restore it`,
+          `the auditor's Redis state is missing but ${this.config.auditTopic} holds ${records} messages: run \`rotor audit replay --rebuild\` to restore it`,
         );
       }
       await this.store.markInitialized();

@@ -33,6 +33,11 @@ export class AuditLogProducer implements OnModuleInit, OnApplicationShutdown {
   send(chain: string, messages: OutgoingMessage[]): Promise<void> {
     return this.producers[chainSlot(chain)]!.send(messages);
   }
+
+  /** One checkpoint's copies, one per partition, in one request. */
+  sendCheckpoint(copies: OutgoingMessage[]): Promise<void> {
+    return this.producers[0]!.send(copies);
+  }
 }
 
 const chainSlot = (chain: string): number => {

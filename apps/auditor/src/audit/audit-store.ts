@@ -112,7 +112,12 @@ export class AuditStore {
    * simply runs again.
    */
   async recordAppended(records: readonly AuditRecord[]): Promise<void> {
-    const commands = [...records.flatMap((record) => projectRecord(record)), headCommand(records[records.length - 1]!)];
+    const commands: ViewCommand[] = [
+      ...records.flatMap((record) => projectRecord(record)),
+      headCommand(records[records.length - 1]!),
+      // Not idempotent, and need not be: it only brings the next checkpoint forward.
+      ['incrby', ViewKeys.checkpointAppended, records.length],
+    ];
     if (!this.scriptsLoaded) await this.loadScripts();
     try {
       await this.exec(commands);

@@ -2,35 +2,48 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 
 import { ChainVerifier } from '@rotor/audit-chain';
-import { AuditRecordSchema } from '@rotor/contracts';
+import { AuditLogMessageSchema } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
 
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
 
-/** Walks the audit topic from its start and reports the first broken record by partition and offset. */
+import { AuditSigningKeys } from './audit-signing-keys';
+import { CheckpointArchive } from './checkpoint-archive';
+
+/**
+ * Walks the audit topic from its start and reports the first broken record by partition and
+ * offset: chains and checkpoints checked with the public keys, the checkpoint kept in GSM
+ * compared with the topic's. ROTOR_AUDIT_KEY only checks records from before the transition.
+ */
 @Injectable()
 export class ChainVerificationService {
   constructor(
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
+    private readonly keys: AuditSigningKeys,
+    private readonly archive: CheckpointArchive,
   ) {}
 
   async verify() {
-    const verifier = new ChainVerifier(this.config.auditKey);
+    const verifier = new ChainVerifier({ keyring: this.keys.keyring, legacyKey: this.config.auditKey });
     const started = Date.now();
+    // Before the topic: the auditor writes Kafka first, so the topic read next must reach it.
+    verifier.setExternalCheckpoint(await this.archive.latest());
     let unreadable: { partition: number; offset: string } | undefined;
     await readTopicRange(this.kafka, {
       groupPrefix: 'rotor-auditor-verify',
       topic: this.config.auditTopic,
       onMessage: (message, partition) => {
-        const parsed = AuditRecordSchema.safeParse(safeJson(message.value));
+        const parsed = AuditLogMessageSchema.safeParse(safeJson(message.value));
         if (!parsed.success) {
           unreadable ??= { partition, offset: message.offset };
           return;
         }
-        verifier.add({ record: parsed.data, partition, offset: message.offset });
+        const located = { partition, offset: message.offset };
+        if ('kind' in parsed.data) verifier.addCheckpoint({ checkpoint: parsed.data, ...located });
+        else verifier.add({ record: parsed.data, ...located });
       },
     });
     const result = verifier.result();

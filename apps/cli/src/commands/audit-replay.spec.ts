@@ -7,7 +7,7 @@ import { parseLogPoint } from './audit-reader';
 import { ShownRecords } from './audit-tail';
 
 const KEY = 'audit-key-for-tests-0123456789abcdef';
-const record = sealRecord(KEY, {
+const record = sealRecord({
   seq: 0,
   chain: `${Topics.access}:0`,
   sourceTopic: Topics.access,

@@ -1,11 +1,22 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 
 import Redis from 'ioredis';
 
-import { ChainVerifier, headCommand, projectRecord, SCRIPT_LOADS, VIEW_PREFIX, ViewKeys, type ViewCommand } from '@rotor/audit-chain';
-import { AuditRecordSchema, type AuditRecord } from '@rotor/contracts';
+import {
+  AuditKeyring,
+  ChainVerifier,
+  checkpointSecretFor,
+  headCommand,
+  projectRecord,
+  SCRIPT_LOADS,
+  VIEW_PREFIX,
+  ViewKeys,
+  type ViewCommand,
+} from '@rotor/audit-chain';
+import { AuditCheckpointSchema, AuditLogMessageSchema, type AuditCheckpoint, type AuditRecord } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 import { redisSecurityOptions } from '@rotor/redis-store';
+import { GsmSecretStore } from '@rotor/secret-store';
 
 import type { CliContext, CliFlags } from '../context';
 import { printResult } from '../output';
@@ -17,9 +28,12 @@ import { auditLogSettings, cliKafka, parseLogPoint } from './audit-reader';
 const REBUILD_BATCH = 4_000;
 
 /**
- * `rotor audit replay --from <time|offset> [--to …] [--verify] [--rebuild] [--out file.jsonl] [--filter f=v]`:
- * reads the audit topic straight from Kafka. --verify walks the chains; --rebuild verifies too
- * and recreates the auditor's Redis state (views, chain heads, dedupe set) from the topic alone.
+ * `rotor audit replay --from <time|offset> [--to …] [--verify [--public-key FILE]] [--rebuild] [--out file.jsonl] [--filter f=v]`:
+ * reads the audit topic straight from Kafka. --verify walks the chains and checks the signed
+ * checkpoints with the public keys alone (ROTOR_AUDIT_KEY, when given, also checks the records
+ * from before the transition); with GSM_PROJECT set, it compares the checkpoint kept in GSM.
+ * --rebuild verifies too and recreates the auditor's Redis state (views, chain heads, dedupe
+ * set, checkpoint number) from the topic alone.
  */
 export async function auditReplayCommand(context: CliContext, flags: CliFlags): Promise<void> {
   const settings = auditLogSettings();
@@ -30,12 +44,16 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   const rebuild = flags['rebuild'] === true;
   const verify = flags['verify'] === true || rebuild;
   const fromStart = !from || ('offset' in from && from.offset === 0n);
-  if (verify && !settings.auditKey) throw new Error('ROTOR_AUDIT_KEY is needed to verify the chain (and to rebuild, which verifies)');
   if (rebuild && (!fromStart || to || filterSpecs.length))
     throw new Error('--rebuild reads the whole audit topic: use it without --to and --filter, and with no --from or --from 0');
 
   const kafka = cliKafka(settings.brokers, settings.kafkaSecurity);
-  const verifier = verify ? new ChainVerifier(settings.auditKey!, new Map(), !fromStart) : undefined;
+  const partial = !fromStart || !!to;
+  const verifier = verify
+    ? new ChainVerifier({ keyring: publicKeys(flags), ...(settings.auditKey ? { legacyKey: settings.auditKey } : {}), partial })
+    : undefined;
+  // Before the topic: the auditor writes Kafka first, so the topic read next must reach GSM's latest.
+  if (verifier && !partial) verifier.setExternalCheckpoint(await externalCheckpoint(settings.topic));
   const out: WriteStream | undefined = typeof flags['out'] === 'string' ? createWriteStream(flags['out']) : undefined;
   const redis = rebuild
     ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true, ...redisSecurityOptions(settings.redisSecurity()) })
@@ -44,6 +62,7 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   const started = Date.now();
   let matched = 0;
   let duplicates = 0;
+  let lastCheckpoint = 0;
   let applied = 0;
   let keysCleared = 0;
   let unreadable: { partition: number; offset: string } | undefined;
@@ -70,9 +89,14 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
       progressEvery: 5000,
       onProgress: (done, all) => progress.update(done, all),
       onMessage: async (message, partition) => {
-        const parsed = AuditRecordSchema.safeParse(safeJson(message.value));
+        const parsed = AuditLogMessageSchema.safeParse(safeJson(message.value));
         if (!parsed.success) {
           unreadable ??= { partition, offset: message.offset };
+          return;
+        }
+        if ('kind' in parsed.data) {
+          verifier?.addCheckpoint({ checkpoint: parsed.data, partition, offset: message.offset });
+          lastCheckpoint = Math.max(lastCheckpoint, parsed.data.number);
           return;
         }
         const record: AuditRecord = parsed.data;
@@ -97,6 +121,8 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
     progress.finish();
     const verification = verifier?.result();
     const ok = !verification || (verification.ok && !unreadable);
+    // The auditor numbers its next checkpoint after the last one in the log, and writes one at once.
+    if (redis && ok && lastCheckpoint) await redis.hset(ViewKeys.checkpoint, 'number', lastCheckpoint);
     if (redis && ok) await redis.set(ViewKeys.marker, new Date().toISOString());
     const tookMs = Date.now() - started;
     const summary = {
@@ -113,14 +139,17 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
     };
     const brokenAt = verification?.firstBreak ?? (unreadable ? { ...unreadable, reason: 'not an audit record' } : undefined);
     printResult(context, summary, {
-      columns: ['read', 'matched', 'events/s', 'chain', 'first break', ...(redis ? ['rebuilt'] : [])],
+      columns: ['read', 'matched', 'events/s', 'chain', 'unanchored tail', 'first break', ...(redis ? ['rebuilt'] : [])],
       rows: [
         [
           read,
           matched,
           summary.eventsPerSecond,
           verification ? (ok ? `ok (${verification.records} records, ${verification.chains} chains)` : 'BROKEN') : 'not verified',
-          brokenAt ? `partition ${brokenAt.partition} offset ${brokenAt.offset}: ${brokenAt.reason}` : '',
+          verification ? verification.checkpoints.unanchoredTail : '',
+          brokenAt
+            ? `partition ${brokenAt.partition} offset ${brokenAt.offset}: ${brokenAt.reason}`
+            : (verification?.failures?.join('; ') ?? ''),
           ...(redis ? [ok ? `${applied} records` : `stopped at the break (${applied} records)`] : []),
         ],
       ],
@@ -129,6 +158,35 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   } finally {
     await new Promise<void>((resolve) => (out ? out.end(resolve) : resolve()));
     redis?.disconnect();
+  }
+}
+
+/** The public keys checkpoints are checked with: --public-key FILE, or ROTOR_AUDIT_PUBLIC_KEYS_FILE (JWKS or PEM). */
+function publicKeys(flags: CliFlags): AuditKeyring {
+  const file = typeof flags['public-key'] === 'string' ? flags['public-key'] : process.env['ROTOR_AUDIT_PUBLIC_KEYS_FILE'];
+  if (!file)
+    throw new Error(
+      "verifying needs the auditor's public keys: --public-key FILE (from `rotor audit keys --out FILE`) or ROTOR_AUDIT_PUBLIC_KEYS_FILE",
+    );
+  const keyring = AuditKeyring.parse(readFileSync(file, 'utf8'));
+  if (keyring.size === 0) throw new Error(`${file} holds no public key`);
+  return keyring;
+}
+
+/** The latest checkpoint kept in GSM (GSM_PROJECT, SECRET_MANAGER_EMULATOR_HOST), when GSM is configured. */
+async function externalCheckpoint(topic: string): Promise<AuditCheckpoint | undefined> {
+  const project = process.env['GSM_PROJECT'];
+  if (!project) return undefined;
+  const gsm = new GsmSecretStore({ project, emulatorHost: process.env['SECRET_MANAGER_EMULATOR_HOST'] });
+  const secret = process.env['ROTOR_AUDIT_CHECKPOINT_SECRET'] ?? checkpointSecretFor(topic);
+  try {
+    const value = await gsm.access(`${gsm.secretName(secret)}/versions/latest`);
+    return AuditCheckpointSchema.parse(JSON.parse(value.toString('utf8')));
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'gsm-not-found') return undefined;
+    throw error;
+  } finally {
+    await gsm.close();
   }
 }
 

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+
 import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
@@ -17,6 +19,7 @@ interface AuditPage {
 export async function auditCommand(context: CliContext, action: string | undefined, flags: CliFlags): Promise<void> {
   if (action === 'replay') return auditReplayCommand(context, flags);
   if (action === 'tail') return auditTailCommand(context, flags);
+  if (action === 'keys') return auditKeysCommand(context, flags);
   const token = await context.token(['rotor:auditor']);
   switch (action) {
     case 'events': {
@@ -57,7 +60,18 @@ export async function auditCommand(context: CliContext, action: string | undefin
     default:
       throw new Error(
         'usage: rotor audit events [--lease ID] [--workload NS/SA] [--secret NAME] [--subject OPERATOR] [--from T] [--to T] | audit verify\n' +
-          '       rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify] [--rebuild] [--out FILE.jsonl] [--filter F=V]… | audit tail [--filter F=V]…',
+          '       rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify [--public-key FILE]] [--rebuild] [--out FILE.jsonl] [--filter F=V]…\n' +
+          '       rotor audit tail [--filter F=V]… | audit keys [--out FILE]',
       );
   }
+}
+
+/**
+ * `rotor audit keys [--out FILE]`: the auditor's public checkpoint keys (JWKS), public and served
+ * without a token, for verifiers that hold no secret (`rotor audit replay --verify --public-key FILE`).
+ */
+async function auditKeysCommand(context: CliContext, flags: CliFlags): Promise<void> {
+  const keys = await request<{ keys: { kid: string; crv: string }[] }>(`${context.urls.auditor}/v1/audit/keys`, {});
+  if (typeof flags['out'] === 'string') writeFileSync(flags['out'], `${JSON.stringify(keys, null, 2)}\n`);
+  printResult(context, keys, { columns: ['key id', 'curve'], rows: keys.keys.map((key) => [key.kid, key.crv]) });
 }

@@ -1,0 +1,53 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+
+import { AuditCheckpointSchema, type AuditCheckpoint } from '@rotor/contracts';
+import { DomainError } from '@rotor/errors';
+import { GsmSecretStore } from '@rotor/secret-store';
+
+import type { AuditorConfig } from '../config';
+import { AUDITOR_CONFIG } from '../platform/tokens';
+
+/**
+ * Each checkpoint also goes outside Kafka, as a version of its own of one GSM secret: whoever
+ * rewrites the audit topic together with its checkpoints cannot rewrite these, so a removed
+ * tail shows as a GSM checkpoint the topic does not reach.
+ *
+ * Paced by this process alone, not through the shared quota buckets in Redis (the auditor's
+ * Redis user reaches only `auditor:` keys): one write per checkpoint interval is far below
+ * GSM's 600 writes a minute and 2 version writes a second per secret.
+ */
+@Injectable()
+export class CheckpointArchive implements OnApplicationShutdown {
+  private readonly store: GsmSecretStore;
+  private secretReady = false;
+
+  constructor(@Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig) {
+    this.store = new GsmSecretStore(config.gsm);
+  }
+
+  private get latestName(): string {
+    return `${this.store.secretName(this.config.checkpoints.gsmSecret)}/versions/latest`;
+  }
+
+  async keep(checkpoint: AuditCheckpoint): Promise<void> {
+    if (!this.secretReady) {
+      await this.store.ensureSecret(this.config.checkpoints.gsmSecret, { 'managed-by': 'rotor', purpose: 'audit-checkpoints' });
+      this.secretReady = true;
+    }
+    await this.store.addVersion(this.config.checkpoints.gsmSecret, Buffer.from(JSON.stringify(checkpoint)));
+  }
+
+  /** The newest checkpoint kept in GSM; undefined before the first. */
+  async latest(): Promise<AuditCheckpoint | undefined> {
+    try {
+      return AuditCheckpointSchema.parse(JSON.parse((await this.store.access(this.latestName)).toString('utf8')));
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'gsm-not-found') return undefined;
+      throw error;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+  }
+}
