@@ -3,7 +3,6 @@ import { z } from 'zod';
 import {
   ActorSchema,
   BackendKindSchema,
-  CopyReporterSchema,
   DigestSchema,
   GsmVersionNameSchema,
   IsoTimeSchema,
@@ -95,8 +94,7 @@ export const EventDataSchemas = {
   }),
   [Topics.leaseRevoked]: z.object({
     ...LeaseRef,
-    /** catalog-withdrawn: the catalog no longer has its role, or no longer binds its workload, past the grace. */
-    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended', 'catalog-withdrawn']),
+    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended']),
     revokedAt: IsoTimeSchema,
   }),
   [Topics.secretVersionRetired]: z.object({
@@ -112,22 +110,6 @@ export const EventDataSchemas = {
     error: z.string().min(1),
     irrevocable: z.boolean(),
     nextAttemptAt: IsoTimeSchema,
-  }),
-  /**
-   * The revoker's reconciliation sweep found a credential rotor minted at a backend (by its
-   * name: a `rotor_<lease id>` role, a `rotor-<lease id>` ACL user) with no live lease, for
-   * longer than the safety margin, and revoked it: what a lost or restored Redis forgot.
-   */
-  [Topics.credentialOrphanRevoked]: z.object({
-    backend: BackendKindSchema,
-    /** The lease id the credential's name carries; no lease with it is live. */
-    leaseId: z.uuid(),
-    revocationHandle: RevocationHandleSchema,
-    /** untracked: the revoker has no record of the lease; revoked-lease: its record says revoked, yet the credential was there. */
-    reason: z.enum(['untracked', 'revoked-lease']),
-    /** When the sweep first saw it without a live lease (its creation was earlier still). */
-    firstSeenAt: IsoTimeSchema,
-    revokedAt: IsoTimeSchema,
   }),
   [Topics.rotationRequested]: z.object({
     secret: z.string().min(1),
@@ -180,10 +162,6 @@ export const EventDataSchemas = {
     form: z.enum(['raw', 'base64']).optional(),
     /** True when the distributor removed the copy because the catalog says `copies: remove`. */
     removed: z.boolean().optional(),
-    /** Who reported it; events from before this field read as `unknown` (an upcast, not a new version). */
-    reportedBy: CopyReporterSchema.default({ kind: 'unknown' }),
-    /** Which scan found it: the distributor's cluster scan or an operator's `rotor scan --report`. */
-    scanner: z.enum(['cluster-scan', 'cli-scan', 'unknown']).default('unknown'),
     discoveredAt: IsoTimeSchema,
   }),
 } as const satisfies Record<Exclude<TopicName, typeof Topics.auditLog | typeof Topics.deadLetter>, z.ZodType>;
