@@ -96,20 +96,24 @@ roles:
     ).toEqual([]);
   });
 
-  it('the auditor refuses to start, naming retention.ms, when its audit topic would delete records', async () => {
-    await ensurePortFree(19431);
-    await createTheOldWay(admin, refusedAudit);
+  const bootAuditor = async (port: number, auditTopic: string) => {
+    await ensurePortFree(port);
     const identity = await TestIdentity.create();
     const signingKeyFile = join(mkdtempSync(join(tmpdir(), 'rotor-retention-')), 'audit-signing.pem');
     writeFileSync(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const auditor = new ServiceProcess('auditor', 19431, {
+    return new ServiceProcess('auditor', port, {
       ...identity.env,
       ROTOR_CATALOG: catalogFile,
-      ROTOR_AUDIT_TOPIC: refusedAudit,
+      ROTOR_AUDIT_TOPIC: auditTopic,
       ROTOR_AUDITOR_GROUP: `rotor-auditor-retention-${suffix}`,
       ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
       ROTOR_AUDIT_SIGNING_KEY_FILE: signingKeyFile,
     }).start();
+  };
+
+  it('the auditor refuses to start, naming retention.ms, when its audit topic would delete records', async () => {
+    await createTheOldWay(admin, refusedAudit);
+    const auditor = await bootAuditor(19431, refusedAudit);
     try {
       const code = await auditor.exitCode(60_000);
       expect(code).not.toBe(0);
@@ -117,6 +121,17 @@ roles:
       expect(auditor.logs).toContain(
         `${refusedAudit}: retention.ms is ${BROKER_DEFAULT_RETENTION_MS}, so audit records would be deleted; it must be -1`,
       );
+    } finally {
+      await auditor.kill();
+    }
+  });
+
+  it('the auditor, as its own principal, checks and accepts an audit topic that never deletes', async () => {
+    // freshAudit was created by ensureTopics above: retention.ms=-1.
+    const auditor = await bootAuditor(19432, freshAudit);
+    try {
+      await auditor.live();
+      expect(auditor.logs).not.toContain('would delete records');
     } finally {
       await auditor.kill();
     }
