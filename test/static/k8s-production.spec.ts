@@ -25,7 +25,7 @@ const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'];
 /** Services that run the credential backends: DATABASE_URL and the redis-acl backend's Redis. */
 const BACKEND_SERVICES = ['issuer', 'revoker'];
 /** Services that call Google Secret Manager (the auditor never does). */
-const GSM_SERVICES = ['distributor', 'issuer', 'revoker'];
+const GSM_SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'];
 const PORTS = { https: 8443, operator: 9443 };
 const CLUSTER_ISSUER = 'rotor-ca-issuer';
 const CERTIFICATE_KEYS = ['ca.crt', 'tls.crt', 'tls.key'];
@@ -713,7 +713,7 @@ describe('Kubernetes production overlay', () => {
       'ip 169.254.169.254/32 TCP/80',
     ];
     const expected: Record<string, string[]> = {
-      auditor: everyone,
+      auditor: [...everyone, ...gsm], // the signed audit checkpoints, kept outside Kafka
       distributor: [...everyone, ...kubernetesApi, ...gsm, 'namespace{rotor.dev/webhook-receivers=true} TCP/443'],
       issuer: [...everyone, ...backends, ...kubernetesApi, ...gsm],
       revoker: [...everyone, ...backends, ...gsm],
@@ -727,7 +727,7 @@ describe('Kubernetes production overlay', () => {
     }
   });
 
-  it('opens Google Secret Manager (TCP 443 to public addresses only) to the issuer, the revoker and the distributor alone', () => {
+  it('opens Google Secret Manager (TCP 443 to public addresses only) to the issuer, the revoker, the distributor and the auditor (checkpoints) alone', () => {
     const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'];
     const internetRules = (deployment: IDeployment) =>
       policiesSelecting(policies, deployment)
