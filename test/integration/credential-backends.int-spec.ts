@@ -202,7 +202,7 @@ describe('postgres backend against a real PostgreSQL', () => {
       expect(error).toMatchObject({
         kind: 'unavailable',
         code: 'postgres-unavailable',
-        message: 'the postgres backend failed (group); retry later',
+        message: 'PostgreSQL failed (group); retry later',
       });
       expect(JSON.stringify(error)).not.toContain(canary);
       expect((error as Error).cause).toBeUndefined();

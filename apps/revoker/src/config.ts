@@ -22,6 +22,12 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       ROTOR_EMERGENCY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
       /** After a break-glass access ends, how long its follow-up rotations may take before they are requested again. */
       ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
+      /** How often the reconciliation sweep compares the backends and the catalog with the leases. */
+      ROTOR_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(300_000),
+      /** How long a credential must be seen without a live lease before it is revoked (covers issuance-to-tracking lag). */
+      ROTOR_RECONCILE_MARGIN_MS: z.coerce.number().int().min(0).max(604_800_000).default(900_000),
+      /** How long a lease the catalog no longer allows (role or binding dropped) lives on before it is revoked. */
+      ROTOR_CATALOG_WITHDRAWAL_GRACE_MS: z.coerce.number().int().min(0).max(2_592_000_000).default(900_000),
     },
     env,
   );
@@ -40,6 +46,11 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       irrevocableRetryMs: e.ROTOR_IRREVOCABLE_RETRY_MS,
     },
     breakGlass: { followUpCheckMs: e.ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS },
+    reconciliation: {
+      intervalMs: e.ROTOR_RECONCILE_INTERVAL_MS,
+      marginMs: e.ROTOR_RECONCILE_MARGIN_MS,
+      withdrawalGraceMs: e.ROTOR_CATALOG_WITHDRAWAL_GRACE_MS,
+    },
     emergency: {
       batch: e.ROTOR_EMERGENCY_BATCH,
       pollMs: e.ROTOR_EMERGENCY_POLL_MS,

@@ -27,6 +27,9 @@ import { RetirementStore } from './retirement/retirement-store';
 import { RetirementWorker } from './retirement/retirement-worker';
 import { RetirementService } from './retirement/retirement.service';
 import { SecretEventsConsumer } from './retirement/secret-events.consumer';
+import { CatalogWithdrawal } from './reconciliation/catalog-withdrawal';
+import { OrphanSweep } from './reconciliation/orphan-sweep';
+import { ReconciliationWorker } from './reconciliation/reconciliation-worker';
 import { ExpiryWorker } from './revocation/expiry-worker';
 import { RevocationService } from './revocation/revocation.service';
 
@@ -66,6 +69,9 @@ export class RevokerModule {
         BreakGlassFollowUp,
         BreakGlassConsumer,
         BreakGlassWorker,
+        OrphanSweep,
+        CatalogWithdrawal,
+        ReconciliationWorker,
       ],
     };
   }

@@ -58,6 +58,7 @@ export const KAFKA_ACCESS: Readonly<Record<KafkaPrincipal, KafkaAccess>> = {
         Topics.leaseRevoked,
         Topics.secretVersionRetired,
         Topics.revocationFailed,
+        Topics.credentialOrphanRevoked,
         Topics.rotationRequested,
         Topics.emergencyProgress,
       ),

@@ -14,6 +14,7 @@ export const Topics = {
   leaseRevoked: 'rotor.lease.revoked.v1',
   secretVersionRetired: 'rotor.secret.version-retired.v1',
   revocationFailed: 'rotor.revocation.failed.v1',
+  credentialOrphanRevoked: 'rotor.credential.orphan-revoked.v1',
   rotationRequested: 'rotor.rotation.requested.v1',
   emergencyProgress: 'rotor.emergency.progress.v1',
   access: 'rotor.access.v1',

@@ -40,6 +40,11 @@ export class BackendRegistry {
     return backend;
   }
 
+  /** Every configured backend. */
+  all(): CredentialBackend[] {
+    return [...this.backends.values()];
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.backends.values()].map((backend) => backend.close?.() ?? Promise.resolve()));
   }

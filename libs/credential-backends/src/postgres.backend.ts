@@ -5,12 +5,12 @@ import { Pool, escapeIdentifier, escapeLiteral } from 'pg';
 import type { RevocationHandle } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 
-import type { CredentialBackend, IssuedCredential, IssueRequest } from './credential-backend';
+import type { CredentialBackend, IssuedCredential, IssueRequest, MintedCredential } from './credential-backend';
 import { scramSha256Verifier } from './scram-verifier';
 
 /** What went wrong in PostgreSQL, for the operators' log: SQLSTATE and message with every quoted literal masked. */
 export interface PostgresFailure {
-  operation: 'issue' | 'renew' | 'revoke' | 'ping' | 'group';
+  operation: 'issue' | 'renew' | 'revoke' | 'ping' | 'group' | 'list';
   code?: string;
   message: string;
 }
@@ -24,6 +24,12 @@ export interface PostgresBackendSettings {
 
 /** Role names are generated from the lease id only: nothing from a catalog or a request reaches them. */
 export const postgresRoleName = (leaseId: string): string => `rotor_${leaseId.replace(/-/g, '')}`;
+
+/** The lease id a lease role's name carries (the inverse of postgresRoleName). */
+export const leaseIdOfPostgresRole = (role: string): string | undefined => {
+  const hex = /^rotor_([0-9a-f]{32})$/.exec(role)?.[1];
+  return hex && `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+};
 
 /**
  * The NOLOGIN group role holding one grant template's privileges, named by the template's
@@ -120,6 +126,20 @@ export class PostgresBackend implements CredentialBackend {
     });
   }
 
+  /** Lease roles only: `rotor_` and 32 hex digits (group roles are `rotor_grants_…`, the admin is `rotor`). */
+  async listMinted(): Promise<MintedCredential[]> {
+    let rows: { rolname: string }[];
+    try {
+      rows = (await this.pool.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname ~ '^rotor_[0-9a-f]{32}$'")).rows;
+    } catch (error) {
+      throw this.failed('list', error);
+    }
+    return rows.flatMap(({ rolname }) => {
+      const leaseId = leaseIdOfPostgresRole(rolname);
+      return leaseId ? [{ leaseId, handle: { backend: 'postgres' as const, roleName: rolname } }] : [];
+    });
+  }
+
   async ping(): Promise<void> {
     await this.run('ping', 'SELECT 1');
   }
@@ -130,11 +150,12 @@ export class PostgresBackend implements CredentialBackend {
 
   /** Logs the detail and gives the caller nothing PostgreSQL said. */
   private failed(operation: PostgresFailure['operation'], error: unknown): DomainError {
-    const failure = failureOf(operation, error);
-    this.onFailure(failure);
-    return new DomainError('unavailable', 'postgres-unavailable', `the postgres backend failed (${operation}); retry later`, {
-      retryAfterSeconds: 5,
-    });
+    const message = `PostgreSQL failed (${operation}); retry later`;
+    // A ping serves only the readiness probe: it classifies the cause (authentication, tls…),
+    // shows /readyz the class alone and logs the change, not every probe.
+    if (operation === 'ping') return new DomainError('unavailable', 'postgres-unavailable', message, { cause: error });
+    this.onFailure(failureOf(operation, error));
+    return new DomainError('unavailable', 'postgres-unavailable', message, { retryAfterSeconds: 5 });
   }
 
   private async run(operation: PostgresFailure['operation'], sql: string, params: unknown[] = []): Promise<void> {

@@ -6,7 +6,7 @@ import type { RevocationHandle } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 import { redisSecurityOptions, type RedisLinkSecurity } from '@rotor/redis-store';
 
-import type { CredentialBackend, IssuedCredential, IssueRequest } from './credential-backend';
+import type { CredentialBackend, IssuedCredential, IssueRequest, MintedCredential } from './credential-backend';
 
 export interface RedisAclBackendSettings {
   /** The Redis whose ACL rotor manages (never the one holding rotor's own keys), with an admin user allowed to run ACL and CLIENT. */
@@ -18,6 +18,8 @@ export interface RedisAclBackendSettings {
 export const redisAclUsername = (leaseId: string): string => `rotor-${leaseId}`;
 
 const USERNAME = /^rotor-[0-9a-f-]{36}$/;
+/** A lease user's name: `rotor-` and the lease id (a UUID). */
+const LEASE_USERNAME = /^rotor-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 /**
  * Applied after the role's rules: whatever its categories grant (`+@write` includes FLUSHALL,
  * `+@connection` CLIENT KILL), a lease never gets admin or dangerous commands. The catalog
@@ -77,6 +79,15 @@ export class RedisAclBackend implements CredentialBackend {
         if (!/No such user/i.test(error.message)) throw error;
       });
       return this.redis.call('ACL', 'DELUSER', username);
+    });
+  }
+
+  /** The lease users on this Redis (ACL USERS), recognised by their `rotor-<lease id>` names. */
+  async listMinted(): Promise<MintedCredential[]> {
+    const users = (await this.call(() => this.redis.call('ACL', 'USERS'))) as string[];
+    return users.flatMap((username) => {
+      const leaseId = LEASE_USERNAME.exec(username)?.[1];
+      return leaseId ? [{ leaseId, handle: { backend: 'redis-acl' as const, username } }] : [];
     });
   }
 

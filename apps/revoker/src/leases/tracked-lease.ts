@@ -6,7 +6,8 @@ import type { BackendKind, RevocationHandle, Workload } from '@rotor/contracts';
  */
 export type TrackedLeaseState = 'active' | 'revoking' | 'revoked' | 'irrevocable';
 
-export type RevocationReason = 'expired' | 'requested' | 'emergency' | 'breakglass-ended';
+/** catalog-withdrawn: the catalog dropped its role or binding (reconciliation/catalog-withdrawal.ts). */
+export type RevocationReason = 'expired' | 'requested' | 'emergency' | 'breakglass-ended' | 'catalog-withdrawn';
 
 export interface TrackedLease {
   id: string;
