@@ -102,6 +102,9 @@ for svc in $SERVICES; do
   put "$SECRETS/kafka-$svc.password" "$ROOT/$svc/kafka-$svc.password" "$ROTOR_UID" 600
   put "$SECRETS/redis-$svc.password" "$ROOT/$svc/redis-$svc.password" "$ROTOR_UID" 600
 done
+# The auditor's checkpoint signing key (Ed25519): verifiers need only its public half (GET /v1/audit/keys).
+[ -s "$SECRETS/audit-signing-key.pem" ] || openssl genpkey -algorithm ed25519 -out "$SECRETS/audit-signing-key.pem" 2>/dev/null
+put "$SECRETS/audit-signing-key.pem" "$ROOT/auditor/audit-signing-key.pem" "$ROTOR_UID" 600
 for svc in issuer revoker; do # the credential backends: PostgreSQL roles and Redis ACL users
   put "$SECRETS/redis-acl-admin.password" "$ROOT/$svc/redis-acl-admin.password" "$ROTOR_UID" 600
   put "$CA/database-url" "$ROOT/$svc/database-url" "$ROTOR_UID" 600

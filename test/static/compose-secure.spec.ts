@@ -281,6 +281,7 @@ describe('docker-compose.yml: the secure stack', () => {
       expect({ name, files }).toEqual({
         name,
         files: [
+          ...(name === 'auditor' ? ['audit-signing-key.pem'] : []), // signs the audit checkpoints
           ...(BACKEND_SERVICES.includes(name) ? ['database-url'] : []),
           `kafka-${name}.password`,
           ...(BACKEND_SERVICES.includes(name) ? ['redis-acl-admin.password'] : []),
