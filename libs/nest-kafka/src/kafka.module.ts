@@ -10,8 +10,17 @@ import {
 } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 
-import { ALL_TOPICS, KAFKA_PRINCIPALS, topicsOf, type KafkaPrincipal } from '@rotor/contracts';
-import { ConsumerRunner, createKafka, ensureTopics, EventPublisher, type ConsumerRunnerOptions, type KafkaSettings } from '@rotor/kafka';
+import { ALL_TOPICS, KAFKA_ACCESS, KAFKA_PRINCIPALS, topicMatches, topicsOf, type KafkaPrincipal } from '@rotor/contracts';
+import {
+  ConsumerRunner,
+  createKafka,
+  DEFAULT_RETENTION_MS,
+  ensureTopics,
+  EventPublisher,
+  topicRetentionProblems,
+  type ConsumerRunnerOptions,
+  type KafkaSettings,
+} from '@rotor/kafka';
 import { LOGGER, ReadinessRegistry } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
@@ -60,10 +69,26 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationBootstrap, OnA
       const topics = service && KAFKA_PRINCIPALS.includes(service) ? topicsOf(service) : ALL_TOPICS;
       const created = await ensureTopics(admin, topics, this.settings);
       if (created.length) this.logger.info({ topics: created }, 'created topics');
+      const writes = service && KAFKA_PRINCIPALS.includes(service) ? KAFKA_ACCESS[service].writes : undefined;
+      await this.checkRetention(admin, writes ? topics.filter((topic) => writes.some((pattern) => topicMatches(pattern, topic))) : topics);
     } finally {
       await admin.disconnect();
     }
     await this.publisher.connect();
+  }
+
+  /**
+   * Says so, naming the setting, when a topic this service writes would delete records too soon
+   * (kafka-setup raises it). A warning, not a refusal: only the audit log's retention stops a
+   * service (the auditor's own check), and a service that cannot describe its topics still runs.
+   */
+  private async checkRetention(admin: ReturnType<Kafka['admin']>, topics: readonly string[]): Promise<void> {
+    try {
+      const problems = await topicRetentionProblems(admin, topics, { retentionMs: this.settings.retentionMs ?? DEFAULT_RETENTION_MS });
+      for (const problem of problems) this.logger.warn({ problem }, 'topic retention is below what rotor needs: run kafka-setup');
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'could not check the retention of its topics');
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {
