@@ -206,7 +206,7 @@ roles:
           service.issue({ caller: { kind: 'workload', subject: 'system:serviceaccount:undo:app', workload }, role }),
         ).rejects.toMatchObject({ code: 'issuance-incomplete' });
       }
-      expect(await activeLeases.count({ role, workload }, new Date())).toEqual({ role: 0, workload: 0 });
+      expect(await activeLeases.count({ role, holder: { kind: 'workload', workload } }, new Date())).toEqual({ role: 0, workload: 0 });
     } finally {
       await backends.close();
       redis.disconnect();

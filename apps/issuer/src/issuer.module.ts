@@ -6,10 +6,11 @@ import { KubeTokenReviewer, loadKubeConfig } from '@rotor/kube-client';
 import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
-import { BackendsShutdown, backendsProvider } from '@rotor/nest-backends';
+import { BackendsShutdown, backendsProvider, SeparateRedisCheck } from '@rotor/nest-backends';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
+import { BreakGlassLeasesMigration } from './break-glass/break-glass-leases.migration';
 import { BreakGlassController } from './break-glass/break-glass.controller';
 import { BreakGlassService } from './break-glass/break-glass.service';
 import type { IssuerConfig } from './config';
@@ -59,6 +60,7 @@ export class IssuerModule {
         { provide: TokenHasher, useFactory: () => new TokenHasher(config.tokenHashKeys) },
         backendsProvider(config.backends),
         BackendsShutdown,
+        SeparateRedisCheck,
         CallerGuard,
         LeaseRepository,
         ActiveLeases,
@@ -71,6 +73,7 @@ export class IssuerModule {
         RotationScheduler,
         RotationRequestedConsumer,
         BreakGlassService,
+        BreakGlassLeasesMigration,
       ],
     };
   }

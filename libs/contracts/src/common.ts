@@ -9,6 +9,15 @@ export const WorkloadSchema = z.object({
 });
 export type Workload = z.infer<typeof WorkloadSchema>;
 
+/**
+ * The namespace in the `workload` of a lease an operator holds (break-glass) rather than a
+ * workload. It is not a DNS label, so no Kubernetes namespace, service-account token, binding
+ * name or workload lookup can ever be it; the serviceAccount field carries the operator's subject.
+ */
+export const OPERATOR_HOLDER_NAMESPACE = 'rotor:operator';
+
+export const operatorHeldWorkload = (subject: string): Workload => ({ namespace: OPERATOR_HOLDER_NAMESPACE, serviceAccount: subject });
+
 /** Who acted: a workload, an operator (by token subject and groups), or a rotor service. */
 export const ActorSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('workload'), workload: WorkloadSchema }),

@@ -23,6 +23,7 @@ import type { BreakGlassRequest } from './break-glass.dto';
 export const DEFAULT_BREAK_GLASS_MAX_TTL_MS = 3_600_000;
 const SOURCE = '/rotor/issuer';
 const recordKey = (id: string) => `issuer:breakglass:${id}`;
+export const BREAK_GLASS_RECORD_PATTERN = 'issuer:breakglass:*';
 
 export interface BreakGlassGrant {
   id: string;
@@ -92,11 +93,7 @@ export class BreakGlassService {
     let role: BreakGlassGrant['role'];
     if (request.role) {
       const issued = await this.leases.issue({
-        caller: {
-          kind: 'workload',
-          subject: caller.subject,
-          workload: { namespace: 'rotor-break-glass', serviceAccount: serviceAccountLabel(caller.subject) },
-        },
+        caller,
         role: request.role,
         ttlMs,
         task: `break-glass:${id}`,
@@ -155,11 +152,3 @@ export class BreakGlassService {
     return { id, state: 'ending' };
   }
 }
-
-/** A DNS-label-shaped stand-in for the operator in lease records (the subject itself is on the events). */
-const serviceAccountLabel = (subject: string) =>
-  subject
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63) || 'operator';

@@ -11,7 +11,7 @@ import { REDIS } from '@rotor/nest-redis';
 import { KeyedRateLimiter, type Redis } from '@rotor/redis-store';
 
 import type { IssuerConfig } from '../config';
-import { isLive } from '../leases/lease';
+import { holderSubject, isLive } from '../leases/lease';
 import { LeaseRepository } from '../leases/lease.repository';
 import { CATALOG, ISSUER_CONFIG } from '../platform/tokens';
 
@@ -85,7 +85,7 @@ export class IntrospectionService {
     );
     return {
       active: true,
-      sub: `system:serviceaccount:${lease.workload.namespace}:${lease.workload.serviceAccount}`,
+      sub: holderSubject(lease.holder),
       scope: lease.role,
       exp: Math.floor(lease.expiresAt.getTime() / 1000),
       iat: Math.floor(lease.issuedAt.getTime() / 1000),

@@ -16,8 +16,9 @@ export const activeLeaseKeys = {
   holder: (role: string, holder: string) => `issuer:active:{role:${role}}:holder:${holder}`,
 };
 
-/** The per-role quota's unit: one workload (namespace/service account). */
-export const holderOf = (lease: Pick<Lease, 'workload'>): string => `workload:${lease.workload.namespace}/${lease.workload.serviceAccount}`;
+/** The per-role quota's unit: one workload (namespace/service account), or one operator (break-glass). */
+export const holderOf = ({ holder }: Pick<Lease, 'holder'>): string =>
+  holder.kind === 'workload' ? `workload:${holder.workload.namespace}/${holder.workload.serviceAccount}` : `operator:${holder.subject}`;
 
 /**
  * Checks both quotas and reserves the lease in one step, so concurrent requests cannot all
@@ -53,7 +54,7 @@ export class ActiveLeases {
   }
 
   async reserve(
-    lease: Pick<Lease, 'id' | 'role' | 'workload' | 'expiresAt'>,
+    lease: Pick<Lease, 'id' | 'role' | 'holder' | 'expiresAt'>,
     quota: { perWorkload: number; perRole: number },
     now: Date,
   ): Promise<Reservation> {
@@ -69,7 +70,7 @@ export class ActiveLeases {
   }
 
   /** A renewal moves the lease's end; a lease no longer counted (revoked meanwhile) stays uncounted. */
-  async extend(lease: Pick<Lease, 'id' | 'role' | 'workload'>, expiresAt: Date): Promise<void> {
+  async extend(lease: Pick<Lease, 'id' | 'role' | 'holder'>, expiresAt: Date): Promise<void> {
     await execOrThrow(
       this.redis
         .multi()
@@ -79,7 +80,7 @@ export class ActiveLeases {
   }
 
   /** Idempotent. */
-  async release(lease: Pick<Lease, 'id' | 'role' | 'workload'>): Promise<void> {
+  async release(lease: Pick<Lease, 'id' | 'role' | 'holder'>): Promise<void> {
     await execOrThrow(
       this.redis
         .multi()
@@ -89,7 +90,7 @@ export class ActiveLeases {
   }
 
   /** Counts a lease that already exists (the upgrade from the previous layout); never overwrites a newer entry. */
-  async adopt(lease: Pick<Lease, 'id' | 'role' | 'workload' | 'expiresAt'>): Promise<void> {
+  async adopt(lease: Pick<Lease, 'id' | 'role' | 'holder' | 'expiresAt'>): Promise<void> {
     await execOrThrow(
       this.redis
         .multi()
@@ -98,7 +99,7 @@ export class ActiveLeases {
     );
   }
 
-  async count(lease: Pick<Lease, 'role' | 'workload'>, now: Date): Promise<{ role: number; workload: number }> {
+  async count(lease: Pick<Lease, 'role' | 'holder'>, now: Date): Promise<{ role: number; workload: number }> {
     const min = `(${now.getTime()}`;
     const [role, workload] = await Promise.all([
       this.redis.zcount(activeLeaseKeys.role(lease.role), min, '+inf'),

@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 
+import type { Workload } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
 import type { Redis } from '@rotor/redis-store';
 
 import { execOrThrow } from '../platform/redis-exec';
 
-import type { Lease } from './lease';
+import { eventWorkload, type Lease } from './lease';
 
 const RETAIN_AFTER_END_MS = 7 * 86_400_000;
 
@@ -54,6 +55,14 @@ export class LeaseRepository {
     await this.redis.hset(leaseKey(lease.id), 'expiresAt', expiresAt.toISOString());
   }
 
+  /** Hands a lease to an operator (the upgrade of break-glass leases from their stand-in workload). */
+  async setOperatorHolder(lease: Lease, subject: string): Promise<Lease> {
+    const upgraded: Lease = { ...lease, holder: { kind: 'operator', subject } };
+    const { workload, holder, holderSubject } = serialize(upgraded);
+    await this.redis.hset(leaseKey(lease.id), { workload: workload!, holder: holder!, holderSubject: holderSubject! });
+    return upgraded;
+  }
+
   /** Idempotent: a lease already revoked stays as it was. */
   async markRevoked(lease: Lease, { at, reason }: { at: Date; reason: string }): Promise<void> {
     await this.redis.hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString(), revocationReason: reason });
@@ -75,7 +84,9 @@ const serialize = (lease: Lease): Record<string, string> => ({
   role: lease.role,
   owner: lease.owner,
   backend: lease.backend,
-  workload: JSON.stringify(lease.workload),
+  // Older replicas read `workload` only: an operator's lease shows them one no workload can match.
+  workload: JSON.stringify(eventWorkload(lease.holder)),
+  ...(lease.holder.kind === 'operator' ? { holder: 'operator', holderSubject: lease.holder.subject } : {}),
   ...(lease.task ? { task: lease.task } : {}),
   issuedAt: lease.issuedAt.toISOString(),
   expiresAt: lease.expiresAt.toISOString(),
@@ -89,7 +100,10 @@ const deserialize = (fields: Record<string, string>): Lease => ({
   role: fields['role']!,
   owner: fields['owner']!,
   backend: fields['backend'] as Lease['backend'],
-  workload: JSON.parse(fields['workload']!) as Lease['workload'],
+  holder:
+    fields['holder'] === 'operator'
+      ? { kind: 'operator', subject: fields['holderSubject']! }
+      : { kind: 'workload', workload: JSON.parse(fields['workload']!) as Workload },
   ...(fields['task'] ? { task: fields['task'] } : {}),
   issuedAt: new Date(fields['issuedAt']!),
   expiresAt: new Date(fields['expiresAt']!),

@@ -6,7 +6,7 @@ import { findRole, isBound, type Catalog } from '@rotor/catalog';
 import { createEvent, Topics, type Actor } from '@rotor/contracts';
 import { BackendRegistry } from '@rotor/credential-backends';
 import { DomainError } from '@rotor/errors';
-import type { WorkloadCaller } from '@rotor/identity';
+import type { OperatorCaller, WorkloadCaller } from '@rotor/identity';
 import { EventPublisher, PublishTimeoutError } from '@rotor/kafka';
 import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
@@ -15,22 +15,23 @@ import { TokenHasher } from '../introspection/token-hasher';
 import { CATALOG, DEPENDENCY_TIMEOUT_MS } from '../platform/tokens';
 
 import { ActiveLeases } from './active-leases';
-import { expiryFor, isLive, sameWorkload, type Lease } from './lease';
+import { eventWorkload, expiryFor, heldBy, isLive, type Lease, type LeaseHolder } from './lease';
 import { LeaseRepository } from './lease.repository';
 
 const SOURCE = '/rotor/issuer';
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
 
-export interface IssueCommand {
-  caller: WorkloadCaller;
+export type IssueCommand = {
   role: string;
   ttlMs?: number;
   task?: string;
   idempotencyKey?: string;
   traceparent?: string;
-  /** Break-glass: an SRE takes the role outside its bindings, for at most `maxTtlMs`. */
-  breakGlass?: { maxTtlMs: number };
-}
+} & (
+  | { caller: WorkloadCaller; breakGlass?: undefined }
+  /** Break-glass: an SRE takes the role outside its bindings, for at most `maxTtlMs`, and holds the lease. */
+  | { caller: OperatorCaller; breakGlass: { maxTtlMs: number } }
+);
 
 export interface IssuedLease {
   lease: Lease;
@@ -62,14 +63,13 @@ export class LeaseService {
   async issue(command: IssueCommand): Promise<IssuedLease> {
     const { caller } = command;
     const role = findRole(this.catalog, command.role);
-    if (!role || (!command.breakGlass && !isBound(role, caller.workload))) {
+    if (!role || (caller.kind === 'workload' && !isBound(role, caller.workload))) {
       // The same answer for unknown and unbound roles: callers cannot probe the catalog.
-      throw new DomainError(
-        'forbidden',
-        'role-not-bound',
-        `role ${command.role} is not bound to ${caller.workload.namespace}/${caller.workload.serviceAccount}`,
-      );
+      throw new DomainError('forbidden', 'role-not-bound', `role ${command.role} is not bound to ${holderName(caller)}`);
     }
+    // A break-glass lease is the operator's own, in a form no workload can ever match.
+    const holder: LeaseHolder =
+      caller.kind === 'workload' ? { kind: 'workload', workload: caller.workload } : { kind: 'operator', subject: caller.subject };
     // Nothing is minted while a dependency the lease needs is known to be down.
     this.gate?.assertAvailable(['kafka', 'redis', ...(role.backend.kind === 'postgres' ? ['postgres'] : [])]);
     if (command.ttlMs !== undefined && command.ttlMs > role.maxTtl) {
@@ -82,7 +82,7 @@ export class LeaseService {
     const maxExpiresAt = new Date(now.getTime() + Math.min(role.maxTtl, command.breakGlass?.maxTtlMs ?? Number.POSITIVE_INFINITY));
     const expiresAt = expiryFor({ now, ttlMs: command.ttlMs ?? role.ttl, maxExpiresAt });
     // Counted from here on: the check and the reservation are one step, so concurrent requests cannot overshoot.
-    const counted = { id: leaseId, role: role.name, workload: caller.workload, expiresAt };
+    const counted = { id: leaseId, role: role.name, holder, expiresAt };
     const reservation = await this.activeLeases.reserve(counted, role.quota, now);
     if (reservation !== 'reserved') {
       throw new DomainError('rate-limited', 'lease-quota-reached', `active lease quota reached for role ${role.name}`, {
@@ -116,7 +116,7 @@ export class LeaseService {
       role: role.name,
       owner: role.owner,
       backend: role.backend.kind,
-      workload: caller.workload,
+      holder,
       ...(command.task ? { task: command.task } : {}),
       issuedAt: now,
       expiresAt,
@@ -150,14 +150,14 @@ export class LeaseService {
         cause: error,
       });
     }
-    this.logger.info({ leaseId, role: role.name, workload: caller.workload, expiresAt }, 'lease issued');
+    this.logger.info({ leaseId, role: role.name, holder: holderName(caller), expiresAt }, 'lease issued');
     return { lease, credential: issued.credential };
   }
 
   async get(caller: WorkloadCaller, leaseId: string): Promise<Lease> {
     const lease = await this.leases.get(leaseId);
     if (!lease) throw new DomainError('not-found', 'lease-not-found', `lease ${leaseId} does not exist`);
-    if (!sameWorkload(lease.workload, caller.workload)) {
+    if (!heldBy(lease, caller.workload)) {
       throw new DomainError('forbidden', 'not-your-lease', `lease ${leaseId} belongs to another workload`);
     }
     return lease;
@@ -247,5 +247,8 @@ const leaseRef = (lease: Lease) => ({
   role: lease.role,
   owner: lease.owner,
   backend: lease.backend,
-  workload: lease.workload,
+  workload: eventWorkload(lease.holder),
 });
+
+const holderName = (caller: WorkloadCaller | OperatorCaller): string =>
+  caller.kind === 'workload' ? `${caller.workload.namespace}/${caller.workload.serviceAccount}` : `operator ${caller.subject}`;

@@ -1,6 +1,12 @@
-import type { BackendKind, RevocationHandle, Workload } from '@rotor/contracts';
+import { operatorHeldWorkload, type BackendKind, type RevocationHandle, type Workload } from '@rotor/contracts';
 
 export type LeaseState = 'active' | 'revoked';
+
+/**
+ * Who holds a lease: the workload it was issued to, or the operator who opened it through
+ * break-glass. Only a workload holder can be matched by a workload caller.
+ */
+export type LeaseHolder = { kind: 'workload'; workload: Workload } | { kind: 'operator'; subject: string };
 
 /** What the issuer keeps of a lease: everything but the credential itself. */
 export interface Lease {
@@ -8,7 +14,7 @@ export interface Lease {
   role: string;
   owner: string;
   backend: BackendKind;
-  workload: Workload;
+  holder: LeaseHolder;
   task?: string;
   issuedAt: Date;
   expiresAt: Date;
@@ -26,6 +32,18 @@ export const sameWorkload = (
   a: Pick<Workload, 'namespace' | 'serviceAccount'>,
   b: Pick<Workload, 'namespace' | 'serviceAccount'>,
 ): boolean => a.namespace === b.namespace && a.serviceAccount === b.serviceAccount;
+
+/** Whether this workload holds the lease: never true of a lease an operator holds. */
+export const heldBy = (lease: Pick<Lease, 'holder'>, workload: Pick<Workload, 'namespace' | 'serviceAccount'>): boolean =>
+  lease.holder.kind === 'workload' && sameWorkload(lease.holder.workload, workload);
+
+/** The `workload` of the lease's events: the holder's, or one no workload can be for an operator's lease. */
+export const eventWorkload = (holder: LeaseHolder): Workload =>
+  holder.kind === 'workload' ? holder.workload : operatorHeldWorkload(holder.subject);
+
+/** RFC 7662 `sub`: the service account, or the operator's subject (which is never a `system:` one). */
+export const holderSubject = (holder: LeaseHolder): string =>
+  holder.kind === 'workload' ? `system:serviceaccount:${holder.workload.namespace}:${holder.workload.serviceAccount}` : holder.subject;
 
 /** The expiry for a requested TTL: the role's ttl by default, never beyond the lease's max. */
 export const expiryFor = ({ now, ttlMs, maxExpiresAt }: { now: Date; ttlMs: number; maxExpiresAt: Date }): Date =>

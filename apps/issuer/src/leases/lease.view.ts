@@ -6,7 +6,8 @@ export const leaseView = (lease: Lease, now = new Date()) => ({
   role: lease.role,
   owner: lease.owner,
   backend: lease.backend,
-  workload: lease.workload,
+  // Only a workload's lease is ever shown here (an operator's is not reachable by any workload).
+  ...(lease.holder.kind === 'workload' ? { workload: lease.holder.workload } : { holder: lease.holder }),
   ...(lease.task ? { task: lease.task } : {}),
   state: lease.state === 'active' && lease.expiresAt <= now ? 'expired' : lease.state,
   issuedAt: lease.issuedAt.toISOString(),
