@@ -561,6 +561,8 @@ describe('auditor: inventory views built from the audit log', () => {
             secret: 'pay-key',
             version: 2,
             location: { kind: 'kubernetes-configmap', namespace: 'payments', name: 'legacy-config', key: 'API_KEY' },
+            reportedBy: { kind: 'service', service: 'distributor' },
+            scanner: 'cluster-scan',
             discoveredAt: at(25),
           },
         }),

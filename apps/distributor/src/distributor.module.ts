@@ -21,6 +21,7 @@ import { DeliveryLedger } from './delivery/delivery-ledger';
 import { DeliveryQueue } from './delivery/delivery-queue';
 import { DeliveryWorker } from './delivery/delivery-worker';
 import { DeliveryService } from './delivery/delivery.service';
+import { EventReferences } from './delivery/event-references';
 import { ValueReader } from './delivery/value-reader';
 import { VersionEventsConsumer } from './delivery/version-events.consumer';
 import { DriftScanner } from './drift/drift-scanner';
@@ -91,6 +92,7 @@ export class DistributorModule {
         ValueReader,
         DeliveryService,
         DeliveryWorker,
+        EventReferences,
         VersionEventsConsumer,
         DriftScanner,
         ...clusterObjectsProviders(config),

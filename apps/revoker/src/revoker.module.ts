@@ -27,6 +27,7 @@ import { RetirementStore } from './retirement/retirement-store';
 import { RetirementWorker } from './retirement/retirement-worker';
 import { RetirementService } from './retirement/retirement.service';
 import { SecretEventsConsumer } from './retirement/secret-events.consumer';
+import { SecretReferences } from './retirement/secret-references';
 import { CatalogWithdrawal } from './reconciliation/catalog-withdrawal';
 import { OrphanSweep } from './reconciliation/orphan-sweep';
 import { ReconciliationWorker } from './reconciliation/reconciliation-worker';
@@ -65,6 +66,7 @@ export class RevokerModule {
         RetirementStore,
         RetirementService,
         RetirementWorker,
+        SecretReferences,
         SecretEventsConsumer,
         BreakGlassFollowUp,
         BreakGlassConsumer,

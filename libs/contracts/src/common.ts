@@ -26,6 +26,14 @@ export const ActorSchema = z.discriminatedUnion('kind', [
 ]);
 export type Actor = z.infer<typeof ActorSchema>;
 
+/**
+ * Who reported a copy found outside the inventory: a rotor service (its own scan) or the
+ * authenticated caller who posted the finding. `unknown` exists only for events written before
+ * the field did: they are upcast to it when read, never produced with it.
+ */
+export const CopyReporterSchema = z.discriminatedUnion('kind', [...ActorSchema.options, z.object({ kind: z.literal('unknown') })]);
+export type CopyReporter = z.infer<typeof CopyReporterSchema>;
+
 export const BackendKindSchema = z.enum(['opaque-token', 'postgres', 'redis-acl']);
 export type BackendKind = z.infer<typeof BackendKindSchema>;
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ActorSchema,
   BackendKindSchema,
+  CopyReporterSchema,
   DigestSchema,
   GsmVersionNameSchema,
   IsoTimeSchema,
@@ -162,6 +163,10 @@ export const EventDataSchemas = {
     form: z.enum(['raw', 'base64']).optional(),
     /** True when the distributor removed the copy because the catalog says `copies: remove`. */
     removed: z.boolean().optional(),
+    /** Who reported it; events from before this field read as `unknown` (an upcast, not a new version). */
+    reportedBy: CopyReporterSchema.default({ kind: 'unknown' }),
+    /** Which scan found it: the distributor's cluster scan or an operator's `rotor scan --report`. */
+    scanner: z.enum(['cluster-scan', 'cli-scan', 'unknown']).default('unknown'),
     discoveredAt: IsoTimeSchema,
   }),
 } as const satisfies Record<Exclude<TopicName, typeof Topics.auditLog | typeof Topics.deadLetter>, z.ZodType>;

@@ -1,6 +1,7 @@
 export * from './common';
 export * from './envelope';
 export * from './events';
+export * from './gsm-reference';
 export * from './json-schema';
 export * from './topics';
 export * from './access-policy';

@@ -4,7 +4,7 @@ import { InvalidEventError, parseEvent, Topics, type DeadLetter, type DomainTopi
 import type { Logger, Metrics } from '@rotor/telemetry';
 
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from './backoff';
-import { MalformedMessageError, PermanentError } from './errors';
+import { MalformedMessageError, PermanentError, ReferenceRejectedError } from './errors';
 import type { EventPublisher } from './event-publisher';
 
 export interface MessageContext {
@@ -101,6 +101,7 @@ export class ConsumerRunner {
   private running = false;
   private readonly processed;
   private readonly deadLettered;
+  private readonly referencesRejected;
   private readonly handleSeconds;
   private readonly batchSize;
 
@@ -122,6 +123,11 @@ export class ConsumerRunner {
     this.maxBatchSize = options.maxBatchSize ?? 200;
     this.processed = metrics.counter('rotor_kafka_messages_total', 'Messages consumed, by outcome', ['topic', 'outcome']);
     this.deadLettered = metrics.counter('rotor_kafka_dead_letters_total', 'Messages sent to rotor.dlq.v1', ['topic', 'reason']);
+    this.referencesRejected = metrics.counter(
+      'rotor_kafka_references_rejected_total',
+      'Events dead-lettered because they name something outside this service (another GSM project, an unknown secret…), by reason',
+      ['topic', 'reason'],
+    );
     this.handleSeconds = metrics.histogram('rotor_kafka_handle_seconds', 'Handler time per call (one message, or one batch)', ['topic']);
     this.batchSize = metrics.histogram(
       'rotor_kafka_batch_messages',
@@ -315,6 +321,7 @@ export class ConsumerRunner {
       { topic: Topics.deadLetter, key: context.key, value: JSON.stringify(record), headers: { traceparent: context.traceparent ?? '' } },
     ]);
     this.deadLettered.inc({ topic: context.topic, reason: reason.code });
+    if (error instanceof ReferenceRejectedError) this.referencesRejected.inc({ topic: context.topic, reason: error.reason });
     this.processed.inc({ topic: context.topic, outcome: 'dead-lettered' });
     context.logger.error({ attempts, reason: reason.message }, 'message dead-lettered');
   }

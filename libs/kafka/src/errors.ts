@@ -1,3 +1,5 @@
+import type { ReferenceRejection } from '@rotor/contracts';
+
 /**
  * Thrown by a handler when retrying cannot help (the message is wrong, not the world):
  * the message goes to the dead-letter topic at once.
@@ -12,6 +14,21 @@ export class PermanentError extends Error {
 /** A message that is not valid JSON or does not match its topic's schema. */
 export class MalformedMessageError extends PermanentError {
   override readonly code = 'malformed';
+}
+
+/**
+ * An event names something outside this service's domain: a GSM project other than its own, a
+ * secret neither the catalog nor its own records know, a lease handle that is not the lease's.
+ * Dead-lettered at once and counted by `reason` (a fixed list, never the refused value).
+ */
+export class ReferenceRejectedError extends PermanentError {
+  override readonly code = 'reference-rejected';
+  constructor(
+    readonly reason: ReferenceRejection,
+    message: string,
+  ) {
+    super(`reference rejected (${reason}): ${message}`);
+  }
 }
 
 /**

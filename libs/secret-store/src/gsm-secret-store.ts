@@ -2,6 +2,7 @@ import { credentials } from '@grpc/grpc-js';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import type { CallOptions } from 'google-gax';
 
+import { gsmVersionName } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 
 import { RateLimiter } from './rate-limiter';
@@ -82,8 +83,18 @@ export class GsmSecretStore {
     return this.reads.queued > 0 || this.writes.queued > 0 || [...this.versionWrites.values()].some((limiter) => limiter.queued > 0);
   }
 
+  /** The configured project: every name this store builds is inside it. */
+  get project(): string {
+    return this.settings.project;
+  }
+
   secretName(secret: string): string {
     return `projects/${this.settings.project}/secrets/${secret}`;
+  }
+
+  /** The version's name in the configured project: what consumers read, disable and destroy, whatever an event said. */
+  versionName(secret: string, version: number): string {
+    return gsmVersionName({ project: this.settings.project, secret, version });
   }
 
   async ping(): Promise<void> {

@@ -230,6 +230,8 @@ export class ClusterCopyScanner {
           ...(owner ? { owner } : {}),
           form: finding.form,
           removed: finding.removed,
+          reportedBy: { kind: 'service', service: 'distributor' },
+          scanner: 'cluster-scan',
           discoveredAt: new Date().toISOString(),
         },
       }),

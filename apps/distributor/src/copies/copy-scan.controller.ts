@@ -56,6 +56,6 @@ export class CopyScanController {
   @HttpCode(200)
   async findings(@CurrentCaller() caller: Caller, @Body() body: unknown) {
     requireOperator(caller);
-    return this.reported.publish(caller.subject, this.findingsPipe.transform(body));
+    return this.reported.publish(caller, this.findingsPipe.transform(body));
   }
 }

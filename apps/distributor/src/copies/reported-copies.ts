@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 
 import { findManagedSecret, type Catalog } from '@rotor/catalog';
-import { createEvent, Topics } from '@rotor/contracts';
+import { createEvent, Topics, type CopyReporter } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
+import type { Caller } from '@rotor/identity';
 import { EventPublisher } from '@rotor/kafka';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
@@ -33,7 +34,8 @@ export type ReportedCopies = z.infer<typeof ReportedCopiesBody>;
 /**
  * Publishes copies an operator's `rotor scan` found outside the cluster. Each must name a
  * catalog secret and a version the distributor knows, so the topic cannot be filled with
- * invented versions; who reported it is logged.
+ * invented versions. Each event names who reported it: the authenticated caller, from its
+ * token (never from the request body).
  */
 @Injectable()
 export class ReportedCopiesService {
@@ -44,7 +46,11 @@ export class ReportedCopiesService {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async publish(reportedBy: string, body: ReportedCopies): Promise<{ published: number }> {
+  async publish(caller: Caller, body: ReportedCopies): Promise<{ published: number }> {
+    const reportedBy: CopyReporter =
+      caller.kind === 'operator'
+        ? { kind: 'operator', subject: caller.subject, groups: caller.groups }
+        : { kind: 'workload', workload: caller.workload };
     for (const [index, finding] of body.findings.entries()) {
       const secret = findManagedSecret(this.catalog, finding.secret);
       if (!secret || !(await this.registry.get(finding.secret, finding.version))) {
@@ -71,13 +77,15 @@ export class ReportedCopiesService {
             owner,
             form: finding.form,
             removed: false,
+            reportedBy,
+            scanner: 'cli-scan',
             discoveredAt,
           },
         }),
         { key: finding.secret },
       );
     }
-    this.logger.warn({ reportedBy, findings: body.findings.length }, 'manual copies reported by rotor scan');
+    this.logger.warn({ reportedBy: caller.subject, findings: body.findings.length }, 'manual copies reported by rotor scan');
     return { published: body.findings.length };
   }
 }

@@ -42,6 +42,11 @@ export class VersionRegistry {
     await this.merge(secret, version, { fingerprints, scanKeyId }, 'existing');
   }
 
+  /** True when any version of this secret is remembered. */
+  async knows(secret: string): Promise<boolean> {
+    return (await this.redis.exists(versionsKey(secret))) > 0;
+  }
+
   async get(secret: string, version: number): Promise<KnownVersion | undefined> {
     const text = await this.redis.hget(versionsKey(secret), String(version));
     return text ? (JSON.parse(text) as KnownVersion) : undefined;

@@ -43,6 +43,11 @@ const copyField = (version: number, targetName: string) => `${version}|${targetN
 export class DeliveryLedger {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
+  /** True when the distributor ever recorded a copy or a retirement of this secret. */
+  async knows(secret: string): Promise<boolean> {
+    return (await this.redis.exists(copiesKey(secret), retiredKey(secret))) > 0;
+  }
+
   async get(secret: string, version: number, targetName: string): Promise<DeliveredCopy | undefined> {
     const text = await this.redis.hget(copiesKey(secret), copyField(version, targetName));
     return text ? (JSON.parse(text) as DeliveredCopy) : undefined;

@@ -87,7 +87,7 @@ export class DeliveryService {
       await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', lastError: 'retired before delivery' });
       return 'skipped';
     }
-    const value = await this.values.read(job.secret, job.version, job.gsmVersion);
+    const value = await this.values.read(job.secret, job.version);
     const contentHash = this.values.contentHash(value);
     const writer = this.writers.for(job.target);
     const outcome = await writer.write(job.target, {

@@ -29,7 +29,9 @@ export class ValueReader {
     @Inject(DISTRIBUTOR_CONFIG) private readonly config: DistributorConfig,
   ) {}
 
-  async read(secret: string, version: number, gsmVersion: string): Promise<Buffer> {
+  /** The GSM name is built here from the configured project: no name from an event or a stored job reaches GSM. */
+  async read(secret: string, version: number): Promise<Buffer> {
+    const gsmVersion = this.gsm.versionName(secret, version);
     const now = Date.now();
     for (const [key, entry] of this.memo) if (entry.expiresAt <= now) this.memo.delete(key);
     const cached = this.memo.get(gsmVersion);

@@ -10,9 +10,12 @@ import { CATALOG } from '../platform/tokens';
 
 import { DeliveryLedger } from './delivery-ledger';
 import { DeliveryQueue } from './delivery-queue';
+import { EventReferences } from './event-references';
 
 /**
- * Turns version events into durable delivery jobs. Each handler resolves once every job is
+ * Turns version events into durable delivery jobs. Their references are checked first
+ * ({@link EventReferences}): the GSM name every job carries is rebuilt from configuration,
+ * never copied from the event. Each handler resolves once every job is
  * in Redis, so the offset is committed only after the fan-out cannot be forgotten; handling
  * an event twice enqueues nothing new.
  */
@@ -24,37 +27,39 @@ export class VersionEventsConsumer {
     ledger: DeliveryLedger,
     queue: DeliveryQueue,
     copies: CopyFingerprints,
+    references: EventReferences,
   ) {
     kafka
       .consumer({ groupId: 'rotor-distributor-delivery' })
       .subscribe(
         onEvent(Topics.secretVersionCreated, async ({ data }, context) => {
-          const secret = findManagedSecret(catalog, data.secret);
+          const { gsmVersion, secret } = await references.checkVersion(data);
           if (!secret) {
-            context.logger.warn({ secret: data.secret }, 'version of a secret this catalog does not declare; nothing to deliver');
+            context.logger.warn({ secret: data.secret }, 'version of a secret removed from the catalog; nothing to deliver');
             return;
           }
           if (await ledger.isRetired(data.secret, data.version)) return; // a late replay of a retired version
           for (const target of secret.targets) {
-            const copy = { secret: data.secret, version: data.version, gsmVersion: data.gsmVersion, target };
+            const copy = { secret: data.secret, version: data.version, gsmVersion, target };
             const isNew = await ledger.addPending(copy);
             const existing = isNew ? undefined : await ledger.get(data.secret, data.version, target.name);
             if (isNew || existing?.state === 'pending' || existing?.state === 'failed') await queue.enqueue({ op: 'deliver', ...copy });
           }
           // Fingerprinted now, while GSM still holds the value: copy discovery looks for it after retirement too.
-          await copies.versionCreated(data);
+          await copies.versionCreated({ ...data, gsmVersion });
         }),
       )
       .subscribe(
         onEvent(Topics.secretVersionRetired, async ({ data }) => {
+          const { gsmVersion } = await references.checkVersion(data);
           await ledger.markRetired(data.secret, data.version, new Date(data.retiredAt));
-          await copies.versionRetired(data);
+          await copies.versionRetired({ ...data, gsmVersion });
           // Every target the version may be at: the catalog's now, and any the ledger remembers.
           const targets = new Map((findManagedSecret(catalog, data.secret)?.targets ?? []).map((target) => [target.name, target]));
           for (const copy of await ledger.copiesOfVersion(data.secret, data.version))
             if (!targets.has(copy.target.name)) targets.set(copy.target.name, copy.target);
           for (const target of targets.values()) {
-            const copy = { secret: data.secret, version: data.version, gsmVersion: data.gsmVersion, target };
+            const copy = { secret: data.secret, version: data.version, gsmVersion, target };
             await queue.cancel({ op: 'deliver', ...copy });
             await ledger.addPending(copy);
             await queue.enqueue({ op: 'remove', ...copy });

@@ -1,14 +1,17 @@
 import { Injectable } from '@nestjs/common';
 
 import { Topics } from '@rotor/contracts';
-import { onEvent } from '@rotor/kafka';
+import { onEvent, ReferenceRejectedError } from '@rotor/kafka';
 import { KafkaLifecycle } from '@rotor/nest-kafka';
 
 import { LeaseClock } from './lease-clock';
+import { leaseIssuedRejection, leaseRenewedRejection } from './lease-references';
 
 /**
  * Builds the TTL clock from lease events. Each handler resolves once Redis has the
- * schedule, so the offset is committed only after the expiry is durable.
+ * schedule, so the offset is committed only after the expiry is durable. An event whose
+ * references do not hold (a revocation handle that is not the lease's own, a renewal
+ * describing another lease) is dead-lettered and tracks nothing.
  */
 @Injectable()
 export class LeaseEventsConsumer {
@@ -19,6 +22,8 @@ export class LeaseEventsConsumer {
       .consumer({ groupId: 'rotor-revoker-clock', sessionTimeoutMs: 10_000 })
       .subscribe(
         onEvent(Topics.leaseIssued, async ({ data }) => {
+          const rejection = leaseIssuedRejection(data);
+          if (rejection) throw new ReferenceRejectedError(rejection, "lease.issued names a revocation handle that is not its own lease's");
           await clock.track({
             id: data.leaseId,
             role: data.role,
@@ -39,6 +44,9 @@ export class LeaseEventsConsumer {
             context.logger.info({ leaseId: data.leaseId }, 'renewal before its issue event; kept until it arrives');
             return;
           }
+          const rejection = leaseRenewedRejection(lease, data);
+          if (rejection)
+            throw new ReferenceRejectedError(rejection, 'lease.renewed describes another lease than the one tracked under its id');
           await clock.track({ ...lease, expiresAt: new Date(data.expiresAt) });
         }),
       )

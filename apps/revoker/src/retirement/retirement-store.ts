@@ -33,6 +33,8 @@ const recordKey = (secret: string, version: number) => `${tag(secret)}:v${versio
 const pendingKey = (secret: string, version: number) => `${recordKey(secret, version)}:pending`;
 const openKey = (secret: string) => `${tag(secret)}:open`;
 const confirmedKey = (secret: string) => `${tag(secret)}:confirmed`;
+/** Set once the revoker accepted a version of the secret: its versions stay retirable after the catalog drops it. */
+const knownKey = (secret: string) => `${tag(secret)}:known`;
 /** Retired records are kept a while so a replayed version-created does not open them again. */
 const KEEP_RETIRED_SECONDS = 7 * 86_400;
 
@@ -93,6 +95,19 @@ export class RetirementStore {
   static parseMember(member: string): { secret: string; version: number } {
     const at = member.lastIndexOf(':');
     return { secret: member.slice(0, at), version: Number(member.slice(at + 1)) };
+  }
+
+  /** Records that the secret is rotor's: a version of it was accepted from a version-created event. */
+  async remember(secret: string): Promise<void> {
+    await this.redis.set(knownKey(secret), '1');
+  }
+
+  /**
+   * True when the revoker's records know the secret: a version it accepted, an open retirement,
+   * or a target's confirmation (the latter two also cover records written before `known` existed).
+   */
+  async knows(secret: string): Promise<boolean> {
+    return (await this.redis.exists(knownKey(secret), openKey(secret), confirmedKey(secret))) > 0;
   }
 
   /** Opens a retirement (idempotent). Returns whether it is new, its state and how many targets are pending. */

@@ -1,5 +1,5 @@
 import type { Retirement } from './retirement-store';
-import { retirementReason, siblingVersionName } from './retirement.service';
+import { retirementReason } from './retirement.service';
 
 const pending = (changes: Partial<Retirement>): Retirement => ({
   secret: 'api-key',
@@ -14,12 +14,6 @@ const pending = (changes: Partial<Retirement>): Retirement => ({
 });
 
 describe('version retirement', () => {
-  it('names the old GSM version next to the new one', () => {
-    expect(siblingVersionName('projects/rotor-local/secrets/api-key/versions/12', 11)).toBe(
-      'projects/rotor-local/secrets/api-key/versions/11',
-    );
-  });
-
   it('retires when every target confirmed, at the grace end otherwise, and at once when forced', () => {
     expect(retirementReason(pending({ pending: [] }), 0)).toBe('superseded');
     expect(retirementReason(pending({}), 9_999)).toBeUndefined();

@@ -15,10 +15,6 @@ import { RetirementStore, type Retirement, type RetirementReason } from './retir
 
 type VersionCreated = EventData<typeof Topics.secretVersionCreated>;
 
-/** `projects/P/secrets/S/versions/N` of an older version of the same GSM secret. */
-export const siblingVersionName = (gsmVersion: string, version: number): string =>
-  gsmVersion.replace(/\/versions\/\d+$/, `/versions/${version}`);
-
 /** GSM answers for a version that is already gone: retiring it again is success. */
 const alreadyGone = (error: unknown): void => {
   if (error instanceof DomainError && (error.code === 'gsm-not-found' || error.code === 'gsm-version-disabled')) return;
@@ -37,7 +33,9 @@ export const retirementReason = (retirement: Retirement, nowMs: number): Retirem
  * version, or when the grace period ends, whichever is first. Retirement is GSM disable →
  * destroy → `secret.version-retired`, each step idempotent, so a crash anywhere is repaired
  * by the claim coming back. A secret with no targets has nobody to confirm: it waits for
- * the grace period.
+ * the grace period. GSM names are always built from the configured project, the secret and
+ * the version (callers check events with SecretReferences first); a name stored in a record is
+ * never used, so records written before that rule are retired by their canonical name too.
  */
 @Injectable()
 export class RetirementService {
@@ -60,6 +58,7 @@ export class RetirementService {
     data: VersionCreated,
     immediate: boolean,
   ): Promise<'untracked' | 'nothing-to-retire' | 'scheduled' | 'already-retired'> {
+    await this.store.remember(data.secret);
     const secret = findManagedSecret(this.catalog, data.secret);
     if (!secret) return 'untracked';
     if (!data.previousVersion) return 'nothing-to-retire';
@@ -68,7 +67,7 @@ export class RetirementService {
     const opened = await this.store.open({
       secret: data.secret,
       version: data.previousVersion,
-      gsmVersion: siblingVersionName(data.gsmVersion, data.previousVersion),
+      gsmVersion: this.gsm.versionName(data.secret, data.previousVersion),
       newVersion: data.version,
       graceEndsAt,
       targets,
@@ -95,14 +94,17 @@ export class RetirementService {
     return this.store.confirmed(secret);
   }
 
-  /** Retires one version now (revocation.requested for a secret version, emergency rotation). */
+  /**
+   * Retires one version now (revocation.requested for a secret version, emergency rotation).
+   * The secret need not be in the catalog any more: the caller checked that the catalog or the
+   * revoker's records know it.
+   */
   async retireNow(
     secret: string,
     version: number,
     reason: RetirementReason,
     emergencyId?: string,
-  ): Promise<'untracked' | 'scheduled' | 'already-retired'> {
-    if (!findManagedSecret(this.catalog, secret)) return 'untracked';
+  ): Promise<'scheduled' | 'already-retired'> {
     const existing = await this.store.get(secret, version);
     if (existing?.state === 'retired') return 'already-retired';
     if (existing) await this.store.force(secret, version, reason, emergencyId);
@@ -110,7 +112,7 @@ export class RetirementService {
       await this.store.open({
         secret,
         version,
-        gsmVersion: `${this.gsm.secretName(secret)}/versions/${version}`,
+        gsmVersion: this.gsm.versionName(secret, version),
         newVersion: 0,
         graceEndsAt: Date.now(),
         targets: [],
@@ -139,8 +141,9 @@ export class RetirementService {
       if (again && again.state === 'pending' && retirementReason(again, Date.now())) await this.store.schedule.schedule(member, Date.now());
       return 'waiting';
     }
-    await this.gsm.disable(retirement.gsmVersion).catch(alreadyGone);
-    await this.gsm.destroy(retirement.gsmVersion).catch(alreadyGone);
+    const gsmVersion = this.gsm.versionName(secret, version);
+    await this.gsm.disable(gsmVersion).catch(alreadyGone);
+    await this.gsm.destroy(gsmVersion).catch(alreadyGone);
     const retiredAt = new Date();
     await this.publisher.publish(
       createEvent({
@@ -148,7 +151,7 @@ export class RetirementService {
         id: `${secret}:${version}:retired`,
         source: '/rotor/revoker',
         subject: secret,
-        data: { secret, version, gsmVersion: retirement.gsmVersion, reason, retiredAt: retiredAt.toISOString() },
+        data: { secret, version, gsmVersion, reason, retiredAt: retiredAt.toISOString() },
       }),
       { key: secret },
     );

@@ -7,21 +7,24 @@ import { KafkaLifecycle } from '@rotor/nest-kafka';
 import { EmergencyTracker } from '../emergency/emergency-tracker';
 
 import { RetirementService } from './retirement.service';
+import { SecretReferences } from './secret-references';
 
 /**
  * Follows managed-secret versions and their deliveries, in a consumer group of its own (the
  * TTL clock's group is not slowed by them). Version-created and delivery.completed come on
  * different topics and may be read in either order: confirmations are kept per target, so
- * an early one counts when the version's retirement opens. Each handler resolves only once
+ * an early one counts when the version's retirement opens. Each handler checks the event's
+ * references first (a refused one is dead-lettered with no effect) and resolves only once
  * Redis holds its effect.
  */
 @Injectable()
 export class SecretEventsConsumer {
-  constructor(kafka: KafkaLifecycle, retirement: RetirementService, emergencies: EmergencyTracker) {
+  constructor(kafka: KafkaLifecycle, retirement: RetirementService, emergencies: EmergencyTracker, references: SecretReferences) {
     kafka
       .consumer({ groupId: 'rotor-revoker-versions' })
       .subscribe(
         onEvent(Topics.secretVersionCreated, async ({ data }, context) => {
+          await references.checkVersionCreated(data);
           const outcome = await retirement.onVersionCreated(data, await emergencies.isImmediate(data.emergencyId));
           await emergencies.onVersionCreated(data, await retirement.confirmedTargets(data.secret));
           context.logger.debug({ secret: data.secret, version: data.version, outcome }, 'version created');
@@ -29,6 +32,7 @@ export class SecretEventsConsumer {
       )
       .subscribe(
         onEvent(Topics.deliveryCompleted, async ({ data }) => {
+          await references.checkDeliveryCompleted(data);
           await retirement.onDeliveryCompleted(data.secret, data.target.name, data.version);
           await emergencies.onDeliveryCompleted(data);
         }),
@@ -36,6 +40,7 @@ export class SecretEventsConsumer {
       .subscribe(
         onEvent(Topics.revocationRequested, async ({ data }, context) => {
           if (data.subject.kind !== 'secret-version') return; // leases are the TTL clock's
+          await references.requireKnownSecret(data.subject.secret);
           const reason = data.reason === 'emergency' ? 'emergency' : 'superseded';
           const outcome = await retirement.retireNow(data.subject.secret, data.subject.version, reason, data.emergencyId);
           context.logger.info({ secret: data.subject.secret, version: data.subject.version, outcome }, 'version retirement requested');
