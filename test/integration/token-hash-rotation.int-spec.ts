@@ -27,7 +27,7 @@ describe('token hash keyring (real Redis)', () => {
       role: 'rotation-test',
       owner: 'team-test',
       backend: 'opaque-token',
-      workload: { namespace: 'test', serviceAccount: 'worker' },
+      holder: { kind: 'workload', workload: { namespace: 'test', serviceAccount: 'worker' } },
       issuedAt: new Date(now),
       expiresAt: new Date(now + 600_000),
       maxExpiresAt: new Date(now + 3_600_000),
