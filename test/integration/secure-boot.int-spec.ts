@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { principalEnv } from '../support/principals';
+import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
+import { TcpSwitch } from '../support/tcp-switch';
 import { TestIdentity } from '../support/test-identity';
 
 describe('secure boot', () => {
@@ -57,6 +59,21 @@ describe('secure boot', () => {
     const revoker = await bootFails('revoker', { ROTOR_REDIS_ACL_URL: '' });
     expect(revoker.code).toBe(1);
     expect(revoker.logs).toMatch(/ROTOR_REDIS_ACL_URL: is required/);
+  });
+
+  it('refuses a redis-acl backend that reaches rotor’s own Redis under another address (same run_id)', async () => {
+    // A port forward to rotor's Redis: a URL no spelling rule can tell from another server.
+    const forward = await new TcpSwitch(
+      { host: '127.0.0.1', port: Number(new URL(requiredEnv('REDIS_URL')).port || 6379) },
+      nextPort++,
+    ).start();
+    try {
+      const issuer = await bootFails('issuer', { ROTOR_REDIS_ACL_URL: `rediss://127.0.0.1:${forward.port}` });
+      expect(issuer.code).toBe(1);
+      expect(issuer.logs).toMatch(/ROTOR_REDIS_ACL_URL: reaches the same Redis server as REDIS_URL \(same run_id\)/);
+    } finally {
+      await forward.stop();
+    }
   });
 
   it('stops on a wrong Kafka password with the broker’s refusal, never the password', async () => {

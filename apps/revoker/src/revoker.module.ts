@@ -5,7 +5,7 @@ import { TokenVerifier } from '@rotor/identity';
 import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
-import { BackendsShutdown, backendsProvider } from '@rotor/nest-backends';
+import { BackendsShutdown, backendsProvider, SeparateRedisCheck } from '@rotor/nest-backends';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
@@ -53,6 +53,7 @@ export class RevokerModule {
         { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
         backendsProvider(config.backends),
         BackendsShutdown,
+        SeparateRedisCheck,
         CallerGuard,
         LeaseClock,
         LeaseEventsConsumer,

@@ -82,6 +82,11 @@ export class RedisAclBackend implements CredentialBackend {
     });
   }
 
+  /** The server's run_id (INFO server): tells two URLs that reach one server apart from two servers. */
+  async serverRunId(): Promise<string | undefined> {
+    return runIdOf(await this.call(() => this.redis.info('server')));
+  }
+
   /** The lease users on this Redis (ACL USERS), recognised by their `rotor-<lease id>` names. */
   async listMinted(): Promise<MintedCredential[]> {
     const users = (await this.call(() => this.redis.call('ACL', 'USERS'))) as string[];
@@ -107,6 +112,9 @@ export class RedisAclBackend implements CredentialBackend {
     }
   }
 }
+
+/** The run_id line of `INFO server`, unique per running Redis process. */
+export const runIdOf = (info: string): string | undefined => /^run_id:([0-9a-f]+)\s*$/m.exec(info)?.[1];
 
 const usernameOf = (handle: RevocationHandle): string => {
   if (handle.backend !== 'redis-acl' || !USERNAME.test(handle.username)) {

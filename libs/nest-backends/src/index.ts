@@ -1,1 +1,2 @@
 export * from './backends.provider';
+export * from './separate-redis.check';
