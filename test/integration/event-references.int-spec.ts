@@ -3,12 +3,14 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createEvent, Topics, type DeadLetter, type EventData } from '@rotor/contracts';
+import { createEvent, Topics, type AuditRecord, type DeadLetter, type EventData } from '@rotor/contracts';
 import { postgresRoleName } from '@rotor/credential-backends';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
 
 import { eventually } from '../support/eventually';
+import { startGroupAtEnd } from '../support/kafka-groups';
+import { PrivateRedis } from '../support/private-redis';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
@@ -304,5 +306,121 @@ managedSecrets:${managedSecret(legit)}
     expect(letters[0]!.reason).toContain('handle-mismatch');
     expect(await rejectedCount(revoker, Topics.leaseIssued, 'handle-mismatch')).toBeGreaterThanOrEqual(1);
     expect(await redis.exists(`revoker:lease:{${leaseId}}`)).toBe(0);
+  }, 60_000);
+
+  it('dead-letters a breakglass.used naming a secret the revoker does not know: no follow-up is recorded', async () => {
+    const leaseId = randomUUID();
+    const event = createEvent({
+      topic: Topics.breakglassUsed,
+      source: '/rotor/issuer',
+      subject: leaseId,
+      data: {
+        actor: operator,
+        leaseId,
+        secrets: [legit, unknown],
+        reason: 'incident',
+        ticket: 'INC-1',
+        expiresAt: new Date(Date.now() + 60_000).toISOString(),
+      },
+    });
+    await publisher.publish(event, { key: leaseId });
+    const letters = await eventually(
+      async () => {
+        const found = (await deadLettersOf(event.id, started)).filter((letter) => letter.consumerGroup === 'rotor-revoker-breakglass');
+        return found.length > 0 ? found : undefined;
+      },
+      { what: 'the breakglass.used dead-lettered', timeoutMs: 30_000, intervalMs: 500 },
+    );
+    expect(letters[0]!.reason).toContain('unknown-secret');
+    expect(await redis.exists(`revoker:breakglass:{${leaseId}}`)).toBe(0);
+  }, 60_000);
+});
+
+describe('copy.discovered names who reported it, and the audit record shows it, for events written before the field too', () => {
+  const started = new Date();
+  const suffix = randomUUID().slice(0, 8);
+  const auditTopic = `rotor.audit.test-${suffix}.v1`;
+  const group = `rotor-auditor-test-${suffix}`;
+  const privateRedis = new PrivateRedis(19443);
+  const publisher = new EventPublisher(kafka);
+  let auditor: ServiceProcess;
+
+  beforeAll(async () => {
+    await ensurePortFree(19442);
+    await privateRedis.start();
+    await startGroupAtEnd(kafka, group);
+    const identity = await TestIdentity.create();
+    auditor = new ServiceProcess('auditor', 19442, {
+      ...identity.env,
+      REDIS_URL: privateRedis.url,
+      ROTOR_AUDIT_TOPIC: auditTopic,
+      ROTOR_AUDITOR_GROUP: group,
+      ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
+      ROTOR_CATALOG: writeTempCatalog('roles: []\nmanagedSecrets: []\n'),
+      LOG_LEVEL: 'info',
+    });
+    await Promise.all([auditor.start().ready(), publisher.connect()]);
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all([auditor?.stop(), publisher.disconnect()]);
+    await privateRedis.kill();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([group]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('records the reporting operator (pseudonymised) and reads an old event without a reporter as unknown', async () => {
+    const location = { kind: 'kubernetes-configmap' as const, namespace: 'payments', name: `legacy-${suffix}`, key: 'API_KEY' };
+    const reported = createEvent({
+      topic: Topics.copyDiscovered,
+      source: '/rotor/distributor',
+      subject: 'pay-key',
+      data: {
+        secret: 'pay-key',
+        version: 2,
+        location,
+        reportedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] },
+        scanner: 'cli-scan',
+        discoveredAt: new Date().toISOString(),
+      },
+    });
+    // As the distributor wrote it before copy.discovered had a reporter: raw bytes, no such field.
+    const old = {
+      specversion: '1.0',
+      id: randomUUID(),
+      source: '/rotor/distributor',
+      type: Topics.copyDiscovered,
+      time: new Date().toISOString(),
+      subject: 'pay-key',
+      datacontenttype: 'application/json',
+      data: { secret: 'pay-key', version: 1, location, discoveredAt: new Date().toISOString() },
+    };
+    await publisher.publish(reported, { key: 'pay-key' });
+    await publisher.send([{ topic: Topics.copyDiscovered, key: 'pay-key', value: JSON.stringify(old), headers: { 'ce-id': old.id } }]);
+
+    const records = await eventually(
+      async () => {
+        const found: AuditRecord[] = [];
+        await readTopicRange(kafka, {
+          topic: auditTopic,
+          fromTime: started,
+          onMessage: (message) => {
+            const record = JSON.parse(message.value?.toString() ?? '{}') as AuditRecord;
+            if (record.eventId === reported.id || record.eventId === old.id) found.push(record);
+          },
+        });
+        return found.length === 2 ? found : undefined;
+      },
+      { what: 'both copies audited', timeoutMs: 30_000, intervalMs: 500 },
+    );
+    const dataOf = (id: string) => (records.find((record) => record.eventId === id)!.event as { data: Record<string, unknown> }).data;
+    expect(dataOf(reported.id)).toMatchObject({
+      reportedBy: { kind: 'operator', subject: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/), groups: ['rotor:sre'] },
+      scanner: 'cli-scan',
+    });
+    expect(dataOf(old.id)).toMatchObject({ reportedBy: { kind: 'unknown' }, scanner: 'unknown' });
   }, 60_000);
 });
