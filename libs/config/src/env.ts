@@ -6,6 +6,7 @@ import { keyringEnv } from './keyring';
 import { redisServerIdentity, sameRedisServer } from './redis-server-identity';
 import {
   kafkaSecurity,
+  readConfigFile,
   redisSecurity,
   requireVerifiedPostgres,
   TransportEnvFragments,
@@ -78,6 +79,8 @@ export const EnvFragments = {
   /** Where the dynamic-credential backends mint and revoke: PostgreSQL roles and Redis ACL users. */
   backends: {
     DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://rotor:rotor@127.0.0.1:5432/rotor'),
+    /** The admin URL in a mounted file instead (it holds the password): re-read when it changes, no restart. */
+    DATABASE_URL_FILE: z.string().min(1).optional(),
     /** The Redis whose ACL users the redis-acl backend mints; required, and never REDIS_URL's server. */
     ROTOR_REDIS_ACL_URL: url(['redis:', 'rediss:']).optional(),
     /** The redis-acl backend's own user (ACL SETUSER/DELUSER); the service's Redis user when unset. */
@@ -175,6 +178,7 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
  */
 export const backendSettings = (e: {
   DATABASE_URL: string;
+  DATABASE_URL_FILE?: string;
   ROTOR_REDIS_ACL_URL?: string;
   ROTOR_REDIS_ACL_USERNAME?: string;
   ROTOR_REDIS_ACL_PASSWORD?: string;
@@ -196,9 +200,21 @@ export const backendSettings = (e: {
       `ROTOR_REDIS_ACL_URL: names the same Redis server as REDIS_URL (${redisServerIdentity(redisAclUrl)}): ` +
         "the redis-acl backend must not mint users on the Redis holding rotor's own keys",
     ]);
+  const databaseUrl = e.DATABASE_URL_FILE
+    ? checkedDatabaseUrlFile(readConfigFile('DATABASE_URL_FILE', e.DATABASE_URL_FILE), e.ROTOR_INSECURE_LOCAL)
+    : e.DATABASE_URL;
   return {
-    databaseUrl: e.DATABASE_URL,
-    databaseInsecure: requireVerifiedPostgres('DATABASE_URL', e.DATABASE_URL, e.ROTOR_INSECURE_LOCAL).insecure,
+    databaseUrl,
+    databaseInsecure: requireVerifiedPostgres(
+      e.DATABASE_URL_FILE ? 'DATABASE_URL_FILE' : 'DATABASE_URL',
+      databaseUrl,
+      e.ROTOR_INSECURE_LOCAL,
+    ).insecure,
+    /** Upstream credentials in files, re-read when they change (see watchSecretFile). */
+    files: {
+      databaseUrl: e.DATABASE_URL_FILE,
+      redisAclPassword: e.ROTOR_REDIS_ACL_USERNAME ? e.ROTOR_REDIS_ACL_PASSWORD_FILE : undefined,
+    },
     redisAclUrl,
     // Its own user when one is configured, else the service's (REDIS_USERNAME/REDIS_PASSWORD_FILE).
     redisAclSecurity: e.ROTOR_REDIS_ACL_USERNAME
@@ -217,6 +233,18 @@ export const backendSettings = (e: {
         ),
   };
 };
+
+/**
+ * The admin URL a DATABASE_URL_FILE holds, checked as DATABASE_URL is (at boot and at every
+ * change of the file); never echoed, it carries the password.
+ */
+export function checkedDatabaseUrlFile(content: string, insecureAllowed: boolean): string {
+  const text = content.trim();
+  if (!URL.canParse(text) || !['postgres:', 'postgresql:'].includes(new URL(text).protocol))
+    throw new ConfigError(['DATABASE_URL_FILE: must hold a postgres URL']);
+  requireVerifiedPostgres('DATABASE_URL_FILE', text, insecureAllowed);
+  return text;
+}
 
 /** GSM client settings, with its client-side pacing. */
 export const gsmSettings = (e: {

@@ -3,3 +3,4 @@ export * from './transport-security';
 export * from './http-settings';
 export * from './keyring';
 export * from './redis-server-identity';
+export * from './secret-file';

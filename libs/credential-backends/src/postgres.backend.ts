@@ -22,6 +22,20 @@ export interface PostgresBackendSettings {
   onFailure?: (failure: PostgresFailure) => void;
 }
 
+function adminPool(databaseUrl: string): Pool {
+  const pool = new Pool({ connectionString: databaseUrl, max: 8, connectionTimeoutMillis: 3_000 });
+  // A dropped connection surfaces as the failure of the query in flight (→ retried); its
+  // 'error' event, idle or checked out, must not crash the process.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
+function targetOf(databaseUrl: string): { host: string; port: number; database: string } {
+  const url = new URL(databaseUrl);
+  return { host: url.hostname, port: Number(url.port || 5432), database: decodeURIComponent(url.pathname.slice(1)) };
+}
+
 /** Role names are generated from the lease id only: nothing from a catalog or a request reaches them. */
 export const postgresRoleName = (leaseId: string): string => `rotor_${leaseId.replace(/-/g, '')}`;
 
@@ -52,20 +66,26 @@ const ROLE_NAME = /^rotor_[0-9a-f]{32}$/;
  */
 export class PostgresBackend implements CredentialBackend {
   readonly kind = 'postgres' as const;
-  private readonly pool: Pool;
-  private readonly target: { host: string; port: number; database: string };
+  private pool: Pool;
+  private target: { host: string; port: number; database: string };
   private readonly knownGroups = new Set<string>();
   private readonly onFailure: (failure: PostgresFailure) => void;
 
   constructor(settings: PostgresBackendSettings) {
     this.onFailure = settings.onFailure ?? (() => undefined);
-    this.pool = new Pool({ connectionString: settings.databaseUrl, max: 8, connectionTimeoutMillis: 3_000 });
-    // A dropped connection surfaces as the failure of the query in flight (→ retried); its
-    // 'error' event, idle or checked out, must not crash the process.
-    this.pool.on('error', () => undefined);
-    this.pool.on('connect', (client) => client.on('error', () => undefined));
-    const url = new URL(settings.databaseUrl);
-    this.target = { host: url.hostname, port: Number(url.port || 5432), database: decodeURIComponent(url.pathname.slice(1)) };
+    this.pool = adminPool(settings.databaseUrl);
+    this.target = targetOf(settings.databaseUrl);
+  }
+
+  /**
+   * Connects with a new admin URL (its file changed: a rotated admin password): new work uses it
+   * at once, and the previous pool closes once its queries finish.
+   */
+  useDatabaseUrl(databaseUrl: string): void {
+    const previous = this.pool;
+    this.pool = adminPool(databaseUrl);
+    this.target = targetOf(databaseUrl);
+    previous.end().catch(() => undefined);
   }
 
   async issue({ leaseId, settings, expiresAt }: IssueRequest): Promise<IssuedCredential> {

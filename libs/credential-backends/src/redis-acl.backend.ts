@@ -96,6 +96,14 @@ export class RedisAclBackend implements CredentialBackend {
     });
   }
 
+  /**
+   * The admin password changed (its file was rewritten): the next connection authenticates with
+   * it; the current one stays authenticated, as Redis keeps it when a password is rotated.
+   */
+  usePassword(password: string): void {
+    this.redis.options.password = password;
+  }
+
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
