@@ -113,7 +113,10 @@ describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker
 
   it('a Redis ACL user runs its allowed commands until its TTL, then AUTH fails', async () => {
     const { leaseId, credential } = await issue('orders-cache');
-    const session = new Redis(requiredEnv('REDIS_URL'), {
+    // The user lives on the redis-acl backend's own Redis, the one its credential names.
+    const aclUrl = requiredEnv('ROTOR_REDIS_ACL_URL');
+    expect(credential['port']).toBe(new URL(aclUrl).port);
+    const session = new Redis(aclUrl, {
       username: credential['username'],
       password: credential['password'],
       enableReadyCheck: false,
@@ -125,7 +128,7 @@ describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker
     await expect(session.get('issuer:x')).rejects.toThrow(/NOPERM/);
 
     await revokedByIssuer(leaseId);
-    const probe = redisFromEnv(requiredEnv('REDIS_URL'));
+    const probe = redisFromEnv(aclUrl);
     await expect(probe.auth(credential['username']!, credential['password']!)).rejects.toThrow(/WRONGPASS/);
     probe.disconnect();
     session.disconnect();
