@@ -178,7 +178,8 @@ managedSecrets:
       onMessage: (message) =>
         void records.push(`${message.key?.toString()} ${message.value?.toString()} ${JSON.stringify(message.headers)}`),
     });
-    expect(records.length).toBe(verify.records);
+    // Every message is scanned, the signed checkpoints (key `checkpoint`) too; the chains hold the records.
+    expect(records.filter((record) => !record.startsWith('checkpoint ')).length).toBe(verify.records);
     expect(records.join('\n')).toContain(issued.leaseId);
     expect(canaries).toHaveLength(3); // the lease token and the two versions
     const spellings = canaries.flatMap((value) => [value, Buffer.from(value).toString('base64'), Buffer.from(value).toString('hex')]);
