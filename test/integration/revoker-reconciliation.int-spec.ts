@@ -215,6 +215,31 @@ describe('revoker reconciliation', () => {
     expect(await orphans.sweep()).toMatchObject({ revoked: 0 });
   });
 
+  it('publishes the event at the next sweep when Kafka refused it right after the revocation', async () => {
+    const { clock } = wire(parseCatalog(CATALOG));
+    const forgotten = await lease(clock, { role: 'orders-db', backend: 'postgres', serviceAccount: 'orders', tracked: false });
+    let refusals = 1;
+    const flaky = Object.assign(Object.create(publisher) as EventPublisher, {
+      publish: (...args: Parameters<EventPublisher['publish']>) =>
+        refusals-- > 0 ? Promise.reject(new Error('broker down')) : publisher.publish(...args),
+    });
+    const backends = new BackendRegistry([scoped(postgres, mine)]);
+    const sweep = new OrphanSweep(clockRedis, clock, backends, flaky, config, quietLogger, new Metrics('revoker-test'));
+    const since = new Date();
+    expect(await sweep.sweep()).toMatchObject({ waiting: 1 });
+    await sleep(MARGIN_MS + 200);
+    await expect(sweep.sweep()).rejects.toThrow('broker down');
+    expect(await roleExists(forgotten)).toBe(false); // revoked; only its event is missing
+
+    expect(await sweep.sweep()).toMatchObject({ waiting: 0, revoked: 0 });
+    const events = (await readRotorTopicsSince(since))
+      .filter((message) => message.topic === Topics.credentialOrphanRevoked && message.key === forgotten)
+      .map((message) => (JSON.parse(message.value) as { data: { reason: string } }).data.reason);
+    expect(events).toEqual(['untracked']);
+    expect(await clockRedis.hlen('revoker:reconcile:orphans')).toBe(0);
+    mine.delete(forgotten);
+  });
+
   it('when the catalog drops a binding, revokes the leases it no longer allows after the grace, and no other', async () => {
     const before = parseCatalog(CATALOG);
     const { clock } = wire(before);
