@@ -25,7 +25,16 @@ import { parseArgs } from 'node:util';
 
 import { Partitioners, type Admin } from 'kafkajs';
 
-import { AuditKeyring, auditKeyId, GENESIS, sealLegacyRecord, sealRecord, signCheckpoint, type ChainHead } from '@rotor/audit-chain';
+import {
+  AuditKeyring,
+  auditKeyId,
+  ChainVerifier,
+  GENESIS,
+  sealLegacyRecord,
+  sealRecord,
+  signCheckpoint,
+  type ChainHead,
+} from '@rotor/audit-chain';
 import { AuditLogMessageSchema, createEvent, DOMAIN_TOPICS, Topics, type AuditRecord } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
@@ -100,9 +109,24 @@ const partitionOf = (topic: string, chain: string) =>
   });
 
 /** N sealed records over 96 chains (16 source topics × 6 partitions), each a lease.issued-sized event, with the form's checkpoints. */
+interface LogMessage {
+  partition?: number;
+  key: string;
+  value: string;
+}
+
+/** Writes a generated log to Kafka. */
 async function produceSealedRecords(topic: string, count: number, form: LogForm): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
+  try {
+    await generateLog(topic, count, form, (messages) => producer.send({ topic, messages, acks: 1 }).then(() => undefined));
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+async function generateLog(topic: string, count: number, form: LogForm, emit: (messages: LogMessage[]) => Promise<void>): Promise<void> {
   const heads = new Map<string, ChainHead>();
   const chains = DOMAIN_TOPICS.flatMap((source) =>
     [0, 1, 2, 3, 4, 5].map((partition) => ({ source, partition, chain: `${source}:${partition}` })),
@@ -110,82 +134,102 @@ async function produceSealedRecords(topic: string, count: number, form: LogForm)
   const started = Date.now();
   let checkpoints = 0;
   const BATCH = 1_000; // ~1 KB records: under the broker's 1 MB batch limit per partition
-  try {
-    for (let start = 0; start < count; start += BATCH) {
-      const messages = [];
-      for (let i = start; i < Math.min(count, start + BATCH); i++) {
-        const { source, partition, chain } = chains[i % chains.length]!;
-        const head = heads.get(chain);
-        const leaseId = randomUUID();
-        const time = new Date(started + i).toISOString();
-        const fields = {
-          seq: head ? head.seq + 1 : 0,
-          chain,
-          sourceTopic: source,
-          sourcePartition: partition,
-          sourceOffset: String(head ? head.seq + 1 : 0),
-          eventId: leaseId,
-          eventType: Topics.leaseIssued,
-          known: true,
-          recordedAt: time,
-          event: {
-            specversion: '1.0',
-            id: leaseId,
-            source: '/rotor/issuer',
-            type: Topics.leaseIssued,
-            time,
-            subject: leaseId,
-            datacontenttype: 'application/json',
-            data: {
-              leaseId,
-              role: 'orders-db',
-              owner: 'team-orders',
-              backend: 'postgres',
-              workload: { namespace: 'orders', serviceAccount: 'api', podName: `hmac-sha256:${'ab'.repeat(32)}` },
-              issuedAt: time,
-              expiresAt: time,
-              maxExpiresAt: time,
-              revocationHandle: { backend: 'postgres', roleName: `rotor_${leaseId.replaceAll('-', '')}` },
-            },
+  for (let start = 0; start < count; start += BATCH) {
+    const messages: LogMessage[] = [];
+    for (let i = start; i < Math.min(count, start + BATCH); i++) {
+      const { source, partition, chain } = chains[i % chains.length]!;
+      const head = heads.get(chain);
+      const leaseId = randomUUID();
+      const time = new Date(started + i).toISOString();
+      const fields = {
+        seq: head ? head.seq + 1 : 0,
+        chain,
+        sourceTopic: source,
+        sourcePartition: partition,
+        sourceOffset: String(head ? head.seq + 1 : 0),
+        eventId: leaseId,
+        eventType: Topics.leaseIssued,
+        known: true,
+        recordedAt: time,
+        event: {
+          specversion: '1.0',
+          id: leaseId,
+          source: '/rotor/issuer',
+          type: Topics.leaseIssued,
+          time,
+          subject: leaseId,
+          datacontenttype: 'application/json',
+          data: {
+            leaseId,
+            role: 'orders-db',
+            owner: 'team-orders',
+            backend: 'postgres',
+            workload: { namespace: 'orders', serviceAccount: 'api', podName: `hmac-sha256:${'ab'.repeat(32)}` },
+            issuedAt: time,
+            expiresAt: time,
+            maxExpiresAt: time,
+            revocationHandle: { backend: 'postgres', roleName: `rotor_${leaseId.replaceAll('-', '')}` },
           },
-          prev: head?.hash ?? GENESIS,
-        };
-        const record = form.legacyKey ? sealLegacyRecord(form.legacyKey, fields) : sealRecord(fields);
-        heads.set(chain, { seq: record.seq, hash: record.hash });
-        messages.push({ key: chain, value: JSON.stringify(record) });
-      }
-      await producer.send({ topic, messages, acks: 1 });
-      const produced = start + messages.length;
-      if (produced === count || Math.floor(produced / form.checkpointEvery) > Math.floor(start / form.checkpointEvery)) {
-        // After the records it vouches for, in every partition: as the auditor writes them.
-        checkpoints++;
-        const checkpoint = signCheckpoint(
-          {
-            kind: 'checkpoint',
-            number: checkpoints,
-            issuedAt: new Date().toISOString(),
-            intervalMs: 3_600_000, // the runs below take minutes: not stale meanwhile
-            partitions: PARTITIONS,
-            heads: [...heads].map(([chain, head]) => ({ chain, ...head, partition: partitionOf(topic, chain) })),
-          },
-          signer,
-        );
-        const value = JSON.stringify(checkpoint);
-        await producer.send({
-          topic,
-          acks: 1,
-          messages: Array.from({ length: PARTITIONS }, (_, partition) => ({ partition, key: 'checkpoint', value })),
-        });
-      }
-      if ((start / BATCH) % 100 === 0)
-        log(`  produced ${(start + messages.length).toLocaleString('en-US')}/${count.toLocaleString('en-US')}`);
+        },
+        prev: head?.hash ?? GENESIS,
+      };
+      const record = form.legacyKey ? sealLegacyRecord(form.legacyKey, fields) : sealRecord(fields);
+      heads.set(chain, { seq: record.seq, hash: record.hash });
+      messages.push({ key: chain, value: JSON.stringify(record) });
     }
-  } finally {
-    await producer.disconnect();
+    await emit(messages);
+    const produced = start + messages.length;
+    if (produced === count || Math.floor(produced / form.checkpointEvery) > Math.floor(start / form.checkpointEvery)) {
+      // After the records it vouches for, in every partition: as the auditor writes them.
+      checkpoints++;
+      const checkpoint = signCheckpoint(
+        {
+          kind: 'checkpoint',
+          number: checkpoints,
+          issuedAt: new Date().toISOString(),
+          intervalMs: 3_600_000, // the runs below take minutes: not stale meanwhile
+          partitions: PARTITIONS,
+          heads: [...heads].map(([chain, head]) => ({ chain, ...head, partition: partitionOf(topic, chain) })),
+        },
+        signer,
+      );
+      const value = JSON.stringify(checkpoint);
+      await emit(Array.from({ length: PARTITIONS }, (_, partition) => ({ partition, key: 'checkpoint', value })));
+    }
+    if ((start / BATCH) % 100 === 0)
+      log(`  produced ${(start + messages.length).toLocaleString('en-US')}/${count.toLocaleString('en-US')}`);
   }
   log(
     `  ${count.toLocaleString('en-US')} records and ${checkpoints} checkpoints produced in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
+}
+
+/**
+ * The verifier alone, in this process: parse and verify a generated log held in memory, so the
+ * cost of the checks is seen without Kafka's read (which dominates the CLI figure).
+ */
+async function verifyInProcess(form: LogForm, count: number): Promise<number> {
+  const topic = 'rotor.audit.bench-memory.v1';
+  const log: LogMessage[] = [];
+  await generateLog(topic, count, form, (messages) => {
+    for (const message of messages) log.push({ ...message, partition: message.partition ?? partitionOf(topic, message.key) });
+    return Promise.resolve();
+  });
+  const verifier = new ChainVerifier({
+    keyring: new AuditKeyring([signer.publicKey]),
+    ...(form.legacyKey ? { legacyKey: form.legacyKey } : {}),
+  });
+  const started = process.hrtime.bigint();
+  log.forEach(({ partition, value }, offset) => {
+    const parsed = AuditLogMessageSchema.parse(JSON.parse(value));
+    const located = { partition: partition!, offset: String(offset) };
+    if ('kind' in parsed) verifier.addCheckpoint({ checkpoint: parsed, ...located });
+    else verifier.add({ record: parsed, ...located });
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const result = verifier.result();
+  if (!result.ok || result.records !== count) throw new Error(`${form.name}: in-process verification said ok=${result.ok}`);
+  return count / seconds;
 }
 
 interface ReplayRun {
@@ -253,6 +297,14 @@ async function benchReplay() {
       log(`  ${form.name}: ${topics[index]}`);
       await produceSealedRecords(topics[index]!, RECORDS, form);
     }
+    const inProcess: number[][] = forms.map(() => []);
+    const memoryRecords = Math.min(RECORDS, 100_000);
+    for (let run = 1; run <= RUNS; run++) {
+      for (const [index, form] of forms.entries()) {
+        inProcess[index]!.push(await verifyInProcess(form, memoryRecords));
+        log(`  run ${run}, ${form.name}: ${num(inProcess[index]!.at(-1)!)} records/s parse+verify in process`);
+      }
+    }
     const runs: ReplayRun[][] = forms.map(() => []);
     for (let run = 1; run <= RUNS; run++) {
       for (const [index, form] of forms.entries()) {
@@ -270,6 +322,7 @@ async function benchReplay() {
       runs: RUNS,
       forms: forms.map((form, index) => ({
         name: form.name,
+        inProcessPerSecond: spread(inProcess[index]!),
         eventsPerSecond: spread(runs[index]!.map((r) => r.eventsPerSecond)),
         wallEventsPerSecond: spread(runs[index]!.map((r) => r.wallEventsPerSecond)),
       })),
@@ -435,8 +488,8 @@ async function main(): Promise<void> {
     );
     process.stdout.write(
       `${table(
-        ['log', 'read + parse + verify, events/s', 'incl. CLI start, events/s'],
-        results.replay.forms.map((form) => [form.name, s(form.eventsPerSecond), s(form.wallEventsPerSecond)]),
+        ['log', 'parse + verify in process, records/s', 'CLI read + parse + verify, events/s', 'incl. CLI start, events/s'],
+        results.replay.forms.map((form) => [form.name, s(form.inProcessPerSecond), s(form.eventsPerSecond), s(form.wallEventsPerSecond)]),
       )}\n`,
     );
   }

@@ -39,18 +39,21 @@ export async function auditCommand(context: CliContext, action: string | undefin
         ok: boolean;
         records: number;
         chains: number;
+        checkpoints?: { unanchoredTail: number };
+        failures?: string[];
         firstBreak?: { partition: number; offset: string; reason: string };
       }>(`${context.urls.auditor}/v1/audit/verify`, { token });
       printResult(context, result, {
-        columns: ['ok', 'records', 'chains', 'first break'],
+        columns: ['ok', 'records', 'chains', 'unanchored tail', 'first break'],
         rows: [
           [
             String(result.ok),
             result.records,
             result.chains,
+            result.checkpoints?.unanchoredTail ?? '',
             result.firstBreak
               ? `partition ${result.firstBreak.partition} offset ${result.firstBreak.offset}: ${result.firstBreak.reason}`
-              : '',
+              : (result.failures?.join('; ') ?? ''),
           ],
         ],
       });
