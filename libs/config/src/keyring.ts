@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 import { z } from 'zod';
 
 import { ConfigError } from './config-error';
+import { fileVersion, pollFile, type FilePoller } from './file-poller';
 
 /**
  * rotor's own symmetric keys (token hash, content hash, …) as keyrings, so a key can be
@@ -126,17 +127,17 @@ class StaticKeyring implements Keyring {
 
 /** A keyring in a mounted file (a Kubernetes Secret volume), polled so a rotation needs no restart. */
 class FileKeyring extends StaticKeyring {
-  private readonly listener: () => void;
+  private readonly poller: FilePoller;
 
   constructor(
     private readonly variable: string,
     private readonly path: string,
     private readonly options: KeyringOptions,
+    seen = fileVersion(path),
   ) {
     super(readKeyFile(variable, path));
     // Polling stat follows the symlink swap a Secret volume does on update, where fs.watch would miss it.
-    this.listener = () => this.reload();
-    watchFile(path, { persistent: false, interval: options.pollIntervalMs ?? 5_000 }, this.listener);
+    this.poller = pollFile(path, seen, options.pollIntervalMs ?? 5_000, () => this.reload());
   }
 
   /** Re-reads the file; a bad file leaves the previous keys in force. */
@@ -153,7 +154,7 @@ class FileKeyring extends StaticKeyring {
   }
 
   override close(): void {
-    unwatchFile(this.path, this.listener);
+    this.poller.close();
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { ConfigError } from './config-error';
+import { ConfigError } from './config-error';
 import { checkedDatabaseUrlFile } from './env';
 import { watchSecretFile } from './secret-file';
 
@@ -19,7 +19,7 @@ describe('watchSecretFile', () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'secret-file-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('hands over the new content when the file changes, and keeps the previous when it cannot be read', async () => {
+  it('hands over the new content when the file changes; content the receiver refuses leaves the previous in force', async () => {
     const path = join(dir, 'password');
     writeFileSync(path, 'first\n');
     const changes: string[] = [];
@@ -28,21 +28,30 @@ describe('watchSecretFile', () => {
       variable: 'X_FILE',
       path,
       pollIntervalMs: 20,
-      onChange: (v) => changes.push(v),
-      onError: (e) => errors.push(e),
+      onChange: (value) => {
+        if (value === 'refused') throw new ConfigError(['X_FILE: refused']);
+        changes.push(value);
+      },
+      onError: (error) => errors.push(error),
     });
     try {
       expect(file.current()).toBe('first');
       writeFileSync(path, 'second\n');
       await until(() => changes.length > 0);
       expect(changes).toEqual(['second']);
-      rmSync(path);
+      writeFileSync(path, 'refused\n');
       await until(() => errors.length > 0);
-      expect(errors[0]!.problems).toEqual([`X_FILE: cannot read ${path} (ENOENT)`]);
+      expect(errors[0]!.problems).toEqual(['X_FILE: refused']);
       expect(file.current()).toBe('second');
     } finally {
       file.close();
     }
+  });
+
+  it('refuses to start on a file it cannot read, naming the variable and path, never content', () => {
+    expect(() => watchSecretFile({ variable: 'X_FILE', path: join(dir, 'missing'), onChange: () => undefined })).toThrow(
+      `X_FILE: cannot read ${join(dir, 'missing')} (ENOENT)`,
+    );
   });
 });
 
