@@ -26,6 +26,7 @@ const PER_WORKLOAD = `quota-wl-${RUN}`;
 const PER_ROLE = `quota-role-${RUN}`;
 const SHORT = `quota-short-${RUN}`;
 const LEGACY = `quota-legacy-${RUN}`;
+const IDEMPOTENT = `quota-idem-${RUN}`;
 
 const CATALOG = `
 roles:
@@ -57,6 +58,13 @@ roles:
     ttl: 1m
     maxTtl: 5m
     quota: { perWorkload: 50 }
+  - name: ${IDEMPOTENT}
+    owner: team-it
+    backend: { kind: opaque-token }
+    bindings: [{ namespace: ${NAMESPACE}, serviceAccount: "*" }]
+    ttl: 1m
+    maxTtl: 5m
+    quota: { perWorkload: 2 }
 `;
 
 /** A lease record as the issuer kept it before the quota keys moved under one hash tag per role. */
@@ -116,12 +124,13 @@ describe('active-lease quotas under concurrency (a real issuer process)', () => 
     redis?.disconnect();
   });
 
-  const issue = async (serviceAccount: string, role: string) => {
+  const issue = async (serviceAccount: string, role: string, headers: Record<string, string> = {}) => {
     const response = await fetch(`${issuer.url}/v1/credentials`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${await identity.serviceAccountToken(NAMESPACE, serviceAccount)}`,
         'content-type': 'application/json',
+        ...headers,
       },
       body: JSON.stringify({ role }),
     });
@@ -153,6 +162,14 @@ describe('active-lease quotas under concurrency (a real issuer process)', () => 
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect((await issue('short', SHORT)).status).toBe(201);
   }, 30_000);
+
+  it('does not count a request refused for a reused Idempotency-Key', async () => {
+    const key = { 'idempotency-key': `order-${RUN}` };
+    expect((await issue('idem', IDEMPOTENT, key)).status).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await issue('idem', IDEMPOTENT, key)).code).toBe('idempotency-key-used');
+    // The quota is 2: one lease is live, so one more fits.
+    expect((await issue('idem', IDEMPOTENT)).status).toBe(201);
+  });
 
   it('keeps counting the live leases issued under the previous Redis layout, and drops the ended ones', async () => {
     // 45 live leases from before the upgrade: 5 more fit under the quota of 50, whatever the concurrency.
