@@ -26,6 +26,8 @@ export interface OrphanSweepResult {
   /** Seen without a live lease, still inside the safety margin. */
   waiting: number;
   revoked: number;
+  /** Listings or revocations that failed (logged; tried again at the next sweep). */
+  failed: number;
 }
 
 type OrphanReason = 'untracked' | 'revoked-lease';
@@ -65,11 +67,21 @@ export class OrphanSweep {
   }
 
   async sweep(now = Date.now()): Promise<OrphanSweepResult> {
-    const result: OrphanSweepResult = { listed: 0, waiting: 0, revoked: 0 };
+    const result: OrphanSweepResult = { listed: 0, waiting: 0, revoked: 0, failed: 0 };
     const listed = new Set<string>();
+    const unlisted = new Set<BackendKind>();
     for (const backend of this.backends.all()) {
       if (!backend.listMinted) continue;
-      const minted = await backend.listMinted();
+      let minted: MintedCredential[];
+      try {
+        minted = await backend.listMinted();
+      } catch (error) {
+        // Its sightings are kept as they are: an unanswered listing is not a vanished credential.
+        unlisted.add(backend.kind);
+        result.failed++;
+        this.logger.warn({ backend: backend.kind, err: (error as Error).message }, 'could not list the credentials of a backend');
+        continue;
+      }
       result.listed += minted.length;
       const live = await this.clock.matchFields(minted.map(({ leaseId }) => leaseId));
       for (const [index, credential] of minted.entries()) {
@@ -84,25 +96,34 @@ export class OrphanSweep {
           result.waiting++;
           continue;
         }
-        await this.revoke(backend, credential, field, sighting);
-        result.revoked++;
+        try {
+          if (await this.revoke(backend, credential, field, sighting)) result.revoked++;
+        } catch (error) {
+          result.failed++;
+          this.logger.warn(
+            { leaseId: credential.leaseId, backend: backend.kind, err: (error as Error).message },
+            'could not revoke an orphaned credential',
+          );
+        }
       }
     }
-    await this.settleVanished(listed);
+    await this.settleVanished(listed, unlisted);
     return result;
   }
 
-  private async revoke(backend: CredentialBackend, credential: MintedCredential, field: string, sighting: Sighting): Promise<void> {
+  /** False when the lease turned out to be live after all. */
+  private async revoke(backend: CredentialBackend, credential: MintedCredential, field: string, sighting: Sighting): Promise<boolean> {
     // Looked at again just before: a lease tracked since the listing is live after all.
     const lease = await this.clock.get(credential.leaseId);
     if (lease && lease.state !== 'revoked') {
       await this.sightings.forget(field);
-      return;
+      return false;
     }
     const reason: OrphanReason = lease ? 'revoked-lease' : 'untracked';
-    await backend.revoke(credential.handle);
+    // Marked first: a crash after the revocation leaves the next sweep a record to publish from.
     const revokedAt = Date.now();
     await this.sightings.markActed(field, sighting, revokedAt, reason);
+    await backend.revoke(credential.handle);
     this.revokedTotal.inc({ backend: backend.kind, reason });
     this.logger.warn(
       { leaseId: credential.leaseId, backend: backend.kind, reason, firstSeenAt: new Date(sighting.firstSeenAt) },
@@ -110,16 +131,17 @@ export class OrphanSweep {
     );
     await this.publish({ backend: backend.kind, credential, reason, sighting, revokedAt });
     await this.sightings.forget(field);
+    return true;
   }
 
   /**
    * Entries no longer listed: revoked elsewhere (forgotten), or revoked here with the event
    * still unpublished (a failed publish; sent now, with the same id).
    */
-  private async settleVanished(listed: Set<string>): Promise<void> {
+  private async settleVanished(listed: Set<string>, unlisted: Set<BackendKind>): Promise<void> {
     for (const [field, sighting] of await this.sightings.all()) {
-      if (listed.has(field)) continue;
       const [backend, leaseId] = splitField(field);
+      if (listed.has(field) || unlisted.has(backend)) continue;
       const handle = handleFor(backend, leaseId);
       if (sighting.actedAt !== undefined && handle) {
         const reason = sighting.reason === 'revoked-lease' ? 'revoked-lease' : 'untracked';
