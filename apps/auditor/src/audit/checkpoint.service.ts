@@ -106,7 +106,8 @@ export class CheckpointService implements OnApplicationBootstrap, OnApplicationS
     if (this.ticking) return;
     this.ticking = true;
     try {
-      await this.checkpoint((state) => this.due(state));
+      // Judged once without the lock (most ticks end here), and again under it.
+      if (this.due(await this.store.state())) await this.checkpoint((state) => this.due(state));
     } catch (error) {
       this.failures.inc();
       this.logger.warn({ err: error instanceof Error ? error.message : 'unknown error' }, 'could not write an audit checkpoint; retrying');
