@@ -95,7 +95,8 @@ export const EventDataSchemas = {
   }),
   [Topics.leaseRevoked]: z.object({
     ...LeaseRef,
-    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended']),
+    /** catalog-withdrawn: the catalog no longer has its role, or no longer binds its workload, past the grace. */
+    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended', 'catalog-withdrawn']),
     revokedAt: IsoTimeSchema,
   }),
   [Topics.secretVersionRetired]: z.object({
@@ -111,6 +112,22 @@ export const EventDataSchemas = {
     error: z.string().min(1),
     irrevocable: z.boolean(),
     nextAttemptAt: IsoTimeSchema,
+  }),
+  /**
+   * The revoker's reconciliation sweep found a credential rotor minted at a backend (by its
+   * name: a `rotor_<lease id>` role, a `rotor-<lease id>` ACL user) with no live lease, for
+   * longer than the safety margin, and revoked it: what a lost or restored Redis forgot.
+   */
+  [Topics.credentialOrphanRevoked]: z.object({
+    backend: BackendKindSchema,
+    /** The lease id the credential's name carries; no lease with it is live. */
+    leaseId: z.uuid(),
+    revocationHandle: RevocationHandleSchema,
+    /** untracked: the revoker has no record of the lease; revoked-lease: its record says revoked, yet the credential was there. */
+    reason: z.enum(['untracked', 'revoked-lease']),
+    /** When the sweep first saw it without a live lease (its creation was earlier still). */
+    firstSeenAt: IsoTimeSchema,
+    revokedAt: IsoTimeSchema,
   }),
   [Topics.rotationRequested]: z.object({
     secret: z.string().min(1),
