@@ -52,6 +52,7 @@ function verifyAsOutsider(
   topic: string,
   publicKeyFile: string,
   env: Record<string, string> = {},
+  ...more: string[]
 ): Promise<{ code: number; summary: VerifySummary; stderr: string }> {
   const outside = { ...process.env, ...principalEnv('cli') };
   for (const name of ['ROTOR_AUDIT_KEY', 'ROTOR_AUDIT_SIGNING_KEY_FILE', 'ROTOR_AUDIT_PUBLIC_KEYS_FILE']) delete outside[name];
@@ -68,6 +69,7 @@ function verifyAsOutsider(
         '--json',
         '--public-key',
         publicKeyFile,
+        ...more,
       ],
       { cwd: ROOT, env: { ...outside, KAFKA_BROKERS: brokers, ROTOR_AUDIT_TOPIC: topic, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
@@ -301,13 +303,29 @@ describe('audit checkpoints: a verifier with the public key only', () => {
     expect(summary.failures).toContainEqual(expect.stringMatching(ahead));
   });
 
-  it('detects a stale log: the last checkpoint older than two intervals', async () => {
+  it('detects a stale log: the last checkpoint older than two intervals; a rebuild from it still completes', async () => {
     const topic = await copy(log);
     await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_MS + 1_000));
     const { code, summary } = await verifyAsOutsider(topic, keyFile);
     expect(code).toBe(2);
     expect(summary.failures).toEqual([expect.stringMatching(/older than two intervals/)]);
     expect((await verifyAsOutsider(auditor.topic, keyFile)).summary).toMatchObject({ ok: true }); // the live log keeps signing
+
+    // Stale is reported, but a rebuild still completes: an auditor that lost its Redis (and so
+    // stopped signing) must be able to restart from the log.
+    const redis = new PrivateRedis(19464);
+    await redis.start();
+    try {
+      const { code, summary: rebuilt } = await verifyAsOutsider(topic, keyFile, { REDIS_URL: redis.url }, '--rebuild');
+      expect(code).toBe(2);
+      expect(rebuilt).toMatchObject({ ok: false, failures: [expect.stringMatching(/older than two intervals/)] });
+      const state = redisFromEnv(redis.url);
+      expect(await state.exists(ViewKeys.marker)).toBe(1);
+      expect(Number(await state.hget(ViewKeys.checkpoint, 'number'))).toBe(log.filter(isCheckpoint).at(-1)!.message.number);
+      state.disconnect();
+    } finally {
+      await redis.kill();
+    }
   });
 
   it('detects a forged checkpoint: signed by another key, or a real one altered', async () => {

@@ -121,9 +121,13 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
     progress.finish();
     const verification = verifier?.result();
     const ok = !verification || (verification.ok && !unreadable);
+    // The rebuild stops only at a broken or unreadable record. What is judged about the log's end
+    // (stale, no checkpoint yet, a tail missing against GSM) is reported, and still fails the exit
+    // code, but must not keep an auditor whose Redis was lost from ever restarting.
+    const rebuilt = !!verification && !verification.firstBreak && !unreadable;
     // The auditor numbers its next checkpoint after the last one in the log, and writes one at once.
-    if (redis && ok && lastCheckpoint) await redis.hset(ViewKeys.checkpoint, 'number', lastCheckpoint);
-    if (redis && ok) await redis.set(ViewKeys.marker, new Date().toISOString());
+    if (redis && rebuilt && lastCheckpoint) await redis.hset(ViewKeys.checkpoint, 'number', lastCheckpoint);
+    if (redis && rebuilt) await redis.set(ViewKeys.marker, new Date().toISOString());
     const tookMs = Date.now() - started;
     const summary = {
       topic: settings.topic,
@@ -132,7 +136,7 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
       matched,
       duplicatesSkipped: duplicates,
       ...(verification ? { verify: { ...verification, ok, ...(unreadable ? { firstUnreadable: unreadable } : {}) } } : {}),
-      ...(redis ? { rebuild: { keysCleared, recordsApplied: applied, complete: ok } } : {}),
+      ...(redis ? { rebuild: { keysCleared, recordsApplied: applied, complete: rebuilt } } : {}),
       ...(out ? { out: flags['out'] } : {}),
       tookMs,
       eventsPerSecond: Math.round(read / Math.max(0.001, tookMs / 1000)),
@@ -150,7 +154,7 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
           brokenAt
             ? `partition ${brokenAt.partition} offset ${brokenAt.offset}: ${brokenAt.reason}`
             : (verification?.failures?.join('; ') ?? ''),
-          ...(redis ? [ok ? `${applied} records` : `stopped at the break (${applied} records)`] : []),
+          ...(redis ? [rebuilt ? `${applied} records` : `stopped at the break (${applied} records)`] : []),
         ],
       ],
     });
