@@ -16,12 +16,35 @@ class RedisLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    await this.redis.connect();
+    await connectOnce(this.redis);
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/**
+ * Connects a lazy client at boot, or waits for the connection already under way: a command sent
+ * before this runs (the dependency gate's first readiness probe, 500 ms after its own init, while
+ * slower modules still initialise) makes ioredis connect by itself, and connect() would then
+ * throw "Redis is already connecting/connected" and stop the service.
+ */
+export async function connectOnce(redis: Redis): Promise<void> {
+  if (redis.status === 'wait') return redis.connect();
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    // As connect() would: ready, or the first failure of this attempt.
+    const settle = (error?: Error) => {
+      redis.off('ready', onReady).off('error', onError).off('end', onEnd);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = () => settle();
+    const onError = (error: Error) => settle(error);
+    const onEnd = () => settle(new Error('Connection is closed.'));
+    redis.once('ready', onReady).once('error', onError).once('end', onEnd);
+  });
 }
 
 /** The service's Redis connection, with its readiness check. */
