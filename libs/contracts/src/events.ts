@@ -57,6 +57,11 @@ export const EventDataSchemas = {
     target: TargetRefSchema,
     locator: z.string().min(1),
     contentHash: DigestSchema,
+    /** The id of the ROTOR_CONTENT_HASH_KEY that made contentHash (a keyring rotates); absent in events from before key ids. */
+    contentHashKeyId: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'must be a key id')
+      .optional(),
     deliveredAt: IsoTimeSchema,
   }),
   [Topics.deliveryFailed]: z.object({

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 
 import type { Target } from '@rotor/catalog';
 import { derivedKeyId, keyringFrom } from '@rotor/config';
+import { createEvent, Topics } from '@rotor/contracts';
 
 import { classifyDrift } from '../drift/classify-drift';
 import { FileTargetWriter } from '../targets/file.writer';
 
-import { ContentHasher } from './content-hasher';
+import { ContentHasher, contentHashFields } from './content-hasher';
 
 const A = 'a'.repeat(32);
 const B = 'b'.repeat(32);
@@ -31,6 +32,32 @@ describe('ContentHasher', () => {
     expect(bWithA.hashLike(value, legacy)).toBe(legacy);
     expect(onlyB.hashLike(value, onlyA.hash(value))).toBe(onlyB.hash(value));
     expect(bWithA.hashLike(Buffer.from('edited'), onlyA.hash(value))).not.toBe(onlyA.hash(value));
+  });
+});
+
+describe('delivery.completed', () => {
+  it('carries the digest and the id of the key that made it, and its schema accepts both', () => {
+    const fields = contentHashFields(bWithA.hash(value));
+    expect(fields).toEqual({ contentHash: createHmac('sha256', B).update(value).digest('hex'), contentHashKeyId: 'b' });
+    const event = createEvent({
+      topic: Topics.deliveryCompleted,
+      id: 'e1',
+      source: '/rotor/distributor',
+      subject: 's',
+      data: {
+        secret: 's',
+        version: 1,
+        target: { kind: 'file', name: 'agent' },
+        locator: 'file:/x',
+        ...fields,
+        deliveredAt: new Date().toISOString(),
+      },
+    });
+    expect(event.data.contentHashKeyId).toBe('b');
+    // A hash recorded before key ids: the digest alone, as before.
+    expect(contentHashFields(createHmac('sha256', A).update(value).digest('hex'))).toEqual({
+      contentHash: createHmac('sha256', A).update(value).digest('hex'),
+    });
   });
 });
 

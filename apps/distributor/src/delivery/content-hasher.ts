@@ -11,6 +11,12 @@ export function parseContentHash(recorded: string): { keyId?: string; digest: st
   return colon < 0 ? { digest: recorded } : { keyId: recorded.slice(0, colon), digest: recorded.slice(colon + 1) };
 }
 
+/** delivery.completed's fields for a recorded hash: the digest, and the id of the key that made it. */
+export function contentHashFields(recorded: string): { contentHash: string; contentHashKeyId?: string } {
+  const { keyId, digest } = parseContentHash(recorded);
+  return keyId === undefined ? { contentHash: digest } : { contentHash: digest, contentHashKeyId: keyId };
+}
+
 const sameDigest = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /**

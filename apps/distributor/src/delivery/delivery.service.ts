@@ -12,7 +12,7 @@ import { TargetWriters } from '../targets/target-writers';
 
 import { DeliveryLedger } from './delivery-ledger';
 import { DeliveryQueue, jobId, type DeliveryJob } from './delivery-queue';
-import { parseContentHash } from './content-hasher';
+import { contentHashFields } from './content-hasher';
 import { describeFailure } from './describe-failure';
 import { ValueReader } from './value-reader';
 
@@ -113,8 +113,7 @@ export class DeliveryService {
           version: job.version,
           target: { kind: job.target.kind, name: job.target.name },
           locator: outcome.locator,
-          // The event schema carries the digest; the key id stays with the copy's own records.
-          contentHash: parseContentHash(contentHash).digest,
+          ...contentHashFields(contentHash),
           deliveredAt: deliveredAt.toISOString(),
         },
       }),
