@@ -308,6 +308,32 @@ managedSecrets:${managedSecret(legit)}
     expect(await redis.exists(`revoker:lease:{${leaseId}}`)).toBe(0);
   }, 60_000);
 
+  it('dead-letters a delivery confirmation from a target the catalog does not list for that secret: it counts for nothing', async () => {
+    const event = createEvent({
+      topic: Topics.deliveryCompleted,
+      source: '/rotor/distributor',
+      subject: legit,
+      data: {
+        secret: legit,
+        version: 99,
+        target: { kind: 'webhook', name: 'rogue-receiver' },
+        locator: 'webhook:rogue-receiver',
+        contentHash: 'c'.repeat(64),
+        deliveredAt: new Date().toISOString(),
+      },
+    });
+    await publisher.publish(event, { key: legit });
+    const letters = await eventually(
+      async () => {
+        const found = (await deadLettersOf(event.id, started)).filter((letter) => letter.consumerGroup === 'rotor-revoker-versions');
+        return found.length > 0 ? found : undefined;
+      },
+      { what: 'the confirmation dead-lettered', timeoutMs: 30_000, intervalMs: 500 },
+    );
+    expect(letters[0]!.reason).toContain('unknown-target');
+    expect(await redis.hget(`revoker:retirement:{${legit}}:confirmed`, 'rogue-receiver')).toBeNull();
+  }, 60_000);
+
   it('dead-letters a breakglass.used naming a secret the revoker does not know: no follow-up is recorded', async () => {
     const leaseId = randomUUID();
     const event = createEvent({
