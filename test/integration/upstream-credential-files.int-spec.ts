@@ -28,11 +28,15 @@ function backendsFrom(env: Record<string, string>): BackendRegistry {
   return provider.useFactory({ register: () => undefined }, quietLogger) as BackendRegistry;
 }
 
+/** Whether the operation succeeds within 5 s (a command stuck on a refused connection counts as failing). */
 const succeeds = (operation: () => Promise<unknown>) =>
-  operation().then(
-    () => true,
-    () => false,
-  );
+  Promise.race([
+    operation().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000).unref()),
+  ]);
 
 describe("rotor's upstream credentials in files, picked up when they change (real PostgreSQL and Redis)", () => {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-upstream-'));
