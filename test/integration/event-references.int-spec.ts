@@ -239,6 +239,37 @@ managedSecrets:${managedSecret(forged)}${managedSecret(legit)}${managedSecret(go
     });
   }, 90_000);
 
+  it('dead-letters a secret.version-retired naming another GSM project: the delivered copy stays where it is', async () => {
+    const copies = () => readdirSync(join(fileRoot, legit));
+    expect(copies().length).toBeGreaterThan(0); // version 2, delivered by the test before
+    const before = copies();
+    const event = createEvent({
+      topic: Topics.secretVersionRetired,
+      source: '/rotor/revoker',
+      subject: legit,
+      data: {
+        secret: legit,
+        version: 2,
+        gsmVersion: `projects/${foreignProject}/secrets/${legit}/versions/2`,
+        reason: 'emergency',
+        retiredAt: new Date().toISOString(),
+      },
+    });
+    await publisher.publish(event, { key: legit });
+    const letters = await eventually(
+      async () => {
+        const found = (await deadLettersOf(event.id, started)).filter((letter) => letter.consumerGroup === 'rotor-distributor-delivery');
+        return found.length > 0 ? found : undefined;
+      },
+      { what: 'the retirement dead-lettered', timeoutMs: 30_000, intervalMs: 500 },
+    );
+    expect(letters[0]!.reason).toContain('foreign-project');
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // a removal job would have run by now
+    expect(copies()).toEqual(before);
+    const removed = await messagesOf<{ data: EventData<typeof Topics.deliveryRemoved> }>(Topics.deliveryRemoved, started);
+    expect(removed.filter((message) => message.data.secret === legit && message.data.version === 2)).toEqual([]);
+  }, 60_000);
+
   it('retires a version of a secret the catalog has since dropped, which the revoker recorded; refuses one it never knew', async () => {
     const name = await gsm.addVersion(gone, randomBytes(32));
     const created = versionCreated({ secret: gone, version: 1, gsmVersion: name, reason: 'initial' });
