@@ -9,6 +9,7 @@ import type { Admin } from 'kafkajs';
 import { auditKeyId, checkpointSecretFor, GENESIS, sealLegacyRecord, sealRecord, signCheckpoint, ViewKeys } from '@rotor/audit-chain';
 import { AuditLogMessageSchema, Topics, type AuditCheckpoint, type AuditLogMessage, type AuditRecord } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
+import { GsmSecretStore } from '@rotor/secret-store';
 
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
@@ -250,7 +251,23 @@ describe('audit checkpoints: a verifier with the public key only', () => {
     expect(code).toBe(0);
     expect(summary).toMatchObject({ ok: true, legacyRecords: 0 });
     expect(summary.records).toBeGreaterThanOrEqual(30);
-    expect(summary.checkpoints.external?.number).toBeGreaterThanOrEqual(1);
+    expect(summary.checkpoints.external?.number).toBeGreaterThanOrEqual(2);
+
+    // GSM keeps the latest checkpoint; the one before is destroyed (GSM bills every live version).
+    // This auditor's checkpoint n is version n of its secret (a fresh secret, numbered from 1).
+    const gsm = new GsmSecretStore({ project: requiredEnv('GSM_PROJECT'), emulatorHost: requiredEnv('SECRET_MANAGER_EMULATOR_HOST') });
+    try {
+      const older = `${gsm.secretName(checkpointSecretFor(auditor.topic))}/versions/${summary.checkpoints.external!.number - 1}`;
+      await eventually(
+        async () =>
+          (await gsm.access(older).catch((error: { code?: string }) => error.code)) === 'gsm-version-disabled' ? true : undefined,
+        {
+          what: 'the older checkpoint version destroyed',
+        },
+      );
+    } finally {
+      await gsm.close();
+    }
 
     const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
     const served = await fetch(`${auditor.process.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } });

@@ -3,6 +3,8 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AuditCheckpointSchema, type AuditCheckpoint } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 import { GsmSecretStore } from '@rotor/secret-store';
+import { LOGGER } from '@rotor/service-kit';
+import type { Logger } from '@rotor/telemetry';
 
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
@@ -15,13 +17,22 @@ import { AUDITOR_CONFIG } from '../platform/tokens';
  * Paced by this process alone, not through the shared quota buckets in Redis (the auditor's
  * Redis user reaches only `auditor:` keys): one write per checkpoint interval is far below
  * GSM's 600 writes a minute and 2 version writes a second per secret.
+ *
+ * Only the latest version matters to a verifier (the topic holds every checkpoint, signed), and
+ * GSM bills each version that is not destroyed, so the one before is destroyed once the next is
+ * written: a checkpoint a minute would otherwise leave ~43,000 versions a month.
  */
 @Injectable()
 export class CheckpointArchive implements OnApplicationShutdown {
   private readonly store: GsmSecretStore;
   private secretReady = false;
+  /** The version this process wrote last (versions from before a restart stay: a handful). */
+  private previous?: string;
 
-  constructor(@Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig) {
+  constructor(
+    @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
     this.store = new GsmSecretStore(config.gsm);
   }
 
@@ -34,7 +45,18 @@ export class CheckpointArchive implements OnApplicationShutdown {
       await this.store.ensureSecret(this.config.checkpoints.gsmSecret, { 'managed-by': 'rotor', purpose: 'audit-checkpoints' });
       this.secretReady = true;
     }
-    await this.store.addVersion(this.config.checkpoints.gsmSecret, Buffer.from(JSON.stringify(checkpoint)));
+    const written = await this.store.addVersion(this.config.checkpoints.gsmSecret, Buffer.from(JSON.stringify(checkpoint)));
+    const previous = this.previous;
+    this.previous = written;
+    if (previous)
+      await this.store
+        .destroy(previous)
+        .catch((error: unknown) =>
+          this.logger.warn(
+            { version: previous, err: error instanceof Error ? error.message : 'unknown error' },
+            'could not destroy an older checkpoint version',
+          ),
+        );
   }
 
   /** The newest checkpoint kept in GSM; undefined before the first. */
