@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
 import { loadCatalog } from '@rotor/catalog';
-import { TokenVerifier } from '@rotor/identity';
+import { TokenVerifier } from '@rotor/token-verification';
 import { KafkaModule } from '@rotor/nest-kafka';
 import { RedisModule } from '@rotor/nest-redis';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';

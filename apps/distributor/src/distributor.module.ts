@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
 import { loadCatalog, type Catalog } from '@rotor/catalog';
-import { TokenVerifier } from '@rotor/identity';
+import { TokenVerifier } from '@rotor/token-verification';
 import { loadKubeConfig } from '@rotor/kube-client';
 import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';

@@ -1,3 +1,2 @@
 export * from './caller';
-export * from './token-verifier';
-export * from './key-set';
+export * from './caller-from-claims';

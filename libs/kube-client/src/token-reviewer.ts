@@ -1,6 +1,6 @@
 import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
 
-import type { TokenReview, TokenReviewer } from '@rotor/identity';
+import type { TokenReview, TokenReviewer } from '@rotor/token-verification';
 
 /**
  * Asks the API server whether it still accepts a service-account token (TokenReview), so a

@@ -2,7 +2,8 @@ import { createParamDecorator, Inject, Injectable, type CanActivate, type Execut
 import type { Request } from 'express';
 
 import { DomainError } from '@rotor/errors';
-import { hasGroup, type Caller, type TokenVerifier } from '@rotor/identity';
+import { hasGroup, type Caller } from '@rotor/identity';
+import type { TokenVerifier } from '@rotor/token-verification';
 
 export const TOKEN_VERIFIER = Symbol('rotor.token-verifier');
 

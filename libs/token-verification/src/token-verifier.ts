@@ -1,8 +1,8 @@
 import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 
 import { DomainError } from '@rotor/errors';
+import { callerFrom, type Caller, type WorkloadCaller } from '@rotor/identity';
 
-import type { Caller, WorkloadCaller } from './caller';
 import { RefreshingKeySet, type KeySource } from './key-set';
 
 /** What the cluster says of a token (TokenReview): still accepted, and as which user. */
@@ -20,8 +20,6 @@ export interface TokenVerifierSettings extends KeySource {
   audience: string;
   clockSkewSeconds: number;
 }
-
-const SERVICE_ACCOUNT_SUBJECT = /^system:serviceaccount:([a-z0-9]([-a-z0-9]*[a-z0-9])?):([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/;
 
 const unauthenticated = (code: string, message: string) => new DomainError('unauthenticated', code, message);
 
@@ -73,43 +71,6 @@ export class TokenVerifier {
     if (review.username !== caller.subject)
       throw unauthenticated('token-subject-mismatch', 'Kubernetes knows this token as another user than its subject');
   }
-}
-
-/**
- * Who a verified token speaks for. A Kubernetes token (a `system:` subject or a
- * `kubernetes.io` claim) is a workload's or nothing: whatever else it claims, a `groups`
- * claim included, it never carries operator rights.
- */
-export function callerFrom(payload: JWTPayload): Caller {
-  const subject = payload.sub ?? '';
-  const kubernetes = payload['kubernetes.io'] as { namespace?: unknown; pod?: { name?: unknown; uid?: unknown } } | undefined;
-  if (subject.startsWith('system:') || kubernetes !== undefined) return workloadFrom(subject, kubernetes);
-  const groups = payload['groups'];
-  if (Array.isArray(groups) && groups.every((group) => typeof group === 'string')) {
-    const rotorGroups = groups.filter((group) => group.startsWith('rotor:'));
-    if (rotorGroups.length > 0) return { kind: 'operator', subject, groups: rotorGroups };
-  }
-  throw unauthenticated('unknown-subject', 'the token is neither a service-account token nor a rotor operator token');
-}
-
-function workloadFrom(
-  subject: string,
-  kubernetes: { namespace?: unknown; pod?: { name?: unknown; uid?: unknown } } | undefined,
-): WorkloadCaller {
-  const match = SERVICE_ACCOUNT_SUBJECT.exec(subject);
-  if (!match?.[1] || !match[3] || (kubernetes?.namespace !== undefined && kubernetes.namespace !== match[1]))
-    throw unauthenticated('unknown-subject', 'the token is a Kubernetes token but not a valid service-account token');
-  const pod = kubernetes?.pod;
-  return {
-    kind: 'workload',
-    subject,
-    workload: {
-      namespace: match[1],
-      serviceAccount: match[3],
-      ...(typeof pod?.name === 'string' && pod.name ? { podName: pod.name } : {}),
-      ...(typeof pod?.uid === 'string' && pod.uid ? { podUid: pod.uid } : {}),
-    },
-  };
 }
 
 function describeJoseError(error: unknown): string {

@@ -1,0 +1,2 @@
+export * from './token-verifier';
+export * from './key-set';
