@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 
-import { loadCatalog, type Catalog } from '@rotor/catalog';
+import type { Catalog } from '@rotor/catalog';
+import { loadCatalog } from '@rotor/config';
 import { assertTopicRetention, ensureTopics, retentionFor, upgradeTopicRetention } from '@rotor/kafka';
 
 /** The longest a lease in this catalog can live: role maxTtls and the policy's ceilings. */

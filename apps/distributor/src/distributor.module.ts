@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
-import { loadCatalog, type Catalog } from '@rotor/catalog';
+import type { Catalog } from '@rotor/catalog';
+import { loadCatalog } from '@rotor/config';
 import { TokenVerifier } from '@rotor/token-verification';
 import { loadKubeConfig } from '@rotor/kube-client';
 import { GsmModule } from '@rotor/nest-gsm';

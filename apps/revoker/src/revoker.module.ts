@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
-import { loadCatalog } from '@rotor/catalog';
+import { loadCatalog } from '@rotor/config';
 import { TokenVerifier } from '@rotor/token-verification';
 import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';

@@ -1,5 +1,5 @@
 export * from './bindings';
 export * from './catalog.schema';
 export * from './duration';
-export * from './load-catalog';
+export * from './parse-catalog';
 export * from './target-rules';

@@ -4,3 +4,4 @@ export * from './http-settings';
 export * from './keyring';
 export * from './redis-server-identity';
 export * from './secret-file';
+export * from './catalog-file';

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-
 import { LineCounter, parseDocument, isNode } from 'yaml';
 
 import { CatalogSchema, type Catalog } from './catalog.schema';
@@ -52,10 +50,6 @@ export function parseCatalog(text: string, file = 'catalog', options: CatalogOpt
       );
   }
   return result.data;
-}
-
-export function loadCatalog(file: string, options: CatalogOptions = {}): Catalog {
-  return parseCatalog(readFileSync(file, 'utf8'), file, options);
 }
 
 function fileTargetsOutside(catalog: Catalog, roots: readonly string[]): { path: (string | number)[]; message: string }[] {
