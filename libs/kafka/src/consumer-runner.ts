@@ -1,9 +1,9 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 
+import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from '@rotor/backoff';
 import { InvalidEventError, parseEvent, Topics, type DeadLetter, type DomainTopic, type Envelope } from '@rotor/contracts';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
-import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from './backoff';
 import { MalformedMessageError, PermanentError, ReferenceRejectedError } from './errors';
 import type { EventPublisher } from './event-publisher';
 

@@ -1,7 +1,7 @@
 // First: fixes kafkajs before any client is made (see the file).
 import './kafkajs-idle-timer-fix';
 
-export * from './backoff';
+export * from './retry-retriable';
 export * from './consumer-runner';
 export * from './errors';
 export * from './event-publisher';

@@ -2,7 +2,7 @@ import { Kafka, logLevel, type Admin, type ITopicConfig, type KafkaConfig, type 
 
 import type { Logger } from '@rotor/telemetry';
 
-import { retryRetriable } from './backoff';
+import { retryRetriable } from './retry-retriable';
 import { DEFAULT_RETENTION_MS, topicRetentionConfig } from './topic-retention';
 
 /** TLS and SASL for the broker link (rotor's services use SASL_SSL; see libs/config). */

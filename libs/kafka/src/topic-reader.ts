@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 
-import { retryRetriable } from './backoff';
+import { retryRetriable } from './retry-retriable';
 
 /** A point in a topic: a time (Kafka's offsets-for-times) or an offset applied to every partition. */
 export type LogPoint = { time: Date } | { offset: bigint };

@@ -2,11 +2,11 @@ import { credentials } from '@grpc/grpc-js';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import type { CallOptions } from 'google-gax';
 
+import { sleep } from '@rotor/backoff';
 import { gsmVersionName } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 
 import { RateLimiter } from './rate-limiter';
-import { sleep } from './sleep';
 
 export interface GsmSettings {
   project: string;

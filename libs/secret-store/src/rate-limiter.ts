@@ -1,4 +1,4 @@
-import { sleep } from './sleep';
+import { sleep } from '@rotor/backoff';
 
 /**
  * A token bucket: `ratePerMinute` tokens refill continuously up to `burst`. GSM quotas are

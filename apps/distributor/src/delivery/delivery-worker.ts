@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 
-import { sleep } from '@rotor/kafka';
+import { sleep } from '@rotor/backoff';
 import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 

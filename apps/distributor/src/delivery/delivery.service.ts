@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 
+import { backoffDelay } from '@rotor/backoff';
 import { createEvent, Topics } from '@rotor/contracts';
-import { backoffDelay, EventPublisher } from '@rotor/kafka';
+import { EventPublisher } from '@rotor/kafka';
 import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 
 import { findManagedSecret, type Catalog } from '@rotor/catalog';
-import { sleep } from '@rotor/kafka';
+import { sleep } from '@rotor/backoff';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 

@@ -1,6 +1,6 @@
 import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 
-import { sleep } from '@rotor/kafka';
+import { sleep } from '@rotor/backoff';
 import type { DueSchedule } from '@rotor/redis-store';
 import type { Logger } from '@rotor/telemetry';
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 
-import { sleep } from '@rotor/kafka';
+import { sleep } from '@rotor/backoff';
 import { REDIS } from '@rotor/nest-redis';
 import { withLock, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 
+import { backoffDelay } from '@rotor/backoff';
 import { createEvent, Topics } from '@rotor/contracts';
 import { BackendRegistry } from '@rotor/credential-backends';
-import { backoffDelay, EventPublisher } from '@rotor/kafka';
+import { EventPublisher } from '@rotor/kafka';
 import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 

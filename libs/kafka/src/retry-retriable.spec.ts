@@ -1,4 +1,4 @@
-import { retryRetriable } from './backoff';
+import { retryRetriable } from './retry-retriable';
 
 const retriable = () => Object.assign(new Error('This server is not the leader for that topic-partition'), { retriable: true });
 

@@ -11,6 +11,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5_000, ma
 export const backoffDelay = (attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number =>
   Math.round(random() * Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempt - 1)));
 
+/** Resolves after `ms`, or at once when `signal` aborts (a stopping loop does not wait out its pause). */
 export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -22,18 +23,3 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
       resolve();
     }
   });
-
-/**
- * Retries a Kafka call that failed with an error the broker marks retriable (e.g. "not the
- * leader" while a just-created topic's leadership settles), with a short fixed pause.
- */
-export async function retryRetriable<T>(call: () => Promise<T>, attempts = 20, pauseMs = 250): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt >= attempts || (error as { retriable?: unknown }).retriable !== true) throw error;
-      await sleep(pauseMs);
-    }
-  }
-}
