@@ -4,8 +4,14 @@
 //   rules that matter for async Kafka consumers and Nest controllers.
 // - Boundaries: @nx/enforce-module-boundaries on the tags in every project.json
 //   (scope:<app>|shared, type:app|platform|infra|domain|contracts).
+//   The rule reads Nx's project graph and skips itself when there is none, so `npm run lint`
+//   and scripts/test.sh build the graph first (nx show projects).
+// - Domain and contracts libs do no I/O: no I/O clients (Nx bannedExternalImports) and none of
+//   Node's I/O modules (no-restricted-imports; the Nx rule does not see Node built-ins).
 // - Plain CommonJS Node scripts (scripts/*.js, tools/**/*.js, *.config.js): no type info.
 // - eslint-config-prettier last: formatting is Prettier's job, never a lint error.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+
 import js from '@eslint/js';
 import nx from '@nx/eslint-plugin';
 import prettier from 'eslint-config-prettier';
@@ -49,6 +55,7 @@ const ioAndNest = [
   'kafkajs',
   'ioredis',
   'pg',
+  'jose',
   '@google-cloud/*',
   '@grpc/*',
   '@kubernetes/client-node',
@@ -56,6 +63,22 @@ const ioAndNest = [
   'pino',
   '@opentelemetry/*',
 ];
+
+/**
+ * Node's own I/O modules. The Nx rule cannot ban these (it skips imports that are not npm
+ * packages or projects), so no-restricted-imports does, on the source of every lib whose
+ * project.json tags it type:domain or type:contracts.
+ */
+const nodeIo = ['fs', 'fs/promises', 'http', 'https', 'http2', 'net', 'tls', 'dgram', 'dns', 'child_process'].flatMap((name) => [
+  name,
+  `node:${name}`,
+]);
+const pureLibs = readdirSync(new URL('./libs', import.meta.url)).filter((lib) => {
+  const projectJson = new URL(`./libs/${lib}/project.json`, import.meta.url);
+  if (!existsSync(projectJson)) return false;
+  const { tags = [] } = JSON.parse(readFileSync(projectJson, 'utf8'));
+  return tags.includes('type:domain') || tags.includes('type:contracts');
+});
 
 export default defineConfig(
   {
@@ -135,6 +158,25 @@ export default defineConfig(
               bannedExternalImports: ioAndNest,
             },
           ],
+        },
+      ],
+    },
+  },
+
+  // --- Domain and contracts libs do no I/O: the caller reads the file or the socket and hands them data.
+  {
+    files: pureLibs.map((lib) => `libs/${lib}/src/**/*.ts`),
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: nodeIo.map((name) => ({
+            name,
+            message: 'Domain and contracts libs do no I/O: move the read or the call to an infra lib and pass the data in.',
+            // A type (an IncomingMessage a handler is given) opens nothing.
+            allowTypeImports: true,
+          })),
         },
       ],
     },
