@@ -45,6 +45,10 @@ export const eventWorkload = (holder: LeaseHolder): Workload =>
 export const holderSubject = (holder: LeaseHolder): string =>
   holder.kind === 'workload' ? `system:serviceaccount:${holder.workload.namespace}:${holder.workload.serviceAccount}` : holder.subject;
 
-/** The expiry for a requested TTL: the role's ttl by default, never beyond the lease's max. */
+/**
+ * `now` plus the TTL, never beyond the lease's max expiry. No default here: the caller passes the
+ * requested TTL or, when none was asked for, the role's `ttl` (on renewal of a lease whose role
+ * left the catalog, the span from its issue to its current expiry).
+ */
 export const expiryFor = ({ now, ttlMs, maxExpiresAt }: { now: Date; ttlMs: number; maxExpiresAt: Date }): Date =>
   new Date(Math.min(now.getTime() + ttlMs, maxExpiresAt.getTime()));

@@ -6,7 +6,7 @@ import type { Redis } from '@rotor/redis-store';
 export const COUNTERS = ['revoked', 'failed', 'rotated', 'delivered', 'retired'] as const;
 export type EmergencyCounter = (typeof COUNTERS)[number];
 
-/** Every key of one emergency rotation shares the hash tag `{emergency:<id>}`. */
+/** Every key of one emergency rotation starts `revoker:emergency:{<id>}`: the id is the hash tag, so Redis Cluster keeps them in one slot. */
 export const emergencyTag = (id: string) => `revoker:emergency:{${id}}`;
 const counterKey = (id: string, counter: EmergencyCounter) => `${emergencyTag(id)}:${counter}`;
 /** Kept for a week after the rotation, like revoked leases. */

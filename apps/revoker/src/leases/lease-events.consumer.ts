@@ -52,7 +52,7 @@ export class LeaseEventsConsumer {
       )
       .subscribe(
         onEvent(Topics.revocationRequested, async ({ data }, context) => {
-          if (data.subject.kind !== 'lease') return; // version retirement is handled by the rotation stage
+          if (data.subject.kind !== 'lease') return; // secret versions are retired by SecretEventsConsumer, in its own group
           const known = await clock.requestNow(data.subject.leaseId, data.reason);
           if (!known)
             context.logger.info({ leaseId: data.subject.leaseId }, 'revocation requested before its issue event; kept until it arrives');
