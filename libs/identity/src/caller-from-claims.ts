@@ -18,6 +18,9 @@ const unauthenticated = (code: string, message: string) => new DomainError('unau
  * claim included, it never carries operator rights.
  */
 export function callerFrom(payload: VerifiedClaims): Caller {
+  // `sub` is only typed by the token's author: a non-string must be refused, not crash (500).
+  if (payload.sub !== undefined && typeof payload.sub !== 'string')
+    throw unauthenticated('unknown-subject', "the token's subject is not a string");
   const subject = payload.sub ?? '';
   const kubernetes = payload['kubernetes.io'] as { namespace?: unknown; pod?: { name?: unknown; uid?: unknown } } | undefined;
   if (subject.startsWith('system:') || kubernetes !== undefined) return workloadFrom(subject, kubernetes);
