@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { fileTargetPathProblem } from '@rotor/catalog';
+import type { TargetKind } from '@rotor/contracts';
 import { EnvFragments, gsmSettings, keyringFrom, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 
 export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
@@ -75,7 +76,7 @@ export function loadDistributorConfig(env: NodeJS.ProcessEnv = process.env) {
         'kubernetes-secret': e.ROTOR_DELIVERY_CONCURRENCY_KUBERNETES,
         file: e.ROTOR_DELIVERY_CONCURRENCY_FILE,
         webhook: e.ROTOR_DELIVERY_CONCURRENCY_WEBHOOK,
-      },
+      } satisfies Record<TargetKind, number>,
     },
     webhook: { timeoutMs: e.ROTOR_WEBHOOK_TIMEOUT_MS },
     driftScanMs: e.ROTOR_DRIFT_SCAN_MS,

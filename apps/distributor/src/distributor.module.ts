@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
-import type { Catalog } from '@rotor/catalog';
+import type { Catalog, Target, TargetOf } from '@rotor/catalog';
+import type { TargetKind } from '@rotor/contracts';
 import { loadCatalog } from '@rotor/config';
 import { TokenVerifier } from '@rotor/token-verification';
 import { loadKubeConfig } from '@rotor/kube-client';
@@ -19,7 +20,7 @@ import { ReportedCopiesService } from './copies/reported-copies';
 import { VersionRegistry } from './copies/version-registry';
 import { DeliveriesController } from './delivery/deliveries.controller';
 import { DeliveryLedger } from './delivery/delivery-ledger';
-import { DeliveryQueue } from './delivery/delivery-queue';
+import { DeliveryQueue, TARGET_KINDS } from './delivery/delivery-queue';
 import { DeliveryWorker } from './delivery/delivery-worker';
 import { DeliveryService } from './delivery/delivery.service';
 import { EventReferences } from './delivery/event-references';
@@ -36,26 +37,27 @@ import { TargetWriters } from './targets/target-writers';
 import { WebhookKeyrings } from './targets/webhook-keys';
 import { WebhookWriter } from './targets/webhook.writer';
 
-/** Writers only for the target kinds the catalog uses: no cluster credentials are needed without Secret targets. */
+/**
+ * The writer of each target kind: one line per kind (docs/extending.md). Each is made only
+ * when the catalog uses its kind: no cluster credentials are needed without Secret targets.
+ */
+const TARGET_WRITERS = {
+  'kubernetes-secret': (config) => kubernetesWriter(config),
+  file: (config) => new FileTargetWriter(config.fileTargetRoots),
+  webhook: (config, targets) =>
+    new WebhookWriter({ keyrings: WebhookKeyrings.fromEnvironment(targets, process.env), timeoutMs: config.webhook.timeoutMs }),
+} satisfies { [K in TargetKind]: (config: DistributorConfig, targets: Target[]) => TargetWriter<TargetOf<K>> | UnreachableTargetWriter };
+
 function createWriters(catalog: Catalog, config: DistributorConfig): TargetWriters {
   const targets = catalog.managedSecrets.flatMap((secret) => secret.targets);
-  const uses = (kind: string) => targets.some((target) => target.kind === kind);
-  return new TargetWriters({
-    ...(uses('kubernetes-secret') ? { 'kubernetes-secret': kubernetesWriter(config) } : {}),
-    ...(uses('file') ? { file: new FileTargetWriter(config.fileTargetRoots) } : {}),
-    ...(uses('webhook')
-      ? {
-          webhook: new WebhookWriter({
-            keyrings: WebhookKeyrings.fromEnvironment(targets, process.env),
-            timeoutMs: config.webhook.timeoutMs,
-          }),
-        }
-      : {}),
-  });
+  const writers: Partial<Record<TargetKind, TargetWriter>> = {};
+  for (const kind of TARGET_KINDS)
+    if (targets.some((target) => target.kind === kind)) writers[kind] = TARGET_WRITERS[kind](config, targets);
+  return new TargetWriters(writers);
 }
 
 /** Outside a cluster and without a kubeconfig there is no API to write to: every Secret target fails with that reason. */
-function kubernetesWriter(config: DistributorConfig): TargetWriter {
+function kubernetesWriter(config: DistributorConfig): KubernetesSecretWriter | UnreachableTargetWriter {
   if (config.kubeconfig || process.env['KUBERNETES_SERVICE_HOST']) return new KubernetesSecretWriter(loadKubeConfig(config.kubeconfig));
   return new UnreachableTargetWriter(
     'kubernetes-secret',

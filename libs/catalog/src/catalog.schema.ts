@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import type { AssertTrue, BackendKind, SameKinds, TargetKind } from '@rotor/contracts';
+
 import { parseDuration } from './duration';
 import { unsafeRedisAclRule } from './redis-acl-rules';
 import { fileTargetPathProblem, isWebhookKeyEnv, WEBHOOK_KEY_ENV_MESSAGE, webhookReceiverOf } from './target-rules';
@@ -167,3 +169,10 @@ export type Role = Catalog['roles'][number];
 export type ManagedSecret = Catalog['managedSecrets'][number];
 export type Binding = Role['bindings'][number];
 export type Target = ManagedSecret['targets'][number];
+/** A role's settings for one backend kind: what that backend's issue() is given. */
+export type BackendSettingsOf<K extends BackendKind> = Extract<Role['backend'], { kind: K }>;
+/** A target of one kind, as the catalog declares it: what that kind's writer is given. */
+export type TargetOf<K extends TargetKind> = Extract<Target, { kind: K }>;
+// Compile-time: catalog settings for every backend and target kind of @rotor/contracts, and for no other.
+type _SettingsForEveryBackend = AssertTrue<SameKinds<Role['backend']['kind'], BackendKind>>;
+type _SchemaForEveryTarget = AssertTrue<SameKinds<Target['kind'], TargetKind>>;

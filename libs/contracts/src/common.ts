@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { TargetKindSchema, type AssertTrue, type BackendKind, type SameKinds } from './kinds';
+
 /** A Kubernetes workload identity, as proven by its service-account token. */
 export const WorkloadSchema = z.object({
   namespace: z.string().min(1),
@@ -34,9 +36,6 @@ export type Actor = z.infer<typeof ActorSchema>;
 export const CopyReporterSchema = z.discriminatedUnion('kind', [...ActorSchema.options, z.object({ kind: z.literal('unknown') })]);
 export type CopyReporter = z.infer<typeof CopyReporterSchema>;
 
-export const BackendKindSchema = z.enum(['opaque-token', 'postgres', 'redis-acl']);
-export type BackendKind = z.infer<typeof BackendKindSchema>;
-
 /**
  * What the revoker needs to revoke a lease at its backend. Names only: never a password or token.
  */
@@ -46,6 +45,8 @@ export const RevocationHandleSchema = z.discriminatedUnion('backend', [
   z.object({ backend: z.literal('redis-acl'), username: z.string().min(1) }),
 ]);
 export type RevocationHandle = z.infer<typeof RevocationHandleSchema>;
+/** Compile-time: a handle shape for every backend kind and for nothing else. */
+type _HandleForEveryBackend = AssertTrue<SameKinds<RevocationHandle['backend'], BackendKind>>;
 
 export const IsoTimeSchema = z.iso.datetime({ offset: true });
 
@@ -55,7 +56,7 @@ export const GsmVersionNameSchema = z
   .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/\d+$/, 'must be projects/P/secrets/S/versions/V');
 
 export const TargetRefSchema = z.object({
-  kind: z.enum(['kubernetes-secret', 'file', 'webhook']),
+  kind: TargetKindSchema,
   name: z.string().min(1),
 });
 export type TargetRef = z.infer<typeof TargetRefSchema>;

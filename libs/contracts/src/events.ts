@@ -2,7 +2,6 @@ import { z } from 'zod';
 
 import {
   ActorSchema,
-  BackendKindSchema,
   CopyReporterSchema,
   DigestSchema,
   GsmVersionNameSchema,
@@ -11,6 +10,7 @@ import {
   TargetRefSchema,
   WorkloadSchema,
 } from './common';
+import { BackendKindSchema } from './kinds';
 import { Topics, type TopicName } from './topics';
 
 /**

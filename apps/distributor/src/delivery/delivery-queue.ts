@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 
 import type { Target } from '@rotor/catalog';
+import { byKind, TargetKindSchema, type TargetKind } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
 import { acquireLock, DueSchedule, type Redis } from '@rotor/redis-store';
 
-export type TargetKind = Target['kind'];
-export const TARGET_KINDS: readonly TargetKind[] = ['kubernetes-secret', 'file', 'webhook'];
+export type { TargetKind };
+export const TARGET_KINDS: readonly TargetKind[] = TargetKindSchema.options;
 
 /** One unit of work: put a version at a target, or take it away. */
 export interface DeliveryJob {
@@ -33,11 +34,7 @@ export class DeliveryQueue {
   readonly schedules: Readonly<Record<TargetKind, DueSchedule>>;
 
   constructor(@Inject(REDIS) private readonly redis: Redis) {
-    this.schedules = {
-      'kubernetes-secret': new DueSchedule(redis, { prefix: 'distributor:schedule:kubernetes-secret' }),
-      file: new DueSchedule(redis, { prefix: 'distributor:schedule:file' }),
-      webhook: new DueSchedule(redis, { prefix: 'distributor:schedule:webhook' }),
-    };
+    this.schedules = byKind(TARGET_KINDS, (kind) => new DueSchedule(redis, { prefix: `distributor:schedule:${kind}` }));
   }
 
   /** Enqueues a job unless the same job is already queued or running. */
@@ -77,12 +74,14 @@ export class DeliveryQueue {
   }
 
   async depth(): Promise<Record<TargetKind, number>> {
-    const sizes = await Promise.all(
-      TARGET_KINDS.map(async (kind) => {
-        const size = await this.schedules[kind].size();
-        return [kind, size.due + size.inflight] as const;
-      }),
+    const sizes = new Map(
+      await Promise.all(
+        TARGET_KINDS.map(async (kind) => {
+          const size = await this.schedules[kind].size();
+          return [kind, size.due + size.inflight] as const;
+        }),
+      ),
     );
-    return Object.fromEntries(sizes) as Record<TargetKind, number>;
+    return byKind(TARGET_KINDS, (kind) => sizes.get(kind) ?? 0);
   }
 }

@@ -1,10 +1,11 @@
 import type { Target } from '@rotor/catalog';
+import type { TargetKind } from '@rotor/contracts';
 
 import type { TargetWriter } from './target-writer';
 
 /** The writer for each target kind this distributor can reach (kinds absent from the catalog have none). */
 export class TargetWriters {
-  constructor(private readonly writers: Partial<Record<Target['kind'], TargetWriter>>) {}
+  constructor(private readonly writers: Partial<Record<TargetKind, TargetWriter>>) {}
 
   for<T extends Target>(target: T): TargetWriter<T> {
     const writer = this.writers[target.kind];
@@ -12,7 +13,7 @@ export class TargetWriters {
     return writer as unknown as TargetWriter<T>;
   }
 
-  has(kind: Target['kind']): boolean {
+  has(kind: TargetKind): boolean {
     return !!this.writers[kind];
   }
 }
