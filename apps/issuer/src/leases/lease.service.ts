@@ -177,18 +177,33 @@ export class LeaseService {
     this.gate?.assertAvailable(['kafka', 'redis', ...(lease.backend === 'postgres' ? ['postgres'] : [])]);
     const ttl = ttlMs ?? role?.ttl ?? lease.expiresAt.getTime() - lease.issuedAt.getTime();
     const expiresAt = expiryFor({ now, ttlMs: ttl, maxExpiresAt: lease.maxExpiresAt });
-    await this.backends.get(lease.backend).renew(lease.handle, expiresAt);
-    await this.leases.updateExpiry(lease, expiresAt);
-    await this.activeLeases.extend(lease, expiresAt);
-    await this.publisher.publish(
-      createEvent({
-        topic: Topics.leaseRenewed,
-        source: SOURCE,
-        subject: lease.id,
-        data: { ...leaseRef(lease), renewedAt: iso(now), expiresAt: iso(expiresAt), maxExpiresAt: iso(lease.maxExpiresAt) },
-      }),
-      { traceparent },
-    );
+    try {
+      await this.backends.get(lease.backend).renew(lease.handle, expiresAt);
+      await this.leases.updateExpiry(lease, expiresAt);
+      await this.activeLeases.extend(lease, expiresAt);
+      // Bounded: the revoker's clock moves only with this event, so without it the renewal is undone.
+      await this.publisher.publish(
+        createEvent({
+          topic: Topics.leaseRenewed,
+          source: SOURCE,
+          subject: lease.id,
+          data: { ...leaseRef(lease), renewedAt: iso(now), expiresAt: iso(expiresAt), maxExpiresAt: iso(lease.maxExpiresAt) },
+        }),
+        { traceparent, ...(this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {}) },
+      );
+    } catch (error) {
+      await this.undoRenewal(lease);
+      if (!(error instanceof PublishTimeoutError)) throw error;
+      throw new DomainError(
+        'unavailable',
+        'kafka-unavailable',
+        `the renewal could not be recorded; lease ${lease.id} still ends at ${iso(lease.expiresAt)}`,
+        {
+          retryAfterSeconds: 5,
+          cause: error,
+        },
+      );
+    }
     return { ...lease, expiresAt };
   }
 
@@ -225,6 +240,25 @@ export class LeaseService {
     // Uncounted first: a redelivered event after a crash between the two still finds the lease active.
     await this.activeLeases.release(lease);
     await this.leases.markRevoked(lease, { at: revokedAt, reason });
+  }
+
+  /**
+   * Puts a renewal's partial work back to the lease's previous expiry: the backend's own expiry
+   * (a PostgreSQL role's VALID UNTIL), the lease record and the quota's count, so nothing
+   * outlives the end the revoker still holds. Best effort: should the event land after its
+   * timeout, the revoker's clock moves to the new end and the credential is revoked there.
+   */
+  private async undoRenewal(lease: Lease): Promise<void> {
+    const steps: [string, () => Promise<void>][] = [
+      ['backend expiry', () => this.backends.get(lease.backend).renew(lease.handle, lease.expiresAt)],
+      ['lease record', () => this.leases.updateExpiry(lease, lease.expiresAt)],
+      ['quota count', () => this.activeLeases.extend(lease, lease.expiresAt)],
+    ];
+    for (const [what, step] of steps) {
+      await step().catch((error: unknown) =>
+        this.logger.error({ leaseId: lease.id, err: (error as Error).message }, `could not restore the ${what} of an unrecorded renewal`),
+      );
+    }
   }
 
   private async undoIssue(lease: Lease, tokenHash: string | undefined, command: IssueCommand): Promise<void> {

@@ -1,0 +1,79 @@
+import type { Catalog } from '@rotor/catalog';
+import type { BackendRegistry, CredentialBackend } from '@rotor/credential-backends';
+import type { WorkloadCaller } from '@rotor/identity';
+import { PublishTimeoutError, type EventPublisher } from '@rotor/kafka';
+import type { Logger } from '@rotor/telemetry';
+
+import type { TokenHasher } from '../introspection/token-hasher';
+
+import type { ActiveLeases } from './active-leases';
+import type { Lease } from './lease';
+import type { LeaseRepository } from './lease.repository';
+import { LeaseService } from './lease.service';
+
+const workload = { namespace: 'shop', serviceAccount: 'orders' };
+const caller = { kind: 'workload', subject: 'system:serviceaccount:shop:orders', workload } as unknown as WorkloadCaller;
+const catalog = {
+  roles: [{ name: 'db', owner: 'team', backend: { kind: 'postgres' }, ttl: 60_000, maxTtl: 600_000 }],
+} as unknown as Catalog;
+
+/** A lease issued a minute ago, ending in 30 s, as the issuer's Redis holds it. */
+const storedLease = (): Lease => {
+  const now = Date.now();
+  return {
+    id: '6f1c2b5e-8d1a-4a57-9d2e-3b9f0c1a2d3e',
+    role: 'db',
+    owner: 'team',
+    backend: 'postgres',
+    holder: { kind: 'workload', workload },
+    issuedAt: new Date(now - 60_000),
+    expiresAt: new Date(now + 30_000),
+    maxExpiresAt: new Date(now + 500_000),
+    state: 'active',
+    handle: { backend: 'postgres', roleName: 'rotor_6f1c2b5e8d1a4a579d2e3b9f0c1a2d3e' },
+  };
+};
+
+/** Every expiry the backend, the lease record and the quota count were last set to. */
+function renewalFixture(publish: () => Promise<void>) {
+  const lease = storedLease();
+  const state = { backend: lease.expiresAt, record: lease.expiresAt, quota: lease.expiresAt };
+  const backend = { renew: (_handle: unknown, at: Date) => Promise.resolve(void (state.backend = at)) } as unknown as CredentialBackend;
+  const backends = { get: () => backend } as unknown as BackendRegistry;
+  const leases = {
+    get: () => Promise.resolve({ ...lease, expiresAt: state.record }),
+    updateExpiry: (_lease: Lease, at: Date) => Promise.resolve(void (state.record = at)),
+  } as unknown as LeaseRepository;
+  const activeLeases = { extend: (_lease: Lease, at: Date) => Promise.resolve(void (state.quota = at)) } as unknown as ActiveLeases;
+  const publisher = { publish } as unknown as EventPublisher;
+  const logger = { error: () => undefined, info: () => undefined, warn: () => undefined } as unknown as Logger;
+  const service = new LeaseService(catalog, backends, leases, activeLeases, publisher, {} as TokenHasher, logger, undefined, 1_500);
+  return { service, lease, state };
+}
+
+describe('LeaseService.renew', () => {
+  it('extends the backend, the lease record and the quota count when lease.renewed is recorded', async () => {
+    const { service, lease, state } = renewalFixture(() => Promise.resolve());
+    const renewed = await service.renew(caller, lease.id, undefined);
+    expect(renewed.expiresAt.getTime()).toBeGreaterThan(lease.expiresAt.getTime());
+    expect(state).toEqual({ backend: renewed.expiresAt, record: renewed.expiresAt, quota: renewed.expiresAt });
+  });
+
+  it('answers 503 kafka-unavailable and puts every expiry back when lease.renewed times out', async () => {
+    const { service, lease, state } = renewalFixture(() => Promise.reject(new PublishTimeoutError('lease.renewed not acknowledged')));
+    await expect(service.renew(caller, lease.id, undefined)).rejects.toMatchObject({
+      kind: 'unavailable',
+      code: 'kafka-unavailable',
+      retryAfterSeconds: 5,
+    });
+    // The revoker never heard of the renewal: nothing may outlive the end it still holds.
+    expect(state).toEqual({ backend: lease.expiresAt, record: lease.expiresAt, quota: lease.expiresAt });
+  });
+
+  it('passes the bound to the lease.renewed produce', async () => {
+    const options: unknown[] = [];
+    const { service, lease } = renewalFixture((...args: unknown[]) => Promise.resolve(void options.push(args[1])));
+    await service.renew(caller, lease.id, undefined);
+    expect(options).toEqual([expect.objectContaining({ timeoutMs: 1_500 })]);
+  });
+});
