@@ -36,7 +36,7 @@ export class AuditorModule {
     return {
       module: AuditorModule,
       imports: [
-        ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
+        ServiceKitModule.forRoot({ service: config.service, dependencyTimeoutMs: config.dependencyTimeoutMs, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-auditor', security: config.redis.security }),
       ],

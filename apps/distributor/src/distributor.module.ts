@@ -77,7 +77,7 @@ export class DistributorModule {
     return {
       module: DistributorModule,
       imports: [
-        ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
+        ServiceKitModule.forRoot({ service: config.service, dependencyTimeoutMs: config.dependencyTimeoutMs, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-distributor', security: config.redis.security }),

@@ -3,8 +3,6 @@ import { z } from 'zod';
 import { backendSettings, EnvFragments, gsmSettings, keyringFrom, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
 
 const issuerEnv = {
-  /** How long issuance waits for Kafka before it gives up, undoes the credential and answers 503. */
-  ROTOR_DEPENDENCY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(1_500),
   /** Introspection calls per minute for each caller (a resource server or an operator), beyond which it answers 429. */
   ROTOR_INTROSPECTION_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   /** How many introspection calls a caller may make at once after a quiet spell. */
@@ -30,7 +28,6 @@ export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
     catalogFile: e.ROTOR_CATALOG,
     tokenReview: e.ROTOR_TOKEN_REVIEW ? { kubeconfig: e.KUBECONFIG } : undefined,
     tokenHashKeys: keyringFrom('ROTOR_TOKEN_HASH_KEY', e),
-    dependencyTimeoutMs: e.ROTOR_DEPENDENCY_TIMEOUT_MS,
     introspectionRate: { ratePerMinute: e.ROTOR_INTROSPECTION_RATE_PER_MINUTE, burst: e.ROTOR_INTROSPECTION_BURST },
   };
 }

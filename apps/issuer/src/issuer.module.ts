@@ -36,7 +36,7 @@ export class IssuerModule {
     return {
       module: IssuerModule,
       imports: [
-        ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
+        ServiceKitModule.forRoot({ service: config.service, dependencyTimeoutMs: config.dependencyTimeoutMs, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-issuer', security: config.redis.security }),

@@ -40,7 +40,7 @@ export class RevokerModule {
     return {
       module: RevokerModule,
       imports: [
-        ServiceKitModule.forRoot({ service: config.service, ...telemetry }),
+        ServiceKitModule.forRoot({ service: config.service, dependencyTimeoutMs: config.dependencyTimeoutMs, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         GsmModule.forRoot(config.gsm),
         RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-revoker', security: config.redis.security }),

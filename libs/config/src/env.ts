@@ -51,6 +51,10 @@ export const EnvFragments = {
   logging: {
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   },
+  /** Fail fast: how long a request waits for a Kafka produce, a Redis command or a GSM call before it answers 503. */
+  dependencies: {
+    ROTOR_DEPENDENCY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(1_500),
+  },
   kafka: {
     KAFKA_BROKERS: hostPortList.default(['127.0.0.1:9092']),
     KAFKA_CLIENT_ID: z.string().min(1).optional(),
@@ -135,6 +139,7 @@ export function parseEnv<Shape extends z.ZodRawShape>(shape: Shape, env: NodeJS.
 export const serviceEnvShape = (defaultPort: number) => ({
   ...EnvFragments.http(defaultPort),
   ...EnvFragments.logging,
+  ...EnvFragments.dependencies,
   ...TransportEnvFragments.insecure,
   ...EnvFragments.kafka,
   ...EnvFragments.redis,
@@ -149,6 +154,7 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
     service,
     http: httpSettings(e),
     logLevel: e.LOG_LEVEL,
+    dependencyTimeoutMs: e.ROTOR_DEPENDENCY_TIMEOUT_MS,
     kafka: {
       service,
       brokers: e.KAFKA_BROKERS,

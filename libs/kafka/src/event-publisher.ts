@@ -19,6 +19,8 @@ export interface PublishOptions {
 
 /** A bounded send did not finish in time. */
 export class PublishTimeoutError extends Error {
+  override readonly name = 'PublishTimeoutError';
+  /** Stable: service-kit's problem filter answers it with 503 kafka-unavailable. */
   readonly code = 'publish-timeout';
 }
 
@@ -59,22 +61,30 @@ export class EventPublisher {
   }
 
   async publish<T extends DomainTopic>(event: Envelope<T>, options: PublishOptions = {}): Promise<void> {
+    await this.publishAll([event], options);
+  }
+
+  /**
+   * Several events in one produce request: a request path that reports many findings sends
+   * them together, so a timeout leaves none of them sent by this call rather than some.
+   * `options.key` applies to every event; without it each is keyed by its subject.
+   */
+  async publishAll(events: readonly Envelope<DomainTopic>[], options: PublishOptions = {}): Promise<void> {
     const sending = this.send(
-      [
-        {
-          topic: event.type,
-          key: options.key ?? event.subject,
-          value: JSON.stringify(event),
-          headers: { 'content-type': 'application/cloudevents+json', 'ce-id': event.id },
-        },
-      ],
+      events.map((event) => ({
+        topic: event.type,
+        key: options.key ?? event.subject,
+        value: JSON.stringify(event),
+        headers: { 'content-type': 'application/cloudevents+json', 'ce-id': event.id },
+      })),
       options.traceparent,
     );
     if (options.timeoutMs === undefined) return sending;
+    const what = [...new Set(events.map((event) => event.type))].join(', ');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(
-        () => reject(new PublishTimeoutError(`${event.type} not acknowledged within ${options.timeoutMs} ms`)),
+        () => reject(new PublishTimeoutError(`${what} not acknowledged within ${options.timeoutMs} ms`)),
         options.timeoutMs,
       );
     });

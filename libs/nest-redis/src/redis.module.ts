@@ -1,7 +1,7 @@
 import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 
 import { createRedis, pingRedis, type Redis, type RedisLinkSecurity } from '@rotor/redis-store';
-import { LOGGER, ReadinessRegistry } from '@rotor/service-kit';
+import { DEPENDENCY_TIMEOUT_MS, LOGGER, ReadinessRegistry } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 export const REDIS = Symbol('rotor.redis');
@@ -65,8 +65,8 @@ export class RedisModule {
       providers: [
         {
           provide: REDIS,
-          inject: [LOGGER],
-          useFactory: (logger: Logger) => {
+          inject: [LOGGER, DEPENDENCY_TIMEOUT_MS],
+          useFactory: (logger: Logger, commandTimeoutMs: number) => {
             let lastLogged = 0;
             if (security?.insecure)
               logger.warn(
@@ -82,6 +82,7 @@ export class RedisModule {
                 logger.warn({ component: 'redis', err: error.message }, 'redis connection error');
               },
               security,
+              { commandTimeoutMs },
             );
           },
         },

@@ -23,10 +23,16 @@ export function createRedis(
   connectionName: string,
   onError: (error: Error) => void = () => undefined,
   security?: RedisLinkSecurity,
+  /**
+   * Fail fast (ROTOR_DEPENDENCY_TIMEOUT_MS): a command without an answer by then is rejected with
+   * "Command timed out" (a frozen server, a cut link) instead of waiting forever. It may still run later.
+   */
+  { commandTimeoutMs }: { commandTimeoutMs?: number } = {},
 ): Redis {
   const redis = new Redis(url, {
     ...redisSecurityOptions(security),
     connectionName,
+    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,

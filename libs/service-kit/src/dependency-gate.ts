@@ -1,11 +1,29 @@
-import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  applyDecorators,
+  Inject,
+  Injectable,
+  Optional,
+  SetMetadata,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 
 import { DomainError } from '@rotor/errors';
 
 import { ReadinessRegistry } from './readiness';
+import { DEFAULT_DEPENDENCY_TIMEOUT_MS, DEPENDENCY_TIMEOUT_MS } from './tokens';
 
 /** How often the dependencies are probed; a probe itself gives up after 2 s (ReadinessRegistry). */
 const PROBE_INTERVAL_MS = 500;
+const RETRY_AFTER_SECONDS = 5;
+
+/** The 503 a request gets when a dependency it needs is down or too slow: `kafka-unavailable`, `redis-unavailable`… */
+export const dependencyUnavailable = (dependency: string, detail: string, cause?: unknown): DomainError =>
+  new DomainError('unavailable', `${dependency}-unavailable`, detail, { retryAfterSeconds: RETRY_AFTER_SECONDS, cause });
 
 /**
  * Fail fast (issue 15, item 0): the same checks as /readyz, run in the background, so a
@@ -17,8 +35,15 @@ export class DependencyGate implements OnModuleInit, OnApplicationShutdown {
   private down = new Set<string>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** How long a request path waits for one dependency call (ROTOR_DEPENDENCY_TIMEOUT_MS). */
+  readonly timeoutMs: number;
 
-  constructor(private readonly readiness: ReadinessRegistry) {}
+  constructor(
+    private readonly readiness: ReadinessRegistry,
+    @Optional() @Inject(DEPENDENCY_TIMEOUT_MS) timeoutMs?: number,
+  ) {
+    this.timeoutMs = timeoutMs ?? DEFAULT_DEPENDENCY_TIMEOUT_MS;
+  }
 
   onModuleInit(): void {
     const probe = async () => {
@@ -44,12 +69,49 @@ export class DependencyGate implements OnModuleInit, OnApplicationShutdown {
   assertAvailable(needed: readonly string[]): void {
     const missing = needed.filter((name) => this.down.has(name));
     if (missing.length > 0) {
-      throw new DomainError(
-        'unavailable',
-        `${missing[0]}-unavailable`,
-        `${missing.join(', ')} unavailable; nothing was issued, retry later`,
-        { retryAfterSeconds: 5 },
+      throw dependencyUnavailable(missing[0]!, `${missing.join(', ')} unavailable; nothing was done, retry later`);
+    }
+  }
+
+  /**
+   * `call`'s result, or 503 `<dependency>-unavailable` once it has taken longer than the
+   * timeout. The call itself is not cancelled: the caller undoes what it may still do.
+   */
+  async bounded<T>(dependency: string, call: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(dependencyUnavailable(dependency, `${dependency} did not answer within ${this.timeoutMs} ms; retry later`)),
+        this.timeoutMs,
       );
+    });
+    call.catch(() => undefined); // a late failure after the timeout is already answered
+    try {
+      return await Promise.race([call, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
+
+const NEEDS = 'rotor:needs-dependencies';
+
+/** Refuses a route with 503 at once while a dependency it declared with `@Needs` is known to be down. */
+@Injectable()
+export class DependencyGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly gate: DependencyGate,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    this.gate.assertAvailable(this.reflector.get<string[] | undefined>(NEEDS, context.getHandler()) ?? []);
+    return true;
+  }
+}
+
+/**
+ * The dependencies (names as /readyz reports them) a route cannot answer without. Put on the
+ * handler: it runs after the class's guards, so callers are authenticated first.
+ */
+export const Needs = (...dependencies: string[]) => applyDecorators(SetMetadata(NEEDS, dependencies), UseGuards(DependencyGuard));

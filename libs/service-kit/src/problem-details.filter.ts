@@ -44,7 +44,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const problem = this.toProblem(exception, request);
     if (exception instanceof DomainError && exception.retryAfterSeconds !== undefined) {
       response.setHeader('Retry-After', String(exception.retryAfterSeconds));
-    } else if (problem.code === 'dependency-unavailable') {
+    } else if (problem.status === 503) {
       response.setHeader('Retry-After', '5');
     }
     response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
@@ -84,6 +84,19 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         detail: describeHttpException(exception),
         instance,
         code: codeOf(status),
+      };
+    }
+    const timedOut = timedOutDependency(exception);
+    if (timedOut) {
+      // A bounded call that did not finish in time (ROTOR_DEPENDENCY_TIMEOUT_MS): the dependency hangs.
+      this.logger.warn({ dependency: timedOut, path: instance }, 'dependency call timed out');
+      return {
+        type: `https://rotor.dev/problems/${timedOut}-unavailable`,
+        title: 'Service Unavailable',
+        status: 503,
+        detail: `${timedOut} did not answer in time; retry later`,
+        instance,
+        code: `${timedOut}-unavailable`,
       };
     }
     if (isTransientDependencyError(exception)) {
@@ -195,3 +208,14 @@ const isTransientDependencyError = (exception: unknown): exception is Error =>
   (TRANSIENT_ERROR_NAMES.has(exception.name) ||
     TRANSIENT_ERROR_CODES.has(String((exception as { code?: unknown }).code)) ||
     /^Connection is closed\.?$|^Stream isn't writeable/.test(exception.message));
+
+/**
+ * The dependency behind a call that timed out: a bounded Kafka produce (PublishTimeoutError,
+ * told by its code so this kit needs no Kafka client) or an ioredis command past its commandTimeout.
+ */
+const timedOutDependency = (exception: unknown): 'kafka' | 'redis' | undefined => {
+  if (!(exception instanceof Error)) return undefined;
+  if ((exception as { code?: unknown }).code === 'publish-timeout') return 'kafka';
+  if (exception.message === 'Command timed out') return 'redis';
+  return undefined;
+};
