@@ -120,6 +120,17 @@ describe('posture report: what needs attention, with owners and OWASP NHI / NIST
     const serviceCatalog = writeTempCatalog(`
 policy: { breakGlassMaxTtl: 10m }
 managedSecrets:${serviceSecrets}`);
+    // The revoker already knows `stuck` (a catalog rollout that has not reached the issuer): it follows
+    // that break-glass use (an unknown secret would be dead-lettered), while the issuer cannot rotate it.
+    const revokerCatalog = writeTempCatalog(`
+policy: { breakGlassMaxTtl: 10m }
+managedSecrets:${serviceSecrets}
+  - name: ${stuck}
+    owner: team-stuck
+    generator: { kind: random-bytes, bytes: 32 }
+    rotationPeriod: 30d
+    gracePeriod: 1s
+`);
     // The auditor's catalog also names what no service here manages: a stale secret, a secret the issuer cannot rotate, a role above the ceiling.
     const auditorCatalog = writeTempCatalog(`
 policy: { maxTtlCeiling: 1h }
@@ -163,7 +174,7 @@ managedSecrets:${serviceSecrets}
     });
     revoker = new ServiceProcess('revoker', 19701, {
       ...identity.env,
-      ROTOR_CATALOG: serviceCatalog,
+      ROTOR_CATALOG: revokerCatalog,
       ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS: '2000',
     });
     distributor = new ServiceProcess('distributor', 19702, {
@@ -245,7 +256,7 @@ managedSecrets:${serviceSecrets}
       (await fetch(`${issuer.url}/v1/break-glass/${grant.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${sre}` } })).ok,
     ).toBe(true);
 
-    // A use on a secret the issuer does not manage: its follow-up rotation is dead-lettered, so the revoker asks again.
+    // A use on a secret the issuer's catalog lacks: its follow-up rotation is dead-lettered, so the revoker asks again.
     const stuckId = randomUUID();
     await publisher.publish(
       createEvent({
