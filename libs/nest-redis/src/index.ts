@@ -1,1 +1,2 @@
+export * from './claim-loop.worker';
 export * from './redis.module';

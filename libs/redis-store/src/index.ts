@@ -1,3 +1,4 @@
+export * from './claim-loop';
 export * from './due-schedule';
 export * from './redis-connection';
 export * from './redis-lock';

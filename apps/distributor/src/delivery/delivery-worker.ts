@@ -1,6 +1,6 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 
-import { sleep } from '@rotor/backoff';
+import { ClaimLoopWorker, type ClaimLoopSpec } from '@rotor/nest-redis';
 import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
@@ -17,9 +17,7 @@ import { DeliveryService } from './delivery.service';
  * Redis, so any number of distributor replicas can run side by side.
  */
 @Injectable()
-export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly stopping = new AbortController();
-  private readonly loops: Promise<void>[] = [];
+export class DeliveryWorker extends ClaimLoopWorker {
   private readonly depth;
 
   constructor(
@@ -30,51 +28,35 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     @Inject(LOGGER) private readonly logger: Logger,
     metrics: Metrics,
   ) {
+    super();
     this.depth = metrics.gauge('rotor_delivery_queue_depth', 'Delivery jobs queued or running, by target kind', ['kind']);
   }
 
-  onApplicationBootstrap(): void {
-    for (const kind of TARGET_KINDS) if (this.writers.has(kind)) this.loops.push(this.run(kind));
-  }
-
-  /** Lets running jobs finish; anything unfinished returns to the queue at its claim deadline. */
-  async onApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    await Promise.all(this.loops);
-  }
-
-  private async run(kind: TargetKind): Promise<void> {
-    const limit = this.config.delivery.concurrency[kind];
+  protected claimLoops(): ClaimLoopSpec[] {
     const { pollMs, visibilityMs } = this.config.delivery;
-    const running = new Set<Promise<unknown>>();
+    return TARGET_KINDS.filter((kind) => this.writers.has(kind)).map((kind) => ({
+      what: 'delivery job',
+      schedule: this.queue.schedules[kind],
+      pollMs,
+      concurrency: this.config.delivery.concurrency[kind],
+      visibilityMs,
+      logger: this.logger,
+      logFields: { kind },
+      // A writer's error may quote what it was writing: only its name is logged.
+      describeError: (error: unknown) => (error as Error).name,
+      handle: (id: string) => this.delivery.run(id),
+      onTurn: this.depthSampler(kind),
+    }));
+  }
+
+  /** Samples the kind's queue depth at most once a second. */
+  private depthSampler(kind: TargetKind): () => Promise<void> {
     let sampledAt = 0;
-    while (!this.stopping.signal.aborted) {
-      if (Date.now() - sampledAt > 1_000) {
-        sampledAt = Date.now();
-        const size = await this.queue.schedules[kind].size().catch(() => undefined);
-        if (size) this.depth.set({ kind }, size.due + size.inflight);
-      }
-      const free = limit - running.size;
-      let claimed: string[] = [];
-      if (free > 0) {
-        try {
-          claimed = await this.queue.schedules[kind].claimDue({ nowMs: Date.now(), limit: free, visibilityMs });
-        } catch (error) {
-          this.logger.error({ kind, err: (error as Error).message }, 'could not claim delivery jobs');
-        }
-      }
-      for (const id of claimed) {
-        const job = this.delivery.run(id).catch((error: unknown) => {
-          // Left claimed: it returns to the queue when its deadline passes.
-          this.logger.error({ kind, err: (error as Error).name }, 'delivery job crashed; the claim will be retried');
-        });
-        running.add(job);
-        void job.finally(() => running.delete(job));
-      }
-      if (claimed.length === 0 || running.size >= limit) {
-        await Promise.race([sleep(pollMs, this.stopping.signal), ...(running.size >= limit ? running : [])]);
-      }
-    }
-    await Promise.all(running);
+    return async () => {
+      if (Date.now() - sampledAt <= 1_000) return;
+      sampledAt = Date.now();
+      const size = await this.queue.schedules[kind].size().catch(() => undefined);
+      if (size) this.depth.set({ kind }, size.due + size.inflight);
+    };
   }
 }

@@ -1,7 +1,7 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 
 import { findManagedSecret, type Catalog } from '@rotor/catalog';
-import { sleep } from '@rotor/backoff';
+import { ClaimLoopWorker, type ClaimLoopSpec } from '@rotor/nest-redis';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -19,18 +19,17 @@ const VISIBILITY_MS = 60_000;
  * replicas share the schedule through atomic claims.
  */
 @Injectable()
-export class RotationScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly stopping = new AbortController();
-  private loop?: Promise<void>;
-
+export class RotationScheduler extends ClaimLoopWorker {
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
     private readonly versions: SecretVersionRepository,
     private readonly rotation: RotationService,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
-  async onApplicationBootstrap(): Promise<void> {
+  override async onApplicationBootstrap(): Promise<void> {
     for (const secret of this.catalog.managedSecrets) {
       const current = await this.versions.current(secret.name);
       await this.versions.rotations.scheduleIfAbsent(
@@ -38,37 +37,34 @@ export class RotationScheduler implements OnApplicationBootstrap, OnApplicationS
         current ? current.createdAt.getTime() + secret.rotationPeriod : Date.now(),
       );
     }
-    this.loop = this.run();
+    await super.onApplicationBootstrap();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    await this.loop;
+  protected claimLoops(): ClaimLoopSpec[] {
+    return [
+      {
+        what: 'scheduled rotation',
+        schedule: this.versions.rotations,
+        pollMs: POLL_MS,
+        batch: 10,
+        // One at a time: rotations are rare, and each writes to GSM under the issuer's pacing.
+        concurrency: 1,
+        visibilityMs: VISIBILITY_MS,
+        logger: this.logger,
+        handle: (name: string) => this.rotateClaimed(name),
+      },
+    ];
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopping.signal.aborted) {
-      try {
-        const due = await this.versions.rotations.claimDue({ nowMs: Date.now(), limit: 10, visibilityMs: VISIBILITY_MS });
-        for (const name of due) {
-          if (!findManagedSecret(this.catalog, name)) {
-            // Removed from the catalog: nothing to rotate any more (replicas share one catalog).
-            await this.versions.rotations.cancel(name);
-            this.logger.info({ secret: name }, 'dropped the rotation schedule of a secret no longer in the catalog');
-            continue;
-          }
-          const current = await this.versions.current(name);
-          // rotate() reschedules the next one; a failure leaves the claim to return after its deadline.
-          await this.rotation
-            .rotate(name, current ? 'scheduled' : 'initial')
-            .catch((error: unknown) =>
-              this.logger.error({ secret: name, err: (error as Error).message }, 'scheduled rotation failed; will retry'),
-            );
-        }
-      } catch (error) {
-        this.logger.error({ err: (error as Error).message }, 'could not claim due rotations');
-      }
-      await sleep(POLL_MS, this.stopping.signal);
+  /** rotate() reschedules the next one; a failure leaves the claim to return after its deadline. */
+  private async rotateClaimed(name: string): Promise<void> {
+    if (!findManagedSecret(this.catalog, name)) {
+      // Removed from the catalog: nothing to rotate any more (replicas share one catalog).
+      await this.versions.rotations.cancel(name);
+      this.logger.info({ secret: name }, 'dropped the rotation schedule of a secret no longer in the catalog');
+      return;
     }
+    const current = await this.versions.current(name);
+    await this.rotation.rotate(name, current ? 'scheduled' : 'initial');
   }
 }

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 
+import { ClaimLoopWorker, type ClaimLoopSpec } from '@rotor/nest-redis';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
-import { ClaimLoopWorker } from '../platform/claim-loop';
 import { REVOKER_CONFIG } from '../platform/tokens';
 
 import { BreakGlassFollowUp } from './break-glass-follow-up';
@@ -20,17 +20,19 @@ export class BreakGlassWorker extends ClaimLoopWorker {
     super();
   }
 
-  protected claimLoop() {
+  protected claimLoops(): ClaimLoopSpec[] {
     const { pollMs, visibilityMs } = this.config.revocation;
-    return {
-      what: 'break-glass follow-up',
-      schedule: this.followUp.schedule,
-      pollMs,
-      batch: 50,
-      concurrency: 4,
-      visibilityMs,
-      logger: this.logger,
-      handle: (id: string) => this.followUp.runClaimed(id),
-    };
+    return [
+      {
+        what: 'break-glass follow-up',
+        schedule: this.followUp.schedule,
+        pollMs,
+        batch: 50,
+        concurrency: 4,
+        visibilityMs,
+        logger: this.logger,
+        handle: (id: string) => this.followUp.runClaimed(id),
+      },
+    ];
   }
 }

@@ -4,15 +4,14 @@ import type { Catalog } from '@rotor/catalog';
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { sharedGsmPacers } from '@rotor/nest-gsm';
-import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { ClaimLoopWorker, REDIS, type ClaimLoopSpec } from '@rotor/nest-redis';
+import { forEachLimited, type Redis } from '@rotor/redis-store';
 import type { Pacer } from '@rotor/secret-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
 import { LeaseClock } from '../leases/lease-clock';
-import { ClaimLoopWorker, forEachLimited } from '../platform/claim-loop';
 import { CATALOG, REVOKER_CONFIG } from '../platform/tokens';
 
 import { EmergencyCounters } from './emergency-counters';
@@ -62,17 +61,19 @@ export class EmergencyWorker extends ClaimLoopWorker {
     this.rotationRequests = sharedGsmPacers(redis, config.gsm.project, logger)('emergency-rotation-requests', rotationsPerMinute);
   }
 
-  protected claimLoop() {
-    return {
-      what: 'emergency rotation',
-      schedule: this.store.schedule,
-      pollMs: Math.min(this.config.emergency.pollMs, this.config.revocation.pollMs),
-      batch: 16,
-      concurrency: 16,
-      visibilityMs: this.config.revocation.visibilityMs,
-      logger: this.logger,
-      handle: (id: string) => this.advance(id),
-    };
+  protected claimLoops(): ClaimLoopSpec[] {
+    return [
+      {
+        what: 'emergency rotation',
+        schedule: this.store.schedule,
+        pollMs: Math.min(this.config.emergency.pollMs, this.config.revocation.pollMs),
+        batch: 16,
+        concurrency: 16,
+        visibilityMs: this.config.revocation.visibilityMs,
+        logger: this.logger,
+        handle: (id: string) => this.advance(id),
+      },
+    ];
   }
 
   /** Runs steps of one claimed rotation for a third of the visibility window, then hands the claim back. */

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 
+import { ClaimLoopWorker, type ClaimLoopSpec } from '@rotor/nest-redis';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
-import { ClaimLoopWorker } from '../platform/claim-loop';
 import { REVOKER_CONFIG } from '../platform/tokens';
 
 import { RetirementStore } from './retirement-store';
@@ -22,18 +22,20 @@ export class RetirementWorker extends ClaimLoopWorker {
     super();
   }
 
-  protected claimLoop() {
+  protected claimLoops(): ClaimLoopSpec[] {
     const { pollMs, visibilityMs } = this.config.revocation;
-    return {
-      what: 'retirement',
-      schedule: this.store.schedule,
-      pollMs,
-      batch: 50,
-      // GSM writes are paced by the store's limiter; a few at a time keep claims short.
-      concurrency: 4,
-      visibilityMs,
-      logger: this.logger,
-      handle: (member: string) => this.retirement.retireClaimed(member),
-    };
+    return [
+      {
+        what: 'retirement',
+        schedule: this.store.schedule,
+        pollMs,
+        batch: 50,
+        // GSM writes are paced by the store's limiter; a few at a time keep claims short.
+        concurrency: 4,
+        visibilityMs,
+        logger: this.logger,
+        handle: (member: string) => this.retirement.retireClaimed(member),
+      },
+    ];
   }
 }

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 
+import { ClaimLoopWorker, type ClaimLoopSpec } from '@rotor/nest-redis';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
 import { LeaseClock } from '../leases/lease-clock';
-import { ClaimLoopWorker } from '../platform/claim-loop';
 import { REVOKER_CONFIG } from '../platform/tokens';
 
 import { RevocationService } from './revocation.service';
@@ -25,17 +25,19 @@ export class ExpiryWorker extends ClaimLoopWorker {
     super();
   }
 
-  protected claimLoop() {
+  protected claimLoops(): ClaimLoopSpec[] {
     const { pollMs, batch, concurrency, visibilityMs } = this.config.revocation;
-    return {
-      what: 'lease revocation',
-      schedule: this.clock.schedule,
-      pollMs,
-      batch,
-      concurrency,
-      visibilityMs,
-      logger: this.logger,
-      handle: (leaseId: string) => this.revocation.revokeClaimed(leaseId),
-    };
+    return [
+      {
+        what: 'lease revocation',
+        schedule: this.clock.schedule,
+        pollMs,
+        batch,
+        concurrency,
+        visibilityMs,
+        logger: this.logger,
+        handle: (leaseId: string) => this.revocation.revokeClaimed(leaseId),
+      },
+    ];
   }
 }
