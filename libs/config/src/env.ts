@@ -75,6 +75,8 @@ export const EnvFragments = {
       .string()
       .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
       .optional(),
+    /** A service-account key file for the real GSM (Google's own variable): re-read when it changes, no restart. */
+    GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
     /** Client-side pacing, sized to GSM's default per-project quotas; lower them to share a project. */
     ROTOR_GSM_ACCESSES_PER_MINUTE: z.coerce.number().int().min(1).default(90_000),
     ROTOR_GSM_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
@@ -256,12 +258,15 @@ export function checkedDatabaseUrlFile(content: string, insecureAllowed: boolean
 export const gsmSettings = (e: {
   GSM_PROJECT: string;
   SECRET_MANAGER_EMULATOR_HOST?: string;
+  GOOGLE_APPLICATION_CREDENTIALS?: string;
   ROTOR_GSM_ACCESSES_PER_MINUTE: number;
   ROTOR_GSM_WRITES_PER_MINUTE: number;
   ROTOR_GSM_VERSION_WRITES_PER_SECOND_PER_SECRET: number;
 }) => ({
   project: e.GSM_PROJECT,
   emulatorHost: e.SECRET_MANAGER_EMULATOR_HOST,
+  // The emulator takes no credentials; the real GSM takes the key file, or ambient (Workload Identity) ones.
+  credentialsFile: e.SECRET_MANAGER_EMULATOR_HOST ? undefined : e.GOOGLE_APPLICATION_CREDENTIALS,
   accessesPerMinute: e.ROTOR_GSM_ACCESSES_PER_MINUTE,
   writesPerMinute: e.ROTOR_GSM_WRITES_PER_MINUTE,
   versionWritesPerSecondPerSecret: e.ROTOR_GSM_VERSION_WRITES_PER_SECOND_PER_SECRET,

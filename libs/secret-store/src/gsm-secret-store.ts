@@ -4,6 +4,7 @@ import type { CallOptions } from 'google-gax';
 
 import { sleep } from '@rotor/backoff';
 import { gsmVersionName } from '@rotor/contracts';
+import { ConfigError, watchSecretFile, type WatchedSecretFile } from '@rotor/config';
 import { DomainError } from '@rotor/errors';
 
 import { RateLimiter } from './rate-limiter';
@@ -12,6 +13,13 @@ export interface GsmSettings {
   project: string;
   /** `host:port` of a plaintext gRPC emulator; unset means the real GSM with ambient credentials. */
   emulatorHost?: string;
+  /**
+   * A service-account key file for the real GSM (GOOGLE_APPLICATION_CREDENTIALS). The client
+   * caches the key it read, so a changed file gets a new client: a rotated key needs no restart.
+   */
+  credentialsFile?: string;
+  /** How often the key file is checked for a change. */
+  credentialsPollMs?: number;
   /** Default GSM quotas per project: 90,000 accesses/min and 600 writes/min. */
   accessesPerMinute?: number;
   writesPerMinute?: number;
@@ -36,6 +44,22 @@ export type PacerFactory = (quota: string, ratePerMinute: number, burst?: number
 /** Each process paces itself: right for one replica, or when nothing shared is at hand. */
 export const processPacers: PacerFactory = (_quota, ratePerMinute, burst) => new RateLimiter(ratePerMinute, burst);
 
+/** Builds the gRPC client; a seam so tests can see which key file each client was built with. */
+export type GsmClientFactory = (settings: Pick<GsmSettings, 'emulatorHost' | 'credentialsFile'>) => SecretManagerServiceClient;
+
+export const gsmClient: GsmClientFactory = ({ emulatorHost, credentialsFile }) =>
+  emulatorHost
+    ? new SecretManagerServiceClient({
+        apiEndpoint: emulatorHost.split(':')[0],
+        port: Number(emulatorHost.split(':')[1]),
+        sslCreds: credentials.createInsecure(),
+        universeDomain: 'googleapis.com',
+      })
+    : new SecretManagerServiceClient(credentialsFile ? { keyFilename: credentialsFile } : {});
+
+/** Calls still running on a replaced client get this long before it is closed. */
+const RETIRED_CLIENT_GRACE_MS = 60_000;
+
 /**
  * The client's own retry policy would retry RESOURCE_EXHAUSTED for up to a minute and then
  * report DEADLINE_EXCEEDED; rotor paces and backs off itself, so it must see the code.
@@ -57,7 +81,8 @@ const grpcCode = (error: unknown): number | undefined =>
  * never include them.
  */
 export class GsmSecretStore {
-  private readonly client: SecretManagerServiceClient;
+  private client: SecretManagerServiceClient;
+  private readonly keyFile?: WatchedSecretFile;
   private readonly reads: Pacer;
   private readonly writes: Pacer;
   private readonly versionWrites = new Map<string, Pacer>();
@@ -65,15 +90,22 @@ export class GsmSecretStore {
   constructor(
     private readonly settings: GsmSettings,
     private readonly pacers: PacerFactory = processPacers,
+    createClient: GsmClientFactory = gsmClient,
   ) {
-    this.client = settings.emulatorHost
-      ? new SecretManagerServiceClient({
-          apiEndpoint: settings.emulatorHost.split(':')[0],
-          port: Number(settings.emulatorHost.split(':')[1]),
-          sslCreds: credentials.createInsecure(),
-          universeDomain: 'googleapis.com',
-        })
-      : new SecretManagerServiceClient();
+    this.client = createClient(settings);
+    const path = settings.emulatorHost ? undefined : settings.credentialsFile;
+    if (path)
+      this.keyFile = watchSecretFile({
+        variable: 'GOOGLE_APPLICATION_CREDENTIALS',
+        path,
+        pollIntervalMs: settings.credentialsPollMs,
+        onChange: (text) => {
+          requireKeyFile(text);
+          const retired = this.client;
+          this.client = createClient(settings);
+          setTimeout(() => void retired.close().catch(() => undefined), RETIRED_CLIENT_GRACE_MS).unref();
+        },
+      });
     this.reads = pacers('accesses', settings.accessesPerMinute ?? 90_000);
     this.writes = pacers('writes', settings.writesPerMinute ?? 600);
   }
@@ -164,6 +196,7 @@ export class GsmSecretStore {
   }
 
   async close(): Promise<void> {
+    this.keyFile?.close();
     await this.client.close();
   }
 
@@ -202,3 +235,15 @@ const toDomainError = (code: number | undefined): DomainError => {
       });
   }
 };
+
+/** A half-written or foreign file keeps the current client (the error names no content). */
+function requireKeyFile(text: string): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError(['GOOGLE_APPLICATION_CREDENTIALS: the file is not JSON']);
+  }
+  if (typeof parsed !== 'object' || parsed === null || typeof (parsed as { type?: unknown }).type !== 'string')
+    throw new ConfigError(['GOOGLE_APPLICATION_CREDENTIALS: the file is not a Google credentials file (no type)']);
+}
