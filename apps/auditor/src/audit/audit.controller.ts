@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { identifierKey, pseudonym } from '@rotor/audit-chain';
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, requireGroup } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
 
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
@@ -44,6 +44,7 @@ export class AuditController {
   }
 
   @Get('events')
+  @Needs('redis')
   async events(@CurrentCaller() caller: Caller, @Query() rawQuery: Record<string, unknown>) {
     requireGroup(caller, OperatorGroups.auditor);
     const parsed = EventsQuery.safeParse(rawQuery);
@@ -63,6 +64,7 @@ export class AuditController {
   }
 
   @Get('verify')
+  @Needs('kafka')
   async verify(@CurrentCaller() caller: Caller) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.verification.verify();

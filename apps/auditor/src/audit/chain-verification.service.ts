@@ -5,6 +5,7 @@ import { ChainVerifier } from '@rotor/audit-chain';
 import { AuditLogMessageSchema } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
+import { DependencyGate } from '@rotor/service-kit';
 
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
@@ -24,13 +25,14 @@ export class ChainVerificationService {
     @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
     private readonly keys: AuditSigningKeys,
     private readonly archive: CheckpointArchive,
+    private readonly gate: DependencyGate,
   ) {}
 
   async verify() {
     const verifier = new ChainVerifier({ keyring: this.keys.keyring, legacyKey: this.config.auditKey });
     const started = Date.now();
     // Before the topic: the auditor writes Kafka first, so the topic read next must reach it.
-    verifier.setExternalCheckpoint(await this.archive.latest());
+    verifier.setExternalCheckpoint(await this.gate.bounded('gsm', this.archive.latest()));
     let unreadable: { partition: number; offset: string } | undefined;
     await readTopicRange(this.kafka, {
       groupPrefix: 'rotor-auditor-verify',

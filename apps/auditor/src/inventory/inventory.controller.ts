@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, requireGroup } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
 
 import { InventoryService } from './inventory.service';
 import { OwnerInventoryService } from './owner-inventory.service';
@@ -32,12 +32,14 @@ export class InventoryController {
   ) {}
 
   @Get('secrets/:name')
+  @Needs('redis')
   secret(@CurrentCaller() caller: Caller, @Param('name') name: string) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.inventory.secret(parse(Name, name, 'name'));
   }
 
   @Get('workloads/:namespace/:serviceAccount')
+  @Needs('redis')
   workload(@CurrentCaller() caller: Caller, @Param('namespace') namespace: string, @Param('serviceAccount') serviceAccount: string) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.inventory.workload(parse(Name, namespace, 'namespace'), parse(Name, serviceAccount, 'serviceAccount'));
@@ -45,12 +47,14 @@ export class InventoryController {
 
   /** Roles and managed secrets of one owner (catalog), with their live leases, current versions and copies (audit views). */
   @Get('owners/:owner')
+  @Needs('redis')
   owner(@CurrentCaller() caller: Caller, @Param('owner') owner: string) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.owners.owner(parse(Owner, owner, 'owner'));
   }
 
   @Get('at')
+  @Needs('redis')
   at(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.inventory.at(new Date(parse(AtQuery, query, 'time').time));

@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
 
 import { renderPostureHtml } from './posture-html';
 import { PostureService } from './posture.service';
@@ -21,6 +21,7 @@ export class ReportsController {
 
   /** Auditors and SREs: what needs attention, with owners and OWASP NHI / NIST CSF references. `?format=html` gives a self-contained page. */
   @Get('posture')
+  @Needs('redis')
   async postureReport(
     @CurrentCaller() caller: Caller,
     @Query() query: Record<string, unknown>,

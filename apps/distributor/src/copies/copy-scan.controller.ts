@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, requireGroup, ZodBodyPipe } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs, requireGroup, ZodBodyPipe } from '@rotor/service-kit';
 
 import { ClusterCopyScanner } from './cluster-copy-scanner';
 import { CopyFingerprints } from './copy-fingerprints';
@@ -31,6 +31,7 @@ export class CopyScanController {
   /** Scans the watched namespaces for manual copies now and answers with what it found (and removed). */
   @Post()
   @HttpCode(200)
+  @Needs('redis', 'kafka')
   async scan(@CurrentCaller() caller: Caller) {
     requireGroup(caller, OperatorGroups.sre);
     const report = await this.scanner.scanExclusive();
@@ -45,6 +46,8 @@ export class CopyScanController {
    */
   @Post('fingerprints')
   @HttpCode(200)
+  // Not GSM: versions it cannot read now are listed as unfingerprinted.
+  @Needs('redis')
   async fingerprintsForScan(@CurrentCaller() caller: Caller) {
     requireOperator(caller);
     const { fingerprints, unfingerprinted } = await this.fingerprints.scannable();
@@ -54,6 +57,7 @@ export class CopyScanController {
   /** Publishes copies `rotor scan --report` found in files or CI variables. */
   @Post('findings')
   @HttpCode(200)
+  @Needs('redis', 'kafka')
   async findings(@CurrentCaller() caller: Caller, @Body() body: unknown) {
     requireOperator(caller);
     return this.reported.publish(caller, this.findingsPipe.transform(body));

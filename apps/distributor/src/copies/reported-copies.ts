@@ -6,7 +6,7 @@ import { createEvent, Topics, type CopyReporter } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 import type { Caller } from '@rotor/identity';
 import { EventPublisher } from '@rotor/kafka';
-import { LOGGER } from '@rotor/service-kit';
+import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { CATALOG } from '../platform/tokens';
@@ -44,6 +44,7 @@ export class ReportedCopiesService {
     private readonly registry: VersionRegistry,
     private readonly publisher: EventPublisher,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly gate: DependencyGate,
   ) {}
 
   async publish(caller: Caller, body: ReportedCopies): Promise<{ published: number }> {
@@ -63,28 +64,27 @@ export class ReportedCopiesService {
       }
     }
     const discoveredAt = new Date().toISOString();
-    for (const finding of body.findings) {
-      const owner = findManagedSecret(this.catalog, finding.secret)!.owner;
-      await this.publisher.publish(
-        createEvent({
-          topic: Topics.copyDiscovered,
-          source: '/rotor/cli',
-          subject: finding.secret,
-          data: {
-            secret: finding.secret,
-            version: finding.version,
-            location: { kind: finding.kind, path: finding.path, line: finding.line },
-            owner,
-            form: finding.form,
-            removed: false,
-            reportedBy,
-            scanner: 'cli-scan',
-            discoveredAt,
-          },
-        }),
-        { key: finding.secret },
-      );
-    }
+    const events = body.findings.map((finding) =>
+      createEvent({
+        topic: Topics.copyDiscovered,
+        source: '/rotor/cli',
+        subject: finding.secret,
+        data: {
+          secret: finding.secret,
+          version: finding.version,
+          location: { kind: finding.kind, path: finding.path, line: finding.line },
+          owner: findManagedSecret(this.catalog, finding.secret)!.owner,
+          form: finding.form,
+          removed: false,
+          reportedBy,
+          scanner: 'cli-scan',
+          discoveredAt,
+        },
+      }),
+    );
+    // One bounded produce for the whole report (503 kafka-unavailable past it): the caller's
+    // retry sends it again, rather than half of it having gone out before a hang.
+    await this.publisher.publishAll(events, { timeoutMs: this.gate.timeoutMs });
     this.logger.warn({ reportedBy: caller.subject, findings: body.findings.length }, 'manual copies reported by rotor scan');
     return { published: body.findings.length };
   }

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
 
 import { DeliveryLedger, type DeliveredCopy } from './delivery-ledger';
 
@@ -18,6 +18,7 @@ export class DeliveriesController {
 
   /** Every copy of a managed secret the distributor made or tried to make, and its state. */
   @Get()
+  @Needs('redis')
   async list(@CurrentCaller() caller: Caller, @Query('secret') secret: string | undefined, @Query('state') state: string | undefined) {
     if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
       throw new DomainError('forbidden', 'missing-group', 'listing deliveries needs the rotor:sre or rotor:auditor group');

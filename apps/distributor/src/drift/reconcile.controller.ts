@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, requireGroup } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
 
 import { DriftScanner } from './drift-scanner';
 
@@ -17,6 +17,7 @@ export class ReconcileController {
   /** Runs a drift scan now and answers with its findings. */
   @Post()
   @HttpCode(200)
+  @Needs('redis', 'kafka')
   async reconcile(@CurrentCaller() caller: Caller) {
     requireGroup(caller, OperatorGroups.sre);
     const report = await this.scanner.scanExclusive();

@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, ZodBodyPipe } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
 import { BreakGlassBody, type BreakGlassRequest } from './break-glass.dto';
 import { BreakGlassService } from './break-glass.service';
@@ -25,6 +25,7 @@ export class BreakGlassController {
   /** Time-boxed access to managed secrets or a role outside the bindings; rotated when it ends. */
   @Post()
   @HttpCode(201)
+  @Needs('kafka', 'redis', 'gsm')
   async open(@CurrentCaller() caller: Caller, @Body(new ZodBodyPipe(BreakGlassBody)) body: BreakGlassRequest) {
     const grant = await this.breakGlass.open(asSre(caller), body);
     return { ...grant, expiresAt: grant.expiresAt.toISOString(), followUp: 'every managed secret listed is rotated when this access ends' };
@@ -32,6 +33,7 @@ export class BreakGlassController {
 
   /** Ends the access now. */
   @Delete(':id')
+  @Needs('kafka', 'redis')
   async end(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     const sre = asSre(caller);
     if (!z.uuid().safeParse(id).success)

@@ -10,7 +10,7 @@ import { EventPublisher } from '@rotor/kafka';
 import { REDIS } from '@rotor/nest-redis';
 import type { Redis } from '@rotor/redis-store';
 import { GsmSecretStore } from '@rotor/secret-store';
-import { LOGGER } from '@rotor/service-kit';
+import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { LeaseService } from '../leases/lease.service';
@@ -48,6 +48,7 @@ export class BreakGlassService {
     private readonly publisher: EventPublisher,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly gate: DependencyGate,
   ) {}
 
   async open(caller: OperatorCaller, request: BreakGlassRequest): Promise<BreakGlassGrant> {
@@ -86,10 +87,29 @@ export class BreakGlassService {
           expiresAt: expiresAt.toISOString(),
         },
       }),
-      { key: id },
+      // Bounded (503 kafka-unavailable past it): nothing is exposed yet, so there is nothing to undo.
+      { key: id, timeoutMs: this.gate.timeoutMs },
     );
     await this.redis.set(recordKey(id), JSON.stringify({ expiresAt: expiresAt.toISOString(), secrets }), 'PX', ttlMs + 7 * 86_400_000);
 
+    // The secrets first: a role credential is minted last, so a failure before it leaves none behind.
+    const values = [];
+    for (const secret of secrets) {
+      const current = await this.versions.current(secret);
+      if (!current)
+        throw new DomainError('unavailable', 'no-version-yet', `managed secret ${secret} has no version yet`, { retryAfterSeconds: 5 });
+      const value = await this.gate.bounded('gsm', this.gsm.access(current.gsmVersion));
+      await this.publisher.publish(
+        createEvent({
+          topic: Topics.access,
+          source: SOURCE,
+          subject: secret,
+          data: { actor, action: 'read-secret', secret, version: current.version, at: new Date().toISOString() },
+        }),
+        { key: secret, timeoutMs: this.gate.timeoutMs },
+      );
+      values.push({ secret, version: current.version, value: value.toString('utf8') });
+    }
     let role: BreakGlassGrant['role'];
     if (request.role) {
       const issued = await this.leases.issue({
@@ -107,23 +127,6 @@ export class BreakGlassService {
       );
     }
 
-    const values = [];
-    for (const secret of secrets) {
-      const current = await this.versions.current(secret);
-      if (!current)
-        throw new DomainError('unavailable', 'no-version-yet', `managed secret ${secret} has no version yet`, { retryAfterSeconds: 5 });
-      const value = await this.gsm.access(current.gsmVersion);
-      await this.publisher.publish(
-        createEvent({
-          topic: Topics.access,
-          source: SOURCE,
-          subject: secret,
-          data: { actor, action: 'read-secret', secret, version: current.version, at: new Date().toISOString() },
-        }),
-        { key: secret },
-      );
-      values.push({ secret, version: current.version, value: value.toString('utf8') });
-    }
     this.logger.warn(
       { breakGlassId: id, operator: caller.subject, secrets, role: request.role, ticket: request.ticket, expiresAt },
       'break-glass access granted',
@@ -146,7 +149,8 @@ export class BreakGlassService {
           subject: leaseId,
           data: { subject: { kind: 'lease', leaseId }, reason: 'breakglass-ended', requestedBy },
         }),
-        { key: leaseId },
+        // Bounded; a retry is safe (fixed event ids, and revocation is idempotent).
+        { key: leaseId, timeoutMs: this.gate.timeoutMs },
       );
     }
     return { id, state: 'ending' };

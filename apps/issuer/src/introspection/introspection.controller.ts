@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 
 import type { Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, ZodBodyPipe } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
 import { IntrospectionService } from './introspection.service';
 
@@ -19,6 +19,7 @@ export class IntrospectionController {
 
   @Post('introspect')
   @HttpCode(200)
+  @Needs('redis')
   introspect(@CurrentCaller() caller: Caller, @Body(new ZodBodyPipe(IntrospectBody)) body: z.infer<typeof IntrospectBody>) {
     return this.introspection.introspect(body.token, caller);
   }

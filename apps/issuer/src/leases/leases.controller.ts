@@ -4,7 +4,7 @@ import type { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import type { Caller, WorkloadCaller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, ZodBodyPipe } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
 import { IdempotencyKeyHeader, IssueCredentialBody, LeaseIdParam, RenewLeaseBody } from './lease.dto';
 import { LeaseService } from './lease.service';
@@ -57,6 +57,7 @@ export class LeasesController {
   }
 
   @Get('leases/:id')
+  @Needs('redis')
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     return leaseView(await this.leases.get(asWorkload(caller), leaseId(id)));
   }

@@ -7,7 +7,7 @@ import { DomainError } from '@rotor/errors';
 import type { Caller } from '@rotor/identity';
 import { EventPublisher } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
-import { CallerGuard, CurrentCaller } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, DependencyGate, Needs } from '@rotor/service-kit';
 
 import { RotationService } from './rotation.service';
 import { SecretVersionRepository } from './secret-version.repository';
@@ -22,10 +22,12 @@ export class SecretsController {
     private readonly versions: SecretVersionRepository,
     private readonly gsm: GsmSecretStore,
     private readonly publisher: EventPublisher,
+    private readonly gate: DependencyGate,
   ) {}
 
   /** Just-in-time read of the current version by a bound workload; every read is an `access` event. */
   @Get(':name')
+  @Needs('redis', 'gsm', 'kafka')
   async read(@CurrentCaller() caller: Caller, @Param('name') name: string) {
     if (caller.kind !== 'workload')
       throw new DomainError('forbidden', 'workloads-only', 'managed secrets are read by workloads (operators use break-glass)');
@@ -46,7 +48,8 @@ export class SecretsController {
     const current = await this.versions.current(name);
     if (!current)
       throw new DomainError('unavailable', 'no-version-yet', `managed secret ${name} has no version yet`, { retryAfterSeconds: 5 });
-    const value = await this.gsm.access(current.gsmVersion);
+    // Bounded, as is the access event: nothing is returned until the read is on record.
+    const value = await this.gate.bounded('gsm', this.gsm.access(current.gsmVersion));
     await this.publisher.publish(
       createEvent({
         topic: Topics.access,
@@ -60,7 +63,7 @@ export class SecretsController {
           at: new Date().toISOString(),
         },
       }),
-      { key: name },
+      { key: name, timeoutMs: this.gate.timeoutMs },
     );
     return { secret: name, version: current.version, createdAt: current.createdAt.toISOString(), value: value.toString('utf8') };
   }

@@ -4,7 +4,7 @@ import type { Response } from 'express';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, ZodBodyPipe } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
 import { EmergencyIdParam, RequestIdSchema, StartEmergencyRotationBody } from './emergency-rotation.dto';
 import { EmergencyRotationService } from './emergency-rotation.service';
@@ -33,6 +33,8 @@ export class EmergencyRotationsController {
 
   /** 202 when started, 200 when this request id already started it. Authorization is checked before the body. */
   @Post()
+  // Kafka too: the rotation runs on events; an SRE told 202 while it cannot start would wait for nothing.
+  @Needs('redis', 'kafka')
   async start(
     @CurrentCaller() caller: Caller,
     @Body() body: unknown,
@@ -55,6 +57,7 @@ export class EmergencyRotationsController {
   }
 
   @Get(':id')
+  @Needs('redis')
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
       throw new DomainError('forbidden', 'missing-group', 'reading emergency rotations needs the rotor:sre or rotor:auditor group');

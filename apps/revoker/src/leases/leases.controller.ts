@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller } from '@rotor/service-kit';
+import { CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
 
 import { LeaseClock } from './lease-clock';
 
@@ -16,6 +16,7 @@ export class LeasesController {
 
   /** Leases the revoker could not end within its attempt limit; they stay here, retried, until it succeeds. */
   @Get()
+  @Needs('redis')
   async list(@CurrentCaller() caller: Caller, @Query('state') state: string | undefined) {
     if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
       throw new DomainError('forbidden', 'missing-group', 'listing leases needs the rotor:sre or rotor:auditor group');
