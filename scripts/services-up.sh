@@ -5,7 +5,7 @@
 #   Redis (Debian redis-server)                          127.0.0.1:6379
 #   a second Redis for the redis-acl backend's users      127.0.0.1:6380  (ROTOR_REDIS_ACL_URL)
 #   PostgreSQL (Debian postgresql, cluster in .rotor/pg)  127.0.0.1:5432  rotor/rotor, db rotor
-#   GSM emulator (scripts/gsm-emulator.js, gRPC)         127.0.0.1:9090
+#   GSM emulator (tools/gsm-emulator, gRPC)              127.0.0.1:9090
 #
 # Idempotent: a service of ours that is already up (pid alive and answering) is left alone,
 # and a service named by KAFKA_BROKERS / REDIS_URL / DATABASE_URL /
@@ -698,10 +698,11 @@ SQL
 }
 
 # ---------------------------------------------------------------------------------------
-# GSM emulator (scripts/gsm-emulator.js)
+# GSM emulator (tools/gsm-emulator/main.ts, run through @swc-node/register like every TS tool)
 
 GSM_PIDFILE="$RUN/gsm.pid"
-GSM_PATTERN="gsm-emulator.js"
+# Matches tools/gsm-emulator/main.ts and the scripts/gsm-emulator.js it replaced (a stack started before).
+GSM_PATTERN="gsm-emulator"
 GSM_LOG="$LOGS/gsm.log"
 
 gsm_up() {
@@ -717,7 +718,7 @@ gsm_up() {
   fi
   require_free_port gsm "$GSM_PORT" SECRET_MANAGER_EMULATOR_HOST
   echo "===== $(date -Is) starting GSM emulator =====" >>"$GSM_LOG"
-  setsid nohup "$NODE" "$ROOT/scripts/gsm-emulator.js" --host 127.0.0.1 --port "$GSM_PORT" \
+  setsid nohup "$NODE" -r @swc-node/register "$ROOT/tools/gsm-emulator/main.ts" --host 127.0.0.1 --port "$GSM_PORT" \
     >>"$GSM_LOG" 2>&1 </dev/null &
   echo $! >"$GSM_PIDFILE"
   msg="$(wait_for gsm "$GSM_PIDFILE" "$GSM_PATTERN" "$GSM_LOG" \

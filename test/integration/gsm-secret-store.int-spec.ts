@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
 
 import { sharedGsmPacers } from '@rotor/nest-gsm';
 import { createRedis } from '@rotor/redis-store';
 import { GsmSecretStore, processPacers } from '@rotor/secret-store';
 
 import { eventually } from '../support/eventually';
+import { gsmEmulatorArgs } from '../support/gsm-emulator';
 import { requiredEnv } from '../support/services-env';
 import { redisLinkFromEnv } from '../../tools/security/env-clients';
 
@@ -22,15 +22,7 @@ describe('GSM secret store against the emulator with quotas', () => {
   beforeAll(async () => {
     emulator = spawn(
       process.execPath,
-      [
-        join(__dirname, '..', '..', 'scripts', 'gsm-emulator.js'),
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(PORT),
-        '--version-writes-per-second-per-secret',
-        '2',
-      ],
+      gsmEmulatorArgs('--host', '127.0.0.1', '--port', String(PORT), '--version-writes-per-second-per-secret', '2'),
       { stdio: 'ignore' },
     );
     await eventually(

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 
 import { Topics } from '@rotor/contracts';
 
 import { eventually } from '../support/eventually';
+import { gsmEmulatorArgs } from '../support/gsm-emulator';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
@@ -65,11 +65,7 @@ roles:
 
   it('answers 503 for a managed secret when GSM is unreachable, and /readyz names gsm', async () => {
     const port = 19190;
-    const emulator = spawn(
-      process.execPath,
-      [join(__dirname, '..', '..', 'scripts', 'gsm-emulator.js'), '--host', '127.0.0.1', '--port', String(port)],
-      { stdio: 'ignore' },
-    );
+    const emulator = spawn(process.execPath, gsmEmulatorArgs('--host', '127.0.0.1', '--port', String(port)), { stdio: 'ignore' });
     const name = `gsmdown-${randomUUID().slice(0, 8)}`;
     const issuer = new ServiceProcess('issuer', 18681, {
       ...identity.env,
