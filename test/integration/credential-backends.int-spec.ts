@@ -305,9 +305,8 @@ describe('issuance when Kafka is unreachable after the backend call', () => {
     const redis = createRedis(REDIS_URL, 'rotor-test', undefined, redisLinkFromEnv(REDIS_URL));
     await redis.connect();
     const backends = BackendRegistry.create({
-      databaseUrl: DATABASE_URL,
-      redisAclUrl: REDIS_ACL_URL,
-      redisAclSecurity: redisLinkFromEnv(REDIS_ACL_URL),
+      postgres: { databaseUrl: DATABASE_URL },
+      'redis-acl': { url: REDIS_ACL_URL, security: redisLinkFromEnv(REDIS_ACL_URL) },
     });
     const deadKafka = new Kafka({
       clientId: 'rotor-test',

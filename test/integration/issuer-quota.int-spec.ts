@@ -201,9 +201,8 @@ roles:
       retry: { retries: 1, initialRetryTime: 50 },
     });
     const backends = BackendRegistry.create({
-      databaseUrl: requiredEnv('DATABASE_URL'),
-      redisAclUrl: requiredEnv('ROTOR_REDIS_ACL_URL'),
-      redisAclSecurity: redisLinkFromEnv(requiredEnv('ROTOR_REDIS_ACL_URL')),
+      postgres: { databaseUrl: requiredEnv('DATABASE_URL') },
+      'redis-acl': { url: requiredEnv('ROTOR_REDIS_ACL_URL'), security: redisLinkFromEnv(requiredEnv('ROTOR_REDIS_ACL_URL')) },
     });
     const activeLeases = new ActiveLeases(redis);
     const service = new LeaseService(

@@ -31,10 +31,10 @@ import { createLogger, Metrics } from '@rotor/telemetry';
 
 import { BreakGlassFollowUp } from '../../apps/revoker/src/break-glass/break-glass-follow-up';
 import { loadRevokerConfig, type RevokerConfig } from '../../apps/revoker/src/config';
-import { EmergencyCounters } from '../../apps/revoker/src/emergency/emergency-counters';
 import { LeaseClock } from '../../apps/revoker/src/leases/lease-clock';
 import { CatalogWithdrawal } from '../../apps/revoker/src/reconciliation/catalog-withdrawal';
 import { OrphanSweep } from '../../apps/revoker/src/reconciliation/orphan-sweep';
+import { RevocationEvents } from '../../apps/revoker/src/revocation/revocation-events';
 import { RevocationService } from '../../apps/revoker/src/revocation/revocation.service';
 import { PrivateRedis } from '../support/private-redis';
 import { requiredEnv } from '../support/services-env';
@@ -68,6 +68,7 @@ roles:
 /** Only this suite's credentials, from the backend's real listing. */
 const scoped = (backend: CredentialBackend, mine: Set<string>): CredentialBackend => ({
   kind: backend.kind,
+  leaseHandle: (leaseId) => backend.leaseHandle(leaseId),
   issue: (request) => backend.issue(request),
   renew: (handle, expiresAt) => backend.renew(handle, expiresAt),
   revoke: (handle) => backend.revoke(handle),
@@ -125,9 +126,12 @@ describe('revoker reconciliation', () => {
     const expiresAt = new Date(Date.now() + 15 * 60_000);
     const settings =
       backend === 'postgres'
-        ? { kind: 'postgres', grants: ['GRANT CONNECT ON DATABASE rotor TO {{role}}'] }
-        : { kind: 'redis-acl', rules: ['+get', '~cart:*'] };
-    const issued = await (backend === 'postgres' ? postgres : redisAcl).issue({ leaseId: id, settings, expiresAt });
+        ? { kind: 'postgres' as const, grants: ['GRANT CONNECT ON DATABASE rotor TO {{role}}'] }
+        : { kind: 'redis-acl' as const, rules: ['+get', '~cart:*'] };
+    const issued =
+      settings.kind === 'postgres'
+        ? await postgres.issue({ leaseId: id, settings, expiresAt })
+        : await redisAcl.issue({ leaseId: id, settings, expiresAt });
     mine.add(id);
     minted.push(issued);
     if (tracked)
@@ -157,7 +161,7 @@ describe('revoker reconciliation', () => {
       clock,
       orphans: new OrphanSweep(clockRedis, clock, backends, publisher, config, quietLogger, metrics),
       withdrawals: new CatalogWithdrawal(clockRedis, clock, breakGlass, catalog, config, quietLogger, metrics),
-      revocation: new RevocationService(clock, backends, publisher, new EmergencyCounters(clockRedis), config, quietLogger, metrics),
+      revocation: new RevocationService(clock, backends, publisher, new RevocationEvents(), config, quietLogger, metrics),
     };
   };
 

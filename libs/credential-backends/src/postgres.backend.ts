@@ -5,7 +5,7 @@ import { Pool, escapeIdentifier, escapeLiteral } from 'pg';
 import type { RevocationHandle } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 
-import type { CredentialBackend, IssuedCredential, IssueRequest, MintedCredential } from './credential-backend';
+import type { CredentialBackend, HandleOf, SettingsOf, IssuedCredential, IssueRequest, MintedCredential } from './credential-backend';
 import { scramSha256Verifier } from './scram-verifier';
 
 /** What went wrong in PostgreSQL, for the operators' log: SQLSTATE and message with every quoted literal masked. */
@@ -64,7 +64,7 @@ const ROLE_NAME = /^rotor_[0-9a-f]{32}$/;
  * grant template, in one transaction (all or nothing). Revocation terminates the role's
  * sessions, drops what it owns and drops it.
  */
-export class PostgresBackend implements CredentialBackend {
+export class PostgresBackend implements CredentialBackend<'postgres'> {
   readonly kind = 'postgres' as const;
   private pool: Pool;
   private target: { host: string; port: number; database: string };
@@ -88,9 +88,12 @@ export class PostgresBackend implements CredentialBackend {
     previous.end().catch(() => undefined);
   }
 
-  async issue({ leaseId, settings, expiresAt }: IssueRequest): Promise<IssuedCredential> {
-    const grants = (settings as { grants?: string[] }).grants ?? [];
-    const group = await this.ensureGroup(grants);
+  leaseHandle(leaseId: string): HandleOf<'postgres'> {
+    return { backend: 'postgres', roleName: postgresRoleName(leaseId) };
+  }
+
+  async issue({ leaseId, settings, expiresAt }: IssueRequest<SettingsOf<'postgres'>>): Promise<IssuedCredential<HandleOf<'postgres'>>> {
+    const group = await this.ensureGroup(settings.grants);
     const role = postgresRoleName(leaseId);
     const password = randomBytes(24).toString('base64url');
     // The verifier, never the password: DDL text can land in the server log (log_statement)
@@ -147,7 +150,7 @@ export class PostgresBackend implements CredentialBackend {
   }
 
   /** Lease roles only: `rotor_` and 32 hex digits (group roles are `rotor_grants_…`, the admin is `rotor`). */
-  async listMinted(): Promise<MintedCredential[]> {
+  async listMinted(): Promise<MintedCredential<HandleOf<'postgres'>>[]> {
     let rows: { rolname: string }[];
     try {
       rows = (await this.pool.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname ~ '^rotor_[0-9a-f]{32}$'")).rows;

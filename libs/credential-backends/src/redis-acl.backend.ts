@@ -6,7 +6,7 @@ import type { RevocationHandle } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 import { redisSecurityOptions, type RedisLinkSecurity } from '@rotor/redis-store';
 
-import type { CredentialBackend, IssuedCredential, IssueRequest, MintedCredential } from './credential-backend';
+import type { CredentialBackend, HandleOf, SettingsOf, IssuedCredential, IssueRequest, MintedCredential } from './credential-backend';
 
 export interface RedisAclBackendSettings {
   /** The Redis whose ACL rotor manages (never the one holding rotor's own keys), with an admin user allowed to run ACL and CLIENT. */
@@ -34,7 +34,7 @@ const RULE = /^([+-]@?[a-z|]+|[%RW]*~\S+|&\S+|allchannels|resetchannels|allkeys|
  * by `ACL DELUSER` and killing the user's connections. Redis ACLs have no expiry of their
  * own, so the revoker's TTL clock is what ends them.
  */
-export class RedisAclBackend implements CredentialBackend {
+export class RedisAclBackend implements CredentialBackend<'redis-acl'> {
   readonly kind = 'redis-acl' as const;
   private readonly redis: Redis;
   private readonly target: { host: string; port: number };
@@ -51,8 +51,12 @@ export class RedisAclBackend implements CredentialBackend {
     this.target = { host: url.hostname, port: Number(url.port || 6379) };
   }
 
-  async issue({ leaseId, settings }: IssueRequest): Promise<IssuedCredential> {
-    const rules = (settings as { rules?: string[] }).rules ?? [];
+  leaseHandle(leaseId: string): HandleOf<'redis-acl'> {
+    return { backend: 'redis-acl', username: redisAclUsername(leaseId) };
+  }
+
+  async issue({ leaseId, settings }: IssueRequest<SettingsOf<'redis-acl'>>): Promise<IssuedCredential<HandleOf<'redis-acl'>>> {
+    const { rules } = settings;
     const bad = rules.find((rule) => !RULE.test(rule));
     if (bad !== undefined) throw new DomainError('invalid', 'bad-acl-rule', 'the role has an ACL rule rotor does not accept');
     const username = redisAclUsername(leaseId);
@@ -88,7 +92,7 @@ export class RedisAclBackend implements CredentialBackend {
   }
 
   /** The lease users on this Redis (ACL USERS), recognised by their `rotor-<lease id>` names. */
-  async listMinted(): Promise<MintedCredential[]> {
+  async listMinted(): Promise<MintedCredential<HandleOf<'redis-acl'>>[]> {
     const users = (await this.call(() => this.redis.call('ACL', 'USERS'))) as string[];
     return users.flatMap((username) => {
       const leaseId = LEASE_USERNAME.exec(username)?.[1];

@@ -1,7 +1,7 @@
 import { Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 
 import { checkedDatabaseUrlFile, watchSecretFile } from '@rotor/config';
-import { BackendRegistry, PostgresBackend, RedisAclBackend, type BackendSettings } from '@rotor/credential-backends';
+import { BackendRegistry, PostgresBackend, RedisAclBackend, type RedisAclBackendSettings } from '@rotor/credential-backends';
 import { LOGGER, ReadinessRegistry } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -11,40 +11,56 @@ export interface BackendCredentialFiles {
   redisAclPassword?: string;
 }
 
+/** Where the backends connect, as config gives it (backendSettings in @rotor/config). */
+export interface BackendUpstreams {
+  databaseUrl: string;
+  databaseInsecure?: boolean;
+  redisAclUrl: string;
+  redisAclSecurity?: RedisAclBackendSettings['security'];
+  files?: BackendCredentialFiles;
+}
+
 /**
- * The credential backends, with a PostgreSQL readiness check and closed connections on
+ * The credential backends, with a readiness check for each that can be pinged and closed connections on
  * shutdown. PostgreSQL's error detail (literals masked) is logged here, never returned.
  * Admin credentials given as files are picked up when the files change, without a restart.
  */
-export const backendsProvider = (settings: BackendSettings & { files?: BackendCredentialFiles; databaseInsecure?: boolean }): Provider => ({
+export const backendsProvider = (settings: BackendUpstreams): Provider => ({
   provide: BackendRegistry,
   inject: [ReadinessRegistry, LOGGER],
   useFactory: (readiness: ReadinessRegistry, logger: Logger) => {
     const registry = BackendRegistry.create({
-      ...settings,
-      onPostgresFailure: (failure) => logger.warn({ postgres: failure }, 'postgres backend operation failed'),
+      postgres: {
+        databaseUrl: settings.databaseUrl,
+        onFailure: (failure) => logger.warn({ postgres: failure }, 'postgres backend operation failed'),
+      },
+      'redis-acl': { url: settings.redisAclUrl, ...(settings.redisAclSecurity ? { security: settings.redisAclSecurity } : {}) },
     });
-    readiness.register({ name: 'postgres', check: () => (registry.get('postgres') as PostgresBackend).ping() });
+    // Named by kind: the dependency gate asks for a lease's backend by its kind.
+    for (const backend of registry.all()) {
+      const ping = backend.ping?.bind(backend);
+      if (ping) readiness.register({ name: backend.kind, check: ping });
+    }
     const onError = (error: Error) =>
       logger.warn({ problem: error.message }, 'a changed credential file cannot be used; keeping the previous');
     const { databaseUrl, redisAclPassword } = settings.files ?? {};
     if (databaseUrl) {
       // A new URL is checked as the first was; one accepted with verified TLS cannot be swapped for one without.
-      const postgres = registry.get('postgres') as PostgresBackend;
+      const postgres = registry.find(PostgresBackend);
       watchSecretFile({
         variable: 'DATABASE_URL_FILE',
         path: databaseUrl,
         onError,
-        onChange: (url) => postgres.useDatabaseUrl(checkedDatabaseUrlFile(url, settings.databaseInsecure ?? false)),
+        onChange: (url) => postgres?.useDatabaseUrl(checkedDatabaseUrlFile(url, settings.databaseInsecure ?? false)),
       });
     }
     if (redisAclPassword) {
-      const redisAcl = registry.get('redis-acl') as RedisAclBackend;
+      const redisAcl = registry.find(RedisAclBackend);
       watchSecretFile({
         variable: 'ROTOR_REDIS_ACL_PASSWORD_FILE',
         path: redisAclPassword,
         onError,
-        onChange: (pw) => redisAcl.usePassword(pw),
+        onChange: (pw) => redisAcl?.usePassword(pw),
       });
     }
     return registry;

@@ -23,7 +23,8 @@ export class SeparateRedisCheck implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const redisAcl = this.registry.get('redis-acl') as RedisAclBackend;
+    const redisAcl = this.registry.find(RedisAclBackend);
+    if (!redisAcl) return;
     let ids: (string | undefined)[];
     try {
       ids = await withTimeout(Promise.all([this.redis.info('server').then(runIdOf), redisAcl.serverRunId()]));

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { Topics } from '@rotor/contracts';
+import { BackendRegistry } from '@rotor/credential-backends';
 import { onEvent, ReferenceRejectedError } from '@rotor/kafka';
 import { KafkaLifecycle } from '@rotor/nest-kafka';
 
@@ -15,14 +16,14 @@ import { leaseIssuedRejection, leaseRenewedRejection } from './lease-references'
  */
 @Injectable()
 export class LeaseEventsConsumer {
-  constructor(kafka: KafkaLifecycle, clock: LeaseClock) {
+  constructor(kafka: KafkaLifecycle, clock: LeaseClock, backends: BackendRegistry) {
     kafka
       // Its handlers are a few Redis calls, so a short session costs nothing; a replica that
       // died without leaving the group hands its partitions over in 10 s instead of kafkajs' 30.
       .consumer({ groupId: 'rotor-revoker-clock', sessionTimeoutMs: 10_000 })
       .subscribe(
         onEvent(Topics.leaseIssued, async ({ data }) => {
-          const rejection = leaseIssuedRejection(data);
+          const rejection = leaseIssuedRejection(data, backends);
           if (rejection) throw new ReferenceRejectedError(rejection, "lease.issued names a revocation handle that is not its own lease's");
           await clock.track({
             id: data.leaseId,

@@ -1,19 +1,7 @@
 import type { EventData, ReferenceRejection, RevocationHandle, Topics } from '@rotor/contracts';
-import { postgresRoleName, redisAclUsername } from '@rotor/credential-backends';
+import type { BackendRegistry } from '@rotor/credential-backends';
 
 import type { TrackedLease } from './tracked-lease';
-
-/** The handle a backend mints for a lease: a forged event cannot point the revoker at another lease's (or an admin's) account. */
-const expectedHandle = (backend: RevocationHandle['backend'], leaseId: string): RevocationHandle => {
-  switch (backend) {
-    case 'opaque-token':
-      return { backend };
-    case 'postgres':
-      return { backend, roleName: postgresRoleName(leaseId) };
-    case 'redis-acl':
-      return { backend, username: redisAclUsername(leaseId) };
-  }
-};
 
 const sameHandle = (a: RevocationHandle, b: RevocationHandle): boolean => JSON.stringify(a) === JSON.stringify(b);
 
@@ -24,8 +12,12 @@ const sameHandle = (a: RevocationHandle, b: RevocationHandle): boolean => JSON.s
  * revoker's only effect is to end the credential, and dead-lettering a lease of a role its
  * catalog does not (yet, or any more) know would leave a live credential with no clock.
  */
-export function leaseIssuedRejection(data: EventData<typeof Topics.leaseIssued>): ReferenceRejection | undefined {
-  if (!sameHandle(data.revocationHandle, expectedHandle(data.backend, data.leaseId))) return 'handle-mismatch';
+export function leaseIssuedRejection(
+  data: EventData<typeof Topics.leaseIssued>,
+  backends: Pick<BackendRegistry, 'leaseHandle'>,
+): ReferenceRejection | undefined {
+  // The handle a backend mints for a lease: a forged event cannot point the revoker at another lease's (or an admin's) account.
+  if (!sameHandle(data.revocationHandle, backends.leaseHandle(data.backend, data.leaseId))) return 'handle-mismatch';
   return undefined;
 }
 

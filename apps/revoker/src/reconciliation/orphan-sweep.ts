@@ -1,13 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 
 import { createEvent, Topics, type BackendKind } from '@rotor/contracts';
-import {
-  BackendRegistry,
-  postgresRoleName,
-  redisAclUsername,
-  type CredentialBackend,
-  type MintedCredential,
-} from '@rotor/credential-backends';
+import { BackendRegistry, type CredentialBackend, type MintedCredential } from '@rotor/credential-backends';
 import { EventPublisher } from '@rotor/kafka';
 import { REDIS } from '@rotor/nest-redis';
 import type { Redis } from '@rotor/redis-store';
@@ -142,13 +136,19 @@ export class OrphanSweep {
     for (const [field, sighting] of await this.sightings.all()) {
       const [backend, leaseId] = splitField(field);
       if (listed.has(field) || unlisted.has(backend)) continue;
-      const handle = handleFor(backend, leaseId);
+      const handle = this.handleFor(backend, leaseId);
       if (sighting.actedAt !== undefined && handle) {
         const reason = sighting.reason === 'revoked-lease' ? 'revoked-lease' : 'untracked';
         await this.publish({ backend, credential: { leaseId, handle }, reason, sighting, revokedAt: sighting.actedAt });
       }
       await this.sightings.forget(field);
     }
+  }
+
+  /** The handle of a sighted credential, from its backend; none for a backend that lists nothing (or is not configured here). */
+  private handleFor(backend: BackendKind, leaseId: string): MintedCredential['handle'] | undefined {
+    const found = this.backends.all().find((candidate) => candidate.kind === backend);
+    return found?.listMinted ? found.leaseHandle(leaseId) : undefined;
   }
 
   private async publish(event: {
@@ -179,12 +179,6 @@ export class OrphanSweep {
     );
   }
 }
-
-const handleFor = (backend: BackendKind, leaseId: string): MintedCredential['handle'] | undefined => {
-  if (backend === 'postgres') return { backend, roleName: postgresRoleName(leaseId) };
-  if (backend === 'redis-acl') return { backend, username: redisAclUsername(leaseId) };
-  return undefined;
-};
 
 const splitField = (field: string): [BackendKind, string] => {
   const separator = field.indexOf(':');
