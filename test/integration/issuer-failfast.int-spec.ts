@@ -1,66 +1,134 @@
 /**
  * Fail fast (issue 15, item 0): while the broker hangs (SIGSTOP, as a partition or a stalled
  * JVM looks to a client), issuance answers 503 with Retry-After within 2 s instead of hanging
- * for ~100 s on kafkajs' retries, mints nothing once /readyz knows Kafka is down, and undoes
- * the credential of a request caught in between. The shared broker is resumed in any case.
+ * for ~100 s on kafkajs' retries, mints nothing once /readyz knows Kafka is down (no PostgreSQL
+ * role is even created), and undoes the credential of a request caught in between. The revoker's
+ * and the distributor's routes that need Kafka refuse the same way and change nothing. The
+ * shared broker is resumed in any case, and BROKER-FROZEN tells the other suites while it is not.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { postgresGroupName } from '@rotor/credential-backends';
+
 import { eventually } from '../support/eventually';
+import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
+import { readRotorTopicsSince } from '../support/topic-tap';
+import { redisFromEnv } from '../../tools/security/env-clients';
 
-const KAFKA_PID = join(__dirname, '..', '..', '.rotor', 'run', 'kafka.pid');
+const ROOT = join(__dirname, '..', '..');
+const KAFKA_PID = join(ROOT, '.rotor', 'run', 'kafka.pid');
+/** Tells the other engineers' suites the shared broker is stopped, and since when. */
+const BROKER_FROZEN = join(ROOT, '.rotor', 'notes', 'BROKER-FROZEN');
+/** The real server log scripts/services-up.sh starts PostgreSQL with. */
+const POSTGRES_LOG = join(ROOT, '.rotor', 'logs', 'postgres.log');
+
+const readFrom = (file: string, offset: number): string => {
+  const length = statSync(file).size - offset;
+  if (length <= 0) return '';
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buffer, 0, length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  return buffer.toString('utf8');
+};
+
+/** DATABASE_URL whose sessions log every DDL statement: each CREATE ROLE the issuer sends shows in the server log. */
+const loggingDdl = (databaseUrl: string): string => {
+  const url = new URL(databaseUrl);
+  url.searchParams.set('options', '-c log_statement=ddl');
+  return url.toString();
+};
+
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+  code?: string;
+  leaseId?: string;
+  ms: number;
+}
+
+const call = async (url: string, init: RequestInit): Promise<Answer> => {
+  const started = Date.now();
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+  const body = (await response.json()) as { code?: string; leaseId?: string };
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    code: body.code,
+    leaseId: body.leaseId,
+    ms: Date.now() - started,
+  };
+};
 
 describe('issuance while Kafka hangs', () => {
   const namespace = `failfast-${randomUUID().slice(0, 8)}`;
+  // A grant template of this run alone: its group role tells this run's CREATE ROLE lines apart.
+  const grants = [`/* ${namespace} */ GRANT CONNECT ON DATABASE rotor TO {{role}}`];
+  const group = postgresGroupName(grants);
+  const reportedPath = `/srv/${namespace}/config.env`;
   let identity: TestIdentity;
   let issuer: ServiceProcess;
+  let revoker: ServiceProcess;
+  let distributor: ServiceProcess;
   let kafkaPid: number;
   let leaseId: string;
+  let sre: string;
+  let emergencyId: string | undefined;
+
+  const json = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+  const workloadToken = () => identity.serviceAccountToken(namespace, 'app');
+
+  const issue = async (role: 'token' | 'db') =>
+    call(`${issuer.url}/v1/credentials`, { method: 'POST', headers: json(await workloadToken()), body: JSON.stringify({ role }) });
 
   /** Renew or revoke the control lease early: both need Kafka. */
-  const onLease = async (method: 'POST' | 'DELETE') => {
-    const started = Date.now();
-    const response = await fetch(`${issuer.url}/v1/leases/${leaseId}${method === 'POST' ? '/renew' : ''}`, {
+  const onLease = async (method: 'POST' | 'DELETE') =>
+    call(`${issuer.url}/v1/leases/${leaseId}${method === 'POST' ? '/renew' : ''}`, {
       method,
-      headers: { authorization: `Bearer ${await identity.serviceAccountToken(namespace, 'app')}`, 'content-type': 'application/json' },
+      headers: json(await workloadToken()),
       ...(method === 'POST' ? { body: '{}' } : {}),
-      signal: AbortSignal.timeout(30_000),
     });
-    return { status: response.status, code: ((await response.json()) as { code?: string }).code, ms: Date.now() - started };
-  };
 
-  const request = async () => {
-    const started = Date.now();
-    const response = await fetch(`${issuer.url}/v1/credentials`, {
+  /** An emergency rotation of this run's namespace (nothing in it): 202 when it starts, 200 when this request id already had. */
+  const emergencyRequestId = `failfast-${randomUUID()}`;
+  const startEmergency = () =>
+    call(`${revoker.url}/v1/emergency-rotations`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await identity.serviceAccountToken(namespace, 'app')}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ role: 'token' }),
-      signal: AbortSignal.timeout(30_000),
+      headers: json(sre),
+      body: JSON.stringify({ selector: { namespace }, mode: 'immediate', reason: 'fail-fast test', requestId: emergencyRequestId }),
     });
-    const body = (await response.json()) as { code?: string; leaseId?: string };
-    return {
-      status: response.status,
-      retryAfter: response.headers.get('retry-after'),
-      code: body.code,
-      leaseId: body.leaseId,
-      ms: Date.now() - started,
-    };
-  };
+
+  /** What `rotor scan --report` posts; the version is one the distributor does not know (400 once it answers). */
+  const reportFindings = () =>
+    call(`${distributor.url}/v1/copy-scan/findings`, {
+      method: 'POST',
+      headers: json(sre),
+      body: JSON.stringify({ findings: [{ secret: namespace, version: 1, form: 'raw', kind: 'file', path: reportedPath, line: 1 }] }),
+    });
+
+  const kafkaDown = async (service: ServiceProcess) =>
+    eventually(
+      async () => {
+        const body = (await (await fetch(`${service.url}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
+        return body.checks['kafka']?.ok === false ? true : undefined;
+      },
+      { timeoutMs: 15_000, what: `${service.url}/readyz to report Kafka down` },
+    );
 
   beforeAll(async () => {
     kafkaPid = Number(readFileSync(KAFKA_PID, 'utf8').trim());
     identity = await TestIdentity.create();
-    issuer = new ServiceProcess('issuer', 19650, {
-      ...identity.env,
-      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-      LOG_LEVEL: 'info',
-      ROTOR_CATALOG: writeTempCatalog(`
+    sre = await identity.operatorToken('sre@example.com', ['rotor:sre']);
+    const catalog = writeTempCatalog(`
 roles:
   - name: token
     owner: team-test
@@ -69,53 +137,115 @@ roles:
     ttl: 1m
     maxTtl: 5m
     quota: { perWorkload: 1000, perRole: 1000 }
-`),
+  - name: db
+    owner: team-test
+    backend: { kind: postgres, grants: ${JSON.stringify(grants)} }
+    bindings: [{ namespace: ${namespace}, serviceAccount: app }]
+    ttl: 1m
+    maxTtl: 5m
+    quota: { perWorkload: 1000, perRole: 1000 }
+`);
+    issuer = new ServiceProcess('issuer', 19650, {
+      ...identity.env,
+      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+      DATABASE_URL: loggingDdl(requiredEnv('DATABASE_URL')),
+      LOG_LEVEL: 'info',
+      ROTOR_CATALOG: catalog,
     });
-    await issuer.start().ready();
-    const control = await request(); // it issues while Kafka answers
+    revoker = new ServiceProcess('revoker', 19651, { ...identity.env, ROTOR_CATALOG: catalog });
+    distributor = new ServiceProcess('distributor', 19652, {
+      ...identity.env,
+      ROTOR_CATALOG: catalog,
+      ROTOR_DRIFT_SCAN_MS: '0',
+      ROTOR_COPY_SCAN_MS: '0',
+    });
+    await Promise.all([issuer.start().ready(), revoker.start().ready(), distributor.start().ready()]);
+    const control = await issue('token'); // it issues while Kafka answers
     expect(control.status).toBe(201);
     leaseId = control.leaseId!;
-  }, 90_000);
+  }, 120_000);
 
   afterAll(async () => {
     if (kafkaPid) execFileSync('kill', ['-CONT', String(kafkaPid)]);
-    await issuer?.stop();
+    rmSync(BROKER_FROZEN, { force: true });
+    await Promise.all([issuer?.stop(), revoker?.stop(), distributor?.stop()]);
+    if (emergencyId) {
+      // What the revoker keeps of the test's emergency rotation (as revoker-emergency.int-spec cleans up).
+      const redis = redisFromEnv(requiredEnv('REDIS_URL'));
+      const tag = `revoker:emergency:{${emergencyId}}`;
+      await redis.del(tag, ...['leases', 'secrets', 'revoked', 'failed', 'rotated', 'delivered', 'retired'].map((set) => `${tag}:${set}`));
+      await redis.zrem('{revoker:schedule:emergency:s0}:due', emergencyId);
+      await redis.zrem('{revoker:schedule:emergency:s0}:inflight', emergencyId);
+      redis.disconnect();
+    }
   });
 
-  it('answers 503 within 2 s, mints nothing once /readyz knows, and recovers when Kafka is back', async () => {
+  it('answers 503 within 2 s, creates no PostgreSQL role once /readyz knows, changes nothing in the revoker or distributor, and recovers', async () => {
+    // The control: a role issued before the freeze does show in the server log, under this run's group.
+    const beforeFreeze = statSync(POSTGRES_LOG).size;
+    const db = await issue('db');
+    expect(db.status).toBe(201);
+    await eventually(async () => (readFrom(POSTGRES_LOG, beforeFreeze).includes(`IN ROLE "${group}"`) ? true : undefined), {
+      what: `the CREATE ROLE of the control lease in ${POSTGRES_LOG}`,
+    });
+
+    const started = new Date();
+    let knownDownAt = 0;
+    let answers: Answer[] = [];
+    let revokerAnswer: Answer;
+    let distributorAnswer: Answer;
+    writeFileSync(BROKER_FROZEN, `${new Date().toISOString()} issuer-failfast.int-spec.ts (pid ${process.pid})\n`);
     execFileSync('kill', ['-STOP', String(kafkaPid)]);
     try {
       // Caught before the probes notice: the produce is bounded, the credential undone.
-      const early = await request();
+      const early = await issue('token');
       expect(early).toMatchObject({ status: 503 });
       expect(early.ms).toBeLessThan(2_500);
 
-      await eventually(
-        async () => {
-          const body = (await (await fetch(`${issuer.url}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
-          return body.checks['kafka']?.ok === false ? true : undefined;
-        },
-        { timeoutMs: 15_000, what: '/readyz to report Kafka down' },
-      );
-
-      const answers = await Promise.all(Array.from({ length: 50 }, () => request()));
-      for (const answer of answers) {
-        expect(answer).toMatchObject({ status: 503, code: 'kafka-unavailable' }); // refused before anything was minted
-        expect(answer.retryAfter).toBeTruthy();
-        expect(answer.ms).toBeLessThan(2_000);
-      }
-      for (const method of ['POST', 'DELETE'] as const) {
-        const answer = await onLease(method);
-        expect(answer).toMatchObject({ status: 503, code: 'kafka-unavailable' });
-        expect(answer.ms).toBeLessThan(2_000);
-      }
+      await kafkaDown(issuer);
+      knownDownAt = statSync(POSTGRES_LOG).size;
+      answers = await Promise.all(Array.from({ length: 50 }, () => issue('db')));
+      answers.push(await onLease('POST'), await onLease('DELETE'));
+      await Promise.all([kafkaDown(revoker), kafkaDown(distributor)]);
+      [revokerAnswer, distributorAnswer] = await Promise.all([startEmergency(), reportFindings()]);
     } finally {
       execFileSync('kill', ['-CONT', String(kafkaPid)]);
+      rmSync(BROKER_FROZEN, { force: true });
     }
-    await eventually(async () => ((await request()).status === 201 ? true : undefined), {
+    for (const answer of [...answers, revokerAnswer, distributorAnswer]) {
+      expect(answer).toMatchObject({ status: 503, code: 'kafka-unavailable' }); // refused before anything was done
+      expect(answer.retryAfter).toBeTruthy();
+      expect(answer.ms).toBeLessThan(2_000);
+    }
+    // Not one CREATE ROLE for this run's group since /readyz first said Kafka was down.
+    const sinceDown = readFrom(POSTGRES_LOG, knownDownAt);
+    expect(sinceDown.split('\n').filter((line) => line.includes('CREATE ROLE') && line.includes(`IN ROLE "${group}"`))).toEqual([]);
+
+    await eventually(async () => ((await issue('token')).status === 201 ? true : undefined), {
       timeoutMs: 60_000,
       what: 'issuance to work again',
     });
     expect(issuer.logs).toMatch(/"leaseId":"[^"]+".*"msg":"lease issued"/);
-  }, 120_000);
+    // The refused emergency rotation stored nothing: this request id now starts it (202, not 200).
+    const emergency = await eventually(
+      async () => {
+        const response = await fetch(`${revoker.url}/v1/emergency-rotations`, {
+          method: 'POST',
+          headers: json(sre),
+          body: JSON.stringify({ selector: { namespace }, mode: 'immediate', reason: 'fail-fast test', requestId: emergencyRequestId }),
+        });
+        return response.status === 503 ? undefined : { status: response.status, id: ((await response.json()) as { id: string }).id };
+      },
+      { timeoutMs: 30_000, what: 'the emergency rotation to start once Kafka is back' },
+    );
+    emergencyId = emergency.id;
+    expect(emergency.status).toBe(202);
+    // The distributor answers again (400: a version it does not know) and the refused report published nothing.
+    await eventually(async () => ((await reportFindings()).code === 'unknown-version' ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'the distributor to answer findings again',
+    });
+    const published = (await readRotorTopicsSince(started)).filter((message) => message.value.includes(reportedPath));
+    expect(published).toEqual([]);
+  }, 180_000);
 });
