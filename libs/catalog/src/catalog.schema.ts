@@ -173,6 +173,9 @@ export type Target = ManagedSecret['targets'][number];
 export type BackendSettingsOf<K extends BackendKind> = Extract<Role['backend'], { kind: K }>;
 /** A target of one kind, as the catalog declares it: what that kind's writer is given. */
 export type TargetOf<K extends TargetKind> = Extract<Target, { kind: K }>;
+/** A role's `backend` entry and a managed secret's target, one schema per kind (docs/extending.md). */
+export const BackendSettingsSchema = backend;
+export const TargetSchema = target;
 // Compile-time: catalog settings for every backend and target kind of @rotor/contracts, and for no other.
 type _SettingsForEveryBackend = AssertTrue<SameKinds<Role['backend']['kind'], BackendKind>>;
 type _SchemaForEveryTarget = AssertTrue<SameKinds<Target['kind'], TargetKind>>;

@@ -56,6 +56,16 @@ export class BackendRegistry<Kind extends string = BackendKind> {
     return this.get(kind).leaseHandle(leaseId);
   }
 
+  /** A readiness check for each backend that can be pinged, named by its kind (the name the dependency gate asks for). */
+  readinessChecks(): { name: Kind; check: () => Promise<void> }[] {
+    return this.all().flatMap((backend) => (backend.ping ? [{ name: backend.kind, check: backend.ping.bind(backend) }] : []));
+  }
+
+  /** The dependencies a lease of `kind` needs up, beyond Kafka and Redis: its backend, when it has a readiness check. */
+  dependenciesOf(kind: Kind): Kind[] {
+    return this.get(kind).ping ? [kind] : [];
+  }
+
   /** Every configured backend. */
   all(): CredentialBackend<Kind>[] {
     return [...this.backends.values()];

@@ -37,10 +37,7 @@ export const backendsProvider = (settings: BackendUpstreams): Provider => ({
       'redis-acl': { url: settings.redisAclUrl, ...(settings.redisAclSecurity ? { security: settings.redisAclSecurity } : {}) },
     });
     // Named by kind: the dependency gate asks for a lease's backend by its kind.
-    for (const backend of registry.all()) {
-      const ping = backend.ping?.bind(backend);
-      if (ping) readiness.register({ name: backend.kind, check: ping });
-    }
+    for (const check of registry.readinessChecks()) readiness.register(check);
     const onError = (error: Error) =>
       logger.warn({ problem: error.message }, 'a changed credential file cannot be used; keeping the previous');
     const { databaseUrl, redisAclPassword } = settings.files ?? {};

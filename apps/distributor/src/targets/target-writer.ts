@@ -1,5 +1,8 @@
 import type { Target } from '@rotor/catalog';
 
+/** A target of any kind, rotor's own or one a test adds (docs/extending.md). */
+export type AnyTarget = { kind: string; name: string };
+
 /** What a writer puts at a target: one version of one managed secret. */
 export interface VersionCopy {
   secret: string;
@@ -35,7 +38,7 @@ export type Observation =
  * One kind of delivery target. Writes are idempotent and conditional (never a blind
  * overwrite), so a job repeated after a crash has the effect of one delivery.
  */
-export interface TargetWriter<T extends Target = Target> {
+export interface TargetWriter<T extends AnyTarget = Target> {
   readonly kind: T['kind'];
   locator(target: T): string;
   write(target: T, copy: VersionCopy): Promise<WriteOutcome>;

@@ -1,19 +1,22 @@
 import type { Target } from '@rotor/catalog';
-import type { TargetKind } from '@rotor/contracts';
 
-import type { TargetWriter } from './target-writer';
+import type { AnyTarget, TargetWriter } from './target-writer';
 
-/** The writer for each target kind this distributor can reach (kinds absent from the catalog have none). */
-export class TargetWriters {
-  constructor(private readonly writers: Partial<Record<TargetKind, TargetWriter>>) {}
+/**
+ * The writer for each target kind this distributor can reach (kinds absent from the catalog
+ * have none). A test may add kinds of its own: `new TargetWriters<Target | MemoryTarget>(…)`.
+ */
+export class TargetWriters<Any extends AnyTarget = Target> {
+  constructor(private readonly writers: Partial<Record<Any['kind'], TargetWriter<Any>>>) {}
 
-  for<T extends Target>(target: T): TargetWriter<T> {
-    const writer = this.writers[target.kind];
+  for<T extends Any>(target: T): TargetWriter<T> {
+    const kind: Any['kind'] = target.kind;
+    const writer = this.writers[kind];
     if (!writer) throw new Error(`no writer for ${target.kind} targets`);
     return writer as unknown as TargetWriter<T>;
   }
 
-  has(kind: TargetKind): boolean {
+  has(kind: Any['kind']): boolean {
     return !!this.writers[kind];
   }
 }

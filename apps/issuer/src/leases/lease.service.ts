@@ -71,7 +71,7 @@ export class LeaseService {
     const holder: LeaseHolder =
       caller.kind === 'workload' ? { kind: 'workload', workload: caller.workload } : { kind: 'operator', subject: caller.subject };
     // Nothing is minted while a dependency the lease needs is known to be down.
-    this.gate?.assertAvailable(['kafka', 'redis', ...(role.backend.kind === 'postgres' ? ['postgres'] : [])]);
+    this.gate?.assertAvailable(['kafka', 'redis', ...this.backends.dependenciesOf(role.backend.kind)]);
     if (command.ttlMs !== undefined && command.ttlMs > role.maxTtl) {
       throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, {
         field: 'ttl',
@@ -174,7 +174,7 @@ export class LeaseService {
       });
     }
     // Checked before the backend extends anything: a renewal the revoker never hears of would end early.
-    this.gate?.assertAvailable(['kafka', 'redis', ...(lease.backend === 'postgres' ? ['postgres'] : [])]);
+    this.gate?.assertAvailable(['kafka', 'redis', ...this.backends.dependenciesOf(lease.backend)]);
     const ttl = ttlMs ?? role?.ttl ?? lease.expiresAt.getTime() - lease.issuedAt.getTime();
     const expiresAt = expiryFor({ now, ttlMs: ttl, maxExpiresAt: lease.maxExpiresAt });
     try {
