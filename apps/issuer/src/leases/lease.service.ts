@@ -83,7 +83,15 @@ export class LeaseService {
     const expiresAt = expiryFor({ now, ttlMs: command.ttlMs ?? role.ttl, maxExpiresAt });
     // Counted from here on: the check and the reservation are one step, so concurrent requests cannot overshoot.
     const counted = { id: leaseId, role: role.name, holder, expiresAt };
-    const reservation = await this.activeLeases.reserve(counted, role.quota, now);
+    let reservation;
+    try {
+      reservation = await this.activeLeases.reserve(counted, role.quota, now);
+    } catch (error) {
+      // A reservation that timed out may still be made later: take it back (sent after it on the
+      // same connection), without making the caller wait for a Redis that does not answer.
+      void this.activeLeases.release(counted).catch(() => undefined);
+      throw error;
+    }
     if (reservation !== 'reserved') {
       throw new DomainError('rate-limited', 'lease-quota-reached', `active lease quota reached for role ${role.name}`, {
         retryAfterSeconds: 30,
