@@ -23,6 +23,7 @@ import { LeaseClock } from './leases/lease-clock';
 import { LeaseEventsConsumer } from './leases/lease-events.consumer';
 import { LeasesController } from './leases/leases.controller';
 import { CATALOG, REVOKER_CONFIG } from './platform/tokens';
+import { RetirementEvents } from './retirement/retirement-events';
 import { RetirementStore } from './retirement/retirement-store';
 import { RetirementWorker } from './retirement/retirement-worker';
 import { RetirementService } from './retirement/retirement.service';
@@ -32,6 +33,7 @@ import { CatalogWithdrawal } from './reconciliation/catalog-withdrawal';
 import { OrphanSweep } from './reconciliation/orphan-sweep';
 import { ReconciliationWorker } from './reconciliation/reconciliation-worker';
 import { ExpiryWorker } from './revocation/expiry-worker';
+import { RevocationEvents } from './revocation/revocation-events';
 import { RevocationService } from './revocation/revocation.service';
 
 @Module({})
@@ -57,6 +59,7 @@ export class RevokerModule {
         CallerGuard,
         LeaseClock,
         LeaseEventsConsumer,
+        RevocationEvents,
         RevocationService,
         ExpiryWorker,
         EmergencyCounters,
@@ -64,6 +67,7 @@ export class RevokerModule {
         EmergencyTracker,
         EmergencyRotationService,
         EmergencyWorker,
+        RetirementEvents,
         RetirementStore,
         RetirementService,
         RetirementWorker,

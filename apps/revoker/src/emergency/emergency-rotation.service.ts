@@ -7,24 +7,8 @@ import type { OperatorCaller } from '@rotor/identity';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
-import { EmergencyCounters, type EmergencyCounter } from './emergency-counters';
 import type { StartEmergencyRotation } from './emergency-rotation.dto';
-import { EmergencyStore, type EmergencyRotation } from './emergency-store';
-
-export interface EmergencyRotationView extends Record<EmergencyCounter, number> {
-  id: string;
-  state: EmergencyRotation['state'];
-  phase: EmergencyRotation['phase'];
-  mode: EmergencyRotation['mode'];
-  reason: string;
-  selector: EmergencyRotation['selector'];
-  requestedBy: string;
-  requestId?: string;
-  matched: { leases: number; secrets: number };
-  quotaLimited: boolean;
-  startedAt: string;
-  completedAt?: string;
-}
+import { EmergencyStore, type EmergencyRotationView } from './emergency-store';
 
 /**
  * The same request id from the same operator always names the same rotation: a retried
@@ -41,7 +25,6 @@ export function emergencyIdFor(subject: string, requestId: string): string {
 export class EmergencyRotationService {
   constructor(
     private readonly store: EmergencyStore,
-    private readonly counters: EmergencyCounters,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -79,23 +62,8 @@ export class EmergencyRotationService {
   }
 
   async view(id: string): Promise<EmergencyRotationView> {
-    const rotation = await this.store.get(id);
-    if (!rotation) throw new DomainError('not-found', 'unknown-emergency-rotation', `emergency rotation ${id} does not exist`);
-    const [matched, counts] = await Promise.all([this.store.matched(id), this.counters.counts(id)]);
-    return {
-      id,
-      state: rotation.state,
-      phase: rotation.phase,
-      mode: rotation.mode,
-      reason: rotation.reason,
-      selector: rotation.selector,
-      requestedBy: rotation.requestedBy,
-      ...(rotation.requestId ? { requestId: rotation.requestId } : {}),
-      matched,
-      ...counts,
-      quotaLimited: rotation.quotaLimited,
-      startedAt: rotation.startedAt,
-      ...(rotation.completedAt ? { completedAt: rotation.completedAt } : {}),
-    };
+    const view = await this.store.view(id);
+    if (!view) throw new DomainError('not-found', 'unknown-emergency-rotation', `emergency rotation ${id} does not exist`);
+    return view;
   }
 }

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { REDIS } from '@rotor/nest-redis';
 import { DueSchedule, type Redis } from '@rotor/redis-store';
 
-import { emergencyTag, KEEP_EMERGENCY_SECONDS } from './emergency-counters';
+import { EmergencyCounters, emergencyTag, KEEP_EMERGENCY_SECONDS, type EmergencyCounter } from './emergency-counters';
 import type { EmergencySelector } from './emergency-rotation.dto';
 
 export type EmergencyMode = 'immediate' | 'graceful';
@@ -31,6 +31,21 @@ export interface EmergencyRotation {
   lastProgressAt: number;
 }
 
+export interface EmergencyRotationView extends Record<EmergencyCounter, number> {
+  id: string;
+  state: EmergencyRotation['state'];
+  phase: EmergencyRotation['phase'];
+  mode: EmergencyRotation['mode'];
+  reason: string;
+  selector: EmergencyRotation['selector'];
+  requestedBy: string;
+  requestId?: string;
+  matched: { leases: number; secrets: number };
+  quotaLimited: boolean;
+  startedAt: string;
+  completedAt?: string;
+}
+
 const recordKey = (id: string) => emergencyTag(id);
 const leasesKey = (id: string) => `${emergencyTag(id)}:leases`;
 const secretsKey = (id: string) => `${emergencyTag(id)}:secrets`;
@@ -49,7 +64,10 @@ return 1
 export class EmergencyStore {
   readonly schedule: DueSchedule;
 
-  constructor(@Inject(REDIS) private readonly redis: Redis) {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly counters: EmergencyCounters,
+  ) {
     this.schedule = new DueSchedule(redis, { prefix: 'revoker:schedule:emergency' });
   }
 
@@ -77,6 +95,28 @@ export class EmergencyStore {
       ...(fields['completedAt'] ? { completedAt: fields['completedAt'] } : {}),
       ...(fields['lastProgressId'] ? { lastProgressId: fields['lastProgressId'] } : {}),
       lastProgressAt: Number(fields['lastProgressAt'] ?? 0),
+    };
+  }
+
+  /** The rotation with its matched totals and progress counts; undefined when it does not exist (or expired). */
+  async view(id: string): Promise<EmergencyRotationView | undefined> {
+    const rotation = await this.get(id);
+    if (!rotation) return undefined;
+    const [matched, counts] = await Promise.all([this.matched(id), this.counters.counts(id)]);
+    return {
+      id,
+      state: rotation.state,
+      phase: rotation.phase,
+      mode: rotation.mode,
+      reason: rotation.reason,
+      selector: rotation.selector,
+      requestedBy: rotation.requestedBy,
+      ...(rotation.requestId ? { requestId: rotation.requestId } : {}),
+      matched,
+      ...counts,
+      quotaLimited: rotation.quotaLimited,
+      startedAt: rotation.startedAt,
+      ...(rotation.completedAt ? { completedAt: rotation.completedAt } : {}),
     };
   }
 

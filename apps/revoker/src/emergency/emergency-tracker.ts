@@ -4,14 +4,16 @@ import { findManagedSecret, type Catalog } from '@rotor/catalog';
 import type { EventData, Topics } from '@rotor/contracts';
 
 import { CATALOG } from '../platform/tokens';
+import { RetirementEvents } from '../retirement/retirement-events';
+import { RevocationEvents } from '../revocation/revocation-events';
 
 import { EmergencyCounters } from './emergency-counters';
 import { EmergencyStore } from './emergency-store';
 
 /**
- * Counts what the other stages did for an emergency rotation: versions the issuer minted
- * (tagged with the emergency id), and deliveries of those versions. Retirements are
- * counted where they happen (RetirementService).
+ * Counts what the other stages and features did for an emergency rotation: versions the
+ * issuer minted (tagged with the emergency id), deliveries of those versions, and what this
+ * revoker's revocation and retirement tell of leases and versions the rotation asked for.
  */
 @Injectable()
 export class EmergencyTracker {
@@ -19,7 +21,19 @@ export class EmergencyTracker {
     private readonly store: EmergencyStore,
     private readonly counters: EmergencyCounters,
     @Inject(CATALOG) private readonly catalog: Catalog,
-  ) {}
+    revocations: RevocationEvents,
+    retirements: RetirementEvents,
+  ) {
+    revocations.on('revoked', async ({ leaseId, emergencyId }) => {
+      if (emergencyId) await this.counters.leaseRevoked(emergencyId, leaseId);
+    });
+    revocations.on('irrevocable', async ({ leaseId, emergencyId }) => {
+      if (emergencyId) await this.counters.add(emergencyId, 'failed', leaseId);
+    });
+    retirements.on('retired', async ({ secret, emergencyId }) => {
+      if (emergencyId) await this.counters.add(emergencyId, 'retired', secret);
+    });
+  }
 
   /** Immediate rotations retire the previous version as soon as the new one exists. */
   async isImmediate(emergencyId: string | undefined): Promise<boolean> {

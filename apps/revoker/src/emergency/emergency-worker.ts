@@ -16,8 +16,7 @@ import { CATALOG, REVOKER_CONFIG } from '../platform/tokens';
 
 import { EmergencyCounters } from './emergency-counters';
 import { indexDecides, leaseMatches, matchSecrets, primaryLeaseIndex, selectsLeases } from './emergency-matcher';
-import { EmergencyRotationService } from './emergency-rotation.service';
-import { EmergencyStore, type EmergencyRotation } from './emergency-store';
+import { EmergencyStore, type EmergencyRotation, type EmergencyRotationView } from './emergency-store';
 
 /**
  * GSM writes one rotation of a managed secret costs: the issuer's create-secret (idempotent),
@@ -48,7 +47,6 @@ export class EmergencyWorker extends ClaimLoopWorker {
   constructor(
     private readonly store: EmergencyStore,
     private readonly counters: EmergencyCounters,
-    private readonly rotations: EmergencyRotationService,
     private readonly clock: LeaseClock,
     private readonly publisher: EventPublisher,
     @Inject(CATALOG) private readonly catalog: Catalog,
@@ -158,7 +156,7 @@ export class EmergencyWorker extends ClaimLoopWorker {
         return 'continue';
       }
       case 'watch': {
-        const view = await this.rotations.view(id);
+        const view = await this.viewOf(id);
         const leasesDone = view.revoked + view.failed >= view.matched.leases;
         const secretsDone = view.rotated >= view.matched.secrets && view.retired >= view.matched.secrets;
         if (!leasesDone || !secretsDone) return 'wait';
@@ -181,6 +179,13 @@ export class EmergencyWorker extends ClaimLoopWorker {
       case 'done':
         return 'done';
     }
+  }
+
+  /** Read from the store, not the REST-facing service; a rotation gone mid-step fails the step (its claim is retried). */
+  private async viewOf(id: string): Promise<EmergencyRotationView> {
+    const view = await this.store.view(id);
+    if (!view) throw new Error(`emergency rotation ${id} disappeared`);
+    return view;
   }
 
   /** Tags the lease with this rotation and asks for its revocation now; a lease already ended is counted here. */
@@ -208,7 +213,7 @@ export class EmergencyWorker extends ClaimLoopWorker {
     const rotation = await this.store.get(id);
     if (!rotation) return;
     if (!final && Date.now() - rotation.lastProgressAt < this.config.emergency.pollMs) return;
-    const view = await this.rotations.view(id);
+    const view = await this.viewOf(id);
     const data = {
       emergencyId: id,
       state: view.state,

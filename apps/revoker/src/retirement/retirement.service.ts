@@ -8,9 +8,9 @@ import { GsmSecretStore } from '@rotor/secret-store';
 import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
-import { EmergencyCounters } from '../emergency/emergency-counters';
 import { CATALOG } from '../platform/tokens';
 
+import { RetirementEvents } from './retirement-events';
 import { RetirementStore, type Retirement, type RetirementReason } from './retirement-store';
 
 type VersionCreated = EventData<typeof Topics.secretVersionCreated>;
@@ -46,7 +46,7 @@ export class RetirementService {
     private readonly store: RetirementStore,
     private readonly gsm: GsmSecretStore,
     private readonly publisher: EventPublisher,
-    private readonly counters: EmergencyCounters,
+    private readonly events: RetirementEvents,
     @Inject(LOGGER) private readonly logger: Logger,
     metrics: Metrics,
   ) {
@@ -155,7 +155,7 @@ export class RetirementService {
       }),
       { key: secret },
     );
-    if (retirement.emergencyId) await this.counters.add(retirement.emergencyId, 'retired', secret);
+    await this.events.emit('retired', { secret, version, ...(retirement.emergencyId ? { emergencyId: retirement.emergencyId } : {}) });
     await this.store.markRetired(secret, version, reason, retiredAt);
     await this.store.schedule.complete(member);
     this.retired.inc({ reason });

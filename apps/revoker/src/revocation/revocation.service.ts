@@ -8,10 +8,11 @@ import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
-import { EmergencyCounters } from '../emergency/emergency-counters';
 import { LeaseClock } from '../leases/lease-clock';
-import { revocationReason } from '../leases/tracked-lease';
+import { revocationReason, type TrackedLease } from '../leases/tracked-lease';
 import { REVOKER_CONFIG } from '../platform/tokens';
+
+import { RevocationEvents, type LeaseOutcome } from './revocation-events';
 
 export type RevocationOutcome = 'revoked' | 'not-due' | 'already-revoked' | 'unknown' | 'failed';
 
@@ -31,7 +32,7 @@ export class RevocationService {
     private readonly clock: LeaseClock,
     private readonly backends: BackendRegistry,
     private readonly publisher: EventPublisher,
-    private readonly emergencies: EmergencyCounters,
+    private readonly events: RevocationEvents,
     @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     metrics: Metrics,
@@ -56,7 +57,7 @@ export class RevocationService {
     if (lease.state === 'revoked') {
       // A crash may have cut the last attempt short after the record was marked.
       await this.clock.removeFromIndexes(lease);
-      if (lease.emergencyId) await this.emergencies.leaseRevoked(lease.emergencyId, lease.id);
+      await this.events.emit('revoked', outcomeOf(lease));
       await this.clock.schedule.complete(leaseId);
       return 'already-revoked';
     }
@@ -87,8 +88,8 @@ export class RevocationService {
           },
         }),
       );
-      // Counted before it is marked: a crash in between repeats the (idempotent) count.
-      if (lease.emergencyId) await this.emergencies.leaseRevoked(lease.emergencyId, lease.id);
+      // Told before it is marked: a crash in between tells it again (listeners are idempotent).
+      await this.events.emit('revoked', outcomeOf(lease));
       await this.clock.markRevoked(lease, revokedAt);
       await this.clock.schedule.complete(lease.id);
       this.revoked.inc({ reason, backend: lease.backend });
@@ -104,7 +105,7 @@ export class RevocationService {
   private async recordFailure(leaseId: string, backend: string, attempts: number, error: unknown, emergencyId?: string): Promise<void> {
     const { maxAttempts, irrevocableRetryMs } = this.config.revocation;
     const irrevocable = attempts >= maxAttempts;
-    if (irrevocable && emergencyId) await this.emergencies.add(emergencyId, 'failed', leaseId);
+    if (irrevocable) await this.events.emit('irrevocable', { leaseId, ...(emergencyId ? { emergencyId } : {}) });
     const delay = irrevocable ? irrevocableRetryMs : Math.max(100, backoffDelay(attempts, { initialMs: 500, maxMs: 60_000, maxAttempts }));
     const retryAt = new Date(Date.now() + delay);
     const message = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
@@ -126,3 +127,8 @@ export class RevocationService {
       );
   }
 }
+
+const outcomeOf = (lease: TrackedLease): LeaseOutcome => ({
+  leaseId: lease.id,
+  ...(lease.emergencyId ? { emergencyId: lease.emergencyId } : {}),
+});
