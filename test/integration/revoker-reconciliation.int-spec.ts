@@ -68,6 +68,7 @@ roles:
 /** Only this suite's credentials, from the backend's real listing. */
 const scoped = (backend: CredentialBackend, mine: Set<string>): CredentialBackend => ({
   kind: backend.kind,
+  leaseHandle: (leaseId) => backend.leaseHandle(leaseId),
   issue: (request) => backend.issue(request),
   renew: (handle, expiresAt) => backend.renew(handle, expiresAt),
   revoke: (handle) => backend.revoke(handle),
@@ -125,9 +126,12 @@ describe('revoker reconciliation', () => {
     const expiresAt = new Date(Date.now() + 15 * 60_000);
     const settings =
       backend === 'postgres'
-        ? { kind: 'postgres', grants: ['GRANT CONNECT ON DATABASE rotor TO {{role}}'] }
-        : { kind: 'redis-acl', rules: ['+get', '~cart:*'] };
-    const issued = await (backend === 'postgres' ? postgres : redisAcl).issue({ leaseId: id, settings, expiresAt });
+        ? { kind: 'postgres' as const, grants: ['GRANT CONNECT ON DATABASE rotor TO {{role}}'] }
+        : { kind: 'redis-acl' as const, rules: ['+get', '~cart:*'] };
+    const issued =
+      settings.kind === 'postgres'
+        ? await postgres.issue({ leaseId: id, settings, expiresAt })
+        : await redisAcl.issue({ leaseId: id, settings, expiresAt });
     mine.add(id);
     minted.push(issued);
     if (tracked)
