@@ -134,7 +134,7 @@ require_free_port() {
 wait_for() {
   local svc="$1" pidfile="$2" pattern="$3" log="$4"
   shift 4
-  local out="$RUN/$svc.wait.out"
+  local out="$RUN/$svc.wait.$$.out" # per run: two services-up at once must not share it
   "$@" >"$out" 2>&1 &
   local waiter=$!
   while kill -0 "$waiter" 2>/dev/null; do
