@@ -53,18 +53,20 @@ interface Answer {
   retryAfter: string | null;
   code?: string;
   leaseId?: string;
+  expiresAt?: string;
   ms: number;
 }
 
 const call = async (url: string, init: RequestInit): Promise<Answer> => {
   const started = Date.now();
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
-  const body = (await response.json()) as { code?: string; leaseId?: string };
+  const body = (await response.json()) as { code?: string; leaseId?: string; expiresAt?: string };
   return {
     status: response.status,
     retryAfter: response.headers.get('retry-after'),
     code: body.code,
     leaseId: body.leaseId,
+    expiresAt: body.expiresAt,
     ms: Date.now() - started,
   };
 };
@@ -81,6 +83,7 @@ describe('issuance while Kafka hangs', () => {
   let distributor: ServiceProcess;
   let kafkaPid: number;
   let leaseId: string;
+  let leaseExpiresAt: string;
   let sre: string;
   let emergencyId: string | undefined;
 
@@ -163,6 +166,7 @@ roles:
     const control = await issue('token'); // it issues while Kafka answers
     expect(control.status).toBe(201);
     leaseId = control.leaseId!;
+    leaseExpiresAt = control.expiresAt!;
   }, 120_000);
 
   afterAll(async () => {
@@ -201,6 +205,10 @@ roles:
       const early = await issue('token');
       expect(early).toMatchObject({ status: 503 });
       expect(early.ms).toBeLessThan(2_500);
+      // A renewal caught the same way: its bounded lease.renewed times out and the extension is undone.
+      const earlyRenewal = await onLease('POST');
+      expect(earlyRenewal).toMatchObject({ status: 503, code: 'kafka-unavailable' });
+      expect(earlyRenewal.ms).toBeLessThan(2_500);
 
       await kafkaDown(issuer);
       knownDownAt = statSync(POSTGRES_LOG).size;
@@ -226,6 +234,9 @@ roles:
       what: 'issuance to work again',
     });
     expect(issuer.logs).toMatch(/"leaseId":"[^"]+".*"msg":"lease issued"/);
+    // No renewal was recorded, so the lease still ends when it did.
+    const lease = await call(`${issuer.url}/v1/leases/${leaseId}`, { headers: json(await workloadToken()) });
+    expect(lease).toMatchObject({ status: 200, expiresAt: leaseExpiresAt });
     // The refused emergency rotation stored nothing: this request id now starts it (202, not 200).
     const emergency = await eventually(
       async () => {
