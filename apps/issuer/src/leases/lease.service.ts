@@ -275,10 +275,14 @@ export class LeaseService {
     } catch (error) {
       this.logger.error({ leaseId: lease.id, err: (error as Error).message }, 'could not revoke an unrecorded credential');
     }
-    await this.leases.remove(lease, tokenHash).catch(() => undefined);
-    await this.activeLeases.release(lease).catch(() => undefined);
-    if (command.idempotencyKey)
-      await this.leases.releaseIdempotencyKey(command.caller.subject, command.idempotencyKey).catch(() => undefined);
+    // Sent together: while Redis hangs, the answer waits one ROTOR_DEPENDENCY_TIMEOUT_MS, not one per step.
+    await Promise.all([
+      this.leases.remove(lease, tokenHash).catch(() => undefined),
+      this.activeLeases.release(lease).catch(() => undefined),
+      command.idempotencyKey
+        ? this.leases.releaseIdempotencyKey(command.caller.subject, command.idempotencyKey).catch(() => undefined)
+        : undefined,
+    ]);
   }
 }
 
