@@ -4,11 +4,11 @@
  * for ~100 s on kafkajs' retries, mints nothing once /readyz knows Kafka is down (no PostgreSQL
  * role is even created), and undoes the credential of a request caught in between. The revoker's
  * and the distributor's routes that need Kafka refuse the same way and change nothing. The
- * shared broker is resumed in any case, and BROKER-FROZEN tells the other suites while it is not.
+ * shared broker is resumed in any case.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { postgresGroupName } from '@rotor/credential-backends';
@@ -23,8 +23,6 @@ import { redisFromEnv } from '../../tools/security/env-clients';
 
 const ROOT = join(__dirname, '..', '..');
 const KAFKA_PID = join(ROOT, '.rotor', 'run', 'kafka.pid');
-/** Tells the other engineers' suites the shared broker is stopped, and since when. */
-const BROKER_FROZEN = join(ROOT, '.rotor', 'notes', 'BROKER-FROZEN');
 /** The real server log scripts/services-up.sh starts PostgreSQL with. */
 const POSTGRES_LOG = join(ROOT, '.rotor', 'logs', 'postgres.log');
 
@@ -171,7 +169,6 @@ roles:
 
   afterAll(async () => {
     if (kafkaPid) execFileSync('kill', ['-CONT', String(kafkaPid)]);
-    rmSync(BROKER_FROZEN, { force: true });
     await Promise.all([issuer?.stop(), revoker?.stop(), distributor?.stop()]);
     if (emergencyId) {
       // What the revoker keeps of the test's emergency rotation (as revoker-emergency.int-spec cleans up).
@@ -198,7 +195,6 @@ roles:
     let answers: Answer[] = [];
     let revokerAnswer: Answer;
     let distributorAnswer: Answer;
-    writeFileSync(BROKER_FROZEN, `${new Date().toISOString()} issuer-failfast.int-spec.ts (pid ${process.pid})\n`);
     execFileSync('kill', ['-STOP', String(kafkaPid)]);
     try {
       // Caught before the probes notice: the produce is bounded, the credential undone.
@@ -218,7 +214,6 @@ roles:
       [revokerAnswer, distributorAnswer] = await Promise.all([startEmergency(), reportFindings()]);
     } finally {
       execFileSync('kill', ['-CONT', String(kafkaPid)]);
-      rmSync(BROKER_FROZEN, { force: true });
     }
     for (const answer of [...answers, revokerAnswer, distributorAnswer]) {
       expect(answer).toMatchObject({ status: 503, code: 'kafka-unavailable' }); // refused before anything was done
