@@ -275,9 +275,11 @@ kafka_write_config() {
     cluster_id="$(cat "$KAFKA_HOME/cluster.id")"
   fi
   # None yet (or an unreadable leftover of a broker stopped mid-write): a new one, 16 random
-  # bytes in base64url without padding, Kafka's Uuid text form (22 chars).
-  if [[ ! "$cluster_id" =~ ^[A-Za-z0-9_-]{22}$ ]]; then
-    cluster_id="$("$NODE" -e "process.stdout.write(require('crypto').randomBytes(16).toString('base64url'))")"
+  # bytes in base64url without padding, Kafka's Uuid text form (22 chars). Never one starting
+  # with '-' (1 in 64): kafka-storage would read `-t -…` as an option (Kafka's own Uuid
+  # generator redraws those too).
+  if [[ ! "$cluster_id" =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{21}$ ]]; then
+    cluster_id="$("$NODE" -e "let id; do id = require('crypto').randomBytes(16).toString('base64url'); while (id.startsWith('-')); process.stdout.write(id)")"
     rm -f "$KAFKA_DATA/meta.properties"
   fi
   echo "$cluster_id" >"$KAFKA_HOME/cluster.id"
