@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { openSync, readSync, closeSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import Redis from 'ioredis';
@@ -20,6 +18,7 @@ import { ActiveLeases } from '../../apps/issuer/src/leases/active-leases';
 import { LeaseRepository } from '../../apps/issuer/src/leases/lease.repository';
 import { LeaseService } from '../../apps/issuer/src/leases/lease.service';
 import { eventually } from '../support/eventually';
+import { loggingDdl, POSTGRES_LOG, postgresLogOffset, postgresLogSince } from '../support/postgres-log';
 import { requiredEnv } from '../support/services-env';
 import { redisFromEnv, redisLinkFromEnv } from '../../tools/security/env-clients';
 
@@ -37,28 +36,6 @@ const connectAs = async (username: string, password: string) => {
   client.on('error', () => undefined);
   await client.connect();
   return client;
-};
-
-/** The real server log scripts/services-up.sh starts PostgreSQL with (pg_ctl -l; a link when it lives elsewhere). */
-const POSTGRES_LOG = join(__dirname, '..', '..', '.rotor', 'logs', 'postgres.log');
-const readFrom = (file: string, offset: number): string => {
-  const length = statSync(file).size - offset;
-  if (length <= 0) return '';
-  const buffer = Buffer.alloc(length);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, buffer, 0, length, offset);
-  } finally {
-    closeSync(fd);
-  }
-  return buffer.toString('utf8');
-};
-
-/** DATABASE_URL with session settings for the backend's connections (libpq `options`). */
-const withSessionOptions = (databaseUrl: string, options: string): string => {
-  const url = new URL(databaseUrl);
-  url.searchParams.set('options', options);
-  return url.toString();
 };
 
 const roleExists = async (admin: Client, role: string) =>
@@ -155,8 +132,8 @@ describe('postgres backend against a real PostgreSQL', () => {
 
   it('never sends the password: with log_statement=ddl the server log shows CREATE ROLE with a SCRAM verifier, and the role logs in', async () => {
     // Every DDL statement of this backend's sessions goes to the server log, as an operator might configure it.
-    const logged = new PostgresBackend({ databaseUrl: withSessionOptions(DATABASE_URL, '-c log_statement=ddl') });
-    const logStart = statSync(POSTGRES_LOG).size;
+    const logged = new PostgresBackend({ databaseUrl: loggingDdl(DATABASE_URL) });
+    const logStart = postgresLogOffset();
     const leaseId = randomUUID();
     try {
       const { credential, handle } = await logged.issue({
@@ -172,7 +149,7 @@ describe('postgres backend against a real PostgreSQL', () => {
       const role = postgresRoleName(leaseId);
       const log = await eventually(
         async () => {
-          const text = readFrom(POSTGRES_LOG, logStart);
+          const text = postgresLogSince(logStart);
           return text.includes(`CREATE ROLE "${role}"`) ? text : undefined;
         },
         { what: `the CREATE ROLE of ${role} in ${POSTGRES_LOG}` },

@@ -8,12 +8,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { postgresGroupName } from '@rotor/credential-backends';
 
 import { eventually } from '../support/eventually';
+import { loggingDdl, POSTGRES_LOG, postgresLogOffset, postgresLogSince } from '../support/postgres-log';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { writeTempCatalog } from '../support/temp-files';
@@ -23,29 +24,6 @@ import { redisFromEnv } from '../../tools/security/env-clients';
 
 const ROOT = join(__dirname, '..', '..');
 const KAFKA_PID = join(ROOT, '.rotor', 'run', 'kafka.pid');
-/** The real server log scripts/services-up.sh starts PostgreSQL with. */
-const POSTGRES_LOG = join(ROOT, '.rotor', 'logs', 'postgres.log');
-
-const readFrom = (file: string, offset: number): string => {
-  const length = statSync(file).size - offset;
-  if (length <= 0) return '';
-  const buffer = Buffer.alloc(length);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, buffer, 0, length, offset);
-  } finally {
-    closeSync(fd);
-  }
-  return buffer.toString('utf8');
-};
-
-/** DATABASE_URL whose sessions log every DDL statement: each CREATE ROLE the issuer sends shows in the server log. */
-const loggingDdl = (databaseUrl: string): string => {
-  const url = new URL(databaseUrl);
-  url.searchParams.set('options', '-c log_statement=ddl');
-  return url.toString();
-};
-
 interface Answer {
   status: number;
   retryAfter: string | null;
@@ -183,10 +161,10 @@ roles:
 
   it('answers 503 within 2 s, creates no PostgreSQL role once /readyz knows, changes nothing in the revoker or distributor, and recovers', async () => {
     // The control: a role issued before the freeze does show in the server log, under this run's group.
-    const beforeFreeze = statSync(POSTGRES_LOG).size;
+    const beforeFreeze = postgresLogOffset();
     const db = await issue('db');
     expect(db.status).toBe(201);
-    await eventually(async () => (readFrom(POSTGRES_LOG, beforeFreeze).includes(`IN ROLE "${group}"`) ? true : undefined), {
+    await eventually(async () => (postgresLogSince(beforeFreeze).includes(`IN ROLE "${group}"`) ? true : undefined), {
       what: `the CREATE ROLE of the control lease in ${POSTGRES_LOG}`,
     });
 
@@ -207,7 +185,7 @@ roles:
       expect(earlyRenewal.ms).toBeLessThan(2_500);
 
       await kafkaDown(issuer);
-      knownDownAt = statSync(POSTGRES_LOG).size;
+      knownDownAt = postgresLogOffset();
       answers = await Promise.all(Array.from({ length: 50 }, () => issue('db')));
       answers.push(await onLease('POST'), await onLease('DELETE'));
       await Promise.all([kafkaDown(revoker), kafkaDown(distributor)]);
@@ -221,7 +199,7 @@ roles:
       expect(answer.ms).toBeLessThan(2_000);
     }
     // Not one CREATE ROLE for this run's group since /readyz first said Kafka was down.
-    const sinceDown = readFrom(POSTGRES_LOG, knownDownAt);
+    const sinceDown = postgresLogSince(knownDownAt);
     expect(sinceDown.split('\n').filter((line) => line.includes('CREATE ROLE') && line.includes(`IN ROLE "${group}"`))).toEqual([]);
 
     await eventually(async () => ((await issue('token')).status === 201 ? true : undefined), {

@@ -3,3 +3,4 @@ export * from './due-schedule';
 export * from './redis-connection';
 export * from './redis-lock';
 export * from './shared-rate-limiter';
+export * from './scan-keys';

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { headCommand, projectRecord, SCRIPT_LOADS, ViewKeys, type ChainHead, type ViewCommand } from '@rotor/audit-chain';
 import type { AuditRecord } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { scanKeys, type Redis } from '@rotor/redis-store';
 
 export interface StoredHead extends ChainHead {
   sourceOffset: bigint;
@@ -84,12 +84,7 @@ export class AuditStore {
 
   /** Whether any chain head is stored: state written before the marker existed. */
   async hasAnyChainHead(): Promise<boolean> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', ViewKeys.head('*'), 'COUNT', 1000);
-      if (keys.length) return true;
-      cursor = next;
-    } while (cursor !== '0');
+    for await (const _head of scanKeys(this.redis, ViewKeys.head('*'), 1000)) return true;
     return false;
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { ViewKeys, type ChainHead } from '@rotor/audit-chain';
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { allKeys, type Redis } from '@rotor/redis-store';
 
 export interface CheckpointState {
   /** The auditor's state marker is present (absent: Redis lost it, or a rebuild is running). */
@@ -63,13 +63,7 @@ export class CheckpointStore {
 
   /** Every chain's confirmed head: its records are all in Kafka (a head moves only after the produce). */
   async heads(): Promise<(ChainHead & { chain: string })[]> {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', ViewKeys.head('*'), 'COUNT', 1000);
-      keys.push(...found);
-      cursor = next;
-    } while (cursor !== '0');
+    const keys = await allKeys(this.redis, ViewKeys.head('*'), 1000);
     if (keys.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const key of keys) pipeline.hmget(key, 'seq', 'hash');

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { scanKeys, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -39,12 +39,7 @@ export class BreakGlassLeasesMigration implements OnApplicationBootstrap {
   /** Returns how many leases it upgraded. Idempotent. */
   async run(now: Date): Promise<number> {
     let upgraded = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', BREAK_GLASS_RECORD_PATTERN, 'COUNT', 500);
-      cursor = next;
-      for (const key of keys) if (await this.upgrade(key, now)) upgraded++;
-    } while (cursor !== '0');
+    for await (const key of scanKeys(this.redis, BREAK_GLASS_RECORD_PATTERN)) if (await this.upgrade(key, now)) upgraded++;
     return upgraded;
   }
 

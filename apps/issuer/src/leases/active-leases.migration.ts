@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { allKeys, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -46,7 +46,7 @@ export class ActiveLeasesMigration implements OnApplicationBootstrap {
   async run(now: Date): Promise<MigrationResult> {
     const result: MigrationResult = { moved: 0, dropped: 0 };
     for (const pattern of LEGACY_PATTERNS) {
-      for (const key of await this.keysMatching(pattern)) {
+      for (const key of await allKeys(this.redis, pattern)) {
         for (const id of await this.redis.zrange(key, 0, -1)) {
           const lease = await this.leases.get(id);
           if (lease && isLive(lease, now)) {
@@ -58,16 +58,5 @@ export class ActiveLeasesMigration implements OnApplicationBootstrap {
       }
     }
     return result;
-  }
-
-  private async keysMatching(pattern: string): Promise<string[]> {
-    const keys = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      for (const key of batch) keys.add(key);
-      cursor = next;
-    } while (cursor !== '0');
-    return [...keys];
   }
 }
