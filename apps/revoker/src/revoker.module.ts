@@ -24,6 +24,7 @@ import { LeaseEventsConsumer } from './leases/lease-events.consumer';
 import { LeasesController } from './leases/leases.controller';
 import { CATALOG, REVOKER_CONFIG } from './platform/tokens';
 import { RetirementEvents } from './retirement/retirement-events';
+import { RetirementUrgency } from './retirement/retirement-urgency';
 import { RetirementStore } from './retirement/retirement-store';
 import { RetirementWorker } from './retirement/retirement-worker';
 import { RetirementService } from './retirement/retirement.service';
@@ -65,6 +66,7 @@ export class RevokerModule {
         EmergencyCounters,
         EmergencyStore,
         EmergencyTracker,
+        { provide: RetirementUrgency, useExisting: EmergencyTracker },
         EmergencyRotationService,
         EmergencyWorker,
         RetirementEvents,

@@ -5,6 +5,8 @@ import type { EventData, Topics } from '@rotor/contracts';
 
 import { CATALOG } from '../platform/tokens';
 import { RetirementEvents } from '../retirement/retirement-events';
+import { RetirementStore } from '../retirement/retirement-store';
+import type { RetirementUrgency } from '../retirement/retirement-urgency';
 import { RevocationEvents } from '../revocation/revocation-events';
 
 import { EmergencyCounters } from './emergency-counters';
@@ -14,12 +16,15 @@ import { EmergencyStore } from './emergency-store';
  * Counts what the other stages and features did for an emergency rotation: versions the
  * issuer minted (tagged with the emergency id), deliveries of those versions, and what this
  * revoker's revocation and retirement tell of leases and versions the rotation asked for.
+ * It follows them through their notifiers and answers retirement's RetirementUrgency port,
+ * so neither imports this feature.
  */
 @Injectable()
-export class EmergencyTracker {
+export class EmergencyTracker implements RetirementUrgency {
   constructor(
     private readonly store: EmergencyStore,
     private readonly counters: EmergencyCounters,
+    private readonly retirementStore: RetirementStore,
     @Inject(CATALOG) private readonly catalog: Catalog,
     revocations: RevocationEvents,
     retirements: RetirementEvents,
@@ -33,6 +38,8 @@ export class EmergencyTracker {
     retirements.on('retired', async ({ secret, emergencyId }) => {
       if (emergencyId) await this.counters.add(emergencyId, 'retired', secret);
     });
+    retirements.on('versionCreated', (data) => this.onVersionCreated(data));
+    retirements.on('deliveryCompleted', (data) => this.onDeliveryCompleted(data));
   }
 
   /** Immediate rotations retire the previous version as soon as the new one exists. */
@@ -40,10 +47,11 @@ export class EmergencyTracker {
     return emergencyId !== undefined && (await this.store.mode(emergencyId)) === 'immediate';
   }
 
-  /** `confirmed`: the highest version each target already confirmed (confirmations can come first). */
-  async onVersionCreated(data: EventData<typeof Topics.secretVersionCreated>, confirmed: Record<string, number>): Promise<void> {
+  private async onVersionCreated(data: EventData<typeof Topics.secretVersionCreated>): Promise<void> {
     const emergencyId = data.emergencyId;
     if (!emergencyId) return;
+    // The highest version each target already confirmed: confirmations can come first.
+    const confirmed = await this.retirementStore.confirmed(data.secret);
     await this.store.rememberVersion(data.secret, data.version, emergencyId);
     for (const target of findManagedSecret(this.catalog, data.secret)?.targets ?? []) {
       if ((confirmed[target.name] ?? 0) >= data.version) await this.counters.add(emergencyId, 'delivered', `${data.secret}:${target.name}`);
@@ -53,7 +61,7 @@ export class EmergencyTracker {
     await this.counters.add(emergencyId, 'rotated', data.secret);
   }
 
-  async onDeliveryCompleted(data: EventData<typeof Topics.deliveryCompleted>): Promise<void> {
+  private async onDeliveryCompleted(data: EventData<typeof Topics.deliveryCompleted>): Promise<void> {
     const emergencyId = await this.store.emergencyOfVersion(data.secret, data.version);
     if (emergencyId) await this.counters.add(emergencyId, 'delivered', `${data.secret}:${data.target.name}`);
   }

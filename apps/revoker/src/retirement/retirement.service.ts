@@ -90,10 +90,6 @@ export class RetirementService {
     for (const old of ready) await this.store.schedule.schedule(RetirementStore.member(secret, old), Date.now());
   }
 
-  async confirmedTargets(secret: string): Promise<Record<string, number>> {
-    return this.store.confirmed(secret);
-  }
-
   /**
    * Retires one version now (revocation.requested for a secret version, emergency rotation).
    * The secret need not be in the catalog any more: the caller checked that the catalog or the

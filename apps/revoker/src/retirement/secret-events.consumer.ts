@@ -4,8 +4,8 @@ import { Topics } from '@rotor/contracts';
 import { onEvent } from '@rotor/kafka';
 import { KafkaLifecycle } from '@rotor/nest-kafka';
 
-import { EmergencyTracker } from '../emergency/emergency-tracker';
-
+import { RetirementEvents } from './retirement-events';
+import { RetirementUrgency } from './retirement-urgency';
 import { RetirementService } from './retirement.service';
 import { SecretReferences } from './secret-references';
 
@@ -15,18 +15,24 @@ import { SecretReferences } from './secret-references';
  * different topics and may be read in either order: confirmations are kept per target, so
  * an early one counts when the version's retirement opens. Each handler checks the event's
  * references first (a refused one is dead-lettered with no effect) and resolves only once
- * Redis holds its effect.
+ * Redis holds its effect, and features that follow retirement (RetirementEvents) have counted it.
  */
 @Injectable()
 export class SecretEventsConsumer {
-  constructor(kafka: KafkaLifecycle, retirement: RetirementService, emergencies: EmergencyTracker, references: SecretReferences) {
+  constructor(
+    kafka: KafkaLifecycle,
+    retirement: RetirementService,
+    urgency: RetirementUrgency,
+    events: RetirementEvents,
+    references: SecretReferences,
+  ) {
     kafka
       .consumer({ groupId: 'rotor-revoker-versions' })
       .subscribe(
         onEvent(Topics.secretVersionCreated, async ({ data }, context) => {
           await references.checkVersionCreated(data);
-          const outcome = await retirement.onVersionCreated(data, await emergencies.isImmediate(data.emergencyId));
-          await emergencies.onVersionCreated(data, await retirement.confirmedTargets(data.secret));
+          const outcome = await retirement.onVersionCreated(data, await urgency.isImmediate(data.emergencyId));
+          await events.emit('versionCreated', data);
           context.logger.debug({ secret: data.secret, version: data.version, outcome }, 'version created');
         }),
       )
@@ -34,7 +40,7 @@ export class SecretEventsConsumer {
         onEvent(Topics.deliveryCompleted, async ({ data }) => {
           await references.checkDeliveryCompleted(data);
           await retirement.onDeliveryCompleted(data.secret, data.target.name, data.version);
-          await emergencies.onDeliveryCompleted(data);
+          await events.emit('deliveryCompleted', data);
         }),
       )
       .subscribe(
