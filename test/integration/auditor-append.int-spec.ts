@@ -12,7 +12,7 @@ import { createLogger, Metrics } from '@rotor/telemetry';
 import { AppendHealth } from '../../apps/auditor/src/audit/append-health';
 import { AuditAppender } from '../../apps/auditor/src/audit/audit-appender.service';
 import { AuditLogProducer } from '../../apps/auditor/src/audit/audit-log-producer';
-import { AuditStore } from '../../apps/auditor/src/audit/audit-store';
+import { AuditStore } from '../../apps/auditor/src/audit/audit.store';
 import type { CheckpointService } from '../../apps/auditor/src/audit/checkpoint.service';
 import type { AuditorConfig } from '../../apps/auditor/src/config';
 import { leaseIssuedEvent } from '../support/lease-events';

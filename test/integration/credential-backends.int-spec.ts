@@ -15,7 +15,7 @@ import { createLogger } from '@rotor/telemetry';
 
 import { TokenHasher } from '../../apps/issuer/src/introspection/token-hasher';
 import { ActiveLeases } from '../../apps/issuer/src/leases/active-leases';
-import { LeaseRepository } from '../../apps/issuer/src/leases/lease.repository';
+import { LeaseStore } from '../../apps/issuer/src/leases/lease.store';
 import { LeaseService } from '../../apps/issuer/src/leases/lease.service';
 import { eventually } from '../support/eventually';
 import { loggingDdl, POSTGRES_LOG, postgresLogOffset, postgresLogSince } from '../support/postgres-log';
@@ -311,7 +311,7 @@ roles:
     const service = new LeaseService(
       catalog,
       backends,
-      new LeaseRepository(redis),
+      new LeaseStore(redis),
       new ActiveLeases(redis),
       new EventPublisher(deadKafka),
       new TokenHasher(keyringFrom('ROTOR_TOKEN_HASH_KEY', { ROTOR_TOKEN_HASH_KEY: 'k'.repeat(32) })),

@@ -13,7 +13,7 @@ import { createLogger } from '@rotor/telemetry';
 import { TokenHasher } from '../../apps/issuer/src/introspection/token-hasher';
 import { ActiveLeases } from '../../apps/issuer/src/leases/active-leases';
 import { LeaseService } from '../../apps/issuer/src/leases/lease.service';
-import { LeaseRepository } from '../../apps/issuer/src/leases/lease.repository';
+import { LeaseStore } from '../../apps/issuer/src/leases/lease.store';
 import { redisFromEnv, redisLinkFromEnv } from '../../tools/security/env-clients';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
@@ -208,7 +208,7 @@ roles:
     const service = new LeaseService(
       catalog,
       backends,
-      new LeaseRepository(redis),
+      new LeaseStore(redis),
       activeLeases,
       new EventPublisher(deadKafka),
       new TokenHasher(keyringFrom('ROTOR_TOKEN_HASH_KEY', { ROTOR_TOKEN_HASH_KEY: 'k'.repeat(32) })),

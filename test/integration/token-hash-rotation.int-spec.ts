@@ -5,7 +5,7 @@ import type { Redis } from '@rotor/redis-store';
 
 import { TokenHasher } from '../../apps/issuer/src/introspection/token-hasher';
 import type { Lease } from '../../apps/issuer/src/leases/lease';
-import { LeaseRepository } from '../../apps/issuer/src/leases/lease.repository';
+import { LeaseStore } from '../../apps/issuer/src/leases/lease.store';
 import { redisFromEnv } from '../../tools/security/env-clients';
 import { requiredEnv } from '../support/services-env';
 
@@ -18,7 +18,7 @@ describe('token hash keyring (real Redis)', () => {
   const bWithA = new TokenHasher(keyringFrom('ROTOR_TOKEN_HASH_KEY', { ROTOR_TOKEN_HASH_KEYS: `b:${keyB},:${keyA}` }));
   const onlyB = new TokenHasher(keyringFrom('ROTOR_TOKEN_HASH_KEY', { ROTOR_TOKEN_HASH_KEYS: `b:${keyB}` }));
   let redis: Redis;
-  let leases: LeaseRepository;
+  let leases: LeaseStore;
 
   const lease = (): Lease => {
     const now = Date.now();
@@ -43,7 +43,7 @@ describe('token hash keyring (real Redis)', () => {
 
   beforeAll(() => {
     redis = redisFromEnv(requiredEnv('REDIS_URL'));
-    leases = new LeaseRepository(redis);
+    leases = new LeaseStore(redis);
   });
 
   afterAll(async () => {

@@ -20,13 +20,13 @@ import { TokenHasher } from './introspection/token-hasher';
 import { ActiveLeases } from './leases/active-leases';
 import { ActiveLeasesMigration } from './leases/active-leases.migration';
 import { LeaseRevokedConsumer } from './leases/lease-revoked.consumer';
-import { LeaseRepository } from './leases/lease.repository';
+import { LeaseStore } from './leases/lease.store';
 import { LeaseService } from './leases/lease.service';
 import { LeasesController } from './leases/leases.controller';
 import { RotationRequestedConsumer } from './managed-secrets/rotation-requested.consumer';
 import { RotationScheduler } from './managed-secrets/rotation-scheduler';
 import { RotationService } from './managed-secrets/rotation.service';
-import { SecretVersionRepository } from './managed-secrets/secret-version.repository';
+import { SecretVersionStore } from './managed-secrets/secret-version.store';
 import { SecretsController } from './managed-secrets/secrets.controller';
 import { CATALOG, DEPENDENCY_TIMEOUT_MS, ISSUER_CONFIG } from './platform/tokens';
 
@@ -62,13 +62,13 @@ export class IssuerModule {
         BackendsShutdown,
         SeparateRedisCheck,
         CallerGuard,
-        LeaseRepository,
+        LeaseStore,
         ActiveLeases,
         ActiveLeasesMigration,
         LeaseService,
         LeaseRevokedConsumer,
         IntrospectionService,
-        SecretVersionRepository,
+        SecretVersionStore,
         RotationService,
         RotationScheduler,
         RotationRequestedConsumer,

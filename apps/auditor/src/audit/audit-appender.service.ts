@@ -14,7 +14,7 @@ import { AUDITOR_CONFIG } from '../platform/tokens';
 import { AppendHealth } from './append-health';
 import { auditEntryOf } from './audit-entry';
 import { AuditLogProducer } from './audit-log-producer';
-import { AuditStore } from './audit-store';
+import { AuditStore } from './audit.store';
 import { CheckpointService } from './checkpoint.service';
 
 export type AppendOutcome = 'appended' | 'duplicate-event' | 'already-appended';

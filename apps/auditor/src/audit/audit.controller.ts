@@ -10,7 +10,7 @@ import { CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
 
-import { AuditStore } from './audit-store';
+import { AuditStore } from './audit.store';
 import { ChainVerificationService } from './chain-verification.service';
 
 const EventsQuery = z.strictObject({

@@ -15,7 +15,7 @@ import { AUDITOR_CONFIG } from '../platform/tokens';
 import { AuditLogProducer } from './audit-log-producer';
 import { AuditSigningKeys } from './audit-signing-keys';
 import { CheckpointArchive } from './checkpoint-archive';
-import { CheckpointStore, type CheckpointState } from './checkpoint-store';
+import { CheckpointStore, type CheckpointState } from './checkpoint.store';
 
 /** Longer than a checkpoint takes (a scan of the heads, one produce, one GSM write). */
 const LOCK_MS = 30_000;

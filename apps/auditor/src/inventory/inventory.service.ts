@@ -5,7 +5,7 @@ import { DomainError } from '@rotor/errors';
 
 import { CATALOG } from '../platform/tokens';
 
-import { InventoryStore } from './inventory-store';
+import { InventoryStore } from './inventory.store';
 
 /**
  * The inventory: what exists where, from the audit views, joined with the catalog's bindings

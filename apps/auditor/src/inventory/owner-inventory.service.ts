@@ -8,7 +8,7 @@ import { readHashes, type Redis } from '@rotor/redis-store';
 
 import { CATALOG } from '../platform/tokens';
 
-import { InventoryStore } from './inventory-store';
+import { InventoryStore } from './inventory.store';
 
 /**
  * Everything one owner answers for: their roles and managed secrets from the catalog, and from

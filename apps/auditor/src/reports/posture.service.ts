@@ -3,10 +3,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { assessPosture, type PostureReport } from '@rotor/audit-chain';
 import type { Catalog } from '@rotor/catalog';
 
-import { InventoryStore } from '../inventory/inventory-store';
+import { InventoryStore } from '../inventory/inventory.store';
 import { CATALOG } from '../platform/tokens';
 
-import { PostureStore } from './posture-store';
+import { PostureStore } from './posture.store';
 
 /** Gathers the posture inputs (catalog, audit views) and hands them to the pure assessment. */
 @Injectable()

@@ -7,7 +7,7 @@ import type { Logger } from '@rotor/telemetry';
 
 import { ActiveLeases } from '../leases/active-leases';
 import { isLive } from '../leases/lease';
-import { LeaseRepository } from '../leases/lease.repository';
+import { LeaseStore } from '../leases/lease.store';
 
 import { BREAK_GLASS_RECORD_PATTERN } from './break-glass.service';
 
@@ -26,7 +26,7 @@ export const LEGACY_BREAK_GLASS_NAMESPACE = 'rotor-break-glass';
 export class BreakGlassLeasesMigration implements OnApplicationBootstrap {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
-    private readonly leases: LeaseRepository,
+    private readonly leases: LeaseStore,
     private readonly activeLeases: ActiveLeases,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}

@@ -14,7 +14,7 @@ import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { LeaseService } from '../leases/lease.service';
-import { SecretVersionRepository } from '../managed-secrets/secret-version.repository';
+import { SecretVersionStore } from '../managed-secrets/secret-version.store';
 import { CATALOG } from '../platform/tokens';
 
 import type { BreakGlassRequest } from './break-glass.dto';
@@ -43,7 +43,7 @@ export class BreakGlassService {
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
     private readonly leases: LeaseService,
-    private readonly versions: SecretVersionRepository,
+    private readonly versions: SecretVersionStore,
     private readonly gsm: GsmSecretStore,
     private readonly publisher: EventPublisher,
     @Inject(REDIS) private readonly redis: Redis,

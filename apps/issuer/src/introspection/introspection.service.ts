@@ -12,7 +12,7 @@ import { KeyedRateLimiter, type Redis } from '@rotor/redis-store';
 
 import type { IssuerConfig } from '../config';
 import { holderSubject, isLive } from '../leases/lease';
-import { LeaseRepository } from '../leases/lease.repository';
+import { LeaseStore } from '../leases/lease.store';
 import { CATALOG, ISSUER_CONFIG } from '../platform/tokens';
 
 import { TokenHasher } from './token-hasher';
@@ -48,7 +48,7 @@ export class IntrospectionService {
 
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
-    private readonly leases: LeaseRepository,
+    private readonly leases: LeaseStore,
     private readonly hasher: TokenHasher,
     private readonly publisher: EventPublisher,
     @Inject(REDIS) redis: Redis,

@@ -7,7 +7,7 @@ import type { Logger } from '@rotor/telemetry';
 
 import { ActiveLeases } from './active-leases';
 import { isLive } from './lease';
-import { LeaseRepository } from './lease.repository';
+import { LeaseStore } from './lease.store';
 
 /**
  * The previous layout: `issuer:active:role:<role>` and `issuer:active:workload:<ns>/<sa>`
@@ -33,7 +33,7 @@ export interface MigrationResult {
 export class ActiveLeasesMigration implements OnApplicationBootstrap {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
-    private readonly leases: LeaseRepository,
+    private readonly leases: LeaseStore,
     private readonly activeLeases: ActiveLeases,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}

@@ -8,7 +8,7 @@ import type { TokenHasher } from '../introspection/token-hasher';
 
 import type { ActiveLeases } from './active-leases';
 import type { Lease } from './lease';
-import type { LeaseRepository } from './lease.repository';
+import type { LeaseStore } from './lease.store';
 import { LeaseService } from './lease.service';
 
 const workload = { namespace: 'shop', serviceAccount: 'orders' };
@@ -43,7 +43,7 @@ function renewalFixture(publish: () => Promise<void>) {
   const leases = {
     get: () => Promise.resolve({ ...lease, expiresAt: state.record }),
     updateExpiry: (_lease: Lease, at: Date) => Promise.resolve(void (state.record = at)),
-  } as unknown as LeaseRepository;
+  } as unknown as LeaseStore;
   const activeLeases = { extend: (_lease: Lease, at: Date) => Promise.resolve(void (state.quota = at)) } as unknown as ActiveLeases;
   const publisher = { publish } as unknown as EventPublisher;
   const logger = { error: () => undefined, info: () => undefined, warn: () => undefined } as unknown as Logger;
@@ -91,7 +91,7 @@ describe('LeaseService.issue when the lease cannot be recorded', () => {
       create: () => Promise.resolve(),
       remove: slow,
       releaseIdempotencyKey: slow,
-    } as unknown as LeaseRepository;
+    } as unknown as LeaseStore;
     const activeLeases = { reserve: () => Promise.resolve('reserved'), release: slow } as unknown as ActiveLeases;
     const publisher = {
       publish: () => Promise.reject(new PublishTimeoutError('lease.issued not acknowledged')),

@@ -16,7 +16,7 @@ import { CATALOG, DEPENDENCY_TIMEOUT_MS } from '../platform/tokens';
 
 import { ActiveLeases } from './active-leases';
 import { eventWorkload, expiryFor, heldBy, isLive, type Lease, type LeaseHolder } from './lease';
-import { LeaseRepository } from './lease.repository';
+import { LeaseStore } from './lease.store';
 
 const SOURCE = '/rotor/issuer';
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -51,7 +51,7 @@ export class LeaseService {
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
     private readonly backends: BackendRegistry,
-    private readonly leases: LeaseRepository,
+    private readonly leases: LeaseStore,
     private readonly activeLeases: ActiveLeases,
     private readonly publisher: EventPublisher,
     private readonly hasher: TokenHasher,

@@ -6,12 +6,12 @@ import { KafkaLifecycle } from '@rotor/nest-kafka';
 import { DomainError } from '@rotor/errors';
 
 import { RotationService } from './rotation.service';
-import { SecretVersionRepository } from './secret-version.repository';
+import { SecretVersionStore } from './secret-version.store';
 
 /** Mints a version when asked (emergency rotation, break-glass follow-up). Deduplicated by event id. */
 @Injectable()
 export class RotationRequestedConsumer {
-  constructor(kafka: KafkaLifecycle, rotation: RotationService, versions: SecretVersionRepository) {
+  constructor(kafka: KafkaLifecycle, rotation: RotationService, versions: SecretVersionStore) {
     kafka.consumer({ groupId: 'rotor-issuer-rotation' }).subscribe(
       onEvent(Topics.rotationRequested, async (event, context) => {
         if (await versions.wasHandled(event.id)) return;

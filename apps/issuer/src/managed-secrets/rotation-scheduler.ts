@@ -8,7 +8,7 @@ import type { Logger } from '@rotor/telemetry';
 import { CATALOG } from '../platform/tokens';
 
 import { RotationService } from './rotation.service';
-import { SecretVersionRepository } from './secret-version.repository';
+import { SecretVersionStore } from './secret-version.store';
 
 const POLL_MS = 500;
 const VISIBILITY_MS = 60_000;
@@ -22,7 +22,7 @@ const VISIBILITY_MS = 60_000;
 export class RotationScheduler extends ClaimLoopWorker {
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
-    private readonly versions: SecretVersionRepository,
+    private readonly versions: SecretVersionStore,
     private readonly rotation: RotationService,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {

@@ -11,7 +11,7 @@ import type { Logger } from '@rotor/telemetry';
 import { CATALOG } from '../platform/tokens';
 
 import { generateSecretValue, versionNumberOf } from './secret-generator';
-import { SecretVersionRepository, type CurrentVersion } from './secret-version.repository';
+import { SecretVersionStore, type CurrentVersion } from './secret-version.store';
 
 export type RotationReason = EventData<typeof Topics.secretVersionCreated>['reason'];
 
@@ -32,7 +32,7 @@ export class RotationService {
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
     private readonly gsm: GsmSecretStore,
-    private readonly versions: SecretVersionRepository,
+    private readonly versions: SecretVersionStore,
     private readonly publisher: EventPublisher,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}

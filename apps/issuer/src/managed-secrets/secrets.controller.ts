@@ -10,7 +10,7 @@ import { GsmSecretStore } from '@rotor/secret-store';
 import { CallerGuard, CurrentCaller, DependencyGate, Needs } from '@rotor/service-kit';
 
 import { RotationService } from './rotation.service';
-import { SecretVersionRepository } from './secret-version.repository';
+import { SecretVersionStore } from './secret-version.store';
 
 @ApiTags('secrets')
 @ApiBearerAuth()
@@ -19,7 +19,7 @@ import { SecretVersionRepository } from './secret-version.repository';
 export class SecretsController {
   constructor(
     private readonly rotation: RotationService,
-    private readonly versions: SecretVersionRepository,
+    private readonly versions: SecretVersionStore,
     private readonly gsm: GsmSecretStore,
     private readonly publisher: EventPublisher,
     private readonly gate: DependencyGate,

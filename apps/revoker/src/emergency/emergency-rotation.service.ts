@@ -8,7 +8,7 @@ import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { StartEmergencyRotation } from './emergency-rotation.dto';
-import { EmergencyStore, type EmergencyRotationView } from './emergency-store';
+import { EmergencyStore, type EmergencyRotationView } from './emergency.store';
 
 /**
  * The same request id from the same operator always names the same rotation: a retried

@@ -3,14 +3,14 @@ import { Topics } from '@rotor/contracts';
 import type { KafkaLifecycle } from '@rotor/nest-kafka';
 
 import { RetirementEvents } from '../retirement/retirement-events';
-import type { RetirementStore } from '../retirement/retirement-store';
+import type { RetirementStore } from '../retirement/retirement.store';
 import type { RetirementService } from '../retirement/retirement.service';
 import type { SecretReferences } from '../retirement/secret-references';
 import { SecretEventsConsumer } from '../retirement/secret-events.consumer';
 import { RevocationEvents } from '../revocation/revocation-events';
 
 import type { EmergencyCounters } from './emergency-counters';
-import type { EmergencyStore } from './emergency-store';
+import type { EmergencyStore } from './emergency.store';
 import { EmergencyTracker } from './emergency-tracker';
 
 const catalog = parseCatalog(`

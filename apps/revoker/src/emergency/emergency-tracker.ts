@@ -5,12 +5,12 @@ import type { EventData, Topics } from '@rotor/contracts';
 
 import { CATALOG } from '../platform/tokens';
 import { RetirementEvents } from '../retirement/retirement-events';
-import { RetirementStore } from '../retirement/retirement-store';
+import { RetirementStore } from '../retirement/retirement.store';
 import type { RetirementUrgency } from '../retirement/retirement-urgency';
 import { RevocationEvents } from '../revocation/revocation-events';
 
 import { EmergencyCounters } from './emergency-counters';
-import { EmergencyStore } from './emergency-store';
+import { EmergencyStore } from './emergency.store';
 
 /**
  * Counts what the other stages and features did for an emergency rotation: versions the

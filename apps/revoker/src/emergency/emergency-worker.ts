@@ -16,7 +16,7 @@ import { CATALOG, REVOKER_CONFIG } from '../platform/tokens';
 
 import { EmergencyCounters } from './emergency-counters';
 import { indexDecides, leaseMatches, matchSecrets, primaryLeaseIndex, selectsLeases } from './emergency-matcher';
-import { EmergencyStore, type EmergencyRotation, type EmergencyRotationView } from './emergency-store';
+import { EmergencyStore, type EmergencyRotation, type EmergencyRotationView } from './emergency.store';
 
 /**
  * GSM writes one rotation of a managed secret costs: the issuer's create-secret (idempotent),

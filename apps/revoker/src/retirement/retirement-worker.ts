@@ -7,7 +7,7 @@ import type { Logger } from '@rotor/telemetry';
 import type { RevokerConfig } from '../config';
 import { REVOKER_CONFIG } from '../platform/tokens';
 
-import { RetirementStore } from './retirement-store';
+import { RetirementStore } from './retirement.store';
 import { RetirementService } from './retirement.service';
 
 /** Claims due retirements (grace ends, fully confirmed versions) and runs them; any replica may. */

@@ -1,4 +1,4 @@
-import type { Retirement } from './retirement-store';
+import type { Retirement } from './retirement.store';
 import { retirementReason } from './retirement.service';
 
 const pending = (changes: Partial<Retirement>): Retirement => ({

@@ -11,7 +11,7 @@ import { Metrics, type Logger } from '@rotor/telemetry';
 import { CATALOG } from '../platform/tokens';
 
 import { RetirementEvents } from './retirement-events';
-import { RetirementStore, type Retirement, type RetirementReason } from './retirement-store';
+import { RetirementStore, type Retirement, type RetirementReason } from './retirement.store';
 
 type VersionCreated = EventData<typeof Topics.secretVersionCreated>;
 

@@ -7,7 +7,7 @@ import { GsmSecretStore } from '@rotor/secret-store';
 
 import { CATALOG } from '../platform/tokens';
 
-import { RetirementStore } from './retirement-store';
+import { RetirementStore } from './retirement.store';
 
 /**
  * Checks the managed-secret references of the events the revoker acts on, before any effect.

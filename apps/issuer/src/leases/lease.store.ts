@@ -19,7 +19,7 @@ const idempotencyKey = (subject: string, key: string) => `issuer:idempotency:${s
  * need (the quotas' counts are ActiveLeases). The token itself is never stored, only its keyed hash.
  */
 @Injectable()
-export class LeaseRepository {
+export class LeaseStore {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
   async create(lease: Lease, tokenHash?: string): Promise<void> {

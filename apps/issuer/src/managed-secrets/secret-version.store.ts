@@ -14,7 +14,7 @@ const handledKey = (eventId: string) => `issuer:rotation-request:${eventId}`;
 
 /** The issuer's view of managed secrets: which version is current, and when each rotates next. */
 @Injectable()
-export class SecretVersionRepository {
+export class SecretVersionStore {
   readonly rotations: DueSchedule;
 
   constructor(@Inject(REDIS) private readonly redis: Redis) {
