@@ -4,11 +4,11 @@ import type { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import type { Caller, WorkloadCaller } from '@rotor/identity';
+import { leaseView } from '@rotor/rest-contract';
 import { CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
 import { IdempotencyKeyHeader, IssueCredentialBody, LeaseIdParam, RenewLeaseBody } from './lease.dto';
 import { LeaseService } from './lease.service';
-import { leaseView } from './lease.view';
 
 const asWorkload = (caller: Caller): WorkloadCaller => {
   if (caller.kind !== 'workload') throw new DomainError('forbidden', 'workloads-only', 'credentials are issued to workloads only');

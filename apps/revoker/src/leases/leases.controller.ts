@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
+import { irrevocableLeaseView, type IrrevocableLeasePage } from '@rotor/rest-contract';
 import { CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
 
 import { LeaseClock } from './lease-clock';
@@ -17,25 +18,13 @@ export class LeasesController {
   /** Leases the revoker could not end within its attempt limit; they stay here, retried, until it succeeds. */
   @Get()
   @Needs('redis')
-  async list(@CurrentCaller() caller: Caller, @Query('state') state: string | undefined) {
+  async list(@CurrentCaller() caller: Caller, @Query('state') state: string | undefined): Promise<IrrevocableLeasePage> {
     if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
       throw new DomainError('forbidden', 'missing-group', 'listing leases needs the rotor:sre or rotor:auditor group');
     }
     if (state !== 'irrevocable')
       throw new DomainError('invalid', 'unsupported-state', 'state: only "irrevocable" can be listed here', { field: 'state' });
     const leases = await this.clock.listIrrevocable();
-    return {
-      items: leases.map((lease) => ({
-        leaseId: lease.id,
-        role: lease.role,
-        owner: lease.owner,
-        backend: lease.backend,
-        workload: lease.workload,
-        state: lease.state,
-        expiresAt: lease.expiresAt.toISOString(),
-        attempts: lease.attempts,
-        lastError: lease.lastError,
-      })),
-    };
+    return { items: leases.map((lease) => irrevocableLeaseView(lease)) };
   }
 }
