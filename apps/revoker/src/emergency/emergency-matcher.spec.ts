@@ -1,7 +1,7 @@
 import { parseCatalog } from '@rotor/catalog';
+import { EmergencySelectorSchema } from '@rotor/rest-contract';
 
 import { indexDecides, leaseMatches, matchSecrets, primaryLeaseIndex, selectsLeases } from './emergency-matcher';
-import { EmergencySelectorSchema } from './emergency-rotation.dto';
 
 const catalog = parseCatalog(`
 managedSecrets:

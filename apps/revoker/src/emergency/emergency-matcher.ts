@@ -1,9 +1,8 @@
 import { bindingMatches, type Catalog, type ManagedSecret } from '@rotor/catalog';
+import type { EmergencySelector } from '@rotor/rest-contract';
 
 import type { LeaseIndex } from '../leases/lease-clock';
 import type { TrackedLease } from '../leases/tracked-lease';
-
-import type { EmergencySelector } from './emergency-rotation.dto';
 
 /** A selector naming a managed secret covers secrets only; leases have no secret. */
 export const selectsLeases = (selector: EmergencySelector): boolean => selector.secret === undefined;

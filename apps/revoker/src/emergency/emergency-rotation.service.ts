@@ -4,11 +4,12 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { DomainError } from '@rotor/errors';
 import type { OperatorCaller } from '@rotor/identity';
+import type { EmergencyRotationView } from '@rotor/rest-contract';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { StartEmergencyRotation } from './emergency-rotation.dto';
-import { EmergencyStore, type EmergencyRotationView } from './emergency.store';
+import { EmergencyStore } from './emergency.store';
 
 /**
  * The same request id from the same operator always names the same rotation: a retried

@@ -7,6 +7,7 @@ import { sharedGsmPacers } from '@rotor/nest-gsm';
 import { ClaimLoopWorker, REDIS, type ClaimLoopSpec } from '@rotor/nest-redis';
 import { forEachLimited, type Redis } from '@rotor/redis-store';
 import type { Pacer } from '@rotor/secret-store';
+import type { EmergencyRotationView } from '@rotor/rest-contract';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -16,7 +17,7 @@ import { CATALOG, REVOKER_CONFIG } from '../platform/tokens';
 
 import { EmergencyCounters } from './emergency-counters';
 import { indexDecides, leaseMatches, matchSecrets, primaryLeaseIndex, selectsLeases } from './emergency-matcher';
-import { EmergencyStore, type EmergencyRotation, type EmergencyRotationView } from './emergency.store';
+import { EmergencyStore, type EmergencyRotation } from './emergency.store';
 
 /**
  * GSM writes one rotation of a managed secret costs: the issuer's create-secret (idempotent),

@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
 import { DueSchedule, type Redis } from '@rotor/redis-store';
+import type { EmergencyRotationView, EmergencySelector } from '@rotor/rest-contract';
 
-import { EmergencyCounters, emergencyTag, KEEP_EMERGENCY_SECONDS, type EmergencyCounter } from './emergency-counters';
-import type { EmergencySelector } from './emergency-rotation.dto';
+import { EmergencyCounters, emergencyTag, KEEP_EMERGENCY_SECONDS } from './emergency-counters';
 
 export type EmergencyMode = 'immediate' | 'graceful';
 export type EmergencyState = 'running' | 'completed' | 'failed';
@@ -29,21 +29,6 @@ export interface EmergencyRotation {
   completedAt?: string;
   lastProgressId?: string;
   lastProgressAt: number;
-}
-
-export interface EmergencyRotationView extends Record<EmergencyCounter, number> {
-  id: string;
-  state: EmergencyRotation['state'];
-  phase: EmergencyRotation['phase'];
-  mode: EmergencyRotation['mode'];
-  reason: string;
-  selector: EmergencyRotation['selector'];
-  requestedBy: string;
-  requestId?: string;
-  matched: { leases: number; secrets: number };
-  quotaLimited: boolean;
-  startedAt: string;
-  completedAt?: string;
 }
 
 const recordKey = (id: string) => emergencyTag(id);
