@@ -1,6 +1,7 @@
 import { Topics } from '@rotor/contracts';
 
-import { HASH_MERGE_SHA, type ViewCommand } from './projection';
+import { ms, nonEmptyStr, num, obj } from './event-fields';
+import { indexEarliest, merge, type ViewCommand } from './view-commands';
 import { ViewKeys } from './view-keys';
 
 /**
@@ -13,26 +14,12 @@ import { ViewKeys } from './view-keys';
 /** The revoker's follow-up rotation ids: `<break-glass id>:<secret>:breakglass-rotation:<attempt>`. */
 const FOLLOW_UP_ID = /^([0-9a-f-]{36}):([^:]+):breakglass-rotation:(\d+)$/;
 
-const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
-const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
-const ms = (iso: unknown): number | undefined => (typeof iso === 'string' && !Number.isNaN(Date.parse(iso)) ? Date.parse(iso) : undefined);
-const obj = (value: unknown): Record<string, unknown> =>
-  typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-
-type Rule = ['set' | 'min' | 'max' | 'latest', string | number];
-const merge = (key: string, fields: Record<string, Rule | undefined>): ViewCommand => {
-  const args: (string | number)[] = [];
-  for (const [field, rule] of Object.entries(fields)) if (rule) args.push(rule[0], field, String(rule[1]));
-  return ['evalsha', HASH_MERGE_SHA, 1, key, ...args];
-};
-const earliest = (key: string, score: number, member: string): ViewCommand => ['zadd', key, 'LT', score, member];
-
 /** Who acted, as recorded (an operator's subject is already a pseudonym in the audit record). */
 export const actorLabel = (actor: Record<string, unknown>): string => {
-  if (actor['kind'] === 'operator') return `operator ${str(actor['subject']) ?? '?'}`;
-  if (actor['kind'] === 'service') return `service ${str(actor['service']) ?? '?'}`;
+  if (actor['kind'] === 'operator') return `operator ${nonEmptyStr(actor['subject']) ?? '?'}`;
+  if (actor['kind'] === 'service') return `service ${nonEmptyStr(actor['service']) ?? '?'}`;
   const workload = obj(actor['workload']);
-  return `workload ${str(workload['namespace']) ?? '?'}/${str(workload['serviceAccount']) ?? '?'}`;
+  return `workload ${nonEmptyStr(workload['namespace']) ?? '?'}/${nonEmptyStr(workload['serviceAccount']) ?? '?'}`;
 };
 
 export function postureCommands(type: string, d: Record<string, unknown>, at: number, eventId: string): ViewCommand[] {
@@ -40,15 +27,15 @@ export function postureCommands(type: string, d: Record<string, unknown>, at: nu
     case Topics.leaseIssued:
     case Topics.leaseRenewed:
     case Topics.leaseRevoked: {
-      const leaseId = str(d['leaseId']);
-      const owner = str(d['owner']);
+      const leaseId = nonEmptyStr(d['leaseId']);
+      const owner = nonEmptyStr(d['owner']);
       return leaseId && owner
-        ? [earliest(ViewKeys.ownerLeases(owner), ms(d['issuedAt']) ?? ms(d['renewedAt']) ?? ms(d['revokedAt']) ?? at, leaseId)]
+        ? [indexEarliest(ViewKeys.ownerLeases(owner), ms(d['issuedAt']) ?? ms(d['renewedAt']) ?? ms(d['revokedAt']) ?? at, leaseId)]
         : [];
     }
     case Topics.revocationFailed: {
-      const leaseId = str(d['leaseId']);
-      return leaseId && d['irrevocable'] === true ? [earliest(ViewKeys.irrevocableLeases, at, leaseId)] : [];
+      const leaseId = nonEmptyStr(d['leaseId']);
+      return leaseId && d['irrevocable'] === true ? [indexEarliest(ViewKeys.irrevocableLeases, at, leaseId)] : [];
     }
     case Topics.secretVersionCreated:
       return versionCreated(d, at);
@@ -60,7 +47,7 @@ export function postureCommands(type: string, d: Record<string, unknown>, at: nu
       return breakGlassUsed(d, at);
     case Topics.revocationRequested: {
       const subject = obj(d['subject']);
-      const id = str(subject['leaseId']);
+      const id = nonEmptyStr(subject['leaseId']);
       // An early end of a break-glass access; for an ordinary lease the hash is never indexed, and unread.
       return d['reason'] === 'breakglass-ended' && id ? [merge(ViewKeys.breakGlass(id), { id: ['set', id], endedAt: ['min', at] })] : [];
     }
@@ -83,13 +70,13 @@ export function postureCommands(type: string, d: Record<string, unknown>, at: nu
 }
 
 function versionCreated(d: Record<string, unknown>, at: number): ViewCommand[] {
-  const secret = str(d['secret']);
+  const secret = nonEmptyStr(d['secret']);
   const version = num(d['version']);
   if (!secret || version === undefined) return [];
   const createdAt = ms(d['createdAt']) ?? at;
   const commands: ViewCommand[] = [];
-  const owner = str(d['owner']);
-  if (owner) commands.push(earliest(ViewKeys.ownerSecrets(owner), createdAt, secret));
+  const owner = nonEmptyStr(d['owner']);
+  if (owner) commands.push(indexEarliest(ViewKeys.ownerSecrets(owner), createdAt, secret));
   if (d['reason'] === 'breakglass') commands.push(['zadd', ViewKeys.breakGlassVersions(secret), createdAt, String(version)]);
   return commands;
 }
@@ -100,44 +87,44 @@ function versionCreated(d: Record<string, unknown>, at: number): ViewCommand[] {
  * locators that never drifted touch the hash only (the drift index lists only real findings).
  */
 function driftCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
-  const locator = str(d['locator']);
+  const locator = nonEmptyStr(d['locator']);
   if (!locator) return [];
   const target = obj(d['target']);
   if (type === Topics.deliveryCompleted) return [merge(ViewKeys.drift(locator), { writtenAt: ['max', ms(d['deliveredAt']) ?? at] })];
   if (type === Topics.deliveryRemoved) return [merge(ViewKeys.drift(locator), { writtenAt: ['max', ms(d['removedAt']) ?? at] })];
   const finding = JSON.stringify({
-    drift: str(d['drift']) ?? 'unknown',
+    drift: nonEmptyStr(d['drift']) ?? 'unknown',
     repaired: d['repaired'] === true,
-    secret: str(d['secret']),
+    secret: nonEmptyStr(d['secret']),
     version: num(d['version']),
   });
   return [
     merge(ViewKeys.drift(locator), {
       locator: ['set', locator],
-      targetKind: ['set', str(target['kind']) ?? ''],
-      targetName: ['set', str(target['name']) ?? ''],
+      targetKind: ['set', nonEmptyStr(target['kind']) ?? ''],
+      targetName: ['set', nonEmptyStr(target['name']) ?? ''],
       firstFoundAt: ['min', at],
       finding: ['latest', `${at}|${finding}`],
     }),
-    earliest(ViewKeys.drifts, at, locator),
+    indexEarliest(ViewKeys.drifts, at, locator),
   ];
 }
 
 function breakGlassUsed(d: Record<string, unknown>, at: number): ViewCommand[] {
-  const id = str(d['leaseId']);
+  const id = nonEmptyStr(d['leaseId']);
   if (!id) return [];
   const secrets = Array.isArray(d['secrets']) ? d['secrets'].filter((s): s is string => typeof s === 'string') : [];
   return [
     merge(ViewKeys.breakGlass(id), {
       id: ['set', id],
       actor: ['set', actorLabel(obj(d['actor']))],
-      ticket: ['set', str(d['ticket']) ?? ''],
-      reason: ['set', str(d['reason']) ?? ''],
-      role: str(d['role']) ? ['set', str(d['role'])!] : undefined,
+      ticket: ['set', nonEmptyStr(d['ticket']) ?? ''],
+      reason: ['set', nonEmptyStr(d['reason']) ?? ''],
+      role: nonEmptyStr(d['role']) ? ['set', nonEmptyStr(d['role'])!] : undefined,
       secrets: ['set', JSON.stringify(secrets)],
       usedAt: ['min', at],
       expiresAt: ms(d['expiresAt']) !== undefined ? ['max', ms(d['expiresAt'])!] : undefined,
     }),
-    earliest(ViewKeys.breakGlasses, at, id),
+    indexEarliest(ViewKeys.breakGlasses, at, id),
   ];
 }

@@ -2,73 +2,12 @@ import { Topics, type AuditRecord } from '@rotor/contracts';
 
 import { sealRecord, GENESIS } from './chain';
 import { identifierKey, pseudonym, pseudonymize } from './identifiers';
-import { copyExistedAt, copyView, leaseExistedAt, leaseView, versionViews, type HashFields } from './inventory';
-import { HASH_MERGE_SHA, HEAD_ADVANCE_SHA, headCommand, projectRecord, type ViewCommand } from './projection';
+import { copyExistedAt, copyView, leaseExistedAt, leaseView, versionViews } from './inventory';
+import { MemoryRedis } from './memory-redis.testing';
+import { headCommand, projectRecord } from './projection';
 import { ViewKeys } from './view-keys';
 
 const KEY = 'audit-key-for-tests-0123456789abcdef';
-
-/** Just enough of Redis to run the projection's commands, so order and repetition can be tested without I/O. */
-class MemoryRedis {
-  readonly strings = new Map<string, string>();
-  readonly hashes = new Map<string, Map<string, string>>();
-  readonly zsets = new Map<string, Map<string, number>>();
-
-  run(commands: ViewCommand[]): void {
-    for (const [name, ...args] of commands) {
-      if (name === 'set') this.strings.set(String(args[0]), String(args[1]));
-      else if (name === 'zadd') this.zadd(args);
-      else if (name === 'evalsha') this.eval(String(args[0]), String(args[2]), args.slice(3).map(String));
-      else throw new Error(`unexpected command ${name}`);
-    }
-  }
-
-  hash(key: string): HashFields {
-    return Object.fromEntries(this.hashes.get(key) ?? []);
-  }
-
-  snapshot(): string {
-    const sorted = <V>(map: Map<string, V>) => [...map].sort(([a], [b]) => a.localeCompare(b));
-    return JSON.stringify([
-      sorted(this.strings),
-      sorted(this.hashes).map(([k, v]) => [k, sorted(v)]),
-      sorted(this.zsets).map(([k, v]) => [k, sorted(v)]),
-    ]);
-  }
-
-  private zadd(args: (string | number)[]): void {
-    const key = String(args[0]);
-    const lt = args[1] === 'LT';
-    const [score, member] = lt ? [Number(args[2]), String(args[3])] : [Number(args[1]), String(args[2])];
-    const zset = this.zsets.get(key) ?? new Map<string, number>();
-    const current = zset.get(member);
-    if (!lt || current === undefined || score < current) zset.set(member, score);
-    this.zsets.set(key, zset);
-  }
-
-  private eval(script: string, key: string, argv: string[]): void {
-    const hash = this.hashes.get(key) ?? new Map<string, string>();
-    this.hashes.set(key, hash);
-    if (script === HEAD_ADVANCE_SHA) {
-      if (hash.has('seq') && Number(hash.get('seq')) >= Number(argv[0])) return;
-      hash.set('seq', argv[0]!).set('hash', argv[1]!).set('sourceOffset', argv[2]!);
-      return;
-    }
-    expect(script).toBe(HASH_MERGE_SHA);
-    for (let i = 0; i < argv.length; i += 3) {
-      const [op, field, value] = [argv[i]!, argv[i + 1]!, argv[i + 2]!];
-      const current = hash.get(field);
-      const stamp = (v: string) => Number(v.slice(0, v.indexOf('|')));
-      const newer =
-        op === 'set' ||
-        current === undefined ||
-        (op === 'max' && Number(value) > Number(current)) ||
-        (op === 'min' && Number(value) < Number(current)) ||
-        (op === 'latest' && (stamp(value) > stamp(current) || (stamp(value) === stamp(current) && value > current)));
-      if (newer) hash.set(field, value);
-    }
-  }
-}
 
 const t = (second: number) => new Date(Date.UTC(2026, 10, 27, 12, 0, second)).toISOString();
 const LEASE = '6f1c2a4e-9d2b-4c1e-8f3a-2b7d9e0c1a55';

@@ -2,80 +2,12 @@ import { createHash } from 'node:crypto';
 
 import { Topics, type AuditRecord } from '@rotor/contracts';
 
+import { ms, num, obj, str } from './event-fields';
 import { postureCommands } from './posture-projection';
+import { HEAD_ADVANCE_SHA, indexEarliest, latest, merge, opt, type MergeFields, type ViewCommand } from './view-commands';
 import { ViewKeys } from './view-keys';
 
-/** A raw Redis command (`['zadd', key, …]`), so the projection stays pure and any client can run it. */
-export type ViewCommand = [string, ...(string | number)[]];
-
-/**
- * Merges fields into a hash, each by its own rule, so that applying records in any order
- * across chains, or the same record twice, ends in the same state:
- * `set` (a fact every event states alike), `min`/`max` (epoch ms), `latest` ("<ms>|value": the newest wins).
- */
-export const HASH_MERGE_SCRIPT = `
-for i = 1, #ARGV, 3 do
-  local op, field, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if op == 'set' then
-    redis.call('HSET', KEYS[1], field, value)
-  else
-    local current = redis.call('HGET', KEYS[1], field)
-    local newer
-    if not current then newer = true
-    elseif op == 'max' then newer = tonumber(value) > tonumber(current)
-    elseif op == 'min' then newer = tonumber(value) < tonumber(current)
-    else
-      local t, tc = tonumber(string.match(value, '^(%d+)|')), tonumber(string.match(current, '^(%d+)|'))
-      newer = t > tc or (t == tc and value > current)
-    end
-    if newer then redis.call('HSET', KEYS[1], field, value) end
-  end
-end
-return 1`;
-
-/** Moves a chain head forward, never back: a late or repeated record cannot rewind it. */
-export const HEAD_ADVANCE_SCRIPT = `
-local seq = redis.call('HGET', KEYS[1], 'seq')
-if seq and tonumber(seq) >= tonumber(ARGV[1]) then
-  if redis.call('HGET', KEYS[1], 'pendingHash') == ARGV[2] then redis.call('HDEL', KEYS[1], 'pendingFirst', 'pendingHash', 'pendingOffset') end
-  return 0
-end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2], 'sourceOffset', ARGV[3])
-redis.call('HDEL', KEYS[1], 'pendingFirst', 'pendingHash', 'pendingOffset')
-return 1`;
-
-/** The scripts by SHA-1: commands run them with EVALSHA (the body is ~0.5 KB per call otherwise); load them with {@link SCRIPT_LOADS} first. */
-const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
-export const HASH_MERGE_SHA = sha1(HASH_MERGE_SCRIPT);
-export const HEAD_ADVANCE_SHA = sha1(HEAD_ADVANCE_SCRIPT);
-/** Run these before the commands (again after a NOSCRIPT error: a restarted Redis forgets scripts). */
-export const SCRIPT_LOADS: ViewCommand[] = [
-  ['script', 'load', HASH_MERGE_SCRIPT],
-  ['script', 'load', HEAD_ADVANCE_SCRIPT],
-];
-
-type MergeOp = 'set' | 'min' | 'max' | 'latest';
-type Fields = Record<string, [MergeOp, string | number] | undefined>;
-
 const SEEN_TTL_SECONDS = 30 * 86_400;
-
-const merge = (key: string, fields: Fields): ViewCommand => {
-  const args: (string | number)[] = [];
-  for (const [field, rule] of Object.entries(fields)) if (rule) args.push(rule[0], field, String(rule[1]));
-  return ['evalsha', HASH_MERGE_SHA, 1, key, ...args];
-};
-/** ZADD LT: a member keeps its earliest score. */
-const indexEarliest = (key: string, score: number, member: string): ViewCommand => ['zadd', key, 'LT', score, member];
-
-const ms = (iso: unknown): number | undefined => (typeof iso === 'string' && !Number.isNaN(Date.parse(iso)) ? Date.parse(iso) : undefined);
-const opt = (op: MergeOp, value: string | number | undefined): [MergeOp, string | number] | undefined =>
-  value === undefined ? undefined : [op, value];
-const latest = (at: number, value: string | undefined): [MergeOp, string] | undefined =>
-  value === undefined ? undefined : ['latest', `${at}|${value}`];
-const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
-const obj = (value: unknown): Record<string, unknown> =>
-  typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
 
 export const recordRef = (record: Pick<AuditRecord, 'chain' | 'seq'>): string => `${record.chain}|${record.seq}`;
 
@@ -192,7 +124,7 @@ function leaseCommands(type: string, d: Record<string, unknown>, at: number): Vi
   if (!leaseId) return [];
   const workload = obj(d['workload']);
   const workloadKey = `${str(workload['namespace'])}/${str(workload['serviceAccount'])}`;
-  const fields: Fields = {
+  const fields: MergeFields = {
     leaseId: ['set', leaseId],
     role: opt('set', str(d['role'])),
     owner: opt('set', str(d['owner'])),
@@ -223,7 +155,7 @@ function versionCommands(type: string, d: Record<string, unknown>, at: number): 
   const secret = str(d['secret']);
   const version = num(d['version']);
   if (!secret || version === undefined) return [];
-  const fields: Fields = { secret: ['set', secret], version: ['set', version], gsmVersion: opt('set', str(d['gsmVersion'])) };
+  const fields: MergeFields = { secret: ['set', secret], version: ['set', version], gsmVersion: opt('set', str(d['gsmVersion'])) };
   if (type === Topics.secretVersionCreated) {
     fields['owner'] = opt('set', str(d['owner']));
     fields['createdAt'] = opt('min', ms(d['createdAt']));
@@ -253,7 +185,7 @@ function copyCommands(type: string, d: Record<string, unknown>, at: number): Vie
     version: num(d['version']) ?? '',
   };
   const id = copyId(identity);
-  const fields: Fields = {
+  const fields: MergeFields = {
     secret: ['set', identity.secret],
     targetKind: ['set', identity.targetKind],
     targetName: ['set', identity.targetName],
