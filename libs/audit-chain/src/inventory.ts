@@ -1,3 +1,5 @@
+import type { CopyState, InventoryLease, InventoryLeaseState, SecretCopy, SecretVersion, VersionState } from '@rotor/rest-contract';
+
 /**
  * Reads the inventory back out of the view hashes the projection wrote (field → string),
  * and says what state each thing was in at a given time.
@@ -13,27 +15,11 @@ const latestValue = (value: string | undefined): { at: number; value: string } |
   return { at: Number(value.slice(0, bar)), value: value.slice(bar + 1) };
 };
 
-export type LeaseState = 'active' | 'expired' | 'revoked' | 'irrevocable';
+/** The REST shapes are rest-contract's (one definition for the auditor, the CLI and the tests); these names stay the domain's. */
+export type LeaseState = InventoryLeaseState;
+export type { CopyState, VersionState };
 
-export interface LeaseView {
-  leaseId: string;
-  role?: string;
-  owner?: string;
-  backend?: string;
-  workload: { namespace?: string; serviceAccount?: string; podName?: string };
-  task?: string;
-  state: LeaseState;
-  issuedAt?: string;
-  expiresAt?: string;
-  maxExpiresAt?: string;
-  renewedAt?: string;
-  revokedAt?: string;
-  revokeReason?: string;
-  revocationAttempts?: number;
-  /** When it started to exist, and when it stopped (the earlier of revocation and expiry). */
-  from?: string;
-  to?: string;
-}
+export type LeaseView = InventoryLease;
 
 export function leaseView(fields: HashFields, at: number): LeaseView {
   const issuedAt = time(fields['issuedAt']);
@@ -77,19 +63,7 @@ export function leaseExistedAt(fields: HashFields, at: number): boolean {
   return state === 'active' || state === 'irrevocable';
 }
 
-export type VersionState = 'current' | 'previous' | 'retired';
-
-export interface VersionView {
-  secret: string;
-  version: number;
-  gsmVersion?: string;
-  owner?: string;
-  reason?: string;
-  state: VersionState;
-  createdAt?: string;
-  retiredAt?: string;
-  retireReason?: string;
-}
+export type VersionView = SecretVersion;
 
 /** A secret's versions at `at`: the newest one not retired is current, the others not retired are previous. */
 export function versionViews(versions: HashFields[], at: number): VersionView[] {
@@ -117,28 +91,7 @@ export function versionViews(versions: HashFields[], at: number): VersionView[] 
     .sort((a, b) => a.version - b.version);
 }
 
-export type CopyState = 'delivered' | 'removed' | 'failed' | 'drifted' | 'discovered';
-
-export interface CopyView {
-  id: string;
-  secret: string;
-  version?: number;
-  target: { kind: string; name: string };
-  locator: string;
-  origin: 'delivery' | 'discovered';
-  state: CopyState;
-  /** Discovered copies: the secret's owner and how the value appeared (raw or base64). */
-  owner?: string;
-  form?: string;
-  contentHash?: string;
-  deliveredAt?: string;
-  removedAt?: string;
-  removeReason?: string;
-  failure?: string;
-  drift?: string;
-  from?: string;
-  to?: string;
-}
+export type CopyView = SecretCopy;
 
 export function copyView(id: string, fields: HashFields, at: number): CopyView {
   const deliveredAt = time(fields['deliveredAt']);

@@ -1,14 +1,12 @@
+import type { FindingKind, Reference } from '@rotor/rest-contract';
+
 /**
  * The standards each posture finding answers to.
  *
  * OWASP Top 10 Non-Human Identities Risks – 2025 (owasp.org/www-project-non-human-identities-top-10/2025/top-10-2025)
  * and NIST Cybersecurity Framework 2.0 Core subcategories (NIST CSWP 29). Ids and titles as published.
  */
-export interface Reference {
-  framework: 'OWASP NHI Top 10 (2025)' | 'NIST CSF 2.0';
-  id: string;
-  title: string;
-}
+export type { Reference };
 
 const owasp = (id: string, title: string): Reference => ({ framework: 'OWASP NHI Top 10 (2025)', id, title });
 const csf = (id: string, title: string): Reference => ({ framework: 'NIST CSF 2.0', id, title });
@@ -44,6 +42,6 @@ export const FindingReferences = {
   'manual-copy': [References.secretLeakage, References.dataInventory, References.dataAtRest],
   'break-glass': [References.humanUse, References.personnelActivity, References.accessPolicy],
   'ttl-above-ceiling': [References.longLivedSecrets, References.accessPolicy],
-} as const satisfies Record<string, readonly Reference[]>;
+} as const satisfies Record<FindingKind, readonly Reference[]>;
 
-export type FindingKind = keyof typeof FindingReferences;
+export type { FindingKind };

@@ -1,3 +1,5 @@
+import type { Finding, PostureReport, Severity } from '@rotor/rest-contract';
+
 import type { CopyView, VersionView } from './inventory';
 import { FindingReferences, References, type FindingKind, type Reference } from './posture-references';
 import type { BreakGlassUse, DriftFinding, IrrevocableLease } from './posture-views';
@@ -8,7 +10,8 @@ import type { BreakGlassUse, DriftFinding, IrrevocableLease } from './posture-vi
  * inputs from its views and the catalog; nothing here reads a clock, Redis or a secret value.
  */
 
-export type Severity = 'high' | 'medium' | 'low';
+/** The report's shapes are rest-contract's; re-exported under the names this module always used. */
+export type { Finding, PostureReport, Severity };
 export type FollowUpState = 'active' | 'completed' | 'pending' | 'overdue' | 'never-requested';
 
 export interface PostureInput {
@@ -38,34 +41,11 @@ export interface PostureInput {
   };
 }
 
-export interface Finding {
-  kind: FindingKind;
-  severity: Severity;
-  /** What it is about: a secret, role, lease id, locator or break-glass id. */
-  subject: string;
-  owner?: string;
-  message: string;
-  details: Record<string, unknown>;
-  references: Reference[];
-}
-
 export interface BreakGlassSecretFollowUp {
   secret: string;
   state: 'rotated' | 'pending' | 'overdue' | 'never-requested' | 'not-yet-due';
   attempts: number;
   rotatedAt?: string;
-}
-
-export interface PostureReport {
-  generatedAt: string;
-  summary: { findings: number; bySeverity: Record<Severity, number>; byKind: Record<FindingKind, number> };
-  findings: Finding[];
-  charts: {
-    /** Days since each managed secret's current version, against its rotation period. */
-    rotationAge: { secret: string; owner: string; ageDays?: number; periodDays: number; overdue: boolean }[];
-    /** Copies each secret has now: where rotor delivered it, and outside the inventory. */
-    copies: { secret: string; delivered: number; outside: number }[];
-  };
 }
 
 const DAY = 86_400_000;
