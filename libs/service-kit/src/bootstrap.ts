@@ -9,6 +9,7 @@ import type { HttpSettings } from '@rotor/config';
 import { createLogger, Metrics, type Logger } from '@rotor/telemetry';
 
 import { splitRoutesByListener } from './listener-routes';
+import { withRestContract } from './openapi-contract';
 import { ServiceListeners, type ListenerUrls } from './listeners';
 import { NestLoggerAdapter } from './nest-logger';
 
@@ -44,9 +45,11 @@ export async function createServiceApp({ module, service, description, logger, f
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false }); // RFC 7662 introspection is form-encoded
   app.disable('x-powered-by');
   app.enableShutdownHooks();
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder().setTitle(`rotor ${service}`).setDescription(description).setVersion('1').addBearerAuth().build(),
+  const document = withRestContract(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder().setTitle(`rotor ${service}`).setDescription(description).setVersion('1').addBearerAuth().build(),
+    ),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json' });
   return app;

@@ -1,6 +1,7 @@
 export * from './bootstrap';
 export * from './caller.guard';
 export * from './nest-logger';
+export * from './openapi-contract';
 export * from './problem-details.filter';
 export * from './readiness';
 export * from './service-kit.module';

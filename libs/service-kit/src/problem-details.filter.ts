@@ -4,6 +4,7 @@ import { Catch, HttpException, HttpStatus, Inject, type ArgumentsHost, type Exce
 import type { Request, Response } from 'express';
 
 import { DomainError, type ErrorKind } from '@rotor/errors';
+import type { ProblemDetails } from '@rotor/rest-contract';
 import type { Logger } from '@rotor/telemetry';
 
 import { LOGGER } from './tokens';
@@ -18,16 +19,8 @@ const STATUS: Record<ErrorKind, number> = {
   unavailable: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
-export interface ProblemDetails {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  instance?: string;
-  code: string;
-  field?: string;
-  errorId?: string;
-}
+/** The answer's shape is rest-contract's ProblemDetailsSchema, which the OpenAPI documents carry. */
+export type { ProblemDetails };
 
 /**
  * Every error leaves as RFC 7807 application/problem+json. Unexpected errors get an error

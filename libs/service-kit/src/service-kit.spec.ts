@@ -5,6 +5,7 @@ import request from 'supertest';
 import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
+import { ProblemDetailsSchema } from '@rotor/rest-contract';
 import { createLogger, Metrics } from '@rotor/telemetry';
 
 import { createServiceApp } from './bootstrap';
@@ -124,6 +125,22 @@ describe('service kit (HTTP edge)', () => {
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.text).not.toContain('plain, not gzip');
+  });
+
+  it('answers every error class in the documented ProblemDetails shape, nothing more', async () => {
+    const answers = [
+      await request(app.getHttpServer()).get('/quota'),
+      await request(app.getHttpServer()).get('/boom'),
+      await request(app.getHttpServer()).get('/redis-down'),
+      await request(app.getHttpServer()).post('/echo').send({ name: '' }),
+      await request(app.getHttpServer()).post('/echo').set('content-type', 'application/json').send('{"name": x'),
+      await request(app.getHttpServer()).get('/nowhere'),
+    ];
+    for (const answer of answers) {
+      const problem: unknown = JSON.parse(answer.text);
+      // Parsing strips fields the schema does not name: equal means all are documented.
+      expect(ProblemDetailsSchema.parse(problem)).toEqual(problem);
+    }
   });
 
   it('answers unknown routes with problem+json', async () => {

@@ -4,7 +4,8 @@ import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
+import { InventoryAtSchema, OwnerInventorySchema, SecretInventorySchema, WorkloadInventorySchema } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
 
 import { InventoryService } from './inventory.service';
 import { OwnerInventoryService } from './owner-inventory.service';
@@ -33,6 +34,7 @@ export class InventoryController {
 
   @Get('secrets/:name')
   @Needs('redis')
+  @Answers(200, SecretInventorySchema, "the secret's versions, copies and bound readers")
   secret(@CurrentCaller() caller: Caller, @Param('name') name: string) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.inventory.secret(parse(Name, name, 'name'));
@@ -40,6 +42,7 @@ export class InventoryController {
 
   @Get('workloads/:namespace/:serviceAccount')
   @Needs('redis')
+  @Answers(200, WorkloadInventorySchema, "the workload's leases, secrets and roles")
   workload(@CurrentCaller() caller: Caller, @Param('namespace') namespace: string, @Param('serviceAccount') serviceAccount: string) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.inventory.workload(parse(Name, namespace, 'namespace'), parse(Name, serviceAccount, 'serviceAccount'));
@@ -48,6 +51,7 @@ export class InventoryController {
   /** Roles and managed secrets of one owner (catalog), with their live leases, current versions and copies (audit views). */
   @Get('owners/:owner')
   @Needs('redis')
+  @Answers(200, OwnerInventorySchema, "the owner's roles, secrets and leases")
   owner(@CurrentCaller() caller: Caller, @Param('owner') owner: string) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.owners.owner(parse(Owner, owner, 'owner'));
@@ -55,6 +59,7 @@ export class InventoryController {
 
   @Get('at')
   @Needs('redis')
+  @Answers(200, InventoryAtSchema, 'what existed at that time')
   at(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.inventory.at(new Date(parse(AtQuery, query, 'time').time));

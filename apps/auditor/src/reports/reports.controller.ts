@@ -5,7 +5,8 @@ import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
+import { PostureReportSchema } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
 
 import { renderPostureHtml } from './posture-html';
 import { PostureService } from './posture.service';
@@ -22,6 +23,7 @@ export class ReportsController {
   /** Auditors and SREs: what needs attention, with owners and OWASP NHI / NIST CSF references. `?format=html` gives a self-contained page. */
   @Get('posture')
   @Needs('redis')
+  @Answers(200, PostureReportSchema, 'the posture report (text/html with ?format=html)')
   async postureReport(
     @CurrentCaller() caller: Caller,
     @Query() query: Record<string, unknown>,

@@ -4,8 +4,8 @@ import type { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import type { Caller, WorkloadCaller } from '@rotor/identity';
-import { leaseView } from '@rotor/rest-contract';
-import { CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
+import { IssuedCredentialSchema, LeaseRevocationSchema, leaseView, LeaseViewSchema } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
 import { IdempotencyKeyHeader, IssueCredentialBody, LeaseIdParam, RenewLeaseBody } from './lease.dto';
 import { LeaseService } from './lease.service';
@@ -39,6 +39,7 @@ export class LeasesController {
   constructor(private readonly leases: LeaseService) {}
 
   @Post('credentials')
+  @Answers(201, IssuedCredentialSchema, 'the new lease and its credential, shown this once')
   async issue(
     @CurrentCaller() caller: Caller,
     @Body(new ZodBodyPipe(IssueCredentialBody)) body: z.infer<typeof IssueCredentialBody>,
@@ -57,6 +58,7 @@ export class LeasesController {
   }
 
   @Get('leases/:id')
+  @Answers(200, LeaseViewSchema, 'the lease')
   @Needs('redis')
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     return leaseView(await this.leases.get(asWorkload(caller), leaseId(id)));
@@ -64,6 +66,7 @@ export class LeasesController {
 
   @Post('leases/:id/renew')
   @HttpCode(200)
+  @Answers(200, LeaseViewSchema, 'the lease with its new expiry')
   async renew(
     @CurrentCaller() caller: Caller,
     @Param('id') id: string,
@@ -75,6 +78,7 @@ export class LeasesController {
 
   @Delete('leases/:id')
   @HttpCode(202)
+  @Answers(202, LeaseRevocationSchema, 'the lease, its revocation done or requested')
   async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('traceparent') traceparent: string | undefined) {
     const lease = await this.leases.requestRevocation(asWorkload(caller), leaseId(id), traceparent);
     return { ...leaseView(lease), revocation: lease.state === 'revoked' ? 'done' : 'requested' };

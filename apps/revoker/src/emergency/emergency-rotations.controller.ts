@@ -4,7 +4,8 @@ import type { Response } from 'express';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
+import { EmergencyRotationViewSchema } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
 import { EmergencyIdParam, RequestIdSchema, StartEmergencyRotationBody } from './emergency-rotation.dto';
 import { EmergencyRotationService } from './emergency-rotation.service';
@@ -35,6 +36,8 @@ export class EmergencyRotationsController {
   @Post()
   // Kafka too: the rotation runs on events; an SRE told 202 while it cannot start would wait for nothing.
   @Needs('redis', 'kafka')
+  @Answers(202, EmergencyRotationViewSchema, 'started')
+  @Answers(200, EmergencyRotationViewSchema, 'this request id had already started it')
   async start(
     @CurrentCaller() caller: Caller,
     @Body() body: unknown,
@@ -58,6 +61,7 @@ export class EmergencyRotationsController {
 
   @Get(':id')
   @Needs('redis')
+  @Answers(200, EmergencyRotationViewSchema, 'the rotation and its progress')
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
       throw new DomainError('forbidden', 'missing-group', 'reading emergency rotations needs the rotor:sre or rotor:auditor group');
