@@ -1,13 +1,8 @@
+import type { IssuedCredential } from '@rotor/rest-contract';
+
 import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
-
-interface IssuedCredential {
-  leaseId: string;
-  role: string;
-  expiresAt: string;
-  credential: Record<string, string>;
-}
 
 /** `rotor credentials issue --role R [--ttl 15m] [--task T]` as the workload whose token is given. */
 export async function issueCredentialCommand(context: CliContext, flags: CliFlags): Promise<void> {

@@ -1,23 +1,8 @@
+import type { InventoryAt, OwnerInventory, SecretInventory, WorkloadInventory } from '@rotor/rest-contract';
+
 import type { CliContext } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
-
-interface Copy {
-  version?: number;
-  target: { kind: string; name: string };
-  locator: string;
-  state: string;
-  from?: string;
-  to?: string;
-}
-interface Lease {
-  leaseId: string;
-  role?: string;
-  backend?: string;
-  state: string;
-  expiresAt?: string;
-  workload: { namespace?: string; serviceAccount?: string };
-}
 
 /** `rotor inventory secret NAME | workload NS/SA | owner NAME | at TIME`, as an auditor. */
 export async function inventoryCommand(context: CliContext, action: string | undefined, argument: string | undefined): Promise<void> {
@@ -26,11 +11,7 @@ export async function inventoryCommand(context: CliContext, action: string | und
   switch (action) {
     case 'secret': {
       if (!argument) break;
-      const inventory = await request<{
-        versions: { version: number; state: string; createdAt?: string; retiredAt?: string }[];
-        copies: Copy[];
-        boundReaders: { namespace: string; serviceAccount: string }[];
-      }>(`${base}/secrets/${encodeURIComponent(argument)}`, { token });
+      const inventory = await request<SecretInventory>(`${base}/secrets/${encodeURIComponent(argument)}`, { token });
       printResult(context, inventory, {
         columns: ['what', 'version', 'state', 'where', 'since', 'until'],
         rows: [
@@ -51,11 +32,10 @@ export async function inventoryCommand(context: CliContext, action: string | und
     case 'workload': {
       const [namespace, serviceAccount] = (argument ?? '').split('/');
       if (!namespace || !serviceAccount) break;
-      const inventory = await request<{
-        leases: Lease[];
-        secrets: { secret: string; currentVersion?: number }[];
-        roles: { role: string; backend: string }[];
-      }>(`${base}/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(serviceAccount)}`, { token });
+      const inventory = await request<WorkloadInventory>(
+        `${base}/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(serviceAccount)}`,
+        { token },
+      );
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'detail'],
         rows: [
@@ -73,11 +53,7 @@ export async function inventoryCommand(context: CliContext, action: string | und
     }
     case 'owner': {
       if (!argument) break;
-      const inventory = await request<{
-        roles: { role: string; backend: string }[];
-        secrets: { secret: string; inCatalog: boolean; currentVersion?: number; currentSince?: string; copies: Copy[] }[];
-        leases: Lease[];
-      }>(`${base}/owners/${encodeURIComponent(argument)}`, { token });
+      const inventory = await request<OwnerInventory>(`${base}/owners/${encodeURIComponent(argument)}`, { token });
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'detail'],
         rows: [
@@ -110,11 +86,7 @@ export async function inventoryCommand(context: CliContext, action: string | und
     }
     case 'at': {
       if (!argument) break;
-      const inventory = await request<{
-        leases: Lease[];
-        versions: { secret: string; version: number; state: string }[];
-        copies: (Copy & { secret: string })[];
-      }>(`${base}/at?time=${encodeURIComponent(argument)}`, { token });
+      const inventory = await request<InventoryAt>(`${base}/at?time=${encodeURIComponent(argument)}`, { token });
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'where'],
         rows: [

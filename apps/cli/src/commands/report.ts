@@ -1,22 +1,10 @@
 import { writeFileSync } from 'node:fs';
 
+import type { PostureReport } from '@rotor/rest-contract';
+
 import type { CliContext, CliFlags } from '../context';
 import { ApiError, request, send } from '../http-client';
 import { renderTable } from '../output';
-
-interface Finding {
-  kind: string;
-  severity: 'high' | 'medium' | 'low';
-  subject: string;
-  owner?: string;
-  message: string;
-  references: { id: string; title: string }[];
-}
-interface PostureReport {
-  generatedAt: string;
-  summary: { findings: number; bySeverity: Record<Finding['severity'], number> };
-  findings: Finding[];
-}
 
 const SEVERITIES = ['low', 'medium', 'high'] as const;
 
