@@ -56,7 +56,10 @@ managedSecrets:
     );
 
   beforeAll(() => {
-    redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-fingerprints', undefined, redisLinkFromEnv(requiredEnv('REDIS_URL')));
+    redis = createRedis(requiredEnv('REDIS_URL'), {
+      connectionName: 'rotor-test-fingerprints',
+      security: redisLinkFromEnv(requiredEnv('REDIS_URL')),
+    });
   });
 
   afterAll(async () => {

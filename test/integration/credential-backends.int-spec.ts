@@ -279,7 +279,7 @@ describe('issuance when Kafka is unreachable after the backend call', () => {
   it('revokes the PostgreSQL role it just created and answers 503: no untracked credential survives', async () => {
     const admin = new Client({ connectionString: DATABASE_URL });
     await admin.connect();
-    const redis = createRedis(REDIS_URL, 'rotor-test', undefined, redisLinkFromEnv(REDIS_URL));
+    const redis = createRedis(REDIS_URL, { connectionName: 'rotor-test', security: redisLinkFromEnv(REDIS_URL) });
     await redis.connect();
     const backends = BackendRegistry.create({
       postgres: { databaseUrl: DATABASE_URL },

@@ -70,7 +70,10 @@ describe('GSM secret store against the emulator with quotas', () => {
   it('paces the writes of replicas sharing Redis to the project quota together, not each to all of it', async () => {
     const secret = `shared-${randomUUID().slice(0, 8)}`;
     await store.ensureSecret(secret, { owner: 'test' });
-    const redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-gsm-quota', undefined, redisLinkFromEnv(requiredEnv('REDIS_URL')));
+    const redis = createRedis(requiredEnv('REDIS_URL'), {
+      connectionName: 'rotor-test-gsm-quota',
+      security: redisLinkFromEnv(requiredEnv('REDIS_URL')),
+    });
     // 120 writes/min is 2/s with a burst of 2; the buckets are named as for a project of their own, so they start full.
     const settings = { project: 'rotor-quota', emulatorHost: `127.0.0.1:${PORT}`, writesPerMinute: 120 };
     const bucketProject = `rotor-quota-${randomUUID().slice(0, 8)}`;

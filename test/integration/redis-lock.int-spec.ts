@@ -10,7 +10,10 @@ describe('Redis locks (real Redis)', () => {
   const key = `test:lock:${randomUUID()}`;
 
   beforeAll(() => {
-    redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-lock', undefined, redisLinkFromEnv(requiredEnv('REDIS_URL')));
+    redis = createRedis(requiredEnv('REDIS_URL'), {
+      connectionName: 'rotor-test-lock',
+      security: redisLinkFromEnv(requiredEnv('REDIS_URL')),
+    });
   });
 
   afterAll(async () => {
@@ -22,7 +25,7 @@ describe('Redis locks (real Redis)', () => {
     const release = await acquireLock(redis, key, 5_000);
     expect(release).toBeDefined();
     expect(await acquireLock(redis, key, 5_000)).toBeUndefined();
-    expect(await withLock(redis, key, 5_000, async () => 'ran')).toBeUndefined();
+    expect(await withLock(redis, { key, ttlMs: 5_000 }, async () => 'ran')).toBeUndefined();
 
     // A lock that expired and was taken by someone else is not released by the first holder.
     await redis.set(key, 'someone-else', 'PX', 5_000);
@@ -30,7 +33,7 @@ describe('Redis locks (real Redis)', () => {
     expect(await redis.get(key)).toBe('someone-else');
     await redis.del(key);
 
-    expect(await withLock(redis, key, 5_000, async () => 'ran')).toBe('ran');
+    expect(await withLock(redis, { key, ttlMs: 5_000 }, async () => 'ran')).toBe('ran');
     expect(await redis.exists(key)).toBe(0);
   });
 

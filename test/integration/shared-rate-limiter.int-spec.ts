@@ -17,7 +17,10 @@ describe('SharedRateLimiter (real Redis)', () => {
   let redis: Redis;
 
   beforeAll(() => {
-    redis = createRedis(requiredEnv('REDIS_URL'), 'rotor-test-rate', undefined, redisLinkFromEnv(requiredEnv('REDIS_URL')));
+    redis = createRedis(requiredEnv('REDIS_URL'), {
+      connectionName: 'rotor-test-rate',
+      security: redisLinkFromEnv(requiredEnv('REDIS_URL')),
+    });
   });
 
   afterAll(() => redis.disconnect());
@@ -53,7 +56,7 @@ describe('SharedRateLimiter (real Redis)', () => {
   it('falls back to pacing this process alone while Redis is unreachable', async () => {
     const down = new PrivateRedis(19432);
     await down.start();
-    const connection = createRedis(down.url, 'rotor-test-rate-down', undefined, redisLinkFromEnv(down.url));
+    const connection = createRedis(down.url, { connectionName: 'rotor-test-rate-down', security: redisLinkFromEnv(down.url) });
     await connection.connect();
     const errors: unknown[] = [];
     const fallback = new RateLimiter(600, 1);

@@ -7,6 +7,12 @@ import { importJWK, SignJWT, type JWK } from 'jose';
 /** Parsed command-line flags: strings, booleans, and lists for repeatable flags. */
 export type CliFlags = Record<string, string | boolean | string[] | undefined>;
 
+/** The words after a command group: `rotor <group> <action> <id>`. */
+export interface CommandWords {
+  action: string | undefined;
+  id: string | undefined;
+}
+
 export interface CliContext {
   json: boolean;
   urls: { issuer: string; revoker: string; distributor: string; auditor: string };

@@ -107,12 +107,12 @@ async function main(argv: string[]): Promise<void> {
     case 'dev token':
       return devTokenCommand(context, values);
     default:
-      if (group === 'leases') return leasesCommand(context, action, argument, values);
+      if (group === 'leases') return leasesCommand(context, { action, id: argument }, values);
       if (group === 'audit') return auditCommand(context, action, values);
-      if (group === 'emergency') return emergencyCommand(context, action, argument, values);
+      if (group === 'emergency') return emergencyCommand(context, { action, id: argument }, values);
       if (group === 'inventory') return inventoryCommand(context, action, argument);
       if (group === 'deliveries') return deliveriesCommand(context, action, values);
-      if (group === 'break-glass') return breakGlassCommand(context, action, argument, values);
+      if (group === 'break-glass') return breakGlassCommand(context, { action, id: argument }, values);
       if (group === 'scan') return scanCommand(context, positionals.slice(1), values);
       if (group === 'report') return reportCommand(context, values);
       throw new Error(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);

@@ -22,7 +22,9 @@ export const actorLabel = (actor: Record<string, unknown>): string => {
   return `workload ${nonEmptyStr(workload['namespace']) ?? '?'}/${nonEmptyStr(workload['serviceAccount']) ?? '?'}`;
 };
 
-export function postureCommands(type: string, d: Record<string, unknown>, at: number, eventId: string): ViewCommand[] {
+/** The posture and owner views' commands for one known event (`at`: its time in epoch ms). */
+export function postureCommands(event: { type: string; data: Record<string, unknown>; id: string }, at: number): ViewCommand[] {
+  const { type, data: d, id: eventId } = event;
   switch (type) {
     case Topics.leaseIssued:
     case Topics.leaseRenewed:

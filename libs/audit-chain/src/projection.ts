@@ -72,7 +72,7 @@ export function projectRecord(record: AuditRecord): ViewCommand[] {
   index.secrets.forEach((secret) => commands.push(['zadd', ViewKeys.eventIndex('secret', secret), at, ref]));
   index.actors.forEach((actor) => commands.push(['zadd', ViewKeys.eventIndex('actor', actor), at, ref]));
   if (record.known) commands.push(...inventoryCommands(record.eventType, obj(record.event['data']), at));
-  if (record.known) commands.push(...postureCommands(record.eventType, obj(record.event['data']), at, record.eventId));
+  if (record.known) commands.push(...postureCommands({ type: record.eventType, data: obj(record.event['data']), id: record.eventId }, at));
   return commands;
 }
 

@@ -23,7 +23,7 @@ export interface FilePoller {
  * between that read and the first poll is not missed, as it can be with fs.watchFile, whose
  * baseline is taken later, asynchronously.
  */
-export function pollFile(path: string, seen: string, intervalMs: number, onChange: () => void): FilePoller {
+export function pollFile(path: string, { seen, intervalMs }: { seen: string; intervalMs: number }, onChange: () => void): FilePoller {
   let last = seen;
   let busy = false;
   const timer = setInterval(() => {

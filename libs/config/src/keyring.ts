@@ -137,7 +137,7 @@ class FileKeyring extends StaticKeyring {
   ) {
     super(readKeyFile(variable, path));
     // Polling stat follows the symlink swap a Secret volume does on update, where fs.watch would miss it.
-    this.poller = pollFile(path, seen, options.pollIntervalMs ?? 5_000, () => this.reload());
+    this.poller = pollFile(path, { seen, intervalMs: options.pollIntervalMs ?? 5_000 }, () => this.reload());
   }
 
   /** Re-reads the file; a bad file leaves the previous keys in force. */

@@ -48,6 +48,6 @@ export function watchSecretFile({ variable, path, onChange, onError, pollInterva
       else process.emitWarning(problem.message, 'RotorSecretFileWarning');
     }
   };
-  const poller = pollFile(path, seen, pollIntervalMs, listener);
+  const poller = pollFile(path, { seen, intervalMs: pollIntervalMs }, listener);
   return { current: () => value, close: () => poller.close() };
 }

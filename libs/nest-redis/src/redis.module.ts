@@ -73,17 +73,16 @@ export class RedisModule {
                 { component: 'redis' },
                 'INSECURE: Redis link without TLS or authentication (ROTOR_INSECURE_LOCAL=1); never run this way outside a laptop',
               );
-            return createRedis(
-              url,
+            return createRedis(url, {
               connectionName,
-              (error) => {
+              onError: (error) => {
                 if (Date.now() - lastLogged < 5_000) return; // one line per outage burst, not one per retry
                 lastLogged = Date.now();
                 logger.warn({ component: 'redis', err: error.message }, 'redis connection error');
               },
               security,
-              { commandTimeoutMs },
-            );
+              commandTimeoutMs,
+            });
           },
         },
         RedisLifecycle,

@@ -20,7 +20,7 @@ async function silentServer(): Promise<{ url: string; close: () => Promise<void>
 describe('createRedis', () => {
   it('rejects a command the server does not answer within commandTimeoutMs ("Command timed out")', async () => {
     const server = await silentServer();
-    const redis = createRedis(server.url, 'rotor-test-silent', undefined, undefined, { commandTimeoutMs: 300 });
+    const redis = createRedis(server.url, { connectionName: 'rotor-test-silent', commandTimeoutMs: 300 });
     try {
       void redis.connect().catch(() => undefined); // never ready: the server does not answer the handshake
       const started = Date.now();

@@ -18,16 +18,21 @@ export const redisSecurityOptions = (security: RedisLinkSecurity | undefined) =>
   ...(security?.tls ? { tls: { ...security.tls, rejectUnauthorized: true } } : {}),
 });
 
-export function createRedis(
-  url: string,
-  connectionName: string,
-  onError: (error: Error) => void = () => undefined,
-  security?: RedisLinkSecurity,
+export interface RedisConnectionOptions {
+  /** Shown by CLIENT LIST, so an operator sees which service holds a connection. */
+  connectionName: string;
+  onError?: (error: Error) => void;
+  security?: RedisLinkSecurity;
   /**
    * Fail fast (ROTOR_DEPENDENCY_TIMEOUT_MS): a command without an answer by then is rejected with
    * "Command timed out" (a frozen server, a cut link) instead of waiting forever. It may still run later.
    */
-  { commandTimeoutMs }: { commandTimeoutMs?: number } = {},
+  commandTimeoutMs?: number;
+}
+
+export function createRedis(
+  url: string,
+  { connectionName, onError = () => undefined, security, commandTimeoutMs }: RedisConnectionOptions,
 ): Redis {
   const redis = new Redis(url, {
     ...redisSecurityOptions(security),

@@ -17,8 +17,12 @@ export async function acquireLock(redis: Redis, key: string, ttlMs: number): Pro
   };
 }
 
-/** Runs `task` under the lock; undefined, without running it, when someone else holds the lock. */
-export async function withLock<T>(redis: Redis, key: string, ttlMs: number, task: () => Promise<T>): Promise<T | undefined> {
+/** Runs `task` under the lock `key` (held at most `ttlMs`); undefined, without running it, when someone else holds the lock. */
+export async function withLock<T>(
+  redis: Redis,
+  { key, ttlMs }: { key: string; ttlMs: number },
+  task: () => Promise<T>,
+): Promise<T | undefined> {
   const release = await acquireLock(redis, key, ttlMs);
   if (!release) return undefined;
   try {

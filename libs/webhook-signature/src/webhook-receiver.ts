@@ -43,17 +43,22 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   const clock = options.clock ?? (() => new Date());
 
-  const refuse = (response: ServerResponse, status: number, code: string, detail: string, error?: unknown) => {
-    options.onRejected?.({ status, code, error });
-    problem(response, status, code, detail);
+  const refuse = (response: ServerResponse, { error, ...refusal }: Problem & { error?: unknown }) => {
+    options.onRejected?.({ status: refusal.status, code: refusal.code, error });
+    problem(response, refusal);
   };
 
   const handle = async (request: IncomingMessage & { body?: unknown }, response: ServerResponse): Promise<void> => {
-    if (request.method !== 'POST') return refuse(response, 405, 'method-not-allowed', 'deliveries are POSTed');
+    if (request.method !== 'POST') return refuse(response, { status: 405, code: 'method-not-allowed', detail: 'deliveries are POSTed' });
     const body = await rawBody(request, maxBodyBytes);
-    if (body === 'too-large') return refuse(response, 413, 'body-too-large', `the body exceeds ${maxBodyBytes} bytes`);
+    if (body === 'too-large')
+      return refuse(response, { status: 413, code: 'body-too-large', detail: `the body exceeds ${maxBodyBytes} bytes` });
     if (body === 'unavailable') {
-      return refuse(response, 500, 'raw-body-unavailable', 'the raw body was consumed by a JSON parser; mount the receiver before it');
+      return refuse(response, {
+        status: 500,
+        code: 'raw-body-unavailable',
+        detail: 'the raw body was consumed by a JSON parser; mount the receiver before it',
+      });
     }
 
     const verification = await verifyWebhook({
@@ -67,7 +72,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
     });
     if (!verification.ok) {
       const status = verification.reason === 'malformed-notice' ? 400 : 401;
-      return refuse(response, status, verification.reason, verification.detail ?? DETAILS[verification.reason]);
+      return refuse(response, { status, code: verification.reason, detail: verification.detail ?? DETAILS[verification.reason] });
     }
     const notice = verification.notice;
 
@@ -76,14 +81,19 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
     } catch (error) {
       // Not handled, so the distributor's retry of this very notice must be let in.
       await guard.forget(notice.deliveryId);
-      return refuse(response, 500, 'notice-not-handled', 'the receiver could not handle the notice; retry later', error);
+      return refuse(response, {
+        status: 500,
+        code: 'notice-not-handled',
+        detail: 'the receiver could not handle the notice; retry later',
+        error,
+      });
     }
     response.writeHead(204).end();
   };
 
   return (request, response) => {
     handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) refuse(response, 500, 'internal', 'the receiver failed', error);
+      if (!response.headersSent) refuse(response, { status: 500, code: 'internal', detail: 'the receiver failed', error });
       else response.destroy();
     });
   };
@@ -124,7 +134,14 @@ async function rawBody(request: IncomingMessage & { body?: unknown }, maxBytes: 
   return Buffer.concat(chunks);
 }
 
-function problem(response: ServerResponse, status: number, code: string, detail: string): void {
+/** An RFC 7807 answer: `code` names the reason, `detail` explains it to a person. */
+interface Problem {
+  status: number;
+  code: string;
+  detail: string;
+}
+
+function problem(response: ServerResponse, { status, code, detail }: Problem): void {
   const title = STATUS_TITLES[status] ?? 'Error';
   response.writeHead(status, { 'content-type': 'application/problem+json' });
   response.end(JSON.stringify({ type: 'about:blank', title, status, detail, code }));

@@ -1,4 +1,4 @@
-import type { CliContext, CliFlags } from '../context';
+import type { CliContext, CliFlags, CommandWords } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
 
@@ -14,12 +14,7 @@ interface BreakGlassGrant {
  * `rotor break-glass end <id>`, as an SRE. The values are printed once, to the person who
  * asked; the access is logged before they are shown and rotated when it ends.
  */
-export async function breakGlassCommand(
-  context: CliContext,
-  action: string | undefined,
-  id: string | undefined,
-  flags: CliFlags,
-): Promise<void> {
+export async function breakGlassCommand(context: CliContext, { action, id }: CommandWords, flags: CliFlags): Promise<void> {
   const token = await context.token(['rotor:sre']);
   if (action === 'end') {
     if (!id) throw new Error('break-glass end needs the access id');

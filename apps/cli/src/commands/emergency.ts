@@ -1,4 +1,4 @@
-import type { CliContext, CliFlags } from '../context';
+import type { CliContext, CliFlags, CommandWords } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
 
@@ -53,12 +53,7 @@ export function parseSelector(values: string[]): Record<string, string | boolean
 }
 
 /** `rotor emergency rotate …` and `rotor emergency show <id>`, as an SRE. */
-export async function emergencyCommand(
-  context: CliContext,
-  action: string | undefined,
-  id: string | undefined,
-  flags: CliFlags,
-): Promise<void> {
+export async function emergencyCommand(context: CliContext, { action, id }: CommandWords, flags: CliFlags): Promise<void> {
   const token = await context.token(['rotor:sre']);
   const base = `${context.urls.revoker}/v1/emergency-rotations`;
   let view: EmergencyView;
@@ -86,13 +81,13 @@ export async function emergencyCommand(
     default:
       throw new Error(USAGE);
   }
-  if (flags['watch'] === true) view = await watch(context, `${base}/${encodeURIComponent(view.id)}`, token, view);
+  if (flags['watch'] === true) view = await watch(context, { url: `${base}/${encodeURIComponent(view.id)}`, token }, view);
   printResult(context, view, { columns: ['field', 'value'], rows: summaryRows(view) });
   if (view.state === 'failed') process.exitCode = 2;
 }
 
 /** Polls until the rotation ends: a live bar on a terminal, one line per change otherwise, nothing with --json. */
-async function watch(context: CliContext, url: string, token: string, first: EmergencyView): Promise<EmergencyView> {
+async function watch(context: CliContext, { url, token }: { url: string; token: string }, first: EmergencyView): Promise<EmergencyView> {
   const live = !context.json && process.stderr.isTTY;
   const started = Date.now();
   const startDone = done(first);

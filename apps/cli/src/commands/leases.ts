@@ -1,4 +1,4 @@
-import type { CliContext, CliFlags } from '../context';
+import type { CliContext, CliFlags, CommandWords } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
 
@@ -21,12 +21,7 @@ const leaseRow = (lease: LeaseView) => [
 ];
 
 /** `rotor leases show|renew|revoke <id>` as the owning workload; `rotor leases list --state irrevocable` as an SRE. */
-export async function leasesCommand(
-  context: CliContext,
-  action: string | undefined,
-  id: string | undefined,
-  flags: CliFlags,
-): Promise<void> {
+export async function leasesCommand(context: CliContext, { action, id }: CommandWords, flags: CliFlags): Promise<void> {
   const columns = ['lease', 'role', 'workload', 'state', 'expires'];
   switch (action) {
     case 'list': {

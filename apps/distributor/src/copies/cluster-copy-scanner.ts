@@ -27,6 +27,13 @@ export interface CopyFinding {
   removed: boolean;
 }
 
+/** What one scan works with: the cluster, the fingerprints to match, the report it fills in. */
+interface ScanRun {
+  objects: ClusterObjects;
+  matcher: CopyMatcher;
+  report: CopyScanReport;
+}
+
 export interface CopyScanReport {
   namespaces: string[];
   scannedObjects: number;
@@ -97,7 +104,7 @@ export class ClusterCopyScanner {
 
   /** Runs one scan unless another replica is scanning; undefined when it was skipped. */
   async scanExclusive(timeoutMs = 600_000): Promise<CopyScanReport | undefined> {
-    return withLock(this.redis, SCAN_LOCK, timeoutMs, () => this.scan());
+    return withLock(this.redis, { key: SCAN_LOCK, ttlMs: timeoutMs }, () => this.scan());
   }
 
   async scan(): Promise<CopyScanReport> {
@@ -118,7 +125,8 @@ export class ClusterCopyScanner {
       report.errors.push({ target: 'cluster', reason: 'no Kubernetes API configured: set KUBECONFIG or run the distributor in a cluster' });
     } else if (fingerprints.length > 0) {
       const matcher = new CopyMatcher(this.fingerprints.scanKey, fingerprints);
-      for (const namespace of namespaces) await this.scanNamespace(this.objects, matcher, namespace, report);
+      const run: ScanRun = { objects: this.objects, matcher, report };
+      for (const namespace of namespaces) await this.scanNamespace(run, namespace);
     }
     report.durationMs = Math.round(performance.now() - started);
     this.scanSeconds.observe({}, report.durationMs / 1000);
@@ -135,7 +143,8 @@ export class ClusterCopyScanner {
     return report;
   }
 
-  private async scanNamespace(objects: ClusterObjects, matcher: CopyMatcher, namespace: string, report: CopyScanReport): Promise<void> {
+  private async scanNamespace(run: ScanRun, namespace: string): Promise<void> {
+    const { objects, report } = run;
     const seen = new Set<string>();
     let complete = true;
     for (const kind of KINDS) {
@@ -149,7 +158,7 @@ export class ClusterCopyScanner {
               continue;
             }
             report.scannedObjects++;
-            for (const finding of await this.scanObject(objects, matcher, object, report)) {
+            for (const finding of await this.scanObject(run, object)) {
               report.findings.push(finding);
               const id = findingId(finding);
               if (!finding.removed) seen.add(id);
@@ -167,12 +176,7 @@ export class ClusterCopyScanner {
     if (complete) await this.closeFindingsNotSeen(namespace, seen);
   }
 
-  private async scanObject(
-    objects: ClusterObjects,
-    matcher: CopyMatcher,
-    object: ClusterObject,
-    report: CopyScanReport,
-  ): Promise<CopyFinding[]> {
+  private async scanObject({ objects, matcher, report }: ScanRun, object: ClusterObject): Promise<CopyFinding[]> {
     const found: Omit<CopyFinding, 'removed'>[] = [];
     for (const entry of object.entries) {
       const versions = new Map<string, Omit<CopyFinding, 'removed'>>();

@@ -104,7 +104,7 @@ export class CopyFingerprints {
   private async fingerprint(version: { secret: string; version: number; gsmVersion: string }): Promise<Fingerprint[]> {
     const value = await this.values.read(version.secret, version.version);
     const fingerprints = fingerprintsOf(this.scanKey, version, value);
-    await this.registry.fingerprinted(version.secret, version.version, fingerprints, this.scanKeyId);
+    await this.registry.fingerprinted(version, { fingerprints, scanKeyId: this.scanKeyId });
     return fingerprints;
   }
 }

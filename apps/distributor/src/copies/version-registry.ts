@@ -30,16 +30,20 @@ export class VersionRegistry {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
   async created(version: Pick<KnownVersion, 'secret' | 'version' | 'gsmVersion' | 'createdAt'>): Promise<void> {
-    await this.merge(version.secret, version.version, version, 'fill');
+    await this.merge(version, version, 'fill');
   }
 
   async retired(version: Pick<KnownVersion, 'secret' | 'version' | 'gsmVersion'>, retiredAt: string): Promise<void> {
-    await this.merge(version.secret, version.version, { createdAt: retiredAt, ...version }, 'fill');
-    await this.merge(version.secret, version.version, { retiredAt }, 'overwrite');
+    await this.merge(version, { createdAt: retiredAt, ...version }, 'fill');
+    await this.merge(version, { retiredAt }, 'overwrite');
   }
 
-  async fingerprinted(secret: string, version: number, fingerprints: Fingerprint[], scanKeyId: string): Promise<void> {
-    await this.merge(secret, version, { fingerprints, scanKeyId }, 'existing');
+  /** Fingerprints taken with the scan key `scanKeyId`, for a version already known. */
+  async fingerprinted(
+    version: Pick<KnownVersion, 'secret' | 'version'>,
+    taken: { fingerprints: Fingerprint[]; scanKeyId: string },
+  ): Promise<void> {
+    await this.merge(version, taken, 'existing');
   }
 
   /** True when any version of this secret is remembered. */
@@ -66,8 +70,7 @@ export class VersionRegistry {
    * existing: overwrite, but only a version already known.
    */
   private async merge(
-    secret: string,
-    version: number,
+    { secret, version }: Pick<KnownVersion, 'secret' | 'version'>,
     fields: Partial<KnownVersion>,
     mode: 'fill' | 'overwrite' | 'existing',
   ): Promise<void> {

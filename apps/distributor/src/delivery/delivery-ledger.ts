@@ -25,6 +25,13 @@ export interface DeliveredCopy {
   updatedAt: string;
 }
 
+/** Which copy: a version of a secret at the target named `targetName`. */
+export interface CopyRef {
+  secret: string;
+  version: number;
+  targetName: string;
+}
+
 /** What the distributor last put at a target. */
 export interface HeldVersion {
   version: number;
@@ -60,9 +67,7 @@ export class DeliveryLedger {
   }
 
   async update(
-    secret: string,
-    version: number,
-    targetName: string,
+    { secret, version, targetName }: CopyRef,
     change: Partial<Omit<DeliveredCopy, 'secret' | 'version'>>,
   ): Promise<DeliveredCopy | undefined> {
     const existing = await this.get(secret, version, targetName);

@@ -11,7 +11,7 @@ import { DISTRIBUTOR_CONFIG } from '../platform/tokens';
 import { TargetRefusedError } from '../targets/target-writer';
 import { TargetWriters } from '../targets/target-writers';
 
-import { DeliveryLedger } from './delivery-ledger';
+import { DeliveryLedger, type CopyRef } from './delivery-ledger';
 import { DeliveryQueue, jobId, type DeliveryJob } from './delivery-queue';
 import { contentHashFields } from './content-hasher';
 import { describeFailure } from './describe-failure';
@@ -20,6 +20,9 @@ import { ValueReader } from './value-reader';
 export type JobOutcome = 'delivered' | 'removed' | 'skipped' | 'busy' | 'failed' | 'gone';
 
 const source = '/rotor/distributor';
+
+/** The ledger entry a job writes: its version at its target, or `version` there (the one it supersedes). */
+const copyOf = (job: DeliveryJob, version = job.version): CopyRef => ({ secret: job.secret, version, targetName: job.target.name });
 
 /**
  * Runs one claimed job. Delivery: read the value → conditional write → `delivery.completed`
@@ -85,7 +88,7 @@ export class DeliveryService {
 
   private async deliver(job: DeliveryJob): Promise<JobOutcome> {
     if (await this.ledger.isRetired(job.secret, job.version)) {
-      await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', lastError: 'retired before delivery' });
+      await this.ledger.update(copyOf(job), { state: 'skipped', lastError: 'retired before delivery' });
       return 'skipped';
     }
     const value = await this.values.read(job.secret, job.version);
@@ -99,7 +102,7 @@ export class DeliveryService {
       value,
     });
     if (outcome.kind === 'superseded') {
-      await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', locator: outcome.locator });
+      await this.ledger.update(copyOf(job), { state: 'skipped', locator: outcome.locator });
       return 'skipped';
     }
     const deliveredAt = new Date();
@@ -127,7 +130,7 @@ export class DeliveryService {
       contentHash,
       locator: outcome.locator,
     });
-    await this.ledger.update(job.secret, job.version, job.target.name, { state: 'delivered', locator: outcome.locator, contentHash });
+    await this.ledger.update(copyOf(job), { state: 'delivered', locator: outcome.locator, contentHash });
     if (previous && previous.version < job.version) await this.supersede(job, previous.version, outcome.locator);
     this.logger.info(
       { secret: job.secret, version: job.version, target: job.target.name, kind: job.target.kind, outcome: outcome.kind },
@@ -138,8 +141,8 @@ export class DeliveryService {
 
   /** The target held an older version: writing the new one replaced it, so that copy is gone. */
   private async supersede(job: DeliveryJob, oldVersion: number, locator: string): Promise<void> {
-    await this.publishRemoved(job.secret, oldVersion, job, locator, 'superseded');
-    await this.ledger.update(job.secret, oldVersion, job.target.name, { state: 'removed' });
+    await this.publishRemoved(job, { version: oldVersion, locator, reason: 'superseded' });
+    await this.ledger.update(copyOf(job, oldVersion), { state: 'removed' });
   }
 
   private async remove(job: DeliveryJob): Promise<JobOutcome> {
@@ -150,22 +153,20 @@ export class DeliveryService {
     // A copy already superseded in place was reported removed then; it is not removed twice.
     const wasAtTarget =
       copy?.state !== 'removed' && (outcome.kind === 'removed' || copy?.state === 'delivered' || copy?.state === 'removal-failed');
-    if (wasAtTarget) await this.publishRemoved(job.secret, job.version, job, outcome.locator, 'retired');
-    if (wasAtTarget) await this.ledger.update(job.secret, job.version, job.target.name, { state: 'removed' });
-    else if (copy?.state !== 'removed')
-      await this.ledger.update(job.secret, job.version, job.target.name, { state: 'skipped', lastError: 'retired before delivery' });
+    if (wasAtTarget) await this.publishRemoved(job, { version: job.version, locator: outcome.locator, reason: 'retired' });
+    if (wasAtTarget) await this.ledger.update(copyOf(job), { state: 'removed' });
+    else if (copy?.state !== 'removed') await this.ledger.update(copyOf(job), { state: 'skipped', lastError: 'retired before delivery' });
     await this.ledger.clearHeld(job.secret, job.target.name, job.version);
     this.logger.info({ secret: job.secret, version: job.version, target: job.target.name, outcome: outcome.kind }, 'copy removed');
     return 'removed';
   }
 
+  /** `version`: the version removed from the job's target (for a supersession, the one before the job's). */
   private async publishRemoved(
-    secret: string,
-    version: number,
     job: DeliveryJob,
-    locator: string,
-    reason: 'superseded' | 'retired' | 'drift-repair',
+    { version, locator, reason }: { version: number; locator: string; reason: 'superseded' | 'retired' | 'drift-repair' },
   ): Promise<void> {
+    const secret = job.secret;
     await this.publisher.publish(
       createEvent({
         topic: Topics.deliveryRemoved,
@@ -195,7 +196,7 @@ export class DeliveryService {
     );
     try {
       await this.queue.retryLater({ ...job, attempts }, Date.now() + delay);
-      await this.ledger.update(job.secret, job.version, job.target.name, {
+      await this.ledger.update(copyOf(job), {
         state: job.op === 'deliver' ? 'failed' : 'removal-failed',
         attempts,
         lastError: reason,

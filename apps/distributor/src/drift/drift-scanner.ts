@@ -63,7 +63,7 @@ export class DriftScanner {
 
   /** Runs one scan unless another replica is scanning; undefined when it was skipped. */
   async scanExclusive(timeoutMs = 300_000): Promise<ScanReport | undefined> {
-    return withLock(this.redis, SCAN_LOCK, timeoutMs, () => this.scan());
+    return withLock(this.redis, { key: SCAN_LOCK, ttlMs: timeoutMs }, () => this.scan());
   }
 
   async scan(): Promise<ScanReport> {

@@ -102,7 +102,12 @@ export class LeaseService {
     let issued;
     try {
       if (command.idempotencyKey) {
-        const previous = await this.leases.claimIdempotencyKey(caller.subject, command.idempotencyKey, leaseId, IDEMPOTENCY_WINDOW_MS);
+        const previous = await this.leases.claimIdempotencyKey({
+          subject: caller.subject,
+          key: command.idempotencyKey,
+          leaseId,
+          ttlMs: IDEMPOTENCY_WINDOW_MS,
+        });
         if (previous) {
           throw new DomainError(
             'conflict',
@@ -171,7 +176,12 @@ export class LeaseService {
     return lease;
   }
 
-  async renew(caller: WorkloadCaller, leaseId: string, ttlMs: number | undefined, traceparent?: string): Promise<Lease> {
+  /** `ttlMs`: the TTL the caller asked for, if any; `traceparent` goes onto lease.renewed. */
+  async renew(
+    caller: WorkloadCaller,
+    leaseId: string,
+    { ttlMs, traceparent }: { ttlMs?: number; traceparent?: string } = {},
+  ): Promise<Lease> {
     const lease = await this.get(caller, leaseId);
     const now = new Date();
     if (!isLive(lease, now)) throw new DomainError('conflict', 'lease-ended', `lease ${leaseId} has ended and cannot be renewed`);

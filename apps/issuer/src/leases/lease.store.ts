@@ -69,7 +69,17 @@ export class LeaseStore {
   }
 
   /** Claims an Idempotency-Key for a caller; returns the lease id a previous request bound to it, if any. */
-  async claimIdempotencyKey(subject: string, key: string, leaseId: string, ttlMs: number): Promise<string | undefined> {
+  async claimIdempotencyKey({
+    subject,
+    key,
+    leaseId,
+    ttlMs,
+  }: {
+    subject: string;
+    key: string;
+    leaseId: string;
+    ttlMs: number;
+  }): Promise<string | undefined> {
     const claimed = await this.redis.set(idempotencyKey(subject, key), leaseId, 'PX', ttlMs, 'NX');
     return claimed === 'OK' ? undefined : ((await this.redis.get(idempotencyKey(subject, key))) ?? undefined);
   }

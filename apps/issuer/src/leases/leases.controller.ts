@@ -73,7 +73,7 @@ export class LeasesController {
     @Body(new ZodBodyPipe(RenewLeaseBody)) body: z.infer<typeof RenewLeaseBody>,
     @Headers('traceparent') traceparent: string | undefined,
   ) {
-    return leaseView(await this.leases.renew(asWorkload(caller), leaseId(id), body.ttl, traceparent));
+    return leaseView(await this.leases.renew(asWorkload(caller), leaseId(id), { ttlMs: body.ttl, traceparent }));
   }
 
   @Delete('leases/:id')

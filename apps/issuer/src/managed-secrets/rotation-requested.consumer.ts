@@ -16,7 +16,10 @@ export class RotationRequestedConsumer {
       onEvent(Topics.rotationRequested, async (event, context) => {
         if (await versions.wasHandled(event.id)) return;
         try {
-          await rotation.rotate(event.data.secret, event.data.reason, context.traceparent, event.data.emergencyId);
+          await rotation.rotate(event.data.secret, event.data.reason, {
+            traceparent: context.traceparent,
+            emergencyId: event.data.emergencyId,
+          });
         } catch (error) {
           if (error instanceof DomainError && error.code === 'unknown-managed-secret') throw new PermanentError(error.message);
           throw error;

@@ -44,7 +44,11 @@ export class RotationService {
   }
 
   /** `emergencyId` (from an emergency's rotation request) is carried onto the event, so the emergency can count this version. */
-  async rotate(name: string, reason: RotationReason, traceparent?: string, emergencyId?: string): Promise<CurrentVersion> {
+  async rotate(
+    name: string,
+    reason: RotationReason,
+    { traceparent, emergencyId }: { traceparent?: string; emergencyId?: string } = {},
+  ): Promise<CurrentVersion> {
     const secret = this.secret(name);
     const previous = await this.versions.current(name);
     await this.gsm.ensureSecret(name, { 'managed-by': 'rotor', owner: label(secret.owner) });

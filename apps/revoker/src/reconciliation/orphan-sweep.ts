@@ -91,7 +91,7 @@ export class OrphanSweep {
           continue;
         }
         try {
-          if (await this.revoke(backend, credential, field, sighting)) result.revoked++;
+          if (await this.revoke({ backend, credential, field, sighting })) result.revoked++;
         } catch (error) {
           result.failed++;
           this.logger.warn(
@@ -106,7 +106,17 @@ export class OrphanSweep {
   }
 
   /** False when the lease turned out to be live after all. */
-  private async revoke(backend: CredentialBackend, credential: MintedCredential, field: string, sighting: Sighting): Promise<boolean> {
+  private async revoke({
+    backend,
+    credential,
+    field,
+    sighting,
+  }: {
+    backend: CredentialBackend;
+    credential: MintedCredential;
+    field: string;
+    sighting: Sighting;
+  }): Promise<boolean> {
     // Looked at again just before: a lease tracked since the listing is live after all.
     const lease = await this.clock.get(credential.leaseId);
     if (lease && lease.state !== 'revoked') {
@@ -116,7 +126,7 @@ export class OrphanSweep {
     const reason: OrphanReason = lease ? 'revoked-lease' : 'untracked';
     // Marked first: a crash after the revocation leaves the next sweep a record to publish from.
     const revokedAt = Date.now();
-    await this.sightings.markActed(field, sighting, revokedAt, reason);
+    await this.sightings.markActed(field, { firstSeenAt: sighting.firstSeenAt, actedAt: revokedAt, reason });
     await backend.revoke(credential.handle);
     this.revokedTotal.inc({ backend: backend.kind, reason });
     this.logger.warn(

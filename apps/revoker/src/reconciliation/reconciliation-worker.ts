@@ -46,7 +46,7 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
     { orphans: Awaited<ReturnType<OrphanSweep['sweep']>>; withdrawals: Awaited<ReturnType<CatalogWithdrawal['sweep']>> } | undefined
   > {
     const lockMs = Math.max(this.config.reconciliation.intervalMs, 60_000);
-    return withLock(this.redis, LOCK_KEY, lockMs, async () => ({
+    return withLock(this.redis, { key: LOCK_KEY, ttlMs: lockMs }, async () => ({
       orphans: await this.orphans.sweep(),
       withdrawals: await this.withdrawals.sweep(),
     }));

@@ -29,8 +29,8 @@ export class Sightings {
   }
 
   /** Kept until what follows the action (an event) is done, so a crash in between is finished by the next sweep. */
-  async markActed(field: string, sighting: Sighting, actedAt: number, reason: string): Promise<void> {
-    await this.redis.hset(this.key, field, `${sighting.firstSeenAt}:${actedAt}:${reason}`);
+  async markActed(field: string, action: { firstSeenAt: number; actedAt: number; reason: string }): Promise<void> {
+    await this.redis.hset(this.key, field, `${action.firstSeenAt}:${action.actedAt}:${action.reason}`);
   }
 
   async forget(...fields: string[]): Promise<void> {

@@ -11,7 +11,7 @@ import { Metrics, type Logger } from '@rotor/telemetry';
 import { CATALOG } from '../platform/tokens';
 
 import { RetirementEvents } from './retirement-events';
-import { RetirementStore, type Retirement, type RetirementReason } from './retirement.store';
+import { RetirementStore, type ForcedRetirement, type Retirement, type RetirementReason } from './retirement.store';
 
 type VersionCreated = EventData<typeof Topics.secretVersionCreated>;
 
@@ -95,15 +95,11 @@ export class RetirementService {
    * The secret need not be in the catalog any more: the caller checked that the catalog or the
    * revoker's records know it.
    */
-  async retireNow(
-    secret: string,
-    version: number,
-    reason: RetirementReason,
-    emergencyId?: string,
-  ): Promise<'scheduled' | 'already-retired'> {
+  async retireNow(retirement: ForcedRetirement): Promise<'scheduled' | 'already-retired'> {
+    const { secret, version, reason, emergencyId } = retirement;
     const existing = await this.store.get(secret, version);
     if (existing?.state === 'retired') return 'already-retired';
-    if (existing) await this.store.force(secret, version, reason, emergencyId);
+    if (existing) await this.store.force(retirement);
     else {
       await this.store.open({
         secret,
@@ -152,7 +148,7 @@ export class RetirementService {
       { key: secret },
     );
     await this.events.emit('retired', { secret, version, ...(retirement.emergencyId ? { emergencyId: retirement.emergencyId } : {}) });
-    await this.store.markRetired(secret, version, reason, retiredAt);
+    await this.store.markRetired({ secret, version, reason, at: retiredAt });
     await this.store.schedule.complete(member);
     this.retired.inc({ reason });
     this.logger.info({ secret, version, reason }, 'managed-secret version retired');

@@ -5,6 +5,14 @@ import { DueSchedule, type Redis } from '@rotor/redis-store';
 
 export type RetirementReason = 'superseded' | 'grace-period-ended' | 'emergency';
 
+/** A version to retire now for a reason that does not wait (`emergencyId`: the emergency rotation that asked). */
+export interface ForcedRetirement {
+  secret: string;
+  version: number;
+  reason: RetirementReason;
+  emergencyId?: string;
+}
+
 /** The revoker's durable record of one old version waiting to be retired. */
 export interface Retirement {
   secret: string;
@@ -164,7 +172,7 @@ export class RetirementStore {
   }
 
   /** Makes an open retirement due now for a reason that does not wait (emergency). */
-  async force(secret: string, version: number, reason: RetirementReason, emergencyId?: string): Promise<void> {
+  async force({ secret, version, reason, emergencyId }: ForcedRetirement): Promise<void> {
     const tx = this.redis.multi().hset(recordKey(secret, version), 'forcedReason', reason);
     if (emergencyId) tx.hsetnx(recordKey(secret, version), 'emergencyId', emergencyId);
     await tx.exec();
@@ -190,7 +198,17 @@ export class RetirementStore {
     };
   }
 
-  async markRetired(secret: string, version: number, reason: RetirementReason, at: Date): Promise<void> {
+  async markRetired({
+    secret,
+    version,
+    reason,
+    at,
+  }: {
+    secret: string;
+    version: number;
+    reason: RetirementReason;
+    at: Date;
+  }): Promise<void> {
     await this.redis
       .multi()
       .hset(recordKey(secret, version), { state: 'retired', reason, retiredAt: at.toISOString() })

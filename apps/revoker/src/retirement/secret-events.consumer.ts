@@ -48,7 +48,12 @@ export class SecretEventsConsumer {
           if (data.subject.kind !== 'secret-version') return; // leases are the TTL clock's
           await references.requireKnownSecret(data.subject.secret);
           const reason = data.reason === 'emergency' ? 'emergency' : 'superseded';
-          const outcome = await retirement.retireNow(data.subject.secret, data.subject.version, reason, data.emergencyId);
+          const outcome = await retirement.retireNow({
+            secret: data.subject.secret,
+            version: data.subject.version,
+            reason,
+            emergencyId: data.emergencyId,
+          });
           context.logger.info({ secret: data.subject.secret, version: data.subject.version, outcome }, 'version retirement requested');
         }),
       );

@@ -97,15 +97,17 @@ export class RevocationService {
       this.logger.info({ leaseId: lease.id, reason, backend: lease.backend }, 'lease revoked');
       return 'revoked';
     } catch (error) {
-      await this.recordFailure(lease.id, lease.backend, lease.attempts + 1, error, lease.emergencyId);
+      await this.recordFailure(lease, error);
       return 'failed';
     }
   }
 
-  private async recordFailure(leaseId: string, backend: string, attempts: number, error: unknown, emergencyId?: string): Promise<void> {
+  private async recordFailure(lease: TrackedLease, error: unknown): Promise<void> {
+    const { id: leaseId, backend } = lease;
+    const attempts = lease.attempts + 1;
     const { maxAttempts, irrevocableRetryMs } = this.config.revocation;
     const irrevocable = attempts >= maxAttempts;
-    if (irrevocable) await this.events.emit('irrevocable', { leaseId, ...(emergencyId ? { emergencyId } : {}) });
+    if (irrevocable) await this.events.emit('irrevocable', outcomeOf(lease));
     const delay = irrevocable ? irrevocableRetryMs : Math.max(100, backoffDelay(attempts, { initialMs: 500, maxMs: 60_000, maxAttempts }));
     const retryAt = new Date(Date.now() + delay);
     const message = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
