@@ -25,6 +25,7 @@ import { type Kafka } from 'kafkajs';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
+import { EmergencyRotationViewSchema, type EmergencyRotationView } from '@rotor/rest-contract';
 
 import { PrivateRedis } from '../test/support/private-redis';
 import { ServiceProcess } from '../test/support/service-process';
@@ -65,24 +66,12 @@ const PORTS = { redis: 19393, issuer: 19383, revoker: 19384, distributor: 19385 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface View {
-  id: string;
-  state: string;
-  matched: { leases: number; secrets: number };
-  revoked: number;
-  rotated: number;
-  delivered: number;
-  retired: number;
-  failed: number;
-  quotaLimited: boolean;
-}
-
 interface RunResult {
   completedMs: number;
   leasesRevokedMs: number;
   secretsRotatedMs: number;
   quotaLimitedSeen: boolean;
-  final: View;
+  final: EmergencyRotationView;
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 600_000): Promise<T> {
@@ -207,15 +196,19 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
         headers: { authorization: `Bearer ${sre}`, 'content-type': 'application/json' },
         body: JSON.stringify({ selector: { namespace: runNamespace }, mode: 'graceful', reason: `benchmark run ${run}` }),
       });
-      const { id } = (await response.json()) as View;
+      const { id } = EmergencyRotationViewSchema.parse(await response.json());
       let leasesRevokedMs = Number.NaN;
       let secretsRotatedMs = Number.NaN;
       let quotaLimitedSeen = false;
       let lastLine = 0;
       const final = await waitFor(`run ${run}: completion`, async () => {
-        const view = (await (
-          await fetch(`https://127.0.0.1:${PORTS.revoker}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } })
-        ).json()) as View;
+        const answer = EmergencyRotationViewSchema.safeParse(
+          await (
+            await fetch(`https://127.0.0.1:${PORTS.revoker}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } })
+          ).json(),
+        );
+        if (!answer.success) return undefined; // not a view (a transient problem answer): ask again
+        const view = answer.data;
         const elapsed = Date.now() - started;
         quotaLimitedSeen ||= view.quotaLimited;
         if (Number.isNaN(leasesRevokedMs) && view.matched.leases === LEASES && view.revoked + view.failed >= LEASES)

@@ -25,6 +25,7 @@ import { escapeIdentifier } from 'pg';
 import YAML from 'yaml';
 
 import { Topics } from '@rotor/contracts';
+import type { IssuedCredential, ProblemDetails } from '@rotor/rest-contract';
 
 import { ServiceProcess } from '../test/support/service-process';
 import { loadServicesEnv } from '../test/support/services-env';
@@ -188,7 +189,7 @@ function foreignLogLines(port: number, ours: string): string[] {
 /** "503 postgres-unavailable: PostgreSQL failed (XX000): tuple concurrently updated" from a problem+json body. */
 function describeProblem(status: number, body: string): string {
   try {
-    const problem = JSON.parse(body) as { code?: string; detail?: string; title?: string };
+    const problem = JSON.parse(body) as Partial<ProblemDetails>;
     return `HTTP ${status} ${problem.code ?? problem.title ?? ''}: ${problem.detail ?? ''}`.slice(0, 300);
   } catch {
     return `HTTP ${status}: ${body.slice(0, 200)}`;
@@ -346,7 +347,7 @@ async function main(): Promise<number> {
         if (response.status !== 201) return { ok: false, error: describeProblem(response.status, text) };
         leasesIssued++;
         if (backend === 'postgres') {
-          const username = (JSON.parse(text) as { credential?: { username?: string } }).credential?.username;
+          const username = (JSON.parse(text) as Partial<IssuedCredential>).credential?.['username'];
           if (username) issuedRoles.add(username);
           else return { ok: false, error: 'HTTP 201 without credential.username' };
         }
