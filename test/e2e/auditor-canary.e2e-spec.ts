@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 
 import { createEvent, Topics, type AuditRecord } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
+import type { IssuedCredential, SecretInventory } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
@@ -95,8 +96,8 @@ managedSecrets:
     // Issue: a dynamic lease whose token is returned once.
     const issued = (await (
       await fetch(`${issuer.url}/v1/credentials`, { method: 'POST', headers: worker, body: JSON.stringify({ role: 'canary-token' }) })
-    ).json()) as { leaseId: string; credential: { token: string } };
-    canaries.push(issued.credential.token);
+    ).json()) as IssuedCredential;
+    canaries.push(issued.credential['token']!);
 
     // Deliver: the initial version reaches the file target; read it just in time as well.
     const delivered = (version: number) =>
@@ -159,7 +160,7 @@ managedSecrets:
     );
     const inventory = (await (
       await fetch(`${auditor.url}/v1/inventory/secrets/${name}`, { headers: { authorization: `Bearer ${token}` } })
-    ).json()) as { currentVersion: number; copies: { version: number; state: string }[] };
+    ).json()) as SecretInventory;
     expect(inventory.currentVersion).toBe(2);
     expect(inventory.copies.map((copy) => [copy.version, copy.state]).sort()).toEqual([
       [1, 'removed'],

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 
+import type { IssuedCredential } from '@rotor/rest-contract';
+
 import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
@@ -28,12 +30,6 @@ roles:
     ttl: 3s
     maxTtl: 1m
 `;
-
-interface Issued {
-  leaseId: string;
-  expiresAt: string;
-  credential: Record<string, string>;
-}
 
 describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker at their TTL', () => {
   const started = new Date();
@@ -64,7 +60,7 @@ describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker
     await admin.end();
   });
 
-  const issue = async (role: string): Promise<Issued> => {
+  const issue = async (role: string): Promise<IssuedCredential> => {
     const token = await identity.serviceAccountToken('shop', 'orders');
     const response = await fetch(`${issuer.url}/v1/credentials`, {
       method: 'POST',
@@ -72,7 +68,7 @@ describe('dynamic credentials on real PostgreSQL and Redis, ended by the revoker
       body: JSON.stringify({ role }),
     });
     expect(response.status).toBe(201);
-    return (await response.json()) as Issued;
+    return (await response.json()) as IssuedCredential;
   };
 
   const revokedByIssuer = async (leaseId: string) => {

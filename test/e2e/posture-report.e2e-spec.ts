@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
+import type { Finding, OwnerInventory, PostureReport } from '@rotor/rest-contract';
 import { GsmSecretStore } from '@rotor/secret-store';
 
 import { eventually } from '../support/eventually';
@@ -22,23 +23,6 @@ import { principalEnv } from '../support/principals';
 const ROOT = join(__dirname, '..', '..');
 const kafka = kafkaFromEnv('rotor-test-posture');
 
-interface Finding {
-  kind: string;
-  severity: string;
-  subject: string;
-  owner?: string;
-  message: string;
-  details: Record<string, unknown>;
-  references: { framework: string; id: string; title: string }[];
-}
-interface Report {
-  summary: { findings: number; bySeverity: Record<string, number>; byKind: Record<string, number> };
-  findings: Finding[];
-  charts: {
-    rotationAge: { secret: string; ageDays?: number; overdue: boolean }[];
-    copies: { secret: string; delivered: number; outside: number }[];
-  };
-}
 interface CliRun {
   code: number | null;
   stdout: string;
@@ -223,7 +207,7 @@ managedSecrets:${serviceSecrets}
 
     const copies = await eventually(
       async () => {
-        const body = (await (await report()).json()) as Report;
+        const body = (await (await report()).json()) as PostureReport;
         const found = body.findings.filter((finding) => finding.kind === 'manual-copy' && finding.subject === copied);
         return found.length === 4 ? found : undefined;
       },
@@ -276,7 +260,7 @@ managedSecrets:${serviceSecrets}
 
     const findings = await eventually(
       async () => {
-        const body = (await (await report()).json()) as Report;
+        const body = (await (await report()).json()) as PostureReport;
         const done = body.findings.find((finding) => finding.subject === grant.id);
         const late = body.findings.find((finding) => finding.subject === stuckId);
         return done?.details['followUp'] === 'completed' && late?.details['followUp'] === 'overdue' ? { done, late } : undefined;
@@ -374,9 +358,9 @@ managedSecrets:${serviceSecrets}
 
     const body = await eventually(
       async () => {
-        const current = (await (await report()).json()) as Report;
+        const current = (await (await report()).json()) as PostureReport;
         const kinds = new Set(current.findings.map((finding) => finding.kind));
-        return ['rotation-overdue', 'irrevocable-lease', 'drift', 'ttl-above-ceiling'].every((kind) => kinds.has(kind))
+        return (['rotation-overdue', 'irrevocable-lease', 'drift', 'ttl-above-ceiling'] as const).every((kind) => kinds.has(kind))
           ? current
           : undefined;
       },
@@ -453,7 +437,7 @@ managedSecrets:${serviceSecrets}
 
     const json = await rotor(['report', '--json'], cliEnv());
     expect(json.code).toBe(0);
-    const parsed = JSON.parse(json.stdout) as Report;
+    const parsed = JSON.parse(json.stdout) as PostureReport;
     expect(parsed.findings.filter((finding) => finding.kind === 'manual-copy' && finding.subject === copied)).toHaveLength(4);
 
     const file = join(mkdtempSync(join(tmpdir(), 'rotor-posture-html-')), 'report.html');
@@ -471,10 +455,7 @@ managedSecrets:${serviceSecrets}
       headers: { authorization: `Bearer ${auditorToken}` },
     });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as {
-      secrets: { secret: string; currentVersion?: number; copies: { origin: string; owner?: string }[] }[];
-      roles: unknown[];
-    };
+    const body = (await response.json()) as OwnerInventory;
     expect(body.secrets).toEqual([expect.objectContaining({ secret: copied, currentVersion: 1 })]);
     expect(body.secrets[0]!.copies.filter((copy) => copy.origin === 'discovered')).toHaveLength(4);
     expect(body.secrets[0]!.copies.filter((copy) => copy.origin === 'discovered').every((copy) => copy.owner === 'team-copies')).toBe(true);

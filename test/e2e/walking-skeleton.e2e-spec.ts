@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { Topics } from '@rotor/contracts';
+import type { IssuedCredential, LeaseView } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
@@ -69,13 +70,8 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
       body: JSON.stringify({ role: 'skeleton-token', ttl: 2 }),
     });
     expect(issuedResponse.status).toBe(201);
-    const issued = (await issuedResponse.json()) as {
-      leaseId: string;
-      expiresAt: string;
-      credential: { token: string };
-      workload: unknown;
-    };
-    const canary = issued.credential.token;
+    const issued = (await issuedResponse.json()) as IssuedCredential;
+    const canary = issued.credential['token']!;
     expect(canary).toMatch(/^[A-Za-z0-9_-]{43}$/); // 256 random bits, base64url
     expect(issued.workload).toEqual({ namespace: 'e2e', serviceAccount: 'worker', podName: 'worker-7f9c', podUid: 'pod-uid-1' });
 
@@ -109,7 +105,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
     const revoked = await eventually(
       async () => {
         const response = await fetch(`${services.issuer.url}/v1/leases/${issued.leaseId}`, { headers: asWorkload });
-        const lease = (await response.json()) as { state: string; revokedAt?: string; revocationReason?: string };
+        const lease = (await response.json()) as LeaseView;
         return lease.state === 'revoked' ? lease : undefined;
       },
       { what: 'the issuer to record the revocation' },

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 
+import type { IssuedCredential, LeaseRevocation, LeaseView, ProblemDetails } from '@rotor/rest-contract';
+
 import { kafkaFromEnv } from '../../tools/security/env-clients';
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
@@ -114,25 +116,8 @@ class LocalTokenIssuer {
   }
 }
 
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  code: string;
-  field?: string;
-}
-
-interface LeaseView {
-  leaseId: string;
-  state: string;
-  issuedAt: string;
-  expiresAt: string;
-  maxExpiresAt: string;
-  revocationReason?: string;
-  revocation?: string;
-  credential?: { token: string };
-}
+/** What the lease routes answer: the view, with the credential once (issue) or the revocation outcome (DELETE). */
+type LeaseAnswer = LeaseView & Partial<Pick<IssuedCredential, 'credential'> & Pick<LeaseRevocation, 'revocation'>>;
 
 interface Answer<T = unknown> {
   status: number;
@@ -191,8 +176,8 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
     return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as T };
   };
 
-  const expectProblem = (answer: Answer, status: number, code: string, field?: string): Problem => {
-    const problem = answer.body as Problem;
+  const expectProblem = (answer: Answer, status: number, code: string, field?: string): ProblemDetails => {
+    const problem = answer.body as ProblemDetails;
     const problemJson = /^application\/problem\+json/.test(answer.headers.get('content-type') ?? '');
     expect({ httpStatus: answer.status, problemJson, status: problem.status, code: problem.code }).toEqual({
       httpStatus: status,
@@ -209,7 +194,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
     body: Record<string, unknown> = { role: WORK_ROLE },
     headers: Record<string, string> = {},
   ) => {
-    const answer = await call<LeaseView>('POST', '/v1/credentials', { token: await tokens.workload(serviceAccount), body, headers });
+    const answer = await call<LeaseAnswer>('POST', '/v1/credentials', { token: await tokens.workload(serviceAccount), body, headers });
     expect(answer.status).toBe(201);
     return answer.body;
   };
@@ -224,11 +209,11 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
     return answer.body;
   };
 
-  const revokedState = async (serviceAccount: string, leaseId: string): Promise<LeaseView> => {
+  const revokedState = async (serviceAccount: string, leaseId: string): Promise<LeaseAnswer> => {
     const token = await tokens.workload(serviceAccount);
     return eventually(
       async () => {
-        const answer = await call<LeaseView>('GET', `/v1/leases/${leaseId}`, { token });
+        const answer = await call<LeaseAnswer>('GET', `/v1/leases/${leaseId}`, { token });
         return answer.body.state === 'revoked' ? answer.body : undefined;
       },
       // Normally well under a second; generous because a consumer-group rebalance (another issuer joining) can hold it up.
@@ -249,7 +234,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
       );
       expectProblem(await call('DELETE', `/v1/leases/${lease.leaseId}`, { token: otherToken }), 403, 'not-your-lease');
 
-      const afterwards = await call<LeaseView>('GET', `/v1/leases/${lease.leaseId}`, { token: await tokens.workload('app-a') });
+      const afterwards = await call<LeaseAnswer>('GET', `/v1/leases/${lease.leaseId}`, { token: await tokens.workload('app-a') });
       expect(afterwards.status).toBe(200);
       expect(afterwards.body).toMatchObject({ leaseId: lease.leaseId, state: 'active', expiresAt: lease.expiresAt });
     });
@@ -257,19 +242,19 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
     it('lets the owning workload read, renew and revoke its lease, after which the lease is revoked and introspection says inactive', async () => {
       const lease = await issue('app-a');
       const ownerToken = await tokens.workload('app-a');
-      const credential = lease.credential!.token;
+      const credential = lease.credential!['token']!;
       expect(await introspect(credential)).toMatchObject({ active: true, lease_id: lease.leaseId });
 
-      const read = await call<LeaseView>('GET', `/v1/leases/${lease.leaseId}`, { token: ownerToken });
+      const read = await call<LeaseAnswer>('GET', `/v1/leases/${lease.leaseId}`, { token: ownerToken });
       expect(read.status).toBe(200);
       expect(read.body).toMatchObject({ leaseId: lease.leaseId, state: 'active' });
       expect(read.body).not.toHaveProperty('credential');
 
-      const renewed = await call<LeaseView>('POST', `/v1/leases/${lease.leaseId}/renew`, { token: ownerToken, body: { ttl: '2m' } });
+      const renewed = await call<LeaseAnswer>('POST', `/v1/leases/${lease.leaseId}/renew`, { token: ownerToken, body: { ttl: '2m' } });
       expect(renewed.status).toBe(200);
       expect(new Date(renewed.body.expiresAt).getTime()).toBeGreaterThan(new Date(lease.expiresAt).getTime());
 
-      const revoked = await call<LeaseView>('DELETE', `/v1/leases/${lease.leaseId}`, { token: ownerToken });
+      const revoked = await call<LeaseAnswer>('DELETE', `/v1/leases/${lease.leaseId}`, { token: ownerToken });
       expect(revoked.status).toBe(202);
       expect(revoked.body).toMatchObject({ leaseId: lease.leaseId, revocation: 'requested' });
 
@@ -419,7 +404,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
     const token = await tokens.workload('app-renew');
     const lease = await issue('app-renew', { role: WORK_ROLE, ttl: '1m' });
 
-    const longer = await call<LeaseView>('POST', `/v1/leases/${lease.leaseId}/renew`, { token, body: { ttl: '4m' } });
+    const longer = await call<LeaseAnswer>('POST', `/v1/leases/${lease.leaseId}/renew`, { token, body: { ttl: '4m' } });
     expect(longer.status).toBe(200);
     const extended = new Date(longer.body.expiresAt).getTime();
     expect(extended).toBeGreaterThan(new Date(lease.expiresAt).getTime());
@@ -427,7 +412,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
     expect(longer.body.maxExpiresAt).toBe(lease.maxExpiresAt);
 
     // maxTtl from now reaches beyond the lease's max: the expiry stops exactly there.
-    const capped = await call<LeaseView>('POST', `/v1/leases/${lease.leaseId}/renew`, { token, body: { ttl: 300 } });
+    const capped = await call<LeaseAnswer>('POST', `/v1/leases/${lease.leaseId}/renew`, { token, body: { ttl: 300 } });
     expect(capped.status).toBe(200);
     expect(capped.body.expiresAt).toBe(lease.maxExpiresAt);
     expect(capped.body.maxExpiresAt).toBe(lease.maxExpiresAt);
@@ -473,7 +458,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
         );
       }
       const renewed = await issue('late-renew', { role: LATE_ROLE, ttl: '3s' });
-      const renewal = await call<LeaseView>('POST', `/v1/leases/${renewed.leaseId}/renew`, {
+      const renewal = await call<LeaseAnswer>('POST', `/v1/leases/${renewed.leaseId}/renew`, {
         token: await tokens.workload('late-renew'),
         body: { ttl: '40s' },
       });
@@ -486,7 +471,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
       // The early revocation happens now, not when the 30 s TTL runs out.
       const stateOf = async (serviceAccount: string, leaseId: string) => {
         const { state, revocationReason } = (
-          await call<LeaseView>('GET', `/v1/leases/${leaseId}`, { token: await tokens.workload(serviceAccount) })
+          await call<LeaseAnswer>('GET', `/v1/leases/${leaseId}`, { token: await tokens.workload(serviceAccount) })
         ).body;
         return { state, revocationReason };
       };
@@ -509,7 +494,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
         ended: { state: 'revoked', revocationReason: 'requested' },
         renewed: { state: 'active', revocationReason: undefined },
       });
-      expect(await introspect(renewed.credential!.token, 'late-renew')).toMatchObject({ active: true, lease_id: renewed.leaseId });
+      expect(await introspect(renewed.credential!['token']!, 'late-renew')).toMatchObject({ active: true, lease_id: renewed.leaseId });
     }, 120_000);
   });
 });

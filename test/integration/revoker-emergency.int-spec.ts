@@ -6,6 +6,7 @@ import type Redis from 'ioredis';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
+import type { EmergencyRotationView, ProblemDetails } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
@@ -34,20 +35,6 @@ function rotorCli(args: string[], env: Record<string, string>): Promise<{ code: 
 }
 
 const kafka = kafkaFromEnv('rotor-test-emergency');
-
-interface RotationView {
-  id: string;
-  state: string;
-  matched: { leases: number; secrets: number };
-  revoked: number;
-  rotated: number;
-  delivered: number;
-  retired: number;
-  failed: number;
-  quotaLimited: boolean;
-  startedAt: string;
-  completedAt?: string;
-}
 
 interface Envelope {
   id: string;
@@ -139,14 +126,14 @@ describe('revoker: emergency rotations', () => {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
     });
-    const answer = (await response.json()) as RotationView & { detail?: string; code?: string };
+    const answer = (await response.json()) as EmergencyRotationView & Partial<ProblemDetails>;
     if (answer.id) startedIds.add(answer.id);
     return { status: response.status, body: answer };
   };
   const get = async (id: string) => {
     const response = await fetch(`${revoker.url}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } });
     if (!response.ok) throw new Error(`GET ${id}: ${response.status}`);
-    return (await response.json()) as RotationView;
+    return (await response.json()) as EmergencyRotationView;
   };
   const finished = (id: string, timeoutMs = 30_000) =>
     eventually(
@@ -372,7 +359,7 @@ managedSecrets:
     );
     const result = await watching;
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    const final = JSON.parse(result.stdout) as RotationView;
+    const final = JSON.parse(result.stdout) as EmergencyRotationView;
     startedIds.add(final.id);
     expect(final).toMatchObject({
       state: 'completed',

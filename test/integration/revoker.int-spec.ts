@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import { createEvent, Topics } from '@rotor/contracts';
 import { PostgresBackend } from '@rotor/credential-backends';
 import { EventPublisher } from '@rotor/kafka';
+import type { IrrevocableLeasePage } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
 import { PrivateRedis } from '../support/private-redis';
@@ -165,9 +166,7 @@ describe('revoker', () => {
         async () => {
           const page = (await (
             await fetch(`${revoker.url}/v1/leases?state=irrevocable`, { headers: { authorization: `Bearer ${sre}` } })
-          ).json()) as {
-            items: { leaseId: string; attempts: number; lastError?: string; state: string }[];
-          };
+          ).json()) as IrrevocableLeasePage;
           return page.items.find((item) => item.leaseId === leaseId);
         },
         { what: 'the lease to be listed as irrevocable', timeoutMs: 30_000 },
@@ -197,7 +196,7 @@ describe('revoker', () => {
         async () => {
           const page = (await (
             await fetch(`${revoker.url}/v1/leases?state=irrevocable`, { headers: { authorization: `Bearer ${sre}` } })
-          ).json()) as { items: { leaseId: string }[] };
+          ).json()) as IrrevocableLeasePage;
           return page.items.some((item) => item.leaseId === leaseId) ? undefined : true;
         },
         { what: 'the lease to leave the irrevocable list' },
