@@ -1,23 +1,8 @@
+import type { EmergencyRotationView as EmergencyView } from '@rotor/rest-contract';
+
 import type { CliContext, CliFlags, CommandWords } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
-
-interface EmergencyView {
-  id: string;
-  state: 'running' | 'completed' | 'failed';
-  mode: string;
-  reason: string;
-  selector: Record<string, string | boolean>;
-  matched: { leases: number; secrets: number };
-  revoked: number;
-  failed: number;
-  rotated: number;
-  delivered: number;
-  retired: number;
-  quotaLimited: boolean;
-  startedAt: string;
-  completedAt?: string;
-}
 
 const SELECTOR_FIELDS: Record<string, string> = {
   namespace: 'namespace',

@@ -1,21 +1,14 @@
+import type { IrrevocableLeasePage, LeaseView } from '@rotor/rest-contract';
+
 import type { CliContext, CliFlags, CommandWords } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
 
-interface LeaseView {
-  leaseId: string;
-  role: string;
-  state: string;
-  expiresAt: string;
-  workload: { namespace: string; serviceAccount: string };
-  attempts?: number;
-  lastError?: string;
-}
-
-const leaseRow = (lease: LeaseView) => [
+const leaseRow = (lease: Pick<LeaseView, 'leaseId' | 'role' | 'workload' | 'state' | 'expiresAt'>) => [
   lease.leaseId,
   lease.role,
-  `${lease.workload.namespace}/${lease.workload.serviceAccount}`,
+  // Every lease a workload or the irrevocable list shows has one; an operator's (break-glass) reaches neither.
+  lease.workload ? `${lease.workload.namespace}/${lease.workload.serviceAccount}` : '',
   lease.state,
   lease.expiresAt,
 ];
@@ -26,7 +19,7 @@ export async function leasesCommand(context: CliContext, { action, id }: Command
   switch (action) {
     case 'list': {
       const state = typeof flags['state'] === 'string' ? flags['state'] : 'irrevocable';
-      const page = await request<{ items: LeaseView[] }>(`${context.urls.revoker}/v1/leases?state=${encodeURIComponent(state)}`, {
+      const page = await request<IrrevocableLeasePage>(`${context.urls.revoker}/v1/leases?state=${encodeURIComponent(state)}`, {
         token: await context.token(['rotor:sre']),
       });
       printResult(context, page, {
