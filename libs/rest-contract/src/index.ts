@@ -1,3 +1,6 @@
+export * from './audit';
+export * from './break-glass';
+export * from './distribution';
 export * from './emergency';
 export * from './inventory';
 export * from './leases';

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { identifierKey, pseudonym } from '@rotor/audit-chain';
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
+import { AuditEventsPageSchema, type AuditEventsPage } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
 
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
@@ -45,7 +46,8 @@ export class AuditController {
 
   @Get('events')
   @Needs('redis')
-  async events(@CurrentCaller() caller: Caller, @Query() rawQuery: Record<string, unknown>) {
+  @Answers(200, AuditEventsPageSchema, 'one page of the matching audit records')
+  async events(@CurrentCaller() caller: Caller, @Query() rawQuery: Record<string, unknown>): Promise<AuditEventsPage> {
     requireGroup(caller, OperatorGroups.auditor);
     const parsed = EventsQuery.safeParse(rawQuery);
     if (!parsed.success) {

@@ -3,7 +3,8 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
+import { DeliveryPageSchema, type Delivery, type DeliveryPage } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
 
 import { DeliveryLedger, type DeliveredCopy } from './delivery-ledger';
 
@@ -19,7 +20,12 @@ export class DeliveriesController {
   /** Every copy of a managed secret the distributor made or tried to make, and its state. */
   @Get()
   @Needs('redis')
-  async list(@CurrentCaller() caller: Caller, @Query('secret') secret: string | undefined, @Query('state') state: string | undefined) {
+  @Answers(200, DeliveryPageSchema, "the secret's copies")
+  async list(
+    @CurrentCaller() caller: Caller,
+    @Query('secret') secret: string | undefined,
+    @Query('state') state: string | undefined,
+  ): Promise<DeliveryPage> {
     if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
       throw new DomainError('forbidden', 'missing-group', 'listing deliveries needs the rotor:sre or rotor:auditor group');
     }
@@ -35,7 +41,7 @@ export class DeliveriesController {
 }
 
 /** The public shape of a copy: the target by kind and name (its settings stay in the catalog). */
-const view = (copy: DeliveredCopy) => ({
+const view = (copy: DeliveredCopy): Delivery => ({
   secret: copy.secret,
   version: copy.version,
   gsmVersion: copy.gsmVersion,

@@ -5,6 +5,7 @@ import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { REDIS } from '@rotor/nest-redis';
 import { withLock, type Redis } from '@rotor/redis-store';
+import type { DriftFinding, DriftScanReport } from '@rotor/rest-contract';
 import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
@@ -16,22 +17,10 @@ import { CATALOG } from '../platform/tokens';
 import type { KubernetesSecretWriter } from '../targets/kubernetes-secret.writer';
 import { TargetWriters } from '../targets/target-writers';
 
-import { classifyDrift, type DriftKind } from './classify-drift';
+import { classifyDrift } from './classify-drift';
 
-export interface DriftFinding {
-  drift: DriftKind;
-  locator: string;
-  secret?: string;
-  target?: string;
-  version?: number;
-  repaired: boolean;
-}
-
-export interface ScanReport {
-  scannedTargets: number;
-  findings: DriftFinding[];
-  errors: { target: string; reason: string }[];
-}
+/** The REST answer of a scan (POST /v1/reconcile) is rest-contract's DriftScanReport. */
+export type ScanReport = DriftScanReport;
 
 /** The last finding per locator, so a condition that persists is published once, not every scan. */
 const openFindingKey = (locator: string) => `distributor:drift:${locator}`;

@@ -3,7 +3,8 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
+import { DriftScanReportSchema } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
 
 import { DriftScanner } from './drift-scanner';
 
@@ -18,6 +19,7 @@ export class ReconcileController {
   @Post()
   @HttpCode(200)
   @Needs('redis', 'kafka')
+  @Answers(200, DriftScanReportSchema, 'what the scan found, and what it repaired')
   async reconcile(@CurrentCaller() caller: Caller) {
     requireGroup(caller, OperatorGroups.sre);
     const report = await this.scanner.scanExclusive();

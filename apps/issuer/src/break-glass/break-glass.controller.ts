@@ -4,7 +4,8 @@ import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
+import { BreakGlassEndingSchema, BreakGlassGrantSchema, type BreakGlassEnding, type BreakGlassGrant } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
 import { BreakGlassBody, type BreakGlassRequest } from './break-glass.dto';
 import { BreakGlassService } from './break-glass.service';
@@ -26,7 +27,8 @@ export class BreakGlassController {
   @Post()
   @HttpCode(201)
   @Needs('kafka', 'redis', 'gsm')
-  async open(@CurrentCaller() caller: Caller, @Body(new ZodBodyPipe(BreakGlassBody)) body: BreakGlassRequest) {
+  @Answers(201, BreakGlassGrantSchema, 'the access: its values, shown this once')
+  async open(@CurrentCaller() caller: Caller, @Body(new ZodBodyPipe(BreakGlassBody)) body: BreakGlassRequest): Promise<BreakGlassGrant> {
     const grant = await this.breakGlass.open(asSre(caller), body);
     return { ...grant, expiresAt: grant.expiresAt.toISOString(), followUp: 'every managed secret listed is rotated when this access ends' };
   }
@@ -34,7 +36,8 @@ export class BreakGlassController {
   /** Ends the access now. */
   @Delete(':id')
   @Needs('kafka', 'redis')
-  async end(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+  @Answers(200, BreakGlassEndingSchema, 'the access is ending')
+  async end(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<BreakGlassEnding> {
     const sre = asSre(caller);
     if (!z.uuid().safeParse(id).success)
       throw new DomainError('invalid', 'invalid-id', 'id: must be a break-glass id (UUID)', { field: 'id' });
