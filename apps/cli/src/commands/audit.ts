@@ -1,16 +1,13 @@
 import { writeFileSync } from 'node:fs';
 
+import type { AuditEventsPage } from '@rotor/rest-contract';
+
 import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
 
 import { auditReplayCommand } from './audit-replay';
 import { auditTailCommand } from './audit-tail';
-
-interface AuditPage {
-  items: { seq: number; chain: string; eventType: string; eventId: string; recordedAt: string; event: { subject?: string } }[];
-  total: number;
-}
 
 /**
  * `rotor audit events|verify` ask the auditor, as an auditor; `rotor audit replay|tail` read the
@@ -27,10 +24,17 @@ export async function auditCommand(context: CliContext, action: string | undefin
       for (const name of ['lease', 'workload', 'secret', 'subject', 'from', 'to', 'limit', 'offset']) {
         if (typeof flags[name] === 'string') query.set(name === 'subject' ? 'actor' : name, flags[name]);
       }
-      const page = await request<AuditPage>(`${context.urls.auditor}/v1/audit/events?${query.toString()}`, { token });
+      const page = await request<AuditEventsPage>(`${context.urls.auditor}/v1/audit/events?${query.toString()}`, { token });
       printResult(context, page, {
         columns: ['recorded', 'type', 'subject', 'chain', 'seq'],
-        rows: page.items.map((item) => [item.recordedAt, item.eventType, item.event.subject, item.chain, item.seq]),
+        // The recorded event is a CloudEvents envelope; its subject is a string when there is one.
+        rows: page.items.map((item) => [
+          item.recordedAt,
+          item.eventType,
+          item.event['subject'] as string | undefined,
+          item.chain,
+          item.seq,
+        ]),
       });
       return;
     }

@@ -1,13 +1,8 @@
+import type { BreakGlassEnding, BreakGlassGrant } from '@rotor/rest-contract';
+
 import type { CliContext, CliFlags, CommandWords } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
-
-interface BreakGlassGrant {
-  id: string;
-  expiresAt: string;
-  secrets: { secret: string; version: number; value: string }[];
-  role?: { name: string; leaseId: string; credential: Record<string, string> };
-}
 
 /**
  * `rotor break-glass --secret A[,B] [--role R] --reason "…" --ticket T [--ttl 30m]` and
@@ -18,7 +13,7 @@ export async function breakGlassCommand(context: CliContext, { action, id }: Com
   const token = await context.token(['rotor:sre']);
   if (action === 'end') {
     if (!id) throw new Error('break-glass end needs the access id');
-    const ended = await request<{ id: string; state: string }>(`${context.urls.issuer}/v1/break-glass/${encodeURIComponent(id)}`, {
+    const ended = await request<BreakGlassEnding>(`${context.urls.issuer}/v1/break-glass/${encodeURIComponent(id)}`, {
       method: 'DELETE',
       token,
     });

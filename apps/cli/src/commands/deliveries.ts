@@ -1,22 +1,8 @@
+import type { DeliveryPage, DriftScanReport } from '@rotor/rest-contract';
+
 import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
-
-interface CopyView {
-  version: number;
-  target: { kind: string; name: string };
-  locator: string | null;
-  state: string;
-  attempts: number;
-  lastError: string | null;
-  updatedAt: string;
-}
-
-interface ReconcileReport {
-  scannedTargets: number;
-  findings: { drift: string; locator: string; secret?: string; target?: string; version?: number; repaired: boolean }[];
-  errors: { target: string; reason: string }[];
-}
 
 /** `rotor deliveries list --secret S [--state S]` (every copy and its state) and `rotor deliveries reconcile` (drift scan now). */
 export async function deliveriesCommand(context: CliContext, action: string | undefined, flags: CliFlags): Promise<void> {
@@ -25,7 +11,7 @@ export async function deliveriesCommand(context: CliContext, action: string | un
       if (typeof flags['secret'] !== 'string') throw new Error('deliveries list needs --secret NAME');
       const query = new URLSearchParams({ secret: flags['secret'] });
       if (typeof flags['state'] === 'string') query.set('state', flags['state']);
-      const page = await request<{ items: CopyView[] }>(`${context.urls.distributor}/v1/deliveries?${query.toString()}`, {
+      const page = await request<DeliveryPage>(`${context.urls.distributor}/v1/deliveries?${query.toString()}`, {
         token: await context.token(['rotor:auditor']),
       });
       printResult(context, page, {
@@ -44,7 +30,7 @@ export async function deliveriesCommand(context: CliContext, action: string | un
       return;
     }
     case 'reconcile': {
-      const report = await request<ReconcileReport>(`${context.urls.distributor}/v1/reconcile`, {
+      const report = await request<DriftScanReport>(`${context.urls.distributor}/v1/reconcile`, {
         method: 'POST',
         token: await context.token(['rotor:sre']),
       });
