@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import { createEvent, Topics, type AuditRecord } from '@rotor/contracts';
+import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
-import type { IssuedCredential, SecretInventory } from '@rotor/rest-contract';
+import type { AuditEventsPage, IssuedCredential, SecretInventory } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
@@ -134,9 +134,9 @@ managedSecrets:
     const token = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
     const types = async (query: string) =>
       (
-        (await (await fetch(`${auditor.url}/v1/audit/events?${query}`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
-          items: AuditRecord[];
-        }
+        (await (
+          await fetch(`${auditor.url}/v1/audit/events?${query}`, { headers: { authorization: `Bearer ${token}` } })
+        ).json()) as AuditEventsPage
       ).items.map((item) => item.eventType);
     await eventually(async () => ((await types(`lease=${issued.leaseId}`)).includes(Topics.revocationRequested) ? true : undefined), {
       what: 'the revocation request audited',

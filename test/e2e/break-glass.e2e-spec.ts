@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { Topics } from '@rotor/contracts';
+import type { BreakGlassGrant, ProblemDetails } from '@rotor/rest-contract';
 import { GsmSecretStore } from '@rotor/secret-store';
 
 import { eventually } from '../support/eventually';
@@ -15,13 +16,6 @@ import { readRotorTopicsSince, type TappedMessage } from '../support/topic-tap';
 
 const ROOT = join(__dirname, '..', '..');
 const run = promisify(execFile);
-
-interface Grant {
-  id: string;
-  expiresAt: string;
-  secrets: { secret: string; version: number; value: string }[];
-  role?: { name: string; leaseId: string; credential: Record<string, string> };
-}
 
 describe('break-glass: time-boxed, logged before anything is shown, rotated right after', () => {
   const started = new Date();
@@ -43,7 +37,7 @@ describe('break-glass: time-boxed, logged before anything is shown, rotated righ
     return {
       status: response.status,
       type: response.headers.get('content-type') ?? '',
-      body: (await response.json()) as Grant & { code?: string; detail?: string },
+      body: (await response.json()) as BreakGlassGrant & Partial<ProblemDetails>,
     };
   };
   const events = async (topic: string): Promise<(TappedMessage & { event: { id: string; data: Record<string, unknown> } })[]> =>
@@ -184,7 +178,7 @@ managedSecrets:
       '--ttl',
       '10m',
     );
-    const grant = JSON.parse(stdout) as Grant;
+    const grant = JSON.parse(stdout) as BreakGlassGrant;
     const exposed = grant.secrets[0]!.version;
     expect(grant.secrets[0]).toMatchObject({ secret });
     expect(exposed).toBeGreaterThanOrEqual(2);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Topics } from '@rotor/contracts';
+import type { DeliveryPage } from '@rotor/rest-contract';
 import { GsmSecretStore } from '@rotor/secret-store';
 import { createWebhookReceiver, type WebhookNotice } from '@rotor/webhook-signature';
 
@@ -116,7 +117,7 @@ ${targets.join('\n')}
     const copies = await eventually(
       async () => {
         const response = await fetch(`${distributor.url}/v1/deliveries?secret=${name}`, { headers: { authorization: `Bearer ${sre}` } });
-        const items = ((await response.json()) as { items: { target: { name: string }; state: string }[] }).items;
+        const items = ((await response.json()) as DeliveryPage).items;
         return items.length === FILE_TARGETS + WEBHOOK_TARGETS && items.every((copy) => copy.state === 'delivered') ? items : undefined;
       },
       { what: 'every copy delivered after the restart', timeoutMs: 90_000 },

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
+import type { Delivery, DeliveryPage, DriftScanReport } from '@rotor/rest-contract';
 import { GsmSecretStore } from '@rotor/secret-store';
 import { createWebhookReceiver, type WebhookNotice, type WebhookSigningKey } from '@rotor/webhook-signature';
 
@@ -18,15 +19,6 @@ import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
 import { kafkaFromEnv } from '../../tools/security/env-clients';
-
-interface CopyView {
-  version: number;
-  target: { kind: string; name: string };
-  state: string;
-  locator: string | null;
-  attempts: number;
-  lastError: string | null;
-}
 
 /** A webhook receiver built on the helper rotor ships for consumers; it can be told to fail first. */
 class TestReceiver {
@@ -83,10 +75,10 @@ describe('distribution: every copy written, recorded, superseded, removed on ret
   let gsm: GsmSecretStore;
   let sre: string;
 
-  const copies = async (): Promise<CopyView[]> => {
+  const copies = async (): Promise<Delivery[]> => {
     const response = await fetch(`${distributor.url}/v1/deliveries?secret=${name}`, { headers: { authorization: `Bearer ${sre}` } });
     expect(response.status).toBe(200);
-    return ((await response.json()) as { items: CopyView[] }).items;
+    return ((await response.json()) as DeliveryPage).items;
   };
   const gsmValue = async (version: number) => (await gsm.access(`projects/${project}/secrets/${name}/versions/${version}`)).toString();
   const kubeSecret = () => kube.secrets(namespace).find((secret) => secret.metadata?.name === 'app-credentials');
@@ -265,7 +257,7 @@ managedSecrets:
 
     const response = await fetch(`${distributor.url}/v1/reconcile`, { method: 'POST', headers: { authorization: `Bearer ${sre}` } });
     expect(response.status).toBe(200);
-    const report = (await response.json()) as { findings: { drift: string; target?: string; locator: string; repaired: boolean }[] };
+    const report = (await response.json()) as DriftScanReport;
     expect(report.findings).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ drift: 'edited', target: 'cluster', repaired: true }),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { Topics } from '@rotor/contracts';
-import type { IssuedCredential, LeaseView } from '@rotor/rest-contract';
+import type { AuditEventsPage, IssuedCredential, LeaseView } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
@@ -24,10 +24,6 @@ introspection:
   # The worker checks its own token here, standing in for the resource server it would hand it to.
   allowed: [{ namespace: e2e, serviceAccount: worker }]
 `;
-
-interface AuditPage {
-  items: { eventType: string; eventId: string; event: { data: Record<string, unknown> } }[];
-}
 
 describe('walking skeleton: one credential through issuer, revoker and auditor', () => {
   const started = new Date();
@@ -91,7 +87,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
         headers: { authorization: `Bearer ${auditorToken}` },
       });
       expect(response.status).toBe(200);
-      return ((await response.json()) as AuditPage).items.map((item) => item.eventType);
+      return ((await response.json()) as AuditEventsPage).items.map((item) => item.eventType);
     };
 
     // 2. The auditor records the issuance.

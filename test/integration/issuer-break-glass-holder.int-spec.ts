@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import type { Redis } from '@rotor/redis-store';
+import type { BreakGlassGrant } from '@rotor/rest-contract';
 
 import { redisFromEnv } from '../../tools/security/env-clients';
 import { requiredEnv } from '../support/services-env';
@@ -27,11 +28,6 @@ roles:
 introspection:
   allowed: [{ namespace: ${NAMESPACE}, serviceAccount: resource-server }]
 `;
-
-interface Grant {
-  id: string;
-  role: { leaseId: string; credential: { token: string } };
-}
 
 describe('break-glass leases are held by the operator, in a form no workload token can match', () => {
   let identity: TestIdentity;
@@ -65,7 +61,7 @@ describe('break-glass leases are held by the operator, in a form no workload tok
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
-  const openBreakGlass = async (): Promise<Grant> => {
+  const openBreakGlass = async (): Promise<Required<BreakGlassGrant>> => {
     const answer = await call('POST', '/v1/break-glass', await identity.operatorToken(SRE, ['rotor:sre']), {
       role: ROLE,
       reason: 'database on fire, need direct access',
@@ -73,7 +69,7 @@ describe('break-glass leases are held by the operator, in a form no workload tok
       ttl: '10m',
     });
     expect(answer.status).toBe(201);
-    return answer.body as unknown as Grant;
+    return answer.body as unknown as Required<BreakGlassGrant>;
   };
 
   /** What the workload that shares the old stand-in's name can do to the lease: nothing. */
@@ -102,7 +98,7 @@ describe('break-glass leases are held by the operator, in a form no workload tok
   it("refuses the stand-in workload's service account on the operator's lease, and introspection names the operator", async () => {
     const grant = await openBreakGlass();
     expect(await standInAnswers(grant.role.leaseId)).toEqual({ read: 403, renew: 403, revoke: 403 });
-    expect(await introspect(grant.role.credential.token)).toMatchObject({ active: true, sub: SRE });
+    expect(await introspect(grant.role.credential['token']!)).toMatchObject({ active: true, sub: SRE });
   });
 
   it('hands a live break-glass lease issued before the upgrade to an operator holder, and it keeps working and counting', async () => {
@@ -124,7 +120,7 @@ describe('break-glass leases are held by the operator, in a form no workload tok
 
     expect(await standInAnswers(leaseId)).toEqual({ read: 403, renew: 403, revoke: 403 });
     // The operator's subject was never stored: the label stands in for it.
-    expect(await introspect(grant.role.credential.token)).toMatchObject({ active: true, sub: STAND_IN.serviceAccount });
+    expect(await introspect(grant.role.credential['token']!)).toMatchObject({ active: true, sub: STAND_IN.serviceAccount });
     expect(await redis.zscore(`issuer:active:{role:${ROLE}}:holder:operator:${STAND_IN.serviceAccount}`, leaseId)).toBe(String(expiresAt));
     expect(await redis.zscore(`issuer:active:{role:${ROLE}}:all`, leaseId)).toBe(String(expiresAt));
     expect(await redis.exists(`issuer:active:workload:${STAND_IN.namespace}/${STAND_IN.serviceAccount}`)).toBe(0);
