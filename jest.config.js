@@ -23,6 +23,8 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.int-spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
+      // Each worker its own Kafka namespace, Redis database and GSM project: suites run in parallel.
+      testEnvironment: '<rootDir>/tools/jest/worker-environment.js',
     },
   ],
 };

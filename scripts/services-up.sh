@@ -26,6 +26,9 @@ REDIS_ACL_PORT=6380 # the redis-acl backend's Redis: never the one holding rotor
 PG_PORT=5432
 GSM_PORT=9090
 GSM_PROJECT=rotor-local
+# Kafka namespaces prepared (topics + the same ACLs) for the test suite's parallel workers: each
+# worker is its own rotor installation on this stack (test/support/worker-env.ts).
+TEST_KAFKA_NAMESPACES=test1.,test2.,test3.,test4.,test5.,test6.
 
 KAFKA_HOME="$STATE/kafka"
 KAFKA_LIBS="$KAFKA_HOME/libs"
@@ -383,7 +386,8 @@ kafka_ensure_users() {
 # Topics and ACLs from libs/contracts' access table, as the admin principal.
 kafka_setup_acls() {
   local out
-  out="$(cd "$ROOT" && KAFKA_BROKERS="$OWN_KAFKA_BROKERS" "$NODE" -r @swc-node/register tools/security/kafka-setup.ts 2>&1)" ||
+  out="$(cd "$ROOT" && KAFKA_BROKERS="$OWN_KAFKA_BROKERS" ROTOR_KAFKA_SETUP_NAMESPACES="$TEST_KAFKA_NAMESPACES" \
+    "$NODE" -r @swc-node/register tools/security/kafka-setup.ts 2>&1)" ||
     fail kafka "" "topics/ACLs: $out"
   say kafka "$out"
 }
@@ -746,6 +750,7 @@ export DATABASE_URL='$PG_ENV'
 export SECRET_MANAGER_EMULATOR_HOST=$GSM_ENV
 export GSM_PROJECT=$GSM_PROJECT
 export METADATA_SERVER_DETECTION=none
+export ROTOR_TEST_KAFKA_NAMESPACES=$TEST_KAFKA_NAMESPACES
 EOF
     if ((INSECURE)); then
       echo "export ROTOR_INSECURE_LOCAL=1" >>"$tmp"

@@ -9,4 +9,6 @@ export NX_DAEMON=false NX_NO_CLOUD=true KAFKAJS_NO_PARTITIONER_WARNING=1
 bash scripts/services-up.sh >/dev/null
 load_services_env
 ensure_dev_keys
+# The upper test namespaces (tools/jest/worker-environment.js), so a focused run and a full one can share the stack.
+export ROTOR_TEST_WORKER_OFFSET="${ROTOR_TEST_WORKER_OFFSET:-3}"
 exec jest --selectProjects integration --runInBand --forceExit "$@"

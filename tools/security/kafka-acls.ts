@@ -1,6 +1,7 @@
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes, type AclEntry, type Admin } from 'kafkajs';
 
 import { KAFKA_ACCESS, KAFKA_PRINCIPALS, type KafkaPrincipal, type TopicPattern } from '@rotor/contracts';
+import { KafkaNamespace } from '@rotor/kafka';
 
 /** One ACL binding in kafkajs' shape, for one of rotor's principals. */
 export type RotorAcl = Required<
@@ -22,25 +23,34 @@ const allow = (
   permissionType: AclPermissionTypes.ALLOW,
 });
 
-const topicResource = (pattern: TopicPattern) =>
-  'topic' in pattern ? { name: pattern.topic, prefixed: false } : { name: pattern.prefix, prefixed: true };
+/** A table entry as a broker resource in a namespace (see libs/kafka's kafka-namespace.ts): its names prefixed. */
+const topicResource = (pattern: TopicPattern, namespace: KafkaNamespace) =>
+  'topic' in pattern
+    ? { name: namespace.physical(pattern.topic), prefixed: false }
+    : { name: namespace.physical(pattern.prefix), prefixed: true };
 
 /**
  * The broker ACLs for the access table: WRITE, CREATE and DESCRIBE_CONFIGS on what a principal writes, READ on
- * what it reads, READ and DELETE on its own consumer groups (throw-away readers delete theirs).
+ * what it reads, READ and DELETE on its own consumer groups (throw-away readers delete theirs); the same
+ * table again in each namespace, so a principal has in every namespace exactly the rights it has at the root.
  */
-export function desiredAcls(): RotorAcl[] {
+export function desiredAcls(namespaces: readonly KafkaNamespace[] = [new KafkaNamespace('')]): RotorAcl[] {
+  return namespaces.flatMap((namespace) => aclsIn(namespace));
+}
+
+function aclsIn(namespace: KafkaNamespace): RotorAcl[] {
+  const topicResourceOf = (pattern: TopicPattern) => topicResource(pattern, namespace);
   return KAFKA_PRINCIPALS.flatMap((principal) => {
     const access = KAFKA_ACCESS[principal];
-    const group = { name: access.groupPrefix, prefixed: true };
+    const group = { name: namespace.physical(access.groupPrefix), prefixed: true };
     return [
       ...access.writes.flatMap((pattern) => [
-        allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.WRITE),
-        allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.CREATE),
+        allow(principal, AclResourceTypes.TOPIC, topicResourceOf(pattern), AclOperationTypes.WRITE),
+        allow(principal, AclResourceTypes.TOPIC, topicResourceOf(pattern), AclOperationTypes.CREATE),
         // To check at start-up that its topics keep their records; changing them stays admin's.
-        allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.DESCRIBE_CONFIGS),
+        allow(principal, AclResourceTypes.TOPIC, topicResourceOf(pattern), AclOperationTypes.DESCRIBE_CONFIGS),
       ]),
-      ...access.reads.map((pattern) => allow(principal, AclResourceTypes.TOPIC, topicResource(pattern), AclOperationTypes.READ)),
+      ...access.reads.map((pattern) => allow(principal, AclResourceTypes.TOPIC, topicResourceOf(pattern), AclOperationTypes.READ)),
       ...(access.reads.length
         ? [
             allow(principal, AclResourceTypes.GROUP, group, AclOperationTypes.READ),
@@ -59,8 +69,11 @@ const aclKey = (acl: RotorAcl) =>
  * created, bindings the table no longer lists are deleted (a privilege removed from the table
  * is removed from the broker). Bindings of other principals are left alone.
  */
-export async function applyAcls(admin: Admin): Promise<{ created: number; deleted: number; total: number }> {
-  const desired = new Map(desiredAcls().map((acl) => [aclKey(acl), acl]));
+export async function applyAcls(
+  admin: Admin,
+  namespaces?: readonly KafkaNamespace[],
+): Promise<{ created: number; deleted: number; total: number }> {
+  const desired = new Map(desiredAcls(namespaces).map((acl) => [aclKey(acl), acl]));
   const existing: RotorAcl[] = [];
   for (const principal of KAFKA_PRINCIPALS) {
     const described = await admin.describeAcls({

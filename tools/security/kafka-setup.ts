@@ -4,27 +4,54 @@
  * records for the catalog's longest maxTtl plus a margin), raises the retention of topics created
  * with the broker's defaults, and makes the ACLs exactly docs/access-policy.md's table.
  * Idempotent; scripts/services-up.sh runs it on every start.
+ *
+ * ROTOR_KAFKA_SETUP_NAMESPACES (comma-separated, e.g. `test1.,test2.`) prepares the same
+ * topics and ACLs in further namespaces besides the root (the local stack's test workers).
  */
 import { ALL_TOPICS } from '@rotor/contracts';
+
+import { inNamespace, KafkaNamespace } from '@rotor/kafka';
 
 import { kafkaFromEnv } from './env-clients';
 import { applyAcls } from './kafka-acls';
 import { retentionForCatalog, setupTopics } from './kafka-topics';
 
 async function main(): Promise<void> {
-  const admin = kafkaFromEnv('rotor-kafka-setup').admin();
+  const namespaces = [
+    new KafkaNamespace(''),
+    ...(process.env['ROTOR_KAFKA_SETUP_NAMESPACES'] ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean)
+      .map((name) => new KafkaNamespace(name)),
+  ];
+  const kafka = kafkaFromEnv('rotor-kafka-setup', { ...process.env, ROTOR_KAFKA_NAMESPACE: '' });
+  const setup = {
+    topics: ALL_TOPICS,
+    partitions: Number(process.env['KAFKA_TOPIC_PARTITIONS'] ?? 6),
+    replicationFactor: Number(process.env['KAFKA_REPLICATION_FACTOR'] ?? 1),
+    retentionMs: retentionForCatalog(process.env['ROTOR_CATALOG'] ?? 'config/catalog.yaml'),
+  };
+  let created = 0;
+  let upgraded = 0;
+  for (const namespace of namespaces) {
+    const admin = inNamespace(kafka, namespace).admin();
+    await admin.connect();
+    try {
+      const result = await setupTopics(admin, setup);
+      created += result.created.length;
+      upgraded += result.upgraded.length;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+  const admin = kafka.admin();
   await admin.connect();
   try {
-    const partitions = Number(process.env['KAFKA_TOPIC_PARTITIONS'] ?? 6);
-    const { created, upgraded } = await setupTopics(admin, {
-      topics: ALL_TOPICS,
-      partitions,
-      replicationFactor: Number(process.env['KAFKA_REPLICATION_FACTOR'] ?? 1),
-      retentionMs: retentionForCatalog(process.env['ROTOR_CATALOG'] ?? 'config/catalog.yaml'),
-    });
-    const acls = await applyAcls(admin);
+    const acls = await applyAcls(admin, namespaces);
+    const where = namespaces.length > 1 ? ` in ${namespaces.length} namespaces` : '';
     console.log(
-      `topics: ${ALL_TOPICS.length} (${created.length} created, ${upgraded.length} retention raised); ACLs: ${acls.total} (${acls.created} added, ${acls.deleted} removed)`,
+      `topics: ${ALL_TOPICS.length}${where} (${created} created, ${upgraded} retention raised); ACLs: ${acls.total} (${acls.created} added, ${acls.deleted} removed)`,
     );
   } finally {
     await admin.disconnect();

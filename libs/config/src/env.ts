@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { KAFKA_NAMESPACE_PATTERN } from '@rotor/contracts';
+
 import { ConfigError } from './config-error';
 import { httpSettings } from './http-settings';
 import { keyringEnv } from './keyring';
@@ -60,6 +62,8 @@ export const EnvFragments = {
     KAFKA_CLIENT_ID: z.string().min(1).optional(),
     KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
     KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),
+    /** A prefix of every topic and consumer group (`staging.`), to share a cluster; ACLs are granted per namespace. */
+    ROTOR_KAFKA_NAMESPACE: z.string().regex(KAFKA_NAMESPACE_PATTERN, "must be empty or end in '.', e.g. staging.").default(''),
     ...TransportEnvFragments.kafka,
   },
   redis: {
@@ -163,6 +167,7 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
       clientId: e.KAFKA_CLIENT_ID ?? `rotor-${service}`,
       partitions: e.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      namespace: e.ROTOR_KAFKA_NAMESPACE,
       security: kafkaSecurity(e),
     },
     redis: { url: e.REDIS_URL, security: redisSecurity(e) },

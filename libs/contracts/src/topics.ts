@@ -30,3 +30,10 @@ export const ALL_TOPICS: readonly TopicName[] = Object.values(Topics);
 
 /** Topics that carry domain events (everything the auditor chains), i.e. all but its own log and the DLQ. */
 export const DOMAIN_TOPICS: readonly TopicName[] = ALL_TOPICS.filter((topic) => topic !== Topics.auditLog && topic !== Topics.deadLetter);
+
+/**
+ * An installation's Kafka namespace (ROTOR_KAFKA_NAMESPACE): a prefix of every topic and consumer
+ * group, such as `staging.`, so that installations (or parallel test workers) can share a cluster;
+ * empty for none. libs/kafka maps names at the connection; ACLs are granted per namespace.
+ */
+export const KAFKA_NAMESPACE_PATTERN = /^(?:[a-z0-9][a-z0-9-]{0,30}\.)?$/;

@@ -6,6 +6,7 @@ export * from './consumer-runner';
 export * from './errors';
 export * from './event-publisher';
 export * from './kafka-connection';
+export * from './kafka-namespace';
 export * from './topic-reader';
 export * from './topic-retention';
 export { applyKafkajsIdleTimerFix } from './kafkajs-idle-timer-fix';

@@ -2,6 +2,7 @@ import { Kafka, logLevel, type Admin, type ITopicConfig, type KafkaConfig, type 
 
 import type { Logger } from '@rotor/telemetry';
 
+import { inNamespace, KafkaNamespace } from './kafka-namespace';
 import { retryRetriable } from './retry-retriable';
 import { DEFAULT_RETENTION_MS, topicRetentionConfig } from './topic-retention';
 
@@ -23,6 +24,8 @@ export interface KafkaSettings {
   replicationFactor: number;
   /** Retention of the topics rotor creates, but the audit log (never deleted); DEFAULT_RETENTION_MS when unset. */
   retentionMs?: number;
+  /** A prefix of every topic and group of this installation (see kafka-namespace.ts); none when unset. */
+  namespace?: string;
 }
 
 const levelName: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -53,7 +56,7 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
       'INSECURE: Kafka link without TLS or authentication (ROTOR_INSECURE_LOCAL=1); never run this way outside a laptop',
     );
   }
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: settings.clientId,
     brokers: settings.brokers,
     ...kafkaSecurityOptions(settings.security),
@@ -61,6 +64,7 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
     logCreator: kafkajsLogCreator(logger.child({ component: 'kafkajs' })),
     retry: { initialRetryTime: 200, retries: 8 },
   });
+  return inNamespace(kafka, new KafkaNamespace(settings.namespace ?? ''));
 }
 
 /**

@@ -2,7 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 
 import { kafkaSecurityFromEnv, redisSecurityFromEnv } from '@rotor/config';
 import { Topics } from '@rotor/contracts';
-import { kafkaSecurityOptions, type KafkaLinkSecurity, type LogPoint } from '@rotor/kafka';
+import { inNamespace, KafkaNamespace, kafkaSecurityOptions, type KafkaLinkSecurity, type LogPoint } from '@rotor/kafka';
 
 /**
  * Where the CLI finds the audit log: the same variables the services read, secure by default
@@ -13,6 +13,7 @@ export function auditLogSettings(env: NodeJS.ProcessEnv = process.env) {
   return {
     brokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',').map((broker) => broker.trim()),
     kafkaSecurity: kafkaSecurityFromEnv(env),
+    kafkaNamespace: env['ROTOR_KAFKA_NAMESPACE'] ?? '',
     topic: env['ROTOR_AUDIT_TOPIC'] ?? Topics.auditLog,
     redisUrl,
     /** Only `--rebuild` uses Redis, so its settings are checked only then. */
@@ -21,8 +22,11 @@ export function auditLogSettings(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-export const cliKafka = (brokers: string[], security?: KafkaLinkSecurity) =>
-  new Kafka({ clientId: 'rotor-cli', brokers, ...kafkaSecurityOptions(security), logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+export const cliKafka = (brokers: string[], security?: KafkaLinkSecurity, namespace = '') =>
+  inNamespace(
+    new Kafka({ clientId: 'rotor-cli', brokers, ...kafkaSecurityOptions(security), logLevel: logLevel.NOTHING, retry: { retries: 5 } }),
+    new KafkaNamespace(namespace),
+  );
 
 /** A point in the log from a flag: an ISO time or an offset applied to every partition. */
 export function parseLogPoint(text: string, flag: string): LogPoint {

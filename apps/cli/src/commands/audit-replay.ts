@@ -47,7 +47,7 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   if (rebuild && (!fromStart || to || filterSpecs.length))
     throw new Error('--rebuild reads the whole audit topic: use it without --to and --filter, and with no --from or --from 0');
 
-  const kafka = cliKafka(settings.brokers, settings.kafkaSecurity);
+  const kafka = cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
   const partial = !fromStart || !!to;
   const verifier = verify
     ? new ChainVerifier({ keyring: publicKeys(flags), ...(settings.auditKey ? { legacyKey: settings.auditKey } : {}), partial })

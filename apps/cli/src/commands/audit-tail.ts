@@ -14,7 +14,7 @@ export async function auditTailCommand(context: CliContext, flags: CliFlags, sig
   const settings = auditLogSettings();
   const filter = parseFilters(Array.isArray(flags['filter']) ? flags['filter'] : [], settings.auditKey);
   const from = typeof flags['from'] === 'string' ? parseLogPoint(flags['from'], 'from') : undefined;
-  const kafka = cliKafka(settings.brokers, settings.kafkaSecurity);
+  const kafka = cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
   const groupId = `rotor-cli-tail-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
   const admin = kafka.admin();

@@ -1,0 +1,40 @@
+// The integration project's test environment. Each Jest worker is its own rotor installation on
+// the shared local stack, so that suites can run in parallel without seeing each other's work:
+//   - Kafka: its own namespace (ROTOR_KAFKA_NAMESPACE `test<N>.`), topics and ACLs that
+//     scripts/services-up.sh prepared (ROTOR_TEST_KAFKA_NAMESPACES); consumer groups follow;
+//   - Redis: its own logical database (REDIS_URL `/<N>`; the local stack's default is 0);
+//   - GSM: its own project (`<GSM_PROJECT>-w<N>`).
+// It is applied to the worker's real environment before the sandbox copies it, so every child
+// process a suite starts (services, the CLI) inherits it, with or without an explicit env.
+// ROTOR_TEST_WORKER_OFFSET shifts the numbers, for a second run on the same stack
+// (scripts/test-focus.sh uses the upper half).
+const { TestEnvironment } = require('jest-environment-node');
+
+function isolateWorker(env) {
+  if (env.ROTOR_TEST_WORKER) return; // applied by an earlier suite of this worker
+  const worker = Number(env.JEST_WORKER_ID ?? 1) + Number(env.ROTOR_TEST_WORKER_OFFSET ?? 0);
+  const namespaces = (env.ROTOR_TEST_KAFKA_NAMESPACES ?? '').split(',').filter(Boolean);
+  const namespace = namespaces[worker - 1];
+  if (!namespace) {
+    throw new Error(
+      `test worker ${worker} has no Kafka namespace: the stack prepared ${namespaces.length} (ROTOR_TEST_KAFKA_NAMESPACES in .rotor/env); ` +
+        'run scripts/services-up.sh again, or run fewer workers',
+    );
+  }
+  env.ROTOR_KAFKA_NAMESPACE = namespace;
+  const redis = new URL(env.REDIS_URL ?? 'rediss://127.0.0.1:6379');
+  redis.pathname = `/${worker}`;
+  env.REDIS_URL = redis.toString();
+  env.GSM_PROJECT = `${env.GSM_PROJECT ?? 'rotor-local'}-w${worker}`;
+  env.ROTOR_TEST_WORKER = String(worker);
+}
+
+class WorkerEnvironment extends TestEnvironment {
+  constructor(config, context) {
+    isolateWorker(process.env);
+    super(config, context);
+  }
+}
+
+module.exports = WorkerEnvironment;
+module.exports.isolateWorker = isolateWorker;
