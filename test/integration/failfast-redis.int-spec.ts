@@ -5,56 +5,14 @@
  * the issuer alone, without touching the Redis everyone else uses.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 
 import { eventually } from '../support/eventually';
+import { FreezableRelay } from '../support/freezable-relay';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { redisFromEnv } from '../../tools/security/env-clients';
-
-/** Relays TCP to `target`; while frozen it forwards nothing either way and keeps every connection open. */
-class FreezableRelay {
-  private frozen = false;
-  private readonly held: (() => void)[] = [];
-  private readonly sockets = new Set<Socket>();
-  private server?: Server;
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async start(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target.port, this.target.host);
-      for (const [from, to] of [
-        [client, upstream],
-        [upstream, client],
-      ] as const) {
-        this.sockets.add(from);
-        from.on('data', (chunk: Buffer) => (this.frozen ? this.held.push(() => to.write(chunk)) : to.write(chunk)));
-        from.on('error', () => to.destroy());
-        from.on('close', () => to.destroy());
-      }
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  freeze(): void {
-    this.frozen = true;
-  }
-
-  thaw(): void {
-    this.frozen = false;
-    for (const forward of this.held.splice(0)) forward();
-  }
-
-  async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-}
 
 describe('the issuer while its Redis hangs', () => {
   const namespace = `failfast-redis-${randomUUID().slice(0, 8)}`;

@@ -58,7 +58,7 @@ export class IssuerModule {
             ),
         },
         { provide: TokenHasher, useFactory: () => new TokenHasher(config.tokenHashKeys) },
-        backendsProvider(config.backends),
+        backendsProvider({ ...config.backends, postgresQueryTimeoutMs: config.dependencyTimeoutMs }),
         BackendsShutdown,
         SeparateRedisCheck,
         CallerGuard,

@@ -20,10 +20,19 @@ export interface PostgresBackendSettings {
   databaseUrl: string;
   /** Told every PostgreSQL failure: callers get a generic problem, the detail goes to the log. */
   onFailure?: (failure: PostgresFailure) => void;
+  /**
+   * Fail fast (the issuer's ROTOR_DEPENDENCY_TIMEOUT_MS): each statement is bounded on the server
+   * (statement_timeout, rolled back) and on the client (a frozen server answers nothing), and so
+   * is connecting. Unset: no statement bound, 3 s to connect (the revoker's patient retries).
+   */
+  queryTimeoutMs?: number;
 }
 
-function adminPool(databaseUrl: string): Pool {
-  const pool = new Pool({ connectionString: databaseUrl, max: 8, connectionTimeoutMillis: 3_000 });
+function adminPool(databaseUrl: string, queryTimeoutMs?: number): Pool {
+  const bounds = queryTimeoutMs
+    ? { connectionTimeoutMillis: queryTimeoutMs, statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs }
+    : { connectionTimeoutMillis: 3_000 };
+  const pool = new Pool({ connectionString: databaseUrl, max: 8, ...bounds });
   // A dropped connection surfaces as the failure of the query in flight (→ retried); its
   // 'error' event, idle or checked out, must not crash the process.
   pool.on('error', () => undefined);
@@ -70,10 +79,12 @@ export class PostgresBackend implements CredentialBackend<'postgres'> {
   private target: { host: string; port: number; database: string };
   private readonly knownGroups = new Set<string>();
   private readonly onFailure: (failure: PostgresFailure) => void;
+  private readonly queryTimeoutMs: number | undefined;
 
   constructor(settings: PostgresBackendSettings) {
     this.onFailure = settings.onFailure ?? (() => undefined);
-    this.pool = adminPool(settings.databaseUrl);
+    this.queryTimeoutMs = settings.queryTimeoutMs;
+    this.pool = adminPool(settings.databaseUrl, settings.queryTimeoutMs);
     this.target = targetOf(settings.databaseUrl);
   }
 
@@ -83,7 +94,7 @@ export class PostgresBackend implements CredentialBackend<'postgres'> {
    */
   useDatabaseUrl(databaseUrl: string): void {
     const previous = this.pool;
-    this.pool = adminPool(databaseUrl);
+    this.pool = adminPool(databaseUrl, this.queryTimeoutMs);
     this.target = targetOf(databaseUrl);
     previous.end().catch(() => undefined);
   }
@@ -203,11 +214,12 @@ export class PostgresBackend implements CredentialBackend<'postgres'> {
       await client.query('BEGIN');
       await work((sql, params) => client.query(sql, params));
       await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw this.failed(operation, error);
-    } finally {
       client.release();
+    } catch (error) {
+      // The connection is closed, not rolled back and reused: after a client-side timeout it may
+      // still be busy, and a ROLLBACK would wait as long again. The server rolls back on close.
+      client.release(true);
+      throw this.failed(operation, error);
     }
   }
 }

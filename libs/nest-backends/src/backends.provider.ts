@@ -18,6 +18,8 @@ export interface BackendUpstreams {
   redisAclUrl: string;
   redisAclSecurity?: RedisAclBackendSettings['security'];
   files?: BackendCredentialFiles;
+  /** Bounds every PostgreSQL statement (the issuer's request paths: fail fast); see PostgresBackendSettings. */
+  postgresQueryTimeoutMs?: number;
 }
 
 /**
@@ -33,6 +35,7 @@ export const backendsProvider = (settings: BackendUpstreams): Provider => ({
       postgres: {
         databaseUrl: settings.databaseUrl,
         onFailure: (failure) => logger.warn({ postgres: failure }, 'postgres backend operation failed'),
+        ...(settings.postgresQueryTimeoutMs ? { queryTimeoutMs: settings.postgresQueryTimeoutMs } : {}),
       },
       'redis-acl': { url: settings.redisAclUrl, ...(settings.redisAclSecurity ? { security: settings.redisAclSecurity } : {}) },
     });
