@@ -5,7 +5,17 @@ import { join } from 'node:path';
 
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 
-import type { IssuedCredential, LeaseRevocation, LeaseView, ProblemDetails } from '@rotor/rest-contract';
+import {
+  IssuedCredentialSchema,
+  LeaseRevocationSchema,
+  LeaseViewSchema,
+  ProblemDetailsSchema,
+  restComponents,
+  type IssuedCredential,
+  type LeaseRevocation,
+  type LeaseView,
+  type ProblemDetails,
+} from '@rotor/rest-contract';
 
 import { kafkaFromEnv } from '../../tools/security/env-clients';
 import { eventually } from '../support/eventually';
@@ -267,6 +277,41 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
   it('refuses credentials to an operator token with 403 workloads-only', async () => {
     const token = await tokens.operator('sre@example.com', ['rotor:sre']);
     expectProblem(await call('POST', '/v1/credentials', { token, body: { role: WORK_ROLE } }), 403, 'workloads-only');
+  });
+
+  it('serves an OpenAPI 3.1 document whose lease schemas its real answers match', async () => {
+    const docs = await call<{
+      openapi: string;
+      paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: unknown }> }> }>>;
+      components: { schemas: Record<string, unknown> };
+    }>('GET', '/docs/json');
+    expect(docs.body.openapi).toBe('3.1.0');
+    const answerSchema = (path: string, method: string, status: string, type = 'application/json') =>
+      docs.body.paths[path]?.[method]?.responses[status]?.content[type]?.schema;
+    expect({
+      issue: answerSchema('/v1/credentials', 'post', '201'),
+      read: answerSchema('/v1/leases/{id}', 'get', '200'),
+      revoke: answerSchema('/v1/leases/{id}', 'delete', '202'),
+      problem: answerSchema('/v1/leases/{id}', 'get', 'default', 'application/problem+json'),
+    }).toEqual({
+      issue: { $ref: '#/components/schemas/IssuedCredential' },
+      read: { $ref: '#/components/schemas/LeaseView' },
+      revoke: { $ref: '#/components/schemas/LeaseRevocation' },
+      problem: { $ref: '#/components/schemas/ProblemDetails' },
+    });
+    const components = restComponents();
+    for (const name of ['IssuedCredential', 'LeaseView', 'LeaseRevocation', 'ProblemDetails'])
+      expect(docs.body.components.schemas[name]).toEqual(components[name]);
+
+    // Parsing strips fields a schema does not name: equal means every field sent is documented.
+    const documented = (schema: { parse(value: unknown): unknown }, body: unknown) => expect(schema.parse(body)).toEqual(body);
+    const token = await tokens.workload('app-docs');
+    const issued = await issue('app-docs');
+    documented(IssuedCredentialSchema, issued);
+    documented(LeaseViewSchema, (await call('GET', `/v1/leases/${issued.leaseId}`, { token })).body);
+    documented(LeaseViewSchema, (await call('POST', `/v1/leases/${issued.leaseId}/renew`, { token, body: {} })).body);
+    documented(LeaseRevocationSchema, (await call('DELETE', `/v1/leases/${issued.leaseId}`, { token })).body);
+    documented(ProblemDetailsSchema, (await call('GET', '/v1/leases/not-a-uuid', { token })).body);
   });
 
   describe('answers 401 problem+json to a caller it cannot authenticate', () => {
