@@ -8,7 +8,7 @@ import { CopyMatcher, type FingerprintForm } from '@rotor/copy-fingerprint';
 import { EventPublisher } from '@rotor/kafka';
 import { REDIS } from '@rotor/nest-redis';
 import { withLock, type Redis } from '@rotor/redis-store';
-import { LOGGER } from '@rotor/service-kit';
+import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
 import type { DistributorConfig } from '../config';
@@ -77,6 +77,7 @@ export class ClusterCopyScanner {
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(DISTRIBUTOR_CONFIG) private readonly config: DistributorConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly gate: DependencyGate,
     metrics: Metrics,
     @Optional() @Inject(CLUSTER_OBJECTS) private readonly objects?: ClusterObjects,
   ) {
@@ -239,7 +240,8 @@ export class ClusterCopyScanner {
           discoveredAt: new Date().toISOString(),
         },
       }),
-      { key: finding.secret },
+      // Bounded as on every route that can wait for it (POST /v1/copy-scan); an unpublished finding is published by the next scan.
+      { key: finding.secret, timeoutMs: this.gate.timeoutMs },
     );
     this.findingsTotal.inc({ kind: finding.location.kind, removed: String(finding.removed) });
     this.logger.warn(

@@ -6,7 +6,7 @@ import { EventPublisher } from '@rotor/kafka';
 import { REDIS } from '@rotor/nest-redis';
 import { withLock, type Redis } from '@rotor/redis-store';
 import type { DriftFinding, DriftScanReport } from '@rotor/rest-contract';
-import { LOGGER } from '@rotor/service-kit';
+import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
 
 import { DeliveryLedger } from '../delivery/delivery-ledger';
@@ -45,6 +45,7 @@ export class DriftScanner {
     private readonly publisher: EventPublisher,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly gate: DependencyGate,
     metrics: Metrics,
   ) {
     this.findingsTotal = metrics.counter('rotor_drift_findings_total', 'Drift findings published, by kind', ['drift']);
@@ -140,9 +141,21 @@ export class DriftScanner {
 
   private async report(report: ScanReport, finding: DriftFinding, target: Pick<Target, 'kind' | 'name'>): Promise<void> {
     report.findings.push(finding);
-    const previous = await this.redis.getset(openFindingKey(finding.locator), finding.drift);
+    const mark = openFindingKey(finding.locator);
+    const previous = await this.redis.getset(mark, finding.drift);
     if (previous === finding.drift && !finding.repaired) return; // still open, already published
+    try {
+      await this.publish(finding, target);
+    } catch (error) {
+      // Not published: take the mark back, so that the next scan publishes it instead.
+      await (previous === null ? this.redis.del(mark) : this.redis.set(mark, previous));
+      throw error;
+    }
     this.findingsTotal.inc({ drift: finding.drift });
+  }
+
+  /** Bounded like every produce a REST route can wait for (POST /v1/reconcile): fail fast while Kafka hangs. */
+  private async publish(finding: DriftFinding, target: Pick<Target, 'kind' | 'name'>): Promise<void> {
     await this.publisher.publish(
       createEvent({
         topic: Topics.deliveryDriftDetected,
@@ -157,7 +170,7 @@ export class DriftScanner {
           repaired: finding.repaired,
         },
       }),
-      { key: finding.secret ?? finding.locator },
+      { key: finding.secret ?? finding.locator, timeoutMs: this.gate.timeoutMs },
     );
   }
 }
