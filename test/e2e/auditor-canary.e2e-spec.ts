@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
-import type { AuditEventsPage, IssuedCredential, SecretInventory } from '@rotor/rest-contract';
+import type { AuditEventsPage, AuditVerifyReport, IssuedCredential, SecretInventory } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
@@ -166,10 +166,9 @@ managedSecrets:
       [1, 'removed'],
       [2, 'delivered'],
     ]);
-    const verify = (await (await fetch(`${auditor.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
-      ok: boolean;
-      records: number;
-    };
+    const verify = (await (
+      await fetch(`${auditor.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as AuditVerifyReport;
     expect(verify.ok).toBe(true);
 
     // The canary: no value (nor its base64/hex spelling) in any audit record, key or header; nor the pod name.

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { identifierKey, pseudonym } from '@rotor/audit-chain';
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
-import { AuditEventsPageSchema, type AuditEventsPage } from '@rotor/rest-contract';
+import { AuditEventsPageSchema, AuditVerifyReportSchema, type AuditEventsPage, type AuditVerifyReport } from '@rotor/rest-contract';
 import { Answers, CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
 
 import type { AuditorConfig } from '../config';
@@ -67,7 +67,8 @@ export class AuditController {
 
   @Get('verify')
   @Needs('kafka')
-  async verify(@CurrentCaller() caller: Caller) {
+  @Answers(200, AuditVerifyReportSchema, 'the audit log checked end to end')
+  async verify(@CurrentCaller() caller: Caller): Promise<AuditVerifyReport> {
     requireGroup(caller, OperatorGroups.auditor);
     return this.verification.verify();
   }

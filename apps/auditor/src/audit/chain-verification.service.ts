@@ -5,6 +5,7 @@ import { ChainVerifier } from '@rotor/audit-chain';
 import { AuditLogMessageSchema } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
+import type { AuditVerifyReport } from '@rotor/rest-contract';
 import { DependencyGate } from '@rotor/service-kit';
 
 import type { AuditorConfig } from '../config';
@@ -28,7 +29,7 @@ export class ChainVerificationService {
     private readonly gate: DependencyGate,
   ) {}
 
-  async verify() {
+  async verify(): Promise<AuditVerifyReport> {
     const verifier = new ChainVerifier({ keyring: this.keys.keyring, legacyKey: this.config.auditKey });
     const started = Date.now();
     // Before the topic: the auditor writes Kafka first, so the topic read next must reach it.

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 
-import type { AuditEventsPage } from '@rotor/rest-contract';
+import type { AuditEventsPage, AuditVerifyReport } from '@rotor/rest-contract';
 
 import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
@@ -39,14 +39,7 @@ export async function auditCommand(context: CliContext, action: string | undefin
       return;
     }
     case 'verify': {
-      const result = await request<{
-        ok: boolean;
-        records: number;
-        chains: number;
-        checkpoints?: { unanchoredTail: number };
-        failures?: string[];
-        firstBreak?: { partition: number; offset: string; reason: string };
-      }>(`${context.urls.auditor}/v1/audit/verify`, { token });
+      const result = await request<AuditVerifyReport>(`${context.urls.auditor}/v1/audit/verify`, { token });
       printResult(context, result, {
         columns: ['ok', 'records', 'chains', 'unanchored tail', 'first break'],
         rows: [

@@ -1,0 +1,107 @@
+import { generateKeyPairSync } from 'node:crypto';
+
+import type { Kafka } from 'kafkajs';
+
+import { AuditKeyring, auditKeyId, GENESIS, sealRecord, signCheckpoint } from '@rotor/audit-chain';
+import type { AuditCheckpoint, AuditRecord } from '@rotor/contracts';
+import type { OperatorCaller } from '@rotor/identity';
+import { AuditVerifyReportSchema } from '@rotor/rest-contract';
+import type { DependencyGate } from '@rotor/service-kit';
+
+import type { AuditorConfig } from '../config';
+
+import { AuditController } from './audit.controller';
+import type { AuditSigningKeys } from './audit-signing-keys';
+import type { AuditStore } from './audit.store';
+import type { CheckpointArchive } from './checkpoint-archive';
+import { ChainVerificationService } from './chain-verification.service';
+
+/** The audit topic, as the verification reads it (partition 0, in order). */
+let topic: (AuditRecord | AuditCheckpoint | string)[] = [];
+jest.mock('@rotor/kafka', () => ({
+  readTopicRange: async (
+    _kafka: unknown,
+    { onMessage }: { onMessage: (message: { value: Buffer; offset: string }, partition: number) => void },
+  ) => {
+    topic.forEach((entry, offset) =>
+      onMessage({ value: Buffer.from(typeof entry === 'string' ? entry : JSON.stringify(entry)), offset: String(offset) }, 0),
+    );
+    return {};
+  },
+}));
+
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const signer = { privateKey, publicKey, keyId: auditKeyId(publicKey) };
+const chain = (length: number): AuditRecord[] => {
+  const records: AuditRecord[] = [];
+  for (let seq = 0; seq < length; seq++)
+    records.push(
+      sealRecord({
+        seq,
+        chain: 'rotor.lease.issued.v1:0',
+        sourceTopic: 'rotor.lease.issued.v1',
+        sourcePartition: 0,
+        sourceOffset: String(seq),
+        eventId: `event-${seq}`,
+        eventType: 'rotor.lease.issued.v1',
+        known: true,
+        recordedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+        event: { id: `event-${seq}`, data: { leaseId: `lease-${seq}` } },
+        prev: records[seq - 1]?.hash ?? GENESIS,
+      }),
+    );
+  return records;
+};
+const checkpointOver = (head: AuditRecord): AuditCheckpoint =>
+  signCheckpoint(
+    {
+      kind: 'checkpoint',
+      number: 1,
+      issuedAt: new Date().toISOString(),
+      intervalMs: 60_000,
+      partitions: 1,
+      heads: [{ chain: head.chain, seq: head.seq, hash: head.hash, partition: 0 }],
+    },
+    signer,
+  );
+
+const auditor: OperatorCaller = { kind: 'operator', subject: 'audrey', groups: ['rotor:auditor'] };
+const controllerOver = (external: AuditCheckpoint | undefined) =>
+  new AuditController(
+    {} as AuditStore,
+    new ChainVerificationService(
+      {} as Kafka,
+      { auditTopic: 'rotor.audit.log.v1' } as AuditorConfig,
+      { keyring: new AuditKeyring([publicKey]) } as AuditSigningKeys,
+      { latest: async () => external } as CheckpointArchive,
+      { bounded: <T>(_dependency: string, work: Promise<T>) => work } as unknown as DependencyGate,
+    ),
+    { auditKey: 'audit-key-for-tests-0123456789abcdef' } as AuditorConfig,
+  );
+const wire = async (value: unknown): Promise<unknown> => JSON.parse(JSON.stringify(await value));
+
+describe('GET /v1/audit/verify answers what rest-contract documents', () => {
+  it('a sound log: counts, the last checkpoint and the one kept outside Kafka', async () => {
+    const records = chain(3);
+    const checkpoint = checkpointOver(records[2]!);
+    topic = [...records, checkpoint];
+    const body = (await wire(controllerOver(checkpoint).verify(auditor))) as { ok: boolean; checkpoints: object };
+    expect(body).toMatchObject({
+      ok: true,
+      records: 3,
+      chains: 1,
+      checkpoints: { count: 1, last: { number: 1 }, external: { number: 1 } },
+    });
+    expect(AuditVerifyReportSchema.parse(body)).toEqual(body);
+  });
+
+  it('a broken log: the first break, the failures and an unreadable message', async () => {
+    const records = chain(3);
+    const tampered = { ...records[1]!, event: { id: 'event-1', data: { leaseId: 'someone-else' } } };
+    topic = [records[0]!, tampered, records[2]!, 'not json'];
+    const body = (await wire(controllerOver(undefined).verify(auditor))) as Record<string, unknown>;
+    expect(body).toMatchObject({ ok: false, firstBreak: { partition: 0, offset: '1' }, firstUnreadable: { partition: 0, offset: '3' } });
+    expect(body['failures']).toEqual([expect.any(String)]);
+    expect(AuditVerifyReportSchema.parse(body)).toEqual(body);
+  });
+});
