@@ -6,6 +6,9 @@
  *   node scripts/wait-for-kafka.js [timeoutSeconds=60] [brokers]
  *
  * brokers: comma-separated host:port list; defaults to $KAFKA_BROKERS, then 127.0.0.1:9092.
+ * With a fourth argument `--in-sync` it also waits until every broker listed has joined and
+ * every partition's replicas are all in sync (a cluster restarted after a node was down): a
+ * node killed before then could take the only up-to-date copy with it.
  * After describeCluster it also asks for the group coordinator (admin describeGroups), which
  * makes a fresh cluster create __consumer_offsets now rather than during the first test's
  * consumer join (kafkajs otherwise logs "The group coordinator is not available" once).
@@ -29,6 +32,7 @@ const brokers = (process.argv[3] || process.env.KAFKA_BROKERS || '127.0.0.1:9092
   .split(',')
   .map((b) => b.trim())
   .filter(Boolean);
+const inSync = process.argv[4] === '--in-sync';
 
 if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) {
   console.error(`wait-for-kafka: invalid timeout "${process.argv[2]}" (seconds expected)`);
@@ -64,6 +68,14 @@ async function attempt() {
     await admin.connect();
     const info = await admin.describeCluster();
     await admin.describeGroups(['rotor-wait-for-kafka']);
+    if (inSync) {
+      if (info.brokers.length < brokers.length) throw new Error(`${info.brokers.length} of ${brokers.length} brokers up`);
+      const { topics } = await admin.fetchTopicMetadata({ topics: await admin.listTopics() });
+      const lagging = topics.flatMap((t) =>
+        t.partitions.filter((p) => p.isr.length < p.replicas.length).map((p) => `${t.name}:${p.partitionId}`),
+      );
+      if (lagging.length) throw new Error(`${lagging.length} partitions not fully in sync (${lagging.slice(0, 3).join(', ')}…)`);
+    }
     return info;
   } finally {
     await admin.disconnect().catch(() => {});

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     topics: ALL_TOPICS,
     partitions: Number(process.env['KAFKA_TOPIC_PARTITIONS'] ?? 6),
     replicationFactor: Number(process.env['KAFKA_REPLICATION_FACTOR'] ?? 1),
+    ...(process.env['KAFKA_MIN_INSYNC_REPLICAS'] ? { minInsyncReplicas: Number(process.env['KAFKA_MIN_INSYNC_REPLICAS']) } : {}),
     retentionMs: retentionForCatalog(process.env['ROTOR_CATALOG'] ?? 'config/catalog.yaml'),
   };
   let created = 0;

@@ -16,6 +16,7 @@ export interface TopicSetup {
   topics: readonly string[];
   partitions: number;
   replicationFactor: number;
+  minInsyncReplicas?: number;
   retentionMs: number;
 }
 

@@ -62,12 +62,19 @@ export const EnvFragments = {
     KAFKA_CLIENT_ID: z.string().min(1).optional(),
     KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
     KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),
+    /** For topics rotor creates; by default 2 from a replication factor of 3, else 1. */
+    KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(7).optional(),
     /** A prefix of every topic and consumer group (`staging.`), to share a cluster; ACLs are granted per namespace. */
     ROTOR_KAFKA_NAMESPACE: z.string().regex(KAFKA_NAMESPACE_PATTERN, "must be empty or end in '.', e.g. staging.").default(''),
     ...TransportEnvFragments.kafka,
   },
   redis: {
     REDIS_URL: url(['redis:', 'rediss:']).default('rediss://127.0.0.1:6379'),
+    /**
+     * Redis Cluster seed nodes (host:port,…): when set, rotor uses ioredis' Cluster client on them, with
+     * REDIS_URL's scheme (rediss: TLS) and the same user, password and CA; REDIS_URL's host and database are unused.
+     */
+    REDIS_CLUSTER_NODES: hostPortList.optional(),
     ...TransportEnvFragments.redis,
   },
   gsm: {
@@ -167,10 +174,11 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
       clientId: e.KAFKA_CLIENT_ID ?? `rotor-${service}`,
       partitions: e.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      ...(e.KAFKA_MIN_INSYNC_REPLICAS ? { minInsyncReplicas: e.KAFKA_MIN_INSYNC_REPLICAS } : {}),
       namespace: e.ROTOR_KAFKA_NAMESPACE,
       security: kafkaSecurity(e),
     },
-    redis: { url: e.REDIS_URL, security: redisSecurity(e) },
+    redis: { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES, security: redisSecurity(e) },
     insecureLocal: e.ROTOR_INSECURE_LOCAL,
     identity: {
       jwks: e.ROTOR_JWKS,

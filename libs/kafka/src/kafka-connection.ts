@@ -22,6 +22,8 @@ export interface KafkaSettings {
   /** Partitions for topics rotor creates at start-up. */
   partitions: number;
   replicationFactor: number;
+  /** Replicas that must hold a record before acks=all succeeds; by default 2 from a replication factor of 3 (minInsyncReplicasFor). */
+  minInsyncReplicas?: number;
   /** Retention of the topics rotor creates, but the audit log (never deleted); DEFAULT_RETENTION_MS when unset. */
   retentionMs?: number;
   /** A prefix of every topic and group of this installation (see kafka-namespace.ts); none when unset. */
@@ -68,13 +70,19 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
 }
 
 /**
+ * With three replicas or more, two must acknowledge a write (acks=all): one broker can fail
+ * without losing an acknowledged event or stopping producers. Fewer replicas cannot afford it.
+ */
+export const minInsyncReplicasFor = (replicationFactor: number): number => (replicationFactor >= 3 ? 2 : 1);
+
+/**
  * Creates the topics a service uses if they do not exist yet. Idempotent, so every replica
  * may call it at start-up.
  */
 export async function ensureTopics(
   admin: Admin,
   topics: readonly string[],
-  settings: Pick<KafkaSettings, 'partitions' | 'replicationFactor' | 'retentionMs'>,
+  settings: Pick<KafkaSettings, 'partitions' | 'replicationFactor' | 'retentionMs' | 'minInsyncReplicas'>,
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const retention = { retentionMs: settings.retentionMs ?? DEFAULT_RETENTION_MS };
@@ -85,7 +93,10 @@ export async function ensureTopics(
       topic,
       numPartitions: settings.partitions,
       replicationFactor: settings.replicationFactor,
-      configEntries: Object.entries(topicRetentionConfig(topic, retention)).map(([name, value]) => ({ name, value })),
+      configEntries: Object.entries({
+        ...topicRetentionConfig(topic, retention),
+        'min.insync.replicas': String(settings.minInsyncReplicas ?? minInsyncReplicasFor(settings.replicationFactor)),
+      }).map(([name, value]) => ({ name, value })),
     }));
   if (missing.length > 0) {
     try {
@@ -97,7 +108,9 @@ export async function ensureTopics(
   }
   // A topic created a moment ago (by us or by another service starting alongside) can still
   // answer "not the leader"; kafkajs consumers that start then stall for tens of seconds.
-  // Serving offsets for every partition is the sign the broker is ready for them.
-  await Promise.all(topics.map((topic) => retryRetriable(() => admin.fetchTopicOffsets(topic), 120, 250)));
+  // Serving offsets for every partition is the sign the broker is ready for them. One topic at a
+  // time: on a multi-broker cluster, kafkajs' concurrent metadata refreshes can leave a topic's
+  // offsets unanswered and fetchTopicOffsets throw a TypeError (seen with three nodes).
+  for (const topic of topics) await retryRetriable(() => admin.fetchTopicOffsets(topic), 120, 250);
   return missing.map((topic) => topic.topic);
 }
