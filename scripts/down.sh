@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="$ROOT/.rotor/run"
-for svc in issuer revoker distributor auditor kube-api; do
+for svc in issuer revoker distributor auditor revoker-2 auditor-2 kube-api; do
   pidfile="$RUN/$svc.pid"
   [[ -s "$pidfile" ]] || continue
   pid="$(cat "$pidfile")"
@@ -18,4 +18,10 @@ for svc in issuer revoker distributor auditor kube-api; do
   fi
   rm -f "$pidfile"
 done
+# The clustered topology's engines, when they ran (npm start -- --cluster).
+if [[ -d "$ROOT/.rotor/kafka-cluster" ]]; then
+  bash "$ROOT/scripts/kafka-cluster.sh" down
+  [[ " $* " == *" --purge "* ]] && rm -rf "$ROOT/.rotor/kafka-cluster"
+fi
+[[ -x "$ROOT/scripts/redis-cluster.sh" && -d "$ROOT/.rotor/redis-cluster" ]] && bash "$ROOT/scripts/redis-cluster.sh" down
 bash "$ROOT/scripts/services-down.sh" "$@"

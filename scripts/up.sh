@@ -1,15 +1,39 @@
 #!/usr/bin/env bash
 # Runs the whole system locally on its defaults: the backing services (Kafka, Redis,
 # PostgreSQL, GSM emulator) and the four rotor services, in the background.
+# `--cluster`: on a three-node Kafka cluster, with a second revoker and auditor.
 # Logs: .rotor/logs/apps/<service>.log. Stop with `npm stop`.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
+# `npm start -- --cluster` (or ROTOR_TOPOLOGY=cluster): the clustered topology of issue 15, a
+# three-node Kafka cluster (scripts/kafka-cluster.sh) and a second revoker and auditor.
+TOPOLOGY="${ROTOR_TOPOLOGY:-single}"
+[[ "${1:-}" == --cluster ]] && TOPOLOGY=cluster
+[[ "$TOPOLOGY" == single || "$TOPOLOGY" == cluster ]] || {
+  echo "ROTOR_TOPOLOGY must be single or cluster, not $TOPOLOGY" >&2
+  exit 2
+}
+
 ensure_node_modules
 bash scripts/services-up.sh
 load_services_env
 ensure_dev_keys
+if [[ "$TOPOLOGY" == cluster ]]; then
+  bash scripts/kafka-cluster.sh up
+  # shellcheck disable=SC1091
+  . "$ROOT/.rotor/kafka-cluster/env"
+  # Another installation than the single-broker one: its own Redis database and GSM project, so
+  # that neither reads the other's state (the auditor's chain heads name the other cluster's offsets).
+  [[ "$REDIS_URL" =~ ^([a-z]+://[^/]+) ]] && export REDIS_URL="${BASH_REMATCH[1]}/9"
+  export GSM_PROJECT=rotor-local-cluster
+  if [[ -x "$ROOT/scripts/redis-cluster.sh" && "${ROTOR_REDIS_CLUSTER:-1}" == 1 ]]; then
+    bash scripts/redis-cluster.sh up
+    # shellcheck disable=SC1091
+    . "$ROOT/.rotor/redis-cluster/env"
+  fi
+fi
 export ROTOR_CATALOG="${ROTOR_CATALOG:-$ROOT/config/catalog.yaml}" ROTOR_JWKS="${ROTOR_JWKS:-$ROOT/config/jwks.json}" KAFKAJS_NO_PARTITIONER_WARNING=1
 # The example catalog's file target is under /tmp/rotor-local; the distributor writes nowhere else.
 export ROTOR_FILE_TARGET_ROOTS="${ROTOR_FILE_TARGET_ROOTS:-/tmp/rotor-local}"
@@ -17,7 +41,9 @@ export ROTOR_FILE_TARGET_ROOTS="${ROTOR_FILE_TARGET_ROOTS:-/tmp/rotor-local}"
 APP_LOGS="$ROOT/.rotor/logs/apps"
 RUN="$ROOT/.rotor/run"
 mkdir -p "$APP_LOGS" "$RUN"
-declare -A PORTS=([issuer]=8080 [revoker]=8081 [distributor]=8082 [auditor]=8083)
+declare -A PORTS=([issuer]=8080 [revoker]=8081 [distributor]=8082 [auditor]=8083 [revoker-2]=8091 [auditor-2]=8093)
+SERVICES=(issuer revoker distributor auditor)
+[[ "$TOPOLOGY" == cluster ]] && SERVICES+=(revoker-2 auditor-2) # replicas: the same app, its own port
 
 SCHEME=https
 CURL=(curl -fsS --cacert "$ROOT/.rotor/tls/ca.crt")
@@ -41,21 +67,22 @@ if [[ -z "${KUBECONFIG:-}" ]]; then
   echo "[kube-api] fake API server on http://127.0.0.1:6443 (kubeconfig: .rotor/kubeconfig)"
 fi
 
-for svc in issuer revoker distributor auditor; do
+for svc in "${SERVICES[@]}"; do
+  app="${svc%-2}"
   if running "$svc"; then
     echo "[$svc] already running (pid $(cat "$RUN/$svc.pid"))"
     continue
   fi
-  # Each service as its own Kafka and Redis principal (.rotor/service-env/<svc>.env).
+  # Each service as its own Kafka and Redis principal (.rotor/service-env/<app>.env).
   (
     # shellcheck disable=SC1090
-    [[ -f "$ROOT/.rotor/service-env/$svc.env" ]] && . "$ROOT/.rotor/service-env/$svc.env"
-    PORT="${PORTS[$svc]}" exec setsid nohup node -r @swc-node/register "apps/$svc/src/main.ts" >>"$APP_LOGS/$svc.log" 2>&1 </dev/null
+    [[ -f "$ROOT/.rotor/service-env/$app.env" ]] && . "$ROOT/.rotor/service-env/$app.env"
+    PORT="${PORTS[$svc]}" exec setsid nohup node -r @swc-node/register "apps/$app/src/main.ts" >>"$APP_LOGS/$svc.log" 2>&1 </dev/null
   ) &
   echo $! >"$RUN/$svc.pid"
 done
 
-for svc in issuer revoker distributor auditor; do
+for svc in "${SERVICES[@]}"; do
   deadline=$((SECONDS + 90))
   until "${CURL[@]}" "$SCHEME://127.0.0.1:${PORTS[$svc]}/readyz" >/dev/null 2>&1; do
     if ! running "$svc" || ((SECONDS > deadline)); then
