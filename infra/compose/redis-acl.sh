@@ -14,7 +14,7 @@ SECRETS="$1"
 OUT="$2"
 
 # DATA_COMMANDS and REDIS_ACL_ADMIN.commands of the access table.
-DATA='+@read +@write +@keyspace +@scripting +@transaction +@connection -@dangerous +info +time'
+DATA='+@read +@write +@keyspace +@scripting +@transaction +@connection -@dangerous +info +time +cluster|slots +cluster|info'
 ACL_ADMIN='+acl|setuser +acl|deluser +acl|getuser +acl|users +client|kill +client|list +client|setname +ping +info +hello +auth'
 QUOTA='rotor:quota:*' # SHARED_REDIS_PREFIXES.gsmQuota
 

@@ -38,7 +38,12 @@ export class AuditorModule {
       imports: [
         ServiceKitModule.forRoot({ service: config.service, dependencyTimeoutMs: config.dependencyTimeoutMs, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
-        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-auditor', security: config.redis.security }),
+        RedisModule.forRoot({
+          url: config.redis.url,
+          clusterNodes: config.redis.clusterNodes,
+          connectionName: 'rotor-auditor',
+          security: config.redis.security,
+        }),
       ],
       controllers: [AuditController, AuditKeysController, InventoryController, ReportsController],
       providers: [

@@ -80,7 +80,12 @@ export class DistributorModule {
         ServiceKitModule.forRoot({ service: config.service, dependencyTimeoutMs: config.dependencyTimeoutMs, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         GsmModule.forRoot(config.gsm),
-        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-distributor', security: config.redis.security }),
+        RedisModule.forRoot({
+          url: config.redis.url,
+          clusterNodes: config.redis.clusterNodes,
+          connectionName: 'rotor-distributor',
+          security: config.redis.security,
+        }),
       ],
       controllers: [DeliveriesController, ReconcileController, CopyScanController],
       providers: [

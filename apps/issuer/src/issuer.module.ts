@@ -39,7 +39,12 @@ export class IssuerModule {
         ServiceKitModule.forRoot({ service: config.service, dependencyTimeoutMs: config.dependencyTimeoutMs, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         GsmModule.forRoot(config.gsm),
-        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-issuer', security: config.redis.security }),
+        RedisModule.forRoot({
+          url: config.redis.url,
+          clusterNodes: config.redis.clusterNodes,
+          connectionName: 'rotor-issuer',
+          security: config.redis.security,
+        }),
       ],
       controllers: [LeasesController, IntrospectionController, SecretsController, BreakGlassController],
       providers: [

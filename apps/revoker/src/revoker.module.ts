@@ -46,7 +46,12 @@ export class RevokerModule {
         ServiceKitModule.forRoot({ service: config.service, dependencyTimeoutMs: config.dependencyTimeoutMs, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
         GsmModule.forRoot(config.gsm),
-        RedisModule.forRoot({ url: config.redis.url, connectionName: 'rotor-revoker', security: config.redis.security }),
+        RedisModule.forRoot({
+          url: config.redis.url,
+          clusterNodes: config.redis.clusterNodes,
+          connectionName: 'rotor-revoker',
+          security: config.redis.security,
+        }),
       ],
       controllers: [LeasesController, EmergencyRotationsController],
       providers: [

@@ -124,8 +124,23 @@ export interface RedisAccess {
   commands: readonly string[];
 }
 
-/** What a service needs of Redis: data structures, Lua scripts, MULTI; never admin commands. */
-const DATA_COMMANDS = ['+@read', '+@write', '+@keyspace', '+@scripting', '+@transaction', '+@connection', '-@dangerous', '+info', '+time'];
+/**
+ * What a service needs of Redis: data structures, Lua scripts, MULTI; never admin commands.
+ * `CLUSTER SLOTS` and `CLUSTER INFO` are how ioredis' Cluster client learns the slot map and checks the cluster is ready (REDIS_CLUSTER_NODES).
+ */
+const DATA_COMMANDS = [
+  '+@read',
+  '+@write',
+  '+@keyspace',
+  '+@scripting',
+  '+@transaction',
+  '+@connection',
+  '-@dangerous',
+  '+info',
+  '+time',
+  '+cluster|slots',
+  '+cluster|info',
+];
 
 /** Shared on purpose: the GSM quota buckets every GSM caller paces itself with (libs/nest-gsm). */
 export const SHARED_REDIS_PREFIXES = { gsmQuota: 'rotor:quota:' } as const;

@@ -53,10 +53,13 @@ export async function connectOnce(redis: Redis): Promise<void> {
 export class RedisModule {
   static forRoot({
     url,
+    clusterNodes,
     connectionName,
     security,
   }: {
     url: string;
+    /** REDIS_CLUSTER_NODES: a Redis Cluster client on these seeds instead of one server. */
+    clusterNodes?: readonly string[];
     connectionName: string;
     security?: RedisLinkSecurity & { insecure?: boolean };
   }): DynamicModule {
@@ -74,6 +77,7 @@ export class RedisModule {
                 'INSECURE: Redis link without TLS or authentication (ROTOR_INSECURE_LOCAL=1); never run this way outside a laptop',
               );
             return createRedis(url, {
+              clusterNodes,
               connectionName,
               onError: (error) => {
                 if (Date.now() - lastLogged < 5_000) return; // one line per outage burst, not one per retry

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-connection';
 
 /**
  * Moves due members of one shard to its in-flight set with a visibility deadline, after

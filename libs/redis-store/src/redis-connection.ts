@@ -1,4 +1,12 @@
-import Redis from 'ioredis';
+import IORedis, { Cluster } from 'ioredis';
+
+/**
+ * A connection to rotor's Redis: one server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES).
+ * Both run the same commands; on a cluster every multi-key command, MULTI and Lua script must touch
+ * keys of one hash slot (a shared `{tag}`), and a whole-keyspace SCAN must ask every master (scanKeys).
+ */
+export type Redis = IORedis | Cluster;
+export { Cluster };
 
 /**
  * One Redis client per service. Each service owns the keys under its own prefix
@@ -23,6 +31,8 @@ export interface RedisConnectionOptions {
   connectionName: string;
   onError?: (error: Error) => void;
   security?: RedisLinkSecurity;
+  /** Redis Cluster seed nodes (host:port): a Cluster client with the URL's TLS and the link's user; else one server. */
+  clusterNodes?: readonly string[];
   /**
    * Fail fast (ROTOR_DEPENDENCY_TIMEOUT_MS): a command without an answer by then is rejected with
    * "Command timed out" (a frozen server, a cut link) instead of waiting forever. It may still run later.
@@ -32,23 +42,34 @@ export interface RedisConnectionOptions {
 
 export function createRedis(
   url: string,
-  { connectionName, onError = () => undefined, security, commandTimeoutMs }: RedisConnectionOptions,
+  { connectionName, onError = () => undefined, security, commandTimeoutMs, clusterNodes }: RedisConnectionOptions,
 ): Redis {
-  const redis = new Redis(url, {
+  const options = {
     ...redisSecurityOptions(security),
     connectionName,
     ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
-    lazyConnect: true,
     maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
-    retryStrategy: (attempt) => Math.min(1_000, 50 * 2 ** attempt),
-  });
+  };
+  const retry = (attempt: number) => Math.min(1_000, 50 * 2 ** attempt);
+  const redis =
+    clusterNodes && clusterNodes.length > 0
+      ? new Cluster(
+          clusterNodes.map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.slice(node.lastIndexOf(':') + 1)) })),
+          {
+            // The URL's scheme decides TLS, as for one server (rediss: TLS with the configured CA).
+            redisOptions: { ...options, ...(new URL(url).protocol === 'rediss:' && !options.tls ? { tls: {} } : {}) },
+            lazyConnect: true,
+            enableOfflineQueue: true,
+            clusterRetryStrategy: retry,
+            // A failover moves slots: the client follows MOVED/ASK and re-reads the slot map.
+            slotsRefreshTimeout: 2_000,
+          },
+        )
+      : new IORedis(url, { ...options, lazyConnect: true, enableOfflineQueue: true, retryStrategy: retry });
   // Connection errors surface through commands and /readyz; the listener keeps them from crashing the process.
   redis.on('error', onError);
   return redis;
 }
-
-export type { Redis };
 
 export async function pingRedis(redis: Redis): Promise<void> {
   const answer: string = await redis.ping();
@@ -58,6 +79,8 @@ export async function pingRedis(redis: Redis): Promise<void> {
 /** Reads many hashes in one round trip (a pipeline of HGETALL); a missing key reads as `{}`. */
 export async function readHashes(redis: Redis, keys: readonly string[]): Promise<Record<string, string>[]> {
   if (keys.length === 0) return [];
+  // A cluster pipeline must stay on one node; these keys are spread over the slots: one command each, sent together.
+  if (redis instanceof Cluster) return Promise.all(keys.map((key) => redis.hgetall(key)));
   const pipeline = redis.pipeline();
   for (const key of keys) pipeline.hgetall(key);
   return ((await pipeline.exec()) ?? []).map(([error, value]) => {

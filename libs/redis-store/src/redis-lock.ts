@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-connection';
 
 /** Deletes the lock only if it is still ours: an expired lock may already belong to someone else. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

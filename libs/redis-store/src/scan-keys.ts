@@ -1,21 +1,34 @@
-import type Redis from 'ioredis';
+import type IORedis from 'ioredis';
+
+import { Cluster, type Redis } from './redis-connection';
 
 /**
  * Every key matching `pattern`, page by page (SCAN, never KEYS: it does not block the server).
- * SCAN may return a key twice across pages; each is yielded once.
+ * On a Redis Cluster each master holds its own slots: every master is scanned (a replica holds
+ * copies of its master's keys, so replicas are not). SCAN may return a key twice; each is yielded once.
  */
 export async function* scanKeys(redis: Redis, pattern: string, count = 500): AsyncGenerator<string> {
   const seen = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', count);
-    cursor = next;
-    for (const key of keys) {
-      if (seen.has(key)) continue;
-      seen.add(key);
-      yield key;
-    }
-  } while (cursor !== '0');
+  const servers: IORedis[] = redis instanceof Cluster ? await mastersOf(redis) : [redis];
+  for (const server of servers) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+      cursor = next;
+      for (const key of keys) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        yield key;
+      }
+    } while (cursor !== '0');
+  }
+}
+
+/** The cluster's masters, once its slot map is known (a lazy client connects first). */
+async function mastersOf(cluster: Cluster): Promise<IORedis[]> {
+  if (cluster.status === 'wait') await cluster.connect();
+  else if (cluster.status !== 'ready') await cluster.ping(); // waits for the connection under way
+  return cluster.nodes('master');
 }
 
 /** {@link scanKeys}, collected. */

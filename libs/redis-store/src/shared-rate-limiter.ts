@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-connection';
 
 /**
  * A token bucket kept in Redis, so every process that shares the Redis shares the rate (a
