@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import type Redis from 'ioredis';
 
 import { AuditKeyring, ChainVerifier, ViewKeys } from '@rotor/audit-chain';
-import { AuditRecordSchema, Topics, type AnyEnvelope, type AuditRecord } from '@rotor/contracts';
+import { AuditRecordSchema, type AnyEnvelope, type AuditRecord } from '@rotor/contracts';
 import { readTopicRange, type BatchItem } from '@rotor/kafka';
 import { ReadinessRegistry } from '@rotor/service-kit';
 import { createLogger, Metrics } from '@rotor/telemetry';
@@ -16,12 +16,21 @@ import { AuditStore } from '../../apps/auditor/src/audit/audit.store';
 import type { CheckpointService } from '../../apps/auditor/src/audit/checkpoint.service';
 import type { AuditorConfig } from '../../apps/auditor/src/config';
 import { leaseIssuedEvent } from '../support/lease-events';
+import { createTestTopics, deleteTestTopics } from '../support/test-topics';
 import { PrivateRedis } from '../support/private-redis';
 import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
 
 const kafka = kafkaFromEnv('rotor-test-audit-append');
 const logger = createLogger({ service: 'test', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
-const CHAIN = `${Topics.leaseIssued}:0`;
+/**
+ * The source log the runs come from: a topic of this suite's own holding real messages at the
+ * offsets the runs name, as the auditor checks that a log reaches past a chain's head.
+ */
+const SOURCE = `rotor.test.audit-source-${randomUUID().slice(0, 8)}.v1`;
+const SOURCE_MESSAGES = 20;
+const CHAIN = `${SOURCE}:0`;
+/** A topic whose log is replaced under a chain (see the last test). */
+const REPLACED = `rotor.test.audit-replaced-${randomUUID().slice(0, 8)}.v1`;
 
 /** As if the process died after the records were produced, before Redis recorded them. */
 class StoreThatDiesAfterProduce extends AuditStore {
@@ -50,12 +59,12 @@ const leaseIssued = (leaseId: string): AnyEnvelope => leaseIssuedEvent(leaseId);
 /** Checkpoints are not what these tests are about: the transition checkpoint counts as written. */
 const checkpointsStarted = { ensureStarted: () => Promise.resolve() } as unknown as CheckpointService;
 
-/** Events as consumed from partition 0 of lease.issued at offsets 0, 1, 2… */
-const consumed = (events: AnyEnvelope[]): BatchItem<AnyEnvelope>[] =>
+/** Events as consumed from partition 0 of a source topic (this suite's own by default) at offsets 0, 1, 2… */
+const consumed = (events: AnyEnvelope[], topic = SOURCE): BatchItem<AnyEnvelope>[] =>
   events.map((message, offset) => ({
     message,
     context: {
-      topic: Topics.leaseIssued,
+      topic,
       partition: 0,
       offset: String(offset),
       key: null,
@@ -103,11 +112,21 @@ describe('auditor: appending runs of events', () => {
     return verifier.result();
   };
 
+  /** A one-partition topic holding `count` messages (offsets 0 … count-1). */
+  const sourceTopic = async (topic: string, count: number) => {
+    await createTestTopics(kafka, [topic]);
+    const raw = kafka.producer();
+    await raw.connect();
+    await raw.send({ topic, messages: Array.from({ length: count }, (_, n) => ({ value: `message ${n}` })) });
+    await raw.disconnect();
+  };
+
   beforeAll(async () => {
     await redisServer.start();
     redis = redisFromEnv(redisServer.url);
     producer = new AuditLogProducer(kafka);
     await producer.onModuleInit();
+    await sourceTopic(SOURCE, SOURCE_MESSAGES);
   });
 
   beforeEach(async () => {
@@ -121,6 +140,7 @@ describe('auditor: appending runs of events', () => {
   });
 
   afterAll(async () => {
+    await deleteTestTopics(kafka, [SOURCE, REPLACED]);
     await producer.onApplicationShutdown();
     redis.disconnect();
     await redisServer.kill();
@@ -178,5 +198,26 @@ describe('auditor: appending runs of events', () => {
     const log = await auditLog();
     expect(log.map((record) => record.seq)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(verify(log)).toMatchObject({ ok: true, records: 6, duplicatesSkipped: 0 });
+  });
+  it('refuses to skip the events of a log that ends before the chain head (a Kafka cluster replaced), and says why', async () => {
+    // A chain built from a log that reached offset 9; the topic now holds a new log of 3 messages.
+    await sourceTopic(REPLACED, 3);
+    const oldLog = consumed(
+      Array.from({ length: 10 }, () => leaseIssued(randomUUID())),
+      REPLACED,
+    );
+    const appender = appenderWith(new AuditStore(redis));
+    expect(await appender.append(oldLog)).toEqual(Array(10).fill('appended'));
+
+    const newLog = consumed([leaseIssued(randomUUID())], REPLACED);
+    await expect(appender.append(newLog)).rejects.toThrow(
+      `chain ${REPLACED}:0 was built up to source offset 9, but that partition ends at offset 3: this is not the log the audit chain vouches for`,
+    );
+    expect(await auditLog()).toHaveLength(10); // the new log's event was neither skipped as appended nor chained
+
+    // A redelivery from a log that does reach past the head is still skipped, as before.
+    const items = consumed(Array.from({ length: 4 }, () => leaseIssued(randomUUID())));
+    expect(await appender.append(items)).toEqual(Array(4).fill('appended'));
+    expect(await appender.append(items.slice(2))).toEqual(Array(2).fill('already-appended'));
   });
 });

@@ -43,6 +43,8 @@ export class AuditAppender implements OnModuleInit {
   private readonly appended;
   private readonly lag;
   private readonly identifierKey: Buffer;
+  /** Chains whose source log was seen to reach past their head (see checkSourceLog). */
+  private readonly sourceLogsChecked = new Set<string>();
 
   constructor(
     private readonly store: AuditStore,
@@ -101,6 +103,9 @@ export class AuditAppender implements OnModuleInit {
       items.map(({ message }) => message.id),
     );
     if (!state.initialized) await this.initializeEmptyState();
+    if (state.head && BigInt(items[0]!.context.offset) <= state.head.sourceOffset) {
+      await this.checkSourceLog(topic, partition, state.head.sourceOffset);
+    }
     // Chains the previous auditor linked with HMACs move to SHA-256 only after a signed checkpoint over their heads.
     await this.checkpoints.ensureStarted();
 
@@ -160,6 +165,34 @@ export class AuditAppender implements OnModuleInit {
     const now = Date.now();
     for (const time of occurredAt) this.lag.observe(Math.max(0, now - time.getTime()) / 1000);
     return outcomes;
+  }
+
+  /**
+   * A message at or below its chain head's source offset is skipped as appended already: true of a
+   * redelivery, but not of another log whose offsets start again at 0 (the Kafka cluster replaced,
+   * the topic deleted and created again), whose events would all be skipped without a trace. A
+   * log that ends at or before the head's offset cannot be the one the chain was built from:
+   * refuse (fail closed) and say why. Once per chain and process: a log only grows.
+   */
+  private async checkSourceLog(topic: string, partition: number, headOffset: bigint): Promise<void> {
+    const chain = `${topic}:${partition}`;
+    if (this.sourceLogsChecked.has(chain)) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const end = BigInt(offsets.find((offset) => offset.partition === partition)?.high ?? '0');
+      if (end <= headOffset) {
+        throw new NotReady(
+          `chain ${chain} was built up to source offset ${headOffset}, but that partition ends at offset ${end}: this is not the log the ` +
+            'audit chain vouches for (a Kafka cluster replaced, or the topic recreated), and its events would be skipped. Restore the ' +
+            "log, or audit the new one as a new installation (the auditor's own Redis state and audit topic)",
+        );
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    this.sourceLogsChecked.add(chain);
   }
 
   /**
