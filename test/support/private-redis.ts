@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import { eventually } from './eventually';
 import { insecureStack } from './principals';
+import { ensurePortFree } from './temp-files';
 
 const STATE = join(__dirname, '..', '..', '.rotor');
 const TLS = join(STATE, 'tls');
@@ -42,6 +43,8 @@ export class PrivateRedis {
   }
 
   async start(): Promise<void> {
+    // A server left on the port (an interrupted run) would answer the ping below with its old data.
+    await ensurePortFree(this.port);
     const child = spawn(
       'redis-server',
       [
@@ -75,6 +78,7 @@ export class PrivateRedis {
       timeoutMs: 10_000,
       what: `redis-server on ${this.port}`,
     });
+    if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited (${child.exitCode}): another server answers there`);
   }
 
   /** SHUTDOWN NOSAVE, the way an operator stops it; resolves once the server process is gone. */
