@@ -24,16 +24,16 @@ export class LeaseStore {
 
   async create(lease: Lease, tokenHash?: string): Promise<void> {
     const retainUntil = lease.maxExpiresAt.getTime() + RETAIN_AFTER_END_MS;
-    const tx = this.redis.multi().hset(leaseKey(lease.id), serialize(lease)).pexpireat(leaseKey(lease.id), retainUntil);
-    if (tokenHash) tx.set(tokenKey(tokenHash), lease.id, 'PXAT', retainUntil);
-    await execOrThrow(tx);
+    await execOrThrow(this.redis.multi().hset(leaseKey(lease.id), serialize(lease)).pexpireat(leaseKey(lease.id), retainUntil));
+    // The token index is found by the token's hash and the lease by its id: two hash slots on Redis
+    // Cluster, so no MULTI spans them. The lease first: an index entry never names a lease not written.
+    if (tokenHash) await this.redis.set(tokenKey(tokenHash), lease.id, 'PXAT', retainUntil);
   }
 
-  /** Undoes `create` when the issuance cannot be completed. */
+  /** Undoes `create` when the issuance cannot be completed: the index first, so no entry outlives its lease. */
   async remove(lease: Lease, tokenHash?: string): Promise<void> {
-    const tx = this.redis.multi().del(leaseKey(lease.id));
-    if (tokenHash) tx.del(tokenKey(tokenHash));
-    await execOrThrow(tx);
+    if (tokenHash) await this.redis.del(tokenKey(tokenHash));
+    await this.redis.del(leaseKey(lease.id));
   }
 
   async get(id: string): Promise<Lease | undefined> {

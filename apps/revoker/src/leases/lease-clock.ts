@@ -142,29 +142,26 @@ export class LeaseClock {
   }
 
   async markRevoked(lease: TrackedLease, at: Date): Promise<void> {
+    // The irrevocable list and the lease are two hash slots on Redis Cluster: no MULTI spans them. The
+    // list first: a crash before the lease says revoked leaves its claim to come back and run this again.
+    await this.redis.zrem(irrevocableKey, lease.id);
     await this.redis
       .multi()
       .hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString() })
       .hdel(leaseKey(lease.id), 'lastError')
       .pexpire(leaseKey(lease.id), KEEP_REVOKED_MS)
-      .zrem(irrevocableKey, lease.id)
       .exec();
     await this.removeFromIndexes(lease);
   }
 
   /** Idempotent: also called for a lease found already revoked, in case a crash cut markRevoked short. */
   async removeFromIndexes(lease: Pick<TrackedLease, 'id' | 'role' | 'backend' | 'workload'>): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const index of indexesOf(lease)) pipeline.srem(leaseIndexKey(index), lease.id);
-    await pipeline.exec();
+    // One command per index, sent together: each index is its own hash slot (a cluster pipeline stays on one node).
+    await Promise.all(indexesOf(lease).map((index) => this.redis.srem(leaseIndexKey(index), lease.id)));
   }
 
   private async addToIndexes(lease: Pick<TrackedLease, 'id' | 'role' | 'backend' | 'workload'>): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const index of indexesOf(lease)) pipeline.sadd(leaseIndexKey(index), lease.id);
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error);
-    if (failed?.[0]) throw failed[0];
+    await Promise.all(indexesOf(lease).map((index) => this.redis.sadd(leaseIndexKey(index), lease.id)));
   }
 
   /** One page of an index (SSCAN): resume with the returned cursor until it is '0'. */
@@ -174,12 +171,13 @@ export class LeaseClock {
 
   /** What an emergency selector filters on, for many leases in one round trip; undefined for unknown ids. */
   async matchFields(ids: string[]): Promise<(Pick<TrackedLease, 'role' | 'backend' | 'workload'> | undefined)[]> {
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmget(leaseKey(id), 'role', 'backend', 'workload', 'state');
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([error, value]) => {
-      const [role, backend, workload, state] = (value ?? []) as (string | null)[];
-      if (error || !role || !backend || !workload || state === 'revoked') return undefined;
+    // One HMGET per lease, sent together: the leases are spread over the hash slots.
+    const results = await Promise.all(
+      ids.map((id) => this.redis.hmget(leaseKey(id), 'role', 'backend', 'workload', 'state').catch(() => undefined)),
+    );
+    return results.map((value) => {
+      const [role, backend, workload, state] = value ?? [];
+      if (!role || !backend || !workload || state === 'revoked') return undefined;
       return { role, backend: backend as TrackedLease['backend'], workload: JSON.parse(workload) as TrackedLease['workload'] };
     });
   }
@@ -189,11 +187,9 @@ export class LeaseClock {
     id: string,
     { attempts, error, retryAt, irrevocable }: { attempts: number; error: string; retryAt: Date; irrevocable: boolean },
   ): Promise<void> {
-    const tx = this.redis
-      .multi()
-      .hset(leaseKey(id), { attempts: String(attempts), lastError: error, state: irrevocable ? 'irrevocable' : 'revoking' });
-    if (irrevocable) tx.zadd(irrevocableKey, Date.now(), id);
-    await tx.exec();
+    await this.redis.hset(leaseKey(id), { attempts: String(attempts), lastError: error, state: irrevocable ? 'irrevocable' : 'revoking' });
+    // Another hash slot than the lease's: a crash before this leaves the lease's claim to come back and retry.
+    if (irrevocable) await this.redis.zadd(irrevocableKey, Date.now(), id);
     await this.schedule.schedule(id, retryAt.getTime());
   }
 
