@@ -79,9 +79,24 @@ describe('rotor on a three-node Kafka cluster', () => {
     await admin.disconnect();
     const victim = leaders[0]!;
     cluster('kill', nodeOfBroker(victim));
+    // Partitions the dead node led move to a follower that holds every acknowledged record. A produce
+    // caught in the election may fail (rotor's callers retry: consumers redeliver, routes answer 503);
+    // what must hold is that nothing acknowledged is lost or doubled, so the next batch waits for it.
+    await eventually(
+      async () => {
+        const check = kafka.admin();
+        await check.connect();
+        try {
+          const { topics } = await check.fetchTopicMetadata({ topics: [Topics.leaseIssued] });
+          return topics[0]!.partitions.every((partition) => partition.leader !== victim && partition.leader >= 0) ? true : undefined;
+        } finally {
+          await check.disconnect();
+        }
+      },
+      { timeoutMs: 60_000, what: `new leaders for the partitions node ${victim} led` },
+    );
 
     const after = batch();
-    // Partitions the dead node led move to a follower that holds every acknowledged record.
     for (const event of after) await publisher.publishAll([event], { timeoutMs: 30_000 });
 
     const seen = new Map<string, number>();
