@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { type Admin } from 'kafkajs';
 
-import { sealRecord, ViewKeys } from '@rotor/audit-chain';
+import { sealRecord, VIEW_PREFIX, ViewKeys } from '@rotor/audit-chain';
 import { createEvent, Topics, type AuditRecord, type DeadLetter } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
@@ -438,7 +438,9 @@ async function auditorKeys(url: string): Promise<Record<string, unknown>> {
   const redis = redisFromEnv(url);
   const dump: Record<string, unknown> = {};
   try {
-    const keys = (await redis.keys('auditor:*')).filter((key) => key !== ViewKeys.marker && !key.startsWith(ViewKeys.checkpoint)).sort();
+    const keys = (await redis.keys(`${VIEW_PREFIX}*`))
+      .filter((key) => key !== ViewKeys.marker && !key.startsWith(ViewKeys.checkpoint))
+      .sort();
     for (const key of keys) {
       const type = await redis.type(key);
       dump[key] =

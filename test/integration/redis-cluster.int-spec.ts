@@ -4,9 +4,13 @@ import { join } from 'node:path';
 
 import type { Cluster } from 'ioredis';
 
+import { GENESIS, sealRecord } from '@rotor/audit-chain';
+import type { AuditRecord } from '@rotor/contracts';
 import type { IssuedCredential, LeaseView } from '@rotor/rest-contract';
 import { allKeys, createRedis, DueSchedule, readHashes, SharedRateLimiter, withLock, type Redis } from '@rotor/redis-store';
 
+import { AuditStore } from '../../apps/auditor/src/audit/audit.store';
+import { CheckpointStore } from '../../apps/auditor/src/audit/checkpoint.store';
 import { eventually } from '../support/eventually';
 import { readEnvFile, requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
@@ -107,6 +111,62 @@ describe('rotor on Redis Cluster', () => {
       });
       for (let i = 0; i < 5; i++) await limiter.acquire();
       expect(failures).toEqual([]);
+    });
+  });
+
+  describe('the auditor', () => {
+    it('appends runs of records to its views, chain head and checkpoint bookkeeping (one MULTI each)', async () => {
+      // Masters that know no script yet (a fresh or promoted one): the store must load them where its keys live.
+      await Promise.all((redis as Cluster).nodes('master').map((node) => node.script('FLUSH')));
+      const store = new AuditStore(redis);
+      const checkpoints = new CheckpointStore(redis);
+      const chain = `rotor.lease.issued.v1:cluster-${run}`;
+      const leaseId = `lease-${run}`;
+      const records: AuditRecord[] = [];
+      let prev = GENESIS;
+      for (let seq = 0; seq < 3; seq++) {
+        const record = sealRecord({
+          seq,
+          chain,
+          sourceTopic: 'rotor.lease.issued.v1',
+          sourcePartition: 0,
+          sourceOffset: String(seq),
+          eventId: `event-${run}-${seq}`,
+          eventType: 'rotor.lease.issued.v1',
+          known: true,
+          recordedAt: new Date().toISOString(),
+          event: {
+            id: `event-${run}-${seq}`,
+            type: 'rotor.lease.issued.v1',
+            subject: leaseId,
+            time: new Date().toISOString(),
+            data: {
+              leaseId,
+              role: 'cluster',
+              owner: 'team-cluster',
+              backend: 'opaque-token',
+              workload: { namespace: 'ns', serviceAccount: 'sa' },
+            },
+          },
+          prev,
+        });
+        records.push(record);
+        prev = record.hash;
+      }
+      expect(await store.reserve(records)).toBe('ok');
+      await store.recordAppended(records);
+      const state = await store.appendState(
+        chain,
+        records.map((record) => record.eventId),
+      );
+      expect({ seq: state.head?.seq, hash: state.head?.hash, seen: state.seen.size }).toEqual({ seq: 2, hash: prev, seen: 3 });
+      expect((await store.query({ lease: leaseId, offset: 0, limit: 10 })).items.map((item) => item.seq)).toEqual([0, 1, 2]);
+      expect((await checkpoints.heads()).find((head) => head.chain === chain)).toEqual({ chain, seq: 2, hash: prev });
+      const before = await checkpoints.state();
+      await checkpoints.written(new Date().toISOString(), 0);
+      expect((await checkpoints.state()).appended).toBe(before.appended);
+      expect(await checkpoints.tryLock(`lock-${run}`, 1_000)).toBe(true);
+      await checkpoints.unlock(`lock-${run}`);
     });
   });
 

@@ -18,6 +18,7 @@ import { AuditController } from './audit/audit.controller';
 import { ChainVerificationService } from './audit/chain-verification.service';
 import { CheckpointArchive } from './audit/checkpoint-archive';
 import { CheckpointStore } from './audit/checkpoint.store';
+import { ViewKeysMigration } from './audit/view-keys.migration';
 import { CheckpointService } from './audit/checkpoint.service';
 import { DomainEventsConsumer } from './audit/domain-events.consumer';
 import type { AuditorConfig } from './config';
@@ -51,6 +52,8 @@ export class AuditorModule {
         { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
         { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
         CallerGuard,
+        // First: moves the previous Redis layout before any provider below reads it.
+        ViewKeysMigration,
         AuditStore,
         AppendHealth,
         AuditLogProducer,

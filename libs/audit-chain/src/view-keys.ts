@@ -1,51 +1,55 @@
 /**
- * The auditor's Redis keys, all under `auditor:`. Everything but nothing else is derived from
+ * The auditor's Redis keys, all under `{auditor:views}:`. Everything but nothing else is derived from
  * rotor.audit.log.v1, so `rotor audit replay --rebuild` can delete and recreate them.
+ * One hash tag for all of them: the auditor appends a run of records to every view in one MULTI, which
+ * Redis Cluster runs only on keys of one slot (so the auditor's state lives on one master there).
  */
-export const VIEW_PREFIX = 'auditor:';
+export const VIEW_PREFIX = '{auditor:views}:';
+/** The layout before the hash tag (`auditor:chain:…`), moved by the auditor at start-up. */
+export const LEGACY_VIEW_PREFIX = 'auditor:';
 
 export const ViewKeys = {
   /** Set once the state below has been built; its absence with a non-empty audit topic means Redis lost it. */
-  marker: 'auditor:state',
-  head: (chain: string) => `auditor:chain:${chain}`,
+  marker: `${VIEW_PREFIX}state`,
+  head: (chain: string) => `${VIEW_PREFIX}chain:${chain}`,
   /** The last checkpoint's number and time (hash), records appended since (counter), and who is signing (lock). */
-  checkpoint: 'auditor:checkpoint',
-  checkpointAppended: 'auditor:checkpoint:appended',
-  checkpointLock: 'auditor:checkpoint:lock',
-  seen: (eventId: string) => `auditor:seen:${eventId}`,
-  record: (ref: string) => `auditor:record:${ref}`,
-  eventIndex: (kind: EventIndexKind, value = '') => (kind === 'all' ? 'auditor:idx:all' : `auditor:idx:${kind}:${value}`),
-  lease: (leaseId: string) => `auditor:lease:${leaseId}`,
+  checkpoint: `${VIEW_PREFIX}checkpoint`,
+  checkpointAppended: `${VIEW_PREFIX}checkpoint:appended`,
+  checkpointLock: `${VIEW_PREFIX}checkpoint:lock`,
+  seen: (eventId: string) => `${VIEW_PREFIX}seen:${eventId}`,
+  record: (ref: string) => `${VIEW_PREFIX}record:${ref}`,
+  eventIndex: (kind: EventIndexKind, value = '') => (kind === 'all' ? `${VIEW_PREFIX}idx:all` : `${VIEW_PREFIX}idx:${kind}:${value}`),
+  lease: (leaseId: string) => `${VIEW_PREFIX}lease:${leaseId}`,
   /** Every lease by issue time (score): the at-time view walks it. */
-  leases: 'auditor:leases',
-  workloadLeases: (workload: string) => `auditor:leases:workload:${workload}`,
-  secrets: 'auditor:secrets',
-  version: (secret: string, version: number | string) => `auditor:version:${secret}|${version}`,
+  leases: `${VIEW_PREFIX}leases`,
+  workloadLeases: (workload: string) => `${VIEW_PREFIX}leases:workload:${workload}`,
+  secrets: `${VIEW_PREFIX}secrets`,
+  version: (secret: string, version: number | string) => `${VIEW_PREFIX}version:${secret}|${version}`,
   /** One secret's versions, scored by version number. */
-  secretVersions: (secret: string) => `auditor:versions:${secret}`,
+  secretVersions: (secret: string) => `${VIEW_PREFIX}versions:${secret}`,
   /** Every version as `secret|version`, by creation time. */
-  versions: 'auditor:versions',
-  copy: (id: string) => `auditor:copy:${id}`,
+  versions: `${VIEW_PREFIX}versions`,
+  copy: (id: string) => `${VIEW_PREFIX}copy:${id}`,
   /** One secret's copies by first-seen time; copies of no known secret are under ''. */
-  secretCopies: (secret: string) => `auditor:copies:${secret}`,
+  secretCopies: (secret: string) => `${VIEW_PREFIX}copies:${secret}`,
   /** Every copy by first-seen time. */
-  copies: 'auditor:copies',
+  copies: `${VIEW_PREFIX}copies`,
   /** Copies found outside the inventory (copy.discovered), by first-seen time. */
-  discoveredCopies: 'auditor:posture:discovered',
+  discoveredCopies: `${VIEW_PREFIX}posture:discovered`,
   /** Leases ever reported irrevocable, by first report; the lease hash says whether it still is. */
-  irrevocableLeases: 'auditor:posture:irrevocable',
+  irrevocableLeases: `${VIEW_PREFIX}posture:irrevocable`,
   /** Drift at one locator: the latest finding and the latest write or removal there. */
-  drift: (locator: string) => `auditor:drift:${locator}`,
+  drift: (locator: string) => `${VIEW_PREFIX}drift:${locator}`,
   /** Every locator with a drift finding, by first finding. */
-  drifts: 'auditor:posture:drifts',
-  breakGlass: (id: string) => `auditor:breakglass:${id}`,
+  drifts: `${VIEW_PREFIX}posture:drifts`,
+  breakGlass: (id: string) => `${VIEW_PREFIX}breakglass:${id}`,
   /** Every break-glass use, by time of use. */
-  breakGlasses: 'auditor:posture:breakglass',
+  breakGlasses: `${VIEW_PREFIX}posture:breakglass`,
   /** One secret's versions created by a break-glass follow-up, scored by creation time. */
-  breakGlassVersions: (secret: string) => `auditor:breakglass-versions:${secret}`,
-  ownerLeases: (owner: string) => `auditor:owner:leases:${owner}`,
+  breakGlassVersions: (secret: string) => `${VIEW_PREFIX}breakglass-versions:${secret}`,
+  ownerLeases: (owner: string) => `${VIEW_PREFIX}owner:leases:${owner}`,
   /** Secrets whose versions name this owner, by first version. */
-  ownerSecrets: (owner: string) => `auditor:owner:secrets:${owner}`,
+  ownerSecrets: (owner: string) => `${VIEW_PREFIX}owner:secrets:${owner}`,
 } as const;
 
 export type EventIndexKind = 'all' | 'lease' | 'workload' | 'secret' | 'actor';

@@ -9,7 +9,7 @@ import { Cluster, type Redis } from './redis-connection';
  */
 export async function* scanKeys(redis: Redis, pattern: string, count = 500): AsyncGenerator<string> {
   const seen = new Set<string>();
-  const servers: IORedis[] = redis instanceof Cluster ? await mastersOf(redis) : [redis];
+  const servers = await serversOf(redis);
   for (const server of servers) {
     let cursor = '0';
     do {
@@ -24,11 +24,15 @@ export async function* scanKeys(redis: Redis, pattern: string, count = 500): Asy
   }
 }
 
-/** The cluster's masters, once its slot map is known (a lazy client connects first). */
-async function mastersOf(cluster: Cluster): Promise<IORedis[]> {
-  if (cluster.status === 'wait') await cluster.connect();
-  else if (cluster.status !== 'ready') await cluster.ping(); // waits for the connection under way
-  return cluster.nodes('master');
+/**
+ * The servers holding the keyspace: one Redis, or a cluster's masters once its slot map is known (a lazy
+ * client connects first). For whole-keyspace work and keyless commands that every master needs (SCRIPT LOAD).
+ */
+export async function serversOf(redis: Redis): Promise<IORedis[]> {
+  if (!(redis instanceof Cluster)) return [redis];
+  if (redis.status === 'wait') await redis.connect();
+  else if (redis.status !== 'ready') await redis.ping(); // waits for the connection under way
+  return redis.nodes('master');
 }
 
 /** {@link scanKeys}, collected. */

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { headCommand, projectRecord, SCRIPT_LOADS, ViewKeys, type ChainHead, type ViewCommand } from '@rotor/audit-chain';
 import type { AuditRecord } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
-import { scanKeys, type Redis } from '@rotor/redis-store';
+import { scanKeys, serversOf, type Redis } from '@rotor/redis-store';
 
 export interface StoredHead extends ChainHead {
   sourceOffset: bigint;
@@ -124,12 +124,19 @@ export class AuditStore {
   }
 
   private async loadScripts(): Promise<void> {
-    await this.exec(SCRIPT_LOADS, false);
+    // EVALSHA runs on the master of its keys' slot: on Redis Cluster every master must know the scripts
+    // (a keyless SCRIPT LOAD reaches one node; a promoted replica knows none, hence NOSCRIPT -> again).
+    await Promise.all(
+      (await serversOf(this.redis)).map(async (server) => {
+        const failed = (await server.pipeline(SCRIPT_LOADS).exec())?.find(([error]) => error);
+        if (failed?.[0]) throw failed[0];
+      }),
+    );
     this.scriptsLoaded = true;
   }
 
-  private async exec(commands: ViewCommand[], transaction = true): Promise<void> {
-    const results = await (transaction ? this.redis.multi(commands) : this.redis.pipeline(commands)).exec();
+  private async exec(commands: ViewCommand[]): Promise<void> {
+    const results = await this.redis.multi(commands).exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
   }

@@ -16,6 +16,8 @@ export function auditLogSettings(env: NodeJS.ProcessEnv = process.env) {
     kafkaNamespace: env['ROTOR_KAFKA_NAMESPACE'] ?? '',
     topic: env['ROTOR_AUDIT_TOPIC'] ?? Topics.auditLog,
     redisUrl,
+    /** Redis Cluster seed nodes (REDIS_CLUSTER_NODES), as the services read them. */
+    redisClusterNodes: env['REDIS_CLUSTER_NODES']?.split(',').map((node) => node.trim()),
     /** Only `--rebuild` uses Redis, so its settings are checked only then. */
     redisSecurity: () => redisSecurityFromEnv(env, redisUrl),
     auditKey: env['ROTOR_AUDIT_KEY'],

@@ -1,7 +1,5 @@
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 
-import Redis from 'ioredis';
-
 import {
   AuditKeyring,
   ChainVerifier,
@@ -15,7 +13,7 @@ import {
 } from '@rotor/audit-chain';
 import { AuditCheckpointSchema, AuditLogMessageSchema, type AuditCheckpoint, type AuditRecord } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
-import { redisSecurityOptions } from '@rotor/redis-store';
+import { allKeys, createRedis, serversOf, type Redis } from '@rotor/redis-store';
 import { GsmSecretStore } from '@rotor/secret-store';
 
 import type { CliContext, CliFlags } from '../context';
@@ -56,7 +54,11 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   if (verifier && !partial) verifier.setExternalCheckpoint(await externalCheckpoint(settings.topic));
   const out: WriteStream | undefined = typeof flags['out'] === 'string' ? createWriteStream(flags['out']) : undefined;
   const redis = rebuild
-    ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true, ...redisSecurityOptions(settings.redisSecurity()) })
+    ? createRedis(settings.redisUrl, {
+        connectionName: 'rotor-cli-replay',
+        clusterNodes: settings.redisClusterNodes,
+        security: settings.redisSecurity(),
+      })
     : undefined;
   const progress = new ProgressReporter('records');
   const started = Date.now();
@@ -78,7 +80,8 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   try {
     if (redis) {
       await redis.connect();
-      await redis.pipeline(SCRIPT_LOADS).exec();
+      // Every master: on Redis Cluster a keyless SCRIPT LOAD reaches one node only.
+      for (const server of await serversOf(redis)) await server.pipeline(SCRIPT_LOADS).exec();
       keysCleared = await clearAuditorKeys(redis);
     }
     const { read, total } = await readTopicRange(kafka, {
@@ -198,12 +201,9 @@ async function externalCheckpoint(topic: string): Promise<AuditCheckpoint | unde
 async function clearAuditorKeys(redis: Redis): Promise<number> {
   await redis.del(ViewKeys.marker);
   let cleared = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${VIEW_PREFIX}*`, 'COUNT', 2000);
-    cursor = next;
-    if (keys.length) cleared += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  const keys = await allKeys(redis, `${VIEW_PREFIX}*`, 2000);
+  // One hash tag ({auditor:views}): UNLINK of many keys stays in one Redis Cluster slot.
+  for (let i = 0; i < keys.length; i += 1000) cleared += await redis.unlink(...keys.slice(i, i + 1000));
   return cleared;
 }
 
