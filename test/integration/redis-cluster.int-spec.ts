@@ -11,6 +11,10 @@ import { allKeys, createRedis, DueSchedule, readHashes, SharedRateLimiter, withL
 
 import { AuditStore } from '../../apps/auditor/src/audit/audit.store';
 import { CheckpointStore } from '../../apps/auditor/src/audit/checkpoint.store';
+import { DeliveryLedger, type DeliveredCopy } from '../../apps/distributor/src/delivery/delivery-ledger';
+import { EmergencyCounters } from '../../apps/revoker/src/emergency/emergency-counters';
+import { EmergencyStore, type EmergencyRotation } from '../../apps/revoker/src/emergency/emergency.store';
+import { RetirementStore } from '../../apps/revoker/src/retirement/retirement.store';
 import { eventually } from '../support/eventually';
 import { readEnvFile, requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
@@ -111,6 +115,77 @@ describe('rotor on Redis Cluster', () => {
       });
       for (let i = 0; i < 5; i++) await limiter.acquire();
       expect(failures).toEqual([]);
+    });
+  });
+
+  describe("the revoker's and distributor's stores", () => {
+    it('retirements: open, confirm, force, retire', async () => {
+      const store = new RetirementStore(redis);
+      const secret = `cluster-secret-${run}`;
+      await store.remember(secret);
+      expect(await store.knows(secret)).toBe(true);
+      const opened = await store.open({
+        secret,
+        version: 1,
+        gsmVersion: '1',
+        newVersion: 2,
+        graceEndsAt: Date.now() + 60_000,
+        targets: ['a', 'b'],
+      });
+      expect(opened).toEqual({ created: true, state: expect.any(String), pending: 2 });
+      expect(await store.confirm(secret, 'a', 2)).toEqual([]);
+      expect(await store.confirm(secret, 'b', 2)).toEqual([1]);
+      expect(await store.confirmed(secret)).toEqual({ a: 2, b: 2 });
+      await store.force({ secret, version: 1, reason: 'emergency', emergencyId: `em-${run}` });
+      expect(await store.get(secret, 1)).toMatchObject({ secret, version: 1, pending: [], emergencyId: `em-${run}` });
+      await store.markRetired({ secret, version: 1, reason: 'emergency', at: new Date() });
+      expect(await store.get(secret, 1)).toMatchObject({ state: 'retired' });
+    });
+
+    it('emergency rotations: record, snapshot, counters, finish', async () => {
+      const counters = new EmergencyCounters(redis);
+      const store = new EmergencyStore(redis, counters);
+      const id = `em-${run}`;
+      const created = await store.create({
+        id,
+        selector: { namespace: `cluster-${run}` },
+        mode: 'graceful',
+        reason: 'cluster test',
+        requestedBy: 'sre',
+        state: 'running',
+        phase: 'match-leases',
+        cursor: '0',
+        secretsRequested: 0,
+        quotaLimited: false,
+        startedAt: new Date().toISOString(),
+        lastProgressAt: 0,
+      } satisfies EmergencyRotation);
+      expect(created).toBe(true);
+      await store.update(id, { phase: 'revoke', cursor: '5' });
+      await store.addLeases(id, ['l1', 'l2']);
+      await store.setSecrets(id, ['s1']);
+      expect((await store.scanLeases(id, '0', 10))[1].sort()).toEqual(['l1', 'l2']);
+      await counters.add(id, 'failed', 'l1');
+      await counters.leaseRevoked(id, 'l1');
+      await store.rememberVersion('s1', 3, id);
+      expect(await store.emergencyOfVersion('s1', 3)).toBe(id);
+      await store.finish(id, 'completed', new Date());
+      expect(await store.view(id)).toMatchObject({ id, phase: 'done', matched: { leases: 2, secrets: 1 } });
+    });
+
+    it('deliveries: copies, held versions, retired versions', async () => {
+      const ledger = new DeliveryLedger(redis);
+      const secret = `cluster-secret-${run}`;
+      const target = { name: 'file-a', kind: 'file', path: '/tmp/x' } as unknown as DeliveredCopy['target'];
+      expect(await ledger.addPending({ secret, version: 1, gsmVersion: '1', target })).toBe(true);
+      await ledger.update({ secret, version: 1, targetName: 'file-a' }, { state: 'delivered' });
+      await ledger.setHeld(secret, 'file-a', { version: 1, gsmVersion: '1', contentHash: 'h', locator: 'file:/tmp/x' });
+      expect(await ledger.held(secret, 'file-a')).toMatchObject({ version: 1 });
+      await ledger.clearHeld(secret, 'file-a', 1);
+      await ledger.markRetired(secret, 1, new Date());
+      expect(await ledger.knows(secret)).toBe(true);
+      expect(await ledger.isRetired(secret, 1)).toBe(true);
+      expect((await ledger.copiesOf(secret)).map((copy) => copy.state)).toEqual(['delivered']);
     });
   });
 
@@ -218,13 +293,13 @@ introspection:
       const token = await identity.serviceAccountToken(namespace, 'worker', { name: 'worker-1', uid: `pod-${run}` });
       const asWorkload = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       // A 503 with Retry-After (a dependency briefly busy on this shared, loaded stack) is asked again, as a client would.
-      const issue = (key: string) =>
+      const issue = (key: string, ttl: number) =>
         eventually(
           async () => {
             const response = await fetch(`${services.issuer.url}/v1/credentials`, {
               method: 'POST',
               headers: { ...asWorkload, 'idempotency-key': key },
-              body: JSON.stringify({ role, ttl: 3 }),
+              body: JSON.stringify({ role, ttl }),
             });
             const body = (await response.json()) as IssuedCredential;
             if (response.status === 503) return undefined;
@@ -236,7 +311,8 @@ introspection:
       const lease = async (id: string) =>
         (await (await fetch(`${services.issuer.url}/v1/leases/${id}`, { headers: asWorkload })).json()) as LeaseView;
 
-      const issued = await Promise.all(Array.from({ length: 6 }, (_, i) => issue(`${run}-${i}`)));
+      // Lease 3 is revoked early: a longer TTL, so its expiry cannot come first.
+      const issued = await Promise.all(Array.from({ length: 6 }, (_, i) => issue(`${run}-${i}`, i === 3 ? 15 : 3)));
       // The same Idempotency-Key names the lease it issued (its credential is returned only once).
       const replay = await fetch(`${services.issuer.url}/v1/credentials`, {
         method: 'POST',
