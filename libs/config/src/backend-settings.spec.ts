@@ -37,6 +37,14 @@ describe('redis-acl backend settings', () => {
     ]);
   });
 
+  it('refuses a node of the Redis Cluster holding rotor’s keys (REDIS_CLUSTER_NODES)', () => {
+    const cluster = { ...base, REDIS_CLUSTER_NODES: ['127.0.0.1:7001', '127.0.0.1:7002'] };
+    expect(problemsOf(() => backendSettings({ ...cluster, ROTOR_REDIS_ACL_URL: 'rediss://localhost:7002' }))).toEqual([
+      expect.stringMatching(/^ROTOR_REDIS_ACL_URL: names a node of REDIS_CLUSTER_NODES \(loopback:7002\)/),
+    ]);
+    expect(backendSettings({ ...cluster, ROTOR_REDIS_ACL_URL: 'redis://127.0.0.1:6380' }).redisAclUrl).toBe('redis://127.0.0.1:6380');
+  });
+
   it('accepts a Redis on another port or host', () => {
     expect(backendSettings({ ...base, ROTOR_REDIS_ACL_URL: 'redis://127.0.0.1:6380' }).redisAclUrl).toBe('redis://127.0.0.1:6380');
     expect(backendSettings({ ...base, ROTOR_REDIS_ACL_URL: 'redis://redis-acl.example:6379' }).redisAclUrl).toBe(

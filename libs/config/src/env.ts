@@ -205,6 +205,7 @@ export const backendSettings = (e: {
   ROTOR_REDIS_ACL_PASSWORD?: string;
   ROTOR_REDIS_ACL_PASSWORD_FILE?: string;
   REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: string[];
   REDIS_USERNAME?: string;
   REDIS_PASSWORD?: string;
   REDIS_PASSWORD_FILE?: string;
@@ -219,6 +220,13 @@ export const backendSettings = (e: {
   if (sameRedisServer(redisAclUrl, e.REDIS_URL))
     throw new ConfigError([
       `ROTOR_REDIS_ACL_URL: names the same Redis server as REDIS_URL (${redisServerIdentity(redisAclUrl)}): ` +
+        "the redis-acl backend must not mint users on the Redis holding rotor's own keys",
+    ]);
+  // On Redis Cluster, rotor's keys live on every node named (the seeds; a node added later is not known here).
+  const clusterNode = e.REDIS_CLUSTER_NODES?.find((node) => sameRedisServer(redisAclUrl, `redis://${node}`));
+  if (clusterNode)
+    throw new ConfigError([
+      `ROTOR_REDIS_ACL_URL: names a node of REDIS_CLUSTER_NODES (${redisServerIdentity(redisAclUrl)}): ` +
         "the redis-acl backend must not mint users on the Redis holding rotor's own keys",
     ]);
   const databaseUrl = e.DATABASE_URL_FILE
