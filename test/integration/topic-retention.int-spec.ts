@@ -7,6 +7,7 @@ import { ConfigResourceTypes, type Admin } from 'kafkajs';
 
 import { DAY_MS, ensureTopics, RETENTION_MARGIN_MS } from '@rotor/kafka';
 
+import { PrivateRedis } from '../support/private-redis';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
@@ -44,15 +45,20 @@ roles:
     maxTtl: 10d
 `);
   let admin: Admin;
+  // The auditor's own Redis: booted on the shared one, it would append to the chains of the
+  // worker's other auditors (another group, another audit topic) and leave them runs they cannot match.
+  const redis = new PrivateRedis(19436);
 
   beforeAll(async () => {
     admin = kafka.admin();
     await admin.connect();
+    await redis.start();
   });
 
   afterAll(async () => {
     await admin.deleteTopics({ topics: [domainTopic, auditTopic, freshDomain, freshAudit, refusedAudit] }).catch(() => undefined);
     await admin.disconnect();
+    await redis.kill();
   });
 
   it('needs the longest maxTtl of the catalog plus a margin, and never less than the default', () => {
@@ -103,6 +109,7 @@ roles:
     writeFileSync(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
     return new ServiceProcess('auditor', port, {
       ...identity.env,
+      REDIS_URL: redis.url,
       ROTOR_CATALOG: catalogFile,
       ROTOR_AUDIT_TOPIC: auditTopic,
       ROTOR_AUDITOR_GROUP: `rotor-auditor-retention-${suffix}`,
@@ -128,7 +135,7 @@ roles:
 
   it('the auditor, as its own principal, checks and accepts an audit topic that never deletes', async () => {
     // freshAudit was created by ensureTopics above: retention.ms=-1.
-    const auditor = await bootAuditor(19432, freshAudit);
+    const auditor = await bootAuditor(19437, freshAudit);
     try {
       await auditor.live();
       expect(auditor.logs).not.toContain('would delete records');
