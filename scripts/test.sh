@@ -8,8 +8,13 @@ set -euo pipefail
 cd "$ROOT"
 
 UNIT_ONLY=0
-# Suites that must run with nothing else on the stack: issuer-failfast freezes the shared Kafka broker (SIGSTOP).
-SERIAL_SUITES=(test/integration/issuer-failfast.int-spec.ts)
+# Suites that run alone after the others: issuer-failfast freezes the shared Kafka broker (SIGSTOP);
+# the cluster suites start three Kafka JVMs or six Redis servers, which starve the other workers.
+SERIAL_SUITES=(
+  test/integration/issuer-failfast.int-spec.ts
+  test/integration/kafka-cluster.int-spec.ts
+  test/integration/redis-cluster.int-spec.ts
+)
 [[ "${1:-}" == --unit ]] && UNIT_ONLY=1
 
 ensure_node_modules

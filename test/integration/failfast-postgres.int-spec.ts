@@ -60,6 +60,7 @@ describe('the issuer while its PostgreSQL hangs', () => {
       DATABASE_URL: databaseUrl.toString(),
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'info',
+      ROTOR_DEPENDENCY_TIMEOUT_MS: '1500', // the production default: the bound under test
       ROTOR_CATALOG: writeTempCatalog(`
 roles:
   - name: db

@@ -52,6 +52,7 @@ describe('the issuer while its Redis hangs', () => {
       REDIS_URL: redisUrl.toString(),
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'info',
+      ROTOR_DEPENDENCY_TIMEOUT_MS: '1500', // the production default: the bound under test
       ROTOR_CATALOG: writeTempCatalog(`
 roles:
   - name: ${role}

@@ -124,16 +124,20 @@ roles:
     maxTtl: 5m
     quota: { perWorkload: 1000, perRole: 1000 }
 `);
+    // The production default (the suites' services get more): the bound under test.
+    const bound = { ROTOR_DEPENDENCY_TIMEOUT_MS: '1500' };
     issuer = new ServiceProcess('issuer', 19650, {
       ...identity.env,
+      ...bound,
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
       DATABASE_URL: loggingDdl(requiredEnv('DATABASE_URL')),
       LOG_LEVEL: 'info',
       ROTOR_CATALOG: catalog,
     });
-    revoker = new ServiceProcess('revoker', 19651, { ...identity.env, ROTOR_CATALOG: catalog });
+    revoker = new ServiceProcess('revoker', 19651, { ...identity.env, ...bound, ROTOR_CATALOG: catalog });
     distributor = new ServiceProcess('distributor', 19652, {
       ...identity.env,
+      ...bound,
       ROTOR_CATALOG: catalog,
       ROTOR_DRIFT_SCAN_MS: '0',
       ROTOR_COPY_SCAN_MS: '0',

@@ -3,7 +3,8 @@
 //   - Kafka: its own namespace (ROTOR_KAFKA_NAMESPACE `test<N>.`), topics and ACLs that
 //     scripts/services-up.sh prepared (ROTOR_TEST_KAFKA_NAMESPACES); consumer groups follow;
 //   - Redis: its own logical database (REDIS_URL `/<N>`; the local stack's default is 0);
-//   - GSM: its own project (`<GSM_PROJECT>-w<N>`).
+//   - GSM: its own project (`<GSM_PROJECT>-w<N>`);
+//   - services: 5 s to wait for a dependency (ROTOR_DEPENDENCY_TIMEOUT_MS) unless a suite sets it.
 // It is applied to the worker's real environment before the sandbox copies it, so every child
 // process a suite starts (services, the CLI) inherits it, with or without an explicit env.
 // ROTOR_TEST_WORKER_OFFSET shifts the numbers, for a second run on the same stack
@@ -26,6 +27,10 @@ function isolateWorker(env) {
   redis.pathname = `/${worker}`;
   env.REDIS_URL = redis.toString();
   env.GSM_PROJECT = `${env.GSM_PROJECT ?? 'rotor-local'}-w${worker}`;
+  // The services the suites start wait up to 5 s for a dependency, not 1.5 s: three workers and
+  // their services share two cores, and a starved produce is not an outage. The fail-fast suites,
+  // which test the bound itself, set the production default explicitly.
+  env.ROTOR_DEPENDENCY_TIMEOUT_MS ??= '5000';
   env.ROTOR_TEST_WORKER = String(worker);
 }
 

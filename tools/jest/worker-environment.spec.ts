@@ -16,8 +16,15 @@ describe('isolateWorker', () => {
       ROTOR_KAFKA_NAMESPACE: 'test2.',
       REDIS_URL: 'rediss://127.0.0.1:6379/2',
       GSM_PROJECT: 'rotor-local-w2',
+      ROTOR_DEPENDENCY_TIMEOUT_MS: '5000',
       ROTOR_TEST_WORKER: '2',
     });
+  });
+
+  it('keeps a dependency timeout the run was given', () => {
+    const env: Record<string, string | undefined> = { ...stack(), JEST_WORKER_ID: '1', ROTOR_DEPENDENCY_TIMEOUT_MS: '1500' };
+    isolateWorker(env);
+    expect(env['ROTOR_DEPENDENCY_TIMEOUT_MS']).toBe('1500');
   });
 
   it('applies once per process, whatever the number of suites the worker runs', () => {
