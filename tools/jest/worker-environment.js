@@ -27,7 +27,7 @@ function isolateWorker(env) {
   redis.pathname = `/${worker}`;
   env.REDIS_URL = redis.toString();
   env.GSM_PROJECT = `${env.GSM_PROJECT ?? 'rotor-local'}-w${worker}`;
-  // The services the suites start wait up to 5 s for a dependency, not 1.5 s: three workers and
+  // The services the suites start wait up to 5 s for a dependency, not 1.5 s: the workers and
   // their services share two cores, and a starved produce is not an outage. The fail-fast suites,
   // which test the bound itself, set the production default explicitly.
   env.ROTOR_DEPENDENCY_TIMEOUT_MS ??= '5000';
