@@ -116,3 +116,48 @@ describe('fail fast (DependencyGate, @Needs, timeouts)', () => {
     }
   });
 });
+
+describe('DependencyGate and /readyz agree', () => {
+  const kafkaCheck = () => {
+    let up = false;
+    let delayMs = 0;
+    return {
+      set: (state: { up: boolean; delayMs?: number }) => ((up = state.up), (delayMs = state.delayMs ?? 0)),
+      check: {
+        name: 'kafka',
+        // What the dependency was when the check was asked, answered after `delayMs`.
+        check: () => {
+          const [wasUp, after] = [up, delayMs];
+          return new Promise<void>((resolve, reject) =>
+            setTimeout(() => (wasUp ? resolve() : reject(new Error('2 consumer(s) not running'))), after),
+          );
+        },
+      },
+    };
+  };
+
+  it('opens the gate as soon as any report (a /readyz call) finds the dependency up again', async () => {
+    const readiness = new ReadinessRegistry();
+    const kafka = kafkaCheck();
+    readiness.register(kafka.check);
+    const gate = new DependencyGate(readiness, 1_500);
+    await readiness.report(); // the gate's probe, while the consumers start
+    expect(() => gate.assertAvailable(['kafka'])).toThrow('kafka unavailable');
+    kafka.set({ up: true });
+    expect((await readiness.report()).ready).toBe(true); // what /readyz answers
+    expect(() => gate.assertAvailable(['kafka'])).not.toThrow();
+  });
+
+  it('is not closed again by an older report that finishes after a newer one', async () => {
+    const readiness = new ReadinessRegistry();
+    const kafka = kafkaCheck();
+    readiness.register(kafka.check);
+    const gate = new DependencyGate(readiness, 1_500);
+    kafka.set({ up: false, delayMs: 50 });
+    const stale = readiness.report(); // started first, still failing
+    kafka.set({ up: true });
+    await readiness.report(); // started later, finds it up
+    await stale;
+    expect(() => gate.assertAvailable(['kafka'])).not.toThrow();
+  });
+});

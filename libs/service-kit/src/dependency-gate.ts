@@ -43,16 +43,20 @@ export class DependencyGate implements OnModuleInit, OnApplicationShutdown {
     @Optional() @Inject(DEPENDENCY_TIMEOUT_MS) timeoutMs?: number,
   ) {
     this.timeoutMs = timeoutMs ?? DEFAULT_DEPENDENCY_TIMEOUT_MS;
-  }
-
-  onModuleInit(): void {
-    const probe = async () => {
-      const report = await this.readiness.report();
+    // Every report counts, /readyz's too: a service that said ready must not refuse the next
+    // request on an older probe's result (seen: a probe taken while its consumers were starting).
+    readiness.onReport((report) => {
       this.down = new Set(
         Object.entries(report.checks)
           .filter(([, check]) => !check.ok)
           .map(([name]) => name),
       );
+    });
+  }
+
+  onModuleInit(): void {
+    const probe = async () => {
+      await this.readiness.report();
       if (!this.stopped) this.timer = setTimeout(() => void probe(), PROBE_INTERVAL_MS).unref();
     };
     // The first probe runs once the app is up; until then nothing is known to be down.

@@ -37,6 +37,10 @@ export class ReadinessRegistry {
   private readonly checks = new Map<string, ReadinessCheck>();
   /** Each dependency's last failure class, so the log says when it changes, not on every probe. */
   private readonly failing = new Map<string, DependencyFailure>();
+  private readonly listeners: ((report: ReadinessReport) => void)[] = [];
+  /** Reports are numbered as they start; a report that started before the last one told is stale. */
+  private started = 0;
+  private told = 0;
 
   constructor(@Optional() @Inject(LOGGER) private readonly logger?: Logger) {}
 
@@ -44,7 +48,25 @@ export class ReadinessRegistry {
     this.checks.set(check.name, check);
   }
 
+  /**
+   * Told every report, whoever asked for it (/readyz or the dependency gate's probe), newest
+   * first-started wins: once /readyz has said ready, the gate knows it too.
+   */
+  onReport(listener: (report: ReadinessReport) => void): void {
+    this.listeners.push(listener);
+  }
+
   async report(): Promise<ReadinessReport> {
+    const number = ++this.started;
+    const report = await this.run();
+    if (number > this.told) {
+      this.told = number;
+      for (const listener of this.listeners) listener(report);
+    }
+    return report;
+  }
+
+  private async run(): Promise<ReadinessReport> {
     const entries = await Promise.all(
       [...this.checks.values()].map(async (dependency): Promise<[string, ReadinessReport['checks'][string]]> => {
         const started = Date.now();
