@@ -135,7 +135,7 @@ start_node() {
   write_config "$n"
   format_node "$n"
   echo "===== $(date -Is) starting node $n =====" >>"$LOGS/kafka-cluster-$n.log"
-  setsid nohup java -Xmx256m -Xms128m -XX:+UseG1GC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+  setsid nohup java -Xmx384m -Xms192m -XX:+UseG1GC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$ROOT/infra/kafka/log4j.properties" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$HOME_DIR/node$n/server.properties" \
     >>"$LOGS/kafka-cluster-$n.log" 2>&1 </dev/null &
