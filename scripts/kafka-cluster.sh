@@ -158,9 +158,14 @@ up() {
   # All three nodes up and every replica caught up: a node killed earlier must have rejoined.
   "$NODE_BIN" "$ROOT/scripts/wait-for-kafka.js" 120 "$BROKERS" --in-sync >/dev/null || fail "the cluster did not answer" "$LOGS/kafka-cluster-1.log"
   # Every rotor topic with three replicas, two of which must acknowledge (acks=all), and the ACLs.
-  local out
-  out="$(cd "$ROOT" && KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2 "$NODE_BIN" -r @swc-node/register tools/security/kafka-setup.ts 2>&1)" ||
-    fail "topics/ACLs: $out"
+  # Idempotent, so tried again: topics created a moment ago can still answer "This server does not
+  # host this topic-partition" on a node that has not caught up (seen on fresh clusters).
+  local out attempt
+  for attempt in 1 2 3 4 5; do
+    out="$(cd "$ROOT" && KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2 "$NODE_BIN" -r @swc-node/register tools/security/kafka-setup.ts 2>&1)" && break
+    ((attempt < 5)) || fail "topics/ACLs: $out"
+    sleep 2
+  done
   say "$out"
   (
     umask 077
