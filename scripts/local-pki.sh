@@ -85,3 +85,28 @@ export ROTOR_REDIS_ACL_PASSWORD_FILE=$SECRETS/redis-acl-admin.password
 EOF
   fi
 }
+
+# kafka_secure_listeners CLIENT_PORT CONTROLLER_PORT INTERNAL_PORT: a broker's listener and
+# security properties on the secure stack (the single broker and each cluster node): clients on
+# SASL_SSL (SCRAM), the controller and inter-broker listeners mTLS with the local CA, the
+# broker's own certificate the only super user there besides admin.
+kafka_secure_listeners() {
+  cat <<EOF
+listeners=CLIENT://127.0.0.1:$1,CONTROLLER://127.0.0.1:$2,INTERNAL://127.0.0.1:$3
+advertised.listeners=CLIENT://127.0.0.1:$1,INTERNAL://127.0.0.1:$3
+inter.broker.listener.name=INTERNAL
+listener.security.protocol.map=CLIENT:SASL_SSL,CONTROLLER:SSL,INTERNAL:SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$PKI/kafka-broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$PKI/ca.crt
+ssl.endpoint.identification.algorithm=https
+listener.name.controller.ssl.client.auth=required
+listener.name.internal.ssl.client.auth=required
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:CN=rotor-kafka-broker
+EOF
+}

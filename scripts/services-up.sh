@@ -330,24 +330,7 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 EOF
     return 0
   fi
-  cat <<EOF
-listeners=CLIENT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,INTERNAL://127.0.0.1:$KAFKA_INTERNAL_PORT
-advertised.listeners=CLIENT://127.0.0.1:$KAFKA_PORT,INTERNAL://127.0.0.1:$KAFKA_INTERNAL_PORT
-inter.broker.listener.name=INTERNAL
-listener.security.protocol.map=CLIENT:SASL_SSL,CONTROLLER:SSL,INTERNAL:SSL
-sasl.enabled.mechanisms=SCRAM-SHA-512
-listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
-ssl.keystore.type=PEM
-ssl.keystore.location=$PKI/kafka-broker.pem
-ssl.truststore.type=PEM
-ssl.truststore.location=$PKI/ca.crt
-ssl.endpoint.identification.algorithm=https
-listener.name.controller.ssl.client.auth=required
-listener.name.internal.ssl.client.auth=required
-authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-allow.everyone.if.no.acl.found=false
-super.users=User:admin;User:CN=rotor-kafka-broker
-EOF
+  kafka_secure_listeners "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_INTERNAL_PORT"
   # The scripts' mTLS identity on the internal listener (SCRAM user management).
   cat >"$KAFKA_HOME/internal-client.properties" <<EOF
 security.protocol=SSL
