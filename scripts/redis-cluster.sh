@@ -6,6 +6,12 @@
 #                                     `redis-cli --cluster create --cluster-replicas 1`
 #   scripts/redis-cluster.sh status   each node's role and the cluster state
 #   scripts/redis-cluster.sh down [--purge]   stop the nodes (--purge: delete their data too)
+#   scripts/redis-cluster.sh kill PORT        SIGKILL one node (a crash: its replica takes over;
+#                                     `up` brings it back, as a replica of the promoted one)
+#
+# ROTOR_REDIS_CLUSTER_NAME=<name> runs another, independent cluster: ports from
+# ROTOR_REDIS_CLUSTER_PORT (first of six, default 7001), state in .rotor/redis-cluster-<name>
+# (the chaos runner's own cluster, tools/chaos, is `chaos` on 7101-7106).
 #
 # Secure like the standalone Redis of scripts/services-up.sh: TLS only (client, replication
 # and the cluster bus) with the local CA in .rotor/tls, ACL users from the same generator
@@ -18,9 +24,16 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="$ROOT/.rotor"
-CLUSTER_DIR="$STATE/redis-cluster"
+CLUSTER_NAME="${ROTOR_REDIS_CLUSTER_NAME:-}"
+[[ -z "$CLUSTER_NAME" || "$CLUSTER_NAME" =~ ^[a-z0-9-]+$ ]] || {
+  echo "ROTOR_REDIS_CLUSTER_NAME must be lowercase letters, digits and dashes" >&2
+  exit 2
+}
+CLUSTER_DIR="$STATE/redis-cluster${CLUSTER_NAME:+-$CLUSTER_NAME}"
 LOGS="$STATE/logs"
-PORTS=(7001 7002 7003 7004 7005 7006)
+FIRST_PORT="${ROTOR_REDIS_CLUSTER_PORT:-7001}"
+PORTS=()
+for i in 0 1 2 3 4 5; do PORTS+=($((FIRST_PORT + i))); done
 NODES="$(printf '127.0.0.1:%s,' "${PORTS[@]}")"
 NODES="${NODES%,}"
 
@@ -50,7 +63,7 @@ fail() {
 
 node_dir() { echo "$CLUSTER_DIR/$1"; }
 pidfile() { echo "$CLUSTER_DIR/$1/redis.pid"; }
-logfile() { echo "$LOGS/redis-cluster-$1.log"; }
+logfile() { echo "$LOGS/redis-cluster${CLUSTER_NAME:+-$CLUSTER_NAME}-$1.log"; }
 
 # node_pid PORT: prints the pid of our node on PORT when it runs.
 node_pid() {
@@ -167,7 +180,8 @@ cluster_ok() {
     [[ "$(info_field "$port" cluster_state)" == ok ]] || return 1
     [[ "$(info_field "$port" cluster_known_nodes)" == "${#PORTS[@]}" ]] || return 1
   done
-  [[ "$(cli "${PORTS[0]}" cluster nodes 2>/dev/null | grep -c ' slave ')" == 3 ]]
+  # Field 3 holds the flags: `slave`, `myself,slave` (the node asked), never with `fail`.
+  [[ "$(cli "${PORTS[0]}" cluster nodes 2>/dev/null | awk '$3 ~ /(^|,)slave(,|$)/ && $3 !~ /fail/' | wc -l)" == 3 ]]
 }
 
 up() {
@@ -193,8 +207,8 @@ up() {
     say redis-cluster "creating the cluster (3 masters, 1 replica each)"
     local args=()
     for port in "${PORTS[@]}"; do args+=("127.0.0.1:$port"); done
-    cli "${PORTS[0]}" --cluster create "${args[@]}" --cluster-replicas 1 --cluster-yes >"$LOGS/redis-cluster-create.log" 2>&1 ||
-      fail redis-cluster "$LOGS/redis-cluster-create.log" "redis-cli --cluster create failed"
+    cli "${PORTS[0]}" --cluster create "${args[@]}" --cluster-replicas 1 --cluster-yes >"$LOGS/redis-cluster${CLUSTER_NAME:+-$CLUSTER_NAME}-create.log" 2>&1 ||
+      fail redis-cluster "$LOGS/redis-cluster${CLUSTER_NAME:+-$CLUSTER_NAME}-create.log" "redis-cli --cluster create failed"
   fi
   wait_until 60 "the cluster did not reach cluster_state:ok with 3 replicas (a half-made cluster from an earlier run? scripts/redis-cluster.sh down --purge)" cluster_ok
   (
@@ -202,7 +216,7 @@ up() {
     echo "export REDIS_CLUSTER_NODES=$NODES" >"$CLUSTER_DIR/env"
   )
   if ((${#STARTED[@]})); then
-    say redis-cluster "ready on $NODES ($MODE, started ${#STARTED[@]} node(s), $(secs_since "$t0") s); . .rotor/redis-cluster/env"
+    say redis-cluster "ready on $NODES ($MODE, started ${#STARTED[@]} node(s), $(secs_since "$t0") s); . ${CLUSTER_DIR#"$ROOT/"}/env"
   else
     say redis-cluster "already running on $NODES ($MODE, $(secs_since "$t0") s)"
   fi
@@ -235,12 +249,21 @@ status() {
   return "$code"
 }
 
+kill_node() {
+  local port="${1:?port}" pid
+  [[ " ${PORTS[*]} " == *" $port "* ]] || fail redis-cluster "" "$port is not a node of this cluster (${PORTS[*]})"
+  pid="$(node_pid "$port")" || fail redis-cluster "" "node $port is not running"
+  kill -KILL "$pid"
+  say redis-cluster "node $port killed (SIGKILL)"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down "${2:-}" ;;
   status) status ;;
+  kill) kill_node "${2:-}" ;;
   *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
     [[ "${1:-}" == -h || "${1:-}" == --help ]] || exit 2
     ;;
 esac
