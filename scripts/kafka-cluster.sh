@@ -8,7 +8,9 @@
 #                                     replication factor 3 and min.insync.replicas=2, apply ACLs
 #   scripts/kafka-cluster.sh down     stop (data kept)
 #   scripts/kafka-cluster.sh status   which nodes run
-#   scripts/kafka-cluster.sh kill N   SIGKILL node N (chaos); `up` starts it again
+#   scripts/kafka-cluster.sh kill N   SIGKILL node N (chaos)
+#   scripts/kafka-cluster.sh start N  start node N again and wait until every replica is in
+#                                     sync; no topic/ACL setup (the chaos runner's restart)
 #
 # Clients: KAFKA_BROKERS=127.0.0.1:29092,127.0.0.1:29093,127.0.0.1:29094 (written to
 # .rotor/kafka-cluster/env). Needs the local stack's keys and jars: runs services-up.sh first
@@ -192,6 +194,19 @@ status() {
   done
 }
 
+# start_one N: brings one node back (after `kill`) and waits until every replica is in sync, without
+# the topic and ACL setup `up` runs (which makes ACLs exactly the root namespace's: a restart must not
+# take the grants of other namespaces, such as a chaos run's, away).
+start_one() {
+  local n="${1:?node number}" t0
+  t0="$(now_ms)"
+  ensure_prerequisites
+  start_node "$n"
+  admin_env
+  "$NODE_BIN" "$ROOT/scripts/wait-for-kafka.js" 120 "$BROKERS" --in-sync >/dev/null || fail "the cluster did not answer" "$LOGS/kafka-cluster-$n.log"
+  say "node $n back and in sync in $(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }') s"
+}
+
 kill_node() {
   local n="${1:?node number}"
   alive "$n" || fail "node $n is not running"
@@ -204,8 +219,9 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   kill) kill_node "${2:-}" ;;
+  start) start_one "${2:-}" ;;
   *)
-    echo "usage: scripts/kafka-cluster.sh up|down|status|kill N" >&2
+    echo "usage: scripts/kafka-cluster.sh up|down|status|kill N|start N" >&2
     exit 2
     ;;
 esac

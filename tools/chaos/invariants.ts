@@ -1,0 +1,460 @@
+import { execFile } from 'node:child_process';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import type { Cluster } from 'ioredis';
+import { Client } from 'pg';
+
+import { Topics } from '@rotor/contracts';
+import { postgresRoleName, redisAclUsername } from '@rotor/credential-backends';
+import { VIEW_PREFIX } from '@rotor/audit-chain';
+
+import { PrivateRedis } from '../../test/support/private-redis';
+import { principalEnv } from '../../test/support/principals';
+import { redisFromEnv } from '../security/env-clients';
+
+import { CanarySearch, eventsOf, leaseFacts, parseEvent, replicaLogs, type TopicMessage } from './evidence';
+import type { FaultWindow, InjectedMessage } from './faults';
+import type { IssuedLease, RequestRecord } from './load';
+import { KAFKA_BROKERS, MANAGED_SECRETS, ROOT, type ChaosStack } from './stack';
+import { summarizeLatencies } from '../../bench/lib/stats';
+
+const run = promisify(execFile);
+
+export interface InvariantResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** Up to a few examples of what broke it. */
+  examples?: string[];
+}
+
+/** A period during which the issuer's /readyz reported a dependency down. */
+export interface Outage {
+  dependency: string;
+  start: number;
+  end: number;
+}
+
+export interface RunEvidence {
+  stack: ChaosStack;
+  messages: TopicMessage[];
+  leases: Map<string, IssuedLease>;
+  requests: RequestRecord[];
+  windows: FaultWindow[];
+  injected: InjectedMessage[];
+  outages: Outage[];
+  /** The baseline phase: [start, end) with no fault; its p99 revocation lag sets the margin. */
+  baseline: { start: number; end: number };
+}
+
+const MARGIN_MS = 5_000;
+const examples = (items: string[]) => (items.length ? { examples: items.slice(0, 5) } : {});
+const fmt = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Revocation lag (revokedAt - expiry) of leases that ended at their TTL. */
+export function expiryLags(evidence: RunEvidence, from: number, to: number): number[] {
+  const lags: number[] = [];
+  for (const lease of leaseFacts(evidence.messages).values()) {
+    const first = lease.revoked.filter((revocation) => revocation.reason === 'expired').sort((a, b) => a.revokedAt - b.revokedAt)[0];
+    if (first && lease.expiresAt >= from && lease.expiresAt < to) lags.push(first.revokedAt - lease.expiresAt);
+  }
+  return lags;
+}
+
+export async function checkInvariants(evidence: RunEvidence): Promise<InvariantResult[]> {
+  const results: InvariantResult[] = [];
+  const guard = async (name: string, check: () => InvariantResult | Promise<InvariantResult>) => {
+    try {
+      results.push(await check());
+    } catch (error) {
+      results.push({ name, ok: false, detail: `the check itself failed: ${(error as Error).message.split('\n')[0]}` });
+    }
+  };
+  await guard('every expired lease revoked at its backend, on time', () => revokedAtBackends(evidence));
+  await guard('exactly one lease.revoked per lease, none lost', () => oneRevocationEach(evidence));
+  await guard('every domain event has exactly one audit record', () => oneAuditRecordEach(evidence));
+  await guard('audit chains verify; a rebuild equals the live views', () => auditRebuild(evidence));
+  await guard('every target holds the current version; retired versions removed', () => targetsCurrent(evidence));
+  await guard('the dead-letter topic holds only injected messages', () => deadLettersInjected(evidence));
+  await guard('HTTP: only fast 503 + Retry-After under outages; nothing minted', () => httpDuringOutages(evidence));
+  await guard('no credential value in any topic, log or Redis value', () => canaries(evidence));
+  return results;
+}
+
+async function revokedAtBackends(evidence: RunEvidence): Promise<InvariantResult> {
+  const name = 'every expired lease revoked at its backend, on time';
+  const facts = leaseFacts(evidence.messages);
+  const baselineLags = expiryLags(evidence, evidence.baseline.start, evidence.baseline.end);
+  const p99 = baselineLags.length ? summarizeLatencies(baselineLags).p99 : 0;
+  const late: string[] = [];
+  const unrevoked: string[] = [];
+  for (const lease of facts.values()) {
+    if (lease.revoked.length === 0) {
+      unrevoked.push(`${lease.leaseId} (${lease.backend}) has no lease.revoked`);
+      continue;
+    }
+    const first = [...lease.revoked].sort((a, b) => a.revokedAt - b.revokedAt)[0]!;
+    if (first.reason !== 'expired') continue; // ended early on request or by the emergency rotation
+    const window = evidence.windows.find((fault) => lease.expiresAt >= fault.start && lease.expiresAt <= fault.end);
+    const deadline = (window ? window.end : lease.expiresAt) + p99 + MARGIN_MS;
+    if (first.revokedAt > deadline)
+      late.push(`${lease.leaseId} revoked ${fmt(first.revokedAt - lease.expiresAt)} after expiry${window ? ` (in ${window.kind})` : ''}`);
+  }
+
+  // At the backends themselves: no role, no ACL user, no active token.
+  const pg = new Client({ connectionString: process.env['DATABASE_URL'] });
+  await pg.connect();
+  const byBackend = (backend: string) => [...facts.values()].filter((lease) => lease.backend === backend);
+  const roles = byBackend('postgres').map((lease) => postgresRoleName(lease.leaseId));
+  const alive: string[] = [];
+  try {
+    const { rows } = await pg.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [roles]);
+    alive.push(...rows.map((row) => `PostgreSQL role ${row.rolname} still exists`));
+  } finally {
+    await pg.end();
+  }
+  const acl = redisFromEnv(process.env['ROTOR_REDIS_ACL_URL'], {
+    username: principalEnv('issuer')['ROTOR_REDIS_ACL_USERNAME'],
+    password: readFileSync(principalEnv('issuer')['ROTOR_REDIS_ACL_PASSWORD_FILE']!, 'utf8').trim(),
+  });
+  try {
+    const users = new Set((await acl.call('ACL', 'USERS')) as string[]);
+    for (const lease of byBackend('redis-acl')) {
+      if (users.has(redisAclUsername(lease.leaseId))) alive.push(`Redis ACL user ${redisAclUsername(lease.leaseId)} still exists`);
+    }
+  } finally {
+    acl.disconnect();
+  }
+  const introspector = await evidence.stack.identity.operatorToken('chaos@example.com', ['rotor:introspect']);
+  const tokens = [...evidence.leases.values()].filter((lease) => lease.backend === 'opaque-token');
+  let checked = 0;
+  const queue = [...tokens];
+  await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      for (let lease = queue.shift(); lease; lease = queue.shift()) {
+        const response = await fetch(`${evidence.stack.url('issuer-1')}/v1/introspect`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${introspector}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ token: lease.secrets[0] }),
+        });
+        const body = (await response.json()) as { active?: boolean };
+        checked++;
+        if (response.status !== 200 || body.active !== false)
+          alive.push(`token of ${lease.leaseId}: introspection ${response.status} active=${body.active}`);
+      }
+    }),
+  );
+  const ok = late.length === 0 && unrevoked.length === 0 && alive.length === 0;
+  return {
+    name,
+    ok,
+    detail:
+      `${facts.size} leases: ${roles.length} PostgreSQL roles, ${byBackend('redis-acl').length} ACL users, ${checked} tokens checked at the backend; ` +
+      `margin = no-fault p99 ${fmt(p99)} + 5 s; ${late.length} late, ${unrevoked.length} unrevoked, ${alive.length} alive at the backend`,
+    ...examples([...unrevoked, ...alive, ...late]),
+  };
+}
+
+function oneRevocationEach(evidence: RunEvidence): InvariantResult {
+  const facts = leaseFacts(evidence.messages);
+  const doubled = [...facts.values()].filter((lease) => lease.revoked.length > 1);
+  const lost = [...evidence.leases.values()].filter((lease) => !facts.has(lease.leaseId));
+  return {
+    name: 'exactly one lease.revoked per lease, none lost',
+    ok: doubled.length === 0 && lost.length === 0,
+    detail: `${evidence.leases.size} leases answered 201, ${facts.size} on lease.issued; ${doubled.length} with several lease.revoked ids, ${lost.length} answered but never on lease.issued`,
+    ...examples([
+      ...doubled.map(
+        (lease) => `${lease.leaseId}: ${lease.revoked.map((revocation) => `${revocation.id} (${revocation.reason})`).join(', ')}`,
+      ),
+      ...lost.map((lease) => `${lease.leaseId} (${lease.backend}) lost`),
+    ]),
+  };
+}
+
+const isInjected = (value: string) => value.includes('chaos-malformed-');
+
+function oneAuditRecordEach(evidence: RunEvidence): InvariantResult {
+  const recorded = new Map<string, Set<string>>();
+  for (const message of evidence.messages.filter((m) => m.topic === Topics.auditLog)) {
+    const record = parseEvent<never>(message.value) as unknown as { eventId?: string; hash?: string; kind?: string } | undefined;
+    const parsed = record ?? (JSON.parse(message.value) as { eventId?: string; hash?: string; kind?: string });
+    if (!parsed.eventId || parsed.kind === 'checkpoint') continue;
+    const hashes = recorded.get(parsed.eventId) ?? new Set<string>();
+    hashes.add(parsed.hash ?? '');
+    recorded.set(parsed.eventId, hashes);
+  }
+  const events = new Set<string>();
+  for (const message of evidence.messages) {
+    if (message.topic === Topics.auditLog || message.topic === Topics.deadLetter || isInjected(message.value)) continue;
+    const event = parseEvent(message.value);
+    if (event) events.add(event.id);
+  }
+  const missing = [...events].filter((id) => !recorded.has(id));
+  const doubled = [...recorded].filter(([, hashes]) => hashes.size > 1).map(([id]) => id);
+  return {
+    name: 'every domain event has exactly one audit record',
+    ok: missing.length === 0 && doubled.length === 0,
+    detail: `${events.size} domain events, ${recorded.size} recorded; ${missing.length} missing, ${doubled.length} recorded twice`,
+    ...examples([...missing.map((id) => `event ${id} has no audit record`), ...doubled.map((id) => `event ${id} recorded twice`)]),
+  };
+}
+
+/** The CLI's `audit replay --rebuild` into a scratch Redis, compared key by key with the live views. */
+async function auditRebuild(evidence: RunEvidence): Promise<InvariantResult> {
+  const name = 'audit chains verify; a rebuild equals the live views';
+  const scratch = new PrivateRedis(19594);
+  await scratch.start();
+  const live = await evidence.stack.redisAdmin();
+  const copy = redisFromEnv(scratch.url);
+  try {
+    const env: Record<string, string> = {
+      ...(process.env as Record<string, string>),
+      ...principalEnv('cli'),
+      KAFKA_BROKERS,
+      ROTOR_KAFKA_NAMESPACE: evidence.stack.namespace,
+      REDIS_URL: scratch.url,
+      SECRET_MANAGER_EMULATOR_HOST: evidence.stack.gsmHost,
+      GSM_PROJECT: evidence.stack.gsmProject,
+    };
+    delete env['REDIS_CLUSTER_NODES'];
+    // The CLI reads Redis as admin to rebuild: the scratch server has the stack's users.
+    env['REDIS_USERNAME'] = 'admin';
+    env['REDIS_PASSWORD_FILE'] = join(ROOT, '.rotor', 'secrets', 'redis-admin.password');
+    const { stdout } = await run(
+      process.execPath,
+      ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), 'audit', 'replay', '--rebuild', '--json'],
+      { cwd: ROOT, env, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
+    ).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+      if (error.stdout?.trim().startsWith('{')) return { stdout: error.stdout };
+      throw new Error(`rotor audit replay --rebuild: ${error.message} ${error.stderr ?? ''}`);
+    });
+    const summary = JSON.parse(stdout) as {
+      read: number;
+      verify?: { ok: boolean; records: number; chains: number; failures?: string[] };
+      rebuild?: { complete: boolean; recordsApplied: number };
+    };
+    const differences = await compareViews(live, copy);
+    const ok = !!summary.verify?.ok && !!summary.rebuild?.complete && differences.length === 0;
+    return {
+      name,
+      ok,
+      detail:
+        `${summary.verify?.records ?? 0} records in ${summary.verify?.chains ?? 0} chains: ${summary.verify?.ok ? 'verified' : 'BROKEN'}; ` +
+        `rebuild ${summary.rebuild?.complete ? 'complete' : 'INCOMPLETE'} (${summary.rebuild?.recordsApplied ?? 0} records); ${differences.length} view keys differ`,
+      ...examples([...(summary.verify?.failures ?? []), ...differences]),
+    };
+  } finally {
+    live.disconnect();
+    copy.disconnect();
+    await scratch.kill();
+  }
+}
+
+/** Keys that are the auditor's working state, not a view: the lock, counters and markers. */
+const VOLATILE = /:(state|checkpoint|checkpoint:appended|checkpoint:lock)$|:seen:/;
+
+async function compareViews(live: Cluster, copy: ReturnType<typeof redisFromEnv>): Promise<string[]> {
+  const dump = async (keys: string[], read: (key: string) => Promise<string>) => {
+    const values = new Map<string, string>();
+    for (const key of keys.filter((key) => !VOLATILE.test(key))) values.set(key, await read(key));
+    return values;
+  };
+  const liveKeys: string[] = [];
+  for (const node of live.nodes('master')) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${VIEW_PREFIX}*`, 'COUNT', 1000);
+      liveKeys.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  const copyKeys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await copy.scan(cursor, 'MATCH', `${VIEW_PREFIX}*`, 'COUNT', 1000);
+    copyKeys.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  const reader = (redis: Cluster | ReturnType<typeof redisFromEnv>) => async (key: string) => {
+    const type = await redis.type(key);
+    if (type === 'hash') return JSON.stringify(Object.entries(await redis.hgetall(key)).sort());
+    if (type === 'zset') return JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'));
+    if (type === 'set') return JSON.stringify((await redis.smembers(key)).sort());
+    if (type === 'list') return JSON.stringify(await redis.lrange(key, 0, -1));
+    return `${type}:${await redis.get(key)}`;
+  };
+  const [a, b] = await Promise.all([dump(liveKeys, reader(live)), dump(copyKeys, reader(copy))]);
+  const differences: string[] = [];
+  for (const [key, value] of a)
+    if (b.get(key) !== value) differences.push(`${key}: ${b.has(key) ? 'differs' : 'missing from the rebuild'}`);
+  for (const key of b.keys()) if (!a.has(key)) differences.push(`${key}: only in the rebuild`);
+  return differences;
+}
+
+async function targetsCurrent(evidence: RunEvidence): Promise<InvariantResult> {
+  const { stack } = evidence;
+  const problems: string[] = [];
+  const created = eventsOf<{ secret: string; version: number }>(evidence.messages, Topics.secretVersionCreated);
+  const retired = eventsOf<{ secret: string; version: number }>(evidence.messages, Topics.secretVersionRetired);
+  const { GsmSecretStore } = await import('@rotor/secret-store');
+  const gsm = new GsmSecretStore({ project: stack.gsmProject, emulatorHost: stack.gsmHost });
+  let versions = 0;
+  try {
+    for (const secret of MANAGED_SECRETS) {
+      const current = Math.max(0, ...created.filter((event) => event.data.secret === secret).map((event) => event.data.version));
+      versions += current;
+      if (current === 0) {
+        problems.push(`${secret}: no version was ever created`);
+        continue;
+      }
+      const value = (await gsm.access(`projects/${stack.gsmProject}/secrets/${secret}/versions/${current}`)).toString();
+      const kube = stack.kube.secret('chaos-apps', secret);
+      const kubeValue = Buffer.from(kube?.data?.['value'] ?? '', 'base64').toString();
+      if (kubeValue !== value)
+        problems.push(
+          `${secret}: the Kubernetes Secret holds ${kube ? `version ${kube.metadata?.annotations?.['rotor.dev/version']}` : 'nothing'}, not version ${current}`,
+        );
+      const file = join(stack.fileRoot, secret, 'value');
+      const fileValue = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+      if (fileValue !== value)
+        problems.push(`${secret}: the file target holds ${fileValue === undefined ? 'nothing' : 'another value'}, not version ${current}`);
+      const ready = stack.webhook.notices.filter((notice) => notice.secret === secret && notice.type === 'rotor.secret.version-ready');
+      if (!ready.some((notice) => notice.version === current)) problems.push(`${secret}: the webhook never heard of version ${current}`);
+      for (const event of retired.filter((event) => event.data.secret === secret && event.data.version !== current)) {
+        const told = stack.webhook.notices.some(
+          (notice) => notice.secret === secret && notice.type === 'rotor.secret.version-retired' && notice.version === event.data.version,
+        );
+        if (!told) problems.push(`${secret}: the webhook was never told version ${event.data.version} was retired`);
+      }
+      const dir = join(stack.fileRoot, secret);
+      const stale = existsSync(dir)
+        ? readdirSync(dir).filter((entry) => /^\.\.v\d+_/.test(entry) && !entry.startsWith(`..v${current}_`))
+        : [];
+      if (stale.length) problems.push(`${secret}: the file target still has ${stale.join(', ')}`);
+    }
+  } finally {
+    await gsm.close();
+  }
+  return {
+    name: 'every target holds the current version; retired versions removed',
+    ok: problems.length === 0,
+    detail: `${MANAGED_SECRETS.length} secrets, ${versions} versions, ${retired.length} retirements, 3 target kinds; ${problems.length} problems`,
+    ...examples(problems),
+  };
+}
+
+function deadLettersInjected(evidence: RunEvidence): InvariantResult {
+  const letters = evidence.messages.filter((message) => message.topic === Topics.deadLetter);
+  const foreign: string[] = [];
+  for (const letter of letters) {
+    const record = JSON.parse(letter.value) as { sourceTopic: string; consumerGroup: string; reason: string; value: string | null };
+    const original = record.value ? Buffer.from(record.value, 'base64').toString() : '';
+    if (!isInjected(original)) foreign.push(`${record.sourceTopic} via ${record.consumerGroup}: ${record.reason}`);
+  }
+  return {
+    name: 'the dead-letter topic holds only injected messages',
+    ok: foreign.length === 0,
+    detail: `${evidence.injected.length} malformed messages injected, ${letters.length} dead letters, ${foreign.length} not injected`,
+    ...examples(foreign),
+  };
+}
+
+/** Which readiness dependencies a backend's issuance needs. */
+const NEEDS: Record<string, string[]> = {
+  'opaque-token': ['kafka', 'redis'],
+  postgres: ['kafka', 'redis', 'postgres'],
+  'redis-acl': ['kafka', 'redis', 'redis-acl'],
+};
+
+function httpDuringOutages(evidence: RunEvidence): InvariantResult {
+  const problems: string[] = [];
+  const issuerDown = evidence.windows.filter((window) => window.kind === 'kill-replica' && window.target === 'issuer-1');
+  let unavailable = 0;
+  for (const request of evidence.requests) {
+    const at = new Date(request.startedAt).toISOString().slice(11, 23);
+    if (request.status === 0) {
+      const refusedWhileDown =
+        /fetch failed|ECONNREFUSED/.test(request.problem ?? '') &&
+        issuerDown.some((w) => request.startedAt >= w.start - 1_000 && request.startedAt <= w.end);
+      if (!refusedWhileDown) problems.push(`${at} ${request.action}: no answer (${request.problem})`);
+      else unavailable++;
+      continue;
+    }
+    if (request.status >= 500 && (request.status !== 503 || !request.retryAfter))
+      problems.push(
+        `${at} ${request.action} ${request.backend}: ${request.status}${request.retryAfter ? '' : ' without Retry-After'} (${request.problem})`,
+      );
+    if (request.status === 503 && request.durationMs > 2_000)
+      problems.push(`${at} ${request.action} ${request.backend}: 503 after ${request.durationMs} ms`);
+    if (request.action === 'issue' && request.status === 201) {
+      const end = request.startedAt + request.durationMs;
+      const outage = evidence.outages.find(
+        (o) => NEEDS[request.backend!]!.includes(o.dependency) && request.startedAt >= o.start && end <= o.end,
+      );
+      if (outage) problems.push(`${at} ${request.backend} minted while /readyz reported ${outage.dependency} down`);
+    }
+  }
+  const served = evidence.requests.filter((request) => request.status > 0);
+  const refused = served.filter((request) => request.status === 503);
+  return {
+    name: 'HTTP: only fast 503 + Retry-After under outages; nothing minted',
+    ok: problems.length === 0,
+    detail:
+      `${evidence.requests.length} requests: ${refused.length} answered 503 (p99 ${fmt(refused.length ? summarizeLatencies(refused.map((r) => r.durationMs)).p99 : 0)}), ` +
+      `${unavailable} refused while the issuer was killed; ${evidence.outages.length} outages seen on /readyz; ${problems.length} problems`,
+    ...examples(problems),
+  };
+}
+
+async function canaries(evidence: RunEvidence): Promise<InvariantResult> {
+  const search = new CanarySearch([...evidence.leases.values()].flatMap((lease) => lease.secrets));
+  const found: string[] = [];
+  const scan = (where: string, text: string) => {
+    const hits = search.find(text);
+    if (hits.size) found.push(`${hits.size} credential values in ${where}`);
+  };
+  for (const topic of new Set(evidence.messages.map((message) => message.topic))) {
+    scan(
+      `topic ${topic}`,
+      evidence.messages
+        .filter((m) => m.topic === topic)
+        .map((m) => `${m.value}\n${m.headers}`)
+        .join('\n'),
+    );
+  }
+  for (const log of replicaLogs()) scan(log.name, log.text);
+  const redis = await evidence.stack.redisAdmin();
+  let keys = 0;
+  try {
+    for (const node of redis.nodes('master')) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'COUNT', 1000);
+        cursor = next;
+        keys += batch.length;
+        const values: string[] = [];
+        for (const key of batch) {
+          const type = await node.type(key);
+          if (type === 'string') values.push((await node.get(key)) ?? '');
+          else if (type === 'hash') values.push(JSON.stringify(await node.hgetall(key)));
+          else if (type === 'zset') values.push(JSON.stringify(await node.zrange(key, 0, -1)));
+          else if (type === 'set') values.push(JSON.stringify(await node.smembers(key)));
+          else if (type === 'list') values.push(JSON.stringify(await node.lrange(key, 0, -1)));
+          values.push(key);
+        }
+        scan('Redis', values.join('\n'));
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return {
+    name: 'no credential value in any topic, log or Redis value',
+    ok: search.size > 0 && found.length === 0,
+    detail: `${search.size} issued values searched in ${evidence.messages.length} topic messages, ${replicaLogs().length} replica logs and ${keys} Redis keys (no spans: rotor exports none yet, issue 18)`,
+    ...examples(found),
+  };
+}
