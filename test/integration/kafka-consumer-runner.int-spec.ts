@@ -134,6 +134,30 @@ describe('ConsumerRunner against a real broker', () => {
     expect(letters[0]).toMatchObject({ attempts: 3, reason: 'Error: downstream unavailable' });
   });
 
+  it('waits out a dependency outage past the retry budget instead of dead-lettering the message', async () => {
+    // A Redis Cluster failover as ioredis reports it: the message is fine, Redis is not (issue 15's chaos run).
+    const since = new Date();
+    const marker = randomUUID();
+    let attempts = 0;
+    let handled = false;
+    await runner(`g-${randomUUID()}`, async (message) => {
+      if ((message as Probe & { marker?: string }).marker !== marker) return;
+      attempts++;
+      if (attempts <= 6) throw new Error('Too many Cluster redirections. Last error: Error: Connection is closed.');
+      handled = true;
+    }).start();
+    await send(JSON.stringify({ n: 21, marker }));
+    await eventually(async () => (handled ? true : undefined), { what: 'the message to be handled once Redis is back', timeoutMs: 30_000 });
+    expect(attempts).toBe(7); // twice the budget of 3 attempts a failing handler gets
+    expect(
+      (await deadLettersFor(topic, since)).filter((letter) =>
+        Buffer.from(letter.value ?? '', 'base64')
+          .toString()
+          .includes(marker),
+      ),
+    ).toEqual([]);
+  });
+
   it('commits only handled messages: a crash mid-handler means redelivery, not loss', async () => {
     const groupId = `g-${randomUUID()}`;
     const marker = randomUUID();

@@ -2,6 +2,7 @@ import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from '
 
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from '@rotor/backoff';
 import { InvalidEventError, parseEvent, Topics, type DeadLetter, type DomainTopic, type Envelope } from '@rotor/contracts';
+import { isDependencyOutage } from '@rotor/errors';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
 import { MalformedMessageError, PermanentError, ReferenceRejectedError } from './errors';
@@ -272,10 +273,16 @@ export class ConsumerRunner {
         if (error instanceof PermanentError) return { error, attempts: attempt };
         const exhausted = attempt >= this.backoff.maxAttempts;
         if (this.stopping.signal.aborted) throw error; // not committed: redelivered after restart
-        if (exhausted && this.options.onExhausted !== 'retry-forever') return { error, attempts: attempt };
+        // A dependency that is down (a Redis failover, a broker election) is no fault of the
+        // message: it waits for the dependency instead of going to the dead-letter topic.
+        const outage = isDependencyOutage(error);
+        if (exhausted && !outage && this.options.onExhausted !== 'retry-forever') return { error, attempts: attempt };
         this.processed.inc({ topic, outcome: 'retried' }, messages);
         const delay = backoffDelay(Math.min(attempt, this.backoff.maxAttempts), this.backoff);
-        logger.warn({ attempt, delayMs: delay, err: errorSummary(error) }, 'handler failed; retrying');
+        logger.warn(
+          { attempt, delayMs: delay, err: errorSummary(error) },
+          outage ? 'dependency unavailable; retrying until it is back' : 'handler failed; retrying',
+        );
         await sleep(delay, this.stopping.signal);
         await heartbeat(); // long retries must not cost the group membership
       }

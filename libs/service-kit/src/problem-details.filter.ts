@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Catch, HttpException, HttpStatus, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 
-import { DomainError, type ErrorKind } from '@rotor/errors';
+import { DomainError, isDependencyOutage, type ErrorKind } from '@rotor/errors';
 import type { ProblemDetails } from '@rotor/rest-contract';
 import type { Logger } from '@rotor/telemetry';
 
@@ -92,7 +92,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         code: `${timedOut}-unavailable`,
       };
     }
-    if (isTransientDependencyError(exception)) {
+    if (isDependencyOutage(exception)) {
       const errorId = randomUUID();
       this.logger.warn({ errorId, err: { name: exception.name, message: exception.message }, path: instance }, 'dependency unavailable');
       return {
@@ -184,23 +184,6 @@ const bodyParserError = (exception: unknown): { status: number; detail: string }
     }
   }
 };
-
-/** Errors of a Redis, Kafka or network client that mean "down for now", not "bug": 503, not 500. */
-const TRANSIENT_ERROR_NAMES = new Set([
-  'MaxRetriesPerRequestError',
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSNumberOfRetriesExceeded',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-]);
-const TRANSIENT_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
-
-const isTransientDependencyError = (exception: unknown): exception is Error =>
-  exception instanceof Error &&
-  (TRANSIENT_ERROR_NAMES.has(exception.name) ||
-    TRANSIENT_ERROR_CODES.has(String((exception as { code?: unknown }).code)) ||
-    /^Connection is closed\.?$|^Stream isn't writeable/.test(exception.message));
 
 /**
  * The dependency behind a call that timed out: a bounded Kafka produce (PublishTimeoutError,

@@ -1,0 +1,32 @@
+import { isDependencyOutage } from './dependency-outage';
+
+const named = (name: string, message = 'x') => Object.assign(new Error(message), { name });
+const coded = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+
+describe('isDependencyOutage', () => {
+  it.each([
+    ['a Redis Cluster failover', new Error('Too many Cluster redirections. Last error: Error: Connection is closed.')],
+    ['a demoted master', new Error("READONLY You can't write against a read only replica.")],
+    ['a cluster without a master for a slot', new Error('CLUSTERDOWN The cluster is down')],
+    ['an ioredis command past its timeout', new Error('Command timed out')],
+    ['ioredis out of retries', named('MaxRetriesPerRequestError', 'Reached the max retries per request limit (which is 2).')],
+    ['a refused connection', coded('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:6379')],
+    ['a bounded produce', coded('publish-timeout', 'Kafka did not acknowledge within 1500 ms')],
+    ['kafkajs giving up', named('KafkaJSNumberOfRetriesExceeded')],
+    ['PostgreSQL going away', new Error('Connection terminated unexpectedly')],
+    ['GSM unavailable', new Error('14 UNAVAILABLE: No connection established')],
+    ['an outage wrapped as a cause', new Error('track failed', { cause: coded('ECONNRESET') })],
+  ])('counts %s as an outage', (_what, error) => {
+    expect(isDependencyOutage(error)).toBe(true);
+  });
+
+  it.each([
+    ['a bug', new TypeError("Cannot read properties of undefined (reading 'leaseId')")],
+    ['a refused reference', new Error('lease.renewed describes another lease')],
+    ['a permission problem', new Error('NOPERM this user has no permissions to run the command')],
+    ['GSM saying no', new Error('9 FAILED_PRECONDITION: Secret Version is in DISABLED state.')],
+    ['not an error', 'Connection is closed.'],
+  ])('does not count %s', (_what, error) => {
+    expect(isDependencyOutage(error)).toBe(false);
+  });
+});

@@ -1,0 +1,46 @@
+/**
+ * Errors of a Redis, Kafka, PostgreSQL or gRPC client that mean "this dependency is down or
+ * failing over for now", not "this request or message is bad". A REST route answers them with
+ * 503 and Retry-After; a Kafka consumer retries the message until the dependency is back and
+ * never dead-letters it (a lease.issued parked on the DLQ during a Redis failover would never
+ * be revoked: found by the chaos run, issue 15).
+ *
+ * Told by error names, codes and the fixed messages the clients use, so that this library needs
+ * none of the clients.
+ */
+const OUTAGE_NAMES = new Set([
+  'MaxRetriesPerRequestError', // ioredis: the command's retries ran out while disconnected
+  'ClusterAllFailedError', // ioredis Cluster: no node answered the slots refresh
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSLockTimeout',
+]);
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'publish-timeout']);
+const OUTAGE_MESSAGES = [
+  /^Connection is closed\.?$/,
+  /^Stream isn't writeable/,
+  /^Command timed out$/,
+  // Redis Cluster during a failover: the slot's master is gone and no replica has taken over yet.
+  /Too many Cluster redirections/,
+  /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)\b/,
+  /Failed to refresh slots cache|None of startup nodes is available/,
+  // node-postgres: the server went away or did not answer within the query bound.
+  /^Connection terminated|timeout exceeded when trying to connect|^Query read timeout$/,
+  // gRPC (GSM): status 14 UNAVAILABLE and 4 DEADLINE_EXCEEDED.
+  /^(14 UNAVAILABLE|4 DEADLINE_EXCEEDED):/,
+];
+
+export function isDependencyOutage(error: unknown): error is Error {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    const { name, message } = current;
+    const code = String((current as { code?: unknown }).code);
+    if (OUTAGE_NAMES.has(name) || OUTAGE_CODES.has(code) || OUTAGE_MESSAGES.some((pattern) => pattern.test(message))) return true;
+    // ioredis Cluster and kafkajs keep the underlying failure as `lastNodeError` / `cause` / `originalError`.
+    const wrapped = current as { cause?: unknown; originalError?: unknown; lastNodeError?: unknown };
+    current = wrapped.lastNodeError ?? wrapped.cause ?? wrapped.originalError;
+  }
+  return false;
+}
