@@ -126,4 +126,44 @@ describe('runClaimLoop', () => {
     await stopped;
     expect({ done, claims: schedule.claims.length }).toEqual({ done: ['a', 'b', 'c'], claims: 1 });
   });
+
+  it('tries a member again while its claim holds when a dependency is failing over, not after its visibility deadline', async () => {
+    const schedule = fakeSchedule(['a']);
+    let attempts = 0;
+    const done: string[] = [];
+    const loop = start({
+      schedule,
+      visibilityMs: 2_000,
+      handle: (member) => {
+        if (++attempts <= 3) return Promise.reject(new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'));
+        done.push(member);
+        return Promise.resolve();
+      },
+    });
+    await until(() => done.length === 1, 1_500);
+    await loop.stop();
+    expect({ attempts, logged: loop.logger.lines }).toEqual({ attempts: 4, logged: [] });
+  });
+
+  it('leaves a member that keeps failing over to its deadline, and other errors at once', async () => {
+    const outage = fakeSchedule(['a']);
+    const started = Date.now();
+    let outageAttempts = 0;
+    const first = start({
+      schedule: outage,
+      visibilityMs: 1_000,
+      handle: () => (outageAttempts++, Promise.reject(new Error('CLUSTERDOWN The cluster is down'))),
+    });
+    await until(() => first.logger.lines.length === 1);
+    await first.stop();
+    // Retried with doubling pauses (100, 200 ms) until half the 1 s visibility had passed.
+    expect(outageAttempts).toBeGreaterThanOrEqual(2);
+    expect(Date.now() - started).toBeLessThan(1_000);
+
+    let bugAttempts = 0;
+    const second = start({ schedule: fakeSchedule(['b']), handle: () => (bugAttempts++, Promise.reject(new TypeError('a bug'))) });
+    await until(() => second.logger.lines.length === 1);
+    await second.stop();
+    expect(bugAttempts).toBe(1);
+  });
 });

@@ -1,9 +1,13 @@
 import { sleep } from '@rotor/backoff';
+import { isDependencyOutage } from '@rotor/errors';
 
 import type { DueSchedule } from './due-schedule';
 
 /** After failed claims in a row, the pause doubles from the poll interval up to this (or the poll interval, if longer). */
 const MAX_ERROR_PAUSE_MS = 5_000;
+/** Pauses between tries of a member whose handler met a dependency outage: doubling from the first to the most. */
+const OUTAGE_RETRY_FIRST_MS = 100;
+const OUTAGE_RETRY_MAX_MS = 2_000;
 
 /** The one kind of line a claim loop writes; a pino logger fits. */
 export interface ClaimLoopLogger {
@@ -55,15 +59,31 @@ export async function runClaimLoop(options: ClaimLoopOptions): Promise<void> {
   const { what, schedule, concurrency, pollMs, visibilityMs, signal, logger, logFields } = options;
   const batch = Math.max(options.batch ?? concurrency, concurrency);
   const describeError = (error: unknown) => (options.describeError ? options.describeError(error) : messageOf(error));
-  const waiting: string[] = [];
+  const waiting: { member: string; claimedAt: number }[] = [];
   const running = new Set<Promise<void>>();
   let failedClaims = 0;
 
+  // A dependency outage (a Redis failover, a broker election) usually ends within seconds: the
+  // member is tried again while its claim is surely still ours (half its visibility), instead of
+  // waiting out the whole visibility deadline (30 s late revocations in the chaos run, issue 15).
+  const handleWhileClaimed = async (member: string, claimedAt: number): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await options.handle(member);
+        return;
+      } catch (error) {
+        const delay = Math.min(OUTAGE_RETRY_MAX_MS, OUTAGE_RETRY_FIRST_MS * 2 ** (attempt - 1));
+        if (!isDependencyOutage(error) || signal.aborted || Date.now() + delay > claimedAt + visibilityMs / 2) throw error;
+        await sleep(delay, signal);
+      }
+    }
+  };
+
   const startWhileFree = () => {
     while (waiting.length > 0 && running.size < concurrency) {
-      const member = waiting.shift()!;
+      const { member, claimedAt } = waiting.shift()!;
       const job: Promise<void> = Promise.resolve()
-        .then(() => options.handle(member))
+        .then(() => handleWhileClaimed(member, claimedAt))
         .then(
           () => undefined,
           (error: unknown) =>
@@ -84,8 +104,9 @@ export async function runClaimLoop(options: ClaimLoopOptions): Promise<void> {
     }
     const limit = batch - running.size - waiting.length;
     let claimed: string[];
+    const claimedAt = Date.now();
     try {
-      claimed = await schedule.claimDue({ nowMs: Date.now(), limit, visibilityMs });
+      claimed = await schedule.claimDue({ nowMs: claimedAt, limit, visibilityMs });
       failedClaims = 0;
     } catch (error) {
       failedClaims++;
@@ -93,7 +114,7 @@ export async function runClaimLoop(options: ClaimLoopOptions): Promise<void> {
       await sleep(Math.min(Math.max(pollMs, MAX_ERROR_PAUSE_MS), pollMs * 2 ** (failedClaims - 1)), signal);
       continue;
     }
-    waiting.push(...claimed);
+    waiting.push(...claimed.map((member) => ({ member, claimedAt })));
     startWhileFree();
     // A full claim means more may be due: go again at once.
     if (claimed.length < limit) await sleep(pollMs, signal);
