@@ -39,6 +39,7 @@ export interface Outage {
 
 export interface RunEvidence {
   stack: ChaosStack;
+  /** Every message of the run's topics; replaced by the final read once the services are stopped. */
   messages: TopicMessage[];
   leases: Map<string, IssuedLease>;
   requests: RequestRecord[];
@@ -63,7 +64,12 @@ export function expiryLags(evidence: RunEvidence, from: number, to: number): num
   return lags;
 }
 
-export async function checkInvariants(evidence: RunEvidence): Promise<InvariantResult[]> {
+/**
+ * The invariants, in two stages: those that need the services (introspection at the issuer) or
+ * judge the run as it went, then `quiesce` stops everything that produces events and waits for
+ * the auditors to record the rest, and the audit and canary checks read the final topics.
+ */
+export async function checkInvariants(evidence: RunEvidence, quiesce: () => Promise<TopicMessage[]>): Promise<InvariantResult[]> {
   const results: InvariantResult[] = [];
   const guard = async (name: string, check: () => InvariantResult | Promise<InvariantResult>) => {
     try {
@@ -74,11 +80,12 @@ export async function checkInvariants(evidence: RunEvidence): Promise<InvariantR
   };
   await guard('every expired lease revoked at its backend, on time', () => revokedAtBackends(evidence));
   await guard('exactly one lease.revoked per lease, none lost', () => oneRevocationEach(evidence));
-  await guard('every domain event has exactly one audit record', () => oneAuditRecordEach(evidence));
-  await guard('audit chains verify; a rebuild equals the live views', () => auditRebuild(evidence));
   await guard('every target holds the current version; retired versions removed', () => targetsCurrent(evidence));
   await guard('the dead-letter topic holds only injected messages', () => deadLettersInjected(evidence));
   await guard('HTTP: only fast 503 + Retry-After under outages; nothing minted', () => httpDuringOutages(evidence));
+  evidence.messages = await quiesce();
+  await guard('every domain event has exactly one audit record', () => oneAuditRecordEach(evidence));
+  await guard('audit chains verify; a rebuild equals the live views', () => auditRebuild(evidence));
   await guard('no credential value in any topic, log or Redis value', () => canaries(evidence));
   return results;
 }
@@ -140,6 +147,11 @@ async function revokedAtBackends(evidence: RunEvidence): Promise<InvariantResult
           body: JSON.stringify({ token: lease.secrets[0] }),
         });
         const body = (await response.json()) as { active?: boolean };
+        if (response.status === 429) {
+          queue.push(lease);
+          await new Promise((resolve) => setTimeout(resolve, 1_000 * Number(response.headers.get('retry-after') ?? 1)));
+          continue;
+        }
         checked++;
         if (response.status !== 200 || body.active !== false)
           alive.push(`token of ${lease.leaseId}: introspection ${response.status} active=${body.active}`);
@@ -297,20 +309,30 @@ async function compareViews(live: Cluster, copy: ReturnType<typeof redisFromEnv>
 async function targetsCurrent(evidence: RunEvidence): Promise<InvariantResult> {
   const { stack } = evidence;
   const problems: string[] = [];
-  const created = eventsOf<{ secret: string; version: number }>(evidence.messages, Topics.secretVersionCreated);
+  const created = eventsOf<{ secret: string; version: number; gsmVersion: string }>(evidence.messages, Topics.secretVersionCreated);
   const retired = eventsOf<{ secret: string; version: number }>(evidence.messages, Topics.secretVersionRetired);
   const { GsmSecretStore } = await import('@rotor/secret-store');
   const gsm = new GsmSecretStore({ project: stack.gsmProject, emulatorHost: stack.gsmHost });
   let versions = 0;
   try {
     for (const secret of MANAGED_SECRETS) {
-      const current = Math.max(0, ...created.filter((event) => event.data.secret === secret).map((event) => event.data.version));
-      versions += current;
-      if (current === 0) {
+      const newest = created.filter((event) => event.data.secret === secret).sort((a, b) => b.data.version - a.data.version)[0];
+      if (!newest) {
         problems.push(`${secret}: no version was ever created`);
         continue;
       }
-      const value = (await gsm.access(`projects/${stack.gsmProject}/secrets/${secret}/versions/${current}`)).toString();
+      const current = newest.data.version;
+      versions += current;
+      // rotor's version numbers are its own; the event names the GSM version it refers to.
+      const value = await gsm.access(newest.data.gsmVersion).then(
+        (bytes) => bytes.toString(),
+        () => undefined,
+      );
+      if (value === undefined) {
+        const retiredHere = retired.filter((event) => event.data.secret === secret).map((event) => `${event.data.version}`);
+        problems.push(`${secret}: the newest version, ${current}, cannot be read from GSM (retired: ${retiredHere.join(', ') || 'none'})`);
+        continue;
+      }
       const kube = stack.kube.secret('chaos-apps', secret);
       const kubeValue = Buffer.from(kube?.data?.['value'] ?? '', 'base64').toString();
       if (kubeValue !== value)

@@ -13,7 +13,10 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import type { Kafka } from 'kafkajs';
 import { Client } from 'pg';
+
+import { DOMAIN_TOPICS } from '@rotor/contracts';
 
 import { summarizeLatencies } from '../../bench/lib/stats';
 import { loadServicesEnv } from '../../test/support/services-env';
@@ -90,7 +93,7 @@ class ReadinessWatch {
     const poll = async () => {
       const now = Date.now();
       try {
-        const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1_000) });
+        const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(5_000) });
         const body = (await response.json()) as { checks?: Record<string, { ok: boolean }> };
         for (const [dependency, check] of Object.entries(body.checks ?? {})) {
           const outage = this.open.get(dependency);
@@ -145,6 +148,33 @@ async function emergencyState(stack: ChaosStack, id: string): Promise<string> {
   const response = await fetch(`${stack.url('revoker-1')}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } });
   const body = (await response.json()) as { state?: string };
   return body.state ?? `HTTP ${response.status}`;
+}
+
+/** Until the auditors' group has committed every domain event (lag 0) twice in a row. */
+async function waitForAuditors(kafka: Kafka, timeoutMs = 120_000): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let quiet = 0;
+    for (;;) {
+      const committed = await admin.fetchOffsets({ groupId: 'rotor-auditor', topics: [...DOMAIN_TOPICS] });
+      let lag = 0n;
+      for (const topic of DOMAIN_TOPICS) {
+        const done = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
+        for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
+          const offset = BigInt(done.find((entry) => entry.partition === partition)?.offset ?? '-1');
+          lag += BigInt(high) - (offset < 0n ? BigInt(low) : offset);
+        }
+      }
+      quiet = lag === 0n ? quiet + 1 : 0;
+      if (quiet >= 2) return;
+      if (Date.now() > deadline) throw new Error(`the auditors still had ${lag} events to record after ${timeoutMs} ms`);
+      await sleep(1_000);
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function main(): Promise<number> {
@@ -252,19 +282,26 @@ async function main(): Promise<number> {
       baseline,
     };
     progress('[chaos] checking the invariants');
-    const results = await checkInvariants(evidence);
+    const results = await checkInvariants(evidence, async () => {
+      progress('[chaos] stopping the issuer, distributor and revokers; waiting for the auditors to record everything');
+      await stack.stopProducers();
+      await waitForAuditors(kafka);
+      return readRun(kafka, since);
+    });
     const figures = {
       seed: SEED,
       minutes: MINUTES,
       coldStartSeconds: Math.round(coldStartMs / 100) / 10,
       namespace: stack.namespace,
-      faults: schedule.windows.map((w) => ({
-        kind: w.kind,
-        target: w.target,
-        atSecond: Math.round((w.start - start) / 1000),
-        seconds: Math.round((w.end - w.start) / 100) / 10,
-        ...(w.note ? { note: w.note } : {}),
-      })),
+      faults: [...schedule.windows]
+        .sort((a, b) => a.start - b.start)
+        .map((w) => ({
+          kind: w.kind,
+          target: w.target,
+          atSecond: Math.round((w.start - start) / 1000),
+          seconds: Math.round((w.end - w.start) / 100) / 10,
+          ...(w.note ? { note: w.note } : {}),
+        })),
       issuancesPerSecond: {
         baseline: Math.round(load.throughput(baseline.start, baseline.end) * 10) / 10,
         faults: Math.round(load.throughput(faultStart, loadEnd) * 10) / 10,

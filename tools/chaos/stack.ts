@@ -169,6 +169,9 @@ export class ChaosStack {
               DATABASE_URL: this.viaSwitch('DATABASE_URL', PORTS.pgSwitch),
               ROTOR_REDIS_ACL_URL: this.viaSwitch('ROTOR_REDIS_ACL_URL', PORTS.redisAclSwitch),
               SECRET_MANAGER_EMULATOR_HOST: `127.0.0.1:${PORTS.gsmSwitch}`,
+              // The final check introspects every token the run was given, a thousand or more.
+              ROTOR_INTROSPECTION_RATE_PER_MINUTE: '60000',
+              ROTOR_INTROSPECTION_BURST: '1000',
             }
           : {};
       this.replicas.set(id, new ServiceProcess(app, port, { ...this.env, ...own }));
@@ -181,6 +184,11 @@ export class ChaosStack {
   /** Restarts a replica that was killed (the same command line and settings). */
   async restart(id: string): Promise<void> {
     await this.replica(id).start().ready(120_000);
+  }
+
+  /** Stops every replica but the auditors: nothing produces events any more (rotations, deliveries, revocations). */
+  async stopProducers(): Promise<void> {
+    await Promise.all(REPLICAS.filter(({ app }) => app !== 'auditor').map(({ id }) => this.replica(id).stop()));
   }
 
   async stop(): Promise<void> {
