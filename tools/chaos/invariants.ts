@@ -169,7 +169,7 @@ async function revokedAtBackends(evidence: RunEvidence): Promise<InvariantResult
   };
 }
 
-function oneRevocationEach(evidence: RunEvidence): InvariantResult {
+export function oneRevocationEach(evidence: RunEvidence): InvariantResult {
   const facts = leaseFacts(evidence.messages);
   const doubled = [...facts.values()].filter((lease) => lease.revoked.length > 1);
   const lost = [...evidence.leases.values()].filter((lease) => !facts.has(lease.leaseId));
@@ -188,7 +188,7 @@ function oneRevocationEach(evidence: RunEvidence): InvariantResult {
 
 const isInjected = (value: string) => value.includes('chaos-malformed-');
 
-function oneAuditRecordEach(evidence: RunEvidence): InvariantResult {
+export function oneAuditRecordEach(evidence: RunEvidence): InvariantResult {
   const recorded = new Map<string, Set<string>>();
   for (const message of evidence.messages.filter((m) => m.topic === Topics.auditLog)) {
     const record = parseEvent<never>(message.value) as unknown as { eventId?: string; hash?: string; kind?: string } | undefined;
@@ -368,7 +368,7 @@ async function targetsCurrent(evidence: RunEvidence): Promise<InvariantResult> {
   };
 }
 
-function deadLettersInjected(evidence: RunEvidence): InvariantResult {
+export function deadLettersInjected(evidence: RunEvidence): InvariantResult {
   const letters = evidence.messages.filter((message) => message.topic === Topics.deadLetter);
   const foreign: string[] = [];
   for (const letter of letters) {
@@ -391,7 +391,7 @@ const NEEDS: Record<string, string[]> = {
   'redis-acl': ['kafka', 'redis', 'redis-acl'],
 };
 
-function httpDuringOutages(evidence: RunEvidence): InvariantResult {
+export function httpDuringOutages(evidence: RunEvidence): InvariantResult {
   const problems: string[] = [];
   const issuerDown = evidence.windows.filter((window) => window.kind === 'kill-replica' && window.target === 'issuer-1');
   let unavailable = 0;
