@@ -33,13 +33,34 @@ export interface OutgoingMessage {
   headers?: Record<string, string>;
 }
 
+/** Most bytes of message values one produce request groups (under the broker's 1 MiB per-partition batch limit). */
+const MAX_GROUP_BYTES = 512 * 1024;
+
+type TopicMessages = Parameters<Producer['sendBatch']>[0]['topicMessages'];
+
+interface Queued {
+  topicMessages: NonNullable<TopicMessages>;
+  bytes: number;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /**
  * An idempotent producer that waits for every in-sync replica: once `publish` resolves, the
  * event is durable in Kafka.
+ *
+ * One produce request at a time: sends that arrive while one is in flight wait and then go
+ * together in the next request (a group commit). kafkajs numbers an idempotent producer's
+ * batches per partition but locks per broker, so concurrent sends to a partition whose leader
+ * changes can be numbered twice, and the broker then takes a retried batch for a duplicate and
+ * acknowledges it without writing it. The chaos run (issue 15) lost an acknowledged audit record
+ * that way when a Kafka leader was killed.
  */
 export class EventPublisher {
   private readonly producer: Producer;
   private connected = false;
+  private readonly queue: Queued[] = [];
+  private sending = false;
 
   /** `onRefused` counts the broker's authorization refusals (a metric in the services). */
   constructor(
@@ -70,7 +91,7 @@ export class EventPublisher {
    * `options.key` applies to every event; without it each is keyed by its subject.
    */
   async publishAll(events: readonly Envelope<DomainTopic>[], options: PublishOptions = {}): Promise<void> {
-    const sending = this.send(
+    const { sent, cancel } = this.enqueue(
       events.map((event) => ({
         topic: event.type,
         key: options.key ?? event.subject,
@@ -79,25 +100,30 @@ export class EventPublisher {
       })),
       options.traceparent,
     );
-    if (options.timeoutMs === undefined) return sending;
+    if (options.timeoutMs === undefined) return sent;
     const what = [...new Set(events.map((event) => event.type))].join(', ');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new PublishTimeoutError(`${what} not acknowledged within ${options.timeoutMs} ms`)),
-        options.timeoutMs,
-      );
+      timer = setTimeout(() => {
+        // Still waiting behind another request: it is never sent. Already handed to Kafka: it may land.
+        cancel();
+        reject(new PublishTimeoutError(`${what} not acknowledged within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
     });
-    sending.catch(() => undefined); // a late failure after the timeout is already answered
+    sent.catch(() => undefined); // a late failure after the timeout is already answered
     try {
-      await Promise.race([sending, timeout]);
+      await Promise.race([sent, timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
   /** Sends raw messages (audit records, dead letters) with the same durability. */
-  async send(messages: OutgoingMessage[], parentTraceparent?: string): Promise<void> {
+  send(messages: OutgoingMessage[], parentTraceparent?: string): Promise<void> {
+    return this.enqueue(messages, parentTraceparent).sent;
+  }
+
+  private enqueue(messages: OutgoingMessage[], parentTraceparent?: string): { sent: Promise<void>; cancel: () => void } {
     const byTopic = new Map<string, OutgoingMessage[]>();
     for (const message of messages) {
       const batch = byTopic.get(message.topic);
@@ -113,14 +139,49 @@ export class EventPublisher {
         headers: { ...message.headers, traceparent: outgoingTraceparent(message.headers?.['traceparent'] ?? parentTraceparent) },
       })),
     }));
-    try {
-      await this.producer.sendBatch({ acks: -1, topicMessages });
-    } catch (error) {
-      if (!isKafkaAuthorizationFailure(error)) throw error;
-      const topics = [...byTopic.keys()];
-      for (const topic of topics) this.onRefused(topic);
-      throw new KafkaAuthorizationError(topics, { cause: error });
+    let entry!: Queued;
+    const sent = new Promise<void>((resolve, reject) => {
+      entry = { topicMessages, bytes: messages.reduce((sum, message) => sum + message.value.length, 0), resolve, reject };
+    });
+    this.queue.push(entry);
+    this.sendNext();
+    return {
+      sent,
+      cancel: () => {
+        const index = this.queue.indexOf(entry);
+        if (index >= 0) this.queue.splice(index, 1);
+      },
+    };
+  }
+
+  /** Sends what is queued, as one request, unless a request is in flight; then the next. */
+  private sendNext(): void {
+    if (this.sending || this.queue.length === 0) return;
+    const group: Queued[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && (group.length === 0 || bytes + this.queue[0]!.bytes <= MAX_GROUP_BYTES)) {
+      const next = this.queue.shift()!;
+      bytes += next.bytes;
+      group.push(next);
     }
+    this.sending = true;
+    this.producer
+      .sendBatch({ acks: -1, topicMessages: mergeTopics(group.flatMap((queued) => queued.topicMessages)) })
+      .then(
+        () => group.forEach((queued) => queued.resolve()),
+        (error: unknown) => {
+          const refused = isKafkaAuthorizationFailure(error);
+          for (const queued of group) {
+            const topics = queued.topicMessages.map(({ topic }) => topic);
+            if (refused) topics.forEach((topic) => this.onRefused(topic));
+            queued.reject(refused ? new KafkaAuthorizationError(topics, { cause: error }) : error);
+          }
+        },
+      )
+      .finally(() => {
+        this.sending = false;
+        this.sendNext();
+      });
   }
 
   async disconnect(): Promise<void> {
@@ -128,4 +189,11 @@ export class EventPublisher {
     this.connected = false;
     await this.producer.disconnect();
   }
+}
+
+/** One entry per topic, messages in the order they were queued (per-key order is kept). */
+function mergeTopics(topicMessages: NonNullable<TopicMessages>): NonNullable<TopicMessages> {
+  const merged = new Map<string, NonNullable<TopicMessages>[number]['messages']>();
+  for (const { topic, messages } of topicMessages) merged.set(topic, [...(merged.get(topic) ?? []), ...messages]);
+  return [...merged].map(([topic, messages]) => ({ topic, messages }));
 }
