@@ -1,7 +1,15 @@
 import { Topics } from '@rotor/contracts';
 
 import { CanarySearch, leaseFacts, type TopicMessage } from './evidence';
-import { deadLettersInjected, httpDuringOutages, oneAuditRecordEach, oneRevocationEach, type RunEvidence } from './invariants';
+import type { FaultWindow } from './faults';
+import {
+  deadLettersInjected,
+  httpDuringOutages,
+  oneAuditRecordEach,
+  oneRevocationEach,
+  revocationDeadline,
+  type RunEvidence,
+} from './invariants';
 import type { IssuedLease, RequestRecord } from './load';
 import { Random } from './random';
 
@@ -119,5 +127,25 @@ describe('the chaos run checks', () => {
     expect(judge([request({})], [{ dependency: 'kafka', start: 9_000, end: 11_000 }])).toBe(false);
     // PostgreSQL down does not concern an opaque token.
     expect(judge([request({})], [{ dependency: 'postgres', start: 9_000, end: 11_000 }])).toBe(true);
+  });
+});
+
+describe('revocationDeadline', () => {
+  const fault = (kind: FaultWindow['kind'], target: string, start: number, end: number): FaultWindow => ({ kind, target, start, end });
+
+  it('is the margin after expiry with no fault about', () => {
+    expect(revocationDeadline(100_000, [fault('pause-gsm', 'gsm', 0, 50_000)], 5_000)).toEqual({ deadline: 105_000 });
+  });
+
+  it('follows faults that chain: a Kafka election, then the revoker holding the claim killed (its claims wait 30 s)', () => {
+    const election = fault('kill-kafka-controller', 'kafka node 1', 95_000, 110_000);
+    const killed = fault('kill-replica', 'revoker-1', 108_000, 120_000);
+    const { deadline, window } = revocationDeadline(100_000, [election, killed], 5_000);
+    expect(deadline).toBe(108_000 + 30_000 + 5_000);
+    expect(window).toBe(killed);
+  });
+
+  it('ignores a fault that started after the deadline', () => {
+    expect(revocationDeadline(100_000, [fault('pause-postgres', 'postgresql', 106_000, 126_000)], 5_000)).toEqual({ deadline: 105_000 });
   });
 });

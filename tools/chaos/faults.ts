@@ -6,7 +6,7 @@ import type { Kafka } from 'kafkajs';
 
 import { DOMAIN_TOPICS } from '@rotor/contracts';
 
-import type { Random } from './random';
+import { Random } from './random';
 import { KAFKA_NODES, REDIS_CLUSTER_ENV, REPLICAS, ROOT, postgresPids, stackScript, type ChaosStack } from './stack';
 
 export type FaultKind =
@@ -54,12 +54,17 @@ export class FaultSchedule {
   private stopping = false;
   private readonly undo = new Set<() => void>();
 
+  /** One seeded stream per lane: the schedule does not depend on how the load or the other lane drew. */
+  private readonly lanes: Random[];
+
   constructor(
     private readonly stack: ChaosStack,
     private readonly kafka: Kafka,
-    private readonly random: Random,
+    seed: number,
     private readonly progress: (line: string) => void,
-  ) {}
+  ) {
+    this.lanes = LANES.map((_kinds, lane) => new Random(seed * 31 + lane + 1));
+  }
 
   /** Runs until `until` (epoch ms); a fault in progress is always finished. */
   async run(until: number): Promise<void> {
@@ -73,17 +78,18 @@ export class FaultSchedule {
   }
 
   private async runLane(kinds: readonly FaultKind[], lane: number, until: number): Promise<void> {
-    let order = this.random.shuffle(kinds);
-    await sleep(this.random.between(2_000, 8_000));
+    const random = this.lanes[lane]!;
+    let order = random.shuffle(kinds);
+    await sleep(random.between(2_000, 8_000));
     while (!this.stopping && Date.now() < until - 25_000) {
-      if (order.length === 0) order = this.random.shuffle(kinds);
+      if (order.length === 0) order = random.shuffle(kinds);
       const kind = order.shift()!;
-      await this.apply(kind, lane);
-      await sleep(this.random.between(5_000, 15_000));
+      await this.apply(kind, lane, random);
+      await sleep(random.between(5_000, 15_000));
     }
   }
 
-  private async apply(kind: FaultKind, lane: number): Promise<void> {
+  private async apply(kind: FaultKind, lane: number, random: Random): Promise<void> {
     const start = Date.now();
     const elapsed = () => `${((Date.now() - start) / 1000).toFixed(1)} s`;
     const say = (text: string) => this.progress(`[fault${lane}] ${new Date().toISOString().slice(11, 19)} ${kind}: ${text}`);
@@ -94,17 +100,17 @@ export class FaultSchedule {
     try {
       switch (kind) {
         case 'kill-replica': {
-          const { id } = this.random.pick(REPLICAS);
+          const { id } = random.pick(REPLICAS);
           const replica = this.stack.replica(id);
           say(`SIGKILL ${id}`);
           await replica.kill();
-          await sleep(this.random.between(3_000, 10_000));
+          await sleep(random.between(3_000, 10_000));
           await this.stack.restart(id);
           return record(id);
         }
         case 'kill-kafka-leader':
         case 'kill-kafka-controller': {
-          const node = kind === 'kill-kafka-leader' ? await this.partitionLeader() : activeController();
+          const node = kind === 'kill-kafka-leader' ? await this.partitionLeader(random) : activeController();
           say(
             `SIGKILL Kafka node ${node}${kind === 'kill-kafka-leader' ? ' (leader of lease.issued partition 0)' : ' (the active KRaft controller)'}`,
           );
@@ -115,7 +121,7 @@ export class FaultSchedule {
           return record(`kafka node ${node}`);
         }
         case 'kill-redis-master': {
-          const port = await this.redisMaster();
+          const port = await this.redisMaster(random);
           say(`SIGKILL Redis master ${port} (its replica is promoted after cluster-node-timeout)`);
           await stackScript('redis-cluster.sh', ['kill', String(port)], REDIS_CLUSTER_ENV);
           await sleep(12_000);
@@ -157,7 +163,17 @@ export class FaultSchedule {
           return record('issuer network');
         }
         case 'malformed-messages': {
-          const count = await this.injectMalformed();
+          // A Kafka node may be down meanwhile (the other lane): try again as a client would.
+          let count = 0;
+          for (let attempt = 1; ; attempt++) {
+            try {
+              count = await this.injectMalformed();
+              break;
+            } catch (error) {
+              if (attempt >= 5) throw error;
+              await sleep(3_000);
+            }
+          }
           return record('every domain topic', `${count} malformed messages`);
         }
       }
@@ -206,22 +222,28 @@ export class FaultSchedule {
     }
   }
 
-  private async partitionLeader(): Promise<number> {
+  private async partitionLeader(random: Random): Promise<number> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
       const { topics } = await admin.fetchTopicMetadata({ topics: ['rotor.lease.issued.v1'] });
       const leader = topics[0]?.partitions.find((partition) => partition.partitionId === 0)?.leader;
-      return leader && leader > 0 ? leader : this.random.pick(KAFKA_NODES);
+      return leader && leader > 0 ? leader : random.pick(KAFKA_NODES);
     } finally {
       await admin.disconnect();
     }
   }
 
-  private async redisMaster(): Promise<number> {
+  private async redisMaster(random: Random): Promise<number> {
     const redis = await this.stack.redisAdmin();
     try {
-      return this.random.pick(redis.nodes('master').map((node) => node.options.port!));
+      // Sorted: the cluster's order of nodes is its own, the pick must be the seed's.
+      return random.pick(
+        redis
+          .nodes('master')
+          .map((node) => node.options.port!)
+          .sort(),
+      );
     } finally {
       redis.disconnect();
     }

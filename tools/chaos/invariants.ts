@@ -69,6 +69,37 @@ export function expiryLags(evidence: RunEvidence, from: number, to: number): num
  * judge the run as it went, then `quiesce` stops everything that produces events and waits for
  * the auditors to record the rest, and the audit and canary checks read the final topics.
  */
+/** How long a fault may keep its effect: a killed revoker's claims return at their visibility deadline. */
+const REVOKE_VISIBILITY_MS = 30_000;
+const effectiveEnd = (fault: FaultWindow): number =>
+  fault.kind === 'kill-replica' && fault.target.startsWith('revoker') ? Math.max(fault.end, fault.start + REVOKE_VISIBILITY_MS) : fault.end;
+
+/**
+ * When a lease that expired at `expiresAt` must be revoked: `margin` after its expiry, or after
+ * the end of every fault that was under way before that deadline (faults chain: a revoker killed
+ * while Kafka was electing a leader holds its claims until their visibility deadline).
+ */
+export function revocationDeadline(
+  expiresAt: number,
+  windows: readonly FaultWindow[],
+  margin: number,
+): { deadline: number; window?: FaultWindow } {
+  let deadline = expiresAt + margin;
+  let window: FaultWindow | undefined;
+  for (let extended = true; extended;) {
+    extended = false;
+    for (const fault of windows) {
+      const end = effectiveEnd(fault);
+      if (fault.start <= deadline && end >= expiresAt && end + margin > deadline) {
+        deadline = end + margin;
+        window = fault;
+        extended = true;
+      }
+    }
+  }
+  return { deadline, ...(window ? { window } : {}) };
+}
+
 export async function checkInvariants(evidence: RunEvidence, quiesce: () => Promise<TopicMessage[]>): Promise<InvariantResult[]> {
   const results: InvariantResult[] = [];
   const guard = async (name: string, check: () => InvariantResult | Promise<InvariantResult>) => {
@@ -104,10 +135,16 @@ async function revokedAtBackends(evidence: RunEvidence): Promise<InvariantResult
     }
     const first = [...lease.revoked].sort((a, b) => a.revokedAt - b.revokedAt)[0]!;
     if (first.reason !== 'expired') continue; // ended early on request or by the emergency rotation
-    const window = evidence.windows.find((fault) => lease.expiresAt >= fault.start && lease.expiresAt <= fault.end);
-    const deadline = (window ? window.end : lease.expiresAt) + p99 + MARGIN_MS;
-    if (first.revokedAt > deadline)
-      late.push(`${lease.leaseId} revoked ${fmt(first.revokedAt - lease.expiresAt)} after expiry${window ? ` (in ${window.kind})` : ''}`);
+    const { deadline, window } = revocationDeadline(lease.expiresAt, evidence.windows, p99 + MARGIN_MS);
+    if (first.revokedAt > deadline) {
+      const before = [...evidence.windows].filter((fault) => fault.end < lease.expiresAt).sort((a, b) => b.end - a.end)[0];
+      const context = window
+        ? `expiry in ${window.kind} ${window.target}`
+        : before
+          ? `expiry ${fmt(lease.expiresAt - before.end)} after ${before.kind} ${before.target} ended`
+          : 'no fault before it';
+      late.push(`${lease.leaseId} (${lease.backend}) revoked ${fmt(first.revokedAt - lease.expiresAt)} after expiry; ${context}`);
+    }
   }
 
   // At the backends themselves: no role, no ACL user, no active token.

@@ -209,7 +209,7 @@ async function main(): Promise<number> {
       { ...process.env, KAFKA_BROKERS, ROTOR_KAFKA_NAMESPACE: stack.namespace },
       { retry: { retries: 8 } },
     );
-    schedule = new FaultSchedule(stack, kafka, random, progress);
+    schedule = new FaultSchedule(stack, kafka, SEED, progress);
     const readiness = new ReadinessWatch(stack.url('issuer-1'));
     const load = new MixedLoad({
       issuerUrl: () => stack.url('issuer-1'),
@@ -281,6 +281,7 @@ async function main(): Promise<number> {
       outages: readiness.outages,
       baseline,
     };
+    const emergencyFinal = await emergencyState(stack, emergencyId).catch(() => 'unknown');
     progress('[chaos] checking the invariants');
     const results = await checkInvariants(evidence, async () => {
       progress('[chaos] stopping the issuer, distributor and revokers; waiting for the auditors to record everything');
@@ -310,7 +311,7 @@ async function main(): Promise<number> {
         baseline: summarizeLatencies(expiryLags(evidence, baseline.start, baseline.end)),
         faults: summarizeLatencies(expiryLags(evidence, faultStart, Number.POSITIVE_INFINITY)),
       },
-      emergencyRotation: { id: emergencyId, state: await emergencyState(stack, emergencyId).catch(() => 'unknown') },
+      emergencyRotation: { id: emergencyId, state: emergencyFinal },
       invariants: results,
       ok: results.every((result) => result.ok),
     };

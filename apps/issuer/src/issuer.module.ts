@@ -63,7 +63,7 @@ export class IssuerModule {
             ),
         },
         { provide: TokenHasher, useFactory: () => new TokenHasher(config.tokenHashKeys) },
-        backendsProvider({ ...config.backends, postgresQueryTimeoutMs: config.dependencyTimeoutMs }),
+        backendsProvider({ ...config.backends, callTimeoutMs: config.dependencyTimeoutMs }),
         BackendsShutdown,
         SeparateRedisCheck,
         CallerGuard,

@@ -13,6 +13,8 @@ export interface RedisAclBackendSettings {
   url: string;
   /** Its own ACL user and TLS trust (the `acl-admin` user of docs/access-policy.md). */
   security?: RedisLinkSecurity;
+  /** Bounds every command (the issuer's request paths: fail fast while this Redis hangs or is cut off). */
+  commandTimeoutMs?: number;
 }
 
 export const redisAclUsername = (leaseId: string): string => `rotor-${leaseId}`;
@@ -44,6 +46,7 @@ export class RedisAclBackend implements CredentialBackend<'redis-acl'> {
       lazyConnect: false,
       maxRetriesPerRequest: 2,
       connectionName: 'rotor-acl-admin',
+      ...(settings.commandTimeoutMs ? { commandTimeout: settings.commandTimeoutMs } : {}),
       ...redisSecurityOptions(settings.security),
     });
     this.redis.on('error', () => undefined); // surfaced by commands
@@ -66,6 +69,11 @@ export class RedisAclBackend implements CredentialBackend<'redis-acl'> {
       credential: { username, password, host: this.target.host, port: String(this.target.port) },
       handle: { backend: 'redis-acl', username },
     };
+  }
+
+  /** Readiness, and what the issuer's dependency gate asks before minting a user here. */
+  async ping(): Promise<void> {
+    await this.call(() => this.redis.ping());
   }
 
   /** Nothing to extend: the user lives until revoked. */

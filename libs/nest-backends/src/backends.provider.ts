@@ -18,8 +18,8 @@ export interface BackendUpstreams {
   redisAclUrl: string;
   redisAclSecurity?: RedisAclBackendSettings['security'];
   files?: BackendCredentialFiles;
-  /** Bounds every PostgreSQL statement (the issuer's request paths: fail fast); see PostgresBackendSettings. */
-  postgresQueryTimeoutMs?: number;
+  /** Bounds every backend call, PostgreSQL statement or Redis ACL command (the issuer's request paths: fail fast). */
+  callTimeoutMs?: number;
 }
 
 /**
@@ -35,9 +35,13 @@ export const backendsProvider = (settings: BackendUpstreams): Provider => ({
       postgres: {
         databaseUrl: settings.databaseUrl,
         onFailure: (failure) => logger.warn({ postgres: failure }, 'postgres backend operation failed'),
-        ...(settings.postgresQueryTimeoutMs ? { queryTimeoutMs: settings.postgresQueryTimeoutMs } : {}),
+        ...(settings.callTimeoutMs ? { queryTimeoutMs: settings.callTimeoutMs } : {}),
       },
-      'redis-acl': { url: settings.redisAclUrl, ...(settings.redisAclSecurity ? { security: settings.redisAclSecurity } : {}) },
+      'redis-acl': {
+        url: settings.redisAclUrl,
+        ...(settings.redisAclSecurity ? { security: settings.redisAclSecurity } : {}),
+        ...(settings.callTimeoutMs ? { commandTimeoutMs: settings.callTimeoutMs } : {}),
+      },
     });
     // Named by kind: the dependency gate asks for a lease's backend by its kind.
     for (const check of registry.readinessChecks()) readiness.register(check);
