@@ -24,4 +24,8 @@ if [[ -d "$ROOT/.rotor/kafka-cluster" ]]; then
   [[ " $* " == *" --purge "* ]] && rm -rf "$ROOT/.rotor/kafka-cluster"
 fi
 [[ -x "$ROOT/scripts/redis-cluster.sh" && -d "$ROOT/.rotor/redis-cluster" ]] && bash "$ROOT/scripts/redis-cluster.sh" down
+# The chaos run's own Redis Cluster, should an interrupted run have left it up.
+if [[ -d "$ROOT/.rotor/redis-cluster-chaos" ]]; then
+  ROTOR_REDIS_CLUSTER_NAME=chaos ROTOR_REDIS_CLUSTER_PORT=7101 bash "$ROOT/scripts/redis-cluster.sh" down
+fi
 bash "$ROOT/scripts/services-down.sh" "$@"

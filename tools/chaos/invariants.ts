@@ -9,6 +9,7 @@ import { Client } from 'pg';
 import { Topics } from '@rotor/contracts';
 import { postgresRoleName, redisAclUsername } from '@rotor/credential-backends';
 import { VIEW_PREFIX } from '@rotor/audit-chain';
+import { allKeys } from '@rotor/redis-store';
 
 import { PrivateRedis } from '../../test/support/private-redis';
 import { principalEnv } from '../../test/support/principals';
@@ -311,31 +312,8 @@ async function compareViews(live: Cluster, copy: ReturnType<typeof redisFromEnv>
     for (const key of keys.filter((key) => !VOLATILE.test(key))) values.set(key, await read(key));
     return values;
   };
-  const liveKeys: string[] = [];
-  for (const node of live.nodes('master')) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${VIEW_PREFIX}*`, 'COUNT', 1000);
-      liveKeys.push(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  }
-  const copyKeys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await copy.scan(cursor, 'MATCH', `${VIEW_PREFIX}*`, 'COUNT', 1000);
-    copyKeys.push(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  const reader = (redis: Cluster | ReturnType<typeof redisFromEnv>) => async (key: string) => {
-    const type = await redis.type(key);
-    if (type === 'hash') return JSON.stringify(Object.entries(await redis.hgetall(key)).sort());
-    if (type === 'zset') return JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'));
-    if (type === 'set') return JSON.stringify((await redis.smembers(key)).sort());
-    if (type === 'list') return JSON.stringify(await redis.lrange(key, 0, -1));
-    return `${type}:${await redis.get(key)}`;
-  };
-  const [a, b] = await Promise.all([dump(liveKeys, reader(live)), dump(copyKeys, reader(copy))]);
+  const [liveKeys, copyKeys] = await Promise.all([allKeys(live, `${VIEW_PREFIX}*`, 1000), allKeys(copy, `${VIEW_PREFIX}*`, 1000)]);
+  const [a, b] = await Promise.all([dump(liveKeys, (key) => valueOf(live, key)), dump(copyKeys, (key) => valueOf(copy, key))]);
   const differences: string[] = [];
   for (const [key, value] of a)
     if (b.get(key) !== value) differences.push(`${key}: ${b.has(key) ? 'differs' : 'missing from the rebuild'}`);
@@ -488,24 +466,12 @@ async function canaries(evidence: RunEvidence): Promise<InvariantResult> {
   const redis = await evidence.stack.redisAdmin();
   let keys = 0;
   try {
-    for (const node of redis.nodes('master')) {
-      let cursor = '0';
-      do {
-        const [next, batch] = await node.scan(cursor, 'COUNT', 1000);
-        cursor = next;
-        keys += batch.length;
-        const values: string[] = [];
-        for (const key of batch) {
-          const type = await node.type(key);
-          if (type === 'string') values.push((await node.get(key)) ?? '');
-          else if (type === 'hash') values.push(JSON.stringify(await node.hgetall(key)));
-          else if (type === 'zset') values.push(JSON.stringify(await node.zrange(key, 0, -1)));
-          else if (type === 'set') values.push(JSON.stringify(await node.smembers(key)));
-          else if (type === 'list') values.push(JSON.stringify(await node.lrange(key, 0, -1)));
-          values.push(key);
-        }
-        scan('Redis', values.join('\n'));
-      } while (cursor !== '0');
+    const all = await allKeys(redis, '*', 1000);
+    keys = all.length;
+    for (let start = 0; start < all.length; start += 1000) {
+      const values: string[] = [];
+      for (const key of all.slice(start, start + 1000)) values.push(key, await valueOf(redis, key));
+      scan('Redis', values.join('\n'));
     }
   } finally {
     redis.disconnect();
@@ -516,4 +482,14 @@ async function canaries(evidence: RunEvidence): Promise<InvariantResult> {
     detail: `${search.size} issued values searched in ${evidence.messages.length} topic messages, ${replicaLogs().length} replica logs and ${keys} Redis keys (no spans: rotor exports none yet, issue 18)`,
     ...examples(found),
   };
+}
+
+/** A key's value as text, whatever its type (sorted where the type has no order), for comparing and searching. */
+async function valueOf(redis: Cluster | ReturnType<typeof redisFromEnv>, key: string): Promise<string> {
+  const type = await redis.type(key);
+  if (type === 'hash') return JSON.stringify(Object.entries(await redis.hgetall(key)).sort());
+  if (type === 'zset') return JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'));
+  if (type === 'set') return JSON.stringify((await redis.smembers(key)).sort());
+  if (type === 'list') return JSON.stringify(await redis.lrange(key, 0, -1));
+  return `${type}:${await redis.get(key)}`;
 }
