@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Kafka } from 'kafkajs';
 
 import { ALL_TOPICS, Topics } from '@rotor/contracts';
+import { readTopicRange } from '@rotor/kafka';
 
 import { ROOT, REPLICAS } from './stack';
 
@@ -14,94 +14,27 @@ export interface TopicMessage {
   headers: string;
 }
 
-/**
- * Every message on every rotor topic of the run's namespace since `since`, read with one
- * throw-away consumer for all topics (a group per topic costs a join of seconds each).
- */
+/** Every message on every rotor topic of the run's namespace since `since`, read by one consumer. */
 export async function readRun(kafka: Kafka, since: Date, timeoutMs = 180_000): Promise<TopicMessage[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const groupId = `rotor-chaos-reader-${randomUUID()}`;
-  const starts = new Map<string, bigint>();
-  const remaining = new Map<string, bigint>();
-  try {
-    for (const topic of ALL_TOPICS) {
-      const watermarks = await admin.fetchTopicOffsets(topic);
-      const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, since.getTime());
-      for (const { partition, low, high } of watermarks) {
-        const found = BigInt(byTime.find((entry) => entry.partition === partition)?.offset ?? '-1');
-        const start = found < 0n ? BigInt(high) : found < BigInt(low) ? BigInt(low) : found;
-        starts.set(`${topic}:${partition}`, start);
-        if (BigInt(high) > start) remaining.set(`${topic}:${partition}`, BigInt(high));
-      }
-    }
-    const messages: TopicMessage[] = [];
-    if (remaining.size === 0) return messages;
-    const consumer = kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      maxBytesPerPartition: 8 * 1024 * 1024,
-      maxBytes: 64 * 1024 * 1024,
-    });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [...ALL_TOPICS], fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `reading the run's topics: ${remaining.size} partitions unread after ${timeoutMs} ms (${[...remaining.keys()].slice(0, 3).join(', ')})`,
-              ),
-            ),
-          timeoutMs,
-        );
-        const done = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
-        consumer
-          .run({
-            autoCommit: false,
-            eachBatchAutoResolve: true,
-            eachBatch: async ({ batch }) => {
-              const key = `${batch.topic}:${batch.partition}`;
-              const end = remaining.get(key);
-              const start = starts.get(key) ?? 0n;
-              if (end === undefined) return;
-              for (const message of batch.messages) {
-                const offset = BigInt(message.offset);
-                if (offset < start) continue;
-                if (offset >= end) break;
-                messages.push({
-                  topic: batch.topic,
-                  value: message.value?.toString() ?? '',
-                  headers: Object.values(message.headers ?? {})
-                    .map((value) => String(value))
-                    .join('\n'),
-                });
-                if (offset + 1n >= end) remaining.delete(key);
-              }
-              if (remaining.size === 0) done();
-              await Promise.resolve();
-            },
-          })
-          .catch(reject);
-        for (const [key, offset] of starts) {
-          const split = key.lastIndexOf(':');
-          if (remaining.has(key))
-            consumer.seek({ topic: key.slice(0, split), partition: Number(key.slice(split + 1)), offset: String(offset) });
-        }
+  const messages: TopicMessage[] = [];
+  const signal = AbortSignal.timeout(timeoutMs);
+  const { read, total } = await readTopicRange(kafka, {
+    topic: ALL_TOPICS,
+    fromTime: since,
+    signal,
+    groupPrefix: 'rotor-chaos-reader',
+    onMessage: (message, _partition, topic) => {
+      messages.push({
+        topic,
+        value: message.value?.toString() ?? '',
+        headers: Object.values(message.headers ?? {})
+          .map((value) => String(value))
+          .join('\n'),
       });
-    } finally {
-      await consumer.disconnect();
-    }
-    return messages;
-  } finally {
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.disconnect();
-  }
+    },
+  });
+  if (read < total) throw new Error(`reading the run's topics: ${read} of ${total} messages after ${timeoutMs} ms`);
+  return messages;
 }
 
 interface Envelope<T> {

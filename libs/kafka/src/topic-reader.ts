@@ -8,7 +8,8 @@ import { retryRetriable } from './retry-retriable';
 export type LogPoint = { time: Date } | { offset: bigint };
 
 export interface ReadRangeOptions {
-  topic: string;
+  /** One topic, or several read together by one consumer (a group join costs seconds; one per topic adds up). */
+  topic: string | readonly string[];
   /** Start here; the beginning of the topic by default. */
   from?: LogPoint;
   /** Shorthand for `from: { time }`. */
@@ -16,7 +17,7 @@ export interface ReadRangeOptions {
   /** Exclusive; the end of each partition when the read starts by default. */
   to?: LogPoint;
   /** Called in offset order within each partition. */
-  onMessage(message: KafkaMessage, partition: number): Promise<void> | void;
+  onMessage(message: KafkaMessage, partition: number, topic: string): Promise<void> | void;
   /** Called with messages read so far and the total to read, for progress bars. */
   onProgress?(read: number, total: number): void;
   /** How many messages between progress calls (default 1000). */
@@ -33,29 +34,37 @@ export interface ReadRangeResult {
 }
 
 /**
- * Reads a range of a topic, partition by partition in offset order, with a throw-away
- * consumer group (kafkajs can only read through groups), then deletes the group.
+ * Reads a range of a topic (or of several), partition by partition in offset order, with a
+ * throw-away consumer group (kafkajs can only read through groups), then deletes the group.
  */
 export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): Promise<ReadRangeResult> {
+  const topics = typeof options.topic === 'string' ? [options.topic] : [...options.topic];
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `${options.groupPrefix ?? 'rotor-reader'}-${randomUUID()}`;
+  const at = (topic: string, partition: number) => `${partition}@${topic}`;
   try {
-    const watermarks = await retryRetriable(() => admin.fetchTopicOffsets(options.topic));
     const from = options.from ?? (options.fromTime ? { time: options.fromTime } : undefined);
-    const starts = await offsetsAt(admin, options.topic, watermarks, from, 'low');
-    const ends = await offsetsAt(admin, options.topic, watermarks, options.to, 'high');
-    const remaining = new Map<number, bigint>();
+    const starts = new Map<string, { topic: string; partition: number; offset: bigint }>();
+    const remaining = new Map<string, bigint>();
     let total = 0;
-    for (const [partition, end] of ends) {
-      const start = starts.get(partition) ?? end;
-      if (end > start) {
-        remaining.set(partition, end);
-        total += Number(end - start);
+    let partitions = 0;
+    for (const topic of topics) {
+      const watermarks = await retryRetriable(() => admin.fetchTopicOffsets(topic));
+      partitions += watermarks.length;
+      const begin = await offsetsAt(admin, topic, watermarks, from, 'low');
+      const ends = await offsetsAt(admin, topic, watermarks, options.to, 'high');
+      for (const [partition, end] of ends) {
+        const start = begin.get(partition) ?? end;
+        starts.set(at(topic, partition), { topic, partition, offset: start });
+        if (end > start) {
+          remaining.set(at(topic, partition), end);
+          total += Number(end - start);
+        }
       }
     }
     options.onProgress?.(0, total);
-    if (remaining.size === 0) return { read: 0, total, partitions: watermarks.length };
+    if (remaining.size === 0) return { read: 0, total, partitions };
 
     const progressEvery = options.progressEvery ?? 1000;
     const consumer = kafka.consumer({
@@ -67,7 +76,7 @@ export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): P
     await consumer.connect();
     let read = 0;
     try {
-      await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
+      await consumer.subscribe({ topics, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
         options.signal?.addEventListener('abort', () => resolve(), { once: true });
         consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
@@ -76,28 +85,29 @@ export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): P
             autoCommit: false,
             eachBatchAutoResolve: true,
             eachBatch: async ({ batch }) => {
-              const end = remaining.get(batch.partition);
-              const start = starts.get(batch.partition) ?? 0n;
+              const key = at(batch.topic, batch.partition);
+              const end = remaining.get(key);
+              const start = starts.get(key)?.offset ?? 0n;
               if (end === undefined) return;
               for (const message of batch.messages) {
                 const offset = BigInt(message.offset);
                 if (offset < start) continue;
                 if (offset >= end) break;
-                await options.onMessage(message, batch.partition);
+                await options.onMessage(message, batch.partition, batch.topic);
                 read++;
                 if (read % progressEvery === 0) options.onProgress?.(read, total);
-                if (offset + 1n >= end) remaining.delete(batch.partition);
+                if (offset + 1n >= end) remaining.delete(key);
               }
               if (remaining.size === 0) resolve();
             },
           })
           .catch(reject);
-        for (const [partition, offset] of starts) {
-          if (remaining.has(partition)) consumer.seek({ topic: options.topic, partition, offset: String(offset) });
+        for (const [key, { topic, partition, offset }] of starts) {
+          if (remaining.has(key)) consumer.seek({ topic, partition, offset: String(offset) });
         }
       });
       options.onProgress?.(read, total);
-      return { read, total, partitions: watermarks.length };
+      return { read, total, partitions };
     } finally {
       await consumer.disconnect();
       await admin.deleteGroups([groupId]).catch(() => undefined);
