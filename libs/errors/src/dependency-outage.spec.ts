@@ -1,4 +1,5 @@
 import { isDependencyOutage } from './dependency-outage';
+import { DomainError } from './domain-error';
 
 const named = (name: string, message = 'x') => Object.assign(new Error(message), { name });
 const coded = (code: string, message = 'x') => Object.assign(new Error(message), { code });
@@ -16,6 +17,7 @@ describe('isDependencyOutage', () => {
     ['PostgreSQL going away', new Error('Connection terminated unexpectedly')],
     ['GSM unavailable', new Error('14 UNAVAILABLE: No connection established')],
     ['an outage wrapped as a cause', new Error('track failed', { cause: coded('ECONNRESET') })],
+    ['a store that could not answer', new DomainError('unavailable', 'gsm-unavailable', 'GSM call failed (gRPC code 14)')],
   ])('counts %s as an outage', (_what, error) => {
     expect(isDependencyOutage(error)).toBe(true);
   });
@@ -26,6 +28,11 @@ describe('isDependencyOutage', () => {
     ['a permission problem', new Error('NOPERM this user has no permissions to run the command')],
     ['GSM saying no', new Error('9 FAILED_PRECONDITION: Secret Version is in DISABLED state.')],
     ['not an error', 'Connection is closed.'],
+    ['a refusal', new DomainError('invalid', 'bad-acl-rule', 'the role has an ACL rule rotor does not accept')],
+    [
+      'a backend missing from the configuration',
+      new DomainError('unavailable', 'backend-not-configured', 'the postgres backend is not configured here'),
+    ],
   ])('does not count %s', (_what, error) => {
     expect(isDependencyOutage(error)).toBe(false);
   });

@@ -1,3 +1,5 @@
+import { DomainError } from './domain-error';
+
 /**
  * Errors of a Redis, Kafka, PostgreSQL or gRPC client that mean "this dependency is down or
  * failing over for now", not "this request or message is bad". A REST route answers them with
@@ -35,6 +37,11 @@ const OUTAGE_MESSAGES = [
 
 export function isDependencyOutage(error: unknown): error is Error {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    // rotor's own word for it: a store or backend that could not answer (GSM down, a quota, a
+    // Redis ACL command that failed); a REST route answers it 503. The chaos run saw an emergency
+    // rotation's request dead-lettered by "GSM call failed (gRPC code 14)", and the rotation never end.
+    // A backend this service was not configured with is configuration, not an outage: no retry mends it.
+    if (current instanceof DomainError) return current.kind === 'unavailable' && current.code !== 'backend-not-configured';
     const { name, message } = current;
     const code = String((current as { code?: unknown }).code);
     if (OUTAGE_NAMES.has(name) || OUTAGE_CODES.has(code) || OUTAGE_MESSAGES.some((pattern) => pattern.test(message))) return true;
