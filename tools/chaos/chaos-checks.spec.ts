@@ -46,6 +46,7 @@ const evidence = (over: Partial<RunEvidence>): RunEvidence => ({
   injected: [],
   outages: [],
   baseline: { start: 0, end: 0 },
+  emergency: { id: 'e', state: 'completed', detail: '' },
   ...over,
 });
 

@@ -49,6 +49,8 @@ export interface RunEvidence {
   outages: Outage[];
   /** The baseline phase: [start, end) with no fault; its p99 revocation lag sets the margin. */
   baseline: { start: number; end: number };
+  /** The emergency rotation started half-way, as its revoker reported it at the end. */
+  emergency: { id: string; state: string; detail: string };
 }
 
 const MARGIN_MS = 5_000;
@@ -115,6 +117,7 @@ export async function checkInvariants(evidence: RunEvidence, quiesce: () => Prom
   await guard('every target holds the current version; retired versions removed', () => targetsCurrent(evidence));
   await guard('the dead-letter topic holds only injected messages', () => deadLettersInjected(evidence));
   await guard('HTTP: only fast 503 + Retry-After under outages; nothing minted', () => httpDuringOutages(evidence));
+  await guard('the emergency rotation completed', () => emergencyCompleted(evidence));
   evidence.messages = await quiesce();
   await guard('every domain event has exactly one audit record', () => oneAuditRecordEach(evidence));
   await guard('audit chains verify; a rebuild equals the live views', () => auditRebuild(evidence));
@@ -397,6 +400,11 @@ export function deadLettersInjected(evidence: RunEvidence): InvariantResult {
     detail: `${evidence.injected.length} malformed messages injected, ${letters.length} dead letters, ${foreign.length} not injected`,
     ...examples(foreign),
   };
+}
+
+export function emergencyCompleted(evidence: RunEvidence): InvariantResult {
+  const { id, state, detail } = evidence.emergency;
+  return { name: 'the emergency rotation completed', ok: state === 'completed', detail: `${id}: ${state}; ${detail}` };
 }
 
 /** Which readiness dependencies a backend's issuance needs. */

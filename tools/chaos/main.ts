@@ -143,12 +143,18 @@ async function startEmergencyRotation(stack: ChaosStack, random: Random): Promis
   throw new Error('the emergency rotation could not be started in 30 attempts');
 }
 
-async function emergencyState(stack: ChaosStack, id: string): Promise<string> {
+async function emergencyView(stack: ChaosStack, id: string): Promise<{ state: string; detail: string }> {
   const sre = await stack.identity.operatorToken('sre@example.com', ['rotor:sre']);
-  const response = await fetch(`${stack.url('revoker-1')}/v1/emergency-rotations/${id}`, { headers: { authorization: `Bearer ${sre}` } });
-  const body = (await response.json()) as { state?: string };
-  return body.state ?? `HTTP ${response.status}`;
+  const response = await fetch(`${stack.url('revoker-1')}/v1/emergency-rotations/${id}`, {
+    headers: { authorization: `Bearer ${sre}` },
+    signal: AbortSignal.timeout(5_000),
+  });
+  const body = (await response.json()) as { state?: string; matched?: unknown; progress?: unknown; counts?: unknown };
+  const { state, id: _id, ...rest } = body as Record<string, unknown>;
+  return { state: typeof state === 'string' ? state : `HTTP ${response.status}`, detail: JSON.stringify(rest).slice(0, 300) };
 }
+
+const emergencyState = async (stack: ChaosStack, id: string): Promise<string> => (await emergencyView(stack, id)).state;
 
 /** Until the auditors' group has committed every domain event (lag 0) twice in a row. */
 async function waitForAuditors(kafka: Kafka, timeoutMs = 120_000): Promise<void> {
@@ -271,6 +277,7 @@ async function main(): Promise<number> {
     await sleep(10_000);
     messages = await readRun(kafka, since);
 
+    const emergencyFinal = await emergencyView(stack, emergencyId).catch((error: Error) => ({ state: 'unknown', detail: error.message }));
     const evidence: RunEvidence = {
       stack,
       messages,
@@ -280,8 +287,8 @@ async function main(): Promise<number> {
       injected: schedule.injected,
       outages: readiness.outages,
       baseline,
+      emergency: { id: emergencyId, ...emergencyFinal },
     };
-    const emergencyFinal = await emergencyState(stack, emergencyId).catch(() => 'unknown');
     progress('[chaos] checking the invariants');
     const results = await checkInvariants(evidence, async () => {
       progress('[chaos] stopping the issuer, distributor and revokers; waiting for the auditors to record everything');
@@ -311,7 +318,7 @@ async function main(): Promise<number> {
         baseline: summarizeLatencies(expiryLags(evidence, baseline.start, baseline.end)),
         faults: summarizeLatencies(expiryLags(evidence, faultStart, Number.POSITIVE_INFINITY)),
       },
-      emergencyRotation: { id: emergencyId, state: emergencyFinal },
+      emergencyRotation: { id: emergencyId, state: emergencyFinal.state },
       invariants: results,
       ok: results.every((result) => result.ok),
     };

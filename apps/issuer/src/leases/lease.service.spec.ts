@@ -70,6 +70,16 @@ describe('LeaseService.renew', () => {
     expect(state).toEqual({ backend: lease.expiresAt, record: lease.expiresAt, quota: lease.expiresAt });
   });
 
+  it('when the backend does not answer, does not ask it again to undo: one bound, not two, and nothing else changed', async () => {
+    const { service, lease, state } = renewalFixture(() => Promise.resolve());
+    const calls: Date[] = [];
+    const failing = { renew: (_handle: unknown, at: Date) => (calls.push(at), Promise.reject(new Error('Query read timeout'))) };
+    (service as unknown as { backends: { get: () => unknown } }).backends.get = () => failing;
+    await expect(service.renew(caller, lease.id, undefined)).rejects.toThrow('Query read timeout');
+    expect(calls).toHaveLength(1);
+    expect(state).toEqual({ backend: lease.expiresAt, record: lease.expiresAt, quota: lease.expiresAt });
+  });
+
   it('passes the bound to the lease.renewed produce', async () => {
     const options: unknown[] = [];
     const { service, lease } = renewalFixture((...args: unknown[]) => Promise.resolve(void options.push(args[1])));

@@ -195,10 +195,18 @@ export class LeaseService {
     this.gate?.assertAvailable(['kafka', 'redis', ...this.backends.dependenciesOf(lease.backend)]);
     const ttl = ttlMs ?? role?.ttl ?? lease.expiresAt.getTime() - lease.issuedAt.getTime();
     const expiresAt = expiryFor({ now, ttlMs: ttl, maxExpiresAt: lease.maxExpiresAt });
+    // What has been changed so far, and so what the undo restores: a step that failed (a dependency
+    // that did not answer) is not restored with the same dependency, which would make the caller wait
+    // a second bound for nothing (the chaos run saw 3 s 503s while PostgreSQL was stopped). Its change,
+    // if it landed late, ends anyway when the revoker revokes at the expiry it still has.
+    const done = { backend: false, record: false, quota: false };
     try {
       await this.backends.get(lease.backend).renew(lease.handle, expiresAt);
+      done.backend = true;
       await this.leases.updateExpiry(lease, expiresAt);
+      done.record = true;
       await this.activeLeases.extend(lease, expiresAt);
+      done.quota = true;
       // Bounded: the revoker's clock moves only with this event, so without it the renewal is undone.
       await this.publisher.publish(
         createEvent({
@@ -210,7 +218,7 @@ export class LeaseService {
         { traceparent, ...(this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {}) },
       );
     } catch (error) {
-      await this.undoRenewal(lease);
+      await this.undoRenewal(lease, done);
       if (!(error instanceof PublishTimeoutError)) throw error;
       throw new DomainError(
         'unavailable',
@@ -266,13 +274,14 @@ export class LeaseService {
    * outlives the end the revoker still holds. Best effort: should the event land after its
    * timeout, the revoker's clock moves to the new end and the credential is revoked there.
    */
-  private async undoRenewal(lease: Lease): Promise<void> {
-    const steps: [string, () => Promise<void>][] = [
-      ['backend expiry', () => this.backends.get(lease.backend).renew(lease.handle, lease.expiresAt)],
-      ['lease record', () => this.leases.updateExpiry(lease, lease.expiresAt)],
-      ['quota count', () => this.activeLeases.extend(lease, lease.expiresAt)],
+  private async undoRenewal(lease: Lease, done: { backend: boolean; record: boolean; quota: boolean }): Promise<void> {
+    const steps: [string, boolean, () => Promise<void>][] = [
+      ['backend expiry', done.backend, () => this.backends.get(lease.backend).renew(lease.handle, lease.expiresAt)],
+      ['lease record', done.record, () => this.leases.updateExpiry(lease, lease.expiresAt)],
+      ['quota count', done.quota, () => this.activeLeases.extend(lease, lease.expiresAt)],
     ];
-    for (const [what, step] of steps) {
+    for (const [what, changed, step] of steps) {
+      if (!changed) continue;
       await step().catch((error: unknown) =>
         this.logger.error({ leaseId: lease.id, err: (error as Error).message }, `could not restore the ${what} of an unrecorded renewal`),
       );
