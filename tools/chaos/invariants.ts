@@ -407,6 +407,9 @@ export function emergencyCompleted(evidence: RunEvidence): InvariantResult {
   return { name: 'the emergency rotation completed', ok: state === 'completed', detail: `${id}: ${state}; ${detail}` };
 }
 
+/** How much earlier than the chaos run's /readyz poll the issuer may learn a dependency is back. */
+const READINESS_POLL_SLACK_MS = 1_000;
+
 /** Which readiness dependencies a backend's issuance needs. */
 const NEEDS: Record<string, string[]> = {
   'opaque-token': ['kafka', 'redis'],
@@ -435,9 +438,13 @@ export function httpDuringOutages(evidence: RunEvidence): InvariantResult {
     if (request.status === 503 && request.durationMs > 2_000)
       problems.push(`${at} ${request.action} ${request.backend}: 503 after ${request.durationMs} ms`);
     if (request.action === 'issue' && request.status === 201) {
-      const end = request.startedAt + request.durationMs;
+      // Minted although it began while /readyz said a dependency it needs was down, and not just
+      // before the poll that saw it back (the issuer's own checks may learn that up to a poll earlier).
       const outage = evidence.outages.find(
-        (o) => NEEDS[request.backend!]!.includes(o.dependency) && request.startedAt >= o.start && end <= o.end,
+        (o) =>
+          NEEDS[request.backend!]!.includes(o.dependency) &&
+          request.startedAt >= o.start &&
+          request.startedAt + READINESS_POLL_SLACK_MS <= o.end,
       );
       if (outage) problems.push(`${at} ${request.backend} minted while /readyz reported ${outage.dependency} down`);
     }

@@ -91,18 +91,21 @@ class ReadinessWatch {
 
   start(): void {
     const poll = async () => {
-      const now = Date.now();
+      // An outage is kept to what the issuer surely knew: from the answer that reported it down
+      // to the request that found it up again (a check itself takes up to the dependency bound).
+      const asked = Date.now();
       try {
         const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(5_000) });
         const body = (await response.json()) as { checks?: Record<string, { ok: boolean }> };
+        const answered = Date.now();
         for (const [dependency, check] of Object.entries(body.checks ?? {})) {
           const outage = this.open.get(dependency);
           if (!check.ok && !outage) {
-            const started = { dependency, start: now, end: Number.POSITIVE_INFINITY };
+            const started = { dependency, start: answered, end: Number.POSITIVE_INFINITY };
             this.open.set(dependency, started);
             this.outages.push(started);
           } else if (check.ok && outage) {
-            outage.end = now;
+            outage.end = asked;
             this.open.delete(dependency);
           }
         }
