@@ -1,7 +1,7 @@
 /**
  * The clustered topology's Kafka (issue 15, item 1): three KRaft nodes started by
  * scripts/kafka-cluster.sh with the local stack's security, rotor's topics created with three
- * replicas and min.insync.replicas=2. rotor's own publisher (idempotent, acks=all) keeps every
+ * replicas and min.insync.replicas=2. rotor's own publisher (acks=all, whole requests retried) keeps every
  * event through the loss of a partition leader, and is refused, never half-acknowledged, when
  * only one replica is left.
  */

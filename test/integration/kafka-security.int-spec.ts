@@ -129,7 +129,7 @@ describe('Kafka: SASL_SSL, one principal per service, ACLs from the access table
   it('lets only the auditor write the audit log', async () => {
     await produce(asPrincipal('issuer'), Topics.access); // the issuer can write its own topics
     await expect(produce(asPrincipal('issuer'), Topics.auditLog)).rejects.toBeInstanceOf(KafkaAuthorizationError);
-    // The operators' principal writes nothing at all: not even an idempotent producer id.
+    // The operators' principal writes nothing at all.
     await expect(produce(asPrincipal('cli'), Topics.auditLog)).rejects.toThrow(/authoriz/i);
     await produce(asPrincipal('auditor'), Topics.deadLetter); // everyone may dead-letter
   }, 60_000);

@@ -23,11 +23,11 @@ function fakeKafka() {
     },
   };
   const kafka = { producer: () => producer } as unknown as Kafka;
-  const settle = async (how: 'resolve' | 'reject' = 'resolve') => {
+  const settle = async (how: 'resolve' | 'reject' = 'resolve', error = new Error('broker went away')) => {
     const next = pending.shift();
     if (!next) throw new Error('no request in flight');
     if (how === 'resolve') next.resolve();
-    else next.reject(new Error('broker went away'));
+    else next.reject(error);
     await new Promise((resolve) => setImmediate(resolve));
   };
   return { kafka, requests, settle, mostInFlight: () => mostInFlight };
@@ -66,6 +66,20 @@ describe('EventPublisher', () => {
     await expect(first).rejects.toThrow('broker went away');
     await fake.settle('resolve');
     await expect(Promise.all([second, third])).resolves.toBeDefined();
+  });
+
+  it('sends the whole request again after a failure a retry can mend (kafkajs re-sends only to brokers that did not answer)', async () => {
+    const fake = fakeKafka();
+    const publisher = new EventPublisher(fake.kafka);
+    const sent = publisher.send([message(0), message(1, 'rotor.u')]);
+    const next = fake.requests.length;
+    const retriable = Object.assign(new Error('This server is not the leader for that topic-partition'), { retriable: true });
+    await fake.settle('reject', retriable);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the first pause is 200 ms
+    expect(fake.requests.length).toBe(next + 1);
+    expect(values(fake.requests[1]!)).toEqual(values(fake.requests[0]!));
+    await fake.settle();
+    await sent;
   });
 
   it('a publish that times out while still queued is never sent', async () => {

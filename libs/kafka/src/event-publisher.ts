@@ -1,6 +1,8 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 
 import type { DomainTopic, Envelope } from '@rotor/contracts';
+import { sleep } from '@rotor/backoff';
+import { isDependencyOutage } from '@rotor/errors';
 import { outgoingTraceparent } from '@rotor/telemetry';
 
 import { isKafkaAuthorizationFailure, KafkaAuthorizationError } from './errors';
@@ -33,6 +35,25 @@ export interface OutgoingMessage {
   headers?: Record<string, string>;
 }
 
+/** Tries of one request, and the pauses between them (doubling): about 20 s in all, as kafkajs' own retries were. */
+const SEND_ATTEMPTS = 8;
+const SEND_RETRY_FIRST_MS = 200;
+const SEND_RETRY_MAX_MS = 5_000;
+
+/** kafkajs marks what a retry can mend; with its own retries off, the cause is in `originalError`. */
+const isRetriable = (error: unknown): boolean => {
+  for (
+    let current = error as { retriable?: boolean; originalError?: unknown; name?: string } | undefined, depth = 0;
+    current && depth < 4;
+    depth++
+  ) {
+    if (current.retriable === true || current.name === 'KafkaJSConnectionError' || current.name === 'KafkaJSConnectionClosedError')
+      return true;
+    current = current.originalError as typeof current;
+  }
+  return isDependencyOutage(error);
+};
+
 /** Most bytes of message values one produce request groups (under the broker's 1 MiB per-partition batch limit). */
 const MAX_GROUP_BYTES = 512 * 1024;
 
@@ -50,11 +71,17 @@ interface Queued {
  * event is durable in Kafka.
  *
  * One produce request at a time: sends that arrive while one is in flight wait and then go
- * together in the next request (a group commit). kafkajs numbers an idempotent producer's
- * batches per partition but locks per broker, so concurrent sends to a partition whose leader
- * changes can be numbered twice, and the broker then takes a retried batch for a duplicate and
- * acknowledges it without writing it. The chaos run (issue 15) lost an acknowledged audit record
- * that way when a Kafka leader was killed.
+ * together in the next request (a group commit).
+ *
+ * The retries are this class's, of whole requests; kafkajs' own are off, and so is its
+ * idempotence (which it only allows with its own retries). Its retry re-sends only to the
+ * brokers that have not answered yet, so a message whose partition moved to a broker that had
+ * answered is dropped while the send resolves; and its idempotent producer can number two
+ * batches alike across a leader change, which the broker then acknowledges as a duplicate
+ * without writing it. The chaos run (issue 15) lost acknowledged audit records and checkpoint
+ * copies both ways when Kafka nodes were killed. Delivery is at least once: a retried request
+ * may write again what its first attempt wrote, and every consumer dedupes by event id (the
+ * audit verifier skips a record appended twice).
  */
 export class EventPublisher {
   private readonly producer: Producer;
@@ -68,7 +95,8 @@ export class EventPublisher {
     private readonly onRefused: (topic: string) => void = () => undefined,
   ) {
     this.producer = kafka.producer({
-      idempotent: true,
+      idempotent: false,
+      retry: { retries: 0 },
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner, // murmur2, the same key→partition mapping as the Java client
@@ -165,8 +193,7 @@ export class EventPublisher {
       group.push(next);
     }
     this.sending = true;
-    this.producer
-      .sendBatch({ acks: -1, topicMessages: mergeTopics(group.flatMap((queued) => queued.topicMessages)) })
+    this.sendWithRetries(mergeTopics(group.flatMap((queued) => queued.topicMessages)))
       .then(
         () => group.forEach((queued) => queued.resolve()),
         (error: unknown) => {
@@ -182,6 +209,19 @@ export class EventPublisher {
         this.sending = false;
         this.sendNext();
       });
+  }
+
+  /** The whole request again, with backoff, while the failure is one a retry can mend (kafkajs refreshed its metadata). */
+  private async sendWithRetries(topicMessages: NonNullable<TopicMessages>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.producer.sendBatch({ acks: -1, topicMessages });
+        return;
+      } catch (error) {
+        if (attempt >= SEND_ATTEMPTS || isKafkaAuthorizationFailure(error) || !isRetriable(error)) throw error;
+        await sleep(Math.min(SEND_RETRY_MAX_MS, SEND_RETRY_FIRST_MS * 2 ** (attempt - 1)));
+      }
+    }
   }
 
   async disconnect(): Promise<void> {
