@@ -13,7 +13,12 @@ import {
 import type { IssuedLease, RequestRecord } from './load';
 import { Random } from './random';
 
-const message = (topic: string, value: unknown): TopicMessage => ({ topic, value: JSON.stringify(value), headers: '' });
+const message = (topic: string, value: unknown, partition = 0): TopicMessage => ({
+  topic,
+  partition,
+  value: JSON.stringify(value),
+  headers: '',
+});
 const issued = (leaseId: string, expiresAt = '2026-12-04T10:00:00.000Z') =>
   message(Topics.leaseIssued, {
     id: `issued-${leaseId}`,
@@ -95,6 +100,10 @@ describe('the chaos run checks', () => {
     expect(oneAuditRecordEach(evidence({ messages: [event, record('h1'), record('h1')] })).ok).toBe(true);
     expect(oneAuditRecordEach(evidence({ messages: [event] })).ok).toBe(false);
     expect(oneAuditRecordEach(evidence({ messages: [event, record('h1'), record('h2')] })).ok).toBe(false);
+    const checkpoint = (partition: number) => message(Topics.auditLog, { kind: 'checkpoint', number: 3 }, partition);
+    const twoPartitions = [event, record('h1'), message(Topics.auditLog, { eventId: 'x', hash: 'h', seq: 0 }, 1)];
+    expect(oneAuditRecordEach(evidence({ messages: [...twoPartitions, checkpoint(0), checkpoint(1)] })).ok).toBe(true);
+    expect(oneAuditRecordEach(evidence({ messages: [...twoPartitions, checkpoint(0)] })).ok).toBe(false);
   });
 
   it('dead letters must all be injected ones', () => {

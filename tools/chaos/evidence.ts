@@ -10,6 +10,7 @@ import { ROOT, REPLICAS } from './stack';
 
 export interface TopicMessage {
   topic: string;
+  partition: number;
   value: string;
   headers: string;
 }
@@ -23,9 +24,10 @@ export async function readRun(kafka: Kafka, since: Date, timeoutMs = 180_000): P
     fromTime: since,
     signal,
     groupPrefix: 'rotor-chaos-reader',
-    onMessage: (message, _partition, topic) => {
+    onMessage: (message, partition, topic) => {
       messages.push({
         topic,
+        partition,
         value: message.value?.toString() ?? '',
         headers: Object.values(message.headers ?? {})
           .map((value) => String(value))

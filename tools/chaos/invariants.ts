@@ -247,11 +247,30 @@ export function oneAuditRecordEach(evidence: RunEvidence): InvariantResult {
   }
   const missing = [...events].filter((id) => !recorded.has(id));
   const doubled = [...recorded].filter(([, hashes]) => hashes.size > 1).map(([id]) => id);
+  // Every signed checkpoint is written to every partition of the audit topic (a verifier of one
+  // partition needs it there); a copy missing from one is a lost write.
+  const copies = new Map<number, Set<number>>();
+  const partitions = new Set<number>();
+  for (const message of evidence.messages.filter((m) => m.topic === Topics.auditLog)) {
+    partitions.add(message.partition);
+    const checkpoint = JSON.parse(message.value) as { kind?: string; number?: number };
+    if (checkpoint.kind !== 'checkpoint' || checkpoint.number === undefined) continue;
+    copies.set(checkpoint.number, (copies.get(checkpoint.number) ?? new Set()).add(message.partition));
+  }
+  const partial = [...copies]
+    .filter(([, on]) => on.size < partitions.size)
+    .map(([number, on]) => `checkpoint #${number} on ${on.size} of ${partitions.size} partitions`);
   return {
     name: 'every domain event has exactly one audit record',
-    ok: missing.length === 0 && doubled.length === 0,
-    detail: `${events.size} domain events, ${recorded.size} recorded; ${missing.length} missing, ${doubled.length} recorded twice`,
-    ...examples([...missing.map((id) => `event ${id} has no audit record`), ...doubled.map((id) => `event ${id} recorded twice`)]),
+    ok: missing.length === 0 && doubled.length === 0 && partial.length === 0,
+    detail:
+      `${events.size} domain events, ${recorded.size} recorded; ${missing.length} missing, ${doubled.length} recorded twice; ` +
+      `${copies.size} checkpoints, ${partial.length} not on every partition`,
+    ...examples([
+      ...missing.map((id) => `event ${id} has no audit record`),
+      ...doubled.map((id) => `event ${id} recorded twice`),
+      ...partial,
+    ]),
   };
 }
 
