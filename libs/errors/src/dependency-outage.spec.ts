@@ -17,6 +17,13 @@ describe('isDependencyOutage', () => {
     ['PostgreSQL going away', new Error('Connection terminated unexpectedly')],
     ['GSM unavailable', new Error('14 UNAVAILABLE: No connection established')],
     ['an outage wrapped as a cause', new Error('track failed', { cause: coded('ECONNRESET') })],
+    ['a slot moved under a queued transaction', new Error('MOVED 9816 127.0.0.1:7102')],
+    [
+      'a transaction refused because a queued command met a failover',
+      Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), {
+        previousErrors: [new Error('MOVED 10877 127.0.0.1:7102')],
+      }),
+    ],
     ['a store that could not answer', new DomainError('unavailable', 'gsm-unavailable', 'GSM call failed (gRPC code 14)')],
   ])('counts %s as an outage', (_what, error) => {
     expect(isDependencyOutage(error)).toBe(true);
@@ -28,6 +35,12 @@ describe('isDependencyOutage', () => {
     ['a permission problem', new Error('NOPERM this user has no permissions to run the command')],
     ['GSM saying no', new Error('9 FAILED_PRECONDITION: Secret Version is in DISABLED state.')],
     ['not an error', 'Connection is closed.'],
+    [
+      'a transaction refused for a bad command',
+      Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), {
+        previousErrors: [new Error("ERR wrong number of arguments for 'hset' command")],
+      }),
+    ],
     ['a refusal', new DomainError('invalid', 'bad-acl-rule', 'the role has an ACL rule rotor does not accept')],
     [
       'a backend missing from the configuration',

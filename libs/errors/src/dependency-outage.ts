@@ -28,6 +28,8 @@ const OUTAGE_MESSAGES = [
   // Redis Cluster during a failover: the slot's master is gone and no replica has taken over yet.
   /Too many Cluster redirections/,
   /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)\b/,
+  // A slot that moved (a failover) while a MULTI was queued: the transaction is refused, not run.
+  /^(MOVED|ASK) \d+ /,
   /Failed to refresh slots cache|None of startup nodes is available/,
   // node-postgres: the server went away or did not answer within the query bound.
   /^Connection terminated|timeout exceeded when trying to connect|^Query read timeout$/,
@@ -43,6 +45,9 @@ export function isDependencyOutage(error: unknown): error is Error {
     // A backend this service was not configured with is configuration, not an outage: no retry mends it.
     if (current instanceof DomainError) return current.kind === 'unavailable' && current.code !== 'backend-not-configured';
     const { name, message } = current;
+    // A Redis transaction refused for its queued commands' errors: an outage if one of those was.
+    const previous = (current as { previousErrors?: unknown[] }).previousErrors;
+    if (/^EXECABORT\b/.test(message) && Array.isArray(previous)) return previous.some((queued) => isDependencyOutage(queued));
     const code = String((current as { code?: unknown }).code);
     if (OUTAGE_NAMES.has(name) || OUTAGE_CODES.has(code) || OUTAGE_MESSAGES.some((pattern) => pattern.test(message))) return true;
     // ioredis Cluster and kafkajs keep the underlying failure as `lastNodeError` / `cause` / `originalError`.
