@@ -210,7 +210,7 @@ roles:
       backends,
       new LeaseStore(redis),
       activeLeases,
-      new EventPublisher(deadKafka),
+      new EventPublisher(deadKafka, undefined, 2),
       new TokenHasher(keyringFrom('ROTOR_TOKEN_HASH_KEY', { ROTOR_TOKEN_HASH_KEY: 'k'.repeat(32) })),
       createLogger({ service: 'test', destination: new Writable({ write: (_c, _e, done) => done() }) }),
     );

@@ -89,10 +89,14 @@ export class EventPublisher {
   private readonly queue: Queued[] = [];
   private sending = false;
 
-  /** `onRefused` counts the broker's authorization refusals (a metric in the services). */
+  /**
+   * `onRefused` counts the broker's authorization refusals (a metric in the services);
+   * `sendAttempts` bounds the tries of one request (a test against a broker that is not there).
+   */
   constructor(
     kafka: Kafka,
     private readonly onRefused: (topic: string) => void = () => undefined,
+    private readonly sendAttempts = SEND_ATTEMPTS,
   ) {
     this.producer = kafka.producer({
       idempotent: false,
@@ -218,7 +222,7 @@ export class EventPublisher {
         await this.producer.sendBatch({ acks: -1, topicMessages });
         return;
       } catch (error) {
-        if (attempt >= SEND_ATTEMPTS || isKafkaAuthorizationFailure(error) || !isRetriable(error)) throw error;
+        if (attempt >= this.sendAttempts || isKafkaAuthorizationFailure(error) || !isRetriable(error)) throw error;
         await sleep(Math.min(SEND_RETRY_MAX_MS, SEND_RETRY_FIRST_MS * 2 ** (attempt - 1)));
       }
     }
