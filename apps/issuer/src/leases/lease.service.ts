@@ -119,8 +119,11 @@ export class LeaseService {
       }
       issued = await this.backends.get(role.backend.kind).issue({ leaseId, settings: role.backend, expiresAt });
     } catch (error) {
-      if (idempotencyKeyClaimed) await this.leases.releaseIdempotencyKey(caller.subject, command.idempotencyKey!).catch(() => undefined);
-      await this.activeLeases.release(counted).catch(() => undefined);
+      // Nothing was minted: the reservation and the key are taken back (sent now, on the connections
+      // later requests use) without the caller waiting for them; a Redis failing over would double
+      // the wait for a 503 (the chaos run saw 3 s). A release that fails leaves the count to expire.
+      if (idempotencyKeyClaimed) void this.leases.releaseIdempotencyKey(caller.subject, command.idempotencyKey!).catch(() => undefined);
+      void this.activeLeases.release(counted).catch(() => undefined);
       throw error;
     }
 
