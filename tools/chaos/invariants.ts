@@ -10,6 +10,7 @@ import { Topics } from '@rotor/contracts';
 import { postgresRoleName, redisAclUsername } from '@rotor/credential-backends';
 import { VIEW_PREFIX } from '@rotor/audit-chain';
 import { allKeys } from '@rotor/redis-store';
+import { GsmSecretStore } from '@rotor/secret-store';
 
 import { PrivateRedis } from '../../test/support/private-redis';
 import { principalEnv } from '../../test/support/principals';
@@ -241,8 +242,8 @@ const isInjected = (value: string) => value.includes('chaos-malformed-');
 export function oneAuditRecordEach(evidence: RunEvidence): InvariantResult {
   const recorded = new Map<string, Set<string>>();
   for (const message of evidence.messages.filter((m) => m.topic === Topics.auditLog)) {
-    const record = parseEvent<never>(message.value) as unknown as { eventId?: string; hash?: string; kind?: string } | undefined;
-    const parsed = record ?? (JSON.parse(message.value) as { eventId?: string; hash?: string; kind?: string });
+    // The auditor writes every message of its topic as JSON: an audit record or a checkpoint.
+    const parsed = JSON.parse(message.value) as { eventId?: string; hash?: string; kind?: string };
     if (!parsed.eventId || parsed.kind === 'checkpoint') continue;
     const hashes = recorded.get(parsed.eventId) ?? new Set<string>();
     hashes.add(parsed.hash ?? '');
@@ -357,7 +358,6 @@ async function targetsCurrent(evidence: RunEvidence): Promise<InvariantResult> {
   const problems: string[] = [];
   const created = eventsOf<{ secret: string; version: number; gsmVersion: string }>(evidence.messages, Topics.secretVersionCreated);
   const retired = eventsOf<{ secret: string; version: number }>(evidence.messages, Topics.secretVersionRetired);
-  const { GsmSecretStore } = await import('@rotor/secret-store');
   const gsm = new GsmSecretStore({ project: stack.gsmProject, emulatorHost: stack.gsmHost });
   let versions = 0;
   try {
@@ -505,7 +505,8 @@ async function canaries(evidence: RunEvidence): Promise<InvariantResult> {
         .join('\n'),
     );
   }
-  for (const log of replicaLogs()) scan(log.name, log.text);
+  const logs = replicaLogs();
+  for (const log of logs) scan(log.name, log.text);
   const redis = await evidence.stack.redisAdmin();
   let keys = 0;
   try {
@@ -522,7 +523,7 @@ async function canaries(evidence: RunEvidence): Promise<InvariantResult> {
   return {
     name: 'no credential value in any topic, log or Redis value',
     ok: search.size > 0 && found.length === 0,
-    detail: `${search.size} issued values searched in ${evidence.messages.length} topic messages, ${replicaLogs().length} replica logs and ${keys} Redis keys (no spans: rotor exports none yet, issue 18)`,
+    detail: `${search.size} issued values searched in ${evidence.messages.length} topic messages, ${logs.length} replica logs and ${keys} Redis keys (no spans: rotor exports none yet, issue 18)`,
     ...examples(found),
   };
 }

@@ -17,7 +17,7 @@ import { ServiceProcess, type ServiceName } from '../../test/support/service-pro
 import { readEnvFile } from '../../test/support/services-env';
 import { TcpSwitch } from '../../test/support/tcp-switch';
 import { TestIdentity } from '../../test/support/test-identity';
-import { redisLinkFromEnv } from '../security/env-clients';
+import { kafkaFromEnv, redisLinkFromEnv } from '../security/env-clients';
 
 const run = promisify(execFile);
 export const ROOT = join(__dirname, '..', '..');
@@ -256,7 +256,6 @@ export class ChaosStack {
       ROTOR_CATALOG: catalog,
       ROTOR_KAFKA_NAMESPACE: '',
     };
-    const { kafkaFromEnv } = await import('../security/env-clients');
     const admin = kafkaFromEnv('rotor-chaos-setup', { ...process.env, ...env }).admin();
     await admin.connect();
     try {
