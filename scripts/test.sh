@@ -9,9 +9,10 @@ cd "$ROOT"
 
 UNIT_ONLY=0
 # Suites that run alone after the others: issuer-failfast freezes the shared Kafka broker (SIGSTOP);
-# the cluster suites start three Kafka JVMs or six Redis servers, which starve the other workers.
+# kafka-password-change changes the revoker principal's password on it; the cluster suites start three Kafka JVMs or six Redis servers, which starve the other workers.
 SERIAL_SUITES=(
   test/integration/issuer-failfast.int-spec.ts
+  test/integration/kafka-password-change.int-spec.ts
   test/integration/kafka-cluster.int-spec.ts
   test/integration/redis-cluster.int-spec.ts
 )
