@@ -13,6 +13,7 @@ import { AppendHealth } from '../../apps/auditor/src/audit/append-health';
 import { AuditAppender } from '../../apps/auditor/src/audit/audit-appender.service';
 import { AuditLogProducer } from '../../apps/auditor/src/audit/audit-log-producer';
 import { AuditStore } from '../../apps/auditor/src/audit/audit.store';
+import { ChainRepair } from '../../apps/auditor/src/audit/chain-repair';
 import type { CheckpointService } from '../../apps/auditor/src/audit/checkpoint.service';
 import type { AuditorConfig } from '../../apps/auditor/src/config';
 import { leaseIssuedEvent } from '../support/lease-events';
@@ -91,10 +92,20 @@ describe('auditor: appending runs of events', () => {
       producer,
       new AppendHealth(new ReadinessRegistry(), new Metrics('test')),
       checkpointsStarted,
+      new ChainRepair(kafka, config, logger, store, new Metrics('test')),
       kafka,
       config,
       new Metrics('test'),
     );
+
+  /** Every key with its value and expiry: what a replica holds at one moment. */
+  const snapshot = async () =>
+    Promise.all((await redis.keys('*')).map(async (key) => ({ key, dump: await redis.dumpBuffer(key), ttl: await redis.pttl(key) })));
+  /** Redis fails over to a replica that had only `state`: acknowledged writes after it are lost. */
+  const failOverTo = async (state: Awaited<ReturnType<typeof snapshot>>) => {
+    await redis.flushall();
+    for (const { key, dump, ttl } of state) await redis.restore(key, ttl > 0 ? ttl : 0, dump);
+  };
 
   const auditLog = async (): Promise<AuditRecord[]> => {
     const records: AuditRecord[] = [];
@@ -182,6 +193,36 @@ describe('auditor: appending runs of events', () => {
 
     expect(await appenderWith(new AuditStore(redis)).append(original)).toEqual(Array(5).fill('appended'));
     expect(verify(await auditLog())).toMatchObject({ ok: true, records: 5, duplicatesSkipped: 5 });
+  });
+
+  it('a new owner continues a chain whose Redis lost its last append in a failover (source offsets committed), restoring it from the topic', async () => {
+    const items = consumed(Array.from({ length: 8 }, () => leaseIssued(randomUUID())));
+    // Produced and reserved; the Redis update the offsets were committed after is what the failover lost.
+    await expect(appenderWith(new StoreThatDiesAfterProduce(redis)).append(items.slice(0, 5))).rejects.toThrow('killed');
+
+    expect(await appenderWith(new AuditStore(redis)).append(items.slice(5))).toEqual(Array(3).fill('appended'));
+
+    const log = await auditLog();
+    expect(log.map((record) => record.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(verify(log)).toMatchObject({ ok: true, records: 8, duplicatesSkipped: 0 });
+    expect(await redis.zcard(ViewKeys.eventIndex('all'))).toBe(8); // the lost records are in the views again
+    expect(await redis.hgetall(ViewKeys.head(CHAIN))).toEqual({ seq: '7', hash: log[7]!.hash, sourceOffset: '7' });
+  });
+
+  it('never forks a chain when a failover took back a whole append (reservation too) from the process that made it', async () => {
+    const items = consumed(Array.from({ length: 8 }, () => leaseIssued(randomUUID())));
+    const appender = appenderWith(new AuditStore(redis));
+    await appender.append(items.slice(0, 3));
+    const replica = await snapshot();
+    await appender.append(items.slice(3, 6));
+    await failOverTo(replica); // the promoted replica never saw the second append
+
+    expect(await appender.append(items.slice(6))).toEqual(Array(2).fill('appended'));
+
+    const log = await auditLog();
+    expect(log.map((record) => record.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(verify(log)).toMatchObject({ ok: true, records: 8, duplicatesSkipped: 0 });
+    expect(await redis.zcard(ViewKeys.eventIndex('all'))).toBe(8);
   });
 
   it('a replica that read the head before another moved it cannot append over it', async () => {

@@ -14,6 +14,7 @@ import { AuditLogProducer } from './audit/audit-log-producer';
 import { AuditKeysController } from './audit/audit-keys.controller';
 import { AuditSigningKeys } from './audit/audit-signing-keys';
 import { AuditStore } from './audit/audit.store';
+import { ChainRepair } from './audit/chain-repair';
 import { AuditController } from './audit/audit.controller';
 import { ChainVerificationService } from './audit/chain-verification.service';
 import { CheckpointArchive } from './audit/checkpoint-archive';
@@ -61,6 +62,7 @@ export class AuditorModule {
         CheckpointStore,
         CheckpointArchive,
         CheckpointService,
+        ChainRepair,
         AuditAppender,
         AuditLagMetric,
         InventoryStore,

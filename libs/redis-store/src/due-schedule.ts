@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 
 import type { Redis } from './redis-connection';
+import { execTransaction } from './transaction';
 
 /**
  * Moves due members of one shard to its in-flight set with a visibility deadline, after
@@ -76,7 +77,7 @@ export class DueSchedule {
 
   async cancel(member: string): Promise<void> {
     const [due, inflight] = this.keysOf(member);
-    await this.redis.multi().zrem(due, member).zrem(inflight, member).exec();
+    await execTransaction(this.redis.multi().zrem(due, member).zrem(inflight, member));
   }
 
   /** Claims up to `limit` members due at `nowMs`, across shards; each must be completed within `visibilityMs`. */

@@ -3,4 +3,5 @@ export * from './due-schedule';
 export * from './redis-connection';
 export * from './redis-lock';
 export * from './shared-rate-limiter';
+export * from './transaction';
 export * from './scan-keys';

@@ -15,6 +15,7 @@ import { AppendHealth } from './append-health';
 import { auditEntryOf } from './audit-entry';
 import { AuditLogProducer } from './audit-log-producer';
 import { AuditStore } from './audit.store';
+import { ChainRepair } from './chain-repair';
 import { CheckpointService } from './checkpoint.service';
 
 export type AppendOutcome = 'appended' | 'duplicate-event' | 'already-appended';
@@ -45,12 +46,15 @@ export class AuditAppender implements OnModuleInit {
   private readonly identifierKey: Buffer;
   /** Chains whose source log was seen to reach past their head (see checkSourceLog). */
   private readonly sourceLogsChecked = new Set<string>();
+  /** The last seq this process appended to each chain: a Redis head behind it lost writes in a failover. */
+  private readonly appendedSeqs = new Map<string, number>();
 
   constructor(
     private readonly store: AuditStore,
     private readonly producer: AuditLogProducer,
     private readonly health: AppendHealth,
     private readonly checkpoints: CheckpointService,
+    private readonly repair: ChainRepair,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
     metrics: Metrics,
@@ -91,7 +95,7 @@ export class AuditAppender implements OnModuleInit {
     }
   }
 
-  private async appendRun(items: readonly BatchItem<AnyEnvelope>[]): Promise<AppendOutcome[]> {
+  private async appendRun(items: readonly BatchItem<AnyEnvelope>[], repaired = false): Promise<AppendOutcome[]> {
     if (items.length === 0) return [];
     const { topic, partition } = items[0]!.context;
     if (items.some(({ context }) => context.topic !== topic || context.partition !== partition)) {
@@ -102,6 +106,11 @@ export class AuditAppender implements OnModuleInit {
       chain,
       items.map(({ message }) => message.id),
     );
+    if (!repaired && (this.appendedSeqs.get(chain) ?? -1) > (state.head?.seq ?? -1)) {
+      // Redis went back past what this process appended: it lost writes (a failover). The topic has them.
+      await this.repair.catchUp(chain, state.head);
+      return this.appendRun(items, true);
+    }
     if (!state.initialized) await this.initializeEmptyState();
     if (state.head && BigInt(items[0]!.context.offset) <= state.head.sourceOffset) {
       await this.checkSourceLog(topic, partition, state.head.sourceOffset);
@@ -156,12 +165,19 @@ export class AuditAppender implements OnModuleInit {
     if (reservation === 'moved')
       throw new Error(`chain ${chain} moved while appending from offset ${records[0]!.sourceOffset}; retrying from its new head`);
     if (reservation !== 'ok') {
+      const pendingUpTo = BigInt(reservation.slice('pending:'.length));
+      // The unconfirmed run ends before this one starts: its source offsets were committed, so it was
+      // produced and recorded, and Redis lost the record of it (a failover). Restore it from the topic.
+      if (!repaired && BigInt(records[0]!.sourceOffset) > pendingUpTo && (await this.repair.catchUp(chain, state.head)) > 0) {
+        return this.appendRun(items, true);
+      }
       throw new Error(
         `chain ${chain} has an unconfirmed run up to source offset ${reservation.slice('pending:'.length)} that does not start with offset ${records[0]!.sourceOffset}`,
       );
     }
     for (const slice of byteSlices(messages)) await this.producer.send(chain, slice);
     await this.store.recordAppended(records);
+    this.appendedSeqs.set(chain, records[records.length - 1]!.seq);
     const now = Date.now();
     for (const time of occurredAt) this.lag.observe(Math.max(0, now - time.getTime()) / 1000);
     return outcomes;

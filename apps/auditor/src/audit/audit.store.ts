@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 
-import { headCommand, projectRecord, SCRIPT_LOADS, ViewKeys, type ChainHead, type ViewCommand } from '@rotor/audit-chain';
+import { headCommand, projectRecord, recordRef, SCRIPT_LOADS, ViewKeys, type ChainHead, type ViewCommand } from '@rotor/audit-chain';
 import type { AuditRecord } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
-import { scanKeys, serversOf, type Redis } from '@rotor/redis-store';
+import { execTransaction, scanKeys, serversOf, type Redis } from '@rotor/redis-store';
 
 export interface StoredHead extends ChainHead {
   sourceOffset: bigint;
@@ -70,16 +70,19 @@ export class AuditStore {
   async appendState(chain: string, eventIds: readonly string[]): Promise<AppendState> {
     const transaction = this.redis.multi().exists(ViewKeys.marker).hgetall(ViewKeys.head(chain));
     for (const eventId of eventIds) transaction.exists(ViewKeys.seen(eventId));
-    const results = await transaction.exec();
-    if (!results) throw new Error('Redis transaction aborted');
-    const failed = results.find(([error]) => error);
-    if (failed?.[0]) throw failed[0];
-    const fields = results[1]![1] as Record<string, string>;
+    const results = await execTransaction(transaction);
+    const fields = results[1] as Record<string, string>;
     const head: StoredHead | undefined = fields['hash']
       ? { seq: Number(fields['seq']), hash: fields['hash'], sourceOffset: BigInt(fields['sourceOffset'] ?? '-1') }
       : undefined;
-    const seen = new Set(eventIds.filter((_id, index) => results[index + 2]![1] === 1));
-    return { initialized: results[0]![1] === 1, head, seen };
+    const seen = new Set(eventIds.filter((_id, index) => results[index + 2] === 1));
+    return { initialized: results[0] === 1, head, seen };
+  }
+
+  /** The source event time of a chain's record, when Redis holds it. */
+  async recordedAt(chain: string, seq: number): Promise<Date | undefined> {
+    const value = await this.redis.get(ViewKeys.record(recordRef({ chain, seq })));
+    return value ? new Date((JSON.parse(value) as AuditRecord).recordedAt) : undefined;
   }
 
   /** Whether any chain head is stored: state written before the marker existed. */
@@ -136,9 +139,7 @@ export class AuditStore {
   }
 
   private async exec(commands: ViewCommand[]): Promise<void> {
-    const results = await this.redis.multi(commands).exec();
-    const failed = results?.find(([error]) => error);
-    if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
+    await execTransaction(this.redis.multi(commands));
   }
 
   async query(query: EventQuery): Promise<{ items: AuditRecord[]; total: number }> {

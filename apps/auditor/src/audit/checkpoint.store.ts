@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { ViewKeys, type ChainHead } from '@rotor/audit-chain';
 import { REDIS } from '@rotor/nest-redis';
-import { allKeys, type Redis } from '@rotor/redis-store';
+import { allKeys, execTransaction, type Redis } from '@rotor/redis-store';
 
 export interface CheckpointState {
   /** The auditor's state marker is present (absent: Redis lost it, or a rebuild is running). */
@@ -26,20 +26,15 @@ export class CheckpointStore {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
   async state(): Promise<CheckpointState> {
-    const results = await this.redis
-      .multi()
-      .exists(ViewKeys.marker)
-      .hmget(ViewKeys.checkpoint, 'number', 'issuedAt')
-      .get(ViewKeys.checkpointAppended)
-      .exec();
-    const failed = results?.find(([error]) => error);
-    if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
-    const [number, issuedAt] = results[1]![1] as (string | null)[];
+    const results = await execTransaction(
+      this.redis.multi().exists(ViewKeys.marker).hmget(ViewKeys.checkpoint, 'number', 'issuedAt').get(ViewKeys.checkpointAppended),
+    );
+    const [number, issuedAt] = results[1] as (string | null)[];
     return {
-      initialized: results[0]![1] === 1,
+      initialized: results[0] === 1,
       ...(number ? { number: Number(number) } : {}),
       ...(issuedAt ? { issuedAt } : {}),
-      appended: Number(results[2]![1] ?? 0),
+      appended: Number(results[2] ?? 0),
     };
   }
 
@@ -80,6 +75,8 @@ export class CheckpointStore {
 
   /** The checkpoint is written: it is the last, and the records it covers no longer count towards the next. */
   async written(issuedAt: string, appendedBefore: number): Promise<void> {
-    await this.redis.multi().hset(ViewKeys.checkpoint, 'issuedAt', issuedAt).decrby(ViewKeys.checkpointAppended, appendedBefore).exec();
+    await execTransaction(
+      this.redis.multi().hset(ViewKeys.checkpoint, 'issuedAt', issuedAt).decrby(ViewKeys.checkpointAppended, appendedBefore),
+    );
   }
 }

@@ -1,9 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
-
-import { execOrThrow } from '../platform/redis-exec';
+import { execTransaction, type Redis } from '@rotor/redis-store';
 
 import type { Lease } from './lease';
 
@@ -71,7 +69,7 @@ export class ActiveLeases {
 
   /** A renewal moves the lease's end; a lease no longer counted (revoked meanwhile) stays uncounted. */
   async extend(lease: Pick<Lease, 'id' | 'role' | 'holder'>, expiresAt: Date): Promise<void> {
-    await execOrThrow(
+    await execTransaction(
       this.redis
         .multi()
         .zadd(activeLeaseKeys.role(lease.role), 'XX', expiresAt.getTime(), lease.id)
@@ -81,7 +79,7 @@ export class ActiveLeases {
 
   /** Idempotent. */
   async release(lease: Pick<Lease, 'id' | 'role' | 'holder'>): Promise<void> {
-    await execOrThrow(
+    await execTransaction(
       this.redis
         .multi()
         .zrem(activeLeaseKeys.role(lease.role), lease.id)
@@ -91,7 +89,7 @@ export class ActiveLeases {
 
   /** Counts a lease that already exists (the upgrade from the previous layout); never overwrites a newer entry. */
   async adopt(lease: Pick<Lease, 'id' | 'role' | 'holder' | 'expiresAt'>): Promise<void> {
-    await execOrThrow(
+    await execTransaction(
       this.redis
         .multi()
         .zadd(activeLeaseKeys.role(lease.role), 'NX', lease.expiresAt.getTime(), lease.id)

@@ -2,9 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import type { Workload } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
-
-import { execOrThrow } from '../platform/redis-exec';
+import { execTransaction, type Redis } from '@rotor/redis-store';
 
 import { eventWorkload, type Lease } from './lease';
 
@@ -24,7 +22,7 @@ export class LeaseStore {
 
   async create(lease: Lease, tokenHash?: string): Promise<void> {
     const retainUntil = lease.maxExpiresAt.getTime() + RETAIN_AFTER_END_MS;
-    await execOrThrow(this.redis.multi().hset(leaseKey(lease.id), serialize(lease)).pexpireat(leaseKey(lease.id), retainUntil));
+    await execTransaction(this.redis.multi().hset(leaseKey(lease.id), serialize(lease)).pexpireat(leaseKey(lease.id), retainUntil));
     // The token index is found by the token's hash and the lease by its id: two hash slots on Redis
     // Cluster, so no MULTI spans them. The lease first: an index entry never names a lease not written.
     if (tokenHash) await this.redis.set(tokenKey(tokenHash), lease.id, 'PXAT', retainUntil);

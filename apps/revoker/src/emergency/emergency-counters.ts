@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import type { Redis } from '@rotor/redis-store';
+import { execTransaction, type Redis } from '@rotor/redis-store';
 
 export const COUNTERS = ['revoked', 'failed', 'rotated', 'delivered', 'retired'] as const;
 export type EmergencyCounter = (typeof COUNTERS)[number];
@@ -22,26 +22,24 @@ export class EmergencyCounters {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
   async add(id: string, counter: EmergencyCounter, member: string): Promise<void> {
-    await this.redis.multi().sadd(counterKey(id, counter), member).expire(counterKey(id, counter), KEEP_EMERGENCY_SECONDS).exec();
+    await execTransaction(this.redis.multi().sadd(counterKey(id, counter), member).expire(counterKey(id, counter), KEEP_EMERGENCY_SECONDS));
   }
 
   /** A lease revoked after it had been counted as failed (irrevocable, then healed) counts as revoked only. */
   async leaseRevoked(id: string, leaseId: string): Promise<void> {
-    await this.redis
-      .multi()
-      .sadd(counterKey(id, 'revoked'), leaseId)
-      .srem(counterKey(id, 'failed'), leaseId)
-      .expire(counterKey(id, 'revoked'), KEEP_EMERGENCY_SECONDS)
-      .exec();
+    await execTransaction(
+      this.redis
+        .multi()
+        .sadd(counterKey(id, 'revoked'), leaseId)
+        .srem(counterKey(id, 'failed'), leaseId)
+        .expire(counterKey(id, 'revoked'), KEEP_EMERGENCY_SECONDS),
+    );
   }
 
   async counts(id: string): Promise<Record<EmergencyCounter, number>> {
     const tx = this.redis.multi();
     for (const counter of COUNTERS) tx.scard(counterKey(id, counter));
-    const results = (await tx.exec()) ?? [];
-    return Object.fromEntries(COUNTERS.map((counter, index) => [counter, Number(results[index]?.[1] ?? 0)])) as Record<
-      EmergencyCounter,
-      number
-    >;
+    const results = await execTransaction(tx);
+    return Object.fromEntries(COUNTERS.map((counter, index) => [counter, Number(results[index] ?? 0)])) as Record<EmergencyCounter, number>;
   }
 }

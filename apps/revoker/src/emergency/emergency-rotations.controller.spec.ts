@@ -29,7 +29,14 @@ function memoryRedis() {
     scard: async (key: string) => scard(key),
     multi: () => {
       const results: [null, number][] = [];
-      const tx = { scard: (key: string) => (results.push([null, scard(key)]), tx), exec: async () => results };
+      // ioredis counts MULTI in a transaction's length until EXEC is queued.
+      const tx = {
+        scard: (key: string) => (results.push([null, scard(key)]), tx),
+        get length() {
+          return results.length + 1;
+        },
+        exec: async () => results,
+      };
       return tx;
     },
   };

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import { DueSchedule, type Redis } from '@rotor/redis-store';
+import { DueSchedule, execTransaction, type Redis } from '@rotor/redis-store';
 import type { EmergencyRotationView, EmergencySelector } from '@rotor/rest-contract';
 
 import { EmergencyCounters, emergencyTag, KEEP_EMERGENCY_SECONDS } from './emergency-counters';
@@ -115,13 +115,14 @@ export class EmergencyStore {
 
   /** Ends it: the record and its sets are kept a week for GET, then expire. */
   async finish(id: string, state: EmergencyState, at: Date): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(recordKey(id), { state, phase: 'done', completedAt: at.toISOString(), quotaLimited: '0' })
-      .expire(recordKey(id), KEEP_EMERGENCY_SECONDS)
-      .expire(leasesKey(id), KEEP_EMERGENCY_SECONDS)
-      .expire(secretsKey(id), KEEP_EMERGENCY_SECONDS)
-      .exec();
+    await execTransaction(
+      this.redis
+        .multi()
+        .hset(recordKey(id), { state, phase: 'done', completedAt: at.toISOString(), quotaLimited: '0' })
+        .expire(recordKey(id), KEEP_EMERGENCY_SECONDS)
+        .expire(leasesKey(id), KEEP_EMERGENCY_SECONDS)
+        .expire(secretsKey(id), KEEP_EMERGENCY_SECONDS),
+    );
   }
 
   async addLeases(id: string, leaseIds: string[]): Promise<void> {
@@ -147,11 +148,9 @@ export class EmergencyStore {
   }
 
   async rememberVersion(secret: string, version: number, emergencyId: string): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(versionsKey(secret), String(version), emergencyId)
-      .expire(versionsKey(secret), KEEP_EMERGENCY_SECONDS)
-      .exec();
+    await execTransaction(
+      this.redis.multi().hset(versionsKey(secret), String(version), emergencyId).expire(versionsKey(secret), KEEP_EMERGENCY_SECONDS),
+    );
   }
 
   async emergencyOfVersion(secret: string, version: number): Promise<string | undefined> {

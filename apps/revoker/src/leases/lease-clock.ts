@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import { DueSchedule, type Redis } from '@rotor/redis-store';
+import { DueSchedule, execTransaction, type Redis } from '@rotor/redis-store';
 
 import { REVOKER_CONFIG } from '../platform/tokens';
 import type { RevokerConfig } from '../config';
@@ -88,11 +88,9 @@ export class LeaseClock {
   async rememberEarlyRenewal(leaseId: string, expiresAt: Date): Promise<void> {
     const previous = await this.redis.hget(earlyKey(leaseId), 'expiresAt');
     if (previous && new Date(previous) >= expiresAt) return;
-    await this.redis
-      .multi()
-      .hset(earlyKey(leaseId), 'expiresAt', expiresAt.toISOString())
-      .expire(earlyKey(leaseId), EARLY_TTL_SECONDS)
-      .exec();
+    await execTransaction(
+      this.redis.multi().hset(earlyKey(leaseId), 'expiresAt', expiresAt.toISOString()).expire(earlyKey(leaseId), EARLY_TTL_SECONDS),
+    );
   }
 
   /**
@@ -104,11 +102,12 @@ export class LeaseClock {
     const tagged = emergencyId ? { emergencyId } : {};
     const existing = await this.get(leaseId);
     if (!existing) {
-      await this.redis
-        .multi()
-        .hset(earlyKey(leaseId), { requestedReason: reason, ...tagged })
-        .expire(earlyKey(leaseId), EARLY_TTL_SECONDS)
-        .exec();
+      await execTransaction(
+        this.redis
+          .multi()
+          .hset(earlyKey(leaseId), { requestedReason: reason, ...tagged })
+          .expire(earlyKey(leaseId), EARLY_TTL_SECONDS),
+      );
       return false;
     }
     if (existing.state === 'revoked') return true;
@@ -145,12 +144,13 @@ export class LeaseClock {
     // The irrevocable list and the lease are two hash slots on Redis Cluster: no MULTI spans them. The
     // list first: a crash before the lease says revoked leaves its claim to come back and run this again.
     await this.redis.zrem(irrevocableKey, lease.id);
-    await this.redis
-      .multi()
-      .hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString() })
-      .hdel(leaseKey(lease.id), 'lastError')
-      .pexpire(leaseKey(lease.id), KEEP_REVOKED_MS)
-      .exec();
+    await execTransaction(
+      this.redis
+        .multi()
+        .hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString() })
+        .hdel(leaseKey(lease.id), 'lastError')
+        .pexpire(leaseKey(lease.id), KEEP_REVOKED_MS),
+    );
     await this.removeFromIndexes(lease);
   }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import { DueSchedule, type Redis } from '@rotor/redis-store';
+import { DueSchedule, execTransaction, type Redis } from '@rotor/redis-store';
 
 export type RetirementReason = 'superseded' | 'grace-period-ended' | 'emergency';
 
@@ -175,7 +175,7 @@ export class RetirementStore {
   async force({ secret, version, reason, emergencyId }: ForcedRetirement): Promise<void> {
     const tx = this.redis.multi().hset(recordKey(secret, version), 'forcedReason', reason);
     if (emergencyId) tx.hsetnx(recordKey(secret, version), 'emergencyId', emergencyId);
-    await tx.exec();
+    await execTransaction(tx);
   }
 
   async get(secret: string, version: number): Promise<Retirement | undefined> {
@@ -209,12 +209,13 @@ export class RetirementStore {
     reason: RetirementReason;
     at: Date;
   }): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(recordKey(secret, version), { state: 'retired', reason, retiredAt: at.toISOString() })
-      .expire(recordKey(secret, version), KEEP_RETIRED_SECONDS)
-      .del(pendingKey(secret, version))
-      .srem(openKey(secret), String(version))
-      .exec();
+    await execTransaction(
+      this.redis
+        .multi()
+        .hset(recordKey(secret, version), { state: 'retired', reason, retiredAt: at.toISOString() })
+        .expire(recordKey(secret, version), KEEP_RETIRED_SECONDS)
+        .del(pendingKey(secret, version))
+        .srem(openKey(secret), String(version)),
+    );
   }
 }
