@@ -79,14 +79,15 @@ export class DependencyGate implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * `call`'s result, or 503 `<dependency>-unavailable` once it has taken longer than the
-   * timeout. The call itself is not cancelled: the caller undoes what it may still do.
+   * timeout (ROTOR_DEPENDENCY_TIMEOUT_MS unless given). The call itself is not cancelled: the
+   * caller undoes what it may still do.
    */
-  async bounded<T>(dependency: string, call: Promise<T>): Promise<T> {
+  async bounded<T>(dependency: string, call: Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(
-        () => reject(dependencyUnavailable(dependency, `${dependency} did not answer within ${this.timeoutMs} ms; retry later`)),
-        this.timeoutMs,
+        () => reject(dependencyUnavailable(dependency, `${dependency} did not answer within ${Math.round(timeoutMs)} ms; retry later`)),
+        timeoutMs,
       );
     });
     call.catch(() => undefined); // a late failure after the timeout is already answered
@@ -95,6 +96,37 @@ export class DependencyGate implements OnModuleInit, OnApplicationShutdown {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** A time budget for one request that calls several dependencies in turn (see {@link RequestBudget}). */
+  budget(totalMs = this.timeoutMs): RequestBudget {
+    return new RequestBudget(this, totalMs);
+  }
+}
+
+/**
+ * One time budget for a request that calls several dependencies in turn: each call gets what is
+ * left of it, so a request that meets several slow dependencies (a Redis failing over, then a
+ * backend whose link is cut) still answers 503 within the budget, not within one timeout per call.
+ */
+export class RequestBudget {
+  private readonly deadline: number;
+
+  constructor(
+    private readonly gate: DependencyGate,
+    totalMs: number,
+  ) {
+    this.deadline = Date.now() + totalMs;
+  }
+
+  /** What is left, and at least `floorMs` (a step that must get a chance, such as an undo). */
+  remainingMs(floorMs = 1): number {
+    return Math.max(floorMs, this.deadline - Date.now());
+  }
+
+  /** `call`'s result, or 503 `<dependency>-unavailable` once the budget (or `floorMs`) is spent. */
+  bounded<T>(dependency: string, call: Promise<T>, floorMs = 1): Promise<T> {
+    return this.gate.bounded(dependency, call, this.remainingMs(floorMs));
   }
 }
 

@@ -106,12 +106,13 @@ export class AuditAppender implements OnModuleInit {
       chain,
       items.map(({ message }) => message.id),
     );
-    if (!repaired && (this.appendedSeqs.get(chain) ?? -1) > (state.head?.seq ?? -1)) {
+    if (!state.initialized) await this.initializeEmptyState();
+    if (state.initialized && !repaired && (this.appendedSeqs.get(chain) ?? -1) > (state.head?.seq ?? -1)) {
       // Redis went back past what this process appended: it lost writes (a failover). The topic has them.
+      // (Redis that lost everything, the marker too, is for `rotor audit replay --rebuild`: refused above.)
       await this.repair.catchUp(chain, state.head);
       return this.appendRun(items, true);
     }
-    if (!state.initialized) await this.initializeEmptyState();
     if (state.head && BigInt(items[0]!.context.offset) <= state.head.sourceOffset) {
       await this.checkSourceLog(topic, partition, state.head.sourceOffset);
     }

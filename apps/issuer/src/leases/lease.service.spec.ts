@@ -2,6 +2,7 @@ import type { Catalog } from '@rotor/catalog';
 import type { BackendRegistry, CredentialBackend } from '@rotor/credential-backends';
 import type { WorkloadCaller } from '@rotor/identity';
 import { PublishTimeoutError, type EventPublisher } from '@rotor/kafka';
+import { DependencyGate, ReadinessRegistry } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { TokenHasher } from '../introspection/token-hasher';
@@ -39,7 +40,7 @@ function renewalFixture(publish: () => Promise<void>) {
   const lease = storedLease();
   const state = { backend: lease.expiresAt, record: lease.expiresAt, quota: lease.expiresAt };
   const backend = { renew: (_handle: unknown, at: Date) => Promise.resolve(void (state.backend = at)) } as unknown as CredentialBackend;
-  const backends = { get: () => backend } as unknown as BackendRegistry;
+  const backends = { get: () => backend, dependenciesOf: () => ['postgres'] } as unknown as BackendRegistry;
   const leases = {
     get: () => Promise.resolve({ ...lease, expiresAt: state.record }),
     updateExpiry: (_lease: Lease, at: Date) => Promise.resolve(void (state.record = at)),
@@ -111,7 +112,7 @@ describe('LeaseService.issue when the lease cannot be recorded', () => {
       {
         roles: [{ name: 'token', owner: 'team', backend: { kind: 'opaque-token' }, bindings: [workload], ttl: 60_000, maxTtl: 600_000 }],
       } as unknown as Catalog,
-      { get: () => backend } as unknown as BackendRegistry,
+      { get: () => backend, dependenciesOf: () => [] } as unknown as BackendRegistry,
       leases,
       activeLeases,
       publisher,
@@ -124,5 +125,43 @@ describe('LeaseService.issue when the lease cannot be recorded', () => {
     });
     expect(revoked).toHaveLength(1); // the credential is revoked first, as before
     expect(Date.now() - started).toBeLessThan(600); // three 300 ms steps at once, not 900 ms in turn
+  });
+});
+
+describe('LeaseService.issue under several slow dependencies', () => {
+  it('answers 503 within one budget for the whole request, and revokes a credential the backend mints after it', async () => {
+    const after = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
+    const handle = { backend: 'redis-acl', username: 'rotor-late' };
+    const revoked: unknown[] = [];
+    const backend = {
+      issue: () => after(600, { handle, credential: { username: 'rotor-late', password: 'p' } }), // a cut link, answered late
+      revoke: (revokedHandle: unknown) => Promise.resolve(void revoked.push(revokedHandle)),
+    } as unknown as CredentialBackend;
+    const released: unknown[] = [];
+    const activeLeases = {
+      reserve: () => after(250, 'reserved'), // a Redis failing over
+      release: (lease: unknown) => Promise.resolve(void released.push(lease)),
+    } as unknown as ActiveLeases;
+    const service = new LeaseService(
+      {
+        roles: [{ name: 'cache', owner: 'team', backend: { kind: 'redis-acl' }, bindings: [workload], ttl: 60_000, maxTtl: 600_000 }],
+      } as unknown as Catalog,
+      { get: () => backend, dependenciesOf: () => ['redis-acl'] } as unknown as BackendRegistry,
+      {} as LeaseStore,
+      activeLeases,
+      {} as EventPublisher,
+      {} as TokenHasher,
+      { error: () => undefined, info: () => undefined } as unknown as Logger,
+      new DependencyGate(new ReadinessRegistry(), 400),
+    );
+    const started = Date.now();
+    await expect(service.issue({ caller, role: 'cache' })).rejects.toMatchObject({ kind: 'unavailable', code: 'redis-acl-unavailable' });
+    const answeredAfter = Date.now() - started;
+    expect(answeredAfter).toBeGreaterThanOrEqual(390);
+    expect(answeredAfter).toBeLessThan(550); // 250 ms of Redis and what was left for the backend, not 250 + 400
+    expect(released).toHaveLength(1); // the quota reservation is taken back
+    expect(revoked).toEqual([]);
+    await after(600, undefined); // the mint started at 250 ms and lands at 850 ms
+    expect(revoked).toEqual([handle]); // minted after the answer: revoked as it landed
   });
 });

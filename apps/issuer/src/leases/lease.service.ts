@@ -8,7 +8,7 @@ import { BackendRegistry } from '@rotor/credential-backends';
 import { DomainError } from '@rotor/errors';
 import type { OperatorCaller, WorkloadCaller } from '@rotor/identity';
 import { EventPublisher, PublishTimeoutError } from '@rotor/kafka';
-import { DependencyGate, LOGGER } from '@rotor/service-kit';
+import { DependencyGate, LOGGER, type RequestBudget } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { TokenHasher } from '../introspection/token-hasher';
@@ -20,6 +20,8 @@ import { LeaseStore } from './lease.store';
 
 const SOURCE = '/rotor/issuer';
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+/** How long an answer may wait, past the request's budget, for the undo of a half-done request. */
+const UNDO_GRACE_MS = 300;
 
 export type IssueCommand = {
   role: string;
@@ -71,7 +73,11 @@ export class LeaseService {
     const holder: LeaseHolder =
       caller.kind === 'workload' ? { kind: 'workload', workload: caller.workload } : { kind: 'operator', subject: caller.subject };
     // Nothing is minted while a dependency the lease needs is known to be down.
-    this.gate?.assertAvailable(['kafka', 'redis', ...this.backends.dependenciesOf(role.backend.kind)]);
+    const backendDependencies = this.backends.dependenciesOf(role.backend.kind);
+    this.gate?.assertAvailable(['kafka', 'redis', ...backendDependencies]);
+    // One budget for every dependency call below: a 503 within it, however many are slow.
+    const budget = this.gate?.budget(this.dependencyTimeoutMs);
+    const within = <T>(dependency: string, call: Promise<T>): Promise<T> => (budget ? budget.bounded(dependency, call) : call);
     if (command.ttlMs !== undefined && command.ttlMs > role.maxTtl) {
       throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, {
         field: 'ttl',
@@ -85,7 +91,7 @@ export class LeaseService {
     const counted = { id: leaseId, role: role.name, holder, expiresAt };
     let reservation;
     try {
-      reservation = await this.activeLeases.reserve(counted, role.quota, now);
+      reservation = await within('redis', this.activeLeases.reserve(counted, role.quota, now));
     } catch (error) {
       // A reservation that timed out may still be made later: take it back (sent after it on the
       // same connection), without making the caller wait for a Redis that does not answer.
@@ -102,12 +108,10 @@ export class LeaseService {
     let issued;
     try {
       if (command.idempotencyKey) {
-        const previous = await this.leases.claimIdempotencyKey({
-          subject: caller.subject,
-          key: command.idempotencyKey,
-          leaseId,
-          ttlMs: IDEMPOTENCY_WINDOW_MS,
-        });
+        const previous = await within(
+          'redis',
+          this.leases.claimIdempotencyKey({ subject: caller.subject, key: command.idempotencyKey, leaseId, ttlMs: IDEMPOTENCY_WINDOW_MS }),
+        );
         if (previous) {
           throw new DomainError(
             'conflict',
@@ -117,7 +121,15 @@ export class LeaseService {
         }
         idempotencyKeyClaimed = true;
       }
-      issued = await this.backends.get(role.backend.kind).issue({ leaseId, settings: role.backend, expiresAt });
+      const backend = this.backends.get(role.backend.kind);
+      const minting = backend.issue({ leaseId, settings: role.backend, expiresAt });
+      try {
+        issued = await within(backendDependencies[0] ?? role.backend.kind, minting);
+      } catch (error) {
+        // A credential minted after the budget was spent belongs to no lease: revoked as it lands.
+        void minting.then(({ handle }) => backend.revoke(handle)).catch(() => undefined);
+        throw error;
+      }
     } catch (error) {
       // Nothing was minted: the reservation and the key are taken back (sent now, on the connections
       // later requests use) without the caller waiting for them; a Redis failing over would double
@@ -142,7 +154,7 @@ export class LeaseService {
     };
     const tokenHash = issued.credential['token'] ? this.hasher.hash(issued.credential['token']) : undefined;
     try {
-      await this.leases.create(lease, tokenHash);
+      await within('redis', this.leases.create(lease, tokenHash));
       await this.publisher.publish(
         createEvent({
           topic: Topics.leaseIssued,
@@ -157,10 +169,12 @@ export class LeaseService {
             revocationHandle: issued.handle,
           },
         }),
-        { traceparent: command.traceparent, ...(this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {}) },
+        { traceparent: command.traceparent, ...this.publishTimeout(budget) },
       );
     } catch (error) {
-      await this.undoIssue(lease, tokenHash, command);
+      // The undo gets what is left, and a moment more; it goes on after the answer if it needs longer.
+      const undo = this.undoIssue(lease, tokenHash, command);
+      await (budget ? budget.bounded('undo', undo, UNDO_GRACE_MS).catch(() => undefined) : undo);
       throw new DomainError('unavailable', 'issuance-incomplete', 'the credential could not be recorded and was revoked; retry later', {
         retryAfterSeconds: 5,
         cause: error,
@@ -195,7 +209,10 @@ export class LeaseService {
       });
     }
     // Checked before the backend extends anything: a renewal the revoker never hears of would end early.
-    this.gate?.assertAvailable(['kafka', 'redis', ...this.backends.dependenciesOf(lease.backend)]);
+    const backendDependencies = this.backends.dependenciesOf(lease.backend);
+    this.gate?.assertAvailable(['kafka', 'redis', ...backendDependencies]);
+    const budget = this.gate?.budget(this.dependencyTimeoutMs);
+    const within = <T>(dependency: string, call: Promise<T>): Promise<T> => (budget ? budget.bounded(dependency, call) : call);
     const ttl = ttlMs ?? role?.ttl ?? lease.expiresAt.getTime() - lease.issuedAt.getTime();
     const expiresAt = expiryFor({ now, ttlMs: ttl, maxExpiresAt: lease.maxExpiresAt });
     // What has been changed so far, and so what the undo restores: a step that failed (a dependency
@@ -204,11 +221,11 @@ export class LeaseService {
     // if it landed late, ends anyway when the revoker revokes at the expiry it still has.
     const done = { backend: false, record: false, quota: false };
     try {
-      await this.backends.get(lease.backend).renew(lease.handle, expiresAt);
+      await within(backendDependencies[0] ?? lease.backend, this.backends.get(lease.backend).renew(lease.handle, expiresAt));
       done.backend = true;
-      await this.leases.updateExpiry(lease, expiresAt);
+      await within('redis', this.leases.updateExpiry(lease, expiresAt));
       done.record = true;
-      await this.activeLeases.extend(lease, expiresAt);
+      await within('redis', this.activeLeases.extend(lease, expiresAt));
       done.quota = true;
       // Bounded: the revoker's clock moves only with this event, so without it the renewal is undone.
       await this.publisher.publish(
@@ -218,10 +235,11 @@ export class LeaseService {
           subject: lease.id,
           data: { ...leaseRef(lease), renewedAt: iso(now), expiresAt: iso(expiresAt), maxExpiresAt: iso(lease.maxExpiresAt) },
         }),
-        { traceparent, ...(this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {}) },
+        { traceparent, ...this.publishTimeout(budget) },
       );
     } catch (error) {
-      await this.undoRenewal(lease, done);
+      const undo = this.undoRenewal(lease, done);
+      await (budget ? budget.bounded('undo', undo, UNDO_GRACE_MS).catch(() => undefined) : undo);
       if (!(error instanceof PublishTimeoutError)) throw error;
       throw new DomainError(
         'unavailable',
@@ -260,6 +278,12 @@ export class LeaseService {
       });
     }
     return lease;
+  }
+
+  /** A produce gets what is left of the request's budget (ROTOR_DEPENDENCY_TIMEOUT_MS without one). */
+  private publishTimeout(budget: RequestBudget | undefined): { timeoutMs?: number } {
+    if (budget) return { timeoutMs: budget.remainingMs() };
+    return this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {};
   }
 
   /** Applies the revoker's verdict to the issuer's own records (idempotent). */
