@@ -146,15 +146,25 @@ async function startEmergencyRotation(stack: ChaosStack, random: Random): Promis
   throw new Error('the emergency rotation could not be started in 30 attempts');
 }
 
+/** The rotation's view from whichever revoker answers (behind a load balancer, any replica would). */
 async function emergencyView(stack: ChaosStack, id: string): Promise<{ state: string; detail: string }> {
   const sre = await stack.identity.operatorToken('sre@example.com', ['rotor:sre']);
-  const response = await fetch(`${stack.url('revoker-1')}/v1/emergency-rotations/${id}`, {
-    headers: { authorization: `Bearer ${sre}` },
-    signal: AbortSignal.timeout(5_000),
-  });
-  const body = (await response.json()) as { state?: string; matched?: unknown; progress?: unknown; counts?: unknown };
-  const { state, id: _id, ...rest } = body as Record<string, unknown>;
-  return { state: typeof state === 'string' ? state : `HTTP ${response.status}`, detail: JSON.stringify(rest).slice(0, 300) };
+  let failure = 'no revoker answered';
+  for (const replica of ['revoker-1', 'revoker-2']) {
+    try {
+      const response = await fetch(`${stack.url(replica)}/v1/emergency-rotations/${id}`, {
+        headers: { authorization: `Bearer ${sre}` },
+        signal: AbortSignal.timeout(5_000),
+      });
+      const body = (await response.json()) as Record<string, unknown>;
+      const { state, id: _id, ...rest } = body;
+      if (typeof state === 'string') return { state, detail: JSON.stringify(rest).slice(0, 300) };
+      failure = `${replica}: HTTP ${response.status}`;
+    } catch (error) {
+      failure = `${replica}: ${(error as Error).message}`;
+    }
+  }
+  return { state: 'unknown', detail: failure };
 }
 
 const emergencyState = async (stack: ChaosStack, id: string): Promise<string> => (await emergencyView(stack, id)).state;

@@ -30,8 +30,14 @@ export const REDIS_CLUSTER_ENV = { ROTOR_REDIS_CLUSTER_NAME: 'chaos', ROTOR_REDI
 export const REDIS_PORTS = [7101, 7102, 7103, 7104, 7105, 7106];
 
 const PORTS = { gsm: 19590, pgSwitch: 19591, redisAclSwitch: 19592, gsmSwitch: 19593 };
+export interface ReplicaSpec {
+  id: string;
+  app: ServiceName;
+  port: number;
+}
+
 /** The replicas: one issuer and distributor, two revokers and auditors (issue 15's sizing for two cores). */
-export const REPLICAS: readonly { id: string; app: ServiceName; port: number }[] = [
+export const REPLICAS: readonly ReplicaSpec[] = [
   { id: 'issuer-1', app: 'issuer', port: 19580 },
   { id: 'distributor-1', app: 'distributor', port: 19581 },
   { id: 'revoker-1', app: 'revoker', port: 19582 },
@@ -39,6 +45,12 @@ export const REPLICAS: readonly { id: string; app: ServiceName; port: number }[]
   { id: 'auditor-1', app: 'auditor', port: 19584 },
   { id: 'auditor-2', app: 'auditor', port: 19585 },
 ];
+
+/** `count` replicas of every service (the capacity bench): issuer-1, issuer-2, distributor-1, … */
+export const replicasOfEach = (count: number): ReplicaSpec[] =>
+  (['issuer', 'distributor', 'revoker', 'auditor'] as const).flatMap((app, service) =>
+    Array.from({ length: count }, (_, index) => ({ id: `${app}-${index + 1}`, app, port: 19600 + service * 4 + index })),
+  );
 
 export const MANAGED_SECRETS = ['chaos-api-key', 'chaos-signing-key'] as const;
 export const NAMESPACES = { steady: 'chaos-steady', emergency: 'chaos-em' } as const;
@@ -104,6 +116,7 @@ export class ChaosStack {
   constructor(
     readonly runId: string,
     private readonly progress: (line: string) => void,
+    readonly replicaSpecs: readonly ReplicaSpec[] = REPLICAS,
   ) {
     this.namespace = `chaos-${runId}.`;
     this.gsmProject = `chaos-${runId}`;
@@ -162,7 +175,7 @@ export class ChaosStack {
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
       LOG_LEVEL: 'info',
     };
-    for (const { id, app, port } of REPLICAS) {
+    for (const { id, app, port } of this.replicaSpecs) {
       const own: Record<string, string> =
         app === 'issuer'
           ? {
@@ -176,19 +189,32 @@ export class ChaosStack {
           : {};
       this.replicas.set(id, new ServiceProcess(app, port, { ...this.env, ...own }));
     }
-    this.progress(`[stack] ${REPLICAS.length} rotor replicas: ${REPLICAS.map((replica) => replica.id).join(', ')}`);
+    this.progress(`[stack] ${this.replicaSpecs.length} rotor replicas: ${this.replicaSpecs.map((replica) => replica.id).join(', ')}`);
     await Promise.all([...this.replicas.values()].map((replica) => replica.start().ready(120_000)));
     this.progress(`[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 
   /** Restarts a replica that was killed (the same command line and settings). */
   async restart(id: string): Promise<void> {
-    await this.replica(id).start().ready(120_000);
+    // As a supervisor (a Deployment's kubelet) does: a replica that exits while starting is started again.
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      try {
+        await this.replica(id)
+          .start()
+          .ready(Math.max(1_000, deadline - Date.now()));
+        return;
+      } catch (error) {
+        if (!/exited with/.test((error as Error).message) || Date.now() > deadline) throw error;
+        this.progress(`[stack] ${id} exited while starting; starting it again`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
   }
 
   /** Stops every replica but the auditors: nothing produces events any more (rotations, deliveries, revocations). */
   async stopProducers(): Promise<void> {
-    await Promise.all(REPLICAS.filter(({ app }) => app !== 'auditor').map(({ id }) => this.replica(id).stop()));
+    await Promise.all(this.replicaSpecs.filter(({ app }) => app !== 'auditor').map(({ id }) => this.replica(id).stop()));
   }
 
   async stop(): Promise<void> {

@@ -112,9 +112,33 @@ export function runService<C extends { service: string; logLevel: string; http: 
       logger,
     });
   };
-  start().catch((error: unknown) => {
-    // Config and catalog errors name what is wrong; print them plainly and stop.
-    console.error(error instanceof Error ? error.message : error);
+  // Crash-only start-up: a dependency that accepts a connection and then never answers (a Kafka
+  // broker killed during a group join) can hold a start forever, with no listener to say so on
+  // /readyz. Past the bound the process exits, and its supervisor starts it again.
+  const startupTimeoutMs = startupTimeout(process.env['ROTOR_STARTUP_TIMEOUT_MS']);
+  const watchdog = setTimeout(() => {
+    console.error(
+      `start-up did not finish within ${startupTimeoutMs} ms (ROTOR_STARTUP_TIMEOUT_MS): a dependency accepted a connection but never ` +
+        'answered; exiting so that the supervisor starts the service again',
+    );
     process.exit(1);
-  });
+  }, startupTimeoutMs);
+  start()
+    .then(() => clearTimeout(watchdog))
+    .catch((error: unknown) => {
+      // Config and catalog errors name what is wrong; print them plainly and stop.
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    });
+}
+
+const DEFAULT_STARTUP_TIMEOUT_MS = 90_000;
+
+/** ROTOR_STARTUP_TIMEOUT_MS, in milliseconds (default 90 s); a bad value is named, not ignored. */
+export function startupTimeout(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_STARTUP_TIMEOUT_MS;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 1_000)
+    throw new Error(`ROTOR_STARTUP_TIMEOUT_MS: must be a whole number of milliseconds, at least 1000`);
+  return ms;
 }
