@@ -301,6 +301,7 @@ async function main(): Promise<number> {
       outages: readiness.outages,
       baseline,
       emergency: { id: emergencyId, ...emergencyFinal },
+      refresh: () => readRun(kafka, since),
     };
     progress('[chaos] checking the invariants');
     const results = await checkInvariants(evidence, async () => {
