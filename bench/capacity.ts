@@ -3,17 +3,17 @@
  * throughput with one and with two replicas of every service, on the chaos run's topology
  * (three Kafka brokers, replication 3, a Redis Cluster of 3 masters and 3 replicas).
  *
- *   npm run bench:capacity -- [--replicas 1,2] [--runs 3] [--leases 1500] [--concurrency 16] [--json]
+ *   npm run bench:capacity -- [--replicas 1,2] [--runs 3] [--leases 2000] [--concurrency 16] [--json]
  *
  * For each replica count, one fresh installation (tools/chaos/stack.ts), then `--runs` rounds of:
- *   1. issuance: a closed loop of opaque-token issuances spread over the issuers, every service
- *      running; every lease is asked to end at one instant a little after the loop;
- *   2. revocation: the auditors are stopped (so the revokers have the machine the way the other
- *      stages leave it to them in steady state), every lease expires at that instant, and the
- *      revokers' rate is the leases over the time from the instant to the last `lease.revoked`
- *      event's broker timestamp;
- *   3. audit: the auditors start on the backlog of step 2; their rate is the events they record
- *      over the time from their readiness to a lag of 0.
+ *   1. issuance: the auditors are stopped (each stage is measured on its own), then a closed
+ *      loop of opaque-token issuances spread over the issuers; every lease is asked to end at one
+ *      instant a little after the loop;
+ *   2. revocation: every lease expires at that instant; the revokers' rate is the leases over the
+ *      time from the instant to the last `lease.revoked` event's broker timestamp;
+ *   3. audit: the auditors start on the backlog of steps 1 and 2 (two events per lease); their
+ *      rate is timed from a quarter of the backlog recorded to all of it (offsets are committed
+ *      every 500 ms: use enough leases that this takes seconds).
  * Medians of the runs, with min–max. Progress on stderr; the table (or --json) on stdout.
  * Everything shares the machine's cores: a second replica can only help where one replica
  * waits on I/O rather than on the CPU (docs/capacity.md reads the figures).
@@ -38,14 +38,14 @@ const { values: args } = parseArgs({
   options: {
     replicas: { type: 'string', default: '1,2' },
     runs: { type: 'string', default: '3' },
-    leases: { type: 'string', default: '1500' },
+    leases: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '16' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean' },
   },
 });
 if (args.help) {
-  process.stdout.write('Usage: npm run bench:capacity -- [--replicas 1,2] [--runs 3] [--leases 1500] [--concurrency 16] [--json]\n');
+  process.stdout.write('Usage: npm run bench:capacity -- [--replicas 1,2] [--runs 3] [--leases 2000] [--concurrency 16] [--json]\n');
   process.exit(0);
 }
 const REPLICA_COUNTS = args.replicas.split(',').map(Number);
@@ -61,6 +61,8 @@ const NAMESPACE = 'capacity';
 const ROLE = 'capacity-token';
 /** Time between the end of the issuance loop and the instant every lease expires at. */
 const EXPIRY_MARGIN_MS = 8_000;
+/** A pessimistic issuance rate, to set the expiry instant after the loop. */
+const SLOWEST_ISSUANCE_PER_SECOND = 80;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -86,8 +88,10 @@ async function round(stack: ChaosStack, kafka: Kafka, admin: Admin, count: numbe
   const issuers = stack.replicaSpecs.filter(({ app }) => app === 'issuer').map(({ id }) => stack.url(id));
   const auditors = stack.replicaSpecs.filter(({ app }) => app === 'auditor').map(({ id }) => id);
   const tokens = await Promise.all(Array.from({ length: 8 }, (_, n) => stack.identity.serviceAccountToken(NAMESPACE, `app-${n}`)));
-  // Expected loop time at a pessimistic 50/s, so every lease is still live when the loop ends.
-  const expireAt = Date.now() + (LEASES / 50) * 1000 + EXPIRY_MARGIN_MS;
+  await auditLag(admin, 0, 180_000); // the previous round's backlog is recorded
+  await Promise.all(auditors.map((id) => stack.replica(id).stop()));
+  // Every lease must still be live when the loop ends, at the slowest rate expected.
+  const expireAt = Date.now() + (LEASES / SLOWEST_ISSUANCE_PER_SECOND) * 1000 + EXPIRY_MARGIN_MS;
   const leaseIds = new Set<string>();
 
   progress(`[${count}x] round ${index + 1}: issuing ${LEASES} leases at concurrency ${CONCURRENCY} over ${issuers.length} issuer(s)`);
@@ -109,21 +113,27 @@ async function round(stack: ChaosStack, kafka: Kafka, admin: Admin, count: numbe
   progress(`[${count}x]   ${num(issued.throughput)} issuances/s (${issued.failed} failed)`);
   if (Date.now() > expireAt) throw new Error('the issuance loop outlasted the expiry instant: lower --leases');
 
-  progress(`[${count}x]   auditors drain, then stop; every lease expires at ${new Date(expireAt).toISOString().slice(11, 19)}`);
-  await auditLag(admin, 0, 180_000);
-  await Promise.all(auditors.map((id) => stack.replica(id).stop()));
+  progress(`[${count}x]   every lease expires at ${new Date(expireAt).toISOString().slice(11, 19)}`);
   const revocationStart = Math.ceil(expireAt / 1000) * 1000; // TTLs are whole seconds: the last lease ends at most here
   const lastRevoked = await lastRevocation(kafka, leaseIds, revocationStart - 60_000, 240_000);
   const revocationsPerSecond = leaseIds.size / Math.max(0.001, (lastRevoked - (revocationStart - 1000)) / 1000);
   progress(`[${count}x]   ${num(revocationsPerSecond)} revocations/s`);
 
   const backlog = await auditLag(admin);
-  await Promise.all(auditors.map((id) => stack.restart(id)));
-  const ready = Date.now();
-  const remaining = await auditLag(admin);
-  await auditLag(admin, 0, 240_000);
-  const auditEventsPerSecond = remaining / Math.max(0.001, (Date.now() - ready) / 1000);
-  progress(`[${count}x]   ${num(auditEventsPerSecond)} audit events/s (backlog ${backlog}, ${remaining} left when ready)`);
+  const restarting = Promise.all(auditors.map((id) => stack.restart(id)));
+  // Timed from a quarter of the backlog done to all of it: the start-up and the first group joins
+  // (several members per process join one after another) are not the auditors' rate.
+  const from = Math.floor(backlog * 0.75);
+  let timedFrom: number | undefined;
+  const deadline = Date.now() + 240_000;
+  for (let lag = backlog; lag > 0; lag = await auditLag(admin)) {
+    if (timedFrom === undefined && lag <= from) timedFrom = Date.now();
+    if (Date.now() > deadline) throw new Error(`the auditors still had ${lag} events to record after 240 s`);
+    await sleep(100);
+  }
+  const auditEventsPerSecond = from / Math.max(0.001, (Date.now() - (timedFrom ?? Date.now() - 500)) / 1000);
+  await restarting;
+  progress(`[${count}x]   ${num(auditEventsPerSecond)} audit events/s (a backlog of ${backlog})`);
   return { issuancesPerSecond: issued.throughput, revocationsPerSecond, auditEventsPerSecond, issueFailures: issued.failed };
 }
 
@@ -175,6 +185,9 @@ interface CapacityResult {
 
 async function measure(count: number): Promise<CapacityResult> {
   const stack = new ChaosStack(`cap${count}-${Date.now().toString(36)}`, progress, replicasOfEach(count));
+  // Interrupted: no replica or emulator stays behind to answer on the next run's ports.
+  const interrupted = () => void stack.stop().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     await stack.start(catalog);
     const kafka = kafkaFromEnv('rotor-capacity', { ...process.env, KAFKA_BROKERS, ROTOR_KAFKA_NAMESPACE: stack.namespace });
@@ -194,6 +207,7 @@ async function measure(count: number): Promise<CapacityResult> {
       await admin.disconnect();
     }
   } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     await stack.stop();
   }
 }

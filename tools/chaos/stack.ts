@@ -264,9 +264,24 @@ export class ChaosStack {
       ['-r', '@swc-node/register', join(ROOT, 'tools', 'gsm-emulator', 'main.ts'), '--host', '127.0.0.1', '--port', String(PORTS.gsm)],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const keep = (chunk: Buffer) => appendFileSync(log, chunk);
-    this.gsm.stdout?.on('data', keep);
-    this.gsm.stderr?.on('data', keep);
+    // Its own emulator or none: one left behind by an interrupted run would answer on the port
+    // with another run's state, and pausing this run's process would pause nothing.
+    const listening = new Promise<void>((resolve, reject) => {
+      let output = '';
+      const keep = (chunk: Buffer) => {
+        appendFileSync(log, chunk);
+        output += chunk.toString();
+        if (/listening on/.test(output)) resolve();
+      };
+      this.gsm!.stdout?.on('data', keep);
+      this.gsm!.stderr?.on('data', keep);
+      this.gsm!.once('exit', (code) =>
+        reject(
+          new Error(`the GSM emulator exited (${code}) before it listened on ${this.gsmHost}: ${output.trim().split('\n').pop() ?? ''}`),
+        ),
+      );
+    });
+    await listening;
     await run(process.execPath, [join(ROOT, 'scripts', 'wait-for-gsm.js'), '30', this.gsmHost], { cwd: ROOT });
   }
 
