@@ -22,11 +22,12 @@ import { parseArgs } from 'node:util';
 
 import type { Admin, Kafka } from 'kafkajs';
 
-import { DOMAIN_TOPICS, Topics } from '@rotor/contracts';
+import { Topics } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 import type { IssuedCredential } from '@rotor/rest-contract';
 
 import { loadServicesEnv } from '../test/support/services-env';
+import { auditorLag } from '../tools/chaos/evidence';
 import { ChaosStack, KAFKA_BROKERS, replicasOfEach, stackScript } from '../tools/chaos/stack';
 import { kafkaFromEnv } from '../tools/security/env-clients';
 
@@ -141,15 +142,7 @@ async function round(stack: ChaosStack, kafka: Kafka, admin: Admin, count: numbe
 async function auditLag(admin: Admin, until?: number, timeoutMs = 0): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const committed = await admin.fetchOffsets({ groupId: 'rotor-auditor', topics: [...DOMAIN_TOPICS] });
-    let lag = 0;
-    for (const topic of DOMAIN_TOPICS) {
-      const done = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
-      for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
-        const offset = Number(done.find((entry) => entry.partition === partition)?.offset ?? '-1');
-        lag += Number(high) - (offset < 0 ? Number(low) : offset);
-      }
-    }
+    const lag = await auditorLag(admin);
     if (until === undefined || lag <= until) return lag;
     if (Date.now() > deadline) throw new Error(`the auditors still had ${lag} events to record after ${timeoutMs} ms`);
     await sleep(250);

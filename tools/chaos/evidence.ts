@@ -1,9 +1,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 
-import { ALL_TOPICS, Topics } from '@rotor/contracts';
+import { ALL_TOPICS, DOMAIN_TOPICS, Topics } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 
 import { ROOT, REPLICAS } from './stack';
@@ -144,4 +144,18 @@ export class CanarySearch {
     }
     return found;
   }
+}
+
+/** The auditors' group lag over every domain topic: events not yet recorded (committed). */
+export async function auditorLag(admin: Admin): Promise<number> {
+  const committed = await admin.fetchOffsets({ groupId: 'rotor-auditor', topics: [...DOMAIN_TOPICS] });
+  let lag = 0;
+  for (const topic of DOMAIN_TOPICS) {
+    const done = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
+    for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
+      const offset = Number(done.find((entry) => entry.partition === partition)?.offset ?? '-1');
+      lag += Number(high) - (offset < 0 ? Number(low) : offset);
+    }
+  }
+  return lag;
 }

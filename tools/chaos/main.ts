@@ -16,13 +16,11 @@ import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import { Client } from 'pg';
 
-import { DOMAIN_TOPICS } from '@rotor/contracts';
-
 import { summarizeLatencies } from '../../bench/lib/stats';
 import { loadServicesEnv } from '../../test/support/services-env';
 import { kafkaFromEnv } from '../security/env-clients';
 
-import { leaseFacts, readRun } from './evidence';
+import { auditorLag, leaseFacts, readRun } from './evidence';
 import { FaultSchedule } from './faults';
 import { checkInvariants, expiryLags, type InvariantResult, type Outage, type RunEvidence } from './invariants';
 import { MixedLoad } from './load';
@@ -177,16 +175,8 @@ async function waitForAuditors(kafka: Kafka, timeoutMs = 120_000): Promise<void>
     const deadline = Date.now() + timeoutMs;
     let quiet = 0;
     for (;;) {
-      const committed = await admin.fetchOffsets({ groupId: 'rotor-auditor', topics: [...DOMAIN_TOPICS] });
-      let lag = 0n;
-      for (const topic of DOMAIN_TOPICS) {
-        const done = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
-        for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
-          const offset = BigInt(done.find((entry) => entry.partition === partition)?.offset ?? '-1');
-          lag += BigInt(high) - (offset < 0n ? BigInt(low) : offset);
-        }
-      }
-      quiet = lag === 0n ? quiet + 1 : 0;
+      const lag = await auditorLag(admin);
+      quiet = lag === 0 ? quiet + 1 : 0;
       if (quiet >= 2) return;
       if (Date.now() > deadline) throw new Error(`the auditors still had ${lag} events to record after ${timeoutMs} ms`);
       await sleep(1_000);
