@@ -24,6 +24,13 @@ describe('isDependencyOutage', () => {
         previousErrors: [new Error('MOVED 10877 127.0.0.1:7102')],
       }),
     ],
+    ['a Redis at maxmemory', new Error("OOM command not allowed when used memory > 'maxmemory'.")],
+    [
+      'a transaction refused because Redis is full',
+      Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), {
+        previousErrors: [new Error("OOM command not allowed when used memory > 'maxmemory'.")],
+      }),
+    ],
     ['a store that could not answer', new DomainError('unavailable', 'gsm-unavailable', 'GSM call failed (gRPC code 14)')],
   ])('counts %s as an outage', (_what, error) => {
     expect(isDependencyOutage(error)).toBe(true);

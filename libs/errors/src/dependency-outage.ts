@@ -28,6 +28,8 @@ const OUTAGE_MESSAGES = [
   // Redis Cluster during a failover: the slot's master is gone and no replica has taken over yet.
   /Too many Cluster redirections/,
   /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)\b/,
+  // A Redis at maxmemory refuses writes (noeviction): the store is full, the message is fine.
+  /^OOM command not allowed\b/,
   // A slot that moved (a failover) while a MULTI was queued: the transaction is refused, not run.
   /^(MOVED|ASK) \d+ /,
   /Failed to refresh slots cache|None of startup nodes is available/,
