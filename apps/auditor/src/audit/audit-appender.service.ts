@@ -173,7 +173,7 @@ export class AuditAppender implements OnModuleInit {
         return this.appendRun(items, true);
       }
       throw new Error(
-        `chain ${chain} has an unconfirmed run up to source offset ${reservation.slice('pending:'.length)} that does not start with offset ${records[0]!.sourceOffset}`,
+        `chain ${chain} has an unconfirmed run up to source offset ${pendingUpTo} that does not start with offset ${records[0]!.sourceOffset}`,
       );
     }
     for (const slice of byteSlices(messages)) await this.producer.send(chain, slice);

@@ -8,7 +8,7 @@ import { BackendRegistry } from '@rotor/credential-backends';
 import { DomainError } from '@rotor/errors';
 import type { OperatorCaller, WorkloadCaller } from '@rotor/identity';
 import { EventPublisher, PublishTimeoutError } from '@rotor/kafka';
-import { DependencyGate, LOGGER, type RequestBudget } from '@rotor/service-kit';
+import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { TokenHasher } from '../introspection/token-hasher';
@@ -76,8 +76,7 @@ export class LeaseService {
     const backendDependencies = this.backends.dependenciesOf(role.backend.kind);
     this.gate?.assertAvailable(['kafka', 'redis', ...backendDependencies]);
     // One budget for every dependency call below: a 503 within it, however many are slow.
-    const budget = this.gate?.budget(this.dependencyTimeoutMs);
-    const within = <T>(dependency: string, call: Promise<T>): Promise<T> => (budget ? budget.bounded(dependency, call) : call);
+    const { within, publishOptions, awaitUndo } = this.requestBudget();
     if (command.ttlMs !== undefined && command.ttlMs > role.maxTtl) {
       throw new DomainError('invalid', 'ttl-above-max', `ttl may be at most ${role.maxTtl / 1000}s for role ${role.name}`, {
         field: 'ttl',
@@ -169,12 +168,10 @@ export class LeaseService {
             revocationHandle: issued.handle,
           },
         }),
-        { traceparent: command.traceparent, ...this.publishTimeout(budget) },
+        { traceparent: command.traceparent, ...publishOptions() },
       );
     } catch (error) {
-      // The undo gets what is left, and a moment more; it goes on after the answer if it needs longer.
-      const undo = this.undoIssue(lease, tokenHash, command);
-      await (budget ? budget.bounded('undo', undo, UNDO_GRACE_MS).catch(() => undefined) : undo);
+      await awaitUndo(this.undoIssue(lease, tokenHash, command));
       throw new DomainError('unavailable', 'issuance-incomplete', 'the credential could not be recorded and was revoked; retry later', {
         retryAfterSeconds: 5,
         cause: error,
@@ -211,8 +208,7 @@ export class LeaseService {
     // Checked before the backend extends anything: a renewal the revoker never hears of would end early.
     const backendDependencies = this.backends.dependenciesOf(lease.backend);
     this.gate?.assertAvailable(['kafka', 'redis', ...backendDependencies]);
-    const budget = this.gate?.budget(this.dependencyTimeoutMs);
-    const within = <T>(dependency: string, call: Promise<T>): Promise<T> => (budget ? budget.bounded(dependency, call) : call);
+    const { within, publishOptions, awaitUndo } = this.requestBudget();
     const ttl = ttlMs ?? role?.ttl ?? lease.expiresAt.getTime() - lease.issuedAt.getTime();
     const expiresAt = expiryFor({ now, ttlMs: ttl, maxExpiresAt: lease.maxExpiresAt });
     // What has been changed so far, and so what the undo restores: a step that failed (a dependency
@@ -235,11 +231,10 @@ export class LeaseService {
           subject: lease.id,
           data: { ...leaseRef(lease), renewedAt: iso(now), expiresAt: iso(expiresAt), maxExpiresAt: iso(lease.maxExpiresAt) },
         }),
-        { traceparent, ...this.publishTimeout(budget) },
+        { traceparent, ...publishOptions() },
       );
     } catch (error) {
-      const undo = this.undoRenewal(lease, done);
-      await (budget ? budget.bounded('undo', undo, UNDO_GRACE_MS).catch(() => undefined) : undo);
+      await awaitUndo(this.undoRenewal(lease, done));
       if (!(error instanceof PublishTimeoutError)) throw error;
       throw new DomainError(
         'unavailable',
@@ -280,10 +275,22 @@ export class LeaseService {
     return lease;
   }
 
-  /** A produce gets what is left of the request's budget (ROTOR_DEPENDENCY_TIMEOUT_MS without one). */
-  private publishTimeout(budget: RequestBudget | undefined): { timeoutMs?: number } {
-    if (budget) return { timeoutMs: budget.remainingMs() };
-    return this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {};
+  /**
+   * One request's time budget (ROTOR_DEPENDENCY_TIMEOUT_MS for all its calls together). Without a
+   * gate (unit tests wire none) calls are unbounded and a produce gets the plain timeout.
+   */
+  private requestBudget() {
+    const budget = this.gate?.budget(this.dependencyTimeoutMs);
+    return {
+      within: <T>(dependency: string, call: Promise<T>): Promise<T> => (budget ? budget.bounded(dependency, call) : call),
+      /** A produce gets what is left of the budget. */
+      publishOptions: (): { timeoutMs?: number } =>
+        budget ? { timeoutMs: budget.remainingMs() } : this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {},
+      /** An undo gets what is left and UNDO_GRACE_MS more; past that it goes on after the answer. */
+      awaitUndo: async (undo: Promise<void>): Promise<void> => {
+        await (budget ? budget.bounded('undo', undo, UNDO_GRACE_MS).catch(() => undefined) : undo);
+      },
+    };
   }
 
   /** Applies the revoker's verdict to the issuer's own records (idempotent). */
