@@ -57,6 +57,7 @@ ensure_pki() {
   for user in "${KAFKA_USERS[@]}"; do ensure_password "kafka-$user"; done
   for user in "${REDIS_USERS[@]}"; do ensure_password "redis-$user"; done
   ensure_password postgres-rotor
+  ensure_password postgres-auditor
 }
 
 ensure_password() {
@@ -78,6 +79,9 @@ export KAFKA_SASL_PASSWORD_FILE=$SECRETS/kafka-$kafka_user.password
 export REDIS_USERNAME=$redis_user
 export REDIS_PASSWORD_FILE=$SECRETS/redis-$redis_user.password
 EOF
+  if [[ "$svc" == auditor || "$svc" == cli ]]; then # the CLI's `audit replay --rebuild` writes the auditor's views
+    echo "export ROTOR_AUDIT_DATABASE_URL_FILE=$SECRETS/audit-database.url"
+  fi
   if [[ "$svc" == issuer || "$svc" == revoker ]]; then
     cat <<EOF
 export ROTOR_REDIS_ACL_USERNAME=acl-admin

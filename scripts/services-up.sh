@@ -622,6 +622,28 @@ pg_write_hba() {
   mv "$hba.tmp" "$hba"
 }
 
+pg_ensure_auditor() {
+  # The auditor's own role and database (its chain state and views): never the backend's admin role.
+  local auditor_password=rotor_auditor
+  ((INSECURE)) || auditor_password="$(secret postgres-auditor)"
+  pg_psql_admin <<SQL >/dev/null || fail postgres "$PG_LOG" "creating role/database rotor_auditor/rotor_audit failed"
+DO \$\$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rotor_auditor') THEN
+    CREATE ROLE rotor_auditor LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+  END IF;
+END
+\$\$;
+ALTER ROLE rotor_auditor PASSWORD '$auditor_password';
+SELECT 'CREATE DATABASE rotor_audit OWNER rotor_auditor'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'rotor_audit')\gexec
+SQL
+  if ((!INSECURE)); then
+    (umask 077 && printf 'postgres://rotor_auditor:%s@127.0.0.1:%s/rotor_audit?sslmode=verify-full&sslrootcert=%s\n' \
+      "$auditor_password" "$PG_PORT" "$PKI/ca.crt" >"$SECRETS/audit-database.url")
+  fi
+}
+
 pg_up() {
   local t0
   t0="$(now_ms)"
@@ -632,6 +654,7 @@ pg_up() {
     (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null) || true
   fi
   if pg_running_ours && pg_ready; then
+    pg_ensure_auditor
     say postgres "already running (data $PGDATA), ready on 127.0.0.1:$PG_PORT"
     record postgres "$(redacted_url "$OWN_DATABASE_URL")" "already running" "$(secs_since "$t0")"
     return 0
@@ -682,7 +705,8 @@ SQL
   else
     pg_psql_admin -c "ALTER ROLE rotor PASSWORD 'rotor'" >/dev/null || fail postgres "$PG_LOG" "setting rotor's password failed"
   fi
-  say postgres "ready on 127.0.0.1:$PG_PORT (data $PGDATA, role/db rotor)"
+  pg_ensure_auditor
+  say postgres "ready on 127.0.0.1:$PG_PORT (data $PGDATA, role/db rotor; auditor role/db rotor_auditor/rotor_audit)"
   record postgres "$(redacted_url "$OWN_DATABASE_URL")" "started ($("$PG_BIN/postgres" --version | grep -oE '[0-9]+\.[0-9]+' | head -n 1))" "$(secs_since "$t0")"
 }
 

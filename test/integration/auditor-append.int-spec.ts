@@ -1,9 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 
-import type Redis from 'ioredis';
-
-import { AuditKeyring, ChainVerifier, ViewKeys } from '@rotor/audit-chain';
+import { AuditKeyring, ChainVerifier } from '@rotor/audit-chain';
+import { ChainState, ViewWriter, type AuditDatabase } from '@rotor/audit-store';
 import { AuditRecordSchema, type AnyEnvelope, type AuditRecord } from '@rotor/contracts';
 import { readTopicRange, type BatchItem } from '@rotor/kafka';
 import { ReadinessRegistry } from '@rotor/service-kit';
@@ -18,8 +17,8 @@ import type { CheckpointService } from '../../apps/auditor/src/audit/checkpoint.
 import type { AuditorConfig } from '../../apps/auditor/src/config';
 import { leaseIssuedEvent } from '../support/lease-events';
 import { createTestTopics, deleteTestTopics } from '../support/test-topics';
-import { PrivateRedis } from '../support/private-redis';
-import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
 
 const kafka = kafkaFromEnv('rotor-test-audit-append');
 const logger = createLogger({ service: 'test', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
@@ -33,10 +32,10 @@ const CHAIN = `${SOURCE}:0`;
 /** A topic whose log is replaced under a chain (see the last test). */
 const REPLACED = `rotor.test.audit-replaced-${randomUUID().slice(0, 8)}.v1`;
 
-/** As if the process died after the records were produced, before Redis recorded them. */
+/** As if the process died after the records were produced, before the database recorded them. */
 class StoreThatDiesAfterProduce extends AuditStore {
   override recordAppended(): Promise<void> {
-    return Promise.reject(new Error('killed between produce and the Redis update'));
+    return Promise.reject(new Error('killed between produce and the database update'));
   }
 }
 
@@ -76,15 +75,16 @@ const consumed = (events: AnyEnvelope[], topic = SOURCE): BatchItem<AnyEnvelope>
   }));
 
 /**
- * The appender's crash and fencing guarantees, against real Kafka and Redis, with the crash or
+ * The appender's crash and fencing guarantees, against real Kafka and PostgreSQL, with the crash or
  * the stall placed exactly where it matters (the process-level SIGKILL test is in auditor-chain).
  */
 describe('auditor: appending runs of events', () => {
-  const redisServer = new PrivateRedis(19430);
+  const privateDb = new PrivateAuditDatabase();
   const auditKey = randomBytes(32).toString('hex');
-  let redis: Redis;
+  let db: AuditDatabase;
   let producer: AuditLogProducer;
   let config: AuditorConfig;
+  const storeParts = () => [new ChainState(db), new ViewWriter(db)] as const;
 
   const appenderWith = (store: AuditStore) =>
     new AuditAppender(
@@ -98,14 +98,21 @@ describe('auditor: appending runs of events', () => {
       new Metrics('test'),
     );
 
-  /** Every key with its value and expiry: what a replica holds at one moment. */
-  const snapshot = async () =>
-    Promise.all((await redis.keys('*')).map(async (key) => ({ key, dump: await redis.dumpBuffer(key), ttl: await redis.pttl(key) })));
-  /** Redis fails over to a replica that had only `state`: acknowledged writes after it are lost. */
-  const failOverTo = async (state: Awaited<ReturnType<typeof snapshot>>) => {
-    await redis.flushall();
-    for (const { key, dump, ttl } of state) await redis.restore(key, ttl > 0 ? ttl : 0, dump);
+  const TABLES = ['state', 'chains', 'checkpoint_state', 'locks', 'seen', 'records', 'record_keys', 'entities', 'members'];
+  /** Every row of the auditor's tables: what a replica holds at one moment. */
+  const snapshot = async () => {
+    const copy = `snap_${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+    for (const table of TABLES) await db.pool.query(`CREATE TABLE ${copy}_${table} AS SELECT * FROM ${table}`);
+    return copy;
   };
+  /** The database fails over to a replica that had only `copy`: acknowledged writes after it are lost. */
+  const failOverTo = async (copy: string) => {
+    await db.pool.query(`TRUNCATE ${TABLES.join(', ')}`);
+    for (const table of TABLES) await db.pool.query(`INSERT INTO ${table} SELECT * FROM ${copy}_${table}`);
+  };
+  const recordCount = async () => Number((await db.pool.query('SELECT count(*) AS n FROM records')).rows[0].n);
+  const headOf = async (chain: string) =>
+    (await db.pool.query('SELECT seq::text, hash, source_offset::text AS "sourceOffset" FROM chains WHERE chain = $1', [chain])).rows[0];
 
   const auditLog = async (): Promise<AuditRecord[]> => {
     const records: AuditRecord[] = [];
@@ -133,48 +140,48 @@ describe('auditor: appending runs of events', () => {
   };
 
   beforeAll(async () => {
-    await redisServer.start();
-    redis = redisFromEnv(redisServer.url);
+    await privateDb.create();
+    db = await privateDb.open();
     producer = new AuditLogProducer(kafka);
     await producer.onModuleInit();
     await sourceTopic(SOURCE, SOURCE_MESSAGES);
   });
 
   beforeEach(async () => {
-    await redis.flushall();
+    await db.pool.query(`TRUNCATE ${TABLES.join(', ')}`);
+    await db.pool.query('INSERT INTO checkpoint_state DEFAULT VALUES');
     config = {
       auditKey,
       auditTopic: `rotor.audit.append-test-${randomUUID().slice(0, 8)}.v1`,
       kafka: { partitions: 1, replicationFactor: 1 },
     } as AuditorConfig;
-    await appenderWith(new AuditStore(redis)).onModuleInit(); // creates this test's audit topic
+    await appenderWith(new AuditStore(...storeParts())).onModuleInit(); // creates this test's audit topic
   });
 
   afterAll(async () => {
     await deleteTestTopics(kafka, [SOURCE, REPLACED]);
     await producer.onApplicationShutdown();
-    redis.disconnect();
-    await redisServer.kill();
+    await privateDb.drop();
   });
 
-  it('a run appended again after a crash between produce and the Redis update, split differently, leaves only repeats the verifier skips', async () => {
+  it('a run appended again after a crash between produce and the database update, split differently, leaves only repeats the verifier skips', async () => {
     const items = consumed(Array.from({ length: 10 }, () => leaseIssued(randomUUID())));
-    await expect(appenderWith(new StoreThatDiesAfterProduce(redis)).append(items)).rejects.toThrow('killed between produce');
+    await expect(appenderWith(new StoreThatDiesAfterProduce(...storeParts())).append(items)).rejects.toThrow('killed between produce');
 
-    const restarted = appenderWith(new AuditStore(redis));
+    const restarted = appenderWith(new AuditStore(...storeParts()));
     expect(await restarted.append(items.slice(0, 4))).toEqual(Array(4).fill('appended'));
     expect(await restarted.append(items.slice(2))).toEqual([...Array(2).fill('already-appended'), ...Array(6).fill('appended')]);
 
     const log = await auditLog();
     expect(log).toHaveLength(20); // the lost run, then the same records again
     expect(verify(log)).toMatchObject({ ok: true, records: 10, duplicatesSkipped: 10 });
-    expect(await redis.zcard(ViewKeys.eventIndex('all'))).toBe(10);
-    expect(await redis.hgetall(ViewKeys.head(CHAIN))).toEqual({ seq: '9', hash: log[9]!.hash, sourceOffset: '9' });
+    expect(await recordCount()).toBe(10);
+    expect(await headOf(CHAIN)).toEqual({ seq: '9', hash: log[9]!.hash, sourceOffset: '9' });
   });
 
   it('records an event redelivered within a run, or after it, once', async () => {
     const events = Array.from({ length: 3 }, () => leaseIssued(randomUUID()));
-    const appender = appenderWith(new AuditStore(redis));
+    const appender = appenderWith(new AuditStore(...storeParts()));
     expect(await appender.append(consumed([events[0]!, events[1]!, events[0]!]))).toEqual(['appended', 'appended', 'duplicate-event']);
     const later = consumed([events[0]!, events[1]!, events[0]!, events[1]!, events[2]!]).slice(3);
     expect(await appender.append(later)).toEqual(['duplicate-event', 'appended']);
@@ -183,35 +190,35 @@ describe('auditor: appending runs of events', () => {
 
   it('refuses a different run for seqs an unconfirmed run holds, so the chain cannot fork; the original run still completes', async () => {
     const original = consumed(Array.from({ length: 5 }, () => leaseIssued(randomUUID())));
-    await expect(appenderWith(new StoreThatDiesAfterProduce(redis)).append(original)).rejects.toThrow('killed');
+    await expect(appenderWith(new StoreThatDiesAfterProduce(...storeParts())).append(original)).rejects.toThrow('killed');
 
     const other = consumed(Array.from({ length: 5 }, () => leaseIssued(randomUUID())));
-    await expect(appenderWith(new AuditStore(redis)).append(other)).rejects.toThrow(
+    await expect(appenderWith(new AuditStore(...storeParts())).append(other)).rejects.toThrow(
       `chain ${CHAIN} has an unconfirmed run up to source offset 4`,
     );
     expect(await auditLog()).toHaveLength(5); // nothing of the other run was produced
 
-    expect(await appenderWith(new AuditStore(redis)).append(original)).toEqual(Array(5).fill('appended'));
+    expect(await appenderWith(new AuditStore(...storeParts())).append(original)).toEqual(Array(5).fill('appended'));
     expect(verify(await auditLog())).toMatchObject({ ok: true, records: 5, duplicatesSkipped: 5 });
   });
 
-  it('a new owner continues a chain whose Redis lost its last append in a failover (source offsets committed), restoring it from the topic', async () => {
+  it('a new owner continues a chain whose database lost its last append in a failover (source offsets committed), restoring it from the topic', async () => {
     const items = consumed(Array.from({ length: 8 }, () => leaseIssued(randomUUID())));
-    // Produced and reserved; the Redis update the offsets were committed after is what the failover lost.
-    await expect(appenderWith(new StoreThatDiesAfterProduce(redis)).append(items.slice(0, 5))).rejects.toThrow('killed');
+    // Produced and reserved; the database update the offsets were committed after is what the failover lost.
+    await expect(appenderWith(new StoreThatDiesAfterProduce(...storeParts())).append(items.slice(0, 5))).rejects.toThrow('killed');
 
-    expect(await appenderWith(new AuditStore(redis)).append(items.slice(5))).toEqual(Array(3).fill('appended'));
+    expect(await appenderWith(new AuditStore(...storeParts())).append(items.slice(5))).toEqual(Array(3).fill('appended'));
 
     const log = await auditLog();
     expect(log.map((record) => record.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(verify(log)).toMatchObject({ ok: true, records: 8, duplicatesSkipped: 0 });
-    expect(await redis.zcard(ViewKeys.eventIndex('all'))).toBe(8); // the lost records are in the views again
-    expect(await redis.hgetall(ViewKeys.head(CHAIN))).toEqual({ seq: '7', hash: log[7]!.hash, sourceOffset: '7' });
+    expect(await recordCount()).toBe(8); // the lost records are in the views again
+    expect(await headOf(CHAIN)).toEqual({ seq: '7', hash: log[7]!.hash, sourceOffset: '7' });
   });
 
   it('never forks a chain when a failover took back a whole append (reservation too) from the process that made it', async () => {
     const items = consumed(Array.from({ length: 8 }, () => leaseIssued(randomUUID())));
-    const appender = appenderWith(new AuditStore(redis));
+    const appender = appenderWith(new AuditStore(...storeParts()));
     await appender.append(items.slice(0, 3));
     const replica = await snapshot();
     await appender.append(items.slice(3, 6));
@@ -222,17 +229,17 @@ describe('auditor: appending runs of events', () => {
     const log = await auditLog();
     expect(log.map((record) => record.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(verify(log)).toMatchObject({ ok: true, records: 8, duplicatesSkipped: 0 });
-    expect(await redis.zcard(ViewKeys.eventIndex('all'))).toBe(8);
+    expect(await recordCount()).toBe(8);
   });
 
   it('a replica that read the head before another moved it cannot append over it', async () => {
     const items = consumed(Array.from({ length: 8 }, () => leaseIssued(randomUUID())));
-    await appenderWith(new AuditStore(redis)).append(items.slice(0, 3));
+    await appenderWith(new AuditStore(...storeParts())).append(items.slice(0, 3));
 
-    const stalledStore = new StalledStore(redis);
+    const stalledStore = new StalledStore(...storeParts());
     const zombie = appenderWith(stalledStore).append(items.slice(3));
     await stalledStore.readHead;
-    await appenderWith(new AuditStore(redis)).append(items.slice(3, 6)); // the partition's new owner
+    await appenderWith(new AuditStore(...storeParts())).append(items.slice(3, 6)); // the partition's new owner
     stalledStore.release();
     await expect(zombie).rejects.toThrow(`chain ${CHAIN} moved while appending from offset 3`);
 
@@ -247,7 +254,7 @@ describe('auditor: appending runs of events', () => {
       Array.from({ length: 10 }, () => leaseIssued(randomUUID())),
       REPLACED,
     );
-    const appender = appenderWith(new AuditStore(redis));
+    const appender = appenderWith(new AuditStore(...storeParts()));
     expect(await appender.append(oldLog)).toEqual(Array(10).fill('appended'));
 
     const newLog = consumed([leaseIssued(randomUUID())], REPLACED);

@@ -3,7 +3,6 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { loadCatalog } from '@rotor/config';
 import { TokenVerifier } from '@rotor/token-verification';
 import { KafkaModule } from '@rotor/nest-kafka';
-import { RedisModule } from '@rotor/nest-redis';
 import { CallerGuard, ServiceKitModule, TOKEN_VERIFIER } from '@rotor/service-kit';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
@@ -19,7 +18,8 @@ import { AuditController } from './audit/audit.controller';
 import { ChainVerificationService } from './audit/chain-verification.service';
 import { CheckpointArchive } from './audit/checkpoint-archive';
 import { CheckpointStore } from './audit/checkpoint.store';
-import { ViewKeysMigration } from './audit/view-keys.migration';
+import { RedisLayoutMove } from './audit/redis-layout.move';
+import { AuditRetention } from './audit/audit-retention';
 import { CheckpointService } from './audit/checkpoint.service';
 import { DomainEventsConsumer } from './audit/domain-events.consumer';
 import type { AuditorConfig } from './config';
@@ -27,6 +27,7 @@ import { InventoryStore } from './inventory/inventory.store';
 import { InventoryController } from './inventory/inventory.controller';
 import { InventoryService } from './inventory/inventory.service';
 import { OwnerInventoryService } from './inventory/owner-inventory.service';
+import { AuditDatabaseModule } from './platform/audit-database.module';
 import { AUDITOR_CONFIG, CATALOG } from './platform/tokens';
 import { PostureStore } from './reports/posture.store';
 import { PostureService } from './reports/posture.service';
@@ -40,12 +41,7 @@ export class AuditorModule {
       imports: [
         ServiceKitModule.forRoot({ service: config.service, dependencyTimeoutMs: config.dependencyTimeoutMs, ...telemetry }),
         KafkaModule.forRoot(config.kafka),
-        RedisModule.forRoot({
-          url: config.redis.url,
-          clusterNodes: config.redis.clusterNodes,
-          connectionName: 'rotor-auditor',
-          security: config.redis.security,
-        }),
+        AuditDatabaseModule.forRoot(config.database),
       ],
       controllers: [AuditController, AuditKeysController, InventoryController, ReportsController],
       providers: [
@@ -53,8 +49,9 @@ export class AuditorModule {
         { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
         { provide: TOKEN_VERIFIER, useFactory: () => TokenVerifier.create(config.identity) },
         CallerGuard,
-        // First: moves the previous Redis layout before any provider below reads it.
-        ViewKeysMigration,
+        // First: moves the previous Redis layout into the database before any provider below reads it.
+        RedisLayoutMove,
+        AuditRetention,
         AuditStore,
         AppendHealth,
         AuditLogProducer,

@@ -1,7 +1,16 @@
 import { z } from 'zod';
 
 import { checkpointSecretFor, REPEAT_WINDOW } from '@rotor/audit-chain';
-import { EnvFragments, gsmSettings, parseEnv, serviceEnvShape, serviceSettings } from '@rotor/config';
+import {
+  ConfigError,
+  EnvFragments,
+  gsmSettings,
+  parseEnv,
+  readConfigFile,
+  requireVerifiedPostgres,
+  serviceEnvShape,
+  serviceSettings,
+} from '@rotor/config';
 import { Topics } from '@rotor/contracts';
 
 const auditorEnv = {
@@ -27,6 +36,16 @@ const auditorEnv = {
   ROTOR_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
   ROTOR_AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).default(10_000),
   /** The GSM secret whose versions keep each checkpoint outside Kafka; by default one per audit topic (checkpointSecretFor). */
+  /**
+   * The auditor's own PostgreSQL database and role, where its chain heads and views live (never
+   * DATABASE_URL, the postgres backend's admin connection). The _FILE form holds the URL in a file.
+   */
+  ROTOR_AUDIT_DATABASE_URL: z.string().min(1).default('postgres://rotor_auditor:rotor_auditor@127.0.0.1:5432/rotor_audit'),
+  ROTOR_AUDIT_DATABASE_URL_FILE: z.string().min(1).optional(),
+  /** How long an event id is remembered to drop a redelivered duplicate (the dedupe window), in days. */
+  ROTOR_AUDIT_DEDUPE_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Months of records kept online in the views; older months are detached for archiving (0: all). The audit topic keeps everything. */
+  ROTOR_AUDIT_ONLINE_MONTHS: z.coerce.number().int().min(0).max(1200).default(0),
   ROTOR_AUDIT_CHECKPOINT_SECRET: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,255}$/)
@@ -53,9 +72,24 @@ export function loadAuditorConfig(env: NodeJS.ProcessEnv = process.env) {
       gsmSecret: e.ROTOR_AUDIT_CHECKPOINT_SECRET ?? checkpointSecretFor(e.ROTOR_AUDIT_TOPIC),
     },
     gsm: gsmSettings(e),
+    database: {
+      url: auditDatabaseUrl(e.ROTOR_AUDIT_DATABASE_URL, e.ROTOR_AUDIT_DATABASE_URL_FILE, e.ROTOR_INSECURE_LOCAL),
+      statementTimeoutMs: 30_000,
+    },
+    retention: { dedupeDays: e.ROTOR_AUDIT_DEDUPE_DAYS, onlineMonths: e.ROTOR_AUDIT_ONLINE_MONTHS },
     /** Read for bindings only ("who may read this secret"); the inventory itself comes from the audit log. */
     catalogFile: e.ROTOR_CATALOG,
   };
+}
+
+/** The audit database's URL, from the file when one is named; verified TLS unless the stack is explicitly insecure. */
+function auditDatabaseUrl(plain: string, file: string | undefined, insecureAllowed: boolean): string {
+  const variable = file ? 'ROTOR_AUDIT_DATABASE_URL_FILE' : 'ROTOR_AUDIT_DATABASE_URL';
+  const url = file ? readConfigFile(variable, file).trim() : plain;
+  if (!URL.canParse(url) || !['postgres:', 'postgresql:'].includes(new URL(url).protocol))
+    throw new ConfigError([`${variable}: must be a postgres:// URL`]);
+  requireVerifiedPostgres(variable, url, insecureAllowed);
+  return url;
 }
 
 export type AuditorConfig = ReturnType<typeof loadAuditorConfig>;

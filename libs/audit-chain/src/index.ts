@@ -5,7 +5,7 @@ export * from './checkpoint';
 export * from './identifiers';
 export * from './inventory';
 export * from './projection';
-export { HASH_MERGE_SCRIPT, HASH_MERGE_SHA, HEAD_ADVANCE_SCRIPT, HEAD_ADVANCE_SHA, SCRIPT_LOADS, type ViewCommand } from './view-commands';
+export * from './view-ops';
 export * from './view-keys';
 export * from './posture';
 export * from './posture-projection';

@@ -147,3 +147,44 @@ export function copyExistedAt(fields: HashFields, at: number): boolean {
     (lastDeliveredAt === undefined || removedAt >= lastDeliveredAt || lastDeliveredAt > at)
   );
 }
+
+/** Kinds whose lifetimes the store indexes, for the inventory at a time. */
+export type LivingKind = 'lease' | 'copy' | 'version';
+
+/**
+ * A span enclosing every time the entity existed (`from` ≤ t < `to`, epoch ms; undefined:
+ * unbounded), which the store indexes so that "what existed at t" reads only candidates; the
+ * exact test stays leaseExistedAt / copyExistedAt / the version's retirement.
+ */
+export function liveSpan(kind: LivingKind, fields: HashFields): { from?: number; to?: number } {
+  let from: number | undefined;
+  let to: number | undefined;
+  if (kind === 'lease') {
+    from = time(fields['issuedAt']) ?? time(fields['renewedAt']);
+    const irrevocable = latestValue(fields['irrevocable'])?.value === 'true';
+    const ends = [time(fields['revokedAt']), irrevocable ? undefined : time(fields['expiresAt'])].filter((t) => t !== undefined);
+    to = ends.length ? Math.min(...ends) : undefined;
+  } else if (kind === 'copy') {
+    from = time(fields['deliveredAt']) ?? time(fields['discoveredAt']) ?? latestValue(fields['drift'])?.at;
+    const removedAt = time(fields['removedAt']);
+    const lastWritten = time(fields['lastDeliveredAt']) ?? time(fields['lastDiscoveredAt']);
+    // Removed and written again later: it exists again, so the span stays open.
+    to = removedAt !== undefined && (lastWritten === undefined || removedAt >= lastWritten) ? removedAt : undefined;
+  } else {
+    from = time(fields['createdAt']) ?? time(fields['retiredAt']);
+    to = time(fields['retiredAt']);
+  }
+  if (from !== undefined && to !== undefined && to < from) to = from;
+  return { from, to };
+}
+
+/** Reads the views back, whatever holds them (PostgreSQL in the auditor, memory in unit tests). */
+export interface AuditViewsReader {
+  /** A sorted set's members with a score up to `maxScore`, lowest score first (ties in byte order). */
+  members(set: string, maxScore?: number): Promise<string[]>;
+  scoredMembers(set: string): Promise<[string, number][]>;
+  /** Entities' fields in the order asked ({} for one never written). */
+  entities(keys: string[]): Promise<HashFields[]>;
+  /** Entities of a kind whose live span holds `at`: every one that existed then, perhaps a few more. */
+  liveAt(kind: LivingKind, at: number): Promise<{ id: string; fields: HashFields }[]>;
+}

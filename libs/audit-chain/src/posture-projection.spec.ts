@@ -2,7 +2,7 @@ import { Topics, type AuditRecord } from '@rotor/contracts';
 
 import { GENESIS, sealRecord } from './chain';
 import { copyView } from './inventory';
-import { MemoryRedis } from './memory-redis.testing';
+import { MemoryViews } from './memory-views.testing';
 import { projectRecord } from './projection';
 import { breakGlassUse, driftFinding, irrevocableLease } from './posture-views';
 import { ViewKeys } from './view-keys';
@@ -33,9 +33,9 @@ const record = (type: string, data: Record<string, unknown>, second: number, eve
   });
 
 const project = (records: AuditRecord[]) => {
-  const redis = new MemoryRedis();
-  records.forEach((r) => redis.run(projectRecord(r)));
-  return redis;
+  const views = new MemoryViews();
+  records.forEach((r) => views.apply(projectRecord(r)));
+  return views;
 };
 const sameWhateverTheOrder = (records: AuditRecord[]) => {
   const inOrder = project(records).snapshot();
@@ -78,7 +78,7 @@ describe('posture projection: break-glass uses and their follow-up', () => {
 
   it('records who, why, the ticket, the early end and each secret’s follow-up attempts', () => {
     const redis = project(history());
-    expect(redis.members(ViewKeys.breakGlasses)).toEqual([BREAK_GLASS]);
+    expect(redis.memberList(ViewKeys.breakGlasses)).toEqual([BREAK_GLASS]);
     expect(breakGlassUse(redis.hash(ViewKeys.breakGlass(BREAK_GLASS)))).toEqual({
       id: BREAK_GLASS,
       actor: 'operator hmac-sha256:ab12',
@@ -112,7 +112,7 @@ describe('posture projection: break-glass uses and their follow-up', () => {
       record(Topics.revocationRequested, { subject: { kind: 'lease', leaseId: LEASE }, reason: 'breakglass-ended', requestedBy: sre }, 6),
     ]);
     expect(redis.hashes.has(ViewKeys.breakGlass(BREAK_GLASS))).toBe(false);
-    expect(redis.members(ViewKeys.breakGlasses)).toEqual([]);
+    expect(redis.memberList(ViewKeys.breakGlasses)).toEqual([]);
     expect(breakGlassUse(redis.hash(ViewKeys.breakGlass(LEASE)))).toBeUndefined();
   });
 });
@@ -131,7 +131,7 @@ describe('posture projection: drift per locator', () => {
       { secret: 'db', version: 3, target, locator: 'k8s:payments/secrets/db', contentHash: 'c'.repeat(64), deliveredAt: t(second) },
       second,
     );
-  const read = (redis: MemoryRedis) => driftFinding(redis.hash(ViewKeys.drift('k8s:payments/secrets/db')));
+  const read = (redis: MemoryViews) => driftFinding(redis.hash(ViewKeys.drift('k8s:payments/secrets/db')));
 
   it('keeps a finding open until something is written at its locator', () => {
     expect(read(project([delivered(5), drift(10, 'edited')]))).toEqual({
@@ -155,7 +155,7 @@ describe('posture projection: drift per locator', () => {
   it('lists no drift for locators that were only ever delivered to', () => {
     const redis = project([delivered(5)]);
     expect(read(redis)).toBeUndefined();
-    expect(redis.members(ViewKeys.drifts)).toEqual([]);
+    expect(redis.memberList(ViewKeys.drifts)).toEqual([]);
   });
 
   it('ends in the same state whatever the order', () =>
@@ -203,9 +203,9 @@ describe('posture projection: irrevocable leases and owners', () => {
       50,
     );
     const redis = project([issued, version('db', 2, 'scheduled', 30), found]);
-    expect(redis.members(ViewKeys.ownerLeases('team-pay'))).toEqual([LEASE]);
-    expect(redis.members(ViewKeys.ownerSecrets('team-pay'))).toEqual(['db']);
-    const [id] = redis.members(ViewKeys.discoveredCopies);
+    expect(redis.memberList(ViewKeys.ownerLeases('team-pay'))).toEqual([LEASE]);
+    expect(redis.memberList(ViewKeys.ownerSecrets('team-pay'))).toEqual(['db']);
+    const [id] = redis.memberList(ViewKeys.discoveredCopies);
     expect(copyView(id!, redis.hash(ViewKeys.copy(id!)), ms(60))).toMatchObject({
       secret: 'db',
       origin: 'discovered',

@@ -1,13 +1,13 @@
 import { Topics } from '@rotor/contracts';
 
 import { ms, nonEmptyStr, num, obj } from './event-fields';
-import { indexEarliest, merge, type ViewCommand } from './view-commands';
+import { indexAt, indexEarliest, merge, type ViewOp } from './view-ops';
 import { ViewKeys } from './view-keys';
 
 /**
  * The part of the audit projection that keeps what the posture report and the owner views
  * read: open drift per locator, irrevocable leases, break-glass uses with their follow-up,
- * and owner indexes. Same rules as the rest of the projection: every command is idempotent
+ * and owner indexes. Same rules as the rest of the projection: every operation is idempotent
  * and commutes with those of other records, so live views and `--rebuild` end up equal.
  */
 
@@ -22,8 +22,8 @@ export const actorLabel = (actor: Record<string, unknown>): string => {
   return `workload ${nonEmptyStr(workload['namespace']) ?? '?'}/${nonEmptyStr(workload['serviceAccount']) ?? '?'}`;
 };
 
-/** The posture and owner views' commands for one known event (`at`: its time in epoch ms). */
-export function postureCommands(event: { type: string; data: Record<string, unknown>; id: string }, at: number): ViewCommand[] {
+/** The posture and owner views' operations for one known event (`at`: its time in epoch ms). */
+export function postureOps(event: { type: string; data: Record<string, unknown>; id: string }, at: number): ViewOp[] {
   const { type, data: d, id: eventId } = event;
   switch (type) {
     case Topics.leaseIssued:
@@ -44,7 +44,7 @@ export function postureCommands(event: { type: string; data: Record<string, unkn
     case Topics.deliveryDriftDetected:
     case Topics.deliveryCompleted:
     case Topics.deliveryRemoved:
-      return driftCommands(type, d, at);
+      return driftOps(type, d, at);
     case Topics.breakglassUsed:
       return breakGlassUsed(d, at);
     case Topics.revocationRequested: {
@@ -71,15 +71,15 @@ export function postureCommands(event: { type: string; data: Record<string, unkn
   }
 }
 
-function versionCreated(d: Record<string, unknown>, at: number): ViewCommand[] {
+function versionCreated(d: Record<string, unknown>, at: number): ViewOp[] {
   const secret = nonEmptyStr(d['secret']);
   const version = num(d['version']);
   if (!secret || version === undefined) return [];
   const createdAt = ms(d['createdAt']) ?? at;
-  const commands: ViewCommand[] = [];
+  const commands: ViewOp[] = [];
   const owner = nonEmptyStr(d['owner']);
   if (owner) commands.push(indexEarliest(ViewKeys.ownerSecrets(owner), createdAt, secret));
-  if (d['reason'] === 'breakglass') commands.push(['zadd', ViewKeys.breakGlassVersions(secret), createdAt, String(version)]);
+  if (d['reason'] === 'breakglass') commands.push(indexAt(ViewKeys.breakGlassVersions(secret), createdAt, String(version)));
   return commands;
 }
 
@@ -88,7 +88,7 @@ function versionCreated(d: Record<string, unknown>, at: number): ViewCommand[] {
  * or a removal there; a finding published as repaired is closed from the start. Deliveries at
  * locators that never drifted touch the hash only (the drift index lists only real findings).
  */
-function driftCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
+function driftOps(type: string, d: Record<string, unknown>, at: number): ViewOp[] {
   const locator = nonEmptyStr(d['locator']);
   if (!locator) return [];
   const target = obj(d['target']);
@@ -112,7 +112,7 @@ function driftCommands(type: string, d: Record<string, unknown>, at: number): Vi
   ];
 }
 
-function breakGlassUsed(d: Record<string, unknown>, at: number): ViewCommand[] {
+function breakGlassUsed(d: Record<string, unknown>, at: number): ViewOp[] {
   const id = nonEmptyStr(d['leaseId']);
   if (!id) return [];
   const secrets = Array.isArray(d['secrets']) ? d['secrets'].filter((s): s is string => typeof s === 'string') : [];

@@ -3,11 +3,9 @@ import { createHash } from 'node:crypto';
 import { Topics, type AuditRecord } from '@rotor/contracts';
 
 import { ms, num, obj, str } from './event-fields';
-import { postureCommands } from './posture-projection';
-import { HEAD_ADVANCE_SHA, indexEarliest, latest, merge, opt, type MergeFields, type ViewCommand } from './view-commands';
+import { postureOps } from './posture-projection';
+import { indexAt, indexEarliest, latest, merge, opt, type MergeFields, type ViewOp } from './view-ops';
 import { ViewKeys } from './view-keys';
-
-const SEEN_TTL_SECONDS = 30 * 86_400;
 
 export const recordRef = (record: Pick<AuditRecord, 'chain' | 'seq'>): string => `${record.chain}|${record.seq}`;
 
@@ -53,46 +51,28 @@ export function eventIndexKeys(record: AuditRecord): { leases: string[]; workloa
   return { leases: [...leases], workloads: [...workloads], secrets: [...secrets], actors: [...actors] };
 }
 
+/** The time an audit record is indexed under: its event's time, else when it was recorded (epoch ms). */
+export const recordTime = (record: AuditRecord): number => ms(record.event['time']) ?? Date.parse(record.recordedAt);
+
 /**
- * The one projection of an audit record into the query views. The live auditor runs it after
- * each append and `rotor audit replay --rebuild` runs it over the topic, so both build the same
- * views. Every command is idempotent and commutes with those of other records.
+ * The one projection of an audit record into the inventory and posture views. The live auditor
+ * runs it after each append and `rotor audit replay --rebuild` runs it over the topic, so both
+ * build the same views. Every operation is idempotent and commutes with those of other records.
+ * (The record itself, its timeline index and its dedupe mark are the store's: see eventIndexKeys.)
  */
-export function projectRecord(record: AuditRecord): ViewCommand[] {
-  const ref = recordRef(record);
-  const at = ms(record.event['time']) ?? Date.parse(record.recordedAt);
-  const commands: ViewCommand[] = [
-    ['set', ViewKeys.seen(record.eventId), ref, 'EX', SEEN_TTL_SECONDS],
-    ['set', ViewKeys.record(ref), JSON.stringify(record)],
-    ['zadd', ViewKeys.eventIndex('all'), at, ref],
-  ];
-  const index = eventIndexKeys(record);
-  index.leases.forEach((lease) => commands.push(['zadd', ViewKeys.eventIndex('lease', lease), at, ref]));
-  index.workloads.forEach((workload) => commands.push(['zadd', ViewKeys.eventIndex('workload', workload), at, ref]));
-  index.secrets.forEach((secret) => commands.push(['zadd', ViewKeys.eventIndex('secret', secret), at, ref]));
-  index.actors.forEach((actor) => commands.push(['zadd', ViewKeys.eventIndex('actor', actor), at, ref]));
-  if (record.known) commands.push(...inventoryCommands(record.eventType, obj(record.event['data']), at));
-  if (record.known) commands.push(...postureCommands({ type: record.eventType, data: obj(record.event['data']), id: record.eventId }, at));
-  return commands;
+export function projectRecord(record: AuditRecord): ViewOp[] {
+  if (!record.known) return [];
+  const at = recordTime(record);
+  const data = obj(record.event['data']);
+  return [...inventoryOps(record.eventType, data, at), ...postureOps({ type: record.eventType, data, id: record.eventId }, at)];
 }
 
-/** Advances the record's chain head (also run by the rebuild, so a rebuilt Redis continues the chains). */
-export const headCommand = (record: AuditRecord): ViewCommand => [
-  'evalsha',
-  HEAD_ADVANCE_SHA,
-  1,
-  ViewKeys.head(record.chain),
-  record.seq,
-  record.hash,
-  record.sourceOffset,
-];
-
-function inventoryCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
+function inventoryOps(type: string, d: Record<string, unknown>, at: number): ViewOp[] {
   switch (type) {
     case Topics.leaseIssued:
     case Topics.leaseRenewed:
     case Topics.leaseRevoked:
-      return leaseCommands(type, d, at);
+      return leaseOps(type, d, at);
     case Topics.revocationFailed: {
       const leaseId = str(d['leaseId']);
       if (!leaseId) return [];
@@ -106,20 +86,20 @@ function inventoryCommands(type: string, d: Record<string, unknown>, at: number)
     }
     case Topics.secretVersionCreated:
     case Topics.secretVersionRetired:
-      return versionCommands(type, d, at);
+      return versionOps(type, d, at);
     case Topics.deliveryCompleted:
     case Topics.deliveryRemoved:
     case Topics.deliveryFailed:
     case Topics.deliveryDriftDetected:
-      return copyCommands(type, d, at);
+      return copyOps(type, d, at);
     case Topics.copyDiscovered:
-      return discoveredCopyCommands(d, at);
+      return discoveredCopyOps(d, at);
     default:
       return [];
   }
 }
 
-function leaseCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
+function leaseOps(type: string, d: Record<string, unknown>, at: number): ViewOp[] {
   const leaseId = str(d['leaseId']);
   if (!leaseId) return [];
   const workload = obj(d['workload']);
@@ -151,7 +131,7 @@ function leaseCommands(type: string, d: Record<string, unknown>, at: number): Vi
   ];
 }
 
-function versionCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
+function versionOps(type: string, d: Record<string, unknown>, at: number): ViewOp[] {
   const secret = str(d['secret']);
   const version = num(d['version']);
   if (!secret || version === undefined) return [];
@@ -167,13 +147,13 @@ function versionCommands(type: string, d: Record<string, unknown>, at: number): 
   const start = ms(d['createdAt']) ?? ms(d['retiredAt']) ?? at;
   return [
     merge(ViewKeys.version(secret, version), fields),
-    ['zadd', ViewKeys.secretVersions(secret), version, String(version)],
+    indexAt(ViewKeys.secretVersions(secret), version, String(version)),
     indexEarliest(ViewKeys.versions, start, `${secret}|${version}`),
     indexEarliest(ViewKeys.secrets, start, secret),
   ];
 }
 
-function copyCommands(type: string, d: Record<string, unknown>, at: number): ViewCommand[] {
+function copyOps(type: string, d: Record<string, unknown>, at: number): ViewOp[] {
   const target = obj(d['target']);
   const secret = str(d['secret']) ?? '';
   const identity = {
@@ -216,7 +196,7 @@ function copyCommands(type: string, d: Record<string, unknown>, at: number): Vie
   ];
 }
 
-function discoveredCopyCommands(d: Record<string, unknown>, at: number): ViewCommand[] {
+function discoveredCopyOps(d: Record<string, unknown>, at: number): ViewOp[] {
   const secret = str(d['secret']);
   const version = num(d['version']);
   if (!secret || version === undefined) return [];

@@ -27,15 +27,15 @@ const MAX_PRODUCE_BYTES = 512 * 1024;
  * Appends one hash-chained record per event to the audit topic (SHA-256 links, vouched for by
  * the signed checkpoints of {@link CheckpointService}). There is one chain per
  * source topic-partition: a partition has one consumer at a time, so each chain has one
- * writer, in order, whatever the number of auditor replicas; the seqs are reserved in Redis
+ * writer, in order, whatever the number of auditor replicas; the seqs are reserved in the database
  * before the records are produced, so a replica that lost its partition cannot fork a chain.
  *
- * Events come in runs of one partition (one chain): a run costs one Redis read, one
- * reservation, one produce and one Redis transaction, whatever its length.
+ * Events come in runs of one partition (one chain): a run costs one database read, one
+ * reservation, one produce and one database transaction, whatever its length.
  *
  * Crash safety: a record is built only from its message (its time is the source message's
  * timestamp) and the chain head, so a run appended again after a crash between produce and
- * the Redis update produces byte-identical records, which verifiers, replay and rebuild skip.
+ * the database update produces byte-identical records, which verifiers, replay and rebuild skip.
  * A message at or below the chain head's source offset was appended already and is skipped.
  * After the records are durable in Kafka, the same projection the rebuild uses updates the views.
  */
@@ -46,7 +46,7 @@ export class AuditAppender implements OnModuleInit {
   private readonly identifierKey: Buffer;
   /** Chains whose source log was seen to reach past their head (see checkSourceLog). */
   private readonly sourceLogsChecked = new Set<string>();
-  /** The last seq this process appended to each chain: a Redis head behind it lost writes in a failover. */
+  /** The last seq this process appended to each chain: a stored head behind it lost writes in a failover. */
   private readonly appendedSeqs = new Map<string, number>();
 
   constructor(
@@ -108,8 +108,8 @@ export class AuditAppender implements OnModuleInit {
     );
     if (!state.initialized) await this.initializeEmptyState();
     if (state.initialized && !repaired && (this.appendedSeqs.get(chain) ?? -1) > (state.head?.seq ?? -1)) {
-      // Redis went back past what this process appended: it lost writes (a failover). The topic has them.
-      // (Redis that lost everything, the marker too, is for `rotor audit replay --rebuild`: refused above.)
+      // The database went back past what this process appended: it lost writes (a failover). The topic has them.
+      // (A database that lost everything, the marker too, is for `rotor audit replay --rebuild`: refused above.)
       await this.repair.catchUp(chain, state.head);
       return this.appendRun(items, true);
     }
@@ -168,7 +168,7 @@ export class AuditAppender implements OnModuleInit {
     if (reservation !== 'ok') {
       const pendingUpTo = BigInt(reservation.slice('pending:'.length));
       // The unconfirmed run ends before this one starts: its source offsets were committed, so it was
-      // produced and recorded, and Redis lost the record of it (a failover). Restore it from the topic.
+      // produced and recorded, and the database lost the record of it (a failover). Restore it from the topic.
       if (!repaired && BigInt(records[0]!.sourceOffset) > pendingUpTo && (await this.repair.catchUp(chain, state.head)) > 0) {
         return this.appendRun(items, true);
       }
@@ -203,7 +203,7 @@ export class AuditAppender implements OnModuleInit {
         throw new NotReady(
           `chain ${chain} was built up to source offset ${headOffset}, but that partition ends at offset ${end}: this is not the log the ` +
             'audit chain vouches for (a Kafka cluster replaced, or the topic recreated), and its events would be skipped. Restore the ' +
-            "log, or audit the new one as a new installation (the auditor's own Redis state and audit topic)",
+            "log, or audit the new one as a new installation (the auditor's own database state and audit topic)",
         );
       }
     } finally {
@@ -213,8 +213,8 @@ export class AuditAppender implements OnModuleInit {
   }
 
   /**
-   * Redis holds no auditor state marker. State from before the marker, or a first start (empty
-   * audit topic), is fine; if the topic has records, Redis lost the chain heads, and appending
+   * The database holds no auditor state marker. State from before the marker, or a first start (empty
+   * audit topic), is fine; if the topic has records, the database lost the chain heads, and appending
    * would restart every chain at seq 0: refuse (fail closed) until an operator rebuilds the
    * state from the topic.
    */
@@ -228,7 +228,7 @@ export class AuditAppender implements OnModuleInit {
       if (records > 0n) {
         // Written for operators, so /readyz may show it (a driver's error text it never shows).
         throw new NotReady(
-          `the auditor's Redis state is missing but ${this.config.auditTopic} holds ${records} messages: run \`rotor audit replay --rebuild\` to restore it`,
+          `the auditor's database state is missing but ${this.config.auditTopic} holds ${records} messages: run \`rotor audit replay --rebuild\` to restore it`,
         );
       }
       await this.store.markInitialized();

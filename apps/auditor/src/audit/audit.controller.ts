@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 
 import { identifierKey, pseudonym } from '@rotor/audit-chain';
+import { PgAuditViews } from '@rotor/audit-store';
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
 import { AuditEventsPageSchema, AuditVerifyReportSchema, type AuditEventsPage, type AuditVerifyReport } from '@rotor/rest-contract';
@@ -11,7 +12,6 @@ import { Answers, CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
 
-import { AuditStore } from './audit.store';
 import { ChainVerificationService } from './chain-verification.service';
 
 const EventsQuery = z.strictObject({
@@ -37,7 +37,7 @@ export class AuditController {
   private readonly identifierKey: Buffer;
 
   constructor(
-    private readonly store: AuditStore,
+    private readonly views: PgAuditViews,
     private readonly verification: ChainVerificationService,
     @Inject(AUDITOR_CONFIG) config: AuditorConfig,
   ) {
@@ -56,7 +56,7 @@ export class AuditController {
       throw new DomainError('invalid', 'invalid-query', `${field ?? 'query'}: ${issue?.message}`, { field });
     }
     const { from, to, actor, ...rest } = parsed.data;
-    const page = await this.store.query({
+    const page = await this.views.events({
       ...rest,
       ...(actor ? { actor: pseudonym(this.identifierKey, actor) } : {}),
       ...(from ? { from: new Date(from) } : {}),

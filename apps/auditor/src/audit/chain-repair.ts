@@ -17,12 +17,12 @@ import { AuditStore, type StoredHead } from './audit.store';
 const CLOCK_SLACK_MS = 60_000;
 
 /**
- * Catches the auditor's Redis up with the audit topic on one chain. Redis replicates
+ * Catches the auditor's database up with the audit topic on one chain. A database replicating
  * asynchronously: a replica promoted in a failover can lack the last writes its master
  * acknowledged, among them a chain head moved after its records were produced and their
  * source offsets committed. Left alone, the chain stops (the next run does not continue the
  * unconfirmed one) or, had the reservation been lost too, forks. The audit topic is the truth:
- * the chain's records after the Redis head are read back from it and projected again (the
+ * the chain's records after the stored head are read back from it and projected again (the
  * projection the rebuild runs), which moves the head to the last of them.
  */
 @Injectable()
@@ -38,7 +38,7 @@ export class ChainRepair {
   ) {
     this.repaired = metrics.counter(
       'rotor_audit_chain_repaired_records_total',
-      'Audit records that Redis had lost (a failover) and were restored from the audit topic',
+      'Audit records that the auditor database had lost (a failover) and were restored from the audit topic',
     );
   }
 
@@ -58,7 +58,7 @@ export class ChainRepair {
         if (parsed.success && parsed.data.seq > after) found.set(parsed.data.seq, parsed.data);
       },
     });
-    // Only what continues the head, link by link: the topic's chain decides, never the Redis being repaired.
+    // Only what continues the head, link by link: the topic's chain decides, never the store being repaired.
     const run: AuditRecord[] = [];
     for (let prev = head?.hash ?? GENESIS, next = found.get(after + 1); next?.prev === prev; next = found.get(next.seq + 1)) {
       run.push(next);
@@ -69,7 +69,7 @@ export class ChainRepair {
     this.repaired.inc(run.length);
     this.logger.warn(
       { chain, fromSeq: run[0]!.seq, toSeq: run[run.length - 1]!.seq },
-      "audit chain head restored from the audit topic: Redis had lost the chain's last records (a failover)",
+      "audit chain head restored from the audit topic: the database had lost the chain's last records (a failover)",
     );
     return run.length;
   }

@@ -39,7 +39,7 @@ const partitionOf = (topic: string, chain: string, partitions: number): number =
  * Signs the head of every chain every interval or every N records, whichever comes first, and
  * appends the checkpoint to every partition of the audit topic (each partition's copy vouches
  * for the chains in it, in the partition's own order), then keeps it in GSM. One replica signs
- * at a time (a Redis lock); the heads are read from Redis, where a head moves only once its
+ * at a time (a lock in its database); the heads are read from there, where a head moves only once its
  * records are in Kafka, so a checkpoint never vouches for a record the log does not hold.
  *
  * The first checkpoint is written before the first SHA-256 record: for chains written by the
@@ -117,7 +117,7 @@ export class CheckpointService implements OnApplicationBootstrap, OnApplicationS
   }
 
   private due(state: CheckpointState): boolean {
-    // No marker: Redis lost the heads, or a rebuild is restoring them; a checkpoint now would omit chains.
+    // No marker: the database lost the heads, or a rebuild is restoring them; a checkpoint now would omit chains.
     if (!state.initialized) return false;
     if (!state.issuedAt) return true;
     this.lastWritten = Math.max(this.lastWritten, Date.parse(state.issuedAt)); // another replica's counts too

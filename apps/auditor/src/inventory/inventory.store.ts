@@ -10,59 +10,52 @@ import {
   type CopyView,
   type HashFields,
   type LeaseView,
+  type AuditViewsReader,
   type VersionView,
 } from '@rotor/audit-chain';
-import { REDIS } from '@rotor/nest-redis';
-import { readHashes, type Redis } from '@rotor/redis-store';
+
+import { AUDIT_VIEWS } from '../platform/tokens';
 
 /** Reads the inventory views the audit projection wrote (libs/audit-chain projection.ts). */
 @Injectable()
 export class InventoryStore {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(AUDIT_VIEWS) private readonly views: AuditViewsReader) {}
 
   async secretVersions(secret: string, at: number): Promise<VersionView[]> {
-    const versions = await this.redis.zrange(ViewKeys.secretVersions(secret), 0, -1);
-    return versionViews(await this.hashes(versions.map((version) => ViewKeys.version(secret, version))), at);
+    const versions = await this.views.members(ViewKeys.secretVersions(secret));
+    return versionViews(await this.views.entities(versions.map((version) => ViewKeys.version(secret, version))), at);
   }
 
   async secretCopies(secret: string, at: number): Promise<CopyView[]> {
-    const ids = await this.redis.zrangebyscore(ViewKeys.secretCopies(secret), '-inf', String(at));
-    const fields = await this.hashes(ids.map(ViewKeys.copy));
+    const ids = await this.views.members(ViewKeys.secretCopies(secret), at);
+    const fields = await this.views.entities(ids.map(ViewKeys.copy));
     return ids.map((id, index) => copyView(id, fields[index]!, at));
   }
 
   async workloadLeases(workload: string, at: number): Promise<LeaseView[]> {
-    const ids = await this.redis.zrangebyscore(ViewKeys.workloadLeases(workload), '-inf', String(at));
-    const fields = await this.hashes(ids.map(ViewKeys.lease));
+    const ids = await this.views.members(ViewKeys.workloadLeases(workload), at);
+    const fields = await this.views.entities(ids.map(ViewKeys.lease));
     return fields.filter((lease) => leaseExistedAt(lease, at)).map((lease) => leaseView(lease, at));
   }
 
   async secretNames(at: number): Promise<string[]> {
-    return this.redis.zrangebyscore(ViewKeys.secrets, '-inf', String(at));
+    return this.views.members(ViewKeys.secrets, at);
   }
 
   /** Everything that existed at `at`: leases not yet ended, versions not yet retired, copies not yet removed. */
   async existingAt(at: number): Promise<{ leases: LeaseView[]; versions: VersionView[]; copies: CopyView[] }> {
-    const [leaseIds, versionRefs, copyIds] = await Promise.all([
-      this.redis.zrangebyscore(ViewKeys.leases, '-inf', String(at)),
-      this.redis.zrangebyscore(ViewKeys.versions, '-inf', String(at)),
-      this.redis.zrangebyscore(ViewKeys.copies, '-inf', String(at)),
-    ]);
+    // Candidates from the lifetime index, then the exact rules of the domain.
     const [leases, versions, copies] = await Promise.all([
-      this.hashes(leaseIds.map(ViewKeys.lease)),
-      this.hashes(versionRefs.map((ref) => ViewKeys.version(ref.slice(0, ref.lastIndexOf('|')), ref.slice(ref.lastIndexOf('|') + 1)))),
-      this.hashes(copyIds.map(ViewKeys.copy)),
+      this.views.liveAt('lease', at),
+      this.views.liveAt('version', at),
+      this.views.liveAt('copy', at),
     ]);
     const bySecret = new Map<string, HashFields[]>();
-    for (const version of versions) bySecret.set(version['secret'] ?? '', [...(bySecret.get(version['secret'] ?? '') ?? []), version]);
+    for (const { fields } of versions) bySecret.set(fields['secret'] ?? '', [...(bySecret.get(fields['secret'] ?? '') ?? []), fields]);
     return {
-      leases: leases.filter((lease) => leaseExistedAt(lease, at)).map((lease) => leaseView(lease, at)),
+      leases: leases.filter(({ fields }) => leaseExistedAt(fields, at)).map(({ fields }) => leaseView(fields, at)),
       versions: [...bySecret.values()].flatMap((group) => versionViews(group, at)).filter((version) => version.state !== 'retired'),
-      copies: copyIds.flatMap((id, index) => (copyExistedAt(copies[index]!, at) ? [copyView(id, copies[index]!, at)] : [])),
+      copies: copies.flatMap(({ id, fields }) => (copyExistedAt(fields, at) ? [copyView(id, fields, at)] : [])),
     };
-  }
-
-  private hashes(keys: string[]): Promise<HashFields[]> {
-    return readHashes(this.redis, keys);
   }
 }

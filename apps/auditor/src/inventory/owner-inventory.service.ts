@@ -1,12 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 
-import { leaseExistedAt, leaseView, ViewKeys, type HashFields } from '@rotor/audit-chain';
+import { leaseExistedAt, leaseView, ViewKeys, type AuditViewsReader } from '@rotor/audit-chain';
 import type { Catalog } from '@rotor/catalog';
 import { DomainError } from '@rotor/errors';
-import { REDIS } from '@rotor/nest-redis';
-import { readHashes, type Redis } from '@rotor/redis-store';
 
-import { CATALOG } from '../platform/tokens';
+import { AUDIT_VIEWS, CATALOG } from '../platform/tokens';
 
 import { InventoryStore } from './inventory.store';
 
@@ -19,7 +17,7 @@ import { InventoryStore } from './inventory.store';
 export class OwnerInventoryService {
   constructor(
     private readonly store: InventoryStore,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(AUDIT_VIEWS) private readonly views: AuditViewsReader,
     @Inject(CATALOG) private readonly catalog: Catalog,
   ) {}
 
@@ -27,8 +25,8 @@ export class OwnerInventoryService {
     const roles = this.catalog.roles.filter((role) => role.owner === owner);
     const managed = this.catalog.managedSecrets.filter((secret) => secret.owner === owner);
     const [leaseIds, loggedSecrets] = await Promise.all([
-      this.redis.zrangebyscore(ViewKeys.ownerLeases(owner), '-inf', String(at)),
-      this.redis.zrangebyscore(ViewKeys.ownerSecrets(owner), '-inf', String(at)),
+      this.views.members(ViewKeys.ownerLeases(owner), at),
+      this.views.members(ViewKeys.ownerSecrets(owner), at),
     ]);
     const names = [...new Set([...managed.map((secret) => secret.name), ...loggedSecrets])];
     if (roles.length === 0 && names.length === 0 && leaseIds.length === 0)
@@ -37,7 +35,7 @@ export class OwnerInventoryService {
         'owner-not-found',
         `no role, managed secret or lease of owner ${owner} in the catalog or the audit log`,
       );
-    const leases = await this.leaseHashes(leaseIds);
+    const leases = await this.views.entities(leaseIds.map(ViewKeys.lease));
     const secrets = await Promise.all(
       names.map(async (name) => {
         const [versions, copies] = await Promise.all([this.store.secretVersions(name, at), this.store.secretCopies(name, at)]);
@@ -66,9 +64,5 @@ export class OwnerInventoryService {
       leases: leases.filter((lease) => leaseExistedAt(lease, at)).map((lease) => leaseView(lease, at)),
       at: new Date(at).toISOString(),
     };
-  }
-
-  private leaseHashes(ids: string[]): Promise<HashFields[]> {
-    return readHashes(this.redis, ids.map(ViewKeys.lease));
   }
 }

@@ -1,0 +1,5 @@
+export * from './audit-database';
+export * from './chain-state';
+export * from './partitions';
+export * from './view-writer';
+export * from './views-reader';
