@@ -17,6 +17,7 @@ export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
       ...EnvFragments.gsm,
       ...EnvFragments.catalog,
       ...EnvFragments.keys.tokenHashKey,
+      ...EnvFragments.dedupe,
       ...issuerEnv,
     },
     env,
@@ -29,6 +30,7 @@ export function loadIssuerConfig(env: NodeJS.ProcessEnv = process.env) {
     tokenReview: e.ROTOR_TOKEN_REVIEW ? { kubeconfig: e.KUBECONFIG } : undefined,
     tokenHashKeys: keyringFrom('ROTOR_TOKEN_HASH_KEY', e),
     introspectionRate: { ratePerMinute: e.ROTOR_INTROSPECTION_RATE_PER_MINUTE, burst: e.ROTOR_INTROSPECTION_BURST },
+    dedupeWindowMs: e.ROTOR_DEDUPE_WINDOW_SECONDS * 1000,
   };
 }
 

@@ -19,6 +19,7 @@ import { IntrospectionService } from './introspection/introspection.service';
 import { TokenHasher } from './introspection/token-hasher';
 import { ActiveLeases } from './leases/active-leases';
 import { ActiveLeasesMigration } from './leases/active-leases.migration';
+import { LeaseRetentionMigration } from './leases/lease-retention.migration';
 import { LeaseRevokedConsumer } from './leases/lease-revoked.consumer';
 import { LeaseStore } from './leases/lease.store';
 import { LeaseService } from './leases/lease.service';
@@ -28,7 +29,7 @@ import { RotationScheduler } from './managed-secrets/rotation-scheduler';
 import { RotationService } from './managed-secrets/rotation.service';
 import { SecretVersionStore } from './managed-secrets/secret-version.store';
 import { SecretsController } from './managed-secrets/secrets.controller';
-import { CATALOG, DEPENDENCY_TIMEOUT_MS, ISSUER_CONFIG } from './platform/tokens';
+import { CATALOG, DEDUPE_WINDOW_MS, DEPENDENCY_TIMEOUT_MS, ISSUER_CONFIG } from './platform/tokens';
 
 @Module({})
 export class IssuerModule {
@@ -50,6 +51,7 @@ export class IssuerModule {
       providers: [
         { provide: ISSUER_CONFIG, useValue: config },
         { provide: DEPENDENCY_TIMEOUT_MS, useValue: config.dependencyTimeoutMs },
+        { provide: DEDUPE_WINDOW_MS, useValue: config.dedupeWindowMs },
         // The catalog is validated at boot: an invalid file stops the issuer before it serves.
         { provide: CATALOG, useFactory: () => loadCatalog(config.catalogFile) },
         {
@@ -70,6 +72,7 @@ export class IssuerModule {
         LeaseStore,
         ActiveLeases,
         ActiveLeasesMigration,
+        LeaseRetentionMigration,
         LeaseService,
         LeaseRevokedConsumer,
         IntrospectionService,

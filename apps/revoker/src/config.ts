@@ -9,6 +9,7 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       ...EnvFragments.backends,
       ...EnvFragments.gsm,
       ...EnvFragments.catalog,
+      ...EnvFragments.dedupe,
       ROTOR_SCHEDULE_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
       ROTOR_REVOKE_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
       ROTOR_REVOKE_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
@@ -37,6 +38,8 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
     gsm: gsmSettings(e),
     catalogFile: e.ROTOR_CATALOG,
     schedule: { shards: e.ROTOR_SCHEDULE_SHARDS },
+    /** How long a revoked lease's record is kept, deduplicating late events about it. */
+    dedupeWindowMs: e.ROTOR_DEDUPE_WINDOW_SECONDS * 1000,
     revocation: {
       pollMs: e.ROTOR_REVOKE_POLL_MS,
       batch: e.ROTOR_REVOKE_BATCH,

@@ -20,6 +20,7 @@ import { EmergencyStore } from './emergency/emergency.store';
 import { EmergencyTracker } from './emergency/emergency-tracker';
 import { EmergencyWorker } from './emergency/emergency-worker';
 import { LeaseClock } from './leases/lease-clock';
+import { RevokedLeasesMigration } from './leases/revoked-leases.migration';
 import { LeaseEventsConsumer } from './leases/lease-events.consumer';
 import { LeasesController } from './leases/leases.controller';
 import { CATALOG, REVOKER_CONFIG } from './platform/tokens';
@@ -64,6 +65,7 @@ export class RevokerModule {
         SeparateRedisCheck,
         CallerGuard,
         LeaseClock,
+        RevokedLeasesMigration,
         LeaseEventsConsumer,
         RevocationEvents,
         RevocationService,

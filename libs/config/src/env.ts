@@ -35,6 +35,9 @@ const url = (protocols: string[]) =>
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+/** ROTOR_DEDUPE_WINDOW_SECONDS' default: a day, longer than any consumer is expected to stay down and then redeliver. */
+export const DEFAULT_DEDUPE_WINDOW_SECONDS = 86_400;
+
 /** A key given as at least 32 bytes of text (base64 or plain). */
 const key = z.string().min(32, 'must be at least 32 characters');
 
@@ -107,6 +110,19 @@ export const EnvFragments = {
   },
   catalog: {
     ROTOR_CATALOG: z.string().min(1).default('config/catalog.yaml'),
+  },
+  /**
+   * How long Redis remembers what has ended: a revoked lease's records (which deduplicate late
+   * or redelivered events about it, and answer reads with its final state) and handled event ids.
+   * Past it they expire, so Redis holds live state plus at most this much recent history.
+   */
+  dedupe: {
+    ROTOR_DEDUPE_WINDOW_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .default(DEFAULT_DEDUPE_WINDOW_SECONDS),
   },
   identity: {
     ROTOR_JWKS: z.string().min(1).default('config/jwks.json'),

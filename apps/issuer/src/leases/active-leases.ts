@@ -31,13 +31,52 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 'workload' end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then return 'role' end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+for _, key in ipairs(KEYS) do
+  local at = redis.call('PEXPIRETIME', key)
+  if at < tonumber(ARGV[2]) then redis.call('PEXPIREAT', key, ARGV[2]) end
+end
 return 'reserved'
+`;
+
+/**
+ * Counts a lease in both sets (ZADD with ARGV[1]: XX moves an entry still counted, NX adds one
+ * never overwriting), and keeps each set's own expiry at its latest entry's: a set whose leases
+ * have all ended expires with them, even if no release ever comes. KEYS: role set, holder set.
+ * ARGV: XX or NX, expiresAt, leaseId.
+ */
+const COUNT = `
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[1], ARGV[2], ARGV[3])
+  local latest = redis.call('ZRANGE', key, 0, 0, 'REV', 'WITHSCORES')[2]
+  if latest then
+    local at = redis.call('PEXPIRETIME', key)
+    if at < tonumber(latest) then redis.call('PEXPIREAT', key, latest) end
+  end
+end
+return 1
+`;
+
+/**
+ * Drops the entries of ended leases from one set and gives it its latest entry's expiry (the
+ * upgrade of sets written before they had one). KEYS: set. ARGV: now. Returns 1 when it changed the set's expiry.
+ */
+const TIDY = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local latest = redis.call('ZRANGE', KEYS[1], 0, 0, 'REV', 'WITHSCORES')[2]
+if not latest then return 0 end
+if redis.call('PEXPIRETIME', KEYS[1]) < tonumber(latest) then
+  redis.call('PEXPIREAT', KEYS[1], latest)
+  return 1
+end
+return 0
 `;
 
 export type Reservation = 'reserved' | 'workload' | 'role';
 
 interface QuotaCommands {
   rotorReserveLease(roleKey: string, holderKey: string, ...args: (string | number)[]): Promise<Reservation>;
+  rotorTidyLeases(key: string, now: number): Promise<number>;
+  rotorCountLease(roleKey: string, holderKey: string, mode: 'XX' | 'NX', expiresAt: number, leaseId: string): Promise<number>;
 }
 
 /**
@@ -49,6 +88,8 @@ interface QuotaCommands {
 export class ActiveLeases {
   constructor(@Inject(REDIS) private readonly redis: Redis) {
     if (!('rotorReserveLease' in redis)) redis.defineCommand('rotorReserveLease', { numberOfKeys: 2, lua: RESERVE });
+    if (!('rotorCountLease' in redis)) redis.defineCommand('rotorCountLease', { numberOfKeys: 2, lua: COUNT });
+    if (!('rotorTidyLeases' in redis)) redis.defineCommand('rotorTidyLeases', { numberOfKeys: 1, lua: TIDY });
   }
 
   async reserve(
@@ -69,12 +110,7 @@ export class ActiveLeases {
 
   /** A renewal moves the lease's end; a lease no longer counted (revoked meanwhile) stays uncounted. */
   async extend(lease: Pick<Lease, 'id' | 'role' | 'holder'>, expiresAt: Date): Promise<void> {
-    await execTransaction(
-      this.redis
-        .multi()
-        .zadd(activeLeaseKeys.role(lease.role), 'XX', expiresAt.getTime(), lease.id)
-        .zadd(activeLeaseKeys.holder(lease.role, holderOf(lease)), 'XX', expiresAt.getTime(), lease.id),
-    );
+    await this.countIn('XX', lease, expiresAt);
   }
 
   /** Idempotent. */
@@ -89,11 +125,21 @@ export class ActiveLeases {
 
   /** Counts a lease that already exists (the upgrade from the previous layout); never overwrites a newer entry. */
   async adopt(lease: Pick<Lease, 'id' | 'role' | 'holder' | 'expiresAt'>): Promise<void> {
-    await execTransaction(
-      this.redis
-        .multi()
-        .zadd(activeLeaseKeys.role(lease.role), 'NX', lease.expiresAt.getTime(), lease.id)
-        .zadd(activeLeaseKeys.holder(lease.role, holderOf(lease)), 'NX', lease.expiresAt.getTime(), lease.id),
+    await this.countIn('NX', lease, lease.expiresAt);
+  }
+
+  /** Prunes one active-lease set and sets its expiry to its latest entry's; true when the expiry changed. */
+  async tidy(key: string, now: Date): Promise<boolean> {
+    return (await (this.redis as Redis & QuotaCommands).rotorTidyLeases(key, now.getTime())) === 1;
+  }
+
+  private async countIn(mode: 'XX' | 'NX', lease: Pick<Lease, 'id' | 'role' | 'holder'>, expiresAt: Date): Promise<void> {
+    await (this.redis as Redis & QuotaCommands).rotorCountLease(
+      activeLeaseKeys.role(lease.role),
+      activeLeaseKeys.holder(lease.role, holderOf(lease)),
+      mode,
+      expiresAt.getTime(),
+      lease.id,
     );
   }
 

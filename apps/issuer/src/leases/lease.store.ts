@@ -1,16 +1,35 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 
+import { DEFAULT_DEDUPE_WINDOW_SECONDS } from '@rotor/config';
 import type { Workload } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
 import { execTransaction, type Redis } from '@rotor/redis-store';
 
+import { DEDUPE_WINDOW_MS } from '../platform/tokens';
+
 import { eventWorkload, type Lease } from './lease';
 
-const RETAIN_AFTER_END_MS = 7 * 86_400_000;
-
-const leaseKey = (id: string) => `issuer:lease:{${id}}`;
-const tokenKey = (tokenHash: string) => `issuer:token:${tokenHash}`;
+export const leaseKey = (id: string) => `issuer:lease:{${id}}`;
+export const tokenKey = (tokenHash: string) => `issuer:token:${tokenHash}`;
 const idempotencyKey = (subject: string, key: string) => `issuer:idempotency:${subject}:${key}`;
+/** The lease record's field naming its token index entry (`issuer:token:<hash>`), so both end together. */
+export const TOKEN_HASH_FIELD = 'tokenHash';
+
+/**
+ * HSET on a record that still exists (a write racing the record's expiry must not bring back a
+ * partial record without a TTL), and, when ARGV[1] is not empty, an earlier expiry (never a later
+ * one). KEYS: record. ARGV: expireAtMs or '', field, value, … Returns 1 when written.
+ */
+const HSET_IF_EXISTS = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1], 'LT') end
+return 1
+`;
+
+interface StoreCommands {
+  rotorHsetIfExists(key: string, expireAtMs: string, ...fieldsAndValues: string[]): Promise<number>;
+}
 
 /**
  * The issuer's lease records in its own Redis keys: what reads, renewals and introspection
@@ -18,11 +37,26 @@ const idempotencyKey = (subject: string, key: string) => `issuer:idempotency:${s
  */
 @Injectable()
 export class LeaseStore {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  /** ROTOR_DEDUPE_WINDOW_SECONDS: how long a lease's records outlive it. */
+  readonly windowMs: number;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Optional() @Inject(DEDUPE_WINDOW_MS) windowMs?: number,
+  ) {
+    this.windowMs = windowMs ?? DEFAULT_DEDUPE_WINDOW_SECONDS * 1000;
+    if (!('rotorHsetIfExists' in redis)) redis.defineCommand('rotorHsetIfExists', { numberOfKeys: 1, lua: HSET_IF_EXISTS });
+  }
+
+  /** When a lease's records expire unless its revocation ends them sooner: its latest possible end plus the window. */
+  retainUntil(lease: Pick<Lease, 'maxExpiresAt'>): number {
+    return lease.maxExpiresAt.getTime() + this.windowMs;
+  }
 
   async create(lease: Lease, tokenHash?: string): Promise<void> {
-    const retainUntil = lease.maxExpiresAt.getTime() + RETAIN_AFTER_END_MS;
-    await execTransaction(this.redis.multi().hset(leaseKey(lease.id), serialize(lease)).pexpireat(leaseKey(lease.id), retainUntil));
+    const retainUntil = this.retainUntil(lease);
+    const fields = { ...serialize(lease), ...(tokenHash ? { [TOKEN_HASH_FIELD]: tokenHash } : {}) };
+    await execTransaction(this.redis.multi().hset(leaseKey(lease.id), fields).pexpireat(leaseKey(lease.id), retainUntil));
     // The token index is found by the token's hash and the lease by its id: two hash slots on Redis
     // Cluster, so no MULTI spans them. The lease first: an index entry never names a lease not written.
     if (tokenHash) await this.redis.set(tokenKey(tokenHash), lease.id, 'PXAT', retainUntil);
@@ -50,20 +84,42 @@ export class LeaseStore {
   }
 
   async updateExpiry(lease: Lease, expiresAt: Date): Promise<void> {
-    await this.redis.hset(leaseKey(lease.id), 'expiresAt', expiresAt.toISOString());
+    await this.hsetIfExists(lease.id, { expiresAt: expiresAt.toISOString() });
   }
 
   /** Hands a lease to an operator (the upgrade of break-glass leases from their stand-in workload). */
   async setOperatorHolder(lease: Lease, subject: string): Promise<Lease> {
     const upgraded: Lease = { ...lease, holder: { kind: 'operator', subject } };
     const { workload, holder, holderSubject } = serialize(upgraded);
-    await this.redis.hset(leaseKey(lease.id), { workload: workload!, holder: holder!, holderSubject: holderSubject! });
+    await this.hsetIfExists(lease.id, { workload: workload!, holder: holder!, holderSubject: holderSubject! });
     return upgraded;
   }
 
-  /** Idempotent: a lease already revoked stays as it was. */
+  /**
+   * Records the revocation and shortens the lease's records to the dedupe window from `at`: an
+   * ended lease is history, kept only while late events about it may still arrive. The token
+   * index first (another hash slot): a crash before the record says revoked leaves the
+   * redelivered event to do both again. Never lengthens a TTL.
+   */
   async markRevoked(lease: Lease, { at, reason }: { at: Date; reason: string }): Promise<void> {
-    await this.redis.hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString(), revocationReason: reason });
+    const until = at.getTime() + this.windowMs;
+    const tokenHash = await this.redis.hget(leaseKey(lease.id), TOKEN_HASH_FIELD);
+    if (tokenHash) await this.redis.pexpireat(tokenKey(tokenHash), until, 'LT');
+    await this.hsetIfExists(lease.id, { state: 'revoked', revokedAt: at.toISOString(), revocationReason: reason }, until);
+  }
+
+  /** Names a record's token index entry (the upgrade of records written before they did); nothing if the record is gone. */
+  async nameTokenEntry(id: string, tokenHash: string): Promise<void> {
+    await this.hsetIfExists(id, { [TOKEN_HASH_FIELD]: tokenHash });
+  }
+
+  private async hsetIfExists(id: string, fields: Record<string, string>, expireAtMs?: number): Promise<boolean> {
+    const written = await (this.redis as Redis & StoreCommands).rotorHsetIfExists(
+      leaseKey(id),
+      expireAtMs === undefined ? '' : String(expireAtMs),
+      ...Object.entries(fields).flat(),
+    );
+    return written === 1;
   }
 
   /** Claims an Idempotency-Key for a caller; returns the lease id a previous request bound to it, if any. */

@@ -1,7 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 
+import { DEFAULT_DEDUPE_WINDOW_SECONDS } from '@rotor/config';
 import { REDIS } from '@rotor/nest-redis';
 import { DueSchedule, type Redis } from '@rotor/redis-store';
+
+import { DEDUPE_WINDOW_MS } from '../platform/tokens';
 
 export interface CurrentVersion {
   version: number;
@@ -16,8 +19,13 @@ const handledKey = (eventId: string) => `issuer:rotation-request:${eventId}`;
 @Injectable()
 export class SecretVersionStore {
   readonly rotations: DueSchedule;
+  private readonly windowMs: number;
 
-  constructor(@Inject(REDIS) private readonly redis: Redis) {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Optional() @Inject(DEDUPE_WINDOW_MS) windowMs?: number,
+  ) {
+    this.windowMs = windowMs ?? DEFAULT_DEDUPE_WINDOW_SECONDS * 1000;
     this.rotations = new DueSchedule(redis, { prefix: 'issuer:schedule:rotation' });
   }
 
@@ -45,7 +53,8 @@ export class SecretVersionStore {
     return (await this.redis.exists(handledKey(eventId))) === 1;
   }
 
+  /** Remembered for the dedupe window (ROTOR_DEDUPE_WINDOW_SECONDS), then forgotten. */
   async markHandled(eventId: string): Promise<void> {
-    await this.redis.set(handledKey(eventId), '1', 'EX', 7 * 86_400);
+    await this.redis.set(handledKey(eventId), '1', 'PX', this.windowMs);
   }
 }

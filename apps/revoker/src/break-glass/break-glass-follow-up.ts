@@ -87,7 +87,12 @@ export class BreakGlassFollowUp {
   async versionCreated(secret: string, version: number, createdAt: Date): Promise<void> {
     for (const id of await this.redis.smembers(waitingKey(secret))) {
       const record = await this.get(id);
-      if (!record || record.state !== 'rotating' || !record.endedAt || createdAt < new Date(record.endedAt)) continue;
+      if (!record) {
+        // Its record expired (KEEP_MS): nothing waits any more, so the entry goes too.
+        await this.redis.srem(waitingKey(secret), id);
+        continue;
+      }
+      if (record.state !== 'rotating' || !record.endedAt || createdAt < new Date(record.endedAt)) continue;
       record.rotated[secret] = version;
       if (record.secrets.every((name) => record.rotated[name] !== undefined)) record.state = 'rotated';
       await this.save(record);

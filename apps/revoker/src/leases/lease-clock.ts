@@ -8,7 +8,7 @@ import type { RevokerConfig } from '../config';
 
 import type { RevocationReason, TrackedLease, TrackedLeaseState } from './tracked-lease';
 
-const leaseKey = (id: string) => `revoker:lease:{${id}}`;
+export const leaseKey = (id: string) => `revoker:lease:{${id}}`;
 
 /**
  * Sets of unrevoked lease ids by workload, role and backend, for emergency rotations. Each
@@ -32,8 +32,6 @@ const irrevocableKey = 'revoker:irrevocable';
  */
 const earlyKey = (id: string) => `revoker:early:{${id}}`;
 const EARLY_TTL_SECONDS = 7 * 86_400;
-/** How long a revoked lease's record is kept (dedupes late events about it). */
-const KEEP_REVOKED_MS = 7 * 86_400_000;
 
 /**
  * The TTL clock: one sorted-set schedule of lease expiries plus a hash per lease, all in
@@ -42,11 +40,14 @@ const KEEP_REVOKED_MS = 7 * 86_400_000;
 @Injectable()
 export class LeaseClock {
   readonly schedule: DueSchedule;
+  /** How long a revoked lease's record is kept (ROTOR_DEDUPE_WINDOW_SECONDS): it dedupes late events about it. */
+  readonly keepRevokedMs: number;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(REVOKER_CONFIG) config: RevokerConfig,
   ) {
+    this.keepRevokedMs = config.dedupeWindowMs;
     this.schedule = new DueSchedule(redis, { prefix: 'revoker:schedule:lease-expiry', shards: config.schedule.shards });
   }
 
@@ -149,7 +150,7 @@ export class LeaseClock {
         .multi()
         .hset(leaseKey(lease.id), { state: 'revoked', revokedAt: at.toISOString() })
         .hdel(leaseKey(lease.id), 'lastError')
-        .pexpire(leaseKey(lease.id), KEEP_REVOKED_MS),
+        .pexpire(leaseKey(lease.id), this.keepRevokedMs),
     );
     await this.removeFromIndexes(lease);
   }

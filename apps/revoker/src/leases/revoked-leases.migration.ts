@@ -1,0 +1,66 @@
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+
+import { REDIS } from '@rotor/nest-redis';
+import { scanKeys, type Redis } from '@rotor/redis-store';
+import { LOGGER } from '@rotor/service-kit';
+import type { Logger } from '@rotor/telemetry';
+
+import { LeaseClock } from './lease-clock';
+
+const PAGE = 500;
+
+export interface RevokedLeasesMigrationResult {
+  /** Revoked leases' records now expiring at `revokedAt` + the window (they were kept a week). */
+  shortened: number;
+  /** Records deleted: revoked past the window, or too partial to read. */
+  deleted: number;
+}
+
+/**
+ * Upgrades the revoker's lease records written before Redis held only live state (issue 19): a
+ * revoked lease's record was kept a week; now ROTOR_DEDUPE_WINDOW_SECONDS from its revocation.
+ * Records of unrevoked leases (active, revoking, irrevocable) are the clock itself and are not
+ * touched. Idempotent and safe on several replicas at once: it never lengthens a TTL.
+ */
+@Injectable()
+export class RevokedLeasesMigration implements OnApplicationBootstrap {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly clock: LeaseClock,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const result = await this.run(new Date());
+    if (result.shortened + result.deleted > 0) this.logger.info({ ...result }, 'revoked leases given the live-state retention');
+  }
+
+  async run(now: Date): Promise<RevokedLeasesMigrationResult> {
+    const result: RevokedLeasesMigrationResult = { shortened: 0, deleted: 0 };
+    let page: string[] = [];
+    const flush = async () => {
+      await Promise.all(page.map((key) => this.upgrade(key, now, result)));
+      page = [];
+    };
+    for await (const key of scanKeys(this.redis, 'revoker:lease:{*', PAGE)) {
+      page.push(key);
+      if (page.length >= PAGE) await flush();
+    }
+    await flush();
+    return result;
+  }
+
+  private async upgrade(key: string, now: Date, result: RevokedLeasesMigrationResult): Promise<void> {
+    const [id, state, revokedAt] = await this.redis.hmget(key, 'id', 'state', 'revokedAt');
+    if (!id) {
+      // A write that raced the record's expiry: nothing the clock can read, nothing scheduled by it.
+      if (await this.redis.del(key)) result.deleted++;
+      return;
+    }
+    if (state !== 'revoked') return;
+    const until = (revokedAt ? new Date(revokedAt).getTime() : now.getTime()) + this.clock.keepRevokedMs;
+    if (until <= now.getTime()) {
+      if (await this.redis.del(key)) result.deleted++;
+    } else if (await this.redis.pexpireat(key, until, 'LT')) result.shortened++;
+  }
+}
