@@ -9,7 +9,7 @@ export type EmergencyCounter = (typeof COUNTERS)[number];
 /** Every key of one emergency rotation starts `revoker:emergency:{<id>}`: the id is the hash tag, so Redis Cluster keeps them in one slot. */
 export const emergencyTag = (id: string) => `revoker:emergency:{${id}}`;
 const counterKey = (id: string, counter: EmergencyCounter) => `${emergencyTag(id)}:${counter}`;
-/** Kept for a week after the rotation, like revoked leases. */
+/** Kept for a week after the rotation, for GET (one set of keys per emergency, not per lease). */
 export const KEEP_EMERGENCY_SECONDS = 7 * 86_400;
 
 /**
