@@ -1,7 +1,6 @@
 import { ViewKeys } from '@rotor/audit-chain';
 import { parseCatalog } from '@rotor/catalog';
 import type { OperatorCaller } from '@rotor/identity';
-import type { Redis } from '@rotor/redis-store';
 import {
   InventoryAtSchema,
   OwnerInventorySchema,
@@ -18,31 +17,7 @@ import { OwnerInventoryService } from './inventory/owner-inventory.service';
 import { PostureService } from './reports/posture.service';
 import { PostureStore } from './reports/posture.store';
 import { ReportsController } from './reports/reports.controller';
-
-/** The audit views as the projection leaves them: hashes and sorted sets, read with the calls the stores make. */
-function memoryViews() {
-  const hashes = new Map<string, Record<string, string>>();
-  const zsets = new Map<string, [string, number][]>();
-  const sorted = (key: string) => [...(zsets.get(key) ?? [])].sort(([, a], [, b]) => a - b);
-  const redis = {
-    hash: (key: string, fields: Record<string, string>) => hashes.set(key, fields),
-    zadd: (key: string, score: number, member: string) => zsets.set(key, [...(zsets.get(key) ?? []), [member, score]]),
-    zrange: async (key: string) => sorted(key).map(([member]) => member),
-    zrangebyscore: async (key: string, _min: string, max: string) =>
-      sorted(key)
-        .filter(([, score]) => score <= Number(max))
-        .map(([member]) => member),
-    pipeline: () => {
-      const keys: string[] = [];
-      const pipeline = {
-        hgetall: (key: string) => (keys.push(key), pipeline),
-        exec: async () => keys.map((key) => [null, { ...hashes.get(key) }]),
-      };
-      return pipeline;
-    },
-  };
-  return redis;
-}
+import { MemoryViews } from '../../../libs/audit-chain/src/memory-views.testing';
 
 const NOW = Date.now();
 const HOUR = 3_600_000;
@@ -66,7 +41,7 @@ managedSecrets:
 
 /** One of each: a live lease, an irrevocable one, an overdue version, a delivered copy, a copy found outside, an open drift. */
 function seeded() {
-  const views = memoryViews();
+  const views = new MemoryViews();
   const lease = { leaseId: 'l-1', role: 'db-rw', owner: 'team-pay', backend: 'opaque-token', namespace: 'shop', serviceAccount: 'orders' };
   views.hash(ViewKeys.lease('l-1'), { ...lease, issuedAt: ms(-HOUR / 4), expiresAt: ms(HOUR / 2), maxExpiresAt: ms(HOUR) });
   views.hash(ViewKeys.lease('l-2'), {
@@ -119,11 +94,10 @@ function seeded() {
     finding: `${ms(-HOUR)}|${JSON.stringify({ drift: 'edited', repaired: false, secret: 'db', version: 3 })}`,
   });
   views.zadd(ViewKeys.drifts, NOW - HOUR, 'k8s:shop/secrets/db');
-  const redis = views as unknown as Redis;
-  const store = new InventoryStore(redis);
+  const store = new InventoryStore(views);
   return {
-    inventory: new InventoryController(new InventoryService(store, catalog), new OwnerInventoryService(store, redis, catalog)),
-    reports: new ReportsController(new PostureService(new PostureStore(redis), store, catalog)),
+    inventory: new InventoryController(new InventoryService(store, catalog), new OwnerInventoryService(store, views, catalog)),
+    reports: new ReportsController(new PostureService(new PostureStore(views), store, catalog)),
   };
 }
 

@@ -6,13 +6,13 @@ import { AuditKeyring, auditKeyId, GENESIS, sealRecord, signCheckpoint } from '@
 import type { AuditCheckpoint, AuditRecord } from '@rotor/contracts';
 import type { OperatorCaller } from '@rotor/identity';
 import { AuditVerifyReportSchema } from '@rotor/rest-contract';
+import type { PgAuditViews } from '@rotor/audit-store';
 import type { DependencyGate } from '@rotor/service-kit';
 
 import type { AuditorConfig } from '../config';
 
 import { AuditController } from './audit.controller';
 import type { AuditSigningKeys } from './audit-signing-keys';
-import type { AuditStore } from './audit.store';
 import type { CheckpointArchive } from './checkpoint-archive';
 import { ChainVerificationService } from './chain-verification.service';
 
@@ -68,7 +68,7 @@ const checkpointOver = (head: AuditRecord): AuditCheckpoint =>
 const auditor: OperatorCaller = { kind: 'operator', subject: 'audrey', groups: ['rotor:auditor'] };
 const controllerOver = (external: AuditCheckpoint | undefined) =>
   new AuditController(
-    {} as AuditStore,
+    { events: async () => ({ items: [], total: 0 }) } as unknown as PgAuditViews,
     new ChainVerificationService(
       {} as Kafka,
       { auditTopic: 'rotor.audit.log.v1' } as AuditorConfig,
