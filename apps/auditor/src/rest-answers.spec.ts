@@ -17,6 +17,7 @@ import { OwnerInventoryService } from './inventory/owner-inventory.service';
 import { PostureService } from './reports/posture.service';
 import { PostureStore } from './reports/posture.store';
 import { ReportsController } from './reports/reports.controller';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the unit tests' view store, kept out of the lib's public index
 import { MemoryViews } from '../../../libs/audit-chain/src/memory-views.testing';
 
 const NOW = Date.now();
