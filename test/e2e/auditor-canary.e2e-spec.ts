@@ -9,11 +9,11 @@ import type { AuditEventsPage, AuditVerifyReport, IssuedCredential, SecretInvent
 
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
-import { PrivateRedis } from '../support/private-redis';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
-import { kafkaFromEnv } from '../../tools/security/env-clients';
+import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
 
 const kafka = kafkaFromEnv('rotor-test-audit-canary');
 
@@ -22,7 +22,7 @@ describe('audit canary: credentials issued, delivered, rotated and revoked leave
   const fileDir = join(mkdtempSync(join(tmpdir(), 'rotor-canary-target-')), 'app');
   const auditTopic = `rotor.audit.canary-${randomUUID().slice(0, 8)}.v1`;
   const group = `rotor-auditor-canary-${randomUUID().slice(0, 8)}`;
-  const redis = new PrivateRedis(19424);
+  const db = new PrivateAuditDatabase();
   let identity: TestIdentity;
   let services: ServiceProcess[] = [];
   let issuer: ServiceProcess;
@@ -49,12 +49,12 @@ managedSecrets:
     targets:
       - { kind: file, name: node-agent, path: ${fileDir} }
 `);
-    await redis.start();
+    await db.create();
     await startGroupAtEnd(kafka, group);
     const common = { ...identity.env, ROTOR_CATALOG: catalogFile, LOG_LEVEL: 'info' };
     auditor = new ServiceProcess('auditor', 19423, {
       ...common,
-      REDIS_URL: redis.url,
+      ...db.env(),
       ROTOR_AUDIT_TOPIC: auditTopic,
       ROTOR_AUDITOR_GROUP: group,
       ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
@@ -78,7 +78,7 @@ managedSecrets:
 
   afterAll(async () => {
     await Promise.all(services.map((service) => service.stop()));
-    await redis.kill();
+    await db.drop();
     const admin = kafka.admin();
     await admin.connect();
     await admin.deleteGroups([group]).catch(() => undefined);
@@ -186,5 +186,45 @@ managedSecrets:
     expect(spellings.filter((spelling) => records.some((record) => record.includes(spelling)))).toEqual([]);
     expect(records.some((record) => record.includes('worker-1') || record.includes('pod-uid-1'))).toBe(false);
     expect(canaries.some((value) => auditor.logs.includes(value))).toBe(false);
+
+    // Nor in the auditor's views and state in PostgreSQL: every row of the tables it derives from the records.
+    const views = await db.open();
+    const rows: string[] = [];
+    for (const table of ['records', 'record_keys', 'entities', 'members', 'seen', 'chains', 'state'])
+      rows.push(...(await views.pool.query<{ row: string }>(`SELECT t::text AS row FROM ${table} t`)).rows.map((r) => r.row));
+    expect(rows.join('\n')).toContain(issued.leaseId);
+    expect(spellings.filter((spelling) => rows.some((row) => row.includes(spelling)))).toEqual([]);
+    expect(rows.some((row) => row.includes('worker-1') || row.includes('pod-uid-1'))).toBe(false);
+
+    // Nor in Redis, where the issuer, revoker and distributor keep their state: every key and value of this stack's database.
+    const redis = redisFromEnv();
+    const entries: string[] = [];
+    try {
+      for (const key of await redis.keys('*')) entries.push(`${key} ${JSON.stringify(await redisValue(redis, key))}`);
+    } finally {
+      redis.disconnect();
+    }
+    expect(entries.length).toBeGreaterThan(0);
+    expect(spellings.filter((spelling) => entries.some((entry) => entry.includes(spelling)))).toEqual([]);
   }, 240_000);
 });
+
+/** A key's value whatever its type (as text: the scan looks for values, not structure). */
+async function redisValue(redis: ReturnType<typeof redisFromEnv>, key: string): Promise<unknown> {
+  switch (await redis.type(key)) {
+    case 'string':
+      return redis.get(key);
+    case 'hash':
+      return redis.hgetall(key);
+    case 'zset':
+      return redis.zrange(key, 0, -1, 'WITHSCORES');
+    case 'set':
+      return redis.smembers(key);
+    case 'list':
+      return redis.lrange(key, 0, -1);
+    case 'stream':
+      return redis.xrange(key, '-', '+');
+    default:
+      return null; // gone since KEYS
+  }
+}
