@@ -17,6 +17,14 @@ describe('parseEnv', () => {
     expect(config.REDIS_URL).toBe('rediss://127.0.0.1:6379');
   });
 
+  it('keeps ended state for a day unless ROTOR_DEDUPE_WINDOW_SECONDS says otherwise, and refuses a window of nothing', () => {
+    expect(parseEnv(EnvFragments.dedupe, {}).ROTOR_DEDUPE_WINDOW_SECONDS).toBe(86_400);
+    expect(parseEnv(EnvFragments.dedupe, { ROTOR_DEDUPE_WINDOW_SECONDS: '10' }).ROTOR_DEDUPE_WINDOW_SECONDS).toBe(10);
+    expect(errorOf(() => parseEnv(EnvFragments.dedupe, { ROTOR_DEDUPE_WINDOW_SECONDS: '0' })).problems[0]).toMatch(
+      /^ROTOR_DEDUPE_WINDOW_SECONDS: /,
+    );
+  });
+
   it('splits a broker list', () => {
     expect(parseEnv(EnvFragments.kafka, { KAFKA_BROKERS: 'a:9092, b:9093' }).KAFKA_BROKERS).toEqual(['a:9092', 'b:9093']);
   });
