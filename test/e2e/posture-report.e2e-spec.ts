@@ -12,7 +12,7 @@ import { GsmSecretStore } from '@rotor/secret-store';
 import { eventually } from '../support/eventually';
 import { FakeKubeApi } from '../support/fake-kube-api';
 import { startGroupAtEnd } from '../support/kafka-groups';
-import { PrivateRedis } from '../support/private-redis';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
 import { ServiceProcess } from '../support/service-process';
 import { requiredEnv } from '../support/services-env';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
@@ -60,7 +60,7 @@ describe('posture report: what needs attention, with owners and OWASP NHI / NIST
   const auditTopic = `rotor.audit.posture-${suffix}.v1`;
   const group = `rotor-auditor-posture-${suffix}`;
   const irrevocableLease = randomUUID();
-  const redis = new PrivateRedis(19704);
+  const db = new PrivateAuditDatabase();
   let identity: TestIdentity;
   let kube: FakeKubeApi;
   let issuer: ServiceProcess;
@@ -137,7 +137,7 @@ managedSecrets:${serviceSecrets}
     rotationPeriod: 30d
     gracePeriod: 1s
 `);
-    await redis.start();
+    await db.create();
     await startGroupAtEnd(kafka, group);
     gsm = new GsmSecretStore({ project, emulatorHost: requiredEnv('SECRET_MANAGER_EMULATOR_HOST') });
     publisher = new EventPublisher(kafka);
@@ -145,7 +145,7 @@ managedSecrets:${serviceSecrets}
     auditor = new ServiceProcess('auditor', 19703, {
       ...identity.env,
       ROTOR_CATALOG: auditorCatalog,
-      REDIS_URL: redis.url,
+      ...db.env(),
       ROTOR_AUDIT_TOPIC: auditTopic,
       ROTOR_AUDITOR_GROUP: group,
       ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
@@ -180,7 +180,8 @@ managedSecrets:${serviceSecrets}
   afterAll(async () => {
     await Promise.all([issuer?.stop(), revoker?.stop(), distributor?.stop(), auditor?.stop()]);
     await publisher?.disconnect();
-    await Promise.all([kube?.stop(), gsm?.close(), redis.kill()]);
+    await Promise.all([kube?.stop(), gsm?.close()]);
+    await db.drop();
   });
 
   it('finds a managed value planted in an unlabelled Secret, a ConfigMap, an .env file and a YAML manifest, printing none', async () => {
