@@ -1,15 +1,19 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 import { Topics } from '@rotor/contracts';
+import { readTopicRange } from '@rotor/kafka';
 import type { AuditEventsPage, IssuedCredential, LeaseView } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
-import { requiredEnv } from '../support/services-env';
+import { startGroupAtEnd } from '../support/kafka-groups';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
 import { writeTempCatalog } from '../support/temp-files';
-import { redisFromEnv } from '../../tools/security/env-clients';
+import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
+
+const kafka = kafkaFromEnv('rotor-test-walking-skeleton');
 
 const CATALOG = `
 roles:
@@ -27,31 +31,48 @@ introspection:
 
 describe('walking skeleton: one credential through issuer, revoker and auditor', () => {
   const started = new Date();
+  // The auditor's database is the suite's own, so it audits into a topic of its own too (a fresh
+  // database beside a topic that already holds records would rightly refuse to start its chains).
+  const db = new PrivateAuditDatabase();
+  const auditTopic = `rotor.audit.skeleton-${randomUUID().slice(0, 8)}.v1`;
+  const auditGroup = `rotor-auditor-skeleton-${randomUUID().slice(0, 8)}`;
   let identity: TestIdentity;
   let services: Record<'issuer' | 'revoker' | 'auditor' | 'distributor', ServiceProcess>;
 
   beforeAll(async () => {
     identity = await TestIdentity.create();
+    await db.create();
+    await startGroupAtEnd(kafka, auditGroup);
     const catalogFile = writeTempCatalog(CATALOG);
     const env = {
       ...identity.env,
       ROTOR_CATALOG: catalogFile,
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-      // The checkout's audit key: the audit topic outlives this test, and its chain must verify across runs.
-      ROTOR_AUDIT_KEY: requiredEnv('ROTOR_AUDIT_KEY'),
+      ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
       ROTOR_REVOKE_POLL_MS: '100',
     };
     services = {
       issuer: new ServiceProcess('issuer', 18080, env),
       revoker: new ServiceProcess('revoker', 18081, env),
       distributor: new ServiceProcess('distributor', 18082, env),
-      auditor: new ServiceProcess('auditor', 18083, env),
+      auditor: new ServiceProcess('auditor', 18083, {
+        ...env,
+        ...db.env(),
+        ROTOR_AUDIT_TOPIC: auditTopic,
+        ROTOR_AUDITOR_GROUP: auditGroup,
+      }),
     };
     await Promise.all(Object.values(services).map((service) => service.start().ready()));
   }, 120_000);
 
   afterAll(async () => {
     await Promise.all(Object.values(services ?? {}).map((service) => service.stop()));
+    await db.drop();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([auditGroup]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
+    await admin.disconnect();
   });
 
   it('issues a 2-second opaque token, audits it, revokes it when its TTL runs out, and leaks its value nowhere', async () => {
@@ -94,7 +115,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
     await eventually(async () => ((await auditedTypes()).includes(Topics.leaseIssued) ? true : undefined), {
       what: 'lease.issued in the audit log',
       timeoutMs: 120_000,
-    }); // the shared auditor group may first catch up on earlier suites' events
+    });
 
     // 3. The revoker revokes it when the TTL runs out, and introspection follows.
     await eventually(async () => ((await introspect()).active === false ? true : undefined), { what: 'introspection to say inactive' });
@@ -119,8 +140,21 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
     const verify = await fetch(`${services.auditor.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${auditorToken}` } });
     expect(await verify.json()).toMatchObject({ ok: true });
 
-    // 5. Canary: the token appears in no message on any rotor topic, no service log, no Redis value.
+    // 5. Canary: the token appears in no message on any rotor topic (the audit topic too), no service log, no Redis value,
+    //    no row of the auditor's database.
     const messages = await readRotorTopicsSince(started);
+    await readTopicRange(kafka, {
+      topic: auditTopic,
+      onMessage: (message, partition) =>
+        void messages.push({
+          topic: Topics.auditLog,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? null,
+          value: message.value?.toString() ?? '',
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)])),
+        }),
+    });
     expect(messages.some((message) => message.topic === Topics.leaseIssued && message.value.includes(issued.leaseId))).toBe(true);
     expect(messages.some((message) => message.topic === Topics.auditLog && message.value.includes(issued.leaseId))).toBe(true);
     const leakingMessages = messages.filter((message) =>
@@ -132,6 +166,12 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
       expect({ service: service.name, leaks: service.logs.includes(canary) }).toEqual({ service: service.name, leaks: false });
     }
     expect(await redisValuesContaining(canary)).toEqual([]);
+    const views = await db.open();
+    const rows: string[] = [];
+    for (const table of ['records', 'record_keys', 'entities', 'members', 'seen'])
+      rows.push(...(await views.pool.query<{ row: string }>(`SELECT t::text AS row FROM ${table} t`)).rows.map((r) => r.row));
+    expect(rows.some((row) => row.includes(issued.leaseId))).toBe(true);
+    expect(rows.filter((row) => row.includes(canary))).toEqual([]);
   }, 240_000);
 });
 
