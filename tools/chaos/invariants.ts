@@ -8,11 +8,11 @@ import { Client } from 'pg';
 
 import { Topics } from '@rotor/contracts';
 import { postgresRoleName, redisAclUsername } from '@rotor/credential-backends';
-import { VIEW_PREFIX } from '@rotor/audit-chain';
+import type { AuditDatabase } from '@rotor/audit-store';
 import { allKeys } from '@rotor/redis-store';
 import { GsmSecretStore } from '@rotor/secret-store';
 
-import { PrivateRedis } from '../../test/support/private-redis';
+import { PrivateAuditDatabase } from '../../test/support/private-audit-database';
 import { principalEnv } from '../../test/support/principals';
 import { redisFromEnv } from '../security/env-clients';
 
@@ -133,7 +133,7 @@ export async function checkInvariants(evidence: RunEvidence, quiesce: () => Prom
   });
   await guard('every domain event has exactly one audit record', () => oneAuditRecordEach(evidence));
   await guard('audit chains verify; a rebuild equals the live views', () => auditRebuild(evidence));
-  await guard('no credential value in any topic, log or Redis value', () => canaries(evidence));
+  await guard('no credential value in any topic, log, Redis value or audit view', () => canaries(evidence));
   return results;
 }
 
@@ -286,27 +286,21 @@ export function oneAuditRecordEach(evidence: RunEvidence): InvariantResult {
   };
 }
 
-/** The CLI's `audit replay --rebuild` into a scratch Redis, compared key by key with the live views. */
+/** The CLI's `audit replay --rebuild` into a scratch database, compared table by table with the auditors' live views. */
 async function auditRebuild(evidence: RunEvidence): Promise<InvariantResult> {
   const name = 'audit chains verify; a rebuild equals the live views';
-  const scratch = new PrivateRedis(19594);
-  await scratch.start();
-  const live = await evidence.stack.redisAdmin();
-  const copy = redisFromEnv(scratch.url);
+  const scratch = await new PrivateAuditDatabase().create();
   try {
     const env: Record<string, string> = {
       ...(process.env as Record<string, string>),
       ...principalEnv('cli'),
       KAFKA_BROKERS,
       ROTOR_KAFKA_NAMESPACE: evidence.stack.namespace,
-      REDIS_URL: scratch.url,
       SECRET_MANAGER_EMULATOR_HOST: evidence.stack.gsmHost,
       GSM_PROJECT: evidence.stack.gsmProject,
+      ...scratch.env(),
     };
-    delete env['REDIS_CLUSTER_NODES'];
-    // The CLI reads Redis as admin to rebuild: the scratch server has the stack's users.
-    env['REDIS_USERNAME'] = 'admin';
-    env['REDIS_PASSWORD_FILE'] = join(ROOT, '.rotor', 'secrets', 'redis-admin.password');
+    delete env['ROTOR_AUDIT_DATABASE_URL'];
     const { stdout } = await run(
       process.execPath,
       ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), 'audit', 'replay', '--rebuild', '--json'],
@@ -320,38 +314,48 @@ async function auditRebuild(evidence: RunEvidence): Promise<InvariantResult> {
       verify?: { ok: boolean; records: number; chains: number; failures?: string[] };
       rebuild?: { complete: boolean; recordsApplied: number };
     };
-    const differences = await compareViews(live, copy);
+    const differences = compareViews(await viewRows(await evidence.stack.auditDatabase.open()), await viewRows(await scratch.open()));
     const ok = !!summary.verify?.ok && !!summary.rebuild?.complete && differences.length === 0;
     return {
       name,
       ok,
       detail:
         `${summary.verify?.records ?? 0} records in ${summary.verify?.chains ?? 0} chains: ${summary.verify?.ok ? 'verified' : 'BROKEN'}; ` +
-        `rebuild ${summary.rebuild?.complete ? 'complete' : 'INCOMPLETE'} (${summary.rebuild?.recordsApplied ?? 0} records); ${differences.length} view keys differ`,
+        `rebuild ${summary.rebuild?.complete ? 'complete' : 'INCOMPLETE'} (${summary.rebuild?.recordsApplied ?? 0} records); ${differences.length} view rows differ`,
       ...examples([...(summary.verify?.failures ?? []), ...differences]),
     };
   } finally {
-    live.disconnect();
-    copy.disconnect();
-    await scratch.kill();
+    await scratch.drop();
   }
 }
 
-/** Keys that are the auditor's working state, not a view: the lock, counters and markers. */
-const VOLATILE = /:(state|checkpoint|checkpoint:appended|checkpoint:lock)$|:seen:/;
+/**
+ * The auditor's views and chain heads, row by row (as text, keyed by table and primary key); not
+ * its working state: the markers, the checkpointer's bookkeeping and lock, when an event was seen.
+ */
+const VIEW_TABLES: Record<string, { key: string; columns: string }> = {
+  chains: { key: 'chain', columns: 'seq, hash, source_offset, pending_first, pending_hash, pending_offset' },
+  seen: { key: 'event_id', columns: 'chain, seq' },
+  records: { key: "chain || ':' || seq", columns: 'at, event_id, event_type, record::text AS record' },
+  record_keys: { key: "kind || ':' || value || '@' || chain || ':' || seq", columns: 'at' },
+  entities: { key: "kind || ':' || id", columns: 'fields, live_from, live_to' },
+  members: { key: "set || ' ' || member", columns: 'score' },
+};
 
-async function compareViews(live: Cluster, copy: ReturnType<typeof redisFromEnv>): Promise<string[]> {
-  const dump = async (keys: string[], read: (key: string) => Promise<string>) => {
-    const values = new Map<string, string>();
-    for (const key of keys.filter((key) => !VOLATILE.test(key))) values.set(key, await read(key));
-    return values;
-  };
-  const [liveKeys, copyKeys] = await Promise.all([allKeys(live, `${VIEW_PREFIX}*`, 1000), allKeys(copy, `${VIEW_PREFIX}*`, 1000)]);
-  const [a, b] = await Promise.all([dump(liveKeys, (key) => valueOf(live, key)), dump(copyKeys, (key) => valueOf(copy, key))]);
+async function viewRows(db: AuditDatabase): Promise<Map<string, string>> {
+  const rows = new Map<string, string>();
+  for (const [table, { key, columns }] of Object.entries(VIEW_TABLES)) {
+    const result = await db.pool.query<{ key: string }>(`SELECT ${key} AS key, ${columns} FROM ${table}`);
+    for (const { key: id, ...values } of result.rows) rows.set(`${table} ${id}`, JSON.stringify(values));
+  }
+  return rows;
+}
+
+function compareViews(live: Map<string, string>, copy: Map<string, string>): string[] {
   const differences: string[] = [];
-  for (const [key, value] of a)
-    if (b.get(key) !== value) differences.push(`${key}: ${b.has(key) ? 'differs' : 'missing from the rebuild'}`);
-  for (const key of b.keys()) if (!a.has(key)) differences.push(`${key}: only in the rebuild`);
+  for (const [row, value] of live)
+    if (copy.get(row) !== value) differences.push(`${row}: ${copy.has(row) ? 'differs' : 'missing from the rebuild'}`);
+  for (const row of copy.keys()) if (!live.has(row)) differences.push(`${row}: only in the rebuild`);
   return differences;
 }
 
@@ -535,10 +539,25 @@ async function canaries(evidence: RunEvidence): Promise<InvariantResult> {
   } finally {
     redis.disconnect();
   }
+  // The auditors' views in PostgreSQL, every row as text.
+  const views = await evidence.stack.auditDatabase.open();
+  let rows = 0;
+  for (const table of ['records', 'record_keys', 'entities', 'members', 'seen', 'chains']) {
+    const result = await views.pool.query<{ row: string }>(`SELECT t::text AS row FROM ${table} t`);
+    rows += result.rows.length;
+    for (let start = 0; start < result.rows.length; start += 1000)
+      scan(
+        `the auditors' ${table} table`,
+        result.rows
+          .slice(start, start + 1000)
+          .map((r) => r.row)
+          .join('\n'),
+      );
+  }
   return {
-    name: 'no credential value in any topic, log or Redis value',
+    name: 'no credential value in any topic, log, Redis value or audit view',
     ok: search.size > 0 && found.length === 0,
-    detail: `${search.size} issued values searched in ${evidence.messages.length} topic messages, ${logs.length} replica logs and ${keys} Redis keys (no spans: rotor exports none yet, issue 18)`,
+    detail: `${search.size} issued values searched in ${evidence.messages.length} topic messages, ${logs.length} replica logs, ${keys} Redis keys and ${rows} rows of the auditors' database (no spans: rotor exports none yet, issue 18)`,
     ...examples(found),
   };
 }

@@ -13,6 +13,7 @@ import { createRedis } from '@rotor/redis-store';
 import { createWebhookReceiver, type WebhookNotice } from '@rotor/webhook-signature';
 
 import { FakeKubeApi } from '../fake-kube-api/fake-kube-api';
+import { PrivateAuditDatabase } from '../../test/support/private-audit-database';
 import { ServiceProcess, type ServiceName } from '../../test/support/service-process';
 import { readEnvFile } from '../../test/support/services-env';
 import { TcpSwitch } from '../../test/support/tcp-switch';
@@ -93,8 +94,8 @@ export class WebhookTarget {
 
 /**
  * A fresh rotor installation on the clustered topology, owned by one chaos run: rotor's topics in
- * a Kafka namespace of its own on the three-node cluster, its own Redis Cluster (flushed), its own
- * GSM emulator, fake kube-apiserver, webhook receiver and file-target directory, and the replicas
+ * a Kafka namespace of its own on the three-node cluster, its own Redis Cluster (flushed), the
+ * auditors' own PostgreSQL database, its own GSM emulator, fake kube-apiserver, webhook receiver and file-target directory, and the replicas
  * as child processes it can kill and restart. The issuer reaches PostgreSQL, the redis-acl
  * backend and GSM through TCP switches, so that one service's network can be cut without stopping
  * the servers the others use.
@@ -108,6 +109,8 @@ export class ChaosStack {
   readonly switches: { pg: TcpSwitch; redisAcl: TcpSwitch; gsm: TcpSwitch };
   readonly webhook = new WebhookTarget();
   readonly kube = new FakeKubeApi();
+  /** The auditors' database (both replicas share it, as one installation's do), on the stack's PostgreSQL, dropped at the end. */
+  readonly auditDatabase = new PrivateAuditDatabase();
   identity!: TestIdentity;
   redisNodes: string[] = [];
   private gsm?: ChildProcess;
@@ -152,6 +155,7 @@ export class ChaosStack {
     await stackScript('redis-cluster.sh', ['up'], REDIS_CLUSTER_ENV);
     this.redisNodes = readEnvFile(join(ROOT, '.rotor', 'redis-cluster-chaos', 'env'))['REDIS_CLUSTER_NODES']!.split(',');
     await this.flushRedis();
+    await this.auditDatabase.create();
     this.identity = await TestIdentity.create();
     await Promise.all([this.kube.start(), this.webhook.start(), this.startGsm()]);
     await Promise.all(Object.values(this.switches).map((relay) => relay.start()));
@@ -186,7 +190,9 @@ export class ChaosStack {
               ROTOR_INTROSPECTION_RATE_PER_MINUTE: '60000',
               ROTOR_INTROSPECTION_BURST: '1000',
             }
-          : {};
+          : app === 'auditor'
+            ? this.auditDatabase.env()
+            : {};
       this.replicas.set(id, new ServiceProcess(app, port, { ...this.env, ...own }));
     }
     this.progress(`[stack] ${this.replicaSpecs.length} rotor replicas: ${this.replicaSpecs.map((replica) => replica.id).join(', ')}`);
@@ -223,6 +229,7 @@ export class ChaosStack {
     this.gsm?.kill('SIGCONT');
     this.gsm?.kill('SIGTERM');
     await Promise.allSettled([this.kube.stop(), this.webhook.stop()]);
+    await this.auditDatabase.drop().catch(() => undefined);
   }
 
   /** The chaos Redis Cluster as admin (the checks read every key), connected. */
