@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import type { Admin } from 'kafkajs';
 
-import { auditKeyId, checkpointSecretFor, GENESIS, sealLegacyRecord, sealRecord, signCheckpoint, ViewKeys } from '@rotor/audit-chain';
+import { auditKeyId, checkpointSecretFor, GENESIS, sealLegacyRecord, sealRecord, signCheckpoint } from '@rotor/audit-chain';
 import { AuditLogMessageSchema, Topics, type AuditCheckpoint, type AuditLogMessage, type AuditRecord } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
@@ -15,6 +15,7 @@ import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
 import { leaseIssuedEvent } from '../support/lease-events';
 import { principalEnv } from '../support/principals';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
 import { PrivateRedis } from '../support/private-redis';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
@@ -156,7 +157,9 @@ class CheckpointingAuditor {
   readonly topic = `rotor.audit.test-cp-${randomUUID().slice(0, 8)}.v1`;
   readonly group = `rotor-auditor-test-${randomUUID().slice(0, 8)}`;
   readonly auditKey = randomBytes(32).toString('hex');
+  /** The Redis of the auditor before PostgreSQL: the upgrade test leaves its state there. */
   readonly redis: PrivateRedis;
+  readonly db = new PrivateAuditDatabase();
   process!: ServiceProcess;
 
   constructor(
@@ -170,10 +173,12 @@ class CheckpointingAuditor {
   async start(prepare?: () => Promise<void>): Promise<this> {
     await ensurePortFree(this.port);
     await this.redis.start();
+    await this.db.create();
     await startGroupAtEnd(kafka, this.group);
     await prepare?.();
     this.process = new ServiceProcess('auditor', this.port, {
       ...this.identity.env,
+      ...this.db.env(),
       REDIS_URL: this.redis.url,
       ROTOR_AUDIT_TOPIC: this.topic,
       ROTOR_AUDITOR_GROUP: this.group,
@@ -189,6 +194,7 @@ class CheckpointingAuditor {
   async stop(...topics: string[]): Promise<void> {
     await this.process?.stop();
     await this.redis.kill();
+    await this.db.drop();
     await withAdmin(async (admin) => {
       await admin.deleteGroups([this.group]).catch(() => undefined);
       await admin.deleteTopics({ topics: [this.topic, ...topics] }).catch(() => undefined);
@@ -328,20 +334,19 @@ describe('audit checkpoints: a verifier with the public key only', () => {
     expect(summary.failures).toEqual([expect.stringMatching(/older than two intervals/)]);
     expect((await verifyAsOutsider(auditor.topic, keyFile)).summary).toMatchObject({ ok: true }); // the live log keeps signing
 
-    // Stale is reported, but a rebuild still completes: an auditor that lost its Redis (and so
+    // Stale is reported, but a rebuild still completes: an auditor that lost its database (and so
     // stopped signing) must be able to restart from the log.
-    const redis = new PrivateRedis(19464);
-    await redis.start();
+    const lost = await new PrivateAuditDatabase().create();
     try {
-      const { code, summary: rebuilt } = await verifyAsOutsider(topic, keyFile, { REDIS_URL: redis.url }, '--rebuild');
+      const { code, summary: rebuilt } = await verifyAsOutsider(topic, keyFile, lost.env(), '--rebuild');
       expect(code).toBe(2);
       expect(rebuilt).toMatchObject({ ok: false, failures: [expect.stringMatching(/older than two intervals/)] });
-      const state = redisFromEnv(redis.url);
-      expect(await state.exists(ViewKeys.marker)).toBe(1);
-      expect(Number(await state.hget(ViewKeys.checkpoint, 'number'))).toBe(log.filter(isCheckpoint).at(-1)!.message.number);
-      state.disconnect();
+      const state = await lost.open();
+      expect((await state.pool.query(`SELECT 1 FROM state WHERE name = 'initialized'`)).rowCount).toBe(1);
+      const { rows } = await state.pool.query('SELECT number FROM checkpoint_state');
+      expect(Number(rows[0].number)).toBe(log.filter(isCheckpoint).at(-1)!.message.number);
     } finally {
-      await redis.kill();
+      await lost.drop();
     }
   });
 
@@ -372,7 +377,8 @@ describe('audit checkpoints: upgrading a log written with HMAC links', () => {
     const auditor = new CheckpointingAuditor(19462, 19463, identity);
     const publisher = kafka.producer();
     try {
-      // What the previous auditor left: HMAC-linked chains on its topic, and their heads in its Redis.
+      // What the previous auditor left: HMAC-linked chains on its topic, and their heads in its Redis
+      // (the layout before PostgreSQL): the new auditor moves that state at start-up, then continues.
       const chains = [0, 1].map((partition) => `${Topics.leaseIssued}:${partition}`);
       const legacy: AuditRecord[] = [];
       await auditor.start(async () => {
@@ -416,9 +422,9 @@ describe('audit checkpoints: upgrading a log written with HMAC links', () => {
               legacy.push(head);
               await producer.send({ topic: auditor.topic, messages: [{ key: chain, value: JSON.stringify(head) }] });
             }
-            await redis.hset(ViewKeys.head(chain), { seq: head!.seq, hash: head!.hash, sourceOffset: head!.sourceOffset });
+            await redis.hset(`{auditor:views}:chain:${chain}`, { seq: head!.seq, hash: head!.hash, sourceOffset: head!.sourceOffset });
           }
-          await redis.set(ViewKeys.marker, new Date().toISOString());
+          await redis.set('{auditor:views}:state', new Date().toISOString());
         } finally {
           await producer.disconnect();
           redis.disconnect();
@@ -440,6 +446,14 @@ describe('audit checkpoints: upgrading a log written with HMAC links', () => {
         const next = log.find((entry) => !isCheckpoint(entry) && recordOf(entry).chain === chain && recordOf(entry).seq === 3);
         expect(next?.message).toMatchObject({ link: 'sha256', prev: legacyHead.hash });
       }
+      // The move left nothing of the auditor in Redis, and the database holds the continued heads.
+      const oldRedis = redisFromEnv(auditor.redis.url);
+      expect(await oldRedis.keys('*auditor*')).toEqual([]);
+      oldRedis.disconnect();
+      const moved = await auditor.db.open();
+      const { rows: heads } = await moved.pool.query('SELECT chain, seq FROM chains WHERE chain = ANY($1) ORDER BY chain', [chains]);
+      expect(heads.every((head: { seq: string }) => Number(head.seq) >= 3)).toBe(true);
+      expect(heads).toHaveLength(2);
       const transition = log.find(isCheckpoint)!.message;
       expect(transition.heads).toEqual(expect.arrayContaining(chains.map((chain) => expect.objectContaining({ chain, seq: 2 }))));
 

@@ -25,7 +25,13 @@ export type MergeFields = Record<string, MergeRule | undefined>;
 
 export const merge = (key: string, fields: MergeFields): ViewOp => ({ op: 'merge', key, fields });
 /** A member keeps its earliest score. */
-export const indexEarliest = (set: string, score: number, member: string): ViewOp => ({ op: 'member', set, member, score, keep: 'earliest' });
+export const indexEarliest = (set: string, score: number, member: string): ViewOp => ({
+  op: 'member',
+  set,
+  member,
+  score,
+  keep: 'earliest',
+});
 export const indexAt = (set: string, score: number, member: string): ViewOp => ({ op: 'member', set, member, score, keep: 'assign' });
 
 /** A rule for a value the event may lack. */

@@ -59,9 +59,7 @@ export class ChainState {
     );
     const row = rows[0]!;
     const head: StoredHead | undefined =
-      row.hash && row.seq !== null
-        ? { seq: Number(row.seq), hash: row.hash, sourceOffset: BigInt(row.source_offset ?? '-1') }
-        : undefined;
+      row.hash && row.seq !== null ? { seq: Number(row.seq), hash: row.hash, sourceOffset: BigInt(row.source_offset ?? '-1') } : undefined;
     return { initialized: row.initialized, head, seen: new Set(row.seen ?? []) };
   }
 
@@ -118,7 +116,8 @@ export class ChainState {
 
   async checkpointState(): Promise<CheckpointState> {
     const { rows } = await this.db.pool.query<{ initialized: boolean; number: string | null; issued_at: string | null; appended: string }>(
-      `SELECT EXISTS (SELECT 1 FROM state WHERE name = $1) AS initialized, number, issued_at, appended FROM checkpoint_state`,
+      `SELECT EXISTS (SELECT 1 FROM state WHERE name = $1) AS initialized, c.number, c.issued_at, coalesce(c.appended, 0) AS appended
+         FROM (SELECT 1) AS one LEFT JOIN checkpoint_state c ON true`,
       [StateMarkers.initialized],
     );
     const row = rows[0]!;
@@ -136,6 +135,7 @@ export class ChainState {
    * highest number known elsewhere (the copy outside Kafka) when the database lost its own.
    */
   async nextCheckpointNumber(floor: () => Promise<number>): Promise<number> {
+    await this.ensureCheckpointRow();
     const state = await this.checkpointState();
     if (state.number === undefined) {
       await this.db.pool.query('UPDATE checkpoint_state SET number = $1 WHERE number IS NULL', [await floor()]);
@@ -146,6 +146,7 @@ export class ChainState {
 
   /** Carries the checkpoint numbering over (a move from another store, or a rebuild). */
   async setCheckpointNumber(number: number, issuedAt?: string): Promise<void> {
+    await this.ensureCheckpointRow();
     await this.db.pool.query(
       'UPDATE checkpoint_state SET number = GREATEST(coalesce(number, 0), $1), issued_at = coalesce($2, issued_at)',
       [number, issuedAt ?? null],
@@ -158,6 +159,11 @@ export class ChainState {
       issuedAt,
       appendedBefore,
     ]);
+  }
+
+  /** The one bookkeeping row (gone with everything else when the state was wiped). */
+  private async ensureCheckpointRow(): Promise<void> {
+    await this.db.pool.query('INSERT INTO checkpoint_state DEFAULT VALUES ON CONFLICT DO NOTHING');
   }
 
   /** A lock that expires by itself (a signer that died lets the next one sign after `ttlMs`). */
@@ -179,10 +185,10 @@ export class ChainState {
   async pruneSeen(before: Date, batch = 10_000): Promise<number> {
     let total = 0;
     for (;;) {
-      const { rowCount } = await this.db.pool.query(
-        'DELETE FROM seen WHERE ctid IN (SELECT ctid FROM seen WHERE seen_at < $1 LIMIT $2)',
-        [before, batch],
-      );
+      const { rowCount } = await this.db.pool.query('DELETE FROM seen WHERE ctid IN (SELECT ctid FROM seen WHERE seen_at < $1 LIMIT $2)', [
+        before,
+        batch,
+      ]);
       total += rowCount ?? 0;
       if ((rowCount ?? 0) < batch) return total;
     }

@@ -3,3 +3,4 @@ export * from './chain-state';
 export * from './partitions';
 export * from './view-writer';
 export * from './views-reader';
+export * from './schema-rebuild';

@@ -53,7 +53,11 @@ export class ViewWriter {
       for (const last of [...lastOfChain.values()].sort((a, b) => byteOrder(a.chain, b.chain)))
         await client.query('SELECT advance_chain($1, $2, $3, $4)', [last.chain, last.seq, last.hash, last.sourceOffset]);
       // Not idempotent, and need not be: it only brings the next checkpoint forward.
-      if (options.countForCheckpoint) await client.query('UPDATE checkpoint_state SET appended = appended + $1', [records.length]);
+      if (options.countForCheckpoint)
+        await client.query(
+          'INSERT INTO checkpoint_state (appended) VALUES ($1) ON CONFLICT (singleton) DO UPDATE SET appended = checkpoint_state.appended + $1',
+          [records.length],
+        );
     });
   }
 }
@@ -64,12 +68,20 @@ async function insertRecords(client: PoolClient, records: readonly AuditRecord[]
     `INSERT INTO records (at, chain, seq, event_id, event_type, record)
      SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::json[])
      ON CONFLICT DO NOTHING`,
-    [at, records.map((r) => r.chain), records.map((r) => r.seq), records.map((r) => r.eventId), records.map((r) => r.eventType), records.map((r) => JSON.stringify(r))],
+    [
+      at,
+      records.map((r) => r.chain),
+      records.map((r) => r.seq),
+      records.map((r) => r.eventId),
+      records.map((r) => r.eventType),
+      records.map((r) => JSON.stringify(r)),
+    ],
   );
   const keys: [string, string, string, string, number][] = [];
   records.forEach((record, index) => {
     const index_ = eventIndexKeys(record);
-    const add = (kind: string, values: string[]) => values.forEach((value) => keys.push([kind, value, at[index]!, record.chain, record.seq]));
+    const add = (kind: string, values: string[]) =>
+      values.forEach((value) => keys.push([kind, value, at[index]!, record.chain, record.seq]));
     add('lease', index_.leases);
     add('workload', index_.workloads);
     add('secret', index_.secrets);
@@ -97,10 +109,7 @@ async function mergeEntities(client: PoolClient, ops: ViewOp[]): Promise<void> {
   const keys = [...grouped.keys()].sort(byteOrder).map(entityOf);
   const kinds = keys.map((key) => key.kind);
   const ids = keys.map((key) => key.id);
-  await client.query(
-    `INSERT INTO entities (kind, id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
-    [kinds, ids],
-  );
+  await client.query(`INSERT INTO entities (kind, id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, [kinds, ids]);
   const { rows } = await client.query<{ kind: string; id: string; fields: HashFields }>(
     `SELECT e.kind, e.id, e.fields FROM entities e JOIN unnest($1::text[], $2::text[]) AS k(kind, id) ON e.kind = k.kind AND e.id = k.id
       ORDER BY e.kind COLLATE "C", e.id COLLATE "C" FOR UPDATE OF e`,

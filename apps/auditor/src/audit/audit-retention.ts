@@ -31,7 +31,10 @@ export class AuditRetention implements OnApplicationBootstrap, OnApplicationShut
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.apply().catch((error: unknown) => this.logger.warn({ err: error }, 'audit retention failed')), EVERY_MS);
+    this.timer = setInterval(
+      () => void this.apply().catch((error: unknown) => this.logger.warn({ err: error }, 'audit retention failed')),
+      EVERY_MS,
+    );
     this.timer.unref();
   }
 

@@ -50,7 +50,7 @@ export class RedisLayoutMove implements OnModuleInit {
     } catch (error) {
       // Moved already, only the old keys left: not worth refusing to start over; the next start removes them.
       if (!(await this.chains.hasMarker(StateMarkers.initialized))) throw error;
-      this.logger.warn({ err: error }, "could not remove the previous auditor state from Redis; the next start tries again");
+      this.logger.warn({ err: error }, 'could not remove the previous auditor state from Redis; the next start tries again');
     }
   }
 

@@ -1,6 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 
-import { kafkaSecurityFromEnv, redisSecurityFromEnv } from '@rotor/config';
+import { readConfigFile, requireVerifiedPostgres, kafkaSecurityFromEnv } from '@rotor/config';
 import { Topics } from '@rotor/contracts';
 import { inNamespace, KafkaNamespace, kafkaSecurityOptions, type KafkaLinkSecurity, type LogPoint } from '@rotor/kafka';
 
@@ -9,17 +9,13 @@ import { inNamespace, KafkaNamespace, kafkaSecurityOptions, type KafkaLinkSecuri
  * (the operators' principal is `cli-audit`, which may only read audit topics).
  */
 export function auditLogSettings(env: NodeJS.ProcessEnv = process.env) {
-  const redisUrl = env['REDIS_URL'] ?? 'rediss://127.0.0.1:6379';
   return {
     brokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',').map((broker) => broker.trim()),
     kafkaSecurity: kafkaSecurityFromEnv(env),
     kafkaNamespace: env['ROTOR_KAFKA_NAMESPACE'] ?? '',
     topic: env['ROTOR_AUDIT_TOPIC'] ?? Topics.auditLog,
-    redisUrl,
-    /** Redis Cluster seed nodes (REDIS_CLUSTER_NODES), as the services read them. */
-    redisClusterNodes: env['REDIS_CLUSTER_NODES']?.split(',').map((node) => node.trim()),
-    /** Only `--rebuild` uses Redis, so its settings are checked only then. */
-    redisSecurity: () => redisSecurityFromEnv(env, redisUrl),
+    /** Only `--rebuild` writes the auditor's database, so its setting is read only then. */
+    auditDatabaseUrl: () => auditDatabaseUrl(env),
     auditKey: env['ROTOR_AUDIT_KEY'],
   };
 }
@@ -36,4 +32,15 @@ export function parseLogPoint(text: string, flag: string): LogPoint {
   const time = new Date(text);
   if (Number.isNaN(time.getTime())) throw new Error(`--${flag}: expected an ISO time (2026-11-27T10:00:00Z) or an offset, got "${text}"`);
   return { time };
+}
+
+/** The auditor's database, as the auditor reads it: ROTOR_AUDIT_DATABASE_URL_FILE or ROTOR_AUDIT_DATABASE_URL. */
+function auditDatabaseUrl(env: NodeJS.ProcessEnv): string {
+  const file = env['ROTOR_AUDIT_DATABASE_URL_FILE'];
+  const variable = file ? 'ROTOR_AUDIT_DATABASE_URL_FILE' : 'ROTOR_AUDIT_DATABASE_URL';
+  const url = file ? readConfigFile(variable, file).trim() : env['ROTOR_AUDIT_DATABASE_URL'];
+  if (!url) throw new Error("--rebuild writes the auditor's database: set ROTOR_AUDIT_DATABASE_URL_FILE or ROTOR_AUDIT_DATABASE_URL");
+  const insecure = env['ROTOR_INSECURE_LOCAL'] === '1' || env['ROTOR_INSECURE_LOCAL'] === 'true';
+  requireVerifiedPostgres(variable, url, insecure);
+  return url;
 }

@@ -1,19 +1,9 @@
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 
-import {
-  AuditKeyring,
-  ChainVerifier,
-  checkpointSecretFor,
-  headCommand,
-  projectRecord,
-  SCRIPT_LOADS,
-  VIEW_PREFIX,
-  ViewKeys,
-  type ViewCommand,
-} from '@rotor/audit-chain';
+import { AuditKeyring, ChainVerifier, checkpointSecretFor } from '@rotor/audit-chain';
+import { SchemaRebuild } from '@rotor/audit-store';
 import { AuditCheckpointSchema, AuditLogMessageSchema, type AuditCheckpoint, type AuditRecord } from '@rotor/contracts';
-import { readTopicRange } from '@rotor/kafka';
-import { allKeys, createRedis, serversOf, type Redis } from '@rotor/redis-store';
+import { readTopicRange, type LogPoint } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
 
 import type { CliContext, CliFlags } from '../context';
@@ -23,15 +13,18 @@ import { parseFilters } from './audit-filter';
 import { ProgressReporter } from './audit-progress';
 import { auditLogSettings, cliKafka, parseLogPoint } from './audit-reader';
 
-const REBUILD_BATCH = 4_000;
+const REBUILD_BATCH = 2_000;
+/** The tail read under the lock starts this long before the main read did (producers' clocks, in-flight appends). */
+const TAIL_SLACK_MS = 60_000;
 
 /**
  * `rotor audit replay --from <time|offset> [--to …] [--verify [--public-key FILE]] [--rebuild] [--out file.jsonl] [--filter f=v]`:
  * reads the audit topic straight from Kafka. --verify walks the chains and checks the signed
  * checkpoints with the public keys alone (ROTOR_AUDIT_KEY, when given, also checks the records
  * from before the transition); with GSM_PROJECT set, it compares the checkpoint kept in GSM.
- * --rebuild verifies too and recreates the auditor's Redis state (views, chain heads, dedupe
- * set, checkpoint number) from the topic alone.
+ * --rebuild verifies too and builds the auditor's database state (views, chain heads, dedupe
+ * marks, checkpoint number) again from the topic alone, into a fresh schema while the auditor
+ * runs, then switches it in (SchemaRebuild); a log broken anywhere leaves the live state as it was.
  */
 export async function auditReplayCommand(context: CliContext, flags: CliFlags): Promise<void> {
   const settings = auditLogSettings();
@@ -53,37 +46,56 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
   // Before the topic: the auditor writes Kafka first, so the topic read next must reach GSM's latest.
   if (verifier && !partial) verifier.setExternalCheckpoint(await externalCheckpoint(settings.topic));
   const out: WriteStream | undefined = typeof flags['out'] === 'string' ? createWriteStream(flags['out']) : undefined;
-  const redis = rebuild
-    ? createRedis(settings.redisUrl, {
-        connectionName: 'rotor-cli-replay',
-        clusterNodes: settings.redisClusterNodes,
-        security: settings.redisSecurity(),
-      })
-    : undefined;
+  const rebuildUrl = rebuild ? settings.auditDatabaseUrl() : undefined;
   const progress = new ProgressReporter('records');
   const started = Date.now();
   let matched = 0;
   let duplicates = 0;
   let lastCheckpoint = 0;
   let applied = 0;
-  let keysCleared = 0;
   let unreadable: { partition: number; offset: string } | undefined;
-  let pending: ViewCommand[] = [];
+  let schema: SchemaRebuild | undefined;
+  let pending: AuditRecord[] = [];
   const flush = async () => {
-    if (!redis || pending.length === 0) return;
-    const results = await redis.pipeline(pending).exec();
-    const failed = results?.find(([error]) => error);
-    if (failed?.[0]) throw failed[0];
+    if (!schema || pending.length === 0) return;
+    await schema.write(pending);
     pending = [];
+  };
+  /** The last offset the main read reached in each partition: the tail read goes on after it. */
+  const readUpTo = new Map<number, bigint>();
+  const onMessage = async (message: { value: Buffer | null; offset: string }, partition: number, tail = false) => {
+    if (tail && BigInt(message.offset) <= (readUpTo.get(partition) ?? -1n)) return;
+    readUpTo.set(partition, BigInt(message.offset));
+    const parsed = AuditLogMessageSchema.safeParse(safeJson(message.value));
+    if (!parsed.success) {
+      unreadable ??= { partition, offset: message.offset };
+      return;
+    }
+    if ('kind' in parsed.data) {
+      verifier?.addCheckpoint({ checkpoint: parsed.data, partition, offset: message.offset });
+      lastCheckpoint = Math.max(lastCheckpoint, parsed.data.number);
+      return;
+    }
+    const record: AuditRecord = parsed.data;
+    const status = verifier?.add({ record, partition, offset: message.offset }) ?? 'ok';
+    if (status === 'duplicate') {
+      duplicates++;
+      return; // an append retried after a crash: the same record again, not a second one
+    }
+    // The rebuild stops at the first break: records after it are not trusted into the views.
+    if (schema && status === 'ok' && !unreadable) {
+      pending.push(record);
+      applied++;
+      if (pending.length >= REBUILD_BATCH) await flush();
+    }
+    if (!tail && filter(record)) {
+      matched++;
+      if (out && !out.write(`${JSON.stringify(record)}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    }
   };
 
   try {
-    if (redis) {
-      await redis.connect();
-      // Every master: on Redis Cluster a keyless SCRIPT LOAD reaches one node only.
-      for (const server of await serversOf(redis)) await server.pipeline(SCRIPT_LOADS).exec();
-      keysCleared = await clearAuditorKeys(redis);
-    }
+    if (rebuildUrl) schema = await SchemaRebuild.begin(rebuildUrl);
     const { read, total } = await readTopicRange(kafka, {
       groupPrefix: 'rotor-cli-replay',
       topic: settings.topic,
@@ -91,46 +103,33 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
       to,
       progressEvery: 5000,
       onProgress: (done, all) => progress.update(done, all),
-      onMessage: async (message, partition) => {
-        const parsed = AuditLogMessageSchema.safeParse(safeJson(message.value));
-        if (!parsed.success) {
-          unreadable ??= { partition, offset: message.offset };
-          return;
-        }
-        if ('kind' in parsed.data) {
-          verifier?.addCheckpoint({ checkpoint: parsed.data, partition, offset: message.offset });
-          lastCheckpoint = Math.max(lastCheckpoint, parsed.data.number);
-          return;
-        }
-        const record: AuditRecord = parsed.data;
-        const status = verifier?.add({ record, partition, offset: message.offset }) ?? 'ok';
-        if (status === 'duplicate') {
-          duplicates++;
-          return; // an append retried after a crash: the same record again, not a second one
-        }
-        // The rebuild stops at the first break: records after it are not trusted into the views.
-        if (redis && status === 'ok' && !unreadable) {
-          pending.push(...projectRecord(record), headCommand(record));
-          applied++;
-          if (pending.length >= REBUILD_BATCH) await flush();
-        }
-        if (filter(record)) {
-          matched++;
-          if (out && !out.write(`${JSON.stringify(record)}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-        }
-      },
+      onMessage: (message, partition) => onMessage(message, partition),
     });
     await flush();
+    if (schema) {
+      // The auditor appended meanwhile: hold its appends, read what it wrote since, then switch.
+      await schema.lockLive();
+      const tailFrom: LogPoint = { time: new Date(started - TAIL_SLACK_MS) };
+      await readTopicRange(kafka, {
+        groupPrefix: 'rotor-cli-replay-tail',
+        topic: settings.topic,
+        from: tailFrom,
+        onMessage: (message, partition) => onMessage(message, partition, true),
+      });
+      await flush();
+    }
     progress.finish();
     const verification = verifier?.result();
     const ok = !verification || (verification.ok && !unreadable);
     // The rebuild stops only at a broken or unreadable record. What is judged about the log's end
     // (stale, no checkpoint yet, a tail missing against GSM) is reported, and still fails the exit
-    // code, but must not keep an auditor whose Redis was lost from ever restarting.
+    // code, but must not keep an auditor whose database was lost from ever restarting.
     const rebuilt = !!verification && !verification.firstBreak && !unreadable;
     // The auditor numbers its next checkpoint after the last one in the log, and writes one at once.
-    if (redis && rebuilt && lastCheckpoint) await redis.hset(ViewKeys.checkpoint, 'number', lastCheckpoint);
-    if (redis && rebuilt) await redis.set(ViewKeys.marker, new Date().toISOString());
+    let replacedLive = false;
+    if (schema && rebuilt) ({ replacedLive } = await schema.complete(lastCheckpoint));
+    else await schema?.abandon();
+    schema = undefined;
     const tookMs = Date.now() - started;
     const summary = {
       topic: settings.topic,
@@ -139,14 +138,14 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
       matched,
       duplicatesSkipped: duplicates,
       ...(verification ? { verify: { ...verification, ok, ...(unreadable ? { firstUnreadable: unreadable } : {}) } } : {}),
-      ...(redis ? { rebuild: { keysCleared, recordsApplied: applied, complete: rebuilt } } : {}),
+      ...(rebuildUrl ? { rebuild: { recordsApplied: applied, complete: rebuilt, replacedLive } } : {}),
       ...(out ? { out: flags['out'] } : {}),
       tookMs,
       eventsPerSecond: Math.round(read / Math.max(0.001, tookMs / 1000)),
     };
     const brokenAt = verification?.firstBreak ?? (unreadable ? { ...unreadable, reason: 'not an audit record' } : undefined);
     printResult(context, summary, {
-      columns: ['read', 'matched', 'events/s', 'chain', 'unanchored tail', 'first break', ...(redis ? ['rebuilt'] : [])],
+      columns: ['read', 'matched', 'events/s', 'chain', 'unanchored tail', 'first break', ...(rebuildUrl ? ['rebuilt'] : [])],
       rows: [
         [
           read,
@@ -157,14 +156,16 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
           brokenAt
             ? `partition ${brokenAt.partition} offset ${brokenAt.offset}: ${brokenAt.reason}`
             : (verification?.failures?.join('; ') ?? ''),
-          ...(redis ? [rebuilt ? `${applied} records` : `stopped at the break (${applied} records)`] : []),
+          ...(rebuildUrl
+            ? [rebuilt ? `${applied} records, switched in` : `not switched: the log breaks (${applied} records before it)`]
+            : []),
         ],
       ],
     });
     if (!ok) process.exitCode = 2;
   } finally {
     await new Promise<void>((resolve) => (out ? out.end(resolve) : resolve()));
-    redis?.disconnect();
+    await schema?.abandon();
   }
 }
 
@@ -195,16 +196,6 @@ async function externalCheckpoint(topic: string): Promise<AuditCheckpoint | unde
   } finally {
     await gsm.close();
   }
-}
-
-/** Deletes every `auditor:` key and nothing else; the state marker first, so a running auditor pauses. */
-async function clearAuditorKeys(redis: Redis): Promise<number> {
-  await redis.del(ViewKeys.marker);
-  let cleared = 0;
-  const keys = await allKeys(redis, `${VIEW_PREFIX}*`, 2000);
-  // One hash tag ({auditor:views}): UNLINK of many keys stays in one Redis Cluster slot.
-  for (let i = 0; i < keys.length; i += 1000) cleared += await redis.unlink(...keys.slice(i, i + 1000));
-  return cleared;
 }
 
 const safeJson = (value: Buffer | null): unknown => {
