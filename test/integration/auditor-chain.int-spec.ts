@@ -1,18 +1,19 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { type Admin } from 'kafkajs';
 
-import { sealRecord, VIEW_PREFIX, ViewKeys } from '@rotor/audit-chain';
+import { sealRecord } from '@rotor/audit-chain';
+import type { AuditDatabase } from '@rotor/audit-store';
 import { createEvent, Topics, type AuditRecord, type DeadLetter } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
-import { PrivateRedis } from '../support/private-redis';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TcpSwitch } from '../support/tcp-switch';
@@ -20,8 +21,8 @@ import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { leaseIssuedEvent } from '../support/lease-events';
 import { readRotorTopicsSince } from '../support/topic-tap';
-import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
-import { insecureStack, principalEnv } from '../support/principals';
+import { kafkaFromEnv } from '../../tools/security/env-clients';
+import { principalEnv } from '../support/principals';
 
 const ROOT = join(__dirname, '..', '..');
 const brokers = requiredEnv('KAFKA_BROKERS').split(',');
@@ -46,29 +47,30 @@ managedSecrets:
 
 /**
  * Each auditor under test writes its own audit topic, with its own consumer group and a private
- * Redis, so its chains never interleave with the shared audit log other suites verify. Its group
+ * database, so its chains never interleave with the shared audit log other suites verify. Its group
  * starts at the current end of every rotor topic: it audits only what the test publishes.
  */
 class IsolatedAuditor {
   readonly topic = `rotor.audit.test-${randomUUID().slice(0, 8)}.v1`;
   readonly group = `rotor-auditor-test-${randomUUID().slice(0, 8)}`;
   readonly auditKey = randomBytes(32).toString('hex');
-  readonly redis: PrivateRedis;
+  readonly db = new PrivateAuditDatabase();
   process!: ServiceProcess;
+  private views?: AuditDatabase;
+  private urlFile?: string;
 
+  /** `throughPort`: the auditor reaches its database through a proxy on this local port (a TcpSwitch). */
   constructor(
     readonly port: number,
-    redisPort: number,
     private readonly identity: TestIdentity,
-    private readonly redisUrl?: string,
-  ) {
-    this.redis = new PrivateRedis(redisPort);
-  }
+    private readonly throughPort?: number,
+  ) {}
 
   get env(): Record<string, string> {
     return {
       ...this.identity.env,
-      REDIS_URL: this.redisUrl ?? this.redis.url,
+      ...this.db.env(),
+      ...(this.urlFile ? { ROTOR_AUDIT_DATABASE_URL_FILE: this.urlFile } : {}),
       ROTOR_AUDIT_TOPIC: this.topic,
       ROTOR_AUDITOR_GROUP: this.group,
       ROTOR_AUDIT_KEY: this.auditKey,
@@ -79,7 +81,13 @@ class IsolatedAuditor {
 
   async start(): Promise<this> {
     await ensurePortFree(this.port);
-    await this.redis.start();
+    await this.db.create();
+    if (this.throughPort) {
+      const url = new URL(this.db.url);
+      url.port = String(this.throughPort);
+      this.urlFile = join(mkdtempSync(join(tmpdir(), 'rotor-audit-db-')), 'audit-database.url');
+      writeFileSync(this.urlFile, `${url.toString()}\n`, { mode: 0o600 });
+    }
     await startGroupAtEnd(kafka, this.group);
     this.process = new ServiceProcess('auditor', this.port, this.env);
     await this.process.start().ready();
@@ -88,18 +96,28 @@ class IsolatedAuditor {
 
   async stop(): Promise<void> {
     await this.process?.stop();
-    await this.redis.kill();
+    await this.db.drop();
     await withAdmin(async (admin) => {
       await admin.deleteGroups([this.group]).catch(() => undefined);
       await admin.deleteTopics({ topics: [this.topic] }).catch(() => undefined);
     });
   }
 
-  /** `rotor audit …` against this auditor's topic and Redis, as an operator would run it. */
+  /** The auditor's database, as the test reads it (the live schema). */
+  async database(): Promise<AuditDatabase> {
+    this.views ??= await this.db.open();
+    return this.views;
+  }
+
+  async recordCount(): Promise<number> {
+    return Number((await (await this.database()).pool.query<{ n: string }>('SELECT count(*) AS n FROM records')).rows[0]!.n);
+  }
+
+  /** `rotor audit …` against this auditor's topic and database, as an operator would run it. */
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return runCli(args, {
       KAFKA_BROKERS: brokers.join(','),
-      REDIS_URL: this.redisUrl ?? this.redis.url,
+      ...this.db.env(),
       ROTOR_AUDIT_TOPIC: this.topic,
       ROTOR_AUDIT_KEY: this.auditKey,
     });
@@ -168,7 +186,7 @@ describe('auditor: the chained audit log', () => {
   afterAll(() => publisher.disconnect());
 
   it('records each event once, records unknown types, dead-letters malformed ones, hashes sensitive identifiers, and verifies', async () => {
-    const auditor = new IsolatedAuditor(19401, 19410, identity);
+    const auditor = new IsolatedAuditor(19401, identity);
     const started = new Date();
     try {
       await auditor.start();
@@ -243,19 +261,17 @@ describe('auditor: the chained audit log', () => {
   }, 90_000);
 
   it('after a SIGKILL while appending, the restarted auditor finishes the chains with no gap and no event twice', async () => {
-    const auditor = new IsolatedAuditor(19402, 19412, identity);
+    const auditor = new IsolatedAuditor(19402, identity);
     try {
       await auditor.start();
       const events = Array.from({ length: 600 }, () => issued(randomUUID()));
       const sending = (async () => {
         for (let i = 0; i < events.length; i += 50) await Promise.all(events.slice(i, i + 50).map((event) => publisher.publish(event)));
       })();
-      const redis = redisFromEnv(auditor.redis.url);
-      await eventually(async () => ((await redis.zcard(ViewKeys.eventIndex('all'))) >= 100 ? true : undefined), {
+      await eventually(async () => ((await auditor.recordCount()) >= 100 ? true : undefined), {
         what: '100 records appended',
         intervalMs: 20,
       });
-      redis.disconnect();
       await auditor.process.kill();
       await sending;
       await auditor.process.start().ready();
@@ -278,14 +294,15 @@ describe('auditor: the chained audit log', () => {
     }
   }, 120_000);
 
-  it('fails closed while Redis is unreachable: /readyz says why, nothing is committed, and it catches up once healed', async () => {
-    const redisSwitch = await new TcpSwitch({ host: '127.0.0.1', port: 19413 }, 19414).start();
-    const auditor = new IsolatedAuditor(19403, 19413, identity, `${insecureStack() ? 'redis' : 'rediss'}://127.0.0.1:19414`);
+  it('fails closed while its database is unreachable: /readyz says why, nothing is committed, and it catches up once healed', async () => {
+    const auditor = new IsolatedAuditor(19403, identity, 19414);
+    const postgres = new URL(auditor.db.url);
+    const databaseSwitch = await new TcpSwitch({ host: postgres.hostname, port: Number(postgres.port || 5432) }, 19414).start();
     try {
       await auditor.start();
       const committed = () => withAdmin((admin) => admin.fetchOffsets({ groupId: auditor.group, topics: [Topics.leaseIssued] }));
       const before = JSON.stringify(await committed());
-      redisSwitch.cut();
+      databaseSwitch.cut();
       const events = Array.from({ length: 20 }, () => issued(randomUUID()));
       await Promise.all(events.map((event) => publisher.publish(event)));
 
@@ -304,7 +321,7 @@ describe('auditor: the chained audit log', () => {
       await new Promise((resolve) => setTimeout(resolve, 2_000)); // past several auto-commit intervals
       expect(JSON.stringify(await committed())).toBe(before);
 
-      redisSwitch.heal();
+      databaseSwitch.heal();
       await auditor.process.ready(60_000);
       const summary = await eventually(
         async () => {
@@ -328,12 +345,12 @@ describe('auditor: the chained audit log', () => {
       );
     } finally {
       await auditor.stop();
-      await redisSwitch.stop();
+      await databaseSwitch.stop();
     }
   }, 120_000);
 
   it("reports a tampered record at its partition and offset: a rewritten record in a copy of the log; a record forged onto a chain stays unanchored until the auditor's next record exposes the fork", async () => {
-    const auditor = new IsolatedAuditor(19404, 19415, identity);
+    const auditor = new IsolatedAuditor(19404, identity);
     const copyTopic = `${auditor.topic}-tampered`;
     try {
       await auditor.start();
@@ -433,29 +450,32 @@ describe('auditor: the chained audit log', () => {
   }, 120_000);
 });
 
-/** Every auditor key in a Redis, by type, except the state marker (a timestamp) and the checkpointer's bookkeeping (times, counters). */
-async function auditorKeys(url: string): Promise<Record<string, unknown>> {
-  const redis = redisFromEnv(url);
-  const dump: Record<string, unknown> = {};
-  try {
-    const keys = (await redis.keys(`${VIEW_PREFIX}*`))
-      .filter((key) => key !== ViewKeys.marker && !key.startsWith(ViewKeys.checkpoint))
-      .sort();
-    for (const key of keys) {
-      const type = await redis.type(key);
-      dump[key] =
-        type === 'string'
-          ? await redis.get(key)
-          : type === 'hash'
-            ? await redis.hgetall(key)
-            : type === 'zset'
-              ? await redis.zrange(key, 0, -1, 'WITHSCORES')
-              : `(${type})`;
-    }
-  } finally {
-    redis.disconnect();
+/**
+ * Every row of the auditor's heads, dedupe marks and views, by table (empty tables left out), in a
+ * stable order; not the state marker (a timestamp), the checkpointer's bookkeeping (times,
+ * counters), the locks, nor when an event id was marked seen.
+ */
+const AUDITOR_ROWS: Record<string, string> = {
+  chains: 'chain, seq, hash, source_offset, pending_first, pending_hash, pending_offset',
+  seen: 'event_id, chain, seq',
+  records: 'at, chain, seq, event_id, event_type, record::text AS record',
+  record_keys: 'kind, value, at, chain, seq',
+  entities: 'kind, id, fields, live_from, live_to',
+  members: 'set, member, score',
+};
+async function auditorRows(db: AuditDatabase): Promise<Record<string, string[]>> {
+  const dump: Record<string, string[]> = {};
+  for (const [table, columns] of Object.entries(AUDITOR_ROWS)) {
+    const { rows } = await db.pool.query(`SELECT ${columns} FROM ${table}`);
+    if (rows.length) dump[table] = rows.map((row) => JSON.stringify(row)).sort();
   }
   return dump;
+}
+
+/** The database loses the auditor's state (as a restore of an empty or wrong backup would): every table emptied. */
+async function wipe(db: AuditDatabase): Promise<void> {
+  await db.pool.query('TRUNCATE state, chains, checkpoint_state, locks, seen, records, record_keys, entities, members');
+  await db.pool.query('INSERT INTO checkpoint_state DEFAULT VALUES');
 }
 
 describe('auditor: inventory views built from the audit log', () => {
@@ -469,8 +489,8 @@ describe('auditor: inventory views built from the audit log', () => {
 
   afterAll(() => publisher.disconnect());
 
-  it('answers inventory questions, and after Redis is wiped refuses to restart the chains until --rebuild restores views equal to the live ones', async () => {
-    const auditor = new IsolatedAuditor(19405, 19416, identity);
+  it('answers inventory questions, and after its database is wiped refuses to restart the chains until --rebuild restores views equal to the live ones', async () => {
+    const auditor = new IsolatedAuditor(19405, identity);
     try {
       await auditor.start();
       const base = Date.now() - 3_600_000;
@@ -630,8 +650,9 @@ describe('auditor: inventory views built from the audit log', () => {
       expect(bad.status).toBe(400);
       expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
 
-      // Wipe Redis: --rebuild from the audit topic alone gives back exactly the live views.
-      const live = await auditorKeys(auditor.redis.url);
+      // Wipe the database: --rebuild from the audit topic alone gives back exactly the live views.
+      const db = await auditor.database();
+      const live = await auditorRows(db);
       // The secret's inventory is "now": its `at` moves, the rest must not.
       const answers = async () => [
         { ...(await get<object>('/v1/inventory/secrets/pay-key')), at: 'now' },
@@ -639,18 +660,17 @@ describe('auditor: inventory views built from the audit log', () => {
         await get('/v1/audit/events'),
       ];
       const liveAnswers = await answers();
-      expect(Object.keys(live).length).toBeGreaterThan(30);
-      const wipe = redisFromEnv(auditor.redis.url);
-      await wipe.flushall(); // a private Redis for this auditor
-      expect(await auditorKeys(auditor.redis.url)).toEqual({});
+      expect(Object.values(live).flat().length).toBeGreaterThan(30);
+      expect(live['records']).toHaveLength(history.length);
+      await wipe(db); // a private database for this auditor
+      expect(await auditorRows(db)).toEqual({});
       const rebuilt = await auditor.replay('--rebuild');
       expect(rebuilt.rebuild).toMatchObject({ complete: true, recordsApplied: history.length });
-      expect(await auditorKeys(auditor.redis.url)).toEqual(live);
+      expect(await auditorRows(db)).toEqual(live);
       expect(await answers()).toEqual(liveAnswers);
 
       // Wiped again while events keep coming: the auditor does not restart its chains at seq 0; it waits for the rebuild.
-      await wipe.flushall();
-      wipe.disconnect();
+      await wipe(db);
       // On the partition (so the chain) of an issue event already audited: the rebuilt head must continue it.
       const late = issued(randomUUID());
       await publisher.publish(late, { key: kept });
@@ -662,7 +682,7 @@ describe('auditor: inventory views built from the audit log', () => {
         },
         { what: 'the auditor to refuse to append' },
       );
-      expect(refused).toMatch(/Redis state is missing but .* holds \d+ messages: run `rotor audit replay --rebuild`/);
+      expect(refused).toMatch(/database state is missing but .* holds \d+ messages: run `rotor audit replay --rebuild`/);
       expect((await auditor.replay('--rebuild')).rebuild).toMatchObject({ complete: true, recordsApplied: history.length });
       await auditor.process.ready();
       const final = await eventually(
