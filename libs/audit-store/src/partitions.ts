@@ -55,7 +55,8 @@ export class MonthlyPartitions {
            JOIN pg_class c ON c.oid = i.inhrelid
            JOIN pg_class p ON p.oid = i.inhparent
            JOIN pg_namespace n ON n.oid = p.relnamespace
-          WHERE p.relname = $1 AND n.nspname = current_schema()`,
+          WHERE p.relname = $1 AND n.nspname = current_schema()
+          ORDER BY c.relname`,
         [table],
       );
       for (const { name } of rows) {

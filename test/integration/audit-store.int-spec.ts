@@ -1,0 +1,225 @@
+import { randomUUID } from 'node:crypto';
+
+import { GENESIS, projectRecord, sealRecord, type HashFields } from '@rotor/audit-chain';
+import { MemoryViews } from '../../libs/audit-chain/src/memory-views.testing';
+import { AuditDatabase, ChainState, MonthlyPartitions, PgAuditViews, ViewWriter } from '@rotor/audit-store';
+import { Topics, type AuditRecord } from '@rotor/contracts';
+
+import { PrivateAuditDatabase } from '../support/private-audit-database';
+
+const DAY = 86_400_000;
+const BASE = Date.UTC(2026, 8, 20); // late September: the histories cross into October and November
+
+/** One chain per event type (as the auditor chains per source partition), sealed in order. */
+class Chains {
+  private readonly heads = new Map<string, AuditRecord>();
+
+  record(type: string, data: Record<string, unknown>, at: number): AuditRecord {
+    const chain = `${type}:0`;
+    const head = this.heads.get(chain);
+    const eventId = randomUUID();
+    const record = sealRecord({
+      seq: head ? head.seq + 1 : 0,
+      chain,
+      sourceTopic: type,
+      sourcePartition: 0,
+      sourceOffset: String(head ? head.seq + 1 : 0),
+      eventId,
+      eventType: type,
+      known: true,
+      recordedAt: new Date(at).toISOString(),
+      event: { id: eventId, type, time: new Date(at).toISOString(), data },
+      prev: head?.hash ?? GENESIS,
+    });
+    this.heads.set(chain, record);
+    return record;
+  }
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Leases issued, renewed and revoked or left to expire; versions created and retired; copies delivered and removed; a drift. */
+function history(): AuditRecord[] {
+  const chains = new Chains();
+  const records: AuditRecord[] = [];
+  for (let i = 0; i < 60; i++) {
+    const leaseId = randomUUID();
+    const issuedAt = BASE + i * DAY;
+    const workload = { namespace: 'shop', serviceAccount: `sa-${i % 4}`, podName: `pod-${i}` };
+    const lease = { leaseId, role: 'db', owner: `team-${i % 3}`, backend: 'opaque-token', workload };
+    records.push(
+      chains.record(
+        Topics.leaseIssued,
+        { ...lease, issuedAt: iso(issuedAt), expiresAt: iso(issuedAt + 2 * DAY), maxExpiresAt: iso(issuedAt + 5 * DAY) },
+        issuedAt,
+      ),
+    );
+    if (i % 3 === 0)
+      records.push(
+        chains.record(
+          Topics.leaseRenewed,
+          { ...lease, renewedAt: iso(issuedAt + DAY), expiresAt: iso(issuedAt + 4 * DAY) },
+          issuedAt + DAY,
+        ),
+      );
+    if (i % 2 === 0)
+      records.push(
+        chains.record(Topics.leaseRevoked, { ...lease, reason: 'requested', revokedAt: iso(issuedAt + DAY / 2) }, issuedAt + DAY / 2),
+      );
+  }
+  const target = { kind: 'kubernetes-secret', name: 'shop-db' };
+  for (let version = 1; version <= 6; version++) {
+    const at = BASE + version * 7 * DAY;
+    const gsmVersion = `projects/p/secrets/db/versions/${version}`;
+    records.push(
+      chains.record(
+        Topics.secretVersionCreated,
+        { secret: 'db', owner: 'team-0', version, gsmVersion, reason: 'scheduled', createdAt: iso(at) },
+        at,
+      ),
+    );
+    records.push(
+      chains.record(
+        Topics.deliveryCompleted,
+        { secret: 'db', version, target, locator: 'shop/db', contentHash: 'a'.repeat(64), deliveredAt: iso(at + 1000) },
+        at + 1000,
+      ),
+    );
+    if (version > 1) {
+      records.push(
+        chains.record(
+          Topics.deliveryRemoved,
+          { secret: 'db', version: version - 1, target, locator: 'shop/db', reason: 'superseded', removedAt: iso(at + 2000) },
+          at + 2000,
+        ),
+      );
+      records.push(
+        chains.record(
+          Topics.secretVersionRetired,
+          { secret: 'db', version: version - 1, gsmVersion, reason: 'superseded', retiredAt: iso(at + DAY) },
+          at + DAY,
+        ),
+      );
+    }
+  }
+  records.push(
+    chains.record(
+      Topics.deliveryDriftDetected,
+      { secret: 'db', version: 6, target, locator: 'shop/db', drift: 'content-changed', repaired: false },
+      BASE + 50 * DAY,
+    ),
+  );
+  return records;
+}
+
+/** What the PostgreSQL views hold, in the shape MemoryViews keeps. */
+async function pgSnapshot(db: AuditDatabase): Promise<string> {
+  const views = new MemoryViews();
+  const entities = await db.pool.query<{ kind: string; id: string; fields: HashFields }>('SELECT kind, id, fields FROM entities');
+  for (const row of entities.rows) views.hash(`${row.kind}:${row.id}`, row.fields);
+  const members = await db.pool.query<{ set: string; member: string; score: number }>('SELECT set, member, score FROM members');
+  for (const row of members.rows) views.zadd(row.set, row.score, row.member);
+  return views.snapshot();
+}
+
+const shuffled = <T>(items: T[], seed: number): T[] => {
+  const copy = [...items];
+  let state = seed;
+  for (let i = copy.length - 1; i > 0; i--) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const j = state % (i + 1);
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+};
+
+/**
+ * The auditor's PostgreSQL store against the projection's reference (MemoryViews): the same
+ * views whatever order the chains' runs arrive in or how often, the inventory at a time from the
+ * lifetime index, monthly partitions and their detachment, and the dedupe window.
+ */
+describe('audit store (PostgreSQL)', () => {
+  const privateDb = new PrivateAuditDatabase();
+  let db: AuditDatabase;
+  const records = history();
+  const reference = new MemoryViews();
+  records.forEach((record) => reference.apply(projectRecord(record)));
+
+  beforeAll(async () => {
+    await privateDb.create();
+    db = await privateDb.open();
+  });
+  afterAll(() => privateDb.drop());
+
+  it('holds the views the projection defines, whatever order the runs of different chains arrive in, and a run written twice changes nothing', async () => {
+    const writer = new ViewWriter(db);
+    const byChain = new Map<string, AuditRecord[]>();
+    for (const record of records) byChain.set(record.chain, [...(byChain.get(record.chain) ?? []), record]);
+    // Runs of up to 3 records per chain, the runs of different chains interleaved at random, some twice.
+    const runs = [...byChain.values()].flatMap((chain) =>
+      Array.from({ length: Math.ceil(chain.length / 3) }, (_, i) => chain.slice(i * 3, i * 3 + 3)),
+    );
+    const order = shuffled(runs, 7);
+    // Runs of one chain stay in order (one writer per chain); chains interleave as they like.
+    const pending = new Map([...byChain.keys()].map((chain) => [chain, order.filter((run) => run[0]!.chain === chain)]));
+    await Promise.all(
+      [...pending.values()].map(async (chainRuns) => {
+        for (const [index, run] of chainRuns.entries()) {
+          await writer.write(run);
+          if (index % 4 === 1) await writer.write(run); // redelivered after a crash
+        }
+      }),
+    );
+    expect(await pgSnapshot(db)).toBe(reference.snapshot());
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS ids FROM records');
+    expect(rows[0]).toEqual({ n: records.length, ids: records.length });
+    const heads = await new ChainState(db).heads();
+    expect(Object.fromEntries(heads.map((head) => [head.chain, head.seq]))).toEqual(
+      Object.fromEntries([...byChain].map(([chain, chainRecords]) => [chain, chainRecords.length - 1])),
+    );
+  });
+
+  it('answers "what existed at t" from the lifetime index exactly as the domain rules say', async () => {
+    const views = new PgAuditViews(db);
+    for (const at of [BASE - DAY, BASE + 3 * DAY + 1, BASE + 20 * DAY, BASE + 45 * DAY, BASE + 90 * DAY]) {
+      for (const kind of ['lease', 'version', 'copy'] as const) {
+        const fromPg = (await views.liveAt(kind, at)).map((entity) => entity.id).sort();
+        const fromReference = (await reference.liveAt(kind, at)).map((entity) => entity.id).sort();
+        expect({ kind, at, ids: fromPg }).toEqual({ kind, at, ids: fromReference });
+      }
+    }
+    expect((await views.liveAt('lease', BASE + 20 * DAY)).length).toBeGreaterThan(0);
+  });
+
+  it('keeps records in monthly partitions; detaching old months takes them offline without losing a late record', async () => {
+    const { rows } = await db.pool.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+        WHERE p.relname = 'records' AND p.relnamespace = 'audit'::regnamespace ORDER BY 1`,
+    );
+    expect(rows.map((row) => row.name)).toEqual(['records_late', 'records_y2026m09', 'records_y2026m10', 'records_y2026m11']);
+    const partitions = new MonthlyPartitions(db.pool);
+    expect(await partitions.detachBefore(Date.UTC(2026, 10, 1))).toEqual([
+      'records_y2026m09',
+      'records_y2026m10',
+      'record_keys_y2026m09',
+      'record_keys_y2026m10',
+    ]);
+    const online = await db.pool.query('SELECT min(at) AS first FROM records');
+    expect(new Date(online.rows[0].first).getTime()).toBeGreaterThanOrEqual(Date.UTC(2026, 10, 1));
+    const archived = await db.pool.query('SELECT count(*)::int AS n FROM records_y2026m09');
+    expect(archived.rows[0].n).toBeGreaterThan(0); // still in the schema, for pg_dump
+
+    // A record of a detached month (a very late event) still lands, in the catch-all partition.
+    const late = new Chains().record(Topics.leaseIssued, { leaseId: randomUUID() }, Date.UTC(2026, 8, 25));
+    await new ViewWriter(db).write([{ ...late, chain: 'late:0' }]);
+    const caught = await db.pool.query('SELECT count(*)::int AS n FROM records_late');
+    expect(caught.rows[0].n).toBe(1);
+  });
+
+  it('forgets event ids after the dedupe window, in batches', async () => {
+    await db.pool.query(`UPDATE seen SET seen_at = now() - interval '40 days' WHERE ctid IN (SELECT ctid FROM seen LIMIT 25)`);
+    const before = (await db.pool.query('SELECT count(*)::int AS n FROM seen')).rows[0].n;
+    expect(await new ChainState(db).pruneSeen(new Date(Date.now() - 30 * DAY), 10)).toBe(25);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM seen')).rows[0].n).toBe(before - 25);
+  });
+});
