@@ -10,7 +10,7 @@ import { GsmSecretStore } from '@rotor/secret-store';
 
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
-import { PrivateRedis } from '../support/private-redis';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
@@ -398,18 +398,18 @@ describe('copy.discovered names who reported it, and the audit record shows it, 
   const suffix = randomUUID().slice(0, 8);
   const auditTopic = `rotor.audit.test-${suffix}.v1`;
   const group = `rotor-auditor-test-${suffix}`;
-  const privateRedis = new PrivateRedis(19443);
+  const db = new PrivateAuditDatabase();
   const publisher = new EventPublisher(kafka);
   let auditor: ServiceProcess;
 
   beforeAll(async () => {
     await ensurePortFree(19442);
-    await privateRedis.start();
+    await db.create();
     await startGroupAtEnd(kafka, group);
     const identity = await TestIdentity.create();
     auditor = new ServiceProcess('auditor', 19442, {
       ...identity.env,
-      REDIS_URL: privateRedis.url,
+      ...db.env(),
       ROTOR_AUDIT_TOPIC: auditTopic,
       ROTOR_AUDITOR_GROUP: group,
       ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
@@ -421,7 +421,7 @@ describe('copy.discovered names who reported it, and the audit record shows it, 
 
   afterAll(async () => {
     await Promise.all([auditor?.stop(), publisher.disconnect()]);
-    await privateRedis.kill();
+    await db.drop();
     const admin = kafka.admin();
     await admin.connect();
     await admin.deleteGroups([group]).catch(() => undefined);
