@@ -7,7 +7,7 @@ import { ConfigResourceTypes, type Admin } from 'kafkajs';
 
 import { DAY_MS, ensureTopics, RETENTION_MARGIN_MS } from '@rotor/kafka';
 
-import { PrivateRedis } from '../support/private-redis';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
@@ -45,20 +45,20 @@ roles:
     maxTtl: 10d
 `);
   let admin: Admin;
-  // The auditor's own Redis: booted on the shared one, it would append to the chains of the
+  // The auditor's own database: booted on a shared one, it would append to the chains of the
   // worker's other auditors (another group, another audit topic) and leave them runs they cannot match.
-  const redis = new PrivateRedis(19436);
+  const db = new PrivateAuditDatabase();
 
   beforeAll(async () => {
     admin = kafka.admin();
     await admin.connect();
-    await redis.start();
+    await db.create();
   });
 
   afterAll(async () => {
     await admin.deleteTopics({ topics: [domainTopic, auditTopic, freshDomain, freshAudit, refusedAudit] }).catch(() => undefined);
     await admin.disconnect();
-    await redis.kill();
+    await db.drop();
   });
 
   it('needs the longest maxTtl of the catalog plus a margin, and never less than the default', () => {
@@ -109,7 +109,7 @@ roles:
     writeFileSync(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
     return new ServiceProcess('auditor', port, {
       ...identity.env,
-      REDIS_URL: redis.url,
+      ...db.env(),
       ROTOR_CATALOG: catalogFile,
       ROTOR_AUDIT_TOPIC: auditTopic,
       ROTOR_AUDITOR_GROUP: `rotor-auditor-retention-${suffix}`,
