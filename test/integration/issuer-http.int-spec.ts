@@ -20,7 +20,7 @@ import {
 import { kafkaFromEnv } from '../../tools/security/env-clients';
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
-import { requiredEnv } from '../support/services-env';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
 import { ServiceProcess } from '../support/service-process';
 import { TEST_AUDIENCE, TEST_ISSUER } from '../support/test-identity';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
@@ -138,34 +138,52 @@ interface Answer<T = unknown> {
 describe('issuer HTTP API, run as real processes with the revoker and auditor', () => {
   let tokens: LocalTokenIssuer;
   let services: Record<'issuer' | 'revoker' | 'auditor', ServiceProcess>;
+  // The auditor's database is the suite's own, so it audits into a topic of its own too (a fresh
+  // database beside a topic that already holds records would rightly refuse to start its chains).
+  const db = new PrivateAuditDatabase();
+  const auditTopic = `rotor.audit.issuer-http-${randomUUID().slice(0, 8)}.v1`;
+  const auditGroup = `rotor-auditor-issuer-http-${randomUUID().slice(0, 8)}`;
+  const kafka = kafkaFromEnv('rotor-test-issuer-http');
 
   beforeAll(async () => {
     tokens = await LocalTokenIssuer.create();
+    await db.create();
+    await startGroupAtEnd(kafka, auditGroup);
     const catalogFile = writeTempCatalog(CATALOG);
     const env = {
       ...tokens.env,
       ROTOR_CATALOG: catalogFile,
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-      // The checkout's audit key: the audit topic outlives this test, and its chain must verify across runs.
-      ROTOR_AUDIT_KEY: requiredEnv('ROTOR_AUDIT_KEY'),
+      ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
       ROTOR_REVOKE_POLL_MS: '100',
       LOG_LEVEL: 'info',
     };
     services = {
       issuer: new ServiceProcess('issuer', 18280, env),
       revoker: new ServiceProcess('revoker', 18281, env),
-      auditor: new ServiceProcess('auditor', 18283, env),
+      auditor: new ServiceProcess('auditor', 18283, {
+        ...env,
+        ...db.env(),
+        ROTOR_AUDIT_TOPIC: auditTopic,
+        ROTOR_AUDITOR_GROUP: auditGroup,
+      }),
     };
     for (const service of Object.values(services)) await ensurePortFree(service.port);
     // The revoker's TTL clock starts past the shared topics' backlog (thousands of earlier
     // suites' events, which it would otherwise track first): this suite waits for its own
     // leases' revocations, and a fresh CI broker put them behind that backlog for over 45 s.
-    await startGroupAtEnd(kafkaFromEnv('rotor-test-issuer-http'), 'rotor-revoker-clock');
+    await startGroupAtEnd(kafka, 'rotor-revoker-clock');
     await Promise.all(Object.values(services).map((service) => service.start().ready()));
   }, 120_000);
 
   afterAll(async () => {
     await Promise.all(Object.values(services ?? {}).map((service) => service.stop()));
+    await db.drop();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([auditGroup]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
+    await admin.disconnect();
   });
 
   const call = async <T = unknown>(
