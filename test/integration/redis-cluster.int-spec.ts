@@ -1,26 +1,30 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 
 import type { Cluster } from 'ioredis';
 
-import { GENESIS, sealRecord } from '@rotor/audit-chain';
-import type { AuditRecord } from '@rotor/contracts';
+import { ChainState, StateMarkers, ViewWriter } from '@rotor/audit-store';
 import type { IssuedCredential, LeaseView } from '@rotor/rest-contract';
 import { allKeys, createRedis, DueSchedule, readHashes, SharedRateLimiter, withLock, type Redis } from '@rotor/redis-store';
+import { createLogger } from '@rotor/telemetry';
 
-import { AuditStore } from '../../apps/auditor/src/audit/audit.store';
-import { CheckpointStore } from '../../apps/auditor/src/audit/checkpoint.store';
+import { RedisLayoutMove } from '../../apps/auditor/src/audit/redis-layout.move';
+import type { AuditorConfig } from '../../apps/auditor/src/config';
 import { DeliveryLedger, type DeliveredCopy } from '../../apps/distributor/src/delivery/delivery-ledger';
 import { EmergencyCounters } from '../../apps/revoker/src/emergency/emergency-counters';
 import { EmergencyStore, type EmergencyRotation } from '../../apps/revoker/src/emergency/emergency.store';
 import { RetirementStore } from '../../apps/revoker/src/retirement/retirement.store';
 import { eventually } from '../support/eventually';
+import { principalEnv } from '../support/principals';
+import { PrivateAuditDatabase } from '../support/private-audit-database';
 import { readEnvFile, requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { writeTempCatalog } from '../support/temp-files';
-import { redisLinkFromEnv } from '../../tools/security/env-clients';
+import { createTestTopics, deleteTestTopics } from '../support/test-topics';
+import { kafkaFromEnv, redisLinkFromEnv } from '../../tools/security/env-clients';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -189,59 +193,64 @@ describe('rotor on Redis Cluster', () => {
     });
   });
 
+  // The auditor keeps its state in PostgreSQL (libs/audit-store); what it still does on a cluster is
+  // its one-time upgrade: find the previous Redis layouts on every master and remove them.
   describe('the auditor', () => {
-    it('appends runs of records to its views, chain head and checkpoint bookkeeping (one MULTI each)', async () => {
-      // Masters that know no script yet (a fresh or promoted one): the store must load them where its keys live.
-      await Promise.all((redis as Cluster).nodes('master').map((node) => node.script('FLUSH')));
-      const store = new AuditStore(redis);
-      const checkpoints = new CheckpointStore(redis);
-      const chain = `rotor.lease.issued.v1:cluster-${run}`;
-      const leaseId = `lease-${run}`;
-      const records: AuditRecord[] = [];
-      let prev = GENESIS;
-      for (let seq = 0; seq < 3; seq++) {
-        const record = sealRecord({
-          seq,
-          chain,
-          sourceTopic: 'rotor.lease.issued.v1',
-          sourcePartition: 0,
-          sourceOffset: String(seq),
-          eventId: `event-${run}-${seq}`,
-          eventType: 'rotor.lease.issued.v1',
-          known: true,
-          recordedAt: new Date().toISOString(),
-          event: {
-            id: `event-${run}-${seq}`,
-            type: 'rotor.lease.issued.v1',
-            subject: leaseId,
-            time: new Date().toISOString(),
-            data: {
-              leaseId,
-              role: 'cluster',
-              owner: 'team-cluster',
-              backend: 'opaque-token',
-              workload: { namespace: 'ns', serviceAccount: 'sa' },
-            },
-          },
-          prev,
-        });
-        records.push(record);
-        prev = record.hash;
+    const db = new PrivateAuditDatabase();
+    const auditTopic = `rotor.audit.cluster-${run}.v1`;
+    const kafka = kafkaFromEnv('rotor-test-redis-cluster');
+    const logger = createLogger({ service: 'test', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+
+    beforeAll(async () => {
+      await db.create();
+      await createTestTopics(kafka, [auditTopic]);
+    });
+
+    afterAll(async () => {
+      await deleteTestTopics(kafka, [auditTopic]);
+      await db.drop();
+    });
+
+    it('moves from its previous layouts once: found on every master, removed key by key (no CROSSSLOT), the checkpoint number carried over', async () => {
+      const tagged = '{auditor:views}:';
+      // The layout before the hash tag spread over every slot.
+      const untagged = Array.from({ length: 30 }, (_, i) => `auditor:view:${run}:${i}`);
+      await redis.set(`${tagged}state`, new Date().toISOString());
+      await redis.hset(`${tagged}checkpoint`, 'number', '7', 'issuedAt', '2026-01-01T00:00:00.000Z');
+      await redis.hset(`${tagged}chain:rotor.lease.issued.v1:0`, 'seq', '3', 'hash', 'h');
+      for (const key of untagged) await redis.set(key, '1');
+      const slots = await Promise.all(untagged.map(async (key) => (await redis.call('CLUSTER', 'KEYSLOT', key)) as number));
+      expect(new Set(slots.map((slot) => (slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2))).size).toBe(3);
+
+      const database = await db.open();
+      const chains = new ChainState(database);
+      // As the auditor's own Redis user, as it runs in production.
+      const config = {
+        auditTopic,
+        redis: {
+          url: 'rediss://127.0.0.1:7001',
+          clusterNodes: nodes,
+          security: redisLinkFromEnv('rediss://127.0.0.1:7001', { ...process.env, ...principalEnv('auditor') }),
+        },
+      } as unknown as AuditorConfig;
+      const move = new RedisLayoutMove(chains, new ViewWriter(database), kafka, config, logger);
+      const result = await move.run();
+      expect(result).toMatchObject({ records: 0, checkpointNumber: 7 });
+      expect(result.keysRemoved).toBeGreaterThanOrEqual(untagged.length + 3);
+      expect(await allKeys(redis, `${tagged}*`)).toEqual([]);
+      expect(await allKeys(redis, `auditor:view:${run}:*`)).toEqual([]);
+      expect(await chains.hasMarker(StateMarkers.initialized)).toBe(true);
+      expect(await chains.hasMarker(StateMarkers.redisLayoutCleared)).toBe(true);
+      expect((await chains.checkpointState()).number).toBe(7);
+
+      // Once: a later start never reads Redis again.
+      await redis.set(`${tagged}state`, 'left behind');
+      try {
+        expect(await move.run()).toEqual({ records: 0, keysRemoved: 0 });
+        expect(await redis.exists(`${tagged}state`)).toBe(1);
+      } finally {
+        await redis.del(`${tagged}state`);
       }
-      expect(await store.reserve(records)).toBe('ok');
-      await store.recordAppended(records);
-      const state = await store.appendState(
-        chain,
-        records.map((record) => record.eventId),
-      );
-      expect({ seq: state.head?.seq, hash: state.head?.hash, seen: state.seen.size }).toEqual({ seq: 2, hash: prev, seen: 3 });
-      expect((await store.query({ lease: leaseId, offset: 0, limit: 10 })).items.map((item) => item.seq)).toEqual([0, 1, 2]);
-      expect((await checkpoints.heads()).find((head) => head.chain === chain)).toEqual({ chain, seq: 2, hash: prev });
-      const before = await checkpoints.state();
-      await checkpoints.written(new Date().toISOString(), 0);
-      expect((await checkpoints.state()).appended).toBe(before.appended);
-      expect(await checkpoints.tryLock(`lock-${run}`, 1_000)).toBe(true);
-      await checkpoints.unlock(`lock-${run}`);
     });
   });
 
