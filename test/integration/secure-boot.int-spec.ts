@@ -49,6 +49,15 @@ describe('secure boot', () => {
     expect(pg.code).toBe(1);
     expect(pg.logs).toMatch(/DATABASE_URL: must set sslmode=verify-full/);
     expect(pg.logs).not.toContain('canary-pg-secret');
+    // The auditor's own database (its chain heads and views) too. It refuses before connecting to
+    // anything, so no private database is needed here.
+    const audit = await bootFails('auditor', {
+      ROTOR_AUDIT_DATABASE_URL_FILE: '',
+      ROTOR_AUDIT_DATABASE_URL: 'postgres://rotor_auditor:canary-audit-secret@127.0.0.1:5432/rotor_audit?sslmode=require',
+    });
+    expect(audit.code).toBe(1);
+    expect(audit.logs).toMatch(/ROTOR_AUDIT_DATABASE_URL: must set sslmode=verify-full/);
+    expect(audit.logs).not.toContain('canary-audit-secret');
   });
 
   it('refuses a redis-acl backend on rotor’s own Redis, however its URL is spelled, and without ROTOR_REDIS_ACL_URL', async () => {
