@@ -637,6 +637,8 @@ END
 ALTER ROLE rotor_auditor PASSWORD '$auditor_password';
 SELECT 'CREATE DATABASE rotor_audit OWNER rotor_auditor'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'rotor_audit')\gexec
+-- Only its owner connects: not the lease roles the postgres backend mints (PUBLIC has CONNECT by default).
+REVOKE CONNECT, TEMPORARY ON DATABASE rotor_audit FROM PUBLIC;
 SQL
   if ((!INSECURE)); then
     (umask 077 && printf 'postgres://rotor_auditor:%s@127.0.0.1:%s/rotor_audit?sslmode=verify-full&sslrootcert=%s\n' \

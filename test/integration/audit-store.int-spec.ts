@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { GENESIS, projectRecord, sealRecord, type HashFields } from '@rotor/audit-chain';
 import { MemoryViews } from '../../libs/audit-chain/src/memory-views.testing';
-import { AuditDatabase, ChainState, MonthlyPartitions, PgAuditViews, ViewWriter } from '@rotor/audit-store';
+import { ChainState, MonthlyPartitions, PgAuditViews, ViewWriter, type AuditDatabase } from '@rotor/audit-store';
 import { Topics, type AuditRecord } from '@rotor/contracts';
 
 import { PrivateAuditDatabase } from '../support/private-audit-database';

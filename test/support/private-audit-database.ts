@@ -29,6 +29,7 @@ export class PrivateAuditDatabase {
 
   async create(): Promise<this> {
     await adminQuery(`CREATE DATABASE ${this.name} OWNER rotor_auditor`);
+    await adminQuery(`REVOKE CONNECT, TEMPORARY ON DATABASE ${this.name} FROM PUBLIC`);
     this.file = join(mkdtempSync(join(tmpdir(), 'rotor-audit-db-')), 'audit-database.url');
     writeFileSync(this.file, `${this.url}\n`, { mode: 0o600 });
     return this;

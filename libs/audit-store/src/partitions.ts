@@ -11,7 +11,7 @@ const nextMonth = (d: Date): Date => new Date(Date.UTC(d.getUTCFullYear(), d.get
 const suffix = (d: Date): string => `y${d.getUTCFullYear()}m${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 
 /** Serializes partition DDL across auditor replicas (pg_advisory_xact_lock key). */
-const PARTITION_LOCK = 0x61756469746f72; // "auditor"
+const PARTITION_LOCK = 0x61756474; // "audt"
 
 /**
  * Creates the monthly partitions that records at these times need, before they are written (a
