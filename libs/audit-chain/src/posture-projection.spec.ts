@@ -144,7 +144,7 @@ describe('posture projection: drift per locator', () => {
       open: true,
     });
     expect(read(project([drift(10, 'edited'), delivered(20)]))?.open).toBe(false);
-    expect(project([drift(10, 'edited')]).members(ViewKeys.drifts)).toEqual(['k8s:payments/secrets/db']);
+    expect(project([drift(10, 'edited')]).memberList(ViewKeys.drifts)).toEqual(['k8s:payments/secrets/db']);
   });
 
   it('closes a finding published as repaired, and reopens on a later one', () => {
@@ -174,7 +174,7 @@ describe('posture projection: irrevocable leases and owners', () => {
 
   it('lists a lease reported irrevocable until a revocation succeeds', () => {
     const open = project([issued, failed(61, 1, false), failed(91, 5, true)]);
-    expect(open.members(ViewKeys.irrevocableLeases)).toEqual([LEASE]);
+    expect(open.memberList(ViewKeys.irrevocableLeases)).toEqual([LEASE]);
     expect(irrevocableLease(open.hash(ViewKeys.lease(LEASE)))).toEqual({
       leaseId: LEASE,
       role: 'db',
