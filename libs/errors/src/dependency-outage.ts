@@ -20,7 +20,25 @@ const OUTAGE_NAMES = new Set([
   'KafkaJSBrokerNotFound',
   'KafkaJSLockTimeout',
 ]);
-const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'publish-timeout']);
+const OUTAGE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'publish-timeout',
+  // PostgreSQL SQLSTATEs: shutting down or starting (57P01-57P03), no room (53100 disk full,
+  // 53200 out of memory, 53300 too many connections), a statement over its bound (57014), a
+  // lost connection (08xxx, below), a standby that cannot take writes during a failover (25006).
+  '57P01',
+  '57P02',
+  '57P03',
+  '53100',
+  '53200',
+  '53300',
+  '57014',
+  '25006',
+]);
 const OUTAGE_MESSAGES = [
   /^Connection is closed\.?$/,
   /^Stream isn't writeable/,
@@ -51,7 +69,13 @@ export function isDependencyOutage(error: unknown): error is Error {
     const previous = (current as { previousErrors?: unknown[] }).previousErrors;
     if (/^EXECABORT\b/.test(message) && Array.isArray(previous)) return previous.some((queued) => isDependencyOutage(queued));
     const code = String((current as { code?: unknown }).code);
-    if (OUTAGE_NAMES.has(name) || OUTAGE_CODES.has(code) || OUTAGE_MESSAGES.some((pattern) => pattern.test(message))) return true;
+    if (
+      OUTAGE_NAMES.has(name) ||
+      OUTAGE_CODES.has(code) ||
+      /^08[0-9A-Z]{3}$/.test(code) ||
+      OUTAGE_MESSAGES.some((pattern) => pattern.test(message))
+    )
+      return true;
     // ioredis Cluster and kafkajs keep the underlying failure as `lastNodeError` / `cause` / `originalError`.
     const wrapped = current as { cause?: unknown; originalError?: unknown; lastNodeError?: unknown };
     current = wrapped.lastNodeError ?? wrapped.cause ?? wrapped.originalError;
