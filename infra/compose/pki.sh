@@ -8,13 +8,15 @@
 #   ca/           pki-ca, mounted here only: the CA key, every password (secrets/), the originals
 #   services/     tls-services -> the four rotor services: ca.crt, server.{crt,key} (uid 10001)
 #   redis/        tls-redis    -> redis: ca.crt, server.{crt,key}, users.acl, redis-admin.password (uid 999)
-#   postgres/     tls-postgres -> postgres: ca.crt, server.{crt,key}, postgres-rotor.password (root;
-#                                 postgres-start.sh copies the key for the postgres user)
+#   postgres/     tls-postgres -> postgres: ca.crt, server.{crt,key}, postgres-rotor.password,
+#                                 postgres-auditor.password (root; postgres-start.sh copies the
+#                                 key for the postgres user and sets both roles' passwords)
 #   kafka/        tls-kafka    -> kafka, kafka-users: ca.crt, kafka-broker.pem (uid 1000)
 #   kafka-admin/  secrets-kafka-admin -> kafka-users, kafka-setup: ca.crt, kafka-<user>.password (uid 1000)
 #   <service>/    secrets-<service> -> that service only: kafka-<service>.password,
 #                 redis-<service>.password; issuer and revoker also redis-acl-admin.password
-#                 and database-url (uid 10001)
+#                 and database-url; the auditor also audit-signing-key.pem and
+#                 audit-database-url, its own database, never database-url (uid 10001)
 #
 # Keys and passwords are 0600. Run as non-root (the static test), files keep the caller's owner.
 set -eu
@@ -77,9 +79,14 @@ cat "$CA/kafka-broker.key" "$CA/kafka-broker.crt" >"$CA/kafka-broker.pem"
 for user in $KAFKA_USERS; do password "kafka-$user"; done
 for user in $REDIS_USERS; do password "redis-$user"; done
 password postgres-rotor
+password postgres-auditor
 # What rotor-entrypoint.sh exports as DATABASE_URL (hex passwords need no URL escaping).
 printf 'postgres://rotor:%s@postgres:5432/rotor?sslmode=verify-full&sslrootcert=/etc/rotor/tls/ca.crt\n' \
   "$(cat "$SECRETS/postgres-rotor.password")" >"$CA/database-url"
+# The auditor's ROTOR_AUDIT_DATABASE_URL_FILE: its own role and database (postgres-start.sh
+# creates them), as scripts/services-up.sh's pg_ensure_auditor writes audit-database.url.
+printf 'postgres://rotor_auditor:%s@postgres:5432/rotor_audit?sslmode=verify-full&sslrootcert=/etc/rotor/tls/ca.crt\n' \
+  "$(cat "$SECRETS/postgres-auditor.password")" >"$CA/audit-database-url"
 sh "$HERE/redis-acl.sh" "$SECRETS" "$CA/users.acl"
 
 # TLS: every consumer trusts the CA; the key goes to whoever serves with it.
@@ -94,6 +101,7 @@ put "$SECRETS/redis-admin.password" "$ROOT/redis/redis-admin.password" "$REDIS_U
 put "$CA/server.crt" "$ROOT/postgres/server.crt" "$ROOT_UID" 644
 put "$CA/server.key" "$ROOT/postgres/server.key" "$ROOT_UID" 600
 put "$SECRETS/postgres-rotor.password" "$ROOT/postgres/postgres-rotor.password" "$ROOT_UID" 600
+put "$SECRETS/postgres-auditor.password" "$ROOT/postgres/postgres-auditor.password" "$ROOT_UID" 600
 put "$CA/kafka-broker.pem" "$ROOT/kafka/kafka-broker.pem" "$KAFKA_UID" 600
 
 # Passwords: Kafka's to the setup steps; each service only its own principals'.
@@ -105,6 +113,7 @@ done
 # The auditor's checkpoint signing key (Ed25519): verifiers need only its public half (GET /v1/audit/keys).
 [ -s "$SECRETS/audit-signing-key.pem" ] || openssl genpkey -algorithm ed25519 -out "$SECRETS/audit-signing-key.pem" 2>/dev/null
 put "$SECRETS/audit-signing-key.pem" "$ROOT/auditor/audit-signing-key.pem" "$ROTOR_UID" 600
+put "$CA/audit-database-url" "$ROOT/auditor/audit-database-url" "$ROTOR_UID" 600
 for svc in issuer revoker; do # the credential backends: PostgreSQL roles and Redis ACL users
   put "$SECRETS/redis-acl-admin.password" "$ROOT/$svc/redis-acl-admin.password" "$ROTOR_UID" 600
   put "$CA/database-url" "$ROOT/$svc/database-url" "$ROTOR_UID" 600

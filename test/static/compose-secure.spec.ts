@@ -21,6 +21,9 @@ const COMPOSE_DIR = join(repoRoot, 'infra', 'compose');
 const SERVICES = ['issuer', 'revoker', 'distributor', 'auditor'] as const;
 /** The services that run the credential backends: PostgreSQL roles and Redis ACL users. */
 const BACKEND_SERVICES: readonly string[] = ['issuer', 'revoker'];
+/** The auditor's own PostgreSQL role and database (apps/auditor/src/config.ts, ROTOR_AUDIT_DATABASE_URL_FILE). */
+const AUDITOR_ROLE = 'rotor_auditor';
+const AUDITOR_DATABASE = 'rotor_audit';
 const SETUP = 'kafka-setup';
 const PKI_MOUNT_ROOT = '/pki';
 
@@ -270,6 +273,39 @@ describe('docker-compose.yml: the secure stack', () => {
     }
   });
 
+  it('gives the auditor, and only it, its own database (rotor_auditor on rotor_audit, verify-full) from a file, never DATABASE_URL', () => {
+    const auditorPassword = read('postgres', env('postgres').ROTOR_AUDITOR_PASSWORD_FILE ?? '').trim();
+    const rotorPassword = read('postgres', env('postgres').POSTGRES_PASSWORD_FILE ?? '').trim();
+    expect(auditorPassword).toMatch(/^[0-9a-f]{48}$/);
+    expect(auditorPassword).not.toBe(rotorPassword);
+    for (const name of SERVICES) {
+      const e = env(name);
+      const auditor = name === 'auditor';
+      expect({
+        name,
+        inlineUrl: e.ROTOR_AUDIT_DATABASE_URL,
+        urlFile: e.ROTOR_AUDIT_DATABASE_URL_FILE === undefined ? undefined : fileIn(name, e.ROTOR_AUDIT_DATABASE_URL_FILE).mode,
+        adminUrl: auditor ? [e.DATABASE_URL, e.DATABASE_URL_FILE] : undefined,
+        postgres: dependsOn(name).postgres?.condition,
+      }).toEqual({
+        name,
+        inlineUrl: undefined,
+        urlFile: auditor ? '600' : undefined,
+        adminUrl: auditor ? [undefined, undefined] : undefined,
+        postgres: auditor || BACKEND_SERVICES.includes(name) ? 'service_healthy' : undefined,
+      });
+    }
+    const path = env('auditor').ROTOR_AUDIT_DATABASE_URL_FILE ?? '';
+    const url = read('auditor', path).trim();
+    expect(url).toBe(
+      `postgres://${AUDITOR_ROLE}:${auditorPassword}@postgres:5432/${AUDITOR_DATABASE}?sslmode=verify-full&sslrootcert=/etc/rotor/tls/ca.crt`,
+    );
+    // Read by the service itself (apps/auditor/src/config.ts), not exported by rotor-entrypoint.sh as DATABASE_URL.
+    expect(asList(service('auditor').entrypoint)).toEqual([]);
+    expect(fileIn('auditor', new URL(url).searchParams.get('sslrootcert') ?? '').exists).toBe(true);
+    expect(path).not.toBe(env('issuer').DATABASE_URL_FILE);
+  });
+
   it("mounts each service's own secrets only: its own principals' passwords, nobody else's", () => {
     for (const name of SERVICES) {
       const secretVolumes = mounts(name).filter((mount) => mount.named && mount.source.startsWith('secrets-'));
@@ -282,6 +318,7 @@ describe('docker-compose.yml: the secure stack', () => {
         name,
         files: [
           ...(name === 'auditor' ? ['audit-signing-key.pem'] : []), // signs the audit checkpoints
+          ...(name === 'auditor' ? ['audit-database-url'] : []), // its own database, never database-url
           ...(BACKEND_SERVICES.includes(name) ? ['database-url'] : []),
           `kafka-${name}.password`,
           ...(BACKEND_SERVICES.includes(name) ? ['redis-acl-admin.password'] : []),
@@ -574,6 +611,130 @@ describe('docker-compose.yml: the secure stack', () => {
         (type === 'host' && fields[4] === 'reject');
       expect({ line: fields.join(' '), allowed }).toEqual({ line: fields.join(' '), allowed: true });
     }
+  });
+
+  describe('infra/compose/postgres-start.sh: the auditor role and database', () => {
+    const script = join(COMPOSE_DIR, 'postgres-start.sh');
+    let dir: string;
+    let stubs: string;
+
+    /**
+     * The script as the container runs it, with `install`, `chown`, `gosu` and the image's
+     * docker-entrypoint.sh replaced by stubs: gosu records what single-user mode is given (and
+     * answers the existence query when `exists`), the entry point its arguments.
+     */
+    function start(initialised: boolean, exists = false) {
+      const pgdata = mkdtempSync(join(dir, 'pgdata-'));
+      if (initialised) writeFileSync(join(pgdata, 'PG_VERSION'), '15\n');
+      const initdb = mkdtempSync(join(dir, 'initdb-'));
+      const log = join(dir, `single-${sha256(pgdata).slice(0, 8)}.log`);
+      const e = env('postgres');
+      const run = spawnSync('sh', [script, 'postgres', '-c', 'ssl=on'], {
+        env: {
+          PATH: `${stubs}:${process.env.PATH ?? ''}`,
+          PGDATA: pgdata,
+          INITDB_DIR: initdb,
+          STUB_LOG: log,
+          STUB_EXISTS: exists ? '1' : '0',
+          POSTGRES_USER: e.POSTGRES_USER,
+          POSTGRES_PASSWORD_FILE: fileIn('postgres', e.POSTGRES_PASSWORD_FILE).local,
+          ROTOR_AUDITOR_PASSWORD_FILE: fileIn('postgres', e.ROTOR_AUDITOR_PASSWORD_FILE).local,
+        },
+        encoding: 'utf8',
+      });
+      const initFile = join(initdb, 'rotor-auditor.sql');
+      return {
+        status: run.status,
+        stdout: run.stdout,
+        single: existsSync(log) ? readFileSync(log, 'utf8') : '',
+        initSql: existsSync(initFile) ? readFileSync(initFile, 'utf8') : undefined,
+        initMode: existsSync(initFile) ? (statSync(initFile).mode & 0o777).toString(8) : undefined,
+      };
+    }
+
+    const auditorPassword = () => read('postgres', env('postgres').ROTOR_AUDITOR_PASSWORD_FILE ?? '').trim();
+    /** Every statement that creates or alters the auditor's role. */
+    const roleStatements = (sql: string) =>
+      sql.split('\n').filter((line) => new RegExp(`(CREATE|ALTER) ROLE ${AUDITOR_ROLE}\\b`).test(line));
+
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'rotor-pg-start-'));
+      stubs = join(dir, 'bin');
+      execFileSync('mkdir', [stubs]);
+      const stub = (name: string, body: string) => {
+        writeFileSync(join(stubs, name), `#!/bin/sh\n${body}\n`);
+        execFileSync('chmod', ['755', join(stubs, name)]);
+      };
+      stub('install', 'exit 0');
+      stub('chown', 'exit 0');
+      stub(
+        'gosu',
+        [
+          'input="$(cat)"',
+          'printf "%s\\n" "$input" >>"$STUB_LOG"',
+          // What PostgreSQL 15's single-user mode prints for a row (checked against a real server).
+          'case "$input" in *"FROM pg_database"*) [ "$STUB_EXISTS" = 1 ] && printf \'\\t 1: ?column? = "rotor_audit exists"\\t(typeid = 25, len = -1, typmod = -1, byval = f)\\n\' ;; esac',
+          'exit 0',
+        ].join('\n'),
+      );
+      stub('docker-entrypoint.sh', 'echo "entrypoint: $*"');
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('creates rotor_auditor as a login role without SUPERUSER, CREATEDB or CREATEROLE, with the password of its URL, on an initialised data directory', () => {
+      const run = start(true);
+      expect({ status: run.status, stdout: run.stdout, initSql: run.initSql }).toEqual({
+        status: 0,
+        stdout: 'entrypoint: postgres -c ssl=on\n',
+        initSql: undefined,
+      });
+      const statements = roleStatements(run.single);
+      expect(statements.length).toBeGreaterThan(0);
+      for (const statement of statements) {
+        expect({
+          statement,
+          attributes: [...statement.matchAll(/\b(NO)?(SUPERUSER|CREATEDB|CREATEROLE|LOGIN)\b/g)].map((match) => match[0]),
+        }).toEqual({
+          statement,
+          attributes: ['LOGIN', 'NOSUPERUSER', 'NOCREATEDB', 'NOCREATEROLE'],
+        });
+      }
+      expect(run.single).toMatch(
+        /^DO \$\$ BEGIN IF NOT EXISTS \(SELECT FROM pg_roles WHERE rolname = 'rotor_auditor'\) THEN CREATE ROLE rotor_auditor /m,
+      );
+      // The password is set on every start, kept in step with pki's (and the URL the auditor reads).
+      expect(statements.filter((statement) => statement.startsWith('ALTER ROLE'))).toEqual([
+        `ALTER ROLE ${AUDITOR_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${auditorPassword()}';`,
+      ]);
+      expect(read('auditor', env('auditor').ROTOR_AUDIT_DATABASE_URL_FILE ?? '')).toContain(`://${AUDITOR_ROLE}:${auditorPassword()}@`);
+      expect(run.single).toContain(`CREATE DATABASE ${AUDITOR_DATABASE} OWNER ${AUDITOR_ROLE};`);
+      expect(run.single).toContain(`ALTER DATABASE ${AUDITOR_DATABASE} OWNER TO ${AUDITOR_ROLE};`);
+      // The rotor role's password is still kept in step too.
+      expect(run.single).toContain(
+        `ALTER ROLE "rotor" PASSWORD '${read('postgres', env('postgres').POSTGRES_PASSWORD_FILE ?? '').trim()}';`,
+      );
+      expect(run.single).not.toMatch(/(^|[^O])SUPERUSER/m);
+    });
+
+    it('is idempotent: an existing rotor_audit is not created again, the role is altered back to its attributes and password', () => {
+      const run = start(true, true);
+      expect(run.status).toBe(0);
+      expect(run.single).not.toContain('CREATE DATABASE');
+      expect(run.single).toContain(`ALTER DATABASE ${AUDITOR_DATABASE} OWNER TO ${AUDITOR_ROLE};`);
+      expect(roleStatements(run.single).filter((statement) => statement.startsWith('ALTER ROLE'))).toHaveLength(1);
+    });
+
+    it("creates them in the image's first-start scripts on an empty data directory, the file private to postgres", () => {
+      const run = start(false);
+      expect({ status: run.status, single: run.single, initMode: run.initMode }).toEqual({ status: 0, single: '', initMode: '600' });
+      const sql = run.initSql ?? '';
+      expect(roleStatements(sql)).toEqual([
+        expect.stringContaining(`CREATE ROLE ${AUDITOR_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;`),
+        `ALTER ROLE ${AUDITOR_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${auditorPassword()}';`,
+      ]);
+      expect(sql).toContain(`CREATE DATABASE ${AUDITOR_DATABASE} OWNER ${AUDITOR_ROLE};`);
+      expect(sql).not.toMatch(/(^|[^O])SUPERUSER/m);
+    });
   });
 
   it('checks the health of every rotor service over HTTPS, trusting the pki CA', () => {

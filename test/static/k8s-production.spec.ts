@@ -24,6 +24,8 @@ const NAMESPACE = 'rotor';
 const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'];
 /** Services that run the credential backends: DATABASE_URL and the redis-acl backend's Redis. */
 const BACKEND_SERVICES = ['issuer', 'revoker'];
+/** The auditor's own database (apps/auditor/src/config.ts): a file, never DATABASE_URL. */
+const AUDIT_DATABASE_VARIABLES = ['ROTOR_AUDIT_DATABASE_URL', 'ROTOR_AUDIT_DATABASE_URL_FILE'];
 /** Services that call Google Secret Manager (the auditor never does). */
 const GSM_SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'];
 const PORTS = { https: 8443, operator: 9443 };
@@ -486,6 +488,64 @@ describe('Kubernetes production overlay', () => {
     }
   });
 
+  it('gives the auditor, and only it, its own database URL as a file from auditor-credentials, and never DATABASE_URL', () => {
+    for (const deployment of deployments) {
+      const name = deployment.metadata.name;
+      const { container, env, value } = only(manifests, deployment);
+      expect({
+        name,
+        variables: AUDIT_DATABASE_VARIABLES.filter((variable) => env.has(variable)),
+        adminUrl: ['DATABASE_URL', 'DATABASE_URL_FILE'].filter((variable) => env.has(variable)),
+        file:
+          name === 'auditor' ? fileFromWrittenSecret(manifests, deployment, container, value('ROTOR_AUDIT_DATABASE_URL_FILE')) : 'unset',
+      }).toEqual(
+        name === 'auditor'
+          ? {
+              name,
+              variables: ['ROTOR_AUDIT_DATABASE_URL_FILE'],
+              adminUrl: [],
+              file: { secret: 'auditor-credentials', key: 'database-url', subPath: undefined },
+            }
+          : { name, variables: [], adminUrl: BACKEND_SERVICES.includes(name) ? ['DATABASE_URL'] : [], file: 'unset' },
+      );
+    }
+  });
+
+  it("builds the auditor's database URL with sslmode=verify-full against a mounted CA, for its own database and credentials, not the postgres backend's", () => {
+    const externals = ofKind<ExternalSecret>(manifests, 'ExternalSecret');
+    const deployment = byName('auditor');
+    const { container, value } = only(manifests, deployment);
+    const source = fileFromWrittenSecret(manifests, deployment, container, value('ROTOR_AUDIT_DATABASE_URL_FILE'));
+    const ref = typeof source === 'string' ? undefined : source;
+    const external = externals.find((candidate) => candidate.spec?.target?.name === ref?.secret);
+    const template = external?.spec?.target?.template?.data?.[ref?.key ?? ''] ?? '';
+    const query = new URLSearchParams(/\?([^?]*)$/.exec(template)?.[1] ?? '');
+    const database = (url: string) => /^[a-z]+:\/\/[^/]+\/([^?]+)/.exec(url)?.[1];
+    const remoteKeys = (target: string) =>
+      (externals.find((candidate) => candidate.spec?.target?.name === target)?.spec?.data ?? []).map((entry) => entry.remoteRef?.key);
+    expect({
+      scheme: /^[a-z]+:\/\//.exec(template)?.[0],
+      sslmode: query.get('sslmode'),
+      sslrootcert: typeof fileFromWrittenSecret(manifests, deployment, container, query.get('sslrootcert') ?? undefined),
+      database: database(template),
+      postgresKeys: remoteKeys('auditor-credentials').filter((key) => key?.includes('postgres')),
+    }).toEqual({
+      scheme: expect.stringMatching(/^postgres(ql)?:\/\/$/),
+      sslmode: 'verify-full',
+      sslrootcert: 'object',
+      database: 'rotor_audit',
+      postgresKeys: ['rotor-auditor-postgres-username', 'rotor-auditor-postgres-password'],
+    });
+    for (const name of BACKEND_SERVICES) {
+      const backendTemplate =
+        externals.find((candidate) => candidate.spec?.target?.name === `${name}-credentials`)?.spec?.target?.template?.data?.[
+          'database-url'
+        ] ?? '';
+      expect({ name, database: database(backendTemplate) }).not.toEqual({ name, database: 'rotor_audit' });
+      expect(remoteKeys(`${name}-credentials`)).not.toContain('rotor-auditor-postgres-password');
+    }
+  });
+
   it(`issues one cert-manager Certificate per service from the ${CLUSTER_ISSUER} ClusterIssuer (ECDSA, new key on every renewal), mounted by that service`, () => {
     const certificates = ofKind<Certificate>(manifests, 'Certificate');
     expect(certificates.map((certificate) => typeOf(certificate))).toEqual(SERVICES.map(() => CERTIFICATE));
@@ -713,7 +773,8 @@ describe('Kubernetes production overlay', () => {
       'ip 169.254.169.254/32 TCP/80',
     ];
     const expected: Record<string, string[]> = {
-      auditor: [...everyone, ...gsm], // the signed audit checkpoints, kept outside Kafka
+      // The signed audit checkpoints, kept outside Kafka; its own database (chain state, views).
+      auditor: [...everyone, ...gsm, `${ns('postgres')} TCP/5432`],
       distributor: [...everyone, ...kubernetesApi, ...gsm, 'namespace{rotor.dev/webhook-receivers=true} TCP/443'],
       issuer: [...everyone, ...backends, ...kubernetesApi, ...gsm],
       revoker: [...everyone, ...backends, ...gsm],
