@@ -12,7 +12,8 @@
  *   npm run bench:audit -- [--records 1000000] [--runs 3] [--rate 2000] [--seconds 20] [--skip-replay] [--skip-live] [--json]
  *
  * Needs the local services (scripts/services-up.sh); reads .rotor/env. Uses its own audit topics,
- * consumer group and a private redis-server (port 19490), deleted afterwards; the live part
+ * consumer group and, for the live auditor, a PostgreSQL database of its own on the stack's server
+ * (a PrivateAuditDatabase owned by rotor_auditor), deleted afterwards; the live part
  * publishes real events on the shared rotor topics (lease.issued and access) that other
  * consumers will see. Progress goes to stderr, results to stdout.
  */
@@ -39,7 +40,7 @@ import { AuditLogMessageSchema, createEvent, DOMAIN_TOPICS, Topics, type AuditRe
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
 import { startGroupAtEnd } from '../test/support/kafka-groups';
-import { PrivateRedis } from '../test/support/private-redis';
+import { PrivateAuditDatabase } from '../test/support/private-audit-database';
 import { loadServicesEnv } from '../test/support/services-env';
 import { ServiceProcess } from '../test/support/service-process';
 import { TestIdentity } from '../test/support/test-identity';
@@ -424,7 +425,8 @@ async function liveRun(auditTopic: string, auditorUrl: string, publisher: EventP
 }
 
 async function benchLive() {
-  const redis = new PrivateRedis(19490);
+  const database = new PrivateAuditDatabase();
+  let databaseCreated = false;
   const auditTopic = `rotor.audit.bench-live-${randomUUID().slice(0, 8)}.v1`;
   const group = `rotor-auditor-bench-${randomUUID().slice(0, 8)}`;
   const identity = await TestIdentity.create();
@@ -432,11 +434,12 @@ async function benchLive() {
   let auditor: ServiceProcess | undefined;
   log(`live ingest: ${RATE} events/s for ${SECONDS} s, ${RUNS} runs, one auditor process`);
   try {
-    await redis.start();
+    await database.create();
+    databaseCreated = true;
     await startGroupAtEnd(kafka, group);
     auditor = new ServiceProcess('auditor', 19491, {
       ...identity.env,
-      REDIS_URL: redis.url,
+      ...database.env(),
       ROTOR_AUDIT_TOPIC: auditTopic,
       ROTOR_AUDITOR_GROUP: group,
       ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
@@ -465,7 +468,7 @@ async function benchLive() {
   } finally {
     await publisher.disconnect();
     await auditor?.stop();
-    await redis.kill();
+    if (databaseCreated) await database.drop();
     await withAdmin(async (admin) => {
       await admin.deleteGroups([group]).catch(() => undefined);
       await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
