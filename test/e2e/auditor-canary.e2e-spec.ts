@@ -8,8 +8,7 @@ import { EventPublisher, readTopicRange } from '@rotor/kafka';
 import type { AuditEventsPage, AuditVerifyReport, IssuedCredential, SecretInventory } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
-import { startGroupAtEnd } from '../support/kafka-groups';
-import { PrivateAuditDatabase } from '../support/private-audit-database';
+import { PrivateAuditLog } from '../support/private-audit-log';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
@@ -20,9 +19,8 @@ const kafka = kafkaFromEnv('rotor-test-audit-canary');
 describe('audit canary: credentials issued, delivered, rotated and revoked leave no value in any audit record', () => {
   const name = `canary-${randomUUID().slice(0, 8)}`;
   const fileDir = join(mkdtempSync(join(tmpdir(), 'rotor-canary-target-')), 'app');
-  const auditTopic = `rotor.audit.canary-${randomUUID().slice(0, 8)}.v1`;
-  const group = `rotor-auditor-canary-${randomUUID().slice(0, 8)}`;
-  const db = new PrivateAuditDatabase();
+  const audit = new PrivateAuditLog(kafka, 'canary');
+  const { db, topic: auditTopic } = audit;
   let identity: TestIdentity;
   let services: ServiceProcess[] = [];
   let issuer: ServiceProcess;
@@ -49,14 +47,11 @@ managedSecrets:
     targets:
       - { kind: file, name: node-agent, path: ${fileDir} }
 `);
-    await db.create();
-    await startGroupAtEnd(kafka, group);
+    await audit.create();
     const common = { ...identity.env, ROTOR_CATALOG: catalogFile, LOG_LEVEL: 'info' };
     auditor = new ServiceProcess('auditor', 19423, {
       ...common,
-      ...db.env(),
-      ROTOR_AUDIT_TOPIC: auditTopic,
-      ROTOR_AUDITOR_GROUP: group,
+      ...audit.env(),
       ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
     });
     await auditor.start().ready();
@@ -78,12 +73,7 @@ managedSecrets:
 
   afterAll(async () => {
     await Promise.all(services.map((service) => service.stop()));
-    await db.drop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([group]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
-    await admin.disconnect();
+    await audit.drop();
   });
 
   it('audits every step, the chain verifies, and none of the values is in the audit log', async () => {

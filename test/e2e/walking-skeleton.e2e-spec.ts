@@ -1,12 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import { Topics } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 import type { AuditEventsPage, IssuedCredential, LeaseView } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
-import { startGroupAtEnd } from '../support/kafka-groups';
-import { PrivateAuditDatabase } from '../support/private-audit-database';
+import { PrivateAuditLog } from '../support/private-audit-log';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
@@ -31,18 +30,14 @@ introspection:
 
 describe('walking skeleton: one credential through issuer, revoker and auditor', () => {
   const started = new Date();
-  // The auditor's database is the suite's own, so it audits into a topic of its own too (a fresh
-  // database beside a topic that already holds records would rightly refuse to start its chains).
-  const db = new PrivateAuditDatabase();
-  const auditTopic = `rotor.audit.skeleton-${randomUUID().slice(0, 8)}.v1`;
-  const auditGroup = `rotor-auditor-skeleton-${randomUUID().slice(0, 8)}`;
+  const audit = new PrivateAuditLog(kafka, 'skeleton');
+  const { db, topic: auditTopic } = audit;
   let identity: TestIdentity;
   let services: Record<'issuer' | 'revoker' | 'auditor' | 'distributor', ServiceProcess>;
 
   beforeAll(async () => {
     identity = await TestIdentity.create();
-    await db.create();
-    await startGroupAtEnd(kafka, auditGroup);
+    await audit.create();
     const catalogFile = writeTempCatalog(CATALOG);
     const env = {
       ...identity.env,
@@ -57,9 +52,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
       distributor: new ServiceProcess('distributor', 18082, env),
       auditor: new ServiceProcess('auditor', 18083, {
         ...env,
-        ...db.env(),
-        ROTOR_AUDIT_TOPIC: auditTopic,
-        ROTOR_AUDITOR_GROUP: auditGroup,
+        ...audit.env(),
       }),
     };
     await Promise.all(Object.values(services).map((service) => service.start().ready()));
@@ -67,12 +60,7 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
 
   afterAll(async () => {
     await Promise.all(Object.values(services ?? {}).map((service) => service.stop()));
-    await db.drop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([auditGroup]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
-    await admin.disconnect();
+    await audit.drop();
   });
 
   it('issues a 2-second opaque token, audits it, revokes it when its TTL runs out, and leaks its value nowhere', async () => {

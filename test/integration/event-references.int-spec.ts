@@ -9,8 +9,7 @@ import { EventPublisher, readTopicRange } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
 
 import { eventually } from '../support/eventually';
-import { startGroupAtEnd } from '../support/kafka-groups';
-import { PrivateAuditDatabase } from '../support/private-audit-database';
+import { PrivateAuditLog } from '../support/private-audit-log';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
@@ -396,22 +395,18 @@ managedSecrets:${managedSecret(legit)}
 describe('copy.discovered names who reported it, and the audit record shows it, for events written before the field too', () => {
   const started = new Date();
   const suffix = randomUUID().slice(0, 8);
-  const auditTopic = `rotor.audit.test-${suffix}.v1`;
-  const group = `rotor-auditor-test-${suffix}`;
-  const db = new PrivateAuditDatabase();
+  const audit = new PrivateAuditLog(kafka, 'test');
+  const { topic: auditTopic } = audit;
   const publisher = new EventPublisher(kafka);
   let auditor: ServiceProcess;
 
   beforeAll(async () => {
     await ensurePortFree(19442);
-    await db.create();
-    await startGroupAtEnd(kafka, group);
+    await audit.create();
     const identity = await TestIdentity.create();
     auditor = new ServiceProcess('auditor', 19442, {
       ...identity.env,
-      ...db.env(),
-      ROTOR_AUDIT_TOPIC: auditTopic,
-      ROTOR_AUDITOR_GROUP: group,
+      ...audit.env(),
       ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
       ROTOR_CATALOG: writeTempCatalog('roles: []\nmanagedSecrets: []\n'),
       LOG_LEVEL: 'info',
@@ -421,12 +416,7 @@ describe('copy.discovered names who reported it, and the audit record shows it, 
 
   afterAll(async () => {
     await Promise.all([auditor?.stop(), publisher.disconnect()]);
-    await db.drop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([group]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
-    await admin.disconnect();
+    await audit.drop();
   });
 
   it('records the reporting operator (pseudonymised) and reads an old event without a reporter as unknown', async () => {

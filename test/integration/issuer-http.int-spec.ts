@@ -20,7 +20,7 @@ import {
 import { kafkaFromEnv } from '../../tools/security/env-clients';
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
-import { PrivateAuditDatabase } from '../support/private-audit-database';
+import { PrivateAuditLog } from '../support/private-audit-log';
 import { ServiceProcess } from '../support/service-process';
 import { TEST_AUDIENCE, TEST_ISSUER } from '../support/test-identity';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
@@ -138,17 +138,12 @@ interface Answer<T = unknown> {
 describe('issuer HTTP API, run as real processes with the revoker and auditor', () => {
   let tokens: LocalTokenIssuer;
   let services: Record<'issuer' | 'revoker' | 'auditor', ServiceProcess>;
-  // The auditor's database is the suite's own, so it audits into a topic of its own too (a fresh
-  // database beside a topic that already holds records would rightly refuse to start its chains).
-  const db = new PrivateAuditDatabase();
-  const auditTopic = `rotor.audit.issuer-http-${randomUUID().slice(0, 8)}.v1`;
-  const auditGroup = `rotor-auditor-issuer-http-${randomUUID().slice(0, 8)}`;
   const kafka = kafkaFromEnv('rotor-test-issuer-http');
+  const audit = new PrivateAuditLog(kafka, 'issuer-http');
 
   beforeAll(async () => {
     tokens = await LocalTokenIssuer.create();
-    await db.create();
-    await startGroupAtEnd(kafka, auditGroup);
+    await audit.create();
     const catalogFile = writeTempCatalog(CATALOG);
     const env = {
       ...tokens.env,
@@ -163,9 +158,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
       revoker: new ServiceProcess('revoker', 18281, env),
       auditor: new ServiceProcess('auditor', 18283, {
         ...env,
-        ...db.env(),
-        ROTOR_AUDIT_TOPIC: auditTopic,
-        ROTOR_AUDITOR_GROUP: auditGroup,
+        ...audit.env(),
       }),
     };
     for (const service of Object.values(services)) await ensurePortFree(service.port);
@@ -178,12 +171,7 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
 
   afterAll(async () => {
     await Promise.all(Object.values(services ?? {}).map((service) => service.stop()));
-    await db.drop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([auditGroup]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [auditTopic] }).catch(() => undefined);
-    await admin.disconnect();
+    await audit.drop();
   });
 
   const call = async <T = unknown>(

@@ -615,8 +615,8 @@ describe('Kubernetes local overlay', () => {
   it("generates the auditor's database Secret with a URL of its own role and database, not DATABASE_URL's", () => {
     const secrets = ofKind<ISecret>(manifests, 'Secret');
     const auditor = ofKind<IDeployment>(manifests, 'Deployment').find((deployment) => deployment.metadata.name === 'auditor');
-    const secretName = podSpec(auditor ?? {}).volumes?.find((volume) => volume.secret?.secretName?.startsWith(AUDIT_DATABASE_SECRET))
-      ?.secret?.secretName;
+    const volumes = auditor ? podSpec(auditor).volumes : undefined;
+    const secretName = volumes?.find((volume) => volume.secret?.secretName?.startsWith(AUDIT_DATABASE_SECRET))?.secret?.secretName;
     const decode = (secret: ISecret | undefined, key: string) => {
       const data = secret?.data?.[key];
       return data === undefined ? secret?.stringData?.[key] : Buffer.from(data, 'base64').toString('utf8');
