@@ -189,6 +189,15 @@ describe('audit store (PostgreSQL)', () => {
       }
     }
     expect((await views.liveAt('lease', BASE + 20 * DAY)).length).toBeGreaterThan(0);
+    // One workload's leases, from its own index.
+    for (const at of [BASE + DAY, BASE + 20 * DAY + DAY / 4, BASE + 90 * DAY]) {
+      for (const workload of ['shop/sa-0', 'shop/sa-1']) {
+        const fromPg = (await views.workloadLeasesLiveAt(workload, at)).map((lease) => lease.id).sort();
+        const fromReference = (await reference.workloadLeasesLiveAt(workload, at)).map((lease) => lease.id).sort();
+        expect({ workload, at, ids: fromPg }).toEqual({ workload, at, ids: fromReference });
+      }
+    }
+    expect((await views.workloadLeasesLiveAt('shop/sa-1', BASE + DAY + 1)).length).toBe(1);
   });
 
   it('keeps records in monthly partitions; detaching old months takes them offline without losing a late record', async () => {

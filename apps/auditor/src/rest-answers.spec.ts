@@ -54,8 +54,6 @@ function seeded() {
     irrevocable: `${ms(-HOUR)}|true`,
   });
   for (const id of ['l-1', 'l-2']) {
-    views.zadd(ViewKeys.leases, NOW - HOUR, id);
-    views.zadd(ViewKeys.workloadLeases('shop/orders'), NOW - HOUR, id);
     views.zadd(ViewKeys.ownerLeases('team-pay'), NOW - HOUR, id);
   }
   views.zadd(ViewKeys.irrevocableLeases, NOW - HOUR, 'l-2');

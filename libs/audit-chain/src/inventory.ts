@@ -187,4 +187,6 @@ export interface AuditViewsReader {
   entities(keys: string[]): Promise<HashFields[]>;
   /** Entities of a kind whose live span holds `at`: every one that existed then, perhaps a few more. */
   liveAt(kind: LivingKind, at: number): Promise<{ id: string; fields: HashFields }[]>;
+  /** The same for one workload's (`namespace/serviceAccount`) leases. */
+  workloadLeasesLiveAt(workload: string, at: number): Promise<{ id: string; fields: HashFields }[]>;
 }

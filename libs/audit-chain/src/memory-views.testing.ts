@@ -68,6 +68,10 @@ export class MemoryViews implements AuditViewsReader {
     return Promise.resolve(found);
   }
 
+  async workloadLeasesLiveAt(workload: string, at: number): Promise<{ id: string; fields: HashFields }[]> {
+    return (await this.liveAt('lease', at)).filter(({ fields }) => `${fields['namespace']}/${fields['serviceAccount']}` === workload);
+  }
+
   /** Everything held, in a stable order: equal snapshots mean equal views. */
   snapshot(): string {
     const sorted = <V>(map: Map<string, V>) => [...map].sort(([a], [b]) => byteOrder(a, b));

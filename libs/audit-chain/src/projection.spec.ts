@@ -85,7 +85,7 @@ const project = (records: AuditRecord[]) => {
 };
 
 describe('audit view projection', () => {
-  it('follows a lease from issue through renewal to revocation, and knows where it was at each time', () => {
+  it('follows a lease from issue through renewal to revocation, and knows where it was at each time', async () => {
     const redis = project(leaseHistory());
     const fields = redis.hash(ViewKeys.lease(LEASE));
     expect(leaseView(fields, Date.parse(t(45)))).toMatchObject({
@@ -96,7 +96,7 @@ describe('audit view projection', () => {
     });
     expect(leaseView(fields, Date.parse(t(100)))).toMatchObject({ state: 'revoked', revokeReason: 'requested', from: t(0), to: t(90) });
     expect([-1, 0, 89, 90].map((s) => leaseExistedAt(fields, Date.parse(t(0)) + s * 1000))).toEqual([false, true, true, false]);
-    expect(redis.zsets.get(ViewKeys.workloadLeases('payments/api'))?.has(LEASE)).toBe(true);
+    await expect(redis.workloadLeasesLiveAt('payments/api', Date.parse(t(45)))).resolves.toEqual([{ id: LEASE, fields }]);
   });
 
   it('builds the same views whatever the order records of different chains arrive in, and applying one twice changes nothing', () => {

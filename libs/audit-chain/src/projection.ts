@@ -72,7 +72,7 @@ function inventoryOps(type: string, d: Record<string, unknown>, at: number): Vie
     case Topics.leaseIssued:
     case Topics.leaseRenewed:
     case Topics.leaseRevoked:
-      return leaseOps(type, d, at);
+      return leaseOps(type, d);
     case Topics.revocationFailed: {
       const leaseId = str(d['leaseId']);
       if (!leaseId) return [];
@@ -99,11 +99,10 @@ function inventoryOps(type: string, d: Record<string, unknown>, at: number): Vie
   }
 }
 
-function leaseOps(type: string, d: Record<string, unknown>, at: number): ViewOp[] {
+function leaseOps(type: string, d: Record<string, unknown>): ViewOp[] {
   const leaseId = str(d['leaseId']);
   if (!leaseId) return [];
   const workload = obj(d['workload']);
-  const workloadKey = `${str(workload['namespace'])}/${str(workload['serviceAccount'])}`;
   const fields: MergeFields = {
     leaseId: ['set', leaseId],
     role: opt('set', str(d['role'])),
@@ -116,19 +115,14 @@ function leaseOps(type: string, d: Record<string, unknown>, at: number): ViewOp[
     expiresAt: opt('max', ms(d['expiresAt'])),
     maxExpiresAt: opt('max', ms(d['maxExpiresAt'])),
   };
-  // A renewal or revocation read before its issue event still places the lease in time.
-  const start = ms(d['issuedAt']) ?? ms(d['renewedAt']) ?? ms(d['revokedAt']) ?? at;
   if (type === Topics.leaseIssued) fields['issuedAt'] = opt('min', ms(d['issuedAt']));
   if (type === Topics.leaseRenewed) fields['renewedAt'] = opt('max', ms(d['renewedAt']));
   if (type === Topics.leaseRevoked) {
     fields['revokedAt'] = opt('min', ms(d['revokedAt']));
     fields['revokeReason'] = opt('set', str(d['reason']));
   }
-  return [
-    merge(ViewKeys.lease(leaseId), fields),
-    indexEarliest(ViewKeys.leases, start, leaseId),
-    indexEarliest(ViewKeys.workloadLeases(workloadKey), start, leaseId),
-  ];
+  // No set of leases by workload or time: the store indexes a lease's lifetime and workload (liveSpan).
+  return [merge(ViewKeys.lease(leaseId), fields)];
 }
 
 function versionOps(type: string, d: Record<string, unknown>, at: number): ViewOp[] {

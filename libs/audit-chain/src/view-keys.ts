@@ -6,9 +6,6 @@
  */
 export const ViewKeys = {
   lease: (leaseId: string) => `lease:${leaseId}`,
-  /** Every lease by issue time (score). */
-  leases: 'leases',
-  workloadLeases: (workload: string) => `leases:workload:${workload}`,
   secrets: 'secrets',
   version: (secret: string, version: number | string) => `version:${secret}|${version}`,
   /** One secret's versions, scored by version number. */

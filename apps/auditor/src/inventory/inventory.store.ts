@@ -33,9 +33,8 @@ export class InventoryStore {
   }
 
   async workloadLeases(workload: string, at: number): Promise<LeaseView[]> {
-    const ids = await this.views.members(ViewKeys.workloadLeases(workload), at);
-    const fields = await this.views.entities(ids.map(ViewKeys.lease));
-    return fields.filter((lease) => leaseExistedAt(lease, at)).map((lease) => leaseView(lease, at));
+    const candidates = await this.views.workloadLeasesLiveAt(workload, at);
+    return candidates.filter(({ fields }) => leaseExistedAt(fields, at)).map(({ fields }) => leaseView(fields, at));
   }
 
   async secretNames(at: number): Promise<string[]> {
