@@ -73,29 +73,28 @@ export class PgAuditViews implements AuditViewsReader {
     const filters = FILTERS.filter((kind) => query[kind] !== undefined);
     const params: unknown[] = [query.from?.toISOString() ?? null, query.to?.toISOString() ?? null];
     const time = (alias: string) => `($1::timestamptz IS NULL OR ${alias}.at >= $1) AND ($2::timestamptz IS NULL OR ${alias}.at <= $2)`;
-    let from: string;
-    let where: string;
+    // The timeline index alone finds the page and the total (the most selective filter first, the
+    // others checked against its rows); only the page's records are then read. Both follow the
+    // indexes' order (record_keys' key, records (at, chain, seq)), so nothing sorts every match.
+    let keys: string;
     if (filters.length === 0) {
-      from = 'records r';
-      where = time('r');
+      keys = `SELECT r.at, r.chain, r.seq FROM records r WHERE ${time('r')}`;
     } else {
-      // The most selective index first; the others are checked against the records it yields.
       const [first, ...others] = filters;
       params.push(first, query[first!]);
-      from = 'record_keys k JOIN records r ON r.chain = k.chain AND r.seq = k.seq AND r.at = k.at';
-      where = `k.kind = $3 AND k.value = $4 AND ${time('k')}`;
+      keys = `SELECT k.at, k.chain, k.seq FROM record_keys k WHERE k.kind = $3 AND k.value = $4 AND ${time('k')}`;
       for (const kind of others) {
         params.push(kind, query[kind]);
-        where +=
+        keys +=
           ` AND EXISTS (SELECT 1 FROM record_keys o WHERE o.kind = $${params.length - 1} AND o.value = $${params.length}` +
-          ' AND o.at = r.at AND o.chain = r.chain AND o.seq = r.seq)';
+          ' AND o.at = k.at AND o.chain = k.chain AND o.seq = k.seq)';
       }
     }
     const [{ rows: count }, { rows }] = await Promise.all([
-      this.db.pool.query<{ total: string }>(`SELECT count(*) AS total FROM ${from} WHERE ${where}`, params),
+      this.db.pool.query<{ total: string }>(`SELECT count(*) AS total FROM (${keys}) AS matched`, params),
       this.db.pool.query<{ record: AuditRecord }>(
-        // The order of the indexes it reads (record_keys' key, records (at, chain, seq)): a page reads only its rows, never sorts them all.
-        `SELECT r.record FROM ${from} WHERE ${where} ORDER BY ${filters.length ? 'k' : 'r'}.at, ${filters.length ? 'k' : 'r'}.chain, ${filters.length ? 'k' : 'r'}.seq OFFSET $${params.length + 1} LIMIT $${params.length + 2}`,
+        `WITH page AS (${keys} ORDER BY 1, 2, 3 OFFSET $${params.length + 1} LIMIT $${params.length + 2})
+         SELECT r.record FROM page p JOIN records r ON r.at = p.at AND r.chain = p.chain AND r.seq = p.seq ORDER BY p.at, p.chain, p.seq`,
         [...params, query.offset, query.limit],
       ),
     ]);
