@@ -15,6 +15,7 @@ import { LeaseStore } from '../../apps/issuer/src/leases/lease.store';
 import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
 import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
+import { PrivateAuditLog } from '../support/private-audit-log';
 import { PrivateRedis } from '../support/private-redis';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
@@ -23,7 +24,8 @@ import { TestIdentity } from '../support/test-identity';
 /**
  * Issue 19: Redis holds only live state. Leases that have ended leave nothing behind in Redis
  * once the dedupe window (ROTOR_DEDUPE_WINDOW_SECONDS) has passed, so Redis grows with the
- * active leases, not with history; and keys written in the previous layout are upgraded.
+ * active leases, not with history; the auditor keeps their history in its own PostgreSQL; and
+ * keys written in the previous layout are upgraded.
  */
 const RUN = randomBytes(3).toString('hex');
 const NAMESPACE = `it-live-${RUN}`;
@@ -199,14 +201,17 @@ describe('Redis holds only live state', () => {
       ROTOR_DEPENDENCY_TIMEOUT_MS: '5000',
       LOG_LEVEL: 'warn',
     };
+    // Past the shared topics' backlog: this Redis should hold only this suite's leases.
+    const kafka = kafkaFromEnv('rotor-test-live-state');
+    // The auditor too, on this Redis: it keeps the history, in its database, and nothing in Redis.
+    const audit = await new PrivateAuditLog(kafka, 'live-state').create();
     const services = [
       new ServiceProcess('issuer', 19491, env),
       new ServiceProcess('revoker', 19492, env),
       new ServiceProcess('distributor', 19493, env),
+      new ServiceProcess('auditor', 19494, { ...env, ...audit.env(), ROTOR_AUDIT_KEY: randomBytes(32).toString('hex') }),
     ];
     for (const service of services) await ensurePortFree(service.port);
-    // Past the shared topics' backlog: this Redis should hold only this suite's leases.
-    const kafka = kafkaFromEnv('rotor-test-live-state');
     await startGroupAtEnd(kafka, 'rotor-revoker-clock');
     await startGroupAtEnd(kafka, 'rotor-issuer-lease-state');
     const [issuer] = services;
@@ -260,6 +265,18 @@ describe('Redis holds only live state', () => {
         },
         { what: 'every lease to be revoked and released', timeoutMs: 180_000, intervalMs: 500 },
       );
+      // The auditor has recorded every one of them as ended.
+      const views = await audit.db.open();
+      await eventually(
+        async () => {
+          const { rows } = await views.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM entities WHERE kind = 'lease' AND fields->>'namespace' = $1 AND fields ? 'revokedAt'`,
+            [NAMESPACE],
+          );
+          return rows[0]!.n >= LEASES - failures.length ? rows[0]!.n : undefined;
+        },
+        { what: 'the auditor to record every lease as ended', timeoutMs: 180_000, intervalMs: 1_000 },
+      );
       const revokedAt = Date.now();
       const ended = await measure(redis);
       console.log(
@@ -286,6 +303,7 @@ describe('Redis holds only live state', () => {
       expect(after.usedMemory).toBeLessThanOrEqual(baseline.usedMemory + MEMORY_BOUND_BYTES);
     } finally {
       await Promise.all(services.map((service) => service.stop()));
+      await audit.drop();
     }
   }, 600_000);
 });

@@ -11,8 +11,10 @@ export interface AuditDatabaseSettings {
   /** The auditor's own database and role (ROTOR_AUDIT_DATABASE_URL), never a credential backend's admin connection. */
   url: string;
   schema?: string;
-  /** Bounds each statement (server side) and each wait for a connection. */
+  /** Bounds each statement (server side, and the client's wait for its answer). */
   statementTimeoutMs?: number;
+  /** Bounds each wait for a connection (default: the statement bound). */
+  connectTimeoutMs?: number;
   max?: number;
 }
 
@@ -39,7 +41,7 @@ export class AuditDatabase {
     const pool = new Pool({
       connectionString: settings.url,
       max: settings.max ?? 10,
-      connectionTimeoutMillis: timeout,
+      connectionTimeoutMillis: settings.connectTimeoutMs ?? timeout,
       statement_timeout: timeout,
       query_timeout: timeout + 1_000,
       options: `-c search_path=${escapeIdentifier(schema)}`,

@@ -45,7 +45,7 @@ export class AuditController {
   }
 
   @Get('events')
-  @Needs('redis')
+  @Needs('postgres')
   @Answers(200, AuditEventsPageSchema, 'one page of the matching audit records')
   async events(@CurrentCaller() caller: Caller, @Query() rawQuery: Record<string, unknown>): Promise<AuditEventsPage> {
     requireGroup(caller, OperatorGroups.auditor);

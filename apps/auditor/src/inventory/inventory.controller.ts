@@ -33,7 +33,7 @@ export class InventoryController {
   ) {}
 
   @Get('secrets/:name')
-  @Needs('redis')
+  @Needs('postgres')
   @Answers(200, SecretInventorySchema, "the secret's versions, copies and bound readers")
   secret(@CurrentCaller() caller: Caller, @Param('name') name: string) {
     requireGroup(caller, OperatorGroups.auditor);
@@ -41,7 +41,7 @@ export class InventoryController {
   }
 
   @Get('workloads/:namespace/:serviceAccount')
-  @Needs('redis')
+  @Needs('postgres')
   @Answers(200, WorkloadInventorySchema, "the workload's leases, secrets and roles")
   workload(@CurrentCaller() caller: Caller, @Param('namespace') namespace: string, @Param('serviceAccount') serviceAccount: string) {
     requireGroup(caller, OperatorGroups.auditor);
@@ -50,7 +50,7 @@ export class InventoryController {
 
   /** Roles and managed secrets of one owner (catalog), with their live leases, current versions and copies (audit views). */
   @Get('owners/:owner')
-  @Needs('redis')
+  @Needs('postgres')
   @Answers(200, OwnerInventorySchema, "the owner's roles, secrets and leases")
   owner(@CurrentCaller() caller: Caller, @Param('owner') owner: string) {
     requireGroup(caller, OperatorGroups.auditor);
@@ -58,7 +58,7 @@ export class InventoryController {
   }
 
   @Get('at')
-  @Needs('redis')
+  @Needs('postgres')
   @Answers(200, InventoryAtSchema, 'what existed at that time')
   at(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>) {
     requireGroup(caller, OperatorGroups.auditor);

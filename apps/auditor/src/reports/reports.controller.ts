@@ -22,7 +22,7 @@ export class ReportsController {
 
   /** Auditors and SREs: what needs attention, with owners and OWASP NHI / NIST CSF references. `?format=html` gives a self-contained page. */
   @Get('posture')
-  @Needs('redis')
+  @Needs('postgres')
   @Answers(200, PostureReportSchema, 'the posture report (text/html with ?format=html)')
   async postureReport(
     @CurrentCaller() caller: Caller,
