@@ -134,6 +134,14 @@ describe('the chaos run checks', () => {
     expect(judge([request({ status: 503, durationMs: 100 })])).toBe(false);
     expect(judge([request({ status: 500, retryAfter: '5' })])).toBe(false);
     expect(judge([request({ status: 0, problem: 'no answer within 10000 ms' })])).toBe(false);
+    // No answer because the issuer was SIGKILLed: refused while it was down, or in flight when it died; not before.
+    const killed = { kind: 'kill-replica' as const, target: 'issuer-1', start: 11_500, end: 40_000 };
+    const judgeKilled = (over: Partial<RequestRecord>) =>
+      httpDuringOutages(evidence({ requests: [request({ status: 0, problem: 'fetch failed', ...over })], windows: [killed] })).ok;
+    expect(judgeKilled({ startedAt: 20_000, durationMs: 3 })).toBe(true);
+    expect(judgeKilled({ startedAt: 10_000, durationMs: 1_600 })).toBe(true);
+    expect(judgeKilled({ startedAt: 9_000, durationMs: 200 })).toBe(false);
+    expect(judgeKilled({ startedAt: 41_000, durationMs: 5 })).toBe(false);
     expect(judge([request({})], [{ dependency: 'kafka', start: 9_000, end: 11_000 }])).toBe(false);
     // PostgreSQL down does not concern an opaque token.
     expect(judge([request({})], [{ dependency: 'postgres', start: 9_000, end: 11_000 }])).toBe(true);

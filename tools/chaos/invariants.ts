@@ -471,9 +471,12 @@ export function httpDuringOutages(evidence: RunEvidence): InvariantResult {
   for (const request of evidence.requests) {
     const at = new Date(request.startedAt).toISOString().slice(11, 23);
     if (request.status === 0) {
+      // Refused while the issuer was down, or cut off when it was killed with the request in flight
+      // (a SIGKILLed process answers nothing; a Deployment's Service would have sent it elsewhere).
+      const failedAt = request.startedAt + request.durationMs;
       const refusedWhileDown =
-        /fetch failed|ECONNREFUSED/.test(request.problem ?? '') &&
-        issuerDown.some((w) => request.startedAt >= w.start - 1_000 && request.startedAt <= w.end);
+        /fetch failed|ECONNREFUSED|ECONNRESET|socket hang up/.test(request.problem ?? '') &&
+        issuerDown.some((w) => failedAt >= w.start - 1_000 && request.startedAt <= w.end);
       if (!refusedWhileDown) problems.push(`${at} ${request.action}: no answer (${request.problem})`);
       else unavailable++;
       continue;
