@@ -96,7 +96,14 @@ function history(): AuditRecord[] {
       records.push(
         chains.record(
           Topics.secretVersionRetired,
-          { secret: 'db', version: version - 1, gsmVersion, reason: 'superseded', retiredAt: iso(at + DAY) },
+          // The retired version's own GSM name: every event states a `set` field alike.
+          {
+            secret: 'db',
+            version: version - 1,
+            gsmVersion: `projects/p/secrets/db/versions/${version - 1}`,
+            reason: 'superseded',
+            retiredAt: iso(at + DAY),
+          },
           at + DAY,
         ),
       );
@@ -230,5 +237,52 @@ describe('audit store (PostgreSQL)', () => {
     const before = (await db.pool.query('SELECT count(*)::int AS n FROM seen')).rows[0].n;
     expect(await new ChainState(db).pruneSeen(new Date(Date.now() - 30 * DAY), 10)).toBe(25);
     expect((await db.pool.query('SELECT count(*)::int AS n FROM seen')).rows[0].n).toBe(before - 25);
+  });
+});
+
+/**
+ * `rotor audit replay --rebuild`'s switch, at the store: the rebuild fills a fresh schema while
+ * the live one keeps taking appends, holds the appends while it writes the tail, then takes the
+ * live name in one transaction; the auditor's pool sees the new schema at once.
+ */
+describe('audit store: rebuilding into a fresh schema while appends go on, then switching', () => {
+  const privateDb = new PrivateAuditDatabase();
+  afterAll(() => privateDb.drop());
+
+  it('holds an append that meets the switch until it is done, and every append after it lands in the rebuilt schema', async () => {
+    await privateDb.create();
+    const live = await privateDb.open();
+    const liveWriter = new ViewWriter(live);
+    const chains = new Chains();
+    const lease = (at: number) => chains.record(Topics.leaseIssued, { leaseId: randomUUID(), issuedAt: iso(at) }, at);
+    const first = Array.from({ length: 20 }, (_, i) => lease(BASE + i * 1_000));
+    await liveWriter.write(first);
+
+    const { SchemaRebuild } = await import('@rotor/audit-store');
+    const rebuild = await SchemaRebuild.begin(privateDb.url);
+    await rebuild.write(first); // what the rebuild read of the topic
+    const meanwhile = Array.from({ length: 5 }, (_, i) => lease(BASE + (20 + i) * 1_000));
+    await liveWriter.write(meanwhile); // appended while the rebuild ran
+
+    await rebuild.lockLive();
+    const held = lease(BASE + 40_000);
+    let heldDone = false;
+    const heldWrite = liveWriter.write([held]).then(() => (heldDone = true));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(heldDone).toBe(false); // the lock holds the live appends
+    await rebuild.write(meanwhile); // the tail, read under the lock
+    expect(await rebuild.complete(0)).toEqual({ replacedLive: true });
+    await heldWrite; // released after the switch: it waited, then wrote into the rebuilt schema
+
+    const after = lease(BASE + 50_000);
+    await liveWriter.write([after]);
+    const { rows } = await live.pool.query<{ seq: string }>('SELECT seq FROM records ORDER BY seq');
+    expect(rows.map((row) => Number(row.seq))).toEqual([...first, ...meanwhile, held, after].map((record) => record.seq));
+    expect((await new ChainState(live).heads())[0]).toMatchObject({ seq: after.seq, hash: after.hash });
+    expect((await live.pool.query(`SELECT 1 FROM state WHERE name = 'initialized'`)).rowCount).toBe(1);
+    const schemas = await live.pool.query<{ name: string }>(
+      `SELECT nspname AS name FROM pg_namespace WHERE nspname LIKE 'audit%' ORDER BY 1`,
+    );
+    expect(schemas.rows.map((row) => row.name)).toEqual(['audit']); // the old one dropped, no rebuild schema left
   });
 });

@@ -14,9 +14,11 @@ export const REBUILD_SCHEMA = 'audit_rebuild';
  * 2. `lockLive`: the live chain heads are locked, so the auditor's appends wait (a few seconds);
  *    the caller reads the topic's tail, what was appended meanwhile, into the new schema.
  * 3. `complete`: marks the new schema initialized with the checkpoint numbering, renames it to
- *    the live name in the same transaction, and drops the old one. An append that was already
- *    past its reservation when the lock came lands in the old schema and is lost with it; its
- *    records are in the topic, and the appender's chain repair restores them.
+ *    the live name in the same transaction, and drops the old one. An append that met the lock
+ *    waited at its first statement (ViewWriter locks `chains` first) and then lands in the new
+ *    schema, its records being in the topic and so in the tail too (written twice, idempotently).
+ *    Were one to land in the old schema anyway, the appender's chain repair restores it from
+ *    the topic.
  * `abandon` leaves the live schema as it was.
  */
 export class SchemaRebuild {

@@ -44,6 +44,10 @@ export class ViewWriter {
     const times = records.map(recordTime);
     await this.partitions.ensureFor(times);
     await this.db.transaction(async (client) => {
+      // First, so that a rebuild's switch (which holds chains exclusively) is waited for before
+      // anything is written: PostgreSQL then finds `chains` by name again, in the switched-in
+      // schema, and every statement after it resolves there too (see SchemaRebuild).
+      await client.query('LOCK TABLE chains IN ROW EXCLUSIVE MODE');
       await insertRecords(client, records, times);
       const ops = records.flatMap(projectRecord);
       await mergeEntities(client, ops);
