@@ -34,6 +34,7 @@ import { SecretReferences } from './retirement/secret-references';
 import { CatalogWithdrawal } from './reconciliation/catalog-withdrawal';
 import { OrphanSweep } from './reconciliation/orphan-sweep';
 import { ReconciliationWorker } from './reconciliation/reconciliation-worker';
+import { BackendRecovery } from './revocation/backend-recovery';
 import { ExpiryWorker } from './revocation/expiry-worker';
 import { RevocationEvents } from './revocation/revocation-events';
 import { RevocationService } from './revocation/revocation.service';
@@ -70,6 +71,7 @@ export class RevokerModule {
         RevocationEvents,
         RevocationService,
         ExpiryWorker,
+        BackendRecovery,
         EmergencyCounters,
         EmergencyStore,
         EmergencyTracker,

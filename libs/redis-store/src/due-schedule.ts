@@ -97,6 +97,15 @@ export class DueSchedule {
     return (await this.redis.eval(COMPLETE, 2, due, inflight, member)) === 1;
   }
 
+  /**
+   * Brings a scheduled member's due time forward to `dueAtMs`; a member not waiting (claimed,
+   * completed, or already due sooner) is left as it is. True when it moved.
+   */
+  async advance(member: string, dueAtMs: number): Promise<boolean> {
+    const [due] = this.keysOf(member);
+    return (await this.redis.zadd(due, 'XX', 'LT', 'CH', dueAtMs, member)) === 1;
+  }
+
   async dueAt(member: string): Promise<number | null> {
     const [due] = this.keysOf(member);
     const score = await this.redis.zscore(due, member);

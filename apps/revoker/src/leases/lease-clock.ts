@@ -27,11 +27,25 @@ const indexesOf = (lease: Pick<TrackedLease, 'role' | 'backend' | 'workload'>): 
 ];
 const irrevocableKey = 'revoker:irrevocable';
 /**
+ * Leases whose last attempt met their backend unreachable, by backend: they are tried again
+ * as soon as the backend answers, not at their backoff (BackendRecovery).
+ */
+const outageWaitersKey = (backend: string) => `revoker:outage-waiters:{${backend}}`;
+/**
  * Renewals and revocation requests can be read before the lease's `issued` event: they come
  * on other topics, consumed concurrently. They wait here until the lease is tracked.
  */
 const earlyKey = (id: string) => `revoker:early:{${id}}`;
 const EARLY_TTL_SECONDS = 7 * 86_400;
+
+export interface FailedAttempt {
+  attempts: number;
+  error: string;
+  retryAt: Date;
+  irrevocable: boolean;
+  /** The backend could not be reached (a dependency outage), rather than refusing the revocation. */
+  awaitingBackend: boolean;
+}
 
 /**
  * The TTL clock: one sorted-set schedule of lease expiries plus a hash per lease, all in
@@ -183,15 +197,40 @@ export class LeaseClock {
     });
   }
 
-  /** Records a failed attempt and when to try again; past the limit the lease is listed as irrevocable. */
+  /**
+   * Records a failed attempt and when to try again; past the limit the lease is listed as
+   * irrevocable. A lease whose backend was unreachable (`awaitingBackend`) also waits for it
+   * to answer again, which brings its retry forward.
+   */
   async recordFailure(
-    id: string,
-    { attempts, error, retryAt, irrevocable }: { attempts: number; error: string; retryAt: Date; irrevocable: boolean },
+    lease: Pick<TrackedLease, 'id' | 'backend'>,
+    { attempts, error, retryAt, irrevocable, awaitingBackend }: FailedAttempt,
   ): Promise<void> {
+    const { id } = lease;
     await this.redis.hset(leaseKey(id), { attempts: String(attempts), lastError: error, state: irrevocable ? 'irrevocable' : 'revoking' });
-    // Another hash slot than the lease's: a crash before this leaves the lease's claim to come back and retry.
+    // Other hash slots than the lease's: a crash before these leaves the lease's claim to come back and retry.
     if (irrevocable) await this.redis.zadd(irrevocableKey, Date.now(), id);
+    if (awaitingBackend) await this.redis.zadd(outageWaitersKey(lease.backend), Date.now(), id);
     await this.schedule.schedule(id, retryAt.getTime());
+  }
+
+  async hasOutageWaiters(backend: string): Promise<boolean> {
+    return (await this.redis.zcard(outageWaitersKey(backend))) > 0;
+  }
+
+  /**
+   * Brings the retries of the leases waiting for `backend` forward to now, at most `limit` of
+   * them, and forgets them; returns how many were taken. A lease meanwhile revoked, or claimed
+   * again, is left as it is.
+   */
+  async resumeOutageWaiters(backend: string, limit: number): Promise<number> {
+    const key = outageWaitersKey(backend);
+    const ids = await this.redis.zrange(key, 0, limit - 1);
+    if (ids.length === 0) return 0;
+    const now = Date.now();
+    for (const id of ids) await this.schedule.advance(id, now);
+    await this.redis.zrem(key, ...ids);
+    return ids.length;
   }
 
   async listIrrevocable(limit = 500): Promise<TrackedLease[]> {

@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { backoffDelay } from '@rotor/backoff';
 import { createEvent, Topics } from '@rotor/contracts';
 import { BackendRegistry } from '@rotor/credential-backends';
+import { isDependencyOutage } from '@rotor/errors';
 import { EventPublisher } from '@rotor/kafka';
 import { LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
@@ -113,7 +114,8 @@ export class RevocationService {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
     this.failures.inc({ backend });
     this.logger.warn({ leaseId, attempts, irrevocable, retryAt, err: message }, 'revocation failed');
-    await this.clock.recordFailure(leaseId, { attempts, error: message, retryAt, irrevocable });
+    const awaitingBackend = isDependencyOutage(error);
+    await this.clock.recordFailure(lease, { attempts, error: message, retryAt, irrevocable, awaitingBackend });
     await this.publisher
       .publish(
         createEvent({
