@@ -8,7 +8,7 @@ import { Client } from 'pg';
 
 import { Topics } from '@rotor/contracts';
 import { postgresRoleName, redisAclUsername } from '@rotor/credential-backends';
-import type { AuditDatabase } from '@rotor/audit-store';
+import { derivedRowDifferences, derivedRows } from '@rotor/audit-store';
 import { allKeys } from '@rotor/redis-store';
 import { GsmSecretStore } from '@rotor/secret-store';
 
@@ -314,7 +314,8 @@ async function auditRebuild(evidence: RunEvidence): Promise<InvariantResult> {
       verify?: { ok: boolean; records: number; chains: number; failures?: string[] };
       rebuild?: { complete: boolean; recordsApplied: number };
     };
-    const differences = compareViews(await viewRows(await evidence.stack.auditDatabase.open()), await viewRows(await scratch.open()));
+    const live = await derivedRows((await evidence.stack.auditDatabase.open()).pool);
+    const differences = derivedRowDifferences(live, await derivedRows((await scratch.open()).pool));
     const ok = !!summary.verify?.ok && !!summary.rebuild?.complete && differences.length === 0;
     return {
       name,
@@ -327,36 +328,6 @@ async function auditRebuild(evidence: RunEvidence): Promise<InvariantResult> {
   } finally {
     await scratch.drop();
   }
-}
-
-/**
- * The auditor's views and chain heads, row by row (as text, keyed by table and primary key); not
- * its working state: the markers, the checkpointer's bookkeeping and lock, when an event was seen.
- */
-const VIEW_TABLES: Record<string, { key: string; columns: string }> = {
-  chains: { key: 'chain', columns: 'seq, hash, source_offset, pending_first, pending_hash, pending_offset' },
-  seen: { key: 'event_id', columns: 'chain, seq' },
-  records: { key: "chain || ':' || seq", columns: 'at, event_id, event_type, record::text AS record' },
-  record_keys: { key: "kind || ':' || value || '@' || chain || ':' || seq", columns: 'at' },
-  entities: { key: "kind || ':' || id", columns: 'fields, live_from, live_to' },
-  members: { key: "set || ' ' || member", columns: 'score' },
-};
-
-async function viewRows(db: AuditDatabase): Promise<Map<string, string>> {
-  const rows = new Map<string, string>();
-  for (const [table, { key, columns }] of Object.entries(VIEW_TABLES)) {
-    const result = await db.pool.query<{ key: string }>(`SELECT ${key} AS key, ${columns} FROM ${table}`);
-    for (const { key: id, ...values } of result.rows) rows.set(`${table} ${id}`, JSON.stringify(values));
-  }
-  return rows;
-}
-
-function compareViews(live: Map<string, string>, copy: Map<string, string>): string[] {
-  const differences: string[] = [];
-  for (const [row, value] of live)
-    if (copy.get(row) !== value) differences.push(`${row}: ${copy.has(row) ? 'differs' : 'missing from the rebuild'}`);
-  for (const row of copy.keys()) if (!live.has(row)) differences.push(`${row}: only in the rebuild`);
-  return differences;
 }
 
 /**

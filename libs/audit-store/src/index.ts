@@ -4,3 +4,4 @@ export * from './partitions';
 export * from './view-writer';
 export * from './views-reader';
 export * from './schema-rebuild';
+export * from './derived-rows';

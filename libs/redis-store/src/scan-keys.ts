@@ -35,6 +35,22 @@ export async function serversOf(redis: Redis): Promise<IORedis[]> {
   return redis.nodes('master');
 }
 
+/**
+ * Runs `handle` on every key matching `pattern`, a page of `page` keys at a time, the keys of a
+ * page concurrently: for one-time upgrades and cleanups of a whole keyspace.
+ */
+export async function forEachKey(redis: Redis, pattern: string, handle: (key: string) => Promise<unknown>, page = 500): Promise<void> {
+  let keys: string[] = [];
+  for await (const key of scanKeys(redis, pattern, page)) {
+    keys.push(key);
+    if (keys.length >= page) {
+      await Promise.all(keys.map(handle));
+      keys = [];
+    }
+  }
+  await Promise.all(keys.map(handle));
+}
+
 /** {@link scanKeys}, collected. */
 export async function allKeys(redis: Redis, pattern: string, count = 500): Promise<string[]> {
   const keys: string[] = [];

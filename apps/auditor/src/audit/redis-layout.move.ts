@@ -5,7 +5,7 @@ import { ChainState, StateMarkers, ViewWriter } from '@rotor/audit-store';
 import { AuditLogMessageSchema, type AuditRecord } from '@rotor/contracts';
 import { readTopicRange } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
-import { allKeys, createRedis, type Redis } from '@rotor/redis-store';
+import { allKeys, createRedis, forEachKey, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -133,13 +133,10 @@ async function previousState(redis: Redis): Promise<{ present: boolean; checkpoi
 /** UNLINK one key at a time: the layout before the hash tag spreads over every Redis Cluster slot. */
 async function removeKeys(redis: Redis): Promise<number> {
   let removed = 0;
-  for (const prefix of PREVIOUS_PREFIXES) {
-    const keys = await allKeys(redis, `${prefix}*`, 2000);
-    for (let i = 0; i < keys.length; i += 500) {
-      const counts = await Promise.all(keys.slice(i, i + 500).map((key) => redis.unlink(key)));
-      removed += counts.reduce((sum, count) => sum + count, 0);
-    }
-  }
+  for (const prefix of PREVIOUS_PREFIXES)
+    await forEachKey(redis, `${prefix}*`, async (key) => {
+      removed += await redis.unlink(key);
+    });
   return removed;
 }
 

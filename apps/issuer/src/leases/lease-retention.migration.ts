@@ -1,14 +1,12 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import { scanKeys, type Redis } from '@rotor/redis-store';
+import { forEachKey, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { ActiveLeases } from './active-leases';
 import { leaseKey, LeaseStore, TOKEN_HASH_FIELD } from './lease.store';
-
-const PAGE = 500;
 
 export interface RetentionMigrationResult {
   /** Lease records whose expiry was set or brought forward (revoked: to revokedAt + the window). */
@@ -50,12 +48,12 @@ export class LeaseRetentionMigration implements OnApplicationBootstrap {
   async run(now: Date): Promise<RetentionMigrationResult> {
     const result: RetentionMigrationResult = { leases: 0, tokens: 0, deleted: 0, handled: 0, activeSets: 0 };
     // Records first: a token entry then expires with its record as the record now stands.
-    await this.inPages('issuer:lease:{*', (key) => this.upgradeLease(key, now, result));
-    await this.inPages('issuer:token:*', (key) => this.upgradeToken(key, result));
-    await this.inPages('issuer:rotation-request:*', async (key) => {
+    await forEachKey(this.redis, 'issuer:lease:{*', (key) => this.upgradeLease(key, now, result));
+    await forEachKey(this.redis, 'issuer:token:*', (key) => this.upgradeToken(key, result));
+    await forEachKey(this.redis, 'issuer:rotation-request:*', async (key) => {
       if (await this.redis.pexpireat(key, now.getTime() + this.leases.windowMs, 'LT')) result.handled++;
     });
-    await this.inPages('issuer:active:{role:*', async (key) => {
+    await forEachKey(this.redis, 'issuer:active:{role:*', async (key) => {
       if (await this.activeLeases.tidy(key, now)) result.activeSets++;
     });
     return result;
@@ -90,18 +88,5 @@ export class LeaseRetentionMigration implements OnApplicationBootstrap {
     const recordExpiresAt = await this.redis.pexpiretime(leaseKey(id));
     if (recordExpiresAt > 0) await this.redis.pexpireat(key, recordExpiresAt, 'LT');
     result.tokens++;
-  }
-
-  /** Every key matching `pattern`, PAGE at a time, the keys of a page handled concurrently. */
-  private async inPages(pattern: string, handle: (key: string) => Promise<void>): Promise<void> {
-    let page: string[] = [];
-    for await (const key of scanKeys(this.redis, pattern, PAGE)) {
-      page.push(key);
-      if (page.length >= PAGE) {
-        await Promise.all(page.map(handle));
-        page = [];
-      }
-    }
-    await Promise.all(page.map(handle));
   }
 }

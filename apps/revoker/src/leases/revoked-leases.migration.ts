@@ -1,13 +1,11 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import { scanKeys, type Redis } from '@rotor/redis-store';
+import { forEachKey, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { LeaseClock } from './lease-clock';
-
-const PAGE = 500;
 
 export interface RevokedLeasesMigrationResult {
   /** Revoked leases' records now expiring at `revokedAt` + the window (they were kept a week). */
@@ -37,16 +35,7 @@ export class RevokedLeasesMigration implements OnApplicationBootstrap {
 
   async run(now: Date): Promise<RevokedLeasesMigrationResult> {
     const result: RevokedLeasesMigrationResult = { shortened: 0, deleted: 0 };
-    let page: string[] = [];
-    const flush = async () => {
-      await Promise.all(page.map((key) => this.upgrade(key, now, result)));
-      page = [];
-    };
-    for await (const key of scanKeys(this.redis, 'revoker:lease:{*', PAGE)) {
-      page.push(key);
-      if (page.length >= PAGE) await flush();
-    }
-    await flush();
+    await forEachKey(this.redis, 'revoker:lease:{*', (key) => this.upgrade(key, now, result));
     return result;
   }
 
