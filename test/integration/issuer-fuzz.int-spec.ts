@@ -13,7 +13,7 @@ import { Topics } from '@rotor/contracts';
 
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
-import { TEST_AUDIENCE, TEST_ISSUER } from '../support/test-identity';
+import { TEST_AUDIENCE, TEST_ISSUER, TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince, type TappedMessage } from '../support/topic-tap';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { redisFromEnv } from '../../tools/security/env-clients';
@@ -488,6 +488,8 @@ describe('issuer under generated requests (property tests against the real proce
   const started = new Date();
   const redis = redisFromEnv(requiredEnv('REDIS_URL'), { lazyConnect: true });
   let keys: Keys;
+  /** Operators' tokens come from their own issuer (TestIdentity's); the generated ones from the cluster's. */
+  let operators: TestIdentity;
   let issuer: ServiceProcess;
   const fixedTokens = {} as Record<'unbound' | 'operator' | 'rogue-bound' | 'expired-bound' | 'other-audience-bound' | 'bound', string>;
   let leasesBefore: number;
@@ -529,7 +531,8 @@ describe('issuer under generated requests (property tests against the real proce
     keys = await createKeys();
     fixedTokens.bound = await sign(keys.trusted, serviceAccount(NAMESPACE, 'bound'));
     fixedTokens.unbound = await sign(keys.trusted, serviceAccount(NAMESPACE, 'unbound'));
-    fixedTokens.operator = await sign(keys.trusted, { sub: 'sre@example.com', groups: ['rotor:sre', 'rotor:auditor'] });
+    operators = await TestIdentity.create();
+    fixedTokens.operator = await operators.operatorToken('sre@example.com', ['rotor:sre', 'rotor:auditor']);
     fixedTokens['rogue-bound'] = await sign(keys.rogue, serviceAccount(NAMESPACE, 'bound'));
     fixedTokens['expired-bound'] = await sign(keys.trusted, serviceAccount(NAMESPACE, 'bound'), {
       expiresIn: Math.floor(Date.now() / 1000) - 600,
@@ -538,6 +541,7 @@ describe('issuer under generated requests (property tests against the real proce
 
     const catalogFile = writeTempCatalog(CATALOG);
     issuer = new ServiceProcess('issuer', PORT, {
+      ...operators.env,
       ROTOR_JWKS: keys.jwksFile,
       ROTOR_TOKEN_ISSUER: TEST_ISSUER,
       ROTOR_TOKEN_AUDIENCE: TEST_AUDIENCE,

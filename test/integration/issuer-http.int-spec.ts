@@ -22,7 +22,7 @@ import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
 import { PrivateAuditLog } from '../support/private-audit-log';
 import { ServiceProcess } from '../support/service-process';
-import { TEST_AUDIENCE, TEST_ISSUER } from '../support/test-identity';
+import { TEST_AUDIENCE, TEST_ISSUER, TestIdentity } from '../support/test-identity';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 
 const RUN = randomBytes(3).toString('hex');
@@ -81,6 +81,7 @@ class LocalTokenIssuer {
   private constructor(
     private readonly trusted: KeyLike,
     private readonly rogue: KeyLike,
+    private readonly operators: TestIdentity,
     readonly jwksFile: string,
   ) {}
 
@@ -92,11 +93,12 @@ class LocalTokenIssuer {
       jwksFile,
       JSON.stringify({ keys: [{ ...(await exportJWK(trusted.publicKey)), kid: TRUSTED_KID, alg: 'ES256', use: 'sig' }] }),
     );
-    return new LocalTokenIssuer(trusted.privateKey, rogue.privateKey, jwksFile);
+    return new LocalTokenIssuer(trusted.privateKey, rogue.privateKey, await TestIdentity.create(), jwksFile);
   }
 
   get env(): Record<string, string> {
-    return { ROTOR_JWKS: this.jwksFile, ROTOR_TOKEN_ISSUER: TEST_ISSUER, ROTOR_TOKEN_AUDIENCE: TEST_AUDIENCE };
+    // The operator issuer's settings from TestIdentity; the service-account issuer's are this one's.
+    return { ...this.operators.env, ROTOR_JWKS: this.jwksFile, ROTOR_TOKEN_ISSUER: TEST_ISSUER, ROTOR_TOKEN_AUDIENCE: TEST_AUDIENCE };
   }
 
   workload(serviceAccount: string, options: SignOptions = {}): Promise<string> {
@@ -109,7 +111,13 @@ class LocalTokenIssuer {
     );
   }
 
+  /** A person's token, from the operator issuer. */
   operator(subject: string, groups: string[]): Promise<string> {
+    return this.operators.operatorToken(subject, groups);
+  }
+
+  /** A token of the service-account issuer claiming operator groups (Kubernetes never issues one). */
+  clusterTokenWithGroups(subject: string, groups: string[]): Promise<string> {
     return this.sign({ sub: subject, groups }, {});
   }
 
@@ -283,6 +291,15 @@ describe('issuer HTTP API, run as real processes with the revoker and auditor', 
   it('refuses credentials to an operator token with 403 workloads-only', async () => {
     const token = await tokens.operator('sre@example.com', ['rotor:sre']);
     expectProblem(await call('POST', '/v1/credentials', { token, body: { role: WORK_ROLE } }), 403, 'workloads-only');
+  });
+
+  it('never grants operator rights to a token of the service-account issuer, whatever groups it claims', async () => {
+    const forged = await tokens.clusterTokenWithGroups('sre@example.com', ['rotor:sre']);
+    const body = { reason: 'database on fire, incident 42', ticket: 'INC-42', ttl: '15m', secrets: ['app-key'] };
+    expectProblem(await call('POST', '/v1/break-glass', { token: forged, body }), 401, 'unknown-subject');
+    // The same person from the operator issuer is an operator: refused here for the request, not the identity.
+    const signedIn = await call('POST', '/v1/break-glass', { token: await tokens.operator('sre@example.com', ['rotor:auditor']), body });
+    expectProblem(signedIn, 403, 'missing-group');
   });
 
   it('serves an OpenAPI 3.1 document whose lease schemas its real answers match', async () => {

@@ -1,4 +1,4 @@
-import { ConfigError, EnvFragments, parseEnv } from './env';
+import { ConfigError, EnvFragments, operatorTrust, parseEnv } from './env';
 
 const errorOf = (fn: () => unknown): ConfigError => {
   try {
@@ -50,5 +50,37 @@ describe('parseEnv', () => {
       parseEnv({ ...EnvFragments.kafka, ...EnvFragments.http(8080) }, { KAFKA_BROKERS: 'nohost', PORT: '99999' }),
     );
     expect(error.problems.map((problem) => problem.split(':')[0]).sort()).toEqual(['KAFKA_BROKERS', 'PORT']);
+  });
+});
+
+describe('operator sign-in settings', () => {
+  const identity = (env: Record<string, string>) => ({ ...parseEnv(EnvFragments.identity, env), ROTOR_INSECURE_LOCAL: false });
+
+  it('trusts no operator issuer unless one is named (an empty value counts as none)', () => {
+    expect(operatorTrust(identity({}))).toEqual({});
+    expect(operatorTrust(identity({ ROTOR_OPERATOR_ISSUER: '' }))).toEqual({});
+  });
+
+  it("finds the issuer's keys through its discovery document, for the CLI's audience, by default", () => {
+    expect(operatorTrust(identity({ ROTOR_OPERATOR_ISSUER: 'https://login.example.com/' }))).toEqual({
+      operator: {
+        issuer: 'https://login.example.com/',
+        jwks: 'https://login.example.com/.well-known/openid-configuration',
+        audience: 'rotor-cli',
+        groupsClaim: 'groups',
+        insecureLocal: false,
+      },
+    });
+  });
+
+  it('reads the group map, and refuses an issuer that is the service-account issuer or a map to no rotor group', () => {
+    const mapped = operatorTrust(identity({ ROTOR_OPERATOR_ISSUER: 'https://idp', ROTOR_OPERATOR_GROUP_MAP: 'sre=rotor:sre' }));
+    expect(mapped.operator?.groupMap).toEqual(new Map([['sre', ['rotor:sre']]]));
+    expect(
+      errorOf(() => operatorTrust(identity({ ROTOR_OPERATOR_ISSUER: 'https://kubernetes.default.svc.cluster.local' }))).problems[0],
+    ).toMatch(/^ROTOR_OPERATOR_ISSUER: must not be the service-account issuer/);
+    expect(
+      errorOf(() => operatorTrust(identity({ ROTOR_OPERATOR_ISSUER: 'https://idp', ROTOR_OPERATOR_GROUP_MAP: 'sre=root' }))).problems[0],
+    ).toMatch(/ROTOR_OPERATOR_GROUP_MAP: "root" is not a rotor group/);
   });
 });

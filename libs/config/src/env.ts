@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { KAFKA_NAMESPACE_PATTERN } from '@rotor/contracts';
+import { parseGroupMap } from '@rotor/identity';
 
 import { ConfigError } from './config-error';
 import { httpSettings } from './http-settings';
@@ -136,6 +137,16 @@ export const EnvFragments = {
       .transform((value) => value === 'true'),
     /** A kubeconfig for the API server; unset means in-cluster configuration. */
     KUBECONFIG: z.string().min(1).optional(),
+    /** The OpenID Provider people sign in with (`rotor login`); unset: no token carries operator rights. */
+    ROTOR_OPERATOR_ISSUER: z.preprocess((value) => (value === '' ? undefined : value), z.url().optional()),
+    /** Its keys: a file or URL; by default found through the issuer's discovery document. */
+    ROTOR_OPERATOR_JWKS: z.string().min(1).optional(),
+    /** The audience of its tokens for rotor: the CLI's client id. */
+    ROTOR_OPERATOR_AUDIENCE: z.string().min(1).default('rotor-cli'),
+    /** The claim holding the person's IdP groups (a name, or a dotted path). */
+    ROTOR_OPERATOR_GROUPS_CLAIM: z.string().min(1).default('groups'),
+    /** `idp-group=rotor:group,…`; unset: IdP groups named rotor:sre, rotor:auditor, rotor:introspect count as they are. */
+    ROTOR_OPERATOR_GROUP_MAP: z.string().optional(),
   },
   keys: {
     auditKey: { ROTOR_AUDIT_KEY: key },
@@ -145,6 +156,34 @@ export const EnvFragments = {
     contentHashKey: keyringEnv('ROTOR_CONTENT_HASH_KEY'),
   },
 } as const;
+
+type IdentityEnv = z.infer<z.ZodObject<typeof EnvFragments.identity>> & { ROTOR_INSECURE_LOCAL: boolean };
+
+/** The operator issuer's settings, when one is configured (see TokenVerifier). */
+export function operatorTrust(e: IdentityEnv) {
+  if (!e.ROTOR_OPERATOR_ISSUER) return {};
+  const issuer = e.ROTOR_OPERATOR_ISSUER;
+  if (issuer === e.ROTOR_TOKEN_ISSUER)
+    throw new ConfigError([
+      'ROTOR_OPERATOR_ISSUER: must not be the service-account issuer (ROTOR_TOKEN_ISSUER): workload tokens never carry operator rights',
+    ]);
+  let groupMap: Map<string, string[]> | undefined;
+  try {
+    groupMap = e.ROTOR_OPERATOR_GROUP_MAP?.trim() ? parseGroupMap(e.ROTOR_OPERATOR_GROUP_MAP) : undefined;
+  } catch (error) {
+    throw new ConfigError([(error as Error).message]);
+  }
+  return {
+    operator: {
+      issuer,
+      jwks: e.ROTOR_OPERATOR_JWKS ?? `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`,
+      audience: e.ROTOR_OPERATOR_AUDIENCE,
+      groupsClaim: e.ROTOR_OPERATOR_GROUPS_CLAIM,
+      ...(groupMap ? { groupMap } : {}),
+      insecureLocal: e.ROTOR_INSECURE_LOCAL,
+    },
+  };
+}
 
 /**
  * Validates `env` against a schema shape. Messages name the variable and never echo its
@@ -203,6 +242,7 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
       clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS,
       // Plain-http key sets only on loopback, and only on a local stack.
       insecureLocal: e.ROTOR_INSECURE_LOCAL,
+      ...operatorTrust(e),
     },
   };
 }
