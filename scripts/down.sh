@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="$ROOT/.rotor/run"
-for svc in issuer revoker distributor auditor revoker-2 auditor-2 kube-api; do
+for svc in issuer revoker distributor auditor revoker-2 auditor-2 kube-api oidc-provider; do
   pidfile="$RUN/$svc.pid"
   [[ -s "$pidfile" ]] || continue
   pid="$(cat "$pidfile")"

@@ -67,6 +67,23 @@ if [[ -z "${KUBECONFIG:-}" ]]; then
   echo "[kube-api] fake API server on http://127.0.0.1:6443 (kubeconfig: .rotor/kubeconfig)"
 fi
 
+# The OpenID Provider operators sign in with (`npm run rotor -- login`): a stand-in for the
+# organisation's IdP, with three people whose passwords are in .rotor/oidc/passwords.
+OIDC_PORT=5556
+if ! running oidc-provider; then
+  rm -f "$RUN/oidc-provider.url"
+  setsid nohup node -r @swc-node/register tools/oidc-provider/main.ts --port "$OIDC_PORT" --state-dir "$ROOT/.rotor/oidc" \
+    --url-out "$RUN/oidc-provider.url" >>"$APP_LOGS/oidc-provider.log" 2>&1 </dev/null &
+  echo $! >"$RUN/oidc-provider.pid"
+  for _ in $(seq 1 80); do [[ -s "$RUN/oidc-provider.url" ]] && break; sleep 0.25; done
+  [[ -s "$RUN/oidc-provider.url" ]] || { echo "[oidc-provider] did not start; see $APP_LOGS/oidc-provider.log" >&2; exit 1; }
+fi
+echo "[oidc-provider] $(cat "$RUN/oidc-provider.url") (people and passwords: .rotor/oidc/passwords)"
+# Operators come only from that provider; its IdP groups map to rotor's. The rotor:* entries let
+# `--dev` operator tokens (signed with the provider's key) name rotor's groups directly.
+export ROTOR_OPERATOR_ISSUER="$SCHEME://127.0.0.1:$OIDC_PORT"
+export ROTOR_OPERATOR_GROUP_MAP="${ROTOR_OPERATOR_GROUP_MAP:-platform-sre=rotor:sre,security-audit=rotor:auditor,security-audit=rotor:introspect,rotor:sre=rotor:sre,rotor:auditor=rotor:auditor,rotor:introspect=rotor:introspect}"
+
 for svc in "${SERVICES[@]}"; do
   app="${svc%-2}"
   if running "$svc"; then
@@ -107,7 +124,9 @@ A first request: a workload in namespace "demo" asks for a 2-minute token.
        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
        -d '{"role":"demo-token","ttl":"2m"}'
 
-Then follow it: `npm run -s rotor -- audit events --lease <leaseId> --dev` (--dev mints an auditor dev token).
+Sign in as an operator (people and passwords: .rotor/oidc/passwords; `--browser` for a sign-in page):
+  npm run -s rotor -- login && npm run -s rotor -- whoami
+Then follow the lease: `npm run -s rotor -- audit events --lease <leaseId>` (or add --dev for a dev token).
 The managed secret demo-api-key is delivered to a Secret on the fake API server and to /tmp/rotor-local/demo-api-key:
   npm run -s rotor -- deliveries list --secret demo-api-key --dev
 `npm stop` when done. Logs: .rotor/logs/apps/.

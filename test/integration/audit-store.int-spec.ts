@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { GENESIS, projectRecord, sealRecord, type HashFields } from '@rotor/audit-chain';
+import { GENESIS, projectRecord, sealRecord, type AuditViewsReader, type HashFields, type LeaseFilter } from '@rotor/audit-chain';
 import { MemoryViews } from '../../libs/audit-chain/src/memory-views.testing';
 import { ChainState, MonthlyPartitions, PgAuditViews, ViewWriter, type AuditDatabase } from '@rotor/audit-store';
 import { Topics, type AuditRecord } from '@rotor/contracts';
@@ -65,6 +65,21 @@ function history(): AuditRecord[] {
     if (i % 2 === 0)
       records.push(
         chains.record(Topics.leaseRevoked, { ...lease, reason: 'requested', revokedAt: iso(issuedAt + DAY / 2) }, issuedAt + DAY / 2),
+      );
+    // Every fifth of the others could not be revoked at its backend: irrevocable once it expired.
+    else if (i % 5 === 1)
+      records.push(
+        chains.record(
+          Topics.revocationFailed,
+          {
+            leaseId,
+            attempt: 8,
+            error: 'PostgreSQL failed (revoke); retry later',
+            irrevocable: true,
+            nextAttemptAt: iso(issuedAt + 3 * DAY),
+          },
+          issuedAt + 2 * DAY + 1_000,
+        ),
       );
   }
   const target = { kind: 'kubernetes-secret', name: 'shop-db' };
@@ -205,6 +220,41 @@ describe('audit store (PostgreSQL)', () => {
       }
     }
     expect((await views.workloadLeasesLiveAt('shop/sa-1', BASE + DAY + 1)).length).toBe(1);
+  });
+
+  it('lists leases by field and by state at a time, a page at a time, exactly as the domain rules say', async () => {
+    const views = new PgAuditViews(db);
+    const all = async (reader: AuditViewsReader, filter: LeaseFilter, at: number) => {
+      const ids: string[] = [];
+      for (let after: string | undefined; ;) {
+        const page = await reader.leases(filter, { at, limit: 7, ...(after ? { after } : {}) });
+        ids.push(...page.map((lease) => lease.id));
+        if (page.length < 7) return ids;
+        after = page[page.length - 1]!.id;
+      }
+    };
+    const filters: LeaseFilter[] = [
+      {},
+      { state: 'active' },
+      { state: 'expired' },
+      { state: 'irrevocable' },
+      { state: 'revoked', owner: 'team-1' },
+      { namespace: 'shop', serviceAccount: 'sa-2' },
+      { role: 'db', backend: 'opaque-token', state: 'expired' },
+      { owner: 'team-9' },
+    ];
+    const seen = new Map<string, number>();
+    for (const at of [BASE + 3 * DAY, BASE + 40 * DAY]) {
+      for (const filter of filters) {
+        const fromPg = await all(views, filter, at);
+        expect({ filter, at, ids: fromPg }).toEqual({ filter, at, ids: await all(reference, filter, at) });
+        const key = JSON.stringify(filter);
+        seen.set(key, Math.max(seen.get(key) ?? 0, fromPg.length));
+      }
+    }
+    // Every filter but the unknown owner found leases, and a listing is more than one page.
+    expect([...seen].filter(([, count]) => count === 0).map(([filter]) => filter)).toEqual([JSON.stringify({ owner: 'team-9' })]);
+    expect(seen.get('{}')).toBe(60);
   });
 
   it('keeps records in monthly partitions; detaching old months takes them offline without losing a late record', async () => {

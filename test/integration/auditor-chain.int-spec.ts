@@ -628,6 +628,31 @@ describe('auditor: inventory views built from the audit log', () => {
       expect(bad.status).toBe(400);
       expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
 
+      // Leases by selector, a page at a time, for an auditor or an SRE; nobody else.
+      const listLeases = async (query: string, bearer = token) => {
+        const response = await fetch(`${auditor.process.url}/v1/inventory/leases?${query}`, {
+          headers: { authorization: `Bearer ${bearer}` },
+        });
+        return {
+          status: response.status,
+          body: (await response.json()) as { items?: { leaseId: string; state: string }[]; next?: string; code?: string },
+        };
+      };
+      const sre = await identity.operatorToken('sre@example.com', ['rotor:sre']);
+      expect((await listLeases('namespace=payments&serviceAccount=api&state=active', sre)).body.items!.map((l) => l.leaseId)).toEqual([
+        kept,
+      ]);
+      expect((await listLeases('namespace=payments&state=revoked')).body.items!.map((l) => [l.leaseId, l.state])).toEqual([
+        [revoked, 'revoked'],
+      ]);
+      const first = await listLeases('namespace=payments&limit=1');
+      expect(first.body.items).toHaveLength(1);
+      const second = await listLeases(`namespace=payments&limit=1&after=${first.body.next!}`);
+      expect(second.body.next).toBeUndefined();
+      expect([...first.body.items!, ...second.body.items!].map((l) => l.leaseId).sort()).toEqual([kept, revoked].sort());
+      expect((await listLeases('namespace=payments', await identity.operatorToken('dev@example.com', []))).status).toBe(403);
+      expect(await listLeases('state=gone')).toMatchObject({ status: 400, body: { code: 'invalid-query' } });
+
       // Wipe the database: --rebuild from the audit topic alone gives back exactly the live views.
       const db = await auditor.database();
       const live = await derivedRows(db.pool);

@@ -3,6 +3,10 @@ import { join } from 'node:path';
 
 import { importJWK, SignJWT, type JWK } from 'jose';
 
+import { DEFAULT_CLIENT_ID, DEFAULT_OPERATOR_ISSUER } from './login/defaults';
+import { configDir as configDirOf, LoginCache } from './login/login-cache';
+import { discover, refreshSignIn } from './login/oidc-client';
+
 /** Where the services listen, and how the CLI authenticates. */
 /** Parsed command-line flags: strings, booleans, and lists for repeatable flags. */
 export type CliFlags = Record<string, string | boolean | string[] | undefined>;
@@ -16,13 +20,39 @@ export interface CommandWords {
 export interface CliContext {
   json: boolean;
   urls: { issuer: string; revoker: string; distributor: string; auditor: string };
-  /** The bearer token to use; operator commands mint a dev token with --dev. */
+  /**
+   * The bearer token to use: --token or ROTOR_TOKEN, else a development token with --dev, else
+   * the `rotor login` sign-in (renewed with its refresh token when it is about to expire).
+   */
   token(groups: string[]): Promise<string>;
 }
 
-const DEV_KEY = join(__dirname, '..', '..', '..', 'config', 'dev-signing-key.jwk.json');
+const CHECKOUT = join(__dirname, '..', '..', '..');
+const DEV_KEY = join(CHECKOUT, 'config', 'dev-signing-key.jwk.json');
+/** The local OpenID Provider's signing key (tools/oidc-provider), which dev operator tokens are signed with. */
+const DEV_OPERATOR_KEY = join(CHECKOUT, '.rotor', 'oidc', 'signing-key.jwk.json');
+/** An ID token this close to its expiry is renewed before use. */
+const RENEW_BEFORE_MS = 60_000;
+
+/** The signed-in operator's ID token, renewed when needed; undefined when nobody signed in. */
+export async function signedInToken(cache = new LoginCache(), now = Date.now()): Promise<string | undefined> {
+  const login = cache.read();
+  if (!login) return undefined;
+  if (login.expiresAt - RENEW_BEFORE_MS > now) return login.idToken;
+  if (!login.refreshToken) throw new Error('your sign-in has expired: run rotor login');
+  try {
+    const renewed = await refreshSignIn(await discover(login.issuer), login.clientId, login.refreshToken);
+    cache.write({ ...login, ...renewed });
+    return renewed.idToken;
+  } catch (error) {
+    throw new Error(`your sign-in expired and could not be renewed (${(error as Error).message}): run rotor login`);
+  }
+}
 
 export function createContext(flags: { json?: boolean; token?: string; dev?: boolean }, env: NodeJS.ProcessEnv = process.env): CliContext {
+  // A token on the command line is visible to every user of the machine (ps, /proc) and lands in shell history.
+  if (flags.token)
+    process.stderr.write('rotor: warning: --token exposes the token to other users of this machine; prefer rotor login or ROTOR_TOKEN\n');
   return {
     json: flags.json ?? false,
     urls: {
@@ -36,33 +66,48 @@ export function createContext(flags: { json?: boolean; token?: string; dev?: boo
       const token = flags.token ?? env['ROTOR_TOKEN'];
       if (token) return token;
       if (flags.dev) return devToken({ subject: `${env['USER'] ?? 'operator'}@localhost`, groups });
-      throw new Error('no token: pass --token, set ROTOR_TOKEN, or use --dev against a local rotor');
+      const signedIn = await signedInToken(new LoginCache(configDirOf(env)));
+      if (signedIn) return signedIn;
+      throw new Error('not signed in: run rotor login (or set ROTOR_TOKEN; --dev mints a token for a local rotor)');
     },
   };
 }
 
 /**
- * Signs a token with the checkout's development key (config/dev-signing-key.jwk.json), which
- * only the local rotor (config/jwks.json) trusts.
+ * A development token for the local stack only. A workload's is signed with the checkout's
+ * development key (config/dev-signing-key.jwk.json), which only the local rotor's service-account
+ * issuer (config/jwks.json) trusts; an operator's (`groups`) with the local OpenID Provider's key
+ * (.rotor/oidc, created by `npm start`), as if that provider had signed the person in.
  */
 export async function devToken(
   claims: { subject: string; groups?: string[]; kubernetes?: Record<string, unknown> },
   ttlSeconds = 3600,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
+  const operator = claims.groups !== undefined;
+  const file = operator ? DEV_OPERATOR_KEY : DEV_KEY;
   let jwk: JWK;
   try {
-    jwk = JSON.parse(readFileSync(DEV_KEY, 'utf8')) as JWK;
+    jwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
   } catch {
-    throw new Error(`no development signing key at ${DEV_KEY}: dev tokens work only in a rotor checkout`);
+    throw new Error(
+      operator
+        ? `no local OpenID Provider key at ${file}: dev operator tokens need the local stack (npm start)`
+        : `no development signing key at ${file}: dev tokens work only in a rotor checkout`,
+    );
   }
   const key = await importJWK(jwk, 'ES256');
+  const issuer = operator
+    ? (env['ROTOR_OPERATOR_ISSUER'] ?? DEFAULT_OPERATOR_ISSUER)
+    : (env['ROTOR_TOKEN_ISSUER'] ?? 'https://kubernetes.default.svc.cluster.local');
+  const audience = operator ? (env['ROTOR_OPERATOR_AUDIENCE'] ?? DEFAULT_CLIENT_ID) : (env['ROTOR_TOKEN_AUDIENCE'] ?? 'rotor');
   return new SignJWT({
     ...(claims.groups ? { groups: claims.groups } : {}),
     ...(claims.kubernetes ? { 'kubernetes.io': claims.kubernetes } : {}),
   })
     .setProtectedHeader({ alg: 'ES256', kid: String(jwk['kid']) })
-    .setIssuer(process.env['ROTOR_TOKEN_ISSUER'] ?? 'https://kubernetes.default.svc.cluster.local')
-    .setAudience(process.env['ROTOR_TOKEN_AUDIENCE'] ?? 'rotor')
+    .setIssuer(issuer)
+    .setAudience(audience)
     .setSubject(claims.subject)
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)

@@ -8,6 +8,7 @@ import { devTokenCommand } from './commands/dev';
 import { emergencyCommand } from './commands/emergency';
 import { inventoryCommand } from './commands/inventory';
 import { leasesCommand } from './commands/leases';
+import { loginCommand, logoutCommand, whoamiCommand } from './commands/login';
 import { reportCommand } from './commands/report';
 import { scanCommand } from './commands/scan';
 import { createContext } from './context';
@@ -15,9 +16,17 @@ import { ApiError } from './http-client';
 
 const USAGE = `rotor: the operators' command line
 
+  rotor login [--browser] [--issuer URL] [--client-id ID]   (sign in at your OpenID Provider: a code to
+                      enter on any device, or --browser for a sign-in page on this machine; the tokens are
+                      kept in ~/.config/rotor/login.json, mode 0600, and renewed as needed)
+  rotor whoami        (the sign-in in use, and the rotor groups rotor grants it)
+  rotor logout        (revokes the refresh token at the provider and forgets the sign-in)
   rotor credentials issue --role R [--ttl 15m] [--task T] [--idempotency-key K]
   rotor leases show|renew|revoke <lease-id> [--ttl 15m]
-  rotor leases list --state irrevocable
+  rotor leases list [--namespace NS [--service-account SA]] [--role R] [--backend B] [--owner O]
+                   [--state active|expired|revoked|irrevocable] [--limit 100] [--after ID]
+                      (the auditor's inventory, a page at a time; --state irrevocable alone: the revoker's
+                      list, with attempts and the last error)
   rotor audit events [--lease ID] [--workload NS/SA] [--secret NAME] [--from ISO] [--to ISO]
   rotor audit verify
   rotor emergency rotate --selector namespace=NS [--selector role=R …] --mode graceful|immediate --reason "…" [--request-id ID] [--watch]
@@ -37,8 +46,10 @@ const USAGE = `rotor: the operators' command line
                       prints path:line, never values; exit 1 when something is found, 2 on errors)
   rotor dev token (--namespace NS --service-account SA [--pod P] | --groups rotor:sre,rotor:auditor)
 
-Options: --json (machine-readable output), --token T (or ROTOR_TOKEN), --dev (mint a development
-operator token from config/dev-signing-key.jwk.json; local rotor only).
+Options: --json (machine-readable output). Tokens, first found first: ROTOR_TOKEN (or --token T, which
+other users of the machine can see), --dev (a development token for the local stack), the rotor login sign-in.
+Sign-in: ROTOR_OPERATOR_ISSUER (https://127.0.0.1:5556, the local stack's provider), ROTOR_OPERATOR_CLIENT_ID
+(rotor-cli), ROTOR_CONFIG_DIR (~/.config/rotor).
 Endpoints: ROTOR_ISSUER_URL, ROTOR_REVOKER_URL, ROTOR_DISTRIBUTOR_URL, ROTOR_AUDITOR_URL (https://127.0.0.1:8080..8083).
 TLS: ROTOR_CA_FILE (the CA to trust; the local stack's is .rotor/tls/ca.crt), ROTOR_CLIENT_CERT_FILE and
 ROTOR_CLIENT_KEY_FILE (mTLS). \`rotor audit\` reads Kafka as KAFKA_SASL_USERNAME (cli-audit) with
@@ -65,6 +76,9 @@ async function main(argv: string[]): Promise<void> {
       from: { type: 'string' },
       to: { type: 'string' },
       limit: { type: 'string' },
+      after: { type: 'string' },
+      owner: { type: 'string' },
+      backend: { type: 'string' },
       offset: { type: 'string' },
       namespace: { type: 'string' },
       'service-account': { type: 'string' },
@@ -85,6 +99,10 @@ async function main(argv: string[]): Promise<void> {
       'public-key': { type: 'string' },
       // distributor
       target: { type: 'string' },
+      // login
+      issuer: { type: 'string' },
+      'client-id': { type: 'string' },
+      browser: { type: 'boolean' },
       // break-glass
       ticket: { type: 'string' },
       // scan
@@ -106,6 +124,12 @@ async function main(argv: string[]): Promise<void> {
       return issueCredentialCommand(context, values);
     case 'dev token':
       return devTokenCommand(context, values);
+    case 'login':
+      return loginCommand(context, values);
+    case 'logout':
+      return logoutCommand(context);
+    case 'whoami':
+      return whoamiCommand(context);
     default:
       if (group === 'leases') return leasesCommand(context, { action, id: argument }, values);
       if (group === 'audit') return auditCommand(context, action, values);

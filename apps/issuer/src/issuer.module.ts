@@ -14,6 +14,7 @@ import { BreakGlassLeasesMigration } from './break-glass/break-glass-leases.migr
 import { BreakGlassController } from './break-glass/break-glass.controller';
 import { BreakGlassService } from './break-glass/break-glass.service';
 import type { IssuerConfig } from './config';
+import { WhoamiController } from './identity/whoami.controller';
 import { IntrospectionController } from './introspection/introspection.controller';
 import { IntrospectionService } from './introspection/introspection.service';
 import { TokenHasher } from './introspection/token-hasher';
@@ -47,7 +48,7 @@ export class IssuerModule {
           security: config.redis.security,
         }),
       ],
-      controllers: [LeasesController, IntrospectionController, SecretsController, BreakGlassController],
+      controllers: [LeasesController, IntrospectionController, SecretsController, BreakGlassController, WhoamiController],
       providers: [
         { provide: ISSUER_CONFIG, useValue: config },
         { provide: DEPENDENCY_TIMEOUT_MS, useValue: config.dependencyTimeoutMs },

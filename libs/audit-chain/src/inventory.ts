@@ -178,6 +178,25 @@ export function liveSpan(kind: LivingKind, fields: HashFields): { from?: number;
   return { from, to };
 }
 
+/** Which leases a listing covers; fields combine with AND. `state` is the lease's state at the listing's time. */
+export interface LeaseFilter {
+  namespace?: string;
+  serviceAccount?: string;
+  role?: string;
+  backend?: string;
+  owner?: string;
+  state?: LeaseState;
+}
+
+/** The lease fields a filter compares, by filter name (the projection's field names). */
+export const LEASE_FILTER_FIELDS = {
+  namespace: 'namespace',
+  serviceAccount: 'serviceAccount',
+  role: 'role',
+  backend: 'backend',
+  owner: 'owner',
+} as const satisfies Record<Exclude<keyof LeaseFilter, 'state'>, string>;
+
 /** Reads the views back, whatever holds them (PostgreSQL in the auditor, memory in unit tests). */
 export interface AuditViewsReader {
   /** A sorted set's members with a score up to `maxScore`, lowest score first (ties in byte order). */
@@ -189,4 +208,6 @@ export interface AuditViewsReader {
   liveAt(kind: LivingKind, at: number): Promise<{ id: string; fields: HashFields }[]>;
   /** The same for one workload's (`namespace/serviceAccount`) leases. */
   workloadLeasesLiveAt(workload: string, at: number): Promise<{ id: string; fields: HashFields }[]>;
+  /** Leases matching `filter` at `at`, by id, after the id `after` (keyset paging), at most `limit`. */
+  leases(filter: LeaseFilter, page: { at: number; after?: string; limit: number }): Promise<{ id: string; fields: HashFields }[]>;
 }

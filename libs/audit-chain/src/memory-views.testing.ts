@@ -1,4 +1,12 @@
-import { liveSpan, type AuditViewsReader, type HashFields, type LivingKind } from './inventory';
+import {
+  LEASE_FILTER_FIELDS,
+  leaseView,
+  liveSpan,
+  type AuditViewsReader,
+  type HashFields,
+  type LeaseFilter,
+  type LivingKind,
+} from './inventory';
 import { entityOf } from './view-keys';
 import { mergeFields, type ViewOp } from './view-ops';
 
@@ -70,6 +78,23 @@ export class MemoryViews implements AuditViewsReader {
 
   async workloadLeasesLiveAt(workload: string, at: number): Promise<{ id: string; fields: HashFields }[]> {
     return (await this.liveAt('lease', at)).filter(({ fields }) => `${fields['namespace']}/${fields['serviceAccount']}` === workload);
+  }
+
+  async leases(filter: LeaseFilter, { at, after, limit }: { at: number; after?: string; limit: number }) {
+    const matching: { id: string; fields: HashFields }[] = [];
+    for (const [key, fields] of [...this.hashes].sort(([a], [b]) => byteOrder(a, b))) {
+      const entity = entityOf(key);
+      if (entity.kind !== 'lease' || (after !== undefined && byteOrder(entity.id, after) <= 0)) continue;
+      const fieldsMatch = Object.entries(LEASE_FILTER_FIELDS).every(
+        ([name, field]) =>
+          filter[name as keyof typeof LEASE_FILTER_FIELDS] === undefined ||
+          fields[field] === filter[name as keyof typeof LEASE_FILTER_FIELDS],
+      );
+      if (fieldsMatch && (filter.state === undefined || leaseView(fields, at).state === filter.state))
+        matching.push({ id: entity.id, fields });
+      if (matching.length === limit) break;
+    }
+    return Promise.resolve(matching);
   }
 
   /** Everything held, in a stable order: equal snapshots mean equal views. */

@@ -1,4 +1,12 @@
-import { entityOf, type AuditViewsReader, type EventIndexKind, type HashFields, type LivingKind } from '@rotor/audit-chain';
+import {
+  entityOf,
+  LEASE_FILTER_FIELDS,
+  type AuditViewsReader,
+  type EventIndexKind,
+  type HashFields,
+  type LeaseFilter,
+  type LivingKind,
+} from '@rotor/audit-chain';
 import type { AuditRecord } from '@rotor/contracts';
 
 import type { AuditDatabase } from './audit-database';
@@ -16,6 +24,14 @@ export interface EventQuery {
 }
 
 const FILTERS: EventIndexKind[] = ['lease', 'secret', 'workload', 'actor'];
+
+/** A lease's state at the time in `at` (a parameter, ms), from its fields as the projection writes them (times in ms, `irrevocable` as "<ms>|true"). */
+const msField = (name: string) => `nullif(fields->>'${name}', '')::bigint`;
+const leaseStateSql = (at: string) => `(CASE
+  WHEN ${msField('revokedAt')} <= ${at} THEN 'revoked'
+  WHEN split_part(fields->>'irrevocable', '|', 2) = 'true' AND ${msField('expiresAt')} <= ${at} THEN 'irrevocable'
+  WHEN ${msField('expiresAt')} <= ${at} THEN 'expired'
+  ELSE 'active' END)`;
 
 /** Reads the views in PostgreSQL: every query below runs on an index (see the migration). */
 export class PgAuditViews implements AuditViewsReader {
@@ -64,6 +80,35 @@ export class PgAuditViews implements AuditViewsReader {
         WHERE kind = 'lease' AND workload = $1 AND (live_to > $2 OR live_to IS NULL) AND (live_from <= $2 OR live_from IS NULL)
         ORDER BY live_from, id`,
       [workload, at],
+    );
+    return rows;
+  }
+
+  /**
+   * Leases by field and by state at `at`, a page in id order. The state is worked out as
+   * leaseView does (revoked, then irrevocable once expired, then expired, else active).
+   */
+  async leases(filter: LeaseFilter, { at, after, limit }: { at: number; after?: string; limit: number }) {
+    const params: unknown[] = [];
+    const where = ["kind = 'lease'"];
+    for (const [name, field] of Object.entries(LEASE_FILTER_FIELDS)) {
+      const value = filter[name as keyof typeof LEASE_FILTER_FIELDS];
+      if (value === undefined) continue;
+      params.push(field, value);
+      where.push(`fields->>($${params.length - 1}::text) = $${params.length}::text`);
+    }
+    if (filter.state) {
+      params.push(at, filter.state);
+      where.push(`${leaseStateSql(`$${params.length - 1}::bigint`)} = $${params.length}::text`);
+    }
+    if (after !== undefined) {
+      params.push(after);
+      where.push(`id COLLATE "C" > $${params.length}::text`);
+    }
+    params.push(limit);
+    const { rows } = await this.db.pool.query<{ id: string; fields: HashFields }>(
+      `SELECT id, fields FROM entities WHERE ${where.join(' AND ')} ORDER BY id COLLATE "C" LIMIT $${params.length}`,
+      params,
     );
     return rows;
   }

@@ -1,6 +1,7 @@
 export * from './audit';
 export * from './break-glass';
 export * from './distribution';
+export * from './identity';
 export * from './emergency';
 export * from './inventory';
 export * from './leases';

@@ -39,6 +39,19 @@ export const InventoryLeaseSchema = named(
 );
 export type InventoryLease = z.infer<typeof InventoryLeaseSchema>;
 
+/** `GET /v1/inventory/leases`: a page of leases by selector, in id order; `next` continues it. */
+export const LeasePageSchema = named(
+  'LeasePage',
+  z.object({
+    items: z.array(InventoryLeaseSchema),
+    /** Pass as `after` for the next page; absent on the last. */
+    next: z.string().optional(),
+    at: Timestamp,
+  }),
+  'A page of leases',
+);
+export type LeasePage = z.infer<typeof LeasePageSchema>;
+
 export const VersionStateSchema = z.enum(['current', 'previous', 'retired']);
 export type VersionState = z.infer<typeof VersionStateSchema>;
 

@@ -3,8 +3,17 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
-import { OperatorGroups, type Caller } from '@rotor/identity';
-import { InventoryAtSchema, OwnerInventorySchema, SecretInventorySchema, WorkloadInventorySchema } from '@rotor/rest-contract';
+import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
+import { BackendKindSchema } from '@rotor/contracts';
+import {
+  InventoryAtSchema,
+  InventoryLeaseStateSchema,
+  LeasePageSchema,
+  OwnerInventorySchema,
+  SecretInventorySchema,
+  WorkloadInventorySchema,
+  type LeasePage,
+} from '@rotor/rest-contract';
 import { Answers, CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
 
 import { InventoryService } from './inventory.service';
@@ -13,6 +22,16 @@ import { OwnerInventoryService } from './owner-inventory.service';
 const Name = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a lowercase DNS name');
 const Owner = z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9._@]{0,127}$/, 'must be an owner name as written in the catalog');
 const AtQuery = z.strictObject({ time: z.iso.datetime({ offset: true }) });
+const LeasesQuery = z.strictObject({
+  namespace: Name.optional(),
+  serviceAccount: Name.optional(),
+  role: Name.optional(),
+  backend: BackendKindSchema.optional(),
+  owner: Owner.optional(),
+  state: InventoryLeaseStateSchema.optional(),
+  after: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+});
 
 const parse = <T>(schema: z.ZodType<T>, value: unknown, field: string): T => {
   const parsed = schema.safeParse(value);
@@ -55,6 +74,18 @@ export class InventoryController {
   owner(@CurrentCaller() caller: Caller, @Param('owner') owner: string) {
     requireGroup(caller, OperatorGroups.auditor);
     return this.owners.owner(parse(Owner, owner, 'owner'));
+  }
+
+  /** Leases by namespace, service account, role, backend, owner and state, a page at a time (SREs and auditors). */
+  @Get('leases')
+  @Needs('postgres')
+  @Answers(200, LeasePageSchema, 'a page of leases')
+  async leases(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>): Promise<LeasePage> {
+    if (!hasGroup(caller, OperatorGroups.sre)) requireGroup(caller, OperatorGroups.auditor);
+    const { after, limit, ...filter } = parse(LeasesQuery, query, 'query');
+    const at = Date.now();
+    const page = await this.inventory.leases(filter, { at, limit, ...(after ? { after } : {}) });
+    return { items: page.leases, ...(page.next ? { next: page.next } : {}), at: new Date(at).toISOString() };
   }
 
   @Get('at')

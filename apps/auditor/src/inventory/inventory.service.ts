@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 
+import type { LeaseFilter } from '@rotor/audit-chain';
 import { findManagedSecret, isBound, type Catalog } from '@rotor/catalog';
 import { DomainError } from '@rotor/errors';
 
@@ -34,6 +35,10 @@ export class InventoryService {
       boundReaders: managed?.bindings ?? [],
       at: new Date(at).toISOString(),
     };
+  }
+
+  leases(filter: LeaseFilter, page: { at: number; after?: string; limit: number }) {
+    return this.store.leases(filter, page);
   }
 
   async workload(namespace: string, serviceAccount: string, at = Date.now()) {

@@ -9,6 +9,7 @@ import {
   ViewKeys,
   type CopyView,
   type HashFields,
+  type LeaseFilter,
   type LeaseView,
   type AuditViewsReader,
   type VersionView,
@@ -35,6 +36,14 @@ export class InventoryStore {
   async workloadLeases(workload: string, at: number): Promise<LeaseView[]> {
     const candidates = await this.views.workloadLeasesLiveAt(workload, at);
     return candidates.filter(({ fields }) => leaseExistedAt(fields, at)).map(({ fields }) => leaseView(fields, at));
+  }
+
+  /** A page of leases by selector; `next` is set when more may follow. */
+  async leases(filter: LeaseFilter, page: { at: number; after?: string; limit: number }): Promise<{ leases: LeaseView[]; next?: string }> {
+    // One more than asked tells whether another page exists.
+    const rows = await this.views.leases(filter, { ...page, limit: page.limit + 1 });
+    const leases = rows.slice(0, page.limit).map(({ fields }) => leaseView(fields, page.at));
+    return rows.length > page.limit ? { leases, next: rows[page.limit - 1]!.id } : { leases };
   }
 
   async secretNames(at: number): Promise<string[]> {

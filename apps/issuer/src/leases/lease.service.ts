@@ -41,7 +41,10 @@ export interface IssuedLease {
   credential: Record<string, string>;
 }
 
-const actorOf = (caller: WorkloadCaller): Actor => ({ kind: 'workload', workload: caller.workload });
+const actorOf = (caller: WorkloadCaller | OperatorCaller): Actor =>
+  caller.kind === 'workload'
+    ? { kind: 'workload', workload: caller.workload }
+    : { kind: 'operator', subject: caller.subject, groups: caller.groups };
 
 /**
  * Issues, reads, renews and ends dynamic leases. Rule: no credential exists that rotor
@@ -181,10 +184,11 @@ export class LeaseService {
     return { lease, credential: issued.credential };
   }
 
-  async get(caller: WorkloadCaller, leaseId: string): Promise<Lease> {
+  /** A lease its holder asks for, or an operator the controller let through (an SRE or an auditor). */
+  async get(caller: WorkloadCaller | OperatorCaller, leaseId: string): Promise<Lease> {
     const lease = await this.leases.get(leaseId);
     if (!lease) throw new DomainError('not-found', 'lease-not-found', `lease ${leaseId} does not exist`);
-    if (!heldBy(lease, caller.workload)) {
+    if (caller.kind === 'workload' && !heldBy(lease, caller.workload)) {
       throw new DomainError('forbidden', 'not-your-lease', `lease ${leaseId} belongs to another workload`);
     }
     return lease;
@@ -250,7 +254,8 @@ export class LeaseService {
   }
 
   /** Early revocation (e.g. at task end): the revoker does the work; this asks for it. */
-  async requestRevocation(caller: WorkloadCaller, leaseId: string, traceparent?: string): Promise<Lease> {
+  /** By its holder, or by an SRE (recorded as `requestedBy` on the event, so the audit names them). */
+  async requestRevocation(caller: WorkloadCaller | OperatorCaller, leaseId: string, traceparent?: string): Promise<Lease> {
     const lease = await this.get(caller, leaseId);
     if (lease.state === 'revoked') return lease;
     this.gate?.assertAvailable(['kafka']);

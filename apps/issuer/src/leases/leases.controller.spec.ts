@@ -1,5 +1,6 @@
 import { IssuedCredentialSchema, LeaseRevocationSchema, LeaseViewSchema } from '@rotor/rest-contract';
-import type { WorkloadCaller } from '@rotor/identity';
+import type { DomainError } from '@rotor/errors';
+import type { OperatorCaller, WorkloadCaller } from '@rotor/identity';
 
 import type { Lease } from './lease';
 import { LeasesController } from './leases.controller';
@@ -74,5 +75,42 @@ describe('issuer lease routes answer what rest-contract documents', () => {
       revocation: 'done',
     });
     expect(LeaseRevocationSchema.parse(body)).toEqual(body);
+  });
+});
+
+describe('issuer lease routes for operators', () => {
+  const operator = (groups: string[]): OperatorCaller => ({ kind: 'operator', subject: 'ana@example.com', groups });
+  const asked: { method: string; caller: unknown }[] = [];
+  const recording = new LeasesController({
+    get: async (who: unknown) => (asked.push({ method: 'get', caller: who }), lease),
+    requestRevocation: async (who: unknown) => (asked.push({ method: 'revoke', caller: who }), revoked),
+  } as unknown as LeaseService);
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: DomainError) => `${error.kind} ${error.code}`,
+    );
+
+  it('lets an SRE read and revoke any lease, as themselves (the event names them)', async () => {
+    const sre = operator(['rotor:sre']);
+    await recording.get(sre, lease.id);
+    await recording.revoke(sre, lease.id, undefined);
+    expect(asked.splice(0)).toEqual([
+      { method: 'get', caller: sre },
+      { method: 'revoke', caller: sre },
+    ]);
+  });
+
+  it('lets an auditor read but not revoke, and refuses a person in no rotor group', async () => {
+    await recording.get(operator(['rotor:auditor']), lease.id);
+    expect(await refusal(recording.revoke(operator(['rotor:auditor']), lease.id, undefined))).toBe('forbidden missing-group');
+    expect(await refusal(recording.get(operator([]), lease.id))).toBe('forbidden missing-group');
+    expect(asked.splice(0).map((call) => call.method)).toEqual(['get']);
+  });
+
+  it('still issues credentials to workloads only', async () => {
+    expect(await refusal(recording.issue(operator(['rotor:sre']), { role: 'orders-db' }, undefined, undefined))).toBe(
+      'forbidden workloads-only',
+    );
   });
 });

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
-import type { Caller, WorkloadCaller } from '@rotor/identity';
+import { hasGroup, OperatorGroups, type Caller, type OperatorCaller, type WorkloadCaller } from '@rotor/identity';
 import { IssuedCredentialSchema, LeaseRevocationSchema, leaseView, LeaseViewSchema } from '@rotor/rest-contract';
 import { Answers, CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
@@ -14,6 +14,16 @@ const asWorkload = (caller: Caller): WorkloadCaller => {
   if (caller.kind !== 'workload') throw new DomainError('forbidden', 'workloads-only', 'credentials are issued to workloads only');
   return caller;
 };
+
+/** A lease's holder, or a person in one of `groups` (an SRE administering leases). */
+const holderOr =
+  (what: string, ...groups: string[]) =>
+  (caller: Caller): WorkloadCaller | OperatorCaller => {
+    if (caller.kind === 'workload' || groups.some((group) => hasGroup(caller, group))) return caller;
+    throw new DomainError('forbidden', 'missing-group', `a lease is ${what} by its holder or by ${groups.join(' or ')}`);
+  };
+const readers = holderOr('read', OperatorGroups.sre, OperatorGroups.auditor);
+const revokers = holderOr('revoked', OperatorGroups.sre);
 
 const leaseId = (id: string): string => {
   const parsed = LeaseIdParam.safeParse(id);
@@ -61,7 +71,7 @@ export class LeasesController {
   @Answers(200, LeaseViewSchema, 'the lease')
   @Needs('redis')
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
-    return leaseView(await this.leases.get(asWorkload(caller), leaseId(id)));
+    return leaseView(await this.leases.get(readers(caller), leaseId(id)));
   }
 
   @Post('leases/:id/renew')
@@ -80,7 +90,7 @@ export class LeasesController {
   @HttpCode(202)
   @Answers(202, LeaseRevocationSchema, 'the lease, its revocation done or requested')
   async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('traceparent') traceparent: string | undefined) {
-    const lease = await this.leases.requestRevocation(asWorkload(caller), leaseId(id), traceparent);
+    const lease = await this.leases.requestRevocation(revokers(caller), leaseId(id), traceparent);
     return { ...leaseView(lease), revocation: lease.state === 'revoked' ? 'done' : 'requested' };
   }
 }
