@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,9 +15,7 @@ import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { readRotorTopicsSince } from '../support/topic-tap';
 import { kafkaFromEnv } from '../../tools/security/env-clients';
-import { principalEnv } from '../support/principals';
-
-const ROOT = join(__dirname, '..', '..');
+import { runRotorCli } from '../support/rotor-cli';
 
 interface CopyFinding {
   secret: string;
@@ -32,29 +29,6 @@ interface CopyScanReport {
   skippedManaged: number;
   findings: CopyFinding[];
   errors: unknown[];
-}
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `rotor …` as a child process, as an operator or a pipeline runs it. */
-function rotor(args: string[], env: Record<string, string>, stdin?: string): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...principalEnv('cli'), ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
 }
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -318,7 +292,7 @@ managedSecrets:
     symlinkSync('/etc/hostname', join(dir, 'outside-link'));
     const missing = join(dir, 'does-not-exist');
 
-    const json = await rotor(['scan', dir, missing, '--json', '--max-file-mb', '1'], cliEnv);
+    const json = await runRotorCli(['scan', dir, missing, '--json', '--max-file-mb', '1'], cliEnv);
     expect(json.code).toBe(1);
     const result = JSON.parse(json.stdout) as {
       findings: { path: string; line: number; secret: string; version: number; form: string }[];
@@ -337,7 +311,7 @@ managedSecrets:
       ]),
     );
 
-    const plain = await rotor(['scan', dir], cliEnv);
+    const plain = await runRotorCli(['scan', dir], cliEnv);
     expect(plain.code).toBe(1);
     expect(plain.stdout).toBe(
       `${join(dir, '.env')}:3: secret ${reported} version 1 (raw)\n${join(dir, 'deploy', 'secret.yaml')}:8: secret ${removed} version 1 (base64)\n`,
@@ -352,16 +326,16 @@ managedSecrets:
   it('rotor scan exits 0 on a clean tree, 2 when the distributor cannot be reached, and reads exported CI variables from stdin', async () => {
     const clean = mkdtempSync(join(tmpdir(), 'rotor-scan-clean-'));
     writeFileSync(join(clean, 'config.yaml'), `key: ${randomBytes(32).toString('base64url')}\n`);
-    const ok = await rotor(['scan', clean], cliEnv);
+    const ok = await runRotorCli(['scan', clean], cliEnv);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toBe('');
 
-    const down = await rotor(['scan', clean], { ...cliEnv, ROTOR_DISTRIBUTOR_URL: 'http://127.0.0.1:19699' });
+    const down = await runRotorCli(['scan', clean], { ...cliEnv, ROTOR_DISTRIBUTOR_URL: 'http://127.0.0.1:19699' });
     expect(down.code).toBe(2);
     expect(down.stderr).toContain('cannot reach');
-    expect((await rotor(['scan'], cliEnv)).code).toBe(2);
+    expect((await runRotorCli(['scan'], cliEnv)).code).toBe(2);
 
-    const ci = await rotor(['scan', '-', '--report'], cliEnv, `HOME=/root\nCI=true\nDEPLOY_TOKEN=${reportedValue}\n`);
+    const ci = await runRotorCli(['scan', '-', '--report'], cliEnv, `HOME=/root\nCI=true\nDEPLOY_TOKEN=${reportedValue}\n`);
     expect(ci.code).toBe(1);
     expect(ci.stdout).toBe(`-:3: secret ${reported} version 1 (raw)\n`);
     expect(ci.stdout + ci.stderr).not.toContain(reportedValue);

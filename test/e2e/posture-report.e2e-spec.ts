@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,32 +17,9 @@ import { requiredEnv } from '../support/services-env';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { kafkaFromEnv } from '../../tools/security/env-clients';
-import { principalEnv } from '../support/principals';
+import { runRotorCli } from '../support/rotor-cli';
 
-const ROOT = join(__dirname, '..', '..');
 const kafka = kafkaFromEnv('rotor-test-posture');
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function rotor(args: string[], env: Record<string, string>): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...principalEnv('cli'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const ids = (finding: Finding | undefined) => (finding?.references ?? []).map((reference) => reference.id);
@@ -199,7 +175,7 @@ managedSecrets:${serviceSecrets}
       join(dir, 'deploy', 'secret.yaml'),
       ['apiVersion: v1', 'kind: Secret', 'metadata:', '  name: app', 'data:', `  token: ${b64(value)}`, ''].join('\n'),
     );
-    const scanned = await rotor(['scan', dir, '--report'], cliEnv());
+    const scanned = await runRotorCli(['scan', dir, '--report'], cliEnv());
     expect(scanned.code).toBe(1);
     expect(scanned.stdout).toBe(
       `${join(dir, '.env')}:2: secret ${copied} version 1 (raw)\n${join(dir, 'deploy', 'secret.yaml')}:6: secret ${copied} version 1 (base64)\n`,
@@ -430,23 +406,23 @@ managedSecrets:${serviceSecrets}
   }, 30_000);
 
   it('rotor report prints a table, JSON for scripts, writes the page, and fails a pipeline on --fail-on high', async () => {
-    const table = await rotor(['report'], cliEnv());
+    const table = await runRotorCli(['report'], cliEnv());
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^SEVERITY\s+KIND\s+OWNER\s+FINDING\s+REFERENCES/);
     expect(table.stdout).toContain(`role ${longRole}: ttl 2h and maxTtl 8h above the policy ceiling of 1h`);
     expect(table.stdout).toMatch(/\d+ findings \(\d+ high, \d+ medium, \d+ low\)/);
 
-    const json = await rotor(['report', '--json'], cliEnv());
+    const json = await runRotorCli(['report', '--json'], cliEnv());
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as PostureReport;
     expect(parsed.findings.filter((finding) => finding.kind === 'manual-copy' && finding.subject === copied)).toHaveLength(4);
 
     const file = join(mkdtempSync(join(tmpdir(), 'rotor-posture-html-')), 'report.html');
-    const html = await rotor(['report', '--html', file, '--fail-on', 'high'], cliEnv());
+    const html = await runRotorCli(['report', '--html', file, '--fail-on', 'high'], cliEnv());
     expect(html.code).toBe(1);
     expect(readFileSync(file, 'utf8')).toContain('id="copies-chart"');
-    expect((await rotor(['report', '--fail-on', 'critical'], cliEnv())).code).toBe(1);
-    expect((await rotor(['report'], { ...cliEnv(), ROTOR_AUDITOR_URL: 'http://127.0.0.1:19799' })).stderr).toContain('cannot reach');
+    expect((await runRotorCli(['report', '--fail-on', 'critical'], cliEnv())).code).toBe(1);
+    expect((await runRotorCli(['report'], { ...cliEnv(), ROTOR_AUDITOR_URL: 'http://127.0.0.1:19799' })).stderr).toContain('cannot reach');
     for (const run of [table, json, html]) noValueIn(run.stdout + run.stderr);
     noValueIn(readFileSync(file, 'utf8'));
   }, 60_000);
@@ -461,10 +437,10 @@ managedSecrets:${serviceSecrets}
     expect(body.secrets[0]!.copies.filter((copy) => copy.origin === 'discovered')).toHaveLength(4);
     expect(body.secrets[0]!.copies.filter((copy) => copy.origin === 'discovered').every((copy) => copy.owner === 'team-copies')).toBe(true);
 
-    const roles = await rotor(['inventory', 'owner', 'team-roles', '--json'], cliEnv());
+    const roles = await runRotorCli(['inventory', 'owner', 'team-roles', '--json'], cliEnv());
     expect(roles.code).toBe(0);
     expect(JSON.parse(roles.stdout)).toMatchObject({ owner: 'team-roles', roles: [{ role: longRole, backend: 'opaque-token' }] });
-    const table = await rotor(['inventory', 'owner', 'team-copies'], cliEnv());
+    const table = await runRotorCli(['inventory', 'owner', 'team-copies'], cliEnv());
     expect(table.stdout).toContain(`secret  ${copied}`);
     expect(
       (await fetch(`${auditor.url}/v1/inventory/owners/nobody-${suffix}`, { headers: { authorization: `Bearer ${auditorToken}` } })).status,

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 
 import type Redis from 'ioredis';
 
@@ -9,30 +7,12 @@ import { EventPublisher, readTopicRange } from '@rotor/kafka';
 import type { EmergencyRotationView, ProblemDetails } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
+import { runRotorCli } from '../support/rotor-cli';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
-import { principalEnv } from '../support/principals';
-
-const ROOT = join(__dirname, '..', '..');
-
-/** Runs the operators' CLI as a child process, as a person would. */
-function rotorCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...principalEnv('cli'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const kafka = kafkaFromEnv('rotor-test-emergency');
 
@@ -309,7 +289,7 @@ managedSecrets:
       timeoutMs: 30_000,
     });
 
-    const watching = rotorCli(
+    const watching = runRotorCli(
       [
         'emergency',
         'rotate',
@@ -373,17 +353,20 @@ managedSecrets:
     const retired = await eventsOf(Topics.secretVersionRetired, started, (event) => event.data.secret === cliSecret);
     expect(retired.map((event) => event.data['reason'])).toEqual(['superseded']);
 
-    const shown = await rotorCli(['emergency', 'show', final.id, '--watch'], cliEnv);
+    const shown = await runRotorCli(['emergency', 'show', final.id, '--watch'], cliEnv);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^state\s+completed$/m);
     expect(shown.stdout).toMatch(/^revoked\s+5$/m);
     // Not a terminal: plain progress lines on stderr instead of a bar.
     expect(shown.stderr).toContain('completed: leases 5/5 (0 failed), secrets rotated 1/1, delivered 1, retired 1/1');
 
-    const badSelector = await rotorCli(['emergency', 'rotate', '--selector', 'colour=red', '--mode', 'graceful', '--reason', 'x'], cliEnv);
+    const badSelector = await runRotorCli(
+      ['emergency', 'rotate', '--selector', 'colour=red', '--mode', 'graceful', '--reason', 'x'],
+      cliEnv,
+    );
     expect(badSelector.code).toBe(1);
     expect(badSelector.stderr).toContain('unknown field "colour"');
-    const badMode = await rotorCli(
+    const badMode = await runRotorCli(
       ['emergency', 'rotate', '--selector', `namespace=${cliNamespace}`, '--mode', 'now', '--reason', 'x'],
       cliEnv,
     );

@@ -11,13 +11,18 @@ export interface CliRun {
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
-/** The operators' CLI as a child process, as a person runs it, with its stderr readable while it runs. */
-export function startRotorCli(args: string[], env: Record<string, string>): CliRun {
+/**
+ * The operators' CLI as a child process, as a person or a pipeline runs it (`stdin` piped in),
+ * its stderr readable while it runs.
+ */
+export function startRotorCli(args: string[], env: Record<string, string>, stdin?: string): CliRun {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'cli', 'src', 'main.ts'), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...principalEnv('cli'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // Nothing to read unless `stdin` is given: the CLI sees end-of-input at once.
+  child.stdin.end(stdin ?? '');
   let stdout = '';
   let stderr = '';
   const waiters = new Set<() => void>();
@@ -26,12 +31,13 @@ export function startRotorCli(args: string[], env: Record<string, string>): CliR
     stderr += chunk.toString();
     for (const check of waiters) check();
   });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    child.on('error', reject);
     child.on('close', (code) => {
       for (const check of waiters) check();
       resolve({ code, stdout, stderr });
-    }),
-  );
+    });
+  });
   return {
     done,
     stderrMatch: (pattern, timeoutMs = 20_000) =>
@@ -55,4 +61,4 @@ export function startRotorCli(args: string[], env: Record<string, string>): CliR
 }
 
 /** The CLI run to its end. */
-export const runRotorCli = (args: string[], env: Record<string, string>) => startRotorCli(args, env).done;
+export const runRotorCli = (args: string[], env: Record<string, string>, stdin?: string) => startRotorCli(args, env, stdin).done;

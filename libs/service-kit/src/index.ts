@@ -8,3 +8,4 @@ export * from './service-kit.module';
 export * from './tokens';
 export * from './zod-body.pipe';
 export * from './dependency-gate';
+export * from './periodic-worker';

@@ -135,7 +135,9 @@ async function removeKeys(redis: Redis): Promise<number> {
   let removed = 0;
   for (const prefix of PREVIOUS_PREFIXES)
     await forEachKey(redis, `${prefix}*`, async (key) => {
-      removed += await redis.unlink(key);
+      // Not `removed += await …`: that reads `removed` before the wait, and the page's deletes run at once.
+      const count = await redis.unlink(key);
+      removed += count;
     });
   return removed;
 }

@@ -1,7 +1,6 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 
-import { sleep } from '@rotor/backoff';
-import { LOGGER } from '@rotor/service-kit';
+import { LOGGER, PeriodicWorker } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { DistributorConfig } from '../config';
@@ -15,36 +14,19 @@ import { DISTRIBUTOR_CONFIG } from './tokens';
  * Each scan takes a Redis lock, so one replica at a time runs it.
  */
 @Injectable()
-export class PeriodicScans implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly stopping = new AbortController();
-  private readonly loops: Promise<void>[] = [];
-
+export class PeriodicScans extends PeriodicWorker {
   constructor(
     private readonly drift: DriftScanner,
     private readonly copies: ClusterCopyScanner,
     @Inject(DISTRIBUTOR_CONFIG) private readonly config: DistributorConfig,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.every('drift scan', this.config.driftScanMs, () => this.drift.scanExclusive());
-    this.every('copy scan', this.config.copyScan.periodMs, () => this.copies.scanExclusive());
+  ) {
+    super();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    await Promise.all(this.loops);
-  }
-
-  private every(what: string, periodMs: number, scan: () => Promise<unknown>): void {
-    if (periodMs <= 0) return;
-    const run = async () => {
-      while (!this.stopping.signal.aborted) {
-        await sleep(periodMs, this.stopping.signal);
-        if (this.stopping.signal.aborted) return;
-        await scan().catch((error: unknown) => this.logger.error({ err: (error as Error).name }, `${what} failed`));
-      }
-    };
-    this.loops.push(run());
+  protected start(): void {
+    const failed = (what: string) => (error: Error) => this.logger.error({ err: error.name }, `${what} failed`);
+    this.every(this.config.driftScanMs, () => this.drift.scanExclusive(), failed('drift scan'));
+    this.every(this.config.copyScan.periodMs, () => this.copies.scanExclusive(), failed('copy scan'));
   }
 }

@@ -1,9 +1,8 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 
-import { sleep } from '@rotor/backoff';
 import { REDIS } from '@rotor/nest-redis';
 import { withLock, type Redis } from '@rotor/redis-store';
-import { LOGGER } from '@rotor/service-kit';
+import { LOGGER, PeriodicWorker } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
@@ -20,25 +19,27 @@ const LOCK_KEY = 'revoker:reconcile:lock';
  * tried again at the next interval; each sweep is idempotent.
  */
 @Injectable()
-export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly stopping = new AbortController();
-  private loop?: Promise<void>;
-
+export class ReconciliationWorker extends PeriodicWorker {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     private readonly orphans: OrphanSweep,
     private readonly withdrawals: CatalogWithdrawal,
     @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.loop = this.run();
+  ) {
+    super();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    await this.loop;
+  protected start(): void {
+    this.every(
+      this.config.reconciliation.intervalMs,
+      async () => {
+        const result = await this.runOnce();
+        if (result && (result.orphans.revoked || result.withdrawals.requested || result.orphans.waiting || result.withdrawals.waiting))
+          this.logger.info(result, 'reconciliation sweep');
+      },
+      (error) => this.logger.error({ err: error.message }, 'reconciliation sweep failed; trying again at the next interval'),
+    );
   }
 
   /** One round of both sweeps under the lock; undefined when another replica holds it. */
@@ -50,20 +51,5 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
       orphans: await this.orphans.sweep(),
       withdrawals: await this.withdrawals.sweep(),
     }));
-  }
-
-  private async run(): Promise<void> {
-    const { signal } = this.stopping;
-    while (!signal.aborted) {
-      await sleep(this.config.reconciliation.intervalMs, signal);
-      if (signal.aborted) return;
-      try {
-        const result = await this.runOnce();
-        if (result && (result.orphans.revoked || result.withdrawals.requested || result.orphans.waiting || result.withdrawals.waiting))
-          this.logger.info(result, 'reconciliation sweep');
-      } catch (error) {
-        this.logger.error({ err: (error as Error).message }, 'reconciliation sweep failed; trying again at the next interval');
-      }
-    }
   }
 }

@@ -1,8 +1,7 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 
-import { sleep } from '@rotor/backoff';
 import { BackendRegistry } from '@rotor/credential-backends';
-import { LOGGER } from '@rotor/service-kit';
+import { LOGGER, PeriodicWorker } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
@@ -20,25 +19,24 @@ const RESUME_BATCH = 500;
  * that answers pings but refuses a revocation keeps the lease on its backoff.
  */
 @Injectable()
-export class BackendRecovery implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly stopping = new AbortController();
+export class BackendRecovery extends PeriodicWorker {
   private readonly seenDown = new Set<string>();
-  private loop?: Promise<void>;
 
   constructor(
     private readonly clock: LeaseClock,
     private readonly backends: BackendRegistry,
     @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.loop = this.run();
+  ) {
+    super();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    await this.loop;
+  protected start(): void {
+    this.every(
+      this.config.revocation.outageCheckMs,
+      () => this.checkOnce(),
+      (error) => this.logger.warn({ err: error.message }, 'could not look for backends back from an outage; looking again'),
+    );
   }
 
   /** One look at every backend with waiters; returns how many leases were brought forward. */
@@ -75,17 +73,6 @@ export class BackendRecovery implements OnApplicationBootstrap, OnApplicationShu
       return false;
     } finally {
       clearTimeout(timer);
-    }
-  }
-
-  private async run(): Promise<void> {
-    const { signal } = this.stopping;
-    while (!signal.aborted) {
-      await sleep(this.config.revocation.outageCheckMs, signal);
-      if (signal.aborted) return;
-      await this.checkOnce().catch((error: unknown) =>
-        this.logger.warn({ err: (error as Error).message }, 'could not look for backends back from an outage; looking again'),
-      );
     }
   }
 }
