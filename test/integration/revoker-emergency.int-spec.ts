@@ -289,23 +289,27 @@ managedSecrets:
       timeoutMs: 30_000,
     });
 
-    const watching = runRotorCli(
-      [
-        'emergency',
-        'rotate',
-        '--selector',
-        `namespace=${cliNamespace}`,
-        '--mode',
-        'graceful',
-        '--reason',
-        'cli test',
-        '--request-id',
-        `cli-${suffix}`,
-        '--watch',
-        '--json',
-      ],
-      cliEnv,
-    );
+    const rotate = ['emergency', 'rotate', '--selector', `namespace=${cliNamespace}`, '--mode', 'graceful', '--reason', 'cli test'];
+    // First what it would cover, starting nothing; then a script without --yes is refused.
+    const dryRun = await runRotorCli([...rotate, '--dry-run', '--json'], cliEnv);
+    expect(dryRun.code).toBe(0);
+    expect(JSON.parse(dryRun.stdout)).toEqual({
+      selector: { namespace: cliNamespace },
+      leases: { total: 5, byRole: { token: 5 }, byBackend: { 'opaque-token': 5 } },
+      secrets: [{ secret: cliSecret, targets: [{ kind: 'kubernetes-secret', name: 'cluster-a' }] }],
+    });
+    const unconfirmed = await runRotorCli(rotate, cliEnv);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toMatch(/add --yes/);
+    expect(
+      await eventsOf(
+        Topics.secretVersionCreated,
+        started,
+        (event) => event.data.secret === cliSecret && event.data.emergencyId !== undefined,
+      ),
+    ).toEqual([]);
+
+    const watching = runRotorCli([...rotate, '--yes', '--watch', '--json'], cliEnv);
     // Graceful: the old version goes once the target confirmed the new one (the distributor's part, played here).
     const created = await eventually(
       async () =>
@@ -353,6 +357,11 @@ managedSecrets:
     const retired = await eventsOf(Topics.secretVersionRetired, started, (event) => event.data.secret === cliSecret);
     expect(retired.map((event) => event.data['reason'])).toEqual(['superseded']);
 
+    // The same command again (a retry after a timeout, say) finds this rotation: its request id derives from the command.
+    const again = await runRotorCli([...rotate, '--yes', '--json'], cliEnv);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ id: final.id, state: 'completed' });
+
     const shown = await runRotorCli(['emergency', 'show', final.id, '--watch'], cliEnv);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^state\s+completed$/m);
@@ -367,7 +376,7 @@ managedSecrets:
     expect(badSelector.code).toBe(1);
     expect(badSelector.stderr).toContain('unknown field "colour"');
     const badMode = await runRotorCli(
-      ['emergency', 'rotate', '--selector', `namespace=${cliNamespace}`, '--mode', 'now', '--reason', 'x'],
+      ['emergency', 'rotate', '--selector', `namespace=${cliNamespace}`, '--mode', 'now', '--reason', 'x', '--yes'],
       cliEnv,
     );
     expect(badMode.code).toBe(1);

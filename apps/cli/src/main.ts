@@ -5,7 +5,7 @@ import { breakGlassCommand } from './commands/break-glass';
 import { deliveriesCommand } from './commands/deliveries';
 import { issueCredentialCommand } from './commands/credentials';
 import { devTokenCommand } from './commands/dev';
-import { emergencyCommand } from './commands/emergency';
+import { emergencyCommand, UsageError } from './commands/emergency';
 import { inventoryCommand } from './commands/inventory';
 import { leasesCommand } from './commands/leases';
 import { loginCommand, logoutCommand, whoamiCommand } from './commands/login';
@@ -29,7 +29,11 @@ const USAGE = `rotor: the operators' command line
                       list, with attempts and the last error)
   rotor audit events [--lease ID] [--workload NS/SA] [--secret NAME] [--from ISO] [--to ISO]
   rotor audit verify
-  rotor emergency rotate --selector namespace=NS [--selector role=R …] --mode graceful|immediate --reason "…" [--request-id ID] [--watch]
+  rotor emergency rotate --selector namespace=NS [--selector role=R …] --mode graceful|immediate --reason "…"
+                         [--dry-run] [--yes] [--request-id ID] [--watch]
+                      (--dry-run: what it would cover, leases by role and backend, secrets and targets; without
+                      --yes it shows the same and asks; the request id, derived from you, the selector, mode and
+                      reason unless given, makes the same command again find the rotation already started)
   rotor emergency show <id> [--watch]
   rotor audit replay [--from TIME|OFFSET] [--to TIME|OFFSET] [--verify [--public-key FILE]] [--rebuild] [--out FILE.jsonl] [--filter type=|lease=|secret=|workload=|actor=…]
                       (--verify needs only the auditor's public keys: --public-key or ROTOR_AUDIT_PUBLIC_KEYS_FILE;
@@ -91,6 +95,8 @@ async function main(argv: string[]): Promise<void> {
       reason: { type: 'string' },
       'request-id': { type: 'string' },
       watch: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      yes: { type: 'boolean', short: 'y' },
       // audit replay / tail
       verify: { type: 'boolean' },
       rebuild: { type: 'boolean' },
@@ -145,5 +151,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`rotor: ${error instanceof ApiError || error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  process.exitCode = error instanceof UsageError ? 2 : 1;
 });

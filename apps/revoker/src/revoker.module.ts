@@ -14,6 +14,7 @@ import { BreakGlassWorker } from './break-glass/break-glass-worker';
 import { BreakGlassConsumer } from './break-glass/break-glass.consumer';
 import type { RevokerConfig } from './config';
 import { EmergencyCounters } from './emergency/emergency-counters';
+import { EmergencyPreviewer } from './emergency/emergency-preview';
 import { EmergencyRotationService } from './emergency/emergency-rotation.service';
 import { EmergencyRotationsController } from './emergency/emergency-rotations.controller';
 import { EmergencyStore } from './emergency/emergency.store';
@@ -77,6 +78,7 @@ export class RevokerModule {
         EmergencyTracker,
         { provide: RetirementUrgency, useExisting: EmergencyTracker },
         EmergencyRotationService,
+        EmergencyPreviewer,
         EmergencyWorker,
         RetirementEvents,
         RetirementStore,

@@ -66,3 +66,22 @@ export const EmergencyRotationViewSchema = named(
   'An emergency rotation and its progress',
 );
 export type EmergencyRotationView = z.infer<typeof EmergencyRotationViewSchema>;
+
+/**
+ * `POST /v1/emergency-rotations/preview`: what a rotation with this selector would cover now,
+ * started nothing. Leases counted by role and backend; managed secrets with their targets.
+ */
+export const EmergencyPreviewSchema = named(
+  'EmergencyPreview',
+  z.object({
+    selector: EmergencySelectorSchema,
+    leases: z.object({
+      total: count,
+      byRole: z.record(z.string(), count),
+      byBackend: z.record(z.string(), count),
+    }),
+    secrets: z.array(z.object({ secret: z.string(), targets: z.array(z.object({ kind: z.string(), name: z.string() })) })),
+  }),
+  'What an emergency rotation would cover',
+);
+export type EmergencyPreview = z.infer<typeof EmergencyPreviewSchema>;

@@ -1,4 +1,9 @@
-import type { EmergencyRotationView as EmergencyView } from '@rotor/rest-contract';
+import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline/promises';
+
+import { decodeJwt } from 'jose';
+
+import type { EmergencyPreview, EmergencyRotationView as EmergencyView } from '@rotor/rest-contract';
 
 import type { CliContext, CliFlags, CommandWords } from '../context';
 import { request } from '../http-client';
@@ -15,8 +20,43 @@ const SELECTOR_FIELDS: Record<string, string> = {
 };
 
 const USAGE =
-  'usage: rotor emergency rotate --selector namespace=NS [--selector serviceAccount=SA|role=R|backend=B|secret=S|all] --mode graceful|immediate --reason "…" [--request-id ID] [--watch]\n' +
+  'usage: rotor emergency rotate --selector namespace=NS [--selector serviceAccount=SA|role=R|backend=B|secret=S|all] --mode graceful|immediate --reason "…"\n' +
+  '                              [--dry-run] [--yes] [--request-id ID] [--watch]\n' +
   '       rotor emergency show <id> [--watch]';
+
+/**
+ * The request id a rotation gets unless one is given: the same operator, selector, mode and
+ * reason give the same id, so running the same command again (after a timeout, say) finds the
+ * rotation already started instead of starting a second fleet-wide one.
+ */
+export function derivedRequestId(subject: string, selector: Record<string, string | boolean>, mode: string, reason: string): string {
+  const normalised = JSON.stringify(Object.fromEntries(Object.entries(selector).sort(([a], [b]) => a.localeCompare(b))));
+  const digest = createHash('sha256').update(`${subject}\n${normalised}\n${mode}\n${reason.trim()}`).digest('hex');
+  return `cli-${digest.slice(0, 32)}`;
+}
+
+/** The preview as people read it: leases by role and backend, secrets with their targets. */
+export function previewLines(preview: EmergencyPreview): string[] {
+  const counts = (byKey: Record<string, number>) =>
+    Object.entries(byKey)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, n]) => `${key} ${n}`)
+      .join(', ');
+  return [
+    `leases: ${preview.leases.total}${preview.leases.total ? ` (by role: ${counts(preview.leases.byRole)}; by backend: ${counts(preview.leases.byBackend)})` : ''}`,
+    `managed secrets: ${preview.secrets.length}${preview.secrets.length ? ` (${preview.secrets.map((secret) => `${secret.secret} → ${secret.targets.map((target) => `${target.kind}/${target.name}`).join(', ') || 'no targets'}`).join('; ')})` : ''}`,
+  ];
+}
+
+/** Asks on the terminal; anything but y or yes is no. */
+async function confirmed(question: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^(y|yes)$/i.test((await prompt.question(question)).trim());
+  } finally {
+    prompt.close();
+  }
+}
 
 /** `--selector namespace=payments --selector role=x` → `{ namespace: 'payments', role: 'x' }`; `all` alone means everything. */
 export function parseSelector(values: string[]): Record<string, string | boolean> {
@@ -37,6 +77,9 @@ export function parseSelector(values: string[]): Record<string, string | boolean
   return selector;
 }
 
+/** A mistake in how the command was called (exit 2), not a failure of rotor. */
+export class UsageError extends Error {}
+
 /** `rotor emergency rotate …` and `rotor emergency show <id>`, as an SRE. */
 export async function emergencyCommand(context: CliContext, { action, id }: CommandWords, flags: CliFlags): Promise<void> {
   const token = await context.token(['rotor:sre']);
@@ -47,15 +90,33 @@ export async function emergencyCommand(context: CliContext, { action, id }: Comm
       const selectors = Array.isArray(flags['selector']) ? flags['selector'] : [];
       if (typeof flags['mode'] !== 'string' || typeof flags['reason'] !== 'string')
         throw new Error(`--mode and --reason are required\n${USAGE}`);
+      const selector = parseSelector(selectors);
+      const preview = await request<EmergencyPreview>(`${base}/preview`, { method: 'POST', token, body: { selector } });
+      if (flags['dry-run'] === true) {
+        printResult(context, preview, { columns: ['would cover', ''], rows: previewLines(preview).map((line) => line.split(': ', 2)) });
+        return;
+      }
+      const requestId =
+        typeof flags['request-id'] === 'string'
+          ? flags['request-id']
+          : derivedRequestId(String(decodeJwt(token).sub ?? ''), selector, flags['mode'], flags['reason']);
+      if (flags['yes'] !== true) {
+        // Without a terminal nobody can answer: a script must say --yes.
+        if (!process.stdin.isTTY)
+          throw new UsageError(`a rotation starts only when confirmed: run it on a terminal, or add --yes\n${USAGE}`);
+        process.stderr.write(`This emergency rotation (${flags['mode']}) would cover:\n  ${previewLines(preview).join('\n  ')}\n`);
+        if (!(await confirmed('Start it? [y/N] '))) {
+          process.stderr.write('Not started.\n');
+          process.exitCode = 1;
+          return;
+        }
+      }
+      if (!context.json)
+        process.stderr.write(`request id ${requestId}: the same command again finds this rotation instead of starting another\n`);
       view = await request<EmergencyView>(base, {
         method: 'POST',
         token,
-        body: {
-          selector: parseSelector(selectors),
-          mode: flags['mode'],
-          reason: flags['reason'],
-          ...(typeof flags['request-id'] === 'string' ? { requestId: flags['request-id'] } : {}),
-        },
+        body: { selector, mode: flags['mode'], reason: flags['reason'], requestId },
       });
       break;
     }

@@ -7,6 +7,7 @@ import type { Logger } from '@rotor/telemetry';
 
 import { EmergencyCounters } from './emergency-counters';
 import { EmergencyRotationService } from './emergency-rotation.service';
+import type { EmergencyPreviewer } from './emergency-preview';
 import { EmergencyRotationsController } from './emergency-rotations.controller';
 import { EmergencyStore } from './emergency.store';
 
@@ -52,7 +53,7 @@ describe('emergency rotation routes answer what rest-contract documents', () => 
     const store = new EmergencyStore(redis as unknown as Redis, new EmergencyCounters(redis as unknown as Redis));
     Object.assign(store, { schedule: { scheduleIfAbsent: async () => undefined } });
     const logger = { warn: () => undefined } as unknown as Logger;
-    const controller = new EmergencyRotationsController(new EmergencyRotationService(store, logger));
+    const controller = new EmergencyRotationsController(new EmergencyRotationService(store, logger), {} as EmergencyPreviewer);
     const response = { status: jest.fn() } as unknown as Response;
 
     const started = wire(

@@ -1,12 +1,15 @@
-import { Body, Controller, Get, Headers, Param, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
-import { EmergencyRotationViewSchema } from '@rotor/rest-contract';
+import { EmergencyPreviewSchema, EmergencyRotationViewSchema, EmergencySelectorSchema } from '@rotor/rest-contract';
 import { Answers, CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
+import { z } from 'zod';
+
+import { EmergencyPreviewer } from './emergency-preview';
 import { EmergencyIdParam, RequestIdSchema, StartEmergencyRotationBody } from './emergency-rotation.dto';
 import { EmergencyRotationService } from './emergency-rotation.service';
 
@@ -29,8 +32,22 @@ const emergencyId = (id: string): string => {
 @Controller('v1/emergency-rotations')
 export class EmergencyRotationsController {
   private readonly bodyPipe = new ZodBodyPipe(StartEmergencyRotationBody);
+  private readonly previewPipe = new ZodBodyPipe(z.strictObject({ selector: EmergencySelectorSchema }));
 
-  constructor(private readonly rotations: EmergencyRotationService) {}
+  constructor(
+    private readonly rotations: EmergencyRotationService,
+    private readonly previewer: EmergencyPreviewer,
+  ) {}
+
+  /** What a rotation with this selector would cover now; starts nothing (the CLI's --dry-run and confirmation). */
+  @Post('preview')
+  @HttpCode(200)
+  @Needs('redis')
+  @Answers(200, EmergencyPreviewSchema, 'what it would cover')
+  async preview(@CurrentCaller() caller: Caller, @Body() body: unknown) {
+    sreOnly(caller);
+    return this.previewer.preview(this.previewPipe.transform(body).selector);
+  }
 
   /** 202 when started, 200 when this request id already started it. Authorization is checked before the body. */
   @Post()
