@@ -17,8 +17,6 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       ROTOR_REVOKE_VISIBILITY_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
       ROTOR_REVOKE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(8),
       ROTOR_IRREVOCABLE_RETRY_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
-      /** How often a backend that failed a revocation as unreachable is pinged, to retry its leases once it answers. */
-      ROTOR_REVOKE_OUTAGE_CHECK_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
       /** Leases an emergency rotation snapshots or asks to revoke per checkpointed step. */
       ROTOR_EMERGENCY_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
       /** How often a running emergency rotation is re-examined (and its progress published, at most). */
@@ -49,7 +47,6 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
       visibilityMs: e.ROTOR_REVOKE_VISIBILITY_MS,
       maxAttempts: e.ROTOR_REVOKE_MAX_ATTEMPTS,
       irrevocableRetryMs: e.ROTOR_IRREVOCABLE_RETRY_MS,
-      outageCheckMs: e.ROTOR_REVOKE_OUTAGE_CHECK_MS,
     },
     breakGlass: { followUpCheckMs: e.ROTOR_BREAKGLASS_FOLLOWUP_CHECK_MS },
     reconciliation: {

@@ -6,7 +6,7 @@ import { decodeJwt } from 'jose';
 
 import { sleep } from '@rotor/backoff';
 
-import { send } from '../http-client';
+import { request, send } from '../http-client';
 
 /** What `rotor login` needs of an OpenID Provider's discovery document. */
 export interface ProviderEndpoints {
@@ -30,16 +30,10 @@ export const LOGIN_SCOPES = 'openid email groups offline_access';
 
 export class LoginError extends Error {}
 
-async function getJson<T>(url: string): Promise<T> {
-  const { status, text } = await send(url, { headers: { accept: 'application/json' } });
-  if (status !== 200) throw new LoginError(`${url} answered ${status}`);
-  return JSON.parse(text) as T;
-}
-
 /** OpenID Connect Discovery 1.0; the document must name the issuer it was fetched for (§4.3). */
 export async function discover(issuer: string): Promise<ProviderEndpoints> {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-  const document = await getJson<ProviderEndpoints>(url);
+  const document = await request<ProviderEndpoints>(url, { headers: { accept: 'application/json' } });
   if (document.issuer !== issuer) throw new LoginError(`the discovery document at ${url} names issuer ${document.issuer}, not ${issuer}`);
   if (!document.token_endpoint || !document.authorization_endpoint) throw new LoginError(`${url} lacks token or authorization endpoints`);
   return document;

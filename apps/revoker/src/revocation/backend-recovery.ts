@@ -1,12 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 
 import { BackendRegistry } from '@rotor/credential-backends';
-import { LOGGER, PeriodicWorker } from '@rotor/service-kit';
+import { LOGGER, ReadinessRegistry, type ReadinessReport } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
-import type { RevokerConfig } from '../config';
 import { LeaseClock } from '../leases/lease-clock';
-import { REVOKER_CONFIG } from '../platform/tokens';
 
 /** Leases brought forward per round trip when a backend comes back. */
 const RESUME_BATCH = 500;
@@ -14,65 +12,60 @@ const RESUME_BATCH = 500;
 /**
  * Tries a lease again as soon as its backend answers after an outage, not when its backoff
  * ends: a lease is overdue while it waits, and its backoff may have grown to a minute
- * (irrevocable) during a long outage. One ping per backend per interval stands in for a
- * retry per lease; only a backend seen down and then up releases its waiters, so a backend
- * that answers pings but refuses a revocation keeps the lease on its backoff.
+ * (irrevocable) during a long outage. It pings nothing itself: it follows the readiness
+ * reports the dependency gate takes every 500 ms, where each backend is a check named by its
+ * kind. Only a backend seen down and then up releases its waiters, so a backend that answers
+ * but refuses a revocation keeps the lease on its backoff.
  */
 @Injectable()
-export class BackendRecovery extends PeriodicWorker {
+export class BackendRecovery implements OnModuleInit {
   private readonly seenDown = new Set<string>();
+  /** One release at a time: reports come every 500 ms, a release may take longer. */
+  private releasing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly clock: LeaseClock,
     private readonly backends: BackendRegistry,
-    @Inject(REVOKER_CONFIG) private readonly config: RevokerConfig,
+    private readonly readiness: ReadinessRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {
-    super();
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.onReport((report) => {
+      this.releasing = this.releasing.then(() => this.follow(report));
+    });
   }
 
-  protected start(): void {
-    this.every(
-      this.config.revocation.outageCheckMs,
-      () => this.checkOnce(),
-      (error) => this.logger.warn({ err: error.message }, 'could not look for backends back from an outage; looking again'),
-    );
-  }
-
-  /** One look at every backend with waiters; returns how many leases were brought forward. */
-  async checkOnce(): Promise<number> {
+  /** Takes one readiness report; returns how many leases were brought forward. */
+  async follow(report: ReadinessReport): Promise<number> {
     let resumed = 0;
-    for (const { name, check } of this.backends.readinessChecks()) {
-      if (!this.seenDown.has(name) && !(await this.clock.hasOutageWaiters(name))) continue;
-      if (!(await this.answers(check))) {
+    for (const { name } of this.backends.readinessChecks()) {
+      const check = report.checks[name];
+      if (!check) continue;
+      if (!check.ok) {
         this.seenDown.add(name);
         continue;
       }
       if (!this.seenDown.delete(name)) continue;
-      let leases = 0;
-      let taken: number;
-      do {
-        taken = await this.clock.resumeOutageWaiters(name, RESUME_BATCH);
-        leases += taken;
-      } while (taken === RESUME_BATCH && !this.stopping.signal.aborted);
-      resumed += leases;
-      if (leases > 0) this.logger.info({ backend: name, leases }, 'backend answers again; its waiting revocations are retried now');
+      try {
+        resumed += await this.release(name);
+      } catch (error) {
+        // Redis away too: try again at the next report.
+        this.seenDown.add(name);
+        this.logger.warn({ backend: name, err: (error as Error).message }, 'could not bring forward the leases waiting for a backend');
+      }
     }
     return resumed;
   }
 
-  private async answers(check: () => Promise<void>): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('no answer')), this.config.dependencyTimeoutMs);
-    });
-    try {
-      await Promise.race([check(), timeout]);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
+  private async release(backend: string): Promise<number> {
+    let leases = 0;
+    let taken: number;
+    do {
+      taken = await this.clock.resumeOutageWaiters(backend, RESUME_BATCH);
+      leases += taken;
+    } while (taken === RESUME_BATCH);
+    if (leases > 0) this.logger.info({ backend, leases }, 'backend answers again; its waiting revocations are retried now');
+    return leases;
   }
 }
