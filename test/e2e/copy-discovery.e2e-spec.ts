@@ -323,7 +323,7 @@ managedSecrets:
     }
   }, 60_000);
 
-  it('rotor scan exits 0 on a clean tree, 2 when the distributor cannot be reached, and reads exported CI variables from stdin', async () => {
+  it('rotor scan exits 0 on a clean tree, 4 when the distributor cannot be reached, and reads exported CI variables from stdin', async () => {
     const clean = mkdtempSync(join(tmpdir(), 'rotor-scan-clean-'));
     writeFileSync(join(clean, 'config.yaml'), `key: ${randomBytes(32).toString('base64url')}\n`);
     const ok = await runRotorCli(['scan', clean], cliEnv);
@@ -331,7 +331,7 @@ managedSecrets:
     expect(ok.stdout).toBe('');
 
     const down = await runRotorCli(['scan', clean], { ...cliEnv, ROTOR_DISTRIBUTOR_URL: 'http://127.0.0.1:19699' });
-    expect(down.code).toBe(2);
+    expect(down.code).toBe(4); // unavailable
     expect(down.stderr).toContain('cannot reach');
     expect((await runRotorCli(['scan'], cliEnv)).code).toBe(2);
 

@@ -421,7 +421,7 @@ managedSecrets:${serviceSecrets}
     const html = await runRotorCli(['report', '--html', file, '--fail-on', 'high'], cliEnv());
     expect(html.code).toBe(1);
     expect(readFileSync(file, 'utf8')).toContain('id="copies-chart"');
-    expect((await runRotorCli(['report', '--fail-on', 'critical'], cliEnv())).code).toBe(1);
+    expect((await runRotorCli(['report', '--fail-on', 'critical'], cliEnv())).code).toBe(2); // usage
     expect((await runRotorCli(['report'], { ...cliEnv(), ROTOR_AUDITOR_URL: 'http://127.0.0.1:19799' })).stderr).toContain('cannot reach');
     for (const run of [table, json, html]) noValueIn(run.stdout + run.stderr);
     noValueIn(readFileSync(file, 'utf8'));

@@ -120,7 +120,7 @@ describe('operator sign-in (rotor login, whoami, logout)', () => {
 
     chmodSync(loginCacheFile(), 0o644);
     const refused = await runRotorCli(['whoami', '--json'], cliEnv);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(3); // the sign-in cannot be used
     expect(refused.stderr).toMatch(/can be read by others/);
     chmodSync(loginCacheFile(), 0o600);
   }, 60_000);
@@ -218,7 +218,7 @@ describe('operator sign-in (rotor login, whoami, logout)', () => {
     });
 
     const whoami = await runRotorCli(['whoami'], cliEnv);
-    expect(whoami.code).toBe(1);
+    expect(whoami.code).toBe(3); // not signed in
     expect(whoami.stderr).toMatch(/not signed in: run rotor login/);
   }, 30_000);
 });

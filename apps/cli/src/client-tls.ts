@@ -2,6 +2,8 @@ import type { ConnectionOptions } from 'node:tls';
 
 import { readConfigFile } from '@rotor/config';
 
+import { UsageError } from './exit-codes';
+
 /**
  * How the CLI speaks HTTPS to rotor: ROTOR_CA_FILE is the CA it trusts (instead of the
  * system's, like curl --cacert), and ROTOR_CLIENT_CERT_FILE / ROTOR_CLIENT_KEY_FILE its own
@@ -10,7 +12,7 @@ import { readConfigFile } from '@rotor/config';
 export function clientTlsOptions(env: NodeJS.ProcessEnv = process.env): Pick<ConnectionOptions, 'ca' | 'cert' | 'key'> {
   const { ROTOR_CA_FILE: ca, ROTOR_CLIENT_CERT_FILE: cert, ROTOR_CLIENT_KEY_FILE: key } = env;
   if (Boolean(cert) !== Boolean(key)) {
-    throw new Error(`${cert ? 'ROTOR_CLIENT_KEY_FILE' : 'ROTOR_CLIENT_CERT_FILE'} is required with its pair for mTLS`);
+    throw new UsageError(`${cert ? 'ROTOR_CLIENT_KEY_FILE' : 'ROTOR_CLIENT_CERT_FILE'} is required with its pair for mTLS`);
   }
   return {
     ...(ca ? { ca: readConfigFile('ROTOR_CA_FILE', ca) } : {}),

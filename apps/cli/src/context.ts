@@ -1,24 +1,25 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 import { importJWK, SignJWT, type JWK } from 'jose';
 
 import { DEFAULT_CLIENT_ID, DEFAULT_OPERATOR_ISSUER } from './login/defaults';
 import { configDir as configDirOf, LoginCache } from './login/login-cache';
 import { discover, refreshSignIn } from './login/oidc-client';
+import { CliError, ExitCode } from './exit-codes';
+import { wantsColor, type Output, type OutputFormat } from './output';
 
-/** Where the services listen, and how the CLI authenticates. */
-/** Parsed command-line flags: strings, booleans, and lists for repeatable flags. */
-export type CliFlags = Record<string, string | boolean | string[] | undefined>;
-
-/** The words after a command group: `rotor <group> <action> <id>`. */
-export interface CommandWords {
-  action: string | undefined;
-  id: string | undefined;
+export interface GlobalOptions {
+  output?: OutputFormat;
+  json?: boolean;
+  dev?: boolean;
+  token?: string;
+  /** false with --no-color. */
+  color?: boolean;
 }
 
-export interface CliContext {
-  json: boolean;
+/** Where the services listen, how output is written, and how the CLI authenticates. */
+export interface CliContext extends Output {
   urls: { issuer: string; revoker: string; distributor: string; auditor: string };
   /**
    * The bearer token to use: --token or ROTOR_TOKEN, else a development token with --dev, else
@@ -27,10 +28,24 @@ export interface CliContext {
   token(groups: string[]): Promise<string>;
 }
 
-const CHECKOUT = join(__dirname, '..', '..', '..');
-const DEV_KEY = join(CHECKOUT, 'config', 'dev-signing-key.jwk.json');
+/**
+ * The rotor checkout whose local stack `--dev` tokens are for: ROTOR_CHECKOUT, else the nearest
+ * directory above the working directory (or above this file, run from the monorepo) that holds
+ * the development key. The installed CLI has no checkout of its own.
+ */
+export function findCheckout(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env['ROTOR_CHECKOUT']) return env['ROTOR_CHECKOUT'];
+  for (const start of [process.cwd(), __dirname]) {
+    for (let dir = resolve(start); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, DEV_KEY))) return dir;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return undefined;
+}
+const DEV_KEY = join('config', 'dev-signing-key.jwk.json');
 /** The local OpenID Provider's signing key (tools/oidc-provider), which dev operator tokens are signed with. */
-const DEV_OPERATOR_KEY = join(CHECKOUT, '.rotor', 'oidc', 'signing-key.jwk.json');
+const DEV_OPERATOR_KEY = join('.rotor', 'oidc', 'signing-key.jwk.json');
 /** An ID token this close to its expiry is renewed before use. */
 const RENEW_BEFORE_MS = 60_000;
 
@@ -39,22 +54,25 @@ export async function signedInToken(cache = new LoginCache(), now = Date.now()):
   const login = cache.read();
   if (!login) return undefined;
   if (login.expiresAt - RENEW_BEFORE_MS > now) return login.idToken;
-  if (!login.refreshToken) throw new Error('your sign-in has expired: run rotor login');
+  if (!login.refreshToken) throw new CliError('your sign-in has expired: run rotor login', ExitCode.auth);
   try {
     const renewed = await refreshSignIn(await discover(login.issuer), login.clientId, login.refreshToken);
     cache.write({ ...login, ...renewed });
     return renewed.idToken;
   } catch (error) {
-    throw new Error(`your sign-in expired and could not be renewed (${(error as Error).message}): run rotor login`);
+    throw new CliError(`your sign-in expired and could not be renewed (${(error as Error).message}): run rotor login`, ExitCode.auth);
   }
 }
 
-export function createContext(flags: { json?: boolean; token?: string; dev?: boolean }, env: NodeJS.ProcessEnv = process.env): CliContext {
+export function createContext(flags: GlobalOptions, env: NodeJS.ProcessEnv = process.env): CliContext {
   // A token on the command line is visible to every user of the machine (ps, /proc) and lands in shell history.
   if (flags.token)
     process.stderr.write('rotor: warning: --token exposes the token to other users of this machine; prefer rotor login or ROTOR_TOKEN\n');
+  const output: OutputFormat = flags.json ? 'json' : (flags.output ?? 'table');
   return {
-    json: flags.json ?? false,
+    output,
+    json: output !== 'table',
+    color: wantsColor(process.stdout, flags.color, env),
     urls: {
       // HTTPS like the services; ROTOR_CA_FILE names the CA to trust (http-client.ts).
       issuer: env['ROTOR_ISSUER_URL'] ?? 'https://127.0.0.1:8080',
@@ -68,7 +86,7 @@ export function createContext(flags: { json?: boolean; token?: string; dev?: boo
       if (flags.dev) return devToken({ subject: `${env['USER'] ?? 'operator'}@localhost`, groups });
       const signedIn = await signedInToken(new LoginCache(configDirOf(env)));
       if (signedIn) return signedIn;
-      throw new Error('not signed in: run rotor login (or set ROTOR_TOKEN; --dev mints a token for a local rotor)');
+      throw new CliError('not signed in: run rotor login (or set ROTOR_TOKEN; --dev mints a token for a local rotor)', ExitCode.auth);
     },
   };
 }
@@ -85,15 +103,18 @@ export async function devToken(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   const operator = claims.groups !== undefined;
-  const file = operator ? DEV_OPERATOR_KEY : DEV_KEY;
+  const checkout = findCheckout(env);
+  if (!checkout) throw new CliError('--dev tokens work only in a rotor checkout (or with ROTOR_CHECKOUT set to one)', ExitCode.usage);
+  const file = join(checkout, operator ? DEV_OPERATOR_KEY : DEV_KEY);
   let jwk: JWK;
   try {
     jwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
   } catch {
-    throw new Error(
+    throw new CliError(
       operator
         ? `no local OpenID Provider key at ${file}: dev operator tokens need the local stack (npm start)`
         : `no development signing key at ${file}: dev tokens work only in a rotor checkout`,
+      ExitCode.usage,
     );
   }
   const key = await importJWK(jwk, 'ES256');

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { send } from './http-client';
+import { ExitCode, exitCodeFor } from './exit-codes';
+import { configureRequests, request, send } from './http-client';
 
 /** `openssl ca` can back-date a certificate (req and x509 cannot); this is its smallest configuration. */
 const BACKDATING_CA =
@@ -62,7 +63,10 @@ describe('CLI HTTPS client', () => {
   });
 
   it('trusts the CA that ROTOR_CA_FILE names', async () => {
-    expect(await send(`${current}/healthz`, {}, { ROTOR_CA_FILE: file('current.crt') })).toEqual({ status: 200, text: '{"ok":true}' });
+    expect(await send(`${current}/healthz`, {}, { ROTOR_CA_FILE: file('current.crt') })).toMatchObject({
+      status: 200,
+      text: '{"ok":true}',
+    });
   });
 
   it('says when a trusted but expired certificate expired', async () => {
@@ -97,5 +101,82 @@ describe('CLI HTTPS client', () => {
     await expect(send(`${current}/healthz`, {}, { ROTOR_CA_FILE: file('missing.crt') })).rejects.toThrow(
       /ROTOR_CA_FILE: cannot read .*missing\.crt/,
     );
+  });
+});
+
+describe('CLI requests: timeouts and retries', () => {
+  let server: ReturnType<typeof createHttpServer>;
+  let origin: string;
+  /** What the server answers next, one per request; then 200. */
+  let script: ((response: import('node:http').ServerResponse) => void)[] = [];
+  let seen: string[] = [];
+
+  beforeAll(async () => {
+    server = createHttpServer((incoming, response) => {
+      seen.push(`${incoming.method} ${incoming.url}`);
+      const next = script.shift();
+      if (next) return next(response);
+      response.setHeader('content-type', 'application/json');
+      response.end('{"ok":true}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  beforeEach(() => {
+    script = [];
+    seen = [];
+    configureRequests({ timeoutMs: 30_000, attempts: 3 });
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  const unavailable = (response: import('node:http').ServerResponse) => {
+    response.statusCode = 503;
+    response.setHeader('retry-after', '0');
+    response.end('{"title":"Service Unavailable","code":"dependency-unavailable"}');
+  };
+
+  it('tries an idempotent request again after 503, honouring Retry-After, and stops at --retries', async () => {
+    script = [unavailable, unavailable];
+    expect(await request(`${origin}/v1/leases/x`)).toEqual({ ok: true });
+    expect(seen).toEqual(['GET /v1/leases/x', 'GET /v1/leases/x', 'GET /v1/leases/x']);
+
+    seen = [];
+    script = [unavailable, unavailable, unavailable];
+    const error = await request(`${origin}/v1/leases/x`).catch((failure: unknown) => failure);
+    expect(seen).toHaveLength(3);
+    expect(exitCodeFor(error)).toBe(ExitCode.unavailable);
+  });
+
+  it('sends a POST once unless it is marked idempotent', async () => {
+    script = [unavailable];
+    await expect(request(`${origin}/v1/credentials`, { method: 'POST', body: {} })).rejects.toThrow('503 Service Unavailable');
+    expect(seen).toEqual(['POST /v1/credentials']);
+    seen = [];
+    script = [unavailable];
+    expect(await request(`${origin}/v1/emergency-rotations`, { method: 'POST', body: {}, idempotent: true })).toEqual({ ok: true });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('does not retry what a retry cannot fix (403, 404)', async () => {
+    script = [
+      (response) => {
+        response.statusCode = 403;
+        response.end('{"title":"Forbidden","code":"missing-group"}');
+      },
+    ];
+    const error = await request(`${origin}/v1/leases/x`).catch((failure: unknown) => failure);
+    expect(exitCodeFor(error)).toBe(ExitCode.auth);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('gives up on a silent server after --timeout, exit 4, and retries a GET', async () => {
+    configureRequests({ timeoutMs: 200, attempts: 2 });
+    script = [() => undefined, () => undefined]; // never answers
+    const started = Date.now();
+    const error = await request(`${origin}/v1/leases/x`).catch((failure: unknown) => failure);
+    expect((error as Error).message).toContain('no answer within 0.2 s (--timeout)');
+    expect(exitCodeFor(error)).toBe(ExitCode.unavailable);
+    expect(seen).toHaveLength(2);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

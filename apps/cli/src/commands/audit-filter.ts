@@ -1,3 +1,4 @@
+import { UsageError } from '../exit-codes';
 import { eventIndexKeys, identifierKey, pseudonym } from '@rotor/audit-chain';
 import type { AuditRecord } from '@rotor/contracts';
 
@@ -15,7 +16,7 @@ export function parseFilters(specs: string[], auditKey: string | undefined): Rec
     const field = spec.slice(0, eq) as (typeof FIELDS)[number];
     const value = spec.slice(eq + 1);
     if (eq < 1 || !FIELDS.includes(field) || !value)
-      throw new Error(`--filter ${spec}: expected one of ${FIELDS.map((f) => `${f}=…`).join(', ')}`);
+      throw new UsageError(`--filter ${spec}: expected one of ${FIELDS.map((f) => `${f}=…`).join(', ')}`);
     switch (field) {
       case 'type':
         return (record) => record.eventType === value;
@@ -30,7 +31,7 @@ export function parseFilters(specs: string[], auditKey: string | undefined): Rec
       case 'workload':
         return (record) => eventIndexKeys(record).workloads.includes(value);
       case 'actor': {
-        if (!auditKey) throw new Error('--filter actor=… needs ROTOR_AUDIT_KEY: operator subjects are recorded as keyed hashes');
+        if (!auditKey) throw new UsageError('--filter actor=… needs ROTOR_AUDIT_KEY: operator subjects are recorded as keyed hashes');
         const hashed = pseudonym(identifierKey(auditKey), value);
         return (record) => eventIndexKeys(record).actors.includes(hashed);
       }

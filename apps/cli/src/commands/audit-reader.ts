@@ -1,3 +1,4 @@
+import { UsageError } from '../exit-codes';
 import { Kafka, logLevel } from 'kafkajs';
 
 import { readConfigFile, requireVerifiedPostgres, kafkaSecurityFromEnv } from '@rotor/config';
@@ -30,7 +31,8 @@ export const cliKafka = (brokers: string[], security?: KafkaLinkSecurity, namesp
 export function parseLogPoint(text: string, flag: string): LogPoint {
   if (/^\d+$/.test(text)) return { offset: BigInt(text) };
   const time = new Date(text);
-  if (Number.isNaN(time.getTime())) throw new Error(`--${flag}: expected an ISO time (2026-11-27T10:00:00Z) or an offset, got "${text}"`);
+  if (Number.isNaN(time.getTime()))
+    throw new UsageError(`--${flag}: expected an ISO time (2026-11-27T10:00:00Z) or an offset, got "${text}"`);
   return { time };
 }
 
@@ -39,7 +41,7 @@ function auditDatabaseUrl(env: NodeJS.ProcessEnv): string {
   const file = env['ROTOR_AUDIT_DATABASE_URL_FILE'];
   const variable = file ? 'ROTOR_AUDIT_DATABASE_URL_FILE' : 'ROTOR_AUDIT_DATABASE_URL';
   const url = file ? readConfigFile(variable, file).trim() : env['ROTOR_AUDIT_DATABASE_URL'];
-  if (!url) throw new Error("--rebuild writes the auditor's database: set ROTOR_AUDIT_DATABASE_URL_FILE or ROTOR_AUDIT_DATABASE_URL");
+  if (!url) throw new UsageError("--rebuild writes the auditor's database: set ROTOR_AUDIT_DATABASE_URL_FILE or ROTOR_AUDIT_DATABASE_URL");
   const insecure = env['ROTOR_INSECURE_LOCAL'] === '1' || env['ROTOR_INSECURE_LOCAL'] === 'true';
   requireVerifiedPostgres(variable, url, insecure);
   return url;

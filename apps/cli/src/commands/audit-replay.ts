@@ -6,7 +6,8 @@ import { AuditCheckpointSchema, AuditLogMessageSchema, type AuditCheckpoint, typ
 import { readTopicRange, type LogPoint } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
 
-import type { CliContext, CliFlags } from '../context';
+import type { CliContext } from '../context';
+import { ExitCode, UsageError } from '../exit-codes';
 import { printResult } from '../output';
 
 import { parseFilters } from './audit-filter';
@@ -26,17 +27,27 @@ const TAIL_SLACK_MS = 60_000;
  * marks, checkpoint number) again from the topic alone, into a fresh schema while the auditor
  * runs, then switches it in (SchemaRebuild); a log broken anywhere leaves the live state as it was.
  */
-export async function auditReplayCommand(context: CliContext, flags: CliFlags): Promise<void> {
+export interface AuditReplayOptions {
+  from?: string;
+  to?: string;
+  filter?: string[];
+  verify?: boolean;
+  rebuild?: boolean;
+  out?: string;
+  publicKey?: string;
+}
+
+export async function auditReplayCommand(context: CliContext, flags: AuditReplayOptions): Promise<void> {
   const settings = auditLogSettings();
-  const from = typeof flags['from'] === 'string' ? parseLogPoint(flags['from'], 'from') : undefined;
-  const to = typeof flags['to'] === 'string' ? parseLogPoint(flags['to'], 'to') : undefined;
-  const filterSpecs = Array.isArray(flags['filter']) ? flags['filter'] : [];
+  const from = flags.from !== undefined ? parseLogPoint(flags.from, 'from') : undefined;
+  const to = flags.to !== undefined ? parseLogPoint(flags.to, 'to') : undefined;
+  const filterSpecs = flags.filter ?? [];
   const filter = parseFilters(filterSpecs, settings.auditKey);
-  const rebuild = flags['rebuild'] === true;
-  const verify = flags['verify'] === true || rebuild;
+  const rebuild = flags.rebuild === true;
+  const verify = flags.verify === true || rebuild;
   const fromStart = !from || ('offset' in from && from.offset === 0n);
   if (rebuild && (!fromStart || to || filterSpecs.length))
-    throw new Error('--rebuild reads the whole audit topic: use it without --to and --filter, and with no --from or --from 0');
+    throw new UsageError('--rebuild reads the whole audit topic: use it without --to and --filter, and with no --from or --from 0');
 
   const kafka = cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
   const partial = !fromStart || !!to;
@@ -45,7 +56,7 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
     : undefined;
   // Before the topic: the auditor writes Kafka first, so the topic read next must reach GSM's latest.
   if (verifier && !partial) verifier.setExternalCheckpoint(await externalCheckpoint(settings.topic));
-  const out: WriteStream | undefined = typeof flags['out'] === 'string' ? createWriteStream(flags['out']) : undefined;
+  const out: WriteStream | undefined = flags.out !== undefined ? createWriteStream(flags.out) : undefined;
   const rebuildUrl = rebuild ? settings.auditDatabaseUrl() : undefined;
   const progress = new ProgressReporter('records');
   const started = Date.now();
@@ -139,7 +150,7 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
       duplicatesSkipped: duplicates,
       ...(verification ? { verify: { ...verification, ok, ...(unreadable ? { firstUnreadable: unreadable } : {}) } } : {}),
       ...(rebuildUrl ? { rebuild: { recordsApplied: applied, complete: rebuilt, replacedLive } } : {}),
-      ...(out ? { out: flags['out'] } : {}),
+      ...(out ? { out: flags.out } : {}),
       tookMs,
       eventsPerSecond: Math.round(read / Math.max(0.001, tookMs / 1000)),
     };
@@ -162,7 +173,7 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
         ],
       ],
     });
-    if (!ok) process.exitCode = 2;
+    if (!ok) process.exitCode = ExitCode.findings;
   } finally {
     await new Promise<void>((resolve) => (out ? out.end(resolve) : resolve()));
     await schema?.abandon();
@@ -170,14 +181,14 @@ export async function auditReplayCommand(context: CliContext, flags: CliFlags): 
 }
 
 /** The public keys checkpoints are checked with: --public-key FILE, or ROTOR_AUDIT_PUBLIC_KEYS_FILE (JWKS or PEM). */
-function publicKeys(flags: CliFlags): AuditKeyring {
-  const file = typeof flags['public-key'] === 'string' ? flags['public-key'] : process.env['ROTOR_AUDIT_PUBLIC_KEYS_FILE'];
+function publicKeys(flags: AuditReplayOptions): AuditKeyring {
+  const file = flags.publicKey ?? process.env['ROTOR_AUDIT_PUBLIC_KEYS_FILE'];
   if (!file)
-    throw new Error(
+    throw new UsageError(
       "verifying needs the auditor's public keys: --public-key FILE (from `rotor audit keys --out FILE`) or ROTOR_AUDIT_PUBLIC_KEYS_FILE",
     );
   const keyring = AuditKeyring.parse(readFileSync(file, 'utf8'));
-  if (keyring.size === 0) throw new Error(`${file} holds no public key`);
+  if (keyring.size === 0) throw new UsageError(`${file} holds no public key`);
   return keyring;
 }
 

@@ -3,17 +3,22 @@ import { randomUUID } from 'node:crypto';
 import { REPEAT_WINDOW } from '@rotor/audit-chain';
 import { AuditRecordSchema, type AuditRecord } from '@rotor/contracts';
 
-import type { CliContext, CliFlags } from '../context';
-import { renderTable } from '../output';
+import type { CliContext } from '../context';
+import { formatRecord, renderTable } from '../output';
 
 import { parseFilters } from './audit-filter';
 import { auditLogSettings, cliKafka, parseLogPoint } from './audit-reader';
 
 /** `rotor audit tail [--from TIME] [--filter f=v]`: follows the audit topic live until interrupted. */
-export async function auditTailCommand(context: CliContext, flags: CliFlags, signal?: AbortSignal): Promise<void> {
+export interface AuditTailOptions {
+  from?: string;
+  filter?: string[];
+}
+
+export async function auditTailCommand(context: CliContext, flags: AuditTailOptions, signal?: AbortSignal): Promise<void> {
   const settings = auditLogSettings();
-  const filter = parseFilters(Array.isArray(flags['filter']) ? flags['filter'] : [], settings.auditKey);
-  const from = typeof flags['from'] === 'string' ? parseLogPoint(flags['from'], 'from') : undefined;
+  const filter = parseFilters(flags.filter ?? [], settings.auditKey);
+  const from = flags.from !== undefined ? parseLogPoint(flags.from, 'from') : undefined;
   const kafka = cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
   const groupId = `rotor-cli-tail-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
@@ -36,7 +41,7 @@ export async function auditTailCommand(context: CliContext, flags: CliFlags, sig
         const subject = typeof record.event['subject'] === 'string' ? record.event['subject'] : '';
         process.stdout.write(
           context.json
-            ? `${JSON.stringify(record)}\n`
+            ? formatRecord(context, record)
             : `${record.recordedAt}  ${record.eventType}  ${subject}  ${record.chain}  ${record.seq}\n`,
         );
         await Promise.resolve();

@@ -1,43 +1,38 @@
+import type { Command } from 'commander';
+
 import type { BreakGlassEnding, BreakGlassGrant } from '@rotor/rest-contract';
 
-import type { CliContext, CliFlags, CommandWords } from '../context';
+import type { CliContext } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
+import { contextOf, examples } from '../program-kit';
+
+interface OpenOptions {
+  secret?: string;
+  role?: string;
+  reason?: string;
+  ticket?: string;
+  ttl?: string;
+}
 
 /**
- * `rotor break-glass --secret A[,B] [--role R] --reason "…" --ticket T [--ttl 30m]` and
- * `rotor break-glass end <id>`, as an SRE. The values are printed once, to the person who
- * asked; the access is logged before they are shown and rotated when it ends.
+ * Opens break-glass access as an SRE. The values are printed once, to the person who asked; the
+ * access is logged before they are shown and rotated when it ends.
  */
-export async function breakGlassCommand(context: CliContext, { action, id }: CommandWords, flags: CliFlags): Promise<void> {
-  const token = await context.token(['rotor:sre']);
-  if (action === 'end') {
-    if (!id) throw new Error('break-glass end needs the access id');
-    const ended = await request<BreakGlassEnding>(`${context.urls.issuer}/v1/break-glass/${encodeURIComponent(id)}`, {
-      method: 'DELETE',
-      token,
-    });
-    printResult(context, ended, { columns: ['id', 'state'], rows: [[ended.id, ended.state]] });
-    return;
-  }
-  if (action !== undefined)
-    throw new Error('usage: rotor break-glass --secret A[,B] [--role R] --reason "…" --ticket T [--ttl 30m] | break-glass end <id>');
-  const secrets =
-    typeof flags['secret'] === 'string'
-      ? flags['secret']
-          .split(',')
-          .map((name) => name.trim())
-          .filter(Boolean)
-      : undefined;
+async function openAccess(context: CliContext, options: OpenOptions): Promise<void> {
+  const secrets = options.secret
+    ?.split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const grant = await request<BreakGlassGrant>(`${context.urls.issuer}/v1/break-glass`, {
     method: 'POST',
-    token,
+    token: await context.token(['rotor:sre']),
     body: {
       ...(secrets ? { secrets } : {}),
-      ...(typeof flags['role'] === 'string' ? { role: flags['role'] } : {}),
-      ...(typeof flags['reason'] === 'string' ? { reason: flags['reason'] } : {}),
-      ...(typeof flags['ticket'] === 'string' ? { ticket: flags['ticket'] } : {}),
-      ...(typeof flags['ttl'] === 'string' ? { ttl: flags['ttl'] } : {}),
+      ...(options.role ? { role: options.role } : {}),
+      ...(options.reason ? { reason: options.reason } : {}),
+      ...(options.ticket ? { ticket: options.ticket } : {}),
+      ...(options.ttl ? { ttl: options.ttl } : {}),
     },
   });
   if (!context.json) {
@@ -54,4 +49,34 @@ export async function breakGlassCommand(context: CliContext, { action, id }: Com
         : []),
     ],
   });
+}
+
+async function endAccess(context: CliContext, id: string): Promise<void> {
+  const ended = await request<BreakGlassEnding>(`${context.urls.issuer}/v1/break-glass/${encodeURIComponent(id)}`, {
+    method: 'DELETE',
+    token: await context.token(['rotor:sre']),
+  });
+  printResult(context, ended, { columns: ['id', 'state'], rows: [[ended.id, ended.state]] });
+}
+
+/** `rotor break-glass [open] --secret A[,B] [--role R] --reason "…" --ticket T [--ttl 30m]` and `rotor break-glass end <id>`. */
+export function registerBreakGlassCommands(program: Command): void {
+  const breakGlass = program
+    .command('break-glass')
+    .description('time-boxed access to managed secrets or a role outside the bindings, as an SRE; rotated when it ends');
+  breakGlass
+    .command('open', { isDefault: true })
+    .description('opens the access and shows the values once; logged before they are shown')
+    .option('--secret <names>', 'managed secrets, comma-separated')
+    .option('--role <role>', 'a role whose credential to issue')
+    .requiredOption('--reason <text>', 'why manual access is unavoidable (at least 10 characters)')
+    .requiredOption('--ticket <ticket>', 'the incident or change ticket')
+    .option('--ttl <duration>', 'how long it stays open, e.g. 30m')
+    .addHelpText('after', examples('rotor break-glass --secret payments-key --reason "INC-42: restore by hand" --ticket INC-42 --ttl 30m'))
+    .action((options: OpenOptions, command: Command) => openAccess(contextOf(command), options));
+  breakGlass
+    .command('end')
+    .description('ends the access now; what it exposed is rotated')
+    .argument('<id>')
+    .action((id: string, _options: unknown, command: Command) => endAccess(contextOf(command), id));
 }

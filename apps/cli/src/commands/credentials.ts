@@ -1,25 +1,35 @@
+import type { Command } from 'commander';
+
 import type { IssuedCredential } from '@rotor/rest-contract';
 
-import type { CliContext, CliFlags } from '../context';
 import { request } from '../http-client';
 import { printResult } from '../output';
+import { contextOf, examples } from '../program-kit';
 
-/** `rotor credentials issue --role R [--ttl 15m] [--task T]` as the workload whose token is given. */
-export async function issueCredentialCommand(context: CliContext, flags: CliFlags): Promise<void> {
-  if (typeof flags['role'] !== 'string') throw new Error('credentials issue needs --role');
-  const issued = await request<IssuedCredential>(`${context.urls.issuer}/v1/credentials`, {
-    method: 'POST',
-    token: await context.token([]),
-    body: {
-      role: flags['role'],
-      ...(typeof flags['ttl'] === 'string' ? { ttl: flags['ttl'] } : {}),
-      ...(typeof flags['task'] === 'string' ? { task: flags['task'] } : {}),
-    },
-    ...(typeof flags['idempotency-key'] === 'string' ? { headers: { 'idempotency-key': flags['idempotency-key'] } } : {}),
-  });
-  // The credential is shown once, to whoever asked for it; rotor keeps no copy.
-  printResult(context, issued, {
-    columns: ['lease', 'role', 'expires', ...Object.keys(issued.credential)],
-    rows: [[issued.leaseId, issued.role, issued.expiresAt, ...Object.values(issued.credential)]],
-  });
+/** `rotor credentials issue`: a credential for a role, as the workload whose token is given. */
+export function registerCredentialCommands(program: Command): void {
+  const credentials = program.command('credentials').description('credentials for a workload (as the workload: ROTOR_TOKEN)');
+  credentials
+    .command('issue')
+    .description('a credential for a role the workload is bound to; its value is shown once and kept nowhere')
+    .requiredOption('--role <role>', 'the catalog role')
+    .option('--ttl <duration>', 'how long it lives, e.g. 15m (the role caps it)')
+    .option('--task <task>', "a task id, to tell this lease from the workload's others")
+    .option('--idempotency-key <key>', 'the same key again returns the same lease (a retry after a timeout)')
+    .addHelpText('after', examples('ROTOR_TOKEN=$(cat /var/run/secrets/rotor/token) rotor credentials issue --role orders-db --ttl 15m'))
+    .action(async (options: { role: string; ttl?: string; task?: string; idempotencyKey?: string }, command: Command) => {
+      const context = contextOf(command);
+      const issued = await request<IssuedCredential>(`${context.urls.issuer}/v1/credentials`, {
+        method: 'POST',
+        token: await context.token([]),
+        body: { role: options.role, ...(options.ttl ? { ttl: options.ttl } : {}), ...(options.task ? { task: options.task } : {}) },
+        // Only with a key is a second POST harmless: the issuer answers it with the first lease.
+        ...(options.idempotencyKey ? { headers: { 'idempotency-key': options.idempotencyKey }, idempotent: true } : {}),
+      });
+      // The credential is shown once, to whoever asked for it; rotor keeps no copy.
+      printResult(context, issued, {
+        columns: ['lease', 'role', 'expires', ...Object.keys(issued.credential)],
+        rows: [[issued.leaseId, issued.role, issued.expiresAt, ...Object.values(issued.credential)]],
+      });
+    });
 }

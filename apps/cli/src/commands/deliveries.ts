@@ -1,16 +1,23 @@
 import type { DeliveryPage, DriftScanReport } from '@rotor/rest-contract';
 
-import type { CliContext, CliFlags } from '../context';
+import type { Command } from 'commander';
+
+import type { CliContext } from '../context';
+import { ExitCode } from '../exit-codes';
 import { request } from '../http-client';
 import { printResult } from '../output';
+import { contextOf, examples } from '../program-kit';
 
 /** `rotor deliveries list --secret S [--state S]` (every copy and its state) and `rotor deliveries reconcile` (drift scan now). */
-export async function deliveriesCommand(context: CliContext, action: string | undefined, flags: CliFlags): Promise<void> {
+async function deliveriesCommand(
+  context: CliContext,
+  action: 'list' | 'reconcile',
+  flags: { secret?: string; state?: string },
+): Promise<void> {
   switch (action) {
     case 'list': {
-      if (typeof flags['secret'] !== 'string') throw new Error('deliveries list needs --secret NAME');
-      const query = new URLSearchParams({ secret: flags['secret'] });
-      if (typeof flags['state'] === 'string') query.set('state', flags['state']);
+      const query = new URLSearchParams({ secret: flags.secret ?? '' });
+      if (flags.state) query.set('state', flags.state);
       const page = await request<DeliveryPage>(`${context.urls.distributor}/v1/deliveries?${query.toString()}`, {
         token: await context.token(['rotor:auditor']),
       });
@@ -32,6 +39,8 @@ export async function deliveriesCommand(context: CliContext, action: string | un
     case 'reconcile': {
       const report = await request<DriftScanReport>(`${context.urls.distributor}/v1/reconcile`, {
         method: 'POST',
+        // A scan compares and repairs toward the catalog: running it twice leaves the same state.
+        idempotent: true,
         token: await context.token(['rotor:sre']),
       });
       printResult(context, report, {
@@ -48,10 +57,24 @@ export async function deliveriesCommand(context: CliContext, action: string | un
           ...report.errors.map((error) => ['scan-error', undefined, error.target, undefined, error.reason, undefined]),
         ],
       });
-      if (report.findings.length > 0 || report.errors.length > 0) process.exitCode = 3;
+      if (report.findings.length > 0) process.exitCode = ExitCode.findings;
+      else if (report.errors.length > 0) process.exitCode = ExitCode.partial;
       return;
     }
-    default:
-      throw new Error('usage: rotor deliveries list --secret NAME [--state STATE] | deliveries reconcile');
   }
+}
+
+export function registerDeliveryCommands(program: Command): void {
+  const deliveries = program.command('deliveries').description("the distributor's copies of managed secrets");
+  deliveries
+    .command('list')
+    .description('every copy of a managed secret the distributor made, and its state')
+    .requiredOption('--secret <name>', 'the managed secret')
+    .option('--state <state>', 'only copies in this state (delivered, failed, removed, …)')
+    .addHelpText('after', examples('rotor deliveries list --secret payments-key --state failed'))
+    .action((options: { secret: string; state?: string }, command: Command) => deliveriesCommand(contextOf(command), 'list', options));
+  deliveries
+    .command('reconcile')
+    .description('the drift scan, now: copies that differ from what was delivered, repaired; exit 1 when it found drift')
+    .action((_options: unknown, command: Command) => deliveriesCommand(contextOf(command), 'reconcile', {}));
 }

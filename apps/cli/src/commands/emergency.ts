@@ -1,38 +1,33 @@
-import { createHash } from 'node:crypto';
-import { createInterface } from 'node:readline/promises';
-
+import { Option, type Command } from 'commander';
 import { decodeJwt } from 'jose';
 
 import type { EmergencyPreview, EmergencyRotationView as EmergencyView } from '@rotor/rest-contract';
 
-import type { CliContext, CliFlags, CommandWords } from '../context';
+import type { CliContext } from '../context';
+import { ExitCode } from '../exit-codes';
 import { request } from '../http-client';
 import { printResult } from '../output';
+import { contextOf, examples } from '../program-kit';
+import { watchUntilFinished } from '../watch';
 
-const SELECTOR_FIELDS: Record<string, string> = {
-  namespace: 'namespace',
-  serviceaccount: 'serviceAccount',
-  'service-account': 'serviceAccount',
-  role: 'role',
-  backend: 'backend',
-  secret: 'secret',
-  all: 'all',
-};
+import { confirmOnTerminal, derivedRequestId, describeSelector, pageLimit, parseSelector } from './selector';
 
-const USAGE =
-  'usage: rotor emergency rotate --selector namespace=NS [--selector serviceAccount=SA|role=R|backend=B|secret=S|all] --mode graceful|immediate --reason "…"\n' +
-  '                              [--dry-run] [--yes] [--request-id ID] [--watch]\n' +
-  '       rotor emergency show <id> [--watch]';
+export { derivedRequestId, parseSelector } from './selector';
 
-/**
- * The request id a rotation gets unless one is given: the same operator, selector, mode and
- * reason give the same id, so running the same command again (after a timeout, say) finds the
- * rotation already started instead of starting a second fleet-wide one.
- */
-export function derivedRequestId(subject: string, selector: Record<string, string | boolean>, mode: string, reason: string): string {
-  const normalised = JSON.stringify(Object.fromEntries(Object.entries(selector).sort(([a], [b]) => a.localeCompare(b))));
-  const digest = createHash('sha256').update(`${subject}\n${normalised}\n${mode}\n${reason.trim()}`).digest('hex');
-  return `cli-${digest.slice(0, 32)}`;
+// TODO(merge): the revoker's list schema from rest-contract.
+type EmergencyRotationPage = { items: EmergencyView[]; next?: string };
+
+const MODES = ['graceful', 'immediate'] as const;
+const STATES = ['running', 'completed', 'failed'] as const;
+
+interface RotateOptions {
+  selector: string[];
+  mode: (typeof MODES)[number];
+  reason: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  requestId?: string;
+  watch?: boolean;
 }
 
 /** The preview as people read it: leases by role and backend, secrets with their targets. */
@@ -48,110 +43,121 @@ export function previewLines(preview: EmergencyPreview): string[] {
   ];
 }
 
-/** Asks on the terminal; anything but y or yes is no. */
-async function confirmed(question: string): Promise<boolean> {
-  const prompt = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^(y|yes)$/i.test((await prompt.question(question)).trim());
-  } finally {
-    prompt.close();
-  }
-}
-
-/** `--selector namespace=payments --selector role=x` → `{ namespace: 'payments', role: 'x' }`; `all` alone means everything. */
-export function parseSelector(values: string[]): Record<string, string | boolean> {
-  const selector: Record<string, string | boolean> = {};
-  for (const value of values) {
-    const [rawKey = '', ...rest] = value.split('=');
-    const field = SELECTOR_FIELDS[rawKey.toLowerCase()];
-    if (!field) throw new Error(`--selector ${value}: unknown field "${rawKey}" (namespace, serviceAccount, role, backend, secret, all)`);
-    if (field === 'all') {
-      if (rest.length && rest.join('=') !== 'true') throw new Error('--selector all takes no value');
-      selector[field] = true;
-      continue;
-    }
-    if (!rest.length || !rest.join('=')) throw new Error(`--selector ${value}: expected ${rawKey}=VALUE`);
-    selector[field] = rest.join('=');
-  }
-  if (!Object.keys(selector).length) throw new Error(`at least one --selector is required\n${USAGE}`);
-  return selector;
-}
-
-/** A mistake in how the command was called (exit 2), not a failure of rotor. */
-export class UsageError extends Error {}
-
-/** `rotor emergency rotate …` and `rotor emergency show <id>`, as an SRE. */
-export async function emergencyCommand(context: CliContext, { action, id }: CommandWords, flags: CliFlags): Promise<void> {
+/** Starts one (or finds the one this request id started), after a preview and, unless --yes, a question. */
+async function rotate(context: CliContext, options: RotateOptions): Promise<void> {
   const token = await context.token(['rotor:sre']);
   const base = `${context.urls.revoker}/v1/emergency-rotations`;
-  let view: EmergencyView;
-  switch (action) {
-    case 'rotate': {
-      const selectors = Array.isArray(flags['selector']) ? flags['selector'] : [];
-      if (typeof flags['mode'] !== 'string' || typeof flags['reason'] !== 'string')
-        throw new Error(`--mode and --reason are required\n${USAGE}`);
-      const selector = parseSelector(selectors);
-      const preview = await request<EmergencyPreview>(`${base}/preview`, { method: 'POST', token, body: { selector } });
-      if (flags['dry-run'] === true) {
-        printResult(context, preview, { columns: ['would cover', ''], rows: previewLines(preview).map((line) => line.split(': ', 2)) });
-        return;
-      }
-      const requestId =
-        typeof flags['request-id'] === 'string'
-          ? flags['request-id']
-          : derivedRequestId(String(decodeJwt(token).sub ?? ''), selector, flags['mode'], flags['reason']);
-      if (flags['yes'] !== true) {
-        // Without a terminal nobody can answer: a script must say --yes.
-        if (!process.stdin.isTTY)
-          throw new UsageError(`a rotation starts only when confirmed: run it on a terminal, or add --yes\n${USAGE}`);
-        process.stderr.write(`This emergency rotation (${flags['mode']}) would cover:\n  ${previewLines(preview).join('\n  ')}\n`);
-        if (!(await confirmed('Start it? [y/N] '))) {
-          process.stderr.write('Not started.\n');
-          process.exitCode = 1;
-          return;
-        }
-      }
-      if (!context.json)
-        process.stderr.write(`request id ${requestId}: the same command again finds this rotation instead of starting another\n`);
-      view = await request<EmergencyView>(base, {
-        method: 'POST',
-        token,
-        body: { selector, mode: flags['mode'], reason: flags['reason'], requestId },
-      });
-      break;
-    }
-    case 'show':
-      if (!id) throw new Error(`emergency show needs an id\n${USAGE}`);
-      view = await request<EmergencyView>(`${base}/${encodeURIComponent(id)}`, { token });
-      break;
-    default:
-      throw new Error(USAGE);
+  const selector = parseSelector(options.selector);
+  // Changes nothing: safe to retry.
+  const preview = await request<EmergencyPreview>(`${base}/preview`, { method: 'POST', token, body: { selector }, idempotent: true });
+  if (options.dryRun) {
+    printResult(context, preview, { columns: ['would cover', ''], rows: previewLines(preview).map((line) => line.split(': ', 2)) });
+    return;
   }
-  if (flags['watch'] === true) view = await watch(context, { url: `${base}/${encodeURIComponent(view.id)}`, token }, view);
-  printResult(context, view, { columns: ['field', 'value'], rows: summaryRows(view) });
-  if (view.state === 'failed') process.exitCode = 2;
+  const requestId = options.requestId ?? derivedRequestId(String(decodeJwt(token).sub ?? ''), selector, options.mode, options.reason);
+  if (!options.yes) {
+    const lines = [`This emergency rotation (${options.mode}) would cover:`, ...previewLines(preview).map((line) => `  ${line}`)];
+    if (!(await confirmOnTerminal('an emergency rotation', lines, 'Start it? [y/N] '))) {
+      process.stderr.write('Not started.\n');
+      process.exitCode = ExitCode.findings;
+      return;
+    }
+  }
+  if (!context.json)
+    process.stderr.write(`request id ${requestId}: the same command again finds this rotation instead of starting another\n`);
+  const view = await request<EmergencyView>(base, {
+    method: 'POST',
+    token,
+    body: { selector, mode: options.mode, reason: options.reason, requestId },
+    // The request id makes a second POST find the first rotation: safe to retry.
+    idempotent: true,
+  });
+  await finish(context, view, options.watch);
 }
 
-/** Polls until the rotation ends: a live bar on a terminal, one line per change otherwise, nothing with --json. */
-async function watch(context: CliContext, { url, token }: { url: string; token: string }, first: EmergencyView): Promise<EmergencyView> {
-  const live = !context.json && process.stderr.isTTY;
-  const started = Date.now();
-  const startDone = done(first);
+async function show(context: CliContext, id: string, watch?: boolean): Promise<void> {
+  const token = await context.token(['rotor:sre']);
+  await finish(
+    context,
+    await request<EmergencyView>(`${context.urls.revoker}/v1/emergency-rotations/${encodeURIComponent(id)}`, { token }),
+    watch,
+  );
+}
+
+async function list(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
+  const query = new URLSearchParams();
+  if (options.state) query.set('state', options.state);
+  if (options.limit !== undefined) query.set('limit', String(options.limit));
+  if (options.after) query.set('after', options.after);
+  const page = await request<EmergencyRotationPage>(`${context.urls.revoker}/v1/emergency-rotations?${query.toString()}`, {
+    token: await context.token(['rotor:sre']),
+  });
+  printResult(context, page, {
+    columns: ['id', 'state', 'mode', 'selector', 'leases', 'secrets', 'requested by', 'started'],
+    rows: page.items.map((view) => [
+      view.id,
+      view.state,
+      view.mode,
+      describeSelector(view.selector),
+      `${view.revoked + view.failed}/${view.matched.leases}`,
+      `${view.retired}/${view.matched.secrets}`,
+      view.requestedBy,
+      view.startedAt,
+    ]),
+  });
+  if (!context.json && page.next) process.stderr.write(`more: the same command with --after ${page.next}\n`);
+}
+
+/** Watches if asked, prints the summary; a rotation that failed exits 5. */
+async function finish(context: CliContext, first: EmergencyView, watch?: boolean): Promise<void> {
   let view = first;
-  let lastLine = '';
-  for (;;) {
-    if (!context.json) {
-      const line = live ? progressBar(view, started, startDone) : progressLine(view);
-      if (live) process.stderr.write(`\r${line}\x1b[K`);
-      else if (line !== lastLine) process.stderr.write(`${line}\n`);
-      lastLine = line;
-    }
-    if (view.state !== 'running') break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    view = await request<EmergencyView>(url, { token });
+  if (watch) {
+    const token = () => context.token(['rotor:sre']);
+    const url = `${context.urls.revoker}/v1/emergency-rotations/${encodeURIComponent(view.id)}`;
+    const progress = new ProgressDisplay(context, view);
+    view = await watchUntilFinished(view, {
+      read: async () => request<EmergencyView>(url, { token: await token() }),
+      finished: (current) => current.state !== 'running',
+      show: (current) => progress.show(current),
+      note: (line) => progress.note(line),
+    });
+    progress.end();
   }
-  if (live) process.stderr.write('\n');
-  return view;
+  printResult(context, view, { columns: ['field', 'value'], rows: summaryRows(view) });
+  if (view.state === 'failed' || view.failed > 0) process.exitCode = ExitCode.partial;
+}
+
+/** A live bar on a terminal, one line per change otherwise, nothing with --output json|yaml. */
+class ProgressDisplay {
+  private readonly live: boolean;
+  private readonly started = Date.now();
+  private readonly startDone: number;
+  private lastLine = '';
+
+  constructor(
+    private readonly context: CliContext,
+    first: EmergencyView,
+  ) {
+    this.live = !context.json && Boolean(process.stderr.isTTY);
+    this.startDone = done(first);
+  }
+
+  show(view: EmergencyView): void {
+    if (this.context.json) return;
+    const line = this.live ? progressBar(view, this.started, this.startDone) : progressLine(view);
+    if (this.live) process.stderr.write(`\r${line}\x1b[K`);
+    else if (line !== this.lastLine) process.stderr.write(`${line}\n`);
+    this.lastLine = line;
+  }
+
+  note(line: string): void {
+    if (this.live) process.stderr.write('\n');
+    process.stderr.write(`rotor: ${line}\n`);
+  }
+
+  end(): void {
+    if (this.live) process.stderr.write('\n');
+  }
 }
 
 /** Work units: each matched lease ends (revoked or failed); each matched secret is rotated, then its old version retired. */
@@ -186,12 +192,7 @@ function summaryRows(view: EmergencyView): (string | number)[][] {
     ['id', view.id],
     ['state', view.state],
     ['mode', view.mode],
-    [
-      'selector',
-      Object.entries(view.selector)
-        .map(([key, value]) => (value === true ? key : `${key}=${String(value)}`))
-        .join(' '),
-    ],
+    ['selector', describeSelector(view.selector)],
     ['reason', view.reason],
     ['matched leases', view.matched.leases],
     ['matched secrets', view.matched.secrets],
@@ -204,4 +205,51 @@ function summaryRows(view: EmergencyView): (string | number)[][] {
     ['started', view.startedAt],
     ['completed', view.completedAt ?? ''],
   ];
+}
+
+export function registerEmergencyCommands(program: Command): void {
+  const emergency = program.command('emergency').description('fleet-wide emergency rotation, as an SRE');
+  emergency
+    .command('rotate')
+    .description(
+      'revokes the leases and rotates the managed secrets a selector covers; shows what it would cover and asks first (unless --yes)',
+    )
+    .requiredOption(
+      '--selector <field=value>',
+      'namespace=, serviceAccount= (with namespace), role=, backend=, secret=, or all; repeat to narrow (AND)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .addOption(
+      new Option('--mode <mode>', 'immediate: revoke now; graceful: rotate first, revoke after the grace period')
+        .choices(MODES)
+        .makeOptionMandatory(),
+    )
+    .requiredOption('--reason <text>', 'why: recorded on every event')
+    .option('--dry-run', 'what it would cover (leases by role and backend, secrets and their targets); starts nothing')
+    .option('-y, --yes', 'start without asking (scripts)')
+    .option('--request-id <id>', 'the id that makes a repeat find this rotation (default: derived from you, the selector, mode and reason)')
+    .option('--watch', 'follow its progress until it ends')
+    .addHelpText(
+      'after',
+      examples(
+        'rotor emergency rotate --selector namespace=payments --mode immediate --reason "INC-42 key leaked" --dry-run',
+        'rotor emergency rotate --selector namespace=payments --selector role=orders-db --mode graceful --reason "INC-42" --watch',
+        'rotor emergency rotate --selector all --mode graceful --reason "CA compromise" --yes --output json',
+      ),
+    )
+    .action((options: RotateOptions, command: Command) => rotate(contextOf(command), options));
+  emergency
+    .command('show')
+    .description('one rotation and its progress')
+    .argument('<id>')
+    .option('--watch', 'follow its progress until it ends')
+    .action((id: string, options: { watch?: boolean }, command: Command) => show(contextOf(command), id, options.watch));
+  emergency
+    .command('list')
+    .description('rotations, newest first (kept 7 days)')
+    .addOption(new Option('--state <state>', 'only rotations in this state').choices(STATES))
+    .addOption(new Option('--limit <n>', 'rotations per page (up to 500)').argParser(pageLimit(500)))
+    .option('--after <id>', "the previous page's last id: the next page")
+    .addHelpText('after', examples('rotor emergency list --state running'))
+    .action((options: { state?: string; limit?: number; after?: string }, command: Command) => list(contextOf(command), options));
 }

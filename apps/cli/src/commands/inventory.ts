@@ -1,16 +1,21 @@
 import type { InventoryAt, OwnerInventory, SecretInventory, WorkloadInventory } from '@rotor/rest-contract';
 
+import type { Command } from 'commander';
+
 import type { CliContext } from '../context';
+import { UsageError } from '../exit-codes';
 import { request } from '../http-client';
 import { printResult } from '../output';
+import { contextOf, examples } from '../program-kit';
 
 /** `rotor inventory secret NAME | workload NS/SA | owner NAME | at TIME`, as an auditor. */
-export async function inventoryCommand(context: CliContext, action: string | undefined, argument: string | undefined): Promise<void> {
+async function inventoryCommand(context: CliContext, action: 'secret' | 'workload' | 'owner' | 'at', argument: string): Promise<void> {
+  if (action === 'workload' && !/^[^/]+\/[^/]+$/.test(argument))
+    throw new UsageError(`inventory workload: expected NAMESPACE/SERVICE-ACCOUNT, got "${argument}"`);
   const token = await context.token(['rotor:auditor']);
   const base = `${context.urls.auditor}/v1/inventory`;
   switch (action) {
     case 'secret': {
-      if (!argument) break;
       const inventory = await request<SecretInventory>(`${base}/secrets/${encodeURIComponent(argument)}`, { token });
       printResult(context, inventory, {
         columns: ['what', 'version', 'state', 'where', 'since', 'until'],
@@ -30,8 +35,9 @@ export async function inventoryCommand(context: CliContext, action: string | und
       return;
     }
     case 'workload': {
-      const [namespace, serviceAccount] = (argument ?? '').split('/');
-      if (!namespace || !serviceAccount) break;
+      const [namespace, serviceAccount, ...rest] = argument.split('/');
+      if (!namespace || !serviceAccount || rest.length)
+        throw new UsageError(`inventory workload: expected NAMESPACE/SERVICE-ACCOUNT, got "${argument}"`);
       const inventory = await request<WorkloadInventory>(
         `${base}/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(serviceAccount)}`,
         { token },
@@ -52,7 +58,6 @@ export async function inventoryCommand(context: CliContext, action: string | und
       return;
     }
     case 'owner': {
-      if (!argument) break;
       const inventory = await request<OwnerInventory>(`${base}/owners/${encodeURIComponent(argument)}`, { token });
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'detail'],
@@ -85,7 +90,6 @@ export async function inventoryCommand(context: CliContext, action: string | und
       return;
     }
     case 'at': {
-      if (!argument) break;
       const inventory = await request<InventoryAt>(`${base}/at?time=${encodeURIComponent(argument)}`, { token });
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'where'],
@@ -102,8 +106,26 @@ export async function inventoryCommand(context: CliContext, action: string | und
       });
       return;
     }
-    default:
-      break;
   }
-  throw new Error('usage: rotor inventory secret NAME | inventory workload NS/SA | inventory owner NAME | inventory at ISO-TIME');
+}
+
+export function registerInventoryCommands(program: Command): void {
+  const inventory = program.command('inventory').description('where secrets and leases exist and who can use them (as an auditor)');
+  const views = [
+    ['secret', '<name>', "a managed secret's versions, every copy of them and who may read it"],
+    ['workload', '<namespace/service-account>', "a workload's leases, and the roles and secrets it is bound to"],
+    ['owner', '<owner>', "a team's roles, secrets, copies and leases"],
+    ['at', '<iso-time>', 'what existed at a moment: leases, versions and copies'],
+  ] as const;
+  for (const [view, argument, description] of views) {
+    inventory
+      .command(view)
+      .description(description)
+      .argument(argument)
+      .action((value: string, _options: unknown, command: Command) => inventoryCommand(contextOf(command), view, value));
+  }
+  inventory.addHelpText(
+    'after',
+    examples('rotor inventory secret payments-key', 'rotor inventory workload shop/orders', 'rotor inventory at 2026-12-01T10:00:00Z'),
+  );
 }

@@ -1,13 +1,15 @@
+import type { Command } from 'commander';
 import { decodeJwt } from 'jose';
 
 import type { CallerView } from '@rotor/rest-contract';
 
-import type { CliContext, CliFlags } from '../context';
+import type { CliContext } from '../context';
 import { request } from '../http-client';
 import { DEFAULT_CLIENT_ID, DEFAULT_OPERATOR_ISSUER } from '../login/defaults';
 import { LoginCache, type CachedLogin } from '../login/login-cache';
 import { browserLogin, deviceLogin, discover, revokeRefreshToken } from '../login/oidc-client';
 import { printResult } from '../output';
+import { contextOf, examples } from '../program-kit';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -38,12 +40,15 @@ async function asRotorSeesIt(context: CliContext, token: string): Promise<{ roto
  * OpenID Provider with the device authorization grant (any device, SSH sessions included) or,
  * with --browser, the authorization code flow with PKCE on a loopback redirect.
  */
-export async function loginCommand(context: CliContext, flags: CliFlags, cache = new LoginCache()): Promise<void> {
-  const issuer = typeof flags['issuer'] === 'string' ? flags['issuer'] : (process.env['ROTOR_OPERATOR_ISSUER'] ?? DEFAULT_OPERATOR_ISSUER);
-  const clientId =
-    typeof flags['client-id'] === 'string' ? flags['client-id'] : (process.env['ROTOR_OPERATOR_CLIENT_ID'] ?? DEFAULT_CLIENT_ID);
+export async function loginCommand(
+  context: CliContext,
+  flags: { issuer?: string; clientId?: string; browser?: boolean },
+  cache = new LoginCache(),
+): Promise<void> {
+  const issuer = flags.issuer ?? process.env['ROTOR_OPERATOR_ISSUER'] ?? DEFAULT_OPERATOR_ISSUER;
+  const clientId = flags.clientId ?? process.env['ROTOR_OPERATOR_CLIENT_ID'] ?? DEFAULT_CLIENT_ID;
   const endpoints = await discover(issuer);
-  const signIn = flags['browser']
+  const signIn = flags.browser
     ? await browserLogin(endpoints, clientId, (url) => say(`Open this page to sign in to rotor:\n\n  ${url}\n`))
     : await deviceLogin(endpoints, clientId, (device) =>
         say(
@@ -92,4 +97,32 @@ export async function logoutCommand(context: CliContext, cache = new LoginCache(
   cache.remove();
   if (context.json) return printResult(context, { signedOut: Boolean(login), refreshTokenRevoked: revoked });
   say(login ? `Signed out of ${login.issuer}${revoked ? '; the refresh token is revoked' : ''}.` : 'Not signed in.');
+}
+
+export function registerLoginCommands(program: Command): void {
+  program
+    .command('login')
+    .description(
+      'sign in at your OpenID Provider: a code to enter on any device (RFC 8628), or --browser for a sign-in page on this machine; ' +
+        'the sign-in is kept in ~/.config/rotor/login.json (0600) and renewed as needed',
+    )
+    .option('--browser', 'the authorization code flow with PKCE on a loopback redirect, instead of a device code')
+    .option('--issuer <url>', "the OpenID Provider (ROTOR_OPERATOR_ISSUER; the local stack's by default)")
+    .option('--client-id <id>', "the CLI's client id at the provider (ROTOR_OPERATOR_CLIENT_ID, else rotor-cli)")
+    .addHelpText(
+      'after',
+      examples('rotor login', 'rotor login --browser', 'rotor login --issuer https://login.example.com --client-id rotor-cli'),
+    )
+    .action((options: { issuer?: string; clientId?: string; browser?: boolean }, command: Command) =>
+      loginCommand(contextOf(command), options),
+    );
+  program
+    .command('whoami')
+    .description('the sign-in in use, and the rotor groups rotor grants it')
+    .addHelpText('after', examples('rotor whoami', 'rotor whoami --output json'))
+    .action((_options: unknown, command: Command) => whoamiCommand(contextOf(command)));
+  program
+    .command('logout')
+    .description('revokes the refresh token at the provider and forgets the sign-in')
+    .action((_options: unknown, command: Command) => logoutCommand(contextOf(command)));
 }

@@ -1,10 +1,14 @@
 import { writeFileSync } from 'node:fs';
 
+import { Option, type Command } from 'commander';
+
 import type { PostureReport } from '@rotor/rest-contract';
 
-import type { CliContext, CliFlags } from '../context';
+import type { CliContext } from '../context';
+import { ExitCode } from '../exit-codes';
 import { ApiError, request, send } from '../http-client';
-import { renderTable } from '../output';
+import { printResult, renderTable } from '../output';
+import { contextOf, examples } from '../program-kit';
 
 const SEVERITIES = ['low', 'medium', 'high'] as const;
 
@@ -25,24 +29,22 @@ async function fetchHtml(url: string, token: string): Promise<string> {
 }
 
 /**
- * `rotor report [--json] [--html FILE] [--fail-on high|medium|low]`: the posture report, as a
- * table for people, JSON for scripts, or a self-contained HTML page. Exits 1 with --fail-on
- * when a finding of that severity or worse exists (for pipelines), else 0.
+ * `rotor report [--html FILE] [--fail-on high|medium|low]`: the posture report, as a table for
+ * people, JSON or YAML for scripts, or a self-contained HTML page. Exits 1 with --fail-on when a
+ * finding of that severity or worse exists (for pipelines), else 0.
  */
-export async function reportCommand(context: CliContext, flags: CliFlags): Promise<void> {
-  const failOn = flags['fail-on'];
-  if (failOn !== undefined && !SEVERITIES.includes(failOn as (typeof SEVERITIES)[number]))
-    throw new Error('--fail-on must be high, medium or low');
+async function reportCommand(context: CliContext, flags: { html?: string; failOn?: (typeof SEVERITIES)[number] }): Promise<void> {
+  const failOn = flags.failOn;
   const token = await context.token(['rotor:auditor']);
   const url = `${context.urls.auditor}/v1/reports/posture`;
   const report = await request<PostureReport>(url, { token });
 
-  const html = flags['html'];
-  if (typeof html === 'string') {
+  const html = flags.html;
+  if (html !== undefined) {
     writeFileSync(html, await fetchHtml(`${url}?format=html`, token), { mode: 0o640 });
     process.stderr.write(`rotor: posture report written to ${html}\n`);
   }
-  if (context.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  if (context.json) printResult(context, report);
   else {
     process.stdout.write(
       renderTable(
@@ -60,8 +62,22 @@ export async function reportCommand(context: CliContext, flags: CliFlags): Promi
     process.stdout.write(`\n${report.summary.findings} findings (${high} high, ${medium} medium, ${low} low) at ${report.generatedAt}\n`);
   }
 
-  if (typeof failOn === 'string') {
-    const threshold = SEVERITIES.indexOf(failOn as (typeof SEVERITIES)[number]);
-    if (report.findings.some((finding) => SEVERITIES.indexOf(finding.severity) >= threshold)) process.exitCode = 1;
+  if (failOn !== undefined) {
+    const threshold = SEVERITIES.indexOf(failOn);
+    if (report.findings.some((finding) => SEVERITIES.indexOf(finding.severity) >= threshold)) process.exitCode = ExitCode.findings;
   }
+}
+
+export function registerReportCommands(program: Command): void {
+  program
+    .command('report')
+    .description(
+      'the posture report: overdue rotations, irrevocable leases, copies outside the inventory, break-glass follow-ups, TTLs above the ceiling',
+    )
+    .option('--html <file>', 'also write it as a self-contained HTML page')
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding this severe or worse exists (pipelines)').choices(SEVERITIES))
+    .addHelpText('after', examples('rotor report', 'rotor report --html posture.html', 'rotor report --fail-on high --output json'))
+    .action((options: { html?: string; failOn?: (typeof SEVERITIES)[number] }, command: Command) =>
+      reportCommand(contextOf(command), options),
+    );
 }

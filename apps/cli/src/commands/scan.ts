@@ -1,12 +1,15 @@
 import { CopyMatcher, type Fingerprint, type LineMatch } from '@rotor/copy-fingerprint';
 
-import type { CliContext, CliFlags } from '../context';
+import { InvalidArgumentError, type Command } from 'commander';
+
+import type { CliContext } from '../context';
+import { ExitCode } from '../exit-codes';
 import { request } from '../http-client';
+import { contextOf, examples } from '../program-kit';
 import { FileScanner } from '../scan/file-scanner';
 import { walkPaths, type SkipNote } from '../scan/file-walker';
 import { mb, ScanProgress } from '../scan/scan-progress';
 
-const USAGE = 'usage: rotor scan <path>… | - [--json] [--report] [--max-file-mb 50]';
 const STDIN = '-';
 
 interface FingerprintResponse {
@@ -23,28 +26,19 @@ export interface ScanFinding {
   form: 'raw' | 'base64';
 }
 
-/** Exit codes pipelines can act on. */
-export const ScanExit = { clean: 0, found: 1, error: 2 } as const;
+interface ScanOptions {
+  maxFileMb: number;
+  report?: boolean;
+}
 
 /**
  * `rotor scan <path>…`: finds copies of managed values in files, directories and stdin (`-`,
  * for `env | rotor scan -`). The CLI never holds a value: it asks the distributor for keyed
  * hashes (and the key), hashes candidate windows of each line, and reports `path:line` of each
- * match. Exit 1 when something is found, 0 when clean, 2 on usage or connection errors.
+ * match. Exit 1 when something is found, 0 when clean (files it skipped are listed on stderr).
  */
-export async function scanCommand(context: CliContext, paths: string[], flags: CliFlags): Promise<void> {
-  try {
-    process.exitCode = await runScan(context, paths, flags);
-  } catch (error) {
-    process.stderr.write(`rotor scan: ${(error as Error).message}\n`);
-    process.exitCode = ScanExit.error;
-  }
-}
-
-async function runScan(context: CliContext, paths: string[], flags: CliFlags): Promise<number> {
-  if (paths.length === 0) throw new Error(USAGE);
-  const maxFileMb = flags['max-file-mb'] === undefined ? 50 : Number(flags['max-file-mb']);
-  if (!Number.isFinite(maxFileMb) || maxFileMb <= 0) throw new Error(`--max-file-mb must be a positive number of megabytes\n${USAGE}`);
+async function scanCommand(context: CliContext, paths: string[], flags: ScanOptions): Promise<void> {
+  const maxFileMb = flags.maxFileMb;
 
   const token = await context.token(['rotor:auditor']);
   const response = await request<FingerprintResponse>(`${context.urls.distributor}/v1/copy-scan/fingerprints`, { method: 'POST', token });
@@ -103,7 +97,7 @@ async function runScan(context: CliContext, paths: string[], flags: CliFlags): P
     skipped: skipped.length,
     versions: new Set(response.fingerprints.map((fingerprint) => `${fingerprint.secret}|${fingerprint.version}`)).size,
   };
-  if (flags['report'] === true && findings.length > 0) {
+  if (flags.report === true && findings.length > 0) {
     const reported = findings.map((finding) => ({
       ...finding,
       kind: finding.path === STDIN ? ('ci-variable' as const) : ('file' as const),
@@ -121,7 +115,29 @@ async function runScan(context: CliContext, paths: string[], flags: CliFlags): P
   process.stderr.write(
     `scanned ${summary.files.toLocaleString('en-US')} files (${mb(summary.scannedBytes)} MB) in ${summary.seconds}s, ${summary.mbPerSecond} MB/s, against ${summary.versions} managed versions: ` +
       `${summary.findings} match${summary.findings === 1 ? '' : 'es'} in ${summary.filesWithFindings} file${summary.filesWithFindings === 1 ? '' : 's'}, ${summary.skipped} skipped` +
-      `${flags['report'] === true && findings.length > 0 ? ', reported to the distributor' : ''}\n`,
+      `${flags.report === true && findings.length > 0 ? ', reported to the distributor' : ''}\n`,
   );
-  return findings.length > 0 ? ScanExit.found : ScanExit.clean;
+  if (findings.length > 0) process.exitCode = ExitCode.findings;
+}
+
+const megabytes = (text: string): number => {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError('a positive number of megabytes');
+  return value;
+};
+
+export function registerScanCommands(program: Command): void {
+  program
+    .command('scan')
+    .description(
+      'finds copies of managed values in files, directories or stdin (-) and prints path:line, never a value; exit 1 when it finds one',
+    )
+    .argument('<paths...>', 'files or directories; - reads stdin')
+    .option('--max-file-mb <mb>', 'skip files larger than this', megabytes, 50)
+    .option('--report', 'report what it finds to the distributor, so the posture report lists it')
+    .addHelpText(
+      'after',
+      examples('rotor scan ./deploy ./charts', 'env | rotor scan - --report', 'rotor scan . --output json > findings.json'),
+    )
+    .action((paths: string[], options: ScanOptions, command: Command) => scanCommand(contextOf(command), paths, options));
 }

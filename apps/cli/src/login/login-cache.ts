@@ -2,6 +2,8 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, write
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { CliError, ExitCode } from '../exit-codes';
+
 import type { SignIn } from './oidc-client';
 
 /** One sign-in, as `rotor login` leaves it for the next commands. */
@@ -34,7 +36,10 @@ export class LoginCache {
       return undefined;
     }
     if (mode & 0o077)
-      throw new Error(`${this.file} can be read by others (mode ${(mode & 0o777).toString(8)}): remove it and run rotor login again`);
+      throw new CliError(
+        `${this.file} can be read by others (mode ${(mode & 0o777).toString(8)}): remove it and run rotor login again`,
+        ExitCode.auth,
+      );
     return JSON.parse(readFileSync(this.file, 'utf8')) as CachedLogin;
   }
 

@@ -6,6 +6,8 @@ import { decodeJwt } from 'jose';
 
 import { sleep } from '@rotor/backoff';
 
+import { CliError, ExitCode } from '../exit-codes';
+
 import { request, send } from '../http-client';
 
 /** What `rotor login` needs of an OpenID Provider's discovery document. */
@@ -28,7 +30,12 @@ export interface SignIn {
 /** The scopes asked for: the groups claim, and a refresh token (offline_access). */
 export const LOGIN_SCOPES = 'openid email groups offline_access';
 
-export class LoginError extends Error {}
+/** The provider refused or could not complete the sign-in (exit 3). */
+export class LoginError extends CliError {
+  constructor(message: string) {
+    super(message, ExitCode.auth);
+  }
+}
 
 /** OpenID Connect Discovery 1.0; the document must name the issuer it was fetched for (§4.3). */
 export async function discover(issuer: string): Promise<ProviderEndpoints> {
