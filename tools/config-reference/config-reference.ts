@@ -35,8 +35,7 @@ interface Variable {
   description: string;
 }
 
-const meta = (schema: z.ZodType): { description?: string; requiredWhen?: string } =>
-  (z.globalRegistry.get(schema) ?? {});
+const meta = (schema: z.ZodType): { description?: string; requiredWhen?: string } => z.globalRegistry.get(schema) ?? {};
 
 /** Variables of a shape that say nothing about what they do. */
 export function undescribedVariables(shapes: Record<string, z.ZodRawShape> = serviceShapes): string[] {
