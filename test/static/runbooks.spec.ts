@@ -103,6 +103,22 @@ describe('the runbooks', () => {
     expect(runbooks.flatMap((name) => unknownRoutes(read(name)).map((route) => `${name}: ${route}`))).toEqual([]);
   });
 
+  it('every /readyz check a runbook reads is one a service registers', () => {
+    // Named at registration, and the credential backends' checks by their kind (only these two can be pinged).
+    const checks = new Set([
+      ...code.flatMap((text) => [...text.matchAll(/\.register\(\{\s*name:\s*'([a-z-]+)'/g)].map((match) => match[1]!)),
+      'postgres',
+      'redis-acl',
+    ]);
+    const unknown = runbooks.flatMap((name) =>
+      [...read(name).matchAll(/\.checks\.([a-z-]+)/g)]
+        .map((match) => match[1]!)
+        .filter((check) => !checks.has(check))
+        .map((check) => `${name}: ${check}`),
+    );
+    expect(unknown).toEqual([]);
+  });
+
   it('every ROTOR_ variable a runbook names is in the configuration reference', () => {
     const unknown = runbooks.flatMap((name) =>
       [...new Set([...read(name).matchAll(/\bROTOR_[A-Z0-9_]*[A-Z0-9]\b/g)].map((match) => match[0]))]
