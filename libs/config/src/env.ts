@@ -44,116 +44,275 @@ const key = z.string().min(32, 'must be at least 32 characters');
 
 export const EnvFragments = {
   http: (defaultPort: number) => ({
-    PORT: port.default(defaultPort),
-    HOST: z.string().min(1).default('127.0.0.1'),
-    /** A second listener for operator routes and /metrics, so NetworkPolicies can tell them apart. */
-    ROTOR_OPERATOR_PORT: port.optional(),
-    /** PEM files, re-read when they change; required unless ROTOR_INSECURE_LOCAL=1. */
-    ROTOR_TLS_CERT_FILE: z.string().min(1).optional(),
-    ROTOR_TLS_KEY_FILE: z.string().min(1).optional(),
-    /** When set, clients must present a certificate signed by this CA (mTLS). */
-    ROTOR_TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
+    PORT: port.default(defaultPort).describe("The port of the service's REST API; change it when another listener already has it."),
+    HOST: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('The address the listeners bind to; set 0.0.0.0 (or the pod IP) to accept connections from other hosts.'),
+    ROTOR_OPERATOR_PORT: port
+      .optional()
+      .describe(
+        'A second listener for the operator routes and /metrics, so NetworkPolicies can tell them apart from workload traffic; unset, everything listens on PORT.',
+      ),
+    ROTOR_TLS_CERT_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The PEM certificate the service serves HTTPS with, re-read when it changes.')
+      .meta({ requiredWhen: 'unless ROTOR_INSECURE_LOCAL=1' }),
+    ROTOR_TLS_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The PEM private key of ROTOR_TLS_CERT_FILE, re-read when it changes.')
+      .meta({ requiredWhen: 'with ROTOR_TLS_CERT_FILE' }),
+    ROTOR_TLS_CLIENT_CA_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('When set, clients must present a certificate signed by this CA (mTLS); set it once every caller has a certificate.'),
   }),
   logging: {
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe('The lowest level logged; debug while investigating, warn to quieten a busy service.'),
   },
-  /** Fail fast: how long a request waits for a Kafka produce, a Redis command or a GSM call before it answers 503. */
   dependencies: {
-    ROTOR_DEPENDENCY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(1_500),
+    ROTOR_DEPENDENCY_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(1_500)
+      .describe(
+        'Fail fast: how long a request waits for a Kafka produce, a Redis command or a GSM call before it answers 503 with Retry-After; raise it only for a dependency that is slow but healthy.',
+      ),
   },
   kafka: {
-    KAFKA_BROKERS: hostPortList.default(['127.0.0.1:9092']),
-    KAFKA_CLIENT_ID: z.string().min(1).optional(),
-    KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
-    KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),
-    /** For topics rotor creates; by default 2 from a replication factor of 3, else 1. */
-    KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(7).optional(),
-    /** A prefix of every topic and consumer group (`staging.`), to share a cluster; ACLs are granted per namespace. */
-    ROTOR_KAFKA_NAMESPACE: z.string().regex(KAFKA_NAMESPACE_PATTERN, "must be empty or end in '.', e.g. staging.").default(''),
+    KAFKA_BROKERS: hostPortList
+      .default(['127.0.0.1:9092'])
+      .describe('The bootstrap brokers, host:port[,host:port…]; name several so that start-up survives one broker being down.'),
+    KAFKA_CLIENT_ID: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The client id brokers see in their logs and quotas; rotor-<service> when unset.'),
+    KAFKA_TOPIC_PARTITIONS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(6)
+      .describe(
+        'Partitions of the topics rotor creates, the most consumers of a group that can work at once; Kafka cannot lower it later.',
+      ),
+    KAFKA_REPLICATION_FACTOR: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7)
+      .default(1)
+      .describe('Replicas of each topic rotor creates; 3 in production, so that a broker can fail without losing an event.'),
+    KAFKA_MIN_INSYNC_REPLICAS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7)
+      .optional()
+      .describe('min.insync.replicas of the topics rotor creates; by default 2 from a replication factor of 3, else 1.'),
+    ROTOR_KAFKA_NAMESPACE: z
+      .string()
+      .regex(KAFKA_NAMESPACE_PATTERN, "must be empty or end in '.', e.g. staging.")
+      .default('')
+      .describe(
+        'A prefix of every topic and consumer group (staging.), so that installations share a cluster; the ACLs are granted per namespace.',
+      ),
     ...TransportEnvFragments.kafka,
   },
   redis: {
-    REDIS_URL: url(['redis:', 'rediss:']).default('rediss://127.0.0.1:6379'),
-    /**
-     * Redis Cluster seed nodes (host:port,…): when set, rotor uses ioredis' Cluster client on them, with
-     * REDIS_URL's scheme (rediss: TLS) and the same user, password and CA; REDIS_URL's host and database are unused.
-     */
-    REDIS_CLUSTER_NODES: hostPortList.optional(),
+    REDIS_URL: url(['redis:', 'rediss:'])
+      .default('rediss://127.0.0.1:6379')
+      .describe(
+        "rotor's own Redis (leases, schedules, dedupe marks), rediss://[user:password@]host:port[/db]; redis:// only with ROTOR_INSECURE_LOCAL=1.",
+      ),
+    REDIS_CLUSTER_NODES: hostPortList
+      .optional()
+      .describe(
+        "Redis Cluster seed nodes (host:port,…): when set, rotor uses ioredis' Cluster client on them with REDIS_URL's scheme, user, password and CA (REDIS_URL's host and database are then unused).",
+      ),
     ...TransportEnvFragments.redis,
   },
   gsm: {
     GSM_PROJECT: z
       .string()
       .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id')
-      .default('rotor-local'),
+      .default('rotor-local')
+      .describe('The GCP project whose Secret Manager holds the managed secrets and the audit checkpoints.'),
     SECRET_MANAGER_EMULATOR_HOST: z
       .string()
       .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
-      .optional(),
-    /** A service-account key file for the real GSM (Google's own variable): re-read when it changes, no restart. */
-    GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
-    /** Client-side pacing, sized to GSM's default per-project quotas; lower them to share a project. */
-    ROTOR_GSM_ACCESSES_PER_MINUTE: z.coerce.number().int().min(1).default(90_000),
-    ROTOR_GSM_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
-    ROTOR_GSM_VERSION_WRITES_PER_SECOND_PER_SECRET: z.coerce.number().positive().default(2),
+      .optional()
+      .describe('host:port of a GSM emulator to use instead of the real GSM, with no credentials; local stacks and tests only.'),
+    GOOGLE_APPLICATION_CREDENTIALS: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A service-account key file for the real GSM (Google's own variable), re-read when it changes, no restart; unset with Workload Identity.",
+      ),
+    ROTOR_GSM_ACCESSES_PER_MINUTE: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(90_000)
+      .describe("Client-side pacing of secret reads, sized to GSM's default per-project quota; lower it when others share the project."),
+    ROTOR_GSM_WRITES_PER_MINUTE: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(600)
+      .describe(
+        "Client-side pacing of GSM writes (new secrets and versions), sized to GSM's default per-project quota; lower it when others share the project.",
+      ),
+    ROTOR_GSM_VERSION_WRITES_PER_SECOND_PER_SECRET: z.coerce
+      .number()
+      .positive()
+      .default(2)
+      .describe(
+        'Most new versions of one secret per second, about what GSM allows on a global secret; lower it if GSM still refuses them.',
+      ),
   },
-  /** Where the dynamic-credential backends mint and revoke: PostgreSQL roles and Redis ACL users. */
   backends: {
-    DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://rotor:rotor@127.0.0.1:5432/rotor'),
-    /** The admin URL in a mounted file instead (it holds the password): re-read when it changes, no restart. */
-    DATABASE_URL_FILE: z.string().min(1).optional(),
-    /** The Redis whose ACL users the redis-acl backend mints; required, and never REDIS_URL's server. */
-    ROTOR_REDIS_ACL_URL: url(['redis:', 'rediss:']).optional(),
-    /** The redis-acl backend's own user (ACL SETUSER/DELUSER); the service's Redis user when unset. */
-    ROTOR_REDIS_ACL_USERNAME: z.string().min(1).optional(),
-    ROTOR_REDIS_ACL_PASSWORD: z.string().min(1).optional(),
-    ROTOR_REDIS_ACL_PASSWORD_FILE: z.string().min(1).optional(),
+    DATABASE_URL: url(['postgres:', 'postgresql:'])
+      .default('postgres://rotor:rotor@127.0.0.1:5432/rotor')
+      .describe(
+        "The postgres backend's admin URL, which creates and drops the leased roles; sslmode=verify-full unless ROTOR_INSECURE_LOCAL=1.",
+      ),
+    DATABASE_URL_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'The admin URL in a mounted file instead (it holds the password), re-read when it changes, no restart; wins over DATABASE_URL.',
+      ),
+    ROTOR_REDIS_ACL_URL: url(['redis:', 'rediss:'])
+      .optional()
+      .describe(
+        "The Redis whose ACL users the redis-acl backend mints, never REDIS_URL's server (where a catalog line could grant rotor's own keys).",
+      )
+      .meta({ requiredWhen: 'always (checked after parsing)' }),
+    ROTOR_REDIS_ACL_USERNAME: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The redis-acl backend's own user (ACL SETUSER/DELUSER); the service's Redis user when unset."),
+    ROTOR_REDIS_ACL_PASSWORD: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("ROTOR_REDIS_ACL_USERNAME's password in the environment, for local use; prefer ROTOR_REDIS_ACL_PASSWORD_FILE."),
+    ROTOR_REDIS_ACL_PASSWORD_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("A file holding ROTOR_REDIS_ACL_USERNAME's password, re-read when it changes (the next connection uses it)."),
   },
   catalog: {
-    ROTOR_CATALOG: z.string().min(1).default('config/catalog.yaml'),
+    ROTOR_CATALOG: z
+      .string()
+      .min(1)
+      .default('config/catalog.yaml')
+      .describe('The catalog file (roles, bindings, managed secrets and their targets), read at start-up.'),
   },
-  /**
-   * How long Redis remembers what has ended: a revoked lease's records (which deduplicate late
-   * or redelivered events about it, and answer reads with its final state) and handled event ids.
-   * Past it they expire, so Redis holds live state plus at most this much recent history.
-   */
   dedupe: {
     ROTOR_DEDUPE_WINDOW_SECONDS: z.coerce
       .number()
       .int()
       .min(1)
       .max(30 * 86_400)
-      .default(DEFAULT_DEDUPE_WINDOW_SECONDS),
+      .default(DEFAULT_DEDUPE_WINDOW_SECONDS)
+      .describe(
+        "How long Redis remembers what has ended (a revoked lease's records, handled event ids); longer than a consumer may stay down and then redeliver.",
+      ),
   },
   identity: {
-    ROTOR_JWKS: z.string().min(1).default('config/jwks.json'),
-    ROTOR_TOKEN_ISSUER: z.string().min(1).default('https://kubernetes.default.svc.cluster.local'),
-    ROTOR_TOKEN_AUDIENCE: z.string().min(1).default('rotor'),
-    ROTOR_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
-    /** Also ask the API server (TokenReview) whether it still accepts each workload token. */
+    ROTOR_JWKS: z
+      .string()
+      .min(1)
+      .default('config/jwks.json')
+      .describe(
+        "The service-account issuer's keys: a file, an https JWKS URL or a discovery URL (plain http only to loopback with ROTOR_INSECURE_LOCAL=1).",
+      ),
+    ROTOR_TOKEN_ISSUER: z
+      .string()
+      .min(1)
+      .default('https://kubernetes.default.svc.cluster.local')
+      .describe("The iss of workload service-account tokens: the cluster's service-account issuer."),
+    ROTOR_TOKEN_AUDIENCE: z
+      .string()
+      .min(1)
+      .default('rotor')
+      .describe("The aud workload tokens must carry; change it with the audience of the pods' projected tokens."),
+    ROTOR_CLOCK_SKEW_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(300)
+      .default(30)
+      .describe("Seconds of clock difference tolerated when checking a token's lifetime."),
     ROTOR_TOKEN_REVIEW: z
       .enum(['true', 'false'])
       .default('false')
-      .transform((value) => value === 'true'),
-    /** A kubeconfig for the API server; unset means in-cluster configuration. */
-    KUBECONFIG: z.string().min(1).optional(),
-    /** The OpenID Provider people sign in with (`rotor login`); unset: no token carries operator rights. */
-    ROTOR_OPERATOR_ISSUER: z.preprocess((value) => (value === '' ? undefined : value), z.url().optional()),
-    /** Its keys: a file or URL; by default found through the issuer's discovery document. */
-    ROTOR_OPERATOR_JWKS: z.string().min(1).optional(),
-    /** The audience of its tokens for rotor: the CLI's client id. */
-    ROTOR_OPERATOR_AUDIENCE: z.string().min(1).default('rotor-cli'),
-    /** The claim holding the person's IdP groups (a name, or a dotted path). */
-    ROTOR_OPERATOR_GROUPS_CLAIM: z.string().min(1).default('groups'),
-    /** `idp-group=rotor:group,…`; unset: IdP groups named rotor:sre, rotor:auditor, rotor:introspect count as they are. */
-    ROTOR_OPERATOR_GROUP_MAP: z.string().optional(),
+      .transform((value) => value === 'true')
+      .describe('Also ask the API server (TokenReview) whether it still accepts each workload token, at the cost of a call per check.'),
+    KUBECONFIG: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A kubeconfig for the API server (TokenReview; the distributor's Secret targets and copy scan); unset means in-cluster configuration.",
+      ),
+    ROTOR_OPERATOR_ISSUER: z
+      .preprocess((value) => (value === '' ? undefined : value), z.url().optional())
+      .describe('The OpenID Provider people sign in with (rotor login); unset, no token carries operator rights.'),
+    ROTOR_OPERATOR_JWKS: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The operator issuer's keys, a file or URL; by default found through the issuer's discovery document."),
+    ROTOR_OPERATOR_AUDIENCE: z
+      .string()
+      .min(1)
+      .default('rotor-cli')
+      .describe("The audience of the operator issuer's tokens for rotor: the CLI's client id at the provider."),
+    ROTOR_OPERATOR_GROUPS_CLAIM: z
+      .string()
+      .min(1)
+      .default('groups')
+      .describe("The claim holding the person's IdP groups: a name, or a dotted path (realm_access.roles)."),
+    ROTOR_OPERATOR_GROUP_MAP: z
+      .string()
+      .optional()
+      .describe(
+        'idp-group=rotor:group,… to map IdP groups to rotor groups; unset, IdP groups named rotor:sre, rotor:auditor, rotor:introspect count as they are.',
+      ),
   },
   keys: {
-    auditKey: { ROTOR_AUDIT_KEY: key },
-    /** A keyring (ROTOR_TOKEN_HASH_KEY, _KEYS or _KEY_FILE): see keyring.ts. */
-    tokenHashKey: keyringEnv('ROTOR_TOKEN_HASH_KEY'),
-    /** Keys the content hashes of delivered copies, so a hash never lets anyone test guesses of a value. */
-    contentHashKey: keyringEnv('ROTOR_CONTENT_HASH_KEY'),
+    auditKey: {
+      ROTOR_AUDIT_KEY: key.describe(
+        'Keys the pseudonyms of sensitive identifiers (pod names, operator subjects) and checks records chained before signed checkpoints; never change it, or old pseudonyms stop matching.',
+      ),
+    },
+    tokenHashKey: keyringEnv(
+      'ROTOR_TOKEN_HASH_KEY',
+      'keys the hashes the issuer stores instead of bearer tokens, so Redis never holds a usable token',
+    ),
+    contentHashKey: keyringEnv(
+      'ROTOR_CONTENT_HASH_KEY',
+      'keys the content hashes of delivered copies, so a hash never lets anyone test guesses of a value',
+    ),
   },
 } as const;
 

@@ -19,7 +19,7 @@ const problemsOf = (fn: () => unknown): string[] => {
   throw new Error('expected a ConfigError');
 };
 
-const ring = (env: Record<string, string>) => keyringFrom('ROTOR_X_KEY', parseEnv(keyringEnv('ROTOR_X_KEY'), env));
+const ring = (env: Record<string, string>) => keyringFrom('ROTOR_X_KEY', parseEnv(keyringEnv('ROTOR_X_KEY', 'keys test values'), env));
 
 describe('keyringFrom', () => {
   it('reads a single key as a one-key ring whose id is derived from the key (backward compatible)', () => {

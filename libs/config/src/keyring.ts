@@ -51,12 +51,29 @@ type KeyringEnvShape<N extends string> = { [K in N]: z.ZodOptional<typeof keySch
   [K in `${N}S` | `${N}_FILE`]: z.ZodOptional<z.ZodString>;
 };
 
-/** The three variables of one keyring, to spread into a service's env shape. */
-export function keyringEnv<N extends string>(name: N): KeyringEnvShape<N> {
+/**
+ * The three variables of one keyring, to spread into a service's env shape; `purpose` completes
+ * their descriptions in the configuration reference ("keys the …, so …").
+ */
+export function keyringEnv<N extends string>(name: N, purpose: string): KeyringEnvShape<N> {
+  const requiredWhen = `one of ${name}, ${name}S, ${name}_FILE`;
   return {
-    [name]: keySchema.optional(),
-    [`${name}S`]: z.string().min(1).optional(),
-    [`${name}_FILE`]: z.string().min(1).optional(),
+    [name]: keySchema
+      .optional()
+      .describe(`One key of at least 32 characters, which ${purpose}; set exactly one of ${name}, ${name}S, ${name}_FILE.`)
+      .meta({ requiredWhen }),
+    [`${name}S`]: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(`The keyring as id:key entries, newest first, separated by commas or newlines: the newest produces, every one is accepted.`)
+      .meta({ requiredWhen }),
+    [`${name}_FILE`]: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(`A mounted file with the ${name}S entries, one a line, re-read when it changes: how keys are rotated with no restart.`)
+      .meta({ requiredWhen }),
   } as KeyringEnvShape<N>;
 }
 

@@ -20,26 +20,60 @@ export const TransportEnvFragments = {
     ROTOR_INSECURE_LOCAL: z
       .enum(['0', '1', 'true', 'false'])
       .default('0')
-      .transform((value) => value === '1' || value === 'true'),
+      .transform((value) => value === '1' || value === 'true')
+      .describe(
+        'Declares an explicitly insecure local stack, where plain HTTP and Kafka, Redis and PostgreSQL without TLS or credentials are accepted; never outside a laptop or CI.',
+      ),
   },
   kafka: {
-    /** TLS to the brokers; `false` only with ROTOR_INSECURE_LOCAL. */
-    KAFKA_SSL: z.enum(['true', 'false']).optional(),
-    KAFKA_SSL_CA_FILE: file.optional(),
-    /** A client certificate for mTLS listeners. */
-    KAFKA_SSL_CERT_FILE: file.optional(),
-    KAFKA_SSL_KEY_FILE: file.optional(),
-    KAFKA_SASL_MECHANISM: z.enum(['scram-sha-512', 'scram-sha-256', 'plain']).default('scram-sha-512'),
-    KAFKA_SASL_USERNAME: z.string().min(1).optional(),
-    KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
-    KAFKA_SASL_PASSWORD_FILE: file.optional(),
+    KAFKA_SSL: z
+      .enum(['true', 'false'])
+      .optional()
+      .describe(
+        'TLS to the brokers, on unless ROTOR_INSECURE_LOCAL=1 and no KAFKA_SSL_CA_FILE; false is accepted only with ROTOR_INSECURE_LOCAL=1.',
+      ),
+    KAFKA_SSL_CA_FILE: file.optional().describe("The CA that signed the brokers' certificates; the system's roots when unset."),
+    KAFKA_SSL_CERT_FILE: file
+      .optional()
+      .describe('A client certificate for brokers whose listeners require mTLS, with KAFKA_SSL_KEY_FILE.'),
+    KAFKA_SSL_KEY_FILE: file.optional().describe('The private key of KAFKA_SSL_CERT_FILE.'),
+    KAFKA_SASL_MECHANISM: z
+      .enum(['scram-sha-512', 'scram-sha-256', 'plain'])
+      .default('scram-sha-512')
+      .describe("The SASL mechanism; change it only to match the brokers' listener."),
+    KAFKA_SASL_USERNAME: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The service's Kafka principal, which the ACLs name.")
+      .meta({ requiredWhen: 'unless ROTOR_INSECURE_LOCAL=1' }),
+    KAFKA_SASL_PASSWORD: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("KAFKA_SASL_USERNAME's password in the environment, for local use; prefer KAFKA_SASL_PASSWORD_FILE."),
+    KAFKA_SASL_PASSWORD_FILE: file
+      .optional()
+      .describe("A file holding KAFKA_SASL_USERNAME's password, read at start-up.")
+      .meta({ requiredWhen: 'with KAFKA_SASL_USERNAME, unless KAFKA_SASL_PASSWORD is set' }),
   },
   redis: {
-    REDIS_USERNAME: z.string().min(1).optional(),
-    REDIS_PASSWORD: z.string().min(1).optional(),
-    REDIS_PASSWORD_FILE: file.optional(),
-    /** The CA that signed Redis's certificate (rediss://); the system's roots when unset. */
-    REDIS_CA_FILE: file.optional(),
+    REDIS_USERNAME: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The service's Redis ACL user (else the user in REDIS_URL).")
+      .meta({ requiredWhen: 'unless ROTOR_INSECURE_LOCAL=1 or REDIS_URL names the user' }),
+    REDIS_PASSWORD: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("REDIS_USERNAME's password in the environment, for local use; prefer REDIS_PASSWORD_FILE."),
+    REDIS_PASSWORD_FILE: file
+      .optional()
+      .describe("A file holding REDIS_USERNAME's password, read at start-up.")
+      .meta({ requiredWhen: 'unless ROTOR_INSECURE_LOCAL=1, REDIS_PASSWORD is set or REDIS_URL holds the password' }),
+    REDIS_CA_FILE: file.optional().describe("The CA that signed Redis's certificate (rediss://); the system's roots when unset."),
   },
 } as const;
 
