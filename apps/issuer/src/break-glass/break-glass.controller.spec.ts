@@ -22,7 +22,7 @@ describe('break-glass routes answer what rest-contract documents', () => {
     const controller = new BreakGlassController(service);
 
     const grant = await wire(
-      controller.open(sre, { secrets: ['db'], role: 'db-admin', reason: 'outage', ticket: 'INC-1', ttl: 1_800_000 }),
+      controller.open(sre, { secrets: ['db'], role: 'db-admin', reason: 'outage of the primary', ticket: 'INC-1', ttl: '30m' }, undefined),
     );
     expect(grant).toEqual({
       id,
