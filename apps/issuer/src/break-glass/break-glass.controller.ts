@@ -33,9 +33,14 @@ const asReader = (caller: Caller): void => {
 const idempotencyKey = (value: string | undefined): string | undefined => {
   if (value === undefined) return undefined;
   if (!BreakGlassIdempotencyKey.safeParse(value).success)
-    throw new DomainError('invalid', 'invalid-idempotency-key', 'Idempotency-Key: must be 1-128 printable ASCII characters without spaces', {
-      field: 'Idempotency-Key',
-    });
+    throw new DomainError(
+      'invalid',
+      'invalid-idempotency-key',
+      'Idempotency-Key: must be 1-128 printable ASCII characters without spaces',
+      {
+        field: 'Idempotency-Key',
+      },
+    );
   return value;
 };
 

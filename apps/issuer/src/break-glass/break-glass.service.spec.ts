@@ -56,7 +56,10 @@ class MemoryStore {
     if (this.keys.get(`${subject}\0${key}`) === id) this.keys.delete(`${subject}\0${key}`);
   };
   page = async ({ limit, matches }: BreakGlassPageRequest) => ({
-    items: [...this.records].reverse().filter(([, record]) => matches(record)).slice(0, limit),
+    items: [...this.records]
+      .reverse()
+      .filter(([, record]) => matches(record))
+      .slice(0, limit),
   });
 }
 
@@ -223,7 +226,10 @@ describe('break-glass state', () => {
       openedAt: '2026-01-01T11:30:00.000Z',
       expiresAt: '2026-01-01T12:30:00.000Z',
     });
-    expect(accessView('id', record, new Date('2026-01-01T12:30:00Z'))).toMatchObject({ state: 'ended', endedAt: '2026-01-01T12:30:00.000Z' });
+    expect(accessView('id', record, new Date('2026-01-01T12:30:00Z'))).toMatchObject({
+      state: 'ended',
+      endedAt: '2026-01-01T12:30:00.000Z',
+    });
     expect(accessView('id', { ...record, endedAt: '2026-01-01T11:45:00.000Z' }, now)).toMatchObject({
       state: 'ended',
       endedAt: '2026-01-01T11:45:00.000Z',

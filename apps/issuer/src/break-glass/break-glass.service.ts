@@ -124,12 +124,14 @@ export class BreakGlassService {
     try {
       return await this.openPlanned(caller, request, plan, id);
     } catch (error) {
-      await this.store.releaseKey(caller.subject, idempotencyKey, id).catch((releaseError: unknown) =>
-        this.logger.warn(
-          { breakGlassId: id, err: { name: (releaseError as Error).name, message: (releaseError as Error).message } },
-          'break-glass Idempotency-Key not released after a failed open; it frees itself within a day',
-        ),
-      );
+      await this.store
+        .releaseKey(caller.subject, idempotencyKey, id)
+        .catch((releaseError: unknown) =>
+          this.logger.warn(
+            { breakGlassId: id, err: { name: (releaseError as Error).name, message: (releaseError as Error).message } },
+            'break-glass Idempotency-Key not released after a failed open; it frees itself within a day',
+          ),
+        );
       throw error;
     }
   }
@@ -179,7 +181,12 @@ export class BreakGlassService {
     return { secrets, ...(role ? { role } : {}), ttlMs: request.ttl ?? maxTtlMs };
   }
 
-  private async openPlanned(caller: OperatorCaller, request: BreakGlassRequest, plan: BreakGlassPlan, id: string): Promise<BreakGlassGrant> {
+  private async openPlanned(
+    caller: OperatorCaller,
+    request: BreakGlassRequest,
+    plan: BreakGlassPlan,
+    id: string,
+  ): Promise<BreakGlassGrant> {
     const { secrets, ttlMs } = plan;
     const openedAt = new Date();
     const expiresAt = new Date(openedAt.getTime() + ttlMs);

@@ -94,7 +94,11 @@ export class BreakGlassStore {
    * Newest first, from just after `after` (an id of a previous page); records that no longer exist
    * are dropped from the index as they are met. `undefined` when `after` is not in the index.
    */
-  async page({ limit, after, matches }: BreakGlassPageRequest): Promise<{ items: [string, BreakGlassRecord][]; next?: string } | undefined> {
+  async page({
+    limit,
+    after,
+    matches,
+  }: BreakGlassPageRequest): Promise<{ items: [string, BreakGlassRecord][]; next?: string } | undefined> {
     let start = 0;
     if (after !== undefined) {
       const rank = await this.redis.zrevrank(BREAK_GLASS_INDEX_KEY, after);
