@@ -64,6 +64,7 @@ class MemoryStore {
 }
 
 function fixture({ gsmFails = false } = {}) {
+  const failures = { gsm: gsmFails };
   const store = new MemoryStore();
   const published: { topic: string; data: Record<string, unknown> }[] = [];
   const reads: string[] = [];
@@ -78,7 +79,7 @@ function fixture({ gsmFails = false } = {}) {
   const gsm = {
     access: async (name: string) => {
       reads.push(name);
-      if (gsmFails) throw new DomainError('unavailable', 'gsm-unavailable', 'GSM call failed (gRPC code 14)');
+      if (failures.gsm) throw new DomainError('unavailable', 'gsm-unavailable', 'GSM call failed (gRPC code 14)');
       return Buffer.from(CANARY);
     },
   } as unknown as GsmSecretStore;
@@ -91,7 +92,7 @@ function fixture({ gsmFails = false } = {}) {
   const gate = { timeoutMs: 1_500, bounded: (_name: string, work: Promise<unknown>) => work } as unknown as DependencyGate;
   const logger = { warn: () => undefined, info: () => undefined, error: () => undefined } as unknown as Logger;
   const service = new BreakGlassService(catalog, leases, versions, gsm, publisher, store as unknown as BreakGlassStore, logger, gate);
-  return { service, store, published, reads, issued };
+  return { service, store, published, reads, issued, failures };
 }
 
 describe('BreakGlassService.preview', () => {
@@ -168,7 +169,7 @@ describe('BreakGlassService.open with an Idempotency-Key', () => {
     expect(store.records.size).toBe(1);
     const id = (opened[0] as PromiseFulfilledResult<{ id: string }>).value.id;
     for (const result of results.filter((r) => r.status === 'rejected'))
-      expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'break-glass-already-open', members: { breakGlassId: id } });
+      expect(result.reason).toMatchObject({ code: 'break-glass-already-open', members: { breakGlassId: id } });
   });
 
   it('releases the key when opening fails, and ends what it had started, so a retry opens', async () => {
@@ -180,8 +181,13 @@ describe('BreakGlassService.open with an Idempotency-Key', () => {
     expect(failing.published.filter((event) => event.topic.includes('revocation'))).toEqual([
       expect.objectContaining({ data: expect.objectContaining({ subject: { kind: 'lease', leaseId: id }, reason: 'breakglass-ended' }) }),
     ]);
-    expect(accessView(id!, record!, new Date()).state).toBe('ended');
+    expect(accessView(id, record, new Date()).state).toBe('ended');
     expect(failing.issued).toEqual([]);
+
+    failing.failures.gsm = false;
+    const retried = await failing.service.open(alice, request(), 'retry-me');
+    expect(retried.secrets).toEqual([{ secret: 'db', version: 3, value: CANARY }]);
+    expect([...failing.store.keys.values()]).toEqual([retried.id]);
   });
 
   it('records who opened it, why, and when, for the list', async () => {
