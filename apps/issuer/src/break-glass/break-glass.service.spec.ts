@@ -177,7 +177,7 @@ describe('BreakGlassService.open with an Idempotency-Key', () => {
     await expect(failing.service.open(alice, request(), 'retry-me')).rejects.toMatchObject({ code: 'gsm-unavailable' });
     expect(failing.store.keys.size).toBe(0);
     // The access was announced before the read failed: its end is requested now, and it lists as ended.
-    const [[id, record]] = [...failing.store.records];
+    const [id, record] = [...failing.store.records][0]!;
     expect(failing.published.filter((event) => event.topic.includes('revocation'))).toEqual([
       expect.objectContaining({ data: expect.objectContaining({ subject: { kind: 'lease', leaseId: id }, reason: 'breakglass-ended' }) }),
     ]);
