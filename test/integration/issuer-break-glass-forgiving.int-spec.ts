@@ -141,6 +141,27 @@ describe('break-glass that forgives mistakes: preview, Idempotency-Key, list', (
     });
   });
 
+  it("documents the routes with their rest-contract schemas in the issuer's OpenAPI document", async () => {
+    const docs = (await (await fetch(`${issuer.url}/docs/json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    const answer = (path: string, method: string, status: string) =>
+      docs.paths[path]?.[method]?.responses[status]?.content?.['application/json']?.schema;
+    expect({
+      preview: answer('/v1/break-glass/preview', 'post', '200'),
+      open: answer('/v1/break-glass', 'post', '201'),
+      list: answer('/v1/break-glass', 'get', '200'),
+    }).toEqual({
+      preview: { $ref: '#/components/schemas/BreakGlassPreview' },
+      open: { $ref: '#/components/schemas/BreakGlassGrant' },
+      list: { $ref: '#/components/schemas/BreakGlassPage' },
+    });
+    expect(Object.keys(docs.components.schemas)).toEqual(
+      expect.arrayContaining(['BreakGlassPreview', 'BreakGlassPage', 'BreakGlassAccess']),
+    );
+  });
+
   it('refuses a workload and an auditor on preview and open; an auditor may list', async () => {
     const workload = await identity.serviceAccountToken(`it-bg-${RUN}`, 'app');
     const auditor = await identity.operatorToken(`auditor-${RUN}@example.com`, ['rotor:auditor']);
