@@ -13,6 +13,7 @@ import type { Logger, Metrics } from '@rotor/telemetry';
 import { BreakGlassLeasesMigration } from './break-glass/break-glass-leases.migration';
 import { BreakGlassController } from './break-glass/break-glass.controller';
 import { BreakGlassService } from './break-glass/break-glass.service';
+import { BreakGlassStore } from './break-glass/break-glass.store';
 import type { IssuerConfig } from './config';
 import { WhoamiController } from './identity/whoami.controller';
 import { IntrospectionController } from './introspection/introspection.controller';
@@ -82,6 +83,7 @@ export class IssuerModule {
         RotationScheduler,
         RotationRequestedConsumer,
         BreakGlassService,
+        BreakGlassStore,
         BreakGlassLeasesMigration,
       ],
     };

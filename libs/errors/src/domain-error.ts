@@ -9,12 +9,18 @@ export interface DomainErrorOptions {
   field?: string;
   /** Seconds after which a retry may succeed (429/503). */
   retryAfterSeconds?: number;
+  /**
+   * RFC 7807 extension members the caller can act on (e.g. the id of what already exists), added
+   * to the problem as they are. Never a secret value: problems are logged and shown.
+   */
+  members?: Readonly<Record<string, string | number | boolean>>;
   cause?: unknown;
 }
 
 export class DomainError extends Error {
   readonly field?: string;
   readonly retryAfterSeconds?: number;
+  readonly members?: Readonly<Record<string, string | number | boolean>>;
 
   constructor(
     readonly kind: ErrorKind,
@@ -27,5 +33,6 @@ export class DomainError extends Error {
     this.name = 'DomainError';
     this.field = options.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.members = options.members;
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { ProblemDetailsSchema } from './problem';
 import { named } from './registry';
 
 /**
@@ -23,3 +24,94 @@ export type BreakGlassGrant = z.infer<typeof BreakGlassGrantSchema>;
 /** `DELETE /v1/break-glass/{id}`: the access is ending (its follow-up rotations requested). */
 export const BreakGlassEndingSchema = named('BreakGlassEnding', z.object({ id: z.uuid(), state: z.literal('ending') }));
 export type BreakGlassEnding = z.infer<typeof BreakGlassEndingSchema>;
+
+const Timestamp = z.iso.datetime({ offset: true });
+
+/**
+ * `POST /v1/break-glass/preview`: what opening this access would expose, without opening it
+ * and without any value: each managed secret's current version (its GSM version name, not the
+ * value) and the targets its follow-up rotation redelivers to, the role and its backend, and
+ * the TTLs after the caps.
+ */
+export const BreakGlassPreviewSchema = named(
+  'BreakGlassPreview',
+  z.object({
+    secrets: z.array(
+      z.object({
+        secret: z.string(),
+        /** The version opening would show now; absent when the secret has none yet (opening would answer 503 no-version-yet). */
+        current: z.object({ version: z.number().int(), gsmVersion: z.string() }).optional(),
+        /** Where the follow-up rotation delivers the new version when the access ends. */
+        targets: z.array(z.object({ kind: z.string(), name: z.string() })),
+      }),
+    ),
+    /** The role's credential lives min(ttl, the role's maxTtl). */
+    role: z.object({ name: z.string(), backend: z.string(), ttlSeconds: z.number().int() }).optional(),
+    /** How long the access would last: the requested ttl, or the policy's `breakGlassMaxTtl`. */
+    ttlSeconds: z.number().int(),
+    /** When it would end if opened now. */
+    expiresAt: Timestamp,
+    reason: z.string(),
+    ticket: z.string(),
+    followUp: z.string(),
+  }),
+  'What a break-glass access would open, without opening it',
+);
+export type BreakGlassPreview = z.infer<typeof BreakGlassPreviewSchema>;
+
+/**
+ * The 409 problem of `POST /v1/break-glass` when the caller's Idempotency-Key already opened an
+ * access: its id and when it ends. The values are not shown again (rotor does not keep them).
+ */
+export const BreakGlassAlreadyOpenProblemSchema = named(
+  'BreakGlassAlreadyOpenProblem',
+  ProblemDetailsSchema.extend({
+    code: z.literal('break-glass-already-open'),
+    breakGlassId: z.uuid(),
+    /** `opening` while the first request is still opening it. */
+    state: z.enum(['opening', 'open', 'ended']),
+    expiresAt: Timestamp.optional(),
+  }),
+  'The access this Idempotency-Key already opened',
+);
+export type BreakGlassAlreadyOpenProblem = z.infer<typeof BreakGlassAlreadyOpenProblemSchema>;
+
+export const BreakGlassStateSchema = z.enum(['open', 'ended']);
+export type BreakGlassState = z.infer<typeof BreakGlassStateSchema>;
+
+/**
+ * A break-glass access as `GET /v1/break-glass` lists it: what was opened, by whom and why, never
+ * a value. `requestedBy`, `reason`, `ticket` and `openedAt` are absent on accesses opened before
+ * the issuer recorded them (their role lease supplies what it can: the role, its holder and issue time).
+ */
+export const BreakGlassAccessSchema = named(
+  'BreakGlassAccess',
+  z.object({
+    id: z.uuid(),
+    state: BreakGlassStateSchema,
+    requestedBy: z.string().optional(),
+    secrets: z.array(z.string()),
+    /** `name` is absent when an old access's lease record is gone. */
+    role: z.object({ name: z.string().optional(), leaseId: z.string() }).optional(),
+    reason: z.string().optional(),
+    ticket: z.string().optional(),
+    openedAt: Timestamp.optional(),
+    expiresAt: Timestamp,
+    /** Set once ended: when `DELETE` ended it, else its expiry. */
+    endedAt: Timestamp.optional(),
+  }),
+  'A break-glass access, without values',
+);
+export type BreakGlassAccess = z.infer<typeof BreakGlassAccessSchema>;
+
+/** `GET /v1/break-glass`: newest first; `next` continues it. */
+export const BreakGlassPageSchema = named(
+  'BreakGlassPage',
+  z.object({
+    items: z.array(BreakGlassAccessSchema),
+    /** Pass as `after` for the next page; absent on the last. */
+    next: z.uuid().optional(),
+  }),
+  'A page of break-glass accesses',
+);
+export type BreakGlassPage = z.infer<typeof BreakGlassPageSchema>;

@@ -48,6 +48,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (exception instanceof DomainError) {
       const status = STATUS[exception.kind];
       return {
+        // Extension members first: the standard members below always win.
+        ...exception.members,
         type: `https://rotor.dev/problems/${exception.code}`,
         title: titleOf(status),
         status,

@@ -22,6 +22,11 @@ class ProbeController {
     throw new DomainError('rate-limited', 'lease-quota-reached', 'too many leases', { retryAfterSeconds: 30 });
   }
 
+  @Get('exists')
+  exists(): never {
+    throw new DomainError('conflict', 'already-there', 'it exists', { members: { existingId: 'x-1', status: 200, code: 'spoofed' } });
+  }
+
   @Get('boom')
   boom(): never {
     throw new Error('database password is hunter2');
@@ -83,6 +88,12 @@ describe('service kit (HTTP edge)', () => {
       title: 'Too Many Requests',
       instance: '/quota',
     });
+  });
+
+  it("adds a domain error's extension members to the problem, never over its standard members", async () => {
+    const response = await request(app.getHttpServer()).get('/exists');
+    expect(response.status).toBe(409);
+    expect(JSON.parse(response.text)).toMatchObject({ status: 409, code: 'already-there', existingId: 'x-1' });
   });
 
   it('answers an unexpected error with an error id and no internals, and logs the id', async () => {

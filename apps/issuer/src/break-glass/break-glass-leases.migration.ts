@@ -6,10 +6,10 @@ import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { ActiveLeases } from '../leases/active-leases';
-import { isLive } from '../leases/lease';
+import { isLive, type Lease } from '../leases/lease';
 import { LeaseStore } from '../leases/lease.store';
 
-import { BREAK_GLASS_RECORD_PATTERN } from './break-glass.service';
+import { BREAK_GLASS_RECORD_PATTERN, BREAK_GLASS_RECORD_RETENTION_MS, BreakGlassStore, type BreakGlassRecord } from './break-glass.store';
 
 /** Where break-glass leases used to live: a made-up workload a real service account of that name could be. */
 export const LEGACY_BREAK_GLASS_NAMESPACE = 'rotor-break-glass';
@@ -21,6 +21,10 @@ export const LEGACY_BREAK_GLASS_NAMESPACE = 'rotor-break-glass';
  * Only a lease a break-glass record names is touched: a real workload in that namespace
  * cannot get its own lease re-labelled by choosing a `break-glass:` task. The operator's
  * subject was never stored, so the label stands in for it.
+ *
+ * In the same SCAN, a record written before `GET /v1/break-glass` (issue 16) gets into its index,
+ * and gets what its role lease still says: the role, the holder as `requestedBy`, the issue time
+ * as `openedAt`. Without a role lease, it is listed by its expiry (an upper bound of its opening).
  */
 @Injectable()
 export class BreakGlassLeasesMigration implements OnApplicationBootstrap {
@@ -28,6 +32,7 @@ export class BreakGlassLeasesMigration implements OnApplicationBootstrap {
     @Inject(REDIS) private readonly redis: Redis,
     private readonly leases: LeaseStore,
     private readonly activeLeases: ActiveLeases,
+    private readonly store: BreakGlassStore,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -39,14 +44,31 @@ export class BreakGlassLeasesMigration implements OnApplicationBootstrap {
   /** Returns how many leases it upgraded. Idempotent. */
   async run(now: Date): Promise<number> {
     let upgraded = 0;
-    for await (const key of scanKeys(this.redis, BREAK_GLASS_RECORD_PATTERN)) if (await this.upgrade(key, now)) upgraded++;
+    for await (const key of scanKeys(this.redis, BREAK_GLASS_RECORD_PATTERN)) {
+      const id = key.slice(key.lastIndexOf(':') + 1);
+      const record = await this.store.get(id);
+      const lease = record?.roleLeaseId ? await this.leases.get(record.roleLeaseId) : undefined;
+      if (record && !(await this.store.isIndexed(id))) await this.index(id, record, lease);
+      if (await this.upgrade(key, lease, now)) upgraded++;
+    }
     return upgraded;
   }
 
-  private async upgrade(recordKey: string, now: Date): Promise<boolean> {
-    const text = await this.redis.get(recordKey);
-    const roleLeaseId = text ? (JSON.parse(text) as { roleLeaseId?: string }).roleLeaseId : undefined;
-    const lease = roleLeaseId ? await this.leases.get(roleLeaseId) : undefined;
+  private async index(id: string, record: BreakGlassRecord, roleLease: Lease | undefined): Promise<void> {
+    // Only the lease this access minted says anything about it.
+    const lease = roleLease?.task === `break-glass:${id}` ? roleLease : undefined;
+    const known: BreakGlassRecord = {
+      ...record,
+      ...(record.role === undefined && lease ? { role: lease.role } : {}),
+      ...(record.requestedBy === undefined && lease?.holder.kind === 'operator' ? { requestedBy: lease.holder.subject } : {}),
+      ...(record.openedAt === undefined && lease ? { openedAt: lease.issuedAt.toISOString() } : {}),
+    };
+    if (JSON.stringify(known) !== JSON.stringify(record)) await this.store.update(id, known);
+    const expireAtMs = (await this.store.expireTimeMs(id)) ?? Date.parse(record.expiresAt) + BREAK_GLASS_RECORD_RETENTION_MS;
+    await this.store.index(id, Date.parse(known.openedAt ?? known.expiresAt), expireAtMs);
+  }
+
+  private async upgrade(recordKey: string, lease: Lease | undefined, now: Date): Promise<boolean> {
     if (
       !lease ||
       lease.holder.kind !== 'workload' ||

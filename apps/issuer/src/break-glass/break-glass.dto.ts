@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { parseDuration } from '@rotor/catalog';
+import { BreakGlassStateSchema } from '@rotor/rest-contract';
 
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must name a catalog entry');
 
@@ -36,3 +37,16 @@ export const BreakGlassBody = z
   });
 
 export type BreakGlassRequest = z.infer<typeof BreakGlassBody>;
+
+/** The same rule as the revoker's emergency rotations and the issuer's credentials. */
+export const BreakGlassIdempotencyKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+export const BreakGlassListQuery = z.strictObject({
+  state: BreakGlassStateSchema.optional(),
+  after: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+});
