@@ -6,18 +6,44 @@ import { EmergencyRotationViewSchema } from '@rotor/rest-contract';
 import type { Logger } from '@rotor/telemetry';
 
 import { EmergencyCounters } from './emergency-counters';
+import { EmergencyIndex } from './emergency-index';
 import { EmergencyRotationService } from './emergency-rotation.service';
 import type { EmergencyPreviewer } from './emergency-preview';
 import { EmergencyRotationsController } from './emergency-rotations.controller';
 import { EmergencyStore } from './emergency.store';
 
-/** The few Redis calls the record, its snapshot sets and the counters make, kept in maps. */
+/** The few Redis calls the record, its snapshot sets, the counters and the run lists make, kept in maps. */
 function memoryRedis() {
   const hashes = new Map<string, Record<string, string>>();
   const sets = new Map<string, Set<string>>();
+  const zsets = new Map<string, Map<string, number>>();
   const scard = (key: string) => sets.get(key)?.size ?? 0;
+  /** Newest first, ties by member descending, as ZREVRANGE orders them. */
+  const reversed = (key: string) =>
+    [...(zsets.get(key) ?? new Map<string, number>()).entries()]
+      .sort(([a, x], [b, y]) => y - x || (b > a ? 1 : b < a ? -1 : 0))
+      .map(([member]) => member);
   const redis = {
+    hashes,
     sets,
+    zsets,
+    zadd: async (key: string, _nx: 'NX', score: number, member: string) => {
+      const zset = zsets.get(key) ?? new Map<string, number>();
+      zsets.set(key, zset);
+      if (zset.has(member)) return 0;
+      zset.set(member, score);
+      return 1;
+    },
+    zrem: async (key: string, ...members: string[]) => members.filter((member) => zsets.get(key)?.delete(member)).length,
+    zrevrank: async (key: string, member: string) => {
+      const rank = reversed(key).indexOf(member);
+      return rank < 0 ? null : rank;
+    },
+    zrevrange: async (key: string, start: number, stop: number) => reversed(key).slice(start, stop + 1),
+    hset: async (key: string, fields: Record<string, string>) => {
+      hashes.set(key, { ...hashes.get(key), ...fields });
+      return 0;
+    },
     // The store's only script: create the record unless it exists.
     eval: async (_script: string, _keys: number, key: string, ...fields: string[]) => {
       if (hashes.has(key)) return 0;
@@ -53,7 +79,7 @@ describe('emergency rotation routes answer what rest-contract documents', () => 
     const store = new EmergencyStore(redis as unknown as Redis, new EmergencyCounters(redis as unknown as Redis));
     Object.assign(store, { schedule: { scheduleIfAbsent: async () => undefined } });
     const logger = { warn: () => undefined } as unknown as Logger;
-    const controller = new EmergencyRotationsController(new EmergencyRotationService(store, logger), {} as EmergencyPreviewer);
+    const controller = new EmergencyRotationsController(new EmergencyRotationService(store, new EmergencyIndex(redis as unknown as Redis), logger), {} as EmergencyPreviewer);
     const response = { status: jest.fn() } as unknown as Response;
 
     const started = wire(
