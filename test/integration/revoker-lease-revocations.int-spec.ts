@@ -88,7 +88,11 @@ describe('revoker: lease revocation by selector', () => {
   /** Runs this suite started (or wrote), removed afterwards. */
   const runIds = new Set<string>();
 
-  const call = async <T>(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
+  const call = async <T>(
+    method: string,
+    path: string,
+    options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ) => {
     const response = await fetch(`${revoker.url}${path}`, {
       method,
       headers: { authorization: `Bearer ${options.token ?? sre}`, 'content-type': 'application/json', ...options.headers },

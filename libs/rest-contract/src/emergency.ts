@@ -54,7 +54,6 @@ const LeaseCountsSchema = z.object({
   byBackend: z.record(z.string(), count),
 });
 
-
 /** An emergency rotation and its progress, as `POST` and `GET /v1/emergency-rotations` answer. */
 export const EmergencyRotationViewSchema = named(
   'EmergencyRotationView',

@@ -31,9 +31,14 @@ export const runId = (id: string, code: string, what: string): string => {
 
 export const idempotencyKeyOf = (header: string | undefined): string | undefined => {
   if (header !== undefined && !RequestIdSchema.safeParse(header).success) {
-    throw new DomainError('invalid', 'invalid-idempotency-key', 'Idempotency-Key: must be 1-128 printable ASCII characters without spaces', {
-      field: 'Idempotency-Key',
-    });
+    throw new DomainError(
+      'invalid',
+      'invalid-idempotency-key',
+      'Idempotency-Key: must be 1-128 printable ASCII characters without spaces',
+      {
+        field: 'Idempotency-Key',
+      },
+    );
   }
   return header;
 };

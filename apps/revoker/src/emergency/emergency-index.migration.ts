@@ -35,7 +35,8 @@ export class EmergencyIndexMigration implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     const result = await this.run();
-    if (result.indexed + result.pruned > 0) this.logger.info({ ...result }, 'emergency rotation and lease revocation lists brought up to date');
+    if (result.indexed + result.pruned > 0)
+      this.logger.info({ ...result }, 'emergency rotation and lease revocation lists brought up to date');
   }
 
   async run(): Promise<EmergencyIndexMigrationResult> {

@@ -10,7 +10,14 @@ import type { Logger } from '@rotor/telemetry';
 
 import type { StartEmergencyRotation, StartLeaseRevocation } from './emergency-rotation.dto';
 import { EmergencyIndex } from './emergency-index';
-import { EmergencyStore, leaseRevocationView, rotationView, type EmergencyProgress, type EmergencyRotation, type EmergencyScope } from './emergency.store';
+import {
+  EmergencyStore,
+  leaseRevocationView,
+  rotationView,
+  type EmergencyProgress,
+  type EmergencyRotation,
+  type EmergencyScope,
+} from './emergency.store';
 
 /** The prefix each scope's ids derive from: a key reused for the other kind of run names another id. */
 const ID_NAMESPACES: Record<EmergencyScope, string> = { rotation: 'emergency-rotation', 'lease-revocation': 'lease-revocation' };
@@ -85,7 +92,10 @@ export class EmergencyRotationService {
 
   async list(scope: 'rotation', query: RunListQuery): Promise<{ items: EmergencyRotationView[]; next?: string }>;
   async list(scope: 'lease-revocation', query: RunListQuery): Promise<{ items: LeaseRevocationView[]; next?: string }>;
-  async list(scope: EmergencyScope, query: RunListQuery): Promise<{ items: (EmergencyRotationView | LeaseRevocationView)[]; next?: string }> {
+  async list(
+    scope: EmergencyScope,
+    query: RunListQuery,
+  ): Promise<{ items: (EmergencyRotationView | LeaseRevocationView)[]; next?: string }> {
     const loaded = new Map<string, EmergencyProgress>();
     const page = await this.index.page(scope, query, async (ids) =>
       Promise.all(
@@ -128,7 +138,14 @@ export class EmergencyRotationService {
     if (run.state === 'running') await this.store.schedule.scheduleIfAbsent(id, Date.now());
     if (created)
       this.logger.warn(
-        { emergencyId: id, scope: fields.scope, selector: fields.selector, mode: fields.mode, reason: fields.reason, requestedBy: caller.subject },
+        {
+          emergencyId: id,
+          scope: fields.scope,
+          selector: fields.selector,
+          mode: fields.mode,
+          reason: fields.reason,
+          requestedBy: caller.subject,
+        },
         fields.scope === 'rotation' ? 'emergency rotation started' : 'lease revocation started',
       );
     return { created, id };

@@ -87,7 +87,10 @@ describe('emergency rotation routes answer what rest-contract documents', () => 
     const store = new EmergencyStore(redis as unknown as Redis, new EmergencyCounters(redis as unknown as Redis));
     Object.assign(store, { schedule: { scheduleIfAbsent: async () => undefined } });
     const logger = { warn: () => undefined } as unknown as Logger;
-    const controller = new EmergencyRotationsController(new EmergencyRotationService(store, new EmergencyIndex(redis as unknown as Redis), logger), {} as EmergencyPreviewer);
+    const controller = new EmergencyRotationsController(
+      new EmergencyRotationService(store, new EmergencyIndex(redis as unknown as Redis), logger),
+      {} as EmergencyPreviewer,
+    );
     const response = { status: jest.fn() } as unknown as Response;
 
     const started = wire(
@@ -182,7 +185,12 @@ describe('lease revocation routes and the run lists answer what rest-contract do
     expect(wire(await revocations.start(sre, { selector: { role: 'orders-db' }, reason: 'INC-7' }, 'inc-7', again))).toEqual(expected);
     expect(again.status).toHaveBeenCalledWith(200);
     // The same key for an emergency rotation names another run.
-    const rotation = (await rotations.start(sre, { selector: { role: 'orders-db' }, mode: 'graceful', reason: 'INC-7' }, 'inc-7', response())) as {
+    const rotation = (await rotations.start(
+      sre,
+      { selector: { role: 'orders-db' }, mode: 'graceful', reason: 'INC-7' },
+      'inc-7',
+      response(),
+    )) as {
       id: string;
     };
     expect(rotation.id).not.toBe(started.id);
@@ -226,7 +234,9 @@ describe('lease revocation routes and the run lists answer what rest-contract do
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       jest.useFakeTimers({ now: Date.parse('2026-12-01T10:00:00Z') + i * 60_000, doNotFake: ['nextTick', 'setImmediate'] });
-      const view = (await revocations.start(sre, { selector: { namespace: `ns-${i}` }, reason: `r${i}` }, undefined, response())) as { id: string };
+      const view = (await revocations.start(sre, { selector: { namespace: `ns-${i}` }, reason: `r${i}` }, undefined, response())) as {
+        id: string;
+      };
       ids.push(view.id);
     }
     jest.useRealTimers();
