@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
 import { DueSchedule, execTransaction, type Redis } from '@rotor/redis-store';
-import type { EmergencyRotationView, EmergencySelector, LeaseRevocationView, LeaseSelector } from '@rotor/rest-contract';
+import type { EmergencyRotationView, EmergencySelector, LeaseRevocationView } from '@rotor/rest-contract';
 
 import { EmergencyCounters, emergencyTag, KEEP_EMERGENCY_SECONDS, type EmergencyCounter } from './emergency-counters';
 
@@ -201,7 +201,7 @@ export function leaseRevocationView({ rotation, matched, counts }: EmergencyProg
     // A lease revocation skips the secret phases; should a record say one, it is on its way to watching.
     phase: phase === 'match-secrets' ? 'revoke' : phase === 'rotate' ? 'watch' : phase,
     reason: rotation.reason,
-    selector: rotation.selector as LeaseSelector,
+    selector: rotation.selector,
     requestedBy: rotation.requestedBy,
     ...(rotation.requestId ? { requestId: rotation.requestId } : {}),
     matched: matched.leases,
