@@ -152,6 +152,7 @@ describe('rotor on Redis Cluster', () => {
       const id = `em-${run}`;
       const created = await store.create({
         id,
+        scope: 'rotation',
         selector: { namespace: `cluster-${run}` },
         mode: 'graceful',
         reason: 'cluster test',

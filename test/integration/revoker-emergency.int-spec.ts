@@ -241,6 +241,14 @@ managedSecrets:
     const revoked = await eventsOf(Topics.leaseRevoked, started, (event) => event.data.workload?.namespace === namespace);
     expect(new Set(revoked.map((event) => event.data.leaseId))).toEqual(new Set(leaseIds));
     expect(revoked.every((event) => event.data['reason'] === 'emergency')).toBe(true);
+    // Each lease's revocation was asked for in the SRE's name: the audit says who.
+    const requests = await eventsOf(Topics.revocationRequested, started, (event) => event.data.emergencyId === body.id);
+    expect(new Set(requests.map((event) => (event.data['subject'] as { leaseId: string }).leaseId))).toEqual(new Set(leaseIds));
+    for (const request of requests)
+      expect(request.data).toMatchObject({
+        reason: 'emergency',
+        requestedBy: { kind: 'operator', subject: 'sre@example.com', groups: ['rotor:sre'] },
+      });
     const created = await eventsOf(Topics.secretVersionCreated, started, (event) => event.data.emergencyId === body.id);
     expect(created.map((event) => event.data)).toEqual([
       expect.objectContaining({ secret, reason: 'emergency', previousVersion: initial.data['version'] }),

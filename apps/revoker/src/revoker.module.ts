@@ -14,12 +14,15 @@ import { BreakGlassWorker } from './break-glass/break-glass-worker';
 import { BreakGlassConsumer } from './break-glass/break-glass.consumer';
 import type { RevokerConfig } from './config';
 import { EmergencyCounters } from './emergency/emergency-counters';
+import { EmergencyIndex } from './emergency/emergency-index';
+import { EmergencyIndexMigration } from './emergency/emergency-index.migration';
 import { EmergencyPreviewer } from './emergency/emergency-preview';
 import { EmergencyRotationService } from './emergency/emergency-rotation.service';
 import { EmergencyRotationsController } from './emergency/emergency-rotations.controller';
 import { EmergencyStore } from './emergency/emergency.store';
 import { EmergencyTracker } from './emergency/emergency-tracker';
 import { EmergencyWorker } from './emergency/emergency-worker';
+import { LeaseRevocationsController } from './emergency/lease-revocations.controller';
 import { LeaseClock } from './leases/lease-clock';
 import { RevokedLeasesMigration } from './leases/revoked-leases.migration';
 import { LeaseEventsConsumer } from './leases/lease-events.consumer';
@@ -56,7 +59,7 @@ export class RevokerModule {
           security: config.redis.security,
         }),
       ],
-      controllers: [LeasesController, EmergencyRotationsController],
+      controllers: [LeasesController, EmergencyRotationsController, LeaseRevocationsController],
       providers: [
         { provide: REVOKER_CONFIG, useValue: config },
         // The catalog is validated at boot: an invalid file stops the revoker before it serves.
@@ -75,6 +78,8 @@ export class RevokerModule {
         BackendRecovery,
         EmergencyCounters,
         EmergencyStore,
+        EmergencyIndex,
+        EmergencyIndexMigration,
         EmergencyTracker,
         { provide: RetirementUrgency, useExisting: EmergencyTracker },
         EmergencyRotationService,

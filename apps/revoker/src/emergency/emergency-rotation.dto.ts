@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { EmergencyModeSchema, EmergencySelectorSchema } from '@rotor/rest-contract';
+import { EmergencyModeSchema, EmergencySelectorSchema, LeaseSelectorSchema } from '@rotor/rest-contract';
 
 export const RequestIdSchema = z
   .string()
@@ -16,5 +16,13 @@ export const StartEmergencyRotationBody = z.strictObject({
   requestId: RequestIdSchema.optional(),
 });
 export type StartEmergencyRotation = z.infer<typeof StartEmergencyRotationBody>;
+
+/** `POST /v1/lease-revocations`: an emergency run over leases only, so no mode. */
+export const StartLeaseRevocationBody = z.strictObject({
+  selector: LeaseSelectorSchema,
+  reason: z.string().trim().min(1, 'is required').max(1_000),
+  requestId: RequestIdSchema.optional(),
+});
+export type StartLeaseRevocation = z.infer<typeof StartLeaseRevocationBody>;
 
 export const EmergencyIdParam = z.uuid();

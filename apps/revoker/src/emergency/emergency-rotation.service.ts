@@ -4,28 +4,49 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { DomainError } from '@rotor/errors';
 import type { OperatorCaller } from '@rotor/identity';
-import type { EmergencyRotationView } from '@rotor/rest-contract';
+import type { EmergencyRotationView, LeaseRevocationView, RunListQuery } from '@rotor/rest-contract';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
-import type { StartEmergencyRotation } from './emergency-rotation.dto';
-import { EmergencyStore } from './emergency.store';
+import type { StartEmergencyRotation, StartLeaseRevocation } from './emergency-rotation.dto';
+import { EmergencyIndex } from './emergency-index';
+import {
+  EmergencyStore,
+  leaseRevocationView,
+  rotationView,
+  type EmergencyProgress,
+  type EmergencyRotation,
+  type EmergencyScope,
+} from './emergency.store';
+
+/** The prefix each scope's ids derive from: a key reused for the other kind of run names another id. */
+const ID_NAMESPACES: Record<EmergencyScope, string> = { rotation: 'emergency-rotation', 'lease-revocation': 'lease-revocation' };
 
 /**
- * The same request id from the same operator always names the same rotation: a retried
- * POST finds the one already started. Scoped by subject so one operator's ids cannot
- * collide with another's. Shaped as a UUID (version 5 bits, RFC 4122 variant).
+ * The same request id from the same operator always names the same run: a retried POST
+ * finds the one already started. Scoped by subject so one operator's ids cannot collide
+ * with another's, and by kind of run. Shaped as a UUID (version 5 bits, RFC 4122 variant).
  */
-export function emergencyIdFor(subject: string, requestId: string): string {
-  const hex = createHash('sha256').update(`emergency-rotation\n${subject}\n${requestId}`).digest('hex');
+export function emergencyIdFor(subject: string, requestId: string, scope: EmergencyScope = 'rotation'): string {
+  const hex = createHash('sha256').update(`${ID_NAMESPACES[scope]}\n${subject}\n${requestId}`).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** Starts emergency rotations (durably, for the worker to run) and reports their progress. */
+interface RunStart {
+  caller: OperatorCaller;
+  requestId: string | undefined;
+  fields: Pick<EmergencyRotation, 'scope' | 'selector' | 'reason' | 'mode'>;
+}
+
+/**
+ * Starts emergency rotations and lease revocations by selector (durably, for the worker to
+ * run; one machinery, two scopes), reports their progress and lists them.
+ */
 @Injectable()
 export class EmergencyRotationService {
   constructor(
     private readonly store: EmergencyStore,
+    private readonly index: EmergencyIndex,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -34,13 +55,72 @@ export class EmergencyRotationService {
     request: StartEmergencyRotation,
     idempotencyKey?: string,
   ): Promise<{ created: boolean; view: EmergencyRotationView }> {
-    const requestId = request.requestId ?? idempotencyKey;
-    const id = requestId ? emergencyIdFor(caller.subject, requestId) : randomUUID();
+    const { selector, mode, reason } = request;
+    const { created, id } = await this.begin({
+      caller,
+      requestId: request.requestId ?? idempotencyKey,
+      fields: { scope: 'rotation', selector, mode, reason },
+    });
+    return { created, view: await this.view(id) };
+  }
+
+  async startLeaseRevocation(
+    caller: OperatorCaller,
+    request: StartLeaseRevocation,
+    idempotencyKey?: string,
+  ): Promise<{ created: boolean; view: LeaseRevocationView }> {
+    const { selector, reason } = request;
+    const { created, id } = await this.begin({
+      caller,
+      requestId: request.requestId ?? idempotencyKey,
+      fields: { scope: 'lease-revocation', selector, reason },
+    });
+    return { created, view: await this.leaseRevocation(id) };
+  }
+
+  async view(id: string): Promise<EmergencyRotationView> {
+    const view = await this.store.view(id);
+    if (!view) throw new DomainError('not-found', 'unknown-emergency-rotation', `emergency rotation ${id} does not exist`);
+    return view;
+  }
+
+  async leaseRevocation(id: string): Promise<LeaseRevocationView> {
+    const view = await this.store.leaseRevocationView(id);
+    if (!view) throw new DomainError('not-found', 'unknown-lease-revocation', `lease revocation ${id} does not exist`);
+    return view;
+  }
+
+  async list(scope: 'rotation', query: RunListQuery): Promise<{ items: EmergencyRotationView[]; next?: string }>;
+  async list(scope: 'lease-revocation', query: RunListQuery): Promise<{ items: LeaseRevocationView[]; next?: string }>;
+  async list(
+    scope: EmergencyScope,
+    query: RunListQuery,
+  ): Promise<{ items: (EmergencyRotationView | LeaseRevocationView)[]; next?: string }> {
+    const loaded = new Map<string, EmergencyProgress>();
+    const page = await this.index.page(scope, query, async (ids) =>
+      Promise.all(
+        ids.map(async (id) => {
+          const progress = await this.store.progress(id);
+          if (!progress) return undefined;
+          loaded.set(id, progress);
+          return { id, state: progress.rotation.state };
+        }),
+      ),
+    );
+    const toView = scope === 'rotation' ? rotationView : leaseRevocationView;
+    const items = page.ids.flatMap((id) => {
+      const view = toView(loaded.get(id)!);
+      return view ? [view] : [];
+    });
+    return page.next ? { items, next: page.next } : { items };
+  }
+
+  private async begin({ caller, requestId, fields }: RunStart): Promise<{ created: boolean; id: string }> {
+    const id = requestId ? emergencyIdFor(caller.subject, requestId, fields.scope) : randomUUID();
+    const startedAt = new Date().toISOString();
     const created = await this.store.create({
       id,
-      selector: request.selector,
-      mode: request.mode,
-      reason: request.reason,
+      ...fields,
       requestedBy: caller.subject,
       ...(requestId ? { requestId } : {}),
       state: 'running',
@@ -48,23 +128,26 @@ export class EmergencyRotationService {
       cursor: '0',
       secretsRequested: 0,
       quotaLimited: false,
-      startedAt: new Date().toISOString(),
+      startedAt,
       lastProgressAt: 0,
     });
-    const view = await this.view(id);
-    // Also on a repeat: a crash between storing and scheduling must not strand it.
-    if (view.state === 'running') await this.store.schedule.scheduleIfAbsent(id, Date.now());
+    const run = await this.store.get(id);
+    if (!run) throw new Error(`emergency run ${id} disappeared right after it was stored`);
+    // Also on a repeat: a crash between storing, listing and scheduling must not strand it.
+    await this.index.add(run.scope, id, run.startedAt);
+    if (run.state === 'running') await this.store.schedule.scheduleIfAbsent(id, Date.now());
     if (created)
       this.logger.warn(
-        { emergencyId: id, selector: request.selector, mode: request.mode, reason: request.reason, requestedBy: caller.subject },
-        'emergency rotation started',
+        {
+          emergencyId: id,
+          scope: fields.scope,
+          selector: fields.selector,
+          mode: fields.mode,
+          reason: fields.reason,
+          requestedBy: caller.subject,
+        },
+        fields.scope === 'rotation' ? 'emergency rotation started' : 'lease revocation started',
       );
-    return { created, view };
-  }
-
-  async view(id: string): Promise<EmergencyRotationView> {
-    const view = await this.store.view(id);
-    if (!view) throw new DomainError('not-found', 'unknown-emergency-rotation', `emergency rotation ${id} does not exist`);
-    return view;
+    return { created, id };
   }
 }

@@ -1,30 +1,23 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 
-import { DomainError } from '@rotor/errors';
-import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
-import { EmergencyPreviewSchema, EmergencyRotationViewSchema, EmergencySelectorSchema } from '@rotor/rest-contract';
+import type { Caller } from '@rotor/identity';
+import {
+  EmergencyPreviewSchema,
+  EmergencyRotationPageSchema,
+  EmergencyRotationViewSchema,
+  EmergencySelectorSchema,
+  type EmergencyRotationPage,
+} from '@rotor/rest-contract';
 import { Answers, CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
 
-import { z } from 'zod';
-
+import { idempotencyKeyOf, PreviewBody, runId, runListQuery, sreOnly, sreOrAuditor } from './emergency-access';
 import { EmergencyPreviewer } from './emergency-preview';
-import { EmergencyIdParam, RequestIdSchema, StartEmergencyRotationBody } from './emergency-rotation.dto';
+import { StartEmergencyRotationBody } from './emergency-rotation.dto';
 import { EmergencyRotationService } from './emergency-rotation.service';
 
-const sreOnly = (caller: Caller): OperatorCaller => {
-  if (caller.kind !== 'operator' || !hasGroup(caller, OperatorGroups.sre)) {
-    throw new DomainError('forbidden', 'missing-group', 'emergency rotation needs the rotor:sre group');
-  }
-  return caller;
-};
-
-const emergencyId = (id: string): string => {
-  if (!EmergencyIdParam.safeParse(id).success)
-    throw new DomainError('invalid', 'invalid-emergency-id', 'id: must be an emergency rotation id (UUID)', { field: 'id' });
-  return id;
-};
+const WHAT = 'emergency rotation';
 
 @ApiTags('emergency-rotations')
 @ApiBearerAuth()
@@ -32,7 +25,7 @@ const emergencyId = (id: string): string => {
 @Controller('v1/emergency-rotations')
 export class EmergencyRotationsController {
   private readonly bodyPipe = new ZodBodyPipe(StartEmergencyRotationBody);
-  private readonly previewPipe = new ZodBodyPipe(z.strictObject({ selector: EmergencySelectorSchema }));
+  private readonly previewPipe = new ZodBodyPipe(PreviewBody(EmergencySelectorSchema));
 
   constructor(
     private readonly rotations: EmergencyRotationService,
@@ -45,7 +38,7 @@ export class EmergencyRotationsController {
   @Needs('redis')
   @Answers(200, EmergencyPreviewSchema, 'what it would cover')
   async preview(@CurrentCaller() caller: Caller, @Body() body: unknown) {
-    sreOnly(caller);
+    sreOnly(caller, WHAT);
     return this.previewer.preview(this.previewPipe.transform(body).selector);
   }
 
@@ -61,28 +54,27 @@ export class EmergencyRotationsController {
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ) {
-    const sre = sreOnly(caller);
+    const sre = sreOnly(caller, WHAT);
     const request = this.bodyPipe.transform(body);
-    if (idempotencyKey !== undefined && !RequestIdSchema.safeParse(idempotencyKey).success) {
-      throw new DomainError(
-        'invalid',
-        'invalid-idempotency-key',
-        'Idempotency-Key: must be 1-128 printable ASCII characters without spaces',
-        { field: 'Idempotency-Key' },
-      );
-    }
-    const { created, view } = await this.rotations.start(sre, request, idempotencyKey);
+    const { created, view } = await this.rotations.start(sre, request, idempotencyKeyOf(idempotencyKey));
     response.status(created ? 202 : 200);
     return view;
+  }
+
+  /** The rotations the revoker still keeps (7 days after they end), newest first; `state` filters, `after` pages. */
+  @Get()
+  @Needs('redis')
+  @Answers(200, EmergencyRotationPageSchema, 'a page of emergency rotations, newest first')
+  async list(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>): Promise<EmergencyRotationPage> {
+    sreOrAuditor(caller, 'emergency rotations');
+    return this.rotations.list('rotation', runListQuery(query));
   }
 
   @Get(':id')
   @Needs('redis')
   @Answers(200, EmergencyRotationViewSchema, 'the rotation and its progress')
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
-    if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
-      throw new DomainError('forbidden', 'missing-group', 'reading emergency rotations needs the rotor:sre or rotor:auditor group');
-    }
-    return this.rotations.view(emergencyId(id));
+    sreOrAuditor(caller, 'emergency rotations');
+    return this.rotations.view(runId(id, 'invalid-emergency-id', 'an emergency rotation'));
   }
 }

@@ -7,7 +7,6 @@ import { sharedGsmPacers } from '@rotor/nest-gsm';
 import { ClaimLoopWorker, REDIS, type ClaimLoopSpec } from '@rotor/nest-redis';
 import { forEachLimited, type Redis } from '@rotor/redis-store';
 import type { Pacer } from '@rotor/secret-store';
-import type { EmergencyRotationView } from '@rotor/rest-contract';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -17,7 +16,7 @@ import { CATALOG, REVOKER_CONFIG } from '../platform/tokens';
 
 import { EmergencyCounters } from './emergency-counters';
 import { indexDecides, leaseMatches, matchSecrets, primaryLeaseIndex, selectsLeases } from './emergency-matcher';
-import { EmergencyStore, type EmergencyRotation } from './emergency.store';
+import { EmergencyStore, type EmergencyProgress, type EmergencyRotation } from './emergency.store';
 
 /**
  * GSM writes one rotation of a managed secret costs: the issuer's create-secret (idempotent),
@@ -32,6 +31,7 @@ type StepResult = 'continue' | 'wait' | 'done';
  * the matching leases (SSCAN of an index, cursor saved), list the matching secrets, ask for
  * each snapshotted lease's revocation (cursor saved), request each secret's rotation
  * (position saved), then watch the counts until everything is revoked, rotated and retired.
+ * A lease revocation by selector is the same run without the secret steps.
  * Every step is idempotent, so a step cut short by a crash is simply done again by whichever
  * replica claims the rotation after its visibility deadline.
  */
@@ -103,6 +103,7 @@ export class EmergencyWorker extends ClaimLoopWorker {
   private async step(rotation: EmergencyRotation, deadline: number): Promise<StepResult> {
     const { id, selector } = rotation;
     const { batch } = this.config.emergency;
+    const leasesOnly = rotation.scope === 'lease-revocation';
     switch (rotation.phase) {
       case 'match-leases': {
         if (!selectsLeases(selector)) {
@@ -116,7 +117,7 @@ export class EmergencyWorker extends ClaimLoopWorker {
           matching = ids.filter((_, index) => fields[index] && leaseMatches(fields[index], selector));
         }
         await this.store.addLeases(id, matching);
-        await this.store.update(id, cursor === '0' ? { phase: 'match-secrets', cursor: '0' } : { cursor });
+        await this.store.update(id, cursor === '0' ? { phase: leasesOnly ? 'revoke' : 'match-secrets', cursor: '0' } : { cursor });
         return 'continue';
       }
       case 'match-secrets':
@@ -125,8 +126,9 @@ export class EmergencyWorker extends ClaimLoopWorker {
         return 'continue';
       case 'revoke': {
         const [cursor, ids] = await this.store.scanLeases(id, rotation.cursor, batch);
-        await forEachLimited(ids, 16, (leaseId) => this.requestRevocation(id, leaseId));
-        await this.store.update(id, cursor === '0' ? { phase: 'rotate', cursor: '0' } : { cursor });
+        await this.publishRevocationRequests(rotation, ids);
+        await forEachLimited(ids, 16, (leaseId) => this.requestRevocation(rotation, leaseId));
+        await this.store.update(id, cursor === '0' ? { phase: leasesOnly ? 'watch' : 'rotate', cursor: '0' } : { cursor });
         return 'continue';
       }
       case 'rotate': {
@@ -157,23 +159,24 @@ export class EmergencyWorker extends ClaimLoopWorker {
         return 'continue';
       }
       case 'watch': {
-        const view = await this.viewOf(id);
-        const leasesDone = view.revoked + view.failed >= view.matched.leases;
-        const secretsDone = view.rotated >= view.matched.secrets && view.retired >= view.matched.secrets;
+        const { matched, counts } = await this.progressOf(id);
+        const leasesDone = counts.revoked + counts.failed >= matched.leases;
+        const secretsDone = counts.rotated >= matched.secrets && counts.retired >= matched.secrets;
         if (!leasesDone || !secretsDone) return 'wait';
-        const state = view.failed > 0 ? 'failed' : 'completed';
+        const state = counts.failed > 0 ? 'failed' : 'completed';
         await this.store.finish(id, state, new Date());
         this.logger.warn(
           {
             emergencyId: id,
+            scope: rotation.scope,
             state,
-            matched: view.matched,
-            revoked: view.revoked,
-            failed: view.failed,
-            rotated: view.rotated,
-            retired: view.retired,
+            matched,
+            revoked: counts.revoked,
+            failed: counts.failed,
+            rotated: counts.rotated,
+            retired: counts.retired,
           },
-          'emergency rotation finished',
+          leasesOnly ? 'lease revocation finished' : 'emergency rotation finished',
         );
         return 'done';
       }
@@ -183,15 +186,42 @@ export class EmergencyWorker extends ClaimLoopWorker {
   }
 
   /** Read from the store, not the REST-facing service; a rotation gone mid-step fails the step (its claim is retried). */
-  private async viewOf(id: string): Promise<EmergencyRotationView> {
-    const view = await this.store.view(id);
-    if (!view) throw new Error(`emergency rotation ${id} disappeared`);
-    return view;
+  private async progressOf(id: string): Promise<EmergencyProgress> {
+    const progress = await this.store.progress(id);
+    if (!progress) throw new Error(`emergency rotation ${id} disappeared`);
+    return progress;
   }
 
-  /** Tags the lease with this rotation and asks for its revocation now; a lease already ended is counted here. */
-  private async requestRevocation(emergencyId: string, leaseId: string): Promise<void> {
-    await this.clock.requestNow(leaseId, 'emergency', emergencyId);
+  /**
+   * One `revocation.requested` per lease, naming the SRE who started the run, so the audit
+   * trail says who asked for each lease's end (as an SRE's single-lease revocation does). Sent
+   * before the lease is tagged; the id derives from the run and the lease, so a batch sent
+   * again after a crash is deduplicated downstream.
+   */
+  private async publishRevocationRequests(rotation: EmergencyRotation, leaseIds: string[]): Promise<void> {
+    if (leaseIds.length === 0) return;
+    await this.publisher.publishAll(
+      leaseIds.map((leaseId) =>
+        createEvent({
+          topic: Topics.revocationRequested,
+          id: `${rotation.id}:revoke:${leaseId}`,
+          source: '/rotor/revoker',
+          subject: leaseId,
+          data: {
+            subject: { kind: 'lease', leaseId },
+            reason: revocationReasonOf(rotation),
+            requestedBy: { kind: 'operator', subject: rotation.requestedBy, groups: ['rotor:sre'] },
+            emergencyId: rotation.id,
+          },
+        }),
+      ),
+    );
+  }
+
+  /** Tags the lease with this run and asks for its revocation now; a lease already ended is counted here. */
+  private async requestRevocation(rotation: EmergencyRotation, leaseId: string): Promise<void> {
+    const emergencyId = rotation.id;
+    await this.clock.requestNow(leaseId, revocationReasonOf(rotation), emergencyId);
     const lease = await this.clock.get(leaseId);
     if (lease?.state === 'revoked') await this.counters.leaseRevoked(emergencyId, leaseId);
     else if (lease?.state === 'irrevocable') await this.counters.add(emergencyId, 'failed', leaseId);
@@ -214,17 +244,13 @@ export class EmergencyWorker extends ClaimLoopWorker {
     const rotation = await this.store.get(id);
     if (!rotation) return;
     if (!final && Date.now() - rotation.lastProgressAt < this.config.emergency.pollMs) return;
-    const view = await this.viewOf(id);
+    const { matched, counts } = await this.progressOf(id);
     const data = {
       emergencyId: id,
-      state: view.state,
-      matched: view.matched.leases + view.matched.secrets,
-      revoked: view.revoked,
-      rotated: view.rotated,
-      delivered: view.delivered,
-      failed: view.failed,
-      retired: view.retired,
-      quotaLimited: view.quotaLimited,
+      state: rotation.state,
+      matched: matched.leases + matched.secrets,
+      ...counts,
+      quotaLimited: rotation.quotaLimited,
     };
     const progressId = `${id}:progress:${[data.state, data.matched, data.revoked, data.rotated, data.delivered, data.retired, data.failed, data.quotaLimited ? 'q' : '-'].join(':')}`;
     if (progressId === rotation.lastProgressId) return;
@@ -235,3 +261,7 @@ export class EmergencyWorker extends ClaimLoopWorker {
     await this.store.update(id, { lastProgressId: progressId, lastProgressAt: Date.now() });
   }
 }
+
+/** An emergency rotation's leases end as `emergency`; a revocation by selector's as `requested`, as an SRE's single one. */
+const revocationReasonOf = (rotation: EmergencyRotation): 'emergency' | 'requested' =>
+  rotation.scope === 'lease-revocation' ? 'requested' : 'emergency';

@@ -2,19 +2,27 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
 import { DueSchedule, execTransaction, type Redis } from '@rotor/redis-store';
-import type { EmergencyRotationView, EmergencySelector } from '@rotor/rest-contract';
+import type { EmergencyRotationView, EmergencySelector, LeaseRevocationView } from '@rotor/rest-contract';
 
-import { EmergencyCounters, emergencyTag, KEEP_EMERGENCY_SECONDS } from './emergency-counters';
+import { EmergencyCounters, emergencyTag, KEEP_EMERGENCY_SECONDS, type EmergencyCounter } from './emergency-counters';
 
 export type EmergencyMode = 'immediate' | 'graceful';
+/**
+ * What a run covers: `rotation`, an emergency rotation (leases and managed secrets);
+ * `lease-revocation`, a revocation of leases by selector (leases only, no mode). Records
+ * written before lease revocations existed have no scope field: they are rotations.
+ */
+export type EmergencyScope = 'rotation' | 'lease-revocation';
 export type EmergencyState = 'running' | 'completed' | 'failed';
 /** Checkpointed steps: snapshot matching leases → list matching secrets → request revocations → request rotations → watch counts. */
 export type EmergencyPhase = 'match-leases' | 'match-secrets' | 'revoke' | 'rotate' | 'watch' | 'done';
 
 export interface EmergencyRotation {
   id: string;
+  scope: EmergencyScope;
   selector: EmergencySelector;
-  mode: EmergencyMode;
+  /** Rotations only: a lease revocation retires no version. */
+  mode?: EmergencyMode;
   reason: string;
   requestedBy: string;
   requestId?: string;
@@ -44,7 +52,14 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `;
 
-/** Emergency rotations: the record, the snapshot of matched leases and secrets, and the schedule the workers claim from. */
+/** A run's record with what it matched and its progress counts. */
+export interface EmergencyProgress {
+  rotation: EmergencyRotation;
+  matched: { leases: number; secrets: number };
+  counts: Record<EmergencyCounter, number>;
+}
+
+/** Emergency rotations and lease revocations: the record, the snapshot of matched leases and secrets, and the schedule the workers claim from. */
 @Injectable()
 export class EmergencyStore {
   readonly schedule: DueSchedule;
@@ -66,8 +81,9 @@ export class EmergencyStore {
     if (!fields['id']) return undefined;
     return {
       id: fields['id'],
+      scope: (fields['scope'] as EmergencyScope | undefined) ?? 'rotation',
       selector: JSON.parse(fields['selector']!) as EmergencySelector,
-      mode: fields['mode'] as EmergencyMode,
+      ...(fields['mode'] ? { mode: fields['mode'] as EmergencyMode } : {}),
       reason: fields['reason']!,
       requestedBy: fields['requestedBy']!,
       ...(fields['requestId'] ? { requestId: fields['requestId'] } : {}),
@@ -83,26 +99,24 @@ export class EmergencyStore {
     };
   }
 
-  /** The rotation with its matched totals and progress counts; undefined when it does not exist (or expired). */
-  async view(id: string): Promise<EmergencyRotationView | undefined> {
+  /** The run with its matched totals and progress counts; undefined when it does not exist (or expired). */
+  async progress(id: string): Promise<EmergencyProgress | undefined> {
     const rotation = await this.get(id);
     if (!rotation) return undefined;
     const [matched, counts] = await Promise.all([this.matched(id), this.counters.counts(id)]);
-    return {
-      id,
-      state: rotation.state,
-      phase: rotation.phase,
-      mode: rotation.mode,
-      reason: rotation.reason,
-      selector: rotation.selector,
-      requestedBy: rotation.requestedBy,
-      ...(rotation.requestId ? { requestId: rotation.requestId } : {}),
-      matched,
-      ...counts,
-      quotaLimited: rotation.quotaLimited,
-      startedAt: rotation.startedAt,
-      ...(rotation.completedAt ? { completedAt: rotation.completedAt } : {}),
-    };
+    return { rotation, matched, counts };
+  }
+
+  /** The emergency rotation as GET answers it; undefined when there is none by this id (a lease revocation is not one). */
+  async view(id: string): Promise<EmergencyRotationView | undefined> {
+    const progress = await this.progress(id);
+    return progress && rotationView(progress);
+  }
+
+  /** The lease revocation as GET answers it; undefined when there is none by this id (an emergency rotation is not one). */
+  async leaseRevocationView(id: string): Promise<LeaseRevocationView | undefined> {
+    const progress = await this.progress(id);
+    return progress && leaseRevocationView(progress);
   }
 
   async mode(id: string): Promise<EmergencyMode | undefined> {
@@ -156,6 +170,46 @@ export class EmergencyStore {
   async emergencyOfVersion(secret: string, version: number): Promise<string | undefined> {
     return (await this.redis.hget(versionsKey(secret), String(version))) ?? undefined;
   }
+}
+
+export function rotationView({ rotation, matched, counts }: EmergencyProgress): EmergencyRotationView | undefined {
+  if (rotation.scope !== 'rotation') return undefined;
+  return {
+    id: rotation.id,
+    state: rotation.state,
+    phase: rotation.phase,
+    // Every rotation is created with a mode; 'graceful' only stands in for a record too partial to say.
+    mode: rotation.mode ?? 'graceful',
+    reason: rotation.reason,
+    selector: rotation.selector,
+    requestedBy: rotation.requestedBy,
+    ...(rotation.requestId ? { requestId: rotation.requestId } : {}),
+    matched,
+    ...counts,
+    quotaLimited: rotation.quotaLimited,
+    startedAt: rotation.startedAt,
+    ...(rotation.completedAt ? { completedAt: rotation.completedAt } : {}),
+  };
+}
+
+export function leaseRevocationView({ rotation, matched, counts }: EmergencyProgress): LeaseRevocationView | undefined {
+  if (rotation.scope !== 'lease-revocation') return undefined;
+  const phase = rotation.phase;
+  return {
+    id: rotation.id,
+    state: rotation.state,
+    // A lease revocation skips the secret phases; should a record say one, it is on its way to watching.
+    phase: phase === 'match-secrets' ? 'revoke' : phase === 'rotate' ? 'watch' : phase,
+    reason: rotation.reason,
+    selector: rotation.selector,
+    requestedBy: rotation.requestedBy,
+    ...(rotation.requestId ? { requestId: rotation.requestId } : {}),
+    matched: matched.leases,
+    revoked: counts.revoked,
+    failed: counts.failed,
+    startedAt: rotation.startedAt,
+    ...(rotation.completedAt ? { completedAt: rotation.completedAt } : {}),
+  };
 }
 
 function serialize(rotation: Partial<EmergencyRotation>): Record<string, string> {

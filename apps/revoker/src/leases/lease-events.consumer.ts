@@ -54,7 +54,8 @@ export class LeaseEventsConsumer {
       .subscribe(
         onEvent(Topics.revocationRequested, async ({ data }, context) => {
           if (data.subject.kind !== 'lease') return; // secret versions are retired by SecretEventsConsumer, in its own group
-          const known = await clock.requestNow(data.subject.leaseId, data.reason);
+          // An emergency run's own requests carry its id: its progress counts the lease however the request arrives.
+          const known = await clock.requestNow(data.subject.leaseId, data.reason, data.emergencyId);
           if (!known)
             context.logger.info({ leaseId: data.subject.leaseId }, 'revocation requested before its issue event; kept until it arrives');
         }),
