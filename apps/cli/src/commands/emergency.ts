@@ -1,21 +1,18 @@
 import { Option, type Command } from 'commander';
 import { decodeJwt } from 'jose';
 
-import type { EmergencyPreview, EmergencyRotationView as EmergencyView } from '@rotor/rest-contract';
+import type { EmergencyPreview, EmergencyRotationPage, EmergencyRotationView as EmergencyView } from '@rotor/rest-contract';
 
 import type { CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
 import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
-import { watchUntilFinished } from '../watch';
+import { finishRun, type RunProgressModel } from '../run-progress';
 
 import { confirmOnTerminal, derivedRequestId, describeSelector, pageLimit, parseSelector } from './selector';
 
 export { derivedRequestId, parseSelector } from './selector';
-
-// TODO(merge): the revoker's list schema from rest-contract.
-type EmergencyRotationPage = { items: EmergencyView[]; next?: string };
 
 const MODES = ['graceful', 'immediate'] as const;
 const STATES = ['running', 'completed', 'failed'] as const;
@@ -72,16 +69,13 @@ async function rotate(context: CliContext, options: RotateOptions): Promise<void
     // The request id makes a second POST find the first rotation: safe to retry.
     idempotent: true,
   });
-  await finish(context, view, options.watch);
+  await finishRun(context, rotationProgress(context), view, options.watch);
 }
 
 async function show(context: CliContext, id: string, watch?: boolean): Promise<void> {
   const token = await context.token(['rotor:sre']);
-  await finish(
-    context,
-    await request<EmergencyView>(`${context.urls.revoker}/v1/emergency-rotations/${encodeURIComponent(id)}`, { token }),
-    watch,
-  );
+  const view = await request<EmergencyView>(`${context.urls.revoker}/v1/emergency-rotations/${encodeURIComponent(id)}`, { token });
+  await finishRun(context, rotationProgress(context), view, watch);
 }
 
 async function list(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
@@ -108,84 +102,17 @@ async function list(context: CliContext, options: { state?: string; limit?: numb
   if (!context.json && page.next) process.stderr.write(`more: the same command with --after ${page.next}\n`);
 }
 
-/** Watches if asked, prints the summary; a rotation that failed exits 5. */
-async function finish(context: CliContext, first: EmergencyView, watch?: boolean): Promise<void> {
-  let view = first;
-  if (watch) {
-    const token = () => context.token(['rotor:sre']);
-    const url = `${context.urls.revoker}/v1/emergency-rotations/${encodeURIComponent(view.id)}`;
-    const progress = new ProgressDisplay(context, view);
-    view = await watchUntilFinished(view, {
-      read: async () => request<EmergencyView>(url, { token: await token() }),
-      finished: (current) => current.state !== 'running',
-      show: (current) => progress.show(current),
-      note: (line) => progress.note(line),
-    });
-    progress.end();
-  }
-  printResult(context, view, { columns: ['field', 'value'], rows: summaryRows(view) });
-  if (view.state === 'failed' || view.failed > 0) process.exitCode = ExitCode.partial;
-}
-
-/** A live bar on a terminal, one line per change otherwise, nothing with --output json|yaml. */
-class ProgressDisplay {
-  private readonly live: boolean;
-  private readonly started = Date.now();
-  private readonly startDone: number;
-  private lastLine = '';
-
-  constructor(
-    private readonly context: CliContext,
-    first: EmergencyView,
-  ) {
-    this.live = !context.json && Boolean(process.stderr.isTTY);
-    this.startDone = done(first);
-  }
-
-  show(view: EmergencyView): void {
-    if (this.context.json) return;
-    const line = this.live ? progressBar(view, this.started, this.startDone) : progressLine(view);
-    if (this.live) process.stderr.write(`\r${line}\x1b[K`);
-    else if (line !== this.lastLine) process.stderr.write(`${line}\n`);
-    this.lastLine = line;
-  }
-
-  note(line: string): void {
-    if (this.live) process.stderr.write('\n');
-    process.stderr.write(`rotor: ${line}\n`);
-  }
-
-  end(): void {
-    if (this.live) process.stderr.write('\n');
-  }
-}
-
-/** Work units: each matched lease ends (revoked or failed); each matched secret is rotated, then its old version retired. */
-const total = (view: EmergencyView) => view.matched.leases + 2 * view.matched.secrets;
-const done = (view: EmergencyView) => view.revoked + view.failed + view.rotated + view.retired;
-
-function progressLine(view: EmergencyView): string {
-  return (
+/** An emergency rotation's work: each matched lease ends (revoked or failed); each matched secret is rotated, then its old version retired. */
+const rotationProgress = (context: CliContext): RunProgressModel<EmergencyView> => ({
+  url: `${context.urls.revoker}/v1/emergency-rotations`,
+  total: (view) => view.matched.leases + 2 * view.matched.secrets,
+  done: (view) => view.revoked + view.failed + view.rotated + view.retired,
+  line: (view) =>
     `${view.state}: leases ${view.revoked + view.failed}/${view.matched.leases} (${view.failed} failed), ` +
     `secrets rotated ${view.rotated}/${view.matched.secrets}, delivered ${view.delivered}, retired ${view.retired}/${view.matched.secrets}` +
-    (view.quotaLimited ? ', paced by GSM quota' : '')
-  );
-}
-
-function progressBar(view: EmergencyView, startedMs: number, startDone: number): string {
-  const width = 30;
-  // Nothing matched: finished is all of it.
-  const fraction = total(view) === 0 ? (view.state === 'running' ? 0 : 1) : Math.min(1, done(view) / total(view));
-  const filled = Math.round(fraction * width);
-  const seconds = (Date.now() - startedMs) / 1000;
-  const rate = seconds > 0 ? (done(view) - startDone) / seconds : 0;
-  const remaining = total(view) - done(view);
-  const eta = view.state !== 'running' ? 'done' : rate > 0 ? `ETA ${formatDuration(remaining / rate)}` : 'ETA --';
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${done(view)}/${total(view)}  ${rate.toFixed(1)}/s  ${eta}  ${progressLine(view)}`;
-}
-
-const formatDuration = (seconds: number) =>
-  seconds < 90 ? `${Math.ceil(seconds)}s` : `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`;
+    (view.quotaLimited ? ', paced by GSM quota' : ''),
+  summary: summaryRows,
+});
 
 function summaryRows(view: EmergencyView): (string | number)[][] {
   return [

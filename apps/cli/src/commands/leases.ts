@@ -1,13 +1,38 @@
 import { Option, type Command } from 'commander';
 
-import type { IrrevocableLeasePage, LeasePage, LeaseView } from '@rotor/rest-contract';
+import { decodeJwt } from 'jose';
+
+import type {
+  IrrevocableLeasePage,
+  LeasePage,
+  LeaseRevocationPage,
+  LeaseRevocationPreview,
+  LeaseRevocationView,
+  LeaseView,
+} from '@rotor/rest-contract';
 
 import type { CliContext } from '../context';
+import { ExitCode, UsageError } from '../exit-codes';
 import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { finishRun, type RunProgressModel } from '../run-progress';
 
-import { pageLimit } from './selector';
+import { confirmOnTerminal, derivedRequestId, describeSelector, pageLimit, parseSelector } from './selector';
+
+/** What a revocation by selector may name: no `secret` (it touches no managed secret). */
+const LEASE_SELECTOR_FIELDS = ['namespace', 'serviceAccount', 'role', 'backend', 'all'] as const;
+const RUN_STATES = ['running', 'completed', 'failed'] as const;
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface RevokeOptions {
+  selector?: string[];
+  reason?: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  requestId?: string;
+  watch?: boolean;
+}
 
 const LEASE_STATES = ['active', 'expired', 'revoked', 'irrevocable'] as const;
 const COLUMNS = ['lease', 'role', 'workload', 'state', 'expires'];
@@ -88,7 +113,95 @@ async function oneLease(context: CliContext, action: 'show' | 'renew' | 'revoke'
   printResult(context, lease, { columns: COLUMNS, rows: [leaseRow(lease)] });
 }
 
-/** `rotor leases list|show|renew|revoke`. */
+const revocationProgress = (context: CliContext): RunProgressModel<LeaseRevocationView> => ({
+  url: `${context.urls.revoker}/v1/lease-revocations`,
+  total: (view) => view.matched,
+  done: (view) => view.revoked + view.failed,
+  line: (view) => `${view.state}: leases ${view.revoked + view.failed}/${view.matched} (${view.failed} failed)`,
+  summary: (view) => [
+    ['id', view.id],
+    ['state', view.state],
+    ['selector', describeSelector(view.selector)],
+    ['reason', view.reason],
+    ['requested by', view.requestedBy],
+    ['matched', view.matched],
+    ['revoked', view.revoked],
+    ['failed', view.failed],
+    ['started', view.startedAt],
+    ['completed', view.completedAt ?? ''],
+  ],
+});
+
+const previewLine = (preview: LeaseRevocationPreview) => {
+  const counts = (byKey: Record<string, number>) =>
+    Object.entries(byKey)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, n]) => `${key} ${n}`)
+      .join(', ');
+  const { total, byRole, byBackend } = preview.leases;
+  return `leases: ${total}${total ? ` (by role: ${counts(byRole)}; by backend: ${counts(byBackend)})` : ''}`;
+};
+
+/**
+ * Revokes every lease a selector covers, as an SRE, like `vault lease revoke -prefix` with a
+ * preview: the counts first, a question unless --yes, a request id that makes a repeat find
+ * the same run, and the same progress as an emergency rotation.
+ */
+async function revokeBySelector(context: CliContext, options: RevokeOptions & { selector: string[] }): Promise<void> {
+  const selector = parseSelector(options.selector, LEASE_SELECTOR_FIELDS);
+  if (!options.dryRun && !options.reason) throw new UsageError('revoking by selector needs --reason (it is recorded on every revocation)');
+  const token = await context.token(['rotor:sre']);
+  const base = `${context.urls.revoker}/v1/lease-revocations`;
+  const preview = await request<LeaseRevocationPreview>(`${base}/preview`, { method: 'POST', token, body: { selector }, idempotent: true });
+  if (options.dryRun) {
+    printResult(context, preview, { columns: ['would revoke', ''], rows: [previewLine(preview).split(': ', 2)] });
+    return;
+  }
+  const reason = options.reason!;
+  const requestId = options.requestId ?? derivedRequestId(String(decodeJwt(token).sub ?? ''), selector, 'revoke-leases', reason);
+  if (!options.yes) {
+    const lines = [`This would revoke, now (${describeSelector(selector)}):`, `  ${previewLine(preview)}`];
+    if (!(await confirmOnTerminal('a revocation by selector', lines, 'Revoke them? [y/N] '))) {
+      process.stderr.write('Not started.\n');
+      process.exitCode = ExitCode.findings;
+      return;
+    }
+  }
+  if (!context.json) process.stderr.write(`request id ${requestId}: the same command again finds this run instead of starting another\n`);
+  const view = await request<LeaseRevocationView>(base, {
+    method: 'POST',
+    token,
+    body: { selector, reason },
+    headers: { 'idempotency-key': requestId },
+    idempotent: true,
+  });
+  await finishRun(context, revocationProgress(context), view, options.watch);
+}
+
+async function listRevocations(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
+  const query = new URLSearchParams();
+  if (options.state) query.set('state', options.state);
+  if (options.limit !== undefined) query.set('limit', String(options.limit));
+  if (options.after) query.set('after', options.after);
+  const page = await request<LeaseRevocationPage>(`${context.urls.revoker}/v1/lease-revocations?${query.toString()}`, {
+    token: await context.token(['rotor:sre']),
+  });
+  printResult(context, page, {
+    columns: ['id', 'state', 'selector', 'revoked', 'failed', 'requested by', 'started'],
+    rows: page.items.map((view) => [
+      view.id,
+      view.state,
+      describeSelector(view.selector),
+      `${view.revoked}/${view.matched}`,
+      view.failed,
+      view.requestedBy,
+      view.startedAt,
+    ]),
+  });
+  if (!context.json && page.next) process.stderr.write(`more: the same command with --after ${page.next}\n`);
+}
+
+/** `rotor leases list|show|renew|revoke` and `rotor leases revocations list|show`. */
 export function registerLeaseCommands(program: Command): void {
   const leases = program.command('leases').description("dynamic credentials' leases: list, show, renew, revoke");
   leases
@@ -124,8 +237,63 @@ export function registerLeaseCommands(program: Command): void {
     .action((id: string, options: { ttl?: string }, command: Command) => oneLease(contextOf(command), 'renew', id, options.ttl));
   leases
     .command('revoke')
-    .description('revokes one lease now (an SRE, or the holder); the audit trail names who asked')
-    .argument('<lease-id>')
-    .addHelpText('after', examples('rotor leases revoke 7d1c6f0e-8d0b-4a53-9f5e-2f1b7a3c9e11'))
-    .action((id: string, _options: unknown, command: Command) => oneLease(contextOf(command), 'revoke', id));
+    .description(
+      'revokes one lease now (an SRE, or the holder), or, as an SRE, every lease a selector covers: the counts first, ' +
+        'a question unless --yes; the audit trail names who asked for each',
+    )
+    .argument('[lease-id]', 'one lease; or --selector')
+    .option(
+      '--selector <field=value>',
+      'namespace=, serviceAccount= (with namespace), role=, backend=, or all; repeat to narrow (AND)',
+      collect,
+    )
+    .option('--reason <text>', 'why (with --selector): recorded on every revocation')
+    .option('--dry-run', 'how many leases it would revoke, by role and backend; revokes nothing')
+    .option('-y, --yes', 'revoke without asking (scripts)')
+    .option('--request-id <id>', 'the id that makes a repeat find this run (default: derived from you, the selector and the reason)')
+    .option('--watch', 'follow its progress until it ends')
+    .addHelpText(
+      'after',
+      examples(
+        'rotor leases revoke 7d1c6f0e-8d0b-4a53-9f5e-2f1b7a3c9e11',
+        'rotor leases revoke --selector namespace=payments --selector role=orders-db --dry-run',
+        'rotor leases revoke --selector namespace=payments --reason "INC-42: pod compromised" --watch',
+      ),
+    )
+    .action((id: string | undefined, options: RevokeOptions, command: Command) => {
+      const context = contextOf(command);
+      if (id !== undefined && options.selector) throw new UsageError('leases revoke takes a lease id or --selector, not both');
+      if (id !== undefined) {
+        const stray = (['reason', 'dryRun', 'yes', 'requestId', 'watch'] as const).filter((name) => options[name] !== undefined);
+        if (stray.length)
+          throw new UsageError(
+            `--${stray.map((name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} only go with --selector`,
+          );
+        return oneLease(context, 'revoke', id);
+      }
+      if (!options.selector) throw new UsageError('leases revoke needs a lease id or --selector');
+      return revokeBySelector(context, { ...options, selector: options.selector });
+    });
+  const revocations = leases.command('revocations').description('revocations by selector: their progress, and the list (kept 7 days)');
+  revocations
+    .command('list')
+    .description('revocations by selector, newest first')
+    .addOption(new Option('--state <state>', 'only runs in this state').choices(RUN_STATES))
+    .addOption(new Option('--limit <n>', 'runs per page (up to 500)').argParser(pageLimit(500)))
+    .option('--after <id>', "the previous page's last id: the next page")
+    .action((options: { state?: string; limit?: number; after?: string }, command: Command) =>
+      listRevocations(contextOf(command), options),
+    );
+  revocations
+    .command('show')
+    .description('one revocation by selector and its progress')
+    .argument('<id>')
+    .option('--watch', 'follow its progress until it ends')
+    .action(async (id: string, options: { watch?: boolean }, command: Command) => {
+      const context = contextOf(command);
+      const view = await request<LeaseRevocationView>(`${context.urls.revoker}/v1/lease-revocations/${encodeURIComponent(id)}`, {
+        token: await context.token(['rotor:sre']),
+      });
+      await finishRun(context, revocationProgress(context), view, options.watch);
+    });
 }
