@@ -9,6 +9,7 @@ import type { OperatorCaller } from '@rotor/identity';
 import { EventPublisher } from '@rotor/kafka';
 import { REDIS } from '@rotor/nest-redis';
 import type { Redis } from '@rotor/redis-store';
+import type { BreakGlassRequest } from '@rotor/rest-contract';
 import { GsmSecretStore } from '@rotor/secret-store';
 import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
@@ -16,8 +17,6 @@ import type { Logger } from '@rotor/telemetry';
 import { LeaseService } from '../leases/lease.service';
 import { SecretVersionStore } from '../managed-secrets/secret-version.store';
 import { CATALOG } from '../platform/tokens';
-
-import type { BreakGlassRequest } from './break-glass.dto';
 
 /** Break-glass access never lasts longer than this unless the catalog's policy says less. */
 export const DEFAULT_BREAK_GLASS_MAX_TTL_MS = 3_600_000;

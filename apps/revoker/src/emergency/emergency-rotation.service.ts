@@ -4,11 +4,10 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { DomainError } from '@rotor/errors';
 import type { OperatorCaller } from '@rotor/identity';
-import type { EmergencyRotationView } from '@rotor/rest-contract';
+import type { EmergencyRotationRequest, EmergencyRotationView } from '@rotor/rest-contract';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
-import type { StartEmergencyRotation } from './emergency-rotation.dto';
 import { EmergencyStore } from './emergency.store';
 
 /**
@@ -31,7 +30,7 @@ export class EmergencyRotationService {
 
   async start(
     caller: OperatorCaller,
-    request: StartEmergencyRotation,
+    request: EmergencyRotationRequest,
     idempotencyKey?: string,
   ): Promise<{ created: boolean; view: EmergencyRotationView }> {
     const requestId = request.requestId ?? idempotencyKey;
