@@ -91,6 +91,22 @@ export const cliVariables: OtherVariable[] = [
     meaning: 'Where rotor login keeps the sign-in (login.json, mode 0600 in a 0700 directory).',
   },
   {
+    name: 'ROTOR_CHECKOUT',
+    readBy: 'CLI',
+    default: 'the nearest directory above the working directory holding config/dev-signing-key.jwk.json',
+    meaning: 'The rotor checkout whose local stack --dev tokens are for (an installed CLI has none of its own).',
+  },
+  {
+    name: 'NO_COLOR',
+    readBy: 'CLI',
+    meaning: 'Any value: no colour in tables, even on a terminal (https://no-color.org; --no-color does the same).',
+  },
+  {
+    name: 'FORCE_COLOR',
+    readBy: 'CLI',
+    meaning: 'Any value but 0: colour even when the output is not a terminal (NO_COLOR and --no-color win).',
+  },
+  {
     name: 'XDG_CONFIG_HOME',
     readBy: 'CLI',
     default: '~/.config',

@@ -50,7 +50,7 @@ const TRANSIENT_CODES = new Set([
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'ROTOR_TIMEOUT',
+  'CLI_TIMEOUT',
 ]);
 /** Answers that say "later": overloaded, restarting, a gateway without its backend. */
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
@@ -85,7 +85,7 @@ export function send(
     });
     // Idle time, whatever the phase (connecting, waiting for the answer, reading it).
     outgoing.setTimeout(timeoutMs, () =>
-      outgoing.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s (--timeout)`), { code: 'ROTOR_TIMEOUT' })),
+      outgoing.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s (--timeout)`), { code: 'CLI_TIMEOUT' })),
     );
     outgoing.on('error', (error: NodeJS.ErrnoException) =>
       reject(new UnavailableError(describeConnectionFailure(target.origin, error, peerNotAfter), TRANSIENT_CODES.has(error.code ?? ''))),

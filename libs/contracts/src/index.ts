@@ -6,3 +6,4 @@ export * from './json-schema';
 export * from './kinds';
 export * from './topics';
 export * from './access-policy';
+export * from './duration';

@@ -50,3 +50,22 @@ export const AuditVerifyReportSchema = named(
   }),
 );
 export type AuditVerifyReport = z.infer<typeof AuditVerifyReportSchema>;
+
+/** `GET /v1/audit/keys`: the Ed25519 public keys that verify the audit checkpoints (RFC 7517 JWK set). */
+export const AuditKeySetSchema = named(
+  'AuditKeySet',
+  z.object({
+    keys: z.array(
+      z.object({
+        kty: z.literal('OKP'),
+        crv: z.literal('Ed25519'),
+        x: z.string(),
+        kid: z.string(),
+        use: z.literal('sig'),
+        alg: z.literal('EdDSA'),
+      }),
+    ),
+  }),
+  'The audit checkpoint verification keys, as a JWK set',
+);
+export type AuditKeySet = z.infer<typeof AuditKeySetSchema>;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { BackendKindSchema } from '@rotor/contracts';
 
+import { IdempotencyKeySchema } from './leases';
 import { named } from './registry';
 
 const label = z.string().min(1).max(253);
@@ -40,6 +41,29 @@ export const EmergencySelectorSchema = named(
 export type EmergencySelector = z.infer<typeof EmergencySelectorSchema>;
 
 export const EmergencyModeSchema = z.enum(['immediate', 'graceful']);
+
+/** `POST /v1/emergency-rotations`. `requestId` (or the Idempotency-Key header) makes a retry find the rotation it started. */
+export const EmergencyRotationRequestSchema = named(
+  'EmergencyRotationRequest',
+  z.strictObject({
+    selector: EmergencySelectorSchema,
+    /** immediate: retire the previous versions as soon as the new ones exist; graceful: after confirmations or the grace period. */
+    mode: EmergencyModeSchema,
+    reason: z.string().trim().min(1, 'is required').max(1_000),
+    requestId: IdempotencyKeySchema.optional(),
+  }),
+  'An emergency rotation asked for',
+);
+export type EmergencyRotationRequest = z.infer<typeof EmergencyRotationRequestSchema>;
+
+/** `POST /v1/emergency-rotations/preview`: the selector to count, nothing started. */
+export const EmergencyPreviewRequestSchema = named(
+  'EmergencyPreviewRequest',
+  z.strictObject({ selector: EmergencySelectorSchema }),
+  'The selector of a rotation to preview',
+);
+
+export const EmergencyIdSchema = z.uuid();
 export const EmergencyStateSchema = z.enum(['running', 'completed', 'failed']);
 /** Checkpointed steps: snapshot matching leases → list matching secrets → request revocations → request rotations → watch counts. */
 export const EmergencyPhaseSchema = z.enum(['match-leases', 'match-secrets', 'revoke', 'rotate', 'watch', 'done']);
@@ -170,3 +194,22 @@ export const RunListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 export type RunListQuery = z.infer<typeof RunListQuerySchema>;
+
+/** `POST /v1/lease-revocations`: an emergency run over leases only, so no mode. `requestId` or Idempotency-Key as for rotations. */
+export const LeaseRevocationRequestSchema = named(
+  'LeaseRevocationRequest',
+  z.strictObject({
+    selector: LeaseSelectorSchema,
+    reason: z.string().trim().min(1, 'is required').max(1_000),
+    requestId: IdempotencyKeySchema.optional(),
+  }),
+  'A revocation of leases by selector asked for',
+);
+export type LeaseRevocationRequest = z.infer<typeof LeaseRevocationRequestSchema>;
+
+/** `POST /v1/lease-revocations/preview`: the selector to count, nothing started. */
+export const LeaseRevocationPreviewRequestSchema = named(
+  'LeaseRevocationPreviewRequest',
+  z.strictObject({ selector: LeaseSelectorSchema }),
+  'The selector of a lease revocation to preview',
+);

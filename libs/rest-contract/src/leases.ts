@@ -1,10 +1,62 @@
 import { z } from 'zod';
 
-import { BackendKindSchema, WorkloadSchema, type BackendKind, type Workload } from '@rotor/contracts';
+import { BackendKindSchema, parseDuration, WorkloadSchema, type BackendKind, type Workload } from '@rotor/contracts';
 
 import { named } from './registry';
 
 const Timestamp = z.iso.datetime({ offset: true });
+
+/** A TTL as seconds (number) or a duration string (`15m`); parsed into milliseconds. */
+const Ttl = z
+  .union([
+    z
+      .number()
+      .int()
+      .positive()
+      .max(31 * 86_400),
+    z.string().max(32),
+  ])
+  .transform((value, context) => {
+    const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
+    if (ms === undefined) {
+      context.addIssue({ code: 'custom', message: 'must be seconds or a duration such as 90s, 15m, 1h' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** `POST /v1/credentials`: the role to lease, and optionally a shorter TTL and the task it is for. */
+export const IssueCredentialRequestSchema = named(
+  'IssueCredentialRequest',
+  z.strictObject({
+    role: z.string().min(1).max(63),
+    ttl: Ttl.optional(),
+    task: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\w.:/-]+$/, 'may contain letters, digits and . _ : / -')
+      .optional(),
+  }),
+  'A credential asked for',
+);
+export type IssueCredentialRequest = z.infer<typeof IssueCredentialRequestSchema>;
+
+/** `POST /v1/leases/{id}/renew`: optionally the TTL wanted (the role's by default, never past the lease's maximum). */
+export const RenewLeaseRequestSchema = named('RenewLeaseRequest', z.strictObject({ ttl: Ttl.optional() }), 'A renewal asked for');
+export type RenewLeaseRequest = z.infer<typeof RenewLeaseRequestSchema>;
+
+export const LeaseIdSchema = z.uuid();
+
+/**
+ * `Idempotency-Key`: a retried request with the same key gets the first answer instead of a
+ * second effect (a second lease, a second rotation).
+ */
+export const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
 /** issuer: active, expired (active past its expiry), revoked; revoker: revoking, irrevocable. */
 export const LeaseViewStateSchema = z.enum(['active', 'expired', 'revoked', 'revoking', 'irrevocable']);

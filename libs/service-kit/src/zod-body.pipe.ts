@@ -6,7 +6,7 @@ import { DomainError } from '@rotor/errors';
 /** Validates a request body against a zod schema; a failure is a 400 naming the first bad field. */
 @Injectable()
 export class ZodBodyPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
-  constructor(private readonly schema: S) {}
+  constructor(readonly schema: S) {}
 
   transform(value: unknown): z.infer<S> {
     const result = this.schema.safeParse(value ?? {});

@@ -1,6 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 
+import { AuditKeySetSchema, type AuditKeySet } from '@rotor/rest-contract';
+import { Answers } from '@rotor/service-kit';
+
 import { AuditSigningKeys } from './audit-signing-keys';
 
 /**
@@ -13,7 +16,8 @@ export class AuditKeysController {
   constructor(private readonly keys: AuditSigningKeys) {}
 
   @Get('keys')
-  keySet() {
+  @Answers(200, AuditKeySetSchema, 'the checkpoint verification keys (RFC 7517 JWK set)')
+  keySet(): AuditKeySet {
     return this.keys.keyring.jwks();
   }
 }

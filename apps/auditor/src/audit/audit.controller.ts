@@ -7,7 +7,7 @@ import { PgAuditViews } from '@rotor/audit-store';
 import { DomainError } from '@rotor/errors';
 import { OperatorGroups, type Caller } from '@rotor/identity';
 import { AuditEventsPageSchema, AuditVerifyReportSchema, type AuditEventsPage, type AuditVerifyReport } from '@rotor/rest-contract';
-import { Answers, CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
+import { Answers, CallerGuard, CurrentCaller, Needs, QueryFrom, requireGroup } from '@rotor/service-kit';
 
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
@@ -46,6 +46,7 @@ export class AuditController {
 
   @Get('events')
   @Needs('postgres')
+  @QueryFrom(EventsQuery)
   @Answers(200, AuditEventsPageSchema, 'one page of the matching audit records')
   async events(@CurrentCaller() caller: Caller, @Query() rawQuery: Record<string, unknown>): Promise<AuditEventsPage> {
     requireGroup(caller, OperatorGroups.auditor);

@@ -14,7 +14,7 @@ import {
   WorkloadInventorySchema,
   type LeasePage,
 } from '@rotor/rest-contract';
-import { Answers, CallerGuard, CurrentCaller, Needs, requireGroup } from '@rotor/service-kit';
+import { Answers, CallerGuard, CurrentCaller, Needs, PathFrom, QueryFrom, requireGroup } from '@rotor/service-kit';
 
 import { InventoryService } from './inventory.service';
 import { OwnerInventoryService } from './owner-inventory.service';
@@ -53,6 +53,7 @@ export class InventoryController {
 
   @Get('secrets/:name')
   @Needs('postgres')
+  @PathFrom({ name: Name })
   @Answers(200, SecretInventorySchema, "the secret's versions, copies and bound readers")
   secret(@CurrentCaller() caller: Caller, @Param('name') name: string) {
     requireGroup(caller, OperatorGroups.auditor);
@@ -61,6 +62,7 @@ export class InventoryController {
 
   @Get('workloads/:namespace/:serviceAccount')
   @Needs('postgres')
+  @PathFrom({ namespace: Name, serviceAccount: Name })
   @Answers(200, WorkloadInventorySchema, "the workload's leases, secrets and roles")
   workload(@CurrentCaller() caller: Caller, @Param('namespace') namespace: string, @Param('serviceAccount') serviceAccount: string) {
     requireGroup(caller, OperatorGroups.auditor);
@@ -70,6 +72,7 @@ export class InventoryController {
   /** Roles and managed secrets of one owner (catalog), with their live leases, current versions and copies (audit views). */
   @Get('owners/:owner')
   @Needs('postgres')
+  @PathFrom({ owner: Owner })
   @Answers(200, OwnerInventorySchema, "the owner's roles, secrets and leases")
   owner(@CurrentCaller() caller: Caller, @Param('owner') owner: string) {
     requireGroup(caller, OperatorGroups.auditor);
@@ -79,6 +82,7 @@ export class InventoryController {
   /** Leases by namespace, service account, role, backend, owner and state, a page at a time (SREs and auditors). */
   @Get('leases')
   @Needs('postgres')
+  @QueryFrom(LeasesQuery)
   @Answers(200, LeasePageSchema, 'a page of leases')
   async leases(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>): Promise<LeasePage> {
     if (!hasGroup(caller, OperatorGroups.sre)) requireGroup(caller, OperatorGroups.auditor);
@@ -90,6 +94,7 @@ export class InventoryController {
 
   @Get('at')
   @Needs('postgres')
+  @QueryFrom(AtQuery)
   @Answers(200, InventoryAtSchema, 'what existed at that time')
   at(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>) {
     requireGroup(caller, OperatorGroups.auditor);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
 import { PostureReportSchema } from '@rotor/rest-contract';
-import { Answers, CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
+import { Answers, CallerGuard, CurrentCaller, Needs, QueryFrom } from '@rotor/service-kit';
 
 import { renderPostureHtml } from './posture-html';
 import { PostureService } from './posture.service';
@@ -23,7 +23,10 @@ export class ReportsController {
   /** Auditors and SREs: what needs attention, with owners and OWASP NHI / NIST CSF references. `?format=html` gives a self-contained page. */
   @Get('posture')
   @Needs('postgres')
-  @Answers(200, PostureReportSchema, 'the posture report (text/html with ?format=html)')
+  @QueryFrom(PostureQuery)
+  @Answers(200, PostureReportSchema, 'the posture report; a self-contained page with ?format=html', {
+    'text/html': { type: 'string', contentMediaType: 'text/html' },
+  })
   async postureReport(
     @CurrentCaller() caller: Caller,
     @Query() query: Record<string, unknown>,

@@ -3,11 +3,20 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, Needs, requireGroup, ZodBodyPipe } from '@rotor/service-kit';
+import {
+  CopyFingerprintSetSchema,
+  CopyScanReportSchema,
+  ReportedCopiesReceiptSchema,
+  ReportedCopiesSchema,
+  type CopyFingerprintSet,
+  type CopyScanReport,
+  type ReportedCopiesReceipt,
+} from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs, requireGroup, Takes, ZodBodyPipe } from '@rotor/service-kit';
 
 import { ClusterCopyScanner } from './cluster-copy-scanner';
 import { CopyFingerprints } from './copy-fingerprints';
-import { ReportedCopiesBody, ReportedCopiesService } from './reported-copies';
+import { ReportedCopiesService } from './reported-copies';
 
 const requireOperator = (caller: Caller) => {
   if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
@@ -20,7 +29,7 @@ const requireOperator = (caller: Caller) => {
 @UseGuards(CallerGuard)
 @Controller('v1/copy-scan')
 export class CopyScanController {
-  private readonly findingsPipe = new ZodBodyPipe(ReportedCopiesBody);
+  private readonly findingsPipe = new ZodBodyPipe(ReportedCopiesSchema);
 
   constructor(
     private readonly scanner: ClusterCopyScanner,
@@ -32,7 +41,8 @@ export class CopyScanController {
   @Post()
   @HttpCode(200)
   @Needs('redis', 'kafka')
-  async scan(@CurrentCaller() caller: Caller) {
+  @Answers(200, CopyScanReportSchema, 'what the scan found, and removed')
+  async scan(@CurrentCaller() caller: Caller): Promise<CopyScanReport> {
     requireGroup(caller, OperatorGroups.sre);
     const report = await this.scanner.scanExclusive();
     if (!report)
@@ -48,7 +58,8 @@ export class CopyScanController {
   @HttpCode(200)
   // Not GSM: versions it cannot read now are listed as unfingerprinted.
   @Needs('redis')
-  async fingerprintsForScan(@CurrentCaller() caller: Caller) {
+  @Answers(200, CopyFingerprintSetSchema, 'the scan key and the fingerprints')
+  async fingerprintsForScan(@CurrentCaller() caller: Caller): Promise<CopyFingerprintSet> {
     requireOperator(caller);
     const { fingerprints, unfingerprinted } = await this.fingerprints.scannable();
     return { scanKey: this.fingerprints.scanKeyHex, fingerprints: this.fingerprints.forOperators(fingerprints), unfingerprinted };
@@ -58,7 +69,9 @@ export class CopyScanController {
   @Post('findings')
   @HttpCode(200)
   @Needs('redis', 'kafka')
-  async findings(@CurrentCaller() caller: Caller, @Body() body: unknown) {
+  @Takes(ReportedCopiesSchema, 'where each copy was found (never its value)')
+  @Answers(200, ReportedCopiesReceiptSchema, 'how many findings were published')
+  async findings(@CurrentCaller() caller: Caller, @Body() body: unknown): Promise<ReportedCopiesReceipt> {
     requireOperator(caller);
     return this.reported.publish(caller, this.findingsPipe.transform(body));
   }

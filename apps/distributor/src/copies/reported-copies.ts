@@ -1,35 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { z } from 'zod';
 
 import { findManagedSecret, type Catalog } from '@rotor/catalog';
 import { createEvent, Topics, type CopyReporter } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 import type { Caller } from '@rotor/identity';
 import { EventPublisher } from '@rotor/kafka';
+import type { ReportedCopies, ReportedCopiesReceipt } from '@rotor/rest-contract';
 import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
 import { CATALOG } from '../platform/tokens';
 
 import { VersionRegistry } from './version-registry';
-
-/** What `rotor scan --report` posts: locations only (a path and a line), never content. */
-export const ReportedCopiesBody = z.object({
-  findings: z
-    .array(
-      z.object({
-        secret: z.string().min(1).max(63),
-        version: z.number().int().positive(),
-        form: z.enum(['raw', 'base64']),
-        kind: z.enum(['file', 'ci-variable']),
-        path: z.string().min(1).max(4096),
-        line: z.number().int().positive(),
-      }),
-    )
-    .min(1)
-    .max(1000),
-});
-export type ReportedCopies = z.infer<typeof ReportedCopiesBody>;
 
 /**
  * Publishes copies an operator's `rotor scan` found outside the cluster. Each must name a
@@ -47,7 +29,7 @@ export class ReportedCopiesService {
     private readonly gate: DependencyGate,
   ) {}
 
-  async publish(caller: Caller, body: ReportedCopies): Promise<{ published: number }> {
+  async publish(caller: Caller, body: ReportedCopies): Promise<ReportedCopiesReceipt> {
     const reportedBy: CopyReporter =
       caller.kind === 'operator'
         ? { kind: 'operator', subject: caller.subject, groups: caller.groups }

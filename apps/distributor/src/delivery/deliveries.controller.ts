@@ -1,14 +1,15 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller } from '@rotor/identity';
-import { DeliveryPageSchema, type Delivery, type DeliveryPage } from '@rotor/rest-contract';
-import { Answers, CallerGuard, CurrentCaller, Needs } from '@rotor/service-kit';
+import { DeliveryPageSchema, DeliveryStateSchema, ManagedSecretNameSchema, type Delivery, type DeliveryPage } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs, QueryFrom } from '@rotor/service-kit';
 
 import { DeliveryLedger, type DeliveredCopy } from './delivery-ledger';
 
-const STATES = new Set(['pending', 'delivered', 'failed', 'skipped', 'removal-failed', 'removed']);
+const ListQuery = z.object({ secret: ManagedSecretNameSchema, state: DeliveryStateSchema.optional() });
 
 @ApiTags('deliveries')
 @ApiBearerAuth()
@@ -20,6 +21,7 @@ export class DeliveriesController {
   /** Every copy of a managed secret the distributor made or tried to make, and its state. */
   @Get()
   @Needs('redis')
+  @QueryFrom(ListQuery)
   @Answers(200, DeliveryPageSchema, "the secret's copies")
   async list(
     @CurrentCaller() caller: Caller,
@@ -29,14 +31,19 @@ export class DeliveriesController {
     if (!hasGroup(caller, OperatorGroups.sre) && !hasGroup(caller, OperatorGroups.auditor)) {
       throw new DomainError('forbidden', 'missing-group', 'listing deliveries needs the rotor:sre or rotor:auditor group');
     }
-    if (!secret || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(secret)) {
+    // Field by field: each has its own problem code.
+    const name = ListQuery.shape.secret.safeParse(secret);
+    if (!name.success) {
       throw new DomainError('invalid', 'invalid-secret', 'secret: must name a managed secret', { field: 'secret' });
     }
-    if (state !== undefined && !STATES.has(state)) {
-      throw new DomainError('invalid', 'invalid-state', `state: must be one of ${[...STATES].join(', ')}`, { field: 'state' });
+    const wanted = ListQuery.shape.state.safeParse(state);
+    if (!wanted.success) {
+      throw new DomainError('invalid', 'invalid-state', `state: must be one of ${DeliveryStateSchema.options.join(', ')}`, {
+        field: 'state',
+      });
     }
-    const copies = await this.ledger.copiesOf(secret);
-    return { secret, items: copies.filter((copy) => !state || copy.state === state).map(view) };
+    const copies = await this.ledger.copiesOf(name.data);
+    return { secret: name.data, items: copies.filter((copy) => !wanted.data || copy.state === wanted.data).map(view) };
   }
 }
 

@@ -1,22 +1,24 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { z } from 'zod';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
 import {
   BreakGlassEndingSchema,
   BreakGlassGrantSchema,
+  BreakGlassIdSchema,
+  BreakGlassListQuerySchema,
   BreakGlassPageSchema,
   BreakGlassPreviewSchema,
+  BreakGlassRequestSchema,
+  IdempotencyKeySchema,
   type BreakGlassEnding,
   type BreakGlassGrant,
   type BreakGlassPage,
   type BreakGlassPreview,
 } from '@rotor/rest-contract';
-import { Answers, CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
+import { Answers, CallerGuard, CurrentCaller, Honours, Needs, PathFrom, QueryFrom, Takes, ZodBodyPipe } from '@rotor/service-kit';
 
-import { BreakGlassBody, BreakGlassIdempotencyKey, BreakGlassListQuery } from './break-glass.dto';
 import { BREAK_GLASS_FOLLOW_UP, BreakGlassService } from './break-glass.service';
 
 const asSre = (caller: Caller): OperatorCaller => {
@@ -32,7 +34,7 @@ const asReader = (caller: Caller): void => {
 
 const idempotencyKey = (value: string | undefined): string | undefined => {
   if (value === undefined) return undefined;
-  if (!BreakGlassIdempotencyKey.safeParse(value).success)
+  if (!IdempotencyKeySchema.safeParse(value).success)
     throw new DomainError(
       'invalid',
       'invalid-idempotency-key',
@@ -44,8 +46,8 @@ const idempotencyKey = (value: string | undefined): string | undefined => {
   return value;
 };
 
-const listQuery = (query: unknown): z.infer<typeof BreakGlassListQuery> => {
-  const parsed = BreakGlassListQuery.safeParse(query);
+const listQuery = (query: unknown) => {
+  const parsed = BreakGlassListQuerySchema.safeParse(query);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const at = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(',') : 'query');
@@ -58,7 +60,7 @@ const listQuery = (query: unknown): z.infer<typeof BreakGlassListQuery> => {
 @Controller('v1/break-glass')
 export class BreakGlassController {
   // Authorization is checked before the body: a workload or an auditor learns nothing about the catalog.
-  private readonly bodyPipe = new ZodBodyPipe(BreakGlassBody);
+  private readonly bodyPipe = new ZodBodyPipe(BreakGlassRequestSchema);
 
   constructor(private readonly breakGlass: BreakGlassService) {}
 
@@ -66,6 +68,7 @@ export class BreakGlassController {
   @Post('preview')
   @HttpCode(200)
   @Needs('redis')
+  @Takes(BreakGlassRequestSchema, 'the access it would open: the same body as opening')
   @Answers(200, BreakGlassPreviewSchema, 'what it would open')
   async preview(@CurrentCaller() caller: Caller, @Body() body: unknown): Promise<BreakGlassPreview> {
     asSre(caller);
@@ -80,6 +83,8 @@ export class BreakGlassController {
   @Post()
   @HttpCode(201)
   @Needs('kafka', 'redis', 'gsm')
+  @Takes(BreakGlassRequestSchema, 'what to open, why, under which ticket, for how long')
+  @Honours('Idempotency-Key')
   @Answers(201, BreakGlassGrantSchema, 'the access: its values, shown this once')
   async open(
     @CurrentCaller() caller: Caller,
@@ -95,6 +100,7 @@ export class BreakGlassController {
   /** Accesses newest first, without values (SREs and auditors); `state` filters, `limit` and `after` page. */
   @Get()
   @Needs('redis')
+  @QueryFrom(BreakGlassListQuerySchema)
   @Answers(200, BreakGlassPageSchema, 'a page of accesses')
   async list(@CurrentCaller() caller: Caller, @Query() query: Record<string, unknown>): Promise<BreakGlassPage> {
     asReader(caller);
@@ -106,11 +112,12 @@ export class BreakGlassController {
 
   /** Ends the access now. */
   @Delete(':id')
+  @PathFrom({ id: BreakGlassIdSchema })
   @Needs('kafka', 'redis')
   @Answers(200, BreakGlassEndingSchema, 'the access is ending')
   async end(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<BreakGlassEnding> {
     const sre = asSre(caller);
-    if (!z.uuid().safeParse(id).success)
+    if (!BreakGlassIdSchema.safeParse(id).success)
       throw new DomainError('invalid', 'invalid-id', 'id: must be a break-glass id (UUID)', { field: 'id' });
     return this.breakGlass.end(sre, id);
   }

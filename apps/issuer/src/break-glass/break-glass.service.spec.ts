@@ -9,7 +9,7 @@ import type { Logger } from '@rotor/telemetry';
 import type { LeaseService } from '../leases/lease.service';
 import type { SecretVersionStore } from '../managed-secrets/secret-version.store';
 
-import type { BreakGlassRequest } from './break-glass.dto';
+import type { BreakGlassRequest } from '@rotor/rest-contract';
 import { accessView, BreakGlassService } from './break-glass.service';
 import type { BreakGlassPageRequest, BreakGlassRecord, BreakGlassStore } from './break-glass.store';
 

@@ -7,7 +7,7 @@ import { createEvent, Topics, type Actor } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
 import type { OperatorCaller } from '@rotor/identity';
 import { EventPublisher } from '@rotor/kafka';
-import type { BreakGlassAccess, BreakGlassPage, BreakGlassPreview, BreakGlassState } from '@rotor/rest-contract';
+import type { BreakGlassAccess, BreakGlassPage, BreakGlassPreview, BreakGlassRequest, BreakGlassState } from '@rotor/rest-contract';
 import { GsmSecretStore } from '@rotor/secret-store';
 import { DependencyGate, LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
@@ -16,7 +16,6 @@ import { LeaseService } from '../leases/lease.service';
 import { SecretVersionStore } from '../managed-secrets/secret-version.store';
 import { CATALOG } from '../platform/tokens';
 
-import type { BreakGlassRequest } from './break-glass.dto';
 import { BreakGlassStore, type BreakGlassRecord } from './break-glass.store';
 
 /** Break-glass access never lasts longer than this unless the catalog's policy says less. */

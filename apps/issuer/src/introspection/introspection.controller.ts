@@ -1,13 +1,10 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { z } from 'zod';
-
 import type { Caller } from '@rotor/identity';
-import { CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
+import { IntrospectionAnswerSchema, IntrospectionRequestSchema, type IntrospectionRequest } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Needs, Takes, ZodBodyPipe } from '@rotor/service-kit';
 
 import { IntrospectionService } from './introspection.service';
-
-const IntrospectBody = z.object({ token: z.string().min(1).max(4096), token_type_hint: z.string().optional() });
 
 /** RFC 7662 token introspection for resource servers holding an opaque token. */
 @ApiTags('introspection')
@@ -20,7 +17,9 @@ export class IntrospectionController {
   @Post('introspect')
   @HttpCode(200)
   @Needs('redis')
-  introspect(@CurrentCaller() caller: Caller, @Body(new ZodBodyPipe(IntrospectBody)) body: z.infer<typeof IntrospectBody>) {
+  @Takes(IntrospectionRequestSchema, 'the token (RFC 7662 §2.1)', 'application/x-www-form-urlencoded', 'application/json')
+  @Answers(200, IntrospectionAnswerSchema, 'whether the token is active, and if so whose (RFC 7662 §2.2)')
+  introspect(@CurrentCaller() caller: Caller, @Body(new ZodBodyPipe(IntrospectionRequestSchema)) body: IntrospectionRequest) {
     return this.introspection.introspect(body.token, caller);
   }
 }

@@ -1,13 +1,20 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import type { z } from 'zod';
-
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller, type OperatorCaller, type WorkloadCaller } from '@rotor/identity';
-import { IssuedCredentialSchema, LeaseRevocationSchema, leaseView, LeaseViewSchema } from '@rotor/rest-contract';
-import { Answers, CallerGuard, CurrentCaller, Needs, ZodBodyPipe } from '@rotor/service-kit';
-
-import { IdempotencyKeyHeader, IssueCredentialBody, LeaseIdParam, RenewLeaseBody } from './lease.dto';
+import {
+  IdempotencyKeySchema,
+  IssueCredentialRequestSchema,
+  IssuedCredentialSchema,
+  LeaseIdSchema,
+  LeaseRevocationSchema,
+  leaseView,
+  LeaseViewSchema,
+  RenewLeaseRequestSchema,
+  type IssueCredentialRequest,
+  type RenewLeaseRequest,
+} from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, Honours, Needs, PathFrom, Takes, ZodBodyPipe } from '@rotor/service-kit';
 import { LeaseService } from './lease.service';
 
 const asWorkload = (caller: Caller): WorkloadCaller => {
@@ -26,14 +33,14 @@ const readers = holderOr('read', OperatorGroups.sre, OperatorGroups.auditor);
 const revokers = holderOr('revoked', OperatorGroups.sre);
 
 const leaseId = (id: string): string => {
-  const parsed = LeaseIdParam.safeParse(id);
+  const parsed = LeaseIdSchema.safeParse(id);
   if (!parsed.success) throw new DomainError('invalid', 'invalid-lease-id', 'id: must be a lease id (UUID)', { field: 'id' });
   return parsed.data;
 };
 
 const idempotencyKey = (value: string | undefined): string | undefined => {
   if (value === undefined) return undefined;
-  const parsed = IdempotencyKeyHeader.safeParse(value);
+  const parsed = IdempotencyKeySchema.safeParse(value);
   if (!parsed.success)
     throw new DomainError('invalid', 'invalid-idempotency-key', `Idempotency-Key: ${parsed.error.issues[0]?.message}`, {
       field: 'Idempotency-Key',
@@ -49,10 +56,12 @@ export class LeasesController {
   constructor(private readonly leases: LeaseService) {}
 
   @Post('credentials')
+  @Takes(IssueCredentialRequestSchema, 'the role, and optionally a TTL and a task')
+  @Honours('Idempotency-Key')
   @Answers(201, IssuedCredentialSchema, 'the new lease and its credential, shown this once')
   async issue(
     @CurrentCaller() caller: Caller,
-    @Body(new ZodBodyPipe(IssueCredentialBody)) body: z.infer<typeof IssueCredentialBody>,
+    @Body(new ZodBodyPipe(IssueCredentialRequestSchema)) body: IssueCredentialRequest,
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
     @Headers('traceparent') traceparent: string | undefined,
   ) {
@@ -68,6 +77,7 @@ export class LeasesController {
   }
 
   @Get('leases/:id')
+  @PathFrom({ id: LeaseIdSchema })
   @Answers(200, LeaseViewSchema, 'the lease')
   @Needs('redis')
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
@@ -76,11 +86,13 @@ export class LeasesController {
 
   @Post('leases/:id/renew')
   @HttpCode(200)
+  @PathFrom({ id: LeaseIdSchema })
+  @Takes(RenewLeaseRequestSchema, 'optionally the TTL wanted')
   @Answers(200, LeaseViewSchema, 'the lease with its new expiry')
   async renew(
     @CurrentCaller() caller: Caller,
     @Param('id') id: string,
-    @Body(new ZodBodyPipe(RenewLeaseBody)) body: z.infer<typeof RenewLeaseBody>,
+    @Body(new ZodBodyPipe(RenewLeaseRequestSchema)) body: RenewLeaseRequest,
     @Headers('traceparent') traceparent: string | undefined,
   ) {
     return leaseView(await this.leases.renew(asWorkload(caller), leaseId(id), { ttlMs: body.ttl, traceparent }));
@@ -88,6 +100,7 @@ export class LeasesController {
 
   @Delete('leases/:id')
   @HttpCode(202)
+  @PathFrom({ id: LeaseIdSchema })
   @Answers(202, LeaseRevocationSchema, 'the lease, its revocation done or requested')
   async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('traceparent') traceparent: string | undefined) {
     const lease = await this.leases.requestRevocation(revokers(caller), leaseId(id), traceparent);

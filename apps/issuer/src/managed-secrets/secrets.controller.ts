@@ -1,5 +1,6 @@
 import { Controller, Get, Param, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
 
 import { isBound } from '@rotor/catalog';
 import { createEvent, Topics } from '@rotor/contracts';
@@ -7,7 +8,8 @@ import { DomainError } from '@rotor/errors';
 import type { Caller } from '@rotor/identity';
 import { EventPublisher } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
-import { CallerGuard, CurrentCaller, DependencyGate, Needs } from '@rotor/service-kit';
+import { SecretValueSchema, type SecretValue } from '@rotor/rest-contract';
+import { Answers, CallerGuard, CurrentCaller, DependencyGate, Needs, PathFrom } from '@rotor/service-kit';
 
 import { RotationService } from './rotation.service';
 import { SecretVersionStore } from './secret-version.store';
@@ -28,7 +30,10 @@ export class SecretsController {
   /** Just-in-time read of the current version by a bound workload; every read is an `access` event. */
   @Get(':name')
   @Needs('redis', 'gsm', 'kafka')
-  async read(@CurrentCaller() caller: Caller, @Param('name') name: string) {
+  // Any name: one the catalog does not have is answered as not bound, like one bound to others.
+  @PathFrom({ name: z.string() })
+  @Answers(200, SecretValueSchema, 'the current version and its value')
+  async read(@CurrentCaller() caller: Caller, @Param('name') name: string): Promise<SecretValue> {
     if (caller.kind !== 'workload')
       throw new DomainError('forbidden', 'workloads-only', 'managed secrets are read by workloads (operators use break-glass)');
     const secret = (() => {

@@ -1,10 +1,6 @@
-import { z } from 'zod';
-
 import { DomainError } from '@rotor/errors';
 import { hasGroup, OperatorGroups, type Caller, type OperatorCaller } from '@rotor/identity';
-import { RunListQuerySchema, type RunListQuery } from '@rotor/rest-contract';
-
-import { EmergencyIdParam, RequestIdSchema } from './emergency-rotation.dto';
+import { EmergencyIdSchema, IdempotencyKeySchema, RunListQuerySchema, type RunListQuery } from '@rotor/rest-contract';
 
 /**
  * The checks both emergency routes share (emergency rotations, lease revocations): who may
@@ -25,12 +21,12 @@ export const sreOrAuditor = (caller: Caller, what: string): void => {
 };
 
 export const runId = (id: string, code: string, what: string): string => {
-  if (!EmergencyIdParam.safeParse(id).success) throw new DomainError('invalid', code, `id: must be ${what} id (UUID)`, { field: 'id' });
+  if (!EmergencyIdSchema.safeParse(id).success) throw new DomainError('invalid', code, `id: must be ${what} id (UUID)`, { field: 'id' });
   return id;
 };
 
 export const idempotencyKeyOf = (header: string | undefined): string | undefined => {
-  if (header !== undefined && !RequestIdSchema.safeParse(header).success) {
+  if (header !== undefined && !IdempotencyKeySchema.safeParse(header).success) {
     throw new DomainError(
       'invalid',
       'invalid-idempotency-key',
@@ -50,5 +46,3 @@ export const runListQuery = (query: unknown): RunListQuery => {
   const at = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(',') : 'query');
   throw new DomainError('invalid', 'invalid-query', `${at}: ${issue?.message}`, { field: at });
 };
-
-export const PreviewBody = <S extends z.ZodType>(selector: S) => z.strictObject({ selector });

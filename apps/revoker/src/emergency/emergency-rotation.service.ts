@@ -4,11 +4,16 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { DomainError } from '@rotor/errors';
 import type { OperatorCaller } from '@rotor/identity';
-import type { EmergencyRotationView, LeaseRevocationView, RunListQuery } from '@rotor/rest-contract';
+import type {
+  EmergencyRotationRequest,
+  EmergencyRotationView,
+  LeaseRevocationRequest,
+  LeaseRevocationView,
+  RunListQuery,
+} from '@rotor/rest-contract';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
-import type { StartEmergencyRotation, StartLeaseRevocation } from './emergency-rotation.dto';
 import { EmergencyIndex } from './emergency-index';
 import {
   EmergencyStore,
@@ -52,7 +57,7 @@ export class EmergencyRotationService {
 
   async start(
     caller: OperatorCaller,
-    request: StartEmergencyRotation,
+    request: EmergencyRotationRequest,
     idempotencyKey?: string,
   ): Promise<{ created: boolean; view: EmergencyRotationView }> {
     const { selector, mode, reason } = request;
@@ -66,7 +71,7 @@ export class EmergencyRotationService {
 
   async startLeaseRevocation(
     caller: OperatorCaller,
-    request: StartLeaseRevocation,
+    request: LeaseRevocationRequest,
     idempotencyKey?: string,
   ): Promise<{ created: boolean; view: LeaseRevocationView }> {
     const { selector, reason } = request;
