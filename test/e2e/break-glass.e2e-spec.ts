@@ -177,6 +177,7 @@ managedSecrets:
       'CHG-77',
       '--ttl',
       '10m',
+      '--yes',
     );
     const grant = JSON.parse(stdout) as BreakGlassGrant;
     const exposed = grant.secrets[0]!.version;

@@ -76,7 +76,7 @@ function verifyAsOutsider(
       { cwd: ROOT, env: { ...outside, KAFKA_BROKERS: brokers, ROTOR_AUDIT_TOPIC: topic, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        if (code !== 0 && code !== 2) return reject(new Error(`rotor audit replay failed (${code}): ${stderr}`));
+        if (code !== 0 && code !== 1) return reject(new Error(`rotor audit replay failed (${code}): ${stderr}`));
         resolve({ code, summary: (JSON.parse(stdout) as { verify: VerifySummary }).verify, stderr });
       },
     );
@@ -300,14 +300,14 @@ describe('audit checkpoints: a verifier with the public key only', () => {
       return { ...entry, message: resealed };
     });
     const { code, summary } = await verifyAsOutsider(await copy(rewritten), keyFile);
-    expect(code).toBe(2);
+    expect(code).toBe(1);
     expect(summary.firstBreak).toMatchObject({ chain: 'checkpoint', reason: expect.stringMatching(new RegExp(`disagrees with ${chain}`)) });
   });
 
   it('detects a deleted record', async () => {
     const victim = log.find((entry) => !isCheckpoint(entry) && recordOf(entry).seq === 1)!;
     const { code, summary } = await verifyAsOutsider(await copy(log.filter((entry) => entry !== victim)), keyFile);
-    expect(code).toBe(2);
+    expect(code).toBe(1);
     // Found at the next record of its chain, or at a checkpoint that vouched for the chain past it, whichever comes first.
     expect(summary.firstBreak?.reason).toMatch(/^expected seq 1, found 2$|records removed/);
   });
@@ -322,7 +322,7 @@ describe('audit checkpoints: a verifier with the public key only', () => {
     expect(alone.summary.firstBreak).toBeUndefined(); // the cut log is consistent in itself...
     expect(alone.summary.failures ?? []).not.toContainEqual(expect.stringMatching(ahead));
     const { code, summary } = await verifyAsOutsider(topic, keyFile, { ROTOR_AUDIT_CHECKPOINT_SECRET: checkpointSecretFor(auditor.topic) });
-    expect(code).toBe(2); // ...but not with the checkpoint kept outside Kafka
+    expect(code).toBe(1); // ...but not with the checkpoint kept outside Kafka
     expect(summary.failures).toContainEqual(expect.stringMatching(ahead));
   });
 
@@ -330,7 +330,7 @@ describe('audit checkpoints: a verifier with the public key only', () => {
     const topic = await copy(log);
     await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_MS + 1_000));
     const { code, summary } = await verifyAsOutsider(topic, keyFile);
-    expect(code).toBe(2);
+    expect(code).toBe(1);
     expect(summary.failures).toEqual([expect.stringMatching(/older than two intervals/)]);
     expect((await verifyAsOutsider(auditor.topic, keyFile)).summary).toMatchObject({ ok: true }); // the live log keeps signing
 
@@ -339,7 +339,7 @@ describe('audit checkpoints: a verifier with the public key only', () => {
     const lost = await new PrivateAuditDatabase().create();
     try {
       const { code, summary: rebuilt } = await verifyAsOutsider(topic, keyFile, lost.env(), '--rebuild');
-      expect(code).toBe(2);
+      expect(code).toBe(1);
       expect(rebuilt).toMatchObject({ ok: false, failures: [expect.stringMatching(/older than two intervals/)] });
       const state = await lost.open();
       expect((await state.pool.query(`SELECT 1 FROM state WHERE name = 'initialized'`)).rowCount).toBe(1);
@@ -356,7 +356,7 @@ describe('audit checkpoints: a verifier with the public key only', () => {
     const { keyId: _keyId, signature: _signature, ...body } = last.message;
     const forged = signCheckpoint({ ...body, number: body.number + 1 }, { privateKey, keyId: auditKeyId(publicKey) });
     const withForged = await verifyAsOutsider(await copy([...log, { ...last, offset: '', message: forged }]), keyFile);
-    expect(withForged.code).toBe(2);
+    expect(withForged.code).toBe(1);
     expect(withForged.summary.firstBreak).toMatchObject({ chain: 'checkpoint', reason: expect.stringMatching(/unknown key/) });
 
     const altered = { ...last.message, issuedAt: new Date(Date.now() + 3_600_000).toISOString() };

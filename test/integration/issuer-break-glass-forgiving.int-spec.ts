@@ -6,6 +6,7 @@ import { GsmSecretStore } from '@rotor/secret-store';
 
 import { redisFromEnv } from '../../tools/security/env-clients';
 import { eventually } from '../support/eventually';
+import { runRotorCli } from '../support/rotor-cli';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
@@ -210,6 +211,49 @@ describe('break-glass that forgives mistakes: preview, Idempotency-Key, list', (
     expect((await call('POST', '/v1/break-glass', sre, body(ticket), { 'idempotency-key': 'has space' })).body['code']).toBe(
       'invalid-idempotency-key',
     );
+  }, 60_000);
+
+  it('rotor break-glass: a dry run shows versions and targets and never a value; the same command twice opens once', async () => {
+    const ticket = `INC-CLI-${RUN}`;
+    const cliEnv = { ROTOR_ISSUER_URL: issuer.url, ROTOR_TOKEN: sre };
+    const open = [
+      'break-glass',
+      '--secret',
+      SECRET,
+      '--reason',
+      'database on fire, need the key by hand',
+      '--ticket',
+      ticket,
+      '--ttl',
+      '10m',
+    ];
+
+    const dryRun = await runRotorCli([...open, '--dry-run'], cliEnv);
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stdout).toMatch(new RegExp(`secret ${SECRET}: version \\d+; rotated when it ends`));
+    expect(dryRun.stdout).toContain(`open for 600 s`);
+    // No terminal to ask on and no --yes: refused.
+    const unconfirmed = await runRotorCli(open, cliEnv);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain('break-glass access starts only when confirmed');
+    for (const run of [dryRun, unconfirmed]) expect(run.stdout + run.stderr).not.toContain(canary);
+    expect(await accessesOf(ticket)).toEqual([]);
+
+    const first = await runRotorCli([...open, '--yes', '--output', 'json'], cliEnv);
+    expect(first.code).toBe(0);
+    const grant = JSON.parse(first.stdout) as BreakGlassGrant;
+    expect(grant.secrets[0]?.value).toBe(canary); // shown once, to the SRE who asked
+    // The same command again (a retry after a lost answer) opens nothing and shows nothing.
+    const again = await runRotorCli([...open, '--yes'], cliEnv);
+    expect(again.code).toBe(6);
+    expect(again.stderr).toContain(`this command already opened break-glass ${grant.id} (open, until ${grant.expiresAt})`);
+    expect(again.stdout + again.stderr).not.toContain(canary);
+    expect((await accessesOf(ticket)).map((access) => access.id)).toEqual([grant.id]);
+
+    const listed = await runRotorCli(['break-glass', 'list', '--state', 'open', '--output', 'json'], cliEnv);
+    expect((JSON.parse(listed.stdout) as BreakGlassPage).items.map((access) => access.id)).toContain(grant.id);
+    expect(listed.stdout).not.toContain(canary);
+    expect((await runRotorCli(['break-glass', 'end', grant.id], cliEnv)).code).toBe(0);
   }, 60_000);
 
   it('lists newest first, a page at a time, filtered by state', async () => {

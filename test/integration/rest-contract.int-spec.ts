@@ -172,16 +172,25 @@ introspection:
           : undefined,
       { what: 'the initial version', timeoutMs: 30_000 },
     );
+    const access = { secrets: [SECRET], reason: 'contract test of the REST answers', ticket: `INC-${RUN}`, ttl: '5m' };
+    const preview = await call('issuer', 'post', '/v1/break-glass/preview', { token: sre, body: access });
+    expect(preview.body).toMatchObject({ secrets: [{ secret: SECRET }], ttlSeconds: 300 });
     const glass = await call<{ id: string }>('issuer', 'post', '/v1/break-glass', {
       token: sre,
-      body: { secrets: [SECRET], reason: 'contract test of the REST answers', ticket: `INC-${RUN}`, ttl: '5m' },
+      body: access,
+      headers: { 'idempotency-key': `contract-glass-${RUN}` },
     });
     expect(glass.status).toBe(201);
+    const listed = await call<{ items: { id: string }[] }>('issuer', 'get', '/v1/break-glass', {
+      token: auditor,
+      query: { state: 'open' },
+    });
+    expect(listed.body.items.map((item) => item.id)).toContain(glass.body.id);
     expect((await call('issuer', 'delete', '/v1/break-glass/{id}', { token: sre, params: { id: glass.body.id } })).status).toBe(200);
     expect((await call('issuer', 'delete', '/v1/leases/{id}', { token: workload, params: lease })).status).toBe(202);
   }, 60_000);
 
-  it('revoker: irrevocable leases and emergency rotations', async () => {
+  it('revoker: irrevocable leases, emergency rotations and lease revocations, and their lists', async () => {
     expect((await call('revoker', 'get', '/v1/leases', { token: sre, query: { state: 'irrevocable' } })).status).toBe(200);
     // A selector that covers nothing: the rotation runs through its phases and touches no lease or secret.
     const selector = { namespace: `nobody-${RUN}` };
@@ -199,6 +208,25 @@ introspection:
     expect((await call('revoker', 'get', '/v1/emergency-rotations/{id}', { token: sre, params: { id: started.body.id } })).status).toBe(
       200,
     );
+    const rotations = await call<{ items: { id: string }[] }>('revoker', 'get', '/v1/emergency-rotations', {
+      token: auditor,
+      query: { limit: '500' },
+    });
+    expect(rotations.body.items.map((item) => item.id)).toContain(started.body.id);
+
+    const counted = await call('revoker', 'post', '/v1/lease-revocations/preview', { token: sre, body: { selector } });
+    expect(counted.body).toMatchObject({ leases: { total: 0 } });
+    const revocation = await call<{ id: string }>('revoker', 'post', '/v1/lease-revocations', {
+      token: sre,
+      body: { selector, reason: 'contract test' },
+      headers: { 'idempotency-key': `contract-${RUN}` },
+    });
+    expect(revocation.status).toBe(202);
+    expect(
+      (await call('revoker', 'get', '/v1/lease-revocations/{id}', { token: auditor, params: { id: revocation.body.id } })).status,
+    ).toBe(200);
+    const revocations = await call<{ items: { id: string }[] }>('revoker', 'get', '/v1/lease-revocations', { token: sre });
+    expect(revocations.body.items.map((item) => item.id)).toContain(revocation.body.id);
   });
 
   it('distributor: deliveries, drift and copy scans, reported copies', async () => {

@@ -377,6 +377,10 @@ managedSecrets:
     // Not a terminal: plain progress lines on stderr instead of a bar.
     expect(shown.stderr).toContain('completed: leases 5/5 (0 failed), secrets rotated 1/1, delivered 1, retired 1/1');
 
+    const listed = await runRotorCli(['emergency', 'list', '--state', 'completed', '--limit', '500', '--output', 'json'], cliEnv);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { items: { id: string }[] }).items.map((item) => item.id)).toContain(final.id);
+
     const badSelector = await runRotorCli(
       ['emergency', 'rotate', '--selector', 'colour=red', '--mode', 'graceful', '--reason', 'x'],
       cliEnv,

@@ -11,6 +11,7 @@ import type {
 } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
+import { runRotorCli, startRotorCli } from '../support/rotor-cli';
 import { requiredEnv } from '../support/services-env';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
@@ -245,6 +246,12 @@ describe('revoker: lease revocation by selector', () => {
     await tracked(`ns:${killNamespace}`, leaseIds.length);
 
     const { body } = await start({ selector: { namespace: killNamespace }, reason: 'crash test' });
+    // An SRE follows it from the CLI (progress lines on stderr, not a terminal); the revoker dies under it and comes back.
+    const watching = startRotorCli(['leases', 'revocations', 'show', body.id, '--watch'], {
+      ROTOR_REVOKER_URL: revoker.url,
+      ROTOR_TOKEN: sre,
+    });
+    await watching.stderrMatch(new RegExp(`^running: leases \\d+/${leaseIds.length} \\(0 failed\\)$`, 'm'), 30_000);
     const atKill = await eventually(
       async () => {
         const view = await get(body.id);
@@ -258,6 +265,7 @@ describe('revoker: lease revocation by selector', () => {
     expect(completed.body.items.map((item) => item.id)).not.toContain(body.id);
     await revoker.kill();
     expect(atKill.revoked).toBeLessThan(leaseIds.length);
+    await watching.stderrMatch(/cannot reach .*; still watching/, 20_000);
 
     // Written as the revoker wrote emergency rotations before the run lists: no scope, no list entry.
     const oldId = randomUUID();
@@ -282,6 +290,12 @@ describe('revoker: lease revocation by selector', () => {
     await startRevoker();
     const view = await finished(body.id, 120_000);
     expect(view).toMatchObject({ state: 'completed', matched: leaseIds.length, revoked: leaseIds.length, failed: 0 });
+    // The CLI kept watching through the outage and ended with the run.
+    const watched = await watching.done;
+    expect(watched.stderr).toContain('answering again; still watching');
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toMatch(new RegExp(`^id\\s+${body.id}\n^state\\s+completed$`, 'm'));
+    expect(watched.stderr).toContain(`completed: leases ${leaseIds.length}/${leaseIds.length} (0 failed)`);
     const revoked = await eventsOf(Topics.leaseRevoked, started, (event) => event.data.workload?.namespace === killNamespace);
     const eventIdsByLease = new Map<string, Set<string>>();
     for (const event of revoked)
@@ -300,6 +314,52 @@ describe('revoker: lease revocation by selector', () => {
     });
     expect(emergencies.body.items.map((item) => item.id)).not.toContain(body.id);
   }, 180_000);
+
+  it('rotor leases revoke --selector: the counts first, a question unless --yes, one run per command, progress to the end', async () => {
+    const cliNamespace = `lr-cli-${suffix}`;
+    const leaseIds = await issueLeases(publisher, cliNamespace, 'token', 6);
+    await tracked(`ns:${cliNamespace}`, 6);
+    const cliEnv = { ROTOR_REVOKER_URL: revoker.url, ROTOR_TOKEN: sre };
+    const revoke = ['leases', 'revoke', '--selector', `namespace=${cliNamespace}`, '--reason', 'INC-12 pod compromised'];
+
+    const dryRun = await runRotorCli([...revoke, '--dry-run', '--output', 'json'], cliEnv);
+    expect(dryRun.code).toBe(0);
+    expect(JSON.parse(dryRun.stdout)).toEqual({
+      selector: { namespace: cliNamespace },
+      leases: { total: 6, byRole: { token: 6 }, byBackend: { 'opaque-token': 6 } },
+    });
+    // No terminal to ask on, no --yes: refused, nothing started.
+    const unconfirmed = await runRotorCli(revoke, cliEnv);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain('a revocation by selector starts only when confirmed');
+    expect(await redis.scard(`revoker:index:{ns:${cliNamespace}}`)).toBe(6);
+
+    const done = await runRotorCli([...revoke, '--yes', '--watch', '--output', 'json'], cliEnv);
+    expect(done.code).toBe(0);
+    const view = JSON.parse(done.stdout) as LeaseRevocationView;
+    runIds.add(view.id);
+    expect(view).toMatchObject({ state: 'completed', matched: 6, revoked: 6, failed: 0, requestedBy: 'sre@example.com' });
+    expect(done.stderr).toMatch(/^request id cli-[0-9a-f]{32}: the same command again finds this run/m);
+    const revoked = await eventsOf(Topics.leaseRevoked, started, (event) => event.data.workload?.namespace === cliNamespace);
+    expect(new Set(revoked.map((event) => event.data.leaseId))).toEqual(new Set(leaseIds));
+
+    // The same command again (a retry after a lost answer) finds the same run instead of starting another.
+    const again = await runRotorCli([...revoke, '--yes', '--output', 'json'], cliEnv);
+    expect({ code: again.code, id: (JSON.parse(again.stdout) as LeaseRevocationView).id }).toEqual({ code: 0, id: view.id });
+    const listed = await runRotorCli(['leases', 'revocations', 'list', '--state', 'completed', '--output', 'json'], cliEnv);
+    expect((JSON.parse(listed.stdout) as LeaseRevocationPage).items.map((item) => item.id)).toContain(view.id);
+    const table = await runRotorCli(['leases', 'revocations', 'show', view.id], cliEnv);
+    expect(table.stdout).toMatch(/^revoked\s+6$/m);
+
+    // Mistakes are refused before anything is sent.
+    for (const argv of [
+      ['leases', 'revoke', '--selector', `namespace=${cliNamespace}`, '--yes'], // no reason
+      ['leases', 'revoke', '--selector', 'secret=x', '--reason', 'r', '--yes'], // a lease revocation touches no secret
+      ['leases', 'revoke', randomUUID(), '--reason', 'r'], // --reason goes with --selector
+      ['leases', 'revoke', randomUUID(), '--selector', 'all'],
+    ])
+      expect({ argv, code: (await runRotorCli(argv, cliEnv)).code }).toEqual({ argv, code: 2 });
+  }, 90_000);
 
   it('lists lease revocations newest first, a page at a time, filtered by state', async () => {
     // Two more that match nothing: they complete at once.

@@ -1,18 +1,38 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { decodeJwt } from 'jose';
 
-import type { BreakGlassEnding, BreakGlassGrant } from '@rotor/rest-contract';
+import type { BreakGlassEnding, BreakGlassGrant, BreakGlassPage, BreakGlassPreview } from '@rotor/rest-contract';
 
 import type { CliContext } from '../context';
+import { ApiError, CliError, ExitCode, UsageError } from '../exit-codes';
 import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
 
+import { confirmOnTerminal, derivedRequestId, pageLimit } from './selector';
+
 interface OpenOptions {
   secret?: string;
   role?: string;
-  reason?: string;
-  ticket?: string;
+  reason: string;
+  ticket: string;
   ttl?: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  requestId?: string;
+}
+
+/** What the preview says, as people read it: versions (never values), where each is redelivered, the role, the time box. */
+export function breakGlassPreviewLines(preview: BreakGlassPreview): string[] {
+  return [
+    ...preview.secrets.map(
+      (secret) =>
+        `secret ${secret.secret}: ${secret.current ? `version ${secret.current.version}` : 'no version yet'}; ` +
+        `rotated when it ends, redelivered to ${secret.targets.map((target) => `${target.kind}/${target.name}`).join(', ') || 'no targets'}`,
+    ),
+    ...(preview.role ? [`role ${preview.role.name} (${preview.role.backend}): a credential for ${preview.role.ttlSeconds} s`] : []),
+    `open for ${preview.ttlSeconds} s, until ${preview.expiresAt}; ticket ${preview.ticket}`,
+  ];
 }
 
 /**
@@ -24,17 +44,53 @@ async function openAccess(context: CliContext, options: OpenOptions): Promise<vo
     ?.split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-  const grant = await request<BreakGlassGrant>(`${context.urls.issuer}/v1/break-glass`, {
-    method: 'POST',
-    token: await context.token(['rotor:sre']),
-    body: {
-      ...(secrets ? { secrets } : {}),
-      ...(options.role ? { role: options.role } : {}),
-      ...(options.reason ? { reason: options.reason } : {}),
-      ...(options.ticket ? { ticket: options.ticket } : {}),
-      ...(options.ttl ? { ttl: options.ttl } : {}),
+  if (!secrets?.length && !options.role) throw new UsageError('break-glass needs --secret or --role (or both)');
+  const token = await context.token(['rotor:sre']);
+  const body = {
+    ...(secrets ? { secrets } : {}),
+    ...(options.role ? { role: options.role } : {}),
+    reason: options.reason,
+    ticket: options.ticket,
+    ...(options.ttl ? { ttl: options.ttl } : {}),
+  };
+  const base = `${context.urls.issuer}/v1/break-glass`;
+  // Opens nothing and shows no value: safe to retry.
+  const preview = await request<BreakGlassPreview>(`${base}/preview`, { method: 'POST', token, body, idempotent: true });
+  if (options.dryRun) {
+    printResult(context, preview, { columns: ['would open', ''], rows: breakGlassPreviewLines(preview).map((line) => [line]) });
+    return;
+  }
+  // The same SRE, secrets, role, time box, reason and ticket: the same key, so a repeat opens nothing twice.
+  const requestId =
+    options.requestId ??
+    derivedRequestId(
+      String(decodeJwt(token).sub ?? ''),
+      { secrets: [...(secrets ?? [])].sort().join(','), role: options.role ?? '', ticket: options.ticket.trim(), ttl: options.ttl ?? '' },
+      'break-glass',
+      options.reason,
+    );
+  if (!options.yes) {
+    const lines = ['This break-glass access would show the values of:', ...breakGlassPreviewLines(preview).map((line) => `  ${line}`)];
+    if (!(await confirmOnTerminal('break-glass access', lines, 'Open it? [y/N] '))) {
+      process.stderr.write('Not opened.\n');
+      process.exitCode = ExitCode.findings;
+      return;
+    }
+  }
+  if (!context.json)
+    process.stderr.write(`request id ${requestId}: the same command again opens nothing twice (409 names the access it opened)\n`);
+  // Not retried: an answer lost on the way back cannot be asked for again (values are shown once), and the key makes a repeat harmless anyway.
+  const grant = await request<BreakGlassGrant>(base, { method: 'POST', token, body, headers: { 'idempotency-key': requestId } }).catch(
+    (error: unknown) => {
+      if (!(error instanceof ApiError) || error.problem.code !== 'break-glass-already-open') throw error;
+      const { breakGlassId: id, state, expiresAt } = error.problem as { breakGlassId?: string; state?: string; expiresAt?: string };
+      throw new CliError(
+        `this command already opened break-glass ${id} (${state}, until ${expiresAt}): its values were shown then and are not shown again; ` +
+          `\`rotor break-glass end ${id}\` ends it, and another --request-id opens a new one`,
+        ExitCode.notFound,
+      );
     },
-  });
+  );
   if (!context.json) {
     process.stderr.write(
       `break-glass ${grant.id}: logged, expires ${grant.expiresAt}; every secret below is rotated when it ends (\`rotor break-glass end ${grant.id}\` to end it now)\n`,
@@ -49,6 +105,31 @@ async function openAccess(context: CliContext, options: OpenOptions): Promise<vo
         : []),
     ],
   });
+}
+
+async function listAccesses(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
+  const query = new URLSearchParams();
+  if (options.state) query.set('state', options.state);
+  if (options.limit !== undefined) query.set('limit', String(options.limit));
+  if (options.after) query.set('after', options.after);
+  const page = await request<BreakGlassPage>(`${context.urls.issuer}/v1/break-glass?${query.toString()}`, {
+    token: await context.token(['rotor:sre']),
+  });
+  printResult(context, page, {
+    columns: ['id', 'state', 'requested by', 'secrets', 'role', 'ticket', 'opened', 'expires', 'ended'],
+    rows: page.items.map((access) => [
+      access.id,
+      access.state,
+      access.requestedBy,
+      access.secrets.join(','),
+      access.role?.name ?? (access.role ? access.role.leaseId : ''),
+      access.ticket,
+      access.openedAt,
+      access.expiresAt,
+      access.endedAt,
+    ]),
+  });
+  if (!context.json && page.next) process.stderr.write(`more: the same command with --after ${page.next}\n`);
 }
 
 async function endAccess(context: CliContext, id: string): Promise<void> {
@@ -66,14 +147,31 @@ export function registerBreakGlassCommands(program: Command): void {
     .description('time-boxed access to managed secrets or a role outside the bindings, as an SRE; rotated when it ends');
   breakGlass
     .command('open', { isDefault: true })
-    .description('opens the access and shows the values once; logged before they are shown')
+    .description('opens the access and shows the values once, after a preview and, unless --yes, a question; logged before they are shown')
     .option('--secret <names>', 'managed secrets, comma-separated')
     .option('--role <role>', 'a role whose credential to issue')
     .requiredOption('--reason <text>', 'why manual access is unavoidable (at least 10 characters)')
     .requiredOption('--ticket <ticket>', 'the incident or change ticket')
     .option('--ttl <duration>', 'how long it stays open, e.g. 30m')
-    .addHelpText('after', examples('rotor break-glass --secret payments-key --reason "INC-42: restore by hand" --ticket INC-42 --ttl 30m'))
+    .option('--dry-run', 'what it would open: versions (never values), targets, the role, the time box; opens nothing')
+    .option('-y, --yes', 'open without asking (scripts)')
+    .option('--request-id <id>', 'the Idempotency-Key (default: derived from you, the secrets, role, ttl, reason and ticket)')
+    .addHelpText(
+      'after',
+      examples(
+        'rotor break-glass --secret payments-key --reason "INC-42: restore by hand" --ticket INC-42 --ttl 30m --dry-run',
+        'rotor break-glass --secret payments-key --reason "INC-42: restore by hand" --ticket INC-42 --ttl 30m',
+        'rotor break-glass list --state open',
+      ),
+    )
     .action((options: OpenOptions, command: Command) => openAccess(contextOf(command), options));
+  breakGlass
+    .command('list')
+    .description('accesses, newest first, never a value (an SRE or an auditor)')
+    .addOption(new Option('--state <state>', 'only open or ended ones').choices(['open', 'ended']))
+    .addOption(new Option('--limit <n>', 'accesses per page (up to 1000)').argParser(pageLimit(1000)))
+    .option('--after <id>', "the previous page's last id: the next page")
+    .action((options: { state?: string; limit?: number; after?: string }, command: Command) => listAccesses(contextOf(command), options));
   breakGlass
     .command('end')
     .description('ends the access now; what it exposed is rotated')
