@@ -3,7 +3,7 @@ import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { AuditKeyring, ChainVerifier, checkpointSecretFor } from '@rotor/audit-chain';
 import type { SchemaRebuild } from '@rotor/audit-store';
 import { AuditCheckpointSchema, AuditLogMessageSchema, type AuditCheckpoint, type AuditRecord } from '@rotor/contracts';
-import { readTopicRange, type LogPoint } from '@rotor/kafka';
+import type { LogPoint } from '@rotor/kafka';
 
 import type { CliContext } from '../context';
 import { ExitCode, UsageError } from '../exit-codes';
@@ -48,7 +48,8 @@ export async function auditReplayCommand(context: CliContext, flags: AuditReplay
   if (rebuild && (!fromStart || to || filterSpecs.length))
     throw new UsageError('--rebuild reads the whole audit topic: use it without --to and --filter, and with no --from or --from 0');
 
-  const kafka = cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
+  const kafka = await cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
+  const { readTopicRange } = await import('@rotor/kafka');
   const partial = !fromStart || !!to;
   const verifier = verify
     ? new ChainVerifier({ keyring: publicKeys(flags), ...(settings.auditKey ? { legacyKey: settings.auditKey } : {}), partial })
