@@ -3,14 +3,17 @@
 # One image for all four rotor services (and the operators' CLI).
 # The service to run is chosen at start-up by the SERVICE variable:
 #   docker run -e SERVICE=issuer -e PORT=8080 ... rotor
-#   docker run --rm rotor node dist/apps/cli/main.js --help
+#   docker run --rm rotor rotor --help
+# The CLI is the self-contained bundle (tools/cli-build), on PATH as /usr/local/bin/rotor.
+# Its `rotor version` names the commit given at build time:
+#   docker build --build-arg ROTOR_BUILD_COMMIT="$(git rev-parse --short HEAD)" -t rotor .
 #
 # Node 24 only: the same major as `engines` in package.json.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---------------------------------------------------------------------------
 # build: full dependency tree (dev included), then `npm run build`, which writes
-# dist/apps/<service>/main.js for every service and dist/apps/cli/main.js.
+# dist/apps/<service>/main.js for every service and the CLI bundle dist/cli/rotor.js.
 # ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -21,6 +24,8 @@ ENV NX_DAEMON=false \
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
+# The context has no .git: the commit the CLI reports comes from here ("unknown" when not given).
+ARG ROTOR_BUILD_COMMIT
 RUN npm run build
 
 # ---------------------------------------------------------------------------
@@ -49,6 +54,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 COPY --from=build /app/dist ./dist
+# The operators' CLI: one file with its dependencies inside, run by the image's node.
+COPY --from=build --chmod=0755 /app/dist/cli/rotor.js /usr/local/bin/rotor
+RUN rotor version >/dev/null
 
 RUN groupadd --system --gid 10001 rotor \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -12,6 +12,8 @@
 #   3. dist/apps/<app>/main.js is a one-line entry point that requires ./src/main.js.
 #   4. Every compiled file is checked for a leftover `@rotor/` require: the build fails rather
 #      than ship an image that dies with "Cannot find module".
+#   5. The operators' CLI is also bundled into one self-contained file, dist/cli/rotor.js
+#      (tools/cli-build/build.ts, `npm run build:cli`; a couple of seconds).
 #
 # Type checking is not part of the build (swc only strips types): `npm run typecheck` does it.
 set -euo pipefail
@@ -77,6 +79,9 @@ if leftovers="$(grep -rlE "require\\([\"']@rotor/" "$out/apps" "$out/libs" --inc
   echo "$leftovers" >&2
   exit 1
 fi
+
+# 5. The installable CLI (dist/cli: rotor.js, package.json, README.md).
+"$node" -r @swc-node/register tools/cli-build/build.ts --out "$out/cli"
 
 elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 printf 'build: %s → %s/apps/<app>/main.js in %d.%03ds\n' "${built[*]:-no apps}" "$out" $((elapsed_ms / 1000)) $((elapsed_ms % 1000))

@@ -871,4 +871,21 @@ describe('Dockerfile', () => {
     expect(runtime.some((line) => /^RUN\s.*npm ci\b.*--omit=dev/.test(line))).toBe(true);
     expect(runtime).toContain('ENV NODE_ENV=production');
   });
+
+  it('installs the self-contained CLI bundle that npm run build writes as rotor on PATH, and runs it once while building', () => {
+    const from = instructions.findLastIndex((line) => /^FROM\s/i.test(line));
+    const build = instructions.slice(0, from);
+    const runtime = instructions.slice(from);
+    expect(build).toContain('RUN npm run build');
+    // npm run build (scripts/build.sh) bundles the CLI into dist/cli, where the image takes it from.
+    expect(readFileSync(join(repoRoot, 'scripts', 'build.sh'), 'utf8')).toMatch(
+      /^"\$node" -r @swc-node\/register tools\/cli-build\/build\.ts --out "\$out\/cli"$/m,
+    );
+    const install = runtime.filter((line) => /^COPY\s.*\/usr\/local\/bin\/rotor$/.test(line));
+    expect(install).toEqual(['COPY --from=build --chmod=0755 /app/dist/cli/rotor.js /usr/local/bin/rotor']);
+    // Checked before USER: a bundle that cannot start fails the image build, not an operator's shell.
+    const check = runtime.indexOf('RUN rotor version >/dev/null');
+    expect(check).toBeGreaterThan(runtime.indexOf(install[0]!));
+    expect(check).toBeLessThan(runtime.findIndex((line) => /^USER\s/i.test(line)));
+  });
 });

@@ -1,3 +1,5 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { runner } from 'node-pg-migrate';
@@ -6,6 +8,24 @@ import { escapeIdentifier, Pool, type PoolClient } from 'pg';
 /** The schema holding the live views; a rebuild fills another, then takes this name (see switchSchema). */
 export const LIVE_SCHEMA = 'audit';
 const MIGRATIONS_DIR = join(__dirname, '..', 'migrations');
+
+/**
+ * Set by the bundled CLI (tools/cli-build) for `rotor audit replay --rebuild`: the migrations' SQL
+ * by file name, since a single-file bundle has no migrations directory beside it.
+ */
+declare const ROTOR_AUDIT_MIGRATIONS: Record<string, string> | undefined;
+
+/** Runs `run` on the migrations directory: this library's, or the bundle's written to a private temporary one. */
+async function withMigrationsDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
+  if (typeof ROTOR_AUDIT_MIGRATIONS === 'undefined') return run(MIGRATIONS_DIR);
+  const dir = await mkdtemp(join(tmpdir(), 'rotor-migrations-'));
+  try {
+    for (const [name, sql] of Object.entries(ROTOR_AUDIT_MIGRATIONS)) await writeFile(join(dir, name), sql, { mode: 0o600 });
+    return await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 export interface AuditDatabaseSettings {
   /** The auditor's own database and role (ROTOR_AUDIT_DATABASE_URL), never a credential backend's admin connection. */
@@ -57,19 +77,21 @@ export class AuditDatabase {
   async migrate(log: (message: string) => void = () => undefined): Promise<string[]> {
     const client = await this.pool.connect();
     try {
-      const applied = await runner({
-        dbClient: client,
-        dir: MIGRATIONS_DIR,
-        direction: 'up',
-        migrationsTable: 'schema_migrations',
-        schema: this.schema,
-        createSchema: true,
-        checkOrder: true,
-        // The runner takes an advisory lock: replicas starting together migrate once.
-        noLock: false,
-        log,
-        logger: { debug: () => undefined, info: log, warn: log, error: log },
-      });
+      const applied = await withMigrationsDir((dir) =>
+        runner({
+          dbClient: client,
+          dir,
+          direction: 'up',
+          migrationsTable: 'schema_migrations',
+          schema: this.schema,
+          createSchema: true,
+          checkOrder: true,
+          // The runner takes an advisory lock: replicas starting together migrate once.
+          noLock: false,
+          log,
+          logger: { debug: () => undefined, info: log, warn: log, error: log },
+        }),
+      );
       return applied.map((migration) => migration.name);
     } finally {
       client.release();

@@ -1,9 +1,8 @@
 import { UsageError } from '../exit-codes';
-import { Kafka, logLevel } from 'kafkajs';
 
 import { readConfigFile, requireVerifiedPostgres, kafkaSecurityFromEnv } from '@rotor/config';
 import { Topics } from '@rotor/contracts';
-import { inNamespace, KafkaNamespace, kafkaSecurityOptions, type KafkaLinkSecurity, type LogPoint } from '@rotor/kafka';
+import type { KafkaLinkSecurity, LogPoint } from '@rotor/kafka';
 
 /**
  * Where the CLI finds the audit log: the same variables the services read, secure by default
@@ -21,11 +20,18 @@ export function auditLogSettings(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-export const cliKafka = (brokers: string[], security?: KafkaLinkSecurity, namespace = '') =>
-  inNamespace(
+export async function cliKafka(brokers: string[], security?: KafkaLinkSecurity, namespace = '') {
+  // Loaded when needed: kafkajs and the services' Kafka library (with their metrics and tracing)
+  // cost every other command start-up time.
+  const [{ Kafka, logLevel }, { inNamespace, KafkaNamespace, kafkaSecurityOptions }] = await Promise.all([
+    import('kafkajs'),
+    import('@rotor/kafka'),
+  ]);
+  return inNamespace(
     new Kafka({ clientId: 'rotor-cli', brokers, ...kafkaSecurityOptions(security), logLevel: logLevel.NOTHING, retry: { retries: 5 } }),
     new KafkaNamespace(namespace),
   );
+}
 
 /** A point in the log from a flag: an ISO time or an offset applied to every partition. */
 export function parseLogPoint(text: string, flag: string): LogPoint {

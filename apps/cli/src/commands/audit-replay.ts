@@ -1,10 +1,9 @@
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 
 import { AuditKeyring, ChainVerifier, checkpointSecretFor } from '@rotor/audit-chain';
-import { SchemaRebuild } from '@rotor/audit-store';
+import type { SchemaRebuild } from '@rotor/audit-store';
 import { AuditCheckpointSchema, AuditLogMessageSchema, type AuditCheckpoint, type AuditRecord } from '@rotor/contracts';
-import { readTopicRange, type LogPoint } from '@rotor/kafka';
-import { GsmSecretStore } from '@rotor/secret-store';
+import type { LogPoint } from '@rotor/kafka';
 
 import type { CliContext } from '../context';
 import { ExitCode, UsageError } from '../exit-codes';
@@ -49,7 +48,8 @@ export async function auditReplayCommand(context: CliContext, flags: AuditReplay
   if (rebuild && (!fromStart || to || filterSpecs.length))
     throw new UsageError('--rebuild reads the whole audit topic: use it without --to and --filter, and with no --from or --from 0');
 
-  const kafka = cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
+  const kafka = await cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
+  const { readTopicRange } = await import('@rotor/kafka');
   const partial = !fromStart || !!to;
   const verifier = verify
     ? new ChainVerifier({ keyring: publicKeys(flags), ...(settings.auditKey ? { legacyKey: settings.auditKey } : {}), partial })
@@ -106,7 +106,8 @@ export async function auditReplayCommand(context: CliContext, flags: AuditReplay
   };
 
   try {
-    if (rebuildUrl) schema = await SchemaRebuild.begin(rebuildUrl);
+    // Loaded when needed: PostgreSQL and the GSM client cost every other command start-up time.
+    if (rebuildUrl) schema = await (await import('@rotor/audit-store')).SchemaRebuild.begin(rebuildUrl);
     const { read, total } = await readTopicRange(kafka, {
       groupPrefix: 'rotor-cli-replay',
       topic: settings.topic,
@@ -196,6 +197,7 @@ function publicKeys(flags: AuditReplayOptions): AuditKeyring {
 async function externalCheckpoint(topic: string): Promise<AuditCheckpoint | undefined> {
   const project = process.env['GSM_PROJECT'];
   if (!project) return undefined;
+  const { GsmSecretStore } = await import('@rotor/secret-store');
   const gsm = new GsmSecretStore({ project, emulatorHost: process.env['SECRET_MANAGER_EMULATOR_HOST'] });
   const secret = process.env['ROTOR_AUDIT_CHECKPOINT_SECRET'] ?? checkpointSecretFor(topic);
   try {

@@ -19,7 +19,7 @@ export async function auditTailCommand(context: CliContext, flags: AuditTailOpti
   const settings = auditLogSettings();
   const filter = parseFilters(flags.filter ?? [], settings.auditKey);
   const from = flags.from !== undefined ? parseLogPoint(flags.from, 'from') : undefined;
-  const kafka = cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
+  const kafka = await cliKafka(settings.brokers, settings.kafkaSecurity, settings.kafkaNamespace);
   const groupId = `rotor-cli-tail-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
   const admin = kafka.admin();
