@@ -80,6 +80,14 @@ if leftovers="$(grep -rlE "require\\([\"']@rotor/" "$out/apps" "$out/libs" --inc
   exit 1
 fi
 
+# 4b. Files the compiled code reads at run time beside itself: the auditor's SQL migrations
+#     (libs/audit-store/src/audit-database.ts reads ../migrations).
+for migrations in libs/*/migrations; do
+  [[ -d "$migrations" ]] || continue
+  mkdir -p "$out/$(dirname "$migrations")"
+  cp -R "$migrations" "$out/$migrations"
+done
+
 # 5. The installable CLI (dist/cli: rotor.js, package.json, README.md).
 "$node" -r @swc-node/register tools/cli-build/build.ts --out "$out/cli"
 

@@ -35,10 +35,23 @@ function documentedCommandLines(): { where: string; argv: string[] }[] {
       .map((file) => join('docs', file)),
   ];
   for (const file of docs) {
-    const blocks = readFileSync(join(ROOT, file), 'utf8').match(/^\s*```[a-z]*\n[\s\S]*?^\s*```/gm) ?? [];
-    for (const block of blocks) {
-      const joined = block.replace(/\\\n\s*/g, ' ');
-      joined.split('\n').forEach((line) => take(file, line.trim().replace(/^\$ /, '')));
+    // Shell blocks (```sh, ```bash, ```console or none); a ```text block may show a mistake on purpose.
+    let fence: string | undefined;
+    let block: string[] = [];
+    for (const line of readFileSync(join(ROOT, file), 'utf8').split('\n')) {
+      const opening = /^\s*```(\w*)\s*$/.exec(line);
+      if (fence === undefined && opening) {
+        fence = opening[1]!;
+        block = [];
+      } else if (fence !== undefined && /^\s*```\s*$/.test(line)) {
+        if (['', 'sh', 'bash', 'console', 'shell'].includes(fence))
+          block
+            .join('\n')
+            .replace(/\\\n\s*/g, ' ')
+            .split('\n')
+            .forEach((text) => take(file, text.trim().replace(/^\$ /, '')));
+        fence = undefined;
+      } else if (fence !== undefined) block.push(line);
     }
   }
   const visit = (command: Command) => {

@@ -1,24 +1,11 @@
-import { CommanderError } from 'commander';
+import { runCli } from './cli';
 
-import { ExitCode, exitCodeFor } from './exit-codes';
-import { buildProgram } from './program';
+// `rotor … | head` closes the pipe early: that is the reader's choice, not a failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 
-/** Runs one command line; resolves with the exit code (the table in exit-codes.ts). */
-export async function runCli(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
-  } catch (error) {
-    // Commander has already said what was wrong (with a suggestion for a near miss); help and --version end here too.
-    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-    process.stderr.write(`rotor: ${error instanceof Error ? error.message : String(error)}\n`);
-    return exitCodeFor(error);
-  }
-}
-
-if (require.main === module) {
-  void runCli(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
-}
+void runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

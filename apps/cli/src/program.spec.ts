@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 
 import { commandTree, completionScript } from './completion';
 import { ApiError, ExitCode, exitCodeFor, UnavailableError, UsageError } from './exit-codes';
-import { runCli } from './main';
+import { runCli } from './cli';
 import { buildProgram } from './program';
 
 /** Runs the CLI in-process, collecting what it writes. */

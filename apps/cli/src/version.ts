@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** Set by the bundled build (tools/cli-build): the package version and the commit it was built from. */
 declare const ROTOR_CLI_BUILD: { version: string; commit: string } | undefined;
@@ -14,7 +14,12 @@ export interface CliVersion {
 export function cliVersion(): CliVersion {
   const node = process.versions.node;
   if (typeof ROTOR_CLI_BUILD !== 'undefined') return { ...ROTOR_CLI_BUILD, node };
-  // From the monorepo: the root package's version.
-  const root = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return { version: root.version, commit: 'source', node };
+  // From the monorepo (sources, or the services' dist/): the nearest package.json above that is rotor's.
+  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (manifest.name === 'rotor' && manifest.version) return { version: manifest.version, commit: 'source', node };
+  }
+  return { version: 'unknown', commit: 'source', node };
 }
