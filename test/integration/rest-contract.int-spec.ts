@@ -307,6 +307,44 @@ introspection:
     ]);
   });
 
+  it("refuses a workload's token on every operator route, and an operator's on the workload routes", async () => {
+    // Routes a workload may call, and the public key set; every other documented route is an operator's.
+    const WORKLOAD_ROUTES = new Set([
+      'issuer post /v1/credentials',
+      'issuer get /v1/leases/{id}',
+      'issuer post /v1/leases/{id}/renew',
+      'issuer delete /v1/leases/{id}',
+      'issuer get /v1/secrets/{name}',
+      'issuer post /v1/introspect',
+      'issuer get /v1/whoami',
+      'auditor get /v1/audit/keys',
+    ]);
+    const params = { id: randomUUID(), name: SECRET, namespace: NAMESPACE, serviceAccount: 'app', owner: OWNER };
+    const answers: string[] = [];
+    for (const name of Object.keys(PORTS) as ServiceName[]) {
+      for (const operation of contracts[name].operations) {
+        if (WORKLOAD_ROUTES.has(`${name} ${operation}`)) continue;
+        const [method, path] = operation.split(' ') as [string, string];
+        const answer = await call(name, method, path, { token: workload, params, ...(method === 'get' ? {} : { body: {} }) });
+        answers.push(`${name} ${operation}: ${answer.status} ${String(answer.body['code'])}`);
+      }
+    }
+    expect(answers.length).toBeGreaterThanOrEqual(25);
+    expect(answers.filter((answer) => !answer.endsWith(': 403 missing-group'))).toEqual([]);
+
+    // An operator's token gets no credential, renews nothing and reads no managed secret.
+    const asOperator = [
+      await call('issuer', 'post', '/v1/credentials', { token: sre, body: { role: ROLE } }),
+      await call('issuer', 'post', '/v1/leases/{id}/renew', { token: sre, params: { id: randomUUID() }, body: {} }),
+      await call('issuer', 'get', '/v1/secrets/{name}', { token: sre, params: { name: SECRET } }),
+    ];
+    expect(asOperator.map(({ status, body }) => `${status} ${String(body['code'])}`)).toEqual([
+      '403 workloads-only',
+      '403 workloads-only',
+      '403 workloads-only',
+    ]);
+  });
+
   it('fails an answer with a field its schema does not name, a wrong type, or a required field missing', async () => {
     const whoami = (await call('issuer', 'get', '/v1/whoami', { token: sre })).body;
     const check = (body: unknown) =>
