@@ -12,7 +12,7 @@ import { contextOf, examples } from '../program-kit';
 
 import { auditReplayCommand, type AuditReplayOptions } from './audit-replay';
 import { auditTailCommand, type AuditTailOptions } from './audit-tail';
-import { pageLimit } from './selector';
+import { pageLimit } from './paging';
 
 interface EventsOptions {
   lease?: string;

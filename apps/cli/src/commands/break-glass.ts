@@ -9,7 +9,8 @@ import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
 
-import { confirmOnTerminal, derivedRequestId, pageLimit } from './selector';
+import { fetchPage, pageLimit, printPage } from './paging';
+import { confirmOnTerminal, derivedRequestId } from './selector';
 
 interface OpenOptions {
   secret?: string;
@@ -108,14 +109,8 @@ async function openAccess(context: CliContext, options: OpenOptions): Promise<vo
 }
 
 async function listAccesses(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
-  const query = new URLSearchParams();
-  if (options.state) query.set('state', options.state);
-  if (options.limit !== undefined) query.set('limit', String(options.limit));
-  if (options.after) query.set('after', options.after);
-  const page = await request<BreakGlassPage>(`${context.urls.issuer}/v1/break-glass?${query.toString()}`, {
-    token: await context.token(['rotor:sre']),
-  });
-  printResult(context, page, {
+  const page = await fetchPage<BreakGlassPage>(context, `${context.urls.issuer}/v1/break-glass`, { ...options }, ['rotor:sre']);
+  printPage(context, page, {
     columns: ['id', 'state', 'requested by', 'secrets', 'role', 'ticket', 'opened', 'expires', 'ended'],
     rows: page.items.map((access) => [
       access.id,
@@ -129,7 +124,6 @@ async function listAccesses(context: CliContext, options: { state?: string; limi
       access.endedAt,
     ]),
   });
-  if (!context.json && page.next) process.stderr.write(`more: the same command with --after ${page.next}\n`);
 }
 
 async function endAccess(context: CliContext, id: string): Promise<void> {

@@ -10,7 +10,8 @@ import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
 import { finishRun, type RunProgressModel } from '../run-progress';
 
-import { confirmOnTerminal, derivedRequestId, describeSelector, pageLimit, parseSelector } from './selector';
+import { fetchPage, pageLimit, printPage } from './paging';
+import { confirmOnTerminal, derivedRequestId, describeSelector, parseSelector } from './selector';
 
 export { derivedRequestId, parseSelector } from './selector';
 
@@ -79,14 +80,10 @@ async function show(context: CliContext, id: string, watch?: boolean): Promise<v
 }
 
 async function list(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
-  const query = new URLSearchParams();
-  if (options.state) query.set('state', options.state);
-  if (options.limit !== undefined) query.set('limit', String(options.limit));
-  if (options.after) query.set('after', options.after);
-  const page = await request<EmergencyRotationPage>(`${context.urls.revoker}/v1/emergency-rotations?${query.toString()}`, {
-    token: await context.token(['rotor:sre']),
-  });
-  printResult(context, page, {
+  const page = await fetchPage<EmergencyRotationPage>(context, `${context.urls.revoker}/v1/emergency-rotations`, { ...options }, [
+    'rotor:sre',
+  ]);
+  printPage(context, page, {
     columns: ['id', 'state', 'mode', 'selector', 'leases', 'secrets', 'requested by', 'started'],
     rows: page.items.map((view) => [
       view.id,
@@ -99,7 +96,6 @@ async function list(context: CliContext, options: { state?: string; limit?: numb
       view.startedAt,
     ]),
   });
-  if (!context.json && page.next) process.stderr.write(`more: the same command with --after ${page.next}\n`);
 }
 
 /** An emergency rotation's work: each matched lease ends (revoked or failed); each matched secret is rotated, then its old version retired. */

@@ -18,7 +18,8 @@ import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
 import { finishRun, type RunProgressModel } from '../run-progress';
 
-import { confirmOnTerminal, derivedRequestId, describeSelector, pageLimit, parseSelector } from './selector';
+import { fetchPage, pageLimit, printPage } from './paging';
+import { confirmOnTerminal, derivedRequestId, describeSelector, parseSelector } from './selector';
 
 /** What a revocation by selector may name: no `secret` (it touches no managed secret). */
 const LEASE_SELECTOR_FIELDS = ['namespace', 'serviceAccount', 'role', 'backend', 'all'] as const;
@@ -84,18 +85,12 @@ async function listLeases(context: CliContext, options: ListOptions): Promise<vo
     return;
   }
   // The auditor's inventory: every lease it recorded, by selector, a page at a time.
-  const query = new URLSearchParams(selected);
-  if (options.state) query.set('state', options.state);
-  if (options.limit !== undefined) query.set('limit', String(options.limit));
-  if (options.after) query.set('after', options.after);
-  const page = await request<LeasePage>(`${context.urls.auditor}/v1/inventory/leases?${query.toString()}`, {
-    token: await context.token(['rotor:sre']),
-  });
-  printResult(context, page, {
+  const query = { ...Object.fromEntries(selected), state: options.state, limit: options.limit, after: options.after };
+  const page = await fetchPage<LeasePage>(context, `${context.urls.auditor}/v1/inventory/leases`, query, ['rotor:sre']);
+  printPage(context, page, {
     columns: [...COLUMNS, 'owner', 'backend'],
     rows: page.items.map((lease) => [...leaseRow(lease), lease.owner, lease.backend]),
   });
-  if (!context.json && page.next) process.stderr.write(`more: the same command with --after ${page.next}\n`);
 }
 
 /** One lease by id: show, renew or revoke, as its holder (ROTOR_TOKEN) or an SRE (audited as them). */
@@ -179,14 +174,8 @@ async function revokeBySelector(context: CliContext, options: RevokeOptions & { 
 }
 
 async function listRevocations(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
-  const query = new URLSearchParams();
-  if (options.state) query.set('state', options.state);
-  if (options.limit !== undefined) query.set('limit', String(options.limit));
-  if (options.after) query.set('after', options.after);
-  const page = await request<LeaseRevocationPage>(`${context.urls.revoker}/v1/lease-revocations?${query.toString()}`, {
-    token: await context.token(['rotor:sre']),
-  });
-  printResult(context, page, {
+  const page = await fetchPage<LeaseRevocationPage>(context, `${context.urls.revoker}/v1/lease-revocations`, { ...options }, ['rotor:sre']);
+  printPage(context, page, {
     columns: ['id', 'state', 'selector', 'revoked', 'failed', 'requested by', 'started'],
     rows: page.items.map((view) => [
       view.id,
@@ -198,7 +187,6 @@ async function listRevocations(context: CliContext, options: { state?: string; l
       view.startedAt,
     ]),
   });
-  if (!context.json && page.next) process.stderr.write(`more: the same command with --after ${page.next}\n`);
 }
 
 /** `rotor leases list|show|renew|revoke` and `rotor leases revocations list|show`. */

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 
-import { InvalidArgumentError } from 'commander';
-
 import { UsageError } from '../exit-codes';
 
 /** `--selector` field names as people type them, and as the REST bodies spell them. */
@@ -71,12 +69,3 @@ export async function confirmOnTerminal(what: string, lines: string[], question:
     prompt.close();
   }
 }
-
-/** `--limit`'s parser: a whole number from 1 to `max`. */
-export const pageLimit =
-  (max: number) =>
-  (text: string): number => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidArgumentError(`a whole number from 1 to ${max}`);
-    return value;
-  };
