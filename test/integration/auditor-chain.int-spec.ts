@@ -652,6 +652,17 @@ describe('auditor: inventory views built from the audit log', () => {
       expect([...first.body.items!, ...second.body.items!].map((l) => l.leaseId).sort()).toEqual([kept, revoked].sort());
       expect((await listLeases('namespace=payments', await identity.operatorToken('dev@example.com', []))).status).toBe(403);
       expect(await listLeases('state=gone')).toMatchObject({ status: 400, body: { code: 'invalid-query' } });
+      // The same pages from the CLI, as an SRE runs it.
+      const cliEnv = { ROTOR_AUDITOR_URL: auditor.process.url, ROTOR_TOKEN: sre };
+      const cliPage = await runCli(['leases', 'list', '--namespace', 'payments', '--limit', '1', '--output', 'json'], cliEnv);
+      expect(cliPage.code).toBe(0);
+      const cliFirst = JSON.parse(cliPage.stdout) as { items: { leaseId: string }[]; next?: string };
+      expect({ items: cliFirst.items, next: cliFirst.next }).toEqual({ items: first.body.items, next: first.body.next });
+      const cliTable = await runCli(['leases', 'list', '--namespace', 'payments', '--limit', '1', '--after', cliFirst.next!], cliEnv);
+      expect(cliTable.stdout).toMatch(/^LEASE\s+ROLE\s+WORKLOAD\s+STATE\s+EXPIRES\s+OWNER\s+BACKEND\n/);
+      expect(cliTable.stdout).toContain(second.body.items![0]!.leaseId);
+      expect(cliTable.stderr).not.toContain('more:'); // the last page
+      expect((await runCli(['leases', 'list', '--state', 'gone'], cliEnv)).code).toBe(2);
 
       // Wipe the database: --rebuild from the audit topic alone gives back exactly the live views.
       const db = await auditor.database();
