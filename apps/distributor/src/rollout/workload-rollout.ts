@@ -10,7 +10,8 @@ export interface WorkloadApi {
   patch(kind: RolloutKind, namespace: string, name: string, patch: object): Promise<void>;
 }
 
-export const WORKLOAD_API = Symbol('distributor.workload-api');
+/** The provider of a WorkloadRollout, present when the distributor reaches a cluster. */
+export const WORKLOAD_ROLLOUT = Symbol('distributor.workload-rollout');
 
 /** What the rollout did to one workload: `patched`, or it already carried this content's hash. */
 export interface RolledWorkload {
