@@ -195,6 +195,62 @@ describe('fake kube-apiserver, driven by the real @kubernetes/client-node', () =
   });
 });
 
+describe('fake kube-apiserver: apps/v1 workloads, driven by the real @kubernetes/client-node', () => {
+  const kube = new FakeKubeApi();
+  let kubeconfig: string;
+
+  beforeAll(async () => {
+    await kube.start();
+    kubeconfig = kube.writeKubeconfig();
+  });
+
+  afterAll(async () => {
+    await kube.stop();
+  });
+
+  it('creates, lists in pages and patches the pod template of Deployments and StatefulSets, as a rollout does', async () => {
+    const steps = (await runClient(kubeconfig, 'workloads', 'apps')) as { step: string; ok: boolean; [k: string]: any }[];
+    const at = (name: string) => steps.find((s) => s.step === name)!;
+
+    expect(at('create-deployment')).toMatchObject({
+      ok: true,
+      kind: 'Deployment',
+      apiVersion: 'apps/v1',
+      generation: 1,
+      envFrom: 'payments',
+    });
+    expect(at('create-statefulset')).toMatchObject({ ok: true, kind: 'StatefulSet', apiVersion: 'apps/v1' });
+    expect(at('create-invalid')).toMatchObject({ ok: false, code: 422, reason: 'Invalid' });
+    expect(at('list-deployments')).toMatchObject({ names: ['api', 'web', 'worker'], pages: 2 });
+    expect(at('list-statefulsets')).toMatchObject({ kind: 'StatefulSetList', apiVersion: 'apps/v1', names: ['db'] });
+
+    // A merge patch of one annotation changes the template (a new generation: the rollout) and keeps the containers.
+    expect(at('merge-patch')).toMatchObject({
+      ok: true,
+      generation: 2,
+      annotations: { 'secret.rotor.dev/payments': 'k1:one' },
+      containers: ['app'],
+      envFrom: 'payments',
+    });
+    // The same patch again is no change: same resourceVersion and generation, so no new rollout.
+    expect(at('merge-patch-again')).toMatchObject({ ok: true, generation: 2, resourceVersion: at('merge-patch').resourceVersion });
+    expect(at('strategic-patch-statefulset')).toMatchObject({
+      ok: true,
+      generation: 2,
+      annotations: { 'secret.rotor.dev/payments': 'k1:two' },
+    });
+    expect(at('read-deployment')).toMatchObject({ ok: true, annotations: { 'secret.rotor.dev/payments': 'k1:one' } });
+    expect(at('patch-missing')).toMatchObject({ ok: false, code: 404, reason: 'NotFound' });
+
+    expect(kube.deployment('apps', 'web')?.spec).toMatchObject({
+      template: { metadata: { annotations: { 'secret.rotor.dev/payments': 'k1:one' } } },
+    });
+    const patches = kube.requests.filter((r) => r.method === 'PATCH').map((r) => r.path);
+    expect(patches).toContain('/apis/apps/v1/namespaces/apps/deployments/web');
+    expect(patches).toContain('/apis/apps/v1/namespaces/apps/statefulsets/db');
+  }, 30_000);
+});
+
 describe('fake kube-apiserver run on its own', () => {
   it('prints its URL, writes a kubeconfig and serves until SIGTERM', async () => {
     const kubeconfig = join(mkdtempSync(join(tmpdir(), 'rotor-fake-kube-')), 'nested', 'kubeconfig');

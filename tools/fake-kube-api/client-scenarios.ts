@@ -3,9 +3,19 @@
  * kube-apiserver, and prints what happened as one JSON line; test/integration/fake-kube-api.int-spec.ts
  * runs it against the fake and checks the output.
  *
- *   KUBECONFIG=… node -r @swc-node/register tools/fake-kube-api/client-scenarios.ts <crud|paginate|scan> [namespace]
+ *   KUBECONFIG=… node -r @swc-node/register tools/fake-kube-api/client-scenarios.ts <crud|paginate|workloads|scan> [namespace]
  */
-import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Secret,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
 
 type Step = { step: string; ok: boolean; code?: number; reason?: string; resourceVersion?: string; [field: string]: unknown };
 
@@ -225,6 +235,95 @@ async function paginate(namespace: string | undefined, labelSelector?: string, l
   };
 }
 
+/** Deployments and StatefulSets (apps/v1) as a rollout uses them: create, list in pages, patch the pod template, read back. */
+async function workloads(namespace: string): Promise<Step[]> {
+  const apps = config.makeApiClient(AppsV1Api);
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const template = (app: string) => ({
+    metadata: { labels: { app } },
+    spec: { containers: [{ name: 'app', image: 'app:1', envFrom: [{ secretRef: { name: 'payments' } }] }] },
+  });
+  const body = (name: string): V1Deployment => ({
+    metadata: { name },
+    spec: { selector: { matchLabels: { app: name } }, template: template(name) },
+  });
+  const facts = (workload: V1Deployment) => ({
+    kind: workload.kind,
+    apiVersion: workload.apiVersion,
+    generation: workload.metadata?.generation,
+    resourceVersion: workload.metadata?.resourceVersion,
+    annotations: workload.spec?.template?.metadata?.annotations,
+    containers: workload.spec?.template?.spec?.containers?.map((container) => container.name),
+    envFrom: workload.spec?.template?.spec?.containers?.[0]?.envFrom?.[0]?.secretRef?.name,
+  });
+  const annotate = (value: string) => ({ spec: { template: { metadata: { annotations: { 'secret.rotor.dev/payments': value } } } } });
+  const steps: Step[] = [];
+  steps.push(await step('create-deployment', () => apps.createNamespacedDeployment({ namespace, body: body('web') }), facts));
+  await apps.createNamespacedDeployment({ namespace, body: body('api') });
+  await apps.createNamespacedDeployment({ namespace, body: body('worker') });
+  steps.push(
+    await step(
+      'create-statefulset',
+      () =>
+        apps.createNamespacedStatefulSet({
+          namespace,
+          body: { ...body('db'), spec: { ...body('db').spec!, serviceName: 'db' } } as V1StatefulSet,
+        }),
+      facts,
+    ),
+  );
+  steps.push(
+    await step('create-invalid', () =>
+      apps.createNamespacedDeployment({
+        namespace,
+        body: { metadata: { name: 'bad' }, spec: { selector: { matchLabels: { app: 'x' } }, template: template('y') } },
+      }),
+    ),
+  );
+  const names: string[] = [];
+  let pages = 0;
+  let token: string | undefined;
+  do {
+    const page = await apps.listNamespacedDeployment({ namespace, limit: 2, ...(token ? { _continue: token } : {}) });
+    pages++;
+    names.push(...page.items.map((item) => item.metadata!.name!));
+    token = page.metadata?._continue || undefined;
+  } while (token);
+  steps.push({ step: 'list-deployments', ok: true, names, pages });
+  const statefulSets = await apps.listNamespacedStatefulSet({ namespace });
+  steps.push({
+    step: 'list-statefulsets',
+    ok: true,
+    kind: statefulSets.kind,
+    apiVersion: statefulSets.apiVersion,
+    names: statefulSets.items.map((i) => i.metadata!.name),
+  });
+  steps.push(
+    await step('merge-patch', () => apps.patchNamespacedDeployment({ name: 'web', namespace, body: annotate('k1:one') }, merge), facts),
+  );
+  steps.push(
+    await step(
+      'merge-patch-again',
+      () => apps.patchNamespacedDeployment({ name: 'web', namespace, body: annotate('k1:one') }, merge),
+      facts,
+    ),
+  );
+  steps.push(
+    await step(
+      'strategic-patch-statefulset',
+      () =>
+        apps.patchNamespacedStatefulSet(
+          { name: 'db', namespace, body: annotate('k1:two') },
+          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+        ),
+      facts,
+    ),
+  );
+  steps.push(await step('read-deployment', () => apps.readNamespacedDeployment({ name: 'web', namespace }), facts));
+  steps.push(await step('patch-missing', () => apps.patchNamespacedDeployment({ name: 'absent', namespace, body: annotate('x') }, merge)));
+  return steps;
+}
+
 async function main(): Promise<void> {
   const [scenario, namespace = 'default', selector] = process.argv.slice(2);
   let result: unknown;
@@ -235,6 +334,9 @@ async function main(): Promise<void> {
     case 'paginate':
       result = await paginate(namespace, selector);
       break;
+    case 'workloads':
+      result = await workloads(namespace);
+      break;
     case 'scan': {
       // Median of five full scans of every namespace, for the benchmark figure.
       const runs = [];
@@ -244,7 +346,7 @@ async function main(): Promise<void> {
       break;
     }
     default:
-      throw new Error(`unknown scenario ${scenario}; use crud, paginate or scan`);
+      throw new Error(`unknown scenario ${scenario}; use crud, paginate, workloads or scan`);
   }
   process.stdout.write(JSON.stringify(result) + '\n');
 }

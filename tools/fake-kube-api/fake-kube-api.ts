@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 
 import { badRequest, KubeStatusError } from './kube-status';
 import { LabelSelectorError, parseLabelSelector } from './label-selector';
-import { KIND, ObjectStore, type KubeObject, type PatchType, type Resource } from './object-store';
+import { API_VERSION, KIND, ObjectStore, type KubeObject, type PatchType, type Resource } from './object-store';
 
 export type { KubeObject, ObjectMeta, Resource } from './object-store';
 
@@ -42,8 +42,20 @@ interface FailureRule {
   message?: string;
 }
 
-const COLLECTION = /^\/api\/v1\/namespaces\/([^/]+)\/(secrets|configmaps)(?:\/([^/]+))?$/;
-const ALL_NAMESPACES = /^\/api\/v1\/(secrets|configmaps)$/;
+const COLLECTION =
+  /^(?:\/api\/v1\/namespaces\/([^/]+)\/(secrets|configmaps)|\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets))(?:\/([^/]+))?$/;
+const ALL_NAMESPACES = /^(?:\/api\/v1\/(secrets|configmaps)|\/apis\/apps\/v1\/(deployments|statefulsets))$/;
+
+/** namespace, resource and name of a namespaced path, core or apps/v1. */
+function namespacedPath(path: string): { namespace: string; resource: Resource; name?: string } | undefined {
+  const match = COLLECTION.exec(path);
+  if (!match) return undefined;
+  return {
+    namespace: decodeURIComponent((match[1] ?? match[3])!),
+    resource: (match[2] ?? match[4]) as Resource,
+    ...(match[5] === undefined ? {} : { name: decodeURIComponent(match[5]) }),
+  };
+}
 const TOKEN_REVIEWS = '/apis/authentication.k8s.io/v1/tokenreviews';
 
 const REASONS: Record<number, string> = {
@@ -66,7 +78,8 @@ const REASONS: Record<number, string> = {
  * A stand-in for a kube-apiserver (none can run on these machines), serving the real REST paths
  * to the real @kubernetes/client-node over plain HTTP: Secrets and ConfigMaps (get, list with
  * label selectors and pages, create, replace, merge/strategic/JSON patch, delete with
- * preconditions), TokenReview, and hooks for tests: seed and inspect objects, edit them "by
+ * preconditions), apps/v1 Deployments and StatefulSets (the same verbs; strategic merge is
+ * treated as JSON merge, which differs only for lists), TokenReview, and hooks for tests: seed and inspect objects, edit them "by
  * hand", inject failures, make a namespace unreachable or slow, and read the request log.
  */
 export class FakeKubeApi {
@@ -179,6 +192,31 @@ export class FakeKubeApi {
     return structuredClone(this.store.patch(resource, namespace, name, 'merge', mergePatch));
   }
 
+  /** Copies of the stored Deployments (apps/v1), of one namespace or all. */
+  deployments(namespace?: string): KubeObject[] {
+    return this.all('deployments', namespace);
+  }
+
+  statefulSets(namespace?: string): KubeObject[] {
+    return this.all('statefulsets', namespace);
+  }
+
+  deployment(namespace: string, name: string): KubeObject | undefined {
+    return cloneOrUndefined(this.store.find('deployments', namespace, name));
+  }
+
+  statefulSet(namespace: string, name: string): KubeObject | undefined {
+    return cloneOrUndefined(this.store.find('statefulsets', namespace, name));
+  }
+
+  /** Creates or overwrites a Deployment or StatefulSet without preconditions (as `kubectl apply` would). */
+  putWorkload(
+    resource: 'deployments' | 'statefulsets',
+    workload: { metadata: { name: string; namespace?: string; [field: string]: unknown }; [field: string]: unknown },
+  ): KubeObject {
+    return structuredClone(this.store.put(resource, structuredClone(workload)));
+  }
+
   /** A hand delete; false if there was nothing to delete. */
   deleteSecret(namespace: string, name: string): boolean {
     return this.deleteObject('secrets', namespace, name);
@@ -255,7 +293,7 @@ export class FakeKubeApi {
         const reason = rule.reason ?? REASONS[rule.status] ?? 'Unknown';
         throw new KubeStatusError(rule.status, reason, rule.message ?? `injected failure: ${reason}`);
       }
-      const namespace = COLLECTION.exec(path)?.[1];
+      const namespace = namespacedPath(path)?.namespace;
       const fault = (namespace !== undefined ? this.faults.get(namespace) : undefined) ?? this.faults.get('*');
       if (fault?.kind === 'unreachable') return void request.socket.destroy();
       if (fault?.kind === 'hang') return;
@@ -281,14 +319,12 @@ export class FakeKubeApi {
     const all = ALL_NAMESPACES.exec(path);
     if (all) {
       if (method !== 'GET') throw new KubeStatusError(405, 'MethodNotAllowed', `${method} is not supported on ${path}`);
-      return [200, this.list(all[1] as Resource, undefined, query)];
+      return [200, this.list((all[1] ?? all[2]) as Resource, undefined, query)];
     }
-    const match = COLLECTION.exec(path);
+    const match = namespacedPath(path);
     if (!match)
       throw new KubeStatusError(404, 'NotFound', `the server could not find the requested resource (${path} is not served by the fake)`);
-    const namespace = decodeURIComponent(match[1]!);
-    const resource = match[2] as Resource;
-    const name = match[3] === undefined ? undefined : decodeURIComponent(match[3]);
+    const { namespace, resource, name } = match;
     if (query.get('dryRun')) throw badRequest('dryRun is not served by the fake');
 
     if (name === undefined) {
@@ -341,7 +377,7 @@ export class FakeKubeApi {
     });
     return {
       kind: `${KIND[resource]}List`,
-      apiVersion: 'v1',
+      apiVersion: API_VERSION[resource],
       metadata: { resourceVersion: page.resourceVersion, continue: page.continueToken, remainingItemCount: page.remainingItemCount },
       // As from the API server, list items carry no kind or apiVersion of their own.
       items: page.items.map(({ kind: _kind, apiVersion: _apiVersion, ...item }) => item),

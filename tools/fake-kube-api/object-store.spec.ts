@@ -88,3 +88,57 @@ describe('object store', () => {
     ).toEqual(['c']);
   });
 });
+
+describe('object store: apps/v1 workloads', () => {
+  const deployment = (extra: Record<string, unknown> = {}) => ({
+    metadata: { name: 'web' },
+    spec: {
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'app:1' }] } },
+      ...extra,
+    },
+  });
+
+  it('stores Deployments and StatefulSets as apps/v1, refusing a missing template, containers or a mismatched selector', () => {
+    const store = new ObjectStore();
+    expect(store.create('deployments', 'ns', deployment())).toMatchObject({ kind: 'Deployment', apiVersion: 'apps/v1' });
+    expect(store.create('statefulsets', 'ns', deployment())).toMatchObject({ kind: 'StatefulSet', apiVersion: 'apps/v1' });
+    expect(
+      statusOf(() => store.create('deployments', 'ns', { metadata: { name: 'x' }, spec: { selector: { matchLabels: { a: 'b' } } } })),
+    ).toBe('422 Invalid');
+    expect(
+      statusOf(() =>
+        store.create('deployments', 'ns', {
+          ...deployment(),
+          metadata: { name: 'y' },
+          spec: { ...deployment().spec, selector: { matchLabels: { app: 'db' } } },
+        }),
+      ),
+    ).toBe('422 Invalid');
+    expect(statusOf(() => store.create('deployments', 'ns', { kind: 'StatefulSet', ...deployment(), metadata: { name: 'z' } }))).toBe(
+      '400 BadRequest',
+    );
+  });
+
+  it('merges a pod-template annotation patch, keeping the containers, and bumps the generation (a rollout)', () => {
+    const store = new ObjectStore();
+    const created = store.create('deployments', 'ns', deployment());
+    const patch = { spec: { template: { metadata: { annotations: { 'secret.rotor.dev/payments': 'k1:abc' } } } } };
+    const patched = store.patch('deployments', 'ns', 'web', 'merge', patch);
+    expect(patched.metadata.generation).toBe(created.metadata.generation + 1);
+    expect(patched.spec).toMatchObject({
+      template: {
+        metadata: { labels: { app: 'web' }, annotations: { 'secret.rotor.dev/payments': 'k1:abc' } },
+        spec: { containers: [{ name: 'app' }] },
+      },
+    });
+    // The same patch again changes nothing: same resourceVersion, no new generation.
+    expect(store.patch('deployments', 'ns', 'web', 'merge', patch).metadata).toMatchObject({
+      resourceVersion: patched.metadata.resourceVersion,
+      generation: patched.metadata.generation,
+    });
+    expect(
+      statusOf(() => store.patch('deployments', 'ns', 'web', 'merge', { spec: { template: { metadata: { annotations: { a: 1 } } } } })),
+    ).toBe('400 BadRequest');
+  });
+});

@@ -4,8 +4,22 @@ import { alreadyExists, badRequest, conflict, invalid, KubeStatusError, notFound
 import { matchesLabelSelector, type Requirement } from './label-selector';
 import { applyJsonPatch, applyMergePatch, PatchError } from './patches';
 
-export type Resource = 'secrets' | 'configmaps';
-export const KIND: Record<Resource, 'Secret' | 'ConfigMap'> = { secrets: 'Secret', configmaps: 'ConfigMap' };
+export type Resource = 'secrets' | 'configmaps' | 'deployments' | 'statefulsets';
+export type Kind = 'Secret' | 'ConfigMap' | 'Deployment' | 'StatefulSet';
+export const KIND: Record<Resource, Kind> = {
+  secrets: 'Secret',
+  configmaps: 'ConfigMap',
+  deployments: 'Deployment',
+  statefulsets: 'StatefulSet',
+};
+/** The group/version each resource is served under: core `v1` or `apps/v1`. */
+export const API_VERSION: Record<Resource, 'v1' | 'apps/v1'> = {
+  secrets: 'v1',
+  configmaps: 'v1',
+  deployments: 'apps/v1',
+  statefulsets: 'apps/v1',
+};
+export const RESOURCES = Object.keys(KIND) as Resource[];
 
 export interface ObjectMeta {
   name: string;
@@ -19,10 +33,10 @@ export interface ObjectMeta {
   [field: string]: unknown;
 }
 
-/** A stored Secret or ConfigMap, as the API server returns it. */
+/** A stored Secret, ConfigMap, Deployment or StatefulSet, as the API server returns it. */
 export interface KubeObject {
-  apiVersion: 'v1';
-  kind: 'Secret' | 'ConfigMap';
+  apiVersion: 'v1' | 'apps/v1';
+  kind: Kind;
   metadata: ObjectMeta;
   data?: Record<string, string>;
   [field: string]: unknown;
@@ -57,9 +71,12 @@ const SERVER_FIELDS = ['uid', 'resourceVersion', 'creationTimestamp', 'generatio
  */
 export class ObjectStore {
   private revision = 0;
-  private readonly objects: Record<Resource, Map<string, KubeObject>> = { secrets: new Map(), configmaps: new Map() };
+  private readonly objects = Object.fromEntries(RESOURCES.map((resource) => [resource, new Map()])) as Record<
+    Resource,
+    Map<string, KubeObject>
+  >;
   /** Keys `<namespace>/<name>` in order, so a page or a namespace is a binary search away. */
-  private readonly sortedKeys: Record<Resource, string[]> = { secrets: [], configmaps: [] };
+  private readonly sortedKeys = Object.fromEntries(RESOURCES.map((resource) => [resource, []])) as unknown as Record<Resource, string[]>;
   /** When set, only these namespaces exist (creating elsewhere is a 404, as in a real cluster). */
   namespaces?: Set<string>;
 
@@ -254,7 +271,12 @@ export class ObjectStore {
     const kind = KIND[resource];
     if (input.kind !== undefined && input.kind !== kind) throw badRequest(`expected kind ${kind}, got ${JSON.stringify(input.kind)}`);
     const { stringData, kind: _kind, apiVersion: _apiVersion, metadata: _metadata, ...fields } = input;
-    const object = { apiVersion: 'v1', kind, metadata: {} as ObjectMeta, ...fields } as KubeObject;
+    const object = { apiVersion: API_VERSION[resource], kind, metadata: {} as ObjectMeta, ...fields } as KubeObject;
+    if (resource === 'deployments' || resource === 'statefulsets') {
+      if (stringData !== undefined) throw badRequest(`${kind} has no field stringData`);
+      validateWorkload(kind, name, object);
+      return object;
+    }
 
     const data = stringMap(object.data, kind, name, 'data');
     if (resource === 'secrets') {
@@ -297,6 +319,33 @@ export class ObjectStore {
     this.objects[resource].delete(k);
     const keys = this.sortedKeys[resource];
     keys.splice(lowerBound(keys, k), 1);
+  }
+}
+
+/**
+ * The few rules of apps/v1 validation a rollout depends on: a pod template with containers and
+ * a selector that matches the template's labels (the API server refuses the rest with 422 too).
+ */
+function validateWorkload(kind: string, name: string, object: KubeObject): void {
+  const spec = object.spec as { selector?: { matchLabels?: Record<string, string> }; template?: unknown } | undefined;
+  if (typeof spec !== 'object' || spec === null) throw invalid(kind, name, 'spec: Required value');
+  const template = spec.template as {
+    metadata?: { labels?: Record<string, string>; annotations?: unknown };
+    spec?: { containers?: unknown };
+  };
+  if (typeof template !== 'object' || template === null) throw invalid(kind, name, 'spec.template: Required value');
+  if (!Array.isArray(template.spec?.containers) || template.spec.containers.length === 0)
+    throw invalid(kind, name, 'spec.template.spec.containers: Required value');
+  const selector = spec.selector?.matchLabels;
+  if (!selector || Object.keys(selector).length === 0) throw invalid(kind, name, 'spec.selector: Required value');
+  const labels = template.metadata?.labels ?? {};
+  if (Object.entries(selector).some(([label, value]) => labels[label] !== value))
+    throw invalid(kind, name, 'spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`');
+  const annotations = template.metadata?.annotations;
+  if (annotations !== undefined && (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations)))
+    throw badRequest(`${kind}.spec.template.metadata.annotations must be a map of strings`);
+  for (const [annotation, value] of Object.entries((annotations ?? {}) as Record<string, unknown>)) {
+    if (typeof value !== 'string') throw badRequest(`${kind}.spec.template.metadata.annotations[${annotation}] must be a string`);
   }
 }
 

@@ -29,6 +29,8 @@ import { VersionEventsConsumer } from './delivery/version-events.consumer';
 import { DriftScanner } from './drift/drift-scanner';
 import { ReconcileController } from './drift/reconcile.controller';
 import { PeriodicScans } from './platform/periodic-scans';
+import { KubernetesWorkloads } from './rollout/kubernetes-workloads';
+import { WORKLOAD_ROLLOUT, WorkloadRollout } from './rollout/workload-rollout';
 import { CATALOG, DISTRIBUTOR_CONFIG } from './platform/tokens';
 import { FileTargetWriter } from './targets/file.writer';
 import { KubernetesSecretWriter } from './targets/kubernetes-secret.writer';
@@ -65,10 +67,14 @@ function kubernetesWriter(config: DistributorConfig): KubernetesSecretWriter | U
   );
 }
 
-/** The cluster copy discovery scans, when there is a cluster to reach; without one its scans report that. */
+/** The cluster copy discovery scans and the workload rollout, when there is a cluster to reach; without one its scans report that. */
 function clusterObjectsProviders(config: DistributorConfig) {
   if (!config.kubeconfig && !process.env['KUBERNETES_SERVICE_HOST']) return [];
-  return [{ provide: CLUSTER_OBJECTS, useFactory: () => new KubernetesClusterObjects(loadKubeConfig(config.kubeconfig)) }];
+  return [
+    { provide: CLUSTER_OBJECTS, useFactory: () => new KubernetesClusterObjects(loadKubeConfig(config.kubeconfig)) },
+    // Used only for kubernetes-secret targets with `rollout` (opt-in); it reaches Deployments and StatefulSets.
+    { provide: WORKLOAD_ROLLOUT, useFactory: () => new WorkloadRollout(new KubernetesWorkloads(loadKubeConfig(config.kubeconfig))) },
+  ];
 }
 
 @Module({})

@@ -68,6 +68,31 @@ const role = z
     });
   });
 
+export const ROLLOUT_KINDS = ['Deployment', 'StatefulSet'] as const;
+
+/**
+ * Opt-in, per kubernetes-secret target (off by default): after a new version is written, the
+ * Deployments and StatefulSets in the Secret's namespace whose pod template references the
+ * Secret get a pod-template annotation with the keyed content hash, so they roll.
+ * `rollout: true` means every kind; `{ kinds: [Deployment] }` limits it. Parsed to
+ * `{ kinds }` or undefined (off).
+ */
+const rollout = z
+  .union([
+    z.boolean(),
+    z.strictObject({
+      kinds: z
+        .array(z.enum(ROLLOUT_KINDS))
+        .min(1)
+        .refine((kinds) => new Set(kinds).size === kinds.length, 'must not repeat a kind')
+        .default([...ROLLOUT_KINDS]),
+    }),
+  ])
+  .optional()
+  .transform((value) => (value === true ? { kinds: [...ROLLOUT_KINDS] } : value === false ? undefined : value))
+  // Optional in the parsed type too: targets built in code (tests, stored jobs) may leave it out.
+  .optional();
+
 const target = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('kubernetes-secret'),
@@ -76,6 +101,7 @@ const target = z.discriminatedUnion('kind', [
     secretName: name,
     key: z.string().min(1).default('value'),
     repairDrift: z.boolean().default(false),
+    rollout,
   }),
   z.object({
     kind: z.literal('file'),
@@ -173,6 +199,7 @@ export type Target = ManagedSecret['targets'][number];
 export type BackendSettingsOf<K extends BackendKind> = Extract<Role['backend'], { kind: K }>;
 /** A target of one kind, as the catalog declares it: what that kind's writer is given. */
 export type TargetOf<K extends TargetKind> = Extract<Target, { kind: K }>;
+export type RolloutKind = (typeof ROLLOUT_KINDS)[number];
 /** A role's `backend` entry and a managed secret's target, one schema per kind (docs/extending.md). */
 export const BackendSettingsSchema = backend;
 export const TargetSchema = target;

@@ -73,3 +73,33 @@ describe('catalog', () => {
     expect(parseDuration('0s')).toBeUndefined();
   });
 });
+
+describe('kubernetes-secret rollout (opt-in)', () => {
+  const withTarget = (extra: string) =>
+    `${VALID}    targets:\n      - { kind: kubernetes-secret, name: cluster, namespace: shop, secretName: payments${extra} }\n`;
+  const rolloutOf = (extra: string) => {
+    const target = parseCatalog(withTarget(extra)).managedSecrets[0]!.targets[0]!;
+    return target.kind === 'kubernetes-secret' ? target.rollout : 'not a kubernetes-secret target';
+  };
+
+  it('is off unless the target asks for it', () => {
+    expect(rolloutOf('')).toBeUndefined();
+    expect(rolloutOf(', rollout: false')).toBeUndefined();
+  });
+
+  it('covers Deployments and StatefulSets with rollout: true or an empty object, or the kinds listed', () => {
+    expect(rolloutOf(', rollout: true')).toEqual({ kinds: ['Deployment', 'StatefulSet'] });
+    expect(rolloutOf(', rollout: {}')).toEqual({ kinds: ['Deployment', 'StatefulSet'] });
+    expect(rolloutOf(', rollout: { kinds: [Deployment] }')).toEqual({ kinds: ['Deployment'] });
+  });
+
+  it('refuses other kinds, an empty or repeated list and unknown fields', () => {
+    expect(problemsOf(withTarget(', rollout: { kinds: [DaemonSet] }'))).toEqual([expect.stringContaining('targets[0].rollout')]);
+    expect(problemsOf(withTarget(', rollout: { kinds: [] }'))).toEqual([expect.stringContaining('targets[0].rollout')]);
+    expect(problemsOf(withTarget(', rollout: { kinds: [Deployment, Deployment] }'))).toEqual([
+      expect.stringContaining('must not repeat a kind'),
+    ]);
+    expect(problemsOf(withTarget(', rollout: { kind: Deployment }'))).toEqual([expect.stringContaining('targets[0].rollout')]);
+    expect(problemsOf(withTarget(', rollout: "yes"'))).toEqual([expect.stringContaining('targets[0].rollout')]);
+  });
+});

@@ -63,6 +63,20 @@ export const EventDataSchemas = {
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'must be a key id')
       .optional(),
     deliveredAt: IsoTimeSchema,
+    /**
+     * Only for a kubernetes-secret target with rollout on: the Deployments and StatefulSets of the
+     * Secret's namespace that use it, now carrying this content's hash on their pod template;
+     * `patched: false` when one already did (a repeated delivery rolls nothing).
+     */
+    rollout: z
+      .array(
+        z.object({
+          kind: z.enum(['Deployment', 'StatefulSet']),
+          name: z.string().min(1).max(253),
+          patched: z.boolean(),
+        }),
+      )
+      .optional(),
   }),
   [Topics.deliveryFailed]: z.object({
     secret: z.string().min(1),

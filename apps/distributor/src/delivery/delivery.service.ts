@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 
 import { backoffDelay } from '@rotor/backoff';
 import { createEvent, Topics } from '@rotor/contracts';
@@ -8,6 +8,7 @@ import { Metrics, type Logger } from '@rotor/telemetry';
 
 import type { DistributorConfig } from '../config';
 import { DISTRIBUTOR_CONFIG } from '../platform/tokens';
+import { WORKLOAD_ROLLOUT, WorkloadRollout, type RolledWorkload } from '../rollout/workload-rollout';
 import { TargetRefusedError } from '../targets/target-writer';
 import { TargetWriters } from '../targets/target-writers';
 
@@ -20,6 +21,19 @@ import { ValueReader } from './value-reader';
 export type JobOutcome = 'delivered' | 'removed' | 'skipped' | 'busy' | 'failed' | 'gone';
 
 const source = '/rotor/distributor';
+
+/**
+ * The Secret holds the new version, but rolling the workloads that use it failed: the job is
+ * retried (the write then finds the Secret unchanged and only the rollout runs again), and the
+ * copy stays recorded as delivered. `delivery.completed` waits for the rollout, so the revoker
+ * does not retire the previous version early while pods may still run with it.
+ */
+export class RolloutFailedError extends Error {
+  override readonly name = 'RolloutFailedError';
+  constructor(override readonly cause: unknown) {
+    super('rolling the workloads that use the Secret failed');
+  }
+}
 
 /** The ledger entry a job writes: its version at its target, or `version` there (the one it supersedes). */
 const copyOf = (job: DeliveryJob, version = job.version): CopyRef => ({ secret: job.secret, version, targetName: job.target.name });
@@ -44,6 +58,8 @@ export class DeliveryService {
     @Inject(DISTRIBUTOR_CONFIG) private readonly config: DistributorConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     metrics: Metrics,
+    /** Absent without a cluster; then no Secret is written either, so nothing is left to roll. */
+    @Optional() @Inject(WORKLOAD_ROLLOUT) private readonly rollout?: WorkloadRollout,
   ) {
     this.outcomes = metrics.counter('rotor_delivery_jobs_total', 'Delivery jobs run, by target kind, operation and outcome', [
       'kind',
@@ -105,24 +121,28 @@ export class DeliveryService {
       await this.ledger.update(copyOf(job), { state: 'skipped', locator: outcome.locator });
       return 'skipped';
     }
+    // Also on `unchanged`: a job repeated after a crash between the write and the rollout rolls then.
+    const rollout = await this.rollOut(job, contentHash);
     const deliveredAt = new Date();
-    await this.publisher.publish(
-      createEvent({
-        topic: Topics.deliveryCompleted,
-        id: `${job.secret}:${job.version}:${job.target.name}:delivered`,
-        source,
-        subject: job.secret,
-        data: {
-          secret: job.secret,
-          version: job.version,
-          target: { kind: job.target.kind, name: job.target.name },
-          locator: outcome.locator,
-          ...contentHashFields(contentHash),
-          deliveredAt: deliveredAt.toISOString(),
-        },
-      }),
-      { key: job.secret },
-    );
+    if (!('failed' in rollout))
+      await this.publisher.publish(
+        createEvent({
+          topic: Topics.deliveryCompleted,
+          id: `${job.secret}:${job.version}:${job.target.name}:delivered`,
+          source,
+          subject: job.secret,
+          data: {
+            secret: job.secret,
+            version: job.version,
+            target: { kind: job.target.kind, name: job.target.name },
+            locator: outcome.locator,
+            ...contentHashFields(contentHash),
+            deliveredAt: deliveredAt.toISOString(),
+            ...(rollout.rolled ? { rollout: rollout.rolled } : {}),
+          },
+        }),
+        { key: job.secret },
+      );
     const previous = await this.ledger.held(job.secret, job.target.name);
     await this.ledger.setHeld(job.secret, job.target.name, {
       version: job.version,
@@ -132,11 +152,35 @@ export class DeliveryService {
     });
     await this.ledger.update(copyOf(job), { state: 'delivered', locator: outcome.locator, contentHash });
     if (previous && previous.version < job.version) await this.supersede(job, previous.version, outcome.locator);
+    if ('failed' in rollout) throw new RolloutFailedError(rollout.failed);
     this.logger.info(
-      { secret: job.secret, version: job.version, target: job.target.name, kind: job.target.kind, outcome: outcome.kind },
+      {
+        secret: job.secret,
+        version: job.version,
+        target: job.target.name,
+        kind: job.target.kind,
+        outcome: outcome.kind,
+        ...(rollout.rolled ? { rolled: rollout.rolled.filter((w) => w.patched).map((w) => `${w.kind}/${w.name}`) } : {}),
+      },
       'copy delivered',
     );
     return 'delivered';
+  }
+
+  /**
+   * Rolls the workloads using a kubernetes-secret target's Secret when the target opted in.
+   * `rolled` is undefined for targets without rollout; a failure is returned, not thrown, so
+   * the copy is still recorded before the job is retried.
+   */
+  private async rollOut(job: DeliveryJob, contentHash: string): Promise<{ rolled?: RolledWorkload[] } | { failed: unknown }> {
+    if (job.target.kind !== 'kubernetes-secret' || !job.target.rollout) return {};
+    if (!this.rollout)
+      return { failed: new TargetRefusedError('no Kubernetes API configured: set KUBECONFIG or run the distributor in a cluster') };
+    try {
+      return { rolled: await this.rollout.rollOut(job.target, contentHash) };
+    } catch (error) {
+      return { failed: error };
+    }
   }
 
   /** The target held an older version: writing the new one replaced it, so that copy is gone. */
@@ -189,15 +233,18 @@ export class DeliveryService {
   /** Every failure is retried with backoff and published; a copy is never given up on. */
   private async recordFailure(job: DeliveryJob, error: unknown): Promise<void> {
     const attempts = job.attempts + 1;
-    const reason = `${job.op === 'remove' ? 'remove: ' : ''}${describeFailure(error)}`;
+    const rolloutFailed = error instanceof RolloutFailedError;
+    const prefix = job.op === 'remove' ? 'remove: ' : rolloutFailed ? 'rollout: ' : '';
+    const reason = `${prefix}${describeFailure(rolloutFailed ? error.cause : error)}`;
     const delay = Math.max(
       100,
       backoffDelay(attempts, { initialMs: 500, maxMs: this.config.delivery.maxBackoffMs, maxAttempts: Number.MAX_SAFE_INTEGER }),
     );
     try {
       await this.queue.retryLater({ ...job, attempts }, Date.now() + delay);
+      // A failed rollout leaves the copy delivered (the Secret holds it) with the reason beside it.
       await this.ledger.update(copyOf(job), {
-        state: job.op === 'deliver' ? 'failed' : 'removal-failed',
+        ...(rolloutFailed ? {} : { state: job.op === 'deliver' ? 'failed' : 'removal-failed' }),
         attempts,
         lastError: reason,
       });
