@@ -4,8 +4,8 @@ import { alreadyExists, badRequest, conflict, invalid, KubeStatusError, notFound
 import { matchesLabelSelector, type Requirement } from './label-selector';
 import { applyJsonPatch, applyMergePatch, PatchError } from './patches';
 
-export type Resource = 'secrets' | 'configmaps';
-export const KIND: Record<Resource, 'Secret' | 'ConfigMap'> = { secrets: 'Secret', configmaps: 'ConfigMap' };
+export type Resource = 'secrets' | 'configmaps' | 'pods';
+export const KIND: Record<Resource, 'Secret' | 'ConfigMap' | 'Pod'> = { secrets: 'Secret', configmaps: 'ConfigMap', pods: 'Pod' };
 
 export interface ObjectMeta {
   name: string;
@@ -19,10 +19,10 @@ export interface ObjectMeta {
   [field: string]: unknown;
 }
 
-/** A stored Secret or ConfigMap, as the API server returns it. */
+/** A stored Secret, ConfigMap or Pod, as the API server returns it. */
 export interface KubeObject {
   apiVersion: 'v1';
-  kind: 'Secret' | 'ConfigMap';
+  kind: 'Secret' | 'ConfigMap' | 'Pod';
   metadata: ObjectMeta;
   data?: Record<string, string>;
   [field: string]: unknown;
@@ -57,9 +57,9 @@ const SERVER_FIELDS = ['uid', 'resourceVersion', 'creationTimestamp', 'generatio
  */
 export class ObjectStore {
   private revision = 0;
-  private readonly objects: Record<Resource, Map<string, KubeObject>> = { secrets: new Map(), configmaps: new Map() };
+  private readonly objects: Record<Resource, Map<string, KubeObject>> = { secrets: new Map(), configmaps: new Map(), pods: new Map() };
   /** Keys `<namespace>/<name>` in order, so a page or a namespace is a binary search away. */
-  private readonly sortedKeys: Record<Resource, string[]> = { secrets: [], configmaps: [] };
+  private readonly sortedKeys: Record<Resource, string[]> = { secrets: [], configmaps: [], pods: [] };
   /** When set, only these namespaces exist (creating elsewhere is a 404, as in a real cluster). */
   namespaces?: Set<string>;
 
@@ -270,6 +270,11 @@ export class ObjectStore {
       if (Object.keys(merged).length > 0) object.data = merged;
       else delete object.data;
       object.type ??= 'Opaque';
+    } else if (resource === 'pods') {
+      // Only what a pod's existence needs: no scheduling, no kubelet. A pod is Running once created.
+      if (stringData !== undefined) throw badRequest('Pod has no field stringData');
+      object.spec ??= { containers: [] };
+      object.status ??= { phase: 'Running' };
     } else if (stringData !== undefined) {
       throw badRequest('ConfigMap has no field stringData');
     } else {
