@@ -9,14 +9,23 @@ import { randomUUID } from 'node:crypto';
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher, readTopicRange } from '@rotor/kafka';
 
+import { Writable } from 'node:stream';
+
+import { createLogger } from '@rotor/telemetry';
+
+import type { RevokerConfig } from '../../apps/revoker/src/config';
+import { LeaseClock } from '../../apps/revoker/src/leases/lease-clock';
+import { RevokedLeasesMigration } from '../../apps/revoker/src/leases/revoked-leases.migration';
 import { eventually } from '../support/eventually';
 import { FakeKubeApi } from '../support/fake-kube-api';
+import { PrivateRedis } from '../support/private-redis';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
-import { kafkaFromEnv } from '../../tools/security/env-clients';
+import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
 
 const KUBE_PORT = 19540;
 const REVOKER_PORT = 19541;
+const REDIS_PORT = 19542;
 const SWEEP_MS = 500;
 const MARGIN_MS = 1_000;
 
@@ -173,4 +182,40 @@ describe('revoker pod sweep', () => {
     });
     expect(await revokedSince(since, namespace)).toEqual([{ leaseId: lease.leaseId, reason: 'pod-gone' }]);
   }, 90_000);
+
+  it('at start-up, adds the unrevoked leases an older revoker tracked with a pod to the pod-bound index, and only those', async () => {
+    const server = new PrivateRedis(REDIS_PORT);
+    await server.start();
+    const redis = redisFromEnv(server.url);
+    try {
+      const record = (id: string, state: string, workload: object) => ({
+        id,
+        role: 'token',
+        owner: 'team-test',
+        backend: 'opaque-token',
+        workload: JSON.stringify(workload),
+        handle: JSON.stringify({ backend: 'opaque-token' }),
+        expiresAt: new Date(Date.now() + 600_000).toISOString(),
+        state,
+        attempts: '0',
+      });
+      const [podBound, noPod, revoked] = [randomUUID(), randomUUID(), randomUUID()];
+      const pod = { namespace: 'shop', serviceAccount: 'api', podName: 'api-0', podUid: 'uid-0' };
+      await redis.hset(`revoker:lease:{${podBound}}`, record(podBound, 'active', pod));
+      await redis.hset(`revoker:lease:{${noPod}}`, record(noPod, 'active', { namespace: 'shop', serviceAccount: 'api' }));
+      await redis.hset(`revoker:lease:{${revoked}}`, { ...record(revoked, 'revoked', pod), revokedAt: new Date().toISOString() });
+
+      const clock = new LeaseClock(redis, { schedule: { shards: 1 }, dedupeWindowMs: 60_000 } as RevokerConfig);
+      const quiet = createLogger({ service: 'test', destination: new Writable({ write: (_c, _e, done) => done() }) });
+      const migration = new RevokedLeasesMigration(redis, clock, quiet);
+      expect(await migration.run(new Date())).toMatchObject({ podIndexed: 1 });
+      expect(await redis.smembers('revoker:index:{pod-bound}')).toEqual([podBound]);
+      expect((await clock.podFields([podBound]))[0]).toEqual({ id: podBound, namespace: 'shop', podName: 'api-0', podUid: 'uid-0' });
+      // Idempotent: the next start (or another replica) adds nothing.
+      expect(await migration.run(new Date())).toMatchObject({ podIndexed: 0 });
+    } finally {
+      redis.disconnect();
+      await server.kill();
+    }
+  });
 });
