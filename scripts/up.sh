@@ -65,6 +65,9 @@ if [[ -z "${KUBECONFIG:-}" ]]; then
     for _ in $(seq 1 60); do [[ -s "$KUBECONFIG" ]] && curl -fsS http://127.0.0.1:6443/healthz >/dev/null 2>&1 && break; sleep 0.25; done
   fi
   echo "[kube-api] fake API server on http://127.0.0.1:6443 (kubeconfig: .rotor/kubeconfig)"
+  # The fake holds no pods for local workloads' tokens: the revoker's pod sweep would end every
+  # pod-bound lease. Off unless asked for (ROTOR_POD_SWEEP_MS=30000 npm start, with pods seeded).
+  export ROTOR_POD_SWEEP_MS="${ROTOR_POD_SWEEP_MS:-0}"
 fi
 
 # The OpenID Provider operators sign in with (`npm run rotor -- login`): a stand-in for the

@@ -184,7 +184,7 @@ describe('Redis holds only live state', () => {
 
     // Idempotent: a second run (another replica, the next start) changes nothing.
     expect(await issuerMigration.run(new Date())).toEqual({ leases: 0, tokens: 2, deleted: 0, handled: 0, activeSets: 0 });
-    expect(await revokerMigration.run(new Date())).toEqual({ shortened: 0, deleted: 0 });
+    expect(await revokerMigration.run(new Date())).toEqual({ shortened: 0, deleted: 0, podIndexed: 0 });
     await redis.flushdb();
   }, 60_000);
 

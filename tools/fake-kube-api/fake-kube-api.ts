@@ -43,8 +43,8 @@ interface FailureRule {
 }
 
 const COLLECTION =
-  /^(?:\/api\/v1\/namespaces\/([^/]+)\/(secrets|configmaps)|\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets))(?:\/([^/]+))?$/;
-const ALL_NAMESPACES = /^(?:\/api\/v1\/(secrets|configmaps)|\/apis\/apps\/v1\/(deployments|statefulsets))$/;
+  /^(?:\/api\/v1\/namespaces\/([^/]+)\/(secrets|configmaps|pods)|\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets))(?:\/([^/]+))?$/;
+const ALL_NAMESPACES = /^(?:\/api\/v1\/(secrets|configmaps|pods)|\/apis\/apps\/v1\/(deployments|statefulsets))$/;
 
 /** namespace, resource and name of a namespaced path, core or apps/v1. */
 function namespacedPath(path: string): { namespace: string; resource: Resource; name?: string } | undefined {
@@ -76,10 +76,11 @@ const REASONS: Record<number, string> = {
 
 /**
  * A stand-in for a kube-apiserver (none can run on these machines), serving the real REST paths
- * to the real @kubernetes/client-node over plain HTTP: Secrets and ConfigMaps (get, list with
- * label selectors and pages, create, replace, merge/strategic/JSON patch, delete with
- * preconditions), apps/v1 Deployments and StatefulSets (the same verbs; strategic merge is
- * treated as JSON merge, which differs only for lists), TokenReview, and hooks for tests: seed and inspect objects, edit them "by
+ * to the real @kubernetes/client-node over plain HTTP: Secrets, ConfigMaps and Pods (get, list
+ * with label selectors and pages, create, replace, merge/strategic/JSON patch, delete with
+ * preconditions; a deleted Pod is gone at once, as after a forced deletion), apps/v1 Deployments
+ * and StatefulSets (the same verbs; strategic merge is treated as JSON merge, which differs only
+ * for lists), TokenReview, and hooks for tests: seed and inspect objects, edit them "by
  * hand", inject failures, make a namespace unreachable or slow, and read the request log.
  */
 export class FakeKubeApi {
@@ -230,6 +231,31 @@ export class FakeKubeApi {
     if (!this.store.find(resource, namespace, name)) return false;
     this.store.delete(resource, namespace, name);
     return true;
+  }
+
+  /** Copies of the stored Pods, of one namespace or all, in namespace/name order. */
+  pods(namespace?: string): KubeObject[] {
+    return this.all('pods', namespace);
+  }
+
+  pod(namespace: string, name: string): KubeObject | undefined {
+    return cloneOrUndefined(this.store.find('pods', namespace, name));
+  }
+
+  /**
+   * Creates or overwrites a Pod "by hand" (what a controller and the scheduler would do); it gets
+   * a new uid when created, so a pod deleted and created again under its name is another pod.
+   */
+  putPod(pod: { metadata: { name: string; namespace?: string; [field: string]: unknown }; [field: string]: unknown }): KubeObject {
+    return structuredClone(this.store.put('pods', structuredClone(pod)));
+  }
+
+  /**
+   * Removes a Pod at once, as `kubectl delete pod --force --grace-period=0` does, or the pod
+   * garbage collector after its node was lost; false if there was none.
+   */
+  deletePod(namespace: string, name: string): boolean {
+    return this.deleteObject('pods', namespace, name);
   }
 
   /** Only these namespaces exist (creating elsewhere answers 404); undefined: every namespace exists. */

@@ -13,6 +13,18 @@ const statusOf = (call: () => unknown) => {
 };
 
 describe('object store', () => {
+  it('keeps Pods by namespace: Running once created, listed per namespace, and a pod created again under its name has a new uid', () => {
+    const store = new ObjectStore();
+    const first = store.create('pods', 'shop', { metadata: { name: 'orders-0' } });
+    store.create('pods', 'other', { metadata: { name: 'orders-0' } });
+    expect(first).toMatchObject({ kind: 'Pod', apiVersion: 'v1', status: { phase: 'Running' } });
+    expect(store.list('pods', { namespace: 'shop', selector: [] }).items.map((pod) => pod.metadata.uid)).toEqual([first.metadata.uid]);
+    store.delete('pods', 'shop', 'orders-0');
+    expect(store.list('pods', { namespace: 'shop', selector: [] }).items).toEqual([]);
+    const again = store.create('pods', 'shop', { metadata: { name: 'orders-0' } });
+    expect(again.metadata.uid).not.toBe(first.metadata.uid);
+  });
+
   it('folds stringData into base64 data and refuses data that is not base64', () => {
     const store = new ObjectStore();
     const secret = store.create('secrets', 'ns', { metadata: { name: 's' }, data: { a: 'YQ==' }, stringData: { b: 'plain' } });

@@ -4,11 +4,12 @@ import { alreadyExists, badRequest, conflict, invalid, KubeStatusError, notFound
 import { matchesLabelSelector, type Requirement } from './label-selector';
 import { applyJsonPatch, applyMergePatch, PatchError } from './patches';
 
-export type Resource = 'secrets' | 'configmaps' | 'deployments' | 'statefulsets';
-export type Kind = 'Secret' | 'ConfigMap' | 'Deployment' | 'StatefulSet';
+export type Resource = 'secrets' | 'configmaps' | 'pods' | 'deployments' | 'statefulsets';
+export type Kind = 'Secret' | 'ConfigMap' | 'Pod' | 'Deployment' | 'StatefulSet';
 export const KIND: Record<Resource, Kind> = {
   secrets: 'Secret',
   configmaps: 'ConfigMap',
+  pods: 'Pod',
   deployments: 'Deployment',
   statefulsets: 'StatefulSet',
 };
@@ -16,6 +17,7 @@ export const KIND: Record<Resource, Kind> = {
 export const API_VERSION: Record<Resource, 'v1' | 'apps/v1'> = {
   secrets: 'v1',
   configmaps: 'v1',
+  pods: 'v1',
   deployments: 'apps/v1',
   statefulsets: 'apps/v1',
 };
@@ -33,7 +35,7 @@ export interface ObjectMeta {
   [field: string]: unknown;
 }
 
-/** A stored Secret, ConfigMap, Deployment or StatefulSet, as the API server returns it. */
+/** A stored Secret, ConfigMap, Pod, Deployment or StatefulSet, as the API server returns it. */
 export interface KubeObject {
   apiVersion: 'v1' | 'apps/v1';
   kind: Kind;
@@ -292,6 +294,11 @@ export class ObjectStore {
       if (Object.keys(merged).length > 0) object.data = merged;
       else delete object.data;
       object.type ??= 'Opaque';
+    } else if (resource === 'pods') {
+      // Only what a pod's existence needs: no scheduling, no kubelet. A pod is Running once created.
+      if (stringData !== undefined) throw badRequest('Pod has no field stringData');
+      object.spec ??= { containers: [] };
+      object.status ??= { phase: 'Running' };
     } else if (stringData !== undefined) {
       throw badRequest('ConfigMap has no field stringData');
     } else {

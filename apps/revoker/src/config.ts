@@ -108,6 +108,22 @@ export const revokerEnvShape = {
     .max(2_592_000_000)
     .default(900_000)
     .describe('How long a lease the catalog no longer allows (role or binding dropped) lives on before it is revoked.'),
+  ROTOR_POD_SWEEP_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(86_400_000)
+    .default(30_000)
+    .describe(
+      'How often leases whose token named a pod are checked against the pods the API server lists, and revoked once their pod is gone (0 turns it off; off without KUBECONFIG or an in-cluster token).',
+    ),
+  ROTOR_POD_SWEEP_MARGIN_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(60_000)
+    .describe('How old a pod-bound lease must be before a pod missing from the list ends it (covers a list that lags the issue).'),
 };
 
 export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
@@ -137,6 +153,12 @@ export function loadRevokerConfig(env: NodeJS.ProcessEnv = process.env) {
     emergency: {
       batch: e.ROTOR_EMERGENCY_BATCH,
       pollMs: e.ROTOR_EMERGENCY_POLL_MS,
+    },
+    podSweep: {
+      intervalMs: e.ROTOR_POD_SWEEP_MS,
+      marginMs: e.ROTOR_POD_SWEEP_MARGIN_MS,
+      /** Unset: the in-cluster service account, when the pod has one. */
+      kubeconfig: e.KUBECONFIG,
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
 import { loadCatalog } from '@rotor/config';
+import { KubePodLister, kubeApiConfigured, loadKubeConfig } from '@rotor/kube-client';
 import { TokenVerifier } from '@rotor/token-verification';
 import { GsmModule } from '@rotor/nest-gsm';
 import { KafkaModule } from '@rotor/nest-kafka';
@@ -37,11 +38,23 @@ import { SecretEventsConsumer } from './retirement/secret-events.consumer';
 import { SecretReferences } from './retirement/secret-references';
 import { CatalogWithdrawal } from './reconciliation/catalog-withdrawal';
 import { OrphanSweep } from './reconciliation/orphan-sweep';
+import { POD_LISTER, PodSweep } from './reconciliation/pod-sweep';
+import { PodSweepWorker } from './reconciliation/pod-sweep-worker';
 import { ReconciliationWorker } from './reconciliation/reconciliation-worker';
 import { BackendRecovery } from './revocation/backend-recovery';
 import { ExpiryWorker } from './revocation/expiry-worker';
 import { RevocationEvents } from './revocation/revocation-events';
 import { RevocationService } from './revocation/revocation.service';
+
+/** The pod sweep, when it is on and there is an API server to ask (a kubeconfig, or an in-cluster token). */
+function podSweepProviders(config: RevokerConfig) {
+  if (config.podSweep.intervalMs <= 0 || !kubeApiConfigured(config.podSweep.kubeconfig)) return [];
+  return [
+    { provide: POD_LISTER, useFactory: () => new KubePodLister(loadKubeConfig(config.podSweep.kubeconfig)) },
+    PodSweep,
+    PodSweepWorker,
+  ];
+}
 
 @Module({})
 export class RevokerModule {
@@ -97,6 +110,7 @@ export class RevokerModule {
         OrphanSweep,
         CatalogWithdrawal,
         ReconciliationWorker,
+        ...podSweepProviders(config),
       ],
     };
   }

@@ -272,7 +272,7 @@ export const EnvFragments = {
       .min(1)
       .optional()
       .describe(
-        "A kubeconfig for the API server (TokenReview; the distributor's Secret targets and copy scan); unset means in-cluster configuration.",
+        "A kubeconfig for the API server (TokenReview; the distributor's Secret targets and copy scan; the revoker's pod sweep); unset means in-cluster configuration.",
       ),
     ROTOR_OPERATOR_ISSUER: z
       .preprocess((value) => (value === '' ? undefined : value), z.url().optional())

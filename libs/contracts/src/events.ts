@@ -114,8 +114,11 @@ export const EventDataSchemas = {
   }),
   [Topics.leaseRevoked]: z.object({
     ...LeaseRef,
-    /** catalog-withdrawn: the catalog no longer has its role, or no longer binds its workload, past the grace. */
-    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended', 'catalog-withdrawn']),
+    /**
+     * catalog-withdrawn: the catalog no longer has its role, or no longer binds its workload, past the grace;
+     * pod-gone: the pod its token named (workload.podName and podUid) no longer exists.
+     */
+    reason: z.enum(['expired', 'requested', 'emergency', 'breakglass-ended', 'catalog-withdrawn', 'pod-gone']),
     revokedAt: IsoTimeSchema,
   }),
   [Topics.secretVersionRetired]: z.object({

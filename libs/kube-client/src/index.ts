@@ -1,2 +1,3 @@
 export * from './kube-config';
+export * from './pod-lister';
 export * from './token-reviewer';

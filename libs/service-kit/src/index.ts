@@ -8,4 +8,5 @@ export * from './service-kit.module';
 export * from './tokens';
 export * from './zod-body.pipe';
 export * from './dependency-gate';
+export { classifyDependencyFailure, type DependencyFailure } from './dependency-failure';
 export * from './periodic-worker';

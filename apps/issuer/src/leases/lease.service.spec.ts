@@ -165,3 +165,38 @@ describe('LeaseService.issue under several slow dependencies', () => {
     expect(revoked).toEqual([handle]); // minted after the answer: revoked as it landed
   });
 });
+
+describe('LeaseService.issue for a token that names its pod', () => {
+  it('carries the pod (name and uid) in lease.issued, so the revoker can end the lease with its pod', async () => {
+    const podCaller = {
+      kind: 'workload',
+      subject: 'system:serviceaccount:shop:orders',
+      workload: { ...workload, podName: 'orders-7d9f-abcde', podUid: '0b7f3c1e-3a5d-4c2b-9e1f-5a6b7c8d9e0f' },
+    } as unknown as WorkloadCaller;
+    const published: { type: string; data: Record<string, unknown> }[] = [];
+    const service = new LeaseService(
+      {
+        roles: [{ name: 'token', owner: 'team', backend: { kind: 'opaque-token' }, bindings: [workload], ttl: 60_000, maxTtl: 600_000 }],
+      } as unknown as Catalog,
+      {
+        get: () => ({ issue: () => Promise.resolve({ handle: { backend: 'opaque-token' }, credential: { token: 'x' } }) }),
+        dependenciesOf: () => [],
+      } as unknown as BackendRegistry,
+      { claimIdempotencyKey: () => Promise.resolve(undefined), create: () => Promise.resolve() } as unknown as LeaseStore,
+      { reserve: () => Promise.resolve('reserved') } as unknown as ActiveLeases,
+      {
+        publish: (event: { type: string; data: Record<string, unknown> }) => Promise.resolve(void published.push(event)),
+      } as unknown as EventPublisher,
+      { hash: () => 'k1:hash' } as unknown as TokenHasher,
+      { error: () => undefined, info: () => undefined } as unknown as Logger,
+    );
+    await service.issue({ caller: podCaller, role: 'token' });
+    const issued = published.find((event) => event.type === 'rotor.lease.issued.v1');
+    expect(issued?.data['workload']).toEqual({
+      namespace: 'shop',
+      serviceAccount: 'orders',
+      podName: 'orders-7d9f-abcde',
+      podUid: '0b7f3c1e-3a5d-4c2b-9e1f-5a6b7c8d9e0f',
+    });
+  });
+});

@@ -11,12 +11,13 @@ import type { RevocationReason, TrackedLease, TrackedLeaseState } from './tracke
 export const leaseKey = (id: string) => `revoker:lease:{${id}}`;
 
 /**
- * Sets of unrevoked lease ids by workload, role and backend, for emergency rotations. Each
- * set is its own hash tag (one slot on Redis Cluster); large ones are read with SSCAN.
- * Maintained here, not in scripts spanning slots: added before the lease record is written
- * (a crash in between is repaired by the redelivered event), removed once it is revoked.
+ * Sets of unrevoked lease ids by workload, role and backend, for emergency rotations, and of
+ * the leases whose token named a pod (`pod-bound`, for the pod sweep). Each set is its own
+ * hash tag (one slot on Redis Cluster); large ones are read with SSCAN. Maintained here, not
+ * in scripts spanning slots: added before the lease record is written (a crash in between is
+ * repaired by the redelivered event), removed once it is revoked.
  */
-export type LeaseIndex = 'all' | `ns:${string}` | `sa:${string}/${string}` | `role:${string}` | `backend:${string}`;
+export type LeaseIndex = 'all' | 'pod-bound' | `ns:${string}` | `sa:${string}/${string}` | `role:${string}` | `backend:${string}`;
 export const leaseIndexKey = (index: LeaseIndex) => `revoker:index:{${index}}`;
 const indexesOf = (lease: Pick<TrackedLease, 'role' | 'backend' | 'workload'>): LeaseIndex[] => [
   'all',
@@ -24,6 +25,7 @@ const indexesOf = (lease: Pick<TrackedLease, 'role' | 'backend' | 'workload'>): 
   `sa:${lease.workload.namespace}/${lease.workload.serviceAccount}`,
   `role:${lease.role}`,
   `backend:${lease.backend}`,
+  ...(lease.workload.podName ? (['pod-bound'] as const) : []),
 ];
 const irrevocableKey = 'revoker:irrevocable';
 /**
@@ -37,6 +39,18 @@ const outageWaitersKey = (backend: string) => `revoker:outage-waiters:{${backend
  */
 const earlyKey = (id: string) => `revoker:early:{${id}}`;
 const EARLY_TTL_SECONDS = 7 * 86_400;
+
+/** A live lease whose token named a pod, as the pod sweep sees it. */
+export interface PodBoundLease {
+  id: string;
+  namespace: string;
+  podName: string;
+  /** The pod's uid from the token; a new pod with the same name has another. */
+  podUid?: string;
+  /** Absent in records tracked before the revoker kept it. */
+  issuedAt?: Date;
+  requestedReason?: RevocationReason;
+}
 
 export interface FailedAttempt {
   attempts: number;
@@ -90,6 +104,7 @@ export class LeaseClock {
       workload: JSON.stringify(lease.workload),
       handle: JSON.stringify(lease.handle),
       expiresAt: lease.expiresAt.toISOString(),
+      ...(lease.issuedAt ? { issuedAt: lease.issuedAt.toISOString() } : {}),
       state: requested ? 'revoking' : 'active',
       attempts: existing ? String(existing.attempts) : '0',
       ...(requested ? { requestedReason: requested } : {}),
@@ -146,6 +161,7 @@ export class LeaseClock {
       workload: JSON.parse(fields['workload']!) as TrackedLease['workload'],
       handle: JSON.parse(fields['handle']!) as TrackedLease['handle'],
       expiresAt: new Date(fields['expiresAt']!),
+      ...(fields['issuedAt'] ? { issuedAt: new Date(fields['issuedAt']) } : {}),
       state: fields['state'] as TrackedLeaseState,
       ...(fields['requestedReason'] ? { requestedReason: fields['requestedReason'] as RevocationReason } : {}),
       attempts: Number(fields['attempts'] ?? 0),
@@ -194,6 +210,35 @@ export class LeaseClock {
       const [role, backend, workload, state] = value ?? [];
       if (!role || !backend || !workload || state === 'revoked') return undefined;
       return { role, backend: backend as TrackedLease['backend'], workload: JSON.parse(workload) as TrackedLease['workload'] };
+    });
+  }
+
+  /** Adds an unrevoked lease tracked before the `pod-bound` index existed to it (RevokedLeasesMigration); true if it was not there. */
+  async indexPodBound(id: string): Promise<boolean> {
+    return (await this.redis.sadd(leaseIndexKey('pod-bound'), id)) === 1;
+  }
+
+  /**
+   * What the pod sweep judges a lease by, for many leases in one round trip; undefined for
+   * unknown or revoked ids and for leases whose workload names no pod.
+   */
+  async podFields(ids: string[]): Promise<(PodBoundLease | undefined)[]> {
+    const results = await Promise.all(
+      ids.map((id) => this.redis.hmget(leaseKey(id), 'workload', 'state', 'issuedAt', 'requestedReason').catch(() => undefined)),
+    );
+    return results.map((value, index) => {
+      const [workload, state, issuedAt, requestedReason] = value ?? [];
+      if (!workload || !state || state === 'revoked') return undefined;
+      const parsed = JSON.parse(workload) as TrackedLease['workload'];
+      if (!parsed.podName) return undefined;
+      return {
+        id: ids[index]!,
+        namespace: parsed.namespace,
+        podName: parsed.podName,
+        ...(parsed.podUid ? { podUid: parsed.podUid } : {}),
+        ...(issuedAt ? { issuedAt: new Date(issuedAt) } : {}),
+        ...(requestedReason ? { requestedReason: requestedReason as RevocationReason } : {}),
+      };
     });
   }
 

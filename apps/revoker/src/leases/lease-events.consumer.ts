@@ -33,6 +33,7 @@ export class LeaseEventsConsumer {
             workload: data.workload,
             handle: data.revocationHandle,
             expiresAt: new Date(data.expiresAt),
+            issuedAt: new Date(data.issuedAt),
           });
         }),
       )

@@ -12,13 +12,17 @@ export interface RevokedLeasesMigrationResult {
   shortened: number;
   /** Records deleted: revoked past the window, or too partial to read. */
   deleted: number;
+  /** Unrevoked leases naming a pod, added to the `pod-bound` index (tracked before it existed). */
+  podIndexed: number;
 }
 
 /**
  * Upgrades the revoker's lease records written before Redis held only live state (issue 19): a
  * revoked lease's record was kept a week; now ROTOR_DEDUPE_WINDOW_SECONDS from its revocation.
  * Records of unrevoked leases (active, revoking, irrevocable) are the clock itself and are not
- * touched. Idempotent and safe on several replicas at once: it never lengthens a TTL.
+ * touched, except that those naming a pod join the `pod-bound` index the pod sweep reads
+ * (issue 17), which older versions did not keep. Idempotent and safe on several replicas at
+ * once: it never lengthens a TTL.
  */
 @Injectable()
 export class RevokedLeasesMigration implements OnApplicationBootstrap {
@@ -30,23 +34,27 @@ export class RevokedLeasesMigration implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     const result = await this.run(new Date());
-    if (result.shortened + result.deleted > 0) this.logger.info({ ...result }, 'revoked leases given the live-state retention');
+    if (result.shortened + result.deleted + result.podIndexed > 0)
+      this.logger.info({ ...result }, 'revoked leases given the live-state retention, pod-bound leases indexed');
   }
 
   async run(now: Date): Promise<RevokedLeasesMigrationResult> {
-    const result: RevokedLeasesMigrationResult = { shortened: 0, deleted: 0 };
+    const result: RevokedLeasesMigrationResult = { shortened: 0, deleted: 0, podIndexed: 0 };
     await forEachKey(this.redis, 'revoker:lease:{*', (key) => this.upgrade(key, now, result));
     return result;
   }
 
   private async upgrade(key: string, now: Date, result: RevokedLeasesMigrationResult): Promise<void> {
-    const [id, state, revokedAt] = await this.redis.hmget(key, 'id', 'state', 'revokedAt');
+    const [id, state, revokedAt, workload] = await this.redis.hmget(key, 'id', 'state', 'revokedAt', 'workload');
     if (!id) {
       // A write that raced the record's expiry: nothing the clock can read, nothing scheduled by it.
       if (await this.redis.del(key)) result.deleted++;
       return;
     }
-    if (state !== 'revoked') return;
+    if (state !== 'revoked') {
+      if (workload && (JSON.parse(workload) as { podName?: string }).podName && (await this.clock.indexPodBound(id))) result.podIndexed++;
+      return;
+    }
     const until = (revokedAt ? new Date(revokedAt).getTime() : now.getTime()) + this.clock.keepRevokedMs;
     if (until <= now.getTime()) {
       if (await this.redis.del(key)) result.deleted++;

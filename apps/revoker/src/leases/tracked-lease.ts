@@ -6,8 +6,11 @@ import type { BackendKind, RevocationHandle, Workload } from '@rotor/contracts';
  */
 export type TrackedLeaseState = 'active' | 'revoking' | 'revoked' | 'irrevocable';
 
-/** catalog-withdrawn: the catalog dropped its role or binding (reconciliation/catalog-withdrawal.ts). */
-export type RevocationReason = 'expired' | 'requested' | 'emergency' | 'breakglass-ended' | 'catalog-withdrawn';
+/**
+ * catalog-withdrawn: the catalog dropped its role or binding (reconciliation/catalog-withdrawal.ts);
+ * pod-gone: the pod its token named no longer exists (reconciliation/pod-sweep.ts).
+ */
+export type RevocationReason = 'expired' | 'requested' | 'emergency' | 'breakglass-ended' | 'catalog-withdrawn' | 'pod-gone';
 
 export interface TrackedLease {
   id: string;
@@ -17,6 +20,8 @@ export interface TrackedLease {
   workload: Workload;
   handle: RevocationHandle;
   expiresAt: Date;
+  /** From lease.issued; absent in records tracked before the revoker kept it. */
+  issuedAt?: Date;
   state: TrackedLeaseState;
   /** Set when revocation was asked for before expiry. */
   requestedReason?: RevocationReason;
