@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# One image for all four rotor services (and the operators' CLI).
+# One image for all rotor services, the injector (SERVICE=injector) and the operators' CLI.
 # The service to run is chosen at start-up by the SERVICE variable:
 #   docker run -e SERVICE=issuer -e PORT=8080 ... rotor
 #   docker run --rm rotor rotor --help
@@ -69,4 +69,4 @@ EXPOSE 8080 8081 8082 8083
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # exec: node replaces the shell, so the signal tini forwards reaches it.
-CMD ["/bin/sh", "-c", "exec node \"dist/apps/${SERVICE:?set SERVICE to issuer, revoker, distributor or auditor}/main.js\""]
+CMD ["/bin/sh", "-c", "exec node \"dist/apps/${SERVICE:?set SERVICE to issuer, revoker, distributor, auditor or injector}/main.js\""]

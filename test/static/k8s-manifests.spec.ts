@@ -12,6 +12,7 @@ import { isAbsolute, join } from 'node:path';
 
 import { parseCatalog } from '@rotor/catalog';
 import { parse } from 'yaml';
+import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
@@ -25,6 +26,8 @@ import { type Manifest, manifestId as id, ofKind, renderKustomize, validationErr
 
 const repoRoot = join(__dirname, '..', '..');
 const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'] as const;
+/** The admission webhook (k8s/injector): in the local overlay, not the base; it verifies no tokens and reads no catalog. */
+const INJECTOR = 'injector';
 const ROTOR_NAMESPACE = 'rotor';
 const OUT_OF_BAND_SECRET = 'rotor-service-secrets';
 /** rotor-service-secrets itself, or the overlay's generated copy with kustomize's hash suffix. */
@@ -43,7 +46,8 @@ const BACKEND_SERVICES = ['issuer', 'revoker'];
 const AUDIT_DATABASE_SECRET = 'rotor-audit-database';
 const AUDIT_DATABASE_VARIABLES = ['ROTOR_AUDIT_DATABASE_URL', 'ROTOR_AUDIT_DATABASE_URL_FILE'];
 /** The keys each service reads from rotor-service-secrets, and nothing else. */
-const SECRET_KEYS: Record<(typeof SERVICES)[number], string[]> = {
+const SECRET_KEYS: Record<(typeof SERVICES)[number] | typeof INJECTOR, string[]> = {
+  injector: [],
   auditor: ['ROTOR_AUDIT_KEY'],
   distributor: ['ROTOR_CONTENT_HASH_KEY'],
   issuer: ['DATABASE_URL', 'ROTOR_TOKEN_HASH_KEY'],
@@ -209,9 +213,9 @@ function secretWriters(manifests: Manifest[]) {
 // ---------------------------------------------------------------------------------------
 
 describe.each([
-  ['the base', 'k8s/base'],
-  ['the local overlay', 'k8s/overlays/local'],
-])('Kubernetes manifests of %s', (_label, dir) => {
+  ['the base', 'k8s/base', [...SERVICES]],
+  ['the local overlay', 'k8s/overlays/local', [...SERVICES, INJECTOR].sort()],
+])('Kubernetes manifests of %s', (_label, dir, expectedDeployments) => {
   let manifests: Manifest[];
   let deployments: (IDeployment & Manifest)[];
 
@@ -226,7 +230,7 @@ describe.each([
   });
 
   it('renders one Deployment per service, labelled with its name and as part of rotor, in the rotor namespace', () => {
-    expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual([...SERVICES]);
+    expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual(expectedDeployments);
     for (const deployment of deployments) {
       expect(deployment.metadata.namespace).toBe(ROTOR_NAMESPACE);
       expect(deployment.metadata.labels).toMatchObject({
@@ -335,7 +339,7 @@ describe.each([
 
   it('reads from rotor-service-secrets exactly the keys each service needs, DATABASE_URL in the issuer and the revoker', () => {
     for (const deployment of deployments) {
-      const name = deployment.metadata.name as (typeof SERVICES)[number];
+      const name = deployment.metadata.name as keyof typeof SECRET_KEYS;
       for (const container of podSpec(deployment).containers) {
         const fromSecret = [...containerEnv(manifests, deployment.metadata.namespace, container)]
           .filter(([, source]) => 'secret' in source && isServiceSecret(source.secret))
@@ -471,7 +475,7 @@ describe.each([
     const config = generated(manifests, 'rotor-config');
     expect(JSON.parse(jwks?.data?.['jwks.json'] ?? 'null')).toEqual({ keys: expect.any(Array) });
 
-    for (const deployment of deployments) {
+    for (const deployment of deployments.filter((candidate) => candidate.metadata.name !== INJECTOR)) {
       for (const container of podSpec(deployment).containers) {
         const where = `${deployment.metadata.name}/${container.name}`;
         const value = (name: string) => envValue(manifests, deployment, container, name);
@@ -540,6 +544,83 @@ describe.each([
     });
     expect(referenced.length).toBeGreaterThan(0);
     expect(referenced.filter((name) => name === undefined || !rendered.has(name))).toEqual([]);
+  });
+});
+
+describe('the injector webhook (k8s/injector, in the local overlay)', () => {
+  let manifests: Manifest[];
+  let webhooks: (IMutatingWebhookConfiguration & Manifest)[];
+  let injector: IDeployment & Manifest;
+
+  beforeAll(() => {
+    manifests = renderKustomize('k8s/overlays/local').manifests;
+    webhooks = ofKind<IMutatingWebhookConfiguration>(manifests, 'MutatingWebhookConfiguration');
+    injector = ofKind<IDeployment>(manifests, 'Deployment').find((deployment) => deployment.metadata.name === INJECTOR)!;
+  });
+
+  it('registers one mutating webhook for pod creation: AdmissionReview v1, no side effects, fail closed, reinvoked if needed, 5 s', () => {
+    expect(webhooks).toHaveLength(1);
+    expect(webhooks[0]?.webhooks).toEqual([
+      expect.objectContaining({
+        name: 'inject.rotor.dev',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Fail',
+        reinvocationPolicy: 'IfNeeded',
+        timeoutSeconds: 5,
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'], scope: 'Namespaced' }],
+      }),
+    ]);
+  });
+
+  it('sends only namespaces labelled rotor.dev/injection=enabled, never rotor itself (it could not restart while down)', () => {
+    const selector = webhooks[0]?.webhooks?.[0]?.namespaceSelector;
+    expect(selector?.matchLabels).toEqual({ 'rotor.dev/injection': 'enabled' });
+    expect(selector?.matchExpressions).toContainEqual({
+      key: 'kubernetes.io/metadata.name',
+      operator: 'NotIn',
+      values: expect.arrayContaining([ROTOR_NAMESPACE, 'kube-system']),
+    });
+    const rotor = manifests.find((manifest) => manifest.kind === 'Namespace' && manifest.metadata.name === ROTOR_NAMESPACE);
+    expect(selects(selector?.matchLabels, rotor?.metadata.labels)).toBe(false);
+  });
+
+  it("calls POST /mutate on the injector's Service, whose port reaches the container's HTTPS listener, with the CA from its certificate", () => {
+    const webhook = webhooks[0]!;
+    const client = webhook.webhooks?.[0]?.clientConfig.service;
+    expect(client).toMatchObject({ name: INJECTOR, namespace: ROTOR_NAMESPACE, path: '/mutate' });
+    expect((webhook.metadata?.annotations ?? {})['cert-manager.io/inject-ca-from']).toBe(`${ROTOR_NAMESPACE}/injector-tls`);
+    const service = ofKind<IService>(manifests, 'Service').find(
+      (candidate) => candidate.metadata.name === client?.name && candidate.metadata.namespace === client?.namespace,
+    );
+    const port = service?.spec?.ports?.find((candidate) => candidate.port === (client?.port ?? 443));
+    expect(port?.targetPort).toBeDefined();
+    expect(containerPorts(injector).has(port!.targetPort!)).toBe(true);
+
+    const container = podSpec(injector).containers[0]!;
+    const value = (name: string) => envValue(manifests, injector, container, name);
+    const declared = container.ports?.find(
+      (candidate) => candidate.name === port?.targetPort || candidate.containerPort === port?.targetPort,
+    );
+    expect(value('PORT')).toBe(String(declared?.containerPort));
+    expect(value('ROTOR_INSECURE_LOCAL')).toBeUndefined();
+    const cert = value('ROTOR_TLS_CERT_FILE');
+    const mount = container.volumeMounts?.find((candidate) => cert?.startsWith(`${candidate.mountPath}/`));
+    expect(mount).toMatchObject({ readOnly: true });
+    expect(mount?.subPath).toBeUndefined();
+    expect(podSpec(injector).volumes?.find((volume) => volume.name === mount?.name)?.secret?.secretName).toBe('injector-tls');
+    expect(value('ROTOR_TLS_KEY_FILE')).toBe(`${mount?.mountPath}/tls.key`);
+  });
+
+  it("gives the agent the injector's own image and the issuer's Service address", () => {
+    const container = podSpec(injector).containers[0]!;
+    const value = (name: string) => envValue(manifests, injector, container, name);
+    expect(value('ROTOR_AGENT_IMAGE')).toBe(container.image);
+    const issuerUrl = new URL(value('ROTOR_AGENT_ISSUER_URL') ?? 'https://unset');
+    expect(issuerUrl.protocol).toBe('https:');
+    const issuer = ofKind<IService>(manifests, 'Service').find((service) => service.metadata.name === 'issuer');
+    expect(issuerUrl.hostname).toBe(`issuer.${issuer?.metadata.namespace}.svc`);
+    expect(issuer?.spec?.ports?.map((port) => String(port.port))).toContain(issuerUrl.port);
   });
 });
 

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 import { parseAllDocuments } from 'yaml';
+import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
@@ -51,6 +52,7 @@ export const MODELS = new Map<string, ModelClass>(
     RoleBinding,
     ClusterRole,
     ClusterRoleBinding,
+    MutatingWebhookConfiguration,
   ].map((model: ModelClass) => [`${model.apiVersion}/${model.kind}`, model]),
 );
 

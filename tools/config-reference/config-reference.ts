@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { auditorEnvShape } from '../../apps/auditor/src/config';
 import { distributorEnvShape } from '../../apps/distributor/src/config';
+import { injectorEnvShape } from '../../apps/injector/src/config';
 import { issuerEnvShape } from '../../apps/issuer/src/config';
 import { revokerEnvShape } from '../../apps/revoker/src/config';
 
@@ -13,7 +14,7 @@ import { cliVariables, scriptVariables, serviceExtras, type OtherVariable } from
  * (the CLI, the scripts) follow from a hand-kept list (other-variables.ts).
  */
 
-export const SERVICES = ['issuer', 'revoker', 'distributor', 'auditor'] as const;
+export const SERVICES = ['issuer', 'revoker', 'distributor', 'auditor', 'injector'] as const;
 type Service = (typeof SERVICES)[number];
 
 export const serviceShapes: Record<Service, z.ZodRawShape> = {
@@ -21,6 +22,7 @@ export const serviceShapes: Record<Service, z.ZodRawShape> = {
   revoker: revokerEnvShape,
   distributor: distributorEnvShape,
   auditor: auditorEnvShape,
+  injector: injectorEnvShape,
 };
 
 export const REGENERATE = 'node -r @swc-node/register tools/config-reference/render.ts';

@@ -14,6 +14,12 @@ export interface OtherVariable {
 
 export const serviceExtras: OtherVariable[] = [
   {
+    name: 'ROTOR_AGENT_CONFIG',
+    readBy: 'the agent, set by the injector',
+    meaning:
+      "The agent's configuration as JSON text (issuer URL, CA and token files, output directory, credentials), written into each injected pod; see docs/injector.md.",
+  },
+  {
     name: 'ROTOR_STARTUP_TIMEOUT_MS',
     readBy: 'every service (libs/service-kit)',
     default: '90000',

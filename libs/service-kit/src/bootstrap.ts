@@ -20,6 +20,8 @@ export interface ServiceApp {
   logger: Logger;
   /** Runs before body parsing and every route (the listener split). */
   firstMiddleware?: RequestHandler;
+  /** The largest JSON body accepted; 64kb unless a service takes bigger documents (the injector's AdmissionReviews). */
+  jsonBodyLimit?: string;
 }
 
 export interface ServiceBootstrap extends Omit<ServiceApp, 'firstMiddleware'> {
@@ -34,14 +36,14 @@ export interface RunningService {
 }
 
 /** Configures a Nest app the rotor way (body limits, OpenAPI at /docs, shutdown hooks). */
-export async function createServiceApp({ module, service, description, logger, firstMiddleware }: ServiceApp) {
+export async function createServiceApp({ module, service, description, logger, firstMiddleware, jsonBodyLimit = '64kb' }: ServiceApp) {
   const app = await NestFactory.create<NestExpressApplication>(module, {
     logger: new NestLoggerAdapter(logger.child({ component: 'nest' })),
     bufferLogs: false,
     bodyParser: false,
   });
   if (firstMiddleware) app.use(firstMiddleware);
-  app.useBodyParser('json', { limit: '64kb', type: ['application/json', 'application/*+json'] });
+  app.useBodyParser('json', { limit: jsonBodyLimit, type: ['application/json', 'application/*+json'] });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false }); // RFC 7662 introspection is form-encoded
   app.disable('x-powered-by');
   app.enableShutdownHooks();
@@ -93,6 +95,8 @@ export interface ServiceDefinition<C extends { service: string; logLevel: string
   description: string;
   /** Path prefixes of the operator routes: on ROTOR_OPERATOR_PORT only, when it is set. */
   operatorRoutes: readonly string[];
+  /** See ServiceApp.jsonBodyLimit. */
+  jsonBodyLimit?: string;
   /** Validates the environment; throws with a message naming each bad variable. */
   loadConfig(): C;
   module(config: C, telemetry: { logger: Logger; metrics: Metrics }): DynamicModule;
@@ -109,6 +113,7 @@ export function runService<C extends { service: string; logLevel: string; http: 
       description: definition.description,
       http: config.http,
       operatorRoutes: definition.operatorRoutes,
+      ...(definition.jsonBodyLimit ? { jsonBodyLimit: definition.jsonBodyLimit } : {}),
       logger,
     });
   };

@@ -1,0 +1,3 @@
+export * from './admission';
+export * from './annotations';
+export * from './pod-mutation';
