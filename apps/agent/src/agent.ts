@@ -66,6 +66,8 @@ export class Agent {
   private readonly run = randomBytes(4).toString('hex');
   private readonly write: NonNullable<AgentDeps['write']>;
   private loops: Promise<void>[] = [];
+  /** Replaced leases waiting out their grace before revocation. */
+  private readonly retiring = new Set<Extract<Slot, { kind: 'role' }>>();
 
   constructor(private readonly deps: AgentDeps) {
     this.write = deps.write ?? writeFileAtomic;
@@ -129,7 +131,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopping.abort();
     await Promise.all(this.loops);
-    await this.revokeAll([...this.slots.values()], 'stopped');
+    await this.revokeAll([...this.slots.values(), ...this.retiring], 'stopped');
   }
 
   readiness(now = Date.now()): Readiness {
@@ -223,7 +225,19 @@ export class Agent {
       'lease replaced',
     );
     await this.tell([old.config.name]);
-    await this.revokeAll([old], 'replaced');
+    this.retire(old);
+  }
+
+  /** Revokes a replaced lease after the grace (or at its expiry, if sooner), unless stop() revokes it first. */
+  private retire(old: Extract<Slot, { kind: 'role' }>): void {
+    this.retiring.add(old);
+    const graceMs = Math.min(this.deps.config.sidecar.replacedLeaseGrace, Math.max(0, old.timing.expiresAt - Date.now()));
+    const done = sleep(graceMs, this.stopping.signal).then(async () => {
+      if (this.stopping.signal.aborted) return; // stop() revokes it with the others
+      this.retiring.delete(old);
+      await this.revokeAll([old], 'replaced');
+    });
+    this.loops.push(done);
   }
 
   private async followSecret(config: CredentialConfig): Promise<void> {

@@ -36,6 +36,7 @@ describe('agent configuration', () => {
     expect(config.credentials[1]).toMatchObject({ secret: 'demo-api-key', mode: 0o400 });
     expect(config.sidecar).toEqual({
       secretPollInterval: 10_000,
+      replacedLeaseGrace: 5_000,
       listen: { host: '127.0.0.1', port: 8099 },
       notify: { signal: 'SIGHUP', pidFile: '/rotor/run/app.pid' },
     });

@@ -94,6 +94,11 @@ export const AgentConfigSchema = z.strictObject({
     .strictObject({
       /** How often a managed secret's current version is asked for. */
       secretPollInterval: Duration.default(30_000),
+      /**
+       * How long a replaced lease lives on after the new one is in the file (never past its own
+       * expiry): time for the application to reconnect before the old credential is revoked.
+       */
+      replacedLeaseGrace: Duration.default(5_000),
       /** /healthz, /readyz, /metrics; on the loopback interface by default (kubelet probes reach it through the pod IP only if host is 0.0.0.0). */
       listen: z
         .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(8099) })
