@@ -116,6 +116,9 @@ describe('Agent', () => {
     expect(files.get('/out/db-url')).toBe('postgres://user1:pw-1@db:5432/orders');
     expect(files.get('/out/key')).toBe('value-v1');
     expect([...issuer.leases.values()][0]!.task).toBe('pod:shop/orders-7d9f/db');
+    // Names and lease ids in the log (fields named like secrets would be redacted), values never.
+    expect(log).toMatch(/"credentialName":"db","file":"\/out\/db-url","leaseId":"[0-9a-f-]{36}"/);
+    expect(log).toContain('"credentialName":"key","file":"/out/key","secretName":"demo-api-key","version":1');
     expect(log).not.toContain('pw-1');
     expect(log).not.toContain('value-v1');
   });

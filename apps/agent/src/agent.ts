@@ -180,7 +180,7 @@ export class Agent {
           };
           metrics?.renewals.inc({ credential: config.name, outcome: 'renewed' });
           metrics?.expiry.set({ credential: config.name }, slot.timing.expiresAt / 1000);
-          logger.info({ credential: config.name, leaseId: slot.leaseId, expiresAt: view.expiresAt }, 'lease renewed');
+          logger.info({ credentialName: config.name, leaseId: slot.leaseId, expiresAt: view.expiresAt }, 'lease renewed');
         } else {
           await this.replace(slot);
           metrics?.replacements.inc({ credential: config.name, outcome: 'replaced' });
@@ -198,7 +198,7 @@ export class Agent {
         }
         this.problems.set(config.name, `${action} failed: ${reason(error)}`);
         logger.warn(
-          { credential: config.name, leaseId: slot.leaseId, action, attempt, err: reason(error) },
+          { credentialName: config.name, leaseId: slot.leaseId, action, attempt, err: reason(error) },
           `${action} failed; keeping the current file`,
         );
       }
@@ -221,7 +221,7 @@ export class Agent {
     }
     this.hold(fresh);
     this.deps.logger.info(
-      { credential: old.config.name, oldLeaseId: old.leaseId, leaseId: fresh.kind === 'role' ? fresh.leaseId : undefined },
+      { credentialName: old.config.name, oldLeaseId: old.leaseId, leaseId: fresh.kind === 'role' ? fresh.leaseId : undefined },
       'lease replaced',
     );
     await this.tell([old.config.name]);
@@ -261,7 +261,7 @@ export class Agent {
         this.hold(current);
         metrics?.secretPolls.inc({ credential: config.name, outcome: 'new-version' });
         logger.info(
-          { credential: config.name, secret: config.secret, version: current.version, previous: held.version },
+          { credentialName: config.name, secretName: config.secret, version: current.version, previous: held.version },
           'new secret version written',
         );
         await this.tell([config.name]);
@@ -269,7 +269,7 @@ export class Agent {
         attempt++;
         metrics?.secretPolls.inc({ credential: config.name, outcome: 'failed' });
         // The file keeps the version it has: still readable, maybe stale, so it stays ready.
-        logger.warn({ credential: config.name, attempt, err: reason(error) }, 'secret read failed; keeping the current file');
+        logger.warn({ credentialName: config.name, attempt, err: reason(error) }, 'secret read failed; keeping the current file');
       }
     }
   }
@@ -322,11 +322,11 @@ export class Agent {
     this.deps.metrics?.writes.inc({ credential: slot.config.name });
     this.deps.logger.info(
       {
-        credential: slot.config.name,
+        credentialName: slot.config.name,
         file: slot.config.file,
         ...(slot.kind === 'role'
           ? { leaseId: slot.leaseId, expiresAt: new Date(slot.timing.expiresAt).toISOString() }
-          : { secret: slot.config.secret, version: slot.version }),
+          : { secretName: slot.config.secret, version: slot.version }),
       },
       'credential file written',
     );
@@ -359,13 +359,13 @@ export class Agent {
         try {
           const answer = await this.deps.client.revoke(slot.leaseId);
           this.deps.logger.info(
-            { credential: slot.config.name, leaseId: slot.leaseId, why, revocation: answer.revocation },
+            { credentialName: slot.config.name, leaseId: slot.leaseId, why, revocation: answer.revocation },
             'lease revoked',
           );
         } catch (error) {
           // It still ends at its expiry: the revoker's clock has it.
           this.deps.logger.warn(
-            { credential: slot.config.name, leaseId: slot.leaseId, why, err: reason(error) },
+            { credentialName: slot.config.name, leaseId: slot.leaseId, why, err: reason(error) },
             'could not revoke the lease',
           );
         }

@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   if (mode === 'init') {
     try {
       const slots = await agent.init();
-      logger.info({ credentials: slots.map((slot) => slot.config.name) }, 'every credential file written');
+      logger.info({ credentialNames: slots.map((slot) => slot.config.name) }, 'every credential file written');
       return 0;
     } catch (error) {
       logger.error({ err: (error as Error).message }, 'the credential files could not be written');
