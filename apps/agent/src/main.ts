@@ -10,12 +10,14 @@ import { AgentConfigError, loadAgentConfig, type AgentConfig } from './config';
 import { startHealthServer } from './health-server';
 import { TemplateError } from './template';
 
-const USAGE = 'usage: rotor-agent <init|sidecar> [--config FILE]   (or ROTOR_AGENT_CONFIG; default /etc/rotor-agent/config.yaml)';
+const USAGE =
+  'usage: rotor-agent <init|sidecar> [--config FILE]   (or ROTOR_AGENT_MODE, ROTOR_AGENT_CONFIG; default /etc/rotor-agent/config.yaml)';
 
 /** Exit codes: 0 every file written (init) or a clean stop (sidecar); 1 the credentials could not be obtained or written; 2 usage or configuration. */
 async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ service: 'agent', level: process.env['LOG_LEVEL'] ?? 'info' });
-  const mode = argv[0];
+  // From the image's CMD (SERVICE=agent) the mode comes from ROTOR_AGENT_MODE.
+  const mode = argv[0] && !argv[0].startsWith('-') ? argv[0] : process.env['ROTOR_AGENT_MODE'];
   const configAt = argv.indexOf('--config');
   const configFile = configAt >= 0 ? argv[configAt + 1] : (process.env['ROTOR_AGENT_CONFIG'] ?? '/etc/rotor-agent/config.yaml');
   if ((mode !== 'init' && mode !== 'sidecar') || !configFile) {

@@ -155,7 +155,7 @@ describe('IssuerClient', () => {
     const error = await client({ timeoutMs: 200, attempts: 1 })
       .whoami()
       .catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ transient: true, errorCode: 'ROTOR_TIMEOUT' });
+    expect(error).toMatchObject({ transient: true, errorCode: 'ERR_ROTOR_TIMEOUT' });
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 

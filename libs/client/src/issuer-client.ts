@@ -62,7 +62,7 @@ const TRANSIENT_CODES = new Set([
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'ROTOR_TIMEOUT',
+  'ERR_ROTOR_TIMEOUT',
 ]);
 
 interface Call<T> {
@@ -233,7 +233,7 @@ export class IssuerClient {
       const outgoing = secure ? httpsRequest(target, options, onResponse) : httpRequest(target, options, onResponse);
       // Idle time, whatever the phase (connecting, waiting for the answer, reading it).
       outgoing.setTimeout(this.timeoutMs, () =>
-        outgoing.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ROTOR_TIMEOUT' })),
+        outgoing.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ERR_ROTOR_TIMEOUT' })),
       );
       outgoing.on('error', (error: NodeJS.ErrnoException) => reject(this.unavailable(error)));
       outgoing.end(payload);
