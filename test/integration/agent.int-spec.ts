@@ -18,6 +18,7 @@ import { TestIdentity } from '../support/test-identity';
 const ISSUER_PORT = 19500;
 const REVOKER_PORT = 19501;
 const AGENT_HEALTH_PORT = 19502;
+const ROTATION_HEALTH_PORT = 19503;
 
 const TABLE = `rotor_agent_it_${randomUUID().slice(0, 8)}`;
 const CATALOG = `
@@ -57,7 +58,7 @@ describe('rotor agent against the real issuer, revoker and PostgreSQL', () => {
   const sessions: Client[] = [];
 
   beforeAll(async () => {
-    await Promise.all([ISSUER_PORT, REVOKER_PORT, AGENT_HEALTH_PORT].map(ensurePortFree));
+    await Promise.all([ISSUER_PORT, REVOKER_PORT, AGENT_HEALTH_PORT, ROTATION_HEALTH_PORT].map(ensurePortFree));
     await admin.connect();
     await admin.query(`CREATE TABLE ${TABLE} (id int primary key, item text)`);
     await admin.query(`INSERT INTO ${TABLE} VALUES (1, 'book')`);
@@ -84,9 +85,9 @@ describe('rotor agent against the real issuer, revoker and PostgreSQL', () => {
     await admin.end();
   });
 
-  const configFile = (dir: string, credentials: unknown[], sidecar: unknown = {}) => {
+  const configFile = (dir: string, credentials: unknown[], sidecar: unknown = {}, token = tokenFile) => {
     const file = join(dir, 'agent.json');
-    writeFileSync(file, JSON.stringify({ issuer: { url: issuer.url, caFile: CA_FILE }, tokenFile, credentials, sidecar }));
+    writeFileSync(file, JSON.stringify({ issuer: { url: issuer.url, caFile: CA_FILE }, tokenFile: token, credentials, sidecar }));
     return file;
   };
   const agent = (mode: 'init' | 'sidecar', config: string) => {
@@ -263,4 +264,40 @@ describe('rotor agent against the real issuer, revoker and PostgreSQL', () => {
     },
     90_000,
   );
+
+  it('sidecar reads the token file at every call: a token of another workload is refused, the rotated one works again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rotor-agent-rotation-'));
+    const ownToken = join(dir, 'token');
+    writeFileSync(ownToken, await identity.serviceAccountToken('shop', 'orders'));
+    const file = join(dir, 'db-url');
+    const sidecar = agent(
+      'sidecar',
+      configFile(
+        dir,
+        [{ name: 'db', role: 'agent-db', file, template: 'postgres-url' }],
+        { listen: { port: ROTATION_HEALTH_PORT } },
+        ownToken,
+      ),
+    );
+    try {
+      await eventually(async () => (existsSync(file) ? true : undefined), { what: 'the first file', timeoutMs: 30_000 });
+      const first = readFileSync(file, 'utf8');
+      // The kubelet's next token, here one of another workload: the renewal at 4 s uses it and is refused.
+      writeFileSync(ownToken, await identity.serviceAccountToken('payments', 'api'));
+      await eventually(
+        async () => (sidecar.records.some((record) => record['msg'] === 'renew failed; keeping the current file') ? true : undefined),
+        { what: 'a refused renewal', timeoutMs: 10_000 },
+      );
+      expect(readFileSync(file, 'utf8')).toBe(first);
+      writeFileSync(ownToken, await identity.serviceAccountToken('shop', 'orders'));
+      await eventually(async () => (sidecar.records.some((record) => record['msg'] === 'lease renewed') ? true : undefined), {
+        what: 'a renewal with the rotated token',
+        timeoutMs: 10_000,
+      });
+      expect(sidecar.logs).toMatch(/"action":"renew".*403/);
+    } finally {
+      sidecar.signal('SIGTERM');
+      expect(await sidecar.exitCode(15_000)).toBe(0);
+    }
+  }, 60_000);
 });
