@@ -4,6 +4,8 @@
 # The service to run is chosen at start-up by the SERVICE variable:
 #   docker run -e SERVICE=issuer -e PORT=8080 ... rotor
 #   docker run --rm rotor rotor --help
+# The workload agent (apps/agent, docs/agent.md) runs from the same image:
+#   docker run -e SERVICE=agent -e ROTOR_AGENT_MODE=init -e ROTOR_AGENT_CONFIG=/etc/rotor-agent/config.yaml ... rotor
 # The CLI is the self-contained bundle (tools/cli-build), on PATH as /usr/local/bin/rotor.
 # Its `rotor version` names the commit given at build time:
 #   docker build --build-arg ROTOR_BUILD_COMMIT="$(git rev-parse --short HEAD)" -t rotor .

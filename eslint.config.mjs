@@ -133,6 +133,7 @@ export default defineConfig(
             { sourceTag: 'scope:distributor', onlyDependOnLibsWithTags: ['scope:distributor', 'scope:shared'] },
             { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:cli', 'scope:shared'] },
             { sourceTag: 'scope:injector', onlyDependOnLibsWithTags: ['scope:injector', 'scope:shared'] },
+            { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:agent', 'scope:shared'] },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
 
             // Type: layers only point down.

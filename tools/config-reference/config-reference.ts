@@ -6,7 +6,7 @@ import { injectorEnvShape } from '../../apps/injector/src/config';
 import { issuerEnvShape } from '../../apps/issuer/src/config';
 import { revokerEnvShape } from '../../apps/revoker/src/config';
 
-import { cliVariables, scriptVariables, serviceExtras, type OtherVariable } from './other-variables';
+import { agentVariables, cliVariables, scriptVariables, serviceExtras, type OtherVariable } from './other-variables';
 
 /**
  * docs/configuration.md, rendered from the services' env schemas: every variable a service
@@ -240,6 +240,12 @@ export function renderConfigurationReference(shapes: Record<Service, z.ZodRawSha
     '### The CLI',
     '',
     renderOthers(cliVariables),
+    '',
+    '### The agent',
+    '',
+    'Its settings are in its configuration file ([agent](agent.md)); these few come from the environment.',
+    '',
+    renderOthers(agentVariables),
     '',
     '### Scripts and tools',
     '',

@@ -45,6 +45,36 @@ export const serviceExtras: OtherVariable[] = [
   },
 ];
 
+export const agentVariables: OtherVariable[] = [
+  {
+    name: 'ROTOR_AGENT_MODE',
+    readBy: 'agent',
+    meaning: 'init or sidecar, when not given as the first argument (the image runs it with SERVICE=agent).',
+  },
+  {
+    name: 'ROTOR_AGENT_CONFIG',
+    readBy: 'agent',
+    default: '/etc/rotor-agent/config.yaml',
+    meaning: 'Its configuration file (YAML or JSON), when --config is not given.',
+  },
+  {
+    name: 'POD_NAMESPACE',
+    readBy: 'agent',
+    meaning: 'From the downward API: names the pod in the task of every lease (pod:<namespace>/<name>/<credential>).',
+  },
+  {
+    name: 'POD_NAME',
+    readBy: 'agent',
+    default: 'the host name',
+    meaning: 'From the downward API: the pod named in the task of every lease.',
+  },
+  {
+    name: 'ROTOR_AGENT_CHANGED',
+    readBy: 'the notify command',
+    meaning: 'Set by the agent for its notify command: the names of the credentials whose files changed (never a value).',
+  },
+];
+
 export const cliVariables: OtherVariable[] = [
   { name: 'ROTOR_ISSUER_URL', readBy: 'CLI', default: 'https://127.0.0.1:8080', meaning: "The issuer's address." },
   { name: 'ROTOR_REVOKER_URL', readBy: 'CLI', default: 'https://127.0.0.1:8081', meaning: "The revoker's address." },

@@ -1,0 +1,57 @@
+import type { ProblemDetails } from '@rotor/rest-contract';
+
+/**
+ * The issuer answered with an RFC 7807 problem. The message holds the problem's fields only
+ * (status, title, detail, code): rotor never puts a secret value there, and this client adds
+ * nothing from the request.
+ */
+export class RotorProblemError extends Error {
+  override readonly name = 'RotorProblemError';
+
+  constructor(
+    readonly status: number,
+    readonly problem: Partial<ProblemDetails>,
+    /** How long the issuer asked to wait (Retry-After), when it said. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${status} ${problem.title ?? 'error'}${problem.detail ? `: ${problem.detail}` : ''}${problem.code ? ` [${problem.code}]` : ''}`);
+  }
+
+  get code(): string | undefined {
+    return this.problem.code;
+  }
+
+  /** Worth asking again later: overloaded, restarting, a dependency down. */
+  get transient(): boolean {
+    return RETRY_STATUSES.has(this.status);
+  }
+}
+
+/** No answer: refused or reset connection, TLS failure, timeout. */
+export class RotorUnavailableError extends Error {
+  override readonly name = 'RotorUnavailableError';
+
+  constructor(
+    message: string,
+    /** A refused or reset connection or a timeout may well work next time; an untrusted certificate will not. */
+    readonly transient: boolean,
+    readonly errorCode?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A 2xx answer that does not have the documented shape (a version skew, a proxy). The message
+ * names the paths and the kinds of mismatch, never the values: the body may hold a credential.
+ */
+export class RotorAnswerError extends Error {
+  override readonly name = 'RotorAnswerError';
+}
+
+/** Answers that say "later": overloaded, restarting, a gateway without its backend. */
+export const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+
+/** Whether a failure of this client is worth retrying later (the agent's loops ask this). */
+export const isTransient = (error: unknown): boolean =>
+  (error instanceof RotorProblemError || error instanceof RotorUnavailableError) && error.transient;
