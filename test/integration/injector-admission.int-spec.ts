@@ -99,8 +99,8 @@ describe('the injector over HTTPS (POST /mutate)', () => {
       restartPolicy: 'Always',
     });
     expect(JSON.parse(agent?.env?.[0]?.value ?? '{}')).toMatchObject({
-      issuerUrl: 'https://issuer.rotor.svc:8443',
-      outputDir: '/var/run/rotor',
+      issuer: { url: 'https://issuer.rotor.svc:8443' },
+      credentials: expect.arrayContaining([expect.objectContaining({ file: expect.stringMatching(/^\/var\/run\/rotor\//) })]),
     });
     expect(patched.spec.volumes?.find((volume) => volume.name === 'rotor-token')?.projected?.sources?.[0]?.serviceAccountToken).toEqual({
       audience: 'rotor',

@@ -6,12 +6,12 @@ import { createLogger } from '@rotor/telemetry';
 
 import { Agent, AgentError } from './agent';
 import { AgentMetrics } from './agent-metrics';
-import { AgentConfigError, loadAgentConfig, type AgentConfig } from './config';
+import { AgentConfigError, loadAgentConfig, parseAgentConfig, type AgentConfig } from './config';
 import { startHealthServer } from './health-server';
 import { TemplateError } from './template';
 
 const USAGE =
-  'usage: rotor-agent <init|sidecar> [--config FILE]   (or ROTOR_AGENT_MODE, ROTOR_AGENT_CONFIG; default /etc/rotor-agent/config.yaml)';
+  'usage: rotor-agent <init|sidecar> [--config FILE]   (or ROTOR_AGENT_MODE; ROTOR_AGENT_CONFIG: a file, or the JSON itself; default /etc/rotor-agent/config.yaml)';
 
 /** Exit codes: 0 every file written (init) or a clean stop (sidecar); 1 the credentials could not be obtained or written; 2 usage or configuration. */
 async function main(argv: string[]): Promise<number> {
@@ -27,7 +27,8 @@ async function main(argv: string[]): Promise<number> {
 
   let config: AgentConfig;
   try {
-    config = loadAgentConfig(configFile);
+    // The injector passes the configuration itself as JSON in ROTOR_AGENT_CONFIG; otherwise it names a file.
+    config = configFile.trimStart().startsWith('{') ? parseAgentConfig(configFile, 'ROTOR_AGENT_CONFIG') : loadAgentConfig(configFile);
   } catch (error) {
     logger.error({ err: (error as Error).message }, 'invalid configuration');
     return 2;

@@ -47,7 +47,7 @@ describe('review (AdmissionReview v1 in, AdmissionReview v1 out)', () => {
     expect(agent).toMatchObject({
       image: SETTINGS.image,
       command: ['node', 'dist/apps/agent/main.js'],
-      args: ['sidecar', '--config', '/etc/rotor-agent/config.json'],
+      args: ['sidecar'],
       restartPolicy: 'Always',
       startupProbe: { exec: { command: ['/bin/sh', '-c', 'test -f /var/run/rotor/db && test -f /var/run/rotor/api-key'] } },
       securityContext: {
@@ -63,14 +63,13 @@ describe('review (AdmissionReview v1 in, AdmissionReview v1 out)', () => {
       ],
     });
     expect(configOf(pod)).toEqual({
-      issuerUrl: 'https://issuer.rotor.svc:8443',
-      caFile: '/etc/rotor-agent/ca/ca.crt',
+      issuer: { url: 'https://issuer.rotor.svc:8443', caFile: '/etc/rotor-agent/ca/ca.crt' },
       tokenFile: '/var/run/secrets/rotor.dev/serviceaccount/token',
-      outputDir: '/var/run/rotor',
       credentials: [
-        { name: 'db', role: 'orders-db', template: 'postgres-url' },
-        { name: 'api-key', secret: 'demo-api-key', template: 'API_KEY={{value}}' },
+        { name: 'db', role: 'orders-db', file: '/var/run/rotor/db', template: 'postgres-url' },
+        { name: 'api-key', secret: 'demo-api-key', file: '/var/run/rotor/api-key', templateText: 'API_KEY={{value}}' },
       ],
+      sidecar: { listen: { host: '0.0.0.0' } },
     });
   });
 
@@ -104,10 +103,10 @@ describe('review (AdmissionReview v1 in, AdmissionReview v1 out)', () => {
   it('adds a plain init container (no restartPolicy, no startup probe) in init mode, at the annotated mount path', () => {
     const pod = admitted(appPod({ ...ORDERS_ANNOTATIONS, 'rotor.dev/agent-mode': 'init', 'rotor.dev/mount-path': '/etc/orders/creds' }));
     const agent = agentOf(pod);
-    expect(agent.args).toEqual(['init', '--config', '/etc/rotor-agent/config.json']);
+    expect(agent.args).toEqual(['init']);
     expect(agent.restartPolicy).toBeUndefined();
     expect(agent.startupProbe).toBeUndefined();
-    expect(configOf(pod).outputDir).toBe('/etc/orders/creds');
+    expect(configOf(pod).credentials.map((credential) => credential.file)).toEqual(['/etc/orders/creds/db', '/etc/orders/creds/api-key']);
     expect(pod.spec.containers[0]?.volumeMounts).toContainEqual({
       name: 'rotor-credentials',
       mountPath: '/etc/orders/creds',
@@ -120,7 +119,7 @@ describe('review (AdmissionReview v1 in, AdmissionReview v1 out)', () => {
     const { answer } = review(admissionReview(appPod(ORDERS_ANNOTATIONS)), settings);
     const pod = applyPatch(appPod(ORDERS_ANNOTATIONS), decode(answer.response.patch));
     expect(pod.spec.volumes!.map((volume) => volume.name)).not.toContain('rotor-ca');
-    expect(configOf(pod).caFile).toBeUndefined();
+    expect(configOf(pod).issuer.caFile).toBeUndefined();
   });
 
   it('is idempotent: the patched pod, reviewed again, gets no patch and no second agent', () => {

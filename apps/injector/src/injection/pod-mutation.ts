@@ -4,7 +4,7 @@
  * reinvocation, or a pod re-submitted as it was patched) gets an empty patch, and containers
  * another webhook added since are still given the credentials mount.
  */
-import type { CredentialRequest, InjectionRequest } from './annotations';
+import type { InjectionRequest } from './annotations';
 
 /** The part of a core/v1 Pod the injector reads; everything else passes through untouched. */
 export interface PodLike {
@@ -39,32 +39,47 @@ export interface AgentSettings {
   fsGroup: number;
 }
 
-/** The agent's configuration, passed as JSON in ROTOR_AGENT_CONFIG (docs/injector.md). */
+/**
+ * The agent's configuration, passed as JSON in ROTOR_AGENT_CONFIG (docs/injector.md), in the
+ * shape apps/agent/src/config.ts validates (test/static/agent-injector-contract.spec.ts holds the two together).
+ */
 export interface AgentConfig {
-  issuerUrl: string;
-  caFile?: string;
+  issuer: { url: string; caFile?: string };
   tokenFile: string;
-  outputDir: string;
-  credentials: CredentialRequest[];
+  credentials: {
+    name: string;
+    role?: string;
+    secret?: string;
+    /** `<mount path>/<name>`: what the sidecar's startup probe waits for. */
+    file: string;
+    template?: string;
+    templateText?: string;
+  }[];
+  /** Probes reach the sidecar through the pod's IP. */
+  sidecar: { listen: { host: string } };
 }
+
+/** The agent's built-in shapes; any other template annotation is a `{{field}}` text of its own. */
+const BUILT_IN_TEMPLATES = new Set(['raw', 'env', 'json', 'postgres-url', 'redis-url']);
 
 export const AGENT_CONTAINER = 'rotor-agent';
 export const AGENT_CONFIG_ENV = 'ROTOR_AGENT_CONFIG';
 export const VOLUMES = { credentials: 'rotor-credentials', token: 'rotor-token', ca: 'rotor-ca' } as const;
 const TOKEN_DIR = '/var/run/secrets/rotor.dev/serviceaccount';
 const CA_DIR = '/etc/rotor-agent/ca';
-/** In the args for the agent's command line; ROTOR_AGENT_CONFIG, when set, is read instead of this file. */
-const CONFIG_FILE = '/etc/rotor-agent/config.json';
 
 export type MutationPlan = { kind: 'patch'; operations: JsonPatchOperation[] } | { kind: 'conflict'; reason: string };
 
 export function agentConfig(request: InjectionRequest, settings: AgentSettings): AgentConfig {
   return {
-    issuerUrl: settings.issuerUrl,
-    ...(settings.caConfigMap ? { caFile: `${CA_DIR}/ca.crt` } : {}),
+    issuer: { url: settings.issuerUrl, ...(settings.caConfigMap ? { caFile: `${CA_DIR}/ca.crt` } : {}) },
     tokenFile: `${TOKEN_DIR}/token`,
-    outputDir: request.mountPath,
-    credentials: request.credentials,
+    credentials: request.credentials.map(({ template, ...credential }) => ({
+      ...credential,
+      file: `${request.mountPath}/${credential.name}`,
+      ...(template === undefined ? {} : BUILT_IN_TEMPLATES.has(template) ? { template } : { templateText: template }),
+    })),
+    sidecar: { listen: { host: '0.0.0.0' } },
   };
 }
 
@@ -75,7 +90,8 @@ export function agentContainer(request: InjectionRequest, settings: AgentSetting
     name: AGENT_CONTAINER,
     image: settings.image,
     command: ['node', 'dist/apps/agent/main.js'],
-    args: [request.mode, '--config', CONFIG_FILE],
+    // The configuration is the JSON in ROTOR_AGENT_CONFIG: no ConfigMap to create or keep in step.
+    args: [request.mode],
     env: [{ name: AGENT_CONFIG_ENV, value: JSON.stringify(agentConfig(request, settings)) }],
     // A native sidecar counts as started once its startup probe passes, and only then do the
     // application containers start: the probe waits for every credential file.
