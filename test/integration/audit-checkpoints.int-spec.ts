@@ -187,7 +187,9 @@ class CheckpointingAuditor {
       ROTOR_AUDIT_CHECKPOINT_INTERVAL_MS: String(INTERVAL_MS),
       LOG_LEVEL: 'info',
     });
-    await this.process.start().ready();
+    // Up to 2 minutes: under a full parallel run a service can take most of a minute to boot,
+    // and it is ready only once it has written its first checkpoint after that.
+    await this.process.start().ready(120_000);
     return this;
   }
 
@@ -234,7 +236,7 @@ describe('audit checkpoints: a verifier with the public key only', () => {
     // The public keys, as an outside verifier gets them: from the auditor, no token needed.
     keyFile = join(mkdtempSync(join(tmpdir(), 'rotor-audit-keys-')), 'keys.json');
     await runCli(['audit', 'keys', '--out', keyFile, '--json'], { ROTOR_AUDITOR_URL: auditor.process.url });
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await publisher.disconnect();
@@ -469,5 +471,5 @@ describe('audit checkpoints: upgrading a log written with HMAC links', () => {
       await publisher.disconnect();
       await auditor.stop();
     }
-  }, 120_000);
+  }, 240_000);
 });
