@@ -2,7 +2,7 @@ import { request as httpRequest, type ClientRequest, type RequestOptions as Node
 import { request as httpsRequest } from 'node:https';
 import { TLSSocket } from 'node:tls';
 
-import { backoffDelay, sleep, type BackoffPolicy } from '@rotor/backoff';
+import { backoffDelay, RETRY_LATER_STATUSES, sleep, TRANSIENT_NETWORK_CODES, type BackoffPolicy } from '@rotor/backoff';
 
 import { clientTlsOptions, describeConnectionFailure } from './client-tls';
 import { ApiError, UnavailableError } from './exit-codes';
@@ -41,19 +41,8 @@ export interface HttpExchange {
   timeoutMs?: number;
 }
 
-/** Network failures after which the same request may well succeed. */
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'CLI_TIMEOUT',
-]);
-/** Answers that say "later": overloaded, restarting, a gateway without its backend. */
-const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+/** Network failures after which the same request may well succeed, and the CLI's own timeout. */
+const TRANSIENT_CODES = new Set([...TRANSIENT_NETWORK_CODES, 'CLI_TIMEOUT']);
 const RETRY_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 4_000, maxAttempts: Infinity };
 
 /**
@@ -123,7 +112,7 @@ export async function request<T>(url: string, { method = 'GET', token, body, hea
       const parsed = parseJson(response.text);
       if (response.status >= 200 && response.status <= 299) return parsed as T;
       const error = new ApiError(response.status, parsed ?? {});
-      if (attempt >= attempts || !RETRY_STATUSES.has(response.status)) throw error;
+      if (attempt >= attempts || !RETRY_LATER_STATUSES.has(response.status)) throw error;
       waitMs = retryAfterMs(response.headers['retry-after']) ?? backoffDelay(attempt, RETRY_BACKOFF);
     } catch (error) {
       if (!(error instanceof UnavailableError) || !error.transient || attempt >= attempts) throw error;

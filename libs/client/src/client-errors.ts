@@ -1,3 +1,4 @@
+import { RETRY_LATER_STATUSES } from '@rotor/backoff';
 import type { ProblemDetails } from '@rotor/rest-contract';
 
 /**
@@ -23,7 +24,7 @@ export class RotorProblemError extends Error {
 
   /** Worth asking again later: overloaded, restarting, a dependency down. */
   get transient(): boolean {
-    return RETRY_STATUSES.has(this.status);
+    return RETRY_LATER_STATUSES.has(this.status);
   }
 }
 
@@ -48,9 +49,6 @@ export class RotorUnavailableError extends Error {
 export class RotorAnswerError extends Error {
   override readonly name = 'RotorAnswerError';
 }
-
-/** Answers that say "later": overloaded, restarting, a gateway without its backend. */
-export const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 
 /** Whether a failure of this client is worth retrying later (the agent's loops ask this). */
 export const isTransient = (error: unknown): boolean =>

@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type RequestOptions }
 import { request as httpsRequest } from 'node:https';
 import type { z } from 'zod';
 
-import { backoffDelay, sleep, type BackoffPolicy } from '@rotor/backoff';
+import { backoffDelay, sleep, TRANSIENT_NETWORK_CODES, type BackoffPolicy } from '@rotor/backoff';
 import {
   CallerViewSchema,
   IssuedCredentialSchema,
@@ -19,7 +19,7 @@ import {
   type SecretValue,
 } from '@rotor/rest-contract';
 
-import { RotorAnswerError, RotorProblemError, RotorUnavailableError } from './client-errors';
+import { isTransient, RotorAnswerError, RotorProblemError, RotorUnavailableError } from './client-errors';
 
 /** The bearer token of each attempt: read again every time, since the kubelet rotates a projected token. */
 export type TokenSource = () => string | Promise<string>;
@@ -53,17 +53,8 @@ export interface IssueOptions {
   idempotencyKey?: string;
 }
 
-/** Network failures after which the same request may well succeed. */
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ERR_ROTOR_TIMEOUT',
-]);
+/** Network failures after which the same request may well succeed, and this client's own timeout. */
+const TRANSIENT_CODES = new Set([...TRANSIENT_NETWORK_CODES, 'ERR_ROTOR_TIMEOUT']);
 
 interface Call<T> {
   method: 'GET' | 'POST' | 'DELETE';
@@ -176,8 +167,7 @@ export class IssuerClient {
       try {
         return await this.attempt(call);
       } catch (error) {
-        const retryable = (error instanceof RotorProblemError || error instanceof RotorUnavailableError) && error.transient;
-        if (!retryable || attempt >= attempts) throw error;
+        if (!isTransient(error) || attempt >= attempts) throw error;
         const asked = error instanceof RotorProblemError ? error.retryAfterMs : undefined;
         waitMs = asked ?? backoffDelay(attempt, this.backoff);
       }
