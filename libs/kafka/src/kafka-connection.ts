@@ -111,6 +111,6 @@ export async function ensureTopics(
   // Serving offsets for every partition is the sign the broker is ready for them. One topic at a
   // time: on a multi-broker cluster, kafkajs' concurrent metadata refreshes can leave a topic's
   // offsets unanswered and fetchTopicOffsets throw a TypeError (seen with three nodes).
-  for (const topic of topics) await retryRetriable(() => admin.fetchTopicOffsets(topic), 120, 250);
+  for (const topic of topics) await retryRetriable(() => admin.fetchTopicOffsets(topic));
   return missing.map((topic) => topic.topic);
 }

@@ -2,9 +2,11 @@ import { sleep } from '@rotor/backoff';
 
 /**
  * Retries a Kafka call that failed with an error the broker marks retriable (e.g. "not the
- * leader" while a just-created topic's leadership settles), with a short fixed pause.
+ * leader" while a just-created topic's leadership settles), with a short fixed pause. The default
+ * waits up to 30 s: a broker that was paused (a stall, a partition) is fenced by its controller
+ * and re-elects every partition's leader after it resumes, which takes longer than a new topic.
  */
-export async function retryRetriable<T>(call: () => Promise<T>, attempts = 20, pauseMs = 250): Promise<T> {
+export async function retryRetriable<T>(call: () => Promise<T>, attempts = 120, pauseMs = 250): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
