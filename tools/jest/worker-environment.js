@@ -4,7 +4,8 @@
 //     scripts/services-up.sh prepared (ROTOR_TEST_KAFKA_NAMESPACES); consumer groups follow;
 //   - Redis: its own logical database (REDIS_URL `/<N>`; the local stack's default is 0);
 //   - GSM: its own project (`<GSM_PROJECT>-w<N>`);
-//   - services: 5 s to wait for a dependency (ROTOR_DEPENDENCY_TIMEOUT_MS) unless a suite sets it.
+//   - services: 5 s to wait for a dependency (ROTOR_DEPENDENCY_TIMEOUT_MS) unless a suite sets it,
+//     and consumer groups that drop a killed member after 10 s (ROTOR_KAFKA_SESSION_TIMEOUT_MS).
 // It is applied to the worker's real environment before the sandbox copies it, so every child
 // process a suite starts (services, the CLI) inherits it, with or without an explicit env.
 // ROTOR_TEST_WORKER_OFFSET shifts the numbers, for a second run on the same stack
@@ -31,6 +32,9 @@ function isolateWorker(env) {
   // their services share two cores, and a starved produce is not an outage. The fail-fast suites,
   // which test the bound itself, set the production default explicitly.
   env.ROTOR_DEPENDENCY_TIMEOUT_MS ??= '5000';
+  // A suite that kills a service and starts it again waits for the group to drop the dead member
+  // before the new one gets its partitions: 10 s, not kafkajs' 30 s, per restart.
+  env.ROTOR_KAFKA_SESSION_TIMEOUT_MS ??= '10000';
   env.ROTOR_TEST_WORKER = String(worker);
 }
 

@@ -122,6 +122,15 @@ export const EnvFragments = {
       .max(7)
       .optional()
       .describe('min.insync.replicas of the topics rotor creates; by default 2 from a replication factor of 3, else 1.'),
+    ROTOR_KAFKA_SESSION_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(6_000)
+      .max(300_000)
+      .optional()
+      .describe(
+        "How long each consumer group waits for a silent member (a crashed replica) before handing its partitions to the others; when unset kafkajs' 30 s, and 10 s for the revoker's expiry clock. Lower means faster failover and more rebalances under load.",
+      ),
     ROTOR_KAFKA_NAMESPACE: z
       .string()
       .regex(KAFKA_NAMESPACE_PATTERN, "must be empty or end in '.', e.g. staging.")
@@ -390,6 +399,7 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
       ...(e.KAFKA_MIN_INSYNC_REPLICAS ? { minInsyncReplicas: e.KAFKA_MIN_INSYNC_REPLICAS } : {}),
       namespace: e.ROTOR_KAFKA_NAMESPACE,
+      ...(e.ROTOR_KAFKA_SESSION_TIMEOUT_MS ? { sessionTimeoutMs: e.ROTOR_KAFKA_SESSION_TIMEOUT_MS } : {}),
       security: kafkaSecurity(e),
     },
     redis: { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES, security: redisSecurity(e) },

@@ -28,6 +28,8 @@ export interface KafkaSettings {
   retentionMs?: number;
   /** A prefix of every topic and group of this installation (see kafka-namespace.ts); none when unset. */
   namespace?: string;
+  /** When set, every consumer group of the service uses it, over the group's own default (ConsumerRunnerOptions.sessionTimeoutMs). */
+  sessionTimeoutMs?: number;
 }
 
 const levelName: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {

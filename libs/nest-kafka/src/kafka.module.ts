@@ -49,12 +49,13 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationBootstrap, OnA
 
   /** A consumer group for this service; add subscriptions before the application bootstraps. */
   consumer(options: ConsumerRunnerOptions): ConsumerRunner {
+    const sessionTimeoutMs = this.settings.sessionTimeoutMs ?? options.sessionTimeoutMs;
     const runner = new ConsumerRunner(
       this.kafka,
       this.publisher,
       this.logger.child({ consumerGroup: options.groupId }),
       this.metrics,
-      options,
+      sessionTimeoutMs ? { ...options, sessionTimeoutMs } : options,
     );
     this.runners.push(runner);
     return runner;
