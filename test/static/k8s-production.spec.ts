@@ -9,6 +9,9 @@
  * Certificate or ExternalSecret that writes it, a NetworkPolicy port name to the
  * container port of every pod the policy selects.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { KAFKA_PRINCIPALS, REDIS_ACCESS, REDIS_ACL_ADMIN } from '@rotor/contracts';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -16,7 +19,11 @@ import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/Netw
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 
 import { type Manifest, manifestId as id, ofKind, renderKustomize, typeOf, validationErrors } from '../support/kustomize';
 
@@ -38,6 +45,16 @@ const CLUSTER_ISSUER = 'rotor-ca-issuer';
 const CERTIFICATE_KEYS = ['ca.crt', 'tls.crt', 'tls.key'];
 /** Custom resources: no schema in kubernetes-models, checked field by field below. */
 const CERTIFICATE = 'cert-manager.io/v1/Certificate';
+/** The revoker's pod sweep talks to the API server through this file's CoreV1Api calls, and nothing else. */
+const POD_LISTER_SOURCE = join(__dirname, '..', '..', 'libs/kube-client/src/pod-lister.ts');
+/** What each CoreV1Api call the pod lister may make needs, as `<apiGroup>/<resource>:<verb>`. */
+const RBAC_OF_CALL: Record<string, string> = {
+  listNamespacedPod: '/pods:list',
+  listPodForAllNamespaces: '/pods:list',
+  readNamespacedPod: '/pods:get',
+};
+/** Where the in-cluster configuration (@kubernetes/client-node loadFromCluster) reads the token, CA and namespace. */
+const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const EXTERNAL_SECRET = 'external-secrets.io/v1/ExternalSecret';
 
 // ---------------------------------------------------------------------------------------
@@ -718,6 +735,72 @@ describe('Kubernetes production overlay', () => {
     expect(missing).toEqual([]);
   });
 
+  // --- RBAC ----------------------------------------------------------------------------------
+
+  it("gives the revoker an API token and exactly the pod access its pod sweep's calls need, and turns the sweep on", () => {
+    const calls = [...readFileSync(POD_LISTER_SOURCE, 'utf8').matchAll(/this\.api\.(\w+)\(/g)].map((match) => match[1] ?? '');
+    expect(calls.length).toBeGreaterThan(0);
+    const unknown = calls.filter((call) => RBAC_OF_CALL[call] === undefined);
+    expect(unknown).toEqual([]);
+    const needed = [...new Set(calls.map((call) => RBAC_OF_CALL[call] ?? ''))].sort();
+
+    const revoker = byName('revoker');
+    const { container, env, value } = only(manifests, revoker);
+    const account = ofKind<IServiceAccount>(manifests, 'ServiceAccount').find(
+      (candidate) => candidate.metadata.name === podSpec(revoker).serviceAccountName && candidate.metadata.namespace === NAMESPACE,
+    );
+    const bindings = [
+      ...ofKind<IClusterRoleBinding>(manifests, 'ClusterRoleBinding'),
+      ...ofKind<IRoleBinding>(manifests, 'RoleBinding'),
+    ].filter((binding) =>
+      (binding.subjects ?? []).some(
+        (subject) => subject.kind === 'ServiceAccount' && subject.name === account?.metadata.name && subject.namespace === NAMESPACE,
+      ),
+    );
+    const granted = bindings.flatMap((binding) => {
+      const role = ofKind<IClusterRole>(manifests, binding.roleRef.kind).find(
+        (candidate) => candidate.metadata.name === binding.roleRef.name,
+      );
+      if (!role) return [`${binding.roleRef.kind} ${binding.roleRef.name} (not in the overlay)`];
+      return (role.rules ?? []).flatMap((rule) =>
+        (rule.apiGroups ?? ['(none)']).flatMap((group) =>
+          (rule.resources ?? ['(none)']).flatMap((resource) =>
+            rule.verbs.map((verb) => `${group}/${resource}${rule.resourceNames ? `[${rule.resourceNames.join(',')}]` : ''}:${verb}`),
+          ),
+        ),
+      );
+    });
+    expect({
+      bindings: bindings.map((binding) => `${binding.kind} -> ${binding.roleRef.kind} ${binding.roleRef.name}`),
+      granted: granted.sort(),
+      automount: podSpec(revoker).automountServiceAccountToken ?? account?.automountServiceAccountToken ?? true,
+      shadowed: (container.volumeMounts ?? [])
+        .filter((mount) => IN_CLUSTER_DIR.startsWith(mount.mountPath))
+        .map((mount) => mount.mountPath),
+      kubeconfig: env.has('KUBECONFIG'),
+      sweepMs: Number(value('ROTOR_POD_SWEEP_MS')) > 0,
+    }).toEqual({
+      bindings: ['ClusterRoleBinding -> ClusterRole rotor-revoker-pod-sweep'],
+      granted: needed,
+      automount: true,
+      shadowed: [],
+      kubeconfig: false,
+      sweepMs: true,
+    });
+  });
+
+  it('binds ClusterRoles to the issuer (TokenReview) and the revoker (pod sweep) only', () => {
+    const grants = [...ofKind<IClusterRoleBinding>(manifests, 'ClusterRoleBinding'), ...ofKind<IRoleBinding>(manifests, 'RoleBinding')]
+      .filter((binding) => binding.roleRef.kind === 'ClusterRole')
+      .flatMap((binding) =>
+        (binding.subjects ?? []).map((subject) => `${subject.kind} ${subject.namespace}/${subject.name} -> ${binding.roleRef.name}`),
+      );
+    expect(grants.sort()).toEqual([
+      `ServiceAccount ${NAMESPACE}/issuer -> system:auth-delegator`,
+      `ServiceAccount ${NAMESPACE}/revoker -> rotor-revoker-pod-sweep`,
+    ]);
+  });
+
   // --- NetworkPolicies: ingress ------------------------------------------------------------
 
   it('keeps the base default-deny-ingress and drops its allow-<service>-http policies', () => {
@@ -846,7 +929,8 @@ describe('Kubernetes production overlay', () => {
       auditor: [...everyone, ...gsm, `${ns('postgres')} TCP/5432`],
       distributor: [...everyone, ...kubernetesApi, ...gsm, 'namespace{rotor.dev/webhook-receivers=true} TCP/443'],
       issuer: [...everyone, ...backends, ...kubernetesApi, ...gsm],
-      revoker: [...everyone, ...backends, ...gsm],
+      // The pod sweep lists pods.
+      revoker: [...everyone, ...backends, ...kubernetesApi, ...gsm],
       // Connects to nothing: the API server calls it.
       [INJECTOR]: [],
     };
