@@ -70,10 +70,16 @@ function podOf(deployment: IDeployment & Manifest) {
 }
 
 describe.each(EXAMPLES)('the example $dir', ({ dir, deployment: name, credentials, reads }) => {
-  const settings = shippedAgentSettings();
-  const { manifests } = renderKustomize(dir);
-  const deployment = ofKind<IDeployment>(manifests, 'Deployment').find((candidate) => candidate.metadata.name === name);
-  const pod = deployment && podOf(deployment);
+  let settings: ReturnType<typeof shippedAgentSettings>;
+  let manifests: Manifest[];
+  let pod: ReturnType<typeof podOf> | undefined;
+
+  beforeAll(() => {
+    settings = shippedAgentSettings();
+    ({ manifests } = renderKustomize(dir));
+    const deployment = ofKind<IDeployment>(manifests, 'Deployment').find((candidate) => candidate.metadata.name === name);
+    pod = deployment && podOf(deployment);
+  });
 
   it('renders valid objects: its namespace (labelled for injection), a ServiceAccount and the Deployment', () => {
     expect(validationErrors(manifests)).toEqual([]);
@@ -83,6 +89,7 @@ describe.each(EXAMPLES)('the example $dir', ({ dir, deployment: name, credential
     expect(manifests.find((manifest) => manifest.kind === 'Namespace')?.metadata.labels).toMatchObject({
       'rotor.dev/injection': 'enabled',
       'rotor.dev/workloads': 'true',
+      'pod-security.kubernetes.io/enforce': 'restricted',
     });
     expect(pod?.spec.serviceAccountName).toBe(name);
   });
@@ -140,6 +147,28 @@ describe.each(EXAMPLES)('the example $dir', ({ dir, deployment: name, credential
       { serviceAccountToken: { audience: 'rotor', expirationSeconds: settings.tokenExpirationSeconds, path: 'token' } },
     ]);
     expect(volume(VOLUMES.credentials)?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '1Mi' });
+
+    // The namespace enforces the Pod Security level restricted: every container, the agent's too, meets it.
+    for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
+      const context = container.securityContext;
+      expect({
+        container: container.name,
+        runAsNonRoot: context?.runAsNonRoot ?? spec.securityContext?.runAsNonRoot,
+        runAsRoot: (context?.runAsUser ?? spec.securityContext?.runAsUser) === 0,
+        allowPrivilegeEscalation: context?.allowPrivilegeEscalation,
+        dropsAll: context?.capabilities?.drop?.includes('ALL'),
+        added: context?.capabilities?.add ?? [],
+        seccomp: (context?.seccompProfile ?? spec.securityContext?.seccompProfile)?.type,
+      }).toEqual({
+        container: container.name,
+        runAsNonRoot: true,
+        runAsRoot: false,
+        allowPrivilegeEscalation: false,
+        dropsAll: true,
+        added: [],
+        seccomp: 'RuntimeDefault',
+      });
+    }
 
     for (const container of spec.containers) {
       expect({ container: container.name, mounts: container.volumeMounts }).toEqual({
