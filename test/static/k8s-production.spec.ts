@@ -9,19 +9,31 @@
  * Certificate or ExternalSecret that writes it, a NetworkPolicy port name to the
  * container port of every pod the policy selects.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { KAFKA_PRINCIPALS, REDIS_ACCESS, REDIS_ACL_ADMIN } from '@rotor/contracts';
+import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 
 import { type Manifest, manifestId as id, ofKind, renderKustomize, typeOf, validationErrors } from '../support/kustomize';
 
 const OVERLAY = 'k8s/overlays/production';
 const NAMESPACE = 'rotor';
 const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'];
+/** The admission webhook (k8s/injector): no Kafka, Redis, GSM or catalog; the API server calls it. */
+const INJECTOR = 'injector';
+/** settings.yaml spec.kubernetesApi.cidr as committed (a placeholder): the API server's address. */
+const KUBERNETES_API_CIDR = '192.0.2.1/32';
 /** Services that run the credential backends: DATABASE_URL and the redis-acl backend's Redis. */
 const BACKEND_SERVICES = ['issuer', 'revoker'];
 /** The auditor's own database (apps/auditor/src/config.ts): a file, never DATABASE_URL. */
@@ -33,6 +45,16 @@ const CLUSTER_ISSUER = 'rotor-ca-issuer';
 const CERTIFICATE_KEYS = ['ca.crt', 'tls.crt', 'tls.key'];
 /** Custom resources: no schema in kubernetes-models, checked field by field below. */
 const CERTIFICATE = 'cert-manager.io/v1/Certificate';
+/** The revoker's pod sweep talks to the API server through this file's CoreV1Api calls, and nothing else. */
+const POD_LISTER_SOURCE = join(__dirname, '..', '..', 'libs/kube-client/src/pod-lister.ts');
+/** What each CoreV1Api call the pod lister may make needs, as `<apiGroup>/<resource>:<verb>`. */
+const RBAC_OF_CALL: Record<string, string> = {
+  listNamespacedPod: '/pods:list',
+  listPodForAllNamespaces: '/pods:list',
+  readNamespacedPod: '/pods:get',
+};
+/** Where the in-cluster configuration (@kubernetes/client-node loadFromCluster) reads the token, CA and namespace. */
+const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const EXTERNAL_SECRET = 'external-secrets.io/v1/ExternalSecret';
 
 // ---------------------------------------------------------------------------------------
@@ -277,23 +299,27 @@ function egressDestinations(policies: Policy[], deployment: IDeployment) {
 describe('Kubernetes production overlay', () => {
   let text: string;
   let manifests: Manifest[];
+  /** The four services. */
   let deployments: Deploy[];
+  /** The four services and the injector. */
+  let everyDeployment: Deploy[];
   let policies: Policy[];
 
   beforeAll(() => {
     ({ text, manifests } = renderKustomize(OVERLAY));
-    deployments = ofKind<IDeployment>(manifests, 'Deployment');
+    everyDeployment = ofKind<IDeployment>(manifests, 'Deployment');
+    deployments = everyDeployment.filter((deployment) => SERVICES.includes(deployment.metadata.name));
     policies = ofKind<INetworkPolicy>(manifests, 'NetworkPolicy').filter((policy) => policy.metadata.namespace === NAMESPACE);
   });
 
   const byName = (name: string) => {
-    const deployment = deployments.find((candidate) => candidate.metadata.name === name);
+    const deployment = everyDeployment.find((candidate) => candidate.metadata.name === name);
     if (!deployment) throw new Error(`no Deployment ${name}`);
     return deployment;
   };
 
   it('contains only known kinds, and every object with a kubernetes-models schema is valid against it', () => {
-    expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual(SERVICES);
+    expect(everyDeployment.map((deployment) => deployment.metadata.name).sort()).toEqual([...SERVICES, INJECTOR].sort());
     const errors = validationErrors(manifests, [CERTIFICATE, EXTERNAL_SECRET]);
     expect(errors).toEqual([]);
   });
@@ -546,9 +572,9 @@ describe('Kubernetes production overlay', () => {
     }
   });
 
-  it(`issues one cert-manager Certificate per service from the ${CLUSTER_ISSUER} ClusterIssuer (ECDSA, new key on every renewal), mounted by that service`, () => {
+  it(`issues one cert-manager Certificate per service and the injector from the ${CLUSTER_ISSUER} ClusterIssuer (ECDSA, new key on every renewal), mounted by that service`, () => {
     const certificates = ofKind<Certificate>(manifests, 'Certificate');
-    expect(certificates.map((certificate) => typeOf(certificate))).toEqual(SERVICES.map(() => CERTIFICATE));
+    expect(certificates.map((certificate) => typeOf(certificate))).toEqual([...SERVICES, INJECTOR].map(() => CERTIFICATE));
     const hours = (duration: string | undefined) => {
       const match = /^(\d+)h$/.exec(duration ?? '');
       return match ? Number(match[1]) : NaN;
@@ -556,7 +582,7 @@ describe('Kubernetes production overlay', () => {
     for (const certificate of certificates) {
       const service = certificate.metadata.labels?.['app.kubernetes.io/name'] ?? '(unlabelled)';
       const spec = certificate.spec;
-      const mountedBy = deployments
+      const mountedBy = everyDeployment
         .filter((deployment) =>
           (podSpec(deployment).volumes ?? []).some(
             (volume) =>
@@ -589,7 +615,61 @@ describe('Kubernetes production overlay', () => {
         serverAuth: true,
       });
     }
-    expect(certificates.map((certificate) => certificate.metadata.labels?.['app.kubernetes.io/name']).sort()).toEqual(SERVICES);
+    expect(certificates.map((certificate) => certificate.metadata.labels?.['app.kubernetes.io/name']).sort()).toEqual(
+      [...SERVICES, INJECTOR].sort(),
+    );
+  });
+
+  it('deploys the injector: the webhook calls its https port over the Service, with a cert-manager certificate for that name whose CA cert-manager injects as the caBundle', () => {
+    const injector = byName(INJECTOR);
+    const { container, value } = only(manifests, injector);
+    const configurations = ofKind<IMutatingWebhookConfiguration>(manifests, 'MutatingWebhookConfiguration');
+    expect(configurations.map(id)).toEqual(['MutatingWebhookConfiguration (cluster)/rotor-injector']);
+    const configuration = configurations[0]!;
+    const webhook = configuration.webhooks?.[0];
+    const target = webhook?.clientConfig.service;
+    const service = ofKind<IService>(manifests, 'Service').find(
+      (candidate) => candidate.metadata.name === target?.name && candidate.metadata.namespace === target?.namespace,
+    );
+    const servicePort = service?.spec?.ports?.find((port) => port.port === (target?.port ?? 443));
+    const served = fileFromWrittenSecret(manifests, injector, container, value('ROTOR_TLS_CERT_FILE'));
+    const certificate = ofKind<Certificate>(manifests, 'Certificate').find(
+      (candidate) => typeof served !== 'string' && candidate.spec?.secretName === served.secret,
+    );
+    expect({
+      selectsInjector: matches({ matchLabels: service?.spec?.selector ?? {} }, podLabels(injector)),
+      targetPort: typeof servicePort?.targetPort === 'string' ? namedPort(container, servicePort.targetPort) : servicePort?.targetPort,
+      key: typeof fileFromWrittenSecret(manifests, injector, container, value('ROTOR_TLS_KEY_FILE')),
+      certificateCovers: certificate?.spec?.dnsNames?.includes(`${target?.name}.${target?.namespace}.svc`),
+      caFrom: configuration.metadata?.annotations?.['cert-manager.io/inject-ca-from'],
+      caBundle: webhook?.clientConfig.caBundle,
+      failurePolicy: webhook?.failurePolicy,
+    }).toEqual({
+      selectsInjector: true,
+      targetPort: Number(value('PORT')),
+      key: 'object',
+      certificateCovers: true,
+      caFrom: `${certificate?.metadata.namespace}/${certificate?.metadata.name}`,
+      caBundle: undefined,
+      failurePolicy: 'Fail',
+    });
+  });
+
+  it("gives injected pods the injector's own pinned image and the issuer's workload address in this overlay", () => {
+    const { container, value } = only(manifests, byName(INJECTOR));
+    const issuerUrl = new URL(value('ROTOR_AGENT_ISSUER_URL') ?? '');
+    const [host, namespace] = issuerUrl.hostname.split('.');
+    const issuerService = ofKind<IService>(manifests, 'Service').find(
+      (candidate) => candidate.metadata.name === host && candidate.metadata.namespace === namespace,
+    );
+    const issuerCertificate = ofKind<Certificate>(manifests, 'Certificate').find(
+      (candidate) => candidate.spec?.secretName === 'issuer-tls',
+    );
+    expect({
+      agentImage: value('ROTOR_AGENT_IMAGE'),
+      issuerPort: issuerService?.spec?.ports?.find((port) => port.port === Number(issuerUrl.port))?.name,
+      issuerCertificateCovers: issuerCertificate?.spec?.dnsNames?.includes(issuerUrl.hostname),
+    }).toEqual({ agentImage: container.image, issuerPort: 'https', issuerCertificateCovers: true });
   });
 
   it('writes every other Secret a Deployment reads through an ExternalSecret from a ClusterSecretStore, with every key it reads', () => {
@@ -627,7 +707,7 @@ describe('Kubernetes production overlay', () => {
     }
 
     const written = writtenSecrets(manifests);
-    const missing = deployments.flatMap((deployment) => {
+    const missing = everyDeployment.flatMap((deployment) => {
       const pod = podSpec(deployment);
       const reads = [
         ...pod.containers.flatMap((container) =>
@@ -655,6 +735,72 @@ describe('Kubernetes production overlay', () => {
     expect(missing).toEqual([]);
   });
 
+  // --- RBAC ----------------------------------------------------------------------------------
+
+  it("gives the revoker an API token and exactly the pod access its pod sweep's calls need, and turns the sweep on", () => {
+    const calls = [...readFileSync(POD_LISTER_SOURCE, 'utf8').matchAll(/this\.api\.(\w+)\(/g)].map((match) => match[1] ?? '');
+    expect(calls.length).toBeGreaterThan(0);
+    const unknown = calls.filter((call) => RBAC_OF_CALL[call] === undefined);
+    expect(unknown).toEqual([]);
+    const needed = [...new Set(calls.map((call) => RBAC_OF_CALL[call] ?? ''))].sort();
+
+    const revoker = byName('revoker');
+    const { container, env, value } = only(manifests, revoker);
+    const account = ofKind<IServiceAccount>(manifests, 'ServiceAccount').find(
+      (candidate) => candidate.metadata.name === podSpec(revoker).serviceAccountName && candidate.metadata.namespace === NAMESPACE,
+    );
+    const bindings = [
+      ...ofKind<IClusterRoleBinding>(manifests, 'ClusterRoleBinding'),
+      ...ofKind<IRoleBinding>(manifests, 'RoleBinding'),
+    ].filter((binding) =>
+      (binding.subjects ?? []).some(
+        (subject) => subject.kind === 'ServiceAccount' && subject.name === account?.metadata.name && subject.namespace === NAMESPACE,
+      ),
+    );
+    const granted = bindings.flatMap((binding) => {
+      const role = ofKind<IClusterRole>(manifests, binding.roleRef.kind).find(
+        (candidate) => candidate.metadata.name === binding.roleRef.name,
+      );
+      if (!role) return [`${binding.roleRef.kind} ${binding.roleRef.name} (not in the overlay)`];
+      return (role.rules ?? []).flatMap((rule) =>
+        (rule.apiGroups ?? ['(none)']).flatMap((group) =>
+          (rule.resources ?? ['(none)']).flatMap((resource) =>
+            rule.verbs.map((verb) => `${group}/${resource}${rule.resourceNames ? `[${rule.resourceNames.join(',')}]` : ''}:${verb}`),
+          ),
+        ),
+      );
+    });
+    expect({
+      bindings: bindings.map((binding) => `${binding.kind} -> ${binding.roleRef.kind} ${binding.roleRef.name}`),
+      granted: granted.sort(),
+      automount: podSpec(revoker).automountServiceAccountToken ?? account?.automountServiceAccountToken ?? true,
+      shadowed: (container.volumeMounts ?? [])
+        .filter((mount) => IN_CLUSTER_DIR.startsWith(mount.mountPath))
+        .map((mount) => mount.mountPath),
+      kubeconfig: env.has('KUBECONFIG'),
+      sweepMs: Number(value('ROTOR_POD_SWEEP_MS')) > 0,
+    }).toEqual({
+      bindings: ['ClusterRoleBinding -> ClusterRole rotor-revoker-pod-sweep'],
+      granted: needed,
+      automount: true,
+      shadowed: [],
+      kubeconfig: false,
+      sweepMs: true,
+    });
+  });
+
+  it('binds ClusterRoles to the issuer (TokenReview) and the revoker (pod sweep) only', () => {
+    const grants = [...ofKind<IClusterRoleBinding>(manifests, 'ClusterRoleBinding'), ...ofKind<IRoleBinding>(manifests, 'RoleBinding')]
+      .filter((binding) => binding.roleRef.kind === 'ClusterRole')
+      .flatMap((binding) =>
+        (binding.subjects ?? []).map((subject) => `${subject.kind} ${subject.namespace}/${subject.name} -> ${binding.roleRef.name}`),
+      );
+    expect(grants.sort()).toEqual([
+      `ServiceAccount ${NAMESPACE}/issuer -> system:auth-delegator`,
+      `ServiceAccount ${NAMESPACE}/revoker -> rotor-revoker-pod-sweep`,
+    ]);
+  });
+
   // --- NetworkPolicies: ingress ------------------------------------------------------------
 
   it('keeps the base default-deny-ingress and drops its allow-<service>-http policies', () => {
@@ -673,7 +819,12 @@ describe('Kubernetes production overlay', () => {
     const problems = policies.flatMap((policy) => {
       const rules = policy.spec?.ingress ?? [];
       if (rules.length === 0) return [];
-      const selected = deployments.filter((deployment) => matches(policy.spec?.podSelector, podLabels(deployment)));
+      const selected = everyDeployment.filter((deployment) => matches(policy.spec?.podSelector, podLabels(deployment)));
+      // The one address-based source: the API server, which no label can select, calling the webhook.
+      const apiServerToWebhook = (peer: INetworkPolicyPeer) =>
+        peer.ipBlock?.cidr === KUBERNETES_API_CIDR &&
+        peer.ipBlock.except === undefined &&
+        selected.every((deployment) => deployment.metadata.name === INJECTOR);
       return [
         ...(!(policy.spec?.policyTypes ?? []).includes('Ingress') ? [`${policy.metadata.name}: no Ingress type`] : []),
         ...(selected.length === 0 ? [`${policy.metadata.name}: selects no rotor pod`] : []),
@@ -681,7 +832,7 @@ describe('Kubernetes production overlay', () => {
           const where = `${policy.metadata.name} ingress[${index}]`;
           return [
             ...(!rule.from || rule.from.length === 0 ? [`${where}: no from`] : []),
-            ...(rule.from ?? []).filter((peer) => peer.ipBlock).map(() => `${where}: from an ipBlock`),
+            ...(rule.from ?? []).filter((peer) => peer.ipBlock && !apiServerToWebhook(peer)).map(() => `${where}: from an ipBlock`),
             ...(!rule.ports || rule.ports.length === 0 ? [`${where}: every port`] : []),
             ...(rule.ports ?? []).flatMap((port) =>
               typeof port.port !== 'string'
@@ -698,19 +849,20 @@ describe('Kubernetes production overlay', () => {
     expect(problems).toEqual([]);
   });
 
-  it("lets only namespaces labelled rotor.dev/workloads reach the issuer's workload port, and nobody the other services' workload port", () => {
-    for (const deployment of deployments) {
+  it("lets only namespaces labelled rotor.dev/workloads reach the issuer's workload port, only the API server the injector's webhook port, and nobody the other services' workload port", () => {
+    const expected: Record<string, string[]> = {
+      issuer: ['namespace{rotor.dev/workloads=true}'],
+      [INJECTOR]: [`ip ${KUBERNETES_API_CIDR}`],
+    };
+    for (const deployment of everyDeployment) {
       const name = deployment.metadata.name;
       const peers = ingressPeers(policies, deployment, only(manifests, deployment).container, 'https');
-      expect({ name, peers }).toEqual({
-        name,
-        peers: name === 'issuer' ? ['namespace{rotor.dev/workloads=true}'] : [],
-      });
+      expect({ name, peers }).toEqual({ name, peers: expected[name] ?? [] });
     }
   });
 
-  it("lets only the operators' namespace and Prometheus reach every service's operator port", () => {
-    for (const deployment of deployments) {
+  it("lets only the operators' namespace and Prometheus reach every service's (and the injector's) operator port", () => {
+    for (const deployment of everyDeployment) {
       const name = deployment.metadata.name;
       const peers = ingressPeers(policies, deployment, only(manifests, deployment).container, 'operator');
       expect({ name, peers }).toEqual({
@@ -733,7 +885,7 @@ describe('Kubernetes production overlay', () => {
         (policy.spec?.egress ?? []).length === 0,
     );
     expect(defaultDeny.map((policy) => policy.metadata.name)).toEqual(['default-deny-egress']);
-    for (const deployment of deployments) {
+    for (const deployment of everyDeployment) {
       expect(matches(defaultDeny[0]?.spec?.podSelector, podLabels(deployment))).toBe(true);
     }
 
@@ -752,7 +904,7 @@ describe('Kubernetes production overlay', () => {
     expect(problems).toEqual([]);
   });
 
-  it('opens to each service exactly the dependencies it uses', () => {
+  it('opens to each service exactly the dependencies it uses, and nothing to the injector', () => {
     const ns = (name: string) => `namespace{kubernetes.io/metadata.name=${name}}`;
     const everyone = [
       `${ns('kube-system')} pod{k8s-app=kube-dns} TCP/53`,
@@ -777,9 +929,12 @@ describe('Kubernetes production overlay', () => {
       auditor: [...everyone, ...gsm, `${ns('postgres')} TCP/5432`],
       distributor: [...everyone, ...kubernetesApi, ...gsm, 'namespace{rotor.dev/webhook-receivers=true} TCP/443'],
       issuer: [...everyone, ...backends, ...kubernetesApi, ...gsm],
-      revoker: [...everyone, ...backends, ...gsm],
+      // The pod sweep lists pods.
+      revoker: [...everyone, ...backends, ...kubernetesApi, ...gsm],
+      // Connects to nothing: the API server calls it.
+      [INJECTOR]: [],
     };
-    for (const deployment of deployments) {
+    for (const deployment of everyDeployment) {
       const name = deployment.metadata.name;
       expect({ name, egress: egressDestinations(policies, deployment) }).toEqual({
         name,
@@ -801,7 +956,7 @@ describe('Kubernetes production overlay', () => {
               privateExcluded: PRIVATE.every((range) => peer.ipBlock?.except?.includes(range)),
             })),
         );
-    const reaching = deployments.filter((deployment) => internetRules(deployment).length > 0);
+    const reaching = everyDeployment.filter((deployment) => internetRules(deployment).length > 0);
     expect(reaching.map((deployment) => deployment.metadata.name).sort()).toEqual(GSM_SERVICES);
     for (const deployment of reaching) {
       expect({ name: deployment.metadata.name, rules: internetRules(deployment) }).toEqual({
