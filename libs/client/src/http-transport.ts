@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { backoffDelay, sleep, TRANSIENT_NETWORK_CODES, type BackoffPolicy } from '@rotor/backoff';
 import { ProblemDetailsSchema } from '@rotor/rest-contract';
 
-import { isTransient, RotorAnswerError, RotorProblemError, RotorUnavailableError, type ProblemDocument } from './client-errors';
+import { isTransient, RotorAnswerError, RotorProblemError, RotorUnavailableError } from './client-errors';
 
 /** The bearer token of each attempt: read again every time, since the kubelet rotates a projected token. */
 export type TokenSource = () => string | Promise<string>;
@@ -157,7 +157,7 @@ export class HttpTransport {
     throw new RotorProblemError(
       answer.status,
       // A body that is not a problem (a proxy's page) is not echoed: it could hold anything.
-      problem.success ? (problem.data as ProblemDocument) : { title: `non-problem answer to ${what}` },
+      problem.success ? problem.data : { title: `non-problem answer to ${what}` },
       this.retryAfterMs(answer.headers['retry-after']),
     );
   }
