@@ -1,11 +1,10 @@
 import { Option, type Command } from 'commander';
 import { decodeJwt } from 'jose';
 
+import { RotorProblemError } from '@rotor/client';
 import type { BreakGlassAlreadyOpenProblem, BreakGlassPreview } from '@rotor/rest-contract';
 
 import type { CliContext } from '../context';
-import { RotorProblemError } from '@rotor/client';
-
 import { CliError, ExitCode, UsageError } from '../exit-codes';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
