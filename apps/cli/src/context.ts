@@ -7,6 +7,7 @@ import { DEFAULT_CLIENT_ID, DEFAULT_OPERATOR_ISSUER } from './login/defaults';
 import { configDir as configDirOf, LoginCache } from './login/login-cache';
 import { discover, refreshSignIn } from './login/oidc-client';
 import { CliError, ExitCode } from './exit-codes';
+import { cliMessage } from './rotor-api';
 import { wantsColor, type Output, type OutputFormat } from './output';
 
 export interface GlobalOptions {
@@ -60,7 +61,7 @@ export async function signedInToken(cache = new LoginCache(), now = Date.now()):
     cache.write({ ...login, ...renewed });
     return renewed.idToken;
   } catch (error) {
-    throw new CliError(`your sign-in expired and could not be renewed (${(error as Error).message}): run rotor login`, ExitCode.auth);
+    throw new CliError(`your sign-in expired and could not be renewed (${cliMessage(error)}): run rotor login`, ExitCode.auth);
   }
 }
 
@@ -74,7 +75,7 @@ export function createContext(flags: GlobalOptions, env: NodeJS.ProcessEnv = pro
     json: output !== 'table',
     color: wantsColor(process.stdout, flags.color, env),
     urls: {
-      // HTTPS like the services; ROTOR_CA_FILE names the CA to trust (http-client.ts).
+      // HTTPS like the services; ROTOR_CA_FILE names the CA to trust (rotor-api.ts).
       issuer: env['ROTOR_ISSUER_URL'] ?? 'https://127.0.0.1:8080',
       revoker: env['ROTOR_REVOKER_URL'] ?? 'https://127.0.0.1:8081',
       distributor: env['ROTOR_DISTRIBUTOR_URL'] ?? 'https://127.0.0.1:8082',

@@ -1,3 +1,4 @@
+import { RotorProblemError, RotorUnavailableError } from '@rotor/client';
 import { ConfigError } from '@rotor/config';
 
 /**
@@ -52,7 +53,7 @@ export class UnavailableError extends CliError {
   }
 }
 
-/** A rotor API error as the CLI shows it: the problem's title, detail and code, never a stack. */
+/** A rotor API error (a @rotor/client RotorProblemError) as the CLI shows it: the problem's title, detail and code, never a stack. */
 export class ApiError extends CliError {
   constructor(
     readonly status: number,
@@ -78,6 +79,8 @@ const KAFKA_UNREACHABLE = /^KafkaJS(Connection|NumberOfRetriesExceeded|Timeout|R
 
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CliError) return error.exitCode;
+  if (error instanceof RotorProblemError) return exitCodeForStatus(error.status);
+  if (error instanceof RotorUnavailableError) return ExitCode.unavailable;
   if (error instanceof ConfigError) return ExitCode.usage;
   if (error instanceof Error && KAFKA_UNREACHABLE.test(error.name)) return ExitCode.unavailable;
   return ExitCode.internal;

@@ -12,9 +12,9 @@ import { registerLoginCommands } from './commands/login';
 import { registerReportCommands } from './commands/report';
 import { registerScanCommands } from './commands/scan';
 import { completionScript, SHELLS, type Shell } from './completion';
-import { configureRequests } from './http-client';
 import { OUTPUT_FORMATS, printResult } from './output';
 import { contextOf, examples } from './program-kit';
+import { configureRequests } from './rotor-api';
 import { cliVersion } from './version';
 
 const positiveSeconds = (text: string): number => {

@@ -1,13 +1,12 @@
 import type { CliContext } from './context';
 import { ExitCode } from './exit-codes';
-import { request } from './http-client';
 import { printResult } from './output';
 import { watchUntilFinished } from './watch';
 
 /** How a kind of fleet-wide run (an emergency rotation, a lease revocation) reads as progress. */
 export interface RunProgressModel<V extends { id: string; state: string; failed: number }> {
-  /** Its REST collection: `${url}/${id}` reads one. */
-  url: string;
+  /** Reads one run again (a GET, with a token asked for each time: a long watch outlives an ID token, and the sign-in renews it). */
+  read(id: string): Promise<V>;
   /** Work units in all, and done so far. */
   total(view: V): number;
   done(view: V): number;
@@ -29,11 +28,10 @@ export async function finishRun<V extends { id: string; state: string; failed: n
 ): Promise<void> {
   let view = first;
   if (watch) {
-    const url = `${model.url}/${encodeURIComponent(view.id)}`;
+    const { id } = view;
     const display = new ProgressDisplay(context, model, view);
     view = await watchUntilFinished(view, {
-      // The token each time: a long watch outlives an ID token, and the sign-in renews it.
-      read: async () => request<V>(url, { token: await context.token(['rotor:sre']) }),
+      read: () => model.read(id),
       finished: (current) => current.state !== 'running',
       show: (current) => display.show(current),
       note: (line) => display.note(line),

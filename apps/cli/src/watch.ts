@@ -1,9 +1,10 @@
 import { sleep } from '@rotor/backoff';
 
 import { ExitCode, exitCodeFor } from './exit-codes';
+import { cliMessage } from './rotor-api';
 
 export interface WatchLoop<V> {
-  /** The next reading (a GET, retried by the HTTP client as any GET is). */
+  /** The next reading (a GET, retried by @rotor/client as any GET is). */
   read(): Promise<V>;
   finished(view: V): boolean;
   /** Shows a reading: a live bar on a terminal, a line per change otherwise. */
@@ -37,7 +38,7 @@ export async function watchUntilFinished<V>(first: V, loop: WatchLoop<V>): Promi
       const now = Date.now();
       if (unreachableSince === undefined) {
         unreachableSince = now;
-        loop.note(`${(error as Error).message}; still watching (the work goes on without the CLI)`);
+        loop.note(`${cliMessage(error)}; still watching (the work goes on without the CLI)`);
       } else if (now - unreachableSince > patienceMs) throw error;
     }
   }

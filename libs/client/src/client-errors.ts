@@ -1,18 +1,22 @@
 import { RETRY_LATER_STATUSES } from '@rotor/backoff';
 import type { ProblemDetails } from '@rotor/rest-contract';
 
+/** An RFC 7807 document as a service sent it: the standard members, and its own (a 409's `breakGlassId`). */
+export type ProblemDocument = Partial<ProblemDetails> & Record<string, unknown>;
+
 /**
- * The issuer answered with an RFC 7807 problem. The message holds the problem's fields only
- * (status, title, detail, code): rotor never puts a secret value there, and this client adds
- * nothing from the request.
+ * A rotor service answered with an RFC 7807 problem. The message holds the problem's fields
+ * only (status, title, detail, code): rotor never puts a secret value there, and this client
+ * adds nothing from the request.
  */
 export class RotorProblemError extends Error {
   override readonly name = 'RotorProblemError';
 
   constructor(
     readonly status: number,
-    readonly problem: Partial<ProblemDetails>,
-    /** How long the issuer asked to wait (Retry-After), when it said. */
+    /** The whole document, extension members included; a body that is not a problem is not kept. */
+    readonly problem: ProblemDocument,
+    /** How long the service asked to wait (Retry-After), when it said. */
     readonly retryAfterMs?: number,
   ) {
     super(`${status} ${problem.title ?? 'error'}${problem.detail ? `: ${problem.detail}` : ''}${problem.code ? ` [${problem.code}]` : ''}`);
@@ -37,8 +41,13 @@ export class RotorUnavailableError extends Error {
     /** A refused or reset connection or a timeout may well work next time; an untrusted certificate will not. */
     readonly transient: boolean,
     readonly errorCode?: string,
+    /** Where it was going (`https://host:port`), and what failed, for callers that explain it in their own words. */
+    readonly origin?: string,
+    override readonly cause?: NodeJS.ErrnoException,
+    /** The served certificate's expiry, when the TLS handshake got that far (`CERT_HAS_EXPIRED` says when). */
+    readonly peerNotAfter?: string,
   ) {
-    super(message);
+    super(message, { cause });
   }
 }
 

@@ -2,13 +2,11 @@ import { writeFileSync } from 'node:fs';
 
 import { Option, type Command } from 'commander';
 
-import type { AuditEventsPage, AuditVerifyReport } from '@rotor/rest-contract';
-
 import type { CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
-import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { auditorApi } from '../rotor-api';
 
 import { auditReplayCommand, type AuditReplayOptions } from './audit-replay';
 import { auditTailCommand, type AuditTailOptions } from './audit-tail';
@@ -26,12 +24,8 @@ interface EventsOptions {
 }
 
 async function auditEvents(context: CliContext, options: EventsOptions): Promise<void> {
-  const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(options))
-    if (value !== undefined) query.set(name === 'subject' ? 'actor' : name, String(value));
-  const page = await request<AuditEventsPage>(`${context.urls.auditor}/v1/audit/events?${query.toString()}`, {
-    token: await context.token(['rotor:auditor']),
-  });
+  const { subject: actor, ...filters } = options;
+  const page = await auditorApi(context, await context.token(['rotor:auditor'])).auditEvents({ ...filters, actor });
   printResult(context, page, {
     columns: ['recorded', 'type', 'subject', 'chain', 'seq'],
     // The recorded event is a CloudEvents envelope; its subject is a string when there is one.
@@ -41,9 +35,7 @@ async function auditEvents(context: CliContext, options: EventsOptions): Promise
 
 /** The auditor's own check of its chains and checkpoints; exit 1 when it finds a break. */
 async function auditVerify(context: CliContext): Promise<void> {
-  const result = await request<AuditVerifyReport>(`${context.urls.auditor}/v1/audit/verify`, {
-    token: await context.token(['rotor:auditor']),
-  });
+  const result = await auditorApi(context, await context.token(['rotor:auditor'])).verifyAudit();
   printResult(context, result, {
     columns: ['ok', 'records', 'chains', 'unanchored tail', 'first break'],
     rows: [
@@ -66,7 +58,7 @@ async function auditVerify(context: CliContext): Promise<void> {
  * without a token, for verifiers that hold no secret (`rotor audit replay --verify --public-key FILE`).
  */
 async function auditKeys(context: CliContext, flags: { out?: string }): Promise<void> {
-  const keys = await request<{ keys: { kid: string; crv: string }[] }>(`${context.urls.auditor}/v1/audit/keys`, {});
+  const keys = await auditorApi(context).auditKeys();
   if (flags.out !== undefined) writeFileSync(flags.out, `${JSON.stringify(keys, null, 2)}\n`);
   printResult(context, keys, { columns: ['key id', 'curve'], rows: keys.keys.map((key) => [key.kid, key.crv]) });
 }

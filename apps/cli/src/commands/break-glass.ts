@@ -1,15 +1,16 @@
 import { Option, type Command } from 'commander';
 import { decodeJwt } from 'jose';
 
-import type { BreakGlassEnding, BreakGlassGrant, BreakGlassPage, BreakGlassPreview } from '@rotor/rest-contract';
+import { RotorProblemError } from '@rotor/client';
+import type { BreakGlassAlreadyOpenProblem, BreakGlassPreview } from '@rotor/rest-contract';
 
 import type { CliContext } from '../context';
-import { ApiError, CliError, ExitCode, UsageError } from '../exit-codes';
-import { request } from '../http-client';
+import { CliError, ExitCode, UsageError } from '../exit-codes';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { issuerApi } from '../rotor-api';
 
-import { fetchPage, pageLimit, printPage } from './paging';
+import { pageLimit, printPage } from './paging';
 import { confirmOnTerminal, derivedRequestId } from './selector';
 
 interface OpenOptions {
@@ -54,9 +55,9 @@ async function openAccess(context: CliContext, options: OpenOptions): Promise<vo
     ticket: options.ticket,
     ...(options.ttl ? { ttl: options.ttl } : {}),
   };
-  const base = `${context.urls.issuer}/v1/break-glass`;
-  // Opens nothing and shows no value: safe to retry.
-  const preview = await request<BreakGlassPreview>(`${base}/preview`, { method: 'POST', token, body, idempotent: true });
+  const issuer = issuerApi(context, token);
+  // Opens nothing and shows no value: retried.
+  const preview = await issuer.previewBreakGlass(body);
   if (options.dryRun) {
     printResult(context, preview, { columns: ['would open', ''], rows: breakGlassPreviewLines(preview).map((line) => [line]) });
     return;
@@ -81,17 +82,15 @@ async function openAccess(context: CliContext, options: OpenOptions): Promise<vo
   if (!context.json)
     process.stderr.write(`request id ${requestId}: the same command again opens nothing twice (409 names the access it opened)\n`);
   // Not retried: an answer lost on the way back cannot be asked for again (values are shown once), and the key makes a repeat harmless anyway.
-  const grant = await request<BreakGlassGrant>(base, { method: 'POST', token, body, headers: { 'idempotency-key': requestId } }).catch(
-    (error: unknown) => {
-      if (!(error instanceof ApiError) || error.problem.code !== 'break-glass-already-open') throw error;
-      const { breakGlassId: id, state, expiresAt } = error.problem as { breakGlassId?: string; state?: string; expiresAt?: string };
-      throw new CliError(
-        `this command already opened break-glass ${id} (${state}, until ${expiresAt}): its values were shown then and are not shown again; ` +
-          `\`rotor break-glass end ${id}\` ends it, and another --request-id opens a new one`,
-        ExitCode.notFound,
-      );
-    },
-  );
+  const grant = await issuer.openBreakGlass(body, requestId).catch((error: unknown) => {
+    if (!(error instanceof RotorProblemError) || error.code !== 'break-glass-already-open') throw error;
+    const { breakGlassId: id, state, expiresAt } = error.problem as Partial<BreakGlassAlreadyOpenProblem>;
+    throw new CliError(
+      `this command already opened break-glass ${id} (${state}, until ${expiresAt}): its values were shown then and are not shown again; ` +
+        `\`rotor break-glass end ${id}\` ends it, and another --request-id opens a new one`,
+      ExitCode.notFound,
+    );
+  });
   if (!context.json) {
     process.stderr.write(
       `break-glass ${grant.id}: logged, expires ${grant.expiresAt}; every secret below is rotated when it ends (\`rotor break-glass end ${grant.id}\` to end it now)\n`,
@@ -109,7 +108,7 @@ async function openAccess(context: CliContext, options: OpenOptions): Promise<vo
 }
 
 async function listAccesses(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
-  const page = await fetchPage<BreakGlassPage>(context, `${context.urls.issuer}/v1/break-glass`, { ...options }, ['rotor:sre']);
+  const page = await issuerApi(context, await context.token(['rotor:sre'])).breakGlassAccesses(options);
   printPage(context, page, {
     columns: ['id', 'state', 'requested by', 'secrets', 'role', 'ticket', 'opened', 'expires', 'ended'],
     rows: page.items.map((access) => [
@@ -127,10 +126,7 @@ async function listAccesses(context: CliContext, options: { state?: string; limi
 }
 
 async function endAccess(context: CliContext, id: string): Promise<void> {
-  const ended = await request<BreakGlassEnding>(`${context.urls.issuer}/v1/break-glass/${encodeURIComponent(id)}`, {
-    method: 'DELETE',
-    token: await context.token(['rotor:sre']),
-  });
+  const ended = await issuerApi(context, await context.token(['rotor:sre'])).endBreakGlass(id);
   printResult(context, ended, { columns: ['id', 'state'], rows: [[ended.id, ended.state]] });
 }
 

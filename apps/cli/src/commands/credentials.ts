@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 
-import type { IssuedCredential } from '@rotor/rest-contract';
-
-import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { issuerApi } from '../rotor-api';
 
 /** `rotor credentials issue`: a credential for a role, as the workload whose token is given. */
 export function registerCredentialCommands(program: Command): void {
@@ -19,12 +17,12 @@ export function registerCredentialCommands(program: Command): void {
     .addHelpText('after', examples('ROTOR_TOKEN=$(cat /var/run/secrets/rotor/token) rotor credentials issue --role orders-db --ttl 15m'))
     .action(async (options: { role: string; ttl?: string; task?: string; idempotencyKey?: string }, command: Command) => {
       const context = contextOf(command);
-      const issued = await request<IssuedCredential>(`${context.urls.issuer}/v1/credentials`, {
-        method: 'POST',
-        token: await context.token([]),
-        body: { role: options.role, ...(options.ttl ? { ttl: options.ttl } : {}), ...(options.task ? { task: options.task } : {}) },
-        // Only with a key is a second POST harmless: the issuer answers it with the first lease.
-        ...(options.idempotencyKey ? { headers: { 'idempotency-key': options.idempotencyKey }, idempotent: true } : {}),
+      // Only with a key is a second POST harmless (the issuer answers it with the first lease): only then is it retried.
+      const issued = await issuerApi(context, await context.token([])).issue({
+        role: options.role,
+        ...(options.ttl ? { ttl: options.ttl } : {}),
+        ...(options.task ? { task: options.task } : {}),
+        ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
       });
       // The credential is shown once, to whoever asked for it; rotor keeps no copy.
       printResult(context, issued, {

@@ -1,12 +1,10 @@
-import type { DeliveryPage, DriftScanReport } from '@rotor/rest-contract';
-
 import type { Command } from 'commander';
 
 import type { CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
-import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { distributorApi } from '../rotor-api';
 
 /** `rotor deliveries list --secret S [--state S]` (every copy and its state) and `rotor deliveries reconcile` (drift scan now). */
 async function deliveriesCommand(
@@ -16,10 +14,9 @@ async function deliveriesCommand(
 ): Promise<void> {
   switch (action) {
     case 'list': {
-      const query = new URLSearchParams({ secret: flags.secret ?? '' });
-      if (flags.state) query.set('state', flags.state);
-      const page = await request<DeliveryPage>(`${context.urls.distributor}/v1/deliveries?${query.toString()}`, {
-        token: await context.token(['rotor:auditor']),
+      const page = await distributorApi(context, await context.token(['rotor:auditor'])).deliveries({
+        secret: flags.secret ?? '',
+        state: flags.state || undefined,
       });
       printResult(context, page, {
         columns: ['version', 'target', 'kind', 'state', 'locator', 'attempts', 'last error', 'updated'],
@@ -37,12 +34,8 @@ async function deliveriesCommand(
       return;
     }
     case 'reconcile': {
-      const report = await request<DriftScanReport>(`${context.urls.distributor}/v1/reconcile`, {
-        method: 'POST',
-        // A scan compares and repairs toward the catalog: running it twice leaves the same state.
-        idempotent: true,
-        token: await context.token(['rotor:sre']),
-      });
+      // A scan compares and repairs toward the catalog: running it twice leaves the same state, so it is retried.
+      const report = await distributorApi(context, await context.token(['rotor:sre'])).reconcile();
       printResult(context, report, {
         columns: ['drift', 'secret', 'target', 'version', 'locator', 'repaired'],
         rows: [

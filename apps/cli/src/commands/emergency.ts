@@ -1,16 +1,17 @@
 import { Option, type Command } from 'commander';
 import { decodeJwt } from 'jose';
 
-import type { EmergencyPreview, EmergencyRotationPage, EmergencyRotationView as EmergencyView } from '@rotor/rest-contract';
+import type { EmergencySelector } from '@rotor/client';
+import type { EmergencyPreview, EmergencyRotationView as EmergencyView } from '@rotor/rest-contract';
 
 import type { CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
-import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { revokerApi } from '../rotor-api';
 import { finishRun, type RunProgressModel } from '../run-progress';
 
-import { fetchPage, pageLimit, printPage } from './paging';
+import { pageLimit, printPage } from './paging';
 import { confirmOnTerminal, derivedRequestId, describeSelector, parseSelector } from './selector';
 
 export { derivedRequestId, parseSelector } from './selector';
@@ -44,10 +45,10 @@ export function previewLines(preview: EmergencyPreview): string[] {
 /** Starts one (or finds the one this request id started), after a preview and, unless --yes, a question. */
 async function rotate(context: CliContext, options: RotateOptions): Promise<void> {
   const token = await context.token(['rotor:sre']);
-  const base = `${context.urls.revoker}/v1/emergency-rotations`;
-  const selector = parseSelector(options.selector);
-  // Changes nothing: safe to retry.
-  const preview = await request<EmergencyPreview>(`${base}/preview`, { method: 'POST', token, body: { selector }, idempotent: true });
+  const revoker = revokerApi(context, token);
+  const selector = parseSelector(options.selector) as EmergencySelector;
+  // Changes nothing: retried.
+  const preview = await revoker.previewEmergencyRotation(selector);
   if (options.dryRun) {
     printResult(context, preview, { columns: ['would cover', ''], rows: previewLines(preview).map((line) => line.split(': ', 2)) });
     return;
@@ -63,26 +64,18 @@ async function rotate(context: CliContext, options: RotateOptions): Promise<void
   }
   if (!context.json)
     process.stderr.write(`request id ${requestId}: the same command again finds this rotation instead of starting another\n`);
-  const view = await request<EmergencyView>(base, {
-    method: 'POST',
-    token,
-    body: { selector, mode: options.mode, reason: options.reason, requestId },
-    // The request id makes a second POST find the first rotation: safe to retry.
-    idempotent: true,
-  });
+  // The request id makes a second POST find the first rotation: retried.
+  const view = await revoker.startEmergencyRotation({ selector, mode: options.mode, reason: options.reason, requestId });
   await finishRun(context, rotationProgress(context), view, options.watch);
 }
 
 async function show(context: CliContext, id: string, watch?: boolean): Promise<void> {
-  const token = await context.token(['rotor:sre']);
-  const view = await request<EmergencyView>(`${context.urls.revoker}/v1/emergency-rotations/${encodeURIComponent(id)}`, { token });
+  const view = await revokerApi(context, await context.token(['rotor:sre'])).emergencyRotation(id);
   await finishRun(context, rotationProgress(context), view, watch);
 }
 
 async function list(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
-  const page = await fetchPage<EmergencyRotationPage>(context, `${context.urls.revoker}/v1/emergency-rotations`, { ...options }, [
-    'rotor:sre',
-  ]);
+  const page = await revokerApi(context, await context.token(['rotor:sre'])).emergencyRotations(options);
   printPage(context, page, {
     columns: ['id', 'state', 'mode', 'selector', 'leases', 'secrets', 'requested by', 'started'],
     rows: page.items.map((view) => [
@@ -100,7 +93,7 @@ async function list(context: CliContext, options: { state?: string; limit?: numb
 
 /** An emergency rotation's work: each matched lease ends (revoked or failed); each matched secret is rotated, then its old version retired. */
 const rotationProgress = (context: CliContext): RunProgressModel<EmergencyView> => ({
-  url: `${context.urls.revoker}/v1/emergency-rotations`,
+  read: async (id) => revokerApi(context, await context.token(['rotor:sre'])).emergencyRotation(id),
   total: (view) => view.matched.leases + 2 * view.matched.secrets,
   done: (view) => view.revoked + view.failed + view.rotated + view.retired,
   line: (view) =>

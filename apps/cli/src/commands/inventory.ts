@@ -1,22 +1,19 @@
-import type { InventoryAt, OwnerInventory, SecretInventory, WorkloadInventory } from '@rotor/rest-contract';
-
 import type { Command } from 'commander';
 
 import type { CliContext } from '../context';
 import { UsageError } from '../exit-codes';
-import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { auditorApi } from '../rotor-api';
 
 /** `rotor inventory secret NAME | workload NS/SA | owner NAME | at TIME`, as an auditor. */
 async function inventoryCommand(context: CliContext, action: 'secret' | 'workload' | 'owner' | 'at', argument: string): Promise<void> {
   if (action === 'workload' && !/^[^/]+\/[^/]+$/.test(argument))
     throw new UsageError(`inventory workload: expected NAMESPACE/SERVICE-ACCOUNT, got "${argument}"`);
-  const token = await context.token(['rotor:auditor']);
-  const base = `${context.urls.auditor}/v1/inventory`;
+  const auditor = auditorApi(context, await context.token(['rotor:auditor']));
   switch (action) {
     case 'secret': {
-      const inventory = await request<SecretInventory>(`${base}/secrets/${encodeURIComponent(argument)}`, { token });
+      const inventory = await auditor.secretInventory(argument);
       printResult(context, inventory, {
         columns: ['what', 'version', 'state', 'where', 'since', 'until'],
         rows: [
@@ -38,10 +35,7 @@ async function inventoryCommand(context: CliContext, action: 'secret' | 'workloa
       const [namespace, serviceAccount, ...rest] = argument.split('/');
       if (!namespace || !serviceAccount || rest.length)
         throw new UsageError(`inventory workload: expected NAMESPACE/SERVICE-ACCOUNT, got "${argument}"`);
-      const inventory = await request<WorkloadInventory>(
-        `${base}/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(serviceAccount)}`,
-        { token },
-      );
+      const inventory = await auditor.workloadInventory(namespace, serviceAccount);
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'detail'],
         rows: [
@@ -58,7 +52,7 @@ async function inventoryCommand(context: CliContext, action: 'secret' | 'workloa
       return;
     }
     case 'owner': {
-      const inventory = await request<OwnerInventory>(`${base}/owners/${encodeURIComponent(argument)}`, { token });
+      const inventory = await auditor.ownerInventory(argument);
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'detail'],
         rows: [
@@ -90,7 +84,7 @@ async function inventoryCommand(context: CliContext, action: 'secret' | 'workloa
       return;
     }
     case 'at': {
-      const inventory = await request<InventoryAt>(`${base}/at?time=${encodeURIComponent(argument)}`, { token });
+      const inventory = await auditor.inventoryAt(argument);
       printResult(context, inventory, {
         columns: ['kind', 'name', 'state', 'where'],
         rows: [

@@ -2,23 +2,17 @@ import { Option, type Command } from 'commander';
 
 import { decodeJwt } from 'jose';
 
-import type {
-  IrrevocableLeasePage,
-  LeasePage,
-  LeaseRevocationPage,
-  LeaseRevocationPreview,
-  LeaseRevocationView,
-  LeaseView,
-} from '@rotor/rest-contract';
+import type { LeaseSelector } from '@rotor/client';
+import type { LeaseRevocationPreview, LeaseRevocationView } from '@rotor/rest-contract';
 
 import type { CliContext } from '../context';
 import { ExitCode, UsageError } from '../exit-codes';
-import { request } from '../http-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { auditorApi, issuerApi, revokerApi } from '../rotor-api';
 import { finishRun, type RunProgressModel } from '../run-progress';
 
-import { fetchPage, pageLimit, printPage } from './paging';
+import { pageLimit, printPage } from './paging';
 import { confirmOnTerminal, derivedRequestId, describeSelector, parseSelector } from './selector';
 
 /** What a revocation by selector may name: no `secret` (it touches no managed secret). */
@@ -75,9 +69,7 @@ async function listLeases(context: CliContext, options: ListOptions): Promise<vo
   const selected = Object.entries(selectors).filter((entry): entry is [string, string] => entry[1] !== undefined);
   if (options.state === 'irrevocable' && selected.length === 0) {
     // The revoker's own list: attempts and the last error, as the TTL clock has them now.
-    const page = await request<IrrevocableLeasePage>(`${context.urls.revoker}/v1/leases?state=irrevocable`, {
-      token: await context.token(['rotor:sre']),
-    });
+    const page = await revokerApi(context, await context.token(['rotor:sre'])).irrevocableLeases();
     printResult(context, page, {
       columns: [...COLUMNS, 'attempts', 'last error'],
       rows: page.items.map((lease) => [...leaseRow(lease), lease.attempts, lease.lastError]),
@@ -86,7 +78,7 @@ async function listLeases(context: CliContext, options: ListOptions): Promise<vo
   }
   // The auditor's inventory: every lease it recorded, by selector, a page at a time.
   const query = { ...Object.fromEntries(selected), state: options.state, limit: options.limit, after: options.after };
-  const page = await fetchPage<LeasePage>(context, `${context.urls.auditor}/v1/inventory/leases`, query, ['rotor:sre']);
+  const page = await auditorApi(context, await context.token(['rotor:sre'])).leases(query);
   printPage(context, page, {
     columns: [...COLUMNS, 'owner', 'backend'],
     rows: page.items.map((lease) => [...leaseRow(lease), lease.owner, lease.backend]),
@@ -95,21 +87,20 @@ async function listLeases(context: CliContext, options: ListOptions): Promise<vo
 
 /** One lease by id: show, renew or revoke, as its holder (ROTOR_TOKEN) or an SRE (audited as them). */
 async function oneLease(context: CliContext, action: 'show' | 'renew' | 'revoke', id: string, ttl?: string): Promise<void> {
-  const url = `${context.urls.issuer}/v1/leases/${encodeURIComponent(id)}`;
   // Its holder's token (ROTOR_TOKEN), or an SRE's: the --dev token or a sign-in names rotor:sre.
-  const token = await context.token(action === 'renew' ? [] : ['rotor:sre']);
+  const issuer = issuerApi(context, await context.token(action === 'renew' ? [] : ['rotor:sre']));
   const lease =
     action === 'show'
-      ? await request<LeaseView>(url, { token })
+      ? await issuer.lease(id)
       : action === 'renew'
-        ? // A renewal extends from now: sending it twice extends it to the same point.
-          await request<LeaseView>(`${url}/renew`, { method: 'POST', token, body: ttl ? { ttl } : {}, idempotent: true })
-        : await request<LeaseView>(url, { method: 'DELETE', token });
+        ? // A renewal extends from now: sending it twice extends it to the same point, so it is retried.
+          await issuer.renew(id, ttl || undefined)
+        : await issuer.revoke(id);
   printResult(context, lease, { columns: COLUMNS, rows: [leaseRow(lease)] });
 }
 
 const revocationProgress = (context: CliContext): RunProgressModel<LeaseRevocationView> => ({
-  url: `${context.urls.revoker}/v1/lease-revocations`,
+  read: async (id) => revokerApi(context, await context.token(['rotor:sre'])).leaseRevocation(id),
   total: (view) => view.matched,
   done: (view) => view.revoked + view.failed,
   line: (view) => `${view.state}: leases ${view.revoked + view.failed}/${view.matched} (${view.failed} failed)`,
@@ -143,11 +134,12 @@ const previewLine = (preview: LeaseRevocationPreview) => {
  * the same run, and the same progress as an emergency rotation.
  */
 async function revokeBySelector(context: CliContext, options: RevokeOptions & { selector: string[] }): Promise<void> {
-  const selector = parseSelector(options.selector, LEASE_SELECTOR_FIELDS);
+  // parseSelector admits only the lease selector's fields.
+  const selector = parseSelector(options.selector, LEASE_SELECTOR_FIELDS) as LeaseSelector;
   if (!options.dryRun && !options.reason) throw new UsageError('revoking by selector needs --reason (it is recorded on every revocation)');
   const token = await context.token(['rotor:sre']);
-  const base = `${context.urls.revoker}/v1/lease-revocations`;
-  const preview = await request<LeaseRevocationPreview>(`${base}/preview`, { method: 'POST', token, body: { selector }, idempotent: true });
+  const revoker = revokerApi(context, token);
+  const preview = await revoker.previewLeaseRevocation(selector);
   if (options.dryRun) {
     printResult(context, preview, { columns: ['would revoke', ''], rows: [previewLine(preview).split(': ', 2)] });
     return;
@@ -163,18 +155,13 @@ async function revokeBySelector(context: CliContext, options: RevokeOptions & { 
     }
   }
   if (!context.json) process.stderr.write(`request id ${requestId}: the same command again finds this run instead of starting another\n`);
-  const view = await request<LeaseRevocationView>(base, {
-    method: 'POST',
-    token,
-    body: { selector, reason },
-    headers: { 'idempotency-key': requestId },
-    idempotent: true,
-  });
+  // The request id makes a second POST find the first run: retried.
+  const view = await revoker.revokeLeases({ selector, reason }, requestId);
   await finishRun(context, revocationProgress(context), view, options.watch);
 }
 
 async function listRevocations(context: CliContext, options: { state?: string; limit?: number; after?: string }): Promise<void> {
-  const page = await fetchPage<LeaseRevocationPage>(context, `${context.urls.revoker}/v1/lease-revocations`, { ...options }, ['rotor:sre']);
+  const page = await revokerApi(context, await context.token(['rotor:sre'])).leaseRevocations(options);
   printPage(context, page, {
     columns: ['id', 'state', 'selector', 'revoked', 'failed', 'requested by', 'started'],
     rows: page.items.map((view) => [
@@ -279,9 +266,7 @@ export function registerLeaseCommands(program: Command): void {
     .option('--watch', 'follow its progress until it ends')
     .action(async (id: string, options: { watch?: boolean }, command: Command) => {
       const context = contextOf(command);
-      const view = await request<LeaseRevocationView>(`${context.urls.revoker}/v1/lease-revocations/${encodeURIComponent(id)}`, {
-        token: await context.token(['rotor:sre']),
-      });
+      const view = await revokerApi(context, await context.token(['rotor:sre'])).leaseRevocation(id);
       await finishRun(context, revocationProgress(context), view, options.watch);
     });
 }

@@ -4,12 +4,12 @@ import { decodeJwt } from 'jose';
 import type { CallerView } from '@rotor/rest-contract';
 
 import type { CliContext } from '../context';
-import { request } from '../http-client';
 import { DEFAULT_CLIENT_ID, DEFAULT_OPERATOR_ISSUER } from '../login/defaults';
 import { LoginCache, type CachedLogin } from '../login/login-cache';
 import { browserLogin, deviceLogin, discover, revokeRefreshToken } from '../login/oidc-client';
 import { printResult } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { cliMessage, issuerApi } from '../rotor-api';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -29,9 +29,9 @@ const identityOf = (login: CachedLogin) => {
 /** Who rotor takes the token to be (the issuer's `GET /v1/whoami`), or why it could not say. */
 async function asRotorSeesIt(context: CliContext, token: string): Promise<{ rotor?: CallerView; rotorUnreachable?: string }> {
   try {
-    return { rotor: await request<CallerView>(`${context.urls.issuer}/v1/whoami`, { token }) };
+    return { rotor: await issuerApi(context, token).whoami() };
   } catch (error) {
-    return { rotorUnreachable: (error as Error).message };
+    return { rotorUnreachable: cliMessage(error) };
   }
 }
 
@@ -91,7 +91,7 @@ export async function logoutCommand(context: CliContext, cache = new LoginCache(
     try {
       revoked = await revokeRefreshToken(await discover(login.issuer), login.clientId, login.refreshToken);
     } catch (error) {
-      say(`could not revoke the refresh token at ${login.issuer}: ${(error as Error).message}; the local copy is removed anyway`);
+      say(`could not revoke the refresh token at ${login.issuer}: ${cliMessage(error)}; the local copy is removed anyway`);
     }
   }
   cache.remove();

@@ -2,31 +2,13 @@ import { writeFileSync } from 'node:fs';
 
 import { Option, type Command } from 'commander';
 
-import type { PostureReport } from '@rotor/rest-contract';
-
 import type { CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
-import { ApiError, request, send } from '../http-client';
 import { printResult, renderTable } from '../output';
 import { contextOf, examples } from '../program-kit';
+import { auditorApi } from '../rotor-api';
 
 const SEVERITIES = ['low', 'medium', 'high'] as const;
-
-/** The page as the auditor renders it (`?format=html`); the CLI only saves it. */
-async function fetchHtml(url: string, token: string): Promise<string> {
-  // send() trusts ROTOR_CA_FILE and names an unreachable or untrusted server.
-  const response = await send(url, { headers: { authorization: `Bearer ${token}` } });
-  if (response.status < 200 || response.status > 299) {
-    let problem: ApiError['problem'] = {};
-    try {
-      problem = JSON.parse(response.text) as ApiError['problem'];
-    } catch {
-      // not a problem document: the status says enough
-    }
-    throw new ApiError(response.status, problem);
-  }
-  return response.text;
-}
 
 /**
  * `rotor report [--html FILE] [--fail-on high|medium|low]`: the posture report, as a table for
@@ -35,13 +17,13 @@ async function fetchHtml(url: string, token: string): Promise<string> {
  */
 async function reportCommand(context: CliContext, flags: { html?: string; failOn?: (typeof SEVERITIES)[number] }): Promise<void> {
   const failOn = flags.failOn;
-  const token = await context.token(['rotor:auditor']);
-  const url = `${context.urls.auditor}/v1/reports/posture`;
-  const report = await request<PostureReport>(url, { token });
+  const auditor = auditorApi(context, await context.token(['rotor:auditor']));
+  const report = await auditor.postureReport();
 
   const html = flags.html;
   if (html !== undefined) {
-    writeFileSync(html, await fetchHtml(`${url}?format=html`, token), { mode: 0o640 });
+    // The page as the auditor renders it; the CLI only saves it.
+    writeFileSync(html, await auditor.postureReportHtml(), { mode: 0o640 });
     process.stderr.write(`rotor: posture report written to ${html}\n`);
   }
   if (context.json) printResult(context, report);

@@ -1,22 +1,16 @@
-import { CopyMatcher, type Fingerprint, type LineMatch } from '@rotor/copy-fingerprint';
+import { CopyMatcher, type LineMatch } from '@rotor/copy-fingerprint';
 
 import { InvalidArgumentError, type Command } from 'commander';
 
 import type { CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
-import { request } from '../http-client';
 import { contextOf, examples } from '../program-kit';
+import { distributorApi } from '../rotor-api';
 import { FileScanner } from '../scan/file-scanner';
 import { walkPaths, type SkipNote } from '../scan/file-walker';
 import { mb, ScanProgress } from '../scan/scan-progress';
 
 const STDIN = '-';
-
-interface FingerprintResponse {
-  scanKey: string;
-  fingerprints: Fingerprint[];
-  unfingerprinted: { secret: string; version: number }[];
-}
 
 export interface ScanFinding {
   path: string;
@@ -40,8 +34,8 @@ interface ScanOptions {
 async function scanCommand(context: CliContext, paths: string[], flags: ScanOptions): Promise<void> {
   const maxFileMb = flags.maxFileMb;
 
-  const token = await context.token(['rotor:auditor']);
-  const response = await request<FingerprintResponse>(`${context.urls.distributor}/v1/copy-scan/fingerprints`, { method: 'POST', token });
+  const distributor = distributorApi(context, await context.token(['rotor:auditor']));
+  const response = await distributor.copyFingerprints();
   const matcher = new CopyMatcher(response.scanKey, response.fingerprints);
   for (const missing of response.unfingerprinted)
     process.stderr.write(
@@ -104,11 +98,7 @@ async function scanCommand(context: CliContext, paths: string[], flags: ScanOpti
       path: finding.path === STDIN ? 'stdin' : finding.path,
     }));
     for (let at = 0; at < reported.length; at += 1000) {
-      await request(`${context.urls.distributor}/v1/copy-scan/findings`, {
-        method: 'POST',
-        token,
-        body: { findings: reported.slice(at, at + 1000) },
-      });
+      await distributor.reportCopies({ findings: reported.slice(at, at + 1000) });
     }
   }
   if (context.json) process.stdout.write(`${JSON.stringify({ findings, skipped, summary })}\n`);

@@ -3,12 +3,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { decodeJwt } from 'jose';
+import { z } from 'zod';
 
 import { sleep } from '@rotor/backoff';
 
 import { CliError, ExitCode } from '../exit-codes';
-
-import { request, send } from '../http-client';
+import { transportTo } from '../rotor-api';
 
 /** What `rotor login` needs of an OpenID Provider's discovery document. */
 export interface ProviderEndpoints {
@@ -37,10 +37,19 @@ export class LoginError extends CliError {
   }
 }
 
+/** Any JSON object: discover() checks the members it needs and names what is missing. */
+const DiscoveryDocument = z.custom<ProviderEndpoints>((value) => typeof value === 'object' && value !== null && !Array.isArray(value));
+
 /** OpenID Connect Discovery 1.0; the document must name the issuer it was fetched for (§4.3). */
 export async function discover(issuer: string): Promise<ProviderEndpoints> {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-  const document = await request<ProviderEndpoints>(url, { headers: { accept: 'application/json' } });
+  const document = await transportTo(url).json({
+    method: 'GET',
+    path: url,
+    idempotent: true,
+    schema: DiscoveryDocument,
+    what: 'GET /.well-known/openid-configuration',
+  });
   if (document.issuer !== issuer) throw new LoginError(`the discovery document at ${url} names issuer ${document.issuer}, not ${issuer}`);
   if (!document.token_endpoint || !document.authorization_endpoint) throw new LoginError(`${url} lacks token or authorization endpoints`);
   return document;
@@ -54,12 +63,17 @@ interface TokenAnswer {
   interval?: number;
 }
 
+/** One form POST, answered in OAuth's own shape whatever the status: not retried (a code is used once). */
+const sendForm = (url: string, form: Record<string, string>) =>
+  transportTo(url).send(
+    'POST',
+    url,
+    { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    new URLSearchParams(form).toString(),
+  );
+
 async function postForm(url: string, form: Record<string, string>): Promise<{ status: number; body: TokenAnswer }> {
-  const { status, text } = await send(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams(form).toString(),
-  });
+  const { status, text } = await sendForm(url, form);
   let body: TokenAnswer = {};
   try {
     body = text ? (JSON.parse(text) as TokenAnswer) : {};
@@ -98,11 +112,7 @@ export async function deviceLogin(
   signal?: AbortSignal,
 ): Promise<SignIn> {
   if (!endpoints.device_authorization_endpoint) throw new LoginError(`${endpoints.issuer} offers no device authorization; use --browser`);
-  const { status, text } = await send(endpoints.device_authorization_endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams({ client_id: clientId, scope: LOGIN_SCOPES }).toString(),
-  });
+  const { status, text } = await sendForm(endpoints.device_authorization_endpoint, { client_id: clientId, scope: LOGIN_SCOPES });
   const device = JSON.parse(text) as TokenAnswer & {
     device_code: string;
     user_code: string;
