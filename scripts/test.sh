@@ -25,14 +25,20 @@ mkdir -p "$REPORTS"
 rm -f "$REPORTS"/*.json
 
 declare -a TIMINGS=()
+# The machine's busy and total CPU ticks (/proc/stat): a step at 100 % gains nothing from more
+# workers, only from less work; one well below it is waiting on something.
+cpu_ticks() { awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 }' /proc/stat; }
 step() {
-  local name="$1" t0
+  local name="$1" t0 b0 a0 b1 a1
   shift
   t0=$(date +%s%3N)
+  read -r b0 a0 < <(cpu_ticks)
   echo
   echo "=== $name"
   "$@"
-  TIMINGS+=("$(printf '%-12s %6.1f s' "$name" "$(awk -v a="$t0" -v b="$(date +%s%3N)" 'BEGIN { print (b - a) / 1000 }')")")
+  read -r b1 a1 < <(cpu_ticks)
+  TIMINGS+=("$(printf '%-12s %6.1f s  CPU %3d %% busy' "$name" "$(awk -v a="$t0" -v b="$(date +%s%3N)" 'BEGIN { print (b - a) / 1000 }')" \
+    "$(awk -v b="$((b1 - b0))" -v a="$((a1 - a0))" 'BEGIN { print (a > 0 ? int(100 * b / a) : 0) }')")")
 }
 
 t_start=$(date +%s%3N)

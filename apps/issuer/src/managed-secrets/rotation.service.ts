@@ -50,32 +50,35 @@ export class RotationService {
     { traceparent, emergencyId }: { traceparent?: string; emergencyId?: string } = {},
   ): Promise<CurrentVersion> {
     const secret = this.secret(name);
-    const previous = await this.versions.current(name);
-    await this.gsm.ensureSecret(name, { 'managed-by': 'rotor', owner: label(secret.owner) });
-    const gsmVersion = await this.gsm.addVersion(name, generateSecretValue(secret.generator));
-    const current: CurrentVersion = { version: versionNumberOf(gsmVersion), gsmVersion, createdAt: new Date() };
-    await this.gsm.setLabels(name, { 'managed-by': 'rotor', owner: label(secret.owner), 'rotor-version': String(current.version) });
-    await this.versions.setCurrent(name, current);
-    await this.publisher.publish(
-      createEvent({
-        topic: Topics.secretVersionCreated,
-        source: '/rotor/issuer',
-        subject: name,
-        data: {
-          secret: name,
-          owner: secret.owner,
-          version: current.version,
-          gsmVersion,
-          ...(previous ? { previousVersion: previous.version } : {}),
-          reason,
-          ...(emergencyId ? { emergencyId } : {}),
-          createdAt: current.createdAt.toISOString(),
-        },
-      }),
-      { key: name, traceparent },
-    );
-    await this.versions.rotations.schedule(name, current.createdAt.getTime() + secret.rotationPeriod);
-    this.logger.info({ secret: name, version: current.version, reason }, 'managed secret rotated');
-    return current;
+    // One rotation of a secret at a time: the version read here as previous must be the one the new version replaces.
+    return this.versions.whileRotating(name, async () => {
+      const previous = await this.versions.current(name);
+      await this.gsm.ensureSecret(name, { 'managed-by': 'rotor', owner: label(secret.owner) });
+      const gsmVersion = await this.gsm.addVersion(name, generateSecretValue(secret.generator));
+      const current: CurrentVersion = { version: versionNumberOf(gsmVersion), gsmVersion, createdAt: new Date() };
+      await this.gsm.setLabels(name, { 'managed-by': 'rotor', owner: label(secret.owner), 'rotor-version': String(current.version) });
+      await this.versions.setCurrent(name, current);
+      await this.publisher.publish(
+        createEvent({
+          topic: Topics.secretVersionCreated,
+          source: '/rotor/issuer',
+          subject: name,
+          data: {
+            secret: name,
+            owner: secret.owner,
+            version: current.version,
+            gsmVersion,
+            ...(previous ? { previousVersion: previous.version } : {}),
+            reason,
+            ...(emergencyId ? { emergencyId } : {}),
+            createdAt: current.createdAt.toISOString(),
+          },
+        }),
+        { key: name, traceparent },
+      );
+      await this.versions.rotations.schedule(name, current.createdAt.getTime() + secret.rotationPeriod);
+      this.logger.info({ secret: name, version: current.version, reason }, 'managed secret rotated');
+      return current;
+    });
   }
 }

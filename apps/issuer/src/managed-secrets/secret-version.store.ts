@@ -2,7 +2,9 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 
 import { DEFAULT_DEDUPE_WINDOW_SECONDS } from '@rotor/config';
 import { REDIS } from '@rotor/nest-redis';
-import { DueSchedule, type Redis } from '@rotor/redis-store';
+import { sleep } from '@rotor/backoff';
+import { DomainError } from '@rotor/errors';
+import { acquireLock, DueSchedule, type Redis } from '@rotor/redis-store';
 
 import { DEDUPE_WINDOW_MS } from '../platform/tokens';
 
@@ -14,6 +16,10 @@ export interface CurrentVersion {
 
 const currentKey = (secret: string) => `issuer:secret:${secret}`;
 const handledKey = (eventId: string) => `issuer:rotation-request:${eventId}`;
+const rotationLockKey = (secret: string) => `issuer:rotation-lock:${secret}`;
+
+/** Longer than one rotation's GSM calls and produce, each bounded by the dependency timeout. */
+const ROTATION_LOCK_TTL_MS = 30_000;
 
 /** The issuer's view of managed secrets: which version is current, and when each rotates next. */
 @Injectable()
@@ -27,6 +33,34 @@ export class SecretVersionStore {
   ) {
     this.windowMs = windowMs ?? DEFAULT_DEDUPE_WINDOW_SECONDS * 1000;
     this.rotations = new DueSchedule(redis, { prefix: 'issuer:schedule:rotation' });
+  }
+
+  /**
+   * Runs one rotation of `secret` while no other replica or request rotates it, waiting up to
+   * `waitMs` for a running one to finish. Two rotations at once (a scheduled one and an
+   * emergency's) would both name the same previous version, and the version between them would
+   * never be retired.
+   */
+  async whileRotating<T>(secret: string, task: () => Promise<T>, waitMs = ROTATION_LOCK_TTL_MS): Promise<T> {
+    const deadline = Date.now() + waitMs;
+    for (let pause = 25; ; pause = Math.min(pause * 2, 500)) {
+      const release = await acquireLock(this.redis, rotationLockKey(secret), ROTATION_LOCK_TTL_MS);
+      if (release) {
+        try {
+          return await task();
+        } finally {
+          await release();
+        }
+      }
+      if (Date.now() >= deadline) {
+        throw new DomainError(
+          'unavailable',
+          'rotation-in-progress',
+          `managed secret ${secret} is being rotated by another request; try again`,
+        );
+      }
+      await sleep(pause);
+    }
   }
 
   async current(secret: string): Promise<CurrentVersion | undefined> {
