@@ -5,7 +5,8 @@
 //   - Redis: its own logical database (REDIS_URL `/<N>`; the local stack's default is 0);
 //   - GSM: its own project (`<GSM_PROJECT>-w<N>`);
 //   - services: 5 s to wait for a dependency (ROTOR_DEPENDENCY_TIMEOUT_MS) unless a suite sets it,
-//     and consumer groups that drop a killed member after 10 s (ROTOR_KAFKA_SESSION_TIMEOUT_MS).
+//     consumer groups that drop a killed member after 10 s (ROTOR_KAFKA_SESSION_TIMEOUT_MS), and
+//     V8's compile cache (NODE_COMPILE_CACHE under .rotor/cache).
 // It is applied to the worker's real environment before the sandbox copies it, so every child
 // process a suite starts (services, the CLI) inherits it, with or without an explicit env.
 // ROTOR_TEST_WORKER_OFFSET shifts the numbers, for a second run on the same stack
@@ -35,6 +36,9 @@ function isolateWorker(env) {
   // A suite that kills a service and starts it again waits for the group to drop the dead member
   // before the new one gets its partitions: 10 s, not kafkajs' 30 s, per restart.
   env.ROTOR_KAFKA_SESSION_TIMEOUT_MS ??= '10000';
+  // V8's code cache on disk for every Node.js process a suite starts: a service boot spends
+  // about a second loading modules, a quarter of it compiling them again each time.
+  env.NODE_COMPILE_CACHE ??= require('node:path').join(__dirname, '..', '..', '.rotor', 'cache', 'node-compile');
   env.ROTOR_TEST_WORKER = String(worker);
 }
 
