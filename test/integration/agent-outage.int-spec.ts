@@ -203,6 +203,11 @@ describe('rotor agent while the issuer is unreachable for 30 s (real issuer, Red
       expect(await metric(/rotor_agent_renewals_total\{credential="db",outcome="failed"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       expect(await metric(/rotor_agent_replacements_total\{credential="db",outcome="failed"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       expect(await metric(/rotor_agent_credential_ready\{credential="db"\} (\d+)/)).toBe(1);
+      // Every failed attempt was a call to the issuer that failed; one more issuance succeeded.
+      expect(await metric(/rotor_agent_issuer_calls_total\{credential="db",call="renew",outcome="failed"\} (\d+)/)).toBe(
+        await metric(/rotor_agent_renewals_total\{credential="db",outcome="failed"\} (\d+)/),
+      );
+      expect(await metric(/rotor_agent_issuer_calls_total\{credential="db",call="issue",outcome="ok"\} (\d+)/)).toBe(2);
 
       sidecar.signal('SIGTERM');
       expect(await sidecar.exitCode(15_000)).toBe(0);
