@@ -27,6 +27,12 @@ export class AgentMetrics {
     labelNames: ['credential', 'outcome'],
     registers: [this.registry],
   });
+  readonly issuerCalls = new Counter({
+    name: 'rotor_agent_issuer_calls_total',
+    help: 'Calls to the issuer (each may be several HTTP attempts of the client), by credential, call and outcome',
+    labelNames: ['credential', 'call', 'outcome'],
+    registers: [this.registry],
+  });
   readonly expiry = new Gauge({
     name: 'rotor_agent_credential_expiry_timestamp_seconds',
     help: 'When the credential in the file stops working (leases only)',

@@ -5,6 +5,7 @@ import type { IssuedCredential, LeaseRevocation, LeaseView, SecretValue } from '
 import { createLogger } from '@rotor/telemetry';
 
 import { Agent, type WorkloadApi } from './agent';
+import { AgentMetrics } from './agent-metrics';
 import { parseAgentConfig } from './config';
 
 const S = 1000;
@@ -81,6 +82,9 @@ const config = (credentials: unknown[]) =>
   parseAgentConfig(
     JSON.stringify({ issuer: { url: 'https://issuer' }, tokenFile: '/t', credentials, sidecar: { secretPollInterval: '5s' } }),
   );
+/** rotor_agent_issuer_calls_total as `call outcome` → count. */
+const callCounts = async (metrics: AgentMetrics): Promise<Record<string, number>> =>
+  Object.fromEntries((await metrics.issuerCalls.get()).values.map(({ labels, value }) => [`${labels.call} ${labels.outcome}`, value]));
 const DB = { name: 'db', role: 'orders-db', file: '/out/db-url', template: 'postgres-url' };
 const KEY = { name: 'key', secret: 'demo-api-key', file: '/out/key' };
 
@@ -89,8 +93,9 @@ describe('Agent', () => {
   let files: Map<string, string>;
   let log: string;
   let notices: string[][];
-  const make = (credentials: unknown[]) =>
+  const make = (credentials: unknown[], metrics?: AgentMetrics) =>
     new Agent({
+      metrics,
       config: config(credentials),
       client: issuer,
       task: 'pod:shop/orders-7d9f',
@@ -150,7 +155,8 @@ describe('Agent', () => {
   });
 
   it('as a sidecar renews at two thirds of the TTL, replaces before the maximum, then revokes the old lease', async () => {
-    const agent = make([DB]);
+    const metrics = new AgentMetrics();
+    const agent = make([DB], metrics);
     const kept = agent.keep();
     await jest.advanceTimersByTimeAsync(0);
     expect(issuer.calls).toEqual(['issue orders-db']);
@@ -175,10 +181,13 @@ describe('Agent', () => {
     await kept;
     expect(issuer.calls.slice(-1)).toEqual(['revoke 02']);
     expect([...issuer.leases.values()].every((lease) => lease.state === 'revoked')).toBe(true);
+    // Every call to the issuer is counted, by kind.
+    expect(await callCounts(metrics)).toEqual({ 'issue ok': 2, 'renew ok': 2, 'revoke ok': 2 });
   });
 
   it('keeps the file while the issuer is down, reports not ready once the lease expired, and recovers with a new lease', async () => {
-    const agent = make([DB]);
+    const metrics = new AgentMetrics();
+    const agent = make([DB], metrics);
     const kept = agent.keep();
     await jest.advanceTimersByTimeAsync(0);
     const first = files.get('/out/db-url');
@@ -193,6 +202,9 @@ describe('Agent', () => {
     expect(readiness.ready).toBe(false);
     expect(readiness.credentials[0]!.reason).toMatch(/^lease expired; (renew|replace) failed: cannot reach issuer/);
     expect(files.get('/out/db-url')).toBe(first);
+    const counts = await callCounts(metrics);
+    expect(counts['renew failed']).toBe(issuer.calls.filter((call) => call.startsWith('renew')).length);
+    expect(counts['issue failed']).toBe(issuer.calls.filter((call) => call.startsWith('issue')).length - 1);
 
     issuer.down = false;
     await jest.advanceTimersByTimeAsync(31 * S); // at most one backoff window (30 s) later

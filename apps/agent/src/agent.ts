@@ -48,6 +48,9 @@ export interface Readiness {
   credentials: { name: string; ready: boolean; reason?: string }[];
 }
 
+/** What the agent asks of the issuer, as `rotor_agent_issuer_calls_total` names it. */
+type IssuerCall = 'issue' | 'renew' | 'revoke' | 'read-secret';
+
 /** Problems after which renewing is pointless: the lease is gone, so a new one is needed. */
 const LEASE_GONE = new Set(['lease-ended', 'lease-not-found']);
 
@@ -167,7 +170,7 @@ export class Agent {
       const action = replaceNow || Date.now() >= slot.timing.expiresAt ? 'replace' : step.action;
       try {
         if (action === 'renew') {
-          const view = await this.deps.client.renew(slot.leaseId, config.ttl);
+          const view = await this.call(config.name, 'renew', () => this.deps.client.renew(slot.leaseId, config.ttl));
           if (view.state !== 'active') {
             replaceNow = true;
             continue;
@@ -275,8 +278,9 @@ export class Agent {
   }
 
   private async obtain(config: CredentialConfig, generation: number): Promise<Slot> {
-    if (config.secret) {
-      const read = await this.deps.client.readSecret(config.secret);
+    const secret = config.secret;
+    if (secret) {
+      const read = await this.call(config.name, 'read-secret', () => this.deps.client.readSecret(secret));
       return {
         kind: 'secret',
         config,
@@ -284,13 +288,15 @@ export class Agent {
         fields: { value: read.value, version: String(read.version), secret: read.secret },
       };
     }
-    const issued = await this.deps.client.issue({
-      role: config.role!,
-      ...(config.ttl !== undefined ? { ttl: config.ttl } : {}),
-      task: this.taskOf(config),
-      // The same key on a retried attempt: the issuer answers the first lease instead of minting another.
-      idempotencyKey: `rotor-agent-${this.run}-${config.name}-${generation}`,
-    });
+    const issued = await this.call(config.name, 'issue', () =>
+      this.deps.client.issue({
+        role: config.role!,
+        ...(config.ttl !== undefined ? { ttl: config.ttl } : {}),
+        task: this.taskOf(config),
+        // The same key on a retried attempt: the issuer answers the first lease instead of minting another.
+        idempotencyKey: `rotor-agent-${this.run}-${config.name}-${generation}`,
+      }),
+    );
     const issuedAt = Date.parse(issued.issuedAt);
     const expiresAt = Date.parse(issued.expiresAt);
     return {
@@ -357,7 +363,7 @@ export class Agent {
       slots.map(async (slot) => {
         if (slot.kind !== 'role') return;
         try {
-          const answer = await this.deps.client.revoke(slot.leaseId);
+          const answer = await this.call(slot.config.name, 'revoke', () => this.deps.client.revoke(slot.leaseId));
           this.deps.logger.info(
             { credentialName: slot.config.name, leaseId: slot.leaseId, why, revocation: answer.revocation },
             'lease revoked',
@@ -371,6 +377,18 @@ export class Agent {
         }
       }),
     );
+  }
+
+  /** One call to the issuer, counted by outcome: what the agent costs the issuer shows in its metrics. */
+  private async call<T>(credential: string, call: IssuerCall, request: () => Promise<T>): Promise<T> {
+    try {
+      const answer = await request();
+      this.deps.metrics?.issuerCalls.inc({ credential, call, outcome: 'ok' });
+      return answer;
+    } catch (error) {
+      this.deps.metrics?.issuerCalls.inc({ credential, call, outcome: 'failed' });
+      throw error;
+    }
   }
 
   private taskOf(config: CredentialConfig): string {
