@@ -94,11 +94,14 @@ stop_redis() { # stop_redis [NAME]: redis (rotor's own) or redis-acl (the redis-
 
 stop_postgres() {
   local pgdata pgbin t0
-  if [[ ! -s "$STATE/pg.datadir" ]]; then
+  if [[ -s "$STATE/pg.datadir" ]]; then
+    pgdata="$(cat "$STATE/pg.datadir")"
+  elif [[ -f "$STATE/pg/data/PG_VERSION" ]]; then
+    pgdata="$STATE/pg/data" # the record was lost; the cluster is where services-up.sh puts it
+  else
     say postgres "not running (no cluster recorded)"
     return 0
   fi
-  pgdata="$(cat "$STATE/pg.datadir")"
   if [[ -f "$pgdata/postmaster.pid" ]]; then
     pgbin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
     t0="$(now_ms)"
@@ -116,6 +119,7 @@ stop_postgres() {
 purge() {
   local pgdata=""
   [[ -s "$STATE/pg.datadir" ]] && pgdata="$(cat "$STATE/pg.datadir")"
+  [[ -z "$pgdata" && -f "$STATE/pg/data/PG_VERSION" ]] && pgdata="$STATE/pg/data"
   rm -rf "$STATE/kafka/data" "$STATE/kafka/cluster.id" "$STATE/redis" "$STATE/redis-acl"
   if [[ -n "$pgdata" ]]; then
     rm -rf "$(dirname "$pgdata")" # the pg root: data/ and run/
