@@ -8,6 +8,8 @@ import type { Logger, Metrics } from '@rotor/telemetry';
 import { MalformedMessageError, PermanentError, ReferenceRejectedError } from './errors';
 import type { EventPublisher } from './event-publisher';
 
+/** How long the broker may hold an idle fetch open (kafkajs' maxWaitTimeInMs). */
+export const FETCH_MAX_WAIT_MS = 1_000;
 export interface MessageContext {
   topic: string;
   partition: number;
@@ -116,6 +118,10 @@ export class ConsumerRunner {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
+      // A graceful stop waits for the fetch in flight, which the broker holds open until data
+      // comes or this long passes (kafkajs' default 5 s): 1 s bounds a SIGTERM or a rolling
+      // update's wait, for one more idle fetch a second. Data is returned as soon as it arrives.
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
       ...(options.sessionTimeoutMs
         ? { sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 3) }
         : {}),

@@ -11,8 +11,7 @@ describe('retryRetriable', () => {
         if (calls < 3) throw retriable();
         return 'offsets';
       },
-      5,
-      1,
+      { attempts: 5, pauseMs: 1 },
     );
     expect({ result, calls }).toEqual({ result: 'offsets', calls: 3 });
   });
@@ -25,8 +24,7 @@ describe('retryRetriable', () => {
           calls++;
           throw retriable();
         },
-        3,
-        1,
+        { attempts: 3, pauseMs: 1 },
       ),
     ).rejects.toThrow('not the leader');
     expect(calls).toBe(3);
@@ -38,10 +36,23 @@ describe('retryRetriable', () => {
           calls++;
           throw new Error('unknown topic');
         },
-        3,
-        1,
+        { attempts: 3, pauseMs: 1 },
       ),
     ).rejects.toThrow('unknown topic');
     expect(calls).toBe(1);
+  });
+
+  it('stops retrying once `unless` says the call already had an effect', async () => {
+    let calls = 0;
+    await expect(
+      retryRetriable(
+        async () => {
+          calls++;
+          throw retriable();
+        },
+        { attempts: 10, pauseMs: 1, unless: () => calls >= 2 },
+      ),
+    ).rejects.toThrow('not the leader');
+    expect(calls).toBe(2);
   });
 });

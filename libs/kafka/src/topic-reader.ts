@@ -67,49 +67,60 @@ export async function readTopicRange(kafka: Kafka, options: ReadRangeOptions): P
     if (remaining.size === 0) return { read: 0, total, partitions };
 
     const progressEvery = options.progressEvery ?? 1000;
-    const consumer = kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      maxBytesPerPartition: 8 * 1024 * 1024,
-      maxBytes: 32 * 1024 * 1024,
-    });
-    await consumer.connect();
     let read = 0;
-    try {
-      await consumer.subscribe({ topics, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        options.signal?.addEventListener('abort', () => resolve(), { once: true });
-        consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
-        consumer
-          .run({
-            autoCommit: false,
-            eachBatchAutoResolve: true,
-            eachBatch: async ({ batch }) => {
-              const key = at(batch.topic, batch.partition);
-              const end = remaining.get(key);
-              const start = starts.get(key)?.offset ?? 0n;
-              if (end === undefined) return;
-              for (const message of batch.messages) {
-                const offset = BigInt(message.offset);
-                if (offset < start) continue;
-                if (offset >= end) break;
-                await options.onMessage(message, batch.partition, batch.topic);
-                read++;
-                if (read % progressEvery === 0) options.onProgress?.(read, total);
-                if (offset + 1n >= end) remaining.delete(key);
-              }
-              if (remaining.size === 0) resolve();
-            },
-          })
-          .catch(reject);
-        for (const [key, { topic, partition, offset }] of starts) {
-          if (remaining.has(key)) consumer.seek({ topic, partition, offset: String(offset) });
-        }
+    const consumeOnce = async (): Promise<void> => {
+      const consumer = kafka.consumer({
+        groupId,
+        allowAutoTopicCreation: false,
+        maxBytesPerPartition: 8 * 1024 * 1024,
+        maxBytes: 32 * 1024 * 1024,
+        // The range is known and read to its end; disconnecting then waits for the fetch in flight,
+        // which an idle partition holds open this long (kafkajs' default is 5 s).
+        maxWaitTimeInMs: 250,
       });
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topics, fromBeginning: true });
+        await new Promise<void>((resolve, reject) => {
+          options.signal?.addEventListener('abort', () => resolve(), { once: true });
+          consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
+          consumer
+            .run({
+              autoCommit: false,
+              eachBatchAutoResolve: true,
+              eachBatch: async ({ batch }) => {
+                const key = at(batch.topic, batch.partition);
+                const end = remaining.get(key);
+                const start = starts.get(key)?.offset ?? 0n;
+                if (end === undefined) return;
+                for (const message of batch.messages) {
+                  const offset = BigInt(message.offset);
+                  if (offset < start) continue;
+                  if (offset >= end) break;
+                  await options.onMessage(message, batch.partition, batch.topic);
+                  read++;
+                  if (read % progressEvery === 0) options.onProgress?.(read, total);
+                  if (offset + 1n >= end) remaining.delete(key);
+                }
+                if (remaining.size === 0) resolve();
+              },
+            })
+            .catch(reject);
+          for (const [key, { topic, partition, offset }] of starts) {
+            if (remaining.has(key)) consumer.seek({ topic, partition, offset: String(offset) });
+          }
+        });
+      } finally {
+        await consumer.disconnect();
+      }
+    };
+    try {
+      // Joining the throw-away group can meet a coordinator still loading (a broker that just
+      // resumed or restarted): start again, but only while nothing was handed to onMessage.
+      await retryRetriable(consumeOnce, { unless: () => read > 0 });
       options.onProgress?.(read, total);
       return { read, total, partitions };
     } finally {
-      await consumer.disconnect();
       await admin.deleteGroups([groupId]).catch(() => undefined);
     }
   } finally {
