@@ -613,10 +613,13 @@ describe('the injector webhook (k8s/injector, in the local overlay)', () => {
     expect(value('ROTOR_TLS_KEY_FILE')).toBe(`${mount?.mountPath}/tls.key`);
   });
 
-  it("gives the agent the injector's own image and the issuer's Service address", () => {
+  it("gives the agent its own image, built and tagged on this machine like the injector's, and the issuer's Service address", () => {
     const container = podSpec(injector).containers[0]!;
     const value = (name: string) => envValue(manifests, injector, container, name);
-    expect(value('ROTOR_AGENT_IMAGE')).toBe(container.image);
+    expect({ injector: container.image, agent: value('ROTOR_AGENT_IMAGE') }).toEqual({
+      injector: 'rotor:local',
+      agent: 'rotor-agent:local',
+    });
     const issuerUrl = new URL(value('ROTOR_AGENT_ISSUER_URL') ?? 'https://unset');
     expect(issuerUrl.protocol).toBe('https:');
     const issuer = ofKind<IService>(manifests, 'Service').find((service) => service.metadata.name === 'issuer');
