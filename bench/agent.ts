@@ -1,7 +1,7 @@
 /**
  * The rotor agent's footprint and its cost to the issuer.
  *
- *   npm run bench:agent -- [--starts 10] [--idle 60] [--scale 60] [--cycles 3] [--entry source|built] [--json]
+ *   npm run bench:agent -- [--starts 10] [--idle 60] [--scale 60] [--cycles 3] [--entry source|built|bundle] [--json]
  *
  * Against a real issuer process (port 19120, the local services of .rotor/env; set
  * ROTOR_TEST_WORKER_OFFSET to run in a test worker's Kafka namespace and Redis database rather
@@ -20,8 +20,9 @@
  *      revocation); calls per hour = calls × 3600 / (window seconds × scale).
  *
  * `--entry source` runs apps/agent/src/main.ts through @swc-node/register (what the tests run);
- * `built` runs dist/apps/agent/main.js (`npm run build`; what the image runs). Progress on
- * stderr, results on stdout.
+ * `built` runs dist/apps/agent/main.js (`npm run build`; what the services' image runs with
+ * SERVICE=agent); `bundle` runs dist/agent/rotor-agent.js (`npm run build:agent`; what the
+ * `agent` image runs). Progress on stderr, results on stdout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,7 +62,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   process.stdout.write(
-    'Usage: npm run bench:agent -- [--starts 10] [--idle 60] [--scale 60] [--cycles 3] [--entry source|built] [--json]\n',
+    'Usage: npm run bench:agent -- [--starts 10] [--idle 60] [--scale 60] [--cycles 3] [--entry source|built|bundle] [--json]\n',
   );
   process.exit(0);
 }
@@ -73,12 +74,15 @@ for (const [name, value] of Object.entries({ starts: STARTS, idle: IDLE_S, scale
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: expected a positive integer`);
 // The catalog takes whole seconds.
 if (TTL_S % SCALE !== 0 || MAX_TTL_S % SCALE !== 0) throw new Error(`--scale: must divide ${TTL_S} and ${MAX_TTL_S}`);
-if (args.entry !== 'source' && args.entry !== 'built') throw new Error('--entry: source or built');
-const ENTRY =
-  args.entry === 'built'
-    ? [join(ROOT, 'dist', 'apps', 'agent', 'main.js')]
-    : ['-r', '@swc-node/register', join(ROOT, 'apps', 'agent', 'src', 'main.ts')];
-if (args.entry === 'built' && !existsSync(ENTRY[0]!)) throw new Error('--entry built: dist/apps/agent/main.js is missing (npm run build)');
+const ENTRIES: Record<string, { argv: string[]; build?: string }> = {
+  source: { argv: ['-r', '@swc-node/register', join(ROOT, 'apps', 'agent', 'src', 'main.ts')] },
+  built: { argv: [join(ROOT, 'dist', 'apps', 'agent', 'main.js')], build: 'npm run build' },
+  bundle: { argv: [join(ROOT, 'dist', 'agent', 'rotor-agent.js')], build: 'npm run build:agent' },
+};
+const entry = ENTRIES[args.entry];
+if (!entry) throw new Error('--entry: source, built or bundle');
+const ENTRY = entry.argv;
+if (entry.build && !existsSync(ENTRY[0]!)) throw new Error(`--entry ${args.entry}: ${ENTRY[0]} is missing (${entry.build})`);
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

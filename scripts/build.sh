@@ -14,6 +14,8 @@
 #      than ship an image that dies with "Cannot find module".
 #   5. The operators' CLI is also bundled into one self-contained file, dist/cli/rotor.js
 #      (tools/cli-build/build.ts, `npm run build:cli`; a couple of seconds).
+#   6. So is the workload agent, dist/agent/rotor-agent.js (tools/agent-build/build.ts,
+#      `npm run build:agent`): the one file the Dockerfile's `agent` image runs.
 #
 # Type checking is not part of the build (swc only strips types): `npm run typecheck` does it.
 set -euo pipefail
@@ -90,6 +92,9 @@ done
 
 # 5. The installable CLI (dist/cli: rotor.js, package.json, README.md).
 "$node" -r @swc-node/register tools/cli-build/build.ts --out "$out/cli"
+
+# 6. The agent's bundle (dist/agent/rotor-agent.js).
+"$node" -r @swc-node/register tools/agent-build/build.ts --out "$out/agent"
 
 elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 printf 'build: %s → %s/apps/<app>/main.js in %d.%03ds\n' "${built[*]:-no apps}" "$out" $((elapsed_ms / 1000)) $((elapsed_ms % 1000))

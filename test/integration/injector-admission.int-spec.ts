@@ -33,7 +33,7 @@ describe('the injector over HTTPS (POST /mutate)', () => {
       PORT: '19520',
       ROTOR_TLS_CERT_FILE: server.certFile,
       ROTOR_TLS_KEY_FILE: server.keyFile,
-      ROTOR_AGENT_IMAGE: 'registry.example.com/rotor@sha256:' + 'b'.repeat(64),
+      ROTOR_AGENT_IMAGE: 'registry.example.com/rotor-agent@sha256:' + 'b'.repeat(64),
       LOG_LEVEL: 'silent',
     });
     const logger = createLogger({ service: 'injector', level: 'silent' });

@@ -22,6 +22,7 @@ import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 
+import { AGENT_BUNDLE } from '../../tools/agent-build/build';
 import { type Manifest, manifestId as id, ofKind, renderKustomize, validationErrors } from '../support/kustomize';
 
 const repoRoot = join(__dirname, '..', '..');
@@ -612,10 +613,13 @@ describe('the injector webhook (k8s/injector, in the local overlay)', () => {
     expect(value('ROTOR_TLS_KEY_FILE')).toBe(`${mount?.mountPath}/tls.key`);
   });
 
-  it("gives the agent the injector's own image and the issuer's Service address", () => {
+  it("gives the agent its own image, built and tagged on this machine like the injector's, and the issuer's Service address", () => {
     const container = podSpec(injector).containers[0]!;
     const value = (name: string) => envValue(manifests, injector, container, name);
-    expect(value('ROTOR_AGENT_IMAGE')).toBe(container.image);
+    expect({ injector: container.image, agent: value('ROTOR_AGENT_IMAGE') }).toEqual({
+      injector: 'rotor:local',
+      agent: 'rotor-agent:local',
+    });
     const issuerUrl = new URL(value('ROTOR_AGENT_ISSUER_URL') ?? 'https://unset');
     expect(issuerUrl.protocol).toBe('https:');
     const issuer = ofKind<IService>(manifests, 'Service').find((service) => service.metadata.name === 'issuer');
@@ -921,19 +925,34 @@ describe('Dockerfile', () => {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
-
-  /** FROM images with `${ARG}` replaced by the ARG's default. */
-  function baseImages(): string[] {
-    const args = new Map<string, string>();
-    for (const line of instructions) {
+  const args = new Map(
+    instructions.flatMap((line) => {
       const arg = /^ARG\s+(\w+)=(\S+)/i.exec(line);
-      if (arg?.[1] && arg[2]) args.set(arg[1], arg[2]);
-    }
-    return instructions
-      .filter((line) => /^FROM\s/i.test(line))
-      .map((line) =>
-        (line.split(/\s+/)[1] ?? '').replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a?: string, b?: string) => args.get(a ?? b ?? '') ?? ''),
-      );
+      return arg?.[1] && arg[2] ? [[arg[1], arg[2]] as const] : [];
+    }),
+  );
+
+  /** Each stage: its name, what it is built FROM (`${ARG}` replaced by the ARG's default) and its instructions. */
+  const stages = instructions.flatMap((line, at) => {
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?$/i.exec(line);
+    if (!from) return [];
+    const next = instructions.findIndex((other, index) => index > at && /^FROM\s/i.test(other));
+    return [
+      {
+        name: from[2] ?? '',
+        from: (from[1] ?? '').replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a?: string, b?: string) => args.get(a ?? b ?? '') ?? ''),
+        lines: instructions.slice(at + 1, next < 0 ? undefined : next),
+      },
+    ];
+  });
+  const stage = (name: string) => stages.find((candidate) => candidate.name === name);
+  /** A stage's image and its instructions with those of the stages it is built on, oldest first. */
+  function image(name: string): { base: string; lines: string[] } {
+    const own = stage(name);
+    if (!own) throw new Error(`no stage ${name}`);
+    if (!stage(own.from)) return { base: own.from, lines: own.lines };
+    const parent = image(own.from);
+    return { base: parent.base, lines: [...parent.lines, ...own.lines] };
   }
 
   it('builds and runs on the Node.js major that package.json engines allows', () => {
@@ -941,16 +960,44 @@ describe('Dockerfile', () => {
     const major = /^>=(\d+)\s+<(\d+)$/.exec(engines);
     expect(major).not.toBeNull();
     expect(Number(major?.[2])).toBe(Number(major?.[1]) + 1);
-    const images = baseImages();
-    expect(images).toHaveLength(2);
-    for (const image of images) expect(image).toMatch(new RegExp(`^node:${major?.[1]}-bookworm-slim$`));
+    expect(stages.map(({ name }) => name)).toEqual(['build', 'base', 'agent', 'runtime']);
+    for (const { name } of stages) expect({ name, base: image(name).base }).toEqual({ name, base: `node:${major?.[1]}-bookworm-slim` });
   });
 
   it('runs as the non-root user 10001 with production dependencies only', () => {
-    const runtime = instructions.slice(instructions.findLastIndex((line) => /^FROM\s/i.test(line)));
+    // Last: what `docker build .` and docker-compose.yml build without a target.
+    expect(stages.at(-1)?.name).toBe('runtime');
+    const runtime = image('runtime').lines;
     expect(runtime.filter((line) => /^USER\s/i.test(line))).toEqual(['USER 10001:10001']);
+    expect(runtime.some((line) => /^RUN\s.*useradd --system --uid 10001 --gid 10001\b/.test(line))).toBe(true);
     expect(runtime.some((line) => /^RUN\s.*npm ci\b.*--omit=dev/.test(line))).toBe(true);
     expect(runtime).toContain('ENV NODE_ENV=production');
+  });
+
+  it('builds the agent image from the bundle alone, run by tini as the non-root user 10001 with its mode as argument', () => {
+    const agent = image('agent').lines;
+    const bundle = `/app/dist/agent/${AGENT_BUNDLE}`;
+    // npm run build (scripts/build.sh) bundles the agent into dist/agent, where the image takes it from.
+    expect(readFileSync(join(repoRoot, 'scripts', 'build.sh'), 'utf8')).toMatch(
+      /^"\$node" -r @swc-node\/register tools\/agent-build\/build\.ts --out "\$out\/agent"$/m,
+    );
+    // Nothing else of rotor: no node_modules, no compiled services.
+    const copies = agent.filter((line) => /^(COPY|ADD)\s/i.test(line));
+    expect(copies).toEqual([`COPY --from=build --chmod=0755 ${bundle} /usr/local/bin/rotor-agent`]);
+    expect(agent.filter((line) => /\bnpm\b/.test(line))).toEqual([]);
+    expect(agent.filter((line) => /^USER\s/i.test(line))).toEqual(['USER 10001:10001']);
+    expect(agent.some((line) => /^RUN\s.*useradd --system --uid 10001 --gid 10001\b/.test(line))).toBe(true);
+    expect(agent.some((line) => /^RUN\s.*apt-get install\b.*"tini=\$\{TINI_VERSION\}"/.test(line))).toBe(true);
+    // The pod's args (the injector's `[<mode>]`) follow the entrypoint: no CMD to replace.
+    const entrypoints = agent.filter((line) => /^ENTRYPOINT\s/i.test(line));
+    expect(entrypoints.map((line) => JSON.parse(line.replace(/^ENTRYPOINT\s+/i, '')) as unknown)).toEqual([
+      ['/usr/bin/tini', '--', '/usr/local/bin/rotor-agent'],
+    ]);
+    expect(agent.filter((line) => /^CMD\s/i.test(line))).toEqual([]);
+    // Checked before USER: a bundle that cannot start fails the image build, not a pod.
+    const check = agent.indexOf('RUN rotor-agent --help >/dev/null');
+    expect(check).toBeGreaterThan(agent.indexOf(copies[0]!));
+    expect(check).toBeLessThan(agent.findIndex((line) => /^USER\s/i.test(line)));
   });
 
   it('installs the self-contained CLI bundle that npm run build writes as rotor on PATH, and runs it once while building', () => {

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { KAFKA_PRINCIPALS, REDIS_ACCESS, REDIS_ACL_ADMIN } from '@rotor/contracts';
+import { parse } from 'yaml';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
@@ -28,6 +29,7 @@ import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { type Manifest, manifestId as id, ofKind, renderKustomize, typeOf, validationErrors } from '../support/kustomize';
 
 const OVERLAY = 'k8s/overlays/production';
+
 const NAMESPACE = 'rotor';
 const SERVICES = ['auditor', 'distributor', 'issuer', 'revoker'];
 /** The admission webhook (k8s/injector): no Kafka, Redis, GSM or catalog; the API server calls it. */
@@ -290,6 +292,15 @@ function egressDestinations(policies: Policy[], deployment: IDeployment) {
       return peers.flatMap((peer) => ports.map((port) => `${peer} ${port}`));
     });
   return [...new Set(destinations)].sort();
+}
+
+/** The rotor-agent entry of the overlay's `images:` (the release step pins it), as a reference. */
+function pinnedAgentImage(): string {
+  const { images } = parse(readFileSync(join(__dirname, '..', '..', OVERLAY, 'kustomization.yaml'), 'utf8')) as {
+    images: { name: string; newName: string; digest: string }[];
+  };
+  const entry = images.find((image) => image.name === 'rotor-agent');
+  return `${entry?.newName}@${entry?.digest}`;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -655,7 +666,7 @@ describe('Kubernetes production overlay', () => {
     });
   });
 
-  it("gives injected pods the injector's own pinned image and the issuer's workload address in this overlay", () => {
+  it("gives injected pods the agent's own pinned image and the issuer's workload address in this overlay", () => {
     const { container, value } = only(manifests, byName(INJECTOR));
     const issuerUrl = new URL(value('ROTOR_AGENT_ISSUER_URL') ?? '');
     const [host, namespace] = issuerUrl.hostname.split('.');
@@ -669,7 +680,8 @@ describe('Kubernetes production overlay', () => {
       agentImage: value('ROTOR_AGENT_IMAGE'),
       issuerPort: issuerService?.spec?.ports?.find((port) => port.port === Number(issuerUrl.port))?.name,
       issuerCertificateCovers: issuerCertificate?.spec?.dnsNames?.includes(issuerUrl.hostname),
-    }).toEqual({ agentImage: container.image, issuerPort: 'https', issuerCertificateCovers: true });
+    }).toEqual({ agentImage: pinnedAgentImage(), issuerPort: 'https', issuerCertificateCovers: true });
+    expect(container.image).not.toBe(pinnedAgentImage());
   });
 
   it('writes every other Secret a Deployment reads through an ExternalSecret from a ClusterSecretStore, with every key it reads', () => {

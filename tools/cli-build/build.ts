@@ -5,21 +5,16 @@
  *   node -r @swc-node/register tools/cli-build/build.ts [--out dist/cli]     (npm run build:cli)
  *   npm install -g ./dist/cli        # or: npm pack ./dist/cli
  *
- * esbuild bundles apps/cli/src/main.ts with every dependency (the `@rotor/*` aliases resolved from
- * tsconfig.base.json), so `audit replay` keeps Kafka, PostgreSQL and the GSM client. Two build-time
+ * esbuild bundles apps/cli/src/main.ts with every dependency (tools/bundle/node-bundle.ts, which the
+ * agent's bundle shares), so `audit replay` keeps Kafka, PostgreSQL and the GSM client. Two build-time
  * constants replace what a single file cannot find beside it: ROTOR_CLI_BUILD (apps/cli/src/version.ts)
  * and ROTOR_AUDIT_MIGRATIONS (libs/audit-store/src/audit-database.ts, for `--rebuild`).
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { build } from 'esbuild';
-
-const ROOT = resolve(__dirname, '..', '..');
-/** The Node.js major the bundle is compiled for: the one package.json `engines` allows. */
-const NODE_MAJOR = 24;
+import { bundleForNode, gitCommit, NODE_MAJOR, ROOT } from '../bundle/node-bundle';
 
 export interface CliBuild {
   dir: string;
@@ -29,32 +24,12 @@ export interface CliBuild {
   commit: string;
 }
 
-/** ROTOR_BUILD_COMMIT when set (an image build has no .git), else the checkout's HEAD. */
-function gitCommit(): string {
-  const given = process.env['ROTOR_BUILD_COMMIT']?.trim();
-  if (given) return given;
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 function auditMigrations(): Record<string, string> {
   const dir = join(ROOT, 'libs', 'audit-store', 'migrations');
   const files = readdirSync(dir).filter((name) => name.endsWith('.sql'));
   if (files.length === 0) throw new Error(`no migrations in ${dir}`);
   return Object.fromEntries(files.sort().map((name) => [name, readFileSync(join(dir, name), 'utf8')]));
 }
-
-// Before anything else runs: on an older Node the bundle would fail somewhere less obvious.
-const NODE_GUARD =
-  `if (Number(process.versions.node.split('.')[0]) < ${NODE_MAJOR}) {` +
-  ` process.stderr.write('rotor: needs Node.js ${NODE_MAJOR} or newer; this is ' + process.version + '\\n'); process.exit(1); }`;
 
 export async function buildCli(out = join(ROOT, 'dist', 'cli')): Promise<CliBuild> {
   const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -63,29 +38,15 @@ export async function buildCli(out = join(ROOT, 'dist', 'cli')): Promise<CliBuil
   const file = join(dir, 'rotor.js');
   mkdirSync(dir, { recursive: true });
 
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: [join(ROOT, 'apps', 'cli', 'src', 'main.ts')],
+  const bytes = await bundleForNode({
+    entry: join(ROOT, 'apps', 'cli', 'src', 'main.ts'),
     outfile: file,
-    bundle: true,
-    platform: 'node',
-    target: `node${NODE_MAJOR}`,
-    format: 'cjs',
-    tsconfig: join(ROOT, 'tsconfig.base.json'),
-    // Whitespace and syntax only: identifiers stay, so a stack trace from a user still reads.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    keepNames: true,
-    legalComments: 'eof',
-    // "use strict" first: after the guard, esbuild's own directive would no longer count as one.
-    banner: { js: `#!/usr/bin/env node\n'use strict';\n${NODE_GUARD}` },
+    program: 'rotor',
     define: {
       ROTOR_CLI_BUILD: JSON.stringify({ version, commit }),
       ROTOR_AUDIT_MIGRATIONS: JSON.stringify(auditMigrations()),
     },
-    logLevel: 'warning',
   });
-  chmodSync(file, 0o755);
 
   writeFileSync(
     join(dir, 'package.json'),
@@ -105,7 +66,7 @@ export async function buildCli(out = join(ROOT, 'dist', 'cli')): Promise<CliBuil
     )}\n`,
   );
   writeFileSync(join(dir, 'README.md'), readme(version, commit));
-  return { dir, file, bytes: statSync(file).size, version, commit };
+  return { dir, file, bytes, version, commit };
 }
 
 function readme(version: string, commit: string): string {

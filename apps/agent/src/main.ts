@@ -13,10 +13,14 @@ import { TemplateError } from './template';
 const USAGE =
   'usage: rotor-agent <init|sidecar> [--config FILE]   (or ROTOR_AGENT_MODE; ROTOR_AGENT_CONFIG: a file, or the JSON itself; default /etc/rotor-agent/config.yaml)';
 
-/** Exit codes: 0 every file written (init) or a clean stop (sidecar); 1 the credentials could not be obtained or written; 2 usage or configuration. */
+/** Exit codes: 0 every file written (init), a clean stop (sidecar) or --help; 1 the credentials could not be obtained or written; 2 usage or configuration. */
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const logger = createLogger({ service: 'agent', level: process.env['LOG_LEVEL'] ?? 'info' });
-  // From the image's CMD (SERVICE=agent) the mode comes from ROTOR_AGENT_MODE.
+  // Without an argument (the rotor-agent image's bare ENTRYPOINT, or SERVICE=agent) the mode comes from ROTOR_AGENT_MODE.
   const mode = argv[0] && !argv[0].startsWith('-') ? argv[0] : process.env['ROTOR_AGENT_MODE'];
   const configAt = argv.indexOf('--config');
   const configFile = configAt >= 0 ? argv[configAt + 1] : (process.env['ROTOR_AGENT_CONFIG'] ?? '/etc/rotor-agent/config.yaml');

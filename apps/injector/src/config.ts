@@ -15,7 +15,7 @@ export const injectorEnvShape = {
   ROTOR_AGENT_IMAGE: z
     .string()
     .min(1)
-    .describe('The image of the agent container it injects: the rotor image, by digest in production (the injector’s own).'),
+    .describe("The image of the agent container it injects: the Dockerfile's agent target (rotor-agent), by digest in production."),
   ROTOR_AGENT_ISSUER_URL: z
     .url()
     .refine((value) => new URL(value).protocol === 'https:', 'must be an https URL')

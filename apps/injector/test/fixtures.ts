@@ -4,7 +4,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { AdmissionReview, AgentSettings } from '../src/injection';
 
 export const SETTINGS: AgentSettings = {
-  image: 'registry.example.com/rotor@sha256:' + 'a'.repeat(64),
+  image: 'registry.example.com/rotor-agent@sha256:' + 'a'.repeat(64),
   issuerUrl: 'https://issuer.rotor.svc:8443',
   caConfigMap: 'rotor-ca',
   tokenAudience: 'rotor',

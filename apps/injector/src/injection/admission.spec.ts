@@ -46,7 +46,6 @@ describe('review (AdmissionReview v1 in, AdmissionReview v1 out)', () => {
     const agent = agentOf(pod);
     expect(agent).toMatchObject({
       image: SETTINGS.image,
-      command: ['node', 'dist/apps/agent/main.js'],
       args: ['sidecar'],
       restartPolicy: 'Always',
       startupProbe: { exec: { command: ['/bin/sh', '-c', 'test -f /var/run/rotor/db && test -f /var/run/rotor/api-key'] } },
@@ -62,6 +61,8 @@ describe('review (AdmissionReview v1 in, AdmissionReview v1 out)', () => {
         { name: 'rotor-ca', mountPath: '/etc/rotor-agent/ca', readOnly: true },
       ],
     });
+    // The agent image's entrypoint (tini, then the agent) runs, with the mode as its argument.
+    expect(agent).not.toHaveProperty('command');
     expect(configOf(pod)).toEqual({
       issuer: { url: 'https://issuer.rotor.svc:8443', caFile: '/etc/rotor-agent/ca/ca.crt' },
       tokenFile: '/var/run/secrets/rotor.dev/serviceaccount/token',

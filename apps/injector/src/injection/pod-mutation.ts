@@ -27,7 +27,7 @@ export type JsonPatchOperation =
 
 /** What the injector adds, from its own configuration (ROTOR_AGENT_* variables). */
 export interface AgentSettings {
-  /** The rotor image, the same one the injector runs. */
+  /** The agent's image (the Dockerfile's `agent` target): its entrypoint runs the agent, the args name the mode. */
   image: string;
   /** The issuer's URL as pods reach it. */
   issuerUrl: string;
@@ -89,7 +89,7 @@ export function agentContainer(request: InjectionRequest, settings: AgentSetting
   return {
     name: AGENT_CONTAINER,
     image: settings.image,
-    command: ['node', 'dist/apps/agent/main.js'],
+    // No command: the image's entrypoint (tini, then the agent) stays, so SIGTERM reaches the agent.
     // The configuration is the JSON in ROTOR_AGENT_CONFIG: no ConfigMap to create or keep in step.
     args: [request.mode],
     env: [{ name: AGENT_CONFIG_ENV, value: JSON.stringify(agentConfig(request, settings)) }],
