@@ -30,7 +30,10 @@ ensure_dev_keys() {
       (umask 077 && echo "export $name=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')" >>"$file")
   done
   # The audit checkpoint signing key (Ed25519, PKCS#8 PEM) and its public half (JWKS), for verifiers.
-  local signing="$ROOT/.rotor/audit-signing-key.pem" public="$ROOT/.rotor/audit-public-keys.json"
+  # Real paths: a worktree may share another checkout's .rotor through a symlink.
+  local state signing public
+  state="$(realpath -m "$ROOT/.rotor")"
+  signing="$state/audit-signing-key.pem" public="$state/audit-public-keys.json"
   if [[ ! -s "$signing" ]]; then
     (umask 077 && node -e '
       const { generateKeyPairSync } = require("crypto");

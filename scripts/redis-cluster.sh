@@ -23,7 +23,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="$ROOT/.rotor"
+# Real paths: a worktree may share another checkout's stack through a .rotor symlink.
+STATE="$(realpath -m "$ROOT/.rotor")"
 CLUSTER_NAME="${ROTOR_REDIS_CLUSTER_NAME:-}"
 [[ -z "$CLUSTER_NAME" || "$CLUSTER_NAME" =~ ^[a-z0-9-]+$ ]] || {
   echo "ROTOR_REDIS_CLUSTER_NAME must be lowercase letters, digits and dashes" >&2

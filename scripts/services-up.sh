@@ -15,7 +15,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="$ROOT/.rotor"
+# Real paths: a worktree may share another checkout's stack through a .rotor symlink.
+STATE="$(realpath -m "$ROOT/.rotor")"
 RUN="$STATE/run"
 LOGS="$STATE/logs"
 
