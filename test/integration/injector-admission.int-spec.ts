@@ -95,7 +95,7 @@ describe('the injector over HTTPS (POST /mutate)', () => {
     const agent = patched.spec.initContainers?.[0];
     expect(agent).toMatchObject({
       name: 'rotor-agent',
-      image: 'registry.example.com/rotor@sha256:' + 'b'.repeat(64),
+      image: 'registry.example.com/rotor-agent@sha256:' + 'b'.repeat(64),
       restartPolicy: 'Always',
     });
     expect(JSON.parse(agent?.env?.[0]?.value ?? '{}')).toMatchObject({
