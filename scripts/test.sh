@@ -55,7 +55,7 @@ if [[ "$UNIT_ONLY" == 0 ]]; then
   ensure_dev_keys
   # Suites run in parallel workers, each its own installation on the stack (tools/jest/worker-environment.js);
   # a suite that disturbs the shared services themselves runs alone afterwards.
-  step integration jest --selectProjects integration --ci --maxWorkers="${ROTOR_TEST_WORKERS:-2}" --forceExit \
+  step integration jest --selectProjects integration --ci --maxWorkers="${ROTOR_TEST_WORKERS:-3}" --forceExit \
     --testPathIgnorePatterns "${SERIAL_SUITES[@]}" --json --outputFile="$REPORTS/integration.json"
   step serial jest --selectProjects integration --ci --runInBand --forceExit "${SERIAL_SUITES[@]}" \
     --json --outputFile="$REPORTS/integration-serial.json"
