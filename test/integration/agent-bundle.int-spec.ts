@@ -5,7 +5,7 @@
  * injector configures it: the mode as its argument, the configuration as JSON in ROTOR_AGENT_CONFIG.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,9 +17,9 @@ import { IssuerClient } from '@rotor/client';
 import { AGENT_BUNDLE } from '../../tools/agent-build/build';
 import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
-import { ServiceProcess } from '../support/service-process';
-import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
-import { TestIdentity } from '../support/test-identity';
+import { startAgentServices } from '../support/agent-services';
+import type { ServiceProcess } from '../support/service-process';
+import { ensurePortFree } from '../support/temp-files';
 
 const ROOT = join(__dirname, '..', '..');
 // Ports 19130-19139 belong to this suite.
@@ -93,16 +93,9 @@ describe('the bundled agent, alone with plain node, against the real issuer', ()
     await admin.connect();
     await admin.query(`CREATE TABLE ${TABLE} (id int primary key, item text)`);
     await admin.query(`INSERT INTO ${TABLE} VALUES (1, 'lamp')`);
-    const identity = await TestIdentity.create();
-    const env = {
-      ...identity.env,
-      ROTOR_CATALOG: writeTempCatalog(CATALOG),
-      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-      ROTOR_REVOKE_POLL_MS: '100',
-    };
-    issuer = new ServiceProcess('issuer', ISSUER_PORT, env);
-    revoker = new ServiceProcess('revoker', REVOKER_PORT, env);
-    await Promise.all([issuer.start().ready(), revoker.start().ready()]);
+    const services = await startAgentServices({ catalog: CATALOG, issuerPort: ISSUER_PORT, revokerPort: REVOKER_PORT });
+    ({ issuer, revoker } = services);
+    const { identity } = services;
 
     const dir = mkdtempSync(join(tmpdir(), 'rotor-agent-pod-'));
     pod = { dir, token: join(dir, 'token'), ca: join(dir, 'ca.crt'), credentials: join(dir, 'rotor') };

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,10 +10,10 @@ import { AgentProcess } from '../support/agent-process';
 import { eventually } from '../support/eventually';
 import { serviceScheme } from '../support/principals';
 import { requiredEnv } from '../support/services-env';
-import { ServiceProcess } from '../support/service-process';
+import { startAgentServices } from '../support/agent-services';
+import type { ServiceProcess } from '../support/service-process';
 import { TcpSwitch } from '../support/tcp-switch';
-import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
-import { TestIdentity } from '../support/test-identity';
+import { ensurePortFree } from '../support/temp-files';
 
 // Ports 19100-19109 belong to this suite.
 const ISSUER_PORT = 19100;
@@ -48,17 +47,9 @@ describe('rotor agent while the issuer is unreachable for 30 s (real issuer, Red
 
   beforeAll(async () => {
     await Promise.all([ISSUER_PORT, SWITCH_PORT, AGENT_HEALTH_PORT, REVOKER_PORT].map(ensurePortFree));
-    const identity = await TestIdentity.create();
-    const env = {
-      ...identity.env,
-      ROTOR_CATALOG: writeTempCatalog(CATALOG),
-      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-      ROTOR_REVOKE_POLL_MS: '100',
-    };
-    // The revoker drops each PostgreSQL role at its lease's expiry: an expired credential really stops working.
-    issuer = new ServiceProcess('issuer', ISSUER_PORT, env);
-    revoker = new ServiceProcess('revoker', REVOKER_PORT, env);
-    await Promise.all([issuer.start().ready(), revoker.start().ready()]);
+    const services = await startAgentServices({ catalog: CATALOG, issuerPort: ISSUER_PORT, revokerPort: REVOKER_PORT });
+    ({ issuer, revoker } = services);
+    const { identity } = services;
     // The agent's only way to the issuer: cut, it is a network partition; the issuer itself keeps running.
     link = await new TcpSwitch({ host: '127.0.0.1', port: ISSUER_PORT }, SWITCH_PORT).start();
     tokenFile = join(mkdtempSync(join(tmpdir(), 'rotor-agent-outage-token-')), 'token');

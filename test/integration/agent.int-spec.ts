@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +11,10 @@ import { IssuerClient } from '@rotor/client';
 import { AgentProcess } from '../support/agent-process';
 import { eventually } from '../support/eventually';
 import { requiredEnv } from '../support/services-env';
-import { ServiceProcess } from '../support/service-process';
-import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
-import { TestIdentity } from '../support/test-identity';
+import { startAgentServices } from '../support/agent-services';
+import type { ServiceProcess } from '../support/service-process';
+import { ensurePortFree } from '../support/temp-files';
+import type { TestIdentity } from '../support/test-identity';
 
 // Ports 19500-19519 belong to this suite.
 const ISSUER_PORT = 19500;
@@ -63,16 +64,7 @@ describe('rotor agent against the real issuer, revoker and PostgreSQL', () => {
     await admin.connect();
     await admin.query(`CREATE TABLE ${TABLE} (id int primary key, item text)`);
     await admin.query(`INSERT INTO ${TABLE} VALUES (1, 'book')`);
-    identity = await TestIdentity.create();
-    const env = {
-      ...identity.env,
-      ROTOR_CATALOG: writeTempCatalog(CATALOG),
-      ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-      ROTOR_REVOKE_POLL_MS: '100',
-    };
-    issuer = new ServiceProcess('issuer', ISSUER_PORT, env);
-    revoker = new ServiceProcess('revoker', REVOKER_PORT, env);
-    await Promise.all([issuer.start().ready(), revoker.start().ready()]);
+    ({ identity, issuer, revoker } = await startAgentServices({ catalog: CATALOG, issuerPort: ISSUER_PORT, revokerPort: REVOKER_PORT }));
     tokenFile = join(mkdtempSync(join(tmpdir(), 'rotor-agent-token-')), 'token');
     writeFileSync(tokenFile, await identity.serviceAccountToken('shop', 'orders'));
     workload = new IssuerClient({ url: issuer.url, caFile: CA_FILE, token: () => readFileSync(tokenFile, 'utf8') });
