@@ -46,6 +46,7 @@ describe('the injector over HTTPS (POST /mutate)', () => {
       operatorRoutes: [],
       jsonBodyLimit: '3mb',
       logger,
+      metrics,
     });
     url = running.urls.workload;
   });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 
 import { createServiceApp } from '@rotor/service-kit';
-import { createLogger } from '@rotor/telemetry';
+import { createLogger, Metrics } from '@rotor/telemetry';
 
 import type { ServiceName } from './service-process';
 
@@ -78,6 +78,8 @@ export async function documentOf(service: ServiceName): Promise<{ app: INestAppl
     service,
     description: `rotor ${service}`,
     logger: createLogger({ service, level: 'silent' }),
+    // A shell module has no ServiceKitModule, hence no /metrics: this registry is never read.
+    metrics: new Metrics(service),
   });
   await app.init();
   const document = (await request(app.getHttpServer()).get('/docs/json').expect(200)).body as Record<string, unknown>;

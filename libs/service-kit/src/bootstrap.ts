@@ -8,6 +8,7 @@ import type { DynamicModule } from '@nestjs/common';
 import type { HttpSettings } from '@rotor/config';
 import { createLogger, Metrics, type Logger } from '@rotor/telemetry';
 
+import { httpMetrics } from './http-metrics';
 import { splitRoutesByListener } from './listener-routes';
 import { withRestContract } from './openapi-contract';
 import { ServiceListeners, type ListenerUrls } from './listeners';
@@ -18,6 +19,8 @@ export interface ServiceApp {
   service: string;
   description: string;
   logger: Logger;
+  /** The registry the module's ServiceKitModule serves at /metrics: the HTTP metrics go there. */
+  metrics: Metrics;
   /** Runs before body parsing and every route (the listener split). */
   firstMiddleware?: RequestHandler;
   /** The largest JSON body accepted; 64kb unless a service takes bigger documents (the injector's AdmissionReviews). */
@@ -36,12 +39,22 @@ export interface RunningService {
 }
 
 /** Configures a Nest app the rotor way (body limits, OpenAPI at /docs, shutdown hooks). */
-export async function createServiceApp({ module, service, description, logger, firstMiddleware, jsonBodyLimit = '64kb' }: ServiceApp) {
+export async function createServiceApp({
+  module,
+  service,
+  description,
+  logger,
+  metrics,
+  firstMiddleware,
+  jsonBodyLimit = '64kb',
+}: ServiceApp) {
   const app = await NestFactory.create<NestExpressApplication>(module, {
     logger: new NestLoggerAdapter(logger.child({ component: 'nest' })),
     bufferLogs: false,
     bodyParser: false,
   });
+  // First of all, so that every answer is counted, whatever refuses the request.
+  app.use(httpMetrics(metrics));
   if (firstMiddleware) app.use(firstMiddleware);
   app.useBodyParser('json', { limit: jsonBodyLimit, type: ['application/json', 'application/*+json'] });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false }); // RFC 7662 introspection is form-encoded
@@ -107,14 +120,16 @@ export function runService<C extends { service: string; logLevel: string; http: 
   const start = async () => {
     const config = definition.loadConfig();
     const logger = createLogger({ service: config.service, level: config.logLevel });
+    const metrics = new Metrics(config.service);
     await bootstrapService({
-      module: definition.module(config, { logger, metrics: new Metrics(config.service) }),
+      module: definition.module(config, { logger, metrics }),
       service: config.service,
       description: definition.description,
       http: config.http,
       operatorRoutes: definition.operatorRoutes,
       ...(definition.jsonBodyLimit ? { jsonBodyLimit: definition.jsonBodyLimit } : {}),
       logger,
+      metrics,
     });
   };
   // Crash-only start-up: a dependency that accepts a connection and then never answers (a Kafka

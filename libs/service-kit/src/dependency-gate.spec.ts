@@ -56,13 +56,14 @@ describe('fail fast (DependencyGate, @Needs, timeouts)', () => {
   let kafkaUp = false;
 
   beforeAll(async () => {
+    const metrics = new Metrics('gated');
     const logger = createLogger({ service: 'gated', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
     @Module({
-      imports: [ServiceKitModule.forRoot({ service: 'gated', logger, metrics: new Metrics('gated'), dependencyTimeoutMs: TIMEOUT_MS })],
+      imports: [ServiceKitModule.forRoot({ service: 'gated', logger, metrics, dependencyTimeoutMs: TIMEOUT_MS })],
       controllers: [GatedController],
     })
     class GatedModule {}
-    app = await createServiceApp({ module: GatedModule, service: 'gated', description: 'test', logger });
+    app = await createServiceApp({ module: GatedModule, service: 'gated', description: 'test', logger, metrics });
     const readiness = app.get(ReadinessRegistry);
     readiness.register({
       name: 'kafka',

@@ -108,8 +108,9 @@ describe('service listeners (HTTPS, certificate reload, mTLS, operator port)', (
         },
       }),
     });
+    const metrics = new Metrics('probe');
     @Module({
-      imports: [ServiceKitModule.forRoot({ service: 'probe', logger, metrics: new Metrics('probe') })],
+      imports: [ServiceKitModule.forRoot({ service: 'probe', logger, metrics })],
       controllers: [ProbeController],
     })
     class ProbeModule {}
@@ -118,6 +119,7 @@ describe('service listeners (HTTPS, certificate reload, mTLS, operator port)', (
       service: 'probe',
       description: 'test',
       logger,
+      metrics,
       http: { host: '127.0.0.1', port: 0, ...http },
       operatorRoutes: ['/v1/ops'],
     });

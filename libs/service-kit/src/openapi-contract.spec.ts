@@ -3,7 +3,7 @@ import request from 'supertest';
 import { z } from 'zod';
 
 import { IssueCredentialRequestSchema, LeaseIdSchema, LeaseViewSchema, PostureReportSchema } from '@rotor/rest-contract';
-import { createLogger } from '@rotor/telemetry';
+import { createLogger, Metrics } from '@rotor/telemetry';
 
 import { createServiceApp } from './bootstrap';
 import { Answers, Honours, PathFrom, QueryFrom, Takes } from './openapi-contract';
@@ -59,6 +59,7 @@ describe('OpenAPI documents carry the rest-contract schemas', () => {
       service: 'documented',
       description: 'test',
       logger: createLogger({ service: 'documented', level: 'silent' }),
+      metrics: new Metrics('documented'),
     });
     await app.init();
     document = (await request(app.getHttpServer()).get('/docs/json')).body;

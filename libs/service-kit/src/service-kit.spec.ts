@@ -51,6 +51,7 @@ describe('service kit (HTTP edge)', () => {
   let dependencyUp = true;
 
   beforeAll(async () => {
+    const metrics = new Metrics('probe');
     const logger = createLogger({
       service: 'probe',
       destination: new Writable({
@@ -61,11 +62,11 @@ describe('service kit (HTTP edge)', () => {
       }),
     });
     @Module({
-      imports: [ServiceKitModule.forRoot({ service: 'probe', logger, metrics: new Metrics('probe') })],
+      imports: [ServiceKitModule.forRoot({ service: 'probe', logger, metrics })],
       controllers: [ProbeController],
     })
     class ProbeModule {}
-    app = await createServiceApp({ module: ProbeModule, service: 'probe', description: 'test', logger });
+    app = await createServiceApp({ module: ProbeModule, service: 'probe', description: 'test', logger, metrics });
     app.get(ReadinessRegistry).register({
       name: 'redis',
       check: async () => {

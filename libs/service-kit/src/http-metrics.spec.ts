@@ -1,0 +1,93 @@
+import { Writable } from 'node:stream';
+
+import { Controller, Get, Module, Param, Post, UseGuards, type CanActivate, type INestApplication } from '@nestjs/common';
+import request from 'supertest';
+
+import { DomainError } from '@rotor/errors';
+import { createLogger, Metrics } from '@rotor/telemetry';
+
+import { createServiceApp } from './bootstrap';
+import { ServiceKitModule } from './service-kit.module';
+
+const LEASE_ID = 'lease-5f1c0a77';
+
+class Refuse implements CanActivate {
+  canActivate(): never {
+    throw new DomainError('unauthenticated', 'token-invalid', 'no valid token');
+  }
+}
+
+@Controller('v1/leases')
+class LeasesController {
+  @Get(':id')
+  lease(@Param('id') id: string) {
+    if (id === 'missing') throw new DomainError('not-found', 'lease-not-found', 'no such lease');
+    return { id };
+  }
+
+  @Post()
+  @UseGuards(Refuse)
+  issue() {
+    return {};
+  }
+}
+
+/** The value of the sample `name` whose labels include `labels`, whatever their order; undefined when there is none. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const [, metric, labelText = '', reading] = /^(\w+)\{(.*)\} (\S+)$/.exec(line) ?? [];
+    if (metric !== name) continue;
+    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]));
+    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(reading);
+  }
+  return undefined;
+}
+
+describe('HTTP RED metrics', () => {
+  let app: INestApplication;
+  const metrics = new Metrics('probe');
+
+  beforeAll(async () => {
+    const logger = createLogger({ service: 'probe', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    @Module({ imports: [ServiceKitModule.forRoot({ service: 'probe', logger, metrics })], controllers: [LeasesController] })
+    class ProbeModule {}
+    app = await createServiceApp({ module: ProbeModule, service: 'probe', description: 'test', logger, metrics });
+    await app.init();
+    const server = app.getHttpServer();
+    await request(server).get(`/v1/leases/${LEASE_ID}`).expect(200);
+    await request(server).get(`/v1/leases/${LEASE_ID}`).expect(200);
+    await request(server).get('/v1/leases/missing').expect(404);
+    await request(server).post('/v1/leases').set('authorization', 'Bearer canary-token').send({}).expect(401);
+    await request(server).get('/v1/no-such/canary-path').expect(404);
+  });
+
+  afterAll(() => app.close());
+
+  const scrape = async () => (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+
+  it('counts requests by method, route template and status, problem answers included', async () => {
+    const text = await scrape();
+    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/v1/leases/:id', status: '200' })).toBe(2);
+    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/v1/leases/:id', status: '404' })).toBe(1);
+    expect(sample(text, 'rotor_http_requests_total', { method: 'POST', route: '/v1/leases', status: '401' })).toBe(1);
+    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+  });
+
+  it('times requests by method and route template', async () => {
+    expect(sample(await scrape(), 'rotor_http_request_duration_seconds_count', { method: 'GET', route: '/v1/leases/:id' })).toBe(3);
+  });
+
+  it('never puts a raw path, an id or a token into a label', async () => {
+    const text = await scrape();
+    expect(text).not.toContain(LEASE_ID);
+    expect(text).not.toContain('canary');
+    expect(text).not.toContain('/v1/no-such');
+  });
+
+  it('counts the probes and scrapes too', async () => {
+    await request(app.getHttpServer()).get('/healthz').expect(200);
+    const text = await scrape();
+    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThan(0);
+    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/healthz', status: '200' })).toBe(1);
+  });
+});
