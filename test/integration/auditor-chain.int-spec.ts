@@ -316,8 +316,8 @@ describe('auditor: the chained audit log', () => {
       );
       expect(readiness.checks['audit-append']?.detail).toMatch(/cannot append for \d+s, input not committed/);
       const lag = await (await fetch(`${auditor.process.url}/metrics`)).text();
-      expect(lag).toMatch(/rotor_audit_append_failing\{service="auditor"\} 1/);
-      expect(Number(/rotor_audit_lag_messages\{service="auditor"\} (\d+)/.exec(lag)?.[1])).toBeGreaterThan(0);
+      expect(lag).toMatch(/rotor_audit_append_failing\{rotor_service="auditor"\} 1/);
+      expect(Number(/rotor_audit_lag_messages\{rotor_service="auditor"\} (\d+)/.exec(lag)?.[1])).toBeGreaterThan(0);
       await new Promise((resolve) => setTimeout(resolve, 2_000)); // past several auto-commit intervals
       expect(JSON.stringify(await committed())).toBe(before);
 
@@ -336,7 +336,7 @@ describe('auditor: the chained audit log', () => {
       expect(gapsAndRepeats(summary.records)).toEqual([]);
       await eventually(
         async () =>
-          /rotor_audit_lag_messages\{service="auditor"\} 0\b/.test(await (await fetch(`${auditor.process.url}/metrics`)).text())
+          /rotor_audit_lag_messages\{rotor_service="auditor"\} 0\b/.test(await (await fetch(`${auditor.process.url}/metrics`)).text())
             ? true
             : undefined,
         {

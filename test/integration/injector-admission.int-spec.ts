@@ -162,7 +162,7 @@ describe('the injector over HTTPS (POST /mutate)', () => {
         .on('error', reject)
         .end();
     });
-    expect(metrics).toMatch(/rotor_injector_admissions_total\{outcome="injected",service="injector"\} 2/);
-    expect(metrics).toMatch(/rotor_injector_admissions_total\{outcome="refused",service="injector"\} 1/);
+    expect(metrics).toMatch(/rotor_injector_admissions_total\{outcome="injected",rotor_service="injector"\} 2/);
+    expect(metrics).toMatch(/rotor_injector_admissions_total\{outcome="refused",rotor_service="injector"\} 1/);
   });
 });

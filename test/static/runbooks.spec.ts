@@ -35,8 +35,8 @@ const histograms = new Set(
   code.flatMap((text) => [...text.matchAll(/\.histogram(?:<[^>]*>)?\(\s*'(rotor_[a-z0-9_]+)'/g)].map((match) => match[1]!)),
 );
 
-/** PostgreSQL names that share the prefix: a lease's role (`rotor_<32 hex>`), the auditor's database and role. */
-const NOT_METRICS = /^rotor_([0-9a-f]{32}|audit|auditor)$/;
+/** Names that share the prefix: a lease's PostgreSQL role (`rotor_<32 hex>`), the auditor's database and role, the metrics' `rotor_service` label. */
+const NOT_METRICS = /^rotor_([0-9a-f]{32}|audit|auditor|service)$/;
 
 /** `rotor_…` words a text names that no service registers (a histogram's _bucket/_sum/_count count as it). */
 export function unknownMetrics(text: string): string[] {

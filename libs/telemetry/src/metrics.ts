@@ -1,14 +1,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The default label naming the rotor service on every sample. */
+export const SERVICE_LABEL = 'rotor_service';
+
 /**
  * One Prometheus registry per service. Label values are identifiers such as topic names
- * or backends, never secret values.
+ * or backends, never secret values. The service's own label is `rotor_service`, not `service`:
+ * Prometheus attaches a `service` target label (the Kubernetes Service a ServiceMonitor scraped),
+ * which would clash with it.
  */
 export class Metrics {
   readonly registry = new Registry();
 
   constructor(service: string) {
-    this.registry.setDefaultLabels({ service });
+    this.registry.setDefaultLabels({ [SERVICE_LABEL]: service });
     collectDefaultMetrics({ register: this.registry });
   }
 

@@ -1,0 +1,18 @@
+import { Metrics } from './metrics';
+
+describe('Metrics', () => {
+  it('labels every sample rotor_service, never service (the target label Prometheus sets for a scraped Service)', async () => {
+    const metrics = new Metrics('issuer');
+    metrics.counter('rotor_probe_total', 'probe', ['outcome']).inc({ outcome: 'ok' });
+    metrics.gauge('rotor_probe_level', 'probe').set(3);
+    const text = await metrics.render();
+    expect(text).toContain('rotor_probe_total{outcome="ok",rotor_service="issuer"} 1');
+    expect(text).toContain('rotor_probe_level{rotor_service="issuer"} 3');
+    expect(text).not.toMatch(/[{,]service="/);
+  });
+
+  it('hands back the metric already registered under a name', () => {
+    const metrics = new Metrics('issuer');
+    expect(metrics.counter('rotor_probe_total', 'probe')).toBe(metrics.counter('rotor_probe_total', 'probe'));
+  });
+});
