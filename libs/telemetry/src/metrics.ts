@@ -21,8 +21,12 @@ export class Metrics {
     return this.existing(name) ?? new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  /** A gauge; `sample` is called at scrape time for values read from elsewhere (e.g. Redis). */
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], sample?: () => Promise<number>): Gauge<L> {
+  /**
+   * A gauge; `sample` is called at scrape time for values read from elsewhere (e.g. Redis).
+   * A sample of `undefined` (the value could not be read) exports no sample for that scrape:
+   * a made-up value such as -1 or 0 would read as a real one.
+   */
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], sample?: () => Promise<number | undefined>): Gauge<L> {
     return (
       this.existing(name) ??
       new Gauge({
@@ -33,7 +37,9 @@ export class Metrics {
         ...(sample
           ? {
               async collect(this: Gauge<L>) {
-                this.set(await sample());
+                const value = await sample();
+                if (value === undefined) this.remove();
+                else this.set(value);
               },
             }
           : {}),
