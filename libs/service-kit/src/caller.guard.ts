@@ -3,6 +3,7 @@ import type { Request } from 'express';
 
 import { DomainError } from '@rotor/errors';
 import { hasGroup, type Caller } from '@rotor/identity';
+import { Metrics } from '@rotor/telemetry';
 import type { TokenVerifier } from '@rotor/token-verification';
 
 export const TOKEN_VERIFIER = Symbol('rotor.token-verifier');
@@ -17,14 +18,30 @@ const bearerToken = (request: Request): string | undefined => {
   return match[1];
 };
 
-/** Authenticates the bearer token and attaches the caller to the request. */
+/**
+ * Authenticates the bearer token and attaches the caller to the request. Refusals are counted in
+ * rotor_authentication_failures_total by reason, the refusal's code (a fixed set, never the token).
+ */
 @Injectable()
 export class CallerGuard implements CanActivate {
-  constructor(@Inject(TOKEN_VERIFIER) private readonly verifier: TokenVerifier) {}
+  constructor(
+    @Inject(TOKEN_VERIFIER) private readonly verifier: TokenVerifier,
+    private readonly metrics: Metrics,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    request.caller = await this.verifier.verify(bearerToken(request));
+    try {
+      request.caller = await this.verifier.verify(bearerToken(request));
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === 'unauthenticated') {
+        // Looked up at the first refusal, not built in the constructor: OpenAPI shells build guards with stand-ins.
+        this.metrics
+          .counter('rotor_authentication_failures_total', 'Bearer tokens refused, by reason (the problem code)', ['reason'])
+          .inc({ reason: error.code });
+      }
+      throw error;
+    }
     return true;
   }
 }
