@@ -11,7 +11,7 @@ import { BackendRegistry, postgresRoleName, PostgresBackend, RedisAclBackend, ty
 import { DomainError } from '@rotor/errors';
 import { EventPublisher } from '@rotor/kafka';
 import { createRedis } from '@rotor/redis-store';
-import { createLogger } from '@rotor/telemetry';
+import { createLogger, Metrics } from '@rotor/telemetry';
 
 import { TokenHasher } from '../../apps/issuer/src/introspection/token-hasher';
 import { ActiveLeases } from '../../apps/issuer/src/leases/active-leases';
@@ -316,6 +316,7 @@ roles:
       new EventPublisher(deadKafka),
       new TokenHasher(keyringFrom('ROTOR_TOKEN_HASH_KEY', { ROTOR_TOKEN_HASH_KEY: 'k'.repeat(32) })),
       quietLogger,
+      new Metrics('issuer'),
     );
     try {
       const error = await service

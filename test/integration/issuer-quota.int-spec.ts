@@ -8,7 +8,7 @@ import { keyringFrom } from '@rotor/config';
 import { BackendRegistry } from '@rotor/credential-backends';
 import { EventPublisher } from '@rotor/kafka';
 import type { Redis } from '@rotor/redis-store';
-import { createLogger } from '@rotor/telemetry';
+import { createLogger, Metrics } from '@rotor/telemetry';
 
 import { TokenHasher } from '../../apps/issuer/src/introspection/token-hasher';
 import { ActiveLeases } from '../../apps/issuer/src/leases/active-leases';
@@ -213,6 +213,7 @@ roles:
       new EventPublisher(deadKafka, undefined, 2),
       new TokenHasher(keyringFrom('ROTOR_TOKEN_HASH_KEY', { ROTOR_TOKEN_HASH_KEY: 'k'.repeat(32) })),
       createLogger({ service: 'test', destination: new Writable({ write: (_c, _e, done) => done() }) }),
+      new Metrics('issuer'),
     );
     const workload = { namespace: 'undo', serviceAccount: 'app' };
     try {

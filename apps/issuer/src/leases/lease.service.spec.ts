@@ -3,7 +3,7 @@ import type { BackendRegistry, CredentialBackend } from '@rotor/credential-backe
 import type { WorkloadCaller } from '@rotor/identity';
 import { PublishTimeoutError, type EventPublisher } from '@rotor/kafka';
 import { DependencyGate, ReadinessRegistry } from '@rotor/service-kit';
-import type { Logger } from '@rotor/telemetry';
+import { Metrics, type Logger } from '@rotor/telemetry';
 
 import type { TokenHasher } from '../introspection/token-hasher';
 
@@ -48,7 +48,18 @@ function renewalFixture(publish: () => Promise<void>) {
   const activeLeases = { extend: (_lease: Lease, at: Date) => Promise.resolve(void (state.quota = at)) } as unknown as ActiveLeases;
   const publisher = { publish } as unknown as EventPublisher;
   const logger = { error: () => undefined, info: () => undefined, warn: () => undefined } as unknown as Logger;
-  const service = new LeaseService(catalog, backends, leases, activeLeases, publisher, {} as TokenHasher, logger, undefined, 1_500);
+  const service = new LeaseService(
+    catalog,
+    backends,
+    leases,
+    activeLeases,
+    publisher,
+    {} as TokenHasher,
+    logger,
+    new Metrics('issuer'),
+    undefined,
+    1_500,
+  );
   return { service, lease, state };
 }
 
@@ -118,6 +129,7 @@ describe('LeaseService.issue when the lease cannot be recorded', () => {
       publisher,
       { hash: () => 'k1:hash' } as unknown as TokenHasher,
       logger,
+      new Metrics('issuer'),
     );
     const started = Date.now();
     await expect(service.issue({ caller, role: 'token', idempotencyKey: 'retry-1' })).rejects.toMatchObject({
@@ -152,6 +164,7 @@ describe('LeaseService.issue under several slow dependencies', () => {
       {} as EventPublisher,
       {} as TokenHasher,
       { error: () => undefined, info: () => undefined } as unknown as Logger,
+      new Metrics('issuer'),
       new DependencyGate(new ReadinessRegistry(), 400),
     );
     const started = Date.now();
@@ -189,6 +202,7 @@ describe('LeaseService.issue for a token that names its pod', () => {
       } as unknown as EventPublisher,
       { hash: () => 'k1:hash' } as unknown as TokenHasher,
       { error: () => undefined, info: () => undefined } as unknown as Logger,
+      new Metrics('issuer'),
     );
     await service.issue({ caller: podCaller, role: 'token' });
     const issued = published.find((event) => event.type === 'rotor.lease.issued.v1');
@@ -198,5 +212,47 @@ describe('LeaseService.issue for a token that names its pod', () => {
       podName: 'orders-7d9f-abcde',
       podUid: '0b7f3c1e-3a5d-4c2b-9e1f-5a6b7c8d9e0f',
     });
+  });
+});
+
+describe('rotor_issuances_total', () => {
+  const metrics = new Metrics('issuer');
+  let reservation = 'reserved';
+  const service = new LeaseService(
+    {
+      roles: [
+        { name: 'token', owner: 'team', backend: { kind: 'opaque-token' }, bindings: [workload], ttl: 60_000, maxTtl: 600_000 },
+        { name: 'other-team', owner: 'team', backend: { kind: 'postgres' }, bindings: [], ttl: 60_000, maxTtl: 600_000 },
+      ],
+    } as unknown as Catalog,
+    {
+      get: () => ({ issue: () => Promise.resolve({ handle: { backend: 'opaque-token' }, credential: { token: 'canary-credential' } }) }),
+      dependenciesOf: () => [],
+    } as unknown as BackendRegistry,
+    { claimIdempotencyKey: () => Promise.resolve(undefined), create: () => Promise.resolve() } as unknown as LeaseStore,
+    { reserve: () => Promise.resolve(reservation) } as unknown as ActiveLeases,
+    { publish: () => Promise.resolve() } as unknown as EventPublisher,
+    { hash: () => 'k1:hash' } as unknown as TokenHasher,
+    { error: () => undefined, info: () => undefined } as unknown as Logger,
+    metrics,
+  );
+
+  const issuances = async (labels: string) =>
+    new RegExp(`^rotor_issuances_total\\{${labels},rotor_service="issuer"\\} (\\d+)$`, 'm').exec(await metrics.render())?.[1];
+
+  it('counts every request by catalog role, backend kind and outcome, and never a name the catalog lacks', async () => {
+    await service.issue({ caller, role: 'token' });
+    await service.issue({ caller, role: 'token', ttlMs: 3_600_000 }).catch(() => undefined);
+    await service.issue({ caller, role: 'other-team' }).catch(() => undefined);
+    await service.issue({ caller, role: 'canary-role-typed-by-a-caller' }).catch(() => undefined);
+    reservation = 'quota-reached';
+    await expect(service.issue({ caller, role: 'token' })).rejects.toMatchObject({ code: 'lease-quota-reached' });
+
+    expect(await issuances('role="token",backend="opaque-token",outcome="issued"')).toBe('1');
+    expect(await issuances('role="token",backend="opaque-token",outcome="invalid"')).toBe('1');
+    expect(await issuances('role="token",backend="opaque-token",outcome="quota-reached"')).toBe('1');
+    expect(await issuances('role="other-team",backend="postgres",outcome="forbidden"')).toBe('1');
+    expect(await issuances('role="\\(unknown\\)",backend="\\(unknown\\)",outcome="forbidden"')).toBe('1');
+    expect(await metrics.render()).not.toContain('canary');
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Counter } from 'prom-client';
 
 import { findRole, isBound, type Catalog } from '@rotor/catalog';
 import { createEvent, Topics, type Actor } from '@rotor/contracts';
@@ -9,7 +10,7 @@ import { DomainError } from '@rotor/errors';
 import type { OperatorCaller, WorkloadCaller } from '@rotor/identity';
 import { EventPublisher, PublishTimeoutError } from '@rotor/kafka';
 import { DependencyGate, LOGGER } from '@rotor/service-kit';
-import type { Logger } from '@rotor/telemetry';
+import { Metrics, type Logger } from '@rotor/telemetry';
 
 import { TokenHasher } from '../introspection/token-hasher';
 import { CATALOG, DEPENDENCY_TIMEOUT_MS } from '../platform/tokens';
@@ -22,6 +23,8 @@ const SOURCE = '/rotor/issuer';
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
 /** How long an answer may wait, past the request's budget, for the undo of a half-done request. */
 const UNDO_GRACE_MS = 300;
+/** The role and backend labels of a request for a role the catalog does not have (its name is the caller's text). */
+const UNKNOWN_ROLE = '(unknown)';
 
 export type IssueCommand = {
   role: string;
@@ -41,6 +44,15 @@ export interface IssuedLease {
   credential: Record<string, string>;
 }
 
+/**
+ * A refused or failed issuance's outcome: `quota-reached` for the active-lease quota, the kind of
+ * any other domain error (`forbidden`, `invalid`, `conflict`, `unavailable`), `error` otherwise.
+ */
+const issuanceOutcome = (error: unknown): string => {
+  if (!(error instanceof DomainError)) return 'error';
+  return error.code === 'lease-quota-reached' ? 'quota-reached' : error.kind;
+};
+
 const actorOf = (caller: WorkloadCaller | OperatorCaller): Actor =>
   caller.kind === 'workload'
     ? { kind: 'workload', workload: caller.workload }
@@ -53,6 +65,8 @@ const actorOf = (caller: WorkloadCaller | OperatorCaller): Actor =>
  */
 @Injectable()
 export class LeaseService {
+  private readonly issuances: Counter<'role' | 'backend' | 'outcome'>;
+
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
     private readonly backends: BackendRegistry,
@@ -61,11 +75,33 @@ export class LeaseService {
     private readonly publisher: EventPublisher,
     private readonly hasher: TokenHasher,
     @Inject(LOGGER) private readonly logger: Logger,
+    metrics: Metrics,
     @Optional() private readonly gate?: DependencyGate,
     @Optional() @Inject(DEPENDENCY_TIMEOUT_MS) private readonly dependencyTimeoutMs?: number,
-  ) {}
+  ) {
+    this.issuances = metrics.counter('rotor_issuances_total', 'Lease requests, by catalog role, backend kind and outcome', [
+      'role',
+      'backend',
+      'outcome',
+    ]);
+  }
 
+  /** Issues a lease; every request is counted in rotor_issuances_total, refusals included. */
   async issue(command: IssueCommand): Promise<IssuedLease> {
+    // Only catalog names become label values: a role the catalog lacks is the caller's free text.
+    const role = findRole(this.catalog, command.role);
+    const labels = { role: role?.name ?? UNKNOWN_ROLE, backend: role?.backend.kind ?? UNKNOWN_ROLE };
+    try {
+      const issued = await this.mint(command);
+      this.issuances.inc({ ...labels, outcome: 'issued' });
+      return issued;
+    } catch (error) {
+      this.issuances.inc({ ...labels, outcome: issuanceOutcome(error) });
+      throw error;
+    }
+  }
+
+  private async mint(command: IssueCommand): Promise<IssuedLease> {
     const { caller } = command;
     const role = findRole(this.catalog, command.role);
     if (!role || (caller.kind === 'workload' && !isBound(role, caller.workload))) {
