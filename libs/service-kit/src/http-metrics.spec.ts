@@ -59,6 +59,7 @@ describe('HTTP RED metrics', () => {
     await request(server).get('/v1/leases/missing').expect(404);
     await request(server).post('/v1/leases').set('authorization', 'Bearer canary-token').send({}).expect(401);
     await request(server).get('/v1/no-such/canary-path').expect(404);
+    await request(server).post('/v1/leases').set('content-type', 'application/json').send('{"canary": ').expect(400);
   });
 
   afterAll(() => app.close());
@@ -71,6 +72,8 @@ describe('HTTP RED metrics', () => {
     expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/v1/leases/:id', status: '404' })).toBe(1);
     expect(sample(text, 'rotor_http_requests_total', { method: 'POST', route: '/v1/leases', status: '401' })).toBe(1);
     expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+    // Body parsing runs before routing: a body refused there has no route yet.
+    expect(sample(text, 'rotor_http_requests_total', { method: 'POST', route: 'unmatched', status: '400' })).toBe(1);
   });
 
   it('times requests by method and route template', async () => {
