@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { GENESIS, projectRecord, sealRecord, type AuditViewsReader, type HashFields, type LeaseFilter } from '@rotor/audit-chain';
 import { MemoryViews } from '../../libs/audit-chain/src/memory-views.testing';
-import { ChainState, MonthlyPartitions, PgAuditViews, ViewWriter, type AuditDatabase } from '@rotor/audit-store';
+import { ChainState, MonthlyPartitions, PgAuditViews, ViewWriter, AuditDatabase } from '@rotor/audit-store';
 import { Topics, type AuditRecord } from '@rotor/contracts';
 
 import { PrivateAuditDatabase } from '../support/private-audit-database';
@@ -335,4 +335,29 @@ describe('audit store: rebuilding into a fresh schema while appends go on, then 
     );
     expect(schemas.rows.map((row) => row.name)).toEqual(['audit']); // the old one dropped, no rebuild schema left
   });
+});
+
+/**
+ * Auditor replicas start together (a Deployment of two, the chaos run's pair): each migrates the
+ * database at start-up. node-pg-migrate takes its advisory lock without waiting, so the replica
+ * that lost the race used to exit with "Another migration is already running".
+ */
+describe('audit store: replicas migrating a fresh database at once', () => {
+  const privateDb = new PrivateAuditDatabase();
+  afterAll(() => privateDb.drop());
+
+  it('all four start: one applies every migration, the others wait for it and find nothing left', async () => {
+    await privateDb.create();
+    const replicas = Array.from({ length: 4 }, () => AuditDatabase.open({ url: privateDb.url, max: 2 }));
+    try {
+      const applied = await Promise.all(replicas.map((replica) => replica.migrate()));
+      const all = applied.flat();
+      expect(all.length).toBeGreaterThan(0);
+      expect(new Set(all).size).toBe(all.length); // each migration applied once, by one replica
+      const { rows } = await replicas[0]!.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit.schema_migrations`);
+      expect(rows[0]!.n).toBe(all.length);
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+    }
+  }, 120_000);
 });

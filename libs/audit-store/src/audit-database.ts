@@ -6,6 +6,11 @@ import { runner } from 'node-pg-migrate';
 import { escapeIdentifier, Pool, type PoolClient } from 'pg';
 
 /** The schema holding the live views; a rebuild fills another, then takes this name (see switchSchema). */
+
+/** node-pg-migrate's refusal while another process holds its advisory lock. */
+const MIGRATION_LOCKED = /Another migration is already running/;
+/** Longer than any migration rotor ships takes on a small database. */
+const MIGRATION_LOCK_WAIT_MS = 120_000;
 export const LIVE_SCHEMA = 'audit';
 const MIGRATIONS_DIR = join(__dirname, '..', 'migrations');
 
@@ -75,6 +80,21 @@ export class AuditDatabase {
 
   /** Creates the schema if needed and runs the migrations it lacks (versioned in libs/audit-store/migrations). */
   async migrate(log: (message: string) => void = () => undefined): Promise<string[]> {
+    // The runner takes an advisory lock without waiting for it: a replica that starts while
+    // another migrates waits for it here, then finds nothing left to apply.
+    const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
+    for (let pause = 100; ; pause = Math.min(pause * 2, 2_000)) {
+      try {
+        return await this.migrateOnce(log);
+      } catch (error) {
+        if (!MIGRATION_LOCKED.test((error as Error).message) || Date.now() >= deadline) throw error;
+        log(`another replica is migrating the audit database; trying again in ${pause} ms`);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
+  private async migrateOnce(log: (message: string) => void): Promise<string[]> {
     const client = await this.pool.connect();
     try {
       const applied = await withMigrationsDir((dir) =>
@@ -86,7 +106,6 @@ export class AuditDatabase {
           schema: this.schema,
           createSchema: true,
           checkOrder: true,
-          // The runner takes an advisory lock: replicas starting together migrate once.
           noLock: false,
           log,
           logger: { debug: () => undefined, info: log, warn: log, error: log },
