@@ -62,9 +62,16 @@ const CredentialSchema = z
   });
 export type CredentialConfig = z.infer<typeof CredentialSchema>;
 
+const Signal = z.enum(['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTERM']);
+
 const NotifySchema = z.union([
   /** Signal a process of the pod (a shared process namespace), its pid read from a file at each notice. */
-  z.strictObject({ signal: z.enum(['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTERM']), pidFile: AbsolutePath }),
+  z.strictObject({ signal: Signal, pidFile: AbsolutePath }),
+  /** Or every process of the pod with this command name (/proc/<pid>/comm, as `pkill -x` matches it), looked up at each notice. */
+  z.strictObject({
+    signal: Signal,
+    process: z.string().regex(/^[^/\0\n]{1,15}$/, 'a command name as /proc/<pid>/comm holds it (1-15 characters, no /)'),
+  }),
   /** Or run a command (execFile: no shell), its first element an absolute path. */
   z.strictObject({ command: z.tuple([AbsolutePath], z.string()), timeout: Duration.default(10_000) }),
 ]);

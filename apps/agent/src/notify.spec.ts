@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { notify } from './notify';
+import { notify, pidsNamed } from './notify';
 
 describe('notify', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-agent-notify-'));
@@ -56,6 +56,33 @@ describe('notify', () => {
   it('reports a command that fails', async () => {
     await expect(notify({ command: [process.execPath, '-e', 'process.exit(3)'], timeout: 10_000 }, ['db'])).rejects.toThrow(
       /notify command .* failed/,
+    );
+  });
+
+  it('sends the signal to every process of the given command name, looked up in /proc', async () => {
+    // A process whose command name is known: node renames itself with process.title.
+    const name = `rotor-app-${process.pid % 10_000}`;
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `process.title = '${name}'; process.on('SIGUSR1', () => { console.log('usr1'); process.exit(0); }); setInterval(() => {}, 1000)`,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    for (let waited = 0; (await pidsNamed(name)).length === 0 && waited < 5_000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await pidsNamed(name)).toEqual([child.pid]);
+    await notify({ signal: 'SIGUSR1', process: name }, ['db']);
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect({ code, output }).toEqual({ code: 0, output: 'usr1\n' });
+  });
+
+  it('reports that no process of that name runs, naming the shared process namespace', async () => {
+    await expect(notify({ signal: 'SIGHUP', process: 'no-such-app' }, ['db'])).rejects.toThrow(
+      "no process named no-such-app to signal (is the pod's process namespace shared?)",
     );
   });
 });

@@ -1,14 +1,32 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 import type { NotifyConfig } from './config';
 
+/** The pids (never 1, never this process) whose command name is `name`, as `pkill -x` finds them. */
+export async function pidsNamed(name: string, proc = '/proc'): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir(proc)) {
+    const pid = Number(entry);
+    if (!/^\d+$/.test(entry) || pid <= 1 || pid === process.pid) continue;
+    const comm = await readFile(`${proc}/${entry}/comm`, 'utf8').catch(() => undefined); // it may have exited
+    if (comm?.trimEnd() === name) pids.push(pid);
+  }
+  return pids;
+}
+
 /**
- * Tells the application that a file changed: a signal to the pid in a pid file (a shared
- * process namespace), or a command run without a shell. Its failure is reported, never fatal:
- * the file is written either way.
+ * Tells the application that a file changed: a signal to the pid in a pid file or to the
+ * processes of a name (a shared process namespace), or a command run without a shell. Its
+ * failure is reported, never fatal: the file is written either way.
  */
 export async function notify(config: NotifyConfig, changed: string[]): Promise<void> {
+  if ('process' in config) {
+    const pids = await pidsNamed(config.process);
+    if (pids.length === 0) throw new Error(`no process named ${config.process} to signal (is the pod's process namespace shared?)`);
+    for (const pid of pids) process.kill(pid, config.signal);
+    return;
+  }
   if ('signal' in config) {
     const text = (await readFile(config.pidFile, 'utf8')).trim();
     const pid = Number(text);
