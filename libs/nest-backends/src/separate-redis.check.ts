@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 
+import { withTimeout } from '@rotor/backoff';
 import { BackendRegistry, RedisAclBackend, runIdOf } from '@rotor/credential-backends';
 import { REDIS } from '@rotor/nest-redis';
 import type { Redis } from '@rotor/redis-store';
@@ -27,7 +28,7 @@ export class SeparateRedisCheck implements OnApplicationBootstrap {
     if (!redisAcl) return;
     let ids: (string | undefined)[];
     try {
-      ids = await withTimeout(Promise.all([this.redis.info('server').then(runIdOf), redisAcl.serverRunId()]));
+      ids = await withTimeout(Promise.all([this.redis.info('server').then(runIdOf), redisAcl.serverRunId()]), CHECK_TIMEOUT_MS);
     } catch (error) {
       this.logger.warn(
         { err: (error as Error).message },
@@ -41,18 +42,3 @@ export class SeparateRedisCheck implements OnApplicationBootstrap {
       );
   }
 }
-
-const withTimeout = <T>(work: Promise<T>): Promise<T> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });

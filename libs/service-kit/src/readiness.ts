@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 
+import { withTimeout } from '@rotor/backoff';
 import type { Logger } from '@rotor/telemetry';
 
 import { classifyDependencyFailure, type DependencyFailure } from './dependency-failure';
@@ -94,18 +95,3 @@ export class ReadinessRegistry {
     return { ready: entries.every(([, result]) => result.ok), checks: Object.fromEntries(entries) };
   }
 }
-
-const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error('failed'));
-      },
-    );
-  });

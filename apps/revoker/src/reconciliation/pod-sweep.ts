@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 
+import { withTimeout } from '@rotor/backoff';
 import type { PodLister } from '@rotor/kube-client';
 import { classifyDependencyFailure, LOGGER } from '@rotor/service-kit';
 import { Metrics, type Logger } from '@rotor/telemetry';
@@ -133,18 +134,3 @@ function failureReason(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'number' && code >= 400 && code < 600 ? `http-${code}` : classifyDependencyFailure(error);
 }
-
-const withTimeout = <T>(work: Promise<T>, ms: number): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
