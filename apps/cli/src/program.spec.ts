@@ -4,25 +4,10 @@ import type { Command } from 'commander';
 
 import { commandTree, completionScript } from './completion';
 import { ApiError, ExitCode, exitCodeFor, UnavailableError, UsageError } from './exit-codes';
-import { runCli } from './cli';
+import { runInProcess } from './run-in-process.testing';
 import { buildProgram } from './program';
 
-/** Runs the CLI in-process, collecting what it writes. */
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    process.exitCode = undefined;
-    const code = await runCli(argv);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+const run = runInProcess;
 
 const leafCommands = (program: Command) =>
   commandTree(program)

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { runCli } from './cli';
+import { runInProcess } from './run-in-process.testing';
 import { ExitCode } from './exit-codes';
 import { cliError, transportTo } from './rotor-api';
 
@@ -109,22 +109,7 @@ describe('CLI HTTPS through @rotor/client', () => {
   });
 });
 
-/** Runs the CLI in-process against a local issuer, collecting what it writes. */
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    process.exitCode = undefined;
-    const code = await runCli(argv);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+const run = runInProcess;
 
 const LEASE_ID = '6f1c2d3e-0000-4000-8000-000000000001';
 /** As the issuer might send it: its own key order, and a field this CLI does not know yet. */
