@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 
@@ -69,6 +70,7 @@ const consumed = (events: AnyEnvelope[], topic = SOURCE): BatchItem<AnyEnvelope>
       offset: String(offset),
       key: null,
       timestamp: String(Date.now()),
+      traceContext: ROOT_CONTEXT,
       headers: {},
       logger,
     },

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+
 import { DeadLetterSchema, Topics, type DeadLetter } from '@rotor/contracts';
 import {
   ConsumerRunner,
@@ -203,16 +208,59 @@ describe('ConsumerRunner against a real broker', () => {
     }
   }, 90_000);
 
-  it('carries a W3C traceparent through: same trace, new span', async () => {
-    const seen: (string | undefined)[] = [];
-    await runner(`g-${randomUUID()}`, async (message, context) => {
-      if (message.n === 7) seen.push(context.traceparent);
-    }).start();
-    const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    await publisher.send([{ topic, key: 'k', value: JSON.stringify({ n: 7 }) }], parent);
-    await eventually(async () => (seen.length ? true : undefined), { what: 'the traced message' });
-    expect(seen[0]).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
-    expect(seen[0]).not.toBe(parent);
+  it('traces a message: the send span is a child of the active span, the process span a child of the send span', async () => {
+    const spans = new InMemorySpanExporter();
+    const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    trace.setGlobalTracerProvider(provider);
+    try {
+      const handledIn: (string | undefined)[] = [];
+      await runner(`g-${randomUUID()}`, async (message) => {
+        if (message.n === 7) handledIn.push(trace.getActiveSpan()?.spanContext().spanId);
+      }).start();
+      const request = trace.getTracer('test').startSpan('POST /v1/credentials');
+      await context.with(trace.setSpan(context.active(), request), () =>
+        publisher.send([{ topic, key: 'lease-7', value: JSON.stringify({ n: 7 }), headers: { 'ce-id': 'event-7' } }]),
+      );
+      request.end();
+      await eventually(async () => (handledIn.length ? true : undefined), { what: 'the traced message' });
+      await eventually(
+        async () => {
+          await provider.forceFlush();
+          return spans
+            .getFinishedSpans()
+            .some((span) => span.attributes['messaging.message.id'] === 'event-7' && span.name === `process ${topic}`)
+            ? true
+            : undefined;
+        },
+        { what: 'the process span to end' },
+      );
+      const finished = spans.getFinishedSpans();
+      const send = finished.find((span) => span.name === `send ${topic}`)!;
+      // The group reads the topic from its start: other tests' messages have process spans too.
+      const processed = finished.find((span) => span.name === `process ${topic}` && span.attributes['messaging.message.id'] === 'event-7')!;
+      expect(send.kind).toBe(SpanKind.PRODUCER);
+      expect(send.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+      expect(send.attributes).toMatchObject({
+        'messaging.system': 'kafka',
+        'messaging.destination.name': topic,
+        'messaging.message.id': 'event-7',
+      });
+      expect(processed.kind).toBe(SpanKind.CONSUMER);
+      expect(processed.spanContext().traceId).toBe(request.spanContext().traceId);
+      expect(processed.parentSpanContext?.spanId).toBe(send.spanContext().spanId);
+      expect(processed.attributes).toMatchObject({ 'messaging.kafka.message.key': 'lease-7', 'messaging.destination.partition.id': '0' });
+      // The handler ran inside its message's process span.
+      expect(handledIn[0]).toBe(processed.spanContext().spanId);
+      // Values never become attributes.
+      expect(JSON.stringify(finished.map((span) => span.attributes))).not.toContain('"n":7');
+    } finally {
+      trace.disable();
+      propagation.disable();
+      context.disable();
+      await provider.shutdown();
+    }
   });
 
   it('finishes the in-flight message before a graceful stop returns', async () => {

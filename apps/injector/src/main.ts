@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 
 import { runService } from '@rotor/service-kit';

@@ -1,3 +1,4 @@
+import { context as otel, ROOT_CONTEXT, type Context, type Span } from '@opentelemetry/api';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from '@rotor/backoff';
@@ -7,6 +8,7 @@ import type { Logger, Metrics } from '@rotor/telemetry';
 
 import { MalformedMessageError, PermanentError, ReferenceRejectedError } from './errors';
 import type { EventPublisher } from './event-publisher';
+import { endSpan, startProcessSpan } from './message-tracing';
 
 /** How long the broker may hold an idle fetch open (kafkajs' maxWaitTimeInMs). */
 export const FETCH_MAX_WAIT_MS = 1_000;
@@ -16,7 +18,11 @@ export interface MessageContext {
   offset: string;
   key: string | null;
   timestamp: string;
-  traceparent?: string;
+  /**
+   * The trace context of this message's `process` span. Per-message handlers run inside it; a
+   * batch handler passes it as `parent` when it publishes on the message's behalf.
+   */
+  traceContext: Context;
   headers: Record<string, string>;
   logger: Logger;
 }
@@ -191,15 +197,28 @@ export class ConsumerRunner {
     const registered = this.registered(topic);
     if (registered.kind !== 'message') throw new Error(`${topic} has a batch handler: it is consumed in batches`);
     const { subscription } = registered;
-    const context = this.contextOf(topic, partition, message);
-    let input: unknown;
+    const { span, context } = this.contextOf(topic, partition, message);
+    let failure: string | undefined;
     try {
-      input = subscription.parse(decodeJson(message.value), topic);
+      await otel.with(context.traceContext, async () => {
+        let input: unknown;
+        try {
+          input = subscription.parse(decodeJson(message.value), topic);
+        } catch (error) {
+          failure = 'dead-lettered';
+          return this.deadLetter(message, context, error, 0);
+        }
+        const gaveUp = await this.withRetries(topic, 1, context.logger, heartbeat, () => subscription.handle(input, context));
+        if (!gaveUp) return;
+        failure = 'dead-lettered';
+        await this.deadLetter(message, context, gaveUp.error, gaveUp.attempts);
+      });
     } catch (error) {
-      return this.deadLetter(message, context, error, 0);
+      failure = error instanceof Error ? error.name : 'error';
+      throw error;
+    } finally {
+      endSpan(span, failure);
     }
-    const gaveUp = await this.withRetries(topic, 1, context.logger, heartbeat, () => subscription.handle(input, context));
-    if (gaveUp) await this.deadLetter(message, context, gaveUp.error, gaveUp.attempts);
   }
 
   /**
@@ -228,30 +247,47 @@ export class ConsumerRunner {
     messages: KafkaMessage[],
     heartbeat: () => Promise<void>,
   ): Promise<void> {
-    const items: (BatchItem<unknown> & { raw: KafkaMessage })[] = [];
-    for (const message of messages) {
-      const context = this.contextOf(topic, partition, message);
-      try {
-        items.push({ message: subscription.parse(decodeJson(message.value), topic), context, raw: message });
-      } catch (error) {
-        await this.deadLetter(message, context, error, 0);
+    const items: (BatchItem<unknown> & { raw: KafkaMessage; span: Span })[] = [];
+    const failed = new Set<Span>();
+    const spans: Span[] = [];
+    try {
+      for (const message of messages) {
+        const { span, context } = this.contextOf(topic, partition, message);
+        spans.push(span);
+        try {
+          items.push({ message: subscription.parse(decodeJson(message.value), topic), context, raw: message, span });
+        } catch (error) {
+          failed.add(span);
+          await this.deadLetter(message, context, error, 0);
+        }
       }
-    }
-    if (items.length === 0) return;
-    this.batchSize.observe({ topic }, items.length);
-    const logger = this.logger.child({
-      topic,
-      partition,
-      fromOffset: items[0]!.context.offset,
-      toOffset: items[items.length - 1]!.context.offset,
-    });
-    const gaveUp = await this.withRetries(topic, items.length, logger, heartbeat, () => subscription.handleBatch(items));
-    if (!gaveUp) return;
-    // One message may be what fails the batch: handle them one by one, so only the failing ones are dead-lettered.
-    logger.warn({ err: errorSummary(gaveUp.error) }, 'batch failed; handling its messages one at a time');
-    for (const item of items) {
-      const failed = await this.withRetries(topic, 1, item.context.logger, heartbeat, () => subscription.handleBatch([item]));
-      if (failed) await this.deadLetter(item.raw, item.context, failed.error, failed.attempts);
+      if (items.length === 0) return;
+      this.batchSize.observe({ topic }, items.length);
+      const logger = this.logger.child({
+        topic,
+        partition,
+        fromOffset: items[0]!.context.offset,
+        toOffset: items[items.length - 1]!.context.offset,
+      });
+      // Each message has its own span; a batch of one runs inside it, a larger one in none (its
+      // handler names each item's context where it publishes for it).
+      const batchContext = items.length === 1 ? items[0]!.context.traceContext : ROOT_CONTEXT;
+      const gaveUp = await otel.with(batchContext, () =>
+        this.withRetries(topic, items.length, logger, heartbeat, () => subscription.handleBatch(items)),
+      );
+      if (!gaveUp) return;
+      // One message may be what fails the batch: handle them one by one, so only the failing ones are dead-lettered.
+      logger.warn({ err: errorSummary(gaveUp.error) }, 'batch failed; handling its messages one at a time');
+      for (const item of items) {
+        const itemFailed = await otel.with(item.context.traceContext, () =>
+          this.withRetries(topic, 1, item.context.logger, heartbeat, () => subscription.handleBatch([item])),
+        );
+        if (!itemFailed) continue;
+        failed.add(item.span);
+        await this.deadLetter(item.raw, item.context, itemFailed.error, itemFailed.attempts);
+      }
+    } finally {
+      for (const span of spans) endSpan(span, failed.has(span) ? 'dead-lettered' : undefined);
     }
   }
 
@@ -301,17 +337,29 @@ export class ConsumerRunner {
     return registered;
   }
 
-  private contextOf(topic: string, partition: number, message: KafkaMessage): MessageContext {
+  private contextOf(topic: string, partition: number, message: KafkaMessage): { span: Span; context: MessageContext } {
     const headers = decodeHeaders(message.headers);
-    return {
+    const key = message.key?.toString() ?? null;
+    const { span, context: traceContext } = startProcessSpan({
       topic,
       partition,
       offset: message.offset,
-      key: message.key?.toString() ?? null,
-      timestamp: message.timestamp,
-      traceparent: headers['traceparent'],
+      key,
+      groupId: this.options.groupId,
       headers,
-      logger: this.logger.child({ topic, partition, offset: message.offset, eventId: headers['ce-id'] }),
+    });
+    return {
+      span,
+      context: {
+        topic,
+        partition,
+        offset: message.offset,
+        key,
+        timestamp: message.timestamp,
+        traceContext,
+        headers,
+        logger: this.logger.child({ topic, partition, offset: message.offset, eventId: headers['ce-id'] }),
+      },
     };
   }
 
@@ -330,9 +378,7 @@ export class ConsumerRunner {
       failedAt: new Date().toISOString(),
     };
     // If this send fails the handler throws, the offset is not committed, and the message comes back.
-    await this.publisher.send([
-      { topic: Topics.deadLetter, key: context.key, value: JSON.stringify(record), headers: { traceparent: context.traceparent ?? '' } },
-    ]);
+    await this.publisher.send([{ topic: Topics.deadLetter, key: context.key, value: JSON.stringify(record) }], context.traceContext);
     this.deadLettered.inc({ topic: context.topic, reason: reason.code });
     if (error instanceof ReferenceRejectedError) this.referencesRejected.inc({ topic: context.topic, reason: error.reason });
     this.processed.inc({ topic: context.topic, outcome: 'dead-lettered' });

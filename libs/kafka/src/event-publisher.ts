@@ -1,17 +1,21 @@
+import { context, type Context } from '@opentelemetry/api';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 
 import type { DomainTopic, Envelope } from '@rotor/contracts';
 import { sleep } from '@rotor/backoff';
 import { isDependencyOutage } from '@rotor/errors';
-import { outgoingTraceparent } from '@rotor/telemetry';
 
 import { isKafkaAuthorizationFailure, KafkaAuthorizationError } from './errors';
+import { endSpan, startSendSpan, withTraceHeaders } from './message-tracing';
 
 export interface PublishOptions {
   /** Partition key; per-entity order (lease id, managed-secret name). Defaults to the event subject. */
   key?: string;
-  /** Parent trace context, e.g. from the HTTP request or the consumed message. */
-  traceparent?: string;
+  /**
+   * The trace the send belongs to; by default the caller's active context (the HTTP request's
+   * or the consumed message's span). A batch handler names each item's own.
+   */
+  parent?: Context;
   /**
    * Give up after this long (a request path that must fail fast while the broker hangs). The
    * send may still land later; callers treat the timeout as "not published" and undo.
@@ -33,6 +37,8 @@ export interface OutgoingMessage {
   partition?: number;
   value: string;
   headers?: Record<string, string>;
+  /** The trace this message continues, when not the send's own (an audit record: its event's). */
+  traceContext?: Context;
 }
 
 /** Tries of one request, and the pauses between them (doubling): about 20 s in all, as kafkajs' own retries were. */
@@ -130,7 +136,7 @@ export class EventPublisher {
         value: JSON.stringify(event),
         headers: { 'content-type': 'application/cloudevents+json', 'ce-id': event.id },
       })),
-      options.traceparent,
+      options.parent,
     );
     if (options.timeoutMs === undefined) return sent;
     const what = [...new Set(events.map((event) => event.type))].join(', ');
@@ -151,11 +157,12 @@ export class EventPublisher {
   }
 
   /** Sends raw messages (audit records, dead letters) with the same durability. */
-  send(messages: OutgoingMessage[], parentTraceparent?: string): Promise<void> {
-    return this.enqueue(messages, parentTraceparent).sent;
+  send(messages: OutgoingMessage[], parent?: Context): Promise<void> {
+    return this.enqueue(messages, parent).sent;
   }
 
-  private enqueue(messages: OutgoingMessage[], parentTraceparent?: string): { sent: Promise<void>; cancel: () => void } {
+  private enqueue(messages: OutgoingMessage[], parent: Context = context.active()): { sent: Promise<void>; cancel: () => void } {
+    const traced = startSendSpan(messages, parent);
     const byTopic = new Map<string, OutgoingMessage[]>();
     for (const message of messages) {
       const batch = byTopic.get(message.topic);
@@ -168,20 +175,26 @@ export class EventPublisher {
         key: message.key,
         ...(message.partition === undefined ? {} : { partition: message.partition }),
         value: message.value,
-        headers: { ...message.headers, traceparent: outgoingTraceparent(message.headers?.['traceparent'] ?? parentTraceparent) },
+        headers: withTraceHeaders(message.headers, message.traceContext ?? traced.context),
       })),
     }));
     let entry!: Queued;
     const sent = new Promise<void>((resolve, reject) => {
       entry = { topicMessages, bytes: messages.reduce((sum, message) => sum + message.value.length, 0), resolve, reject };
     });
+    sent.then(
+      () => endSpan(traced.span),
+      (error: unknown) => endSpan(traced.span, error instanceof Error ? error.name : 'send failed'),
+    );
     this.queue.push(entry);
     this.sendNext();
     return {
       sent,
       cancel: () => {
         const index = this.queue.indexOf(entry);
-        if (index >= 0) this.queue.splice(index, 1);
+        if (index < 0) return;
+        this.queue.splice(index, 1);
+        endSpan(traced.span, 'cancelled');
       },
     };
   }

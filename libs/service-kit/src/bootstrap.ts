@@ -1,14 +1,15 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 
 import type { DynamicModule } from '@nestjs/common';
 
 import type { HttpSettings } from '@rotor/config';
 import { createLogger, Metrics, type Logger } from '@rotor/telemetry';
+import { setHttpRouteResolver } from '@rotor/tracing';
 
-import { httpMetrics } from './http-metrics';
+import { httpMetrics, routeTemplate, UNMATCHED_ROUTE } from './http-metrics';
 import { splitRoutesByListener } from './listener-routes';
 import { withRestContract } from './openapi-contract';
 import { ServiceListeners, type ListenerUrls } from './listeners';
@@ -55,6 +56,11 @@ export async function createServiceApp({
   });
   // First of all, so that every answer is counted, whatever refuses the request.
   app.use(httpMetrics(metrics));
+  // Server spans are named after the route template, as the metrics are labelled.
+  setHttpRouteResolver((request) => {
+    const route = routeTemplate(request as Request);
+    return route === UNMATCHED_ROUTE ? undefined : route;
+  });
   if (firstMiddleware) app.use(firstMiddleware);
   app.useBodyParser('json', { limit: jsonBodyLimit, type: ['application/json', 'application/*+json'] });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false }); // RFC 7662 introspection is form-encoded

@@ -7,6 +7,7 @@ import { HealthController } from './health.controller';
 import { ProblemDetailsFilter } from './problem-details.filter';
 import { DependencyGate } from './dependency-gate';
 import { ReadinessRegistry } from './readiness';
+import { TraceFlush } from './trace-flush';
 import { DEFAULT_DEPENDENCY_TIMEOUT_MS, DEPENDENCY_TIMEOUT_MS, LOGGER, SERVICE_NAME } from './tokens';
 
 export interface ServiceKitOptions {
@@ -32,6 +33,7 @@ export class ServiceKitModule {
         { provide: DEPENDENCY_TIMEOUT_MS, useValue: dependencyTimeoutMs ?? DEFAULT_DEPENDENCY_TIMEOUT_MS },
         ReadinessRegistry,
         DependencyGate,
+        TraceFlush,
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
       ],
       exports: [SERVICE_NAME, LOGGER, Metrics, DEPENDENCY_TIMEOUT_MS, ReadinessRegistry, DependencyGate],

@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream';
 
 import { createLogger } from './logger';
-import { isTraceparent, outgoingTraceparent, traceIdOf } from './trace-context';
 
 const captured = () => {
   const lines: string[] = [];
@@ -76,20 +75,5 @@ describe('logger redaction at any depth', () => {
     expect(output).toContain('"keyId":"k1"');
     expect(output).toContain('"secretName":"db"');
     expect(output).toContain('[circular]');
-  });
-});
-
-describe('trace context', () => {
-  it('continues the parent trace with a new span id', () => {
-    const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    const child = outgoingTraceparent(parent);
-    expect(isTraceparent(child)).toBe(true);
-    expect(traceIdOf(child)).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
-    expect(child).not.toBe(parent);
-  });
-
-  it('starts a new trace when there is no valid parent', () => {
-    expect(isTraceparent(outgoingTraceparent('garbage'))).toBe(true);
-    expect(isTraceparent('00-00000000000000000000000000000000-00f067aa0ba902b7-01')).toBe(false);
   });
 });

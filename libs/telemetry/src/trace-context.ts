@@ -1,26 +1,69 @@
-import { randomBytes } from 'node:crypto';
-
-import { context, propagation } from '@opentelemetry/api';
-
-/** W3C Trace Context: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`. */
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-export const isTraceparent = (value: string | undefined): value is string =>
-  !!value && TRACEPARENT.test(value) && !/^00-0{32}-/.test(value) && !/-0{16}-/.test(value);
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 
 /**
- * The traceparent for an outgoing message: the active OpenTelemetry context when an SDK is
- * registered; otherwise a child of `parent` (same trace, new span), or a new trace.
+ * Trace context kept beyond a call: a lease's revocation minutes after its issuance, an
+ * emergency run's worker, a queued delivery. The W3C `traceparent` is what is stored (the
+ * propagator writes and reads it); with no SDK running there is none, and nothing is stored.
  */
-export function outgoingTraceparent(parent?: string): string {
+export function traceparentOf(from: Context = context.active()): string | undefined {
   const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
-  if (isTraceparent(carrier['traceparent'])) return carrier['traceparent'];
-  const match = parent ? TRACEPARENT.exec(parent) : null;
-  const traceId = match?.[1] ?? randomBytes(16).toString('hex');
-  const flags = match?.[3] ?? '01';
-  return `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
+  propagation.inject(from, carrier);
+  return carrier['traceparent'];
 }
 
-export const traceIdOf = (traceparent: string | undefined): string | undefined =>
-  traceparent ? TRACEPARENT.exec(traceparent)?.[1] : undefined;
+/** The context a stored `traceparent` continues; the root context when there is none. */
+export function contextFromTraceparent(traceparent: string | undefined): Context {
+  return traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+}
+
+/** The trace id of the active span, for a log line or an exemplar; undefined when nothing is traced. */
+export function activeTraceId(): string | undefined {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
+}
+
+export interface SpanOptions {
+  /** The parent: a stored trace (contextFromTraceparent) or, by default, the active context. */
+  parent?: Context;
+  kind?: SpanKind;
+  /** Ids and kinds only: never a secret value or a token. */
+  attributes?: Attributes;
+}
+
+const tracer = () => trace.getTracer('rotor');
+
+/**
+ * Runs `work` in a new active span that ends when it settles; a failure marks the span with
+ * the error's name (not its message, which could quote what failed).
+ */
+export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
+  return tracer().startActiveSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}) },
+    options.parent ?? context.active(),
+    async (span) => {
+      try {
+        return await work(span);
+      } catch (error) {
+        markFailed(span, error);
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+export function markFailed(span: Span, error: unknown): void {
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
+}

@@ -154,7 +154,8 @@ export class AuditAppender implements OnModuleInit {
         topic: this.config.auditTopic,
         key: chain,
         value: JSON.stringify(record),
-        headers: { 'ce-id': record.eventId, ...(context.traceparent ? { traceparent: context.traceparent } : {}) },
+        headers: { 'ce-id': record.eventId },
+        traceContext: context.traceContext, // the record continues the audited event's trace
       });
       occurredAt.push(entry.occurredAt);
       head = record;

@@ -31,7 +31,6 @@ export type IssueCommand = {
   ttlMs?: number;
   task?: string;
   idempotencyKey?: string;
-  traceparent?: string;
 } & (
   | { caller: WorkloadCaller; breakGlass?: undefined }
   /** Break-glass: an SRE takes the role outside its bindings, for at most `maxTtlMs`, and holds the lease. */
@@ -207,7 +206,7 @@ export class LeaseService {
             revocationHandle: issued.handle,
           },
         }),
-        { traceparent: command.traceparent, ...publishOptions() },
+        publishOptions(),
       );
     } catch (error) {
       await awaitUndo(this.undoIssue(lease, tokenHash, command));
@@ -230,12 +229,8 @@ export class LeaseService {
     return lease;
   }
 
-  /** `ttlMs`: the TTL the caller asked for, if any; `traceparent` goes onto lease.renewed. */
-  async renew(
-    caller: WorkloadCaller,
-    leaseId: string,
-    { ttlMs, traceparent }: { ttlMs?: number; traceparent?: string } = {},
-  ): Promise<Lease> {
+  /** `ttlMs`: the TTL the caller asked for, if any. */
+  async renew(caller: WorkloadCaller, leaseId: string, { ttlMs }: { ttlMs?: number } = {}): Promise<Lease> {
     const lease = await this.get(caller, leaseId);
     const now = new Date();
     if (!isLive(lease, now)) throw new DomainError('conflict', 'lease-ended', `lease ${leaseId} has ended and cannot be renewed`);
@@ -271,7 +266,7 @@ export class LeaseService {
           subject: lease.id,
           data: { ...leaseRef(lease), renewedAt: iso(now), expiresAt: iso(expiresAt), maxExpiresAt: iso(lease.maxExpiresAt) },
         }),
-        { traceparent, ...publishOptions() },
+        publishOptions(),
       );
     } catch (error) {
       await awaitUndo(this.undoRenewal(lease, done));
@@ -291,7 +286,7 @@ export class LeaseService {
 
   /** Early revocation (e.g. at task end): the revoker does the work; this asks for it. */
   /** By its holder, or by an SRE (recorded as `requestedBy` on the event, so the audit names them). */
-  async requestRevocation(caller: WorkloadCaller | OperatorCaller, leaseId: string, traceparent?: string): Promise<Lease> {
+  async requestRevocation(caller: WorkloadCaller | OperatorCaller, leaseId: string): Promise<Lease> {
     const lease = await this.get(caller, leaseId);
     if (lease.state === 'revoked') return lease;
     this.gate?.assertAvailable(['kafka']);
@@ -304,7 +299,7 @@ export class LeaseService {
           subject: lease.id,
           data: { subject: { kind: 'lease', leaseId: lease.id }, reason: 'requested', requestedBy: actorOf(caller) },
         }),
-        { traceparent, ...(this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {}) },
+        this.dependencyTimeoutMs ? { timeoutMs: this.dependencyTimeoutMs } : {},
       );
     } catch (error) {
       if (!(error instanceof PublishTimeoutError)) throw error;

@@ -52,21 +52,21 @@ const expectedView = {
 
 describe('issuer lease routes answer what rest-contract documents', () => {
   it('POST /v1/credentials: the lease and its credential', async () => {
-    const body = wire(await controller.issue(caller, { role: 'orders-db' }, undefined, undefined));
+    const body = wire(await controller.issue(caller, { role: 'orders-db' }, undefined));
     expect(body).toEqual({ ...expectedView, credential: { username: 'rotor_x', password: 'p' } });
     // Parsing strips what the schema does not name: equal means every field is documented.
     expect(IssuedCredentialSchema.parse(body)).toEqual(body);
   });
 
   it('GET and renew: the lease view', async () => {
-    for (const body of [wire(await controller.get(caller, lease.id)), wire(await controller.renew(caller, lease.id, {}, undefined))]) {
+    for (const body of [wire(await controller.get(caller, lease.id)), wire(await controller.renew(caller, lease.id, {}))]) {
       expect(body).toEqual(expectedView);
       expect(LeaseViewSchema.parse(body)).toEqual(body);
     }
   });
 
   it('DELETE: the lease, when and why it was revoked, and whether that is done', async () => {
-    const body = wire(await controller.revoke(caller, lease.id, undefined));
+    const body = wire(await controller.revoke(caller, lease.id));
     expect(body).toEqual({
       ...expectedView,
       state: 'revoked',
@@ -94,7 +94,7 @@ describe('issuer lease routes for operators', () => {
   it('lets an SRE read and revoke any lease, as themselves (the event names them)', async () => {
     const sre = operator(['rotor:sre']);
     await recording.get(sre, lease.id);
-    await recording.revoke(sre, lease.id, undefined);
+    await recording.revoke(sre, lease.id);
     expect(asked.splice(0)).toEqual([
       { method: 'get', caller: sre },
       { method: 'revoke', caller: sre },
@@ -103,13 +103,13 @@ describe('issuer lease routes for operators', () => {
 
   it('lets an auditor read but not revoke, and refuses a person in no rotor group', async () => {
     await recording.get(operator(['rotor:auditor']), lease.id);
-    expect(await refusal(recording.revoke(operator(['rotor:auditor']), lease.id, undefined))).toBe('forbidden missing-group');
+    expect(await refusal(recording.revoke(operator(['rotor:auditor']), lease.id))).toBe('forbidden missing-group');
     expect(await refusal(recording.get(operator([]), lease.id))).toBe('forbidden missing-group');
     expect(asked.splice(0).map((call) => call.method)).toEqual(['get']);
   });
 
   it('still issues credentials to workloads only', async () => {
-    expect(await refusal(recording.issue(operator(['rotor:sre']), { role: 'orders-db' }, undefined, undefined))).toBe(
+    expect(await refusal(recording.issue(operator(['rotor:sre']), { role: 'orders-db' }, undefined))).toBe(
       'forbidden workloads-only',
     );
   });

@@ -63,7 +63,6 @@ export class LeasesController {
     @CurrentCaller() caller: Caller,
     @Body(new ZodBodyPipe(IssueCredentialRequestSchema)) body: IssueCredentialRequest,
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
-    @Headers('traceparent') traceparent: string | undefined,
   ) {
     const { lease, credential } = await this.leases.issue({
       caller: asWorkload(caller),
@@ -71,7 +70,6 @@ export class LeasesController {
       ttlMs: body.ttl,
       task: body.task,
       idempotencyKey: idempotencyKey(idempotencyKeyHeader),
-      traceparent,
     });
     return { ...leaseView(lease), credential };
   }
@@ -93,17 +91,16 @@ export class LeasesController {
     @CurrentCaller() caller: Caller,
     @Param('id') id: string,
     @Body(new ZodBodyPipe(RenewLeaseRequestSchema)) body: RenewLeaseRequest,
-    @Headers('traceparent') traceparent: string | undefined,
   ) {
-    return leaseView(await this.leases.renew(asWorkload(caller), leaseId(id), { ttlMs: body.ttl, traceparent }));
+    return leaseView(await this.leases.renew(asWorkload(caller), leaseId(id), { ttlMs: body.ttl }));
   }
 
   @Delete('leases/:id')
   @HttpCode(202)
   @PathFrom({ id: LeaseIdSchema })
   @Answers(202, LeaseRevocationSchema, 'the lease, its revocation done or requested')
-  async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('traceparent') traceparent: string | undefined) {
-    const lease = await this.leases.requestRevocation(revokers(caller), leaseId(id), traceparent);
+  async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    const lease = await this.leases.requestRevocation(revokers(caller), leaseId(id));
     return { ...leaseView(lease), revocation: lease.state === 'revoked' ? 'done' : 'requested' };
   }
 }

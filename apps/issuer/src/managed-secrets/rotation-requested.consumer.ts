@@ -13,13 +13,10 @@ import { SecretVersionStore } from './secret-version.store';
 export class RotationRequestedConsumer {
   constructor(kafka: KafkaLifecycle, rotation: RotationService, versions: SecretVersionStore) {
     kafka.consumer({ groupId: 'rotor-issuer-rotation' }).subscribe(
-      onEvent(Topics.rotationRequested, async (event, context) => {
+      onEvent(Topics.rotationRequested, async (event) => {
         if (await versions.wasHandled(event.id)) return;
         try {
-          await rotation.rotate(event.data.secret, event.data.reason, {
-            traceparent: context.traceparent,
-            emergencyId: event.data.emergencyId,
-          });
+          await rotation.rotate(event.data.secret, event.data.reason, { emergencyId: event.data.emergencyId });
         } catch (error) {
           if (error instanceof DomainError && error.code === 'unknown-managed-secret') throw new PermanentError(error.message);
           throw error;

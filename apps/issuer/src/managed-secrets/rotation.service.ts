@@ -47,7 +47,7 @@ export class RotationService {
   async rotate(
     name: string,
     reason: RotationReason,
-    { traceparent, emergencyId }: { traceparent?: string; emergencyId?: string } = {},
+    { emergencyId }: { emergencyId?: string } = {},
   ): Promise<CurrentVersion> {
     const secret = this.secret(name);
     // One rotation of a secret at a time: the version read here as previous must be the one the new version replaces.
@@ -74,7 +74,7 @@ export class RotationService {
             createdAt: current.createdAt.toISOString(),
           },
         }),
-        { key: name, traceparent },
+        { key: name },
       );
       await this.versions.rotations.schedule(name, current.createdAt.getTime() + secret.rotationPeriod);
       this.logger.info({ secret: name, version: current.version, reason }, 'managed secret rotated');
