@@ -5,6 +5,7 @@
 #             its go.mod has replace directives, so it is built inside a scratch module)
 #   promtool  Prometheus' rule checker (`promtool check rules`, `promtool test rules`)
 # Usage: scripts/go-tools.sh [jaeger|promtool ...]   (default: both, in parallel)
+#        scripts/go-tools.sh --check                 exit 0 when both are built at their versions
 # Prints the bin directory on success. Logs: .rotor/cache/go-tools/<tool>.log
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +38,16 @@ build_promtool() {
   mv "$BIN/.promtool/promtool" "$BIN/promtool" && rmdir "$BIN/.promtool"
   echo "$PROMTOOL_VERSION" >"$BIN/promtool.version"
 }
+
+if [[ "${1:-}" == --check ]]; then
+  built jaeger "$JAEGER_VERSION" && built promtool "$PROMTOOL_VERSION"
+  exit
+fi
+
+# One build at a time per machine: a second caller (npm test and services-up at once) waits here
+# for the first, then finds the binaries built.
+exec 9>"$CACHE/.lock"
+flock 9
 
 tools=("$@")
 [[ ${#tools[@]} -gt 0 ]] || tools=(jaeger promtool)

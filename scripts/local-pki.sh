@@ -2,6 +2,7 @@
 #
 #   .rotor/tls/ca.{crt,key}          a local CA (10 years), trusted by every client of the stack
 #   .rotor/tls/server.{crt,key}      127.0.0.1 / localhost / the service names: services, Redis, PostgreSQL
+#   .rotor/tls/otel-exporter.{crt,key}  the services' client certificate at Jaeger's OTLP receiver (mTLS)
 #   .rotor/tls/kafka-broker.pem      the broker's key + certificate (CN=rotor-kafka-broker): its
 #                                    SASL_SSL listener, and the mTLS identity of its controller and
 #                                    inter-broker listeners (a super user only it holds)
@@ -52,6 +53,7 @@ ensure_pki() {
   chmod 644 "$PKI/ca.crt"
   issue_cert server "/CN=rotor local services" "$SERVER_SANS"
   issue_cert kafka-broker "/CN=rotor-kafka-broker" "IP:127.0.0.1,DNS:localhost,DNS:kafka"
+  issue_cert otel-exporter "/CN=rotor-otel-exporter" "DNS:rotor-otel-exporter"
   (umask 077 && cat "$PKI/kafka-broker.key" "$PKI/kafka-broker.crt" >"$PKI/kafka-broker.pem")
   local user
   for user in "${KAFKA_USERS[@]}"; do ensure_password "kafka-$user"; done

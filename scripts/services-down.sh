@@ -137,6 +137,7 @@ main() {
   }
   local t0
   t0="$(now_ms)"
+  stop_by_pidfile jaeger "$RUN/jaeger.pid" go-tools/bin/jaeger 5
   stop_by_pidfile gsm "$RUN/gsm.pid" gsm-emulator 5 # tools/gsm-emulator/main.ts, or the older scripts/gsm-emulator.js
   stop_by_pidfile kafka "$RUN/kafka.pid" kafka.Kafka 45
   stop_redis

@@ -6,6 +6,9 @@
 #   a second Redis for the redis-acl backend's users      127.0.0.1:6380  (ROTOR_REDIS_ACL_URL)
 #   PostgreSQL (Debian postgresql, cluster in .rotor/pg)  127.0.0.1:5432  rotor/rotor, db rotor
 #   GSM emulator (tools/gsm-emulator, gRPC)              127.0.0.1:9090
+#   Jaeger v2 (traces: OTLP/HTTP in, UI and query API)   127.0.0.1:4318, UI https://127.0.0.1:16686
+#     built once per machine by scripts/go-tools.sh (with promtool), in parallel with the rest;
+#     not started when OTEL_SDK_DISABLED=true (tracing off)
 #
 # Idempotent: a service of ours that is already up (pid alive and answering) is left alone,
 # and a service named by KAFKA_BROKERS / REDIS_URL / DATABASE_URL /
@@ -27,6 +30,12 @@ REDIS_ACL_PORT=6380 # the redis-acl backend's Redis: never the one holding rotor
 PG_PORT=5432
 GSM_PORT=9090
 GSM_PROJECT=rotor-local
+JAEGER_OTLP_PORT=4318
+JAEGER_UI_PORT=16686
+JAEGER_QUERY_GRPC_PORT=16685
+JAEGER_HEALTH_PORT=13133
+TRACING=1
+[[ "${OTEL_SDK_DISABLED:-}" == true ]] && TRACING=0
 # Kafka namespaces prepared (topics + the same ACLs) for the test suite's parallel workers: each
 # worker is its own rotor installation on this stack (test/support/worker-env.ts).
 TEST_KAFKA_NAMESPACES=test1.,test2.,test3.,test4.,test5.,test6.
@@ -744,6 +753,129 @@ gsm_up() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Jaeger v2 all-in-one: the local trace backend (in memory, the last 50,000 traces). The
+# services export to its OTLP/HTTP receiver over TLS with a client certificate (mTLS); its UI
+# and query API answer over TLS, on loopback only. The binary is built by scripts/go-tools.sh.
+
+JAEGER_PIDFILE="$RUN/jaeger.pid"
+JAEGER_PATTERN="go-tools/bin/jaeger"
+JAEGER_LOG="$LOGS/jaeger.log"
+GO_TOOLS_LOG="$LOGS/go-tools.log"
+GO_TOOLS_PID=""
+
+# Starts the Go tools' build in the background when a binary is missing (minutes, once per machine).
+go_tools_start() {
+  bash "$ROOT/scripts/go-tools.sh" --check >/dev/null 2>&1 && return 0
+  say go "building Jaeger and promtool once for this machine, in the background (log: $GO_TOOLS_LOG)"
+  bash "$ROOT/scripts/go-tools.sh" >"$GO_TOOLS_LOG" 2>&1 &
+  GO_TOOLS_PID=$!
+}
+
+go_tools_wait() {
+  [[ -n "$GO_TOOLS_PID" ]] || return 0
+  local t0
+  t0="$(now_ms)"
+  wait "$GO_TOOLS_PID" || fail go "$GO_TOOLS_LOG" "building the Go tools failed"
+  say go "Jaeger and promtool built (waited $(secs_since "$t0") s for them here)"
+  SETUP_NOTES+=("Go tools built (Jaeger, promtool), waited $(secs_since "$t0") s after the rest was up")
+}
+
+# jaeger_tls [CLIENT_CA]: the tls block of a listener, indented under it (nothing on an insecure stack).
+jaeger_tls() {
+  ((INSECURE)) && return 0
+  printf '%s\n' "        tls:" "          cert_file: $PKI/server.crt" "          key_file: $PKI/server.key"
+  [[ -z "${1:-}" ]] || printf '%s\n' "          client_ca_file: $1"
+}
+
+jaeger_config() {
+  cat <<YAML
+# Written by scripts/services-up.sh.
+service:
+  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    resource:
+      service.name: jaeger
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  healthcheckv2:
+    use_v2: true
+    http:
+      endpoint: 127.0.0.1:$JAEGER_HEALTH_PORT
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 50000
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:$JAEGER_UI_PORT
+$(jaeger_tls | sed 's/^  //')
+    grpc:
+      endpoint: 127.0.0.1:$JAEGER_QUERY_GRPC_PORT
+$(jaeger_tls | sed 's/^  //')
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:$JAEGER_OTLP_PORT
+$(jaeger_tls "$PKI/ca.crt")
+processors:
+  batch:
+    timeout: 200ms
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+YAML
+}
+
+jaeger_answers() { curl -fsS --max-time 2 "http://127.0.0.1:$JAEGER_HEALTH_PORT/status" >/dev/null 2>&1; }
+
+jaeger_up() {
+  local t0 bin config deadline ui
+  t0="$(now_ms)"
+  bin="$STATE/cache/go-tools/bin/jaeger"
+  ui="https://127.0.0.1:$JAEGER_UI_PORT"
+  ((INSECURE)) && ui="http://127.0.0.1:$JAEGER_UI_PORT"
+  mkdir -p "$STATE/jaeger"
+  config="$STATE/jaeger/config.yaml"
+  if pid_alive "$JAEGER_PIDFILE" "$JAEGER_PATTERN" && jaeger_answers && [[ "$(jaeger_config)" == "$(cat "$config" 2>/dev/null)" ]]; then
+    say jaeger "already running (pid $(cat "$JAEGER_PIDFILE")), UI $ui"
+    record jaeger "127.0.0.1:$JAEGER_OTLP_PORT, UI $ui" "already running" "$(secs_since "$t0")"
+    return 0
+  fi
+  # Running in the other mode (secure/insecure) or with an older configuration: start it again.
+  if pid_alive "$JAEGER_PIDFILE" "$JAEGER_PATTERN"; then
+    kill "$(cat "$JAEGER_PIDFILE")" 2>/dev/null || true
+    sleep 1
+  fi
+  [[ -x "$bin" ]] || fail jaeger "$GO_TOOLS_LOG" "no Jaeger binary at $bin (bash scripts/go-tools.sh jaeger builds it)"
+  require_free_port jaeger "$JAEGER_OTLP_PORT" OTEL_EXPORTER_OTLP_ENDPOINT
+  require_free_port jaeger "$JAEGER_UI_PORT" OTEL_EXPORTER_OTLP_ENDPOINT
+  jaeger_config >"$config"
+  echo "===== $(date -Is) starting Jaeger =====" >>"$JAEGER_LOG"
+  setsid nohup "$bin" --config "$config" >>"$JAEGER_LOG" 2>&1 </dev/null &
+  echo $! >"$JAEGER_PIDFILE"
+  deadline=$((SECONDS + 30))
+  until jaeger_answers; do
+    pid_alive "$JAEGER_PIDFILE" "$JAEGER_PATTERN" || fail jaeger "$JAEGER_LOG" "Jaeger exited during start-up"
+    ((SECONDS < deadline)) || fail jaeger "$JAEGER_LOG" "Jaeger did not answer within 30 s"
+    sleep 0.2
+  done
+  say jaeger "ready: OTLP 127.0.0.1:$JAEGER_OTLP_PORT, UI $ui (pid $(cat "$JAEGER_PIDFILE"))"
+  record jaeger "127.0.0.1:$JAEGER_OTLP_PORT, UI $ui" "started" "$(secs_since "$t0")"
+}
+
+# ---------------------------------------------------------------------------------------
 
 write_env() {
   local tmp="$STATE/env.tmp" svc
@@ -779,6 +911,24 @@ export ROTOR_TLS_CERT_FILE=$PKI/server.crt
 export ROTOR_TLS_KEY_FILE=$PKI/server.key
 EOF
     fi
+    if ((TRACING && !INSECURE)); then
+      # The standard OpenTelemetry variables (libs/tracing): every service exports its spans to Jaeger.
+      cat >>"$tmp" <<EOF
+export OTEL_EXPORTER_OTLP_ENDPOINT=https://127.0.0.1:$JAEGER_OTLP_PORT
+export OTEL_EXPORTER_OTLP_CERTIFICATE=$PKI/ca.crt
+export OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=$PKI/otel-exporter.crt
+export OTEL_EXPORTER_OTLP_CLIENT_KEY=$PKI/otel-exporter.key
+export ROTOR_JAEGER_QUERY_URL=https://127.0.0.1:$JAEGER_UI_PORT
+EOF
+    elif ((TRACING)); then
+      cat >>"$tmp" <<EOF
+export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$JAEGER_OTLP_PORT
+export ROTOR_JAEGER_QUERY_URL=http://127.0.0.1:$JAEGER_UI_PORT
+EOF
+    else
+      echo "export OTEL_SDK_DISABLED=true" >>"$tmp"
+    fi
+
     mkdir -p "$STATE/service-env"
     for svc in issuer revoker distributor auditor cli; do
       if ((INSECURE)); then : >"$STATE/service-env/$svc.env"; else service_env "$svc" >"$STATE/service-env/$svc.env"; fi
@@ -791,7 +941,8 @@ print_summary() {
   local total="$1" svc
   echo
   echo "rotor services (total $total s):"
-  for svc in kafka redis redis-acl postgres gsm; do
+  for svc in kafka redis redis-acl postgres gsm jaeger; do
+    [[ -n "${SUMMARY_WHERE[$svc]:-}" ]] || continue
     printf '  %-9s %-46s %-26s %6s s\n' "$svc" "${SUMMARY_WHERE[$svc]}" "${SUMMARY_HOW[$svc]}" "${SUMMARY_TIME[$svc]}"
   done
   local note
@@ -835,6 +986,7 @@ main() {
   if pid_alive "$KAFKA_PIDFILE" "$KAFKA_PATTERN" || [[ -n "$IN_KAFKA_BROKERS" ]]; then
     need_kafka=0 # running, or maybe external: kafka_start decides (it still fetches the jars)
   fi
+  ((TRACING)) && go_tools_start # compiles while the rest installs and starts
   ensure_packages "$need_redis" "$need_pg" "$need_kafka"
   if ((!INSECURE)); then
     ensure_pki
@@ -849,6 +1001,10 @@ main() {
   [[ "$PG_EXTERNAL" == 1 ]] || pg_up
   [[ "$GSM_EXTERNAL" == 1 ]] || gsm_up
   kafka_ready
+  if ((TRACING)); then
+    go_tools_wait
+    jaeger_up
+  fi
 
   write_env
   print_summary "$(secs_since "$t0")"

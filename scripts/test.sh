@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, type-check, unit, then integration and e2e against the real
-# Kafka, Redis, PostgreSQL and GSM emulator (started here if they are not up).
+# Kafka, Redis, PostgreSQL, GSM emulator and Jaeger (started here if they are not up).
 #   npm test            everything, ending with a 4-minute chaos run (docs/chaos.md; ROTOR_TEST_CHAOS=0 skips it)
 #   npm test -- --unit  lint, type-check and unit tests only (no services needed)
 set -euo pipefail
@@ -42,15 +42,32 @@ step() {
 }
 
 t_start=$(date +%s%3N)
+# Jaeger and promtool (scripts/go-tools.sh): built once per machine, minutes on a fresh one, so
+# the build starts now and overlaps lint, type-check and the services' start (which waits for it).
+GO_TOOLS_PID=""
+if ! bash scripts/go-tools.sh --check; then
+  mkdir -p "$ROOT/.rotor/logs"
+  echo "[go   ] building Jaeger and promtool in the background (.rotor/logs/go-tools-build.log)"
+  bash scripts/go-tools.sh >"$ROOT/.rotor/logs/go-tools-build.log" 2>&1 &
+  GO_TOOLS_PID=$!
+fi
+go_tools_built() {
+  [[ -z "$GO_TOOLS_PID" ]] && return 0
+  wait "$GO_TOOLS_PID" || { tail -20 "$ROOT/.rotor/logs/go-tools-build.log" >&2; return 1; }
+}
 # @nx/enforce-module-boundaries reads Nx's cached project graph and silently skips itself
 # without one (a fresh clone): compute it first, so CI enforces the boundaries too.
 step graph env NX_DAEMON=false nx show projects --json >/dev/null
 step lint eslint . --max-warnings=0
 step format prettier --check . --log-level warn
 step typecheck tsc -p tsconfig.json --noEmit
-step unit jest --selectProjects unit --ci --json --outputFile="$REPORTS/unit.json"
 if [[ "$UNIT_ONLY" == 0 ]]; then
   step services bash scripts/services-up.sh
+fi
+# The unit project checks the alert rules with promtool (test/static/observability.spec.ts).
+step go-tools go_tools_built
+step unit jest --selectProjects unit --ci --json --outputFile="$REPORTS/unit.json"
+if [[ "$UNIT_ONLY" == 0 ]]; then
   load_services_env
   ensure_dev_keys
   # Suites run in parallel workers, each its own installation on the stack (tools/jest/worker-environment.js);

@@ -4,6 +4,7 @@ import type { Target } from '@rotor/catalog';
 import { byKind, TargetKindSchema, type TargetKind } from '@rotor/contracts';
 import { REDIS } from '@rotor/nest-redis';
 import { acquireLock, DueSchedule, type Redis } from '@rotor/redis-store';
+import { traceparentOf } from '@rotor/telemetry';
 
 export type { TargetKind };
 export const TARGET_KINDS: readonly TargetKind[] = TargetKindSchema.options;
@@ -17,6 +18,8 @@ export interface DeliveryJob {
   /** The target as the catalog declared it when the job was made, so removal works after a catalog change. */
   target: Target;
   attempts: number;
+  /** The trace of the event that asked for it (a rotation's): the delivery continues it. Absent when tracing is off. */
+  traceparent?: string;
 }
 
 export const jobId = (job: Pick<DeliveryJob, 'op' | 'secret' | 'version' | 'target'>) =>
@@ -38,9 +41,10 @@ export class DeliveryQueue {
   }
 
   /** Enqueues a job unless the same job is already queued or running. */
-  async enqueue(job: Omit<DeliveryJob, 'attempts'>, dueAtMs = Date.now()): Promise<void> {
+  async enqueue(job: Omit<DeliveryJob, 'attempts' | 'traceparent'>, dueAtMs = Date.now()): Promise<void> {
     const id = jobId(job);
-    await this.redis.hsetnx(jobKey(id), 'job', JSON.stringify({ ...job, attempts: 0 }));
+    const traceparent = traceparentOf();
+    await this.redis.hsetnx(jobKey(id), 'job', JSON.stringify({ ...job, attempts: 0, ...(traceparent ? { traceparent } : {}) }));
     await this.schedules[job.target.kind].scheduleIfAbsent(id, dueAtMs);
   }
 

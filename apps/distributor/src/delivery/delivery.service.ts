@@ -4,7 +4,7 @@ import { backoffDelay } from '@rotor/backoff';
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { LOGGER } from '@rotor/service-kit';
-import { Metrics, type Logger } from '@rotor/telemetry';
+import { contextFromTraceparent, inSpan, Metrics, type Logger } from '@rotor/telemetry';
 
 import type { DistributorConfig } from '../config';
 import { DISTRIBUTOR_CONFIG } from '../platform/tokens';
@@ -81,6 +81,18 @@ export class DeliveryService {
       for (const schedule of Object.values(this.queue.schedules)) await schedule.complete(id);
       return 'gone';
     }
+    // The asking event's trace goes on (a rotation: version created → this copy → delivery.completed).
+    return inSpan(
+      `${job.op} copy`,
+      {
+        parent: contextFromTraceparent(job.traceparent),
+        attributes: { 'rotor.secret': job.secret, 'rotor.secret.version': job.version, 'rotor.target.kind': job.target.kind },
+      },
+      () => this.runLocked(id, job),
+    );
+  }
+
+  private async runLocked(id: string, job: DeliveryJob): Promise<JobOutcome> {
     const unlock = await this.queue.lockTarget(job.secret, job.target.name, this.config.delivery.visibilityMs);
     if (!unlock) {
       await this.queue.retryLater(job, Date.now() + 250);

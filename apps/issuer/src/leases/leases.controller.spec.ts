@@ -109,8 +109,6 @@ describe('issuer lease routes for operators', () => {
   });
 
   it('still issues credentials to workloads only', async () => {
-    expect(await refusal(recording.issue(operator(['rotor:sre']), { role: 'orders-db' }, undefined))).toBe(
-      'forbidden workloads-only',
-    );
+    expect(await refusal(recording.issue(operator(['rotor:sre']), { role: 'orders-db' }, undefined))).toBe('forbidden workloads-only');
   });
 });

@@ -44,11 +44,7 @@ export class RotationService {
   }
 
   /** `emergencyId` (from an emergency's rotation request) is carried onto the event, so the emergency can count this version. */
-  async rotate(
-    name: string,
-    reason: RotationReason,
-    { emergencyId }: { emergencyId?: string } = {},
-  ): Promise<CurrentVersion> {
+  async rotate(name: string, reason: RotationReason, { emergencyId }: { emergencyId?: string } = {}): Promise<CurrentVersion> {
     const secret = this.secret(name);
     // One rotation of a secret at a time: the version read here as previous must be the one the new version replaces.
     return this.versions.whileRotating(name, async () => {

@@ -12,7 +12,7 @@ import type {
   RunListQuery,
 } from '@rotor/rest-contract';
 import { LOGGER } from '@rotor/service-kit';
-import type { Logger } from '@rotor/telemetry';
+import { traceparentOf, type Logger } from '@rotor/telemetry';
 
 import { EmergencyIndex } from './emergency-index';
 import {
@@ -123,6 +123,7 @@ export class EmergencyRotationService {
   private async begin({ caller, requestId, fields }: RunStart): Promise<{ created: boolean; id: string }> {
     const id = requestId ? emergencyIdFor(caller.subject, requestId, fields.scope) : randomUUID();
     const startedAt = new Date().toISOString();
+    const traceparent = traceparentOf();
     const created = await this.store.create({
       id,
       ...fields,
@@ -135,6 +136,7 @@ export class EmergencyRotationService {
       quotaLimited: false,
       startedAt,
       lastProgressAt: 0,
+      ...(traceparent ? { traceparent } : {}),
     });
     const run = await this.store.get(id);
     if (!run) throw new Error(`emergency run ${id} disappeared right after it was stored`);

@@ -8,7 +8,7 @@ import { ClaimLoopWorker, REDIS, type ClaimLoopSpec } from '@rotor/nest-redis';
 import { forEachLimited, type Redis } from '@rotor/redis-store';
 import type { Pacer } from '@rotor/secret-store';
 import { LOGGER } from '@rotor/service-kit';
-import type { Logger } from '@rotor/telemetry';
+import { contextFromTraceparent, inSpan, type Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
 import { LeaseClock } from '../leases/lease-clock';
@@ -75,8 +75,15 @@ export class EmergencyWorker extends ClaimLoopWorker {
     ];
   }
 
-  /** Runs steps of one claimed rotation for a third of the visibility window, then hands the claim back. */
+  /** Runs steps of one claimed rotation, in the trace of the request that started it. */
   private async advance(id: string): Promise<void> {
+    const started = await this.store.get(id);
+    const parent = contextFromTraceparent(started?.traceparent);
+    await inSpan('advance emergency run', { parent, attributes: { 'rotor.emergency.id': id } }, () => this.advanceFor(id));
+  }
+
+  /** Runs steps for a third of the visibility window, then hands the claim back. */
+  private async advanceFor(id: string): Promise<void> {
     const deadline = Date.now() + this.config.revocation.visibilityMs / 3;
     for (;;) {
       const rotation = await this.store.get(id);

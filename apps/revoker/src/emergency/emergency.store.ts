@@ -37,6 +37,8 @@ export interface EmergencyRotation {
   completedAt?: string;
   lastProgressId?: string;
   lastProgressAt: number;
+  /** The trace of the request that started it: the worker's steps continue it (absent when tracing is off). */
+  traceparent?: string;
 }
 
 const recordKey = (id: string) => emergencyTag(id);
@@ -96,6 +98,7 @@ export class EmergencyStore {
       ...(fields['completedAt'] ? { completedAt: fields['completedAt'] } : {}),
       ...(fields['lastProgressId'] ? { lastProgressId: fields['lastProgressId'] } : {}),
       lastProgressAt: Number(fields['lastProgressAt'] ?? 0),
+      ...(fields['traceparent'] ? { traceparent: fields['traceparent'] } : {}),
     };
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
 import { DueSchedule, execTransaction, type Redis } from '@rotor/redis-store';
+import { traceparentOf } from '@rotor/telemetry';
 
 import { REVOKER_CONFIG } from '../platform/tokens';
 import type { RevokerConfig } from '../config';
@@ -80,7 +81,7 @@ export class LeaseClock {
   }
 
   /** Records an issued or renewed lease and (re)schedules its expiry. Idempotent; never revives a revoked lease. */
-  async track(tracked: Omit<TrackedLease, 'state' | 'attempts'>): Promise<void> {
+  async track(tracked: Omit<TrackedLease, 'state' | 'attempts' | 'traceparent'>): Promise<void> {
     const existing = await this.get(tracked.id);
     if (existing && existing.state !== 'active') return;
     const early = existing ? {} : await this.redis.hgetall(earlyKey(tracked.id));
@@ -96,6 +97,8 @@ export class LeaseClock {
     }
     if (!existing) await this.addToIndexes(lease);
     const requested = early['requestedReason'] as RevocationReason | undefined;
+    // A renewal keeps the issuance's trace: one trace per credential's life.
+    const traceparent = existing ? existing.traceparent : traceparentOf();
     await this.redis.hset(leaseKey(lease.id), {
       id: lease.id,
       role: lease.role,
@@ -109,6 +112,7 @@ export class LeaseClock {
       attempts: existing ? String(existing.attempts) : '0',
       ...(requested ? { requestedReason: requested } : {}),
       ...(early['emergencyId'] ? { emergencyId: early['emergencyId'] } : {}),
+      ...(traceparent ? { traceparent } : {}),
     });
     await this.schedule.schedule(lease.id, requested ? Date.now() : lease.expiresAt.getTime());
     if (!existing) await this.redis.del(earlyKey(lease.id));
@@ -168,6 +172,7 @@ export class LeaseClock {
       ...(fields['lastError'] ? { lastError: fields['lastError'] } : {}),
       ...(fields['revokedAt'] ? { revokedAt: new Date(fields['revokedAt']) } : {}),
       ...(fields['emergencyId'] ? { emergencyId: fields['emergencyId'] } : {}),
+      ...(fields['traceparent'] ? { traceparent: fields['traceparent'] } : {}),
     };
   }
 

@@ -30,6 +30,12 @@ export interface TrackedLease {
   revokedAt?: Date;
   /** The emergency rotation that asked for its revocation: its progress counts this lease. */
   emergencyId?: string;
+  /**
+   * The trace of its issuance (the W3C traceparent of the span that first tracked it): the
+   * revocation, minutes later, continues that trace. Absent when tracing is off, and in records
+   * tracked before the revoker kept it (their revocation starts a trace of its own).
+   */
+  traceparent?: string;
 }
 
 /** Why a claimed lease is to be revoked now, or undefined when it is not due (it was renewed). */

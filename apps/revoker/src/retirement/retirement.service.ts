@@ -6,7 +6,7 @@ import { DomainError } from '@rotor/errors';
 import { EventPublisher } from '@rotor/kafka';
 import { GsmSecretStore } from '@rotor/secret-store';
 import { LOGGER } from '@rotor/service-kit';
-import { Metrics, type Logger } from '@rotor/telemetry';
+import { contextFromTraceparent, inSpan, Metrics, traceparentOf, type Logger } from '@rotor/telemetry';
 
 import { CATALOG } from '../platform/tokens';
 
@@ -75,6 +75,8 @@ export class RetirementService {
       ...(data.emergencyId ? { emergencyId: data.emergencyId } : {}),
     });
     if (opened.state === 'retired') return 'already-retired';
+    const traceparent = traceparentOf();
+    if (opened.created && traceparent) await this.store.keepTrace(data.secret, data.previousVersion, traceparent);
     const member = RetirementStore.member(data.secret, data.previousVersion);
     const dueAt = immediate || (targets.length > 0 && opened.pending === 0) ? Date.now() : graceEndsAt;
     // A replayed event must not move a claimed or already scheduled retirement.
@@ -133,6 +135,16 @@ export class RetirementService {
       if (again && again.state === 'pending' && retirementReason(again, Date.now())) await this.store.schedule.schedule(member, Date.now());
       return 'waiting';
     }
+    // The rotation's trace goes on: version created → deliveries confirmed → this retirement.
+    return inSpan(
+      'retire version',
+      { parent: contextFromTraceparent(retirement.traceparent), attributes: { 'rotor.secret': secret, 'rotor.secret.version': version } },
+      () => this.retire(member, retirement, reason),
+    );
+  }
+
+  private async retire(member: string, retirement: Retirement, reason: RetirementReason): Promise<'retired'> {
+    const { secret, version } = retirement;
     const gsmVersion = this.gsm.versionName(secret, version);
     await this.gsm.disable(gsmVersion).catch(alreadyGone);
     await this.gsm.destroy(gsmVersion).catch(alreadyGone);

@@ -29,6 +29,8 @@ export interface Retirement {
   /** Set when retirement must not wait (emergency); otherwise the reason follows from confirmations. */
   forcedReason?: RetirementReason;
   emergencyId?: string;
+  /** The trace of the rotation that superseded it: the retirement continues it (absent when tracing is off). */
+  traceparent?: string;
 }
 
 /**
@@ -195,7 +197,13 @@ export class RetirementStore {
       state: fields['state'] as Retirement['state'],
       ...(fields['forcedReason'] ? { forcedReason: fields['forcedReason'] as RetirementReason } : {}),
       ...(fields['emergencyId'] ? { emergencyId: fields['emergencyId'] } : {}),
+      ...(fields['traceparent'] ? { traceparent: fields['traceparent'] } : {}),
     };
+  }
+
+  /** Keeps the trace a newly opened retirement continues (a field of its record, gone with it). */
+  async keepTrace(secret: string, version: number, traceparent: string): Promise<void> {
+    await this.redis.hset(recordKey(secret, version), 'traceparent', traceparent);
   }
 
   async markRetired({

@@ -6,7 +6,7 @@ import { BackendRegistry } from '@rotor/credential-backends';
 import { isDependencyOutage } from '@rotor/errors';
 import { EventPublisher } from '@rotor/kafka';
 import { LOGGER } from '@rotor/service-kit';
-import { Metrics, type Logger } from '@rotor/telemetry';
+import { contextFromTraceparent, inSpan, Metrics, type Logger } from '@rotor/telemetry';
 
 import type { RevokerConfig } from '../config';
 import { LeaseClock } from '../leases/lease-clock';
@@ -62,6 +62,20 @@ export class RevocationService {
       await this.clock.schedule.complete(leaseId);
       return 'already-revoked';
     }
+    // The issuance's trace goes on: issue → schedule → this revocation → lease.revoked → audit.
+    return inSpan(
+      'revoke lease',
+      { parent: contextFromTraceparent(lease.traceparent), attributes: { 'rotor.lease.id': lease.id, 'rotor.backend': lease.backend } },
+      async (span) => {
+        const outcome = await this.revokeDue(lease);
+        span.setAttribute('rotor.revocation.outcome', outcome);
+        return outcome;
+      },
+    );
+  }
+
+  private async revokeDue(lease: TrackedLease): Promise<RevocationOutcome> {
+    const leaseId = lease.id;
     const now = new Date();
     const reason = revocationReason(lease, now);
     if (!reason) {
