@@ -8,6 +8,7 @@ import type { DynamicModule } from '@nestjs/common';
 import type { HttpSettings } from '@rotor/config';
 import { createLogger, Metrics, type Logger } from '@rotor/telemetry';
 
+import { accessLog } from './access-log';
 import { httpMetrics } from './http-metrics';
 import { splitRoutesByListener } from './listener-routes';
 import { withRestContract } from './openapi-contract';
@@ -53,8 +54,9 @@ export async function createServiceApp({
     bufferLogs: false,
     bodyParser: false,
   });
-  // First of all, so that every answer is counted, whatever refuses the request.
+  // First of all, so that every answer is counted and logged, whatever refuses the request.
   app.use(httpMetrics(metrics));
+  app.use(accessLog(logger));
   if (firstMiddleware) app.use(firstMiddleware);
   app.useBodyParser('json', { limit: jsonBodyLimit, type: ['application/json', 'application/*+json'] });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false }); // RFC 7662 introspection is form-encoded

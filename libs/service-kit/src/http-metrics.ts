@@ -33,7 +33,7 @@ export function httpMetrics(metrics: Metrics): RequestHandler {
 }
 
 /** Express sets req.route once a route matched; Nest registers its routes on the app with their full path. */
-function routeTemplate(request: Request): string {
+export function routeTemplate(request: Request): string {
   const path = (request.route as { path?: unknown } | undefined)?.path;
   return typeof path === 'string' ? `${request.baseUrl}${path}` : UNMATCHED_ROUTE;
 }
