@@ -9,6 +9,8 @@ import type { HttpSettings } from '@rotor/config';
 import { createLogger, Metrics, type Logger } from '@rotor/telemetry';
 import { setHttpRouteResolver } from '@rotor/tracing';
 
+import { accessLog } from './access-log';
+import { certificateExpiryMetric, certificatesOf, type TlsSettings } from './certificate-expiry';
 import { httpMetrics, routeTemplate, UNMATCHED_ROUTE } from './http-metrics';
 import { splitRoutesByListener } from './listener-routes';
 import { withRestContract } from './openapi-contract';
@@ -54,8 +56,9 @@ export async function createServiceApp({
     bufferLogs: false,
     bodyParser: false,
   });
-  // First of all, so that every answer is counted, whatever refuses the request.
+  // First of all, so that every answer is counted and logged, whatever refuses the request.
   app.use(httpMetrics(metrics));
+  app.use(accessLog(logger));
   // Server spans are named after the route template, as the metrics are labelled.
   setHttpRouteResolver((request) => {
     const route = routeTemplate(request as Request);
@@ -110,7 +113,7 @@ function closeWithApp(app: NestExpressApplication, listeners: ServiceListeners):
   };
 }
 
-export interface ServiceDefinition<C extends { service: string; logLevel: string; http: HttpSettings }> {
+export interface ServiceDefinition<C extends { service: string; logLevel: string } & TlsSettings> {
   description: string;
   /** Path prefixes of the operator routes: on ROTOR_OPERATOR_PORT only, when it is set. */
   operatorRoutes: readonly string[];
@@ -122,11 +125,12 @@ export interface ServiceDefinition<C extends { service: string; logLevel: string
 }
 
 /** A service's whole `main`: config → telemetry → Nest app → listen; a bad start prints why and exits 1. */
-export function runService<C extends { service: string; logLevel: string; http: HttpSettings }>(definition: ServiceDefinition<C>): void {
+export function runService<C extends { service: string; logLevel: string } & TlsSettings>(definition: ServiceDefinition<C>): void {
   const start = async () => {
     const config = definition.loadConfig();
     const logger = createLogger({ service: config.service, level: config.logLevel });
     const metrics = new Metrics(config.service);
+    certificateExpiryMetric(metrics, certificatesOf(config));
     await bootstrapService({
       module: definition.module(config, { logger, metrics }),
       service: config.service,

@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 
 import { redactSecrets, redactText } from './redaction';
@@ -17,6 +18,7 @@ export function createLogger({ service, level = 'info', destination }: LoggerOpt
       level,
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: traceFields,
       // By field name at any depth (pino's redact paths are fixed depths).
       formatters: { level: (label) => ({ level: label }), log: redactSecrets },
       // A message built from a connection string or an Authorization header loses the secret part.
@@ -36,4 +38,14 @@ export function createLogger({ service, level = 'info', destination }: LoggerOpt
     return child.call(this, redactSecrets(bindings), options);
   } as typeof child;
   return logger;
+}
+
+/**
+ * The active span's ids on every line written inside it, named as the OpenTelemetry log data
+ * model and its pino instrumentation name them, so a log line leads to its trace and back.
+ */
+function traceFields(): { trace_id?: string; span_id?: string; trace_flags?: string } {
+  const span = trace.getActiveSpan()?.spanContext();
+  if (!span || !isSpanContextValid(span)) return {};
+  return { trace_id: span.traceId, span_id: span.spanId, trace_flags: `0${span.traceFlags.toString(16)}`.slice(-2) };
 }
