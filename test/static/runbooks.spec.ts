@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
+import { registeredMetrics, serviceSources } from '../support/defined-metrics';
+
 const root = join(__dirname, '..', '..');
 const runbooksDir = join(root, 'docs', 'runbooks');
 
@@ -16,24 +18,8 @@ const REQUIRED = [
 ];
 const SECTIONS = ['## Starts with', '## Steps', '## Confirm it is over'];
 
-const sources = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sources(path);
-    return entry.name.endsWith('.ts') && !/\.(spec|int-spec|e2e-spec)\.ts$/.test(entry.name) ? [path] : [];
-  });
-
-const code = [...sources(join(root, 'apps')), ...sources(join(root, 'libs'))].map((file) => readFileSync(file, 'utf8'));
-
-/** Metric names the services register (Metrics.counter/gauge/histogram, the name on the line or the next). */
-const registeredMetrics = new Set(
-  code.flatMap((text) =>
-    [...text.matchAll(/\.(?:counter|gauge|histogram)(?:<[^>]*>)?\(\s*'(rotor_[a-z0-9_]+)'/g)].map((match) => match[1]!),
-  ),
-);
-const histograms = new Set(
-  code.flatMap((text) => [...text.matchAll(/\.histogram(?:<[^>]*>)?\(\s*'(rotor_[a-z0-9_]+)'/g)].map((match) => match[1]!)),
-);
+const code = serviceSources();
+const { names: registered, histograms } = registeredMetrics(code);
 
 /** Names that share the prefix: a lease's PostgreSQL role (`rotor_<32 hex>`), the auditor's database and role, the metrics' `rotor_service` label. */
 const NOT_METRICS = /^rotor_([0-9a-f]{32}|audit|auditor|service)$/;
@@ -42,7 +28,7 @@ const NOT_METRICS = /^rotor_([0-9a-f]{32}|audit|auditor|service)$/;
 export function unknownMetrics(text: string): string[] {
   const named = [...text.matchAll(/\brotor_[a-z0-9_]*[a-z0-9]\b/g)].map((match) => match[0]).filter((name) => !NOT_METRICS.test(name));
   const known = (name: string) => {
-    if (registeredMetrics.has(name)) return true;
+    if (registered.has(name)) return true;
     const base = name.replace(/_(bucket|sum|count)$/, '');
     return base !== name && histograms.has(base);
   };
