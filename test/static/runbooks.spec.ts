@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { registeredMetrics, serviceSources } from '../support/defined-metrics';
+import { alertRules } from '../support/prometheus-rule';
 
 const root = join(__dirname, '..', '..');
 const runbooksDir = join(root, 'docs', 'runbooks');
@@ -17,6 +18,8 @@ const REQUIRED = [
   'redis-outage.md',
 ];
 const SECTIONS = ['## Starts with', '## Steps', '## Confirm it is over'];
+/** An alert's runbook_url: the PLACEHOLDER host of k8s/observability/prometheus-rule.yaml and a runbook here. */
+const RUNBOOK_URL = /^https:\/\/rotor\.example\.com\/docs\/runbooks\/([a-z0-9-]+\.md)$/;
 
 const code = serviceSources();
 const { names: registered, histograms } = registeredMetrics(code);
@@ -112,6 +115,23 @@ describe('the runbooks', () => {
         .map((variable) => `${name}: ${variable}`),
     );
     expect(unknown).toEqual([]);
+  });
+
+  it('every alert rotor ships links a runbook here, which names the alert in what starts it', () => {
+    const links = alertRules().map((rule) => ({ alert: rule.alert, runbook: RUNBOOK_URL.exec(rule.annotations?.runbook_url ?? '')?.[1] }));
+    expect(links.filter(({ runbook }) => runbook === undefined || !runbooks.includes(runbook))).toEqual([]);
+    const startsWith = (name: string) => read(name).split('## Starts with')[1]?.split('\n## ')[0] ?? '';
+    expect(links.filter(({ alert, runbook }) => !startsWith(runbook!).includes(`\`${alert}\``))).toEqual([]);
+  });
+
+  it("the index's alert table lists every alert once, with its severity and runbook", () => {
+    const table = [...read('README.md').matchAll(/^\| `(Rotor\w+)` +\| (\w+) +\| \[[^\]]+\]\(([a-z0-9-]+\.md)\) +\|$/gm)].map(
+      ([, alert, severity, runbook]) => `${alert} ${severity} ${runbook}`,
+    );
+    const rules = alertRules().map(
+      (rule) => `${rule.alert} ${rule.labels?.severity} ${RUNBOOK_URL.exec(rule.annotations?.runbook_url ?? '')?.[1]}`,
+    );
+    expect(table).toEqual(rules);
   });
 
   it('the checks catch an invented metric and an invented route', () => {
