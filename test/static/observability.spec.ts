@@ -33,6 +33,7 @@ const RULES_FILE = 'rotor.rules.yaml';
 const TESTS_DIR = join(repoRoot, OBSERVABILITY, 'tests');
 const DASHBOARDS_DIR = join(repoRoot, OBSERVABILITY, 'dashboards');
 const SEVERITIES = ['critical', 'warning', 'info'];
+const SLOS = join(repoRoot, 'docs', 'slos.md');
 
 interface ServiceMonitor extends Manifest {
   spec: {
@@ -111,6 +112,21 @@ const testFiles = readdirSync(TESTS_DIR).filter((name) => name.endsWith('.test.y
 const readTestFile = (name: string) => parse(readFileSync(join(TESTS_DIR, name), 'utf8')) as RuleTestFile;
 const dashboardFiles = readdirSync(DASHBOARDS_DIR).filter((name) => name.endsWith('.json'));
 const readDashboard = (name: string) => JSON.parse(readFileSync(join(DASHBOARDS_DIR, name), 'utf8')) as Dashboard;
+
+/** The PromQL of docs/slos.md: its promql blocks, one expression per paragraph, comment lines aside. */
+const sloQueries = (): string[] =>
+  [...readFileSync(SLOS, 'utf8').matchAll(/```promql\n([\s\S]*?)```/g)].flatMap(([, block]) =>
+    block!
+      .split(/\n\s*\n/)
+      .map((paragraph) =>
+        paragraph
+          .split('\n')
+          .filter((line) => !line.trim().startsWith('#'))
+          .join('\n')
+          .trim(),
+      )
+      .filter(Boolean),
+  );
 
 const PROMQL_KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan', 'atan2']);
 
@@ -266,13 +282,25 @@ describe('the alert rules', () => {
   });
 });
 
-describe('the metrics the rules and dashboards query', () => {
+describe('the PromQL of docs/slos.md', () => {
+  it('parses (promtool check rules, as recording rules)', () => {
+    const queries = sloQueries();
+    expect(queries.length).toBeGreaterThanOrEqual(8);
+    const dir = mkdtempSync(join(tmpdir(), 'rotor-slos-'));
+    const rules = queries.map((expr, index) => ({ record: `slo:query_${index}:value`, expr }));
+    writeFileSync(join(dir, 'slos.rules.yaml'), stringify({ groups: [{ name: 'slos', rules }] }));
+    expect(run(goToolPath('promtool'), ['check', 'rules', 'slos.rules.yaml'], dir)).toBe('');
+  });
+});
+
+describe('the metrics the rules, dashboards and SLOs query', () => {
   const groups = ruleGroups();
   const recorded = new Set(groups.flatMap((group) => group.rules.flatMap((rule) => (rule.record ? [rule.record] : []))));
   const exported = exportedSeries();
   const unknown = (expr: string) => queriedMetrics(expr).filter((name) => !exported.has(name) && !recorded.has(name));
 
   it('are all exported by a service (or recorded by the rules)', () => {
+    const fromSlos = sloQueries().flatMap((expr) => unknown(expr).map((name) => `docs/slos.md: ${name}`));
     const fromRules = groups.flatMap((group) =>
       group.rules.flatMap((rule) => unknown(rule.expr).map((name) => `prometheus-rule.yaml ${rule.alert ?? rule.record}: ${name}`)),
     );
@@ -285,7 +313,7 @@ describe('the metrics the rules and dashboards query', () => {
         unknown(expr).map((name) => `${file}: ${name}`),
       );
     });
-    expect([...new Set([...fromRules, ...fromDashboards])]).toEqual([]);
+    expect([...new Set([...fromRules, ...fromDashboards, ...fromSlos])]).toEqual([]);
   });
 
   it('are found in PromQL, and an invented one is caught', () => {
