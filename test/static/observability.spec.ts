@@ -179,9 +179,7 @@ describe('k8s/observability', () => {
     const scraped = ofKind<ServiceMonitor>(manifests, 'ServiceMonitor').map((monitor) => {
       const matched = services.filter((service) => selects(monitor.spec.selector.matchLabels, service.metadata.labels));
       const service = matched[0];
-      const selected = deployments.filter((deployment) =>
-        selects(service?.spec?.selector, deployment.spec?.template.metadata?.labels as Record<string, string> | undefined),
-      );
+      const selected = deployments.filter((deployment) => selects(service?.spec?.selector, deployment.spec?.template.metadata?.labels));
       const deployment = selected[0];
       const endpoints = monitor.spec.endpoints.map((endpoint) => {
         const servicePort = service?.spec?.ports?.find((port) => port.name === endpoint.port);
