@@ -231,6 +231,8 @@ describe('k8s/observability', () => {
     expect(Object.keys(configMaps[0]?.data ?? {}).sort()).toEqual([...dashboardFiles].sort());
     const dashboards = dashboardFiles.map(readDashboard);
     expect(new Set(dashboards.map((dashboard) => dashboard.uid)).size).toBe(dashboardFiles.length);
+    // `kubectl apply` keeps the whole object in an annotation, which may not exceed 256 KiB.
+    expect(JSON.stringify(configMaps[0]).length).toBeLessThan(256 * 1024);
     for (const dashboard of dashboards)
       expect({ uid: dashboard.uid, queries: panelQueries(dashboard.panels).length > 0 }).toEqual({ uid: dashboard.uid, queries: true });
   });
