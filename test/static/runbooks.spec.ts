@@ -1,6 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
+import { registeredMetrics, serviceSources } from '../support/defined-metrics';
+import { alertRules } from '../support/prometheus-rule';
+
 const root = join(__dirname, '..', '..');
 const runbooksDir = join(root, 'docs', 'runbooks');
 
@@ -15,25 +18,11 @@ const REQUIRED = [
   'redis-outage.md',
 ];
 const SECTIONS = ['## Starts with', '## Steps', '## Confirm it is over'];
+/** An alert's runbook_url: the PLACEHOLDER host of k8s/observability/prometheus-rule.yaml and a runbook here. */
+const RUNBOOK_URL = /^https:\/\/rotor\.example\.com\/docs\/runbooks\/([a-z0-9-]+\.md)$/;
 
-const sources = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sources(path);
-    return entry.name.endsWith('.ts') && !/\.(spec|int-spec|e2e-spec)\.ts$/.test(entry.name) ? [path] : [];
-  });
-
-const code = [...sources(join(root, 'apps')), ...sources(join(root, 'libs'))].map((file) => readFileSync(file, 'utf8'));
-
-/** Metric names the services register (Metrics.counter/gauge/histogram, the name on the line or the next). */
-const registeredMetrics = new Set(
-  code.flatMap((text) =>
-    [...text.matchAll(/\.(?:counter|gauge|histogram)(?:<[^>]*>)?\(\s*'(rotor_[a-z0-9_]+)'/g)].map((match) => match[1]!),
-  ),
-);
-const histograms = new Set(
-  code.flatMap((text) => [...text.matchAll(/\.histogram(?:<[^>]*>)?\(\s*'(rotor_[a-z0-9_]+)'/g)].map((match) => match[1]!)),
-);
+const code = serviceSources();
+const { names: registered, histograms } = registeredMetrics(code);
 
 /** Names that share the prefix: a lease's PostgreSQL role (`rotor_<32 hex>`), the auditor's database and role, the metrics' `rotor_service` label. */
 const NOT_METRICS = /^rotor_([0-9a-f]{32}|audit|auditor|service)$/;
@@ -42,7 +31,7 @@ const NOT_METRICS = /^rotor_([0-9a-f]{32}|audit|auditor|service)$/;
 export function unknownMetrics(text: string): string[] {
   const named = [...text.matchAll(/\brotor_[a-z0-9_]*[a-z0-9]\b/g)].map((match) => match[0]).filter((name) => !NOT_METRICS.test(name));
   const known = (name: string) => {
-    if (registeredMetrics.has(name)) return true;
+    if (registered.has(name)) return true;
     const base = name.replace(/_(bucket|sum|count)$/, '');
     return base !== name && histograms.has(base);
   };
@@ -126,6 +115,23 @@ describe('the runbooks', () => {
         .map((variable) => `${name}: ${variable}`),
     );
     expect(unknown).toEqual([]);
+  });
+
+  it('every alert rotor ships links a runbook here, which names the alert in what starts it', () => {
+    const links = alertRules().map((rule) => ({ alert: rule.alert, runbook: RUNBOOK_URL.exec(rule.annotations?.runbook_url ?? '')?.[1] }));
+    expect(links.filter(({ runbook }) => runbook === undefined || !runbooks.includes(runbook))).toEqual([]);
+    const startsWith = (name: string) => read(name).split('## Starts with')[1]?.split('\n## ')[0] ?? '';
+    expect(links.filter(({ alert, runbook }) => !startsWith(runbook!).includes(`\`${alert}\``))).toEqual([]);
+  });
+
+  it("the index's alert table lists every alert once, with its severity and runbook", () => {
+    const table = [...read('README.md').matchAll(/^\| `(Rotor\w+)` +\| (\w+) +\| \[[^\]]+\]\(([a-z0-9-]+\.md)\) +\|$/gm)].map(
+      ([, alert, severity, runbook]) => `${alert} ${severity} ${runbook}`,
+    );
+    const rules = alertRules().map(
+      (rule) => `${rule.alert} ${rule.labels?.severity} ${RUNBOOK_URL.exec(rule.annotations?.runbook_url ?? '')?.[1]}`,
+    );
+    expect(table).toEqual(rules);
   });
 
   it('the checks catch an invented metric and an invented route', () => {
