@@ -22,10 +22,15 @@ const sources = (dir: string): string[] =>
 export const serviceSources = (): string[] =>
   [...sources(join(repoRoot, 'apps')), ...sources(join(repoRoot, 'libs'))].map((file) => readFileSync(file, 'utf8'));
 
+/** `metrics.gauge('rotor_…'` through libs/telemetry, or `new Gauge({ name: 'rotor_…'` where a metric needs its own collect. */
 const registrations = (code: string[], kinds: string) =>
-  code.flatMap((text) =>
-    [...text.matchAll(new RegExp(`\\.(?:${kinds})(?:<[^>]*>)?\\(\\s*'(rotor_[a-z0-9_]+)'`, 'g'))].map((match) => match[1]!),
-  );
+  code.flatMap((text) => [
+    ...[...text.matchAll(new RegExp(`\\.(?:${kinds})(?:<[^>]*>)?\\(\\s*'(rotor_[a-z0-9_]+)'`, 'g'))].map((match) => match[1]!),
+    ...[...text.matchAll(new RegExp(`new (?:${capitalised(kinds)})(?:<[^>]*>)?\\(\\{\\s*name: '(rotor_[a-z0-9_]+)'`, 'g'))].map(
+      (match) => match[1]!,
+    ),
+  ]);
+const capitalised = (kinds: string) => kinds.replace(/(^|\|)([a-z])/g, (_all, bar: string, letter: string) => bar + letter.toUpperCase());
 
 /** rotor's own metrics as registered: every name, and which of them are histograms. */
 export function registeredMetrics(code = serviceSources()): { names: Set<string>; histograms: Set<string> } {

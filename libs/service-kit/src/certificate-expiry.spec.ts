@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { Metrics } from '@rotor/telemetry';
 
-import { CERTIFICATE_EXPIRY_METRIC, certificateExpiryMetric, certificatesOf, earliestExpiry } from './certificate-expiry';
+import { certificateExpiryMetric, certificatesOf, earliestExpiry } from './certificate-expiry';
 import { TestPki } from './test-pki';
 
 const CANARY = 'canary-3c0de1';
@@ -32,7 +32,7 @@ const selfSigned = (dir: string, file: string, days: number): void => {
 /** The samples of the expiry gauge, by certificate label. */
 async function expiries(metrics: Metrics): Promise<Record<string, number>> {
   const text = await metrics.render();
-  const samples = [...text.matchAll(new RegExp(`^${CERTIFICATE_EXPIRY_METRIC}\\{(.*)\\} (\\S+)$`, 'gm'))];
+  const samples = [...text.matchAll(/^rotor_tls_certificate_expiry_timestamp_seconds\{(.*)\} (\S+)$/gm)];
   return Object.fromEntries(samples.map(([, labels, value]) => [/certificate="([^"]*)"/.exec(labels!)![1], Number(value)]));
 }
 

@@ -6,8 +6,6 @@ import { Gauge } from 'prom-client';
 import type { HttpSettings, KafkaSecurity, RedisSecurity } from '@rotor/config';
 import type { Metrics } from '@rotor/telemetry';
 
-export const CERTIFICATE_EXPIRY_METRIC = 'rotor_tls_certificate_expiry_timestamp_seconds';
-
 /**
  * Where a certificate a service uses comes from: a file it reads again on its own (the served
  * certificate on rotation, PostgreSQL's CA at each connection), sampled at every scrape; or PEM
@@ -35,7 +33,7 @@ export function certificateExpiryMetric(metrics: Metrics, certificates: Readonly
     Object.entries(certificates).flatMap(([name, source]) => ('pem' in source ? [[name, earliestExpiry(source.pem)] as const] : [])),
   );
   return new Gauge({
-    name: CERTIFICATE_EXPIRY_METRIC,
+    name: 'rotor_tls_certificate_expiry_timestamp_seconds',
     help: 'When a certificate the service serves, presents or trusts expires (its earliest notAfter), in Unix seconds, by certificate',
     labelNames: ['certificate'],
     registers: [metrics.registry],
