@@ -37,6 +37,55 @@ export const serviceExtras: OtherVariable[] = [
     readBy: 'distributor',
     meaning: 'The same keyring in a mounted file, re-read when it changes; setting both forms is refused.',
   },
+  // OpenTelemetry's standard variables, read by libs/tracing (the OTLP exporter reads the rest of its own).
+  {
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    readBy: 'every service (libs/tracing)',
+    meaning:
+      'Where spans go (OTLP/HTTP; /v1/traces is appended). Without it, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, tracing is off: a service never sends spans to a default address. The local stack sets https://127.0.0.1:4318 (its Jaeger).',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    readBy: 'every service (libs/tracing)',
+    meaning: 'The full traces URL, instead of OTEL_EXPORTER_OTLP_ENDPOINT.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY',
+    readBy: 'every service (the OTLP exporter)',
+    meaning:
+      "The CA that signs the collector's certificate, and the client certificate and key the service presents to it (mTLS); PEM files.",
+  },
+  {
+    name: 'OTEL_SDK_DISABLED',
+    readBy: 'every service (libs/tracing); scripts/services-up.sh',
+    default: 'false',
+    meaning: 'true: no tracing at all (the API stays a no-op). services-up.sh then starts no Jaeger and writes it into .rotor/env.',
+  },
+  {
+    name: 'OTEL_TRACES_EXPORTER',
+    readBy: 'every service (libs/tracing)',
+    default: 'otlp',
+    meaning: 'none turns tracing off; otlp is the only exporter.',
+  },
+  {
+    name: 'OTEL_TRACES_SAMPLER',
+    readBy: 'every service (libs/tracing)',
+    default: 'parentbased_always_on',
+    meaning:
+      'always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio; another value stops the start.',
+  },
+  {
+    name: 'OTEL_TRACES_SAMPLER_ARG',
+    readBy: 'every service (libs/tracing)',
+    default: '1',
+    meaning: 'The ratio (0 to 1) of the ratio samplers: 0.1 traces a tenth of the requests that come without a sampled parent.',
+  },
+  {
+    name: 'OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES',
+    readBy: 'every service (libs/tracing)',
+    default: 'rotor-<service>',
+    meaning: "The spans' service.name and other resource attributes.",
+  },
   {
     name: 'KUBERNETES_SERVICE_HOST',
     readBy: 'distributor',
