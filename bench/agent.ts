@@ -40,6 +40,7 @@ import { loadServicesEnv } from '../test/support/services-env';
 import { ensurePortFree, writeTempCatalog } from '../test/support/temp-files';
 import { TestIdentity } from '../test/support/test-identity';
 
+import { sampleProcess, USER_HZ } from './lib/process-sample';
 import { table } from './lib/report';
 import { median, percentile } from './lib/stats';
 
@@ -86,8 +87,6 @@ if (entry.build && !existsSync(ENTRY[0]!)) throw new Error(`--entry ${args.entry
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Clock ticks per second of /proc/<pid>/stat: USER_HZ, 100 on Linux for x86 and arm64. */
-const USER_HZ = 100;
 
 /** One agent process; its JSON log lines kept, for lease ids and times. */
 class Agent {
@@ -154,15 +153,6 @@ function appearance(agent: Agent, file: string, timeoutMs: number): Promise<numb
   });
 }
 
-/** VmRSS, VmHWM (KiB) and utime + stime (ticks) of a live process. */
-function sample(pid: number): { rssKiB: number; hwmKiB: number; cpuTicks: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is 14th, stime 15th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM'), cpuTicks: Number(after[11]) + Number(after[12]) };
-}
 
 /** rotor_agent_issuer_calls_total by `call outcome`, from the agent's /metrics. */
 async function issuerCalls(): Promise<Record<string, number>> {
@@ -252,14 +242,14 @@ async function main(): Promise<void> {
     running.push(sidecar);
     await appearance(sidecar, idle.file, 60_000);
     const pid = sidecar.child.pid!;
-    const first = sample(pid);
+    const first = sampleProcess(pid);
     const began = performance.now();
     const rssKiB: number[] = [first.rssKiB];
     for (let second = 1; second <= IDLE_S; second++) {
       await sleep(Math.max(0, began + second * 1000 - performance.now()));
-      rssKiB.push(sample(pid).rssKiB);
+      rssKiB.push(sampleProcess(pid).rssKiB);
     }
-    const last = sample(pid);
+    const last = sampleProcess(pid);
     const windowS = (performance.now() - began) / 1000;
     const cpuS = (last.cpuTicks - first.cpuTicks) / USER_HZ;
     const idleCalls = await issuerCalls();

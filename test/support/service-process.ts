@@ -28,6 +28,11 @@ export class ServiceProcess {
     return `${serviceScheme()}://127.0.0.1:${this.port}`;
   }
 
+  /** The running process's id (benches sample its CPU and memory). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** All the service wrote so far. */
   get logs(): string {
     return this.output;

@@ -1,0 +1,219 @@
+/**
+ * What tracing costs (issue 18): opaque-token issuance (bench/issuance.ts) with tracing off
+ * (OTEL_SDK_DISABLED=true), sampling 10 % (parentbased_traceidratio 0.1) and sampling 100 %
+ * (parentbased_always_on, the default), in one run: the modes alternate round by round so the
+ * shared machine's drift falls on all three. Then the idle footprint of the four services with
+ * tracing on and off: CPU seconds and median RSS over `--idle-seconds`, after a warm-up.
+ * Spans go to the local Jaeger (scripts/services-up.sh), as they do on `npm start`.
+ *
+ *   npm run bench:tracing-cost -- [--rounds 3] [--requests 2000] [--concurrency 1,16] [--idle-seconds 60] [--json]
+ *
+ * Figures are medians over rounds; ratios are each mode ÷ off. Progress on stderr.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { PrivateAuditLog } from '../test/support/private-audit-log';
+import { ServiceProcess, type ServiceName } from '../test/support/service-process';
+import { loadServicesEnv } from '../test/support/services-env';
+import { writeTempCatalog } from '../test/support/temp-files';
+import { TestIdentity } from '../test/support/test-identity';
+import { kafkaFromEnv } from '../tools/security/env-clients';
+
+import { sampleProcess, USER_HZ } from './lib/process-sample';
+import { num, table } from './lib/report';
+import { median } from './lib/stats';
+
+const ROOT = join(__dirname, '..');
+const MODES = {
+  off: { OTEL_SDK_DISABLED: 'true' },
+  'sampled 10%': { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+  'sampled 100%': { OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
+} as const;
+type Mode = keyof typeof MODES;
+const SERVICES: ServiceName[] = ['issuer', 'revoker', 'distributor', 'auditor'];
+const FIRST_PORT = 19126;
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    requests: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '1,16' },
+    'idle-seconds': { type: 'string', default: '60' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(
+    'Usage: npm run bench:tracing-cost -- [--rounds 3] [--requests 2000] [--concurrency 1,16] [--idle-seconds 60] [--json]\n',
+  );
+  process.exit(0);
+}
+const rounds = Number(values.rounds);
+const idleSeconds = Number(values['idle-seconds']);
+const concurrencies = String(values.concurrency).split(',').map(Number);
+const log = (message: string) => process.stderr.write(`[tracing-cost] ${message}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function environment(mode: Mode): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['OTEL_SDK_DISABLED', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']) delete env[name];
+  return { ...env, ...MODES[mode] };
+}
+
+interface Cell {
+  concurrency: number;
+  throughput: number;
+  p50: number;
+  p99: number;
+}
+
+function issuance(mode: Mode): Cell[] {
+  const result = spawnSync(
+    process.execPath,
+    [
+      '-r',
+      '@swc-node/register',
+      join(ROOT, 'bench', 'issuance.ts'),
+      '--json',
+      '--backends',
+      'opaque',
+      '--runs',
+      '1',
+      '--requests',
+      String(values.requests),
+      '--concurrency',
+      String(values.concurrency),
+    ],
+    { cwd: ROOT, env: environment(mode), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
+  );
+  if (result.status !== 0) throw new Error(`bench/issuance.ts (${mode}) exited ${result.status}`);
+  const report = JSON.parse(result.stdout) as {
+    results: { concurrency: number; issuer: { throughput: { median: number }; p50: { median: number }; p99: { median: number } } }[];
+  };
+  return report.results.map((cell) => ({
+    concurrency: cell.concurrency,
+    throughput: cell.issuer.throughput.median,
+    p50: cell.issuer.p50.median,
+    p99: cell.issuer.p99.median,
+  }));
+}
+
+interface Idle {
+  service: ServiceName;
+  cpuSeconds: number;
+  rssMiB: number;
+}
+
+/** The four services started with this mode's tracing, left idle: CPU over the window and median RSS. */
+async function idleFootprint(mode: Mode, identity: TestIdentity): Promise<Idle[]> {
+  const audit = new PrivateAuditLog(kafkaFromEnv('rotor-bench-tracing'), `bench-tracing-${mode.replace(/\W/g, '')}`);
+  await audit.create();
+  const catalog = writeTempCatalog(`
+roles:
+  - name: bench-idle
+    owner: team-bench
+    backend: { kind: opaque-token }
+    bindings: [{ namespace: bench, serviceAccount: idle }]
+    ttl: 1m
+    maxTtl: 5m
+`);
+  const env = {
+    ...identity.env,
+    ROTOR_CATALOG: catalog,
+    ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
+    ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
+    ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'warn',
+  };
+  const services = SERVICES.map(
+    (name, index) => new ServiceProcess(name, FIRST_PORT + index, name === 'auditor' ? { ...env, ...audit.env() } : env),
+  );
+  try {
+    // The services inherit this process's environment: its OTEL_* variables say the mode.
+    for (const name of ['OTEL_SDK_DISABLED', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']) delete process.env[name];
+    Object.assign(process.env, MODES[mode]);
+    await Promise.all(services.map((service) => service.start().ready(90_000)));
+    log(`${mode}: services ready; warming up 15 s, then ${idleSeconds} s idle`);
+    await sleep(15_000);
+    const first = services.map((service) => sampleProcess(service.pid!));
+    const rss: number[][] = services.map(() => []);
+    for (let second = 0; second < idleSeconds; second++) {
+      await sleep(1_000);
+      services.forEach((service, index) => rss[index]!.push(sampleProcess(service.pid!).rssKiB));
+    }
+    return services.map((service, index) => ({
+      service: service.name,
+      cpuSeconds: (sampleProcess(service.pid!).cpuTicks - first[index]!.cpuTicks) / USER_HZ,
+      rssMiB: median(rss[index]!) / 1024,
+    }));
+  } finally {
+    await Promise.all(services.map((service) => service.stop()));
+    await audit.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  loadServicesEnv();
+  const modes = Object.keys(MODES) as Mode[];
+  const measured = Object.fromEntries(modes.map((mode) => [mode, [] as Cell[][]])) as Record<Mode, Cell[][]>;
+  for (let round = 1; round <= rounds; round++) {
+    // A different mode first in each round, so none always meets the machine first.
+    const order = modes.map((_, index) => modes[(index + round - 1) % modes.length]!);
+    for (const mode of order) {
+      log(`round ${round}/${rounds}: issuance, tracing ${mode}`);
+      measured[mode].push(issuance(mode));
+    }
+  }
+  const identity = await TestIdentity.create();
+  const idle: Partial<Record<Mode, Idle[]>> = {};
+  for (const mode of ['sampled 100%', 'off'] as const) idle[mode] = await idleFootprint(mode, identity);
+
+  const summary = concurrencies.map((concurrency) => {
+    const pick = (mode: Mode, figure: keyof Omit<Cell, 'concurrency'>) =>
+      median(measured[mode].map((cells) => cells.find((cell) => cell.concurrency === concurrency)?.[figure] ?? Number.NaN));
+    const figures = Object.fromEntries(
+      modes.map((mode) => [mode, { throughput: pick(mode, 'throughput'), p50: pick(mode, 'p50'), p99: pick(mode, 'p99') }]),
+    ) as Record<Mode, Omit<Cell, 'concurrency'>>;
+    return { concurrency, ...figures };
+  });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ rounds, requests: Number(values.requests), summary, idleSeconds, idle }, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(
+    `opaque-token issuance, median of ${rounds} round(s) per mode (${values.requests} requests each); ratios are ÷ off\n\n` +
+      table(
+        ['concurrency', 'tracing', 'req/s', '÷ off', 'p50 ms', 'p99 ms', 'p99 ÷ off'],
+        summary.flatMap((row) =>
+          modes.map((mode) => [
+            String(row.concurrency),
+            mode,
+            num(row[mode].throughput),
+            num(row[mode].throughput / row.off.throughput),
+            num(row[mode].p50),
+            num(row[mode].p99),
+            num(row[mode].p99 / row.off.p99),
+          ]),
+        ),
+      ) +
+      `\n\nidle, ${idleSeconds} s after a 15 s warm-up (CPU seconds over the window, median RSS)\n\n` +
+      table(
+        ['service', 'CPU s, traced', 'CPU s, off', 'RSS MiB, traced', 'RSS MiB, off'],
+        SERVICES.map((service) => {
+          const on = idle['sampled 100%']!.find((entry) => entry.service === service)!;
+          const off = idle.off!.find((entry) => entry.service === service)!;
+          return [service, num(on.cpuSeconds), num(off.cpuSeconds), num(on.rssMiB), num(off.rssMiB)];
+        }),
+      ) +
+      '\n',
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
