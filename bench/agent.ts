@@ -153,7 +153,6 @@ function appearance(agent: Agent, file: string, timeoutMs: number): Promise<numb
   });
 }
 
-
 /** rotor_agent_issuer_calls_total by `call outcome`, from the agent's /metrics. */
 async function issuerCalls(): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${AGENT_HEALTH_PORT}/metrics`)).text();
