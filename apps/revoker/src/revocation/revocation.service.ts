@@ -40,7 +40,7 @@ export class RevocationService {
   ) {
     this.revoked = metrics.counter('rotor_leases_revoked_total', 'Leases revoked, by reason and backend', ['reason', 'backend']);
     this.failures = metrics.counter('rotor_revocation_failures_total', 'Failed revocation attempts, by backend', ['backend']);
-    this.lagSeconds = metrics.histogram(
+    this.lagSeconds = metrics.latencyHistogram(
       'rotor_revocation_lag_seconds',
       'Time from expiry to revocation',
       [],
@@ -94,7 +94,7 @@ export class RevocationService {
       await this.clock.markRevoked(lease, revokedAt);
       await this.clock.schedule.complete(lease.id);
       this.revoked.inc({ reason, backend: lease.backend });
-      if (reason === 'expired') this.lagSeconds.observe((revokedAt.getTime() - lease.expiresAt.getTime()) / 1000);
+      if (reason === 'expired') this.lagSeconds.observe({}, (revokedAt.getTime() - lease.expiresAt.getTime()) / 1000);
       this.logger.info({ leaseId: lease.id, reason, backend: lease.backend }, 'lease revoked');
       return 'revoked';
     } catch (error) {
