@@ -27,6 +27,26 @@ describe('Metrics', () => {
     expect(line.exec(await metrics.render())?.[1]).toBe('0');
   });
 
+  it('exports exactly the series a multi-series gauge read at a scrape, and none when it could not read', async () => {
+    const metrics = new Metrics('revoker');
+    const readings = [
+      [
+        { labels: { state: 'pending' }, value: 4 },
+        { labels: { state: 'done' }, value: 1 },
+      ],
+      undefined,
+      [{ labels: { state: 'done' }, value: 5 }],
+    ];
+    metrics.gaugeSeries('rotor_probe_items', 'probe', ['state'], async () => readings.shift());
+    const first = await metrics.render();
+    expect(first).toContain('rotor_probe_items{state="pending",rotor_service="revoker"} 4');
+    expect(first).toContain('rotor_probe_items{state="done",rotor_service="revoker"} 1');
+    expect(await metrics.render()).not.toMatch(/^rotor_probe_items\{/m);
+    const third = await metrics.render();
+    expect(third).toContain('rotor_probe_items{state="done",rotor_service="revoker"} 5');
+    expect(third).not.toContain('state="pending"');
+  });
+
   it('hands back the metric already registered under a name', () => {
     const metrics = new Metrics('issuer');
     expect(metrics.counter('rotor_probe_total', 'probe')).toBe(metrics.counter('rotor_probe_total', 'probe'));

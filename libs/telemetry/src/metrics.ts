@@ -64,6 +64,12 @@ export class LatencyHistogram<L extends string> {
   }
 }
 
+/** One series of a {@link Metrics.gaugeSeries} scrape. */
+export interface GaugeSample<L extends string> {
+  labels: LabelValues<L>;
+  value: number;
+}
+
 const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -111,6 +117,32 @@ export class Metrics {
               },
             }
           : {}),
+      })
+    );
+  }
+
+  /**
+   * A gauge of several series read together at scrape time (e.g. one per state): each scrape
+   * exports exactly the series `sample` returns, none when it returns `undefined`.
+   */
+  gaugeSeries<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    sample: () => Promise<readonly GaugeSample<L>[] | undefined>,
+  ): Gauge<L> {
+    return (
+      this.existing(name) ??
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        async collect(this: Gauge<L>) {
+          const series = await sample();
+          this.reset();
+          for (const { labels, value } of series ?? []) this.set(labels, value);
+        },
       })
     );
   }

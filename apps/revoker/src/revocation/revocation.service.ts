@@ -47,6 +47,20 @@ export class RevocationService {
       [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
     );
     metrics.gauge('rotor_leases_irrevocable', 'Leases past the attempt limit, still retried', [], () => clock.countIrrevocable());
+    // Read from the shared schedule: every replica exports the same value (aggregate with max, not sum).
+    const backlog = () => clock.schedule.backlog(Date.now()).catch(() => undefined);
+    metrics.gauge(
+      'rotor_revocation_due_leases',
+      'Leases due for revocation (expired, requested or retrying) and not yet claimed',
+      [],
+      async () => (await backlog())?.due,
+    );
+    metrics.gauge(
+      'rotor_revocation_claims_in_flight',
+      'Leases claimed for revocation and not yet completed, by any replica',
+      [],
+      async () => (await backlog())?.inflight,
+    );
   }
 
   async revokeClaimed(leaseId: string): Promise<RevocationOutcome> {
