@@ -99,7 +99,7 @@ const QUOTA_OF: Record<GsmMethod, 'accesses' | 'writes'> = {
 };
 
 /** The `outcome` of a GSM call, from its gRPC status. */
-export const gsmCallOutcome = (code: number | undefined): string => {
+const gsmCallOutcome = (code: number | undefined): string => {
   switch (code) {
     case GRPC_NOT_FOUND:
       return 'not-found';
