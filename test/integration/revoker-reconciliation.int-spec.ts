@@ -76,7 +76,7 @@ const scoped = (backend: CredentialBackend, mine: Set<string>): CredentialBacken
 });
 
 const metricValue = async (metrics: Metrics, name: string, labels: Record<string, string>): Promise<number> => {
-  const metric = (await metrics.registry.getMetricsAsJSON()).find((entry) => entry.name === name);
+  const metric = (await metrics.json()).find((entry) => entry.name === name);
   const sample = metric?.values.find((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted));
   return Number(sample?.value ?? 0);
 };

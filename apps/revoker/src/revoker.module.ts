@@ -17,6 +17,7 @@ import type { RevokerConfig } from './config';
 import { EmergencyCounters } from './emergency/emergency-counters';
 import { EmergencyIndex } from './emergency/emergency-index';
 import { EmergencyIndexMigration } from './emergency/emergency-index.migration';
+import { EmergencyMetrics } from './emergency/emergency-metrics';
 import { EmergencyPreviewer } from './emergency/emergency-preview';
 import { EmergencyRotationService } from './emergency/emergency-rotation.service';
 import { EmergencyRotationsController } from './emergency/emergency-rotations.controller';
@@ -92,6 +93,7 @@ export class RevokerModule {
         EmergencyCounters,
         EmergencyStore,
         EmergencyIndex,
+        EmergencyMetrics,
         EmergencyIndexMigration,
         EmergencyTracker,
         { provide: RetirementUrgency, useExisting: EmergencyTracker },

@@ -6,6 +6,7 @@ import { InvalidEventError, parseEvent, Topics, type DeadLetter, type DomainTopi
 import { isDependencyOutage } from '@rotor/errors';
 import type { Logger, Metrics } from '@rotor/telemetry';
 
+import { ConsumerLag } from './consumer-lag';
 import { MalformedMessageError, PermanentError, ReferenceRejectedError } from './errors';
 import type { EventPublisher } from './event-publisher';
 import { endSpan, startProcessSpan } from './message-tracing';
@@ -113,6 +114,7 @@ export class ConsumerRunner {
   private readonly referencesRejected;
   private readonly handleSeconds;
   private readonly batchSize;
+  private readonly lag: ConsumerLag;
 
   constructor(
     kafka: Kafka,
@@ -148,6 +150,7 @@ export class ConsumerRunner {
       ['topic'],
       [1, 5, 20, 50, 100, 200, 500, 1000],
     );
+    this.lag = new ConsumerLag(this.consumer, metrics, options.groupId);
   }
 
   subscribe<T>(subscription: Subscription<T> | BatchSubscription<T>): this {
@@ -191,6 +194,7 @@ export class ConsumerRunner {
     this.stopping.abort();
     this.running = false;
     await this.consumer.disconnect();
+    this.lag.clear();
   }
 
   private async process(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {

@@ -97,10 +97,28 @@ function namespacedConsumer(consumer: Consumer, ns: KafkaNamespace): Consumer {
       ...(eachBatch ? { eachBatch: (payload) => eachBatch(batchInNamespace(payload, ns)) } : {}),
     });
   };
+  // Instrumentation events name topics too: batch events by `topic`, a group join by its assignment.
+  const on = ((event: string, listener: (event: { payload?: Record<string, unknown> }) => void) =>
+    consumer.on(event as never, (instrumented: { payload?: Record<string, unknown> }) => {
+      const payload = instrumented.payload;
+      if (!payload) return listener(instrumented);
+      const { topic, memberAssignment } = payload;
+      listener({
+        ...instrumented,
+        payload: {
+          ...payload,
+          ...(typeof topic === 'string' ? { topic: back(topic) } : {}),
+          ...(memberAssignment && typeof memberAssignment === 'object'
+            ? { memberAssignment: Object.fromEntries(Object.entries(memberAssignment).map(([name, parts]) => [back(name), parts])) }
+            : {}),
+        },
+      });
+    })) as Consumer['on'];
   return {
     ...consumer,
     subscribe,
     run,
+    on,
     commitOffsets: (offsets) => consumer.commitOffsets(offsets.map((offset) => mapTopic(offset, out))),
     seek: (target) => consumer.seek(mapTopic(target, out)),
     pause: (topics) => consumer.pause(topics.map((topic) => mapTopic(topic, out))),

@@ -2,9 +2,9 @@ import { Global, Module, type DynamicModule } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
 import { SharedRateLimiter, type Redis } from '@rotor/redis-store';
-import { GsmSecretStore, RateLimiter, type GsmSettings, type PacerFactory } from '@rotor/secret-store';
+import { GsmSecretStore, gsmClient, RateLimiter, type GsmSettings, type PacerFactory } from '@rotor/secret-store';
 import { LOGGER, ReadinessRegistry } from '@rotor/service-kit';
-import type { Logger } from '@rotor/telemetry';
+import { Metrics, type Logger } from '@rotor/telemetry';
 
 /**
  * GSM quotas are per project, so every replica of every service paces its calls through
@@ -30,7 +30,7 @@ export const sharedGsmPacers = (redis: Redis, project: string, logger?: Logger):
     });
 };
 
-/** The service's GSM client, paced by the shared GSM quota, with its readiness check. */
+/** The service's GSM client, paced by the shared GSM quota, with its readiness check and call metrics. */
 @Global()
 @Module({})
 export class GsmModule {
@@ -40,9 +40,9 @@ export class GsmModule {
       providers: [
         {
           provide: GsmSecretStore,
-          inject: [ReadinessRegistry, REDIS, LOGGER],
-          useFactory: (readiness: ReadinessRegistry, redis: Redis, logger: Logger) => {
-            const store = new GsmSecretStore(settings, sharedGsmPacers(redis, settings.project, logger));
+          inject: [ReadinessRegistry, REDIS, LOGGER, Metrics],
+          useFactory: (readiness: ReadinessRegistry, redis: Redis, logger: Logger, metrics: Metrics) => {
+            const store = new GsmSecretStore(settings, sharedGsmPacers(redis, settings.project, logger), gsmClient, metrics);
             readiness.register({ name: 'gsm', check: () => store.ping() });
             return store;
           },

@@ -123,6 +123,18 @@ export class DueSchedule {
     return { due, inflight };
   }
 
+  /** Members due by `nowMs` and not claimed (a backlog), and members claimed and not yet completed, across shards. */
+  async backlog(nowMs: number): Promise<{ due: number; inflight: number }> {
+    let due = 0;
+    let inflight = 0;
+    for (let shard = 0; shard < this.shards; shard++) {
+      const [dueKey, inflightKey] = this.shardKeys(shard);
+      due += await this.redis.zcount(dueKey, '-inf', nowMs);
+      inflight += await this.redis.zcard(inflightKey);
+    }
+    return { due, inflight };
+  }
+
   private keysOf(member: string): [string, string] {
     return this.shardKeys(this.shardOf(member));
   }

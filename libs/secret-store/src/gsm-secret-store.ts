@@ -6,6 +6,7 @@ import { sleep } from '@rotor/backoff';
 import { gsmVersionName } from '@rotor/contracts';
 import { ConfigError, watchSecretFile, type WatchedSecretFile } from '@rotor/config';
 import { DomainError } from '@rotor/errors';
+import type { Metrics } from '@rotor/telemetry';
 
 import { RateLimiter } from './rate-limiter';
 
@@ -66,6 +67,7 @@ const RETIRED_CLIENT_GRACE_MS = 60_000;
  */
 const NO_CLIENT_RETRY = { retry: null } as unknown as CallOptions;
 
+const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_RESOURCE_EXHAUSTED = 8;
 const GRPC_NOT_FOUND = 5;
 const GRPC_ALREADY_EXISTS = 6;
@@ -74,6 +76,82 @@ const GRPC_UNAVAILABLE = 14;
 
 const grpcCode = (error: unknown): number | undefined =>
   typeof error === 'object' && error !== null && 'code' in error ? Number(error.code) : undefined;
+
+/** The GSM RPCs rotor calls: the `method` label of the GSM call metrics. */
+type GsmMethod =
+  | 'ListSecrets'
+  | 'CreateSecret'
+  | 'AddSecretVersion'
+  | 'UpdateSecret'
+  | 'AccessSecretVersion'
+  | 'DisableSecretVersion'
+  | 'DestroySecretVersion';
+
+/** The project quota each RPC is paced by (ListSecrets is the readiness probe's). */
+const QUOTA_OF: Record<GsmMethod, 'accesses' | 'writes'> = {
+  ListSecrets: 'accesses',
+  AccessSecretVersion: 'accesses',
+  CreateSecret: 'writes',
+  AddSecretVersion: 'writes',
+  UpdateSecret: 'writes',
+  DisableSecretVersion: 'writes',
+  DestroySecretVersion: 'writes',
+};
+
+/** The `outcome` of a GSM call, from its gRPC status. */
+const gsmCallOutcome = (code: number | undefined): string => {
+  switch (code) {
+    case GRPC_NOT_FOUND:
+      return 'not-found';
+    case GRPC_ALREADY_EXISTS:
+    case GRPC_FAILED_PRECONDITION:
+      return 'conflict';
+    case GRPC_RESOURCE_EXHAUSTED:
+      return 'quota-exhausted';
+    case GRPC_UNAVAILABLE:
+    case GRPC_DEADLINE_EXCEEDED:
+      return 'unavailable';
+    default:
+      return 'error';
+  }
+};
+
+/**
+ * GSM calls by RPC and outcome, their duration, and the waits for quota in front of them. Labels
+ * are RPC names, outcomes and quota kinds: never a secret's name (a per-secret quota is `version-writes`).
+ */
+class GsmMetrics {
+  private readonly calls;
+  private readonly duration;
+  private readonly quotaWaits;
+  private readonly quotaWaitSeconds;
+
+  constructor(metrics: Metrics) {
+    this.calls = metrics.counter('rotor_gsm_calls_total', 'GSM calls, by RPC and outcome', ['method', 'outcome']);
+    this.duration = metrics.histogram('rotor_gsm_call_duration_seconds', 'GSM call duration, by RPC', ['method']);
+    this.quotaWaits = metrics.counter('rotor_gsm_quota_waits_total', 'GSM calls that waited for quota at the rate limiter, by quota', [
+      'quota',
+    ]);
+    this.quotaWaitSeconds = metrics.histogram(
+      'rotor_gsm_quota_wait_seconds',
+      'Time GSM calls waited for quota at the rate limiter, by quota',
+      ['quota'],
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    );
+  }
+
+  called(method: GsmMethod, code: number | undefined, seconds: number): void {
+    this.calls.inc({ method, outcome: code === undefined ? 'ok' : gsmCallOutcome(code) });
+    this.duration.observe({ method }, seconds);
+  }
+
+  waited(quota: string, seconds: number): void {
+    this.quotaWaits.inc({ quota });
+    this.quotaWaitSeconds.observe({ quota }, seconds);
+  }
+}
+
+const secondsSince = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 
 /**
  * The authoritative store of managed-secret values: one GSM secret per managed secret,
@@ -86,13 +164,16 @@ export class GsmSecretStore {
   private readonly reads: Pacer;
   private readonly writes: Pacer;
   private readonly versionWrites = new Map<string, Pacer>();
+  private readonly metrics?: GsmMetrics;
 
   constructor(
     private readonly settings: GsmSettings,
     private readonly pacers: PacerFactory = processPacers,
     createClient: GsmClientFactory = gsmClient,
+    metrics?: Metrics,
   ) {
     this.client = createClient(settings);
+    if (metrics) this.metrics = new GsmMetrics(metrics);
     const path = settings.emulatorHost ? undefined : settings.credentialsFile;
     if (path)
       this.keyFile = watchSecretFile({
@@ -130,14 +211,14 @@ export class GsmSecretStore {
   }
 
   async ping(): Promise<void> {
-    await this.call(this.reads, () =>
+    await this.call('ListSecrets', () =>
       this.client.listSecrets({ parent: `projects/${this.settings.project}`, pageSize: 1 }, { ...NO_CLIENT_RETRY, autoPaginate: false }),
     );
   }
 
   async ensureSecret(secret: string, labels: Record<string, string>): Promise<void> {
     try {
-      await this.call(this.writes, () =>
+      await this.call('CreateSecret', () =>
         this.client.createSecret(
           {
             parent: `projects/${this.settings.project}`,
@@ -154,8 +235,8 @@ export class GsmSecretStore {
 
   /** Adds a version and returns its full name `projects/P/secrets/S/versions/V`. */
   async addVersion(secret: string, value: Buffer): Promise<string> {
-    await this.versionWriteLimiter(secret).acquire();
-    const [version] = await this.call(this.writes, () =>
+    await this.paced(this.versionWriteLimiter(secret), 'version-writes');
+    const [version] = await this.call('AddSecretVersion', () =>
       this.client.addSecretVersion({ parent: this.secretName(secret), payload: { data: value } }, NO_CLIENT_RETRY),
     );
     if (!version.name) throw new DomainError('unavailable', 'gsm-bad-answer', 'GSM returned a version without a name');
@@ -164,24 +245,26 @@ export class GsmSecretStore {
 
   /** Sets labels on the GSM secret (owner, current rotor version). */
   async setLabels(secret: string, labels: Record<string, string>): Promise<void> {
-    await this.call(this.writes, () =>
+    await this.call('UpdateSecret', () =>
       this.client.updateSecret({ secret: { name: this.secretName(secret), labels }, updateMask: { paths: ['labels'] } }, NO_CLIENT_RETRY),
     );
   }
 
   async access(versionName: string): Promise<Buffer> {
-    const [response] = await this.call(this.reads, () => this.client.accessSecretVersion({ name: versionName }, NO_CLIENT_RETRY));
+    const [response] = await this.call('AccessSecretVersion', () =>
+      this.client.accessSecretVersion({ name: versionName }, NO_CLIENT_RETRY),
+    );
     const data = response.payload?.data;
     if (data === undefined || data === null) throw new DomainError('not-found', 'gsm-no-payload', `${versionName} has no payload`);
     return Buffer.isBuffer(data) ? data : Buffer.from(data);
   }
 
   async disable(versionName: string): Promise<void> {
-    await this.call(this.writes, () => this.client.disableSecretVersion({ name: versionName }, NO_CLIENT_RETRY));
+    await this.call('DisableSecretVersion', () => this.client.disableSecretVersion({ name: versionName }, NO_CLIENT_RETRY));
   }
 
   async destroy(versionName: string): Promise<void> {
-    await this.call(this.writes, () => this.client.destroySecretVersion({ name: versionName }, NO_CLIENT_RETRY));
+    await this.call('DestroySecretVersion', () => this.client.destroySecretVersion({ name: versionName }, NO_CLIENT_RETRY));
   }
 
   private versionWriteLimiter(secret: string): Pacer {
@@ -200,14 +283,29 @@ export class GsmSecretStore {
     await this.client.close();
   }
 
+  /** Takes a token from `limiter`, counting the wait when there was one. */
+  private async paced(limiter: Pacer, quota: string): Promise<void> {
+    const start = process.hrtime.bigint();
+    let waited = false;
+    await limiter.acquire(() => {
+      waited = true;
+    });
+    if (waited) this.metrics?.waited(quota, secondsSince(start));
+  }
+
   /** Paces the call, retries RESOURCE_EXHAUSTED with backoff, and maps gRPC failures to domain errors. */
-  private async call<T>(limiter: Pacer, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(method: GsmMethod, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      await limiter.acquire();
+      const quota = QUOTA_OF[method];
+      await this.paced(quota === 'accesses' ? this.reads : this.writes, quota);
+      const start = process.hrtime.bigint();
       try {
-        return await fn();
+        const answer = await fn();
+        this.metrics?.called(method, undefined, secondsSince(start));
+        return answer;
       } catch (error) {
         const code = grpcCode(error);
+        this.metrics?.called(method, code, secondsSince(start));
         if (code === GRPC_RESOURCE_EXHAUSTED && attempt < 6) {
           await sleep(Math.min(30_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2));
           continue;

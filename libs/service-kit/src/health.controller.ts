@@ -1,8 +1,8 @@
-import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 
-import { Metrics } from '@rotor/telemetry';
+import { Metrics, metricsFormatFor } from '@rotor/telemetry';
 
 import { ReadinessRegistry } from './readiness';
 
@@ -26,8 +26,16 @@ export class HealthController {
     response.status(report.ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).json(report);
   }
 
+  /**
+   * The text format by default (curl, older scrapers); OpenMetrics, which carries exemplars, when
+   * the scraper's Accept header prefers it, as Prometheus' does.
+   */
   @Get('metrics')
-  async metricsText(@Res() response: Response): Promise<void> {
-    response.type(this.metrics.contentType).send(await this.metrics.render());
+  async metricsText(@Req() request: Request, @Res() response: Response): Promise<void> {
+    const format = metricsFormatFor(request.headers.accept);
+    response
+      .vary('Accept')
+      .type(this.metrics.contentType(format))
+      .send(await this.metrics.render(format));
   }
 }

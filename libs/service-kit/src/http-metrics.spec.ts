@@ -1,4 +1,9 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
+
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
 
 import { Controller, Get, Module, Param, Post, UseGuards, type CanActivate, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
@@ -92,5 +97,62 @@ describe('HTTP RED metrics', () => {
     const text = await scrape();
     expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThan(0);
     expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/healthz', status: '200' })).toBe(1);
+  });
+});
+
+describe('/metrics exposition', () => {
+  // What Prometheus 3 sends: OpenMetrics preferred, the text format accepted.
+  const PROMETHEUS_ACCEPT =
+    'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+  const contextManager = new AsyncLocalStorageContextManager();
+  const provider = new TracerProvider();
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    context.setGlobalContextManager(contextManager.enable());
+    trace.setGlobalTracerProvider(provider);
+    const metrics = new Metrics('probe');
+    const logger = createLogger({ service: 'probe', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    @Module({ imports: [ServiceKitModule.forRoot({ service: 'probe', logger, metrics })], controllers: [LeasesController] })
+    class ProbeModule {}
+    app = await createServiceApp({ module: ProbeModule, service: 'probe', description: 'test', logger, metrics });
+    await app.init();
+    // Serve every request inside a server span, as the HTTP instrumentation does.
+    const server = app.getHttpServer() as Server;
+    const [handler] = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
+    server.removeAllListeners('request');
+    server.on('request', (request: IncomingMessage, response: ServerResponse) =>
+      provider.getTracer('probe').startActiveSpan(`${request.method}`, (span) => {
+        response.once('finish', () => span.end());
+        handler!(request, response);
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await app.close();
+    trace.disable();
+    context.disable();
+    await provider.shutdown();
+  });
+
+  it('answers curl and scrapers without a preference in the text format', async () => {
+    const answer = await request(app.getHttpServer()).get('/metrics').set('accept', '*/*').expect(200);
+    expect(answer.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
+    expect(answer.headers['vary']).toMatch(/accept/i);
+    expect(answer.text).toContain('# TYPE rotor_http_requests_total counter');
+    expect(answer.text).not.toContain('# EOF');
+  });
+
+  it("answers Prometheus in OpenMetrics, the request duration carrying the request's trace id as exemplar", async () => {
+    await request(app.getHttpServer()).get(`/v1/leases/${LEASE_ID}`).expect(200);
+    const answer = await request(app.getHttpServer()).get('/metrics').set('accept', PROMETHEUS_ACCEPT).expect(200);
+    expect(answer.headers['content-type']).toMatch(/^application\/openmetrics-text;.*version=1\.0\.0/);
+    expect(answer.text.endsWith('# EOF\n')).toBe(true);
+    const bucket = answer.text
+      .split('\n')
+      .find((line) => /^rotor_http_request_duration_seconds_bucket\{.*route="\/v1\/leases\/:id".* # /.test(line));
+    expect(bucket).toMatch(/ # \{trace_id="[0-9a-f]{32}"\} \d/);
+    expect(answer.text).not.toContain(LEASE_ID);
   });
 });

@@ -61,7 +61,7 @@ export class AuditAppender implements OnModuleInit {
   ) {
     this.identifierKey = identifierKey(config.auditKey);
     this.appended = metrics.counter('rotor_audit_records_total', 'Audit records appended, by outcome', ['outcome']);
-    this.lag = metrics.histogram(
+    this.lag = metrics.latencyHistogram(
       'rotor_audit_lag_seconds',
       'Time from an event to its audit record',
       [],
@@ -181,7 +181,7 @@ export class AuditAppender implements OnModuleInit {
     await this.store.recordAppended(records);
     this.appendedSeqs.set(chain, records[records.length - 1]!.seq);
     const now = Date.now();
-    for (const time of occurredAt) this.lag.observe(Math.max(0, now - time.getTime()) / 1000);
+    for (const time of occurredAt) this.lag.observe({}, Math.max(0, now - time.getTime()) / 1000);
     return outcomes;
   }
 

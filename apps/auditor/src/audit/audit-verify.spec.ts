@@ -8,6 +8,7 @@ import type { OperatorCaller } from '@rotor/identity';
 import { AuditVerifyReportSchema } from '@rotor/rest-contract';
 import type { PgAuditViews } from '@rotor/audit-store';
 import type { DependencyGate } from '@rotor/service-kit';
+import { Metrics } from '@rotor/telemetry';
 
 import type { AuditorConfig } from '../config';
 
@@ -66,7 +67,7 @@ const checkpointOver = (head: AuditRecord): AuditCheckpoint =>
   );
 
 const auditor: OperatorCaller = { kind: 'operator', subject: 'audrey', groups: ['rotor:auditor'] };
-const controllerOver = (external: AuditCheckpoint | undefined) =>
+const controllerOver = (external: AuditCheckpoint | undefined, metrics = new Metrics('auditor')) =>
   new AuditController(
     { events: async () => ({ items: [], total: 0 }) } as unknown as PgAuditViews,
     new ChainVerificationService(
@@ -75,6 +76,7 @@ const controllerOver = (external: AuditCheckpoint | undefined) =>
       { keyring: new AuditKeyring([publicKey]) } as AuditSigningKeys,
       { latest: async () => external } as CheckpointArchive,
       { bounded: <T>(_dependency: string, work: Promise<T>) => work } as unknown as DependencyGate,
+      metrics,
     ),
     { auditKey: 'audit-key-for-tests-0123456789abcdef' } as AuditorConfig,
   );
@@ -103,5 +105,31 @@ describe('GET /v1/audit/verify answers what rest-contract documents', () => {
     expect(body).toMatchObject({ ok: false, firstBreak: { partition: 0, offset: '1' }, firstUnreadable: { partition: 0, offset: '3' } });
     expect(body['failures']).toEqual([expect.any(String)]);
     expect(AuditVerifyReportSchema.parse(body)).toEqual(body);
+  });
+});
+
+describe('rotor_audit_chain_broken', () => {
+  const brokenSample = async (metrics: Metrics) =>
+    /^rotor_audit_chain_broken\{rotor_service="auditor"\} (\S+)$/m.exec(await metrics.render())?.[1];
+
+  it('has no sample before a verification, then follows the latest one: 1 on a break, 0 once sound', async () => {
+    const metrics = new Metrics('auditor');
+    const records = chain(3);
+    const checkpoint = checkpointOver(records[2]!);
+    const controller = controllerOver(checkpoint, metrics);
+    expect(await brokenSample(metrics)).toBeUndefined();
+
+    const tampered = { ...records[1]!, event: { id: 'event-1', data: { leaseId: 'someone-else' } } };
+    topic = [records[0]!, tampered, records[2]!, checkpoint];
+    expect((await controller.verify(auditor)).ok).toBe(false);
+    expect(await brokenSample(metrics)).toBe('1');
+    const text = await metrics.render();
+    expect(Number(/^rotor_audit_chain_verified_timestamp_seconds\{rotor_service="auditor"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(
+      Date.now() / 1000 - 60,
+    );
+
+    topic = [...records, checkpoint];
+    expect((await controller.verify(auditor)).ok).toBe(true);
+    expect(await brokenSample(metrics)).toBe('0');
   });
 });

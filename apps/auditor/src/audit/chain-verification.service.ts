@@ -7,6 +7,7 @@ import { readTopicRange } from '@rotor/kafka';
 import { KAFKA } from '@rotor/nest-kafka';
 import type { AuditVerifyReport } from '@rotor/rest-contract';
 import { DependencyGate } from '@rotor/service-kit';
+import { Metrics } from '@rotor/telemetry';
 
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
@@ -21,13 +22,31 @@ import { CheckpointArchive } from './checkpoint-archive';
  */
 @Injectable()
 export class ChainVerificationService {
+  /** The latest verification's outcome and time; none before the first. */
+  private latest?: { ok: boolean; at: number };
+
   constructor(
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
     private readonly keys: AuditSigningKeys,
     private readonly archive: CheckpointArchive,
     private readonly gate: DependencyGate,
-  ) {}
+    metrics: Metrics,
+  ) {
+    // No sample until a verification has run: a 0 before any would claim a sound log.
+    metrics.gauge(
+      'rotor_audit_chain_broken',
+      "1 when this auditor's latest verification of the audit log found a break, 0 when sound",
+      [],
+      () => Promise.resolve(this.latest ? Number(!this.latest.ok) : undefined),
+    );
+    metrics.gauge(
+      'rotor_audit_chain_verified_timestamp_seconds',
+      "When this auditor's latest verification of the audit log completed",
+      [],
+      () => Promise.resolve(this.latest && this.latest.at / 1000),
+    );
+  }
 
   async verify(): Promise<AuditVerifyReport> {
     const verifier = new ChainVerifier({ keyring: this.keys.keyring, legacyKey: this.config.auditKey });
@@ -50,9 +69,11 @@ export class ChainVerificationService {
       },
     });
     const result = verifier.result();
+    const ok = result.ok && !unreadable;
+    this.latest = { ok, at: Date.now() };
     return {
       ...result,
-      ok: result.ok && !unreadable,
+      ok,
       ...(unreadable ? { firstUnreadable: unreadable } : {}),
       tookMs: Date.now() - started,
     };

@@ -2,9 +2,9 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 
 import { AuditCheckpointSchema, type AuditCheckpoint } from '@rotor/contracts';
 import { DomainError } from '@rotor/errors';
-import { GsmSecretStore } from '@rotor/secret-store';
+import { GsmSecretStore, gsmClient, processPacers } from '@rotor/secret-store';
 import { LOGGER } from '@rotor/service-kit';
-import type { Logger } from '@rotor/telemetry';
+import { Metrics, type Logger } from '@rotor/telemetry';
 
 import type { AuditorConfig } from '../config';
 import { AUDITOR_CONFIG } from '../platform/tokens';
@@ -32,8 +32,9 @@ export class CheckpointArchive implements OnApplicationShutdown {
   constructor(
     @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    metrics: Metrics,
   ) {
-    this.store = new GsmSecretStore(config.gsm);
+    this.store = new GsmSecretStore(config.gsm, processPacers, gsmClient, metrics);
   }
 
   private get latestName(): string {

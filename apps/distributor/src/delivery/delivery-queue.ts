@@ -17,6 +17,8 @@ export interface DeliveryJob {
   gsmVersion: string;
   /** The target as the catalog declared it when the job was made, so removal works after a catalog change. */
   target: Target;
+  /** When the version was created (its secret.version-created event): delivery latency counts from here. Absent on drift repairs. */
+  versionCreatedAt?: string;
   attempts: number;
   /** The trace of the event that asked for it (a rotation's): the delivery continues it. Absent when tracing is off. */
   traceparent?: string;

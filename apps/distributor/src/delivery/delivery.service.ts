@@ -48,6 +48,7 @@ const copyOf = (job: DeliveryJob, version = job.version): CopyRef => ({ secret: 
 export class DeliveryService {
   private readonly outcomes;
   private readonly copySeconds;
+  private readonly latency;
 
   constructor(
     private readonly queue: DeliveryQueue,
@@ -71,6 +72,12 @@ export class DeliveryService {
       'Time to write or remove one copy',
       ['kind', 'op'],
       [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    );
+    this.latency = metrics.latencyHistogram(
+      'rotor_delivery_latency_seconds',
+      'Time from a version being created to its copy being delivered, by target kind',
+      ['kind'],
+      [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
     );
   }
 
@@ -104,6 +111,8 @@ export class DeliveryService {
       await this.queue.finish(id, job.target.kind);
       this.outcomes.inc({ kind: job.target.kind, op: job.op, outcome });
       this.copySeconds.observe({ kind: job.target.kind, op: job.op }, (performance.now() - started) / 1000);
+      if (outcome === 'delivered' && job.versionCreatedAt)
+        this.latency.observe({ kind: job.target.kind }, Math.max(0, Date.now() - Date.parse(job.versionCreatedAt)) / 1000);
       return outcome;
     } catch (error) {
       await this.recordFailure(job, error);

@@ -43,7 +43,8 @@ export class VersionEventsConsumer {
             const copy = { secret: data.secret, version: data.version, gsmVersion, target };
             const isNew = await ledger.addPending(copy);
             const existing = isNew ? undefined : await ledger.get(data.secret, data.version, target.name);
-            if (isNew || existing?.state === 'pending' || existing?.state === 'failed') await queue.enqueue({ op: 'deliver', ...copy });
+            if (isNew || existing?.state === 'pending' || existing?.state === 'failed')
+              await queue.enqueue({ op: 'deliver', ...copy, versionCreatedAt: data.createdAt });
           }
           // Fingerprinted now, while GSM still holds the value: copy discovery looks for it after retirement too.
           await copies.versionCreated({ ...data, gsmVersion });

@@ -51,7 +51,7 @@ const lease = (id: string, namespace: string, podName: string, podUid: string, i
 });
 
 const metricValue = async (metrics: Metrics, name: string, labels: Record<string, string> = {}) => {
-  const metric = (await metrics.registry.getMetricsAsJSON()).find((entry) => entry.name === name);
+  const metric = (await metrics.json()).find((entry) => entry.name === name);
   const sample = metric?.values.find((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted));
   return Number(sample?.value ?? 0);
 };

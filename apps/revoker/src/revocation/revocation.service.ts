@@ -40,13 +40,27 @@ export class RevocationService {
   ) {
     this.revoked = metrics.counter('rotor_leases_revoked_total', 'Leases revoked, by reason and backend', ['reason', 'backend']);
     this.failures = metrics.counter('rotor_revocation_failures_total', 'Failed revocation attempts, by backend', ['backend']);
-    this.lagSeconds = metrics.histogram(
+    this.lagSeconds = metrics.latencyHistogram(
       'rotor_revocation_lag_seconds',
       'Time from expiry to revocation',
       [],
       [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
     );
     metrics.gauge('rotor_leases_irrevocable', 'Leases past the attempt limit, still retried', [], () => clock.countIrrevocable());
+    // Read from the shared schedule: every replica exports the same value (aggregate with max, not sum).
+    const backlog = () => clock.schedule.backlog(Date.now()).catch(() => undefined);
+    metrics.gauge(
+      'rotor_revocation_due_leases',
+      'Leases due for revocation (expired, requested or retrying) and not yet claimed',
+      [],
+      async () => (await backlog())?.due,
+    );
+    metrics.gauge(
+      'rotor_revocation_claims_in_flight',
+      'Leases claimed for revocation and not yet completed, by any replica',
+      [],
+      async () => (await backlog())?.inflight,
+    );
   }
 
   async revokeClaimed(leaseId: string): Promise<RevocationOutcome> {
@@ -108,7 +122,7 @@ export class RevocationService {
       await this.clock.markRevoked(lease, revokedAt);
       await this.clock.schedule.complete(lease.id);
       this.revoked.inc({ reason, backend: lease.backend });
-      if (reason === 'expired') this.lagSeconds.observe((revokedAt.getTime() - lease.expiresAt.getTime()) / 1000);
+      if (reason === 'expired') this.lagSeconds.observe({}, (revokedAt.getTime() - lease.expiresAt.getTime()) / 1000);
       this.logger.info({ leaseId: lease.id, reason, backend: lease.backend }, 'lease revoked');
       return 'revoked';
     } catch (error) {
