@@ -34,7 +34,10 @@ const capitalised = (kinds: string) => kinds.replace(/(^|\|)([a-z])/g, (_all, ba
 
 /** rotor's own metrics as registered: every name, and which of them are histograms. */
 export function registeredMetrics(code = serviceSources()): { names: Set<string>; histograms: Set<string> } {
-  return { names: new Set(registrations(code, 'counter|gauge|histogram')), histograms: new Set(registrations(code, 'histogram')) };
+  return {
+    names: new Set(registrations(code, 'counter|gaugeSeries|gauge|histogram|latencyHistogram')),
+    histograms: new Set(registrations(code, 'histogram|latencyHistogram')),
+  };
 }
 
 /** prom-client's default metrics on this platform (Linux, as in the images), with their types. */

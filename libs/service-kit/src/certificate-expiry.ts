@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-import { Gauge } from 'prom-client';
+import type { Gauge } from 'prom-client';
 
 import type { HttpSettings, KafkaSecurity, RedisSecurity } from '@rotor/config';
 import type { Metrics } from '@rotor/telemetry';
@@ -32,19 +32,18 @@ export function certificateExpiryMetric(metrics: Metrics, certificates: Readonly
   const loaded = new Map(
     Object.entries(certificates).flatMap(([name, source]) => ('pem' in source ? [[name, earliestExpiry(source.pem)] as const] : [])),
   );
-  return new Gauge({
-    name: 'rotor_tls_certificate_expiry_timestamp_seconds',
-    help: 'When a certificate the service serves, presents or trusts expires (its earliest notAfter), in Unix seconds, by certificate',
-    labelNames: ['certificate'],
-    registers: [metrics.registry],
-    collect(this: Gauge<'certificate'>) {
-      this.reset();
-      for (const [certificate, source] of Object.entries(certificates)) {
-        const expiry = 'pem' in source ? loaded.get(certificate) : expiryOfFile(source.file);
-        if (expiry !== undefined) this.set({ certificate }, expiry);
-      }
-    },
-  });
+  return metrics.gaugeSeries(
+    'rotor_tls_certificate_expiry_timestamp_seconds',
+    'When a certificate the service serves, presents or trusts expires (its earliest notAfter), in Unix seconds, by certificate',
+    ['certificate'],
+    () =>
+      Promise.resolve(
+        Object.entries(certificates).flatMap(([certificate, source]) => {
+          const expiry = 'pem' in source ? loaded.get(certificate) : expiryOfFile(source.file);
+          return expiry === undefined ? [] : [{ labels: { certificate }, value: expiry }];
+        }),
+      ),
+  );
 }
 
 /** The certificates a service with these settings serves, presents or trusts, by label. */
