@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { kafkaFromEnv } from '../../tools/security/env-clients';
+import { eventually } from '../support/eventually';
 import { startGroupAtEnd } from '../support/kafka-groups';
 import { PrivateAuditLog } from '../support/private-audit-log';
 import { ServiceProcess } from '../support/service-process';
@@ -38,6 +39,8 @@ describe('stage metrics of the running services', () => {
   const kafka = kafkaFromEnv('rotor-test-stage-metrics');
   const audit = new PrivateAuditLog(kafka, 'stage-metrics');
   let services: Record<'issuer' | 'revoker' | 'auditor', ServiceProcess>;
+  /** A second auditor replica that verifies the log on its own, every 1.5 s. */
+  let checkingAuditor: ServiceProcess;
 
   beforeAll(async () => {
     const identity = await TestIdentity.create();
@@ -53,14 +56,15 @@ describe('stage metrics of the running services', () => {
       revoker: new ServiceProcess('revoker', 19145, env),
       auditor: new ServiceProcess('auditor', 19146, { ...env, ...audit.env() }),
     };
+    checkingAuditor = new ServiceProcess('auditor', 19147, { ...env, ...audit.env(), ROTOR_AUDIT_VERIFY_INTERVAL_MS: '1500' });
     for (const service of Object.values(services)) await ensurePortFree(service.port);
     // Nothing here needs the shared topics' backlog: the TTL clock starts past it.
     await startGroupAtEnd(kafka, 'rotor-revoker-clock');
-    await Promise.all(Object.values(services).map((service) => service.start().ready()));
+    await Promise.all([...Object.values(services), checkingAuditor].map((service) => service.start().ready()));
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(Object.values(services ?? {}).map((service) => service.stop()));
+    await Promise.all([...Object.values(services ?? {}), checkingAuditor].map((service) => service?.stop()));
     await audit.drop();
   });
 
@@ -87,6 +91,18 @@ describe('stage metrics of the running services', () => {
     const { text } = await scrape(services.auditor);
     expect(text).toContain('# TYPE rotor_audit_chain_broken gauge');
     expect(sample(text, 'rotor_audit_chain_broken')).toBeUndefined();
+  });
+
+  it('auditor: verifies the log on its own every ROTOR_AUDIT_VERIFY_INTERVAL_MS, so the chain status follows without a request', async () => {
+    const verified = await eventually(
+      async () => {
+        const { text } = await scrape(checkingAuditor);
+        return sample(text, 'rotor_audit_chain_broken') === undefined ? undefined : text;
+      },
+      { what: 'a periodic verification', timeoutMs: 30_000 },
+    );
+    expect(sample(verified, 'rotor_audit_chain_broken')).toBe(0);
+    expect(sample(verified, 'rotor_audit_chain_verified_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
   });
 
   it('answers Prometheus in OpenMetrics and curl in the text format', async () => {

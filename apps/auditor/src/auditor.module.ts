@@ -15,6 +15,7 @@ import { AuditSigningKeys } from './audit/audit-signing-keys';
 import { AuditStore } from './audit/audit.store';
 import { ChainRepair } from './audit/chain-repair';
 import { AuditController } from './audit/audit.controller';
+import { ChainSelfCheck } from './audit/chain-self-check';
 import { ChainVerificationService } from './audit/chain-verification.service';
 import { CheckpointArchive } from './audit/checkpoint-archive';
 import { CheckpointStore } from './audit/checkpoint.store';
@@ -68,6 +69,7 @@ export class AuditorModule {
         PostureStore,
         PostureService,
         ChainVerificationService,
+        ChainSelfCheck,
         DomainEventsConsumer,
       ],
     };

@@ -91,6 +91,14 @@ const auditorEnv = {
     .describe(
       'Months of records kept online in the views, older months detached for archiving (0: all); the audit topic keeps everything.',
     ),
+  ROTOR_AUDIT_VERIFY_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1_800_000)
+    .describe(
+      'How often the auditor verifies the whole audit log itself (rotor_audit_chain_broken, the RotorAuditChainBroken alert); 0: only when asked (GET /v1/audit/verify).',
+    ),
   ROTOR_AUDIT_CHECKPOINT_SECRET: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,255}$/)
@@ -129,6 +137,7 @@ export function loadAuditorConfig(env: NodeJS.ProcessEnv = process.env) {
       statementTimeoutMs: 30_000,
     },
     retention: { dedupeDays: e.ROTOR_AUDIT_DEDUPE_DAYS, onlineMonths: e.ROTOR_AUDIT_ONLINE_MONTHS },
+    verifyIntervalMs: e.ROTOR_AUDIT_VERIFY_INTERVAL_MS,
     /** Read for bindings only ("who may read this secret"); the inventory itself comes from the audit log. */
     catalogFile: e.ROTOR_CATALOG,
   };
