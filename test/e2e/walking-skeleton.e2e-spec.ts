@@ -5,6 +5,7 @@ import { readTopicRange } from '@rotor/kafka';
 import type { AuditEventsPage, IssuedCredential, LeaseView } from '@rotor/rest-contract';
 
 import { eventually } from '../support/eventually';
+import { fetchTrace, newTraceparent } from '../support/jaeger';
 import { PrivateAuditLog } from '../support/private-audit-log';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
@@ -68,10 +69,11 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
     const auditorToken = await identity.operatorToken('auditor@example.com', ['rotor:auditor']);
     const asWorkload = { authorization: `Bearer ${workloadToken}`, 'content-type': 'application/json' };
 
-    // 1. The workload proves who it is and gets a credential.
+    // 1. The workload proves who it is and gets a credential (in a trace of its own, to look up below).
+    const caller = newTraceparent();
     const issuedResponse = await fetch(`${services.issuer.url}/v1/credentials`, {
       method: 'POST',
-      headers: asWorkload,
+      headers: { ...asWorkload, traceparent: caller.traceparent },
       body: JSON.stringify({ role: 'skeleton-token', ttl: 2 }),
     });
     expect(issuedResponse.status).toBe(201);
@@ -160,6 +162,16 @@ describe('walking skeleton: one credential through issuer, revoker and auditor',
       rows.push(...(await views.pool.query<{ row: string }>(`SELECT t::text AS row FROM ${table} t`)).rows.map((r) => r.row));
     expect(rows.some((row) => row.includes(issued.leaseId))).toBe(true);
     expect(rows.filter((row) => row.includes(canary))).toEqual([]);
+    // … and no span of its trace, as exported to Jaeger: attributes, events and names.
+    const trace = await eventually(
+      async () => {
+        const found = await fetchTrace(caller.traceId);
+        return found?.spans.some((span) => span.operationName === 'revoke lease') ? found : undefined;
+      },
+      { what: 'the credential trace in Jaeger', timeoutMs: 30_000 },
+    );
+    expect(new Set(trace.spans.map((span) => span.service))).toEqual(new Set(['rotor-issuer', 'rotor-revoker', 'rotor-auditor']));
+    expect(trace.json).not.toContain(canary);
   }, 240_000);
 });
 

@@ -371,4 +371,23 @@ introspection:
     expect(Object.values(contracts).every((contract) => contract.operations.length > 0)).toBe(true);
     expect(missed).toEqual([]);
   });
+
+  it('counted every operation it called in the RED metrics of its service, by route template', async () => {
+    const missing: string[] = [];
+    for (const [service, contract] of Object.entries(contracts) as [ServiceName, (typeof contracts)[ServiceName]][]) {
+      const text = await (await fetch(`${services[service].url}/metrics`)).text();
+      const counted = new Set(
+        [...text.matchAll(/^rotor_http_requests_total\{([^}]*)\} /gm)].map((match) => {
+          const labels = Object.fromEntries([...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]));
+          return `${labels['method']!.toLowerCase()} ${labels['route']}`;
+        }),
+      );
+      for (const operation of contract.exercised) {
+        // The document's /v1/leases/{id} is the route Express matched as /v1/leases/:id.
+        const [method, path] = operation.split(' ') as [string, string];
+        if (!counted.has(`${method} ${path.replace(/\{(\w+)\}/g, ':$1')}`)) missing.push(`${contract.service}: ${operation}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
 });

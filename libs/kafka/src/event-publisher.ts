@@ -161,8 +161,9 @@ export class EventPublisher {
     return this.enqueue(messages, parent).sent;
   }
 
-  private enqueue(messages: OutgoingMessage[], parent: Context = context.active()): { sent: Promise<void>; cancel: () => void } {
-    const traced = startSendSpan(messages, parent);
+  private enqueue(messages: OutgoingMessage[], parent?: Context): { sent: Promise<void>; cancel: () => void } {
+    // A batch handler's send (no active span) belongs to its first message's trace, not a new one.
+    const traced = startSendSpan(messages, parent ?? messages[0]?.traceContext ?? context.active());
     const byTopic = new Map<string, OutgoingMessage[]>();
     for (const message of messages) {
       const batch = byTopic.get(message.topic);

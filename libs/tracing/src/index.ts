@@ -1,4 +1,4 @@
 export { startTracing, shutdownTracing, setHttpRouteResolver, type TracingOptions } from './tracing';
-export { samplerFromEnv } from './sampler';
+export { NoRootClientSpans, samplerFromEnv } from './sampler';
 export { ScrubbingSpanProcessor, scrubAttributes } from './scrubbing-span-processor';
 export { redisStatement, sqlVerb, withoutQuery } from './safe-attributes';

@@ -1,4 +1,13 @@
-import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace';
+import { SpanKind, trace, type Attributes, type Context, type Link } from '@opentelemetry/api';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  ParentBasedSampler,
+  SamplingDecision,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+  type SamplingResult,
+} from '@opentelemetry/sdk-trace';
 
 /**
  * The sampler the standard variables name (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG), as the
@@ -33,5 +42,30 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
         `OTEL_TRACES_SAMPLER: "${name}" is not one of always_on, always_off, traceidratio, parentbased_always_on, ` +
           'parentbased_always_off, parentbased_traceidratio',
       );
+  }
+}
+
+/**
+ * Outgoing calls made outside any traced operation (a readiness probe's GSM ListSecrets every
+ * 500 ms, a JWKS refresh, a claim loop's Redis poll) start no trace: they would bury the traces
+ * people look for, and cost CPU at idle. Everything else is the configured sampler's call.
+ */
+export class NoRootClientSpans implements Sampler {
+  constructor(private readonly next: Sampler) {}
+
+  shouldSample(
+    context: Context,
+    traceId: string,
+    spanName: string,
+    spanKind: SpanKind,
+    attributes: Attributes,
+    links: Link[],
+  ): SamplingResult {
+    if (spanKind === SpanKind.CLIENT && !trace.getSpanContext(context)) return { decision: SamplingDecision.NOT_RECORD };
+    return this.next.shouldSample(context, traceId, spanName, spanKind, attributes, links);
+  }
+
+  toString(): string {
+    return `NoRootClientSpans{${this.next.toString()}}`;
   }
 }

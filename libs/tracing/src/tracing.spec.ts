@@ -1,7 +1,8 @@
-import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 
 import { redisStatement, sqlVerb, withoutQuery } from './safe-attributes';
-import { samplerFromEnv } from './sampler';
+import { NoRootClientSpans, samplerFromEnv } from './sampler';
 import { scrubAttributes } from './scrubbing-span-processor';
 import { startTracing } from './tracing';
 
@@ -22,6 +23,17 @@ describe('samplerFromEnv', () => {
     expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '10%' })).toThrow(
       /OTEL_TRACES_SAMPLER_ARG/,
     );
+  });
+});
+
+describe('NoRootClientSpans', () => {
+  it('starts no trace for an outgoing call outside a traced operation, and leaves the rest to the sampler', () => {
+    const tracer = new TracerProvider({ sampler: new NoRootClientSpans(new AlwaysOnSampler()) }).getTracer('test');
+    expect(tracer.startSpan('ListSecrets', { kind: SpanKind.CLIENT }, ROOT_CONTEXT).isRecording()).toBe(false);
+    const request = tracer.startSpan('POST /v1/credentials', { kind: SpanKind.SERVER }, ROOT_CONTEXT);
+    expect(request.isRecording()).toBe(true);
+    expect(tracer.startSpan('EVALSHA', { kind: SpanKind.CLIENT }, trace.setSpan(ROOT_CONTEXT, request)).isRecording()).toBe(true);
+    expect(tracer.startSpan('send lease.issued', { kind: SpanKind.PRODUCER }, ROOT_CONTEXT).isRecording()).toBe(true);
   });
 });
 

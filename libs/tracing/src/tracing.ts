@@ -13,7 +13,7 @@ import { detectResources, envDetector, resourceFromAttributes } from '@opentelem
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 
 import { redisStatement, sqlVerb } from './safe-attributes';
-import { samplerFromEnv } from './sampler';
+import { NoRootClientSpans, samplerFromEnv } from './sampler';
 import { ScrubbingSpanProcessor } from './scrubbing-span-processor';
 
 export interface TracingOptions {
@@ -53,7 +53,7 @@ export function startTracing({ service, env = process.env, exporter }: TracingOp
   }).merge(detectResources({ detectors: [envDetector] }));
   provider = new TracerProvider({
     resource,
-    sampler: samplerFromEnv(env),
+    sampler: new NoRootClientSpans(samplerFromEnv(env)),
     spanProcessors: [new ScrubbingSpanProcessor(new BatchSpanProcessor({ exporter: exporter ?? new OTLPTraceExporter() }))],
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
