@@ -17,21 +17,11 @@ import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
 import { kafkaFromEnv, redisFromEnv } from '../../tools/security/env-clients';
+import { sampleValue } from '@rotor/telemetry';
 
 const PORT = 19143;
 /** How long before publishing the version is said to have been created. */
 const AGE_S = 5;
-
-/** The value of the exposed sample `name` whose labels include `labels`, whatever their order; undefined when there is none. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const [, metric, labelText = '', reading] = /^(\w+)\{(.*)\} (\S+)$/.exec(line) ?? [];
-    if (metric !== name) continue;
-    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(reading);
-  }
-  return undefined;
-}
 
 describe('distributor delivery metrics', () => {
   const secret = `latency-${randomUUID().slice(0, 8)}`;
@@ -91,17 +81,17 @@ managedSecrets:
     const text = await eventually(
       async () => {
         const scraped = await scrape();
-        return sample(scraped, 'rotor_delivery_latency_seconds_count', { kind: 'file' }) === 1 ? scraped : undefined;
+        return sampleValue(scraped, 'rotor_delivery_latency_seconds_count', { kind: 'file' }) === 1 ? scraped : undefined;
       },
       { what: 'the delivery latency sample', timeoutMs: 30_000 },
     );
-    const seconds = sample(text, 'rotor_delivery_latency_seconds_sum', { kind: 'file' })!;
+    const seconds = sampleValue(text, 'rotor_delivery_latency_seconds_sum', { kind: 'file' })!;
     // From the event's creation time, not from when the job was queued or claimed.
     expect(seconds).toBeGreaterThanOrEqual(AGE_S);
     expect(seconds).toBeLessThan(AGE_S + 30);
-    expect(sample(text, 'rotor_delivery_latency_seconds_bucket', { kind: 'file', le: '2.5' })).toBe(0);
-    expect(sample(text, 'rotor_delivery_jobs_total', { kind: 'file', op: 'deliver', outcome: 'delivered' })).toBe(1);
-    expect(sample(text, 'rotor_gsm_calls_total', { method: 'AccessSecretVersion', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(text, 'rotor_delivery_latency_seconds_bucket', { kind: 'file', le: '2.5' })).toBe(0);
+    expect(sampleValue(text, 'rotor_delivery_jobs_total', { kind: 'file', op: 'deliver', outcome: 'delivered' })).toBe(1);
+    expect(sampleValue(text, 'rotor_gsm_calls_total', { method: 'AccessSecretVersion', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
     expect(text).not.toContain(value);
     expect(text).not.toContain(secret);
   });

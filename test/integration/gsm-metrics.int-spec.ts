@@ -5,7 +5,7 @@ import { createConnection } from 'node:net';
 import { sharedGsmPacers } from '@rotor/nest-gsm';
 import { createRedis } from '@rotor/redis-store';
 import { GsmSecretStore, gsmClient, processPacers } from '@rotor/secret-store';
-import { Metrics } from '@rotor/telemetry';
+import { Metrics, sampleValue } from '@rotor/telemetry';
 
 import { eventually } from '../support/eventually';
 import { gsmEmulatorArgs } from '../support/gsm-emulator';
@@ -17,22 +17,8 @@ const PORT = 19140;
 const CLOSED_PORT = 19141;
 
 /** A counter's sample with `labels`; 0 when there is none. */
-const value = async (metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> => {
-  const metric = (await metrics.json()).find((entry) => entry.name === name);
-  const sample = metric?.values.find((entry) => Object.entries(labels).every(([key, wanted]) => entry.labels[key] === wanted));
-  return Number(sample?.value ?? 0);
-};
-
-/** The value of the exposed sample `name` whose labels include `labels`, whatever their order. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const [, metric, labelText = '', reading] = /^(\w+)\{(.*)\} (\S+)$/.exec(line) ?? [];
-    if (metric !== name) continue;
-    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(reading);
-  }
-  return undefined;
-}
+/** A series' value, 0 when it has none yet. */
+const value = async (metrics: Metrics, name: string, labels: Record<string, string> = {}) => (await metrics.valueOf(name, labels)) ?? 0;
 
 /** GSM call metrics against the emulator, with GSM's per-secret version-write quota (about 2 per second) on. */
 describe('GSM call and quota metrics', () => {
@@ -84,8 +70,8 @@ describe('GSM call and quota metrics', () => {
     expect(await value(metrics, 'rotor_gsm_calls_total', { method: 'AccessSecretVersion', outcome: 'not-found' })).toBe(1);
     const text = await metrics.render();
     // Each attempt is a call: the refused ones too.
-    expect(sample(text, 'rotor_gsm_call_duration_seconds_count', { method: 'AddSecretVersion' })).toBeGreaterThan(4);
-    expect(sample(text, 'rotor_gsm_call_duration_seconds_count', { method: 'AccessSecretVersion' })).toBe(2);
+    expect(sampleValue(text, 'rotor_gsm_call_duration_seconds_count', { method: 'AddSecretVersion' })).toBeGreaterThan(4);
+    expect(sampleValue(text, 'rotor_gsm_call_duration_seconds_count', { method: 'AccessSecretVersion' })).toBe(2);
     expect(text).not.toContain(secret);
     expect(text).not.toContain('canary');
   });
@@ -124,9 +110,9 @@ describe('GSM call and quota metrics', () => {
     expect(await value(metrics, 'rotor_gsm_quota_waits_total', { quota: 'writes' })).toBe(2);
     expect(await value(metrics, 'rotor_gsm_quota_waits_total', { quota: 'accesses' })).toBe(0);
     const text = await metrics.render();
-    expect(sample(text, 'rotor_gsm_quota_wait_seconds_count', { quota: 'writes' })).toBe(2);
+    expect(sampleValue(text, 'rotor_gsm_quota_wait_seconds_count', { quota: 'writes' })).toBe(2);
     // About 0.5 s and 1 s.
-    expect(sample(text, 'rotor_gsm_quota_wait_seconds_sum', { quota: 'writes' })).toBeGreaterThan(1);
+    expect(sampleValue(text, 'rotor_gsm_quota_wait_seconds_sum', { quota: 'writes' })).toBeGreaterThan(1);
     expect(text).not.toContain(secret);
   });
 });

@@ -22,10 +22,8 @@ const parseProbe = (json: unknown): Probe => {
 };
 
 /** The exported lag of one partition; undefined when there is no series. */
-async function lagOf(metrics: Metrics, labels: { group: string; topic: string; partition: string }): Promise<number | undefined> {
-  const metric = (await metrics.json()).find((entry) => entry.name === 'rotor_kafka_consumer_lag_messages');
-  const sample = metric?.values.find((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted));
-  return sample?.value;
+function lagOf(metrics: Metrics, labels: { group: string; topic: string; partition: string }): Promise<number | undefined> {
+  return metrics.valueOf('rotor_kafka_consumer_lag_messages', labels);
 }
 
 /** A gate a handler waits at until the test opens it. */

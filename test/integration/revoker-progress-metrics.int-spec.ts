@@ -9,7 +9,7 @@ import type { BackendKind } from '@rotor/contracts';
 import { BackendRegistry, OpaqueTokenBackend } from '@rotor/credential-backends';
 import { EventPublisher } from '@rotor/kafka';
 import type { Redis } from '@rotor/redis-store';
-import { createLogger, Metrics } from '@rotor/telemetry';
+import { createLogger, Metrics, sampleValue } from '@rotor/telemetry';
 
 import { loadRevokerConfig, type RevokerConfig } from '../../apps/revoker/src/config';
 import { EmergencyCounters } from '../../apps/revoker/src/emergency/emergency-counters';
@@ -33,17 +33,6 @@ roles:
     ttl: 15m
     maxTtl: 1h
 `;
-
-/** The value of the exposed sample `name` whose labels include `labels`, whatever their order; undefined when there is none. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const [, metric, labelText = '', reading] = /^(\w+)\{(.*)\} (\S+)$/.exec(line) ?? [];
-    if (metric !== name) continue;
-    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(reading);
-  }
-  return undefined;
-}
 
 describe('revoker progress metrics', () => {
   const server = new PrivateRedis(19142);
@@ -96,21 +85,21 @@ describe('revoker progress metrics', () => {
     await track(new Date(Date.now() + 15 * 60_000));
 
     let text = await metrics.render();
-    expect(sample(text, 'rotor_revocation_due_leases')).toBe(3);
-    expect(sample(text, 'rotor_revocation_claims_in_flight')).toBe(0);
+    expect(sampleValue(text, 'rotor_revocation_due_leases')).toBe(3);
+    expect(sampleValue(text, 'rotor_revocation_claims_in_flight')).toBe(0);
 
     const claimed = await clock.schedule.claimDue({ nowMs: Date.now(), limit: 2, visibilityMs: 60_000 });
     expect(claimed).toHaveLength(2);
     text = await metrics.render();
-    expect(sample(text, 'rotor_revocation_due_leases')).toBe(1);
-    expect(sample(text, 'rotor_revocation_claims_in_flight')).toBe(2);
+    expect(sampleValue(text, 'rotor_revocation_due_leases')).toBe(1);
+    expect(sampleValue(text, 'rotor_revocation_claims_in_flight')).toBe(2);
 
     claimed.push(...(await clock.schedule.claimDue({ nowMs: Date.now(), limit: 10, visibilityMs: 60_000 })));
     expect([...claimed].sort()).toEqual([...expired].sort());
     for (const id of claimed) await clock.schedule.complete(id);
     text = await metrics.render();
-    expect(sample(text, 'rotor_revocation_due_leases')).toBe(0);
-    expect(sample(text, 'rotor_revocation_claims_in_flight')).toBe(0);
+    expect(sampleValue(text, 'rotor_revocation_due_leases')).toBe(0);
+    expect(sampleValue(text, 'rotor_revocation_claims_in_flight')).toBe(0);
     for (const id of expired) expect(text).not.toContain(id);
   });
 
@@ -146,8 +135,8 @@ describe('revoker progress metrics', () => {
     };
 
     const quiet = await metrics.render();
-    expect(sample(quiet, 'rotor_emergency_rotations_active', { scope: 'rotation' })).toBe(0);
-    expect(sample(quiet, 'rotor_emergency_rotation_items')).toBeUndefined();
+    expect(sampleValue(quiet, 'rotor_emergency_rotations_active', { scope: 'rotation' })).toBe(0);
+    expect(sampleValue(quiet, 'rotor_emergency_rotation_items')).toBeUndefined();
 
     const first = await start('rotation', 4, ['orders-db', 'billing-key']);
     await counters.leaseRevoked(first.id, first.leaseIds[0]!);
@@ -164,9 +153,9 @@ describe('revoker progress metrics', () => {
     // Past the reuse window of the previous read.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const text = await metrics.render();
-    expect(sample(text, 'rotor_emergency_rotations_active', { scope: 'rotation' })).toBe(2);
-    expect(sample(text, 'rotor_emergency_rotations_active', { scope: 'lease-revocation' })).toBe(1);
-    const items = (state: string, scope = 'rotation') => sample(text, 'rotor_emergency_rotation_items', { scope, state });
+    expect(sampleValue(text, 'rotor_emergency_rotations_active', { scope: 'rotation' })).toBe(2);
+    expect(sampleValue(text, 'rotor_emergency_rotations_active', { scope: 'lease-revocation' })).toBe(1);
+    const items = (state: string, scope = 'rotation') => sampleValue(text, 'rotor_emergency_rotation_items', { scope, state });
     expect(items('pending')).toBe(2 + 1);
     expect(items('revoked')).toBe(2);
     expect(items('failed')).toBe(1);

@@ -75,11 +75,9 @@ const scoped = (backend: CredentialBackend, mine: Set<string>): CredentialBacken
   listMinted: async () => (await backend.listMinted!()).filter(({ leaseId }) => mine.has(leaseId)),
 });
 
-const metricValue = async (metrics: Metrics, name: string, labels: Record<string, string>): Promise<number> => {
-  const metric = (await metrics.json()).find((entry) => entry.name === name);
-  const sample = metric?.values.find((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted));
-  return Number(sample?.value ?? 0);
-};
+/** A series' value, 0 when it has none yet. */
+const metricValue = async (metrics: Metrics, name: string, labels: Record<string, string> = {}) =>
+  (await metrics.valueOf(name, labels)) ?? 0;
 
 describe('revoker reconciliation', () => {
   const clockRedisServer = new PrivateRedis(19447);

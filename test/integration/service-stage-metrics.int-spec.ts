@@ -11,6 +11,7 @@ import { PrivateAuditLog } from '../support/private-audit-log';
 import { ServiceProcess } from '../support/service-process';
 import { ensurePortFree, writeTempCatalog } from '../support/temp-files';
 import { TestIdentity } from '../support/test-identity';
+import { sampleValue } from '@rotor/telemetry';
 
 const PROMETHEUS_ACCEPT =
   'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
@@ -23,17 +24,6 @@ roles:
     ttl: 15m
     maxTtl: 1h
 `;
-
-/** The value of the exposed sample `name` whose labels include `labels`, whatever their order; undefined when there is none. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const [, metric, labelText = '', reading] = /^(\w+)\{(.*)\} (\S+)/.exec(line) ?? [];
-    if (metric !== name) continue;
-    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(reading);
-  }
-  return undefined;
-}
 
 describe('stage metrics of the running services', () => {
   const kafka = kafkaFromEnv('rotor-test-stage-metrics');
@@ -75,34 +65,34 @@ describe('stage metrics of the running services', () => {
 
   it('issuer: GSM calls by RPC and outcome (the readiness probe lists secrets)', async () => {
     const { text } = await scrape(services.issuer);
-    expect(sample(text, 'rotor_gsm_calls_total', { method: 'ListSecrets', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(text, 'rotor_gsm_calls_total', { method: 'ListSecrets', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
     expect(text).toContain('# TYPE rotor_gsm_quota_waits_total counter');
   });
 
   it('revoker: the due backlog, the claims in flight and the emergency runs, read at scrape time', async () => {
     const { text } = await scrape(services.revoker);
-    expect(sample(text, 'rotor_revocation_due_leases')).toEqual(expect.any(Number));
-    expect(sample(text, 'rotor_revocation_claims_in_flight')).toEqual(expect.any(Number));
-    expect(sample(text, 'rotor_emergency_rotations_active', { scope: 'rotation' })).toEqual(expect.any(Number));
+    expect(sampleValue(text, 'rotor_revocation_due_leases')).toEqual(expect.any(Number));
+    expect(sampleValue(text, 'rotor_revocation_claims_in_flight')).toEqual(expect.any(Number));
+    expect(sampleValue(text, 'rotor_emergency_rotations_active', { scope: 'rotation' })).toEqual(expect.any(Number));
     expect(text).toContain('# TYPE rotor_kafka_consumer_lag_messages gauge');
   });
 
   it('auditor: no chain status before a verification has run', async () => {
     const { text } = await scrape(services.auditor);
     expect(text).toContain('# TYPE rotor_audit_chain_broken gauge');
-    expect(sample(text, 'rotor_audit_chain_broken')).toBeUndefined();
+    expect(sampleValue(text, 'rotor_audit_chain_broken')).toBeUndefined();
   });
 
   it('auditor: verifies the log on its own every ROTOR_AUDIT_VERIFY_INTERVAL_MS, so the chain status follows without a request', async () => {
     const verified = await eventually(
       async () => {
         const { text } = await scrape(checkingAuditor);
-        return sample(text, 'rotor_audit_chain_broken') === undefined ? undefined : text;
+        return sampleValue(text, 'rotor_audit_chain_broken') === undefined ? undefined : text;
       },
       { what: 'a periodic verification', timeoutMs: 30_000 },
     );
-    expect(sample(verified, 'rotor_audit_chain_broken')).toBe(0);
-    expect(sample(verified, 'rotor_audit_chain_verified_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(sampleValue(verified, 'rotor_audit_chain_broken')).toBe(0);
+    expect(sampleValue(verified, 'rotor_audit_chain_verified_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
   });
 
   it('answers Prometheus in OpenMetrics and curl in the text format', async () => {

@@ -9,7 +9,7 @@ import { Controller, Get, Module, Param, Post, UseGuards, type CanActivate, type
 import request from 'supertest';
 
 import { DomainError } from '@rotor/errors';
-import { createLogger, Metrics } from '@rotor/telemetry';
+import { createLogger, Metrics, sampleValue } from '@rotor/telemetry';
 
 import { createServiceApp } from './bootstrap';
 import { ServiceKitModule } from './service-kit.module';
@@ -37,17 +37,6 @@ class LeasesController {
   }
 }
 
-/** The value of the sample `name` whose labels include `labels`, whatever their order; undefined when there is none. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const [, metric, labelText = '', reading] = /^(\w+)\{(.*)\} (\S+)$/.exec(line) ?? [];
-    if (metric !== name) continue;
-    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(reading);
-  }
-  return undefined;
-}
-
 describe('HTTP RED metrics', () => {
   let app: INestApplication;
   const metrics = new Metrics('probe');
@@ -73,16 +62,16 @@ describe('HTTP RED metrics', () => {
 
   it('counts requests by method, route template and status, problem answers included', async () => {
     const text = await scrape();
-    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/v1/leases/:id', status: '200' })).toBe(2);
-    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/v1/leases/:id', status: '404' })).toBe(1);
-    expect(sample(text, 'rotor_http_requests_total', { method: 'POST', route: '/v1/leases', status: '401' })).toBe(1);
-    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+    expect(sampleValue(text, 'rotor_http_requests_total', { method: 'GET', route: '/v1/leases/:id', status: '200' })).toBe(2);
+    expect(sampleValue(text, 'rotor_http_requests_total', { method: 'GET', route: '/v1/leases/:id', status: '404' })).toBe(1);
+    expect(sampleValue(text, 'rotor_http_requests_total', { method: 'POST', route: '/v1/leases', status: '401' })).toBe(1);
+    expect(sampleValue(text, 'rotor_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
     // Body parsing runs before routing: a body refused there has no route yet.
-    expect(sample(text, 'rotor_http_requests_total', { method: 'POST', route: 'unmatched', status: '400' })).toBe(1);
+    expect(sampleValue(text, 'rotor_http_requests_total', { method: 'POST', route: 'unmatched', status: '400' })).toBe(1);
   });
 
   it('times requests by method and route template', async () => {
-    expect(sample(await scrape(), 'rotor_http_request_duration_seconds_count', { method: 'GET', route: '/v1/leases/:id' })).toBe(3);
+    expect(sampleValue(await scrape(), 'rotor_http_request_duration_seconds_count', { method: 'GET', route: '/v1/leases/:id' })).toBe(3);
   });
 
   it('never puts a raw path, an id or a token into a label', async () => {
@@ -95,8 +84,8 @@ describe('HTTP RED metrics', () => {
   it('counts the probes and scrapes too', async () => {
     await request(app.getHttpServer()).get('/healthz').expect(200);
     const text = await scrape();
-    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThan(0);
-    expect(sample(text, 'rotor_http_requests_total', { method: 'GET', route: '/healthz', status: '200' })).toBe(1);
+    expect(sampleValue(text, 'rotor_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThan(0);
+    expect(sampleValue(text, 'rotor_http_requests_total', { method: 'GET', route: '/healthz', status: '200' })).toBe(1);
   });
 });
 

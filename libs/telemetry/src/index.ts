@@ -1,4 +1,5 @@
 export * from './logger';
+export * from './exposition';
 export * from './metrics';
 export * from './trace-context';
 export * from './redaction';

@@ -2,6 +2,7 @@ import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AlwaysOffSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 
+import { sampleValue } from './exposition';
 import { Metrics, metricsFormatFor, traceExemplar } from './metrics';
 
 describe('Metrics', () => {
@@ -135,5 +136,19 @@ describe('latency histogram exemplars', () => {
       expect(traceExemplar()).toEqual({ trace_id: span.spanContext().traceId });
       span.end();
     });
+  });
+});
+
+describe('sampleValue', () => {
+  it('finds a sample by name and some of its labels, in either exposition format, exemplar or not', () => {
+    const text = [
+      '# TYPE rotor_http_requests counter',
+      'rotor_http_requests_total{method="GET",route="/v1/leases/:id",status="200",rotor_service="issuer"} 3',
+      'rotor_revocation_lag_seconds_bucket{le="0.5",rotor_service="revoker"} 7 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 0.2',
+    ].join('\n');
+    expect(sampleValue(text, 'rotor_http_requests_total', { status: '200', method: 'GET' })).toBe(3);
+    expect(sampleValue(text, 'rotor_revocation_lag_seconds_bucket', { le: '0.5' })).toBe(7);
+    expect(sampleValue(text, 'rotor_http_requests_total', { status: '500' })).toBeUndefined();
+    expect(sampleValue(text, 'rotor_http_requests')).toBeUndefined();
   });
 });

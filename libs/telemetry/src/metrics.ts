@@ -186,6 +186,12 @@ export class Metrics {
     return this.registry.getMetricsAsJSON();
   }
 
+  /** The value of the series of `name` whose labels include `labels`; undefined when there is none. */
+  async valueOf(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+    const metric = (await this.json()).find((entry) => entry.name === name);
+    return metric?.values.find((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted))?.value;
+  }
+
   contentType(format: MetricsFormat = 'prometheus'): string {
     return CONTENT_TYPES[format];
   }

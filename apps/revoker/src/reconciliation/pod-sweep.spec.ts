@@ -50,11 +50,9 @@ const lease = (id: string, namespace: string, podName: string, podUid: string, i
   ...(issuedAt ? { issuedAt } : {}),
 });
 
-const metricValue = async (metrics: Metrics, name: string, labels: Record<string, string> = {}) => {
-  const metric = (await metrics.json()).find((entry) => entry.name === name);
-  const sample = metric?.values.find((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted));
-  return Number(sample?.value ?? 0);
-};
+/** A series' value, 0 when it has none yet. */
+const metricValue = async (metrics: Metrics, name: string, labels: Record<string, string> = {}) =>
+  (await metrics.valueOf(name, labels)) ?? 0;
 
 describe('podGone', () => {
   const pods = new Map([['api-0', 'uid-a']]);
