@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { runIssuance, type IssuanceCell } from './lib/issuance-run';
 import { num, table } from './lib/report';
 import { median } from './lib/stats';
 
@@ -55,45 +56,13 @@ function switchTo(mode: Mode): void {
   log(`backing services are ${mode} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-interface Cell {
-  concurrency: number;
-  throughput: number;
-  p50: number;
-  p99: number;
-}
+type Cell = IssuanceCell;
 
 function issuance(mode: Mode): Cell[] {
   log(`issuance on the ${mode} stack…`);
   const env = cleanEnv(mode);
   delete env['ROTOR_INSECURE_LOCAL']; // .rotor/env of that mode says it
-  const result = spawnSync(
-    process.execPath,
-    [
-      '-r',
-      '@swc-node/register',
-      join(ROOT, 'bench', 'issuance.ts'),
-      '--json',
-      '--backends',
-      'opaque',
-      '--runs',
-      '1',
-      '--requests',
-      String(values.requests),
-      '--concurrency',
-      String(values.concurrency),
-    ],
-    { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
-  );
-  if (result.status !== 0) throw new Error(`bench/issuance.ts (${mode}) exited ${result.status}`);
-  const report = JSON.parse(result.stdout) as {
-    results: { concurrency: number; issuer: { throughput: { median: number }; p50: { median: number }; p99: { median: number } } }[];
-  };
-  return report.results.map((cell) => ({
-    concurrency: cell.concurrency,
-    throughput: cell.issuer.throughput.median,
-    p50: cell.issuer.p50.median,
-    p99: cell.issuer.p99.median,
-  }));
+  return runIssuance(env, { requests: String(values.requests), concurrency: String(values.concurrency), what: mode });
 }
 
 function main(): void {

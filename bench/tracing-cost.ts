@@ -11,9 +11,7 @@
  *
  * Figures are medians over rounds; ratios are each mode ÷ off. Progress on stderr.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { startGroupAtEnd } from '../test/support/kafka-groups';
@@ -25,10 +23,10 @@ import { TestIdentity } from '../test/support/test-identity';
 import { kafkaFromEnv } from '../tools/security/env-clients';
 
 import { sampleProcess, USER_HZ } from './lib/process-sample';
+import { runIssuance, type IssuanceCell } from './lib/issuance-run';
 import { num, table } from './lib/report';
 import { median } from './lib/stats';
 
-const ROOT = join(__dirname, '..');
 const MODES = {
   off: { OTEL_SDK_DISABLED: 'true' },
   'sampled 10%': { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
@@ -75,43 +73,10 @@ function environment(mode: Mode): NodeJS.ProcessEnv {
   return { ...env, ...MODES[mode] };
 }
 
-interface Cell {
-  concurrency: number;
-  throughput: number;
-  p50: number;
-  p99: number;
-}
+type Cell = IssuanceCell;
 
-function issuance(mode: Mode): Cell[] {
-  const result = spawnSync(
-    process.execPath,
-    [
-      '-r',
-      '@swc-node/register',
-      join(ROOT, 'bench', 'issuance.ts'),
-      '--json',
-      '--backends',
-      'opaque',
-      '--runs',
-      '1',
-      '--requests',
-      String(values.requests),
-      '--concurrency',
-      String(values.concurrency),
-    ],
-    { cwd: ROOT, env: environment(mode), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
-  );
-  if (result.status !== 0) throw new Error(`bench/issuance.ts (${mode}) exited ${result.status}`);
-  const report = JSON.parse(result.stdout) as {
-    results: { concurrency: number; issuer: { throughput: { median: number }; p50: { median: number }; p99: { median: number } } }[];
-  };
-  return report.results.map((cell) => ({
-    concurrency: cell.concurrency,
-    throughput: cell.issuer.throughput.median,
-    p50: cell.issuer.p50.median,
-    p99: cell.issuer.p99.median,
-  }));
-}
+const issuance = (mode: Mode): Cell[] =>
+  runIssuance(environment(mode), { requests: String(values.requests), concurrency: String(values.concurrency), what: `tracing ${mode}` });
 
 interface Idle {
   service: ServiceName;
