@@ -273,8 +273,8 @@ export class ConsumerRunner {
         fromOffset: items[0]!.context.offset,
         toOffset: items[items.length - 1]!.context.offset,
       });
-      // Each message has its own span; a batch of one runs inside it, a larger one in none (its
-      // handler names each item's context where it publishes for it).
+      // Each message has its own span; a batch of one runs inside it, a larger one in none: what
+      // its handler sends joins the trace of the message it names, or of the first it sends.
       const batchContext = items.length === 1 ? items[0]!.context.traceContext : ROOT_CONTEXT;
       const gaveUp = await otel.with(batchContext, () =>
         this.withRetries(topic, items.length, logger, heartbeat, () => subscription.handleBatch(items)),
