@@ -8,6 +8,7 @@ import type { EmergencyRotationView, IssuedCredential, LeaseView } from '@rotor/
 import { eventually } from '../support/eventually';
 import { fetchTrace, newTraceparent, type Trace } from '../support/jaeger';
 import { PrivateAuditLog } from '../support/private-audit-log';
+import { startRotorCli } from '../support/rotor-cli';
 import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { writeTempCatalog } from '../support/temp-files';
@@ -158,6 +159,19 @@ managedSecrets:
     // Canary: the issued token appears in no span, attribute or event of the exported trace.
     expect(trace.json).not.toContain(canary);
     expect(trace.json).not.toContain(workloadToken.split('.')[2]!);
+
+    // The CLI shows the same trace as a tree (the terminal is the trace UI here).
+    const shown = await startRotorCli(['trace', 'show', caller.traceId, '--output', 'json'], {}).done;
+    expect(shown.code).toBe(0);
+    const tree = (JSON.parse(shown.stdout) as { spans: { spanId: string; depth: number; operation: string; service: string }[] }).spans;
+    expect(tree).toHaveLength(trace.spans.length);
+    expect(tree[0]).toMatchObject({ spanId: request.spanID, depth: 0, operation: 'POST /v1/credentials', service: 'rotor-issuer' });
+    const revokeAt = tree.findIndex((entry) => entry.spanId === revocation.spanID);
+    expect(tree[revokeAt]!.depth).toBeGreaterThan(tree.find((entry) => entry.spanId === scheduled.spanID)!.depth);
+    const table = await startRotorCli(['trace', 'show', caller.traceId], {}).done;
+    expect(table.stdout).toMatch(/^ +revoke lease +rotor-revoker /m);
+    const missing = await startRotorCli(['trace', 'show', '0'.repeat(31) + '1'], {}).done;
+    expect(missing.code).toBe(6);
   }, 120_000);
 
   it('follows an emergency rotation: request → rotation at the issuer → delivery at the distributor → retirement at the revoker', async () => {

@@ -130,6 +130,12 @@ export const cliVariables: OtherVariable[] = [
   { name: 'ROTOR_DISTRIBUTOR_URL', readBy: 'CLI', default: 'https://127.0.0.1:8082', meaning: "The distributor's address." },
   { name: 'ROTOR_AUDITOR_URL', readBy: 'CLI', default: 'https://127.0.0.1:8083', meaning: "The auditor's address." },
   {
+    name: 'ROTOR_JAEGER_QUERY_URL',
+    readBy: 'CLI (`trace show`); the tests',
+    default: 'https://127.0.0.1:16686',
+    meaning: "The trace backend's query API (Jaeger's); scripts/services-up.sh writes the local one into .rotor/env.",
+  },
+  {
     name: 'ROTOR_CA_FILE',
     readBy: 'CLI',
     meaning: "The CA the CLI trusts for the services' HTTPS instead of the system's (like curl --cacert).",

@@ -11,6 +11,7 @@ import { registerLeaseCommands } from './commands/leases';
 import { registerLoginCommands } from './commands/login';
 import { registerReportCommands } from './commands/report';
 import { registerScanCommands } from './commands/scan';
+import { registerTraceCommands } from './commands/trace';
 import { completionScript, SHELLS, type Shell } from './completion';
 import { OUTPUT_FORMATS, printResult } from './output';
 import { contextOf, examples } from './program-kit';
@@ -80,6 +81,7 @@ export function buildProgram(): Command {
   registerReportCommands(program);
   registerDeliveryCommands(program);
   registerScanCommands(program);
+  registerTraceCommands(program);
   registerDevCommands(program);
 
   program
