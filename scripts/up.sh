@@ -132,7 +132,7 @@ Sign in as an operator (people and passwords: .rotor/oidc/passwords; `--browser`
 Then follow the lease: `npm run -s rotor -- audit events --lease <leaseId>` (or add --dev for a dev token).
 The managed secret demo-api-key is delivered to a Secret on the fake API server and to /tmp/rotor-local/demo-api-key:
   npm run -s rotor -- deliveries list --secret demo-api-key --dev
-Traces go to Jaeger; send your own traceparent to find a request's trace (the UI page is a placeholder here, its API answers):
-  curl -s --cacert .rotor/tls/ca.crt https://127.0.0.1:16686/api/traces/<32-hex trace id>
+Traces go to Jaeger (its UI page is a placeholder here); send your own traceparent, or take trace_id from a log line:
+  npm run -s rotor -- trace show <32-hex trace id>
 `npm stop` when done. Logs: .rotor/logs/apps/.
 EOT
