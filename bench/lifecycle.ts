@@ -11,38 +11,25 @@
  *
  * Figures are medians over runs; each process's share of the total. Progress on stderr.
  */
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { sampleValue } from '@rotor/telemetry';
 
-import { startGroupAtEnd } from '../test/support/kafka-groups';
-import { PrivateAuditLog } from '../test/support/private-audit-log';
-import { ServiceProcess, type ServiceName } from '../test/support/service-process';
+import type { ServiceProcess } from '../test/support/service-process';
 import { loadServicesEnv } from '../test/support/services-env';
-import { writeTempCatalog } from '../test/support/temp-files';
 import { TestIdentity } from '../test/support/test-identity';
-import { kafkaFromEnv } from '../tools/security/env-clients';
 
 import { closedLoop } from './lib/closed-loop';
 import { sampleProcess, USER_HZ } from './lib/process-sample';
+import { startQuietServices } from './lib/quiet-services';
 import { num, table } from './lib/report';
 import { median } from './lib/stats';
 
 const ROOT = join(__dirname, '..');
 const RUN_DIR = join(ROOT, '.rotor', 'run');
-const SERVICES: ServiceName[] = ['issuer', 'revoker', 'distributor', 'auditor'];
 const FIRST_PORT = 19960;
-const GROUPS = [
-  'rotor-issuer-lease-state',
-  'rotor-issuer-rotation',
-  'rotor-revoker-clock',
-  'rotor-revoker-versions',
-  'rotor-revoker-breakglass',
-  'rotor-distributor-delivery',
-];
 
 const { values } = parseArgs({
   options: {
@@ -107,11 +94,11 @@ const minus = (after: Record<string, number>, before: Record<string, number>) =>
 async function main(): Promise<void> {
   loadServicesEnv();
   const identity = await TestIdentity.create();
-  const kafka = kafkaFromEnv('rotor-bench-lifecycle');
-  const audit = new PrivateAuditLog(kafka, 'bench-lifecycle');
-  await audit.create();
-  for (const group of [...GROUPS, audit.env()['ROTOR_AUDITOR_GROUP']!]) await startGroupAtEnd(kafka, group);
-  const catalog = writeTempCatalog(`
+  const { services, stop } = await startQuietServices({
+    identity,
+    firstPort: FIRST_PORT,
+    name: 'bench-lifecycle',
+    catalog: `
 roles:
   - name: bench-lifecycle
     owner: team-bench
@@ -120,21 +107,10 @@ roles:
     ttl: ${values.ttl}s
     maxTtl: 1h
     quota: { perWorkload: 1000000, perRole: 1000000 }
-`);
-  const env = {
-    ...identity.env,
-    ROTOR_CATALOG: catalog,
-    ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-    ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
-    ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'warn',
-  };
-  const services = SERVICES.map(
-    (name, index) => new ServiceProcess(name, FIRST_PORT + index, name === 'auditor' ? { ...env, ...audit.env() } : env),
-  );
+`,
+  });
   const perRun: Record<string, number>[] = [];
   try {
-    await Promise.all(services.map((service) => service.start().ready(90_000)));
     const [issuer, , , auditor] = services as [ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess];
     const token = await identity.serviceAccountToken('bench', 'lifecycle');
     const appended = async () =>
@@ -177,8 +153,7 @@ roles:
       perRun.push(Object.fromEntries(Object.keys(busy).map((name) => [name, ((busy[name]! - idle[name]!) * 1000) / USER_HZ / leases])));
     }
   } finally {
-    await Promise.all(services.map((service) => service.stop()));
-    await audit.drop();
+    await stop();
   }
   const names = Object.keys(perRun[0] ?? {});
   const perLease = Object.fromEntries(names.map((name) => [name, median(perRun.map((run) => run[name]!))]));

@@ -11,19 +11,15 @@
  *
  * Figures are medians over rounds; ratios are each mode ÷ off. Progress on stderr.
  */
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
-import { startGroupAtEnd } from '../test/support/kafka-groups';
-import { PrivateAuditLog } from '../test/support/private-audit-log';
-import { ServiceProcess, type ServiceName } from '../test/support/service-process';
+import type { ServiceName } from '../test/support/service-process';
 import { loadServicesEnv } from '../test/support/services-env';
-import { writeTempCatalog } from '../test/support/temp-files';
 import { TestIdentity } from '../test/support/test-identity';
-import { kafkaFromEnv } from '../tools/security/env-clients';
 
 import { sampleProcess, USER_HZ } from './lib/process-sample';
 import { runIssuance, type IssuanceCell } from './lib/issuance-run';
+import { startQuietServices } from './lib/quiet-services';
 import { num, table } from './lib/report';
 import { median } from './lib/stats';
 
@@ -33,16 +29,7 @@ const MODES = {
   'sampled 100%': { OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
 } as const;
 type Mode = keyof typeof MODES;
-const SERVICES: ServiceName[] = ['issuer', 'revoker', 'distributor', 'auditor'];
-/** The services' consumer groups (the auditor's is its private log's): started at the end of every topic, so idle means idle. */
-const GROUPS = [
-  'rotor-issuer-lease-state',
-  'rotor-issuer-rotation',
-  'rotor-revoker-clock',
-  'rotor-revoker-versions',
-  'rotor-revoker-breakglass',
-  'rotor-distributor-delivery',
-];
+const SERVICE_NAMES: ServiceName[] = ['issuer', 'revoker', 'distributor', 'auditor'];
 const FIRST_PORT = 19126;
 
 const { values } = parseArgs({
@@ -86,12 +73,14 @@ interface Idle {
 
 /** The four services started with this mode's tracing, left idle: CPU over the window and median RSS. */
 async function idleFootprint(mode: Mode, identity: TestIdentity): Promise<Idle[]> {
-  const kafka = kafkaFromEnv('rotor-bench-tracing');
-  const audit = new PrivateAuditLog(kafka, `bench-tracing-${mode.replace(/\W/g, '')}`);
-  await audit.create();
-  // The issuance runs above left thousands of events: a service must not spend the window on them.
-  for (const group of [...GROUPS, audit.env()['ROTOR_AUDITOR_GROUP']!]) await startGroupAtEnd(kafka, group);
-  const catalog = writeTempCatalog(`
+  // The services inherit this process's environment: its OTEL_* variables say the mode.
+  for (const name of ['OTEL_SDK_DISABLED', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']) delete process.env[name];
+  Object.assign(process.env, MODES[mode]);
+  const { services, stop } = await startQuietServices({
+    identity,
+    firstPort: FIRST_PORT,
+    name: `bench-tracing-${mode.replace(/\W/g, '')}`,
+    catalog: `
 roles:
   - name: bench-idle
     owner: team-bench
@@ -99,23 +88,9 @@ roles:
     bindings: [{ namespace: bench, serviceAccount: idle }]
     ttl: 1m
     maxTtl: 5m
-`);
-  const env = {
-    ...identity.env,
-    ROTOR_CATALOG: catalog,
-    ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
-    ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
-    ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'warn',
-  };
-  const services = SERVICES.map(
-    (name, index) => new ServiceProcess(name, FIRST_PORT + index, name === 'auditor' ? { ...env, ...audit.env() } : env),
-  );
+`,
+  });
   try {
-    // The services inherit this process's environment: its OTEL_* variables say the mode.
-    for (const name of ['OTEL_SDK_DISABLED', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']) delete process.env[name];
-    Object.assign(process.env, MODES[mode]);
-    await Promise.all(services.map((service) => service.start().ready(90_000)));
     log(`${mode}: services ready; warming up 15 s, then ${idleSeconds} s idle`);
     await sleep(15_000);
     const first = services.map((service) => sampleProcess(service.pid!));
@@ -130,8 +105,7 @@ roles:
       rssMiB: median(rss[index]!) / 1024,
     }));
   } finally {
-    await Promise.all(services.map((service) => service.stop()));
-    await audit.drop();
+    await stop();
   }
 }
 
@@ -190,7 +164,7 @@ async function main(): Promise<void> {
       : `idle, ${idleSeconds} s after a 15 s warm-up (CPU seconds over the window, median RSS)\n\n` +
         table(
           ['service', 'CPU s, traced', 'CPU s, off', 'RSS MiB, traced', 'RSS MiB, off'],
-          SERVICES.map((service) => {
+          SERVICE_NAMES.map((service) => {
             const on = idle['sampled 100%']!.find((entry) => entry.service === service)!;
             const off = idle.off!.find((entry) => entry.service === service)!;
             return [service, num(on.cpuSeconds), num(off.cpuSeconds), num(on.rssMiB), num(off.rssMiB)];

@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createConnection } from 'node:net';
 
 import { sharedGsmPacers } from '@rotor/nest-gsm';
 import { createRedis } from '@rotor/redis-store';
 import { GsmSecretStore, processPacers } from '@rotor/secret-store';
 
-import { eventually } from '../support/eventually';
-import { gsmEmulatorArgs } from '../support/gsm-emulator';
+import { startQuotaEmulator } from '../support/gsm-emulator';
 import { requiredEnv } from '../support/services-env';
 import { redisLinkFromEnv } from '../../tools/security/env-clients';
 
@@ -20,22 +18,7 @@ describe('GSM secret store against the emulator with quotas', () => {
   const store = new GsmSecretStore({ project: 'rotor-quota', emulatorHost: `127.0.0.1:${PORT}`, versionWritesPerSecondPerSecret: 1_000 });
 
   beforeAll(async () => {
-    emulator = spawn(
-      process.execPath,
-      gsmEmulatorArgs('--host', '127.0.0.1', '--port', String(PORT), '--version-writes-per-second-per-secret', '2'),
-      { stdio: 'ignore' },
-    );
-    await eventually(
-      () =>
-        new Promise<true | undefined>((resolve) => {
-          const socket = createConnection(PORT, '127.0.0.1', () => {
-            socket.end();
-            resolve(true);
-          });
-          socket.on('error', () => resolve(undefined));
-        }),
-      { what: 'the emulator to listen' },
-    );
+    emulator = await startQuotaEmulator(PORT, 2);
   });
 
   afterAll(async () => {
