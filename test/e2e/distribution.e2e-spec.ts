@@ -201,8 +201,16 @@ managedSecrets:
     expect(kubeValue()).toBe(value);
     expect(readFileSync(join(fileDir, 'value'), 'utf8')).toBe(value);
     expect(receiver.notices.map((notice) => notice.version)).toEqual([1, 2]);
-    // Writing version 2 replaced version 1 at every target: those copies are gone already.
-    expect((await copies()).filter((copy) => copy.version === 1).map((copy) => copy.state)).toEqual(['removed', 'removed', 'removed']);
+    // Writing version 2 replaced version 1 at every target: those copies are gone before version 1
+    // is retired. The distributor records the new copy delivered, then the old one removed (after
+    // announcing it), so the ledger may show the second step a moment after the first.
+    await eventually(
+      async () => {
+        const states = (await copies()).filter((copy) => copy.version === 1).map((copy) => copy.state);
+        return states.length === 3 && states.every((state) => state === 'removed') ? true : undefined;
+      },
+      { what: 'version 1 superseded at every target', timeoutMs: 10_000 },
+    );
 
     await retire(1);
     await eventually(
