@@ -12,6 +12,7 @@ import { createLogger, Metrics } from '@rotor/telemetry';
 import { AppendHealth } from '../../apps/auditor/src/audit/append-health';
 import { AuditAppender } from '../../apps/auditor/src/audit/audit-appender.service';
 import { AuditLogProducer } from '../../apps/auditor/src/audit/audit-log-producer';
+import { AuditStateInitializer } from '../../apps/auditor/src/audit/audit-state-initializer';
 import { AuditStore } from '../../apps/auditor/src/audit/audit.store';
 import { ChainRepair } from '../../apps/auditor/src/audit/chain-repair';
 import type { CheckpointService } from '../../apps/auditor/src/audit/checkpoint.service';
@@ -95,6 +96,7 @@ describe('auditor: appending runs of events', () => {
       new AppendHealth(new ReadinessRegistry(), new Metrics('test')),
       checkpointsStarted,
       new ChainRepair(kafka, config, logger, store, new Metrics('test')),
+      new AuditStateInitializer(store, kafka, config),
       kafka,
       config,
       new Metrics('test'),

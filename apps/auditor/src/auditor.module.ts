@@ -21,6 +21,7 @@ import { CheckpointArchive } from './audit/checkpoint-archive';
 import { CheckpointStore } from './audit/checkpoint.store';
 import { RedisLayoutMove } from './audit/redis-layout.move';
 import { AuditRetention } from './audit/audit-retention';
+import { AuditStateInitializer } from './audit/audit-state-initializer';
 import { CheckpointService } from './audit/checkpoint.service';
 import { DomainEventsConsumer } from './audit/domain-events.consumer';
 import type { AuditorConfig } from './config';
@@ -54,6 +55,7 @@ export class AuditorModule {
         RedisLayoutMove,
         AuditRetention,
         AuditStore,
+        AuditStateInitializer,
         AppendHealth,
         AuditLogProducer,
         { provide: AuditSigningKeys, useFactory: () => AuditSigningKeys.load(config.checkpoints) },

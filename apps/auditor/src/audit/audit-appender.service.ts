@@ -14,6 +14,7 @@ import { AUDITOR_CONFIG } from '../platform/tokens';
 import { AppendHealth } from './append-health';
 import { auditEntryOf } from './audit-entry';
 import { AuditLogProducer } from './audit-log-producer';
+import { AuditStateInitializer } from './audit-state-initializer';
 import { AuditStore } from './audit.store';
 import { ChainRepair } from './chain-repair';
 import { CheckpointService } from './checkpoint.service';
@@ -55,6 +56,7 @@ export class AuditAppender implements OnModuleInit {
     private readonly health: AppendHealth,
     private readonly checkpoints: CheckpointService,
     private readonly repair: ChainRepair,
+    private readonly initializer: AuditStateInitializer,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
     metrics: Metrics,
@@ -106,7 +108,7 @@ export class AuditAppender implements OnModuleInit {
       chain,
       items.map(({ message }) => message.id),
     );
-    if (!state.initialized) await this.initializeEmptyState();
+    if (!state.initialized) await this.initializer.initialize();
     if (state.initialized && !repaired && (this.appendedSeqs.get(chain) ?? -1) > (state.head?.seq ?? -1)) {
       // The database went back past what this process appended: it lost writes (a failover). The topic has them.
       // (A database that lost everything, the marker too, is for `rotor audit replay --rebuild`: refused above.)
@@ -211,31 +213,6 @@ export class AuditAppender implements OnModuleInit {
       await admin.disconnect();
     }
     this.sourceLogsChecked.add(chain);
-  }
-
-  /**
-   * The database holds no auditor state marker. State from before the marker, or a first start (empty
-   * audit topic), is fine; if the topic has records, the database lost the chain heads, and appending
-   * would restart every chain at seq 0: refuse (fail closed) until an operator rebuilds the
-   * state from the topic.
-   */
-  private async initializeEmptyState(): Promise<void> {
-    if (await this.store.hasAnyChainHead()) return this.store.markInitialized(); // written before the marker existed
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(this.config.auditTopic);
-      const records = offsets.reduce((sum, { high, low }) => sum + (BigInt(high) - BigInt(low)), 0n);
-      if (records > 0n) {
-        // Written for operators, so /readyz may show it (a driver's error text it never shows).
-        throw new NotReady(
-          `the auditor's database state is missing but ${this.config.auditTopic} holds ${records} messages: run \`rotor audit replay --rebuild\` to restore it`,
-        );
-      }
-      await this.store.markInitialized();
-    } finally {
-      await admin.disconnect();
-    }
   }
 }
 

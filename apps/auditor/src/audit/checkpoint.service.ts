@@ -14,6 +14,7 @@ import { AUDITOR_CONFIG } from '../platform/tokens';
 
 import { AuditLogProducer } from './audit-log-producer';
 import { AuditSigningKeys } from './audit-signing-keys';
+import { AuditStateInitializer } from './audit-state-initializer';
 import { CheckpointArchive } from './checkpoint-archive';
 import { CheckpointStore, type CheckpointState } from './checkpoint.store';
 
@@ -59,6 +60,7 @@ export class CheckpointService implements OnApplicationBootstrap, OnApplicationS
     private readonly archive: CheckpointArchive,
     private readonly producer: AuditLogProducer,
     private readonly keys: AuditSigningKeys,
+    private readonly initializer: AuditStateInitializer,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -106,13 +108,30 @@ export class CheckpointService implements OnApplicationBootstrap, OnApplicationS
     if (this.ticking) return;
     this.ticking = true;
     try {
+      let state = await this.store.state();
+      if (!state.initialized && (await this.initialized())) state = await this.store.state();
       // Judged once without the lock (most ticks end here), and again under it.
-      if (this.due(await this.store.state())) await this.checkpoint((state) => this.due(state));
+      if (this.due(state)) await this.checkpoint((locked) => this.due(locked));
     } catch (error) {
       this.failures.inc();
       this.logger.warn({ err: error instanceof Error ? error.message : 'unknown error' }, 'could not write an audit checkpoint; retrying');
     } finally {
       this.ticking = false;
+    }
+  }
+
+  /**
+   * A new installation is marked initialized here, not only by its first append, so that it
+   * signs its first checkpoint (and turns ready) without waiting for an event. A database that
+   * lost its state stays uninitialized: the appender reports that, and the checkpoint waits.
+   */
+  private async initialized(): Promise<boolean> {
+    try {
+      await this.initializer.initialize();
+      return true;
+    } catch (error) {
+      if (error instanceof NotReady) return false;
+      throw error;
     }
   }
 
