@@ -56,3 +56,21 @@ load_services_env() {
   # shellcheck disable=SC1091
   . "$ROOT/.rotor/env"
 }
+
+# The compiled services (scripts/build.sh → dist/), rebuilt only when a source changed since the
+# last build: `npm start`, the tests and the benches run what ships (node dist/apps/<app>/main.js),
+# not TypeScript through a runtime transpiler. A few seconds when it builds; a hash when it does not.
+ensure_build() {
+  local stamp="$ROOT/dist/.source-hash" hash
+  mkdir -p "$ROOT/.rotor"
+  (
+    flock 9 # one build at a time (a focused run and `npm start` may ask at once)
+    hash="$(cd "$ROOT" && { git ls-files -co --exclude-standard -- apps libs tools/cli-build tools/agent-build \
+      .swcrc tsconfig.base.json package-lock.json scripts/build.sh | LC_ALL=C sort | xargs -d '\n' sha1sum 2>/dev/null; } | sha1sum | cut -c1-40)"
+    if [[ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]]; then
+      echo "[build] compiling the services into dist/ (sources changed since the last build)"
+      bash "$ROOT/scripts/build.sh" >"$ROOT/.rotor/build.log" 2>&1 || { cat "$ROOT/.rotor/build.log" >&2; exit 1; }
+      echo "$hash" >"$stamp"
+    fi
+  ) 9>"$ROOT/.rotor/build.lock"
+}

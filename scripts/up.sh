@@ -17,6 +17,7 @@ TOPOLOGY="${ROTOR_TOPOLOGY:-single}"
 }
 
 ensure_node_modules
+ensure_build # the services run compiled, as they ship (dist/apps/<app>/main.js)
 bash scripts/services-up.sh
 load_services_env
 ensure_dev_keys
@@ -97,7 +98,7 @@ for svc in "${SERVICES[@]}"; do
   (
     # shellcheck disable=SC1090
     [[ -f "$ROOT/.rotor/service-env/$app.env" ]] && . "$ROOT/.rotor/service-env/$app.env"
-    PORT="${PORTS[$svc]}" exec setsid nohup node -r @swc-node/register "apps/$app/src/main.ts" >>"$APP_LOGS/$svc.log" 2>&1 </dev/null
+    PORT="${PORTS[$svc]}" exec setsid nohup node "dist/apps/$app/main.js" >>"$APP_LOGS/$svc.log" 2>&1 </dev/null
   ) &
   echo $! >"$RUN/$svc.pid"
 done

@@ -5,6 +5,9 @@ import { ServiceProcess } from '../support/service-process';
 import { TestIdentity } from '../support/test-identity';
 import { writeTempCatalog } from '../support/temp-files';
 
+/** Short, so the test sees a cached verification run out. */
+const CACHE_SECONDS = 2;
+
 describe('issuer with TokenReview against the (fake) Kubernetes API', () => {
   const kube = new FakeKubeApi();
   let identity: TestIdentity;
@@ -27,6 +30,7 @@ roles:
       ROTOR_CATALOG: catalog,
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
       ROTOR_TOKEN_REVIEW: 'true',
+      ROTOR_TOKEN_CACHE_SECONDS: String(CACHE_SECONDS),
       KUBECONFIG: kube.writeKubeconfig(),
     });
     await issuer.start().ready();
@@ -68,5 +72,21 @@ roles:
     const response = await issue(token);
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({ code: 'token-revoked' });
+  });
+
+  it('answers a token it verified from memory for ROTOR_TOKEN_CACHE_SECONDS at most: a revocation is noticed within that bound', async () => {
+    const token = await identity.serviceAccountToken('tr', 'app', { name: 'cached-pod', uid: 'cached' });
+    const reviews = () => kube.requests.filter((request) => request.path === '/apis/authentication.k8s.io/v1/tokenreviews').length;
+    expect((await issue(token)).status).toBe(201);
+    const reviewed = reviews();
+    kube.revokedTokens.add(token);
+    const accepted = Date.now();
+    expect((await issue(token)).status).toBe(201); // within the bound: the cached verification, no second review
+    expect(reviews()).toBe(reviewed);
+    await new Promise((resolve) => setTimeout(resolve, CACHE_SECONDS * 1000 - (Date.now() - accepted) + 100));
+    const response = await issue(token);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ code: 'token-revoked' });
+    expect(reviews()).toBe(reviewed + 1);
   });
 });

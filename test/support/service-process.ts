@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -9,7 +9,19 @@ const ROOT = join(__dirname, '..', '..');
 export type ServiceName = 'issuer' | 'revoker' | 'distributor' | 'auditor';
 
 /**
- * One rotor service as a real child process (the same entry point `npm start` runs), with
+ * Compiles the services when a source changed since the last build (scripts/lib.sh ensure_build),
+ * once per process: benches and the chaos run start services without Jest's global setup, which
+ * does it once for a whole test run (and says so in ROTOR_BUILD_CHECKED).
+ */
+export function ensureServicesBuilt(): void {
+  if (process.env['ROTOR_BUILD_CHECKED'] === '1') return;
+  execFileSync('bash', ['-c', '. scripts/lib.sh && ensure_build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  process.env['ROTOR_BUILD_CHECKED'] = '1';
+}
+
+/**
+ * One rotor service as a real child process, compiled as it ships (the entry point `npm start`
+ * runs: dist/apps/<app>/main.js; the test run's global setup builds it when a source changed), with
  * everything it writes to stdout and stderr kept for assertions and written to a log file.
  */
 export class ServiceProcess {
@@ -39,13 +51,14 @@ export class ServiceProcess {
   }
 
   start(): this {
+    ensureServicesBuilt();
     const logDir = join(ROOT, '.rotor', 'logs', 'test');
     mkdirSync(logDir, { recursive: true });
     const file = join(logDir, `${this.name}-${this.port}.log`);
     // Appended, not truncated: a restarted service keeps its earlier run's log for diagnosis.
     appendFileSync(file, `\n===== start ${new Date().toISOString()} =====\n`);
     this.output = '';
-    this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', this.name, 'src', 'main.ts')], {
+    this.child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', this.name, 'main.js')], {
       cwd: ROOT,
       // Its own principals over the admin ones of .rotor/env; what the test passes wins.
       env: {

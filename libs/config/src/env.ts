@@ -271,6 +271,15 @@ export const EnvFragments = {
       .max(300)
       .default(30)
       .describe("Seconds of clock difference tolerated when checking a token's lifetime."),
+    ROTOR_TOKEN_CACHE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(60)
+      .default(30)
+      .describe(
+        'Seconds a workload token that verified is answered from memory (never past its exp; 0: check every request). Also how late a token the cluster revoked (ROTOR_TOKEN_REVIEW) or one signed by a withdrawn key is noticed.',
+      ),
     ROTOR_TOKEN_REVIEW: z
       .enum(['true', 'false'])
       .default('false')
@@ -409,6 +418,7 @@ export function serviceSettings<S extends string>(service: S, e: ServiceEnv) {
       issuer: e.ROTOR_TOKEN_ISSUER,
       audience: e.ROTOR_TOKEN_AUDIENCE,
       clockSkewSeconds: e.ROTOR_CLOCK_SKEW_SECONDS,
+      cacheSeconds: e.ROTOR_TOKEN_CACHE_SECONDS,
       // Plain-http key sets only on loopback, and only on a local stack.
       insecureLocal: e.ROTOR_INSECURE_LOCAL,
       ...operatorTrust(e),

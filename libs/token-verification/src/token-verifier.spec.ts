@@ -302,5 +302,40 @@ describe('TokenVerifier', () => {
     it('refuses a token the cluster no longer accepts', async () => {
       await expect(reviewed({ authenticated: false })).resolves.toEqual({ code: 'token-revoked' });
     });
+
+    it('answers a workload token it verified from memory, within ROTOR_TOKEN_CACHE_SECONDS, and a refused one never', async () => {
+      let reviews = 0;
+      let accepted = true;
+      const reviewer: TokenReviewer = {
+        review: () => {
+          reviews++;
+          return Promise.resolve(
+            accepted ? { authenticated: true, username: 'system:serviceaccount:shop:orders' } : { authenticated: false },
+          );
+        },
+      };
+      const dir = mkdtempSync(join(tmpdir(), 'rotor-jwks-'));
+      const { publicKey, privateKey } = await generateKeyPair('ES256');
+      writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k', alg: 'ES256' }] }));
+      const caching = await TokenVerifier.create(
+        { jwks: join(dir, 'jwks.json'), issuer: ISSUER, audience: AUDIENCE, clockSkewSeconds: 5, cacheSeconds: 60 },
+        reviewer,
+      );
+      const tokenOf = (sub: string) =>
+        new SignJWT({ sub })
+          .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setExpirationTime('5m')
+          .sign(privateKey);
+      const token = await tokenOf('system:serviceaccount:shop:orders');
+      const first = await caching.verify(token);
+      await expect(caching.verify(token)).resolves.toBe(first);
+      expect(reviews).toBe(1);
+      accepted = false;
+      const refused = await tokenOf('system:serviceaccount:shop:orders-2');
+      for (const _attempt of [1, 2]) await expect(caching.verify(refused)).rejects.toMatchObject({ code: 'token-revoked' });
+      expect(reviews).toBe(3);
+    });
   });
 });

@@ -4,6 +4,7 @@ import { DomainError } from '@rotor/errors';
 import { operatorFrom, workloadFrom, type Caller, type OperatorClaimRules, type WorkloadCaller } from '@rotor/identity';
 
 import { RefreshingKeySet, type KeySource } from './key-set';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 /** What the cluster says of a token (TokenReview): still accepted, and as which user. */
 export interface TokenReview {
@@ -29,6 +30,12 @@ export interface OperatorTrust extends KeySource, OperatorClaimRules {
 export interface TokenVerifierSettings extends KeySource {
   audience: string;
   clockSkewSeconds: number;
+  /**
+   * How long a workload token that verified is answered from memory (never past its `exp`); 0
+   * checks every request. It bounds how late a token the cluster revoked (TokenReview) or one
+   * signed by a key withdrawn from the JWKS is noticed. Operator tokens are always checked.
+   */
+  cacheSeconds?: number;
   /** Without it no token carries operator rights: every operator route answers 401 or 403. */
   operator?: OperatorTrust;
 }
@@ -44,12 +51,15 @@ const unauthenticated = (code: string, message: string) => new DomainError('unau
  */
 export class TokenVerifier {
   private operatorKeys?: Promise<RefreshingKeySet>;
+  private readonly workloads: VerifiedTokenCache<WorkloadCaller>;
 
   private constructor(
     private readonly keys: JWTVerifyGetKey,
     private readonly settings: TokenVerifierSettings,
     private readonly reviewer?: TokenReviewer,
-  ) {}
+  ) {
+    this.workloads = new VerifiedTokenCache((settings.cacheSeconds ?? 0) * 1000);
+  }
 
   static async create(settings: TokenVerifierSettings, reviewer?: TokenReviewer): Promise<TokenVerifier> {
     if (settings.operator && settings.operator.issuer === settings.issuer)
@@ -59,6 +69,8 @@ export class TokenVerifier {
 
   async verify(token: string | undefined): Promise<Caller> {
     if (!token) throw unauthenticated('missing-token', 'a bearer token is required');
+    const known = this.workloads.get(token);
+    if (known) return known;
     const operator = this.settings.operator;
     if (operator && issuerOf(token) === operator.issuer) {
       const keys = await this.operatorKeySet(operator);
@@ -66,8 +78,9 @@ export class TokenVerifier {
       return operatorFrom(payload, operator);
     }
     const payload = await checked(token, this.keys, { issuer: this.settings.issuer, audience: this.settings.audience }, this.settings);
-    const caller = workloadFrom(payload);
+    const caller = Object.freeze(workloadFrom(payload));
     if (this.reviewer) await this.review(token, caller);
+    this.workloads.set(token, caller, payload.exp! * 1000);
     return caller;
   }
 

@@ -13,7 +13,7 @@ export class LeaseRevokedConsumer {
     kafka.consumer({ groupId: 'rotor-issuer-lease-state' }).subscribe(
       onEvent(Topics.leaseRevoked, async (event, context) => {
         await leases.recordRevoked(event.data.leaseId, new Date(event.data.revokedAt), event.data.reason);
-        context.logger.info({ leaseId: event.data.leaseId }, 'lease marked revoked');
+        context.logger.debug({ leaseId: event.data.leaseId }, 'lease marked revoked');
       }),
     );
   }

@@ -215,7 +215,7 @@ export class LeaseService {
         cause: error,
       });
     }
-    this.logger.info({ leaseId, role: role.name, holder: holderName(caller), expiresAt }, 'lease issued');
+    this.logger.debug({ leaseId, role: role.name, holder: holderName(caller), expiresAt }, 'lease issued');
     return { lease, credential: issued.credential };
   }
 

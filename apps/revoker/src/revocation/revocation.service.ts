@@ -123,7 +123,7 @@ export class RevocationService {
       await this.clock.schedule.complete(lease.id);
       this.revoked.inc({ reason, backend: lease.backend });
       if (reason === 'expired') this.lagSeconds.observe({}, (revokedAt.getTime() - lease.expiresAt.getTime()) / 1000);
-      this.logger.info({ leaseId: lease.id, reason, backend: lease.backend }, 'lease revoked');
+      this.logger.debug({ leaseId: lease.id, reason, backend: lease.backend }, 'lease revoked');
       return 'revoked';
     } catch (error) {
       await this.recordFailure(lease, error);
