@@ -7,12 +7,15 @@
  * spend over an idle window of the same length before the run. Tracing is as the stack sets it
  * (OTEL_* in .rotor/env; OTEL_SDK_DISABLED=true to measure without).
  *
- *   npm run bench:lifecycle -- [--leases 3000] [--concurrency 16] [--ttl 5] [--runs 3] [--json]
+ *   npm run bench:lifecycle -- [--leases 3000] [--concurrency 16] [--ttl 5] [--runs 3] [--json] [--cpu-prof <dir>]
+ *
+ * `--cpu-prof <dir>`: every service writes a V8 CPU profile there when it stops (read them with
+ * `npm run bench:profile -- <dir>/*.cpuprofile`); profiling costs CPU, so its figures are not the bench's.
  *
  * Figures are medians over runs; each process's share of the total. Progress on stderr.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { sampleValue } from '@rotor/telemetry';
@@ -38,11 +41,14 @@ const { values } = parseArgs({
     ttl: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('Usage: npm run bench:lifecycle -- [--leases 3000] [--concurrency 16] [--ttl 5] [--runs 3] [--json]\n');
+  process.stdout.write(
+    'Usage: npm run bench:lifecycle -- [--leases 3000] [--concurrency 16] [--ttl 5] [--runs 3] [--json] [--cpu-prof <dir>]\n',
+  );
   process.exit(0);
 }
 const leases = Number(values.leases);
@@ -98,6 +104,7 @@ async function main(): Promise<void> {
     identity,
     firstPort: FIRST_PORT,
     name: 'bench-lifecycle',
+    ...(values['cpu-prof'] ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(values['cpu-prof'])}` } } : {}),
     catalog: `
 roles:
   - name: bench-lifecycle

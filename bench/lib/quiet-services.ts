@@ -35,6 +35,8 @@ export async function startQuietServices(options: {
   catalog: string;
   firstPort: number;
   name: string;
+  /** More environment for every service (a bench's NODE_OPTIONS=--cpu-prof, say). */
+  env?: Record<string, string>;
 }): Promise<QuietServices> {
   const kafka = kafkaFromEnv(`rotor-${options.name}`);
   const audit = new PrivateAuditLog(kafka, options.name);
@@ -47,6 +49,7 @@ export async function startQuietServices(options: {
     ROTOR_AUDIT_KEY: randomBytes(32).toString('hex'),
     ROTOR_CONTENT_HASH_KEY: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'warn',
+    ...options.env,
   };
   const services = SERVICES.map(
     (name, index) => new ServiceProcess(name, options.firstPort + index, name === 'auditor' ? { ...env, ...audit.env() } : env),

@@ -94,6 +94,52 @@ describe('revoker', () => {
     }
   }, 90_000);
 
+  it('gives a lease it reads only after its expiry a short grace, so that its renewal, read just after, still wins', async () => {
+    const started = new Date();
+    const namespace = `late-${randomUUID().slice(0, 8)}`;
+    const revoker = new ServiceProcess('revoker', 18885, { ...identity.env, ROTOR_REVOKE_POLL_MS: '50', LOG_LEVEL: 'info' });
+    await revoker.start().ready();
+    try {
+      // Both expired a second ago: the revoker "was behind". Only the first is renewed, 300 ms after its issue event.
+      const [renewed, expired] = [randomUUID(), randomUUID()];
+      const pastExpiry = new Date(Date.now() - 1_000);
+      await publishIssued(publisher, { id: renewed, namespace, expiresAt: pastExpiry });
+      await publishIssued(publisher, { id: expired, namespace, expiresAt: pastExpiry });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const renewedUntil = new Date(Date.now() + 60_000);
+      await publisher.publish(
+        createEvent({
+          topic: Topics.leaseRenewed,
+          source: '/rotor/test',
+          subject: renewed,
+          data: {
+            leaseId: renewed,
+            role: 'token',
+            owner: 'team-test',
+            backend: 'opaque-token',
+            workload: { namespace, serviceAccount: 'app' },
+            renewedAt: new Date().toISOString(),
+            expiresAt: renewedUntil.toISOString(),
+            maxExpiresAt: new Date(renewedUntil.getTime() + 60_000).toISOString(),
+          },
+        }),
+      );
+      const revokedIds = async () =>
+        (await readRotorTopicsSince(started))
+          .filter((m) => m.topic === Topics.leaseRevoked && m.value.includes(namespace))
+          .map((m) => (JSON.parse(m.value) as { data: { leaseId: string } }).data.leaseId);
+      // The unrenewed one is revoked after the grace (2 s), not at once and not never.
+      await eventually(async () => ((await revokedIds()).includes(expired) ? true : undefined), {
+        what: 'the expired, unrenewed lease to be revoked',
+        timeoutMs: 15_000,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await revokedIds()).toEqual([expired]);
+    } finally {
+      await revoker.stop();
+    }
+  }, 60_000);
+
   it('keeps its schedule across a Redis crash (SIGKILL, AOF replay) and still revokes every lease', async () => {
     const started = new Date();
     const namespace = `aof-${randomUUID().slice(0, 8)}`;

@@ -352,6 +352,8 @@ export class ConsumerRunner {
       groupId: this.options.groupId,
       headers,
     });
+    const parent = this.logger;
+    let logger: Logger | undefined;
     return {
       span,
       context: {
@@ -362,7 +364,10 @@ export class ConsumerRunner {
         timestamp: message.timestamp,
         traceContext,
         headers,
-        logger: this.logger.child({ topic, partition, offset: message.offset, eventId: headers['ce-id'] }),
+        // Made when first used: most messages log nothing, and a child logger serializes its fields.
+        get logger() {
+          return (logger ??= parent.child({ topic, partition, offset: message.offset, eventId: headers['ce-id'] }));
+        },
       },
     };
   }

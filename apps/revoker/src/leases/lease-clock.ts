@@ -40,6 +40,12 @@ const outageWaitersKey = (backend: string) => `revoker:outage-waiters:{${backend
  */
 const earlyKey = (id: string) => `revoker:early:{${id}}`;
 const EARLY_TTL_SECONDS = 7 * 86_400;
+/**
+ * How long an expiry that passed before the lease was first read waits (see LeaseClock.dueAt):
+ * well above the time between reading two topics' events of one fetch, and a delay only a
+ * revoker that fell behind by more than the lease's TTL ever adds.
+ */
+const LATE_READ_GRACE_MS = 2_000;
 
 /** A live lease whose token named a pod, as the pod sweep sees it. */
 export interface PodBoundLease {
@@ -114,8 +120,18 @@ export class LeaseClock {
       ...(early['emergencyId'] ? { emergencyId: early['emergencyId'] } : {}),
       ...(traceparent ? { traceparent } : {}),
     });
-    await this.schedule.schedule(lease.id, requested ? Date.now() : lease.expiresAt.getTime());
+    await this.schedule.schedule(lease.id, requested ? Date.now() : this.dueAt(lease.expiresAt, !existing));
     if (!existing) await this.redis.del(earlyKey(lease.id));
+  }
+
+  /**
+   * When a lease's expiry revocation comes due. A lease first read after its expiry (the
+   * revoker was behind) gets a short grace: its renewal, on another topic of the same group,
+   * may be read just after its `issued` event, and must win over an expiry that already passed.
+   */
+  private dueAt(expiresAt: Date, firstRead: boolean): number {
+    const now = Date.now();
+    return firstRead && expiresAt.getTime() <= now ? now + LATE_READ_GRACE_MS : expiresAt.getTime();
   }
 
   /** A renewal read before its lease's `issued` event: kept until the lease is tracked. */
