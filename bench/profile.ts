@@ -48,6 +48,18 @@ function ownerOf(url: string, functionName: string): string {
 function summarize(file: string) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  // Node's and V8's own time (socket writes, TLS, JSON) charged to the package or lib that called it.
+  const causeOf = (id: number): string => {
+    for (let current: number | undefined = id; current !== undefined; current = parentOf.get(current)) {
+      const { url, functionName } = byId.get(current)!.callFrame;
+      const owner = ownerOf(url, functionName);
+      if (owner.startsWith('npm:') || owner.startsWith('lib:') || owner.startsWith('app:')) return owner;
+    }
+    return ownerOf(byId.get(id)!.callFrame.url, byId.get(id)!.callFrame.functionName);
+  };
+  const causes = new Map<string, number>();
   const selfUs = new Map<number, number>();
   profile.samples.forEach((id, index) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
   const owners = new Map<string, number>();
@@ -62,6 +74,8 @@ function summarize(file: string) {
     busy += us;
     const owner = ownerOf(callFrame.url, callFrame.functionName);
     owners.set(owner, (owners.get(owner) ?? 0) + us);
+    const cause = causeOf(id);
+    causes.set(cause, (causes.get(cause) ?? 0) + us);
     const where = callFrame.url ? `${basename(callFrame.url)}:${callFrame.lineNumber + 1}` : '';
     const name = `${callFrame.functionName || '(anonymous)'} ${where} [${owner}]`;
     functions.set(name, (functions.get(name) ?? 0) + us);
@@ -73,6 +87,7 @@ function summarize(file: string) {
     wallMs: (profile.endTime - profile.startTime) / 1000,
     busyMs: busy / 1000,
     owners: sorted(owners),
+    causes: sorted(causes),
     functions: sorted(functions),
   };
 }
@@ -88,6 +103,11 @@ if (values.json) {
         table(
           ['owner', 'self ms', 'share'],
           summary.owners.slice(0, top).map(([owner, us]) => [owner, num(us / 1000), `${num((100 * us) / 1000 / summary.busyMs)} %`]),
+        ) +
+        '\n' +
+        table(
+          ['caller (Node and V8 time charged to it)', 'ms', 'share'],
+          summary.causes.slice(0, top).map(([owner, us]) => [owner, num(us / 1000), `${num((100 * us) / 1000 / summary.busyMs)} %`]),
         ) +
         '\n' +
         table(

@@ -68,7 +68,7 @@ ensure_build() {
     hash="$(cd "$ROOT" && { git ls-files -co --exclude-standard -- apps libs tools/cli-build tools/agent-build \
       .swcrc tsconfig.base.json package-lock.json scripts/build.sh | LC_ALL=C sort | xargs -d '\n' sha1sum 2>/dev/null; } | sha1sum | cut -c1-40)"
     if [[ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]]; then
-      echo "[build] compiling the services into dist/ (sources changed since the last build)"
+      echo "[build] compiling the services into dist/ (sources changed since the last build)" >&2
       bash "$ROOT/scripts/build.sh" >"$ROOT/.rotor/build.log" 2>&1 || { cat "$ROOT/.rotor/build.log" >&2; exit 1; }
       echo "$hash" >"$stamp"
     fi

@@ -34,6 +34,15 @@ const auditorEnv = {
     .max(16)
     .default(4)
     .describe('Group members per process (each appends up to 4 partitions at once); raise it with the partitions for more throughput.'),
+  ROTOR_AUDIT_FETCH_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000)
+    .default(100)
+    .describe(
+      'How long the broker may hold a fetch for more events before the auditor appends what came: larger runs (fewer database round trips per event) for up to this much added audit lag; 0 appends each fetch at once.',
+    ),
   ROTOR_AUDIT_BATCH_SIZE: z.coerce
     .number()
     .int()
@@ -124,6 +133,7 @@ export function loadAuditorConfig(env: NodeJS.ProcessEnv = process.env) {
     consumerGroup: e.ROTOR_AUDITOR_GROUP,
     consumersPerProcess: e.ROTOR_AUDITOR_CONSUMERS,
     batchSize: e.ROTOR_AUDIT_BATCH_SIZE,
+    fetchWaitMs: e.ROTOR_AUDIT_FETCH_WAIT_MS,
     checkpoints: {
       signingKeyFile: e.ROTOR_AUDIT_SIGNING_KEY_FILE,
       publicKeysFile: e.ROTOR_AUDIT_PUBLIC_KEYS_FILE,

@@ -87,7 +87,16 @@ export interface ConsumerRunnerOptions {
   sessionTimeoutMs?: number;
   /** Most messages handed to one {@link BatchSubscription.handleBatch} call (default 200). */
   maxBatchSize?: number;
+  /**
+   * Let the broker hold each fetch this long for more messages (up to 1 MiB) instead of answering
+   * with the first: larger batches, so fewer round trips per message for a batch handler, at up
+   * to this much added latency. Unset: a fetch is answered as soon as anything arrives.
+   */
+  fetchWaitMs?: number;
 }
+
+/** What a fetch that waits for more (ConsumerRunnerOptions.fetchWaitMs) asks for: far more than it gets in that time. */
+const FETCH_WAIT_MIN_BYTES = 1024 * 1024;
 
 type Registered = { kind: 'message'; subscription: Subscription<unknown> } | { kind: 'batch'; subscription: BatchSubscription<unknown> };
 
@@ -129,7 +138,8 @@ export class ConsumerRunner {
       // A graceful stop waits for the fetch in flight, which the broker holds open until data
       // comes or this long passes (kafkajs' default 5 s): 1 s bounds a SIGTERM or a rolling
       // update's wait, for one more idle fetch a second. Data is returned as soon as it arrives.
-      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+      maxWaitTimeInMs: options.fetchWaitMs ?? FETCH_MAX_WAIT_MS,
+      ...(options.fetchWaitMs ? { minBytes: FETCH_WAIT_MIN_BYTES } : {}),
       ...(options.sessionTimeoutMs
         ? { sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 3) }
         : {}),

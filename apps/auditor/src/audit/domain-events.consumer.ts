@@ -30,16 +30,23 @@ export class DomainEventsConsumer {
     // an append mostly waits on Redis and Kafka. A partition still has exactly one member, so
     // each chain keeps a single writer.
     for (let member = 0; member < config.consumersPerProcess; member++) {
-      kafka.consumer({ groupId: config.consumerGroup, onExhausted: 'retry-forever', maxBatchSize: config.batchSize }).subscribe({
-        topics: DOMAIN_TOPICS,
-        parse: parseAnyEvent,
-        handleBatch: async (items) => {
-          const outcomes = await appender.append(items);
-          items.forEach(({ message, context }, index) =>
-            context.logger.debug({ outcome: outcomes[index], eventType: message.type }, 'audited'),
-          );
-        },
-      });
+      kafka
+        .consumer({
+          groupId: config.consumerGroup,
+          onExhausted: 'retry-forever',
+          maxBatchSize: config.batchSize,
+          ...(config.fetchWaitMs ? { fetchWaitMs: config.fetchWaitMs } : {}),
+        })
+        .subscribe({
+          topics: DOMAIN_TOPICS,
+          parse: parseAnyEvent,
+          handleBatch: async (items) => {
+            const outcomes = await appender.append(items);
+            items.forEach(({ message, context }, index) =>
+              context.logger.debug({ outcome: outcomes[index], eventType: message.type }, 'audited'),
+            );
+          },
+        });
     }
   }
 }
