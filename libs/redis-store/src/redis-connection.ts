@@ -49,6 +49,10 @@ export function createRedis(
     connectionName,
     ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
     maxRetriesPerRequest: 2,
+    // Commands issued in one turn of the event loop (concurrent requests, a handler's parallel
+    // writes) go out in one write: over TLS each write is a record and a syscall, the largest
+    // share of a Redis call's CPU in the profiles of issue 20.
+    enableAutoPipelining: true,
   };
   const retry = (attempt: number) => Math.min(1_000, 50 * 2 ** attempt);
   const redis =
@@ -60,6 +64,7 @@ export function createRedis(
             redisOptions: { ...options, ...(new URL(url).protocol === 'rediss:' && !options.tls ? { tls: {} } : {}) },
             lazyConnect: true,
             enableOfflineQueue: true,
+            enableAutoPipelining: true,
             clusterRetryStrategy: retry,
             // A failover moves slots: the client follows MOVED/ASK and re-reads the slot map.
             slotsRefreshTimeout: 2_000,
