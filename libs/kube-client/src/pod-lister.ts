@@ -1,4 +1,6 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+
+import { kubeClient } from './kube-config';
 
 /** The pods of a namespace as the API server lists them now: uid by pod name. */
 export interface PodLister {
@@ -17,7 +19,7 @@ export class KubePodLister implements PodLister {
   private readonly api: CoreV1Api;
 
   constructor(config: KubeConfig) {
-    this.api = config.makeApiClient(CoreV1Api);
+    this.api = config.makeApiClient(kubeClient().CoreV1Api);
   }
 
   async podsIn(namespace: string): Promise<Map<string, string>> {

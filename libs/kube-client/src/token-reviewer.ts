@@ -1,6 +1,8 @@
-import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { AuthenticationV1Api, KubeConfig } from '@kubernetes/client-node';
 
 import type { TokenReview, TokenReviewer } from '@rotor/token-verification';
+
+import { kubeClient } from './kube-config';
 
 /**
  * Asks the API server whether it still accepts a service-account token (TokenReview), so a
@@ -14,7 +16,7 @@ export class KubeTokenReviewer implements TokenReviewer {
     config: KubeConfig,
     private readonly audiences: string[],
   ) {
-    this.api = config.makeApiClient(AuthenticationV1Api);
+    this.api = config.makeApiClient(kubeClient().AuthenticationV1Api);
   }
 
   async review(token: string): Promise<TokenReview> {

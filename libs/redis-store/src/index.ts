@@ -5,3 +5,4 @@ export * from './redis-lock';
 export * from './shared-rate-limiter';
 export * from './transaction';
 export * from './scan-keys';
+export * from './layout-upgrade';

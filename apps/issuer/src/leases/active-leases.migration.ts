@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import { allKeys, type Redis } from '@rotor/redis-store';
+import { allKeys, runLayoutUpgrade, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -39,8 +39,9 @@ export class ActiveLeasesMigration implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const result = await this.run(new Date());
-    if (result.moved + result.dropped > 0) this.logger.info({ ...result }, 'active-lease counts moved from the previous Redis layout');
+    const result = await runLayoutUpgrade(this.redis, 'issuer:layout-upgrade:active-leases', () => this.run(new Date()));
+    if (result && result.moved + result.dropped > 0)
+      this.logger.info({ ...result }, 'active-lease counts moved from the previous Redis layout');
   }
 
   async run(now: Date): Promise<MigrationResult> {

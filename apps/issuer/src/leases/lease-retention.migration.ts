@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import { forEachKey, type Redis } from '@rotor/redis-store';
+import { forEachKey, runLayoutUpgrade, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -41,8 +41,9 @@ export class LeaseRetentionMigration implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const result = await this.run(new Date());
-    if (Object.values(result).some((count) => count > 0)) this.logger.info({ ...result }, 'issuer keys given the live-state retention');
+    const result = await runLayoutUpgrade(this.redis, 'issuer:layout-upgrade:lease-retention', () => this.run(new Date()));
+    if (result && Object.values(result).some((count) => count > 0))
+      this.logger.info({ ...result }, 'issuer keys given the live-state retention');
   }
 
   async run(now: Date): Promise<RetentionMigrationResult> {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import { forEachKey, type Redis } from '@rotor/redis-store';
+import { forEachKey, runLayoutUpgrade, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -34,8 +34,8 @@ export class EmergencyIndexMigration implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const result = await this.run();
-    if (result.indexed + result.pruned > 0)
+    const result = await runLayoutUpgrade(this.redis, 'revoker:layout-upgrade:emergency-index', () => this.run());
+    if (result && result.indexed + result.pruned > 0)
       this.logger.info({ ...result }, 'emergency rotation and lease revocation lists brought up to date');
   }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 
 import { REDIS } from '@rotor/nest-redis';
-import { forEachKey, type Redis } from '@rotor/redis-store';
+import { forEachKey, runLayoutUpgrade, type Redis } from '@rotor/redis-store';
 import { LOGGER } from '@rotor/service-kit';
 import type { Logger } from '@rotor/telemetry';
 
@@ -33,8 +33,8 @@ export class RevokedLeasesMigration implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const result = await this.run(new Date());
-    if (result.shortened + result.deleted + result.podIndexed > 0)
+    const result = await runLayoutUpgrade(this.redis, 'revoker:layout-upgrade:revoked-leases', () => this.run(new Date()));
+    if (result && result.shortened + result.deleted + result.podIndexed > 0)
       this.logger.info({ ...result }, 'revoked leases given the live-state retention, pod-bound leases indexed');
   }
 
