@@ -117,6 +117,7 @@ roles:
 `,
   });
   const perRun: Record<string, number>[] = [];
+  const memory: Record<string, { idleMiB: number; peakMiB: number }> = {};
   try {
     const [issuer, , , auditor] = services as [ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess];
     const token = await identity.serviceAccountToken('bench', 'lifecycle');
@@ -131,6 +132,10 @@ roles:
       await response.text();
       return response.status === 201 ? { ok: true as const } : { ok: false as const, error: `HTTP ${response.status}` };
     };
+    // Resident memory at rest (after start-up settled), before any work; the peak is read after the runs.
+    await sleep(10_000);
+    const mib = (kib: number) => kib / 1024;
+    for (const service of services) memory[service.name] = { idleMiB: mib(sampleProcess(service.pid!).rssKiB), peakMiB: 0 };
     log(`warm-up: 200 leases`);
     await closedLoop({ total: 200, concurrency, op: issue });
     for (let run = 1; run <= runs; run++) {
@@ -159,6 +164,7 @@ roles:
       const busy = minus(end, start);
       perRun.push(Object.fromEntries(Object.keys(busy).map((name) => [name, ((busy[name]! - idle[name]!) * 1000) / USER_HZ / leases])));
     }
+    for (const service of services) memory[service.name]!.peakMiB = mib(sampleProcess(service.pid!).hwmKiB);
   } finally {
     await stop();
   }
@@ -167,7 +173,7 @@ roles:
   const total = median(perRun.map((run) => Object.values(run).reduce((sum, value) => sum + value, 0)));
   if (values.json) {
     process.stdout.write(
-      `${JSON.stringify({ leases, concurrency, ttlSeconds: Number(values.ttl), runs, perLease, total, perRun }, null, 2)}\n`,
+      `${JSON.stringify({ leases, concurrency, ttlSeconds: Number(values.ttl), runs, perLease, total, perRun, memory }, null, 2)}\n`,
     );
     return;
   }
@@ -177,6 +183,11 @@ roles:
       table(
         ['process', 'CPU ms per lease', 'share'],
         [...names.map((name) => [name, num(perLease[name]!), `${num((100 * perLease[name]!) / total)} %`]), ['total', num(total), '']],
+      ) +
+      '\n\nResident memory of the services (MiB): at rest 10 s after start, and the peak (VmHWM) over the runs\n\n' +
+      table(
+        ['service', 'at rest', 'peak'],
+        Object.entries(memory).map(([name, { idleMiB, peakMiB }]) => [name, num(idleMiB), num(peakMiB)]),
       ) +
       '\n',
   );
