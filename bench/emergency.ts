@@ -231,7 +231,7 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
       const succeeded = final.state === 'completed' && final.matched.leases === LEASES && final.revoked === LEASES;
       const result = { succeeded, completedMs: Date.now() - started, leasesRevokedMs, secretsRotatedMs, quotaLimitedSeen, final };
       progress(
-        `run ${run} (pacing ${mode}): ${final.state} in ${(result.completedMs / 1000).toFixed(1)}s; ${leaseOutcomes(final)}; leases revoked at ${(leasesRevokedMs / 1000).toFixed(1)}s, secrets rotated at ${(secretsRotatedMs / 1000).toFixed(1)}s`,
+        `run ${run} (pacing ${mode}): ${final.state} in ${(result.completedMs / 1000).toFixed(1)}s; ${leaseOutcomes({ ...final, matchedLeases: final.matched.leases })}; leases revoked at ${(leasesRevokedMs / 1000).toFixed(1)}s, secrets rotated at ${(secretsRotatedMs / 1000).toFixed(1)}s`,
       );
       results.push(result);
     }
@@ -247,8 +247,8 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
 }
 
 /** The leases by their outcome in the revoker's view: revoked, failed (irrevocable), neither (still pending). */
-const leaseOutcomes = (view: EmergencyRotationView) =>
-  `leases ${view.revoked} revoked, ${view.failed} failed (irrevocable), ${view.matched.leases - view.revoked - view.failed} neither, of ${view.matched.leases} matched (${LEASES} published)`;
+const leaseOutcomes = ({ revoked, failed, matchedLeases }: { revoked: number; failed: number; matchedLeases: number }) =>
+  `leases ${revoked} revoked, ${failed} failed (irrevocable), ${matchedLeases - revoked - failed} neither, of ${matchedLeases} matched (${LEASES} published)`;
 
 async function main(): Promise<void> {
   loadServicesEnv();
@@ -304,9 +304,7 @@ async function main(): Promise<void> {
     );
     for (const [index, run] of figures.runs.entries()) {
       if (run.succeeded) continue;
-      process.stdout.write(
-        `    run ${index + 1} did not succeed: state ${run.state}; leases ${run.revoked} revoked, ${run.failed} failed (irrevocable), ${run.matchedLeases - run.revoked - run.failed} neither, of ${run.matchedLeases} matched (${LEASES} published)\n`,
-      );
+      process.stdout.write(`    run ${index + 1} did not succeed: state ${run.state}; ${leaseOutcomes(run)}\n`);
     }
   }
   if (failedRuns > 0) process.stderr.write(`bench:emergency: ${failedRuns} run(s) did not complete with every lease revoked\n`);
