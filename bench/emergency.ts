@@ -31,6 +31,7 @@ import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { EmergencyRotationViewSchema, type EmergencyRotationView } from '@rotor/rest-contract';
 
+import { startGroupAtEnd } from '../test/support/kafka-groups';
 import { PrivateRedis } from '../test/support/private-redis';
 import { ServiceProcess } from '../test/support/service-process';
 import { loadServicesEnv } from '../test/support/services-env';
@@ -38,6 +39,7 @@ import { writeTempCatalog } from '../test/support/temp-files';
 import { TestIdentity } from '../test/support/test-identity';
 
 import { publishOpaqueLeases } from './lib/lease-events';
+import { SERVICE_GROUPS } from './lib/quiet-services';
 import { median } from './lib/stats';
 import { kafkaFromEnv, redisFromEnv } from '../tools/security/env-clients';
 
@@ -155,6 +157,8 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
   )
   .join('\n')}
 `);
+  // The services' groups from the end of the shared topics: not the backlog earlier runs left there.
+  for (const group of Object.values(SERVICE_GROUPS).flat()) await startGroupAtEnd(kafka, group);
   const redisServer = new PrivateRedis(PORTS.redis);
   await redisServer.start();
   const redis = redisFromEnv(redisServer.url);
