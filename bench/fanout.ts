@@ -158,6 +158,10 @@ ${targets.join('\n')}
     let last = 0;
     while (!done()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      // The distributor would retry a refused delivery until the deadline: stop at the first.
+      const refused = Object.entries(hooks.refusals());
+      if (refused.length > 0)
+        throw new Error(`the webhook receiver refused deliveries (${refused.map(([code, count]) => `${count} ${code}`).join(', ')})`);
       if (Date.now() - last > 2000) {
         last = Date.now();
         progress(`  … ${what}`);
