@@ -1,8 +1,9 @@
 /**
  * Emergency rotation at scale: one request covering N opaque-token leases and M managed
- * secrets with T file targets each, from POST to `completed` (every lease revoked, every
- * secret rotated, delivered to its targets by the real distributor and its previous version
- * retired), with the revoker's GSM pacing off and on.
+ * secrets with T file targets each, from POST to the end state the revoker reports (GET
+ * /v1/emergency-rotations/{id}): `completed` when every lease was revoked, every secret rotated,
+ * delivered to its targets by the real distributor and its previous version retired; `failed`
+ * when some lease ended irrevocable. With the revoker's GSM pacing off and on.
  *
  *   npm run bench:emergency -- [--leases 10000] [--secrets 100] [--targets 3] [--runs 3] [--modes off,on] [--fake-delivery] [--json]
  *
@@ -13,6 +14,9 @@
  * redis-server (removed afterwards); the file targets live in a temporary directory (removed).
  * --fake-delivery publishes the delivery confirmations from the benchmark instead of running
  * the distributor (for when the distributor is not available); the output says so.
+ * A run succeeds when it ends `completed` with every matched lease revoked; leases are counted
+ * by the view's own outcome (revoked, failed = irrevocable, or neither). Medians are over the
+ * successful runs only; the bench exits 1 after printing when any run did not succeed.
  * Progress on stderr, results on stdout. Run it under the integration flock.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -27,6 +31,7 @@ import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
 import { EmergencyRotationViewSchema, type EmergencyRotationView } from '@rotor/rest-contract';
 
+import { startGroupAtEnd } from '../test/support/kafka-groups';
 import { PrivateRedis } from '../test/support/private-redis';
 import { ServiceProcess } from '../test/support/service-process';
 import { loadServicesEnv } from '../test/support/services-env';
@@ -34,6 +39,7 @@ import { writeTempCatalog } from '../test/support/temp-files';
 import { TestIdentity } from '../test/support/test-identity';
 
 import { publishOpaqueLeases } from './lib/lease-events';
+import { SERVICE_GROUPS } from './lib/quiet-services';
 import { median } from './lib/stats';
 import { kafkaFromEnv, redisFromEnv } from '../tools/security/env-clients';
 
@@ -67,6 +73,9 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface RunResult {
+  /** Ended `completed` with every one of the LEASES leases matched and revoked. */
+  succeeded: boolean;
+  /** From the POST to the end state (completed or failed). */
   completedMs: number;
   leasesRevokedMs: number;
   secretsRotatedMs: number;
@@ -148,6 +157,8 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
   )
   .join('\n')}
 `);
+  // The services' groups from the end of the shared topics: not the backlog earlier runs left there.
+  for (const group of Object.values(SERVICE_GROUPS).flat()) await startGroupAtEnd(kafka, group);
   const redisServer = new PrivateRedis(PORTS.redis);
   await redisServer.start();
   const redis = redisFromEnv(redisServer.url);
@@ -211,20 +222,20 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
         const view = answer.data;
         const elapsed = Date.now() - started;
         quotaLimitedSeen ||= view.quotaLimited;
-        if (Number.isNaN(leasesRevokedMs) && view.matched.leases === LEASES && view.revoked + view.failed >= LEASES)
-          leasesRevokedMs = elapsed;
+        if (Number.isNaN(leasesRevokedMs) && view.matched.leases === LEASES && view.revoked >= LEASES) leasesRevokedMs = elapsed;
         if (Number.isNaN(secretsRotatedMs) && view.matched.secrets === SECRETS && view.rotated >= SECRETS) secretsRotatedMs = elapsed;
         if (Date.now() - lastLine > 2_000) {
           lastLine = Date.now();
           progress(
-            `  run ${run} +${(elapsed / 1000).toFixed(1)}s: revoked ${view.revoked}/${view.matched.leases}, rotated ${view.rotated}, delivered ${view.delivered}, retired ${view.retired}/${view.matched.secrets}${view.quotaLimited ? ' (quota-limited)' : ''}`,
+            `  run ${run} +${(elapsed / 1000).toFixed(1)}s: revoked ${view.revoked}/${view.matched.leases}, failed ${view.failed}, rotated ${view.rotated}, delivered ${view.delivered}, retired ${view.retired}/${view.matched.secrets}${view.quotaLimited ? ' (quota-limited)' : ''}`,
           );
         }
         return view.state === 'running' ? undefined : view;
       });
-      const result = { completedMs: Date.now() - started, leasesRevokedMs, secretsRotatedMs, quotaLimitedSeen, final };
+      const succeeded = final.state === 'completed' && final.matched.leases === LEASES && final.revoked === LEASES;
+      const result = { succeeded, completedMs: Date.now() - started, leasesRevokedMs, secretsRotatedMs, quotaLimitedSeen, final };
       progress(
-        `run ${run} (pacing ${mode}): ${final.state} in ${(result.completedMs / 1000).toFixed(1)}s; leases revoked at ${(leasesRevokedMs / 1000).toFixed(1)}s, secrets rotated at ${(secretsRotatedMs / 1000).toFixed(1)}s`,
+        `run ${run} (pacing ${mode}): ${final.state} in ${(result.completedMs / 1000).toFixed(1)}s; ${leaseOutcomes({ ...final, matchedLeases: final.matched.leases })}; leases revoked at ${(leasesRevokedMs / 1000).toFixed(1)}s, secrets rotated at ${(secretsRotatedMs / 1000).toFixed(1)}s`,
       );
       results.push(result);
     }
@@ -239,6 +250,10 @@ ${Array.from({ length: TARGETS }, (_, t) => `      - { kind: file, name: t${t}, 
   return results;
 }
 
+/** The leases by their outcome in the revoker's view: revoked, failed (irrevocable), neither (still pending). */
+const leaseOutcomes = ({ revoked, failed, matchedLeases }: { revoked: number; failed: number; matchedLeases: number }) =>
+  `leases ${revoked} revoked, ${failed} failed (irrevocable), ${matchedLeases - revoked - failed} neither, of ${matchedLeases} matched (${LEASES} published)`;
+
 async function main(): Promise<void> {
   loadServicesEnv();
   const kafka = kafkaFromEnv('rotor-bench-emergency');
@@ -251,25 +266,33 @@ async function main(): Promise<void> {
     targetsPerSecret: TARGETS,
     delivery: FAKE_DELIVERY ? 'confirmations published by the benchmark (no distributor)' : 'real distributor, file targets',
     modes: Object.fromEntries(
-      Object.entries(byMode).map(([mode, runs]) => [
-        mode,
-        {
-          runs: runs.map(({ final, ...rest }) => ({
-            ...rest,
-            state: final.state,
-            revoked: final.revoked,
-            rotated: final.rotated,
-            delivered: final.delivered,
-            retired: final.retired,
-            failed: final.failed,
-          })),
-          medianCompletedMs: median(runs.map((r) => r.completedMs)),
-          medianLeasesRevokedMs: median(runs.map((r) => r.leasesRevokedMs)),
-          medianSecretsRotatedMs: median(runs.map((r) => r.secretsRotatedMs)),
-        },
-      ]),
+      Object.entries(byMode).map(([mode, runs]) => {
+        const succeeded = runs.filter((r) => r.succeeded);
+        return [
+          mode,
+          {
+            runs: runs.map(({ final, ...rest }) => ({
+              ...rest,
+              state: final.state,
+              matchedLeases: final.matched.leases,
+              revoked: final.revoked,
+              rotated: final.rotated,
+              delivered: final.delivered,
+              retired: final.retired,
+              failed: final.failed,
+            })),
+            failedRuns: runs.length - succeeded.length,
+            // Over the successful runs only: a failed run's timings measure something else.
+            medianCompletedMs: median(succeeded.map((r) => r.completedMs)),
+            medianLeasesRevokedMs: median(succeeded.map((r) => r.leasesRevokedMs)),
+            medianSecretsRotatedMs: median(succeeded.map((r) => r.secretsRotatedMs)),
+          },
+        ];
+      }),
     ),
   };
+  const failedRuns = Object.values(summary.modes).reduce((sum, figures) => sum + figures.failedRuns, 0);
+  if (failedRuns > 0) process.exitCode = 1;
   if (args.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
@@ -278,10 +301,17 @@ async function main(): Promise<void> {
     `emergency rotation: ${LEASES} leases + ${SECRETS} secrets × ${TARGETS} targets, graceful; delivery: ${summary.delivery}\n`,
   );
   for (const [mode, figures] of Object.entries(summary.modes)) {
+    const succeeded = figures.runs.length - figures.failedRuns;
     process.stdout.write(
-      `  GSM pacing ${mode}: completed in ${(figures.medianCompletedMs / 1000).toFixed(1)} s (median of ${figures.runs.length}); leases revoked by ${(figures.medianLeasesRevokedMs / 1000).toFixed(1)} s, secrets rotated by ${(figures.medianSecretsRotatedMs / 1000).toFixed(1)} s; quota-limited reported: ${figures.runs.some((r) => r.quotaLimitedSeen)}\n`,
+      `  GSM pacing ${mode}: ${succeeded} of ${figures.runs.length} runs completed with every lease revoked, ${figures.failedRuns} did not; ` +
+        `over the successful runs (median): completed in ${(figures.medianCompletedMs / 1000).toFixed(1)} s, leases revoked by ${(figures.medianLeasesRevokedMs / 1000).toFixed(1)} s, secrets rotated by ${(figures.medianSecretsRotatedMs / 1000).toFixed(1)} s; quota-limited reported: ${figures.runs.some((r) => r.quotaLimitedSeen)}\n`,
     );
+    for (const [index, run] of figures.runs.entries()) {
+      if (run.succeeded) continue;
+      process.stdout.write(`    run ${index + 1} did not succeed: state ${run.state}; ${leaseOutcomes(run)}\n`);
+    }
   }
+  if (failedRuns > 0) process.stderr.write(`bench:emergency: ${failedRuns} run(s) did not complete with every lease revoked\n`);
 }
 
 main().catch((error: unknown) => {

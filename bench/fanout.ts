@@ -8,6 +8,10 @@
  * Per run it reports, from the events themselves: per-copy latency (delivery.completed's
  * deliveredAt − version-created's createdAt) p50/p99, time to the last confirmation, and
  * time from the retirement event to the last delivery.removed. Figures are medians of runs.
+ * The webhook receiver checks every delivery as a real one must (@rotor/webhook-signature's
+ * createWebhookReceiver: HMAC signature over the raw body with its own keyring, timestamp,
+ * delivery id, replay) and counts the notices it accepted and the deliveries it refused, by
+ * reason; a refused delivery (a bad or missing signature among them) fails the bench (exit 1).
  * Needs the local services (scripts/services-up.sh). Progress on stderr, results on stdout.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -20,7 +24,7 @@ import { parseArgs } from 'node:util';
 
 import { createEvent, Topics } from '@rotor/contracts';
 import { EventPublisher } from '@rotor/kafka';
-import { createWebhookReceiver } from '@rotor/webhook-signature';
+import { createWebhookReceiver, type WebhookNotice } from '@rotor/webhook-signature';
 
 import { FakeKubeApi } from '../test/support/fake-kube-api';
 import { ServiceProcess } from '../test/support/service-process';
@@ -48,8 +52,26 @@ const TARGETS = Number(args.targets);
 const RUNS = Number(args.runs);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
+/**
+ * What the webhook receiver saw: notices it verified and accepted (by type and version of the
+ * bench's secret), and deliveries it refused, by reason (bad-signature, missing-signature, …).
+ */
+function webhookTally() {
+  const accepted = new Map<string, number>();
+  const refused = new Map<string, number>();
+  const bump = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  return {
+    accepted: (notice: WebhookNotice) => void bump(accepted, `${notice.type}:${notice.version}`),
+    refused: ({ code }: { code: string }) => void bump(refused, code),
+    acceptedOf: (type: WebhookNotice['type'], version: number) => accepted.get(`${type}:${version}`) ?? 0,
+    refusals: () => Object.fromEntries(refused),
+  };
+}
+
 interface Run {
   copies: number;
+  /** Version-ready notices the receiver verified and accepted for this run's version. */
+  webhookNoticesAccepted: number;
   p50Ms: number;
   p99Ms: number;
   lastConfirmationMs: number;
@@ -63,7 +85,8 @@ async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'rotor-bench-fanout-'));
   const key = { id: 'bench', key: randomBytes(32).toString('hex') };
   const kube = await new FakeKubeApi().start();
-  const receive = createWebhookReceiver({ keyring: [key], onNotice: () => undefined });
+  const hooks = webhookTally();
+  const receive = createWebhookReceiver({ keyring: [key], onNotice: hooks.accepted, onRejected: hooks.refused });
   const receiver = createServer((request, response) => receive(request, response));
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hookPort = (receiver.address() as AddressInfo).port;
@@ -135,6 +158,10 @@ ${targets.join('\n')}
     let last = 0;
     while (!done()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      // The distributor would retry a refused delivery until the deadline: stop at the first.
+      const refused = Object.entries(hooks.refusals());
+      if (refused.length > 0)
+        throw new Error(`the webhook receiver refused deliveries (${refused.map(([code, count]) => `${count} ${code}`).join(', ')})`);
       if (Date.now() - last > 2000) {
         last = Date.now();
         progress(`  … ${what}`);
@@ -192,6 +219,7 @@ ${targets.join('\n')}
       );
       const result: Run = {
         copies: latencies.length,
+        webhookNoticesAccepted: hooks.acceptedOf('rotor.secret.version-ready', version),
         p50Ms: percentile(latencies, 50),
         p99Ms: percentile(latencies, 99),
         lastConfirmationMs: latencies[latencies.length - 1]!,
@@ -199,7 +227,7 @@ ${targets.join('\n')}
       };
       runs.push(result);
       progress(
-        `run ${run}: last confirmation ${num(result.lastConfirmationMs)} ms, p50 ${num(result.p50Ms)} ms, p99 ${num(result.p99Ms)} ms, removal ${num(result.removalMs)} ms`,
+        `run ${run}: last confirmation ${num(result.lastConfirmationMs)} ms, p50 ${num(result.p50Ms)} ms, p99 ${num(result.p99Ms)} ms, removal ${num(result.removalMs)} ms; webhook notices verified and accepted ${result.webhookNoticesAccepted}`,
       );
       held = version;
     }
@@ -220,6 +248,8 @@ ${targets.join('\n')}
       webhook: kinds.filter((k) => k === 'hook').length,
     },
     runs,
+    /** Deliveries the receiver refused, by reason: any is a failure. */
+    webhookRefusals: hooks.refusals(),
     median: {
       p50Ms: spread(runs.map((r) => r.p50Ms)),
       p99Ms: spread(runs.map((r) => r.p99Ms)),
@@ -227,6 +257,9 @@ ${targets.join('\n')}
       removalMs: spread(runs.map((r) => r.removalMs)),
     },
   };
+  const refusals = Object.entries(summary.webhookRefusals);
+  const unconfirmed = runs.filter((r) => r.webhookNoticesAccepted < summary.mix.webhook).length;
+  if (refusals.length > 0 || unconfirmed > 0) process.exitCode = 1;
   if (args.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
@@ -244,6 +277,12 @@ ${targets.join('\n')}
       ) +
       '\n',
   );
+  process.stdout.write(
+    `\nwebhook receiver (signatures verified): version-ready notices accepted per run ${runs.map((r) => r.webhookNoticesAccepted).join(', ')} of ${summary.mix.webhook}; ` +
+      `deliveries refused: ${refusals.length === 0 ? 'none' : refusals.map(([code, count]) => `${count} ${code}`).join(', ')}\n`,
+  );
+  if (refusals.length > 0) process.stderr.write('bench/fanout: the webhook receiver refused deliveries (see above)\n');
+  if (unconfirmed > 0) process.stderr.write(`bench/fanout: ${unconfirmed} run(s) with fewer accepted notices than webhook targets\n`);
 }
 
 main().catch((error: unknown) => {

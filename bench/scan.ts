@@ -3,15 +3,22 @@
  *
  *   npm run bench:scan -- [--files 10000] [--mb 500] [--objects 5000] [--runs 3] [--json]
  *
+ * Both parts use one real distributor and issuer (on the shared Kafka and GSM emulator, with a
+ * private redis-server, removed afterwards) with 40 managed secrets delivered to Secrets on the
+ * fake API server: the distributor fingerprints their 40 versions, whose values the bench reads
+ * from the delivered copies.
  * 1. `rotor scan` (the real CLI, a child process) over a generated tree of text-like files
- *    (YAML, prose, hex checksums, base64 blobs; a few planted managed values), against a stub
- *    distributor that serves fingerprints of 40 versions: MB/s, median of runs, with the
- *    keyed rolling prefilter (the default) and once without it (every window HMAC'd, what
- *    low-entropy secrets cost), to show what the prefilter buys.
+ *    (YAML, prose, hex checksums, base64 blobs; 10 planted managed values), against the real
+ *    distributor: MB/s, median of runs, with the keyed rolling prefilter (what the distributor
+ *    hands out for these 256-bit values). Once more without it (every window HMAC'd, what
+ *    low-entropy secrets cost), to show what the prefilter buys: that run is STUBBED, a small
+ *    HTTP server in this process answering with the real distributor's fingerprint set minus
+ *    the prefilters, because the distributor drops them only for catalog secrets under 128 bits
+ *    of entropy, which would take a second catalog and services start; the scan itself is the
+ *    same CLI either way.
  * 2. The distributor's cluster scan (POST /v1/copy-scan) over N Secrets and ConfigMaps on the
- *    fake API server, with a real distributor, issuer, Kafka, Redis and GSM emulator: seconds,
- *    median of runs. Every run must find exactly the planted copies.
- * Needs the local services (scripts/services-up.sh) for part 2. Progress on stderr, results on stdout.
+ *    fake API server: seconds, median of runs. Every run must find exactly the planted copies.
+ * Needs the local services (scripts/services-up.sh). Progress on stderr, results on stdout.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -22,16 +29,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { fingerprintsOf, scanKeyFrom, type Fingerprint } from '@rotor/copy-fingerprint';
+import { CopyFingerprintSetSchema, type CopyFingerprintSet } from '@rotor/rest-contract';
 
 import { FakeKubeApi } from '../test/support/fake-kube-api';
+import { startGroupAtEnd } from '../test/support/kafka-groups';
+import { PrivateRedis } from '../test/support/private-redis';
 import { ServiceProcess } from '../test/support/service-process';
 import { loadServicesEnv } from '../test/support/services-env';
 import { writeTempCatalog } from '../test/support/temp-files';
 import { TestIdentity } from '../test/support/test-identity';
 
+import { SERVICE_GROUPS } from './lib/quiet-services';
 import { num, table, withSpread } from './lib/report';
 import { spread } from './lib/stats';
+import { kafkaFromEnv } from '../tools/security/env-clients';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,6 +63,7 @@ const TOTAL_BYTES = Number(args.mb) * 1024 * 1024;
 const OBJECTS = Number(args.objects);
 const RUNS = Number(args.runs);
 const ROOT = join(__dirname, '..');
+const REDIS_PORT = 19800;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Lines like those in a repository: manifests, prose, checksums, base64 blobs, env files. */
@@ -110,11 +122,11 @@ function generateTree(dir: string, planted: string[]): { bytes: number; plantedP
   return { bytes, plantedPaths };
 }
 
-/** A stand-in for the distributor's fingerprint endpoint: same answer, from values only this process knows. */
-async function stubDistributor(response: { scanKey: string; fingerprints: Fingerprint[] }): Promise<Server> {
+/** The stub of the no-prefilter run: answers every request with this fingerprint set (the real one, prefilters removed). */
+async function stubDistributor(response: CopyFingerprintSet): Promise<Server> {
   const server = createServer((_request, reply) => {
     reply.writeHead(200, { 'content-type': 'application/json' });
-    reply.end(JSON.stringify({ ...response, unfingerprinted: [] }));
+    reply.end(JSON.stringify(response));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
@@ -139,58 +151,24 @@ interface CliSummary {
   scannedBytes: number;
   mbPerSecond: number;
   findings: number;
+  versions: number;
 }
 
-async function benchFiles() {
-  const key = randomBytes(32).toString('hex');
-  const scanKey = scanKeyFrom(key);
-  const values = Array.from({ length: 40 }, () => randomBytes(32).toString('base64url'));
-  const fingerprints = values.flatMap((value, index) =>
-    fingerprintsOf(scanKey, { secret: `bench-${index % 20}`, version: 1 + Math.floor(index / 20) }, Buffer.from(value)),
-  );
-  const dir = mkdtempSync(join(tmpdir(), 'rotor-bench-scan-'));
-  try {
-    progress(`generating ${FILES.toLocaleString('en-US')} files, ~${args.mb} MB in ${dir}`);
-    const planted = values.slice(0, 10);
-    const tree = generateTree(dir, planted);
-    progress(`generated ${(tree.bytes / 1048576).toFixed(0)} MB, ${tree.plantedPaths.length} planted values`);
-    const variants = [
-      { name: 'with prefilter', fingerprints, runs: RUNS },
-      {
-        name: 'without prefilter (every window HMAC)',
-        fingerprints: fingerprints.map(({ prefilter: _prefilter, ...rest }) => rest),
-        runs: 1,
-      },
-    ];
-    const results = [];
-    for (const variant of variants) {
-      const server = await stubDistributor({ scanKey: key, fingerprints: variant.fingerprints });
-      const env = { ROTOR_DISTRIBUTOR_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ROTOR_TOKEN: 'bench' };
-      const mbps: number[] = [];
-      const wallMbps: number[] = [];
-      for (let run = 1; run <= variant.runs; run++) {
-        const result = await runCli(['scan', dir, '--json'], env);
-        const summary = (JSON.parse(result.stdout) as { summary: CliSummary }).summary;
-        if (result.code !== 1 || summary.findings !== planted.length)
-          throw new Error(`run ${run} (${variant.name}): exit ${result.code}, ${summary.findings} findings, expected ${planted.length}`);
-        mbps.push(summary.mbPerSecond);
-        wallMbps.push(summary.scannedBytes / 1048576 / (result.wallMs / 1000));
-        progress(`  ${variant.name} run ${run}: ${summary.mbPerSecond} MB/s scanning, ${num(wallMbps.at(-1)!)} MB/s including start-up`);
-      }
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      results.push({ variant: variant.name, runs: variant.runs, mbPerSecond: spread(mbps), wallMbPerSecond: spread(wallMbps) });
-    }
-    return { files: FILES, megabytes: Math.round(tree.bytes / 1048576), planted: planted.length, results };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** The real distributor and issuer the two parts scan with, and what the bench knows of them. */
+interface Stack {
+  distributor: ServiceProcess;
+  kube: FakeKubeApi;
+  /** The watched namespaces; the managed secrets' own copies live in the first. */
+  namespaces: string[];
+  /** The value (text) of each managed secret's version: 40 secrets, one version each. */
+  values: string[];
+  sre: string;
 }
 
-async function benchCluster() {
-  loadServicesEnv();
+async function startStack(): Promise<Stack & { stop: () => Promise<void> }> {
   const suffix = randomUUID().slice(0, 6);
   const namespaces = Array.from({ length: 10 }, (_, i) => `bench-copies-${suffix}-${i}`);
-  const secrets = Array.from({ length: 20 }, (_, i) => `bench-copy-${suffix}-${i}`);
+  const secrets = Array.from({ length: 40 }, (_, i) => `bench-copy-${suffix}-${i}`);
   const kube = await new FakeKubeApi().start();
   const catalogFile = writeTempCatalog(`
 managedSecrets:
@@ -208,8 +186,13 @@ ${secrets
 `);
   const identity = await TestIdentity.create();
   const sre = await identity.operatorToken('bench@example.com', ['rotor:sre']);
+  // A Redis of their own: the issuer's rotation schedule lives there, and an issuer of someone else's
+  // run on the shared Redis would claim these secrets' first rotations and drop them as unknown.
+  const redis = new PrivateRedis(REDIS_PORT);
+  await redis.start();
   const distributor = new ServiceProcess('distributor', 19691, {
     ...identity.env,
+    REDIS_URL: redis.url,
     ROTOR_CATALOG: catalogFile,
     KUBECONFIG: kube.writeKubeconfig(),
     ROTOR_DRIFT_SCAN_MS: '0',
@@ -217,81 +200,155 @@ ${secrets
     ROTOR_COPY_SCAN_NAMESPACES: namespaces.join(','),
     LOG_LEVEL: 'warn',
   });
-  const issuer = new ServiceProcess('issuer', 19690, { ...identity.env, ROTOR_CATALOG: catalogFile, LOG_LEVEL: 'warn' });
+  const issuer = new ServiceProcess('issuer', 19690, {
+    ...identity.env,
+    REDIS_URL: redis.url,
+    ROTOR_CATALOG: catalogFile,
+    LOG_LEVEL: 'warn',
+  });
+  // The distributor's group from the end of the shared topics: not the backlog earlier runs left there.
+  await startGroupAtEnd(kafkaFromEnv('rotor-bench-scan'), SERVICE_GROUPS.distributor[0]);
+  const stop = async () => {
+    await Promise.all([issuer.stop(), distributor.stop()]);
+    await Promise.all([kube.stop(), redis.kill()]);
+  };
   try {
     await distributor.start().ready();
     await issuer.start().ready(); // mints version 1 of each secret
+    // The delivered copies hold the values (base64, as the API stores them).
+    const delivered = () => secrets.map((name) => kube.secret(namespaces[0]!, name)?.data?.['value']);
     const deadline = Date.now() + 120_000;
-    while (kube.secrets(namespaces[0]).filter((secret) => secrets.includes(secret.metadata?.name ?? '')).length < secrets.length) {
-      if (Date.now() > deadline) throw new Error('initial versions not delivered');
+    while (!delivered().every(Boolean)) {
+      if (Date.now() > deadline)
+        throw new Error(`only ${delivered().filter(Boolean).length} of ${secrets.length} managed secrets delivered after 120 s`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    // The delivered copies hold the values; planting reads them there (base64, as the API stores them).
-    const values = secrets.map((name) => kube.secret(namespaces[0]!, name)!.data!['value']!);
-    const pool = linePool();
-    const planted = 10;
-    for (let index = 0; index < OBJECTS; index++) {
-      const namespace = namespaces[index % namespaces.length]!;
-      const text = (offset: number) => pool.slice((index * 3 + offset) % 3900, ((index * 3 + offset) % 3900) + 4).join('\n');
-      const plant =
-        index % Math.floor(OBJECTS / planted) === 0 && index / Math.floor(OBJECTS / planted) < planted
-          ? Buffer.from(values[index % values.length]!, 'base64').toString()
-          : undefined;
-      if (index % 2 === 0) {
-        kube.putSecret({
-          metadata: { name: `obj-${index}`, namespace },
-          data: {
-            config: Buffer.from(text(0)).toString('base64'),
-            token: Buffer.from(plant ?? randomBytes(32).toString('base64url')).toString('base64'),
-            notes: Buffer.from(text(1)).toString('base64'),
-          },
-        });
-      } else {
-        kube.putConfigMap({
-          metadata: { name: `obj-${index}`, namespace },
-          data: { 'app.yaml': text(0), DATABASE_URL: `postgres://app:${plant ?? 'not-a-secret'}@db:5432/app`, notes: text(2) },
-        });
-      }
-    }
-    progress(
-      `seeded ${OBJECTS.toLocaleString('en-US')} Secrets and ConfigMaps in ${namespaces.length} namespaces, ${planted} planted copies`,
-    );
-    const seconds: number[] = [];
-    for (let run = 1; run <= RUNS; run++) {
-      const started = performance.now();
-      const response = await fetch(`${distributor.url}/v1/copy-scan`, { method: 'POST', headers: { authorization: `Bearer ${sre}` } });
-      const report = (await response.json()) as { scannedObjects: number; findings: unknown[]; errors: unknown[] };
-      const elapsed = (performance.now() - started) / 1000;
-      if (response.status !== 200 || report.findings.length !== planted || report.errors.length > 0 || report.scannedObjects !== OBJECTS) {
-        throw new Error(
-          `run ${run}: HTTP ${response.status}, ${report.scannedObjects} objects, ${report.findings.length} findings (expected ${planted}), ${report.errors.length} errors`,
-        );
-      }
-      seconds.push(elapsed);
-      progress(`  cluster scan run ${run}: ${elapsed.toFixed(2)} s for ${report.scannedObjects} objects`);
-    }
-    return {
-      objects: OBJECTS,
-      namespaces: namespaces.length,
-      planted,
-      seconds: spread(seconds),
-      objectsPerSecond: spread(seconds.map((s) => OBJECTS / s)),
-    };
-  } finally {
-    await Promise.all([issuer.stop(), distributor.stop()]);
-    await kube.stop();
+    progress(`${secrets.length} managed secrets delivered by the real distributor`);
+    const values = (delivered() as string[]).map((value) => Buffer.from(value, 'base64').toString());
+    return { distributor, kube, namespaces, values, sre, stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
 }
 
+async function benchFiles(stack: Stack) {
+  const real = { ROTOR_DISTRIBUTOR_URL: stack.distributor.url, ROTOR_TOKEN: stack.sre };
+  // The real answer, minus the prefilters: what the distributor hands out for low-entropy values.
+  const response = await fetch(`${stack.distributor.url}/v1/copy-scan/fingerprints`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.sre}` },
+  });
+  const fingerprintSet = CopyFingerprintSetSchema.parse(await response.json());
+  const stub = await stubDistributor({
+    ...fingerprintSet,
+    fingerprints: fingerprintSet.fingerprints.map(({ prefilter: _prefilter, ...rest }) => rest),
+  });
+  const stubbed = { ROTOR_DISTRIBUTOR_URL: `http://127.0.0.1:${(stub.address() as AddressInfo).port}`, ROTOR_TOKEN: 'bench' };
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-bench-scan-'));
+  try {
+    progress(`generating ${FILES.toLocaleString('en-US')} files, ~${args.mb} MB in ${dir}`);
+    const planted = stack.values.slice(0, 10);
+    const tree = generateTree(dir, planted);
+    progress(`generated ${(tree.bytes / 1048576).toFixed(0)} MB, ${tree.plantedPaths.length} planted values`);
+    const variants = [
+      { name: 'with prefilter (real distributor)', env: real, runs: RUNS },
+      { name: 'without prefilter (every window HMAC; STUB distributor)', env: stubbed, runs: 1 },
+    ];
+    const results = [];
+    let versions = 0;
+    for (const variant of variants) {
+      const mbps: number[] = [];
+      const wallMbps: number[] = [];
+      for (let run = 1; run <= variant.runs; run++) {
+        const result = await runCli(['scan', dir, '--json'], variant.env);
+        const summary = (JSON.parse(result.stdout) as { summary: CliSummary }).summary;
+        if (result.code !== 1 || summary.findings !== planted.length)
+          throw new Error(`run ${run} (${variant.name}): exit ${result.code}, ${summary.findings} findings, expected ${planted.length}`);
+        versions = summary.versions;
+        mbps.push(summary.mbPerSecond);
+        wallMbps.push(summary.scannedBytes / 1048576 / (result.wallMs / 1000));
+        progress(`  ${variant.name} run ${run}: ${summary.mbPerSecond} MB/s scanning, ${num(wallMbps.at(-1)!)} MB/s including start-up`);
+      }
+      results.push({ variant: variant.name, runs: variant.runs, mbPerSecond: spread(mbps), wallMbPerSecond: spread(wallMbps) });
+    }
+    return { files: FILES, megabytes: Math.round(tree.bytes / 1048576), planted: planted.length, versions, results };
+  } finally {
+    await new Promise<void>((resolve) => stub.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchCluster({ distributor, kube, namespaces, values, sre }: Stack) {
+  const pool = linePool();
+  const planted = 10;
+  for (let index = 0; index < OBJECTS; index++) {
+    const namespace = namespaces[index % namespaces.length]!;
+    const text = (offset: number) => pool.slice((index * 3 + offset) % 3900, ((index * 3 + offset) % 3900) + 4).join('\n');
+    const plant =
+      index % Math.floor(OBJECTS / planted) === 0 && index / Math.floor(OBJECTS / planted) < planted
+        ? values[index % values.length]
+        : undefined;
+    if (index % 2 === 0) {
+      kube.putSecret({
+        metadata: { name: `obj-${index}`, namespace },
+        data: {
+          config: Buffer.from(text(0)).toString('base64'),
+          token: Buffer.from(plant ?? randomBytes(32).toString('base64url')).toString('base64'),
+          notes: Buffer.from(text(1)).toString('base64'),
+        },
+      });
+    } else {
+      kube.putConfigMap({
+        metadata: { name: `obj-${index}`, namespace },
+        data: { 'app.yaml': text(0), DATABASE_URL: `postgres://app:${plant ?? 'not-a-secret'}@db:5432/app`, notes: text(2) },
+      });
+    }
+  }
+  progress(
+    `seeded ${OBJECTS.toLocaleString('en-US')} Secrets and ConfigMaps in ${namespaces.length} namespaces, ${planted} planted copies`,
+  );
+  const seconds: number[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    const started = performance.now();
+    const response = await fetch(`${distributor.url}/v1/copy-scan`, { method: 'POST', headers: { authorization: `Bearer ${sre}` } });
+    const report = (await response.json()) as { scannedObjects: number; findings: unknown[]; errors: unknown[] };
+    const elapsed = (performance.now() - started) / 1000;
+    if (response.status !== 200 || report.findings.length !== planted || report.errors.length > 0 || report.scannedObjects !== OBJECTS) {
+      throw new Error(
+        `run ${run}: HTTP ${response.status}, ${report.scannedObjects} objects, ${report.findings.length} findings (expected ${planted}), ${report.errors.length} errors`,
+      );
+    }
+    seconds.push(elapsed);
+    progress(`  cluster scan run ${run}: ${elapsed.toFixed(2)} s for ${report.scannedObjects} objects`);
+  }
+  return {
+    objects: OBJECTS,
+    namespaces: namespaces.length,
+    planted,
+    seconds: spread(seconds),
+    objectsPerSecond: spread(seconds.map((s) => OBJECTS / s)),
+  };
+}
+
 async function main(): Promise<void> {
-  const files = await benchFiles();
-  const cluster = await benchCluster();
+  loadServicesEnv();
+  const stack = await startStack();
+  let files: Awaited<ReturnType<typeof benchFiles>>;
+  let cluster: Awaited<ReturnType<typeof benchCluster>>;
+  try {
+    files = await benchFiles(stack);
+    cluster = await benchCluster(stack);
+  } finally {
+    await stack.stop();
+  }
   if (args.json) {
     process.stdout.write(`${JSON.stringify({ files, cluster })}\n`);
     return;
   }
   process.stdout.write(
-    `rotor scan: ${files.files.toLocaleString('en-US')} files, ${files.megabytes} MB, ${files.planted} planted values, 40 managed versions\n`,
+    `rotor scan: ${files.files.toLocaleString('en-US')} files, ${files.megabytes} MB, ${files.planted} planted values, ${files.versions} managed versions fingerprinted by the real distributor\n` +
+      'the run without prefilter asks a STUB distributor (this process) serving that fingerprint set minus the prefilters\n',
   );
   process.stdout.write(
     table(
@@ -311,7 +368,7 @@ async function main(): Promise<void> {
     table(
       ['runs', 'seconds (median, min–max)', 'objects/s'],
       [[String(RUNS), withSpread(cluster.seconds), withSpread(cluster.objectsPerSecond)]],
-    ),
+    ) + '\n',
   );
 }
 

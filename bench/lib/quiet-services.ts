@@ -8,15 +8,12 @@ import type { TestIdentity } from '../../test/support/test-identity';
 import { kafkaFromEnv } from '../../tools/security/env-clients';
 
 const SERVICES: ServiceName[] = ['issuer', 'revoker', 'distributor', 'auditor'];
-/** The services' consumer groups: started at the end of every topic with them. */
-const GROUPS = [
-  'rotor-issuer-lease-state',
-  'rotor-issuer-rotation',
-  'rotor-revoker-clock',
-  'rotor-revoker-versions',
-  'rotor-revoker-breakglass',
-  'rotor-distributor-delivery',
-];
+/** The services' consumer groups (the auditor's is per audit log): a bench starts them at the end of every topic. */
+export const SERVICE_GROUPS = {
+  issuer: ['rotor-issuer-lease-state', 'rotor-issuer-rotation'],
+  revoker: ['rotor-revoker-clock', 'rotor-revoker-versions', 'rotor-revoker-breakglass'],
+  distributor: ['rotor-distributor-delivery'],
+} as const;
 
 export interface QuietServices {
   /** issuer, revoker, distributor, auditor, in that order. */
@@ -41,7 +38,7 @@ export async function startQuietServices(options: {
   const kafka = kafkaFromEnv(`rotor-${options.name}`);
   const audit = new PrivateAuditLog(kafka, options.name);
   await audit.create();
-  for (const group of [...GROUPS, audit.env()['ROTOR_AUDITOR_GROUP']!]) await startGroupAtEnd(kafka, group);
+  for (const group of [...Object.values(SERVICE_GROUPS).flat(), audit.env()['ROTOR_AUDITOR_GROUP']!]) await startGroupAtEnd(kafka, group);
   const env = {
     ...options.identity.env,
     ROTOR_CATALOG: writeTempCatalog(options.catalog),
