@@ -41,6 +41,14 @@ if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
 return redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
 `;
 
+const SCRIPTS = {
+  rotorDueSchedule: SCHEDULE,
+  rotorDueScheduleIfAbsent: SCHEDULE_IF_ABSENT,
+  rotorDueClaim: CLAIM_DUE,
+  rotorDueComplete: COMPLETE,
+};
+type ScheduleCommands = Record<keyof typeof SCRIPTS, (due: string, inflight: string, ...args: (string | number)[]) => Promise<unknown>>;
+
 export interface DueScheduleOptions {
   /** Key prefix owned by one service, e.g. `revoker:schedule:lease-expiry`. */
   prefix: string;
@@ -64,15 +72,21 @@ export class DueSchedule {
     if (!Number.isInteger(this.shards) || this.shards < 1) throw new Error('shards must be a positive integer');
   }
 
+  /** The scripts as commands: EVALSHA (ioredis loads a script on NOSCRIPT), so a call no longer sends its source. */
+  private get scripts(): ScheduleCommands {
+    for (const [name, lua] of Object.entries(SCRIPTS)) if (!(name in this.redis)) this.redis.defineCommand(name, { numberOfKeys: 2, lua });
+    return this.redis as unknown as ScheduleCommands;
+  }
+
   async schedule(member: string, dueAtMs: number): Promise<void> {
     const [due, inflight] = this.keysOf(member);
-    await this.redis.eval(SCHEDULE, 2, due, inflight, member, dueAtMs);
+    await this.scripts.rotorDueSchedule(due, inflight, member, dueAtMs);
   }
 
   /** Schedules a member unless it is already scheduled or claimed; true when it was added. */
   async scheduleIfAbsent(member: string, dueAtMs: number): Promise<boolean> {
     const [due, inflight] = this.keysOf(member);
-    return (await this.redis.eval(SCHEDULE_IF_ABSENT, 2, due, inflight, member, dueAtMs)) === 1;
+    return (await this.scripts.rotorDueScheduleIfAbsent(due, inflight, member, dueAtMs)) === 1;
   }
 
   async cancel(member: string): Promise<void> {
@@ -85,7 +99,7 @@ export class DueSchedule {
     const claimed: string[] = [];
     for (let shard = 0; shard < this.shards && claimed.length < limit; shard++) {
       const [due, inflight] = this.shardKeys(shard);
-      const members = (await this.redis.eval(CLAIM_DUE, 2, due, inflight, nowMs, limit - claimed.length, nowMs + visibilityMs)) as string[];
+      const members = (await this.scripts.rotorDueClaim(due, inflight, nowMs, limit - claimed.length, nowMs + visibilityMs)) as string[];
       claimed.push(...members);
     }
     return claimed;
@@ -94,7 +108,7 @@ export class DueSchedule {
   /** Marks a claimed member done. Returns false when the claim was lost (it expired or was rescheduled). */
   async complete(member: string): Promise<boolean> {
     const [due, inflight] = this.keysOf(member);
-    return (await this.redis.eval(COMPLETE, 2, due, inflight, member)) === 1;
+    return (await this.scripts.rotorDueComplete(due, inflight, member)) === 1;
   }
 
   /**

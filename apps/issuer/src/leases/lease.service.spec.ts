@@ -47,7 +47,7 @@ function renewalFixture(publish: () => Promise<void>) {
   } as unknown as LeaseStore;
   const activeLeases = { extend: (_lease: Lease, at: Date) => Promise.resolve(void (state.quota = at)) } as unknown as ActiveLeases;
   const publisher = { publish } as unknown as EventPublisher;
-  const logger = { error: () => undefined, info: () => undefined, warn: () => undefined } as unknown as Logger;
+  const logger = { error: () => undefined, info: () => undefined, debug: () => undefined, warn: () => undefined } as unknown as Logger;
   const service = new LeaseService(
     catalog,
     backends,
@@ -118,7 +118,7 @@ describe('LeaseService.issue when the lease cannot be recorded', () => {
     const publisher = {
       publish: () => Promise.reject(new PublishTimeoutError('lease.issued not acknowledged')),
     } as unknown as EventPublisher;
-    const logger = { error: () => undefined, info: () => undefined } as unknown as Logger;
+    const logger = { error: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
     const service = new LeaseService(
       {
         roles: [{ name: 'token', owner: 'team', backend: { kind: 'opaque-token' }, bindings: [workload], ttl: 60_000, maxTtl: 600_000 }],
@@ -163,7 +163,7 @@ describe('LeaseService.issue under several slow dependencies', () => {
       activeLeases,
       {} as EventPublisher,
       {} as TokenHasher,
-      { error: () => undefined, info: () => undefined } as unknown as Logger,
+      { error: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger,
       new Metrics('issuer'),
       new DependencyGate(new ReadinessRegistry(), 400),
     );
@@ -201,7 +201,7 @@ describe('LeaseService.issue for a token that names its pod', () => {
         publish: (event: { type: string; data: Record<string, unknown> }) => Promise.resolve(void published.push(event)),
       } as unknown as EventPublisher,
       { hash: () => 'k1:hash' } as unknown as TokenHasher,
-      { error: () => undefined, info: () => undefined } as unknown as Logger,
+      { error: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger,
       new Metrics('issuer'),
     );
     await service.issue({ caller: podCaller, role: 'token' });
@@ -233,7 +233,7 @@ describe('rotor_issuances_total', () => {
     { reserve: () => Promise.resolve(reservation) } as unknown as ActiveLeases,
     { publish: () => Promise.resolve() } as unknown as EventPublisher,
     { hash: () => 'k1:hash' } as unknown as TokenHasher,
-    { error: () => undefined, info: () => undefined } as unknown as Logger,
+    { error: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger,
     metrics,
   );
 

@@ -88,9 +88,10 @@ export class LeaseClock {
 
   /** Records an issued or renewed lease and (re)schedules its expiry. Idempotent; never revives a revoked lease. */
   async track(tracked: Omit<TrackedLease, 'state' | 'attempts' | 'traceparent'>): Promise<void> {
-    const existing = await this.get(tracked.id);
+    // Read together (one round trip with auto-pipelining); what was read early matters only to a new lease.
+    const [existing, pending] = await Promise.all([this.get(tracked.id), this.redis.hgetall(earlyKey(tracked.id))]);
     if (existing && existing.state !== 'active') return;
-    const early = existing ? {} : await this.redis.hgetall(earlyKey(tracked.id));
+    const early = existing ? {} : pending;
     const lease =
       early['expiresAt'] && new Date(early['expiresAt']) > tracked.expiresAt
         ? { ...tracked, expiresAt: new Date(early['expiresAt']) }
@@ -105,7 +106,7 @@ export class LeaseClock {
     const requested = early['requestedReason'] as RevocationReason | undefined;
     // A renewal keeps the issuance's trace: one trace per credential's life.
     const traceparent = existing ? existing.traceparent : traceparentOf();
-    await this.redis.hset(leaseKey(lease.id), {
+    const recorded = this.redis.hset(leaseKey(lease.id), {
       id: lease.id,
       role: lease.role,
       owner: lease.owner,
@@ -120,8 +121,13 @@ export class LeaseClock {
       ...(early['emergencyId'] ? { emergencyId: early['emergencyId'] } : {}),
       ...(traceparent ? { traceparent } : {}),
     });
-    await this.schedule.schedule(lease.id, requested ? Date.now() : this.dueAt(lease.expiresAt, !existing));
-    if (!existing) await this.redis.del(earlyKey(lease.id));
+    // Sent together, in this order (Redis runs them so): a schedule whose record write failed
+    // finds no record and ends, and the redelivered event writes both again.
+    await Promise.all([
+      recorded,
+      this.schedule.schedule(lease.id, requested ? Date.now() : this.dueAt(lease.expiresAt, !existing)),
+      ...(existing ? [] : [this.redis.del(earlyKey(lease.id))]),
+    ]);
   }
 
   /**
