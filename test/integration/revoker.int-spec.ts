@@ -59,7 +59,7 @@ describe('revoker', () => {
       ROTOR_REVOKE_POLL_MS: '50',
       ROTOR_REVOKE_VISIBILITY_MS: '3000',
       ROTOR_REVOKE_CONCURRENCY: '4',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: 'debug', // 'lease revoked' is a debug line: the kill waits for the first
     };
     const replicas = [new ServiceProcess('revoker', 18881, env), new ServiceProcess('revoker', 18882, env)];
     await Promise.all(replicas.map((replica) => replica.start().ready()));

@@ -70,11 +70,12 @@ export class DueSchedule {
   ) {
     this.shards = options.shards ?? 1;
     if (!Number.isInteger(this.shards) || this.shards < 1) throw new Error('shards must be a positive integer');
+    // As commands: EVALSHA (ioredis loads a script on NOSCRIPT), so a call no longer sends its
+    // source. Defined here, before any use: an auto-pipeline made earlier in the same tick would lack them.
+    for (const [name, lua] of Object.entries(SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 2, lua });
   }
 
-  /** The scripts as commands: EVALSHA (ioredis loads a script on NOSCRIPT), so a call no longer sends its source. */
   private get scripts(): ScheduleCommands {
-    for (const [name, lua] of Object.entries(SCRIPTS)) if (!(name in this.redis)) this.redis.defineCommand(name, { numberOfKeys: 2, lua });
     return this.redis as unknown as ScheduleCommands;
   }
 

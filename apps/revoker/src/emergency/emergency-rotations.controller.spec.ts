@@ -35,6 +35,8 @@ function memoryRedis() {
     hashes,
     sets,
     zsets,
+    // The schedule's scripts are defined at construction; these routes never run them.
+    defineCommand: () => undefined,
     zadd: async (key: string, _nx: 'NX', score: number, member: string) => {
       const zset = zsets.get(key) ?? new Map<string, number>();
       zsets.set(key, zset);
