@@ -77,12 +77,11 @@ describe('revoker progress metrics', () => {
       });
       return id;
     };
-    const expired = [
-      await track(new Date(Date.now() - 60_000)),
-      await track(new Date(Date.now() - 1_000)),
-      await track(new Date(Date.now() - 10)),
-    ];
+    // Tracked before they expire (a lease first read after its expiry gets a grace: LeaseClock.dueAt), then let expire.
+    const soon = Date.now() + 500;
+    const expired = [await track(new Date(soon - 200)), await track(new Date(soon - 100)), await track(new Date(soon))];
     await track(new Date(Date.now() + 15 * 60_000));
+    await new Promise((resolve) => setTimeout(resolve, soon + 50 - Date.now()));
 
     let text = await metrics.render();
     expect(sampleValue(text, 'rotor_revocation_due_leases')).toBe(3);

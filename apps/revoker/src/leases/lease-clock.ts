@@ -45,7 +45,7 @@ const EARLY_TTL_SECONDS = 7 * 86_400;
  * well above the time between reading two topics' events of one fetch, and a delay only a
  * revoker that fell behind by more than the lease's TTL ever adds.
  */
-const LATE_READ_GRACE_MS = 2_000;
+const LATE_READ_GRACE_MS = 1_000;
 
 /** A live lease whose token named a pod, as the pod sweep sees it. */
 export interface PodBoundLease {
