@@ -131,7 +131,7 @@ roles:
       ...bound,
       ROTOR_TOKEN_HASH_KEY: randomBytes(32).toString('hex'),
       DATABASE_URL: loggingDdl(requiredEnv('DATABASE_URL')),
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: 'debug', // 'lease issued' is a debug line: the recovery is checked by it
       ROTOR_CATALOG: catalog,
     });
     revoker = new ServiceProcess('revoker', 19651, { ...identity.env, ...bound, ROTOR_CATALOG: catalog });
