@@ -128,7 +128,7 @@ describe('revoker', () => {
         (await readRotorTopicsSince(started))
           .filter((m) => m.topic === Topics.leaseRevoked && m.value.includes(namespace))
           .map((m) => (JSON.parse(m.value) as { data: { leaseId: string } }).data.leaseId);
-      // The unrenewed one is revoked after the grace (1 s), not at once and not never.
+      // The unrenewed one is still revoked (after the 1 s grace); the renewed one is not.
       await eventually(async () => ((await revokedIds()).includes(expired) ? true : undefined), {
         what: 'the expired, unrenewed lease to be revoked',
         timeoutMs: 15_000,
